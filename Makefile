@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test unit e2e services down status lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Starts Kafka and ClickHouse, runs a sample day end to end, prints the costs, stops everything.
+demo: setup
+	$(BIN)/costline demo
+
+# Starts Kafka and ClickHouse, runs every test against them, stops them again.
+test: setup
+	$(BIN)/costline services up
+	$(BIN)/python -m pytest tests; status=$$?; $(BIN)/costline services down; exit $$status
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+services: setup
+	$(BIN)/costline services up
+
+down: setup
+	$(BIN)/costline services down
+
+status: setup
+	$(BIN)/costline services status
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean: down
+	rm -rf .costline

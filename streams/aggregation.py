@@ -1,0 +1,158 @@
+"""Tumbling event-time windows, folded idempotently. Pure: no I/O.
+
+Each window aggregate remembers the highest source offset folded into it.
+All events of a customer share one partition (the source topic is keyed by
+``customer_id``) and arrive there in offset order, so an event whose offset
+is at or below that mark has already been counted: a batch replayed after a
+crash re-folds to the very same state instead of double counting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import orjson
+
+from streams.pricing import PricedEvent
+
+ALL_AGENTS = "*"  # agent_id of the per-customer rollup
+
+
+class WindowKey(NamedTuple):
+    customer_id: str
+    agent_id: str
+    category: str
+    size: int  # seconds
+    start: int  # epoch seconds, UTC
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def encode(self) -> bytes:
+        return orjson.dumps(list(self))
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> WindowKey:
+        customer, agent, category, size, start = orjson.loads(raw)
+        return cls(customer, agent, category, int(size), int(start))
+
+
+@dataclass(slots=True)
+class WindowAggregate:
+    cost: Decimal = Decimal(0)
+    events: int = 0
+    quantity: Decimal = Decimal(0)
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    outcome_value: Decimal = Decimal(0)
+    failed_outcomes: int = 0
+    # Highest source offset folded in, and the partition it belongs to (kept
+    # so expiry can send tombstones to the right changelog partition).
+    last_offset: int = -1
+    partition: int = -1
+
+    def add(self, priced: PricedEvent) -> None:
+        self.cost += priced.cost
+        self.events += 1
+        self.quantity += priced.quantity
+        tokens = priced.tokens
+        self.input_tokens += tokens.input
+        self.cached_input_tokens += tokens.cached_input
+        self.cache_write_tokens += tokens.cache_write
+        self.output_tokens += tokens.output
+        self.reasoning_tokens += tokens.reasoning
+        event = priced.event
+        if event.kind == "outcome":
+            if event.value is not None:
+                self.outcome_value += event.value
+            if not event.success:
+                self.failed_outcomes += 1
+
+    def copy(self) -> WindowAggregate:
+        return WindowAggregate(*(getattr(self, f.name) for f in fields(self)))
+
+    def encode(self) -> bytes:
+        return orjson.dumps([str(v) if isinstance(v, Decimal) else v for v in _values(self)])
+
+    @classmethod
+    def decode(cls, raw: bytes) -> WindowAggregate:
+        values = orjson.loads(raw)
+        return cls(*(_TYPES[i](v) for i, v in enumerate(values)))
+
+
+def _values(agg: WindowAggregate) -> list[Any]:
+    return [getattr(agg, f.name) for f in fields(agg)]
+
+
+_TYPES: list[Callable[[Any], Any]] = [
+    Decimal if f.type in ("Decimal", Decimal) else int for f in fields(WindowAggregate)
+]
+
+
+def window_start(epoch_seconds: int, size: int) -> int:
+    return epoch_seconds - epoch_seconds % size
+
+
+def window_keys(priced: PricedEvent, sizes: Iterable[int]) -> list[WindowKey]:
+    """The windows one event falls in: per agent and per customer, each size."""
+    event = priced.event
+    at = int(event.occurred_at.timestamp())
+    keys = []
+    for size in sizes:
+        start = window_start(at, size)
+        keys.append(WindowKey(event.customer_id, event.agent_id, priced.category, size, start))
+        keys.append(WindowKey(event.customer_id, ALL_AGENTS, priced.category, size, start))
+    return keys
+
+
+@dataclass(slots=True)
+class FoldResult:
+    changed: dict[WindowKey, WindowAggregate] = field(default_factory=dict)
+    folded: int = 0  # events counted for the first time
+    skipped: int = 0  # events at or below a window's mark: already counted
+
+
+def fold(
+    batch: Iterable[tuple[int, int, PricedEvent]],
+    sizes: Iterable[int],
+    current: Mapping[WindowKey, WindowAggregate],
+) -> FoldResult:
+    """Fold ``(partition, offset, priced)`` into copies of the current windows.
+
+    ``current`` holds the state before the batch for every key the batch
+    touches (missing keys start empty). The inputs are not modified.
+    """
+    sizes = tuple(sizes)
+    result = FoldResult()
+    changed = result.changed
+    for partition, offset, priced in batch:
+        counted = False
+        for key in window_keys(priced, sizes):
+            agg = changed.get(key)
+            if agg is None:
+                base = current.get(key)
+                agg = base.copy() if base is not None else WindowAggregate(partition=partition)
+            if offset <= agg.last_offset:
+                continue
+            agg.add(priced)
+            agg.last_offset = offset
+            agg.partition = partition
+            changed[key] = agg
+            counted = True
+        if counted:
+            result.folded += 1
+        else:
+            result.skipped += 1
+    return result
+
+
+def is_expired(key: WindowKey, watermark: int, retention: Mapping[int, int]) -> bool:
+    """A window is dropped from worker state ``retention[size]`` seconds after it closes."""
+    return key.end + retention.get(key.size, 0) < watermark

@@ -1,0 +1,185 @@
+"""``costline``: run the pipeline and ask it what things cost."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from streams.settings import Settings, get_settings
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _when(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import local_services
+
+    if args.action == "up":
+        local_services.up(settings)
+    elif args.action == "down":
+        local_services.down(settings)
+    for name, state in local_services.status(settings).items():
+        print(f"{name:<11} {state}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.migrations import migrate
+
+    applied = migrate(settings)
+    print(f"database {settings.clickhouse_database}: {len(applied)} migration(s) applied, schema up to date")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    import streams.agents  # noqa: F401 - registers the agents with the app
+    from streams.app import app
+
+    sys.argv = ["costline", "worker", "--loglevel", args.loglevel]
+    app.main()
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.publisher import UsagePublisher, customer_key
+    from streams.topics import ensure_topics
+
+    async def run() -> int:
+        await ensure_topics(settings)
+        sent = 0
+        async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
+            with open(args.file, "rb") as lines:
+                for line in lines:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    await publisher.publish_raw(customer_key(line), line)
+                    sent += 1
+                    if sent % 10_000 == 0:
+                        print(f"  {sent:,} events sent", file=sys.stderr)
+            await publisher.flush()
+        return sent
+
+    print(f"published {asyncio.run(run()):,} events to {settings.usage_topic}")
+    return 0
+
+
+def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.prices import load_price_dir, load_price_files
+    from streams.catalog_store import list_versions, publish_versions, record_versions
+    from streams.clickhouse import open_client
+
+    if args.action == "load":
+        paths = [Path(p) for p in args.files]
+        versions = load_price_files(paths) if paths else load_price_dir(settings.prices_dir)
+        asyncio.run(publish_versions(settings, versions))
+        rows = record_versions(open_client(settings), versions)
+        for v in versions:
+            print(f"  {v.version:<24} effective {v.effective_from.isoformat()}  {len(v.prices)} prices")
+        print(f"published {len(versions)} price version(s) to {settings.prices_topic}; {rows} rows in price_versions")
+    else:
+        for version, effective, count in list_versions(open_client(settings)):
+            print(f"{version:<24} effective {effective.isoformat()}  {count} prices")
+    return 0
+
+
+def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.clickhouse import open_client
+    from streams.queries import customer_costs
+    from streams.report import render
+
+    group_by = [g for g in args.group_by.split(",") if g]
+    rows = customer_costs(
+        open_client(settings), args.customer,
+        _when(args.start) if args.start else EPOCH,
+        _when(args.end) if args.end else FAR_FUTURE,
+        group_by,
+    )
+    print(render(rows, group_by, args.format))
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.dead_letter_ops import list_dead_letters, replay_dead_letters
+
+    if args.action == "list":
+        for letter in asyncio.run(list_dead_letters(settings)):
+            print(
+                f"{letter.failed_at.isoformat()}  {letter.code:<15} "
+                f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}  {letter.reason}"
+            )
+    else:
+        replayed = asyncio.run(replay_dead_letters(settings, code=args.code))
+        print(f"replayed {replayed} dead letter(s) to {settings.usage_topic}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(settings, keep_running=args.keep_running)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="costline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("services", help="the local Kafka broker and ClickHouse server")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("db", help="ClickHouse schema")
+    p.add_argument("action", choices=["migrate"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("worker", help="run the Faust worker")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("publish", help="publish a JSON-lines file of events to Kafka")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("prices", help="price versions")
+    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("files", nargs="*", help="version files (default: every file in prices/)")
+    p.set_defaults(func=cmd_prices)
+
+    p = sub.add_parser("costs", help="a customer's costs from ClickHouse")
+    p.add_argument("--customer", required=True)
+    p.add_argument("--from", dest="start", help="inclusive, ISO 8601 (default: the beginning)")
+    p.add_argument("--to", dest="end", help="exclusive, ISO 8601 (default: no end)")
+    p.add_argument("--group-by", default="agent,category", help="any of agent,category,window")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(func=cmd_costs)
+
+    p = sub.add_parser("dlq", help="the dead-letter topic")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("--code", help="replay only dead letters with this error code")
+    p.set_defaults(func=cmd_dlq)
+
+    p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
+    p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, get_settings()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Dead letters: rejected input, kept byte for byte with the reason.
+
+A dead letter is the original message (same key, same value) on the
+dead-letter topic, with headers that say why it was rejected and where it
+came from. Replaying one is publishing its key and value to the usage topic
+again; if the cause is fixed (a price added, a producer bug fixed upstream
+and the message repaired), it is counted, otherwise it comes back here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+HEADER_PREFIX = "costline."
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    code: str  # malformed_json | invalid_event | unpriceable
+    reason: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    key: bytes | None
+    value: bytes | None
+    failed_at: datetime
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            (f"{HEADER_PREFIX}error_code", self.code.encode()),
+            (f"{HEADER_PREFIX}reason", self.reason.encode()),
+            (f"{HEADER_PREFIX}source_topic", self.source_topic.encode()),
+            (f"{HEADER_PREFIX}source_partition", str(self.source_partition).encode()),
+            (f"{HEADER_PREFIX}source_offset", str(self.source_offset).encode()),
+            (f"{HEADER_PREFIX}failed_at", self.failed_at.isoformat().encode()),
+        ]
+
+    def row(self) -> list[Any]:
+        """The ``dead_letters`` table row."""
+        return [
+            self.failed_at, self.code, self.reason, self.source_topic, self.source_partition,
+            self.source_offset, (self.key or b"").decode(errors="replace"),
+            (self.value or b"").decode(errors="replace"),
+        ]
+
+    @classmethod
+    def from_record(
+        cls, key: bytes | None, value: bytes | None, headers: Any
+    ) -> DeadLetter:
+        fields = {k.removeprefix(HEADER_PREFIX): v.decode() for k, v in headers or () if k.startswith(HEADER_PREFIX)}
+        return cls(
+            code=fields.get("error_code", "unknown"),
+            reason=fields.get("reason", ""),
+            source_topic=fields.get("source_topic", ""),
+            source_partition=int(fields.get("source_partition", -1)),
+            source_offset=int(fields.get("source_offset", -1)),
+            key=key,
+            value=value,
+            failed_at=datetime.fromisoformat(fields["failed_at"]) if "failed_at" in fields else datetime.now(UTC),
+        )
+
+
+def describe_validation_error(exc: ValidationError) -> tuple[str, str]:
+    """(code, reason) for an event that failed to decode or validate."""
+    errors = exc.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return "malformed_json", f"not valid JSON: {errors[0]['msg']}"
+    parts = []
+    for error in errors[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        parts.append(f"{where}: {error['msg']}")
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "invalid_event", "; ".join(parts) + more

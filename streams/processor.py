@@ -1,0 +1,170 @@
+"""One batch of raw usage messages: validate, price, dedup, fold, sink.
+
+Free of Faust so it can be driven by tests; :mod:`streams.agents` feeds it
+``stream.take_events`` batches and provides the table-backed state.
+
+Order per batch, before any offset of it is committed:
+  1. decode, validate and price each message (failures become dead letters);
+  2. drop ``event_id``s counted recently (:mod:`streams.dedup`);
+  3. fold into copies of the touched windows (:func:`streams.aggregation.fold`);
+  4. write ledger rows, window snapshots and dead letters to ClickHouse;
+  5. update the windows table and send dead letters to their topic.
+A crash anywhere replays the batch from its first offset, and every step is
+idempotent for a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from schemas.events import parse_event
+from streams.aggregation import WindowAggregate, WindowKey, fold, window_keys
+from streams.dead_letter import DeadLetter, describe_validation_error
+from streams.dedup import DedupIndex
+from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
+from streams.sinks.clickhouse import ClickHouseSink
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class WindowState(Protocol):
+    def get(self, key: WindowKey) -> WindowAggregate | None: ...
+    def put(self, key: WindowKey, agg: WindowAggregate) -> None: ...
+
+
+@dataclass
+class BatchStats:
+    messages: int = 0
+    counted: int = 0
+    replayed: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+
+
+@dataclass
+class BatchProcessor:
+    catalog: PriceCatalog
+    sink: ClickHouseSink
+    state: WindowState
+    dedup: DedupIndex
+    window_sizes: tuple[int, ...]
+    retention: dict[int, int]
+    send_dead_letter: Callable[[DeadLetter], Awaitable[None]]
+    watermarks: dict[int, int] = field(default_factory=dict)  # partition -> max event time seen
+    totals: BatchStats = field(default_factory=BatchStats)
+    retry_delay_s: float = 1.0
+
+    async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
+        stats = BatchStats(messages=len(messages))
+        priced: list[tuple[int, int, PricedEvent]] = []
+        dead: list[DeadLetter] = []
+        now = datetime.now(UTC)
+        for msg in messages:
+            try:
+                event = parse_event(msg.value or b"")
+                priced.append((msg.partition, msg.offset, self.catalog.price(event)))
+            except ValidationError as exc:
+                code, reason = describe_validation_error(exc)
+                dead.append(_dead(msg, code, reason, now))
+            except UnpriceableEventError as exc:
+                dead.append(_dead(msg, exc.code, exc.reason, now))
+
+        counted = await self._drop_duplicates(priced, stats)
+        current = await self._current_windows(counted)
+        result = fold(counted, self.window_sizes, current)
+        stats.counted, stats.replayed = result.folded, result.skipped
+        stats.dead_letters = len(dead)
+
+        await self._with_retry(
+            lambda: self.sink.write(counted, result.changed, [d.row() for d in dead])
+        )
+        for key, agg in result.changed.items():
+            self.state.put(key, agg)
+        for letter in dead:
+            await self.send_dead_letter(letter)
+        self._add(stats)
+        return stats
+
+    async def _drop_duplicates(
+        self, priced: Iterable[tuple[int, int, PricedEvent]], stats: BatchStats
+    ) -> list[tuple[int, int, PricedEvent]]:
+        kept = []
+        for partition, offset, item in priced:
+            seen = self.dedup.get(partition)
+            if seen is None:
+                ids = await self._with_retry(
+                    lambda: self.sink.recent_event_ids(partition, offset, self.dedup.window_seconds)
+                )
+                seen = self.dedup.install(partition, ids)
+            event_id = item.event.event_id
+            if seen.seen(event_id):
+                stats.duplicates += 1
+                continue
+            seen.add(event_id)
+            kept.append((partition, offset, item))
+            at = int(item.event.occurred_at.timestamp())
+            if at > self.watermarks.get(partition, 0):
+                self.watermarks[partition] = at
+        return kept
+
+    async def _current_windows(
+        self, counted: Iterable[tuple[int, int, PricedEvent]]
+    ) -> dict[WindowKey, WindowAggregate]:
+        current: dict[WindowKey, WindowAggregate] = {}
+        absent: set[WindowKey] = set()
+        for _, _, item in counted:
+            for key in window_keys(item, self.window_sizes):
+                if key in current or key in absent:
+                    continue
+                agg = self.state.get(key)
+                if agg is not None:
+                    current[key] = agg
+                else:
+                    absent.add(key)
+        if absent:
+            # A window not in worker state is new, or expired from it and now
+            # hit by a late event: ClickHouse has its snapshot if it exists.
+            current.update(await self._with_retry(lambda: self.sink.load_windows(absent)))
+        return current
+
+    async def _with_retry(self, call: Callable[[], Awaitable[T]]) -> T:
+        """ClickHouse being away pauses the stream; it never drops a batch."""
+        delay = self.retry_delay_s
+        while True:
+            try:
+                return await call()
+            except Exception as exc:  # noqa: BLE001 - any sink failure means retry
+                log.warning("ClickHouse call failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _add(self, stats: BatchStats) -> None:
+        t = self.totals
+        t.messages += stats.messages
+        t.counted += stats.counted
+        t.replayed += stats.replayed
+        t.duplicates += stats.duplicates
+        t.dead_letters += stats.dead_letters
+
+
+def _dead(msg: RawMessage, code: str, reason: str, now: datetime) -> DeadLetter:
+    return DeadLetter(
+        code, reason, msg.topic, msg.partition, msg.offset, msg.key, msg.value, now
+    )

@@ -1,0 +1,61 @@
+"""Runtime settings, read once from ``COSTLINE_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COSTLINE_", frozen=True)
+
+    # Local state (downloads, service data, logs); git-ignored.
+    home: Path = Path(".costline")
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_controller_port: int = 19093
+    kafka_version: str = "4.1.1"
+
+    # An http(s):// URL of a ClickHouse server, or chdb:///path for the
+    # embedded engine (in-process; fine for the CLI, not for the worker).
+    clickhouse_url: str = "http://127.0.0.1:18123"
+    clickhouse_database: str = "costline"
+
+    app_id: str = "costline"
+    usage_topic: str = "costline.usage"
+    prices_topic: str = "costline.prices"
+    dead_letter_topic: str = "costline.usage.dlq"
+    partitions: int = 8
+
+    # Tumbling window sizes, seconds, and how long each stays in worker state
+    # after it closes (later events reload it from ClickHouse).
+    window_sizes: tuple[int, ...] = (60, 3600)
+    window_retention: tuple[int, ...] = (600, 7200)
+    dedup_window_s: float = 600.0
+
+    batch_max: int = 5000
+    batch_within_s: float = 0.2
+    web_port: int = 16066
+    prices_dir: Path = Path("prices")
+    worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+    @property
+    def clickhouse_port(self) -> int:
+        tail = self.clickhouse_url.rsplit(":", 1)[-1].strip("/")
+        return int(tail) if tail.isdigit() else 8123
+
+    @property
+    def retention_by_size(self) -> dict[int, int]:
+        return dict(zip(self.window_sizes, self.window_retention, strict=True))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,157 @@
+"""A real pipeline for a test: its own topics, database and worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from clickhouse_connect.driver.client import Client
+
+from schemas.events import UsageEvent
+from schemas.prices import PriceVersion, load_price_dir
+from streams.catalog_store import publish_versions, record_versions
+from streams.clickhouse import open_client
+from streams.dead_letter import DeadLetter
+from streams.migrations import migrate
+from streams.publisher import UsagePublisher
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    worker: subprocess.Popen[bytes] | None = None
+    log_path: str = ""
+    _client: Client | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, base: Settings, name: str) -> Pipeline:
+        run = f"{name}-{uuid.uuid4().hex[:8]}"
+        settings = base.model_copy(update={
+            "app_id": f"costline-test-{run}",
+            "usage_topic": f"costline-test-{run}.usage",
+            "prices_topic": f"costline-test-{run}.prices",
+            "dead_letter_topic": f"costline-test-{run}.usage.dlq",
+            "clickhouse_database": f"costline_test_{run.replace('-', '_')}",
+            "partitions": 4,
+        })
+        migrate(settings, log=lambda _: None)
+        asyncio.run(ensure_topics(settings))
+        return cls(settings)
+
+    @property
+    def db(self) -> Client:
+        if self._client is None:
+            self._client = open_client(self.settings)
+        return self._client
+
+    def load_prices(self, versions: Iterable[PriceVersion] | None = None) -> None:
+        versions = list(versions if versions is not None else load_price_dir(self.settings.prices_dir))
+        asyncio.run(publish_versions(self.settings, versions))
+        record_versions(self.db, versions)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        s = self.settings
+        for name in ("app_id", "usage_topic", "prices_topic", "dead_letter_topic",
+                     "clickhouse_database", "partitions", "kafka_bootstrap", "clickhouse_url"):
+            env[f"COSTLINE_{name.upper()}"] = str(getattr(s, name))
+        env["COSTLINE_WORKER_DATA_DIR"] = str(s.home / "run" / s.app_id)
+        # small batches, so a kill lands between batches as well as inside them
+        env["COSTLINE_BATCH_MAX"] = env.get("COSTLINE_TEST_BATCH_MAX", "500")
+        return env
+
+    def start_worker(self) -> None:
+        log_dir = self.settings.home / "run" / "test-workers"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = str(log_dir / f"{self.settings.app_id}.log")
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.env(), stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+        )
+
+    def kill_worker(self, sig: int = signal.SIGKILL) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(sig)
+            try:
+                self.worker.wait(60)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait()
+        self.worker = None
+
+    def worker_log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    def publish(self, events: Iterable[UsageEvent], raw: Iterable[tuple[bytes | None, bytes]] = ()) -> None:
+        async def run() -> None:
+            async with UsagePublisher(self.settings.kafka_bootstrap, self.settings.usage_topic) as p:
+                await p.publish_many(events)
+                for key, value in raw:
+                    await p.publish_raw(key, value)
+                await p.flush()
+
+        asyncio.run(run())
+
+    def scalar(self, sql: str, **parameters: Any) -> Any:
+        return self.db.query(sql, parameters=parameters).result_rows[0][0]
+
+    def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.db.query(sql, parameters=parameters).result_rows]
+
+    def wait_for(self, sql: str, expected: Any, timeout: float = 120, **parameters: Any) -> Any:
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = self.scalar(sql, **parameters)
+            if value == expected:
+                return value
+            if self.worker is not None and self.worker.poll() is not None:
+                raise AssertionError(f"worker exited ({self.worker.returncode}):\n{self.worker_log()}")
+            time.sleep(0.5)
+        raise AssertionError(f"{sql!r} gave {value!r}, wanted {expected!r}\n{self.worker_log()}")
+
+    def dead_letters(self, count: int, timeout: float = 60) -> list[DeadLetter]:
+        async def run() -> list[DeadLetter]:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)
+            await consumer.start()
+            try:
+                topic = self.settings.dead_letter_topic
+                await consumer.topics()
+                tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+                consumer.assign(tps)
+                await consumer.seek_to_beginning(*tps)
+                found: list[DeadLetter] = []
+                deadline = time.monotonic() + timeout
+                while len(found) < count and time.monotonic() < deadline:
+                    for records in (await consumer.getmany(timeout_ms=500)).values():
+                        found += [DeadLetter.from_record(r.key, r.value, r.headers) for r in records]
+                return found
+            finally:
+                await consumer.stop()
+
+        return asyncio.run(run())
+
+    def close(self) -> None:
+        self.kill_worker(signal.SIGTERM)
+        if self._client is not None:
+            self._client.close()
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(value).quantize(Decimal("1e-12"))

@@ -6,7 +6,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.dead_letter import DeadLetter
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import caught_up, ensure_topics, topic_partitions
 
 REPLAY_GROUP = "costline-dlq-replay"
 
@@ -15,7 +15,7 @@ async def _drain(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -
     """Every record from the consumer's positions up to the current end."""
     end = await consumer.end_offsets(partitions)
     found: list[tuple[TopicPartition, DeadLetter]] = []
-    while any(await consumer.position(tp) < end[tp] for tp in partitions):
+    while not await caught_up(consumer, end):
         batches = await consumer.getmany(timeout_ms=1000)
         for tp, records in batches.items():
             for r in records:
@@ -23,9 +23,8 @@ async def _drain(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -
     return found
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    await consumer.topics()
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+async def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
 
 
 async def list_dead_letters(settings: Settings) -> list[DeadLetter]:
@@ -33,7 +32,7 @@ async def list_dead_letters(settings: Settings) -> list[DeadLetter]:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, settings.dead_letter_topic)
+        partitions = await _partitions(settings, settings.dead_letter_topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         letters = [letter for _, letter in await _drain(consumer, partitions)]
@@ -57,7 +56,7 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
     await consumer.start()
     await producer.start()
     try:
-        partitions = await _partitions(consumer, settings.dead_letter_topic)
+        partitions = await _partitions(settings, settings.dead_letter_topic)
         consumer.assign(partitions)
         for tp in partitions:
             committed = await consumer.committed(tp)

@@ -9,7 +9,7 @@ from streams.settings import Settings
 
 def kafka_broker(settings: Settings) -> KafkaBroker:
     return KafkaBroker(
-        home=settings.home,
+        home=settings.home.resolve(),
         port=settings.kafka_port,
         controller_port=settings.kafka_controller_port,
         version=settings.kafka_version,
@@ -17,7 +17,7 @@ def kafka_broker(settings: Settings) -> KafkaBroker:
 
 
 def clickhouse_server(settings: Settings) -> ClickHouseServer:
-    return ClickHouseServer(home=settings.home, port=settings.clickhouse_port)
+    return ClickHouseServer(home=settings.home.resolve(), port=settings.clickhouse_port)
 
 
 def up(settings: Settings) -> None:

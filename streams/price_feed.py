@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from schemas.prices import PriceVersion
 from streams.pricing import PriceCatalog
 from streams.settings import Settings
+from streams.topics import caught_up, topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class PriceFeed:
         self._consumer = consumer
         await consumer.start()
         try:
-            partitions = await self._partitions(consumer)
+            partitions = await self._partitions()
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)
@@ -47,22 +48,18 @@ class PriceFeed:
                 for records in batches.values():
                     for record in records:
                         self._apply(record.value)
-                if not self.ready.is_set() and all(
-                    await consumer.position(tp) >= offset for tp, offset in end.items()
-                ):
+                if not self.ready.is_set() and await caught_up(consumer, end):
                     log.info("price catalog loaded: %d versions", len(self.catalog))
                     self.ready.set()
         finally:
             await consumer.stop()
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    async def _partitions(self) -> list[TopicPartition]:
         topic = self.settings.prices_topic
-        for _ in range(60):
-            if topic in await consumer.topics():
-                found = consumer.partitions_for_topic(topic) or set()
-                return [TopicPartition(topic, p) for p in sorted(found)]
-            await asyncio.sleep(0.5)
-        raise RuntimeError(f"prices topic {topic!r} not found; run `costline prices load`")
+        found = await topic_partitions(self.settings.kafka_bootstrap, topic)
+        if not found:
+            raise RuntimeError(f"prices topic {topic!r} not found; run `costline prices load`")
+        return [TopicPartition(topic, p) for p in found]
 
     def _apply(self, raw: bytes | None) -> None:
         if raw is None:

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_controller_port: int = 19093
-    kafka_version: str = "4.1.1"
+    kafka_version: str = "4.4.0"
 
     # An http(s):// URL of a ClickHouse server, or chdb:///path for the
     # embedded engine (in-process; fine for the CLI, not for the worker).

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -30,3 +33,27 @@ async def ensure_topics(settings: Settings) -> None:
                 pass
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 30) -> list[int]:
+    """The partition numbers of ``topic``, waiting up to ``wait_s`` for it to exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            described = await admin.describe_topics([topic])
+            found = [p["partition"] for d in described if d["error_code"] == 0 for p in d["partitions"]]
+            if found or asyncio.get_running_loop().time() > deadline:
+                return sorted(found)
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+
+
+async def caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    """Whether the consumer has read every partition up to the given end offsets."""
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True

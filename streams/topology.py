@@ -31,7 +31,9 @@ windows_table = app.Table(
     "cost-windows",
     key_type=bytes,
     value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
     partitions=settings.partitions,
 )
+# Table() takes no serializer arguments and would pick JSON; both sides are
+# bytes encoded by streams.aggregation, so pass them through untouched.
+windows_table.key_serializer = "raw"
+windows_table.value_serializer = "raw"

@@ -150,7 +150,9 @@ class KafkaBroker:
         except (OSError, ValueError):
             return None
         zombie = stat.rsplit(")", 1)[1].split()[0] == "Z"
-        return pid if b"kafka.Kafka" in cmdline and not zombie else None
+        # cmdline reads empty for a moment while the launcher execs java.
+        ours = b"kafka.Kafka" in cmdline or not cmdline
+        return pid if ours and not zombie else None
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -181,7 +183,8 @@ class KafkaBroker:
         java = self._java("kafka.Kafka", str(self.run_dir / "server.properties"))
         launch = 'pidfile=$1; shift; "$@" & echo $! > "$pidfile"'
         pidfile = str(self.run_dir / "kafka.pid")
-        with (self.run_dir / "kafka.out").open("ab") as out:
+        self.log_file.unlink(missing_ok=True)  # so a failure shows this run's log
+        with (self.run_dir / "kafka.out").open("wb") as out:
             subprocess.run(
                 ["sh", "-c", launch, "sh", pidfile, *java],
                 cwd=self.run_dir,
@@ -230,7 +233,7 @@ class KafkaBroker:
                 return
             time.sleep(0.5)
         self.stop()
-        raise KafkaBrokerError(f"not ready in {timeout:.0f}s:\n{self._log_tail()}")
+        raise KafkaBrokerError(f"not ready in {timeout:g}s:\n{self._log_tail()}")
 
     def _write_config(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -259,15 +262,17 @@ class KafkaBroker:
         stamp.write_text(self.version + "\n")
 
     def _log_tail(self) -> str:
+        """The first errors, then the last lines: a failed start ends in ~100 lines
+        of orderly shutdown that bury the cause."""
         logs = [self.run_dir / "kafka.out", self.log_file]
-        tails = [_tail(log.read_text(errors="replace")) for log in logs if log.exists()]
-        return "\n".join(tails) or "(the broker wrote no log)"
+        text = "".join(log.read_text(errors="replace") for log in logs if log.exists())
+        lines = text.splitlines()
+        errors = [line for line in lines if " ERROR " in line or "Caused by" in line]
+        return "\n".join([*errors[:8], "...", *lines[-15:]])
 
 
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd, cwd=cwd, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, text=True, check=False
-    )
+    return subprocess.run(cmd, cwd=cwd, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, text=True, check=False)
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -312,9 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--controller-port", type=int, default=19093)
     parser.add_argument("--kafka-version", default=KAFKA_VERSION)
     args = parser.parse_args(argv)
-    broker = KafkaBroker(
-        args.home.resolve(), args.port, args.controller_port, args.kafka_version
-    )
+    broker = KafkaBroker(args.home.resolve(), args.port, args.controller_port, args.kafka_version)
     if args.command == "status":
         print(broker.status())
         return 0 if broker.is_running() else 1

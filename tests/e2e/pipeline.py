@@ -25,7 +25,7 @@ from streams.dead_letter import DeadLetter
 from streams.migrations import migrate
 from streams.publisher import UsagePublisher
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, topic_partitions
 
 
 @dataclass
@@ -132,8 +132,7 @@ class Pipeline:
             await consumer.start()
             try:
                 topic = self.settings.dead_letter_topic
-                await consumer.topics()
-                tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+                tps = [TopicPartition(topic, p) for p in await topic_partitions(self.settings.kafka_bootstrap, topic)]
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
                 found: list[DeadLetter] = []

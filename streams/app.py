@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import faust
+from faust.transport.producer import ProducerBuffer
 
 from streams.settings import get_settings
 
 settings = get_settings()
+
+# A batch changes up to four windows per event, each a changelog record;
+# the default 100-record buffer would stall every batch in small flushes.
+ProducerBuffer.max_messages = max(100, 8 * settings.batch_max)
 
 app = faust.App(
     settings.app_id,
@@ -20,6 +25,10 @@ app = faust.App(
     producer_linger_ms=5,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
+    # A worker killed without leaving its group holds its partitions until
+    # the session times out; keep that short so a restart resumes quickly.
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=settings.session_timeout_s / 4,
     stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
     web_enabled=False,
     datadir=str(settings.worker_data_dir),

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     window_retention: tuple[int, ...] = (600, 7200)
     dedup_window_s: float = 600.0
 
+    session_timeout_s: float = 10.0
     batch_max: int = 5000
     batch_within_s: float = 0.2
     web_port: int = 16066

@@ -21,6 +21,13 @@ from streams.topology import dead_letter_topic, usage_topic, windows_table
 log = logging.getLogger(__name__)
 
 
+_WATERMARK_PREFIX = b'["~watermark",'
+
+
+def _watermark_key(partition: int) -> bytes:
+    return _WATERMARK_PREFIX + str(partition).encode() + b"]"
+
+
 class TableState:
     """Window aggregates in the Faust table, changelogged to the source partition.
 
@@ -43,12 +50,28 @@ class TableState:
         self._store(raw_key, raw_value, agg.partition)
         self.table.send_changelog(agg.partition, raw_key, raw_value)
 
-    def expire(self, watermarks: dict[int, int], retention: dict[int, int]) -> int:
+    def watermark(self, partition: int) -> int:
+        raw = self.table.data.get(_watermark_key(partition))
+        return int(raw) if raw is not None else 0
+
+    def set_watermark(self, partition: int, value: int) -> None:
+        key, raw = _watermark_key(partition), str(value).encode()
+        self._store(key, raw, partition)
+        self.table.send_changelog(partition, key, raw)
+
+    def expire(self, retention: dict[int, int]) -> int:
+        """Drop windows closed longer than their retention ago, by event time.
+
+        Runs on a timer. Deletions are changelogged (tombstones) so a restore
+        does not bring them back; a late event reloads its window from
+        ClickHouse instead (:meth:`BatchProcessor._current_windows`).
+        """
         expired = []
         for raw_key, raw_value in list(self.table.data.items()):
+            if raw_key.startswith(_WATERMARK_PREFIX):
+                continue
             agg = WindowAggregate.decode(raw_value)
-            watermark = watermarks.get(agg.partition)
-            if watermark is not None and is_expired(WindowKey.decode(raw_key), watermark, retention):
+            if is_expired(WindowKey.decode(raw_key), self.watermark(agg.partition), retention):
                 expired.append((raw_key, agg.partition))
         for raw_key, partition in expired:
             self.table.data.pop(raw_key, None)
@@ -118,15 +141,11 @@ async def count_usage(stream: StreamT[bytes]) -> None:
 @app.timer(interval=30.0)
 async def expire_windows() -> None:
     if _processor is not None:
-        dropped = state.expire(_processor.watermarks, settings.retention_by_size)
+        dropped = state.expire(settings.retention_by_size)
         if dropped:
             log.info("expired %d closed windows from worker state", dropped)
 
 
 @app.on_partitions_revoked.connect
 async def forget_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
-    partitions = [tp.partition for tp in revoked if tp.topic == settings.usage_topic]
-    dedup.forget(partitions)
-    if _processor is not None:
-        for partition in partitions:
-            _processor.watermarks.pop(partition, None)
+    dedup.forget(tp.partition for tp in revoked if tp.topic == settings.usage_topic)

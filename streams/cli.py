@@ -47,7 +47,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
 
-    sys.argv = ["costline", "worker", "--loglevel", args.loglevel]
+    sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--without-web"]
     app.main()
     return 0
 

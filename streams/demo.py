@@ -105,7 +105,7 @@ def wait_for_ledger(settings: Settings, expected: int, timeout: float = 300) -> 
 def run_demo(base: Settings, keep_running: bool = False) -> int:
     settings = demo_settings(base)
     _step("starting local Kafka and ClickHouse (first run downloads Kafka from Maven Central)")
-    local_services.up(settings)
+    started = local_services.up(settings)
     _step("resetting demo topics and database")
     asyncio.run(_reset_topics(settings))
     open_client(settings, database="").command(f"DROP DATABASE IF EXISTS `{settings.clickhouse_database}`")
@@ -128,9 +128,9 @@ def run_demo(base: Settings, keep_running: bool = False) -> int:
         _print_report(settings)
     finally:
         if not keep_running:
-            _step("stopping the worker and the services")
+            _step("stopping the worker" + (f" and {' and '.join(started)}" if started else ""))
             stop_worker(worker)
-            local_services.down(settings)
+            local_services.down(settings, tuple(started))
     return 0
 
 

@@ -20,16 +20,26 @@ def clickhouse_server(settings: Settings) -> ClickHouseServer:
     return ClickHouseServer(home=settings.home.resolve(), port=settings.clickhouse_port)
 
 
-def up(settings: Settings) -> None:
+def up(settings: Settings) -> list[str]:
+    """Start whatever is not running yet; returns the names of what was started."""
+    started = []
     broker = kafka_broker(settings)
-    broker.install()
-    broker.start()
-    clickhouse_server(settings).start()
+    if not broker.is_running():
+        broker.install()
+        started.append("kafka")
+    broker.start()  # idempotent: also waits for a broker that is still starting
+    server = clickhouse_server(settings)
+    if not server.is_running():
+        started.append("clickhouse")
+    server.start()
+    return started
 
 
-def down(settings: Settings) -> None:
-    clickhouse_server(settings).stop()
-    kafka_broker(settings).stop()
+def down(settings: Settings, names: tuple[str, ...] = ("clickhouse", "kafka")) -> None:
+    if "clickhouse" in names:
+        clickhouse_server(settings).stop()
+    if "kafka" in names:
+        kafka_broker(settings).stop()
 
 
 def status(settings: Settings) -> dict[str, str]:

@@ -25,7 +25,7 @@ from typing import Protocol, TypeVar
 from pydantic import ValidationError
 
 from schemas.events import parse_event
-from streams.aggregation import WindowAggregate, WindowKey, fold, window_keys
+from streams.aggregation import WindowAggregate, WindowKey, fold, is_expired, window_keys
 from streams.dead_letter import DeadLetter, describe_validation_error
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
@@ -45,8 +45,12 @@ class RawMessage:
 
 
 class WindowState(Protocol):
+    """Durable worker state: window aggregates and each partition's event-time watermark."""
+
     def get(self, key: WindowKey) -> WindowAggregate | None: ...
     def put(self, key: WindowKey, agg: WindowAggregate) -> None: ...
+    def watermark(self, partition: int) -> int: ...
+    def set_watermark(self, partition: int, value: int) -> None: ...
 
 
 @dataclass
@@ -67,7 +71,6 @@ class BatchProcessor:
     window_sizes: tuple[int, ...]
     retention: dict[int, int]
     send_dead_letter: Callable[[DeadLetter], Awaitable[None]]
-    watermarks: dict[int, int] = field(default_factory=dict)  # partition -> max event time seen
     totals: BatchStats = field(default_factory=BatchStats)
     retry_delay_s: float = 1.0
 
@@ -87,7 +90,8 @@ class BatchProcessor:
                 dead.append(_dead(msg, exc.code, exc.reason, now))
 
         counted = await self._drop_duplicates(priced, stats)
-        current = await self._current_windows(counted)
+        watermarks = self._advance_watermarks(counted)
+        current = await self._current_windows(counted, watermarks)
         result = fold(counted, self.window_sizes, current)
         stats.counted, stats.replayed = result.folded, result.skipped
         stats.dead_letters = len(dead)
@@ -97,6 +101,8 @@ class BatchProcessor:
         )
         for key, agg in result.changed.items():
             self.state.put(key, agg)
+        for partition, watermark in watermarks.items():
+            self.state.set_watermark(partition, watermark)
         for letter in dead:
             await self.send_dead_letter(letter)
         self._add(stats)
@@ -119,29 +125,42 @@ class BatchProcessor:
                 continue
             seen.add(event_id)
             kept.append((partition, offset, item))
-            at = int(item.event.occurred_at.timestamp())
-            if at > self.watermarks.get(partition, 0):
-                self.watermarks[partition] = at
         return kept
 
+    def _advance_watermarks(self, counted: Iterable[tuple[int, int, PricedEvent]]) -> dict[int, int]:
+        """Each partition's highest event time, including this batch."""
+        marks: dict[int, int] = {}
+        for partition, _, item in counted:
+            if partition not in marks:
+                marks[partition] = self.state.watermark(partition)
+            at = int(item.event.occurred_at.timestamp())
+            if at > marks[partition]:
+                marks[partition] = at
+        return marks
+
     async def _current_windows(
-        self, counted: Iterable[tuple[int, int, PricedEvent]]
+        self, counted: Iterable[tuple[int, int, PricedEvent]], watermarks: dict[int, int]
     ) -> dict[WindowKey, WindowAggregate]:
+        """State before the batch of every window it touches.
+
+        A window missing from worker state is new, or was expired from it
+        (see :meth:`TableState.expire`) and is now hit by a late event. Only
+        the latter can have a snapshot in ClickHouse, and only a window past
+        its retention at the current watermark can have been expired.
+        """
         current: dict[WindowKey, WindowAggregate] = {}
-        absent: set[WindowKey] = set()
-        for _, _, item in counted:
+        expired: set[WindowKey] = set()
+        for partition, _, item in counted:
             for key in window_keys(item, self.window_sizes):
-                if key in current or key in absent:
+                if key in current or key in expired:
                     continue
                 agg = self.state.get(key)
                 if agg is not None:
                     current[key] = agg
-                else:
-                    absent.add(key)
-        if absent:
-            # A window not in worker state is new, or expired from it and now
-            # hit by a late event: ClickHouse has its snapshot if it exists.
-            current.update(await self._with_retry(lambda: self.sink.load_windows(absent)))
+                elif is_expired(key, watermarks[partition], self.retention):
+                    expired.add(key)
+        if expired:
+            current.update(await self._with_retry(lambda: self.sink.load_windows(expired)))
         return current
 
     async def _with_retry(self, call: Callable[[], Awaitable[T]]) -> T:

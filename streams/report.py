@@ -38,7 +38,7 @@ def render(rows: Sequence[CostRow], headers: Sequence[str], fmt: str) -> str:
 def table(rows: Sequence[CostRow], headers: Sequence[str]) -> str:
     """A readable table: cost shown to the micro-dollar, with a total line."""
     body = [
-        [*r.group, f"{r.events:,}", f"{_trim(r.quantity):,} {r.unit}", f"${r.cost.quantize(MICRO, ROUND_HALF_EVEN):,}"]
+        [*r.group, f"{r.events:,}", f"{_quantity(r.quantity)} {r.unit}", f"${r.cost.quantize(MICRO, ROUND_HALF_EVEN):,}"]
         for r in rows
     ]
     total = sum((r.cost for r in rows), Decimal(0))
@@ -57,5 +57,8 @@ def table(rows: Sequence[CostRow], headers: Sequence[str]) -> str:
     return "\n".join([line(cols), rule, *map(line, body), rule, line(footer)])
 
 
-def _trim(quantity: Decimal) -> Decimal:
-    return quantity.normalize() if quantity == quantity.to_integral() else quantity.quantize(MICRO)
+def _quantity(quantity: Decimal) -> str:
+    """Whole numbers as such, fractions to six places, thousands separated."""
+    if quantity == quantity.to_integral_value():
+        return f"{quantity.to_integral_value():,f}"
+    return f"{quantity.quantize(MICRO, ROUND_HALF_EVEN):,f}"

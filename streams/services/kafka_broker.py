@@ -106,6 +106,10 @@ class KafkaBroker:
     controller_port: int = 19093
     version: str = KAFKA_VERSION
 
+    def __post_init__(self) -> None:
+        # The JVM runs in run_dir, so a relative home would point it elsewhere.
+        object.__setattr__(self, "home", Path(self.home).resolve())
+
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -263,10 +267,11 @@ class KafkaBroker:
 
     def _log_tail(self) -> str:
         """The first errors, then the last lines: a failed start ends in ~100 lines
-        of orderly shutdown that bury the cause."""
+        of orderly shutdown that bury the cause. NotController errors are left out
+        because every start logs one while the controller elects itself."""
         logs = [self.run_dir / "kafka.out", self.log_file]
         text = "".join(log.read_text(errors="replace") for log in logs if log.exists())
-        lines = text.splitlines()
+        lines = [line for line in text.splitlines() if "NotController" not in line]
         errors = [line for line in lines if " ERROR " in line or "Caused by" in line]
         return "\n".join([*errors[:8], "...", *lines[-15:]])
 
@@ -317,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--controller-port", type=int, default=19093)
     parser.add_argument("--kafka-version", default=KAFKA_VERSION)
     args = parser.parse_args(argv)
-    broker = KafkaBroker(args.home.resolve(), args.port, args.controller_port, args.kafka_version)
+    broker = KafkaBroker(args.home, args.port, args.controller_port, args.kafka_version)
     if args.command == "status":
         print(broker.status())
         return 0 if broker.is_running() else 1

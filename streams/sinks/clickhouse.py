@@ -100,8 +100,13 @@ class ClickHouseSink:
     async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]:
         """Snapshots of windows that left worker state, for events arriving late."""
         keys = list(keys)
-        if not keys:
-            return {}
+        found: dict[WindowKey, WindowAggregate] = {}
+        # Bound parameters travel as HTTP form fields, which have a size limit.
+        for start in range(0, len(keys), 200):
+            found.update(await self._load_windows(keys[start : start + 200]))
+        return found
+
+    async def _load_windows(self, keys: list[WindowKey]) -> dict[WindowKey, WindowAggregate]:
         result = await self.client.query(
             "SELECT customer_id, agent_id, category, window_size, toUnixTimestamp(window_start), "
             "cost, events, quantity, input_tokens, cached_input_tokens, cache_write_tokens, "

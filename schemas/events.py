@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 # Upper bounds catch unit mistakes (bytes sent as tokens, ms as seconds)
 # without getting in the way of real traffic.

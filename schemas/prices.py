@@ -71,13 +71,7 @@ class HumanReviewPrice(_PriceBase):
 
 
 Price = Annotated[
-    LlmPrice
-    | ToolPrice
-    | EmbeddingPrice
-    | VectorQueryPrice
-    | ComputePrice
-    | StoragePrice
-    | HumanReviewPrice,
+    LlmPrice | ToolPrice | EmbeddingPrice | VectorQueryPrice | ComputePrice | StoragePrice | HumanReviewPrice,
     Field(discriminator="meter"),
 ]
 

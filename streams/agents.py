@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from faust.types import TP, StreamT
 
@@ -123,18 +123,26 @@ async def follow_prices() -> None:
 async def count_usage(stream: StreamT[bytes]) -> None:
     processor = await get_processor()
     await price_feed.ready.wait()
-    async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+    # take_events is faust-streaming's; StreamT's stubs predate it.
+    async for events in cast(Any, stream).take_events(settings.batch_max, within=settings.batch_within_s):
         batch = [
             RawMessage(
-                e.message.topic, e.message.partition, e.message.offset,
-                e.message.key, e.message.value,
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+                e.message.key,
+                e.message.value,
             )
             for e in events
         ]
         stats = await processor.process(batch)
         log.info(
             "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters",
-            stats.messages, stats.counted, stats.replayed, stats.duplicates, stats.dead_letters,
+            stats.messages,
+            stats.counted,
+            stats.replayed,
+            stats.duplicates,
+            stats.dead_letters,
         )
 
 
@@ -146,6 +154,6 @@ async def expire_windows() -> None:
             log.info("expired %d closed windows from worker state", dropped)
 
 
-@app.on_partitions_revoked.connect
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def forget_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
     dedup.forget(tp.partition for tp in revoked if tp.topic == settings.usage_topic)

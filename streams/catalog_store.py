@@ -42,15 +42,29 @@ def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
                 for name, value in price.model_dump().items()
                 if name not in _RATE_FIELDS and value is not None
             }
-            rows.append([
-                version.version, version.effective_from, version.currency, price.meter,
-                price.sku, rates, version.description, now,
-            ])
+            rows.append(
+                [
+                    version.version,
+                    version.effective_from,
+                    version.currency,
+                    price.meter,
+                    price.sku,
+                    rates,
+                    version.description,
+                    now,
+                ]
+            )
     client.insert(
         "price_versions",
         rows,
         column_names=[
-            "version", "effective_from", "currency", "meter", "sku", "rates", "description",
+            "version",
+            "effective_from",
+            "currency",
+            "meter",
+            "sku",
+            "rates",
+            "description",
             "loaded_at",
         ],
     )

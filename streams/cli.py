@@ -88,7 +88,8 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
         rows = record_versions(open_client(settings), versions)
         for v in versions:
             print(f"  {v.version:<24} effective {v.effective_from.isoformat()}  {len(v.prices)} prices")
-        print(f"published {len(versions)} price version(s) to {settings.prices_topic}; {rows} rows in price_versions")
+        print(f"published {len(versions)} price version(s) to {settings.prices_topic}")
+        print(f"recorded {rows} prices in ClickHouse price_versions")
     else:
         for version, effective, count in list_versions(open_client(settings)):
             print(f"{version:<24} effective {effective.isoformat()}  {count} prices")
@@ -102,7 +103,8 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
 
     group_by = [g for g in args.group_by.split(",") if g]
     rows = customer_costs(
-        open_client(settings), args.customer,
+        open_client(settings),
+        args.customer,
         _when(args.start) if args.start else EPOCH,
         _when(args.end) if args.end else FAR_FUTURE,
         group_by,

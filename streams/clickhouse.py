@@ -31,7 +31,11 @@ def open_client(settings: Settings, database: str | None = None) -> Client:
         return clickhouse_connect.get_client(dsn=settings.clickhouse_url, database=db or None)
     host, port, secure = _server(settings.clickhouse_url)
     return clickhouse_connect.get_client(
-        host=host, port=port, secure=secure, database=db or None, username="default",
+        host=host,
+        port=port,
+        secure=secure,
+        database=db or None,
+        username="default",
         # Parameters are bound server-side, never formatted into SQL text.
         settings={"date_time_input_format": "best_effort"},
     )
@@ -45,7 +49,10 @@ async def open_async_client(settings: Settings) -> AsyncClient:
         )
     host, port, secure = _server(settings.clickhouse_url)
     return await clickhouse_connect.get_async_client(
-        host=host, port=port, secure=secure, database=settings.clickhouse_database,
+        host=host,
+        port=port,
+        secure=secure,
+        database=settings.clickhouse_database,
         username="default",
     )
 

@@ -42,16 +42,21 @@ class DeadLetter:
     def row(self) -> list[Any]:
         """The ``dead_letters`` table row."""
         return [
-            self.failed_at, self.code, self.reason, self.source_topic, self.source_partition,
-            self.source_offset, (self.key or b"").decode(errors="replace"),
+            self.failed_at,
+            self.code,
+            self.reason,
+            self.source_topic,
+            self.source_partition,
+            self.source_offset,
+            (self.key or b"").decode(errors="replace"),
             (self.value or b"").decode(errors="replace"),
         ]
 
     @classmethod
-    def from_record(
-        cls, key: bytes | None, value: bytes | None, headers: Any
-    ) -> DeadLetter:
-        fields = {k.removeprefix(HEADER_PREFIX): v.decode() for k, v in headers or () if k.startswith(HEADER_PREFIX)}
+    def from_record(cls, key: bytes | None, value: bytes | None, headers: Any) -> DeadLetter:
+        fields = {
+            k.removeprefix(HEADER_PREFIX): v.decode() for k, v in headers or () if k.startswith(HEADER_PREFIX)
+        }
         return cls(
             code=fields.get("error_code", "unknown"),
             reason=fields.get("reason", ""),
@@ -60,7 +65,9 @@ class DeadLetter:
             source_offset=int(fields.get("source_offset", -1)),
             key=key,
             value=value,
-            failed_at=datetime.fromisoformat(fields["failed_at"]) if "failed_at" in fields else datetime.now(UTC),
+            failed_at=datetime.fromisoformat(fields["failed_at"])
+            if "failed_at" in fields
+            else datetime.now(UTC),
         )
 
 

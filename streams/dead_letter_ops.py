@@ -11,7 +11,9 @@ from streams.topics import caught_up, ensure_topics, topic_partitions
 REPLAY_GROUP = "costline-dlq-replay"
 
 
-async def _drain(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[tuple[TopicPartition, DeadLetter]]:
+async def _drain(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> list[tuple[TopicPartition, DeadLetter]]:
     """Every record from the consumer's positions up to the current end."""
     end = await consumer.end_offsets(partitions)
     found: list[tuple[TopicPartition, DeadLetter]] = []
@@ -29,7 +31,9 @@ async def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
 
 async def list_dead_letters(settings: Settings) -> list[DeadLetter]:
     await ensure_topics(settings)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partitions = await _partitions(settings, settings.dead_letter_topic)
@@ -49,10 +53,14 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
     """
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=REPLAY_GROUP,
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=REPLAY_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await consumer.start()
     await producer.start()
     try:

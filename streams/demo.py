@@ -46,7 +46,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name in (*DEMO, "kafka_bootstrap", "clickhouse_url", "partitions"):
         env[f"COSTLINE_{name.upper()}"] = str(getattr(settings, name))
-    env[f"COSTLINE_WORKER_DATA_DIR"] = str(settings.home / "run" / settings.app_id)
+    env["COSTLINE_WORKER_DATA_DIR"] = str(settings.home / "run" / settings.app_id)
     return env
 
 
@@ -139,11 +139,19 @@ async def _publish(settings: Settings, events: list[UsageEvent]) -> None:
         await publisher.publish_many(events)
         await publisher.publish(events[0])  # a producer retry: counted once
         await publisher.publish_raw(b"acme-corp", b'{"kind": "llm", "event_id": "broken"')
-        await publisher.publish(LlmCall(
-            kind="llm", event_id="acme-unpriced-1", occurred_at=DAY + timedelta(hours=9),
-            customer_id="acme-corp", agent_id="support-bot", provider="openai",
-            model="gpt-9-turbo", input_tokens=1200, output_tokens=300,
-        ))
+        await publisher.publish(
+            LlmCall(
+                kind="llm",
+                event_id="acme-unpriced-1",
+                occurred_at=DAY + timedelta(hours=9),
+                customer_id="acme-corp",
+                agent_id="support-bot",
+                provider="openai",
+                model="gpt-9-turbo",
+                input_tokens=1200,
+                output_tokens=300,
+            )
+        )
         await publisher.flush()
 
 

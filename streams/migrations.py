@@ -50,14 +50,13 @@ def _apply(client: Client, database: str, log: Callable[[str], None]) -> list[st
         checksum = hashlib.sha256(text.encode()).hexdigest()
         if path.name in done:
             if done[path.name] != checksum:
-                raise MigrationError(
-                    f"{path.name} changed after it was applied; add a new migration instead"
-                )
+                raise MigrationError(f"{path.name} changed after it was applied; add a new migration instead")
             continue
         for statement in _statements(text):
             client.command(statement)
         client.insert(
-            f"`{database}`.schema_migrations", [[path.name, checksum]],
+            f"`{database}`.schema_migrations",
+            [[path.name, checksum]],
             column_names=["name", "checksum"],
         )
         applied.append(path.name)

@@ -152,7 +152,13 @@ class PriceCatalog:
         """Price one event by the version in force at its ``occurred_at``."""
         if isinstance(event, Outcome):
             return PricedEvent(
-                event, ZERO, "", event.outcome_type, "", Decimal(event.quantity), "outcomes",
+                event,
+                ZERO,
+                "",
+                event.outcome_type,
+                "",
+                Decimal(event.quantity),
+                "outcomes",
                 TokenUsage(),
             )
         version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
@@ -178,7 +184,13 @@ def _apply(event: UsageEvent, price: Price, version: str) -> PricedEvent:
             cost = _per_mtok(event.tokens, price.per_mtok)
             tokens = TokenUsage(input=event.tokens)
             return PricedEvent(
-                event, _keep(cost), version, event.model, "", Decimal(event.tokens), "tokens",
+                event,
+                _keep(cost),
+                version,
+                event.model,
+                "",
+                Decimal(event.tokens),
+                "tokens",
                 tokens,
             )
         case VectorQuery(), VectorQueryPrice():
@@ -201,14 +213,16 @@ def _apply(event: UsageEvent, price: Price, version: str) -> PricedEvent:
 def _simple(
     event: UsageEvent, version: str, provider: str, quantity: Decimal, unit: str, cost: Decimal
 ) -> PricedEvent:
-    return PricedEvent(
-        event, _keep(cost), version, meter_sku(event), provider, quantity, unit, TokenUsage()
-    )
+    return PricedEvent(event, _keep(cost), version, meter_sku(event), provider, quantity, unit, TokenUsage())
 
 
 def _price_llm(event: LlmCall, price: LlmPrice, version: str) -> PricedEvent:
-    cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-    write_rate = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    cached_rate = (
+        price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
+    )
+    write_rate = (
+        price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    )
     plain_input = event.input_tokens - event.cached_input_tokens - event.cache_write_tokens
     if price.reasoning_per_mtok is None:
         output_cost = _per_mtok(event.output_tokens, price.output_per_mtok)

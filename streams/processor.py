@@ -96,9 +96,7 @@ class BatchProcessor:
         stats.counted, stats.replayed = result.folded, result.skipped
         stats.dead_letters = len(dead)
 
-        await self._with_retry(
-            lambda: self.sink.write(counted, result.changed, [d.row() for d in dead])
-        )
+        await self._with_retry(lambda: self.sink.write(counted, result.changed, [d.row() for d in dead]))
         for key, agg in result.changed.items():
             self.state.put(key, agg)
         for partition, watermark in watermarks.items():
@@ -115,9 +113,7 @@ class BatchProcessor:
         for partition, offset, item in priced:
             seen = self.dedup.get(partition)
             if seen is None:
-                ids = await self._with_retry(
-                    lambda: self.sink.recent_event_ids(partition, offset, self.dedup.window_seconds)
-                )
+                ids = await self._recent_ids(partition, offset)
                 seen = self.dedup.install(partition, ids)
             event_id = item.event.event_id
             if seen.seen(event_id):
@@ -126,6 +122,10 @@ class BatchProcessor:
             seen.add(event_id)
             kept.append((partition, offset, item))
         return kept
+
+    async def _recent_ids(self, partition: int, first_offset: int) -> list[str]:
+        window = self.dedup.window_seconds
+        return await self._with_retry(lambda: self.sink.recent_event_ids(partition, first_offset, window))
 
     def _advance_watermarks(self, counted: Iterable[tuple[int, int, PricedEvent]]) -> dict[int, int]:
         """Each partition's highest event time, including this batch."""
@@ -169,7 +169,7 @@ class BatchProcessor:
         while True:
             try:
                 return await call()
-            except Exception as exc:  # noqa: BLE001 - any sink failure means retry
+            except Exception as exc:
                 log.warning("ClickHouse call failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
@@ -184,6 +184,4 @@ class BatchProcessor:
 
 
 def _dead(msg: RawMessage, code: str, reason: str, now: datetime) -> DeadLetter:
-    return DeadLetter(
-        code, reason, msg.topic, msg.partition, msg.offset, msg.key, msg.value, now
-    )
+    return DeadLetter(code, reason, msg.topic, msg.partition, msg.offset, msg.key, msg.value, now)

@@ -38,12 +38,23 @@ def render(rows: Sequence[CostRow], headers: Sequence[str], fmt: str) -> str:
 def table(rows: Sequence[CostRow], headers: Sequence[str]) -> str:
     """A readable table: cost shown to the micro-dollar, with a total line."""
     body = [
-        [*r.group, f"{r.events:,}", f"{_quantity(r.quantity)} {r.unit}", f"${r.cost.quantize(MICRO, ROUND_HALF_EVEN):,}"]
+        [
+            *r.group,
+            f"{r.events:,}",
+            f"{_quantity(r.quantity)} {r.unit}",
+            f"${r.cost.quantize(MICRO, ROUND_HALF_EVEN):,}",
+        ]
         for r in rows
     ]
     total = sum((r.cost for r in rows), Decimal(0))
     cols = [*headers, "events", "quantity", "cost (USD)"]
-    footer = ["TOTAL", *[""] * (len(headers) - 1), f"{sum(r.events for r in rows):,}", "", f"${total.quantize(MICRO, ROUND_HALF_EVEN):,}"]
+    footer = [
+        "TOTAL",
+        *[""] * (len(headers) - 1),
+        f"{sum(r.events for r in rows):,}",
+        "",
+        f"${total.quantize(MICRO, ROUND_HALF_EVEN):,}",
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *body, footer, strict=True)]
     numeric = {len(cols) - 3, len(cols) - 2, len(cols) - 1}
 

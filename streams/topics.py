@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,16 +22,16 @@ async def ensure_topics(settings: Settings) -> None:
             NewTopic(settings.dead_letter_topic, settings.partitions, 1),
             # Compacted: the latest publication of each version id is kept forever.
             NewTopic(
-                settings.prices_topic, 1, 1,
+                settings.prices_topic,
+                1,
+                1,
                 topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
             ),
         ]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 

@@ -35,5 +35,5 @@ windows_table = app.Table(
 )
 # Table() takes no serializer arguments and would pick JSON; both sides are
 # bytes encoded by streams.aggregation, so pass them through untouched.
-windows_table.key_serializer = "raw"
-windows_table.value_serializer = "raw"
+for attribute in ("key_serializer", "value_serializer"):
+    setattr(windows_table, attribute, "raw")

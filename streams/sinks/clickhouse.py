@@ -16,29 +16,75 @@ from typing import Any
 from clickhouse_connect.driver.asyncclient import AsyncClient
 
 from streams.aggregation import WindowAggregate, WindowKey
+from streams.clickhouse import read_query
 from streams.pricing import PricedEvent
 
 LEDGER_COLUMNS = (
-    "event_id", "occurred_at", "customer_id", "agent_id", "user_id", "task_id", "request_id",
-    "kind", "provider", "sku", "unit", "quantity", "input_tokens", "cached_input_tokens",
-    "cache_write_tokens", "output_tokens", "reasoning_tokens", "batch", "cost", "currency",
-    "price_version", "outcome_type", "outcome_value", "success", "attributes",
-    "source_partition", "source_offset", "ingested_at",
+    "event_id",
+    "occurred_at",
+    "customer_id",
+    "agent_id",
+    "user_id",
+    "task_id",
+    "request_id",
+    "kind",
+    "provider",
+    "sku",
+    "unit",
+    "quantity",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "batch",
+    "cost",
+    "currency",
+    "price_version",
+    "outcome_type",
+    "outcome_value",
+    "success",
+    "attributes",
+    "source_partition",
+    "source_offset",
+    "ingested_at",
 )
 
 WINDOW_COLUMNS = (
-    "customer_id", "window_size", "window_start", "agent_id", "category", "cost", "events",
-    "quantity", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-    "reasoning_tokens", "outcome_value", "failed_outcomes", "source_partition", "version",
+    "customer_id",
+    "window_size",
+    "window_start",
+    "agent_id",
+    "category",
+    "cost",
+    "events",
+    "quantity",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "outcome_value",
+    "failed_outcomes",
+    "source_partition",
+    "version",
     "updated_at",
 )
 
 DEAD_LETTER_COLUMNS = (
-    "failed_at", "error_code", "reason", "source_topic", "source_partition", "source_offset",
-    "message_key", "payload",
+    "failed_at",
+    "error_code",
+    "reason",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "message_key",
+    "payload",
 )
 
-Counted = tuple[int, int, PricedEvent]  # (partition, offset, priced event)
+Counted = tuple[int, int, PricedEvent]
+_WINDOW_SNAPSHOTS = read_query("window_snapshots")
+_RECENT_EVENT_IDS = read_query("recent_event_ids")  # (partition, offset, priced event)
 
 
 def ledger_row(partition: int, offset: int, priced: PricedEvent, now: datetime) -> list[Any]:
@@ -46,24 +92,57 @@ def ledger_row(partition: int, offset: int, priced: PricedEvent, now: datetime) 
     tokens = priced.tokens
     is_outcome = event.kind == "outcome"
     return [
-        event.event_id, event.occurred_at, event.customer_id, event.agent_id,
-        event.user_id or "", event.task_id or "", event.request_id or "",
-        event.kind, priced.provider, priced.sku, priced.unit, priced.quantity,
-        tokens.input, tokens.cached_input, tokens.cache_write, tokens.output, tokens.reasoning,
-        bool(getattr(event, "batch", False)), priced.cost, "USD", priced.price_version,
+        event.event_id,
+        event.occurred_at,
+        event.customer_id,
+        event.agent_id,
+        event.user_id or "",
+        event.task_id or "",
+        event.request_id or "",
+        event.kind,
+        priced.provider,
+        priced.sku,
+        priced.unit,
+        priced.quantity,
+        tokens.input,
+        tokens.cached_input,
+        tokens.cache_write,
+        tokens.output,
+        tokens.reasoning,
+        bool(getattr(event, "batch", False)),
+        priced.cost,
+        "USD",
+        priced.price_version,
         event.outcome_type if is_outcome else "",  # type: ignore[union-attr]
         event.value if is_outcome else None,  # type: ignore[union-attr]
         event.success if is_outcome else True,  # type: ignore[union-attr]
-        event.attributes, partition, offset, now,
+        event.attributes,
+        partition,
+        offset,
+        now,
     ]
 
 
 def window_row(key: WindowKey, agg: WindowAggregate, now: datetime) -> list[Any]:
     return [
-        key.customer_id, key.size, datetime.fromtimestamp(key.start, UTC), key.agent_id,
-        key.category, agg.cost, agg.events, agg.quantity, agg.input_tokens,
-        agg.cached_input_tokens, agg.cache_write_tokens, agg.output_tokens, agg.reasoning_tokens,
-        agg.outcome_value, agg.failed_outcomes, agg.partition, agg.last_offset, now,
+        key.customer_id,
+        key.size,
+        datetime.fromtimestamp(key.start, UTC),
+        key.agent_id,
+        key.category,
+        agg.cost,
+        agg.events,
+        agg.quantity,
+        agg.input_tokens,
+        agg.cached_input_tokens,
+        agg.cache_write_tokens,
+        agg.output_tokens,
+        agg.reasoning_tokens,
+        agg.outcome_value,
+        agg.failed_outcomes,
+        agg.partition,
+        agg.last_offset,
+        now,
     ]
 
 
@@ -90,10 +169,12 @@ class ClickHouseSink:
     async def recent_event_ids(self, partition: int, below_offset: int, window_s: float) -> list[str]:
         """Ids this partition counted lately, for rebuilding its dedup window."""
         result = await self.client.query(
-            "SELECT event_id FROM ledger WHERE source_partition = {p:UInt16} "
-            "AND source_offset < {o:UInt64} "
-            "AND ingested_at >= now64(3) - toIntervalMillisecond({w:UInt64})",
-            parameters={"p": partition, "o": below_offset, "w": int(window_s * 1000)},
+            _RECENT_EVENT_IDS,
+            parameters={
+                "partition": partition,
+                "below_offset": below_offset,
+                "window_ms": int(window_s * 1000),
+            },
         )
         return [row[0] for row in result.result_rows]
 
@@ -108,24 +189,29 @@ class ClickHouseSink:
 
     async def _load_windows(self, keys: list[WindowKey]) -> dict[WindowKey, WindowAggregate]:
         result = await self.client.query(
-            "SELECT customer_id, agent_id, category, window_size, toUnixTimestamp(window_start), "
-            "cost, events, quantity, input_tokens, cached_input_tokens, cache_write_tokens, "
-            "output_tokens, reasoning_tokens, outcome_value, failed_outcomes, version, "
-            "source_partition FROM cost_windows FINAL "
-            "WHERE (customer_id, agent_id, category, window_size, window_start) IN {keys:Array(Tuple(String, String, String, UInt32, DateTime))}",
-            parameters={"keys": [
-                (k.customer_id, k.agent_id, k.category, k.size, datetime.fromtimestamp(k.start, UTC))
-                for k in keys
-            ]},
+            _WINDOW_SNAPSHOTS,
+            parameters={
+                "keys": [
+                    (k.customer_id, k.agent_id, k.category, k.size, datetime.fromtimestamp(k.start, UTC))
+                    for k in keys
+                ]
+            },
         )
         found = {}
         for row in result.result_rows:
             key = WindowKey(row[0], row[1], row[2], int(row[3]), int(row[4]))
             found[key] = WindowAggregate(
-                cost=Decimal(row[5]), events=int(row[6]), quantity=Decimal(row[7]),
-                input_tokens=int(row[8]), cached_input_tokens=int(row[9]),
-                cache_write_tokens=int(row[10]), output_tokens=int(row[11]),
-                reasoning_tokens=int(row[12]), outcome_value=Decimal(row[13]),
-                failed_outcomes=int(row[14]), last_offset=int(row[15]), partition=int(row[16]),
+                cost=Decimal(row[5]),
+                events=int(row[6]),
+                quantity=Decimal(row[7]),
+                input_tokens=int(row[8]),
+                cached_input_tokens=int(row[9]),
+                cache_write_tokens=int(row[10]),
+                output_tokens=int(row[11]),
+                reasoning_tokens=int(row[12]),
+                outcome_value=Decimal(row[13]),
+                failed_outcomes=int(row[14]),
+                last_offset=int(row[15]),
+                partition=int(row[16]),
             )
         return found

@@ -38,14 +38,16 @@ class Pipeline:
     @classmethod
     def create(cls, base: Settings, name: str) -> Pipeline:
         run = f"{name}-{uuid.uuid4().hex[:8]}"
-        settings = base.model_copy(update={
-            "app_id": f"costline-test-{run}",
-            "usage_topic": f"costline-test-{run}.usage",
-            "prices_topic": f"costline-test-{run}.prices",
-            "dead_letter_topic": f"costline-test-{run}.usage.dlq",
-            "clickhouse_database": f"costline_test_{run.replace('-', '_')}",
-            "partitions": 4,
-        })
+        settings = base.model_copy(
+            update={
+                "app_id": f"costline-test-{run}",
+                "usage_topic": f"costline-test-{run}.usage",
+                "prices_topic": f"costline-test-{run}.prices",
+                "dead_letter_topic": f"costline-test-{run}.usage.dlq",
+                "clickhouse_database": f"costline_test_{run.replace('-', '_')}",
+                "partitions": 4,
+            }
+        )
         migrate(settings, log=lambda _: None)
         asyncio.run(ensure_topics(settings))
         return cls(settings)
@@ -64,8 +66,16 @@ class Pipeline:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         s = self.settings
-        for name in ("app_id", "usage_topic", "prices_topic", "dead_letter_topic",
-                     "clickhouse_database", "partitions", "kafka_bootstrap", "clickhouse_url"):
+        for name in (
+            "app_id",
+            "usage_topic",
+            "prices_topic",
+            "dead_letter_topic",
+            "clickhouse_database",
+            "partitions",
+            "kafka_bootstrap",
+            "clickhouse_url",
+        ):
             env[f"COSTLINE_{name.upper()}"] = str(getattr(s, name))
         env["COSTLINE_WORKER_DATA_DIR"] = str(s.home / "run" / s.app_id)
         # small batches, so a kill lands between batches as well as inside them
@@ -76,10 +86,13 @@ class Pipeline:
         log_dir = self.settings.home / "run" / "test-workers"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = str(log_dir / f"{self.settings.app_id}.log")
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=self.env(), stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own handle
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill_worker(self, sig: int = signal.SIGKILL) -> None:
         if self.worker is not None and self.worker.poll() is None:
@@ -132,7 +145,10 @@ class Pipeline:
             await consumer.start()
             try:
                 topic = self.settings.dead_letter_topic
-                tps = [TopicPartition(topic, p) for p in await topic_partitions(self.settings.kafka_bootstrap, topic)]
+                tps = [
+                    TopicPartition(topic, p)
+                    for p in await topic_partitions(self.settings.kafka_bootstrap, topic)
+                ]
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
                 found: list[DeadLetter] = []

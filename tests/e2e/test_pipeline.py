@@ -7,6 +7,8 @@ in prices/ (see the comment on each event).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,59 +22,160 @@ from streams.dead_letter_ops import replay_dead_letters
 from streams.queries import customer_costs
 from tests.e2e.pipeline import Pipeline
 
-import asyncio
-import time
-
 
 def ev(event_id: str, customer: str, agent: str, at: str, kind: str, **fields: Any) -> UsageEvent:
-    return usage_event_adapter.validate_python({
-        "event_id": event_id, "customer_id": customer, "agent_id": agent,
-        "occurred_at": f"2026-11-20T{at}Z", "kind": kind, **fields,
-    })
+    return usage_event_adapter.validate_python(
+        {
+            "event_id": event_id,
+            "customer_id": customer,
+            "agent_id": agent,
+            "occurred_at": f"2026-11-20T{at}Z",
+            "kind": kind,
+            **fields,
+        }
+    )
 
 
 # (event, cost worked out by hand)
 DAY: list[tuple[UsageEvent, str]] = [
     # 2,000 input at $2.50/M + 1,000 cached at $1.25/M + 1,000 output at $10/M
-    (ev("a1", "acme", "support-bot", "10:00:00", "llm", provider="openai", model="gpt-4o",
-        input_tokens=3000, cached_input_tokens=1000, output_tokens=1000), "0.01625"),
+    (
+        ev(
+            "a1",
+            "acme",
+            "support-bot",
+            "10:00:00",
+            "llm",
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=3000,
+            cached_input_tokens=1000,
+            output_tokens=1000,
+        ),
+        "0.01625",
+    ),
     # the same call after the noon change: $2.00, $1.00, $8.00 per M
-    (ev("a2", "acme", "support-bot", "12:30:00", "llm", provider="openai", model="gpt-4o",
-        input_tokens=3000, cached_input_tokens=1000, output_tokens=1000), "0.013"),
+    (
+        ev(
+            "a2",
+            "acme",
+            "support-bot",
+            "12:30:00",
+            "llm",
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=3000,
+            cached_input_tokens=1000,
+            output_tokens=1000,
+        ),
+        "0.013",
+    ),
     # 2 Tavily calls at $0.008, half a minute before noon; then at $0.01 after it
     (ev("a3", "acme", "research-agent", "11:59:30", "tool", tool="tavily-search", calls=2), "0.016"),
     (ev("a4", "acme", "research-agent", "12:00:30", "tool", tool="tavily-search", calls=2), "0.02"),
     # 1,500 tokens at $0.02/M
-    (ev("a5", "acme", "research-agent", "10:01:00", "embedding", model="text-embedding-3-small",
-        tokens=1500), "0.00003"),
+    (
+        ev(
+            "a5",
+            "acme",
+            "research-agent",
+            "10:01:00",
+            "embedding",
+            model="text-embedding-3-small",
+            tokens=1500,
+        ),
+        "0.00003",
+    ),
     # 3 queries at $0.000016
-    (ev("a6", "acme", "research-agent", "10:01:10", "vector_query", provider="pinecone", queries=3),
-     "0.000048"),
+    (
+        ev("a6", "acme", "research-agent", "10:01:10", "vector_query", provider="pinecone", queries=3),
+        "0.000048",
+    ),
     # 1 s at $0.04/h = 0.0000111111…, half-even at the 12th place
-    (ev("a7", "acme", "support-bot", "10:02:00", "compute", sku="fargate-1vcpu-2gb", seconds="1"),
-     "0.000011111111"),
+    (
+        ev("a7", "acme", "support-bot", "10:02:00", "compute", sku="fargate-1vcpu-2gb", seconds="1"),
+        "0.000011111111",
+    ),
     # 4.5 min at $0.50
-    (ev("a8", "acme", "support-bot", "12:31:00", "human_review", sku="support-agent", minutes="4.5"),
-     "2.25"),
+    (ev("a8", "acme", "support-bot", "12:31:00", "human_review", sku="support-agent", minutes="4.5"), "2.25"),
     (ev("a9", "acme", "support-bot", "12:32:00", "outcome", outcome_type="ticket_resolved"), "0"),
     # 20 GB for an hour: 20 × $0.023 / 730 = 0.000630136986301…
-    (ev("a10", "acme", "research-agent", "13:00:00", "storage", sku="s3-standard",
-        bytes=20 * 10**9, seconds="3600"), "0.000630136986"),
+    (
+        ev(
+            "a10",
+            "acme",
+            "research-agent",
+            "13:00:00",
+            "storage",
+            sku="s3-standard",
+            bytes=20 * 10**9,
+            seconds="3600",
+        ),
+        "0.000630136986",
+    ),
     # batch call: (2,000 × $3 + 6,000 × $0.30 + 2,000 × $3.75 + 1,000 × $15) / M, half off
-    (ev("g1", "globex", "invoice-extractor", "10:00:00", "llm", provider="anthropic",
-        model="claude-sonnet-4", input_tokens=10000, cached_input_tokens=6000,
-        cache_write_tokens=2000, output_tokens=1000, reasoning_tokens=400, batch=True), "0.01515"),
+    (
+        ev(
+            "g1",
+            "globex",
+            "invoice-extractor",
+            "10:00:00",
+            "llm",
+            provider="anthropic",
+            model="claude-sonnet-4",
+            input_tokens=10000,
+            cached_input_tokens=6000,
+            cache_write_tokens=2000,
+            output_tokens=1000,
+            reasoning_tokens=400,
+            batch=True,
+        ),
+        "0.01515",
+    ),
     # 5,000 × $0.15 + 500 × $0.60 per M
-    (ev("g2", "globex", "invoice-extractor", "12:05:00", "llm", provider="openai",
-        model="gpt-4o-mini", input_tokens=5000, output_tokens=500), "0.00105"),
-    (ev("g3", "globex", "invoice-extractor", "12:06:00", "outcome", outcome_type="invoice_extracted",
-        value="120.50"), "0"),
+    (
+        ev(
+            "g2",
+            "globex",
+            "invoice-extractor",
+            "12:05:00",
+            "llm",
+            provider="openai",
+            model="gpt-4o-mini",
+            input_tokens=5000,
+            output_tokens=500,
+        ),
+        "0.00105",
+    ),
+    (
+        ev(
+            "g3",
+            "globex",
+            "invoice-extractor",
+            "12:06:00",
+            "outcome",
+            outcome_type="invoice_extracted",
+            value="120.50",
+        ),
+        "0",
+    ),
     # one second before noon: old GPT-4o prices, 1,000 × $2.50 + 100 × $10 per M
-    (ev("g4", "globex", "invoice-extractor", "11:59:59", "llm", provider="openai", model="gpt-4o",
-        input_tokens=1000, output_tokens=100), "0.0035"),
+    (
+        ev(
+            "g4",
+            "globex",
+            "invoice-extractor",
+            "11:59:59",
+            "llm",
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=1000,
+            output_tokens=100,
+        ),
+        "0.0035",
+    ),
     # half an hour of an A10G at $1.006/h
-    (ev("g5", "globex", "invoice-extractor", "12:10:00", "compute", sku="gpu-a10g", seconds="1800"),
-     "0.503"),
+    (ev("g5", "globex", "invoice-extractor", "12:10:00", "compute", sku="gpu-a10g", seconds="1800"), "0.503"),
 ]
 ACME_TOTAL = Decimal("2.315969248097")
 GLOBEX_TOTAL = Decimal("0.5227")
@@ -86,7 +189,8 @@ def day(pipeline: Pipeline) -> Pipeline:
     pipeline.wait_for("SELECT count() FROM ledger FINAL WHERE customer_id IN ('acme', 'globex')", len(DAY))
     pipeline.wait_for(
         "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 60 "
-        "AND customer_id IN ('acme', 'globex')", len(DAY),
+        "AND customer_id IN ('acme', 'globex')",
+        len(DAY),
     )
     return pipeline
 
@@ -105,10 +209,12 @@ def test_customer_totals_to_the_last_digit(day: Pipeline) -> None:
     totals = dict(day.rows("SELECT customer_id, sum(cost) FROM ledger FINAL GROUP BY customer_id"))
     assert totals["acme"] == ACME_TOTAL
     assert totals["globex"] == GLOBEX_TOTAL
-    windows = dict(day.rows(
-        "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
-        "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
-    ))
+    windows = dict(
+        day.rows(
+            "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
+            "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
+        )
+    )
     assert windows["acme"] == ACME_TOTAL and windows["globex"] == GLOBEX_TOTAL
 
 
@@ -118,7 +224,8 @@ def test_window_aggregates_equal_sums_over_the_ledger(day: Pipeline) -> None:
         from_ledger = day.rows(_query("ledger_windows"), size=size)
         assert windows == from_ledger
     hour = {
-        (r[0], r[1]): r[2] for r in day.rows(
+        (r[0], r[1]): r[2]
+        for r in day.rows(
             "SELECT toHour(window_start), agent_id, cost FROM cost_windows FINAL "
             "WHERE customer_id = 'acme' AND category = 'tool' AND window_size = 3600"
         )
@@ -129,15 +236,21 @@ def test_window_aggregates_equal_sums_over_the_ledger(day: Pipeline) -> None:
 
 def test_a_duplicate_event_id_is_counted_once(day: Pipeline) -> None:
     assert day.scalar("SELECT count() FROM ledger WHERE event_id = 'a1'") == 1
-    assert day.scalar(
-        "SELECT sum(events) FROM cost_windows FINAL WHERE customer_id = 'acme' AND agent_id = '*' "
-        "AND window_size = 3600"
-    ) == 10
+    assert (
+        day.scalar(
+            "SELECT sum(events) FROM cost_windows FINAL WHERE customer_id = 'acme' AND agent_id = '*' "
+            "AND window_size = 3600"
+        )
+        == 10
+    )
 
 
 def test_costs_command_groups_a_customers_costs(day: Pipeline) -> None:
     rows = customer_costs(
-        day.db, "acme", datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC),
+        day.db,
+        "acme",
+        datetime(2026, 11, 20, tzinfo=UTC),
+        datetime(2026, 11, 21, tzinfo=UTC),
         ["category"],
     )
     by_category = {r.group[0]: r.cost for r in rows}
@@ -147,14 +260,34 @@ def test_costs_command_groups_a_customers_costs(day: Pipeline) -> None:
 
 def test_bad_events_are_dead_lettered_with_a_reason_and_replayable(day: Pipeline) -> None:
     good_before = ev("i1", "initech", "helpdesk", "09:00:00", "tool", tool="twilio-sms")
-    unpriced = ev("i2", "initech", "helpdesk", "09:00:01", "llm", provider="acme-ai", model="gpt-9",
-                  input_tokens=1000, output_tokens=500)
+    unpriced = ev(
+        "i2",
+        "initech",
+        "helpdesk",
+        "09:00:01",
+        "llm",
+        provider="acme-ai",
+        model="gpt-9",
+        input_tokens=1000,
+        output_tokens=500,
+    )
     good_after = ev("i3", "initech", "helpdesk", "09:00:02", "tool", tool="twilio-sms", calls=2)
-    invalid = orjson.dumps({"kind": "llm", "event_id": "i4", "customer_id": "initech",
-                            "agent_id": "helpdesk", "occurred_at": "2026-11-20T09:00:03Z",
-                            "provider": "openai", "model": "gpt-4o", "input_tokens": -5,
-                            "output_tokens": 1})
-    day.publish([good_before, unpriced], raw=[(b"initech", b'{"kind": "llm", "event_'), (b"initech", invalid)])
+    invalid = orjson.dumps(
+        {
+            "kind": "llm",
+            "event_id": "i4",
+            "customer_id": "initech",
+            "agent_id": "helpdesk",
+            "occurred_at": "2026-11-20T09:00:03Z",
+            "provider": "openai",
+            "model": "gpt-4o",
+            "input_tokens": -5,
+            "output_tokens": 1,
+        }
+    )
+    day.publish(
+        [good_before, unpriced], raw=[(b"initech", b'{"kind": "llm", "event_'), (b"initech", invalid)]
+    )
     day.publish([good_after])
 
     day.wait_for("SELECT sum(cost) FROM ledger FINAL WHERE customer_id = 'initech'", Decimal("0.024"))
@@ -167,10 +300,19 @@ def test_bad_events_are_dead_lettered_with_a_reason_and_replayable(day: Pipeline
     assert day.scalar("SELECT count() FROM dead_letters") == 3
 
     # Once gpt-9 has a price, replaying the dead letters counts the event.
-    day.load_prices([PriceVersion.model_validate({
-        "version": "gpt-9-launch", "effective_from": "2026-01-01T00:00:00Z",
-        "prices": [{"meter": "llm", "sku": "gpt-9", "input_per_mtok": "1.00", "output_per_mtok": "2.00"}],
-    })])
+    day.load_prices(
+        [
+            PriceVersion.model_validate(
+                {
+                    "version": "gpt-9-launch",
+                    "effective_from": "2026-01-01T00:00:00Z",
+                    "prices": [
+                        {"meter": "llm", "sku": "gpt-9", "input_per_mtok": "1.00", "output_per_mtok": "2.00"}
+                    ],
+                }
+            )
+        ]
+    )
     deadline = time.monotonic() + 60
     total = None
     while time.monotonic() < deadline:

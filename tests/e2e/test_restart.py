@@ -47,12 +47,17 @@ def test_kill_nine_mid_stream_then_restart(cold: Pipeline) -> None:
     cold.wait_for("SELECT count() FROM ledger FINAL", len(events), timeout=180)
     cold.wait_for(
         "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
-        len(events), timeout=60,
+        len(events),
+        timeout=60,
     )
-    totals = dict(cold.rows(
-        "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
-        "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
-    ))
+    totals = dict(
+        cold.rows(
+            "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
+            "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
+        )
+    )
     assert totals == expected
     for size in (60, 3600):
-        assert cold.rows(read_query("window_totals"), size=size) == cold.rows(read_query("ledger_windows"), size=size)
+        assert cold.rows(read_query("window_totals"), size=size) == cold.rows(
+            read_query("ledger_windows"), size=size
+        )

@@ -14,7 +14,9 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def priced(n: int, agent: str = "bot", at: datetime = T0, cost: str = "0.005") -> PricedEvent:
-    event = ToolCall(kind="tool", event_id=f"e{n}", occurred_at=at, customer_id="acme", agent_id=agent, tool="search")
+    event = ToolCall(
+        kind="tool", event_id=f"e{n}", occurred_at=at, customer_id="acme", agent_id=agent, tool="search"
+    )
     return PricedEvent(event, Decimal(cost), "v1", "search", "", Decimal(1), "calls", TokenUsage())
 
 

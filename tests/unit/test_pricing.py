@@ -21,14 +21,26 @@ def catalog() -> PriceCatalog:
 
 
 def event(**fields: object) -> bytes:
-    base = {"event_id": "e-1", "customer_id": "acme", "agent_id": "bot", "occurred_at": "2026-11-20T09:00:00Z"}
+    base = {
+        "event_id": "e-1",
+        "customer_id": "acme",
+        "agent_id": "bot",
+        "occurred_at": "2026-11-20T09:00:00Z",
+    }
     import orjson
 
     return orjson.dumps(base | fields)
 
 
 def test_gpt4o_call_before_and_after_the_noon_price_change(catalog: PriceCatalog) -> None:
-    call = dict(kind="llm", provider="openai", model="gpt-4o", input_tokens=3000, cached_input_tokens=1000, output_tokens=1000)
+    call = dict(
+        kind="llm",
+        provider="openai",
+        model="gpt-4o",
+        input_tokens=3000,
+        cached_input_tokens=1000,
+        output_tokens=1000,
+    )
     morning = catalog.price(parse_event(event(**call, occurred_at="2026-11-20T11:59:59.999999Z")))
     afternoon = catalog.price(parse_event(event(**call, occurred_at="2026-11-20T12:00:00Z")))
     # 2,000 uncached at $2.50/M + 1,000 cached at $1.25/M + 1,000 output at $10/M
@@ -40,17 +52,29 @@ def test_gpt4o_call_before_and_after_the_noon_price_change(catalog: PriceCatalog
 
 
 def test_prices_not_changed_at_noon_carry_over(catalog: PriceCatalog) -> None:
-    priced = catalog.price(parse_event(event(kind="tool", tool="perplexity-search", calls=3, occurred_at="2026-11-20T15:00:00Z")))
+    priced = catalog.price(
+        parse_event(event(kind="tool", tool="perplexity-search", calls=3, occurred_at="2026-11-20T15:00:00Z"))
+    )
     assert priced.cost == Decimal("0.015")
     assert priced.price_version == "2024-10-01-list"
 
 
 def test_cache_writes_reasoning_and_batch_discount(catalog: PriceCatalog) -> None:
-    priced = catalog.price(parse_event(event(
-        kind="llm", provider="anthropic", model="claude-sonnet-4", input_tokens=10_000,
-        cached_input_tokens=6_000, cache_write_tokens=2_000, output_tokens=1_000,
-        reasoning_tokens=400, batch=True,
-    )))
+    priced = catalog.price(
+        parse_event(
+            event(
+                kind="llm",
+                provider="anthropic",
+                model="claude-sonnet-4",
+                input_tokens=10_000,
+                cached_input_tokens=6_000,
+                cache_write_tokens=2_000,
+                output_tokens=1_000,
+                reasoning_tokens=400,
+                batch=True,
+            )
+        )
+    )
     # (2,000 × 3 + 6,000 × 0.30 + 2,000 × 3.75 + 1,000 × 15) / 1M = 0.0303, then half off
     assert priced.cost == Decimal("0.01515")
     assert priced.tokens.reasoning == 400
@@ -82,7 +106,9 @@ def test_outcomes_cost_nothing(catalog: PriceCatalog) -> None:
 
 def test_unknown_model_is_unpriceable_not_free(catalog: PriceCatalog) -> None:
     with pytest.raises(UnpriceableEventError, match="gpt-9"):
-        catalog.price(parse_event(event(kind="llm", provider="openai", model="gpt-9", input_tokens=1, output_tokens=1)))
+        catalog.price(
+            parse_event(event(kind="llm", provider="openai", model="gpt-9", input_tokens=1, output_tokens=1))
+        )
 
 
 def test_event_before_any_price_is_unpriceable(catalog: PriceCatalog) -> None:
@@ -94,7 +120,14 @@ def test_republished_version_replaces_the_old_one() -> None:
     versions = load_price_dir(PRICES)
     catalog = PriceCatalog(versions)
     midday = versions[-1]
-    cheaper = midday.model_copy(update={"prices": [p.model_copy(update={"per_call": Decimal("0.002")}) if p.meter == "tool" else p for p in midday.prices]})
+    cheaper = midday.model_copy(
+        update={
+            "prices": [
+                p.model_copy(update={"per_call": Decimal("0.002")}) if p.meter == "tool" else p
+                for p in midday.prices
+            ]
+        }
+    )
     catalog.add(cheaper)
     version, price = catalog.price_at("tool", "tavily-search", datetime(2026, 11, 21, tzinfo=UTC))
     assert version == midday.version and price.per_call == Decimal("0.002")  # type: ignore[union-attr]

@@ -35,7 +35,8 @@ def open_client(settings: Settings, database: str | None = None) -> Client:
         port=port,
         secure=secure,
         database=db or None,
-        username="default",
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
         # Parameters are bound server-side, never formatted into SQL text.
         settings={"date_time_input_format": "best_effort"},
     )
@@ -53,7 +54,8 @@ async def open_async_client(settings: Settings) -> AsyncClient:
         port=port,
         secure=secure,
         database=settings.clickhouse_database,
-        username="default",
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
     )
 
 

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # embedded engine (in-process; fine for the CLI, not for the worker).
     clickhouse_url: str = "http://127.0.0.1:18123"
     clickhouse_database: str = "costline"
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
 
     app_id: str = "costline"
     usage_topic: str = "costline.usage"

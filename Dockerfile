@@ -1,0 +1,23 @@
+# The Costline worker and CLI. Kafka and ClickHouse run beside it
+# (docker-compose.yml); locally, `make demo` runs them without Docker.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    COSTLINE_HOME=/var/lib/costline \
+    COSTLINE_WORKER_DATA_DIR=/var/lib/costline/worker
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY streams ./streams
+COPY sql ./sql
+COPY prices ./prices
+RUN pip install --editable . \
+    && useradd --system --home /var/lib/costline costline \
+    && mkdir -p /var/lib/costline && chown costline /var/lib/costline
+
+USER costline
+ENTRYPOINT ["costline"]
+CMD ["worker"]

@@ -328,3 +328,33 @@ def _query(name: str) -> str:
     from streams.clickhouse import read_query
 
     return read_query(name)
+
+
+def test_costs_cli_prints_json_and_table(
+    day: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli import main
+    from streams.settings import get_settings
+
+    monkeypatch.setenv("COSTLINE_CLICKHOUSE_DATABASE", day.settings.clickhouse_database)
+    get_settings.cache_clear()
+    try:
+        window = ["--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
+        assert (
+            main(["costs", "--customer", "globex", *window, "--group-by", "agent", "--format", "json"]) == 0
+        )
+        rows = orjson.loads(capsys.readouterr().out)
+        assert rows == [
+            {
+                "agent": "invoice-extractor",
+                "cost": "0.522700000000",
+                "events": 5,
+                "quantity": "19401.000000000000",
+                "unit": "mixed",
+            }
+        ]
+        assert main(["costs", "--customer", "globex", "--group-by", "category"]) == 0
+        table = capsys.readouterr().out
+        assert "llm" in table and "$0.522700" in table
+    finally:
+        get_settings.cache_clear()

@@ -40,5 +40,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# A short benchmark run (a few minutes); see `python -m bench.run --help` to scale it up.
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean: down
 	rm -rf .costline

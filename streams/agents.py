@@ -137,12 +137,16 @@ async def count_usage(stream: StreamT[bytes]) -> None:
         ]
         stats = await processor.process(batch)
         log.info(
-            "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters",
+            "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters; "
+            "%d windows; %.0f ms (ClickHouse %.0f ms)",
             stats.messages,
             stats.counted,
             stats.replayed,
             stats.duplicates,
             stats.dead_letters,
+            stats.windows_written,
+            stats.seconds * 1000,
+            stats.sink_seconds * 1000,
         )
 
 

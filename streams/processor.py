@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,9 @@ class BatchStats:
     replayed: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    windows_written: int = 0
+    seconds: float = 0.0  # the whole batch
+    sink_seconds: float = 0.0  # of which ClickHouse writes
 
 
 @dataclass
@@ -76,6 +80,7 @@ class BatchProcessor:
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
         stats = BatchStats(messages=len(messages))
+        started = time.perf_counter()
         priced: list[tuple[int, int, PricedEvent]] = []
         dead: list[DeadLetter] = []
         now = datetime.now(UTC)
@@ -90,19 +95,26 @@ class BatchProcessor:
                 dead.append(_dead(msg, exc.code, exc.reason, now))
 
         counted = await self._drop_duplicates(priced, stats)
-        watermarks = self._advance_watermarks(counted)
-        current = await self._current_windows(counted, watermarks)
+        # Windows are expired against the watermark the state had before this
+        # batch; a backfill batch spanning hours must not count as expired.
+        previous = {p: self.state.watermark(p) for p, _, _ in counted}
+        current = await self._current_windows(counted, previous)
+        watermarks = self._advance(previous, counted)
         result = fold(counted, self.window_sizes, current)
         stats.counted, stats.replayed = result.folded, result.skipped
         stats.dead_letters = len(dead)
 
+        stats.windows_written = len(result.changed)
+        sink_started = time.perf_counter()
         await self._with_retry(lambda: self.sink.write(counted, result.changed, [d.row() for d in dead]))
+        stats.sink_seconds = time.perf_counter() - sink_started
         for key, agg in result.changed.items():
             self.state.put(key, agg)
         for partition, watermark in watermarks.items():
             self.state.set_watermark(partition, watermark)
         for letter in dead:
             await self.send_dead_letter(letter)
+        stats.seconds = time.perf_counter() - started
         self._add(stats)
         return stats
 
@@ -127,12 +139,13 @@ class BatchProcessor:
         window = self.dedup.window_seconds
         return await self._with_retry(lambda: self.sink.recent_event_ids(partition, first_offset, window))
 
-    def _advance_watermarks(self, counted: Iterable[tuple[int, int, PricedEvent]]) -> dict[int, int]:
+    @staticmethod
+    def _advance(
+        watermarks: dict[int, int], counted: Iterable[tuple[int, int, PricedEvent]]
+    ) -> dict[int, int]:
         """Each partition's highest event time, including this batch."""
-        marks: dict[int, int] = {}
+        marks = dict(watermarks)
         for partition, _, item in counted:
-            if partition not in marks:
-                marks[partition] = self.state.watermark(partition)
             at = int(item.event.occurred_at.timestamp())
             if at > marks[partition]:
                 marks[partition] = at
@@ -146,7 +159,7 @@ class BatchProcessor:
         A window missing from worker state is new, or was expired from it
         (see :meth:`TableState.expire`) and is now hit by a late event. Only
         the latter can have a snapshot in ClickHouse, and only a window past
-        its retention at the current watermark can have been expired.
+        its retention at the watermark before this batch can have been expired.
         """
         current: dict[WindowKey, WindowAggregate] = {}
         expired: set[WindowKey] = set()

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from streams import local_services
+from streams.harness import Pipeline
 from streams.settings import Settings, get_settings
-from tests.e2e.pipeline import Pipeline
 
 
 @pytest.fixture(scope="session")

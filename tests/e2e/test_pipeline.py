@@ -19,8 +19,8 @@ import pytest
 from schemas.events import UsageEvent, usage_event_adapter
 from schemas.prices import PriceVersion
 from streams.dead_letter_ops import replay_dead_letters
+from streams.harness import Pipeline
 from streams.queries import customer_costs
-from tests.e2e.pipeline import Pipeline
 
 
 def ev(event_id: str, customer: str, agent: str, at: str, kind: str, **fields: Any) -> UsageEvent:

@@ -10,10 +10,10 @@ import pytest
 
 from schemas.prices import load_price_dir
 from streams.clickhouse import read_query
+from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
 from streams.sample_day import sample_day
 from streams.settings import Settings
-from tests.e2e.pipeline import Pipeline
 
 
 @pytest.fixture()

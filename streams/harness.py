@@ -1,4 +1,4 @@
-"""A real pipeline for a test: its own topics, database and worker process."""
+"""An isolated pipeline for tests and benchmarks: its own topics, database and worker process."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,7 +35,7 @@ class Pipeline:
     _client: Client | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, base: Settings, name: str) -> Pipeline:
+    def create(cls, base: Settings, name: str, partitions: int = 4) -> Pipeline:
         run = f"{name}-{uuid.uuid4().hex[:8]}"
         settings = base.model_copy(
             update={
@@ -45,7 +44,7 @@ class Pipeline:
                 "prices_topic": f"costline-test-{run}.prices",
                 "dead_letter_topic": f"costline-test-{run}.usage.dlq",
                 "clickhouse_database": f"costline_test_{run.replace('-', '_')}",
-                "partitions": 4,
+                "partitions": partitions,
             }
         )
         migrate(settings, log=lambda _: None)
@@ -63,7 +62,7 @@ class Pipeline:
         asyncio.run(publish_versions(self.settings, versions))
         record_versions(self.db, versions)
 
-    def env(self) -> dict[str, str]:
+    def env(self, batch_max: int) -> dict[str, str]:
         env = dict(os.environ)
         s = self.settings
         for name in (
@@ -78,18 +77,18 @@ class Pipeline:
         ):
             env[f"COSTLINE_{name.upper()}"] = str(getattr(s, name))
         env["COSTLINE_WORKER_DATA_DIR"] = str(s.home / "run" / s.app_id)
-        # small batches, so a kill lands between batches as well as inside them
-        env["COSTLINE_BATCH_MAX"] = env.get("COSTLINE_TEST_BATCH_MAX", "500")
+        env["COSTLINE_BATCH_MAX"] = str(batch_max)
         return env
 
-    def start_worker(self) -> None:
+    def start_worker(self, batch_max: int = 500) -> None:
+        """A worker process; tests use small batches so a kill lands between and inside them."""
         log_dir = self.settings.home / "run" / "test-workers"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = str(log_dir / f"{self.settings.app_id}.log")
         with open(self.log_path, "ab") as log:  # the child keeps its own handle
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"],
-                env=self.env(),
+                env=self.env(batch_max),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -166,7 +165,3 @@ class Pipeline:
         self.kill_worker(signal.SIGTERM)
         if self._client is not None:
             self._client.close()
-
-
-def money(value: Any) -> Decimal:
-    return Decimal(value).quantize(Decimal("1e-12"))

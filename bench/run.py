@@ -1,0 +1,283 @@
+"""Costline benchmarks against the real local Kafka and ClickHouse.
+
+    python -m bench.run [--events N] [--latency-rate R --latency-seconds S]
+                        [--query-rows M] [--json]
+
+Prints a table of figures, and as its last line one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.workload import events, expected_total
+from schemas.events import parse_event
+from schemas.prices import load_price_dir
+from streams import local_services
+from streams.clickhouse import open_client, read_query
+from streams.harness import Pipeline
+from streams.migrations import migrate
+from streams.pricing import PriceCatalog
+from streams.settings import Settings, get_settings
+from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
+from streams.topics import topic_partitions
+
+BENCH_SQL = Path(__file__).resolve().parent / "sql"
+
+
+async def publish(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+    """Publish with acks=all; returns messages per second."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for key, value in pairs:
+            await producer.send(topic, value=value, key=key)
+        await producer.flush()
+        return len(pairs) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def consume_all(bootstrap: str, topic: str, count: int) -> float:
+    """Read ``count`` messages from the start; returns messages per second."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        started = time.perf_counter()
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
+            seen += sum(len(records) for records in batches.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def clickhouse_insert_rate(
+    settings: Settings, pairs: list[tuple[bytes, bytes]], catalog: PriceCatalog
+) -> float:
+    """Ledger-shaped rows through clickhouse-connect, 50k per insert."""
+    client = open_client(settings)
+    client.command("CREATE TABLE IF NOT EXISTS bench_ledger AS ledger")
+    now = datetime.now(UTC)
+    rows = [ledger_row(0, i, catalog.price(parse_event(v)), now) for i, (_, v) in enumerate(pairs)]
+    started = time.perf_counter()
+    for start in range(0, len(rows), 50_000):
+        client.insert("bench_ledger", rows[start : start + 50_000], column_names=LEDGER_COLUMNS)
+    rate = len(rows) / (time.perf_counter() - started)
+    client.command("DROP TABLE bench_ledger")
+    return rate
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def end_to_end(p: Pipeline, n: int, expected: Decimal) -> dict[str, Any]:
+    """Start a worker cold on a pre-loaded topic; time first to last event in ClickHouse."""
+    p.start_worker(batch_max=5000)
+    assert p.worker is not None
+    started = time.perf_counter()
+    first = None
+    while True:
+        counted = p.scalar("SELECT count() FROM ledger")
+        now = time.perf_counter()
+        if counted and first is None:
+            first = now
+        if counted >= n:
+            windows = p.scalar(
+                "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600"
+            )
+            if windows >= n:
+                break
+        if p.worker.poll() is not None:
+            raise RuntimeError(f"worker died:\n{p.worker_log()}")
+        if now - started > 3600:
+            raise TimeoutError(f"{counted} of {n} counted after an hour")
+        time.sleep(0.2)
+    done = time.perf_counter()
+    assert first is not None
+    rss = peak_rss_mb(p.worker.pid)
+    ledger_total = p.scalar("SELECT sum(cost) FROM ledger FINAL")
+    window_total = p.scalar(
+        "SELECT sum(cost) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600"
+    )
+    return {
+        "e2e_events_per_s": n / max(done - first, 1e-9),
+        "e2e_with_startup_s": done - started,
+        "totals_exact": ledger_total == window_total == expected,
+        "worker_peak_rss_mb": rss,
+    }
+
+
+async def steady_publish(p: Pipeline, rate: int, seconds: int) -> int:
+    """Publish ``rate`` events/s stamped with their publish time."""
+    producer = AIOKafkaProducer(bootstrap_servers=p.settings.kafka_bootstrap, acks="all", linger_ms=1)
+    await producer.start()
+    sent = 0
+    try:
+        started = time.perf_counter()
+        tick = 0.01
+        per_tick = max(1, int(rate * tick))
+        while time.perf_counter() - started < seconds:
+            for _ in range(per_tick):
+                event = {
+                    "kind": "tool",
+                    "tool": "twilio-sms",
+                    "event_id": f"lat-{sent}",
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                    "customer_id": f"lat-cust-{sent % 100}",
+                    "agent_id": "latency-probe",
+                }
+                await producer.send(
+                    p.settings.usage_topic, key=event["customer_id"].encode(), value=orjson.dumps(event)
+                )
+                sent += 1
+            target = started + sent / rate
+            await asyncio.sleep(max(0.0, target - time.perf_counter()))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def latency(p: Pipeline, rate: int, seconds: int) -> dict[str, Any]:
+    sent = asyncio.run(steady_publish(p, rate, seconds))
+    p.wait_for("SELECT count() FROM ledger WHERE agent_id = 'latency-probe'", sent, timeout=300)
+    q = p.rows(
+        "SELECT quantiles(0.5, 0.95, 0.99)(dateDiff('millisecond', occurred_at, ingested_at)) "
+        "FROM ledger WHERE agent_id = 'latency-probe'"
+    )[0][0]
+    return {
+        "latency_rate": rate,
+        "p50_latency_s": q[0] / 1000,
+        "p95_latency_s": q[1] / 1000,
+        "p99_latency_s": q[2] / 1000,
+    }
+
+
+def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
+    """An invoice query over a generated ledger of ``rows`` rows."""
+    qs = settings.model_copy(update={"clickhouse_database": f"costline_bench_query_{rows}"})
+    migrate(qs, log=lambda _: None)
+    client = open_client(qs)
+    have = client.query("SELECT count() FROM ledger").result_rows[0][0]
+    if have != rows:
+        client.command("TRUNCATE TABLE ledger")
+        client.command(
+            (BENCH_SQL / "generate_ledger.sql").read_text(),
+            parameters={"rows": rows},
+            settings={"max_insert_threads": 2, "max_execution_time": 3600},
+        )
+        client.command("OPTIMIZE TABLE ledger FINAL", settings={"max_execution_time": 3600})
+    sql = read_query("invoice_usage")
+    timings = []
+    for i in range(runs):
+        params = {
+            "customer": f"cust-{i % 20:04d}",
+            "from": datetime(2026, 10, 1, tzinfo=UTC),
+            "to": datetime(2026, 11, 1, tzinfo=UTC),
+        }
+        started = time.perf_counter()
+        client.query(sql, parameters=params)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    parts = client.query(
+        "SELECT sum(rows), sum(data_compressed_bytes), sum(bytes_on_disk) FROM system.parts "
+        "WHERE database = currentDatabase() AND table = 'ledger' AND active"
+    ).result_rows[0]
+    return {
+        "query_rows": rows,
+        "query_p50_ms": statistics.median(timings),
+        "query_p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
+        "ledger_bytes_per_row": parts[2] / max(parts[0], 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--latency-rate", type=int, default=2000)
+    parser.add_argument("--latency-seconds", type=int, default=20)
+    parser.add_argument("--query-rows", type=int, default=10_000_000)
+    parser.add_argument("--query-runs", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    started = local_services.up(settings)
+    say = (lambda *_: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    results: dict[str, Any] = {"events": args.events}
+    try:
+        catalog = PriceCatalog(load_price_dir(settings.prices_dir))
+        say(f"generating {args.events:,} events...")
+        pairs = list(events(args.events, args.customers, args.agents))
+        expected = expected_total(pairs, catalog)
+
+        p = Pipeline.create(settings, "bench", partitions=args.partitions)
+        p.load_prices()
+        say("1. raw ceilings")
+        results["raw_produce_per_s"] = asyncio.run(
+            publish(settings.kafka_bootstrap, p.settings.usage_topic, pairs)
+        )
+        results["raw_consume_per_s"] = asyncio.run(
+            consume_all(settings.kafka_bootstrap, p.settings.usage_topic, len(pairs))
+        )
+        results["clickhouse_insert_rows_per_s"] = clickhouse_insert_rate(p.settings, pairs[:200_000], catalog)
+        say("2. end to end, one worker, cold")
+        results.update(end_to_end(p, len(pairs), expected))
+        results["e2e_ratio_to_raw"] = results["e2e_events_per_s"] / results["raw_consume_per_s"]
+        say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")
+        results.update(latency(p, args.latency_rate, args.latency_seconds))
+        p.close()
+        say(f"4. invoice query over {args.query_rows:,} ledger rows")
+        results.update(query_bench(settings, args.query_rows, args.query_runs))
+    finally:
+        local_services.down(settings, tuple(started))
+    if not args.json:
+        width = max(map(len, results))
+        for key, value in results.items():
+            shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+            print(f"{key:<{width}}  {shown}")
+    print(orjson.dumps(results).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

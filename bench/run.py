@@ -242,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     started = local_services.up(settings)
-    say = (lambda *_: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+
+    def say(text: str) -> None:
+        if not args.json:
+            print(text, file=sys.stderr, flush=True)
+
     results: dict[str, Any] = {"events": args.events}
     try:
         catalog = PriceCatalog(load_price_dir(settings.prices_dir))

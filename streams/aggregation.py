@@ -9,8 +9,8 @@ crash re-folds to the very same state instead of double counting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -76,24 +76,60 @@ class WindowAggregate:
                 self.failed_outcomes += 1
 
     def copy(self) -> WindowAggregate:
-        return WindowAggregate(*(getattr(self, f.name) for f in fields(self)))
+        return WindowAggregate(*self.values())
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.cost,
+            self.events,
+            self.quantity,
+            self.input_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.outcome_value,
+            self.failed_outcomes,
+            self.last_offset,
+            self.partition,
+        )
 
     def encode(self) -> bytes:
-        return orjson.dumps([str(v) if isinstance(v, Decimal) else v for v in _values(self)])
+        """Changelog form: a JSON array in field order, decimals as strings."""
+        return orjson.dumps(
+            (
+                str(self.cost),
+                self.events,
+                str(self.quantity),
+                self.input_tokens,
+                self.cached_input_tokens,
+                self.cache_write_tokens,
+                self.output_tokens,
+                self.reasoning_tokens,
+                str(self.outcome_value),
+                self.failed_outcomes,
+                self.last_offset,
+                self.partition,
+            )
+        )
 
     @classmethod
     def decode(cls, raw: bytes) -> WindowAggregate:
-        values = orjson.loads(raw)
-        return cls(*(_TYPES[i](v) for i, v in enumerate(values)))
-
-
-def _values(agg: WindowAggregate) -> list[Any]:
-    return [getattr(agg, f.name) for f in fields(agg)]
-
-
-_TYPES: list[Callable[[Any], Any]] = [
-    Decimal if f.type in ("Decimal", Decimal) else int for f in fields(WindowAggregate)
-]
+        v = orjson.loads(raw)
+        return cls(
+            Decimal(v[0]),
+            v[1],
+            Decimal(v[2]),
+            v[3],
+            v[4],
+            v[5],
+            v[6],
+            v[7],
+            Decimal(v[8]),
+            v[9],
+            v[10],
+            v[11],
+        )
 
 
 def window_start(epoch_seconds: int, size: int) -> int:

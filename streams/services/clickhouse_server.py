@@ -19,11 +19,12 @@ import errno
 import http.client
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from streams.services.processes import keep_out_of_git, launch_detached, live_pid, send_signal
 
 CONFIG = """<clickhouse>
   <listen_host>127.0.0.1</listen_host>
@@ -44,7 +45,6 @@ USERS = """<clickhouse>
   <quotas><default/></quotas>
 </clickhouse>
 """
-LAUNCHER = 'pidfile=$1; shift; "$@" & echo $! > "$pidfile"'
 
 
 class ClickHouseServerError(RuntimeError):
@@ -75,15 +75,7 @@ class ClickHouseServer:
         return self.run_dir / "clickhouse.log"
 
     def pid(self) -> int | None:
-        """The server's pid if alive; the command line check ignores a reused pid."""
-        try:
-            pid = int((self.run_dir / "clickhouse.pid").read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except (OSError, ValueError):
-            return None
-        zombie = stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
-        return None if zombie or b"clickhouse_server\0serve" not in cmdline else pid
+        return live_pid(self.run_dir / "clickhouse.pid", b"clickhouse_server\0serve")
 
     def is_running(self) -> bool:
         """Ours and answering ``/ping``: a live process alone may still be starting."""
@@ -103,9 +95,7 @@ class ClickHouseServer:
             return
         if _pings(self.port):
             raise ClickHouseServerError(f"port {self.port} is served by someone else")
-        self.home.mkdir(parents=True, exist_ok=True)
-        if not (self.home / ".gitignore").exists():
-            (self.home / ".gitignore").write_text("*\n")  # keeps state out of git
+        keep_out_of_git(self.home)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.xml").write_text(CONFIG.format(port=self.port))
         (self.run_dir / "users.xml").write_text(USERS)
@@ -118,13 +108,8 @@ class ClickHouseServer:
         child = [sys.executable, "-m", module, "serve", "--run-dir", str(self.run_dir)]
         print(f"starting ClickHouse on {self.url}...", flush=True)
         began = time.monotonic()
-        with self.log_file.open("ab") as sink:
-            pidfile = str(self.run_dir / "clickhouse.pid")
-            subprocess.run(
-                ["sh", "-c", LAUNCHER, "sh", pidfile, *child], cwd=self.run_dir,
-                env={**os.environ, "PYTHONPATH": path}, stdin=subprocess.DEVNULL,
-                stdout=sink, stderr=sink, start_new_session=True, check=True,
-            )  # fmt: skip
+        pidfile = self.run_dir / "clickhouse.pid"
+        launch_detached(child, pidfile, self.run_dir, self.log_file, {**os.environ, "PYTHONPATH": path})
         self._wait_ready(timeout)
         took = time.monotonic() - began
         print(f"ClickHouse ready on {self.url} in {took:.1f}s", flush=True)
@@ -138,8 +123,7 @@ class ClickHouseServer:
                 self._wait_gone(deadline)
             for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
                 if self.pid() is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, sig)
+                    send_signal(pid, sig)
                     self._wait_gone(time.monotonic() + grace)
             if self.pid() is not None:
                 raise ClickHouseServerError(f"pid {pid} survived SIGKILL")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import os
 import shutil
 import signal
@@ -35,6 +34,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
+
+from streams.services.processes import keep_out_of_git, launch_detached, live_pid, send_signal, tail
 
 KAFKA_VERSION = "4.4.0"
 # Kafka 4 logs through log4j2, but kafka_2.13's pom brings only slf4j-api:
@@ -133,8 +134,7 @@ class KafkaBroker:
             return
         if shutil.which("mvn") is None or shutil.which("java") is None:
             raise KafkaBrokerError("Kafka needs 'java' (17+) and 'mvn' on PATH")
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / ".gitignore").write_text("*\n")  # keeps the state out of git
+        keep_out_of_git(self.home)
         print(f"installing Kafka {self.version} via Maven...", flush=True)
         shutil.rmtree(lib, ignore_errors=True)
         self.install_dir.mkdir(parents=True, exist_ok=True)
@@ -142,21 +142,11 @@ class KafkaBroker:
         (self.install_dir / "pom.xml").write_text(pom)
         done = _run(MVN, cwd=self.install_dir)
         if done.returncode != 0 or not any(lib.glob("kafka_2.13-*.jar")):
-            raise KafkaBrokerError(f"mvn failed:\n{_tail(done.stdout)}")
+            raise KafkaBrokerError(f"mvn failed:\n{tail(done.stdout)}")
         marker.write_text(self.version + "\n")
 
     def pid(self) -> int | None:
-        """The broker's pid while alive; checks the command line against pid reuse."""
-        try:
-            pid = int((self.run_dir / "kafka.pid").read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except (OSError, ValueError):
-            return None
-        zombie = stat.rsplit(")", 1)[1].split()[0] == "Z"
-        # cmdline reads empty for a moment while the launcher execs java.
-        ours = b"kafka.Kafka" in cmdline or not cmdline
-        return pid if ours and not zombie else None
+        return live_pid(self.run_dir / "kafka.pid", b"kafka.Kafka", allow_blank_cmdline=True)
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -185,19 +175,9 @@ class KafkaBroker:
         began = time.monotonic()
         print(f"starting Kafka {self.version} on {self.bootstrap}...", flush=True)
         java = self._java("kafka.Kafka", str(self.run_dir / "server.properties"))
-        launch = 'pidfile=$1; shift; "$@" & echo $! > "$pidfile"'
-        pidfile = str(self.run_dir / "kafka.pid")
         self.log_file.unlink(missing_ok=True)  # so a failure shows this run's log
-        with (self.run_dir / "kafka.out").open("wb") as out:
-            subprocess.run(
-                ["sh", "-c", launch, "sh", pidfile, *java],
-                cwd=self.run_dir,
-                stdin=DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                check=True,
-            )
+        (self.run_dir / "kafka.out").unlink(missing_ok=True)
+        launch_detached(java, self.run_dir / "kafka.pid", self.run_dir, self.run_dir / "kafka.out")
         self._wait_ready(timeout)
         took = time.monotonic() - began
         print(f"Kafka ready on {self.bootstrap} after {took:.1f}s", flush=True)
@@ -206,12 +186,12 @@ class KafkaBroker:
         """SIGTERM lets the broker close its logs cleanly; SIGKILL is the fallback."""
         pid = self.pid()
         if pid is not None:
-            _signal(pid, signal.SIGTERM)
+            send_signal(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while self.pid() is not None and time.monotonic() < deadline:
                 time.sleep(0.2)
             if self.pid() is not None:
-                _signal(pid, signal.SIGKILL)
+                send_signal(pid, signal.SIGKILL)
                 time.sleep(0.5)
             if self.pid() is not None:
                 raise KafkaBrokerError(f"Kafka pid {pid} survived SIGKILL")
@@ -262,7 +242,7 @@ class KafkaBroker:
         tool = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id)
         done = _run([*tool, "-c", config], cwd=self.run_dir)
         if done.returncode != 0:
-            raise KafkaBrokerError(f"storage format failed:\n{_tail(done.stdout)}")
+            raise KafkaBrokerError(f"storage format failed:\n{tail(done.stdout)}")
         stamp.write_text(self.version + "\n")
 
     def _log_tail(self) -> str:
@@ -278,15 +258,6 @@ class KafkaBroker:
 
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=cwd, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, text=True, check=False)
-
-
-def _tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
 
 
 def _answers_api_versions(port: int, timeout: float = 2.0) -> bool:

@@ -1,0 +1,100 @@
+"""Window aggregates in a Faust table, changelogged to the customer's partition.
+
+``table[key] = value`` would take the changelog partition from the current
+event, and inside a ``take_events`` batch that event may belong to another
+customer's partition. Writing through the store and sending the changelog
+record explicitly keeps every window on its customer's source partition, so
+a rebalance restores it to the worker that owns the customer.
+
+Each partition's event-time watermark is kept in the same table, so the
+decision "this window may have been expired" survives a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from streams.aggregation import WindowAggregate, WindowKey
+
+_WATERMARK_PREFIX = b'["~watermark",'
+
+
+def _watermark_key(partition: int) -> bytes:
+    return _WATERMARK_PREFIX + str(partition).encode() + b"]"
+
+
+class TableState:
+    def __init__(self, table: Any, retention: dict[int, int]) -> None:
+        self.table = table
+        self.retention = retention
+        # When each window may go (end + retention), for expiry without a scan.
+        self._due: dict[int, dict[bytes, int]] = {}
+        self._indexed = False
+
+    def get(self, key: WindowKey) -> WindowAggregate | None:
+        raw = self.table.data.get(key.encode())
+        return WindowAggregate.decode(raw) if raw is not None else None
+
+    def put(self, key: WindowKey, agg: WindowAggregate) -> None:
+        raw_key, raw_value = key.encode(), agg.encode()
+        self._store(raw_key, raw_value, agg.partition)
+        self.table.send_changelog(agg.partition, raw_key, raw_value)
+        self._due.setdefault(self._due_at(key), {})[raw_key] = agg.partition
+
+    def watermark(self, partition: int) -> int:
+        raw = self.table.data.get(_watermark_key(partition))
+        return int(raw) if raw is not None else 0
+
+    def set_watermark(self, partition: int, value: int) -> None:
+        key, raw = _watermark_key(partition), str(value).encode()
+        self._store(key, raw, partition)
+        self.table.send_changelog(partition, key, raw)
+
+    def forget_index(self) -> None:
+        """After a rebalance: the store changes under us, rebuild before expiring."""
+        self._due.clear()
+        self._indexed = False
+
+    def expire(self, assigned: Iterable[int]) -> int:
+        """Drop windows of assigned partitions closed longer than their retention ago.
+
+        Deletions are changelogged (tombstones) so a restore does not bring
+        them back; a late event reloads its window from ClickHouse instead.
+        """
+        if not self._indexed:
+            self._reindex()
+        marks = {p: self.watermark(p) for p in assigned}
+        highest = max(marks.values(), default=0)
+        dropped = 0
+        for due in sorted(d for d in self._due if d < highest):
+            keys = self._due[due]
+            for raw_key, partition in list(keys.items()):
+                if partition in marks and due < marks[partition]:
+                    del keys[raw_key]
+                    if self.table.data.pop(raw_key, None) is not None:
+                        self.table.send_changelog(partition, raw_key, None, value_serializer="raw")
+                        dropped += 1
+            if not keys:
+                del self._due[due]
+        return dropped
+
+    def _due_at(self, key: WindowKey) -> int:
+        return key.end + self.retention.get(key.size, 0)
+
+    def _reindex(self) -> None:
+        self._due.clear()
+        for raw_key, raw_value in list(self.table.data.items()):
+            if not raw_key.startswith(_WATERMARK_PREFIX):
+                partition = WindowAggregate.decode(raw_value).partition
+                self._due.setdefault(self._due_at(WindowKey.decode(raw_key)), {})[raw_key] = partition
+        self._indexed = True
+
+    def _store(self, raw_key: bytes, raw_value: bytes, partition: int) -> None:
+        store = self.table.data
+        store[raw_key] = raw_value
+        # The memory store drops keys of partitions this worker lost after a
+        # rebalance by this map; keep it true for keys written here too.
+        key_partition = getattr(store, "_key_partition", None)
+        if key_partition is not None:
+            key_partition[raw_key] = partition

@@ -1,10 +1,11 @@
 """Tumbling event-time windows, folded idempotently. Pure: no I/O.
 
-Each window aggregate remembers the highest source offset folded into it.
-All events of a customer share one partition (the source topic is keyed by
-``customer_id``) and arrive there in offset order, so an event whose offset
-is at or below that mark has already been counted: a batch replayed after a
-crash re-folds to the very same state instead of double counting.
+Each window aggregate remembers the highest source position (message offset,
+then place in the message) folded into it. All events of a customer share
+one partition (the source topic is keyed by ``customer_id``) and arrive there
+in order, so an event at or below that mark has already been counted: a batch
+replayed after a crash re-folds to the very same state instead of double
+counting.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ import orjson
 from streams.pricing import PricedEvent
 
 ALL_AGENTS = "*"  # agent_id of the per-customer rollup
+_INDEX_BITS = 16
+
+
+def position(offset: int, index: int) -> int:
+    """An event's place in its partition: message offset, then place in the message."""
+    return (offset << _INDEX_BITS) | index
+
+
+def split_position(pos: int) -> tuple[int, int]:
+    return pos >> _INDEX_BITS, pos & ((1 << _INDEX_BITS) - 1)
 
 
 class WindowKey(NamedTuple):
@@ -53,7 +64,7 @@ class WindowAggregate:
     reasoning_tokens: int = 0
     outcome_value: Decimal = Decimal(0)
     failed_outcomes: int = 0
-    # Highest source offset folded in, and the partition it belongs to (kept
+    # Highest source position folded in, and the partition it belongs to (kept
     # so expiry can send tombstones to the right changelog partition).
     last_offset: int = -1
     partition: int = -1
@@ -160,7 +171,7 @@ def fold(
     sizes: Iterable[int],
     current: Mapping[WindowKey, WindowAggregate],
 ) -> FoldResult:
-    """Fold ``(partition, offset, priced)`` into copies of the current windows.
+    """Fold ``(partition, position, priced)`` into copies of the current windows.
 
     ``current`` holds the state before the batch for every key the batch
     touches (missing keys start empty). The inputs are not modified.

@@ -28,6 +28,7 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     failed_at: datetime
+    source_index: int = 0  # the event's place in its message
 
     def headers(self) -> list[tuple[str, bytes]]:
         return [
@@ -36,6 +37,7 @@ class DeadLetter:
             (f"{HEADER_PREFIX}source_topic", self.source_topic.encode()),
             (f"{HEADER_PREFIX}source_partition", str(self.source_partition).encode()),
             (f"{HEADER_PREFIX}source_offset", str(self.source_offset).encode()),
+            (f"{HEADER_PREFIX}source_index", str(self.source_index).encode()),
             (f"{HEADER_PREFIX}failed_at", self.failed_at.isoformat().encode()),
         ]
 

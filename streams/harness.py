@@ -110,9 +110,18 @@ class Pipeline:
         except OSError:
             return ""
 
-    def publish(self, events: Iterable[UsageEvent], raw: Iterable[tuple[bytes | None, bytes]] = ()) -> None:
+    def publish(
+        self,
+        events: Iterable[UsageEvent],
+        raw: Iterable[tuple[bytes | None, bytes]] = (),
+        max_events: int = 500,
+    ) -> None:
+        """Through the SDK (``max_events`` per message), then ``raw`` messages as they are."""
+
         async def run() -> None:
-            async with UsagePublisher(self.settings.kafka_bootstrap, self.settings.usage_topic) as p:
+            async with UsagePublisher(
+                self.settings.kafka_bootstrap, self.settings.usage_topic, max_events=max_events
+            ) as p:
                 await p.publish_many(events)
                 for key, value in raw:
                     await p.publish_raw(key, value)

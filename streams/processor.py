@@ -23,11 +23,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from pydantic import ValidationError
-
-from schemas.events import parse_event
-from streams.aggregation import WindowAggregate, WindowKey, fold, is_expired, window_keys
-from streams.dead_letter import DeadLetter, describe_validation_error
+from schemas.events import dump_event
+from streams.aggregation import (
+    WindowAggregate,
+    WindowKey,
+    fold,
+    is_expired,
+    position,
+    split_position,
+    window_keys,
+)
+from streams.dead_letter import DeadLetter
+from streams.decoding import Decoded, decode_message
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
 from streams.sinks.clickhouse import ClickHouseSink
@@ -81,19 +88,7 @@ class BatchProcessor:
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
         stats = BatchStats(messages=len(messages))
         started = time.perf_counter()
-        priced: list[tuple[int, int, PricedEvent]] = []
-        dead: list[DeadLetter] = []
-        now = datetime.now(UTC)
-        for msg in messages:
-            try:
-                event = parse_event(msg.value or b"")
-                priced.append((msg.partition, msg.offset, self.catalog.price(event)))
-            except ValidationError as exc:
-                code, reason = describe_validation_error(exc)
-                dead.append(_dead(msg, code, reason, now))
-            except UnpriceableEventError as exc:
-                dead.append(_dead(msg, exc.code, exc.reason, now))
-
+        priced, dead = self._decode_and_price(messages)
         counted = await self._drop_duplicates(priced, stats)
         # Windows are expired against the watermark the state had before this
         # batch; a backfill batch spanning hours must not count as expired.
@@ -118,21 +113,50 @@ class BatchProcessor:
         self._add(stats)
         return stats
 
+    def _decode_and_price(
+        self, messages: Sequence[RawMessage]
+    ) -> tuple[list[tuple[int, int, PricedEvent]], list[DeadLetter]]:
+        priced: list[tuple[int, int, PricedEvent]] = []
+        dead: list[DeadLetter] = []
+        now = datetime.now(UTC)
+        for msg in messages:
+            for item in decode_message(msg.value or b""):
+                event = item.event
+                if event is None:
+                    assert item.error is not None
+                    dead.append(_dead(msg, item, *item.error, now))
+                    continue
+                if msg.key != event.customer_id.encode():
+                    # Per-window offset marks need all of a customer's events on one partition.
+                    reason = (
+                        f"message key {msg.key!r} is not the event's customer_id "
+                        f"{event.customer_id!r}; key usage messages by customer_id"
+                    )
+                    dead.append(_dead(msg, item, "wrong_key", reason, now))
+                    continue
+                try:
+                    cost = self.catalog.price(event)
+                except UnpriceableEventError as exc:
+                    dead.append(_dead(msg, item, exc.code, exc.reason, now))
+                    continue
+                priced.append((msg.partition, position(msg.offset, item.index), cost))
+        return priced, dead
+
     async def _drop_duplicates(
         self, priced: Iterable[tuple[int, int, PricedEvent]], stats: BatchStats
     ) -> list[tuple[int, int, PricedEvent]]:
         kept = []
-        for partition, offset, item in priced:
+        for partition, pos, item in priced:
             seen = self.dedup.get(partition)
             if seen is None:
-                ids = await self._recent_ids(partition, offset)
+                ids = await self._recent_ids(partition, split_position(pos)[0])
                 seen = self.dedup.install(partition, ids)
             event_id = item.event.event_id
             if seen.seen(event_id):
                 stats.duplicates += 1
                 continue
             seen.add(event_id)
-            kept.append((partition, offset, item))
+            kept.append((partition, pos, item))
         return kept
 
     async def _recent_ids(self, partition: int, first_offset: int) -> list[str]:
@@ -196,5 +220,7 @@ class BatchProcessor:
         t.dead_letters += stats.dead_letters
 
 
-def _dead(msg: RawMessage, code: str, reason: str, now: datetime) -> DeadLetter:
-    return DeadLetter(code, reason, msg.topic, msg.partition, msg.offset, msg.key, msg.value, now)
+def _dead(msg: RawMessage, item: Decoded, code: str, reason: str, now: datetime) -> DeadLetter:
+    """The rejected event alone, so replaying it cannot repeat its neighbours."""
+    value = item.raw or (dump_event(item.event) if item.event is not None else msg.value)
+    return DeadLetter(code, reason, msg.topic, msg.partition, msg.offset, msg.key, value, now, item.index)

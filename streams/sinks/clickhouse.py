@@ -15,7 +15,7 @@ from typing import Any
 
 from clickhouse_connect.driver.asyncclient import AsyncClient
 
-from streams.aggregation import WindowAggregate, WindowKey
+from streams.aggregation import WindowAggregate, WindowKey, split_position
 from streams.clickhouse import read_query
 from streams.pricing import PricedEvent
 
@@ -47,6 +47,7 @@ LEDGER_COLUMNS = (
     "attributes",
     "source_partition",
     "source_offset",
+    "source_index",
     "ingested_at",
 )
 
@@ -87,7 +88,7 @@ _WINDOW_SNAPSHOTS = read_query("window_snapshots")
 _RECENT_EVENT_IDS = read_query("recent_event_ids")  # (partition, offset, priced event)
 
 
-def ledger_row(partition: int, offset: int, priced: PricedEvent, now: datetime) -> list[Any]:
+def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> list[Any]:
     event = priced.event
     tokens = priced.tokens
     is_outcome = event.kind == "outcome"
@@ -118,7 +119,7 @@ def ledger_row(partition: int, offset: int, priced: PricedEvent, now: datetime) 
         event.success if is_outcome else True,  # type: ignore[union-attr]
         event.attributes,
         partition,
-        offset,
+        *split_position(pos),
         now,
     ]
 

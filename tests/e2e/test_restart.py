@@ -31,8 +31,10 @@ def test_kill_nine_mid_stream_then_restart(cold: Pipeline) -> None:
     for event in events:
         expected[event.customer_id] = expected.get(event.customer_id, Decimal(0)) + catalog.price(event).cost
 
-    cold.publish(events)
-    cold.publish(events[::50])  # republished ids mixed into the stream
+    # One event per message, as a plain Kafka producer sends them: slow
+    # enough to kill the worker with batches committed, in flight and unread.
+    cold.publish(events, max_events=1)
+    cold.publish(events[::50], max_events=1)  # republished ids mixed into the stream
     cold.start_worker()
     deadline = time.monotonic() + 120
     # Kill once a third is in: batches are then committed, in flight and unread.

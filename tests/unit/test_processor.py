@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from schemas.prices import load_price_dir
-from streams.aggregation import WindowAggregate, WindowKey
+from streams.aggregation import WindowAggregate, WindowKey, split_position
 from streams.dead_letter import DeadLetter
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
@@ -37,8 +37,8 @@ class FakeSink:
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
     ) -> None:
-        for partition, offset, priced in counted:
-            self.ledger[priced.event.event_id] = (partition, offset)
+        for partition, pos, priced in counted:
+            self.ledger[priced.event.event_id] = (partition, split_position(pos)[0])
         self.windows.update((k, v.copy()) for k, v in windows.items())
         self.dead.extend(dead_letters)
 
@@ -158,3 +158,32 @@ def test_a_late_event_for_an_expired_window_starts_from_its_clickhouse_snapshot(
     assert stats.counted == 1
     nine = WindowKey("acme", "*", "tool", 60, three_pm - 6 * 3600)
     assert sink.windows[nine].events == 2 and state.windows[nine].events == 2
+
+
+def test_an_array_message_counts_its_events_and_dead_letters_only_the_bad_ones() -> None:
+    sink, state, letters = FakeSink(), DictState(), []
+    unpriced = sms("e2").replace(b"twilio-sms", b"carrier-pigeon")
+    invalid = sms("e3").replace(b'"calls":1', b'"calls":-1')
+    envelope = b"[" + b",".join([sms("e1"), unpriced, invalid, sms("e4")]) + b"]"
+    stats = asyncio.run(processor(sink, state, letters).process(batch([envelope])))
+    assert (stats.counted, stats.dead_letters) == (2, 2)
+    by_code = {d.code: d for d in letters}
+    assert by_code["invalid_event"].value == invalid and by_code["invalid_event"].source_index == 2
+    assert b"carrier-pigeon" in (by_code["unpriceable"].value or b"")
+    assert b"e1" not in (by_code["unpriceable"].value or b"")  # replaying it repeats nothing else
+
+
+def test_events_of_one_message_fold_in_order_and_replay_as_a_unit() -> None:
+    sink, state, letters = FakeSink(), DictState(), []
+    envelope = b"[" + b",".join(sms(f"e{i}") for i in range(4)) + b"]"
+    asyncio.run(processor(sink, state, letters).process(batch([envelope])))
+    stats = asyncio.run(processor(sink, state, letters).process(batch([envelope])))
+    assert (stats.counted, stats.replayed) == (0, 4)
+    assert hour_total(sink)[1] == 4
+
+
+def test_a_message_not_keyed_by_its_customer_is_dead_lettered() -> None:
+    sink, state, letters = FakeSink(), DictState(), []
+    message = RawMessage("usage", 0, 0, None, sms("e1"))
+    stats = asyncio.run(processor(sink, state, letters).process([message]))
+    assert stats.counted == 0 and letters[0].code == "wrong_key"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -82,6 +82,21 @@ def _fields(rng: random.Random, kind: str) -> dict[str, object]:
     if kind == "human_review":
         return {"sku": "support-agent", "minutes": str(rng.randrange(1, 20))}
     return {"outcome_type": "ticket_resolved", "success": rng.random() < 0.9}
+
+
+def pack(pairs: Iterable[tuple[bytes, bytes]], max_events: int) -> list[tuple[bytes, bytes]]:
+    """Group each customer's events into JSON-array messages, as the SDK does."""
+    if max_events <= 1:
+        return list(pairs)
+    messages: list[tuple[bytes, bytes]] = []
+    pending: dict[bytes, list[bytes]] = {}
+    for key, value in pairs:
+        batch = pending.setdefault(key, [])
+        batch.append(value)
+        if len(batch) >= max_events:
+            messages.append((key, b"[" + b",".join(pending.pop(key)) + b"]"))
+    messages.extend((key, b"[" + b",".join(batch) + b"]") for key, batch in pending.items())
+    return messages
 
 
 def expected_total(pairs: list[tuple[bytes, bytes]], catalog: PriceCatalog) -> Decimal:

@@ -87,7 +87,7 @@ async def count_usage(stream: StreamT[bytes]) -> None:
 async def expire_windows() -> None:
     if _processor is not None:
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.usage_topic}
-        dropped = state.expire(assigned)
+        dropped = await state.expire(assigned)
         if dropped:
             log.info("expired %d closed windows from worker state", dropped)
 

@@ -59,6 +59,7 @@ class WindowState(Protocol):
     def put(self, key: WindowKey, agg: WindowAggregate) -> None: ...
     def watermark(self, partition: int) -> int: ...
     def set_watermark(self, partition: int, value: int) -> None: ...
+    async def flush(self) -> None: ...
 
 
 @dataclass
@@ -107,6 +108,7 @@ class BatchProcessor:
             self.state.put(key, agg)
         for partition, watermark in watermarks.items():
             self.state.set_watermark(partition, watermark)
+        await self.state.flush()
         for letter in dead:
             await self.send_dead_letter(letter)
         stats.seconds = time.perf_counter() - started

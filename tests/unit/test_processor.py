@@ -66,6 +66,9 @@ class DictState:
     def set_watermark(self, partition: int, value: int) -> None:
         self.marks[partition] = value
 
+    async def flush(self) -> None:
+        pass
+
 
 def processor(sink: FakeSink, state: DictState, letters: list[DeadLetter]) -> BatchProcessor:
     async def send(letter: DeadLetter) -> None:

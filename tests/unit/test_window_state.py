@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
-from typing import Any
+from types import SimpleNamespace
 
 from streams.aggregation import WindowAggregate, WindowKey
 from streams.window_state import TableState
 
 
 class FakeTable:
+    """The parts of a Faust table the state touches, with a producer that records batches."""
+
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
         self.changelog: list[tuple[int, bytes, bytes | None]] = []
+        self.app = SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: self))
+        self.changelog_topic = SimpleNamespace(get_topic_name=lambda: "cost-windows-changelog")
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes | None, **_: Any) -> None:
-        self.changelog.append((partition, key, value))
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> None:
+        self.changelog.extend((partition, key, value) for key, value in batch.records)
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes | None]] = []
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None) -> bool:
+        self.records.append((key, value))
+        return True
 
 
 def test_windows_go_to_their_partition_and_expire_by_that_partitions_watermark() -> None:
@@ -25,14 +42,15 @@ def test_windows_go_to_their_partition_and_expire_by_that_partitions_watermark()
     other = WindowKey("globex", "bot", "llm", 60, 1_000_020)
     state.put(minute, WindowAggregate(cost=Decimal("1.5"), events=1, last_offset=7, partition=3))
     state.put(other, WindowAggregate(events=1, last_offset=9, partition=5))
+    asyncio.run(state.flush())
     assert [c[0] for c in table.changelog] == [3, 5]
     assert state.get(minute) == WindowAggregate(cost=Decimal("1.5"), events=1, last_offset=7, partition=3)
 
     state.set_watermark(3, minute.end + 601)  # past retention on partition 3 only
     state.set_watermark(5, minute.end + 599)
-    assert state.expire(assigned={3, 5}) == 1
+    assert asyncio.run(state.expire(assigned={3, 5})) == 1
     assert state.get(minute) is None and state.get(other) is not None
-    assert table.changelog[-1] == (3, minute.encode(), None)  # a tombstone
+    assert (3, minute.encode(), None) in table.changelog  # a tombstone
     assert state.watermark(3) == minute.end + 601
 
 
@@ -43,5 +61,5 @@ def test_a_restarted_worker_rebuilds_its_expiry_index_from_the_table() -> None:
     )
     restored = TableState(table, retention={60: 0})
     restored.set_watermark(0, 61)
-    assert restored.expire(assigned={1}) == 0  # not ours any more: left alone
-    assert restored.expire(assigned={0}) == 1
+    assert asyncio.run(restored.expire(assigned={1})) == 0  # not ours any more: left alone
+    assert asyncio.run(restored.expire(assigned={0})) == 1

@@ -32,7 +32,8 @@ MAX_COUNT = 10_000_000
 MAX_SECONDS = Decimal(366 * 24 * 3600)
 MAX_BYTES = 10**16  # 10 PB
 
-Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+# No control characters: identifiers end up in keys, CSV and terminal output.
+Identifier = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Sku = Annotated[str, Field(min_length=1, max_length=128)]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]

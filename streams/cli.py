@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -47,6 +48,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
 
+    # The worker holds millions of small long-lived objects (window state,
+    # dedup ids); the default GC thresholds rescan them all every few
+    # thousand allocations, which cost more than the pricing itself.
+    gc.set_threshold(200_000, 50, 1000)
+    gc.freeze()
     sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--without-web"]
     app.main()
     return 0

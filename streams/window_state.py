@@ -23,11 +23,11 @@ from typing import Any
 
 from streams.aggregation import WindowAggregate, WindowKey
 
-_WATERMARK_PREFIX = b'["~watermark",'
+_WATERMARK_PREFIX = b"~watermark\x1f"
 
 
 def _watermark_key(partition: int) -> bytes:
-    return _WATERMARK_PREFIX + str(partition).encode() + b"]"
+    return _WATERMARK_PREFIX + str(partition).encode()
 
 
 class ChangelogWriter:

@@ -23,13 +23,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.workload import events, expected_total, pack
-from schemas.events import parse_event
+from schemas.events import ToolCall, parse_event
 from schemas.prices import load_price_dir
 from streams import local_services
 from streams.clickhouse import open_client, read_query
 from streams.harness import Pipeline
 from streams.migrations import migrate
 from streams.pricing import PriceCatalog
+from streams.publisher import UsagePublisher
 from streams.settings import Settings, get_settings
 from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
 from streams.topics import topic_partitions
@@ -143,34 +144,28 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal) -> dict[str, Any]:
 
 
 async def steady_publish(p: Pipeline, rate: int, seconds: int) -> dict[str, float]:
-    """Publish ``rate`` one-event messages a second; returns event id -> publish time."""
-    producer = AIOKafkaProducer(bootstrap_servers=p.settings.kafka_bootstrap, acks="all", linger_ms=1)
-    await producer.start()
+    """Publish ``rate`` events a second through the SDK; returns event id -> publish time."""
     published: dict[str, float] = {}
-    try:
+    async with UsagePublisher(p.settings.kafka_bootstrap, p.settings.usage_topic) as publisher:
         started = time.perf_counter()
         per_tick = max(1, rate // 100)
         while time.perf_counter() - started < seconds:
             for _ in range(per_tick):
                 n = len(published)
                 now = datetime.now(UTC)
-                event = {
-                    "kind": "tool",
-                    "tool": "twilio-sms",
-                    "event_id": f"lat-{n}",
-                    "occurred_at": now.isoformat(),
-                    "customer_id": f"lat-cust-{n % 100}",
-                    "agent_id": "latency-probe",
-                }
-                await producer.send(
-                    p.settings.usage_topic, key=event["customer_id"].encode(), value=orjson.dumps(event)
+                await publisher.publish(
+                    ToolCall(
+                        kind="tool",
+                        tool="twilio-sms",
+                        event_id=f"lat-{n}",
+                        occurred_at=now,
+                        customer_id=f"lat-cust-{n % 100}",
+                        agent_id="latency-probe",
+                    )
                 )
-                published[event["event_id"]] = now.timestamp()
+                published[f"lat-{n}"] = now.timestamp()
             target = started + len(published) / rate
             await asyncio.sleep(max(0.0, target - time.perf_counter()))
-        await producer.flush()
-    finally:
-        await producer.stop()
     return published
 
 

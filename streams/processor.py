@@ -53,12 +53,14 @@ class RawMessage:
 
 
 class WindowState(Protocol):
-    """Durable worker state: window aggregates and each partition's event-time watermark."""
+    """Durable worker state: window aggregates and, per partition, the event-time
+    watermark and the watermark the last expiry ran at."""
 
     def get(self, key: WindowKey) -> WindowAggregate | None: ...
     def put(self, key: WindowKey, agg: WindowAggregate) -> None: ...
     def watermark(self, partition: int) -> int: ...
     def set_watermark(self, partition: int, value: int) -> None: ...
+    def expired_through(self, partition: int) -> int: ...
     async def flush(self) -> None: ...
 
 
@@ -91,10 +93,8 @@ class BatchProcessor:
         started = time.perf_counter()
         priced, dead = self._decode_and_price(messages)
         counted = await self._drop_duplicates(priced, stats)
-        # Windows are expired against the watermark the state had before this
-        # batch; a backfill batch spanning hours must not count as expired.
         previous = {p: self.state.watermark(p) for p, _, _ in counted}
-        current = await self._current_windows(counted, previous)
+        current = await self._current_windows(counted)
         watermarks = self._advance(previous, counted)
         result = fold(counted, self.window_sizes, current)
         stats.counted, stats.replayed = result.folded, result.skipped
@@ -178,14 +178,15 @@ class BatchProcessor:
         return marks
 
     async def _current_windows(
-        self, counted: Iterable[tuple[int, int, PricedEvent]], watermarks: dict[int, int]
+        self, counted: Iterable[tuple[int, int, PricedEvent]]
     ) -> dict[WindowKey, WindowAggregate]:
         """State before the batch of every window it touches.
 
         A window missing from worker state is new, or was expired from it
         (see :meth:`TableState.expire`) and is now hit by a late event. Only
         the latter can have a snapshot in ClickHouse, and only a window past
-        its retention at the watermark before this batch can have been expired.
+        its retention at the watermark the last expiry ran at can have been
+        expired, so only those are looked up.
         """
         current: dict[WindowKey, WindowAggregate] = {}
         expired: set[WindowKey] = set()
@@ -196,7 +197,7 @@ class BatchProcessor:
                 agg = self.state.get(key)
                 if agg is not None:
                     current[key] = agg
-                elif is_expired(key, watermarks[partition], self.retention):
+                elif is_expired(key, self.state.expired_through(partition), self.retention):
                     expired.add(key)
         if expired:
             current.update(await self._with_retry(lambda: self.sink.load_windows(expired)))

@@ -23,11 +23,13 @@ from typing import Any
 
 from streams.aggregation import WindowAggregate, WindowKey
 
-_WATERMARK_PREFIX = b"~watermark\x1f"
+_MARK_PREFIX = b"~"  # window keys start with a customer id, never with "~"
+_WATERMARK = b"~watermark\x1f"
+_EXPIRED_THROUGH = b"~expired-through\x1f"
 
 
-def _watermark_key(partition: int) -> bytes:
-    return _WATERMARK_PREFIX + str(partition).encode()
+def _mark_key(kind: bytes, partition: int) -> bytes:
+    return kind + str(partition).encode()
 
 
 class ChangelogWriter:
@@ -76,11 +78,21 @@ class TableState:
         self._due.setdefault(self._due_at(key), {})[raw_key] = agg.partition
 
     def watermark(self, partition: int) -> int:
-        raw = self.table.data.get(_watermark_key(partition))
-        return int(raw) if raw is not None else 0
+        return self._mark(_WATERMARK, partition)
 
     def set_watermark(self, partition: int, value: int) -> None:
-        key, raw = _watermark_key(partition), str(value).encode()
+        self._set_mark(_WATERMARK, partition, value)
+
+    def expired_through(self, partition: int) -> int:
+        """The watermark the last expiry of this partition ran at."""
+        return self._mark(_EXPIRED_THROUGH, partition)
+
+    def _mark(self, kind: bytes, partition: int) -> int:
+        raw = self.table.data.get(_mark_key(kind, partition))
+        return int(raw) if raw is not None else 0
+
+    def _set_mark(self, kind: bytes, partition: int, value: int) -> None:
+        key, raw = _mark_key(kind, partition), str(value).encode()
         self._store(key, raw, partition)
         self.changelog.add(partition, key, raw)
 
@@ -113,6 +125,8 @@ class TableState:
                         dropped += 1
             if not keys:
                 del self._due[due]
+        for partition, mark in marks.items():
+            self._set_mark(_EXPIRED_THROUGH, partition, mark)
         await self.changelog.flush()
         return dropped
 
@@ -122,7 +136,7 @@ class TableState:
     def _reindex(self) -> None:
         self._due.clear()
         for raw_key, raw_value in list(self.table.data.items()):
-            if not raw_key.startswith(_WATERMARK_PREFIX):
+            if not raw_key.startswith(_MARK_PREFIX):
                 partition = WindowAggregate.decode(raw_value).partition
                 self._due.setdefault(self._due_at(WindowKey.decode(raw_key)), {})[raw_key] = partition
         self._indexed = True

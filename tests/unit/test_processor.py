@@ -30,6 +30,7 @@ class FakeSink:
         self.ledger: dict[str, tuple[int, int]] = {}  # event_id -> (partition, offset)
         self.windows: dict[WindowKey, WindowAggregate] = {}
         self.dead: list[Sequence[Any]] = []
+        self.lookups = 0
 
     async def write(
         self,
@@ -46,6 +47,7 @@ class FakeSink:
         return [e for e, (p, o) in self.ledger.items() if p == partition and o < below_offset]
 
     async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]:
+        self.lookups += 1
         return {k: self.windows[k].copy() for k in keys if k in self.windows}
 
 
@@ -53,6 +55,7 @@ class DictState:
     def __init__(self) -> None:
         self.windows: dict[WindowKey, WindowAggregate] = {}
         self.marks: dict[int, int] = {}
+        self.expired: dict[int, int] = {}
 
     def get(self, key: WindowKey) -> WindowAggregate | None:
         return self.windows.get(key)
@@ -65,6 +68,9 @@ class DictState:
 
     def set_watermark(self, partition: int, value: int) -> None:
         self.marks[partition] = value
+
+    def expired_through(self, partition: int) -> int:
+        return self.expired.get(partition, 0)
 
     async def flush(self) -> None:
         pass
@@ -157,6 +163,7 @@ def test_a_late_event_for_an_expired_window_starts_from_its_clickhouse_snapshot(
     three_pm = int(datetime(2026, 11, 20, 15, tzinfo=UTC).timestamp())
     # the expiry timer dropped the morning windows from worker state
     state.windows = {k: v for k, v in state.windows.items() if k.start >= three_pm}
+    state.expired[0] = state.marks[0]
     stats = asyncio.run(p.process(batch([sms("late", at="2026-11-20T09:00:30Z")], first_offset=2)))
     assert stats.counted == 1
     nine = WindowKey("acme", "*", "tool", 60, three_pm - 6 * 3600)
@@ -190,3 +197,11 @@ def test_a_message_not_keyed_by_its_customer_is_dead_lettered() -> None:
     message = RawMessage("usage", 0, 0, None, sms("e1"))
     stats = asyncio.run(processor(sink, state, letters).process([message]))
     assert stats.counted == 0 and letters[0].code == "wrong_key"
+
+
+def test_a_backfill_out_of_time_order_needs_no_clickhouse_lookups_before_any_expiry() -> None:
+    sink, state, letters = FakeSink(), DictState(), []
+    p = processor(sink, state, letters)
+    asyncio.run(p.process(batch([sms("evening", at="2026-11-20T21:00:00Z")])))
+    asyncio.run(p.process(batch([sms("morning", at="2026-11-20T06:00:00Z")], first_offset=1)))
+    assert sink.lookups == 0

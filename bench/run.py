@@ -106,9 +106,9 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def end_to_end(p: Pipeline, n: int, expected: Decimal) -> dict[str, Any]:
+def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int) -> dict[str, Any]:
     """Start a worker cold on a pre-loaded topic; time first to last event in ClickHouse."""
-    p.start_worker(batch_max=5000)
+    p.start_worker(batch_max=batch_max)
     assert p.worker is not None
     started = time.perf_counter()
     first = None
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--batch-max", type=int, default=1000, help="messages per worker batch")
     parser.add_argument(
         "--events-per-message",
         type=int,
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         results["raw_consume_messages_per_s"] = consumed
         results["clickhouse_insert_rows_per_s"] = clickhouse_insert_rate(p.settings, pairs[:200_000], catalog)
         say("2. end to end, one worker, cold")
-        results.update(end_to_end(p, len(pairs), expected))
+        results.update(end_to_end(p, len(pairs), expected, args.batch_max))
         results["e2e_ratio_to_raw"] = results["e2e_events_per_s"] / results["raw_consume_per_s"]
         p.close()
         say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     dedup_window_s: float = 600.0
 
     session_timeout_s: float = 10.0
-    batch_max: int = 5000
+    batch_max: int = 1000  # messages; a message may carry many events
     batch_within_s: float = 0.2
     web_port: int = 16066
     prices_dir: Path = Path("prices")

@@ -30,8 +30,9 @@ from streams.topics import ensure_topics, topic_partitions
 @dataclass
 class Pipeline:
     settings: Settings
-    worker: subprocess.Popen[bytes] | None = None
-    log_path: str = ""
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    log_paths: list[str] = field(default_factory=list)
+    log_path: str = ""  # the newest worker's
     _client: Client | None = field(default=None, repr=False)
 
     @classmethod
@@ -81,34 +82,52 @@ class Pipeline:
         return env
 
     def start_worker(self, batch_max: int = 500) -> None:
-        """A worker process; tests use small batches so a kill lands between and inside them."""
+        """Another worker process; tests use small batches so a kill lands between and inside them."""
         log_dir = self.settings.home / "run" / "test-workers"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = str(log_dir / f"{self.settings.app_id}.log")
+        self.log_path = str(log_dir / f"{self.settings.app_id}-{len(self.log_paths)}.log")
+        self.log_paths.append(self.log_path)
         with open(self.log_path, "ab") as log:  # the child keeps its own handle
-            self.worker = subprocess.Popen(
+            worker = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"],
                 env=self.env(batch_max),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        self.workers.append(worker)
+
+    @property
+    def worker(self) -> subprocess.Popen[bytes] | None:
+        """The newest worker still running."""
+        running = [w for w in self.workers if w.poll() is None]
+        return running[-1] if running else None
 
     def kill_worker(self, sig: int = signal.SIGKILL) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.send_signal(sig)
-            try:
-                self.worker.wait(60)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait()
-        self.worker = None
+        """Stop every worker of this pipeline (SIGKILL: no goodbye)."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(sig)
+                try:
+                    worker.wait(60)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        self.workers.clear()
 
-    def worker_log(self) -> str:
+    def worker_log(self, index: int = -1) -> str:
         try:
-            with open(self.log_path, errors="replace") as f:
+            with open(self.log_paths[index], errors="replace") as f:
                 return f.read()[-5000:]
-        except OSError:
+        except (OSError, IndexError):
             return ""
+
+    def wait_until_ready(self, index: int = -1, timeout: float = 120) -> None:
+        """Until a worker has joined the group and finished restoring its tables."""
+        deadline = time.monotonic() + timeout
+        while "[^Worker]: Ready" not in self.worker_log(index):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker not ready after {timeout:.0f}s:\n{self.worker_log(index)}")
+            time.sleep(0.2)
 
     def publish(
         self,
@@ -142,8 +161,9 @@ class Pipeline:
             value = self.scalar(sql, **parameters)
             if value == expected:
                 return value
-            if self.worker is not None and self.worker.poll() is not None:
-                raise AssertionError(f"worker exited ({self.worker.returncode}):\n{self.worker_log()}")
+            dead = [w for w in self.workers if w.poll() is not None]
+            if dead:
+                raise AssertionError(f"worker exited ({dead[0].returncode}):\n{self.worker_log()}")
             time.sleep(0.5)
         raise AssertionError(f"{sql!r} gave {value!r}, wanted {expected!r}\n{self.worker_log()}")
 

@@ -1,4 +1,5 @@
--- A synthetic ledger of {rows} events over three months (Sep-Nov 2026):
+-- Rows [first, first + count) of a synthetic ledger of {rows} events over
+-- three months (Sep-Nov 2026), run in chunks so no statement runs for long:
 -- 1,000 customers skewed towards low ids (a cube of a uniform), 50 agents,
 -- the usual kind mix, costs up to $0.1 per event.
 INSERT INTO ledger (event_id, occurred_at, customer_id, agent_id, kind, provider, sku, unit,
@@ -23,4 +24,4 @@ SELECT
     number % 8,
     number,
     now64(3)
-FROM numbers({rows:UInt64})
+FROM numbers({first:UInt64}, {count:UInt64})

@@ -7,8 +7,9 @@ INSERT INTO ledger (event_id, occurred_at, customer_id, agent_id, kind, provider
                     source_partition, source_offset, ingested_at)
 SELECT
     toString(generateUUIDv4(number)),
+    -- spread evenly over 90 days (7,776,000 s); seconds keep the product in UInt64
     toDateTime64('2026-09-01 00:00:00', 6, 'UTC')
-        + toIntervalMicrosecond(intDiv(number * 7776000000000, {rows:UInt64})),
+        + toIntervalSecond(intDiv(number * 7776000, {rows:UInt64})),
     concat('cust-', leftPad(toString(toUInt32(pow(randCanonical(), 3) * 1000)), 4, '0')),
     concat('agent-', toString(rand(1) % 50)),
     ['llm', 'llm', 'llm', 'tool', 'embedding', 'vector_query', 'outcome', 'compute'][rand(2) % 8 + 1],

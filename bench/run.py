@@ -106,11 +106,12 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int) -> dict[str, Any]:
-    """Start a worker cold on a pre-loaded topic; time first to last event in ClickHouse."""
-    p.start_worker(batch_max=batch_max)
-    worker = p.workers[-1]
+def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: int) -> dict[str, Any]:
+    """Start workers cold on a pre-loaded topic; time first to last event in ClickHouse."""
     started = time.perf_counter()
+    for _ in range(workers):
+        p.start_worker(batch_max=batch_max)
+    worker = p.workers[0]
     first = None
     while True:
         counted = p.scalar("SELECT count() FROM ledger")
@@ -123,7 +124,7 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int) -> dict[s
             )
             if windows >= n:
                 break
-        if worker.poll() is not None:
+        if any(w.poll() is not None for w in p.workers):
             raise RuntimeError(f"worker died:\n{p.worker_log()}")
         if now - started > 3600:
             raise TimeoutError(f"{counted} of {n} counted after an hour")
@@ -136,6 +137,7 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int) -> dict[s
         "SELECT sum(cost) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600"
     )
     return {
+        "e2e_workers": workers,
         "e2e_events_per_s": n / max(done - first, 1e-9),
         "e2e_with_startup_s": done - started,
         "totals_exact": ledger_total == window_total == expected,
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--batch-max", type=int, default=1000, help="messages per worker batch")
+    parser.add_argument("--workers", type=int, default=1, help="workers for the end-to-end run")
     parser.add_argument(
         "--events-per-message",
         type=int,
@@ -341,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if "e2e" in phases:
                 say("2. end to end, one worker, cold")
-                record(end_to_end(p, len(pairs), expected, args.batch_max))
+                record(end_to_end(p, len(pairs), expected, args.batch_max, args.workers))
                 record({"e2e_ratio_to_raw": results["e2e_events_per_s"] / results["raw_consume_per_s"]})
             p.close()
         if "latency" in phases:

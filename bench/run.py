@@ -284,6 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--batch-max", type=int, default=1000, help="messages per worker batch")
+    parser.add_argument(
+        "--event-rate",
+        type=float,
+        default=100_000,
+        help="events per second of event time: 100000 is live traffic at the target rate; "
+        "a low rate (e.g. 10) spreads the events over a day, as a backfill does",
+    )
     parser.add_argument("--workers", type=int, default=1, help="workers for the end-to-end run")
     parser.add_argument(
         "--events-per-message",
@@ -319,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         if phases & {"raw", "e2e"}:
             catalog = PriceCatalog(load_price_dir(settings.prices_dir))
             say(f"generating {args.events:,} events...")
-            pairs = list(events(args.events, args.customers, args.agents))
+            span = args.events / args.event_rate
+            pairs = list(events(args.events, args.customers, args.agents, span_s=span))
             expected = expected_total(pairs, catalog)
             messages = pack(pairs, args.events_per_message)
             per_message = len(pairs) / len(messages)

@@ -36,15 +36,17 @@ def _zipf_weights(n: int, s: float = 1.1) -> list[float]:
     return [1 / (k**s) for k in range(1, n + 1)]
 
 
-def events(n: int, customers: int = 1000, agents: int = 50, seed: int = 1) -> Iterator[tuple[bytes, bytes]]:
-    """``n`` (key, JSON value) pairs in event-time order over one day."""
+def events(
+    n: int, customers: int = 1000, agents: int = 50, seed: int = 1, span_s: float = 86_400
+) -> Iterator[tuple[bytes, bytes]]:
+    """``n`` (key, JSON value) pairs in event-time order over ``span_s`` seconds."""
     rng = random.Random(seed)
     customer_ids = [f"cust-{i:04d}" for i in range(customers)]
     agent_ids = [f"agent-{i:02d}" for i in range(agents)]
     picked_customers = rng.choices(customer_ids, _zipf_weights(customers), k=n)
     picked_agents = rng.choices(agent_ids, _zipf_weights(agents), k=n)
     kinds = rng.choices(KINDS, k=n)
-    step = 86_400 / max(n, 1)
+    step = span_s / max(n, 1)
     for i in range(n):
         at = DAY + timedelta(seconds=i * step)
         event: dict[str, object] = {

@@ -190,6 +190,7 @@ class BatchProcessor:
         """
         current: dict[WindowKey, WindowAggregate] = {}
         expired: set[WindowKey] = set()
+        expired_through: dict[int, int] = {}
         for partition, _, item in counted:
             for key in window_keys(item, self.window_sizes):
                 if key in current or key in expired:
@@ -197,7 +198,10 @@ class BatchProcessor:
                 agg = self.state.get(key)
                 if agg is not None:
                     current[key] = agg
-                elif is_expired(key, self.state.expired_through(partition), self.retention):
+                    continue
+                if partition not in expired_through:
+                    expired_through[partition] = self.state.expired_through(partition)
+                if is_expired(key, expired_through[partition], self.retention):
                     expired.add(key)
         if expired:
             current.update(await self._with_retry(lambda: self.sink.load_windows(expired)))

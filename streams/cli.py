@@ -42,9 +42,12 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import offset_commits
     from streams.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings))
+    asyncio.run(offset_commits.seed_committed_offsets(settings))
+    offset_commits.install({settings.usage_topic})
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
 

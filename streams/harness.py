@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.events import UsageEvent
 from schemas.prices import PriceVersion, load_price_dir
 from streams.catalog_store import publish_versions, record_versions
-from streams.clickhouse import open_client
+from streams.clickhouse import open_client, read_query
 from streams.dead_letter import DeadLetter
 from streams.migrations import migrate
 from streams.publisher import UsagePublisher
@@ -166,6 +167,29 @@ class Pipeline:
                 raise AssertionError(f"worker exited ({dead[0].returncode}):\n{self.worker_log()}")
             time.sleep(0.5)
         raise AssertionError(f"{sql!r} gave {value!r}, wanted {expected!r}\n{self.worker_log()}")
+
+    def wait_until_counted(self, count: int, timeout: float = 240) -> None:
+        """Until ``count`` distinct events are in the ledger and in the hourly windows."""
+        self.wait_for("SELECT count() FROM ledger FINAL", count, timeout=timeout)
+        self.wait_for(
+            "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
+            count, timeout=timeout,
+        )  # fmt: skip
+
+    def customer_totals(self) -> dict[str, Decimal]:
+        """Each customer's cost, from the hourly per-customer windows."""
+        return dict(self.rows(
+            "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
+            "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
+        ))  # fmt: skip
+
+    def windows_match_ledger(self) -> bool:
+        """Every window of every size equals the same window summed from the ledger."""
+        return all(
+            self.rows(read_query("window_totals"), size=size)
+            == self.rows(read_query("ledger_windows"), size=size)
+            for size in self.settings.window_sizes
+        )
 
     def dead_letters(self, count: int, timeout: float = 60) -> list[DeadLetter]:
         async def run() -> list[DeadLetter]:

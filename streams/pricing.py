@@ -148,6 +148,13 @@ class PriceCatalog:
             )
         return self._entries[key][index]
 
+    def totals(self, events: Iterable[UsageEvent]) -> dict[str, Decimal]:
+        """Each customer's cost for these events, priced here and now."""
+        totals: dict[str, Decimal] = {}
+        for event in events:
+            totals[event.customer_id] = totals.get(event.customer_id, ZERO) + self.price(event).cost
+        return totals
+
     def price(self, event: UsageEvent) -> PricedEvent:
         """Price one event by the version in force at its ``occurred_at``."""
         if isinstance(event, Outcome):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 
 from schemas.prices import load_price_dir
-from streams.clickhouse import read_query
 from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
 from streams.sample_day import sample_day
@@ -26,10 +24,7 @@ def cold(services: Settings) -> Iterator[Pipeline]:
 
 def test_kill_nine_mid_stream_then_restart(cold: Pipeline) -> None:
     events = sample_day(tasks_per_agent=600, seed=11)
-    catalog = PriceCatalog(load_price_dir(cold.settings.prices_dir))
-    expected: dict[str, Decimal] = {}
-    for event in events:
-        expected[event.customer_id] = expected.get(event.customer_id, Decimal(0)) + catalog.price(event).cost
+    expected = PriceCatalog(load_price_dir(cold.settings.prices_dir)).totals(events)
 
     # One event per message, as a plain Kafka producer sends them: slow
     # enough to kill the worker with batches committed, in flight and unread.
@@ -46,20 +41,6 @@ def test_kill_nine_mid_stream_then_restart(cold: Pipeline) -> None:
     assert 0 < counted_before_kill < len(events)
 
     cold.start_worker()
-    cold.wait_for("SELECT count() FROM ledger FINAL", len(events), timeout=180)
-    cold.wait_for(
-        "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
-        len(events),
-        timeout=60,
-    )
-    totals = dict(
-        cold.rows(
-            "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
-            "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
-        )
-    )
-    assert totals == expected
-    for size in (60, 3600):
-        assert cold.rows(read_query("window_totals"), size=size) == cold.rows(
-            read_query("ledger_windows"), size=size
-        )
+    cold.wait_until_counted(len(events), timeout=180)
+    assert cold.customer_totals() == expected
+    assert cold.windows_match_ledger()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 
 from schemas.events import UsageEvent
 from schemas.prices import load_price_dir
-from streams.clickhouse import read_query
 from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
 from streams.sample_day import sample_day
@@ -37,10 +35,7 @@ def fleet(customers: int) -> list[UsageEvent]:
 
 def test_a_second_worker_takes_over_partitions_with_their_windows(shared: Pipeline) -> None:
     events = fleet(customers=12)
-    catalog = PriceCatalog(load_price_dir(shared.settings.prices_dir))
-    expected: dict[str, Decimal] = {}
-    for event in events:
-        expected[event.customer_id] = expected.get(event.customer_id, Decimal(0)) + catalog.price(event).cost
+    expected = PriceCatalog(load_price_dir(shared.settings.prices_dir)).totals(events)
 
     # Every other event now, the rest after the rebalance: each window is hit
     # before and after its partition may have moved to the new worker.
@@ -54,24 +49,10 @@ def test_a_second_worker_takes_over_partitions_with_their_windows(shared: Pipeli
     shared.wait_until_ready()
     shared.publish(events[1::2], max_events=1)
 
-    shared.wait_for("SELECT count() FROM ledger FINAL", len(events), timeout=240)
-    shared.wait_for(
-        "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
-        len(events),
-        timeout=120,
-    )
+    shared.wait_until_counted(len(events), timeout=240)
     assert len({w.pid for w in shared.workers if w.poll() is None}) == 2
-    totals = dict(
-        shared.rows(
-            "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
-            "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
-        )
-    )
-    assert totals == expected
-    for size in (60, 3600):
-        assert shared.rows(read_query("window_totals"), size=size) == shared.rows(
-            read_query("ledger_windows"), size=size
-        )
+    assert shared.customer_totals() == expected
+    assert shared.windows_match_ledger()
     # Both workers counted, and windows counted by the first grew under the second.
     for index in (0, 1):
         assert "counted" in shared.worker_log(index), shared.worker_log(index)

@@ -63,6 +63,7 @@ def install(strict_topics: set[str]) -> None:
         for offset in acked[: end - committed]:
             index.discard(offset)
         del acked[: end - committed]
+        rereads.pop((tp, committed), None)  # the hole, if there was one, is filled
         return end
 
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]

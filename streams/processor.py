@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -85,7 +85,6 @@ class BatchProcessor:
     window_sizes: tuple[int, ...]
     retention: dict[int, int]
     send_dead_letter: Callable[[DeadLetter], Awaitable[None]]
-    totals: BatchStats = field(default_factory=BatchStats)
     retry_delay_s: float = 1.0
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
@@ -112,7 +111,6 @@ class BatchProcessor:
         for letter in dead:
             await self.send_dead_letter(letter)
         stats.seconds = time.perf_counter() - started
-        self._add(stats)
         return stats
 
     def _decode_and_price(
@@ -217,14 +215,6 @@ class BatchProcessor:
                 log.warning("ClickHouse call failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-
-    def _add(self, stats: BatchStats) -> None:
-        t = self.totals
-        t.messages += stats.messages
-        t.counted += stats.counted
-        t.replayed += stats.replayed
-        t.duplicates += stats.duplicates
-        t.dead_letters += stats.dead_letters
 
 
 def _dead(msg: RawMessage, item: Decoded, code: str, reason: str, now: datetime) -> DeadLetter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +38,7 @@ def customer_costs(
     rolled: dict[tuple[str, ...], list[Any]] = {}
     params = {"customer": customer, "from": start, "to": end}
     for agent, category, window, cost, events, quantity, unit in _rows(client, "costs", params):
-        parts = {"agent": agent, "category": category, "window": window.isoformat()}
+        parts = {"agent": agent, "category": category, "window": window.replace(tzinfo=UTC).isoformat()}
         group = tuple(parts[g] for g in group_by)
         acc = rolled.setdefault(group, [Decimal(0), 0, Decimal(0), set()])
         acc[0] += cost

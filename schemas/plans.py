@@ -9,10 +9,14 @@ credits. Amounts are ``Decimal`` in the plan's currency.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.events import Identifier
+from schemas.meters import Meter
 
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal(10**12), allow_inf_nan=False)]
 Quantity = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -58,9 +62,12 @@ class UsageCharge(_Frozen):
 
 
 class SeatCharge(_Frozen):
+    """Per seat per month: seats from the subscription, or from a (unique-count) meter."""
+
     kind: Literal["seats"] = "seats"
     description: str = "Seats"
     unit_price: Amount
+    meter: str | None = None
 
 
 class PlatformFee(_Frozen):
@@ -90,13 +97,78 @@ class PassThrough(_Frozen):
     margin: Annotated[Decimal, Field(ge=0, le=10)] = Decimal(0)
 
 
+class PerTaskCharge(_Frozen):
+    """A price per completed task: each distinct ``task_id`` with a successful outcome."""
+
+    kind: Literal["per_task"] = "per_task"
+    description: str = "Completed tasks"
+    meter: str = "tasks_succeeded"
+    unit_price: Amount
+
+
 Charge = Annotated[
-    UsageCharge | SeatCharge | PlatformFee | OutcomeCharge | PassThrough, Field(discriminator="kind")
+    UsageCharge | SeatCharge | PlatformFee | OutcomeCharge | PassThrough | PerTaskCharge,
+    Field(discriminator="kind"),
 ]
 
 
 class PlanVersion(_Frozen):
+    """One immutable version of a plan; customers subscribe to a version from a date."""
+
     plan: str
     version: str
+    description: str = ""
     currency: Literal["USD"] = "USD"
     charges: list[Charge]
+
+    def meters(self) -> set[str]:
+        """The meters this version's charges read."""
+        names = {c.meter for c in self.charges if isinstance(c, UsageCharge | PerTaskCharge)}
+        return names | {c.meter for c in self.charges if isinstance(c, SeatCharge) and c.meter}
+
+
+class Customer(_Frozen):
+    customer_id: Identifier
+    name: str = ""
+    stripe_customer_id: str = ""
+
+
+class Subscription(_Frozen):
+    """From ``starts_on`` (a UTC date) the customer is on this plan version, until its next subscription."""
+
+    customer_id: Identifier
+    plan: str
+    version: str
+    starts_on: date
+    seats: Quantity = Decimal(0)
+
+
+class CreditGrant(_Frozen):
+    """Prepaid credit, drawn down by usage charges before anything is billed for them."""
+
+    customer_id: Identifier
+    grant_id: Identifier
+    amount: Amount
+    granted_on: date
+
+
+class BillingFile(_Frozen):
+    """What ``costline plans load`` reads: any of meters, plans, customers, subscriptions, credits."""
+
+    meters: list[Meter] = Field(default_factory=list)
+    plans: list[PlanVersion] = Field(default_factory=list)
+    customers: list[Customer] = Field(default_factory=list)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+    credits: list[CreditGrant] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> BillingFile:
+        versions = {(p.plan, p.version) for p in self.plans}
+        if len(versions) != len(self.plans):
+            raise ValueError("a plan version appears twice")
+        meters = {m.name for m in self.meters}
+        for plan in self.plans:
+            missing = plan.meters() - meters if self.meters else set()
+            if missing:
+                raise ValueError(f"plan {plan.plan} {plan.version} uses undefined meters: {sorted(missing)}")
+        return self

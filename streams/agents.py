@@ -11,6 +11,7 @@ from streams.app import app, settings
 from streams.clickhouse import open_async_client
 from streams.dead_letter import DeadLetter
 from streams.dedup import DedupIndex
+from streams.offset_commits import progress
 from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
@@ -68,7 +69,16 @@ async def count_usage(stream: StreamT[bytes]) -> None:
             )
             for e in events
         ]
-        stats = await processor.process(batch)
+        admitted, holes = progress.admit(batch)
+        for (topic, partition), offset in holes.items():
+            # Set aside the rest of the partition's batch; it arrives again.
+            log.warning("%s[%d]: offset %d was skipped and later ones came; reading from it again",
+                        topic, partition, offset)  # fmt: skip
+            await app.consumer.seek(TP(topic, partition), offset)
+        if not admitted:
+            continue
+        stats = await processor.process(admitted)
+        progress.done(admitted)
         log.info(
             "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters; "
             "%d windows; %.0f ms (ClickHouse %.0f ms)",

@@ -122,6 +122,23 @@ class Pipeline:
         except (OSError, IndexError):
             return ""
 
+    def workers_report(self) -> str:
+        """Every worker's warnings and errors, then the tail of its log: what a failed wait shows."""
+        parts = []
+        for path in self.log_paths:
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            notable = [line for line in text.splitlines() if "[WARNING]" in line or "[ERROR]" in line]
+            parts.append(
+                f"==== {path}: {len(notable)} warnings and errors\n"
+                + "\n".join(notable[-40:])
+                + f"\n---- last lines\n{text[-3000:]}"
+            )
+        return "\n".join(parts)
+
     def wait_until_ready(self, index: int = -1, timeout: float = 120) -> None:
         """Until a worker has joined the group and finished restoring its tables."""
         deadline = time.monotonic() + timeout
@@ -164,9 +181,9 @@ class Pipeline:
                 return value
             dead = [w for w in self.workers if w.poll() is not None]
             if dead:
-                raise AssertionError(f"worker exited ({dead[0].returncode}):\n{self.worker_log()}")
+                raise AssertionError(f"worker exited ({dead[0].returncode}):\n{self.workers_report()}")
             time.sleep(0.5)
-        raise AssertionError(f"{sql!r} gave {value!r}, wanted {expected!r}\n{self.worker_log()}")
+        raise AssertionError(f"{sql!r} gave {value!r}, wanted {expected!r}\n{self.workers_report()}")
 
     def wait_until_counted(self, count: int, timeout: float = 240) -> None:
         """Until ``count`` distinct events are in the ledger and in the hourly windows."""

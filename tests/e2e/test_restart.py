@@ -34,7 +34,7 @@ def test_kill_nine_mid_stream_then_restart(cold: Pipeline) -> None:
     deadline = time.monotonic() + 120
     # Kill once a third is in: batches are then committed, in flight and unread.
     while cold.scalar("SELECT count() FROM ledger") < len(events) // 3:
-        assert time.monotonic() < deadline, cold.worker_log()
+        assert time.monotonic() < deadline, cold.workers_report()
         time.sleep(0.05)
     cold.kill_worker()  # SIGKILL: no flush, no commit, no goodbye
     counted_before_kill = cold.scalar("SELECT count() FROM ledger FINAL")

@@ -43,7 +43,7 @@ def test_a_second_worker_takes_over_partitions_with_their_windows(shared: Pipeli
     shared.start_worker()
     deadline = time.monotonic() + 120
     while shared.scalar("SELECT count() FROM ledger") < len(events) // 4:
-        assert time.monotonic() < deadline, shared.worker_log()
+        assert time.monotonic() < deadline, shared.workers_report()
         time.sleep(0.1)
     shared.start_worker()  # the group rebalances; some partitions and their windows move
     shared.wait_until_ready()

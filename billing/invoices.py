@@ -1,0 +1,351 @@
+"""Invoices: a customer's month, rated under its subscriptions, finalized once.
+
+A draft is computed from the ledger whenever it is asked for. Finalizing
+stores it (``invoices``, ``invoice_lines``) and from then on that month's
+invoice is what was stored, whatever arrives later. Usage that arrives late
+for a finalized month is found by rating that month again: every charge whose
+amount now differs from what was billed for it (on the month's invoice and
+on adjustments since) becomes an adjustment line on the next invoice. So a
+late event is billed exactly once, on the first invoice finalized after it
+arrived.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from billing import catalog
+from billing.meters import USAGE_COST, meter_usage
+from billing.rating import ROUNDING, ZERO, Line, PeriodUsage, credits_to_apply, rate, total
+from schemas.meters import Meter, MeterFilter
+from schemas.plans import OutcomeCharge, PlanVersion, Subscription
+from streams.clickhouse import read_query
+
+
+class BillingError(ValueError):
+    """The question cannot be answered as asked (no subscription, already final, ...)."""
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A calendar month in UTC: ``2026-11``."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            date(year, month, 1)
+        except ValueError:
+            raise BillingError(f"a period is a month like 2026-11, not {text!r}") from None
+        return cls(year, month)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.month)[1]
+
+    @property
+    def end_day(self) -> date:
+        """The first day after the month."""
+        return self.first_day + timedelta(days=self.days)
+
+    @property
+    def start(self) -> datetime:
+        return _midnight(self.first_day)
+
+    @property
+    def end(self) -> datetime:
+        return _midnight(self.end_day)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The days of a period one subscription covers."""
+
+    subscription: Subscription
+    first: date
+    end: date  # exclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.first).days
+
+
+def segments(subscriptions: Iterable[Subscription], period: Period) -> list[Segment]:
+    """One customer's subscriptions cut to ``period``, in order."""
+    subs = sorted(subscriptions, key=lambda s: s.starts_on)
+    out = []
+    for sub, following in zip(subs, [*subs[1:], None], strict=True):
+        first = max(sub.starts_on, period.first_day)
+        end = min(following.starts_on if following else period.end_day, period.end_day)
+        if first < end:
+            out.append(Segment(sub, first, end))
+    return out
+
+
+@dataclass(frozen=True)
+class Invoice:
+    customer_id: str
+    period: Period
+    currency: str
+    lines: list[Line]
+    credits_applied: Decimal
+    credit_balance: Decimal  # before this invoice
+    finalized_at: datetime | None = None
+
+    @property
+    def invoice_id(self) -> str:
+        return f"INV-{self.customer_id}-{self.period.label}"
+
+    @property
+    def status(self) -> str:
+        return "final" if self.finalized_at else "draft"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return total(self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.credits_applied
+
+    @property
+    def rounding(self) -> str:
+        return ROUNDING
+
+
+@dataclass
+class BillingContext:
+    """Billing data read once per command."""
+
+    client: Client
+    meters: dict[str, Meter]
+    plans: dict[tuple[str, str], PlanVersion]
+
+    @classmethod
+    def load(cls, client: Client) -> BillingContext:
+        return cls(
+            client,
+            {m.name: m for m in catalog.meters(client)},
+            {(p.plan, p.version): p for p in catalog.plan_versions(client)},
+        )
+
+
+def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
+    """The period's charges from the ledger as it is now, without adjustments or credits."""
+    parts = segments(catalog.subscriptions(ctx.client, customer), period)
+    if not parts:
+        raise BillingError(f"customer {customer!r} has no subscription in {period}")
+    lines: list[Line] = []
+    for part in parts:
+        sub = part.subscription
+        plan = ctx.plans.get((sub.plan, sub.version))
+        if plan is None:
+            raise BillingError(
+                f"{customer!r} is subscribed to plan {sub.plan} {sub.version}, which is not loaded"
+            )
+        usage = _usage(ctx, customer, plan, sub, _midnight(part.first), _midnight(part.end))
+        whole = part.days == period.days
+        suffix = "" if whole else f"@{part.first.isoformat()}"
+        segment_lines = rate(plan, usage, Decimal(part.days) / Decimal(period.days), suffix)
+        if not whole:
+            span = f" [{part.first:%b} {part.first.day}–{(part.end - timedelta(days=1)).day}, {plan.plan}]"
+            segment_lines = [_with_description(line, line.description + span) for line in segment_lines]
+        lines.extend(segment_lines)
+    return lines
+
+
+def _with_description(line: Line, description: str) -> Line:
+    return Line(**{**line.__dict__, "description": description})
+
+
+def _usage(
+    ctx: BillingContext, customer: str, plan: PlanVersion, sub: Subscription, start: datetime, end: datetime
+) -> PeriodUsage:
+    def value(meter: Meter) -> Decimal:
+        return meter_usage(ctx.client, meter, start, end, [customer]).total(customer)
+
+    meters: dict[str, Decimal] = {}
+    for name in sorted(plan.meters()):
+        meter = ctx.meters.get(name)
+        if meter is None:
+            raise BillingError(f"plan {plan.plan} {plan.version} uses meter {name!r}, which is not loaded")
+        meters[name] = value(meter)
+    outcomes: dict[str, tuple[Decimal, Decimal]] = {}
+    for charge in plan.charges:
+        if isinstance(charge, OutcomeCharge) and charge.outcome_type not in outcomes:
+            only = MeterFilter(kinds=["outcome"], outcome_types=[charge.outcome_type], success=True)
+            count = Meter(name="outcome_count", filter=only, aggregation="sum", field="quantity")
+            worth = Meter(name="outcome_value", filter=only, aggregation="sum", field="outcome_value")
+            outcomes[charge.outcome_type] = (value(count), value(worth))
+    cost = value(USAGE_COST) if any(c.kind == "pass_through" for c in plan.charges) else ZERO
+    return PeriodUsage(meters=meters, seats=sub.seats, outcomes=outcomes, usage_cost=cost)
+
+
+def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
+    """Corrections, billed with ``period``, for earlier finalized months whose charges changed."""
+    billed_amount: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    billed_quantity: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    descriptions: dict[tuple[str, str], str] = {}
+    rows = ctx.client.query(
+        read_query("billed_charges"), parameters={"customer": customer, "before": period.label}
+    ).result_rows
+    for for_period, key, description, quantity, amount in rows:
+        billed_amount[(for_period, key)] += amount
+        billed_quantity[(for_period, key)] += quantity
+        descriptions.setdefault((for_period, key), description)
+    lines = []
+    for earlier in sorted({p for p, _ in billed_amount}):
+        now = {line.key: line for line in rate_period(ctx, customer, Period.parse(earlier))}
+        for key in sorted(set(now) | {k for p, k in billed_amount if p == earlier}):
+            line = now.get(key)
+            amount = line.amount if line else ZERO
+            delta = amount - billed_amount[(earlier, key)]
+            if delta == 0:
+                continue
+            quantity = (line.quantity if line else ZERO) - billed_quantity[(earlier, key)]
+            description = line.description if line else descriptions[(earlier, key)]
+            lines.append(
+                Line(
+                    key=key,
+                    kind="adjustment",
+                    description=f"Adjustment for {earlier}: {description}",
+                    quantity=quantity,
+                    unit_price=None,
+                    exact=delta,
+                    meter=line.meter if line else "",
+                    detail=f"billed {billed_amount[(earlier, key)]:.2f}, now {amount:.2f}",
+                    adjusts_period=earlier,
+                )
+            )
+    return lines
+
+
+def draft(ctx: BillingContext, customer: str, period: Period) -> Invoice:
+    lines = rate_period(ctx, customer, period) + adjustments(ctx, customer, period)
+    balance = credit_balance(ctx.client, customer, period)
+    currency = _currency(ctx, customer, period)
+    return Invoice(customer, period, currency, lines, credits_to_apply(lines, balance), balance)
+
+
+def _currency(ctx: BillingContext, customer: str, period: Period) -> str:
+    parts = segments(catalog.subscriptions(ctx.client, customer), period)
+    plan = ctx.plans.get((parts[0].subscription.plan, parts[0].subscription.version)) if parts else None
+    return plan.currency if plan else "USD"
+
+
+def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
+    """Grants made before the period ends, less credits applied on other finalized invoices."""
+    granted = sum((g.amount for g in catalog.credit_grants(client, customer, period.end_day)), ZERO)
+    used = client.query(
+        "SELECT sum(credits_applied) FROM invoices FINAL "
+        "WHERE customer_id = {customer:String} AND period != {period:String}",
+        parameters={"customer": customer, "period": period.label},
+    ).result_rows[0][0]
+    return granted - Decimal(used or 0)
+
+
+def stored(client: Client, customer: str, period: Period) -> Invoice | None:
+    """The finalized invoice of ``customer`` for ``period``, if there is one."""
+    head = client.query(
+        "SELECT currency, credits_applied, finalized_at FROM invoices FINAL "
+        "WHERE customer_id = {customer:String} AND period = {period:String}",
+        parameters={"customer": customer, "period": period.label},
+    ).result_rows
+    if not head:
+        return None
+    currency, credits, finalized_at = head[0]
+    rows = client.query(
+        "SELECT charge_key, kind, description, quantity, unit_price, exact, meter, included, detail, "
+        "adjusts_period FROM invoice_lines FINAL "
+        "WHERE customer_id = {customer:String} AND period = {period:String} ORDER BY line_no",
+        parameters={"customer": customer, "period": period.label},
+    ).result_rows
+    lines = [
+        Line(k, kind, d, Decimal(q), None if u is None else Decimal(u), Decimal(e), m, Decimal(i), det, adj)
+        for k, kind, d, q, u, e, m, i, det, adj in rows
+    ]
+    return Invoice(
+        customer, period, currency, lines, Decimal(credits), Decimal(0), finalized_at.replace(tzinfo=UTC)
+    )
+
+
+def invoice_for(ctx: BillingContext, customer: str, period: Period) -> Invoice:
+    """The stored invoice when the period is final, else a draft from the ledger as it is."""
+    return stored(ctx.client, customer, period) or draft(ctx, customer, period)
+
+
+def finalize(ctx: BillingContext, customer: str, period: Period) -> Invoice:
+    """Store the draft as the period's invoice; a period is finalized once."""
+    if stored(ctx.client, customer, period) is not None:
+        raise BillingError(f"the {period} invoice of {customer!r} is already final; it cannot change")
+    invoice = draft(ctx, customer, period)
+    final = Invoice(**{**invoice.__dict__, "finalized_at": datetime.now(UTC)})
+    _insert(ctx.client, final)
+    return final
+
+
+LINE_COLUMNS = [
+    "invoice_id", "customer_id", "period", "line_no", "charge_key", "kind", "description", "meter",
+    "quantity", "included", "billable", "unit_price", "detail", "exact", "amount", "adjusts_period",
+]  # fmt: skip
+
+
+def _stored_decimal(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
+
+
+def _insert(client: Client, invoice: Invoice) -> None:
+    # Lines first: an invoice row without its lines would read as a final, empty invoice.
+    rows: list[list[Any]] = [
+        [
+            invoice.invoice_id, invoice.customer_id, invoice.period.label, number, line.key, line.kind,
+            line.description, line.meter, _stored_decimal(line.quantity), _stored_decimal(line.included),
+            _stored_decimal(line.billable),
+            None if line.unit_price is None else _stored_decimal(line.unit_price),
+            line.detail, _stored_decimal(line.exact), line.amount, line.adjusts_period,
+        ]
+        for number, line in enumerate(invoice.lines, start=1)
+    ]  # fmt: skip
+    if rows:
+        client.insert(
+            "invoice_lines",
+            rows,
+            LINE_COLUMNS,
+        )  # fmt: skip
+    client.insert(
+        "invoices",
+        [[
+            invoice.invoice_id, invoice.customer_id, invoice.period.label, invoice.currency, invoice.subtotal,
+            invoice.credits_applied, invoice.total, invoice.rounding, invoice.finalized_at,
+        ]],
+        [
+            "invoice_id", "customer_id", "period", "currency", "subtotal", "credits_applied", "total",
+            "rounding", "finalized_at",
+        ],
+    )  # fmt: skip

@@ -100,7 +100,7 @@ def segments(subscriptions: Iterable[Subscription], period: Period) -> list[Segm
     """One customer's subscriptions cut to ``period``, in order."""
     subs = sorted(subscriptions, key=lambda s: s.starts_on)
     out = []
-    for sub, following in zip(subs, [*subs[1:], None], strict=True):
+    for sub, following in zip(subs, [*subs[1:], None], strict=False):
         first = max(sub.starts_on, period.first_day)
         end = min(following.starts_on if following else period.end_day, period.end_day)
         if first < end:
@@ -172,7 +172,8 @@ def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line
         usage = _usage(ctx, customer, plan, sub, _midnight(part.first), _midnight(part.end))
         whole = part.days == period.days
         suffix = "" if whole else f"@{part.first.isoformat()}"
-        segment_lines = rate(plan, usage, Decimal(part.days) / Decimal(period.days), suffix)
+        fraction = Decimal(part.days) / Decimal(period.days)
+        segment_lines = rate(plan, usage, fraction, suffix, f"{part.days} of {period.days} days")
         if not whole:
             span = f" [{part.first:%b} {part.first.day}–{(part.end - timedelta(days=1)).day}, {plan.plan}]"
             segment_lines = [_with_description(line, line.description + span) for line in segment_lines]

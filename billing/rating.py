@@ -75,11 +75,17 @@ def total(lines: list[Line]) -> Decimal:
     return sum((line.amount for line in lines), ZERO)
 
 
-def rate(plan: PlanVersion, usage: PeriodUsage, fraction: Decimal = ONE, segment: str = "") -> list[Line]:
-    """``plan``'s lines for ``usage``; ``segment`` tells prorated parts of a month apart."""
+def rate(
+    plan: PlanVersion, usage: PeriodUsage, fraction: Decimal = ONE, segment: str = "", span: str = ""
+) -> list[Line]:
+    """``plan``'s lines for ``usage``.
+
+    ``segment`` tells prorated parts of a month apart in line keys; ``span``
+    says in words what ``fraction`` of the month they cover ("15 of 30 days").
+    """
     lines: list[Line] = []
     minimum: tuple[str, PlatformFee] | None = None
-    prorated = f" (prorated {fraction:.6g} of the month)" if fraction != ONE else ""
+    prorated = f"prorated {span or f'{fraction:.6f} of the month'}" if fraction != ONE else ""
     for index, charge in enumerate(plan.charges):
         key = f"{plan.plan}/{plan.version}/{index}{segment}"
         match charge:
@@ -95,14 +101,16 @@ def rate(plan: PlanVersion, usage: PeriodUsage, fraction: Decimal = ONE, segment
             case SeatCharge():
                 seats = usage.meters.get(charge.meter, ZERO) if charge.meter else usage.seats
                 lines.append(
-                    Line(key, "seats", charge.description + prorated, seats, charge.unit_price,
-                         seats * charge.unit_price * fraction, meter=charge.meter or "")
+                    Line(key, "seats", charge.description, seats, charge.unit_price,
+                         seats * charge.unit_price * fraction, meter=charge.meter or "", detail=prorated)
                 )  # fmt: skip
             case PlatformFee(minimum=True):
                 minimum = (key, charge)
             case PlatformFee():
-                amount = charge.amount * fraction
-                lines.append(Line(key, "fee", charge.description + prorated, ONE, amount, amount))
+                lines.append(
+                    Line(key, "fee", charge.description, fraction, charge.amount, charge.amount * fraction,
+                         detail=prorated)
+                )  # fmt: skip
             case OutcomeCharge():
                 count, value = usage.outcomes.get(charge.outcome_type, (ZERO, ZERO))
                 lines.extend(_outcome_lines(key, charge, count, value))

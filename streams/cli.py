@@ -137,6 +137,63 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_plans(args: argparse.Namespace, settings: Settings) -> int:
+    from billing import catalog
+    from streams.clickhouse import open_client
+
+    client = open_client(settings)
+    if args.action == "load":
+        if not args.files:
+            raise UsageError("plans load needs at least one billing file (e.g. plans/meters.json)")
+        for name in args.files:
+            loaded = catalog.load(client, catalog.read_billing_file(Path(name)))
+            print(f"{name}: loaded {loaded}")
+        return 0
+    for meter in catalog.meters(client):
+        print(f"meter  {meter.name:<20} {meter.aggregation:<12} {meter.description}")
+    for plan in catalog.plan_versions(client):
+        kinds = ", ".join(c.kind for c in plan.charges)
+        print(f"plan   {plan.plan + ' ' + plan.version:<20} {kinds}")
+    for sub in catalog.subscriptions(client):
+        print(
+            f"sub    {sub.customer_id:<20} {sub.plan} {sub.version} from {sub.starts_on} seats {sub.seats:g}"
+        )
+    return 0
+
+
+def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.invoices import BillingContext, Period, finalize, invoice_for
+    from billing.render import render_invoice
+    from streams.clickhouse import open_client
+
+    ctx = BillingContext.load(open_client(settings))
+    period = Period.parse(args.period)
+    invoice = (
+        finalize(ctx, args.customer, period) if args.finalize else invoice_for(ctx, args.customer, period)
+    )
+    text = render_invoice(invoice, args.format)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote the {invoice.status} invoice {invoice.invoice_id} ({invoice.total:.2f}) to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_economics(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.economics import run_economics
+
+    return run_economics(
+        settings, args.period, args.by, args.infra_cost_per_hour, args.human_cost, args.format
+    )
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.exports import run_export
+
+    return run_export(settings, args.period, args.format, args.out, args.data)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from streams.demo import run_demo
 
@@ -181,15 +238,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code", help="replay only dead letters with this error code")
     p.set_defaults(func=cmd_dlq)
 
+    p = sub.add_parser("plans", help="meters, plan versions, customers, subscriptions and credits")
+    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("files", nargs="*", help="billing files to load (JSON; see plans/)")
+    p.set_defaults(func=cmd_plans)
+
+    p = sub.add_parser("invoice", help="a customer's invoice for a month (a draft until finalized)")
+    p.add_argument("--customer", required=True)
+    p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--format", choices=["table", "json", "csv", "html"], default="table")
+    p.add_argument("--finalize", action="store_true", help="store it; a finalized invoice never changes")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_invoice)
+
+    p = sub.add_parser("economics", help="revenue against cost, margins and cost per task for a month")
+    p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--by", choices=["customer", "agent"], default="customer")
+    p.add_argument("--infra-cost-per-hour", default="0", help="fixed infrastructure cost per hour")
+    p.add_argument("--human-cost", help="what a human costs per successful task, for break-even volume")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(func=cmd_economics)
+
+    p = sub.add_parser("export", help="usage per customer, meter and day, or invoice lines, to a file")
+    p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--format", choices=["csv", "parquet", "jsonl", "stripe"], default="csv")
+    p.add_argument("--data", choices=["usage", "invoice_lines"], default="usage")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
     p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
     p.set_defaults(func=cmd_demo)
     return parser
 
 
+class UsageError(ValueError):
+    """The command was asked for something it cannot do."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args, get_settings()))
+    from pydantic import ValidationError
+
+    from billing.catalog import BillingDataError
+    from billing.invoices import BillingError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, get_settings()))
+    except (UsageError, BillingError, BillingDataError, ValidationError) as exc:
+        print(f"costline {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,334 @@
+"""Billing exports: a month's usage per customer, meter and day, or its invoice lines, as a file.
+
+An export is a function of what is stored and nothing else: no generation
+time, a fixed row order, and the file swapped in whole. Exporting a month
+that has not changed gives the same bytes, so a re-export can be diffed,
+checksummed or re-sent without surprises.
+
+Formats: ``csv``, ``jsonl``, ``parquet`` (encoded by ClickHouse, typed:
+Date and Decimal(38, 12) columns) and ``stripe``, Stripe Billing meter
+events to re-send idempotently.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TextIO, get_args
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.external import ExternalData
+from clickhouse_connect.driver.httpclient import HttpClient
+
+from billing import catalog
+from billing.invoices import BillingError, Period
+from billing.meters import meter_usage
+from streams.clickhouse import open_client, read_query
+from streams.settings import Settings
+
+Format = Literal["csv", "parquet", "jsonl", "stripe"]
+Data = Literal["usage", "invoice_lines"]
+FORMATS: tuple[str, ...] = get_args(Format)
+DATA: tuple[str, ...] = get_args(Data)
+
+Cell = str | int | date | Decimal | None
+Row = tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What an export holds: its columns, named and typed as the Parquet file has them."""
+
+    name: Data
+    columns: tuple[tuple[str, str], ...]  # (name, ClickHouse type)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def structure(self) -> str:
+        return ", ".join(f"{name} {kind}" for name, kind in self.columns)
+
+
+MONEY = "Decimal(38, 12)"
+USAGE = Dataset(
+    "usage",
+    (
+        ("period", "String"),
+        ("customer_id", "String"),
+        ("meter", "String"),
+        ("day", "Date"),
+        ("value", MONEY),
+        ("unit", "String"),
+    ),
+)
+INVOICE_LINES = Dataset(
+    "invoice_lines",
+    (
+        ("invoice_id", "String"),
+        ("customer_id", "String"),
+        ("period", "String"),
+        ("line_no", "UInt16"),
+        ("kind", "String"),
+        ("description", "String"),
+        ("meter", "String"),
+        ("quantity", MONEY),
+        ("included", MONEY),
+        ("billable", MONEY),
+        ("unit_price", f"Nullable({MONEY})"),
+        ("amount", MONEY),
+        ("adjusts_period", "String"),
+    ),
+)
+
+# Pinned so the server's defaults cannot change the file: one thread, one
+# encoder, the same codec and row groups. The footer still names the
+# ClickHouse version that wrote it, so another server version may give
+# other bytes for the same rows.
+PARQUET_SETTINGS: dict[str, Any] = {
+    "max_threads": 1,
+    "output_format_parallel_formatting": 0,
+    "output_format_parquet_parallel_encoding": 0,
+    "output_format_parquet_compression_method": "zstd",
+    "output_format_parquet_row_group_size": 1_000_000,
+    "output_format_parquet_string_as_string": 1,
+}
+STAGED = "export_rows"  # the external table a Parquet export's rows are sent as
+
+
+def plain(value: Decimal) -> str:
+    """A decimal exactly, without exponent or trailing zeros: ``12500``, ``0.5``."""
+    if value == 0:
+        return "0"  # also for -0 and 0E-12
+    return f"{value.normalize():f}"
+
+
+def export(
+    client: Client,
+    period: Period,
+    fmt: Format,
+    out: Path,
+    data: Data = "usage",
+    progress: bool | None = None,
+) -> int:
+    """Write ``data`` of ``period`` to ``out`` as ``fmt``; returns the number of rows written."""
+    if fmt not in FORMATS:
+        raise BillingError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if data not in DATA:
+        raise BillingError(f"unknown export data {data!r}; choose one of {', '.join(DATA)}")
+    if fmt == "stripe" and data != "usage":
+        raise BillingError(
+            "the stripe format is meter events, so it exports usage only; "
+            "export invoice lines as csv, jsonl or parquet"
+        )
+    dataset = USAGE if data == "usage" else INVOICE_LINES
+    rows = usage_rows(client, period) if data == "usage" else invoice_line_rows(client, period)
+    bar = Progress(len(rows), f"{data} {period}", sys.stderr.isatty() if progress is None else progress)
+    with replacing(out) as tmp:
+        if fmt == "csv":
+            _write_csv(tmp, dataset, bar.counted(rows))
+        elif fmt == "jsonl":
+            _write_lines(tmp, (_record(dataset, row) for row in bar.counted(rows)))
+        elif fmt == "stripe":
+            stripe_ids = {c.customer_id: c.stripe_customer_id for c in catalog.customers(client)}
+            _write_lines(tmp, (stripe_event(row, stripe_ids) for row in bar.counted(rows)))
+        else:
+            _write_parquet(client, tmp, dataset, bar.counted(rows))
+    bar.done()
+    return len(rows)
+
+
+def usage_rows(client: Client, period: Period) -> list[Row]:
+    """Every stored meter's value per customer and UTC day of the period, by (customer, meter, day)."""
+    rows: list[Row] = []
+    for meter in sorted(catalog.meters(client), key=lambda m: m.name):
+        usage = meter_usage(client, meter, period.start, period.end)
+        rows.extend(
+            (period.label, customer, meter.name, day, value, meter.unit)
+            for (customer, day), value in usage.daily.items()
+        )
+    rows.sort(key=lambda row: (row[1], row[2], row[3]))  # type: ignore[arg-type, return-value]
+    return rows
+
+
+def invoice_line_rows(client: Client, period: Period) -> list[Row]:
+    """The lines of the period's finalized invoices, by customer and line number."""
+    result = client.query(read_query("export_invoice_lines"), parameters={"period": period.label})
+    return [tuple(row) for row in result.result_rows]
+
+
+def stripe_event(row: Row, stripe_ids: dict[str, str]) -> dict[str, Any]:
+    """A usage row as a Stripe Billing meter event (``POST /v1/billing/meter_events``).
+
+    The identifier is the same whenever (customer, meter, day) is, so Stripe
+    drops a re-sent event instead of counting it twice. The timestamp is the
+    day's last second: the event then falls in the day it totals.
+    """
+    _, customer, meter, day, value, _ = row
+    assert isinstance(customer, str) and isinstance(meter, str)
+    assert isinstance(day, date) and isinstance(value, Decimal)
+    key = f"{customer}|{meter}|{day.isoformat()}".encode()
+    return {
+        "event_name": meter,
+        "identifier": f"costline-{hashlib.sha256(key).hexdigest()[:32]}",
+        "payload": {"stripe_customer_id": stripe_ids.get(customer) or customer, "value": plain(value)},
+        "timestamp": int(datetime.combine(day, time(23, 59, 59), tzinfo=UTC).timestamp()),
+    }
+
+
+def _text(cell: Cell) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, Decimal):
+        return plain(cell)
+    if isinstance(cell, date):
+        return cell.isoformat()
+    return str(cell)
+
+
+def _json_value(cell: Cell) -> str | int | None:
+    # Money stays a string: a JSON number is a float to most readers.
+    if cell is None or isinstance(cell, int | str):
+        return cell
+    return _text(cell)
+
+
+def _record(dataset: Dataset, row: Row) -> dict[str, str | int | None]:
+    return {name: _json_value(cell) for name, cell in zip(dataset.names, row, strict=True)}
+
+
+def _json_line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _write_csv(path: Path, dataset: Dataset, rows: Iterable[Row]) -> None:
+    with path.open("x", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(dataset.names)
+        writer.writerows([_text(cell) for cell in row] for row in rows)
+
+
+def _write_lines(path: Path, objects: Iterable[dict[str, Any]]) -> None:
+    with path.open("x", encoding="utf-8", newline="") as f:
+        f.writelines(_json_line(obj) for obj in objects)
+
+
+def _write_parquet(client: Client, path: Path, dataset: Dataset, rows: Iterable[Row]) -> None:
+    """Have ClickHouse encode the rows: Parquet without a Python Parquet library.
+
+    The rows go to the server as JSON lines (an external table over HTTP, a
+    bound parameter in the embedded engine) and come back as Parquet in the
+    order they were sent (``n``).
+    """
+    staged = "".join(
+        _json_line({"n": n, **_record(dataset, row)}) for n, row in enumerate(rows)
+    ).encode()
+    structure = f"n UInt64, {dataset.structure}"
+    if isinstance(client, HttpClient):
+        stream = client.raw_stream(
+            f"SELECT * EXCEPT n FROM {STAGED} ORDER BY n",
+            settings=PARQUET_SETTINGS,
+            fmt="Parquet",
+            external_data=ExternalData(data=staged, file_name=STAGED, fmt="JSONEachRow", structure=structure),
+        )
+    else:
+        # chDB takes no external data, but in-process a parameter has no size limit.
+        stream = client.raw_stream(
+            "SELECT * EXCEPT n FROM format(JSONEachRow, {structure:String}, {rows:String}) ORDER BY n",
+            parameters={"structure": structure, "rows": staged.decode()},
+            settings=PARQUET_SETTINGS,
+            fmt="Parquet",
+        )
+    try:
+        with path.open("xb") as f:
+            shutil.copyfileobj(stream, f)  # type: ignore[misc]
+    finally:
+        stream.close()
+
+
+@contextmanager
+def replacing(out: Path) -> Iterator[Path]:
+    """A temporary path next to ``out`` that becomes ``out`` only if the block succeeds.
+
+    A reader never sees half an export, and a failed export leaves the
+    previous file as it was. The name is unique so two exports to the same
+    path cannot write into each other's file.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the data must be on disk before the rename is
+        finally:
+            os.close(fd)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Progress:
+    """``rows written / total`` on one stderr line, redrawn every ``every`` rows."""
+
+    WIDTH = 30
+
+    def __init__(
+        self, total: int, label: str, enabled: bool, stream: TextIO | None = None, every: int = 5_000
+    ) -> None:
+        self.total = total
+        self.label = label
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.written = 0
+
+    def counted(self, rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            yield row
+            self.written += 1
+            if self.enabled and self.written % self.every == 0:
+                self._draw()
+
+    def done(self) -> None:
+        if self.enabled:
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self) -> None:
+        filled = self.WIDTH * self.written // self.total if self.total else self.WIDTH
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\rexporting {self.label} [{bar}] {self.written:,}/{self.total:,} rows")
+        self.stream.flush()
+
+
+def run_export(settings: Settings, period: str, fmt: str, out: str, data: str) -> int:
+    """``costline export``: returns the exit status (errors are raised as ``BillingError``)."""
+    if fmt not in FORMATS:
+        raise BillingError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if data not in DATA:
+        raise BillingError(f"unknown export data {data!r}; choose one of {', '.join(DATA)}")
+    month = Period.parse(period)
+    client = open_client(settings)
+    try:
+        rows = export(client, month, fmt, Path(out), data)  # type: ignore[arg-type]
+    finally:
+        client.close()
+    print(f"exported {rows} rows to {out}")
+    return 0
+
+
+_: Callable[..., int] = export  # keeps the public signature checked by mypy

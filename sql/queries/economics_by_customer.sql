@@ -1,0 +1,17 @@
+-- Unit economics per customer over [from, to): what its usage cost, and its
+-- tasks. A task is a distinct non-empty task_id; it succeeded when one of its
+-- outcome events has success = true. task_cost is the cost of every event
+-- that carries a task_id (first attempts, retries, failed tasks and human
+-- review alike), which cost per successful task divides by the successes.
+SELECT
+    customer_id,
+    sum(cost)                                                              AS cost,
+    count()                                                                AS events,
+    uniqExactIf(task_id, task_id != '')                                    AS tasks,
+    uniqExactIf(task_id, task_id != '' AND kind = 'outcome' AND success)   AS successful_tasks,
+    sumIf(cost, task_id != '')                                             AS task_cost
+FROM ledger FINAL
+WHERE occurred_at >= {from:DateTime64(6, 'UTC')}
+  AND occurred_at <  {to:DateTime64(6, 'UTC')}
+GROUP BY customer_id
+ORDER BY customer_id

@@ -116,7 +116,9 @@ def rate(
                 lines.extend(_outcome_lines(key, charge, count, value))
             case PassThrough():
                 exact = usage.usage_cost * (1 + charge.margin)
-                detail = f"cost {usage.usage_cost.normalize():f} + {charge.margin * 100:g}% margin"
+                detail = (
+                    f"cost {usage.usage_cost.normalize():f} + {(charge.margin * 100).normalize():f}% margin"
+                )
                 lines.append(
                     Line(key, "pass_through", charge.description, usage.usage_cost, None, exact,
                          meter="usage_cost", detail=detail)
@@ -172,7 +174,7 @@ def _outcome_lines(key: str, charge: OutcomeCharge, count: Decimal, value: Decim
     if charge.unit_price:
         lines.append(Line(key, "outcome", description, count, charge.unit_price, count * charge.unit_price))
     if charge.share_of_value:
-        share = f"{charge.share_of_value * 100:g}%"
+        share = f"{(charge.share_of_value * 100).normalize():f}%"
         lines.append(Line(
             f"{key}/value", "outcome", f"{description} ({share} of value)", value, None,
             value * charge.share_of_value, detail=f"{share} of {value.normalize():f}",

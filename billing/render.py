@@ -110,7 +110,7 @@ def _table(invoice: Invoice) -> str:
         *(fmt(r) for r in flat),
         rule,
         f"{'Subtotal':<20}{_money(invoice.subtotal):>{width - 20}}",
-        f"{'Credits applied':<20}{'-' + _money(invoice.credits_applied):>{width - 20}}",
+        f"{'Credits applied':<20}{_money(-invoice.credits_applied):>{width - 20}}",
         f"{'Total':<20}{_money(invoice.total):>{width - 20}}",
         "",
         invoice.rounding,
@@ -203,7 +203,7 @@ def _html(invoice: Invoice) -> str:
 </tbody>
 <tfoot>
 <tr><td colspan="4">Subtotal</td><td class="num">{_money(invoice.subtotal)}</td></tr>
-<tr><td colspan="4">Credits applied</td><td class="num">-{_money(invoice.credits_applied)}</td></tr>
+<tr><td colspan="4">Credits applied</td><td class="num">{_money(-invoice.credits_applied)}</td></tr>
 <tr class="total"><td colspan="4">Total due ({e(invoice.currency)})</td>
 <td class="num">{_money(invoice.total)}</td></tr>
 </tfoot>

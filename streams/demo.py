@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -29,6 +30,7 @@ from streams.report import table
 from streams.sample_day import DAY, sample_day
 from streams.settings import Settings
 
+PLANS_DIR = Path(__file__).resolve().parent.parent / "plans"
 DEMO = {
     "app_id": "costline-demo",
     "usage_topic": "costline-demo.usage",
@@ -126,6 +128,7 @@ def run_demo(base: Settings, keep_running: bool = False) -> int:
         _step("waiting for the worker to count everything")
         wait_for_ledger(settings, len(events))
         _print_report(settings)
+        _print_invoices(settings)
     finally:
         if not keep_running:
             _step("stopping the worker" + (f" and {' and '.join(started)}" if started else ""))
@@ -153,6 +156,22 @@ async def _publish(settings: Settings, events: list[UsageEvent]) -> None:
             )
         )
         await publisher.flush()
+
+
+def _print_invoices(settings: Settings) -> None:
+    from billing import catalog
+    from billing.invoices import BillingContext, Period, invoice_for
+    from billing.render import render_invoice
+
+    client = open_client(settings)
+    _step("loading meters and plans (plans/meters.json, plans/example.json)")
+    for name in ("meters.json", "example.json"):
+        print(f"    {name}: {catalog.load(client, catalog.read_billing_file(PLANS_DIR / name))}")
+    ctx = BillingContext.load(client)
+    period = Period(DAY.year, DAY.month)
+    for customer in sorted({sub.customer_id for sub in catalog.subscriptions(client)}):
+        _step(f"the draft invoice of {customer} for {period} (`costline invoice --finalize` stores one)")
+        print(render_invoice(invoice_for(ctx, customer, period), "table"))
 
 
 def _print_report(settings: Settings) -> None:

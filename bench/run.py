@@ -21,9 +21,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from clickhouse_connect.driver.client import Client
 
 from bench.workload import events, expected_total, pack
+from billing import catalog as billing_catalog
+from billing.invoices import BillingContext, Period, draft
 from schemas.events import ToolCall, parse_event
+from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
 from streams import local_services
 from streams.clickhouse import open_client, read_query
@@ -35,7 +39,9 @@ from streams.settings import Settings, get_settings
 from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
 from streams.topics import topic_partitions
 
-BENCH_SQL = Path(__file__).resolve().parent / "sql"
+BENCH_DIR = Path(__file__).resolve().parent
+BENCH_SQL = BENCH_DIR / "sql"
+ROOT = BENCH_DIR.parent
 
 
 async def publish(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
@@ -235,8 +241,8 @@ def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dic
     }
 
 
-def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
-    """An invoice query over a generated ledger of ``rows`` rows."""
+def generated_ledger(settings: Settings, rows: int) -> Client:
+    """A database holding a generated ledger of ``rows`` rows (kept between runs)."""
     qs = settings.model_copy(update={"clickhouse_database": f"costline_bench_query_{rows}"})
     migrate(qs, log=lambda _: None)
     client = open_client(qs)
@@ -251,6 +257,12 @@ def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
                 parameters={"rows": rows, "first": first, "count": min(chunk, rows - first)},
                 settings={"max_insert_threads": 2},
             )
+    return client
+
+
+def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
+    """An invoice query over a generated ledger of ``rows`` rows."""
+    client = generated_ledger(settings, rows)
     sql = read_query("invoice_usage")
     october = {"from": datetime(2026, 10, 1, tzinfo=UTC), "to": datetime(2026, 11, 1, tzinfo=UTC)}
     # The busiest customer's month, to show the query reads real rows.
@@ -272,6 +284,32 @@ def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
         "query_p50_ms": statistics.median(timings),
         "query_p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
         "ledger_bytes_per_row": parts[2] / max(parts[0], 1),
+    }
+
+
+def invoice_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
+    """Whole draft invoices (every meter query, rating, credits, adjustments) on the generated ledger.
+
+    The 20 busiest customers are on a hybrid plan (fee, included actions,
+    graduated overage, cost pass-through with a margin) for October.
+    """
+    client = generated_ledger(settings, rows)
+    billing_catalog.load(client, billing_catalog.read_billing_file(ROOT / "plans" / "meters.json"))
+    billing_catalog.load(client, BillingFile.model_validate_json((BENCH_DIR / "billing.json").read_bytes()))
+    ctx = BillingContext.load(client)
+    october = Period.parse("2026-10")
+    timings = []
+    totals = []
+    for i in range(runs):
+        started = time.perf_counter()
+        invoice = draft(ctx, f"cust-{i % 20:04d}", october)
+        timings.append((time.perf_counter() - started) * 1000)
+        totals.append(invoice.total)
+    timings.sort()
+    return {
+        "invoice_p50_ms": statistics.median(timings),
+        "invoice_p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
+        "invoice_busiest_total": str(totals[0]),
     }
 
 
@@ -302,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--query-rows", type=int, default=10_000_000)
     parser.add_argument("--query-runs", type=int, default=200)
-    parser.add_argument("--phases", default="raw,e2e,latency,query", help="which of raw,e2e,latency,query")
+    parser.add_argument("--invoice-runs", type=int, default=40)
+    parser.add_argument(
+        "--phases", default="raw,e2e,latency,query,invoice", help="which of raw,e2e,latency,query,invoice"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
 
@@ -361,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         if "query" in phases:
             say(f"4. invoice query over {args.query_rows:,} ledger rows")
             record(query_bench(settings, args.query_rows, args.query_runs))
+        if "invoice" in phases:
+            say(f"5. draft invoices over {args.query_rows:,} ledger rows")
+            record(invoice_bench(settings, args.query_rows, args.invoice_runs))
     finally:
         local_services.down(settings, tuple(started))
     if not args.json:

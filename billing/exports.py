@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import secrets
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TextIO, get_args
+from typing import Any, BinaryIO, Literal, NamedTuple, TextIO, TypeVar, cast, get_args
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.external import ExternalData
@@ -44,6 +45,16 @@ DATA: tuple[str, ...] = get_args(Data)
 
 Cell = str | int | date | Decimal | None
 Row = tuple[Cell, ...]
+R = TypeVar("R", bound=Row)
+
+
+class UsageRow(NamedTuple):
+    period: str
+    customer_id: str
+    meter: str
+    day: date
+    value: Decimal
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -133,33 +144,40 @@ def export(
             "the stripe format is meter events, so it exports usage only; "
             "export invoice lines as csv, jsonl or parquet"
         )
-    dataset = USAGE if data == "usage" else INVOICE_LINES
-    rows = usage_rows(client, period) if data == "usage" else invoice_line_rows(client, period)
-    bar = Progress(len(rows), f"{data} {period}", sys.stderr.isatty() if progress is None else progress)
-    with replacing(out) as tmp:
-        if fmt == "csv":
-            _write_csv(tmp, dataset, bar.counted(rows))
-        elif fmt == "jsonl":
-            _write_lines(tmp, (_record(dataset, row) for row in bar.counted(rows)))
-        elif fmt == "stripe":
-            stripe_ids = {c.customer_id: c.stripe_customer_id for c in catalog.customers(client)}
-            _write_lines(tmp, (stripe_event(row, stripe_ids) for row in bar.counted(rows)))
-        else:
-            _write_parquet(client, tmp, dataset, bar.counted(rows))
+    show = sys.stderr.isatty() if progress is None else progress
+    if fmt == "stripe":
+        usage = usage_rows(client, period)
+        stripe_ids = {c.customer_id: c.stripe_customer_id for c in catalog.customers(client)}
+        bar = Progress(len(usage), f"{data} {period}", show)
+        with replacing(out) as tmp:
+            _write_lines(tmp, (stripe_event(row, stripe_ids) for row in bar.counted(usage)))
+    else:
+        dataset = USAGE if data == "usage" else INVOICE_LINES
+        rows: Sequence[Row] = (
+            usage_rows(client, period) if data == "usage" else invoice_line_rows(client, period)
+        )
+        bar = Progress(len(rows), f"{data} {period}", show)
+        with replacing(out) as tmp:
+            if fmt == "csv":
+                _write_csv(tmp, dataset, bar.counted(rows))
+            elif fmt == "jsonl":
+                _write_lines(tmp, (_record(dataset, row) for row in bar.counted(rows)))
+            else:
+                _write_parquet(client, tmp, dataset, bar.counted(rows))
     bar.done()
-    return len(rows)
+    return bar.written
 
 
-def usage_rows(client: Client, period: Period) -> list[Row]:
+def usage_rows(client: Client, period: Period) -> list[UsageRow]:
     """Every stored meter's value per customer and UTC day of the period, by (customer, meter, day)."""
-    rows: list[Row] = []
+    rows: list[UsageRow] = []
     for meter in sorted(catalog.meters(client), key=lambda m: m.name):
         usage = meter_usage(client, meter, period.start, period.end)
         rows.extend(
-            (period.label, customer, meter.name, day, value, meter.unit)
+            UsageRow(period.label, customer, meter.name, day, value, meter.unit)
             for (customer, day), value in usage.daily.items()
         )
-    rows.sort(key=lambda row: (row[1], row[2], row[3]))  # type: ignore[arg-type, return-value]
+    rows.sort(key=lambda row: (row.customer_id, row.meter, row.day))
     return rows
 
 
@@ -169,22 +187,22 @@ def invoice_line_rows(client: Client, period: Period) -> list[Row]:
     return [tuple(row) for row in result.result_rows]
 
 
-def stripe_event(row: Row, stripe_ids: dict[str, str]) -> dict[str, Any]:
+def stripe_event(row: UsageRow, stripe_ids: dict[str, str]) -> dict[str, Any]:
     """A usage row as a Stripe Billing meter event (``POST /v1/billing/meter_events``).
 
     The identifier is the same whenever (customer, meter, day) is, so Stripe
     drops a re-sent event instead of counting it twice. The timestamp is the
     day's last second: the event then falls in the day it totals.
     """
-    _, customer, meter, day, value, _ = row
-    assert isinstance(customer, str) and isinstance(meter, str)
-    assert isinstance(day, date) and isinstance(value, Decimal)
-    key = f"{customer}|{meter}|{day.isoformat()}".encode()
+    key = f"{row.customer_id}|{row.meter}|{row.day.isoformat()}".encode()
     return {
-        "event_name": meter,
+        "event_name": row.meter,
         "identifier": f"costline-{hashlib.sha256(key).hexdigest()[:32]}",
-        "payload": {"stripe_customer_id": stripe_ids.get(customer) or customer, "value": plain(value)},
-        "timestamp": int(datetime.combine(day, time(23, 59, 59), tzinfo=UTC).timestamp()),
+        "payload": {
+            "stripe_customer_id": stripe_ids.get(row.customer_id) or row.customer_id,
+            "value": plain(row.value),
+        },
+        "timestamp": int(datetime.combine(row.day, time(23, 59, 59), tzinfo=UTC).timestamp()),
     }
 
 
@@ -232,28 +250,29 @@ def _write_parquet(client: Client, path: Path, dataset: Dataset, rows: Iterable[
     bound parameter in the embedded engine) and come back as Parquet in the
     order they were sent (``n``).
     """
-    staged = "".join(
-        _json_line({"n": n, **_record(dataset, row)}) for n, row in enumerate(rows)
-    ).encode()
+    # clickhouse-connect sends external data from bytes, so the staged rows are held once in memory.
+    buffer = io.BytesIO()
+    for n, row in enumerate(rows):
+        buffer.write(_json_line({"n": n, **_record(dataset, row)}).encode())
+    staged = buffer.getvalue()
     structure = f"n UInt64, {dataset.structure}"
     if isinstance(client, HttpClient):
-        stream = client.raw_stream(
-            f"SELECT * EXCEPT n FROM {STAGED} ORDER BY n",
-            settings=PARQUET_SETTINGS,
-            fmt="Parquet",
-            external_data=ExternalData(data=staged, file_name=STAGED, fmt="JSONEachRow", structure=structure),
-        )
+        query = f"SELECT * EXCEPT n FROM {STAGED} ORDER BY n"
+        parameters: dict[str, Any] = {}
+        external = ExternalData(data=staged, file_name=STAGED, fmt="JSONEachRow", structure=structure)
     else:
         # chDB takes no external data, but in-process a parameter has no size limit.
-        stream = client.raw_stream(
-            "SELECT * EXCEPT n FROM format(JSONEachRow, {structure:String}, {rows:String}) ORDER BY n",
-            parameters={"structure": structure, "rows": staged.decode()},
-            settings=PARQUET_SETTINGS,
-            fmt="Parquet",
-        )
+        query = "SELECT * EXCEPT n FROM format(JSONEachRow, {structure:String}, {rows:String}) ORDER BY n"
+        parameters = {"structure": structure, "rows": staged.decode()}
+        external = None
+    # A sync client's stream is a binary file; StreamContext is only the async client's.
+    stream = cast(
+        BinaryIO,
+        client.raw_stream(query, parameters, PARQUET_SETTINGS, "Parquet", external_data=external),
+    )
     try:
         with path.open("xb") as f:
-            shutil.copyfileobj(stream, f)  # type: ignore[misc]
+            shutil.copyfileobj(stream, f)
     finally:
         stream.close()
 
@@ -295,7 +314,7 @@ class Progress:
         self.every = every
         self.written = 0
 
-    def counted(self, rows: Iterable[Row]) -> Iterator[Row]:
+    def counted(self, rows: Iterable[R]) -> Iterator[R]:
         for row in rows:
             yield row
             self.written += 1
@@ -329,6 +348,3 @@ def run_export(settings: Settings, period: str, fmt: str, out: str, data: str) -
         client.close()
     print(f"exported {rows} rows to {out}")
     return 0
-
-
-_: Callable[..., int] = export  # keeps the public signature checked by mypy

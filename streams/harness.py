@@ -231,7 +231,12 @@ class Pipeline:
 
         return asyncio.run(run())
 
-    def close(self) -> None:
+    def close(self, keep_data: bool = False) -> None:
+        """Stop the workers and drop the run's database (its topics are left to the broker)."""
         self.kill_worker(signal.SIGTERM)
         if self._client is not None:
             self._client.close()
+        if not keep_data:
+            admin = open_client(self.settings, database="")
+            admin.command(f"DROP DATABASE IF EXISTS `{self.settings.clickhouse_database}`")
+            admin.close()

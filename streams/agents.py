@@ -71,10 +71,7 @@ async def count_usage(stream: StreamT[bytes]) -> None:
         ]
         admitted, holes = progress.admit(batch)
         for (topic, partition), offset in holes.items():
-            # Set aside the rest of the partition's batch; it arrives again.
-            log.warning("%s[%d]: offset %d was skipped and later ones came; reading from it again",
-                        topic, partition, offset)  # fmt: skip
-            await app.consumer.seek(TP(topic, partition), offset)
+            await _read_again(TP(topic, partition), offset)
         if not admitted:
             continue
         stats = await processor.process(admitted)
@@ -91,6 +88,22 @@ async def count_usage(stream: StreamT[bytes]) -> None:
             stats.seconds * 1000,
             stats.sink_seconds * 1000,
         )
+
+
+async def _read_again(tp: TP, offset: int) -> None:
+    """A partition skipped ``offset``: seek back to it, unless retention has deleted it."""
+    if tp not in app.consumer.assignment():
+        return  # revoked meanwhile; its new owner starts from the committed offset
+    start = (await app.consumer.earliest_offsets(tp)).get(tp, 0)
+    if start > offset:
+        # Nothing can bring these back; waiting for them would stop the partition for good.
+        log.error("%s: offsets %d..%d were deleted by retention before they were counted; "
+                  "resuming at %d", tp, offset, start - 1, start)  # fmt: skip
+        progress.reset(tp.topic, tp.partition, start)
+        offset = start
+    else:
+        log.warning("%s: offset %d was skipped and later ones came; reading from it again", tp, offset)
+    await app.consumer.seek(tp, offset)
 
 
 @app.timer(interval=30.0)

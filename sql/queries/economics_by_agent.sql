@@ -4,11 +4,11 @@
 -- it has success = true. task_cost is the cost of every event of the agent
 -- that carries a task_id (first attempts, retries, failed tasks and human
 -- review alike), which cost per successful task divides by the successes.
+-- (total_cost is not aliased as cost: the alias would shadow the column in sumIf.)
 SELECT
     customer_id,
     agent_id,
-    sum(cost)                                                              AS cost,
-    count()                                                                AS events,
+    sum(cost)                                                              AS total_cost,
     uniqExactIf(task_id, task_id != '')                                    AS tasks,
     uniqExactIf(task_id, task_id != '' AND kind = 'outcome' AND success)   AS successful_tasks,
     sumIf(cost, task_id != '')                                             AS task_cost

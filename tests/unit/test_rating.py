@@ -126,3 +126,15 @@ def test_tiers_must_rise_and_end_open() -> None:
                 "tiers": [{"up_to": "10", "unit_price": "1"}],
             }
         )
+
+
+def test_seats_can_come_from_a_meter_of_active_users() -> None:
+    seated = plan({"kind": "seats", "unit_price": "5", "meter": "active_users"})
+    lines = rate(seated, PeriodUsage(meters={"active_users": D(37)}, seats=D(100)))
+    assert total(lines) == D("185.00")  # the 37 who were active, not the 100 licensed
+
+
+def test_a_price_per_completed_task() -> None:
+    per_task = plan({"kind": "per_task", "unit_price": "0.75"})
+    assert per_task.meters() == {"tasks_succeeded"}
+    assert total(rate(per_task, PeriodUsage(meters={"tasks_succeeded": D(206)}))) == D("154.50")

@@ -272,17 +272,18 @@ def economics(
             ),
         )
 
-    by_customer = {
-        customer: _usage(*rest) for customer, *rest in _usage_rows(client, "economics_by_customer", period)
-    }
+    by_customer: dict[str, _Usage] = {}
+    agents: dict[str, list[tuple[str, _Usage]]] = defaultdict(list)
+    for customer, agent, *rest in _usage_rows(client, "economics_usage", period):
+        if agent is None:
+            by_customer[customer] = _usage(*rest)
+        else:
+            agents[customer].append((agent, _usage(*rest)))
     revenue = _revenues(client, period, by_customer)
     rows: list[EconomicsRow] = []
     if by == "customer":
         rows = [row(c, None, revenue[c], by_customer.get(c, _Usage())) for c in sorted(revenue)]
     else:
-        agents: dict[str, list[tuple[str, _Usage]]] = defaultdict(list)
-        for customer, agent, *rest in _usage_rows(client, "economics_by_agent", period):
-            agents[customer].append((agent, _usage(*rest)))
         for customer in sorted(revenue):
             own = agents.get(customer, [])
             costs = [usage.cost for _, usage in own]

@@ -258,19 +258,20 @@ def economics(
         _check_amount("the human cost per task", human_cost)
     fixed_cost = _times(infra_cost_per_hour, period.days * 24)
 
-    def row(customer: str, agent: str | None, revenue: Decimal, usage: _Usage) -> EconomicsRow:
-        return EconomicsRow(
-            customer_id=customer,
-            agent_id=agent,
-            revenue=revenue,
-            cost=usage.cost,
-            tasks=usage.tasks,
-            successful_tasks=usage.successful_tasks,
-            task_cost=usage.task_cost,
-            break_even_tasks=break_even_volume(
+    def figures(revenue: Decimal, usage: _Usage) -> dict[str, Any]:
+        return {
+            "revenue": revenue,
+            "cost": usage.cost,
+            "tasks": usage.tasks,
+            "successful_tasks": usage.successful_tasks,
+            "task_cost": usage.task_cost,
+            "break_even_tasks": break_even_volume(
                 fixed_cost, human_cost, usage.task_cost, usage.successful_tasks
             ),
-        )
+        }
+
+    def row(customer: str, agent: str | None, revenue: Decimal, usage: _Usage) -> EconomicsRow:
+        return EconomicsRow(customer_id=customer, agent_id=agent, **figures(revenue, usage))
 
     by_customer: dict[str, _Usage] = {}
     agents: dict[str, list[tuple[str, _Usage]]] = defaultdict(list)
@@ -299,16 +300,7 @@ def economics(
         sum(u.successful_tasks for u in everyone),
         _sum(u.task_cost for u in everyone),
     )
-    total = Figures(
-        revenue=_sum(revenue.values()),
-        cost=total_usage.cost,
-        tasks=total_usage.tasks,
-        successful_tasks=total_usage.successful_tasks,
-        task_cost=total_usage.task_cost,
-        break_even_tasks=break_even_volume(
-            fixed_cost, human_cost, total_usage.task_cost, total_usage.successful_tasks
-        ),
-    )
+    total = Figures(**figures(_sum(revenue.values()), total_usage))
     hours = _usage_rows(client, "conversation_hours", period)
     conversations = ConversationCost(
         conversations=sum(int(n) for _, n, _ in hours),

@@ -14,6 +14,8 @@ COPY schemas ./schemas
 COPY streams ./streams
 COPY sql ./sql
 COPY prices ./prices
+COPY billing ./billing
+COPY plans ./plans
 RUN pip install --editable . \
     && useradd --system --home /var/lib/costline costline \
     && mkdir -p /var/lib/costline && chown costline /var/lib/costline

@@ -72,9 +72,7 @@ from typing import Any, Literal
 
 from clickhouse_connect.driver.client import Client
 
-from billing import catalog
-from billing.invoices import BillingContext, BillingError, Period, invoice_for, segments
-from schemas.plans import Subscription
+from billing.invoices import BillingContext, BillingError, Period, invoice_for, subscribed
 from streams.clickhouse import open_client, read_query
 from streams.settings import Settings
 
@@ -220,13 +218,9 @@ def _usage(cost: Any, tasks: Any, successful: Any, task_cost: Any) -> _Usage:
 def _revenues(client: Client, period: Period, customers: Iterable[str]) -> dict[str, Decimal]:
     """Invoice totals of the subscribed customers; 0 for the others in ``customers``."""
     revenue = dict.fromkeys(customers, ZERO)
-    subscribed: dict[str, list[Subscription]] = defaultdict(list)
-    for sub in catalog.subscriptions(client):
-        subscribed[sub.customer_id].append(sub)
     ctx = BillingContext.load(client)
-    for customer, subs in subscribed.items():
-        if segments(subs, period):
-            revenue[customer] = invoice_for(ctx, customer, period).total
+    for customer in subscribed(client, period):
+        revenue[customer] = invoice_for(ctx, customer, period).total
     return revenue
 
 

@@ -260,6 +260,14 @@ def _currency(ctx: BillingContext, customer: str, period: Period) -> str:
     return plan.currency if plan else "USD"
 
 
+def subscribed(client: Client, period: Period) -> list[str]:
+    """Customers with a subscription covering some of ``period``."""
+    by_customer: dict[str, list[Subscription]] = defaultdict(list)
+    for sub in catalog.subscriptions(client):
+        by_customer[sub.customer_id].append(sub)
+    return sorted(c for c, subs in by_customer.items() if segments(subs, period))
+
+
 def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
     """Grants made before the period ends, less credits applied on other finalized invoices."""
     granted = sum((g.amount for g in catalog.credit_grants(client, customer, period.end_day)), ZERO)

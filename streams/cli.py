@@ -162,21 +162,39 @@ def cmd_plans(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
-    from billing.invoices import BillingContext, Period, finalize, invoice_for
+    from billing.invoices import BillingContext, Invoice, Period, finalize, invoice_for, subscribed
     from billing.render import render_invoice
     from streams.clickhouse import open_client
 
     ctx = BillingContext.load(open_client(settings))
     period = Period.parse(args.period)
-    invoice = (
-        finalize(ctx, args.customer, period) if args.finalize else invoice_for(ctx, args.customer, period)
-    )
-    text = render_invoice(invoice, args.format)
-    if args.out:
-        Path(args.out).write_text(text)
-        print(f"wrote the {invoice.status} invoice {invoice.invoice_id} ({invoice.total:.2f}) to {args.out}")
-    else:
-        sys.stdout.write(text)
+
+    def one(customer: str) -> Invoice:
+        return finalize(ctx, customer, period) if args.finalize else invoice_for(ctx, customer, period)
+
+    if args.customer:
+        invoice = one(args.customer)
+        text = render_invoice(invoice, args.format)
+        if args.out:
+            Path(args.out).write_text(text)
+            print(
+                f"wrote the {invoice.status} invoice {invoice.invoice_id} ({invoice.total:.2f}) to {args.out}"
+            )
+        else:
+            sys.stdout.write(text)
+        return 0
+    # Every subscribed customer: a summary, and with --out one file each in that folder.
+    folder = Path(args.out) if args.out else None
+    if folder:
+        folder.mkdir(parents=True, exist_ok=True)
+    for customer in subscribed(ctx.client, period):
+        invoice = one(customer)
+        line = f"{invoice.invoice_id:<32} {invoice.status:<6} {invoice.currency} {invoice.total:>14,.2f}"
+        if folder:
+            path = folder / f"{invoice.invoice_id}.{'txt' if args.format == 'table' else args.format}"
+            path.write_text(render_invoice(invoice, args.format))
+            line += f"  {path}"
+        print(line)
     return 0
 
 
@@ -244,11 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plans)
 
     p = sub.add_parser("invoice", help="a customer's invoice for a month (a draft until finalized)")
-    p.add_argument("--customer", required=True)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer")
+    who.add_argument("--all", action="store_true", help="every customer subscribed in the period")
     p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
     p.add_argument("--format", choices=["table", "json", "csv", "html"], default="table")
     p.add_argument("--finalize", action="store_true", help="store it; a finalized invoice never changes")
-    p.add_argument("--out", help="write to this file instead of stdout")
+    p.add_argument("--out", help="write to this file (with --all: a folder, one file per invoice)")
     p.set_defaults(func=cmd_invoice)
 
     p = sub.add_parser("economics", help="revenue against cost, margins and cost per task for a month")

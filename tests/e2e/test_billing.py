@@ -245,6 +245,7 @@ def test_the_cli_loads_plans_and_prints_invoices(
     pipeline: Pipeline,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     settings: Settings = pipeline.settings
     monkeypatch.setattr("streams.cli.get_settings", lambda: settings)
@@ -253,3 +254,10 @@ def test_the_cli_loads_plans_and_prints_invoices(
     assert '"total": "125.00"' in capsys.readouterr().out
     assert costline(["invoice", "--customer", "nobody", "--period", "2026-11"]) == 2
     assert "no subscription" in capsys.readouterr().err
+    assert (
+        costline(["invoice", "--all", "--period", "2026-11", "--format", "html", "--out", str(tmp_path)]) == 0
+    )
+    summary = capsys.readouterr().out.splitlines()
+    assert len(summary) == 9  # every customer subscribed in November
+    assert any(line.startswith("INV-hybrid-2026-11 ") and "125.00" in line for line in summary)
+    assert (tmp_path / "INV-hybrid-2026-11.html").read_text().startswith("<!doctype html>")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -176,13 +176,9 @@ def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line
         segment_lines = rate(plan, usage, fraction, suffix, f"{part.days} of {period.days} days")
         if not whole:
             span = f" [{part.first:%b} {part.first.day}–{(part.end - timedelta(days=1)).day}, {plan.plan}]"
-            segment_lines = [_with_description(line, line.description + span) for line in segment_lines]
+            segment_lines = [replace(line, description=line.description + span) for line in segment_lines]
         lines.extend(segment_lines)
     return lines
-
-
-def _with_description(line: Line, description: str) -> Line:
-    return Line(**{**line.__dict__, "description": description})
 
 
 def _usage(
@@ -314,7 +310,7 @@ def finalize(ctx: BillingContext, customer: str, period: Period) -> Invoice:
     if stored(ctx.client, customer, period) is not None:
         raise BillingError(f"the {period} invoice of {customer!r} is already final; it cannot change")
     invoice = draft(ctx, customer, period)
-    final = Invoice(**{**invoice.__dict__, "finalized_at": datetime.now(UTC)})
+    final = replace(invoice, finalized_at=datetime.now(UTC))
     _insert(ctx.client, final)
     return final
 

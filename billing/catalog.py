@@ -12,6 +12,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.meters import Meter
 from schemas.plans import BillingFile, CreditGrant, Customer, PlanVersion, Subscription
+from streams.clickhouse import read_query
 
 
 class BillingDataError(ValueError):
@@ -109,27 +110,24 @@ def load(client: Client, billing: BillingFile) -> Loaded:
 
 
 def meters(client: Client) -> list[Meter]:
-    rows = client.query("SELECT body FROM meters FINAL ORDER BY name").result_rows
+    rows = client.query(read_query("billing_meters")).result_rows
     return [Meter.model_validate_json(body) for (body,) in rows]
 
 
 def plan_versions(client: Client) -> list[PlanVersion]:
-    rows = client.query("SELECT body FROM plans FINAL ORDER BY plan, version").result_rows
+    rows = client.query(read_query("billing_plans")).result_rows
     return [PlanVersion.model_validate_json(body) for (body,) in rows]
 
 
 def customers(client: Client) -> list[Customer]:
-    rows = client.query(
-        "SELECT customer_id, name, stripe_customer_id FROM customers FINAL ORDER BY customer_id"
-    ).result_rows
+    rows = client.query(read_query("billing_customers")).result_rows
     return [Customer(customer_id=c, name=n, stripe_customer_id=s) for c, n, s in rows]
 
 
 def subscriptions(client: Client, customer: str | None = None) -> list[Subscription]:
     """Subscriptions in start order (all customers', or one customer's)."""
     rows = client.query(
-        "SELECT customer_id, starts_on, plan, version, seats FROM subscriptions FINAL "
-        "WHERE {customer:String} = '' OR customer_id = {customer:String} ORDER BY customer_id, starts_on",
+        read_query("billing_subscriptions"),
         parameters={"customer": customer or ""},
     ).result_rows
     return [
@@ -141,8 +139,7 @@ def subscriptions(client: Client, customer: str | None = None) -> list[Subscript
 def credit_grants(client: Client, customer: str, before: date) -> list[CreditGrant]:
     """The customer's grants made before ``before``."""
     rows = client.query(
-        "SELECT grant_id, amount, granted_on FROM credit_grants FINAL "
-        "WHERE customer_id = {customer:String} AND granted_on < {before:Date} ORDER BY granted_on, grant_id",
+        read_query("credit_grants"),
         parameters={"customer": customer, "before": before},
     ).result_rows
     return [

@@ -268,8 +268,7 @@ def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
     """Grants made before the period ends, less credits applied on other finalized invoices."""
     granted = sum((g.amount for g in catalog.credit_grants(client, customer, period.end_day)), ZERO)
     used = client.query(
-        "SELECT sum(credits_applied) FROM invoices FINAL "
-        "WHERE customer_id = {customer:String} AND period != {period:String}",
+        read_query("credits_applied"),
         parameters={"customer": customer, "period": period.label},
     ).result_rows[0][0]
     return granted - Decimal(used or 0)
@@ -278,17 +277,14 @@ def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
 def stored(client: Client, customer: str, period: Period) -> Invoice | None:
     """The finalized invoice of ``customer`` for ``period``, if there is one."""
     head = client.query(
-        "SELECT currency, credits_applied, finalized_at FROM invoices FINAL "
-        "WHERE customer_id = {customer:String} AND period = {period:String}",
+        read_query("stored_invoice"),
         parameters={"customer": customer, "period": period.label},
     ).result_rows
     if not head:
         return None
     currency, credits, finalized_at = head[0]
     rows = client.query(
-        "SELECT charge_key, kind, description, quantity, unit_price, exact, meter, included, detail, "
-        "adjusts_period FROM invoice_lines FINAL "
-        "WHERE customer_id = {customer:String} AND period = {period:String} ORDER BY line_no",
+        read_query("stored_invoice_lines"),
         parameters={"customer": customer, "period": period.label},
     ).result_rows
     lines = [

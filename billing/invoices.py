@@ -246,14 +246,8 @@ def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line
 def draft(ctx: BillingContext, customer: str, period: Period) -> Invoice:
     lines = rate_period(ctx, customer, period) + adjustments(ctx, customer, period)
     balance = credit_balance(ctx.client, customer, period)
-    currency = _currency(ctx, customer, period)
+    currency = "USD"  # every plan version is in USD (schemas.plans.PlanVersion.currency)
     return Invoice(customer, period, currency, lines, credits_to_apply(lines, balance), balance)
-
-
-def _currency(ctx: BillingContext, customer: str, period: Period) -> str:
-    parts = segments(catalog.subscriptions(ctx.client, customer), period)
-    plan = ctx.plans.get((parts[0].subscription.plan, parts[0].subscription.version)) if parts else None
-    return plan.currency if plan else "USD"
 
 
 def subscribed(client: Client, period: Period) -> list[str]:

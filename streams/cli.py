@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from schemas.dead_letters import DeadLetterCode
 from streams.settings import Settings, get_settings
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -253,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dlq", help="the dead-letter topic")
     p.add_argument("action", choices=["list", "replay"])
-    p.add_argument("--code", help="replay only dead letters with this error code")
+    p.add_argument(
+        "--code", choices=[c.value for c in DeadLetterCode], help="replay only dead letters with this code"
+    )
     p.set_defaults(func=cmd_dlq)
 
     p = sub.add_parser("plans", help="meters, plan versions, customers, subscriptions and credits")

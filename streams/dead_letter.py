@@ -15,12 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas.dead_letters import DeadLetterCode
+
 HEADER_PREFIX = "costline."
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    code: str  # malformed_json | invalid_event | unpriceable
+    code: DeadLetterCode
     reason: str
     source_topic: str
     source_partition: int
@@ -60,7 +62,7 @@ class DeadLetter:
             k.removeprefix(HEADER_PREFIX): v.decode() for k, v in headers or () if k.startswith(HEADER_PREFIX)
         }
         return cls(
-            code=fields.get("error_code", "unknown"),
+            code=_code(fields.get("error_code", "")),
             reason=fields.get("reason", ""),
             source_topic=fields.get("source_topic", ""),
             source_partition=int(fields.get("source_partition", -1)),
@@ -73,14 +75,22 @@ class DeadLetter:
         )
 
 
-def describe_validation_error(exc: ValidationError) -> tuple[str, str]:
+def describe_validation_error(exc: ValidationError) -> tuple[DeadLetterCode, str]:
     """(code, reason) for an event that failed to decode or validate."""
     errors = exc.errors(include_url=False)
     if any(e["type"] == "json_invalid" for e in errors):
-        return "malformed_json", f"not valid JSON: {errors[0]['msg']}"
+        return DeadLetterCode.MALFORMED_JSON, f"not valid JSON: {errors[0]['msg']}"
     parts = []
     for error in errors[:5]:
         where = ".".join(str(p) for p in error["loc"]) or "event"
         parts.append(f"{where}: {error['msg']}")
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-    return "invalid_event", "; ".join(parts) + more
+    return DeadLetterCode.INVALID_EVENT, "; ".join(parts) + more
+
+
+def _code(text: str) -> DeadLetterCode:
+    # A letter written by a newer worker may carry a code this one lacks.
+    try:
+        return DeadLetterCode(text)
+    except ValueError:
+        return DeadLetterCode.INVALID_EVENT

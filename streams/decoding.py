@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from schemas.dead_letters import DeadLetterCode
 from schemas.events import UsageEvent, parse_event
 from streams.dead_letter import describe_validation_error
 
@@ -26,7 +27,7 @@ _envelope: TypeAdapter[list[UsageEvent]] = TypeAdapter(list[UsageEvent])
 class Decoded:
     index: int
     event: UsageEvent | None
-    error: tuple[str, str] | None = None  # (code, reason) when ``event`` is None
+    error: tuple[DeadLetterCode, str] | None = None  # (code, reason) when ``event`` is None
     raw: bytes = b""  # the event's own bytes where at hand, for a dead letter
 
 
@@ -50,10 +51,10 @@ def _one_by_one(raw: bytes) -> list[Decoded]:
     try:
         items = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return [Decoded(0, None, ("malformed_json", f"not valid JSON: {exc}"), raw)]
+        return [Decoded(0, None, (DeadLetterCode.MALFORMED_JSON, f"not valid JSON: {exc}"), raw)]
     if len(items) > MAX_EVENTS_PER_MESSAGE:
         reason = f"a message holds at most {MAX_EVENTS_PER_MESSAGE:,} events, this one {len(items):,}"
-        return [Decoded(0, None, ("invalid_event", reason), raw)]
+        return [Decoded(0, None, (DeadLetterCode.INVALID_EVENT, reason), raw)]
     decoded = []
     for index, item in enumerate(items):
         item_raw = orjson.dumps(item)

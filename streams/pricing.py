@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
+from schemas.dead_letters import DeadLetterCode
 from schemas.events import (
     Compute,
     Embedding,
@@ -53,7 +54,7 @@ ZERO = Decimal(0)
 class UnpriceableEventError(Exception):
     """No price covers this event; it goes to the dead-letter topic."""
 
-    code = "unpriceable"
+    code = DeadLetterCode.UNPRICEABLE
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
+from schemas.dead_letters import DeadLetterCode
 from schemas.events import dump_event
 from streams.aggregation import (
     WindowAggregate,
@@ -132,7 +133,7 @@ class BatchProcessor:
                         f"message key {msg.key!r} is not the event's customer_id "
                         f"{event.customer_id!r}; key usage messages by customer_id"
                     )
-                    dead.append(_dead(msg, item, "wrong_key", reason, now))
+                    dead.append(_dead(msg, item, DeadLetterCode.WRONG_KEY, reason, now))
                     continue
                 try:
                     cost = self.catalog.price(event)
@@ -217,7 +218,7 @@ class BatchProcessor:
                 delay = min(delay * 2, 30.0)
 
 
-def _dead(msg: RawMessage, item: Decoded, code: str, reason: str, now: datetime) -> DeadLetter:
+def _dead(msg: RawMessage, item: Decoded, code: DeadLetterCode, reason: str, now: datetime) -> DeadLetter:
     """The rejected event alone, so replaying it cannot repeat its neighbours."""
     value = item.raw or (dump_event(item.event) if item.event is not None else msg.value)
     return DeadLetter(code, reason, msg.topic, msg.partition, msg.offset, msg.key, value, now, item.index)

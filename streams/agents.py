@@ -16,6 +16,7 @@ from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
 from streams.sinks.clickhouse import ClickHouseSink
+from streams.topics import max_message_bytes
 from streams.topology import dead_letter_topic, usage_topic, windows_table
 from streams.window_state import TableState
 
@@ -29,13 +30,28 @@ state = TableState(windows_table, settings.retention_by_size)
 _processor: BatchProcessor | None = None
 
 
-async def _send_dead_letter(letter: DeadLetter) -> None:
-    await dead_letter_topic.send(key=letter.key, value=letter.value, headers=letter.headers())
+class DeadLetterSender:
+    """Sends letters cut to what both the broker and our producer accept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    async def __call__(self, letter: DeadLetter) -> None:
+        key, value, headers = letter.record(self.max_bytes)
+        if value is not letter.value:
+            log.warning(
+                "dead letter %s[%d]@%d#%d is %d bytes, over the %d the broker takes; its payload on %s "
+                "is cut (header costline.truncated_from), the whole of it is in ClickHouse dead_letters",
+                letter.source_topic, letter.source_partition, letter.source_offset, letter.source_index,
+                len(letter.value or b""), self.max_bytes, settings.dead_letter_topic,
+            )  # fmt: skip
+        await dead_letter_topic.send(key=key, value=value, headers=headers)
 
 
 async def get_processor() -> BatchProcessor:
     global _processor
     if _processor is None:
+        broker_limit = await max_message_bytes(settings.kafka_bootstrap, settings.dead_letter_topic)
         _processor = BatchProcessor(
             catalog=catalog,
             sink=ClickHouseSink(await open_async_client(settings)),
@@ -43,7 +59,10 @@ async def get_processor() -> BatchProcessor:
             dedup=dedup,
             window_sizes=settings.window_sizes,
             retention=settings.retention_by_size,
-            send_dead_letter=_send_dead_letter,
+            send_dead_letter=DeadLetterSender(min(broker_limit, app.conf.producer_max_request_size)),
+            retry_delay_s=settings.retry_delay_s,
+            retry_delay_max_s=settings.retry_delay_max_s,
+            call_timeout_s=settings.clickhouse_timeout_s + 5,
         )
     return _processor
 
@@ -77,13 +96,14 @@ async def count_usage(stream: StreamT[bytes]) -> None:
         stats = await processor.process(admitted)
         progress.done(admitted)
         log.info(
-            "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters; "
-            "%d windows; %.0f ms (ClickHouse %.0f ms)",
+            "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters "
+            "(%d unstorable); %d windows; %.0f ms (ClickHouse %.0f ms)",
             stats.messages,
             stats.counted,
             stats.replayed,
             stats.duplicates,
             stats.dead_letters,
+            stats.unstorable,
             stats.windows_written,
             stats.seconds * 1000,
             stats.sink_seconds * 1000,

@@ -56,6 +56,8 @@ async def open_async_client(settings: Settings) -> AsyncClient:
         database=settings.clickhouse_database,
         username=settings.clickhouse_user,
         password=settings.clickhouse_password,
+        connect_timeout=min(10.0, settings.clickhouse_timeout_s),
+        send_receive_timeout=settings.clickhouse_timeout_s,
     )
 
 

@@ -18,6 +18,10 @@ from pydantic import ValidationError
 from schemas.dead_letters import DeadLetterCode
 
 HEADER_PREFIX = "costline."
+TRUNCATED_FROM = "truncated_from"  # header: the payload's full size, where the topic has a prefix
+# Room for the record's own framing (batch header, varints) under the broker's limit.
+RECORD_OVERHEAD = 1024
+MAX_REASON_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +35,14 @@ class DeadLetter:
     value: bytes | None
     failed_at: datetime
     source_index: int = 0  # the event's place in its message
+    # Set on a letter read back from the topic whose payload there is cut: the
+    # full size. The whole payload is in the ``dead_letters`` table.
+    truncated_from: int | None = None
 
     def headers(self) -> list[tuple[str, bytes]]:
         return [
             (f"{HEADER_PREFIX}error_code", self.code.encode()),
-            (f"{HEADER_PREFIX}reason", self.reason.encode()),
+            (f"{HEADER_PREFIX}reason", self.reason[:MAX_REASON_CHARS].encode()),
             (f"{HEADER_PREFIX}source_topic", self.source_topic.encode()),
             (f"{HEADER_PREFIX}source_partition", str(self.source_partition).encode()),
             (f"{HEADER_PREFIX}source_offset", str(self.source_offset).encode()),
@@ -43,8 +50,23 @@ class DeadLetter:
             (f"{HEADER_PREFIX}failed_at", self.failed_at.isoformat().encode()),
         ]
 
+    def record(self, max_bytes: int) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+        """Key, value and headers for the topic, the value cut to fit ``max_bytes``.
+
+        A letter the broker refused would be lost, and with it every later
+        letter of its batch; a cut one still says what, where and why.
+        """
+        headers = self.headers()
+        value = self.value
+        size = len(self.key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers)
+        if value is not None and size + RECORD_OVERHEAD > max_bytes:
+            keep = max(0, len(value) - (size + RECORD_OVERHEAD - max_bytes) - 64)
+            headers.append((f"{HEADER_PREFIX}{TRUNCATED_FROM}", str(len(value)).encode()))
+            value = value[:keep]
+        return self.key, value, headers
+
     def row(self) -> list[Any]:
-        """The ``dead_letters`` table row."""
+        """The ``dead_letters`` table row: the whole payload, whatever its size."""
         return [
             self.failed_at,
             self.code,
@@ -53,7 +75,8 @@ class DeadLetter:
             self.source_partition,
             self.source_offset,
             (self.key or b"").decode(errors="replace"),
-            (self.value or b"").decode(errors="replace"),
+            self.value or b"",  # bytes as they came: a replay must send them unchanged
+            self.source_index,
         ]
 
     @classmethod
@@ -61,6 +84,7 @@ class DeadLetter:
         fields = {
             k.removeprefix(HEADER_PREFIX): v.decode() for k, v in headers or () if k.startswith(HEADER_PREFIX)
         }
+        truncated = fields.get(TRUNCATED_FROM)
         return cls(
             code=_code(fields.get("error_code", "")),
             reason=fields.get("reason", ""),
@@ -72,6 +96,8 @@ class DeadLetter:
             failed_at=datetime.fromisoformat(fields["failed_at"])
             if "failed_at" in fields
             else datetime.now(UTC),
+            source_index=int(fields.get("source_index", 0)),
+            truncated_from=int(truncated) if truncated is not None else None,
         )
 
 

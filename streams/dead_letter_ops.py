@@ -1,12 +1,17 @@
-"""Read and replay the dead-letter topic."""
+"""Read and replay the dead-letter topic.
+
+A letter whose payload was cut to fit the broker is replayed with its whole
+payload, read from the ``dead_letters`` table.
+"""
 
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.clickhouse import open_client, read_query
 from streams.dead_letter import DeadLetter
 from streams.settings import Settings
-from streams.topics import caught_up, ensure_topics, topic_partitions
+from streams.topics import caught_up, ensure_topics, max_message_bytes, topic_partitions
 
 REPLAY_GROUP = "costline-dlq-replay"
 
@@ -59,7 +64,10 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=await max_message_bytes(settings.kafka_bootstrap, settings.usage_topic),
     )
     await consumer.start()
     await producer.start()
@@ -76,7 +84,8 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
         for _, letter in await _drain(consumer, partitions):
             if letter.value is None or (code is not None and letter.code != code):
                 continue
-            await producer.send(settings.usage_topic, key=letter.key, value=letter.value)
+            value = whole_payload(settings, letter) if letter.truncated_from is not None else letter.value
+            await producer.send(settings.usage_topic, key=letter.key, value=value)
             replayed += 1
         await producer.flush()
         await consumer.commit()
@@ -84,3 +93,24 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
         await producer.stop()
         await consumer.stop()
     return replayed
+
+
+def whole_payload(settings: Settings, letter: DeadLetter) -> bytes:
+    """The payload a cut letter stands for, from ClickHouse."""
+    result = open_client(settings).query(
+        read_query("dead_letter_payload"),
+        parameters={
+            "topic": letter.source_topic,
+            "partition": letter.source_partition,
+            "offset": letter.source_offset,
+            "index": letter.source_index,
+        },
+        column_formats={"payload": "bytes"},
+    )
+    if not result.result_rows:
+        raise LookupError(
+            f"dead letter {letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"
+            f"#{letter.source_index} is cut on the topic and missing from the dead_letters table"
+        )
+    payload: bytes = result.result_rows[0][0]
+    return payload

@@ -11,21 +11,30 @@ Order per batch, before any offset of it is committed:
   5. update the windows table and send dead letters to their topic.
 A crash anywhere replays the batch from its first offset, and every step is
 idempotent for a replay.
+
+ClickHouse failures (:mod:`streams.sinks.errors`): a transient one is
+retried with a short backoff, each retry logged with the batch's offsets.
+Rows ClickHouse refuses for good are found by halving the batch against
+Null-engine copies of the tables; their events become ``unstorable`` dead
+letters, the windows are folded again without them, and the batch goes on.
+A poison event costs its batch some latency; it never stalls a partition.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import dump_event
 from streams.aggregation import (
+    FoldResult,
     WindowAggregate,
     WindowKey,
     fold,
@@ -38,7 +47,7 @@ from streams.dead_letter import DeadLetter
 from streams.decoding import Decoded, decode_message
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
-from streams.sinks.clickhouse import ClickHouseSink
+from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +60,28 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+Counted = tuple[int, int, PricedEvent]  # (partition, position, priced event)
+
+
+class Sink(Protocol):
+    """Where counted events, window snapshots and dead letters are stored."""
+
+    async def write(
+        self,
+        counted: Sequence[Counted],
+        windows: Mapping[WindowKey, WindowAggregate],
+        dead_letters: Sequence[Sequence[Any]] = (),
+    ) -> None: ...
+
+    async def probe(
+        self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
+    ) -> None:
+        """Raise as ``write`` would for these rows, storing nothing."""
+
+    async def recent_event_ids(self, partition: int, below_offset: int, window_s: float) -> list[str]: ...
+    async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]: ...
 
 
 class WindowState(Protocol):
@@ -73,6 +104,7 @@ class BatchStats:
     duplicates: int = 0
     dead_letters: int = 0
     windows_written: int = 0
+    unstorable: int = 0  # of the dead letters: events ClickHouse refused
     seconds: float = 0.0  # the whole batch
     sink_seconds: float = 0.0  # of which ClickHouse writes
 
@@ -80,39 +112,98 @@ class BatchStats:
 @dataclass
 class BatchProcessor:
     catalog: PriceCatalog
-    sink: ClickHouseSink
+    sink: Sink
     state: WindowState
     dedup: DedupIndex
     window_sizes: tuple[int, ...]
     retention: dict[int, int]
     send_dead_letter: Callable[[DeadLetter], Awaitable[None]]
-    retry_delay_s: float = 1.0
+    retry_delay_s: float = 0.5
+    retry_delay_max_s: float = 5.0
+    # A guard over the client's own timeouts: no ClickHouse call may hang a partition.
+    call_timeout_s: float = 60.0
+    _where: str = field(default="", init=False)  # the batch in flight, for retry logs
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
         stats = BatchStats(messages=len(messages))
         started = time.perf_counter()
+        self._where = describe_batch(messages)
         priced, dead = self._decode_and_price(messages)
         counted = await self._drop_duplicates(priced, stats)
         previous = {p: self.state.watermark(p) for p, _, _ in counted}
         current = await self._current_windows(counted)
-        watermarks = self._advance(previous, counted)
         result = fold(counted, self.window_sizes, current)
-        stats.counted, stats.replayed = result.folded, result.skipped
-        stats.dead_letters = len(dead)
 
-        stats.windows_written = len(result.changed)
         sink_started = time.perf_counter()
-        await self._with_retry(lambda: self.sink.write(counted, result.changed, [d.row() for d in dead]))
+        counted, result, refused = await self._store(counted, result, current, dead, messages)
         stats.sink_seconds = time.perf_counter() - sink_started
+        stats.counted, stats.replayed = result.folded, result.skipped
+        stats.unstorable = len(refused)
+        stats.dead_letters = len(dead) + len(refused)
+        stats.windows_written = len(result.changed)
         for key, agg in result.changed.items():
             self.state.put(key, agg)
-        for partition, watermark in watermarks.items():
+        for partition, watermark in self._advance(previous, counted).items():
             self.state.set_watermark(partition, watermark)
         await self.state.flush()
-        for letter in dead:
+        for letter in [*dead, *refused]:
             await self.send_dead_letter(letter)
         stats.seconds = time.perf_counter() - started
         return stats
+
+    async def _store(
+        self,
+        counted: list[Counted],
+        result: FoldResult,
+        current: Mapping[WindowKey, WindowAggregate],
+        dead: Sequence[DeadLetter],
+        messages: Sequence[RawMessage],
+    ) -> tuple[list[Counted], FoldResult, list[DeadLetter]]:
+        """Write the batch; events whose rows ClickHouse refuses become dead letters instead."""
+        refused: list[DeadLetter] = []
+        unexplained = 0
+        while True:
+            letters = [d.row() for d in [*dead, *refused]]
+            try:
+                await self._with_retry(functools.partial(self.sink.write, counted, result.changed, letters))
+                return counted, result, refused
+            except RejectedRowsError as exc:
+                poison = await self._refused_events(counted, result, exc)
+                if not poison:
+                    # The probe copies took every row the tables refused, so they
+                    # differ (a constraint added by hand?): not the events' fault.
+                    unexplained += 1
+                    await self._wait_for_operator(f"write: {exc} (the *_probe tables accept it)", unexplained)
+                    continue
+            topic = messages[0].topic
+            now = datetime.now(UTC)
+            refused += [_unstorable(topic, item, reason, now) for item, reason in poison]
+            dropped = {(p, pos) for (p, pos, _), _ in poison}
+            counted = [c for c in counted if (c[0], c[1]) not in dropped]
+            result = fold(counted, self.window_sizes, current)
+
+    async def _refused_events(
+        self, counted: list[Counted], result: FoldResult, exc: RejectedRowsError
+    ) -> list[tuple[Counted, str]]:
+        """The events to blame for ``exc``: first their ledger rows, then their windows."""
+        log.warning("ClickHouse refused rows of %s (%s); finding which", self._where, exc)
+        poison = await _refused(counted, lambda part: self._probe(counted=part))
+        if poison:
+            return poison
+        windows = result.changed
+        bad = await _refused(list(windows), lambda part: self._probe(windows={k: windows[k] for k in part}))
+        reasons = dict(bad)
+        blamed = []
+        for item in counted:
+            hit = next((k for k in window_keys(item[2], self.window_sizes) if k in reasons), None)
+            if hit is not None:
+                blamed.append((item, f"window {hit.category}@{hit.start}: {reasons[hit]}"))
+        return blamed
+
+    async def _probe(
+        self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
+    ) -> None:
+        await self._with_retry(functools.partial(self.sink.probe, counted, windows), "probe")
 
     def _decode_and_price(
         self, messages: Sequence[RawMessage]
@@ -162,7 +253,9 @@ class BatchProcessor:
 
     async def _recent_ids(self, partition: int, first_offset: int) -> list[str]:
         window = self.dedup.window_seconds
-        return await self._with_retry(lambda: self.sink.recent_event_ids(partition, first_offset, window))
+        return await self._with_retry(
+            lambda: self.sink.recent_event_ids(partition, first_offset, window), "read of recent event ids"
+        )
 
     @staticmethod
     def _advance(
@@ -203,19 +296,82 @@ class BatchProcessor:
                 if is_expired(key, expired_through[partition], self.retention):
                     expired.add(key)
         if expired:
-            current.update(await self._with_retry(lambda: self.sink.load_windows(expired)))
+            load = functools.partial(self.sink.load_windows, expired)
+            current.update(await self._with_retry(load, "read of expired windows"))
         return current
 
-    async def _with_retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        """ClickHouse being away pauses the stream; it never drops a batch."""
-        delay = self.retry_delay_s
+    async def _with_retry(self, call: Callable[[], Awaitable[T]], what: str = "write") -> T:
+        """Run a ClickHouse call; retry what can pass, raise :class:`RejectedRowsError`.
+
+        ClickHouse being away pauses the stream; it never drops a batch.
+        """
+        attempt = 0
         while True:
             try:
-                return await call()
+                async with asyncio.timeout(self.call_timeout_s):
+                    return await call()
             except Exception as exc:
-                log.warning("ClickHouse call failed (%s); retrying in %.1fs", exc, delay)
+                kind = classify(exc)
+                if kind is None:
+                    raise
+                if isinstance(kind, RejectedRowsError):
+                    raise kind from exc
+                attempt += 1
+                if isinstance(kind, SinkConfigError):
+                    await self._wait_for_operator(f"{what}: {kind}", attempt)
+                    continue
+                assert isinstance(kind, TransientSinkError)
+                delay = self._delay(attempt)
+                log.warning(
+                    "ClickHouse %s for %s failed (%s: %s); retry %d in %.1fs",
+                    what, self._where, type(exc).__name__, kind, attempt, delay,
+                )  # fmt: skip
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+
+    async def _wait_for_operator(self, problem: str, attempt: int) -> None:
+        delay = self._delay(attempt)
+        log.error(
+            "ClickHouse refuses %s for %s; the stream waits until this is fixed; retry %d in %.1fs",
+            problem, self._where, attempt, delay,
+        )  # fmt: skip
+        await asyncio.sleep(delay)
+
+    def _delay(self, attempt: int) -> float:
+        return float(min(self.retry_delay_s * 2 ** (attempt - 1), self.retry_delay_max_s))
+
+
+async def _refused(
+    items: Sequence[T], attempt: Callable[[Sequence[T]], Awaitable[None]]
+) -> list[tuple[T, str]]:
+    """The items refused even alone, each with the server's reason, found by halving."""
+    try:
+        await attempt(items)
+        return []
+    except RejectedRowsError as exc:
+        if len(items) == 1:
+            return [(items[0], str(exc))]
+    middle = len(items) // 2
+    return [*await _refused(items[:middle], attempt), *await _refused(items[middle:], attempt)]
+
+
+def describe_batch(messages: Sequence[RawMessage]) -> str:
+    """``topic[partition]@first-last`` per partition, for logs."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for m in messages:
+        low, high = spans.get((m.topic, m.partition), (m.offset, m.offset))
+        spans[(m.topic, m.partition)] = (min(low, m.offset), max(high, m.offset))
+    return "batch " + ", ".join(f"{t}[{p}]@{lo}-{hi}" for (t, p), (lo, hi) in sorted(spans.items()))
+
+
+def _unstorable(topic: str, item: Counted, reason: str, now: datetime) -> DeadLetter:
+    partition, pos, priced = item
+    offset, index = split_position(pos)
+    event = priced.event
+    return DeadLetter(
+        DeadLetterCode.UNSTORABLE,
+        f"ClickHouse refused this event's rows: {reason}",
+        topic, partition, offset, event.customer_id.encode(), dump_event(event), now, index,
+    )  # fmt: skip
 
 
 def _dead(msg: RawMessage, item: Decoded, code: DeadLetterCode, reason: str, now: datetime) -> DeadLetter:

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     clickhouse_database: str = "costline"
     clickhouse_user: str = "default"
     clickhouse_password: str = ""
+    # A call that takes longer is abandoned and retried: a hung server is logged, not waited on.
+    clickhouse_timeout_s: float = Field(default=30.0, gt=0)
+    # Backoff between retries of a ClickHouse call, doubling from the first to the cap.
+    retry_delay_s: float = Field(default=0.5, gt=0)
+    retry_delay_max_s: float = Field(default=5.0, gt=0)
 
     app_id: str = "costline"
     usage_topic: str = "costline.usage"

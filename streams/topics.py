@@ -7,6 +7,7 @@ import contextlib
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
@@ -58,3 +59,18 @@ async def caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) 
         if await consumer.position(tp) < offset:
             return False
     return True
+
+
+async def max_message_bytes(bootstrap: str, topic: str) -> int:
+    """The largest record the broker takes on ``topic`` (its ``max.message.bytes``)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": None})
+        for response in await admin.describe_configs([resource]):
+            for entry in response.resources[0][4]:  # (name, value, read_only, source, ...)
+                if entry[0] == "max.message.bytes":
+                    return int(entry[1])
+        raise RuntimeError(f"the broker did not say max.message.bytes for {topic}")
+    finally:
+        await admin.close()

@@ -3,12 +3,17 @@
 The worker calls :meth:`ClickHouseSink.write` once per batch, before it
 acknowledges the batch's offsets: a batch is either in ClickHouse or will
 be replayed. Both tables are ReplacingMergeTree keyed so that writing a
-replayed batch again replaces rows with identical ones.
+replayed batch again replaces rows with identical ones, which is also why
+a batch may go in as several inserts (:func:`insert_chunks`).
+
+When ClickHouse refuses rows for good, :meth:`ClickHouseSink.probe` finds
+which: it inserts into ``<table>_probe``, a copy of the table with the Null
+engine, which checks types and constraints and stores nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -81,11 +86,18 @@ DEAD_LETTER_COLUMNS = (
     "source_offset",
     "message_key",
     "payload",
+    "source_index",
 )
+
+# ClickHouse refuses an INSERT block that spans more than 100 partitions
+# (max_partitions_per_insert_block); the ledger and windows are monthly.
+MAX_MONTHS_PER_INSERT = 90
+MAX_ROWS_PER_INSERT = 100_000
+PROBED_TABLES = ("ledger", "cost_windows")
 
 Counted = tuple[int, int, PricedEvent]
 _WINDOW_SNAPSHOTS = read_query("window_snapshots")
-_RECENT_EVENT_IDS = read_query("recent_event_ids")  # (partition, offset, priced event)
+_RECENT_EVENT_IDS = read_query("recent_event_ids")
 
 
 def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> list[Any]:
@@ -147,9 +159,47 @@ def window_row(key: WindowKey, agg: WindowAggregate, now: datetime) -> list[Any]
     ]
 
 
+def insert_chunks(
+    rows: Sequence[Sequence[Any]], month_of: Callable[[Sequence[Any]], datetime] | None
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """``rows`` cut so that no insert spans too many monthly partitions or rows."""
+    if month_of is None:
+        for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
+            yield rows[start : start + MAX_ROWS_PER_INSERT]
+        return
+    by_month: dict[tuple[int, int], list[Sequence[Any]]] = {}
+    for row in rows:
+        at = month_of(row)
+        by_month.setdefault((at.year, at.month), []).append(row)
+    if len(by_month) <= MAX_MONTHS_PER_INSERT and len(rows) <= MAX_ROWS_PER_INSERT:
+        yield rows  # the common case: one batch, one or two months
+        return
+    chunk: list[Sequence[Any]] = []
+    months: set[tuple[int, int]] = set()
+    for month in sorted(by_month):
+        for row in by_month[month]:
+            full = len(chunk) == MAX_ROWS_PER_INSERT
+            if full or (month not in months and len(months) == MAX_MONTHS_PER_INSERT):
+                yield chunk
+                chunk, months = [], set()
+            chunk.append(row)
+            months.add(month)
+    if chunk:
+        yield chunk
+
+
+_MONTH_OF: dict[str, Callable[[Sequence[Any]], datetime] | None] = {
+    "ledger": lambda row: row[1],  # occurred_at
+    "cost_windows": lambda row: row[2],  # window_start
+    "dead_letters": None,
+}
+_COLUMNS = {"ledger": LEDGER_COLUMNS, "cost_windows": WINDOW_COLUMNS, "dead_letters": DEAD_LETTER_COLUMNS}
+
+
 class ClickHouseSink:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self._probes_ready = False
 
     async def write(
         self,
@@ -158,14 +208,27 @@ class ClickHouseSink:
         dead_letters: Sequence[Sequence[Any]] = (),
     ) -> None:
         now = datetime.now(UTC)
-        if counted:
-            rows = [ledger_row(p, o, priced, now) for p, o, priced in counted]
-            await self.client.insert("ledger", rows, column_names=LEDGER_COLUMNS)
-        if windows:
-            rows = [window_row(k, a, now) for k, a in windows.items()]
-            await self.client.insert("cost_windows", rows, column_names=WINDOW_COLUMNS)
-        if dead_letters:
-            await self.client.insert("dead_letters", list(dead_letters), column_names=DEAD_LETTER_COLUMNS)
+        await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted])
+        await self.insert("cost_windows", [window_row(k, a, now) for k, a in windows.items()])
+        await self.insert("dead_letters", dead_letters)
+
+    async def insert(self, table: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
+        for chunk in insert_chunks(rows, _MONTH_OF[table]) if rows else ():
+            await self.client.insert(table + suffix, chunk, column_names=_COLUMNS[table])
+
+    async def probe(
+        self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
+    ) -> None:
+        """Insert into the tables' Null-engine copies: raises as the tables would, stores nothing."""
+        if not self._probes_ready:
+            # Made again once per process, so the copies follow migrations.
+            for name in PROBED_TABLES:
+                await self.client.command(f"CREATE OR REPLACE TABLE {name}_probe AS {name} ENGINE = Null")
+            self._probes_ready = True
+        now = datetime.now(UTC)
+        await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], "_probe")
+        rows = [window_row(k, a, now) for k, a in (windows or {}).items()]
+        await self.insert("cost_windows", rows, "_probe")
 
     async def recent_event_ids(self, partition: int, below_offset: int, window_s: float) -> list[str]:
         """Ids this partition counted lately, for rebuilding its dedup window."""

@@ -34,6 +34,8 @@ class Pipeline:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     log_paths: list[str] = field(default_factory=list)
     log_path: str = ""  # the newest worker's
+    # More COSTLINE_* settings for this pipeline's workers (a short timeout, wider bounds).
+    worker_env: dict[str, str] = field(default_factory=dict)
     _client: Client | None = field(default=None, repr=False)
 
     @classmethod
@@ -80,6 +82,7 @@ class Pipeline:
             env[f"COSTLINE_{name.upper()}"] = str(getattr(s, name))
         env["COSTLINE_WORKER_DATA_DIR"] = str(s.home / "run" / s.app_id)
         env["COSTLINE_BATCH_MAX"] = str(batch_max)
+        env.update(self.worker_env)
         return env
 
     def start_worker(self, batch_max: int = 500) -> None:

@@ -366,9 +366,7 @@ class Progress:
         self.stream.flush()
 
 
-def run_export(
-    settings: Settings, period: str, fmt: str, out: str, data: str, force: bool = False
-) -> int:
+def run_export(settings: Settings, period: str, fmt: str, out: str, data: str, force: bool = False) -> int:
     """``costline export``: returns the exit status (errors are raised as ``BillingError``).
 
     An existing ``out`` is refused before anything is queried, unless ``force``.

@@ -11,8 +11,6 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from streams.queries import GROUPINGS
-
 # Instants and months the ledger and invoices can hold: ClickHouse's Date
 # ends in 2149, and months far outside this range are typing mistakes.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,6 +56,8 @@ def period(text: str) -> str:
 
 def groupings(text: str) -> list[str]:
     """A comma-separated subset of agent, category, window, each at most once."""
+    from streams.queries import GROUPINGS  # imports the ClickHouse client: only when asked
+
     chosen = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in GROUPINGS]
     if unknown:

@@ -173,7 +173,7 @@ class UsagePublisher:
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._producer.stop(), self.delivery_timeout_s)
-            reason = "no answer" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+            reason = "no answer" if isinstance(exc, TimeoutError) else _reason(exc)
             raise KafkaUnavailable(f"cannot reach Kafka at {self.bootstrap_servers} ({reason})") from exc
         return self
 

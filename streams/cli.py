@@ -73,11 +73,15 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.publisher import UsagePublisher, customer_key
     from streams.topics import ensure_topics
 
+    source = Path(args.file)
+    if not source.is_file():
+        raise UsageError(f"{source}: no such file")
+
     async def run() -> int:
         await ensure_topics(settings)
         sent = 0
         async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
-            with open(args.file, "rb") as lines:
+            with source.open("rb") as lines:
                 for line in lines:
                     line = line.strip()
                     if not line:

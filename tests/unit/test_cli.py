@@ -133,6 +133,14 @@ def test_a_missing_or_truncated_billing_file_names_the_file(
     assert_one_line(status, err, EXIT_USAGE, "nowhere.json", "cannot read")
 
 
+def test_publishing_a_missing_file_is_refused_before_kafka_is_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COSTLINE_KAFKA_BOOTSTRAP", f"127.0.0.1:{closed_port()}")
+    status, err = costline(capsys, "publish", str(tmp_path / "events.jsonl"))
+    assert_one_line(status, err, EXIT_USAGE, "events.jsonl: no such file")
+
+
 def test_export_refuses_an_existing_file_before_asking_clickhouse(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

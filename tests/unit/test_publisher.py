@@ -132,8 +132,10 @@ async def test_publish_gives_up_with_publish_timeout_when_nothing_is_acknowledge
     kafka = FakeProducer()
     sdk = publisher(kafka, max_events=1, max_buffered_events=1, delivery_timeout_s=0.05)
     await sdk.publish(sms(1))
-    with pytest.raises((PublishTimeout, DeliveryError)):
-        await sdk.publish(sms(2))
+    with pytest.raises(DeliveryError, match="not acknowledged"):
+        await sdk.publish(sms(2))  # sms-1 went overdue while sms-2 waited for room
+    with pytest.raises(PublishTimeout, match="buffer is full"):
+        await sdk.publish(sms(2))  # Kafka's client still holds sms-1: still no room
     # The event that was refused room was never handed to Kafka.
     assert [orjson.loads(value)["event_id"] for _, value, _ in kafka.sent] == ["sms-1"]
 

@@ -490,7 +490,9 @@ def render_economics(report: EconomicsReport, fmt: Format) -> str:
     raise BillingError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _amount(option: str, text: str) -> Decimal:
+def _amount(option: str, text: str | Decimal) -> Decimal:
+    if isinstance(text, Decimal):
+        return _check_amount(option, text)
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -513,7 +515,12 @@ def _format(text: str) -> Format:
 
 
 def run_economics(
-    settings: Settings, period: str, by: str, infra_cost_per_hour: str, human_cost: str | None, fmt: str
+    settings: Settings,
+    period: str,
+    by: str,
+    infra_cost_per_hour: str | Decimal,
+    human_cost: str | Decimal | None,
+    fmt: str,
 ) -> int:
     """``costline economics``: print the report for ``period``."""
     report = economics(

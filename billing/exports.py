@@ -133,8 +133,14 @@ def export(
     out: Path,
     data: Data = "usage",
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> int:
-    """Write ``data`` of ``period`` to ``out`` as ``fmt``; returns the number of rows written."""
+    """Write ``data`` of ``period`` to ``out`` as ``fmt``; returns the number of rows written.
+
+    An existing ``out`` is refused (:class:`FileExistsError`) unless ``overwrite``.
+    """
+    if not overwrite:
+        refuse_existing(out)
     if fmt not in FORMATS:
         raise BillingError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if data not in DATA:
@@ -149,7 +155,7 @@ def export(
         usage = usage_rows(client, period)
         stripe_ids = {c.customer_id: c.stripe_customer_id for c in catalog.customers(client)}
         bar = Progress(len(usage), f"{data} {period}", show)
-        with replacing(out) as tmp:
+        with replacing(out, overwrite) as tmp:
             _write_lines(tmp, (stripe_event(row, stripe_ids) for row in bar.counted(usage)))
     else:
         dataset = USAGE if data == "usage" else INVOICE_LINES
@@ -157,7 +163,7 @@ def export(
             usage_rows(client, period) if data == "usage" else invoice_line_rows(client, period)
         )
         bar = Progress(len(rows), f"{data} {period}", show)
-        with replacing(out) as tmp:
+        with replacing(out, overwrite) as tmp:
             if fmt == "csv":
                 _write_csv(tmp, dataset, bar.counted(rows))
             elif fmt == "jsonl":
@@ -277,26 +283,52 @@ def _write_parquet(client: Client, path: Path, dataset: Dataset, rows: Iterable[
         stream.close()
 
 
+def refuse_existing(out: Path) -> None:
+    """Raise :class:`FileExistsError` if ``out`` exists: a user's file is never overwritten unasked."""
+    if out.exists() or out.is_symlink():
+        raise FileExistsError(f"{out} already exists; choose another path or pass --force to replace it")
+
+
 @contextmanager
-def replacing(out: Path) -> Iterator[Path]:
+def replacing(out: Path, overwrite: bool = False) -> Iterator[Path]:
     """A temporary path next to ``out`` that becomes ``out`` only if the block succeeds.
 
     A reader never sees half an export, and a failed export leaves the
     previous file as it was. The name is unique so two exports to the same
-    path cannot write into each other's file.
+    path cannot write into each other's file. Without ``overwrite`` the file
+    is linked into place, which fails if ``out`` appeared meanwhile.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         yield tmp
+        if not tmp.exists():  # the block wrote nothing: an empty file, still swapped in whole
+            tmp.touch()
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)  # the data must be on disk before the rename is
         finally:
             os.close(fd)
-        os.replace(tmp, out)
+        if overwrite:
+            os.replace(tmp, out)
+        else:
+            try:
+                os.link(tmp, out)
+            except FileExistsError:
+                refuse_existing(out)
+                raise
+        _sync_folder(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Progress:
@@ -334,16 +366,21 @@ class Progress:
         self.stream.flush()
 
 
-def run_export(settings: Settings, period: str, fmt: str, out: str, data: str) -> int:
-    """``costline export``: returns the exit status (errors are raised as ``BillingError``)."""
+def run_export(settings: Settings, period: str, fmt: str, out: str, data: str, force: bool = False) -> int:
+    """``costline export``: returns the exit status (errors are raised as ``BillingError``).
+
+    An existing ``out`` is refused before anything is queried, unless ``force``.
+    """
     if fmt not in FORMATS:
         raise BillingError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if data not in DATA:
         raise BillingError(f"unknown export data {data!r}; choose one of {', '.join(DATA)}")
     month = Period.parse(period)
+    if not force:
+        refuse_existing(Path(out))
     client = open_client(settings)
     try:
-        rows = export(client, month, fmt, Path(out), data)  # type: ignore[arg-type]
+        rows = export(client, month, fmt, Path(out), data, overwrite=force)  # type: ignore[arg-type]
     finally:
         client.close()
     print(f"exported {rows} rows to {out}")

@@ -16,7 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 Rate = Annotated[Decimal, Field(ge=0, le=Decimal(10**9), allow_inf_nan=False)]
 Sku = Annotated[str, Field(min_length=1, max_length=128)]
@@ -105,9 +113,40 @@ class PriceVersion(BaseModel):
 price_version_adapter: TypeAdapter[PriceVersion] = TypeAdapter(PriceVersion)
 
 
+class PriceFileError(ValueError):
+    """A price version file cannot be read or is not a valid version; names the file."""
+
+
+def read_price_file(path: Path) -> PriceVersion:
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise PriceFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise PriceFileError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return PriceVersion.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'version'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise PriceFileError(f"{path}: not a price version ({problems})") from None
+
+
 def load_price_files(paths: Iterable[Path]) -> list[PriceVersion]:
-    """Read version files (JSON), oldest first."""
-    versions = [PriceVersion.model_validate(json.loads(p.read_text())) for p in paths]
+    """Read and check every version file (JSON), oldest first; any bad file fails the whole set."""
+    versions: list[PriceVersion] = []
+    source: dict[str, Path] = {}
+    for path in paths:
+        version = read_price_file(path)
+        if version.version in source:
+            raise PriceFileError(
+                f"{path}: version {version.version!r} is also in {source[version.version]}; "
+                "a version id names one set of prices"
+            )
+        source[version.version] = path
+        versions.append(version)
     return sorted(versions, key=lambda v: (v.effective_from, v.version))
 
 

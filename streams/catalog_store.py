@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -9,27 +11,47 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from schemas.prices import PriceVersion
+from streams.publisher import PublishTimeout
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
 _RATE_FIELDS = ("meter", "sku")
+PUBLISH_TIMEOUT_S = 30.0
 
 
-async def publish_versions(settings: Settings, versions: Sequence[PriceVersion]) -> None:
+async def publish_versions(
+    settings: Settings, versions: Sequence[PriceVersion], timeout_s: float = PUBLISH_TIMEOUT_S
+) -> None:
+    """Publish every version and wait for Kafka to acknowledge all of them, within ``timeout_s``."""
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=int(timeout_s * 1000),
     )
-    await producer.start()
+    await asyncio.wait_for(producer.start(), timeout_s)
     try:
-        for version in versions:
-            await producer.send_and_wait(
-                settings.prices_topic,
-                key=version.version.encode(),
-                value=version.model_dump_json().encode(),
-            )
+        async with asyncio.timeout(timeout_s):
+            sent = [
+                await producer.send(
+                    settings.prices_topic,
+                    key=version.version.encode(),
+                    value=version.model_dump_json().encode(),
+                )
+                for version in versions
+            ]
+            await asyncio.gather(*sent)
+    except TimeoutError:
+        raise PublishTimeout(
+            f"Kafka at {settings.kafka_bootstrap} did not acknowledge the {len(versions)} price "
+            f"version(s) within {timeout_s:g} s; loading them again is safe",
+            len(versions),
+        ) from None
     finally:
-        await producer.stop()
+        # A broker that stopped answering would hold stop() as long as it holds the sends.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(producer.stop(), timeout_s)
 
 
 def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:

@@ -5,21 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
+import re
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from schemas.dead_letters import DeadLetterCode
+from streams import cli_types
+from streams.cli_errors import (
+    EXIT_USAGE,
+    CliParser,
+    UsageError,
+    debugging,
+    describe_validation,
+    one_line,
+    report,
+)
 from streams.settings import Settings, get_settings
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _when(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+QUIET_LIBRARIES = ("aiokafka", "clickhouse_connect", "urllib3")
 
 
 def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,11 +73,15 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.publisher import UsagePublisher, customer_key
     from streams.topics import ensure_topics
 
+    source = Path(args.file)
+    if not source.is_file():
+        raise UsageError(f"{source}: no such file")
+
     async def run() -> int:
         await ensure_topics(settings)
         sent = 0
         async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
-            with open(args.file, "rb") as lines:
+            with source.open("rb") as lines:
                 for line in lines:
                     line = line.strip()
                     if not line:
@@ -79,7 +90,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
                     sent += 1
                     if sent % 10_000 == 0:
                         print(f"  {sent:,} events sent", file=sys.stderr)
-            await publisher.flush()
+            await publisher.flush()  # raises if any event was not delivered
         return sent
 
     print(f"published {asyncio.run(run()):,} events to {settings.usage_topic}")
@@ -93,9 +104,11 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.action == "load":
         paths = [Path(p) for p in args.files]
+        # Every file is read and checked before anything is written: one bad file, nothing loaded.
         versions = load_price_files(paths) if paths else load_price_dir(settings.prices_dir)
+        client = open_client(settings)  # reach ClickHouse before the topic gets anything
         asyncio.run(publish_versions(settings, versions))
-        rows = record_versions(open_client(settings), versions)
+        rows = record_versions(client, versions)
         for v in versions:
             print(f"  {v.version:<24} effective {v.effective_from.isoformat()}  {len(v.prices)} prices")
         print(f"published {len(versions)} price version(s) to {settings.prices_topic}")
@@ -111,14 +124,12 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     from streams.queries import customer_costs
     from streams.report import render
 
-    group_by = [g for g in args.group_by.split(",") if g]
-    rows = customer_costs(
-        open_client(settings),
-        args.customer,
-        _when(args.start) if args.start else EPOCH,
-        _when(args.end) if args.end else FAR_FUTURE,
-        group_by,
-    )
+    group_by: list[str] = args.group_by
+    start = args.start or cli_types.EARLIEST
+    end = args.end or cli_types.LATEST
+    if start >= end:
+        raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+    rows = customer_costs(open_client(settings), args.customer, start, end, group_by)
     print(render(rows, group_by, args.format))
     return 0
 
@@ -142,14 +153,15 @@ def cmd_plans(args: argparse.Namespace, settings: Settings) -> int:
     from billing import catalog
     from streams.clickhouse import open_client
 
-    client = open_client(settings)
     if args.action == "load":
         if not args.files:
             raise UsageError("plans load needs at least one billing file (e.g. plans/meters.json)")
-        for name in args.files:
-            loaded = catalog.load(client, catalog.read_billing_file(Path(name)))
+        # Every file is read and checked before anything is written: one bad file, nothing loaded.
+        files = [catalog.read_billing_file(Path(name)) for name in args.files]
+        for name, loaded in zip(args.files, catalog.load_all(open_client(settings), files), strict=True):
             print(f"{name}: loaded {loaded}")
         return 0
+    client = open_client(settings)
     for meter in catalog.meters(client):
         print(f"meter  {meter.name:<20} {meter.aggregation:<12} {meter.description}")
     for plan in catalog.plan_versions(client):
@@ -163,12 +175,15 @@ def cmd_plans(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.exports import refuse_existing
     from billing.invoices import BillingContext, Invoice, Period, finalize, invoice_for, subscribed
     from billing.render import render_invoice
     from streams.clickhouse import open_client
 
-    ctx = BillingContext.load(open_client(settings))
     period = Period.parse(args.period)
+    if args.customer and args.out and not args.force:
+        refuse_existing(Path(args.out))  # before anything is finalized
+    ctx = BillingContext.load(open_client(settings))
 
     def one(customer: str) -> Invoice:
         return finalize(ctx, customer, period) if args.finalize else invoice_for(ctx, customer, period)
@@ -177,7 +192,7 @@ def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
         invoice = one(args.customer)
         text = render_invoice(invoice, args.format)
         if args.out:
-            Path(args.out).write_text(text)
+            _write_file(Path(args.out), text, args.force)
             print(
                 f"wrote the {invoice.status} invoice {invoice.invoice_id} ({invoice.total:.2f}) to {args.out}"
             )
@@ -186,17 +201,34 @@ def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     # Every subscribed customer: a summary, and with --out one file each in that folder.
     folder = Path(args.out) if args.out else None
-    if folder:
-        folder.mkdir(parents=True, exist_ok=True)
-    for customer in subscribed(ctx.client, period):
+    extension = "txt" if args.format == "table" else args.format
+    customers = subscribed(ctx.client, period)
+    if folder and not args.force:
+        for customer in customers:  # the names invoices will have, before anything is finalized
+            refuse_existing(folder / _file_name(f"INV-{customer}-{period.label}", extension))
+    for customer in customers:
         invoice = one(customer)
         line = f"{invoice.invoice_id:<32} {invoice.status:<6} {invoice.currency} {invoice.total:>14,.2f}"
         if folder:
-            path = folder / f"{invoice.invoice_id}.{'txt' if args.format == 'table' else args.format}"
-            path.write_text(render_invoice(invoice, args.format))
+            path = folder / _file_name(invoice.invoice_id, extension)
+            _write_file(path, render_invoice(invoice, args.format), args.force)
             line += f"  {path}"
         print(line)
     return 0
+
+
+def _file_name(stem: str, extension: str) -> str:
+    """A file name for an id: customer ids may hold '/' or start with '.', a file stays in its folder."""
+    safe = re.sub(r"[/\\\x00]", "_", stem).lstrip(".") or "_"
+    return f"{safe}.{extension}"
+
+
+def _write_file(path: Path, text: str, overwrite: bool) -> None:
+    """Write ``text`` whole (temp file, fsync, rename); an existing file is refused unless ``overwrite``."""
+    from billing.exports import replacing
+
+    with replacing(path, overwrite=overwrite) as tmp, tmp.open("x", encoding="utf-8") as f:
+        f.write(text)
 
 
 def cmd_economics(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,7 +242,7 @@ def cmd_economics(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from billing.exports import run_export
 
-    return run_export(settings, args.period, args.format, args.out, args.data)
+    return run_export(settings, args.period, args.format, args.out, args.data, force=args.force)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -220,8 +252,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="costline", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = CliParser(prog="costline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
 
     p = sub.add_parser("services", help="the local Kafka broker and ClickHouse server")
     p.add_argument("action", choices=["up", "down", "status"])
@@ -246,9 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("costs", help="a customer's costs from ClickHouse")
     p.add_argument("--customer", required=True)
-    p.add_argument("--from", dest="start", help="inclusive, ISO 8601 (default: the beginning)")
-    p.add_argument("--to", dest="end", help="exclusive, ISO 8601 (default: no end)")
-    p.add_argument("--group-by", default="agent,category", help="any of agent,category,window")
+    p.add_argument(
+        "--from", dest="start", type=cli_types.instant, help="inclusive, ISO 8601 (default: the beginning)"
+    )
+    p.add_argument("--to", dest="end", type=cli_types.instant, help="exclusive, ISO 8601 (default: no end)")
+    p.add_argument(
+        "--group-by",
+        type=cli_types.groupings,
+        default=["agent", "category"],
+        help="comma-separated, any of agent,category,window (default: agent,category)",
+    )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_costs)
 
@@ -268,25 +307,36 @@ def build_parser() -> argparse.ArgumentParser:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer")
     who.add_argument("--all", action="store_true", help="every customer subscribed in the period")
-    p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--period", required=True, type=cli_types.period, help="a UTC month, e.g. 2026-11")
     p.add_argument("--format", choices=["table", "json", "csv", "html"], default="table")
     p.add_argument("--finalize", action="store_true", help="store it; a finalized invoice never changes")
     p.add_argument("--out", help="write to this file (with --all: a folder, one file per invoice)")
+    p.add_argument("--force", action="store_true", help="replace files that already exist at --out")
     p.set_defaults(func=cmd_invoice)
 
     p = sub.add_parser("economics", help="revenue against cost, margins and cost per task for a month")
-    p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--period", required=True, type=cli_types.period, help="a UTC month, e.g. 2026-11")
     p.add_argument("--by", choices=["customer", "agent"], default="customer")
-    p.add_argument("--infra-cost-per-hour", default="0", help="fixed infrastructure cost per hour")
-    p.add_argument("--human-cost", help="what a human costs per successful task, for break-even volume")
+    p.add_argument(
+        "--infra-cost-per-hour",
+        type=cli_types.amount,
+        default=cli_types.amount("0"),
+        help="fixed infrastructure cost per hour",
+    )
+    p.add_argument(
+        "--human-cost",
+        type=cli_types.amount,
+        help="what a human costs per successful task, for break-even volume",
+    )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_economics)
 
     p = sub.add_parser("export", help="usage per customer, meter and day, or invoice lines, to a file")
-    p.add_argument("--period", required=True, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--period", required=True, type=cli_types.period, help="a UTC month, e.g. 2026-11")
     p.add_argument("--format", choices=["csv", "parquet", "jsonl", "stripe"], default="csv")
     p.add_argument("--data", choices=["usage", "invoice_lines"], default="usage")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the file to write (never an existing one without --force)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
@@ -295,23 +345,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class UsageError(ValueError):
-    """The command was asked for something it cannot do."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from pydantic import ValidationError
-
-    from billing.catalog import BillingDataError
-    from billing.invoices import BillingError
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; every failure is one line on stderr and a non-zero status (see cli_errors)."""
+    args = build_parser().parse_args(argv)
+    if args.command != "worker" and not debugging():
+        # The clients log each failed connection attempt; the command's own one line says it better.
+        for library in QUIET_LIBRARIES:
+            logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
-        return int(args.func(args, get_settings()))
-    except (UsageError, BillingError, BillingDataError, ValidationError) as exc:
-        print(f"costline {args.command}: {exc}", file=sys.stderr)
-        return 2
+        settings = get_settings()
+    except ValidationError as exc:
+        print(
+            f"costline {args.command}: bad setting: {one_line(describe_validation(exc, setting=True))}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        return int(args.func(args, settings))
+    except KeyboardInterrupt:
+        print(f"costline {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        return report(args.command, exc)
 
 
 if __name__ == "__main__":

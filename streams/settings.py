@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class Settings(BaseSettings):
@@ -49,6 +53,24 @@ class Settings(BaseSettings):
     web_port: int = 16066
     prices_dir: Path = Path("prices")
     worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
+
+    # The database name is written into DDL (it cannot be a bound parameter),
+    # so it must be a plain identifier; topic names are what Kafka accepts.
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not DATABASE_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a database name: a letter or _, then up to 63 letters, digits or _"
+            )
+        return value
+
+    @field_validator("usage_topic", "prices_topic", "dead_letter_topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(f"{value!r} is not a Kafka topic name: 1 to 249 of A-Z a-z 0-9 . _ -")
+        return value
 
     @property
     def kafka_port(self) -> int:

@@ -22,7 +22,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.external import ExternalData
 
-from billing import catalog
+from billing import catalog, exports
 from billing.exports import INVOICE_LINES, USAGE, Progress, UsageRow, export, plain, run_export, stripe_event
 from billing.invoices import LINE_COLUMNS, BillingError, Period
 from schemas.meters import Meter, MeterFilter
@@ -156,13 +156,54 @@ def test_exporting_twice_gives_the_same_bytes(client: Client, tmp_path: Path, fm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "second"]  # no temporary files left
 
 
-def test_re_exporting_replaces_the_file_whole(client: Client, tmp_path: Path) -> None:
+def test_re_exporting_when_asked_replaces_the_file_whole(client: Client, tmp_path: Path) -> None:
     out = tmp_path / "usage.csv"
     out.write_text("an older, longer export\n" * 1000)
 
-    export(client, NOVEMBER, "csv", out)
+    export(client, NOVEMBER, "csv", out, overwrite=True)
 
     assert len(read_csv(out)) == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["usage.csv"]  # no temporary file left
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet", "stripe"])
+def test_an_existing_file_is_never_overwritten_unasked(client: Client, tmp_path: Path, fmt: Any) -> None:
+    out = tmp_path / "finance.csv"
+    out.write_text("the finance team's own file\n")
+
+    with pytest.raises(FileExistsError, match="--force"):
+        export(client, NOVEMBER, fmt, out)
+
+    assert out.read_text() == "the finance team's own file\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["finance.csv"]
+
+
+def test_an_empty_month_refuses_an_existing_file_too(client: Client, tmp_path: Path) -> None:
+    out = tmp_path / "usage.csv"
+    out.write_text("kept\n")
+
+    with pytest.raises(FileExistsError):
+        export(client, Period.parse("2027-02"), "csv", out)
+
+    assert out.read_text() == "kept\n"
+
+
+def test_a_file_that_appears_during_the_export_is_kept(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "usage.csv"
+    real_rows = exports.usage_rows
+
+    def rows_while_someone_writes_the_file(c: Client, period: Period) -> list[UsageRow]:
+        out.write_text("written meanwhile\n")
+        return real_rows(c, period)
+
+    monkeypatch.setattr(exports, "usage_rows", rows_while_someone_writes_the_file)
+    with pytest.raises(FileExistsError):
+        export(client, NOVEMBER, "csv", out)
+
+    assert out.read_text() == "written meanwhile\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["usage.csv"]
 
 
 def test_stripe_events_carry_the_customers_stripe_id_and_a_stable_identifier(
@@ -220,6 +261,10 @@ def test_a_month_without_usage_exports_only_a_header(client: Client, tmp_path: P
     assert export(client, Period.parse("2027-02"), "csv", out) == 0
 
     assert out.read_text() == "period,customer_id,meter,day,value,unit\n"
+    empty = tmp_path / "usage.jsonl"
+    assert export(client, Period.parse("2027-02"), "jsonl", empty) == 0
+    assert empty.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["usage.csv", "usage.jsonl"]
 
 
 INVOICE_HEAD = ["invoice_id", "customer_id", "period", "currency", "subtotal", "credits_applied", "total",
@@ -328,6 +373,20 @@ def test_the_cli_entry_point_reports_what_it_wrote(
     assert run_export(settings, "2026-11", "jsonl", str(out), "usage") == 0
 
     assert capsys.readouterr().out == f"exported 6 rows to {out}\n"
+    assert len(read_jsonl(out)) == 6
+
+
+def test_the_cli_entry_point_replaces_a_file_only_with_force(
+    settings: Settings, client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "usage.jsonl"
+    out.write_text("an older export\n")
+
+    with pytest.raises(FileExistsError):
+        run_export(settings, "2026-11", "jsonl", str(out), "usage")
+    assert out.read_text() == "an older export\n"
+
+    assert run_export(settings, "2026-11", "jsonl", str(out), "usage", force=True) == 0
     assert len(read_jsonl(out)) == 6
 
 

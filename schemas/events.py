@@ -266,6 +266,7 @@ def load_json(raw: bytes | str) -> Any:
             allow_inf_nan=False,
             catch_duplicate_keys=True,
             float_mode="decimal",
+            cache_mode="keys",  # values are mostly unique (ids, times): caching them costs more
         )
     except ValueError as exc:
         detail: InitErrorDetails = {

@@ -16,7 +16,7 @@ clock, so a batch replayed after an outage decides as the first attempt did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -54,15 +54,22 @@ class TimeBounds:
 
     max_age_s: float
     max_future_s: float
+    _age: timedelta | None = field(init=False, repr=False, compare=False)
+    _ahead: timedelta | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Once, not per message: a timedelta from a float is slow to build.
+        object.__setattr__(self, "_age", _delta(self.max_age_s))
+        object.__setattr__(self, "_ahead", _delta(self.max_future_s))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TimeBounds:
         return cls(settings.event_max_age_s, settings.event_max_future_s)
 
-    def around(self, timestamp_ms: int) -> tuple[datetime, datetime | None, datetime | None]:
-        """The broker time, and the earliest and latest occurred_at it admits (None: no bound)."""
+    def around(self, timestamp_ms: int) -> tuple[datetime, datetime, datetime]:
+        """The broker time, and the earliest and latest occurred_at it admits."""
         received = _EPOCH + timedelta(milliseconds=timestamp_ms)
-        return received, _shift(received, -self.max_age_s), _shift(received, self.max_future_s)
+        return received, _shift(received, self._age, -1), _shift(received, self._ahead, 1)
 
 
 @lru_cache(maxsize=1)
@@ -105,9 +112,7 @@ def decode_message(
 
 def check_time_bounds(decoded: list[Decoded], timestamp_ms: int, bounds: TimeBounds) -> list[Decoded]:
     """``decoded`` with each event outside ``bounds`` of ``timestamp_ms`` made a dead letter."""
-    received, earliest, latest = bounds.around(timestamp_ms)
-    low = earliest or _EARLIEST
-    high = latest or _LATEST
+    received, low, high = bounds.around(timestamp_ms)
     if all(d.event is None or low <= d.event.occurred_at <= high for d in decoded):
         return decoded  # the common case, without a new list
     checked = []
@@ -140,12 +145,21 @@ def _validate(index: int, item: Any, raw: bytes | None) -> Decoded:
         return Decoded(index, None, describe_validation_error(exc), raw or encode_json(item))
 
 
-def _shift(at: datetime, seconds: float) -> datetime | None:
-    """``at`` moved by ``seconds``; None when that leaves the calendar (no bound)."""
+def _delta(seconds: float) -> timedelta | None:
     try:
-        return at + timedelta(seconds=seconds)
-    except OverflowError:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # past any calendar: no bound
         return None
+
+
+def _shift(at: datetime, delta: timedelta | None, sign: int) -> datetime:
+    """``at`` moved by ``delta``; the calendar's end when that leaves it (no bound)."""
+    if delta is not None:
+        try:
+            return at + delta if sign > 0 else at - delta
+        except OverflowError:
+            pass
+    return _LATEST if sign > 0 else _EARLIEST
 
 
 def _seconds(value: float) -> str:

@@ -16,11 +16,12 @@ clock, so a batch replayed after an outage decides as the first attempt did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -35,6 +36,9 @@ from streams.settings import Settings, get_settings
 MAX_EVENTS_PER_MESSAGE = 1 << 16
 
 _envelope: TypeAdapter[list[UsageEvent]] = TypeAdapter(list[UsageEvent])
+# The core validator itself: TypeAdapter's wrapper costs ~0.5 µs a call, a
+# tenth of a one-event message's decoding.
+_validate_event = cast(Callable[[Any], UsageEvent], usage_event_adapter.validator.validate_python)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -140,7 +144,7 @@ def check_time_bounds(decoded: list[Decoded], timestamp_ms: int, bounds: TimeBou
 
 def _validate(index: int, item: Any, raw: bytes | None) -> Decoded:
     try:
-        return Decoded(index, usage_event_adapter.validate_python(item), raw=raw or b"")
+        return Decoded(index, _validate_event(item), raw=raw or b"")
     except ValidationError as exc:
         return Decoded(index, None, describe_validation_error(exc), raw or encode_json(item))
 

@@ -9,19 +9,28 @@ event goes to the dead-letter topic) instead of billing zero tokens.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Annotated, Literal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Annotated, Any, Literal
 
+import jiter
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
     TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -31,20 +40,65 @@ MAX_TOKENS = 100_000_000
 MAX_COUNT = 10_000_000
 MAX_SECONDS = Decimal(366 * 24 * 3600)
 MAX_BYTES = 10**16  # 10 PB
+MAX_MONEY = Decimal(10**15)
 
-# No control characters: identifiers end up in keys, CSV and terminal output.
-Identifier = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Sku = Annotated[str, Field(min_length=1, max_length=128)]
-Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Seconds = Annotated[Decimal, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
-Money = Annotated[Decimal, Field(ge=0, le=Decimal(10**15), allow_inf_nan=False)]
+# Every amount is kept at the ledger's scale, Decimal(38, 12): finer digits
+# (a float's tail, say) are rounded half-even here, once, so the ledger, the
+# windows and the cost priced from it all see the same number.
+AMOUNT_SCALE = Decimal("1e-12")
+_AMOUNT_CONTEXT = Context(prec=50)
+
+# occurred_at must fit every column it reaches: cost_windows.window_start is
+# a DateTime (1970-01-01 .. 2106-02-07), the ledger's a DateTime64(6)
+# (1900 .. 2299). Tighter, per-deployment bounds (how old, how far ahead)
+# are checked against the message's broker time: streams.decoding.
+EARLIEST_OCCURRED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_OCCURRED_AT = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+
+# Attributes are free-form, so they are bounded: a 5 MB value or thousands
+# of keys would otherwise land in every ledger row and dead letter.
+MAX_ATTRIBUTES = 64
+MAX_ATTRIBUTE_KEY_CHARS = 128
+MAX_ATTRIBUTE_VALUE_CHARS = 1024
+
+# No control characters (C0, DEL, C1): identifiers and SKUs end up in keys,
+# CSV and terminal output, and the windows use \x1f as a key separator.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]+$"
+
+
+def _keep_amount(value: Decimal) -> Decimal:
+    # copy_abs: amounts are >= 0, and -0 would read oddly in a dead letter or export
+    return value.quantize(AMOUNT_SCALE, rounding=ROUND_HALF_EVEN, context=_AMOUNT_CONTEXT).copy_abs()
+
+
+def _exactly_one(value: Any) -> Any:
+    # Literal[1] would also take true and 1.0; the version is the integer 1.
+    if type(value) is not int:
+        raise PydanticCustomError("int_type", "schema_version must be the JSON integer 1")
+    return value
+
+
+# Kept as sent: stripping would merge "team" and "team " into one key, the
+# last value silently winning.
+AttributeText = Annotated[str, StringConstraints(strip_whitespace=False)]
+Identifier = Annotated[str, Field(min_length=1, max_length=256, pattern=_NO_CONTROL)]
+Sku = Annotated[str, Field(min_length=1, max_length=128, pattern=_NO_CONTROL)]
+# Counts are JSON integers only: true, "1000", 1e3 and 1000.0 are refused, as
+# each has been a producer bug (a flag, a string field, a float division).
+Tokens = Annotated[int, Strict(), Field(ge=0, le=MAX_TOKENS)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+Bytes = Annotated[int, Strict(), Field(ge=0, le=MAX_BYTES)]
+# Amounts may be JSON numbers or decimal strings (as Stripe takes money and
+# as dump_event writes them), never booleans.
+Seconds = Annotated[Decimal, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False), AfterValidator(_keep_amount)]
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_keep_amount)]
 
 
 class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Annotated[Literal[1], BeforeValidator(_exactly_one)] = SCHEMA_VERSION
     event_id: Identifier
     occurred_at: AwareDatetime
     customer_id: Identifier
@@ -52,12 +106,46 @@ class _EventBase(BaseModel):
     user_id: Identifier | None = None
     task_id: Identifier | None = None
     request_id: Identifier | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[AttributeText, AttributeText] = Field(default_factory=dict)
 
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 with an offset: not a time any column holds
+            utc = None
+        if utc is None or not EARLIEST_OCCURRED_AT <= utc < LATEST_OCCURRED_AT:
+            raise ValueError(
+                f"must be from {EARLIEST_OCCURRED_AT.date()} and before {LATEST_OCCURRED_AT.date()}, "
+                "the range every time column holds"
+            )
+        return utc
+
+    @field_validator("attributes")
+    @classmethod
+    def _bounded_attributes(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_ATTRIBUTES:
+            raise ValueError(f"at most {MAX_ATTRIBUTES} attributes (MAX_ATTRIBUTES), not {len(value):,}")
+        for key, text in value.items():
+            if not 1 <= len(key) <= MAX_ATTRIBUTE_KEY_CHARS:
+                raise ValueError(
+                    f"a key has 1 to {MAX_ATTRIBUTE_KEY_CHARS} characters (MAX_ATTRIBUTE_KEY_CHARS), "
+                    f"not {len(key):,}"
+                )
+            if len(text) > MAX_ATTRIBUTE_VALUE_CHARS:
+                raise ValueError(
+                    f"{_shown(key)}: a value has at most {MAX_ATTRIBUTE_VALUE_CHARS} characters "
+                    f"(MAX_ATTRIBUTE_VALUE_CHARS), not {len(text):,}"
+                )
+            if _CONTROL.search(key) or _CONTROL.search(text):
+                raise ValueError(f"{_shown(key)}: keys and values may not hold control characters")
+        return value
+
+
+def _shown(key: str) -> str:
+    """An attribute key as a reason may quote it: printable and short."""
+    return repr(key if len(key) <= 40 else key[:40] + "…")
 
 
 class LlmCall(_EventBase):
@@ -77,7 +165,7 @@ class LlmCall(_EventBase):
     cached_input_tokens: Tokens = 0
     cache_write_tokens: Tokens = 0
     reasoning_tokens: Tokens = 0
-    batch: bool = False
+    batch: StrictBool = False
 
     @model_validator(mode="after")
     def _parts_fit_totals(self) -> LlmCall:
@@ -124,7 +212,7 @@ class Storage(_EventBase):
 
     kind: Literal["storage"]
     sku: Sku
-    bytes: Annotated[int, Field(ge=0, le=MAX_BYTES)]
+    bytes: Bytes
     seconds: Seconds
 
 
@@ -144,7 +232,7 @@ class Outcome(_EventBase):
     quantity: Count = 1
     value: Money | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    success: bool = True
+    success: StrictBool = True
 
 
 UsageEvent = Annotated[
@@ -165,9 +253,34 @@ KINDS: tuple[str, ...] = (
 usage_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)
 
 
+def load_json(raw: bytes | str) -> Any:
+    """Strict JSON: duplicate keys, NaN and Infinity refused, numbers with a
+    fraction or exponent read as ``Decimal`` (never float).
+
+    Raises a ``ValidationError`` of type ``json_invalid``, as pydantic's own
+    JSON parsing does, so callers have one error to handle.
+    """
+    try:
+        return jiter.from_json(
+            raw.encode() if isinstance(raw, str) else raw,
+            allow_inf_nan=False,
+            catch_duplicate_keys=True,
+            float_mode="decimal",
+            cache_mode="keys",  # values are mostly unique (ids, times): caching them costs more
+        )
+    except ValueError as exc:
+        detail: InitErrorDetails = {
+            "type": "json_invalid",
+            "loc": (),
+            "input": b"",  # the message itself travels with the dead letter
+            "ctx": {"error": str(exc)},
+        }
+        raise ValidationError.from_exception_data("UsageEvent", [detail]) from None
+
+
 def parse_event(raw: bytes | str) -> UsageEvent:
     """Decode and validate one wire event; raises ``pydantic.ValidationError``."""
-    return usage_event_adapter.validate_json(raw)
+    return usage_event_adapter.validate_python(load_json(raw))
 
 
 def dump_event(event: UsageEvent) -> bytes:

@@ -85,6 +85,7 @@ async def count_usage(stream: StreamT[bytes]) -> None:
                 e.message.offset,
                 e.message.key,
                 e.message.value,
+                None if e.message.timestamp is None else round(e.message.timestamp * 1000),
             )
             for e in events
         ]

@@ -37,6 +37,8 @@ DEMO = {
     "prices_topic": "costline-demo.prices",
     "dead_letter_topic": "costline-demo.usage.dlq",
     "clickhouse_database": "costline_demo",
+    # The sample day is a fixed date; it stays countable however long ago it was.
+    "event_max_age_s": 100 * 365 * 86400,
 }
 
 

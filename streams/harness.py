@@ -27,6 +27,11 @@ from streams.publisher import UsagePublisher
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_partitions
 
+# Tests and benchmarks publish fixed dates (a sample day in 2026-11) and
+# deliberately late or early events; live bounds would turn them away as the
+# calendar moves on. A test of the bounds passes its own to create().
+TEST_DATA_BOUNDS = {"event_max_age_s": 100 * 365 * 86400.0, "event_max_future_s": 100 * 365 * 86400.0}
+
 
 @dataclass
 class Pipeline:
@@ -39,10 +44,12 @@ class Pipeline:
     _client: Client | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, base: Settings, name: str, partitions: int = 4) -> Pipeline:
+    def create(cls, base: Settings, name: str, partitions: int = 4, **overrides: Any) -> Pipeline:
         run = f"{name}-{uuid.uuid4().hex[:8]}"
         settings = base.model_copy(
             update={
+                **TEST_DATA_BOUNDS,
+                **overrides,
                 "app_id": f"costline-test-{run}",
                 "usage_topic": f"costline-test-{run}.usage",
                 "prices_topic": f"costline-test-{run}.prices",
@@ -78,6 +85,8 @@ class Pipeline:
             "partitions",
             "kafka_bootstrap",
             "clickhouse_url",
+            "event_max_age_s",
+            "event_max_future_s",
         ):
             env[f"COSTLINE_{name.upper()}"] = str(getattr(s, name))
         env["COSTLINE_WORKER_DATA_DIR"] = str(s.home / "run" / s.app_id)

@@ -44,7 +44,7 @@ from streams.aggregation import (
     window_keys,
 )
 from streams.dead_letter import DeadLetter
-from streams.decoding import Decoded, decode_message
+from streams.decoding import Decoded, configured_bounds, decode_message
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
@@ -60,6 +60,7 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None  # the broker's; occurred_at is bounded against it
 
 
 Counted = tuple[int, int, PricedEvent]  # (partition, position, priced event)
@@ -212,7 +213,7 @@ class BatchProcessor:
         dead: list[DeadLetter] = []
         now = datetime.now(UTC)
         for msg in messages:
-            for item in decode_message(msg.value or b""):
+            for item in decode_message(msg.value or b"", msg.timestamp_ms, configured_bounds()):
                 event = item.event
                 if event is None:
                     assert item.error is not None

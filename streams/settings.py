@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     window_retention: tuple[int, ...] = (600, 7200)
     dedup_window_s: float = 600.0
 
+    # How far an event's occurred_at may lie before / after its message's
+    # broker timestamp (as Stripe's meter events: 35 days back, 5 minutes
+    # ahead). Outside, it is dead-lettered as out_of_bounds; raise the bound
+    # and replay it to count it.
+    event_max_age_s: float = Field(default=35 * 24 * 3600, ge=0)
+    event_max_future_s: float = Field(default=300.0, ge=0)
+
     session_timeout_s: float = 10.0
     batch_max: int = 1000  # messages; a message may carry many events
     batch_within_s: float = 0.2

@@ -7,7 +7,7 @@
 -- a batch replayed after a crash collapses onto its first attempt. Rows live
 -- for the longest horizon (35 days) and a day; daily partitions let the TTL
 -- drop whole parts, and let a partition's filter rebuild read only the days
--- of its horizon.
+-- of its horizon. Granules of 256 rows: a lookup reads little around each id.
 CREATE TABLE IF NOT EXISTS event_ids
 (
     customer_id      LowCardinality(String),
@@ -22,7 +22,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ingested_at)
 ORDER BY (customer_id, event_id, source_partition, source_offset, source_index)
 TTL toDateTime(ingested_at) + INTERVAL 36 DAY
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS event_ids_from_ledger TO event_ids AS
 SELECT customer_id, event_id, occurred_at, source_partition, source_offset, source_index, ingested_at

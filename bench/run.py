@@ -14,7 +14,7 @@ import statistics
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
-from bench.workload import events, expected_total, pack
+from bench.workload import DAY, events, expected_total, pack
 from billing import catalog as billing_catalog
 from billing.invoices import BillingContext, Period, draft
 from schemas.events import ToolCall, parse_event
@@ -331,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="workers for the end-to-end run")
     parser.add_argument(
+        "--start",
+        default="fixed",
+        help="occurred_at of the first event: 'fixed' (2026-11-20, the figures below), 'now' "
+        "(the events end now, as live traffic), or an ISO time",
+    )
+    parser.add_argument("--dedup-ids", type=int, default=1_000_000, help="ids in the dedup phase")
+    parser.add_argument(
         "--events-per-message",
         type=int,
         default=100,
@@ -342,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-runs", type=int, default=200)
     parser.add_argument("--invoice-runs", type=int, default=40)
     parser.add_argument(
-        "--phases", default="raw,e2e,latency,query,invoice", help="which of raw,e2e,latency,query,invoice"
+        "--phases",
+        default="raw,e2e,latency,query,invoice",
+        help="which of raw,e2e,latency,query,invoice,dedup (dedup: not in the default set)",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
@@ -368,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
             catalog = PriceCatalog(load_price_dir(settings.prices_dir))
             say(f"generating {args.events:,} events...")
             span = args.events / args.event_rate
-            pairs = list(events(args.events, args.customers, args.agents, span_s=span))
+            start = datetime.now(UTC) - timedelta(seconds=span) if args.start == "now" else DAY
+            if args.start not in ("now", "fixed"):
+                start = datetime.fromisoformat(args.start)
+            pairs = list(events(args.events, args.customers, args.agents, span_s=span, start=start))
             expected = expected_total(pairs, catalog)
             messages = pack(pairs, args.events_per_message)
             per_message = len(pairs) / len(messages)
@@ -402,6 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         if "query" in phases:
             say(f"4. invoice query over {args.query_rows:,} ledger rows")
             record(query_bench(settings, args.query_rows, args.query_runs))
+        if "dedup" in phases:
+            from bench.dedup import dedup_bench  # here: it needs streams.dedup of this tree
+
+            say(f"6. dedup: {args.dedup_ids:,} ids counted in the last day")
+            record(asyncio.run(dedup_bench(settings, args.dedup_ids)))
         if "invoice" in phases:
             say(f"5. draft invoices over {args.query_rows:,} ledger rows")
             record(invoice_bench(settings, args.query_rows, args.invoice_runs))

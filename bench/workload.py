@@ -37,9 +37,14 @@ def _zipf_weights(n: int, s: float = 1.1) -> list[float]:
 
 
 def events(
-    n: int, customers: int = 1000, agents: int = 50, seed: int = 1, span_s: float = 86_400
+    n: int,
+    customers: int = 1000,
+    agents: int = 50,
+    seed: int = 1,
+    span_s: float = 86_400,
+    start: datetime = DAY,
 ) -> Iterator[tuple[bytes, bytes]]:
-    """``n`` (key, JSON value) pairs in event-time order over ``span_s`` seconds."""
+    """``n`` (key, JSON value) pairs in event-time order over ``span_s`` seconds from ``start``."""
     rng = random.Random(seed)
     customer_ids = [f"cust-{i:04d}" for i in range(customers)]
     agent_ids = [f"agent-{i:02d}" for i in range(agents)]
@@ -48,7 +53,7 @@ def events(
     kinds = rng.choices(KINDS, k=n)
     step = span_s / max(n, 1)
     for i in range(n):
-        at = DAY + timedelta(seconds=i * step)
+        at = start + timedelta(seconds=i * step)
         event: dict[str, object] = {
             "event_id": f"bench-{seed}-{i}",
             "occurred_at": at.isoformat(),

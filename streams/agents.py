@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 catalog = PriceCatalog()
 price_feed = PriceFeed(settings, catalog)
-dedup = DedupIndex(settings.dedup_window_s)
+dedup = DedupIndex(settings.dedup_horizon_s)
 state = TableState(windows_table, settings.retention_by_size)
 _processor: BatchProcessor | None = None
 
@@ -97,12 +97,13 @@ async def count_usage(stream: StreamT[bytes]) -> None:
         stats = await processor.process(admitted)
         progress.done(admitted)
         log.info(
-            "batch: %d messages, %d counted, %d replayed, %d duplicates, %d dead letters "
-            "(%d unstorable); %d windows; %.0f ms (ClickHouse %.0f ms)",
+            "batch: %d messages, %d counted, %d replayed, %d duplicates (%d ids checked), "
+            "%d dead letters (%d unstorable); %d windows; %.0f ms (ClickHouse %.0f ms)",
             stats.messages,
             stats.counted,
             stats.replayed,
             stats.duplicates,
+            stats.dedup_checked,
             stats.dead_letters,
             stats.unstorable,
             stats.windows_written,
@@ -134,6 +135,7 @@ async def expire_windows() -> None:
         dropped = await state.expire(assigned)
         if dropped:
             log.info("expired %d closed windows from worker state", dropped)
+        dedup.expire()  # ids leave by the clock, also while no traffic comes
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -144,4 +146,6 @@ async def forget_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]
 async def reindex_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+    # Rebuilt from ClickHouse before the partition's next batch: another worker may have counted meanwhile.
+    dedup.forget(tp.partition for tp in assigned if tp.topic == settings.usage_topic)
     state.forget_index()

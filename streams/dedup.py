@@ -1,76 +1,203 @@
-"""Recently counted ``event_id``s per source partition.
+"""Which (customer, ``event_id``) pairs were counted within the dedup horizon.
 
-A producer that retries publishes the same ``event_id`` again at a new
-offset. The worker remembers the ids it counted during the last
-``window_seconds`` (processing time) and drops a repeat. Ids are kept in
-two generations of sets, so memory is bounded by the events of one to two
-half-windows; at 100k events/s and a 10 minute window that is up to 60M
-ids, about 100 bytes each in CPython, so size the window to the rate
-(``COSTLINE_DEDUP_WINDOW_S``).
+A producer that retries publishes the same ``event_id`` again, at a later
+offset, maybe with another ``occurred_at`` or payload. The first version
+counted wins; a repeat within ``COSTLINE_DEDUP_HORIZON_S`` (processing time,
+default 24 h, at most 35 days) is dropped.
 
-The sets live in memory only. After a restart or a rebalance, a partition's
-set is rebuilt from the ClickHouse ledger before its first batch: ids
-ingested within the window at offsets *below* the batch's first offset.
-Ledger rows at or above it were written by an attempt that died before its
-offsets were committed; those events are being replayed now, so they are
-not duplicates of themselves.
+ClickHouse is the truth: the ``event_ids`` table, fed from ``ledger`` by a
+materialized view (``sql/ddl/008_event_ids.sql``), holds every counted id
+with its source position and ingestion time. The worker keeps, per assigned
+partition, an :class:`IdFilter`: a Bloom filter of the ids counted within
+the horizon, in time buckets so whole buckets expire by the clock. Only
+ids the filter may have seen (about 1 in 60 of new ids are false alarms, 3 bytes an id)
+are confirmed against ``event_ids``, in one query per batch. The filter has
+no false negatives, so an id it does not know was not counted within the
+horizon by this partition.
+
+When a partition is assigned (start, restart, rebalance), its filter is
+rebuilt from ``event_ids`` (hashes computed by the server, the same
+xxHash64 as :func:`id_hashes`) before its first batch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+HORIZON_MIN_S = 3600.0
+HORIZON_MAX_S = 35 * 86_400.0
+# ``event_ids`` keeps rows this long (its TTL): the longest horizon and a day.
+RETENTION_S = HORIZON_MAX_S + 86_400.0
+
+Hashes = npt.NDArray[np.uint64]
+Seconds = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+_BUCKETS = 16  # an id stays between one horizon and 1/16 more
+_BITS_PER_ID = 24  # with 8 probes in one word: ~0.1% false positives per full segment
+_PROBES = 8  # bits set per id, all in one 64-bit word
+_MIN_CAPACITY = 1024
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # decorrelates the probe bits from the word index
 
 
-class PartitionDedup:
-    def __init__(self, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._half = window_seconds / 2
+def id_key(customer_id: str, event_id: str) -> bytes:
+    # Ids have no control characters (schemas.events.Identifier), so NUL
+    # cannot be part of either and the pair is unambiguous.
+    return f"{customer_id}\x00{event_id}".encode()
+
+
+def id_hashes(pairs: Iterable[tuple[str, str]]) -> Hashes:
+    """xxHash64 of each (customer, event_id); ClickHouse computes the same as
+    ``xxHash64(concat(customer_id, '\\0', event_id))``."""
+    return np.fromiter((xxhash.xxh64_intdigest(id_key(c, e)) for c, e in pairs), dtype=np.uint64)
+
+
+def _probe_masks(hashes: Hashes) -> Hashes:
+    mixed = hashes * _MIX
+    masks = np.zeros(len(hashes), dtype=np.uint64)
+    for probe in range(_PROBES):
+        masks |= np.uint64(1) << ((mixed >> np.uint64(16 + 6 * probe)) & np.uint64(63))
+    return masks
+
+
+class _Segment:
+    """A blocked Bloom filter of fixed capacity: each id sets a few bits of one word."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self.words = np.zeros(max(1, capacity * _BITS_PER_ID // 64), dtype=np.uint64)
+
+    def _slots(self, hashes: Hashes) -> npt.NDArray[np.uint64]:
+        # The high 32 bits scaled to the word count: a multiply, not a modulo.
+        return ((hashes >> np.uint64(32)) * np.uint64(len(self.words))) >> np.uint64(32)
+
+    def add(self, hashes: Hashes, masks: Hashes) -> None:
+        np.bitwise_or.at(self.words, self._slots(hashes), masks)
+        self.count += len(hashes)
+
+    def contains(self, hashes: Hashes, masks: Hashes) -> Mask:
+        found: Mask = (self.words[self._slots(hashes)] & masks) == masks
+        return found
+
+
+class IdFilter:
+    """The ids one partition counted within ``horizon_s`` of ``clock()``; no false negatives.
+
+    Bucket ``b`` holds ids added in ``[b, b + 1) * width`` seconds and is
+    dropped once its end is a horizon old. A bucket grows by segments of
+    doubling capacity, the first one as large as the previous bucket, so
+    its false-positive rate stays near that of a filter sized for its count.
+    """
+
+    def __init__(self, horizon_s: float, clock: Callable[[], float] = time.time) -> None:
+        self.horizon_s = horizon_s
+        self.width = horizon_s / _BUCKETS
         self._clock = clock
-        self._current: set[str] = set()
-        self._previous: set[str] = set()
-        self._rotated_at = clock()
+        self._buckets: dict[int, list[_Segment]] = {}
 
-    def _rotate(self) -> None:
+    def _bucket(self, at: float) -> int:
+        return int(at // self.width)
+
+    def expire(self) -> None:
+        """Drop buckets whose every id was added more than a horizon ago."""
         now = self._clock()
-        if now - self._rotated_at >= self._half:
-            self._previous = self._current if now - self._rotated_at < 2 * self._half else set()
-            self._current = set()
-            self._rotated_at = now
+        for bucket in [b for b in self._buckets if (b + 1) * self.width + self.horizon_s <= now]:
+            del self._buckets[bucket]
 
-    def seen(self, event_id: str) -> bool:
-        return event_id in self._current or event_id in self._previous
+    def add(self, hashes: Hashes, at: float | None = None) -> None:
+        if len(hashes) == 0:
+            return
+        self.expire()
+        bucket = self._bucket(self._clock() if at is None else at)
+        segments = self._buckets.get(bucket)
+        if segments is None:
+            previous = self._buckets.get(bucket - 1, [])
+            segments = self._buckets[bucket] = [_Segment(max(_MIN_CAPACITY, sum(s.count for s in previous)))]
+        masks = _probe_masks(hashes)
+        start = 0
+        while start < len(hashes):
+            segment = segments[-1]
+            room = segment.capacity - segment.count
+            if room <= 0:
+                segment = _Segment(max(segment.capacity * 2, len(hashes) - start))
+                segments.append(segment)
+                room = segment.capacity
+            segment.add(hashes[start : start + room], masks[start : start + room])
+            start += room
 
-    def add(self, event_id: str) -> None:
-        self._rotate()
-        self._current.add(event_id)
+    def load(self, hashes: Hashes, added_at: Seconds) -> None:
+        """Rebuild from ids and the times they were counted: one exactly sized segment per bucket."""
+        self._buckets.clear()
+        now = self._clock()
+        live = added_at > now - self.horizon_s - self.width
+        hashes, buckets = hashes[live], (added_at[live] // self.width).astype(np.int64)
+        for bucket in np.unique(buckets):
+            chosen = hashes[buckets == bucket]
+            segment = _Segment(max(_MIN_CAPACITY, len(chosen)))
+            segment.add(chosen, _probe_masks(chosen))
+            self._buckets[int(bucket)] = [segment]
+        self.expire()
 
-    def update(self, event_ids: Iterable[str]) -> None:
-        self._rotate()
-        self._current.update(event_ids)
+    def might_contain(self, hashes: Hashes) -> Mask:
+        self.expire()
+        found = np.zeros(len(hashes), dtype=np.bool_)
+        if len(hashes) == 0 or not self._buckets:
+            return found
+        masks = _probe_masks(hashes)
+        for segments in self._buckets.values():
+            for segment in segments:
+                found |= segment.contains(hashes, masks)
+        return found
 
     def __len__(self) -> int:
-        return len(self._current) + len(self._previous)
+        return sum(s.count for segments in self._buckets.values() for s in segments)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.words.nbytes for segments in self._buckets.values() for s in segments)
 
 
 class DedupIndex:
-    """One :class:`PartitionDedup` per assigned source partition."""
+    """One :class:`IdFilter` per assigned source partition, all with the same horizon and clock."""
 
-    def __init__(self, window_seconds: float) -> None:
-        self.window_seconds = window_seconds
-        self._partitions: dict[int, PartitionDedup] = {}
+    def __init__(self, horizon_s: float, clock: Callable[[], float] = time.time) -> None:
+        if not HORIZON_MIN_S <= horizon_s <= HORIZON_MAX_S:
+            raise ValueError(
+                f"dedup horizon {horizon_s}s is outside {HORIZON_MIN_S:.0f}..{HORIZON_MAX_S:.0f}s"
+            )
+        self.horizon_s = horizon_s
+        self.clock = clock
+        self._partitions: dict[int, IdFilter] = {}
 
-    def get(self, partition: int) -> PartitionDedup | None:
+    def get(self, partition: int) -> IdFilter | None:
         return self._partitions.get(partition)
 
-    def install(self, partition: int, event_ids: Iterable[str]) -> PartitionDedup:
-        dedup = PartitionDedup(self.window_seconds)
-        dedup.update(event_ids)
-        self._partitions[partition] = dedup
-        return dedup
+    def install(self, partition: int, hashes: Hashes, added_at: Seconds) -> IdFilter:
+        ids = IdFilter(self.horizon_s, self.clock)
+        ids.load(hashes, added_at)
+        self._partitions[partition] = ids
+        return ids
 
     def forget(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._partitions.pop(partition, None)
 
+    def expire(self) -> None:
+        for ids in self._partitions.values():
+            ids.expire()
+
+    def partitions(self) -> Sequence[int]:
+        return sorted(self._partitions)
+
     def __len__(self) -> int:
-        return sum(len(d) for d in self._partitions.values())
+        return sum(len(f) for f in self._partitions.values())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.nbytes for f in self._partitions.values())

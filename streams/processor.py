@@ -5,7 +5,8 @@ Free of Faust so it can be driven by tests; :mod:`streams.agents` feeds it
 
 Order per batch, before any offset of it is committed:
   1. decode, validate and price each message (failures become dead letters);
-  2. drop ``event_id``s counted recently (:mod:`streams.dedup`);
+  2. drop ``event_id``s the customer was already counted for within the
+     dedup horizon (:mod:`streams.dedup`, :meth:`BatchProcessor._drop_duplicates`);
   3. fold into copies of the touched windows (:func:`streams.aggregation.fold`);
   4. write ledger rows, window snapshots and dead letters to ClickHouse;
   5. update the windows table and send dead letters to their topic.
@@ -28,8 +29,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import dump_event
@@ -45,12 +48,17 @@ from streams.aggregation import (
 )
 from streams.dead_letter import DeadLetter
 from streams.decoding import Decoded, configured_bounds, decode_message
-from streams.dedup import DedupIndex
+from streams.dedup import DedupIndex, Hashes, IdFilter, Seconds, id_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
+from streams.sinks.clickhouse import CountedId
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An event may say it occurred this far after it was first counted (the
+# contract's future bound, 5 minutes, must be within it); see _drop_duplicates.
+_FUTURE_SLACK_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,12 @@ class Sink(Protocol):
     ) -> None:
         """Raise as ``write`` would for these rows, storing nothing."""
 
-    async def recent_event_ids(self, partition: int, below_offset: int, window_s: float) -> list[str]: ...
+    async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
+        """Where each (customer, event_id) was counted."""
+
+    async def counted_id_hashes(self, partition: int, since: float) -> tuple[Hashes, Seconds]:
+        """The hashes of the ids ``partition`` counted since ``since``, and when."""
+
     async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]: ...
 
 
@@ -103,6 +116,7 @@ class BatchStats:
     counted: int = 0
     replayed: int = 0
     duplicates: int = 0
+    dedup_checked: int = 0  # ids looked up in ClickHouse's event_ids
     dead_letters: int = 0
     windows_written: int = 0
     unstorable: int = 0  # of the dead letters: events ClickHouse refused
@@ -238,25 +252,86 @@ class BatchProcessor:
     async def _drop_duplicates(
         self, priced: Iterable[tuple[int, int, PricedEvent]], stats: BatchStats
     ) -> list[tuple[int, int, PricedEvent]]:
-        kept = []
-        for partition, pos, item in priced:
-            seen = self.dedup.get(partition)
-            if seen is None:
-                ids = await self._recent_ids(partition, split_position(pos)[0])
-                seen = self.dedup.install(partition, ids)
-            event_id = item.event.event_id
-            if seen.seen(event_id):
+        """Each (customer, event_id) once: the first version within the horizon wins.
+
+        Repeats within the batch are caught here. An event is then a
+        duplicate if ``event_ids`` holds its id at an earlier position (a
+        row at its own position is this event, written by an attempt that
+        died before committing) and that row was counted within the horizon,
+        or has the same ``occurred_at``: the ledger is keyed by (customer,
+        occurred_at, event_id) and would fold such a repeat into the first
+        row at any age, while the windows counted it again.
+
+        Only suspects are looked up, in one query: ids the partition's filter
+        may have seen, and events old enough (``occurred_at`` a horizon ago,
+        give or take the future slack) that their first version may have
+        left the filter.
+        """
+        kept: list[tuple[int, int, PricedEvent]] = []
+        in_batch: set[tuple[str, str]] = set()
+        for entry in priced:
+            pair = (entry[2].event.customer_id, entry[2].event.event_id)
+            if pair in in_batch:
                 stats.duplicates += 1
                 continue
-            seen.add(event_id)
-            kept.append((partition, pos, item))
-        return kept
-
-    async def _recent_ids(self, partition: int, first_offset: int) -> list[str]:
-        window = self.dedup.window_seconds
-        return await self._with_retry(
-            lambda: self.sink.recent_event_ids(partition, first_offset, window), "read of recent event ids"
+            in_batch.add(pair)
+            kept.append(entry)
+        if not kept:
+            return kept
+        now = self.dedup.clock()
+        pairs = [(item.event.customer_id, item.event.event_id) for _, _, item in kept]
+        hashes = id_hashes(pairs)
+        partitions = np.fromiter((p for p, _, _ in kept), dtype=np.int64, count=len(kept))
+        occurred = np.fromiter(
+            (item.event.occurred_at.timestamp() for _, _, item in kept), np.float64, len(kept)
         )
+        suspects = occurred < now - self.dedup.horizon_s + _FUTURE_SLACK_S
+        filters: dict[int, IdFilter] = {}
+        for partition in np.unique(partitions).tolist():
+            filters[partition] = await self._filter(partition)
+            chosen = partitions == partition
+            suspects[chosen] |= filters[partition].might_contain(hashes[chosen])
+
+        counted = np.ones(len(kept), dtype=np.bool_)
+        checked = np.flatnonzero(suspects).tolist()
+        stats.dedup_checked = len(checked)
+        if checked:
+            found = await self._with_retry(
+                lambda: self.sink.counted_ids([pairs[i] for i in checked]), "read of counted ids"
+            )
+            since = now - self.dedup.horizon_s
+            for i in checked:
+                partition, pos, item = kept[i]
+                if any(
+                    _counted_before(c, partition, pos, since, _micros(item.event.occurred_at))
+                    for c in found.get(pairs[i], ())
+                ):
+                    counted[i] = False
+                    stats.duplicates += 1
+        for partition, ids in filters.items():
+            ids.add(hashes[(partitions == partition) & counted], at=now)
+        return [item for item, keep in zip(kept, counted.tolist(), strict=True) if keep]
+
+    async def _filter(self, partition: int) -> IdFilter:
+        """The partition's id filter, rebuilt from ClickHouse the first time after an assignment."""
+        ids = self.dedup.get(partition)
+        if ids is None:
+            started = time.perf_counter()
+            since = self.dedup.clock() - self.dedup.horizon_s
+            hashes, at = await self._with_retry(
+                lambda: self.sink.counted_id_hashes(partition, since), "read of counted id hashes"
+            )
+            ids = self.dedup.install(partition, hashes, at)
+            log.info(
+                "partition %d: dedup filter rebuilt from %d ids counted in the last %.0f h, "
+                "%.1f MB, in %.0f ms",
+                partition,
+                len(hashes),
+                self.dedup.horizon_s / 3600,
+                ids.nbytes / 1e6,
+                (time.perf_counter() - started) * 1000,
+            )
+        return ids
 
     @staticmethod
     def _advance(
@@ -373,6 +448,20 @@ def _unstorable(topic: str, item: Counted, reason: str, now: datetime) -> DeadLe
         f"ClickHouse refused this event's rows: {reason}",
         topic, partition, offset, event.customer_id.encode(), dump_event(event), now, index,
     )  # fmt: skip
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _counted_before(counted: CountedId, partition: int, pos: int, since: float, occurred_us: int) -> bool:
+    """Does this earlier counting of an id make the event at (partition, pos) a repeat?
+
+    A customer's events are all on one partition, so a row on another one
+    (the topic was repartitioned) is from before.
+    """
+    earlier = counted.partition != partition or counted.position < pos
+    return earlier and (counted.counted_at >= since or counted.occurred_at_us == occurred_us)
 
 
 def _dead(msg: RawMessage, item: Decoded, code: DeadLetterCode, reason: str, now: datetime) -> DeadLetter:

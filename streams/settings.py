@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     # after it closes (later events reload it from ClickHouse).
     window_sizes: tuple[int, ...] = (60, 3600)
     window_retention: tuple[int, ...] = (600, 7200)
-    dedup_window_s: float = 600.0
+    # How long a counted event_id makes a repeat of it a duplicate (processing
+    # time): 24 h by default, 1 h to 35 days (streams/dedup.py).
+    dedup_horizon_s: float = Field(default=86_400.0, ge=3600.0, le=35 * 86_400.0)
 
     # How far an event's occurred_at may lie before / after its message's
     # broker timestamp (as Stripe's meter events: 35 days back, 5 minutes

@@ -16,12 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
+import orjson
 from clickhouse_connect.driver.asyncclient import AsyncClient
+from clickhouse_connect.driver.external import ExternalData
 
-from streams.aggregation import WindowAggregate, WindowKey, split_position
+from streams.aggregation import WindowAggregate, WindowKey, position, split_position
 from streams.clickhouse import read_query
+from streams.dedup import Hashes, Seconds
 from streams.pricing import PricedEvent
 
 LEDGER_COLUMNS = (
@@ -97,7 +101,18 @@ PROBED_TABLES = ("ledger", "cost_windows")
 
 Counted = tuple[int, int, PricedEvent]
 _WINDOW_SNAPSHOTS = read_query("window_snapshots")
-_RECENT_EVENT_IDS = read_query("recent_event_ids")
+_COUNTED_EVENT_IDS = read_query("counted_event_ids")
+_EVENT_ID_HASHES = read_query("event_id_hashes")
+_HASH_ROW = np.dtype([("id_hash", "<u8"), ("counted_at", "<u4")])  # RowBinary of event_id_hashes.sql
+
+
+class CountedId(NamedTuple):
+    """Where and when an id was counted: a row of ``event_ids``."""
+
+    partition: int
+    position: int
+    counted_at: float  # unix seconds (ledger ingested_at)
+    occurred_at_us: int
 
 
 def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> list[Any]:
@@ -230,17 +245,36 @@ class ClickHouseSink:
         rows = [window_row(k, a, now) for k, a in (windows or {}).items()]
         await self.insert("cost_windows", rows, "_probe")
 
-    async def recent_event_ids(self, partition: int, below_offset: int, window_s: float) -> list[str]:
-        """Ids this partition counted lately, for rebuilding its dedup window."""
-        result = await self.client.query(
-            _RECENT_EVENT_IDS,
-            parameters={
-                "partition": partition,
-                "below_offset": below_offset,
-                "window_ms": int(window_s * 1000),
-            },
+    async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
+        """Where each (customer, event_id) was counted, as far back as ``event_ids`` keeps; one query."""
+        pairs = list(pairs)
+        if not pairs:
+            return {}
+        candidates = ExternalData(
+            file_name="candidates",
+            data=b"\n".join(orjson.dumps(pair) for pair in pairs),
+            fmt="JSONCompactEachRow",
+            structure=["customer_id String", "event_id String"],
         )
-        return [row[0] for row in result.result_rows]
+        result = await self.client.query(_COUNTED_EVENT_IDS, external_data=candidates)
+        found: dict[tuple[str, str], list[CountedId]] = {}
+        for customer, event_id, partition, offset, index, ingested_ms, occurred_us in result.result_rows:
+            found.setdefault((customer, event_id), []).append(
+                CountedId(
+                    int(partition), position(int(offset), int(index)), ingested_ms / 1000, int(occurred_us)
+                )
+            )
+        return found
+
+    async def counted_id_hashes(self, partition: int, since: float) -> tuple[Hashes, Seconds]:
+        """The hashes of the ids ``partition`` counted since unix time ``since``, and when, for its filter."""
+        raw = await self.client.raw_query(
+            _EVENT_ID_HASHES,
+            parameters={"partition": partition, "since_ms": int(since * 1000)},
+            fmt="RowBinary",
+        )
+        rows = np.frombuffer(raw, dtype=_HASH_ROW)
+        return rows["id_hash"].copy(), rows["counted_at"].astype(np.float64)
 
     async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]:
         """Snapshots of windows that left worker state, for events arriving late."""

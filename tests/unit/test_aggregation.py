@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from schemas.events import ToolCall
 from streams.aggregation import ALL_AGENTS, WindowAggregate, WindowKey, fold, is_expired
-from streams.dedup import PartitionDedup
 from streams.pricing import PricedEvent, TokenUsage
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -56,15 +55,3 @@ def test_windows_expire_after_their_retention() -> None:
     key = WindowKey("acme", "bot", "llm", 60, 1000)
     assert not is_expired(key, 1060 + 600, {60: 600})
     assert is_expired(key, 1061 + 600, {60: 600})
-
-
-def test_dedup_window_forgets_after_two_half_windows() -> None:
-    now = [0.0]
-    dedup = PartitionDedup(window_seconds=10, clock=lambda: now[0])
-    dedup.add("a")
-    now[0] = 6
-    dedup.add("b")
-    assert dedup.seen("a") and dedup.seen("b")
-    now[0] = 12
-    dedup.add("c")
-    assert not dedup.seen("a") and dedup.seen("b")

@@ -7,7 +7,6 @@ pin down the replay rules case by case.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,65 +14,14 @@ from typing import Any
 import orjson
 
 from schemas.prices import load_price_dir
-from streams.aggregation import WindowAggregate, WindowKey, split_position
+from streams.aggregation import WindowKey
 from streams.dead_letter import DeadLetter
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
-from streams.sinks.clickhouse import Counted
+from tests.fakes import DictState, FakeSink
 
 PRICES = Path(__file__).resolve().parents[2] / "prices"
-
-
-class FakeSink:
-    def __init__(self) -> None:
-        self.ledger: dict[str, tuple[int, int]] = {}  # event_id -> (partition, offset)
-        self.windows: dict[WindowKey, WindowAggregate] = {}
-        self.dead: list[Sequence[Any]] = []
-        self.lookups = 0
-
-    async def write(
-        self,
-        counted: Sequence[Counted],
-        windows: Mapping[WindowKey, WindowAggregate],
-        dead_letters: Sequence[Sequence[Any]] = (),
-    ) -> None:
-        for partition, pos, priced in counted:
-            self.ledger[priced.event.event_id] = (partition, split_position(pos)[0])
-        self.windows.update((k, v.copy()) for k, v in windows.items())
-        self.dead.extend(dead_letters)
-
-    async def recent_event_ids(self, partition: int, below_offset: int, window_s: float) -> list[str]:
-        return [e for e, (p, o) in self.ledger.items() if p == partition and o < below_offset]
-
-    async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]:
-        self.lookups += 1
-        return {k: self.windows[k].copy() for k in keys if k in self.windows}
-
-
-class DictState:
-    def __init__(self) -> None:
-        self.windows: dict[WindowKey, WindowAggregate] = {}
-        self.marks: dict[int, int] = {}
-        self.expired: dict[int, int] = {}
-
-    def get(self, key: WindowKey) -> WindowAggregate | None:
-        return self.windows.get(key)
-
-    def put(self, key: WindowKey, agg: WindowAggregate) -> None:
-        self.windows[key] = agg
-
-    def watermark(self, partition: int) -> int:
-        return self.marks.get(partition, 0)
-
-    def set_watermark(self, partition: int, value: int) -> None:
-        self.marks[partition] = value
-
-    def expired_through(self, partition: int) -> int:
-        return self.expired.get(partition, 0)
-
-    async def flush(self) -> None:
-        pass
 
 
 def processor(sink: FakeSink, state: DictState, letters: list[DeadLetter]) -> BatchProcessor:
@@ -82,9 +30,9 @@ def processor(sink: FakeSink, state: DictState, letters: list[DeadLetter]) -> Ba
 
     return BatchProcessor(
         catalog=PriceCatalog(load_price_dir(PRICES)),
-        sink=sink,  # type: ignore[arg-type]
+        sink=sink,
         state=state,
-        dedup=DedupIndex(600),
+        dedup=DedupIndex(86_400, clock=sink.clock),
         window_sizes=(60, 3600),
         retention={60: 600, 3600: 7200},
         send_dead_letter=send,

@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import decimal
+
 import faust
 from faust.transport.producer import ProducerBuffer
 
 from streams.settings import get_settings
 
 settings = get_settings()
+
+# Window sums add Decimals at the context's precision; Python's default of 28
+# digits would round a sum past 10^16 USD at 12 decimals. 38 is the columns'
+# (Decimal(38, 12)), so every sum ClickHouse can hold is exact here too.
+decimal.getcontext().prec = 38
 
 # A batch changes up to four windows per event, each a changelog record;
 # the default 100-record buffer would stall every batch in small flushes.

@@ -220,6 +220,15 @@ class Pipeline:
             for size in self.settings.window_sizes
         )
 
+    def wait_until_windows_match_ledger(self, timeout: float = 60) -> None:
+        """Until the windows equal the ledger: a batch's window rows land just after its ledger rows."""
+        deadline = time.monotonic() + timeout
+        while not self.windows_match_ledger():
+            if time.monotonic() > deadline:
+                report = self.workers_report()
+                raise AssertionError(f"windows differ from the ledger after {timeout:.0f}s\n{report}")
+            time.sleep(0.5)
+
     def dead_letters(self, count: int, timeout: float = 60) -> list[DeadLetter]:
         async def run() -> list[DeadLetter]:
             consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)

@@ -28,7 +28,9 @@ from faust.types import TP
 
 log = logging.getLogger(__name__)
 
-URL = "costline-memory://"
+# A URL with a host: yarl's URL("scheme://") is falsy, and Faust would then
+# fall back to the app's store.
+URL = "costline-memory://windows"
 STORES.aliases["costline-memory"] = f"{__name__}:RestoringStore"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import streams.group_membership  # noqa: F401 - a restart need not wait out a killed worker's session
 from streams.app import app, settings
 from streams.changelog_store import URL as RESTORING_STORE
 from streams.topics import CHANGELOG_CONFIG, WINDOWS_TABLE

@@ -26,7 +26,11 @@ Then it stops publishing, lets the worker drain (bounded), and checks:
   still while it had input;
 - ``ready_s_max``: the longest a worker took from start to Faust's "Ready";
 - ``dead_letters_missing``: hostile inputs without a dead letter at their
-  (partition, offset, index) on the topic and in the ``dead_letters`` table.
+  (partition, offset, index) on the topic and in the ``dead_letters`` table;
+- also counting losses: ``hostile_counted`` (hostile events in the ledger),
+  ``wrong_cost`` (good ids whose ledger cost is not the independent price of
+  their first version) and ``windows_unlike_ledger`` (customers whose hourly
+  windows do not equal their ledger).
 
 The last line is one JSON object; the exit status is 1 if any figure that
 counts a loss is not 0. Every wait is bounded, and every process it starts
@@ -186,6 +190,7 @@ class Soak:
     published: int = 0
     stop_publishing: asyncio.Event = field(default_factory=asyncio.Event)
     monitor: asyncio.Task[None] | None = None
+    open_stalls: dict[int, float] = field(default_factory=dict)  # partition -> seconds, at the end
 
     def t(self) -> float:
         return time.monotonic() - self.started
@@ -394,10 +399,12 @@ class Soak:
                         since[tp] = now
                         last[tp] = offset
                     self.stalled_s_max = max(self.stalled_s_max, now - since[tp])
-                if self.stop_publishing.is_set() and all(last.get(tp, -1) >= end[tp] for tp in tps):
+                self.open_stalls = {tp.partition: now - since[tp] for tp in tps if last.get(tp, -1) < end[tp]}
+                if self.stop_publishing.is_set() and not self.open_stalls:
                     return
                 await asyncio.sleep(0.5)
         finally:
+            self.stalls.extend((p, s) for p, s in self.open_stalls.items() if s > 5)
             await consumer.stop()
             await admin.close()
 
@@ -479,23 +486,27 @@ class Soak:
         ledger_double = sum(ledger[i][0] - 1 for i in good if i in ledger)
         wrong_cost = [i for i, (_, cost) in good.items() if i in ledger and ledger[i][1] != cost]
         hostile_counted = sorted(i for i in self.expected.hostile_ids if i in ledger)
-        window_events = int(
-            self.p.scalar(
-                "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600"
+        # Per customer, windows against the ledger: every distinct ledger event once, same cost.
+        in_ledger = {
+            r[0]: (int(r[1]), Decimal(r[2]))
+            for r in self.p.rows(
+                "SELECT customer_id, uniqExact(event_id), sum(cost) FROM ledger FINAL GROUP BY customer_id"
             )
-            or 0
-        )
-        windows_double = max(0, window_events - len(ledger))
-        by_customer: dict[str, Decimal] = defaultdict(Decimal)
-        for customer, cost in good.values():
-            by_customer[customer] += cost
-        windows = dict(
-            self.p.rows(
-                "SELECT customer_id, sum(cost) FROM cost_windows FINAL "
+        }
+        in_windows = {
+            r[0]: (int(r[1]), Decimal(r[2]))
+            for r in self.p.rows(
+                "SELECT customer_id, sum(events), sum(cost) FROM cost_windows FINAL "
                 "WHERE agent_id = '*' AND window_size = 3600 GROUP BY customer_id"
             )
+        }
+        windows_double = sum(
+            max(0, events - in_ledger.get(customer, (0, Decimal(0)))[0])
+            for customer, (events, _) in in_windows.items()
         )
-        windows_wrong = sorted(c for c, cost in by_customer.items() if windows.get(c) != cost)
+        windows_wrong = sorted(
+            c for c in set(in_ledger) | set(in_windows) if in_ledger.get(c) != in_windows.get(c)
+        )
         missing, detail = self.letters_missing()
         figures = {
             "events": len(good),
@@ -506,7 +517,7 @@ class Soak:
             "dead_letters_missing": missing,
             "hostile_counted": len(hostile_counted),
             "wrong_cost": len(wrong_cost),
-            "windows_wrong_customers": len(windows_wrong),
+            "windows_unlike_ledger": len(windows_wrong),
             "ledger_double": ledger_double,
             "windows_double": windows_double,
             "dead_letters_expected": len(self.expected.letters),
@@ -522,9 +533,9 @@ class Soak:
         if hostile_counted:
             self.say(f"    hostile events counted: {hostile_counted[:5]}")
         if windows_wrong:
-            self.say(f"    windows differ from the expected costs for: {windows_wrong}")
+            self.say(f"    windows differ from the ledger for: {windows_wrong}")
         if self.stalls:
-            longest = sorted(self.stalls, key=lambda s: -s[1])[:5]
+            longest = sorted(self.stalls, key=lambda s: -s[1])[:8]
             self.say("    longest stalls (partition, s): " + ", ".join(f"({p}, {s:.1f})" for p, s in longest))
         return figures
 
@@ -615,7 +626,7 @@ LOSS_FIGURES = (
     "dead_letters_missing",
     "hostile_counted",
     "wrong_cost",
-    "windows_wrong_customers",
+    "windows_unlike_ledger",
 )
 
 

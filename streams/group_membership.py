@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from streams.app import app, settings
 log = logging.getLogger(__name__)
 
 RECORDS = "group-members"
+_STARTED = time.time()  # records of this pid written before this are of an earlier process
 
 
 def record_member(datadir: Path, group: str, member_id: str, pid: int | None = None) -> None:
@@ -41,9 +43,9 @@ def record_member(datadir: Path, group: str, member_id: str, pid: int | None = N
     temporary.replace(path)  # a reader never sees half a record
 
 
-def _runs_a_worker(pid: int) -> bool:
+def _runs_a_worker(pid: int, written_at: float) -> bool:
     if pid == os.getpid():
-        return False  # a record of an earlier process that had this pid
+        return written_at >= _STARTED  # else an earlier process had this pid (a container restart)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:
@@ -60,10 +62,11 @@ def dead_members(datadir: Path, group: str) -> list[tuple[Path, int, str]]:
     for path in sorted((datadir / RECORDS).glob("*.member")):
         try:
             pid = int(path.stem)
+            written_at = path.stat().st_mtime
             record_group, member_id = path.read_text().split("\n")[:2]
         except (OSError, ValueError):
             continue
-        if record_group == group and member_id and not _runs_a_worker(pid):
+        if record_group == group and member_id and not _runs_a_worker(pid, written_at):
             found.append((path, pid, member_id))
     return found
 

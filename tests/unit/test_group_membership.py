@@ -20,9 +20,16 @@ def test_a_member_of_a_process_that_is_gone_is_dead(tmp_path: Path) -> None:
     ]
 
 
-def test_a_member_recorded_under_this_process_id_is_of_an_earlier_process(tmp_path: Path) -> None:
+def test_this_process_is_never_taken_for_dead(tmp_path: Path) -> None:
     record_member(tmp_path, "costline", "member-2", pid=os.getpid())
-    assert [member for _, _, member in dead_members(tmp_path, "costline")] == ["member-2"]
+    assert dead_members(tmp_path, "costline") == []
+
+
+def test_a_record_under_this_pid_from_before_this_process_started_is_dead(tmp_path: Path) -> None:
+    record_member(tmp_path, "costline", "member-3", pid=os.getpid())
+    record = tmp_path / "group-members" / f"{os.getpid()}.member"
+    os.utime(record, (0, 0))  # written long ago: a process that had this pid before a restart
+    assert [member for _, _, member in dead_members(tmp_path, "costline")] == ["member-3"]
 
 
 def test_a_running_worker_and_other_groups_are_left_alone(tmp_path: Path) -> None:

@@ -16,9 +16,12 @@ waiting for the session timeout, as before.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +74,9 @@ def dead_members(datadir: Path, group: str) -> list[tuple[Path, int, str]]:
     return found
 
 
-async def leave_for_dead_members(bootstrap: str, group: str, datadir: Path) -> int:
+async def leave_for_dead_members(
+    bootstrap: str, group: str, datadir: Path, say: Callable[[str], None] = log.info
+) -> int:
     """Send each dead member's LeaveGroup; returns how many the coordinator took out."""
     dead = dead_members(datadir, group)
     if not dead:
@@ -87,16 +92,11 @@ async def leave_for_dead_members(bootstrap: str, group: str, datadir: Path) -> i
             answer: Any = await admin._send_request_to_node(coordinator, LeaveGroupRequest(group, member_id))
             if answer.error_code == 0:
                 removed += 1
-                log.info(
-                    "group %s: took out member %s of pid %d, which no longer runs, so the "
-                    "rebalance need not wait for its session to time out",
-                    group,
-                    member_id,
-                    pid,
-                )
+                say(f"group {group}: took out member {member_id} of pid {pid}, which no longer "
+                    "runs, so the rebalance need not wait for its session to time out")  # fmt: skip
             else:
-                log.info("group %s: member %s of pid %d had left already (code %d)",
-                         group, member_id, pid, answer.error_code)  # fmt: skip
+                say(f"group {group}: member {member_id} of pid {pid} had left already "
+                    f"(code {answer.error_code})")  # fmt: skip
             path.unlink(missing_ok=True)
     finally:
         await admin.close()
@@ -112,13 +112,21 @@ def _member_id() -> str | None:
         return None
 
 
-@app.task  # type: ignore[untyped-decorator]  # faust's decorators are untyped
-async def leave_for_killed_predecessors() -> None:
+@app.on_worker_init.connect  # type: ignore[arg-type]
+def leave_for_killed_predecessors(sender: Any, **kwargs: Any) -> None:
+    """Before the worker starts (no event loop runs yet): it joins the group right after."""
+
+    def say(text: str) -> None:
+        # Faust has not set up logging yet; the worker's output is its log.
+        print(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] [{os.getpid()}] [INFO] {text}", file=sys.stderr)
+
+    group, datadir = app.conf.id, settings.worker_data_dir
     try:
-        await leave_for_dead_members(settings.kafka_bootstrap, app.conf.id, settings.worker_data_dir)
+        leave = leave_for_dead_members(settings.kafka_bootstrap, group, datadir, say)
+        asyncio.run(asyncio.wait_for(leave, timeout=10))
     except Exception as exc:  # only a faster start is at stake
-        log.warning("could not take killed workers out of the group (%s); the rebalance waits "
-                    "for their sessions to time out", exc)  # fmt: skip
+        say(f"could not take killed workers out of the group ({exc!r}); the rebalance waits "
+            "for their sessions to time out")  # fmt: skip
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]

@@ -557,9 +557,13 @@ class Soak:
         }
         per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         missing = 0
+        rows_used: set[tuple[int, int, int]] = set()
         for label, partition, offset, index in self.expected.letters:
             topic_hit = (partition, offset, index) in on_topic
-            table_hit = (partition, offset, index if by_index else 0) in in_table
+            # Without source_index the table holds one row per message: it matches one letter only.
+            row = (partition, offset, index if by_index else 0)
+            table_hit = row in in_table and row not in rows_used
+            rows_used.add(row)
             counts = per_label[label]
             counts[0] += 1
             counts[1] += topic_hit
@@ -567,14 +571,6 @@ class Soak:
             if not (topic_hit and table_hit):
                 missing += 1
                 counts[3] += 1
-        if not by_index:
-            # One row per message: the table cannot hold a second letter of the same message.
-            seen: set[tuple[int, int]] = set()
-            for label, partition, offset, _ in self.expected.letters:
-                if (partition, offset) in seen and per_label[label][3] == 0:
-                    missing += 1
-                    per_label[label][3] += 1
-                seen.add((partition, offset))
         codes = {pos: code for pos, code in on_topic.items()}
         lines = []
         for label, (want, topic, table, miss) in per_label.items():

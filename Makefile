@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test unit e2e services down status lint bench clean
+.PHONY: setup demo test unit e2e services down status lint bench soak clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ lint: setup
 # A short benchmark run (a few minutes); see `python -m bench.run --help` to scale it up.
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# A bounded soak, about 3 minutes and a drain: steady traffic, SIGKILLed workers, ClickHouse
+# stopped for 30 s, hostile input. Ends in a JSON line; fails if any loss figure is not 0.
+# SOAK_ARGS=--short is the one-minute version.
+soak: setup
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean: down
 	rm -rf .costline

@@ -23,6 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
+from bench.restart import restart_after_history
 from bench.workload import DAY, events, expected_total, pack
 from billing import catalog as billing_catalog
 from billing.invoices import BillingContext, Period, draft
@@ -351,7 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--phases",
         default="raw,e2e,latency,query,invoice",
-        help="which of raw,e2e,latency,query,invoice,dedup (dedup: not in the default set)",
+        help="which of raw,e2e,latency,query,invoice,dedup,restart (the last two: not by default)",
+    )
+    parser.add_argument("--restart-events", type=int, default=1_000_000, help="history before the kill")
+    parser.add_argument(
+        "--restart-event-rate",
+        type=float,
+        default=1000,
+        help="events per second of event time in the restart history: 1000 spreads 1M events over "
+        "17 minutes, so minute windows close and expire while it is built",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
@@ -422,6 +431,18 @@ def main(argv: list[str] | None = None) -> int:
         if "invoice" in phases:
             say(f"5. draft invoices over {args.query_rows:,} ledger rows")
             record(invoice_bench(settings, args.query_rows, args.invoice_runs))
+        if "restart" in phases:
+            say(f"6. restart after {args.restart_events:,} events of history")
+            record(
+                restart_after_history(
+                    settings,
+                    args.restart_events,
+                    args.partitions,
+                    args.restart_event_rate,
+                    args.batch_max,
+                    say,
+                )
+            )
     finally:
         local_services.down(settings, tuple(started))
     if not args.json:

@@ -653,6 +653,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.short:
         args.duration, args.kills = 60.0, 2
+        args.late_duplicate_after_s = min(args.late_duplicate_after_s, 25.0)
     if args.late_duplicate_after_s + 15 > args.duration * 0.9:
         parser.error("--late-duplicate-after-s must leave time for the late duplicate within --duration")
     return args

@@ -667,7 +667,10 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     started = local_services.up(settings)
-    p = Pipeline.create(settings, "soak", partitions=args.partitions)
+    # The shipped occurred_at bounds, not the tests' wide ones: poison relies on them.
+    shipped = Settings.model_fields
+    bounds = {name: shipped[name].default for name in ("event_max_age_s", "event_max_future_s")}
+    p = Pipeline.create(settings, "soak", partitions=args.partitions, **bounds)
     figures: dict[str, Any] = {}
     try:
         p.load_prices()

@@ -12,6 +12,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY streams ./streams
+COPY costline ./costline
 COPY sql ./sql
 COPY prices ./prices
 COPY billing ./billing

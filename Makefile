@@ -39,6 +39,7 @@ status: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # A short benchmark run (a few minutes); see `python -m bench.run --help` to scale it up.
 bench: setup

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from streams.clickhouse import open_async_client, open_client
+from costline.clickhouse import open_async_client, open_client
+from costline.config import Settings
+from costline.migrations import migrate
 from streams.dedup import DedupIndex, id_hashes
-from streams.migrations import migrate
-from streams.settings import Settings
 from streams.sinks.clickhouse import ClickHouseSink
 
 _FILL = """

@@ -20,12 +20,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.workload import DAY, events, expected_total, pack
+from costline.clickhouse import read_query
+from costline.config import Settings
+from costline.dev.harness import Pipeline
+from costline.kafka import changelog_topic, topic_partitions
 from schemas.prices import load_price_dir
-from streams.clickhouse import read_query
-from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
-from streams.settings import Settings
-from streams.topics import changelog_topic, topic_partitions
 
 READY = "[^Worker]: Ready"
 

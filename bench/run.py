@@ -25,20 +25,20 @@ from clickhouse_connect.driver.client import Client
 
 from bench.restart import restart_after_history
 from bench.workload import DAY, events, expected_total, pack
-from billing import catalog as billing_catalog
+from billing import store as billing_store
 from billing.invoices import BillingContext, Period, draft
+from costline.clickhouse import open_client, read_query
+from costline.config import Settings, get_settings
+from costline.dev import local_servers
+from costline.dev.harness import Pipeline
+from costline.kafka import topic_partitions
+from costline.migrations import migrate
+from costline.publisher import UsagePublisher
 from schemas.events import ToolCall, parse_event
 from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
-from streams import local_services
-from streams.clickhouse import open_client, read_query
-from streams.harness import Pipeline
-from streams.migrations import migrate
 from streams.pricing import PriceCatalog
-from streams.publisher import UsagePublisher
-from streams.settings import Settings, get_settings
 from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
-from streams.topics import topic_partitions
 
 BENCH_DIR = Path(__file__).resolve().parent
 BENCH_SQL = BENCH_DIR / "sql"
@@ -295,8 +295,8 @@ def invoice_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
     graduated overage, cost pass-through with a margin) for October.
     """
     client = generated_ledger(settings, rows)
-    billing_catalog.load(client, billing_catalog.read_billing_file(ROOT / "plans" / "meters.json"))
-    billing_catalog.load(client, BillingFile.model_validate_json((BENCH_DIR / "billing.json").read_bytes()))
+    billing_store.load(client, billing_store.read_billing_file(ROOT / "plans" / "meters.json"))
+    billing_store.load(client, BillingFile.model_validate_json((BENCH_DIR / "billing.json").read_bytes()))
     ctx = BillingContext.load(client)
     october = Period.parse("2026-10")
     timings = []
@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    started = local_services.up(settings)
+    started = local_servers.up(settings)
 
     def say(text: str) -> None:
         if not args.json:
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
     finally:
-        local_services.down(settings, tuple(started))
+        local_servers.down(settings, tuple(started))
     if not args.json:
         width = max(map(len, results))
         for key, value in results.items():

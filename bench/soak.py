@@ -58,12 +58,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from costline.config import Settings, get_settings
+from costline.dev import local_servers
+from costline.dev.harness import Pipeline
+from costline.kafka import topic_partitions
+from costline.publisher import UsagePublisher
 from schemas.events import Embedding, LlmCall, ToolCall, UsageEvent
-from streams import local_services
-from streams.harness import Pipeline
-from streams.publisher import UsagePublisher
-from streams.settings import Settings, get_settings
-from streams.topics import topic_partitions
 
 READY = "[^Worker]: Ready"
 # The contract's occurred_at bounds (issue #7: as Stripe, 35 days back and 5
@@ -240,7 +240,7 @@ class Soak:
     # -- ClickHouse ----------------------------------------------------------------------------
 
     def clickhouse_outage(self) -> None:
-        server = local_services.clickhouse_server(self.p.settings)
+        server = local_servers.clickhouse_server(self.p.settings)
         self.log(f"stopping ClickHouse for {self.args.outage_s:g}s")
         server.stop()
         time.sleep(self.args.outage_s)
@@ -666,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     settings = get_settings()
-    started = local_services.up(settings)
+    started = local_servers.up(settings)
     # The shipped occurred_at bounds, not the tests' wide ones: poison relies on them.
     shipped = Settings.model_fields
     bounds = {name: shipped[name].default for name in ("event_max_age_s", "event_max_future_s")}
@@ -681,11 +681,11 @@ def main(argv: list[str] | None = None) -> int:
         figures = soak.verdict()
     finally:
         p.kill_worker(signal.SIGKILL)
-        server = local_services.clickhouse_server(settings)
+        server = local_servers.clickhouse_server(settings)
         if not server.is_running():  # stopped by the outage when something failed
             server.start()
         p.close(keep_data=args.keep)
-        local_services.down(settings, tuple(started))
+        local_servers.down(settings, tuple(started))
     width = max(map(len, figures), default=0)
     for key, value in figures.items():
         say(f"{key:<{width}}  {value}")

@@ -73,8 +73,8 @@ from typing import Any, Literal
 from clickhouse_connect.driver.client import Client
 
 from billing.invoices import BillingContext, BillingError, Period, invoice_for, subscribed
-from streams.clickhouse import open_client, read_query
-from streams.settings import Settings
+from costline.clickhouse import open_client, read_query
+from costline.config import Settings
 
 By = Literal["customer", "agent"]
 Format = Literal["table", "json", "csv"]

@@ -32,11 +32,11 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.external import ExternalData
 from clickhouse_connect.driver.httpclient import HttpClient
 
-from billing import catalog
+from billing import store
 from billing.invoices import BillingError, Period
 from billing.meters import meter_usage
-from streams.clickhouse import open_client, read_query
-from streams.settings import Settings
+from costline.clickhouse import open_client, read_query
+from costline.config import Settings
 
 Format = Literal["csv", "parquet", "jsonl", "stripe"]
 Data = Literal["usage", "invoice_lines"]
@@ -153,7 +153,7 @@ def export(
     show = sys.stderr.isatty() if progress is None else progress
     if fmt == "stripe":
         usage = usage_rows(client, period)
-        stripe_ids = {c.customer_id: c.stripe_customer_id for c in catalog.customers(client)}
+        stripe_ids = {c.customer_id: c.stripe_customer_id for c in store.customers(client)}
         bar = Progress(len(usage), f"{data} {period}", show)
         with replacing(out, overwrite) as tmp:
             _write_lines(tmp, (stripe_event(row, stripe_ids) for row in bar.counted(usage)))
@@ -177,7 +177,7 @@ def export(
 def usage_rows(client: Client, period: Period) -> list[UsageRow]:
     """Every stored meter's value per customer and UTC day of the period, by (customer, meter, day)."""
     rows: list[UsageRow] = []
-    for meter in sorted(catalog.meters(client), key=lambda m: m.name):
+    for meter in sorted(store.meters(client), key=lambda m: m.name):
         usage = meter_usage(client, meter, period.start, period.end)
         rows.extend(
             UsageRow(period.label, customer, meter.name, day, value, meter.unit)

@@ -22,12 +22,12 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from billing import catalog
+from billing import store
 from billing.meters import USAGE_COST, meter_usage
 from billing.rating import ROUNDING, ZERO, Line, PeriodUsage, credits_to_apply, rate, total
+from costline.clickhouse import read_query
 from schemas.meters import Meter, MeterFilter
 from schemas.plans import OutcomeCharge, PlanVersion, Subscription
-from streams.clickhouse import read_query
 
 
 class BillingError(ValueError):
@@ -151,14 +151,14 @@ class BillingContext:
     def load(cls, client: Client) -> BillingContext:
         return cls(
             client,
-            {m.name: m for m in catalog.meters(client)},
-            {(p.plan, p.version): p for p in catalog.plan_versions(client)},
+            {m.name: m for m in store.meters(client)},
+            {(p.plan, p.version): p for p in store.plan_versions(client)},
         )
 
 
 def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
     """The period's charges from the ledger as it is now, without adjustments or credits."""
-    parts = segments(catalog.subscriptions(ctx.client, customer), period)
+    parts = segments(store.subscriptions(ctx.client, customer), period)
     if not parts:
         raise BillingError(f"customer {customer!r} has no subscription in {period}")
     lines: list[Line] = []
@@ -253,14 +253,14 @@ def draft(ctx: BillingContext, customer: str, period: Period) -> Invoice:
 def subscribed(client: Client, period: Period) -> list[str]:
     """Customers with a subscription covering some of ``period``."""
     by_customer: dict[str, list[Subscription]] = defaultdict(list)
-    for sub in catalog.subscriptions(client):
+    for sub in store.subscriptions(client):
         by_customer[sub.customer_id].append(sub)
     return sorted(c for c, subs in by_customer.items() if segments(subs, period))
 
 
 def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
     """Grants made before the period ends, less credits applied on other finalized invoices."""
-    granted = sum((g.amount for g in catalog.credit_grants(client, customer, period.end_day)), ZERO)
+    granted = sum((g.amount for g in store.credit_grants(client, customer, period.end_day)), ZERO)
     used = client.query(
         read_query("credits_applied"),
         parameters={"customer": customer, "period": period.label},

@@ -10,8 +10,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from costline.clickhouse import read_query
 from schemas.meters import Meter, MeterFilter
-from streams.clickhouse import read_query
 
 #: The priced cost of everything a customer did: what pass-through charges re-bill.
 USAGE_COST = Meter(name="usage_cost", description="Priced usage cost", aggregation="cost", unit="USD")

@@ -7,16 +7,16 @@ from typing import Any, cast
 
 from faust.types import TP, StreamT
 
+from costline.clickhouse import open_async_client
+from costline.kafka import max_message_bytes
+from schemas.dead_letters import DeadLetter
 from streams.app import app, settings
-from streams.clickhouse import open_async_client
-from streams.dead_letter import DeadLetter
 from streams.dedup import DedupIndex
 from streams.offset_commits import progress
 from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
 from streams.sinks.clickhouse import ClickHouseSink
-from streams.topics import max_message_bytes
 from streams.topology import dead_letter_topic, usage_topic, windows_table
 from streams.window_state import TableState
 

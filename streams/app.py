@@ -8,7 +8,7 @@ import decimal
 import faust
 from faust.transport.producer import ProducerBuffer
 
-from streams.settings import get_settings
+from costline.config import get_settings
 
 settings = get_settings()
 

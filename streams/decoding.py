@@ -26,10 +26,10 @@ from typing import Any, cast
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from costline.config import Settings, get_settings
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import UsageEvent, load_json, usage_event_adapter
 from streams.dead_letter import describe_validation_error
-from streams.settings import Settings, get_settings
 
 # An event's index goes to UInt16 columns (ledger.source_index) and to the
 # low 16 bits of its position (streams.aggregation): 0 .. 65,535.

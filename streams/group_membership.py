@@ -56,7 +56,7 @@ def _runs_a_worker(pid: int, written_at: float) -> bool:
     except OSError:  # no /proc here: alive or not, leave it alone
         return True
     # Empty while the process execs: too early to tell, so leave it alone.
-    return not cmdline or b"streams.cli" in cmdline or b"costline" in cmdline
+    return not cmdline or b"costline.cli" in cmdline or b"costline" in cmdline
 
 
 def dead_members(datadir: Path, group: str) -> list[tuple[Path, int, str]]:

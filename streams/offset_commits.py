@@ -37,8 +37,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from streams.settings import Settings
-from streams.topics import topic_partitions
+from costline.config import Settings
+from costline.kafka import topic_partitions
 
 log = logging.getLogger(__name__)
 

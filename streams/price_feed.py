@@ -14,10 +14,10 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from costline.config import Settings
+from costline.kafka import caught_up, topic_partitions
 from schemas.prices import PriceVersion
 from streams.pricing import PriceCatalog
-from streams.settings import Settings
-from streams.topics import caught_up, topic_partitions
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from schemas.dead_letters import DeadLetterCode
+from schemas.dead_letters import DeadLetter, DeadLetterCode
 from schemas.events import dump_event
 from streams.aggregation import (
     FoldResult,
@@ -46,7 +46,6 @@ from streams.aggregation import (
     split_position,
     window_keys,
 )
-from streams.dead_letter import DeadLetter
 from streams.decoding import Decoded, configured_bounds, decode_message
 from streams.dedup import DedupIndex, Hashes, IdFilter, Seconds, id_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError

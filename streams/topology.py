@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import streams.group_membership  # noqa: F401 - a restart need not wait out a killed worker's session
+from costline.kafka import CHANGELOG_CONFIG, WINDOWS_TABLE
 from streams.app import app, settings
 from streams.changelog_store import URL as RESTORING_STORE
-from streams.topics import CHANGELOG_CONFIG, WINDOWS_TABLE
 
 # Keyed by customer_id at publish time, so a customer's events share one
 # partition and the worker needs no repartition step.
@@ -30,7 +30,7 @@ dead_letter_topic = app.topic(
 # Window aggregates: WindowKey.encode() -> WindowAggregate.encode(). Written
 # once per changed key per batch, with the changelog partition set to the
 # source partition of the customer (see streams.agents.TableState).
-# Its changelog really compacts (streams.topics.CHANGELOG_CONFIG) and is
+# Its changelog really compacts (costline.kafka.CHANGELOG_CONFIG) and is
 # restored by a plain consumer (streams.changelog_store), so a restart reads
 # the live windows, not all of history, and at consumer speed.
 windows_table = app.Table(

@@ -23,8 +23,8 @@ import orjson
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
+from costline.clickhouse import read_query
 from streams.aggregation import WindowAggregate, WindowKey, position, split_position
-from streams.clickhouse import read_query
 from streams.dedup import Hashes, Seconds
 from streams.pricing import PricedEvent
 

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams import local_services
-from streams.harness import Pipeline
-from streams.settings import Settings, get_settings
+from costline.config import Settings, get_settings
+from costline.dev import local_servers
+from costline.dev.harness import Pipeline
 
 
 @pytest.fixture(scope="session")
 def services() -> Settings:
     settings = get_settings()
-    local_services.up(settings)
+    local_servers.up(settings)
     return settings
 
 

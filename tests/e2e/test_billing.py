@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from billing import catalog
+from billing import store
 from billing.invoices import BillingContext, BillingError, Invoice, Period, finalize, invoice_for
 from billing.render import render_invoice
+from costline.cli import main as costline
+from costline.config import Settings
+from costline.dev.harness import Pipeline
 from schemas.events import UsageEvent, usage_event_adapter
 from schemas.plans import BillingFile
-from streams.cli import main as costline
-from streams.harness import Pipeline
-from streams.settings import Settings
 
 NOVEMBER = Period.parse("2026-11")
 DECEMBER = Period.parse("2026-12")
@@ -149,8 +149,8 @@ def november() -> list[UsageEvent]:
 def billed(pipeline: Pipeline) -> Iterator[BillingContext]:
     events = november()
     pipeline.publish(events)
-    catalog.load(pipeline.db, catalog.read_billing_file(ROOT / "plans" / "meters.json"))
-    catalog.load(pipeline.db, BillingFile.model_validate(PLANS))
+    store.load(pipeline.db, store.read_billing_file(ROOT / "plans" / "meters.json"))
+    store.load(pipeline.db, BillingFile.model_validate(PLANS))
     pipeline.wait_until_counted(len(events))
     yield BillingContext.load(pipeline.db)
 
@@ -248,7 +248,7 @@ def test_the_cli_loads_plans_and_prints_invoices(
     tmp_path: Path,
 ) -> None:
     settings: Settings = pipeline.settings
-    monkeypatch.setattr("streams.cli.get_settings", lambda: settings)
+    monkeypatch.setattr("costline.cli.get_settings", lambda: settings)
     assert costline(["plans", "load", str(ROOT / "plans" / "meters.json")]) == 0
     assert costline(["invoice", "--customer", "hybrid", "--period", "2026-11", "--format", "json"]) == 0
     assert '"total": "125.00"' in capsys.readouterr().out

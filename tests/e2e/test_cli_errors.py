@@ -16,12 +16,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
-from streams import cli
-from streams.cli_errors import EXIT_FAILED, EXIT_USAGE
-from streams.clickhouse import open_client
-from streams.migrations import migrate
-from streams.settings import Settings, get_settings
-from streams.topics import topic_partitions
+from costline import cli
+from costline.cli_errors import EXIT_FAILED, EXIT_USAGE
+from costline.clickhouse import open_client
+from costline.config import Settings, get_settings
+from costline.kafka import topic_partitions
+from costline.migrations import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 METERS = REPO / "plans" / "meters.json"

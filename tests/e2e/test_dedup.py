@@ -13,18 +13,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from billing import catalog
+from billing import store
 from billing.invoices import BillingContext, Period, draft
+from costline.clickhouse import open_client
+from costline.config import Settings
+from costline.dev.harness import Pipeline
 from schemas.events import ToolCall
 from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
 from streams.aggregation import position
-from streams.clickhouse import open_client
 from streams.dedup import id_hashes
-from streams.harness import Pipeline
 from streams.offset_commits import seed_committed_offsets
 from streams.pricing import PriceCatalog
-from streams.settings import Settings
 from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,8 +65,8 @@ def draft_total(p: Pipeline, customer: str) -> Decimal:
         "subscriptions": [{"customer_id": customer, "plan": f"at-cost-{customer}", "version": "1",
                            "starts_on": PERIOD.start.isoformat()}],
     }  # fmt: skip
-    catalog.load(p.db, catalog.read_billing_file(ROOT / "plans" / "meters.json"))
-    catalog.load(p.db, BillingFile.model_validate(plan))
+    store.load(p.db, store.read_billing_file(ROOT / "plans" / "meters.json"))
+    store.load(p.db, BillingFile.model_validate(plan))
     return draft(BillingContext.load(p.db), customer, PERIOD).total
 
 

@@ -46,7 +46,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from billing import catalog
+from billing import store
 from billing.economics import (
     EconomicsReport,
     EconomicsRow,
@@ -55,10 +55,10 @@ from billing.economics import (
     run_economics,
 )
 from billing.invoices import BillingContext, BillingError, Period, finalize
+from costline.clickhouse import open_client
+from costline.config import Settings, get_settings
+from costline.migrations import migrate
 from schemas.plans import BillingFile
-from streams.clickhouse import open_client
-from streams.migrations import migrate
-from streams.settings import Settings, get_settings
 
 NOVEMBER = Period.parse("2026-11")
 DECEMBER = Period.parse("2026-12")
@@ -126,7 +126,7 @@ def settings(services: Settings) -> Iterator[Settings]:
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Client:
     client = open_client(settings)
-    catalog.load(client, BillingFile.model_validate(BILLING))
+    store.load(client, BillingFile.model_validate(BILLING))
     client.insert("ledger", LEDGER, column_names=COLUMNS)
     return client
 

@@ -22,14 +22,14 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.external import ExternalData
 
-from billing import catalog, exports
+from billing import exports, store
 from billing.exports import INVOICE_LINES, USAGE, Progress, UsageRow, export, plain, run_export, stripe_event
 from billing.invoices import LINE_COLUMNS, BillingError, Period
+from costline.clickhouse import open_client
+from costline.config import Settings
+from costline.migrations import migrate
 from schemas.meters import Meter, MeterFilter
 from schemas.plans import BillingFile, Customer
-from streams.clickhouse import open_client
-from streams.migrations import migrate
-from streams.settings import Settings
 
 NOVEMBER = Period.parse("2026-11")
 
@@ -105,7 +105,7 @@ def settings(services: Settings) -> Iterator[Settings]:
 def client(settings: Settings) -> Iterator[Client]:
     c = open_client(settings)
     c.insert("ledger", LEDGER, column_names=LEDGER_COLUMNS)
-    catalog.load(c, BillingFile(meters=METERS, customers=CUSTOMERS))
+    store.load(c, BillingFile(meters=METERS, customers=CUSTOMERS))
     yield c
     c.close()
 

@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 import pytest
 
+from billing.costs import customer_costs
+from costline.dead_letters import replay_dead_letters
+from costline.dev.harness import Pipeline
 from schemas.events import UsageEvent, usage_event_adapter
 from schemas.prices import PriceVersion
-from streams.dead_letter_ops import replay_dead_letters
-from streams.harness import Pipeline
-from streams.queries import customer_costs
 
 
 def ev(event_id: str, customer: str, agent: str, at: str, kind: str, **fields: Any) -> UsageEvent:
@@ -325,7 +325,7 @@ def test_bad_events_are_dead_lettered_with_a_reason_and_replayable(day: Pipeline
 
 
 def _query(name: str) -> str:
-    from streams.clickhouse import read_query
+    from costline.clickhouse import read_query
 
     return read_query(name)
 
@@ -333,8 +333,8 @@ def _query(name: str) -> str:
 def test_costs_cli_prints_json_and_table(
     day: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from streams.cli import main
-    from streams.settings import get_settings
+    from costline.cli import main
+    from costline.config import get_settings
 
     monkeypatch.setenv("COSTLINE_CLICKHOUSE_DATABASE", day.settings.clickhouse_database)
     get_settings.cache_clear()

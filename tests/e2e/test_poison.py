@@ -20,12 +20,12 @@ from typing import Any
 import orjson
 import pytest
 
+from costline.config import Settings
+from costline.dead_letters import replay_dead_letters
+from costline.dev import local_servers
+from costline.dev.harness import Pipeline
 from schemas.dead_letters import DeadLetterCode
 from schemas.prices import load_price_dir
-from streams import local_services
-from streams.dead_letter_ops import replay_dead_letters
-from streams.harness import Pipeline
-from streams.settings import Settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -146,7 +146,7 @@ def test_an_oversize_dead_letter_reaches_the_topic_cut_and_is_replayed_whole(pip
 
 
 def test_a_hung_clickhouse_is_timed_out_logged_and_caught_up(pipeline: Pipeline) -> None:
-    server = local_services.clickhouse_server(pipeline.settings)
+    server = local_servers.clickhouse_server(pipeline.settings)
     pid = server.pid()
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)

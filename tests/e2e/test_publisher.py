@@ -13,12 +13,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from costline import cli
+from costline.cli_errors import EXIT_UNAVAILABLE
+from costline.config import Settings, get_settings
+from costline.kafka import ensure_topics, topic_partitions
+from costline.publisher import MAX_MESSAGE_BYTES, DeliveryError, KafkaUnavailable, UsagePublisher
 from schemas.events import ToolCall
-from streams import cli
-from streams.cli_errors import EXIT_UNAVAILABLE
-from streams.publisher import MAX_MESSAGE_BYTES, DeliveryError, KafkaUnavailable, UsagePublisher
-from streams.settings import Settings, get_settings
-from streams.topics import ensure_topics, topic_partitions
 
 
 def sms(n: int, customer: str) -> ToolCall:

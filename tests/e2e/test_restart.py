@@ -11,12 +11,12 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
+from costline.config import Settings
+from costline.dev.harness import Pipeline
+from costline.dev.sample_day import sample_day
 from schemas.prices import load_price_dir
-from streams.harness import Pipeline
 from streams.offset_commits import seed_committed_offsets
 from streams.pricing import PriceCatalog
-from streams.sample_day import sample_day
-from streams.settings import Settings
 
 
 @pytest.fixture()

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from costline.config import Settings
+from costline.dev.harness import Pipeline
+from costline.dev.sample_day import sample_day
+from costline.kafka import CHANGELOG_CONFIG, changelog_topic, ensure_topics, topic_overrides
 from schemas.prices import load_price_dir
-from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
-from streams.sample_day import sample_day
-from streams.settings import Settings
-from streams.topics import CHANGELOG_CONFIG, changelog_topic, ensure_topics, topic_overrides
 
 
 @pytest.fixture()

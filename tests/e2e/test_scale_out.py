@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from costline.config import Settings
+from costline.dev.harness import Pipeline
+from costline.dev.sample_day import sample_day
 from schemas.events import UsageEvent
 from schemas.prices import load_price_dir
-from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
-from streams.sample_day import sample_day
-from streams.settings import Settings
 
 
 @pytest.fixture()

@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 import pytest
 
+from costline.config import Settings
+from costline.dev.harness import Pipeline
 from schemas.events import usage_event_adapter
 from schemas.prices import load_price_dir
-from streams.harness import Pipeline
 from streams.pricing import PriceCatalog
-from streams.settings import Settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

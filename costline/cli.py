@@ -1,0 +1,378 @@
+"""``costline``: run the pipeline and ask it what things cost."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from costline import cli_arguments
+from costline.cli_errors import (
+    EXIT_USAGE,
+    CliParser,
+    UsageError,
+    debugging,
+    describe_validation,
+    one_line,
+    report,
+)
+from costline.config import Settings, get_settings
+from schemas.dead_letters import DeadLetterCode
+
+QUIET_LIBRARIES = ("aiokafka", "clickhouse_connect", "urllib3")
+
+
+def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.dev import local_servers
+
+    if args.action == "up":
+        local_servers.up(settings)
+    elif args.action == "down":
+        local_servers.down(settings)
+    for name, state in local_servers.status(settings).items():
+        print(f"{name:<11} {state}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.migrations import migrate
+
+    applied = migrate(settings)
+    print(f"database {settings.clickhouse_database}: {len(applied)} migration(s) applied, schema up to date")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.kafka import ensure_topics
+    from streams import offset_commits
+
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(offset_commits.seed_committed_offsets(settings))
+    offset_commits.install({settings.usage_topic})
+    import streams.agents  # noqa: F401 - registers the agents with the app
+    from streams.app import app
+
+    # The worker holds millions of small long-lived objects (window state,
+    # dedup ids); the default GC thresholds rescan them all every few
+    # thousand allocations, which cost more than the pricing itself.
+    gc.set_threshold(200_000, 50, 1000)
+    gc.freeze()
+    sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--without-web"]
+    app.main()
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.kafka import ensure_topics
+    from costline.publisher import UsagePublisher, customer_key
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise UsageError(f"{source}: no such file")
+
+    async def run() -> int:
+        await ensure_topics(settings)
+        sent = 0
+        async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
+            with source.open("rb") as lines:
+                for line in lines:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    await publisher.publish_raw(customer_key(line), line)
+                    sent += 1
+                    if sent % 10_000 == 0:
+                        print(f"  {sent:,} events sent", file=sys.stderr)
+            await publisher.flush()  # raises if any event was not delivered
+        return sent
+
+    print(f"published {asyncio.run(run()):,} events to {settings.usage_topic}")
+    return 0
+
+
+def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.clickhouse import open_client
+    from costline.price_versions import list_versions, publish_versions, record_versions
+    from schemas.prices import load_price_dir, load_price_files
+
+    if args.action == "load":
+        paths = [Path(p) for p in args.files]
+        # Every file is read and checked before anything is written: one bad file, nothing loaded.
+        versions = load_price_files(paths) if paths else load_price_dir(settings.prices_dir)
+        client = open_client(settings)  # reach ClickHouse before the topic gets anything
+        asyncio.run(publish_versions(settings, versions))
+        rows = record_versions(client, versions)
+        for v in versions:
+            print(f"  {v.version:<24} effective {v.effective_from.isoformat()}  {len(v.prices)} prices")
+        print(f"published {len(versions)} price version(s) to {settings.prices_topic}")
+        print(f"recorded {rows} prices in ClickHouse price_versions")
+    else:
+        for version, effective, count in list_versions(open_client(settings)):
+            print(f"{version:<24} effective {effective.isoformat()}  {count} prices")
+    return 0
+
+
+def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.costs import customer_costs
+    from billing.render_costs import render
+    from costline.clickhouse import open_client
+
+    group_by: list[str] = args.group_by
+    start = args.start or cli_arguments.EARLIEST
+    end = args.end or cli_arguments.LATEST
+    if start >= end:
+        raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+    rows = customer_costs(open_client(settings), args.customer, start, end, group_by)
+    print(render(rows, group_by, args.format))
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.dead_letters import list_dead_letters, replay_dead_letters
+
+    if args.action == "list":
+        for letter in asyncio.run(list_dead_letters(settings)):
+            print(
+                f"{letter.failed_at.isoformat()}  {letter.code:<15} "
+                f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}  {letter.reason}"
+            )
+    else:
+        replayed = asyncio.run(replay_dead_letters(settings, code=args.code))
+        print(f"replayed {replayed} dead letter(s) to {settings.usage_topic}")
+    return 0
+
+
+def cmd_plans(args: argparse.Namespace, settings: Settings) -> int:
+    from billing import store
+    from costline.clickhouse import open_client
+
+    if args.action == "load":
+        if not args.files:
+            raise UsageError("plans load needs at least one billing file (e.g. plans/meters.json)")
+        # Every file is read and checked before anything is written: one bad file, nothing loaded.
+        files = [store.read_billing_file(Path(name)) for name in args.files]
+        for name, loaded in zip(args.files, store.load_all(open_client(settings), files), strict=True):
+            print(f"{name}: loaded {loaded}")
+        return 0
+    client = open_client(settings)
+    for meter in store.meters(client):
+        print(f"meter  {meter.name:<20} {meter.aggregation:<12} {meter.description}")
+    for plan in store.plan_versions(client):
+        kinds = ", ".join(c.kind for c in plan.charges)
+        print(f"plan   {plan.plan + ' ' + plan.version:<20} {kinds}")
+    for sub in store.subscriptions(client):
+        print(
+            f"sub    {sub.customer_id:<20} {sub.plan} {sub.version} from {sub.starts_on} seats {sub.seats:g}"
+        )
+    return 0
+
+
+def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.exports import refuse_existing
+    from billing.invoices import BillingContext, Invoice, Period, finalize, invoice_for, subscribed
+    from billing.render import render_invoice
+    from costline.clickhouse import open_client
+
+    period = Period.parse(args.period)
+    if args.customer and args.out and not args.force:
+        refuse_existing(Path(args.out))  # before anything is finalized
+    ctx = BillingContext.load(open_client(settings))
+
+    def one(customer: str) -> Invoice:
+        return finalize(ctx, customer, period) if args.finalize else invoice_for(ctx, customer, period)
+
+    if args.customer:
+        invoice = one(args.customer)
+        text = render_invoice(invoice, args.format)
+        if args.out:
+            _write_file(Path(args.out), text, args.force)
+            print(
+                f"wrote the {invoice.status} invoice {invoice.invoice_id} ({invoice.total:.2f}) to {args.out}"
+            )
+        else:
+            sys.stdout.write(text)
+        return 0
+    # Every subscribed customer: a summary, and with --out one file each in that folder.
+    folder = Path(args.out) if args.out else None
+    extension = "txt" if args.format == "table" else args.format
+    customers = subscribed(ctx.client, period)
+    if folder and not args.force:
+        for customer in customers:  # the names invoices will have, before anything is finalized
+            refuse_existing(folder / _file_name(f"INV-{customer}-{period.label}", extension))
+    for customer in customers:
+        invoice = one(customer)
+        line = f"{invoice.invoice_id:<32} {invoice.status:<6} {invoice.currency} {invoice.total:>14,.2f}"
+        if folder:
+            path = folder / _file_name(invoice.invoice_id, extension)
+            _write_file(path, render_invoice(invoice, args.format), args.force)
+            line += f"  {path}"
+        print(line)
+    return 0
+
+
+def _file_name(stem: str, extension: str) -> str:
+    """A file name for an id: customer ids may hold '/' or start with '.', a file stays in its folder."""
+    safe = re.sub(r"[/\\\x00]", "_", stem).lstrip(".") or "_"
+    return f"{safe}.{extension}"
+
+
+def _write_file(path: Path, text: str, overwrite: bool) -> None:
+    """Write ``text`` whole (temp file, fsync, rename); an existing file is refused unless ``overwrite``."""
+    from billing.exports import replacing
+
+    with replacing(path, overwrite=overwrite) as tmp, tmp.open("x", encoding="utf-8") as f:
+        f.write(text)
+
+
+def cmd_economics(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.economics import run_economics
+
+    return run_economics(
+        settings, args.period, args.by, args.infra_cost_per_hour, args.human_cost, args.format
+    )
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from billing.exports import run_export
+
+    return run_export(settings, args.period, args.format, args.out, args.data, force=args.force)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.dev.demo import run_demo
+
+    return run_demo(settings, keep_running=args.keep_running)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CliParser(prog="costline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
+
+    p = sub.add_parser("services", help="the local Kafka broker and ClickHouse server")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("db", help="ClickHouse schema")
+    p.add_argument("action", choices=["migrate"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("worker", help="run the Faust worker")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("publish", help="publish a JSON-lines file of events to Kafka")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("prices", help="price versions")
+    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("files", nargs="*", help="version files (default: every file in prices/)")
+    p.set_defaults(func=cmd_prices)
+
+    p = sub.add_parser("costs", help="a customer's costs from ClickHouse")
+    p.add_argument("--customer", required=True)
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=cli_arguments.instant,
+        help="inclusive, ISO 8601 (default: the beginning)",
+    )
+    p.add_argument(
+        "--to", dest="end", type=cli_arguments.instant, help="exclusive, ISO 8601 (default: no end)"
+    )
+    p.add_argument(
+        "--group-by",
+        type=cli_arguments.groupings,
+        default=["agent", "category"],
+        help="comma-separated, any of agent,category,window (default: agent,category)",
+    )
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(func=cmd_costs)
+
+    p = sub.add_parser("dlq", help="the dead-letter topic")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument(
+        "--code", choices=[c.value for c in DeadLetterCode], help="replay only dead letters with this code"
+    )
+    p.set_defaults(func=cmd_dlq)
+
+    p = sub.add_parser("plans", help="meters, plan versions, customers, subscriptions and credits")
+    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("files", nargs="*", help="billing files to load (JSON; see plans/)")
+    p.set_defaults(func=cmd_plans)
+
+    p = sub.add_parser("invoice", help="a customer's invoice for a month (a draft until finalized)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer")
+    who.add_argument("--all", action="store_true", help="every customer subscribed in the period")
+    p.add_argument("--period", required=True, type=cli_arguments.period, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--format", choices=["table", "json", "csv", "html"], default="table")
+    p.add_argument("--finalize", action="store_true", help="store it; a finalized invoice never changes")
+    p.add_argument("--out", help="write to this file (with --all: a folder, one file per invoice)")
+    p.add_argument("--force", action="store_true", help="replace files that already exist at --out")
+    p.set_defaults(func=cmd_invoice)
+
+    p = sub.add_parser("economics", help="revenue against cost, margins and cost per task for a month")
+    p.add_argument("--period", required=True, type=cli_arguments.period, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--by", choices=["customer", "agent"], default="customer")
+    p.add_argument(
+        "--infra-cost-per-hour",
+        type=cli_arguments.amount,
+        default=cli_arguments.amount("0"),
+        help="fixed infrastructure cost per hour",
+    )
+    p.add_argument(
+        "--human-cost",
+        type=cli_arguments.amount,
+        help="what a human costs per successful task, for break-even volume",
+    )
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(func=cmd_economics)
+
+    p = sub.add_parser("export", help="usage per customer, meter and day, or invoice lines, to a file")
+    p.add_argument("--period", required=True, type=cli_arguments.period, help="a UTC month, e.g. 2026-11")
+    p.add_argument("--format", choices=["csv", "parquet", "jsonl", "stripe"], default="csv")
+    p.add_argument("--data", choices=["usage", "invoice_lines"], default="usage")
+    p.add_argument("--out", required=True, help="the file to write (never an existing one without --force)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
+    p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure is one line on stderr and a non-zero status (see cli_errors)."""
+    args = build_parser().parse_args(argv)
+    if args.command != "worker" and not debugging():
+        # The clients log each failed connection attempt; the command's own one line says it better.
+        for library in QUIET_LIBRARIES:
+            logging.getLogger(library).setLevel(logging.CRITICAL)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(
+            f"costline {args.command}: bad setting: {one_line(describe_validation(exc, setting=True))}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        return int(args.func(args, settings))
+    except KeyboardInterrupt:
+        print(f"costline {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        return report(args.command, exc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

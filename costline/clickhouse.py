@@ -1,0 +1,66 @@
+"""ClickHouse clients from settings: one place that knows URLs and DSNs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.asyncclient import AsyncClient
+from clickhouse_connect.driver.client import Client
+
+from costline.config import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def _server(url: str) -> tuple[str, int, bool]:
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    return parts.hostname or "127.0.0.1", parts.port or (8443 if secure else 8123), secure
+
+
+def is_embedded(settings: Settings) -> bool:
+    return settings.clickhouse_url.startswith("chdb:")
+
+
+def open_client(settings: Settings, database: str | None = None) -> Client:
+    """A sync client on the configured database (``database=''`` for none)."""
+    db = settings.clickhouse_database if database is None else database
+    if is_embedded(settings):
+        return clickhouse_connect.get_client(dsn=settings.clickhouse_url, database=db or None)
+    host, port, secure = _server(settings.clickhouse_url)
+    return clickhouse_connect.get_client(
+        host=host,
+        port=port,
+        secure=secure,
+        database=db or None,
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
+        # Parameters are bound server-side, never formatted into SQL text.
+        settings={"date_time_input_format": "best_effort"},
+    )
+
+
+async def open_async_client(settings: Settings) -> AsyncClient:
+    if is_embedded(settings):
+        raise RuntimeError(
+            "the worker needs a ClickHouse server; the embedded chdb:// engine is sync and "
+            "single-process (start one with `costline services up`)"
+        )
+    host, port, secure = _server(settings.clickhouse_url)
+    return await clickhouse_connect.get_async_client(
+        host=host,
+        port=port,
+        secure=secure,
+        database=settings.clickhouse_database,
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
+        connect_timeout=min(10.0, settings.clickhouse_timeout_s),
+        send_receive_timeout=settings.clickhouse_timeout_s,
+    )
+
+
+def read_query(name: str) -> str:
+    """The text of ``sql/queries/<name>.sql``."""
+    return (SQL_DIR / "queries" / f"{name}.sql").read_text()

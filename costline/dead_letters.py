@@ -1,0 +1,116 @@
+"""Read and replay the dead-letter topic.
+
+A letter whose payload was cut to fit the broker is replayed with its whole
+payload, read from the ``dead_letters`` table.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from costline.clickhouse import open_client, read_query
+from costline.config import Settings
+from costline.kafka import caught_up, ensure_topics, max_message_bytes, topic_partitions
+from schemas.dead_letters import DeadLetter
+
+REPLAY_GROUP = "costline-dlq-replay"
+
+
+async def _drain(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> list[tuple[TopicPartition, DeadLetter]]:
+    """Every record from the consumer's positions up to the current end."""
+    end = await consumer.end_offsets(partitions)
+    found: list[tuple[TopicPartition, DeadLetter]] = []
+    while not await caught_up(consumer, end):
+        batches = await consumer.getmany(timeout_ms=1000)
+        for tp, records in batches.items():
+            for r in records:
+                found.append((tp, DeadLetter.from_record(r.key, r.value, r.headers)))
+    return found
+
+
+async def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
+
+
+async def list_dead_letters(settings: Settings) -> list[DeadLetter]:
+    await ensure_topics(settings)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await _partitions(settings, settings.dead_letter_topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        letters = [letter for _, letter in await _drain(consumer, partitions)]
+    finally:
+        await consumer.stop()
+    return sorted(letters, key=lambda d: d.failed_at)
+
+
+async def replay_dead_letters(settings: Settings, code: str | None = None) -> int:
+    """Republish dead letters not replayed before (tracked by a consumer group).
+
+    Letters skipped by ``code`` are passed over for good, like the others:
+    the group's committed offset moves past them.
+    """
+    await ensure_topics(settings)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=REPLAY_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=await max_message_bytes(settings.kafka_bootstrap, settings.usage_topic),
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        partitions = await _partitions(settings, settings.dead_letter_topic)
+        consumer.assign(partitions)
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+        replayed = 0
+        for _, letter in await _drain(consumer, partitions):
+            if letter.value is None or (code is not None and letter.code != code):
+                continue
+            value = whole_payload(settings, letter) if letter.truncated_from is not None else letter.value
+            await producer.send(settings.usage_topic, key=letter.key, value=value)
+            replayed += 1
+        await producer.flush()
+        await consumer.commit()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return replayed
+
+
+def whole_payload(settings: Settings, letter: DeadLetter) -> bytes:
+    """The payload a cut letter stands for, from ClickHouse."""
+    result = open_client(settings).query(
+        read_query("dead_letter_payload"),
+        parameters={
+            "topic": letter.source_topic,
+            "partition": letter.source_partition,
+            "offset": letter.source_offset,
+            "index": letter.source_index,
+        },
+        column_formats={"payload": "bytes"},
+    )
+    if not result.result_rows:
+        raise LookupError(
+            f"dead letter {letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"
+            f"#{letter.source_index} is cut on the topic and missing from the dead_letters table"
+        )
+    payload: bytes = result.result_rows[0][0]
+    return payload

@@ -1,0 +1,1 @@
+"""Local servers, the demo and the test harness. Never imported by streams/ or billing/."""

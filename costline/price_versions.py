@@ -1,0 +1,101 @@
+"""Publish price versions to the compacted topic and record them in ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from clickhouse_connect.driver.client import Client
+
+from costline.config import Settings
+from costline.kafka import ensure_topics
+from costline.publisher import PublishTimeout
+from schemas.prices import PriceVersion
+
+_RATE_FIELDS = ("meter", "sku")
+PUBLISH_TIMEOUT_S = 30.0
+
+
+async def publish_versions(
+    settings: Settings, versions: Sequence[PriceVersion], timeout_s: float = PUBLISH_TIMEOUT_S
+) -> None:
+    """Publish every version and wait for Kafka to acknowledge all of them, within ``timeout_s``."""
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    await asyncio.wait_for(producer.start(), timeout_s)
+    try:
+        async with asyncio.timeout(timeout_s):
+            sent = [
+                await producer.send(
+                    settings.prices_topic,
+                    key=version.version.encode(),
+                    value=version.model_dump_json().encode(),
+                )
+                for version in versions
+            ]
+            await asyncio.gather(*sent)
+    except TimeoutError:
+        raise PublishTimeout(
+            f"Kafka at {settings.kafka_bootstrap} did not acknowledge the {len(versions)} price "
+            f"version(s) within {timeout_s:g} s; loading them again is safe",
+            len(versions),
+        ) from None
+    finally:
+        # A broker that stopped answering would hold stop() as long as it holds the sends.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(producer.stop(), timeout_s)
+
+
+def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
+    now = datetime.now(UTC)
+    rows = []
+    for version in versions:
+        for price in version.prices:
+            rates = {
+                name: value
+                for name, value in price.model_dump().items()
+                if name not in _RATE_FIELDS and value is not None
+            }
+            rows.append(
+                [
+                    version.version,
+                    version.effective_from,
+                    version.currency,
+                    price.meter,
+                    price.sku,
+                    rates,
+                    version.description,
+                    now,
+                ]
+            )
+    client.insert(
+        "price_versions",
+        rows,
+        column_names=[
+            "version",
+            "effective_from",
+            "currency",
+            "meter",
+            "sku",
+            "rates",
+            "description",
+            "loaded_at",
+        ],
+    )
+    return len(rows)
+
+
+def list_versions(client: Client) -> list[tuple[str, datetime, int]]:
+    result = client.query(
+        "SELECT version, effective_from, count() FROM price_versions FINAL "
+        "GROUP BY version, effective_from ORDER BY effective_from, version"
+    )
+    return [(r[0], r[1], int(r[2])) for r in result.result_rows]

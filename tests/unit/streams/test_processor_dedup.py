@@ -1,0 +1,90 @@
+"""Dedup decisions of the processor: an event_id is counted once per customer within the horizon.
+
+ClickHouse is the fake of tests/fakes.py: its ``event_ids`` holds every row
+the ledger was sent, as the materialized view does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from schemas.dead_letters import DeadLetter
+from streams.processor import BatchStats, RawMessage
+from tests.factories import batch, hour_total, processor, sms
+from tests.fakes import DictState, FakeSink
+
+DAY = 86_400
+
+
+def run(sink: FakeSink, state: DictState, messages: list[RawMessage]) -> BatchStats:
+    letters: list[DeadLetter] = []
+    return asyncio.run(processor(sink, state, letters).process(messages))
+
+
+def test_a_republished_id_with_a_later_time_and_another_payload_is_dropped_and_the_first_wins() -> None:
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    asyncio.run(p.process(batch([sms("sms-1", at="2026-11-20T09:00:00Z", calls=1)])))
+    sink.clock.advance(11 * 60)  # after the old 10-minute window
+    stats = asyncio.run(p.process(batch([sms("sms-1", at="2026-11-20T09:00:01Z", calls=3)], first_offset=1)))
+    assert (stats.counted, stats.duplicates) == (0, 1)
+    assert len(sink.ledger) == 1 and hour_total(sink) == (Decimal("0.008000000000"), 1)
+
+
+def test_a_repeat_within_one_batch_is_dropped_before_any_lookup() -> None:
+    sink, state = FakeSink(), DictState()
+    stats = run(sink, state, batch([sms("sms-1"), sms("sms-2"), sms("sms-1", calls=9)]))
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (2, 1, 0)
+    assert sink.id_lookups == []  # new ids of the last day: the filter alone decides
+
+
+def test_the_same_id_for_two_customers_is_two_events() -> None:
+    sink, state = FakeSink(), DictState()
+    globex = sms("sms-1").replace(b'"acme"', b'"globex"')
+    stats = run(sink, state, [*batch([sms("sms-1")]), RawMessage("usage", 0, 1, b"globex", globex)])
+    assert (stats.counted, stats.duplicates) == (2, 0)
+
+
+def test_a_republished_id_is_dropped_after_a_restart_from_the_rebuilt_filter() -> None:
+    sink, state = FakeSink(), DictState()
+    run(sink, state, batch([sms("sms-1"), sms("sms-2")]))
+    sink.clock.advance(6 * 3600)
+    stats = run(sink, state, batch([sms("sms-2", at="2026-11-20T09:30:00Z"), sms("sms-3")], first_offset=2))
+    assert sink.rebuilds == [0, 0]  # one rebuild per worker start
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (1, 1, 1)
+    assert hour_total(sink)[1] == 3
+
+
+def test_a_replayed_batch_that_held_a_repeat_counts_each_id_once() -> None:
+    sink, state = FakeSink(), DictState()
+    messages = batch([sms("sms-1"), sms("sms-2"), sms("sms-1", at="2026-11-20T09:00:05Z")])
+    run(sink, state, messages)
+    # Killed before committing: a new worker sees its own rows at the same
+    # positions in ClickHouse, which are not duplicates of themselves.
+    stats = run(sink, state, messages)
+    assert (stats.duplicates, stats.replayed, stats.counted) == (1, 2, 0)
+    stats = run(sink, DictState(), messages)  # and if the window state was lost too
+    assert (stats.duplicates, stats.counted) == (1, 2)
+    assert len(sink.ledger) == 2 and hour_total(sink)[1] == 2
+
+
+def test_after_the_horizon_a_repeat_with_another_time_is_counted_again() -> None:
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    asyncio.run(p.process(batch([sms("sms-1", at="2026-11-20T09:00:00Z")])))
+    sink.clock.advance(DAY + 60)
+    later = sms("sms-1", at="2026-11-21T09:00:00Z")
+    stats = asyncio.run(p.process(batch([later], first_offset=1)))
+    assert (stats.counted, stats.duplicates) == (1, 0)
+    assert len(sink.ledger) == 2
+
+
+def test_after_the_horizon_a_repeat_with_the_same_time_is_still_dropped_as_the_ledger_holds_it_once() -> None:
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    asyncio.run(p.process(batch([sms("sms-1")])))
+    sink.clock.advance(3 * DAY)
+    stats = asyncio.run(p.process(batch([sms("sms-1", calls=2)], first_offset=1)))
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (0, 1, 1)
+    assert hour_total(sink)[1] == 1

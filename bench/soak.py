@@ -50,7 +50,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ from costline.dev.harness import Pipeline
 from costline.kafka import topic_partitions
 from costline.publisher import UsagePublisher
 from schemas.events import Embedding, LlmCall, ToolCall, UsageEvent
+from schemas.money import ROUNDING_MODE, SCALE
 
 READY = "[^Worker]: Ready"
 # The contract's occurred_at bounds (issue #7: as Stripe, 35 days back and 5
@@ -113,7 +114,7 @@ class Rates:
                 event["input_tokens"] * self.rate("llm", model, at, "input_per_mtok")
                 + event["output_tokens"] * self.rate("llm", model, at, "output_per_mtok")
             ) / million
-        return cost.quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
+        return cost.quantize(SCALE, rounding=ROUNDING_MODE)
 
 
 # -- what was sent and what should come of it ------------------------------------------------------

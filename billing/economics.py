@@ -75,17 +75,15 @@ from clickhouse_connect.driver.client import Client
 from billing.invoices import BillingContext, BillingError, Period, invoice_for, subscribed
 from costline.clickhouse import open_client, read_query
 from costline.config import Settings
+from schemas.money import CENT, MICRO, ZERO
 
 By = Literal["customer", "agent"]
 Format = Literal["table", "json", "csv"]
 BY: tuple[By, ...] = ("customer", "agent")
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 
-ZERO = Decimal(0)
 SCALE = 12  # the ledger's Decimal(38, 12)
 PERCENT_PLACES = 4
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
 UNATTRIBUTED = "(unattributed)"
 # Sums of Decimal(38, 12) values can need more than the default 28 significant digits.
 PRECISION = 80

@@ -17,16 +17,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from billing import store
 from billing.meters import USAGE_COST, meter_usage
-from billing.rating import ROUNDING, ZERO, Line, PeriodUsage, credits_to_apply, rate, total
+from billing.rating import Line, PeriodUsage, credits_to_apply, rate, total
 from costline.clickhouse import read_query
 from schemas.meters import Meter, MeterFilter
+from schemas.money import ROUNDING_MODE, ROUNDING_RULE, SCALE, ZERO
 from schemas.plans import OutcomeCharge, PlanVersion, Subscription
 
 
@@ -136,7 +137,7 @@ class Invoice:
 
     @property
     def rounding(self) -> str:
-        return ROUNDING
+        return ROUNDING_RULE
 
 
 @dataclass
@@ -312,7 +313,7 @@ LINE_COLUMNS = [
 
 
 def _stored_decimal(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
+    return value.quantize(SCALE, rounding=ROUNDING_MODE)
 
 
 def _insert(client: Client, invoice: Invoice) -> None:

@@ -1,7 +1,7 @@
 """Rating: a plan version and what a customer did under it, to priced lines. Pure.
 
 Lines carry exact ``Decimal`` amounts; each line is rounded once, half-even,
-to the cent (:data:`ROUNDING`), and totals are sums of rounded lines, so the
+to the cent (:data:`schemas.money.ROUNDING_RULE`), and totals are sums of rounded lines, so the
 lines always add up to the total a customer sees.
 
 A subscription that covers part of a month is rated with ``fraction`` (its
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from schemas.money import CENT, ZERO
 from schemas.plans import (
     OutcomeCharge,
     PassThrough,
@@ -27,9 +28,6 @@ from schemas.plans import (
     UsageCharge,
 )
 
-CENT = Decimal("0.01")
-ROUNDING = "Each line is rounded once, half-even (banker's rounding), to the cent; totals add rounded lines."
-ZERO = Decimal(0)
 ONE = Decimal(1)
 #: Line kinds prepaid credits pay for: what the customer used, never fixed fees.
 CREDITABLE = frozenset({"usage", "outcome", "pass_through", "per_task", "adjustment"})

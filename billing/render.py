@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.invoices import Invoice
 from billing.rating import Line
+from schemas.money import MICRO
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -31,7 +32,7 @@ def render_invoice(invoice: Invoice, fmt: str) -> str:
 def _number(value: Decimal) -> str:
     """A quantity without exponent or trailing zeros: 12500, 0.5, 4838.709677."""
     exponent = value.as_tuple().exponent
-    shown = value.quantize(Decimal("1e-6")) if isinstance(exponent, int) and exponent < -6 else value
+    shown = value.quantize(MICRO) if isinstance(exponent, int) and exponent < -6 else value
     return f"{shown.normalize():f}"
 
 

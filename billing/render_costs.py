@@ -10,9 +10,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import orjson
 
 from billing.costs import CostRow
-
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
+from schemas.money import MICRO
 
 
 def render(rows: Sequence[CostRow], headers: Sequence[str], fmt: str) -> str:

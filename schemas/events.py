@@ -32,6 +32,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from schemas.money import SCALE
+
 SCHEMA_VERSION: Literal[1] = 1
 
 # Upper bounds catch unit mistakes (bytes sent as tokens, ms as seconds)
@@ -45,7 +47,6 @@ MAX_MONEY = Decimal(10**15)
 # Every amount is kept at the ledger's scale, Decimal(38, 12): finer digits
 # (a float's tail, say) are rounded half-even here, once, so the ledger, the
 # windows and the cost priced from it all see the same number.
-AMOUNT_SCALE = Decimal("1e-12")
 _AMOUNT_CONTEXT = Context(prec=50)
 
 # occurred_at must fit every column it reaches: cost_windows.window_start is
@@ -69,7 +70,7 @@ _NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]+$"
 
 def _keep_amount(value: Decimal) -> Decimal:
     # copy_abs: amounts are >= 0, and -0 would read oddly in a dead letter or export
-    return value.quantize(AMOUNT_SCALE, rounding=ROUND_HALF_EVEN, context=_AMOUNT_CONTEXT).copy_abs()
+    return value.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=_AMOUNT_CONTEXT).copy_abs()
 
 
 def _exactly_one(value: Any) -> Any:

@@ -29,6 +29,7 @@ from schemas.events import (
     UsageEvent,
     VectorQuery,
 )
+from schemas.money import SCALE, ZERO
 from schemas.prices import (
     ComputePrice,
     EmbeddingPrice,
@@ -41,14 +42,12 @@ from schemas.prices import (
     VectorQueryPrice,
 )
 
-COST_SCALE = Decimal("1e-12")
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)
 # Cloud storage bills a month as 730 hours and a GB as 10^9 bytes.
 SECONDS_PER_MONTH = Decimal(730 * 3600)
 BYTES_PER_GB = Decimal(10**9)
 _WIDE = Context(prec=50)
-ZERO = Decimal(0)
 
 
 class UnpriceableEventError(Exception):
@@ -178,7 +177,7 @@ def _per_mtok(tokens: int, rate: Decimal) -> Decimal:
 
 
 def _keep(cost: Decimal) -> Decimal:
-    return cost.quantize(COST_SCALE, rounding=ROUND_HALF_EVEN, context=_WIDE)
+    return cost.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=_WIDE)
 
 
 def _apply(event: UsageEvent, price: Price, version: str) -> PricedEvent:

@@ -1,4 +1,4 @@
-"""Unit economics: what a month earned against what it cost, per customer or per agent.
+"""Unit economics: what a month earned against what it cost, per customer or per agent. Pure.
 
 Definitions (a period is a UTC calendar month; money is ``Decimal`` end to end):
 
@@ -53,43 +53,35 @@ Break-even volume
     row, as if that row alone carried the whole fixed cost.
 
 Derived money (revenue shares, costs per task and per conversation) is kept to
-12 decimal places, the ledger's scale, rounded half-even. Tables show costs
-to 6 decimal places and revenue to 2; JSON carries money as strings.
+12 decimal places, the ledger's scale, rounded half-even. The figures here
+are computed from :class:`EconomicsInputs`, which :mod:`billing.economics_store`
+reads from ClickHouse; :mod:`billing.render` shows them (costs to 6 decimal
+places and revenue to 2 in tables; money as strings in JSON).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Literal
 
-from clickhouse_connect.driver.client import Client
-
-from billing.invoices import BillingContext, BillingError, Period, invoice_for, subscribed
-from costline.clickhouse import open_client, read_query
-from costline.config import Settings
-from schemas.money import CENT, MICRO, ZERO
+from billing.exceptions import BillingError
+from billing.periods import Period
+from schemas.money import ZERO
 
 By = Literal["customer", "agent"]
-Format = Literal["table", "json", "csv"]
 BY: tuple[By, ...] = ("customer", "agent")
-FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 
-SCALE = 12  # the ledger's Decimal(38, 12)
+PLACES = 12  # the ledger's Decimal(38, 12)
 PERCENT_PLACES = 4
-UNATTRIBUTED = "(unattributed)"
 # Sums of Decimal(38, 12) values can need more than the default 28 significant digits.
 PRECISION = 80
 
 
-def _quotient(numerator: Fraction, places: int = SCALE) -> Decimal:
+def _quotient(numerator: Fraction, places: int = PLACES) -> Decimal:
     """An exact fraction rounded once, half-even, to ``places`` decimals."""
     return Decimal(f"{round(numerator * 10**places)}E-{places}")
 
@@ -120,6 +112,40 @@ def break_even_volume(
     if saving_per_task <= 0:
         return None
     return math.ceil(Fraction(fixed_cost) / saving_per_task)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the ledger says one customer, or one of its agents, did in the period."""
+
+    cost: Decimal = ZERO
+    tasks: int = 0
+    successful_tasks: int = 0
+    task_cost: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class ConversationHour:
+    """The conversations that started in one UTC hour, and the direct cost of all their events."""
+
+    conversations: int
+    direct_cost: Decimal
+
+
+@dataclass(frozen=True)
+class EconomicsInputs:
+    """Everything the figures are computed from, as read by :mod:`billing.economics_store`."""
+
+    period: Period
+    customers: Mapping[str, Usage]  # every customer with usage in the period
+    agents: Mapping[str, Sequence[tuple[str, Usage]]]  # customer -> its agents' usage, by agent
+    invoice_totals: Mapping[str, Decimal]  # every subscribed customer's invoice total
+    conversation_hours: Sequence[ConversationHour] = field(default_factory=list)
+
+    @property
+    def revenue(self) -> dict[str, Decimal]:
+        """Invoice totals, and 0 for customers with usage but no subscription."""
+        return dict.fromkeys(self.customers, ZERO) | dict(self.invoice_totals)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,33 +222,7 @@ class EconomicsReport:
         return _times(self.infra_cost_per_hour, self.hours)
 
 
-@dataclass(frozen=True)
-class _Usage:
-    cost: Decimal = ZERO
-    tasks: int = 0
-    successful_tasks: int = 0
-    task_cost: Decimal = ZERO
-
-
-def _usage_rows(client: Client, query: str, period: Period) -> list[tuple[Any, ...]]:
-    parameters = {"from": period.start, "to": period.end}
-    return [tuple(r) for r in client.query(read_query(query), parameters=parameters).result_rows]
-
-
-def _usage(cost: Any, tasks: Any, successful: Any, task_cost: Any) -> _Usage:
-    return _Usage(Decimal(cost), int(tasks), int(successful), Decimal(task_cost))
-
-
-def _revenues(client: Client, period: Period, customers: Iterable[str]) -> dict[str, Decimal]:
-    """Invoice totals of the subscribed customers; 0 for the others in ``customers``."""
-    revenue = dict.fromkeys(customers, ZERO)
-    ctx = BillingContext.load(client)
-    for customer in subscribed(client, period):
-        revenue[customer] = invoice_for(ctx, customer, period).total
-    return revenue
-
-
-def _split(revenue: Decimal, costs: list[Decimal]) -> list[Decimal]:
+def split(revenue: Decimal, costs: Sequence[Decimal]) -> list[Decimal]:
     """``revenue`` in proportion to ``costs`` (which do not add up to 0); the shares add up exactly."""
     whole = Fraction(_sum(costs))
     shares = [_quotient(Fraction(revenue) * Fraction(cost) / whole) for cost in costs[:-1]]
@@ -235,298 +235,100 @@ def _check_amount(name: str, value: Decimal) -> Decimal:
     return value
 
 
+@dataclass(frozen=True)
+class _Costing:
+    """How a row's usage becomes figures: break-even needs the period's fixed cost and the human cost."""
+
+    fixed_cost: Decimal
+    human_cost: Decimal | None
+
+    def figures(self, revenue: Decimal, usage: Usage) -> Figures:
+        return Figures(
+            revenue=revenue,
+            cost=usage.cost,
+            tasks=usage.tasks,
+            successful_tasks=usage.successful_tasks,
+            task_cost=usage.task_cost,
+            break_even_tasks=break_even_volume(
+                self.fixed_cost, self.human_cost, usage.task_cost, usage.successful_tasks
+            ),
+        )
+
+    def row(self, customer: str, agent: str | None, revenue: Decimal, usage: Usage) -> EconomicsRow:
+        return EconomicsRow(customer_id=customer, agent_id=agent, **asdict(self.figures(revenue, usage)))
+
+
 def economics(
-    client: Client,
-    period: Period,
+    inputs: EconomicsInputs,
     by: By = "customer",
     infra_cost_per_hour: Decimal = ZERO,
     human_cost: Decimal | None = None,
 ) -> EconomicsReport:
-    """Revenue against cost for ``period``, per customer or per (customer, agent); see the module doc."""
+    """Revenue against cost, per customer or per (customer, agent); see the module doc."""
     if by not in BY:
         raise BillingError(f"economics are by customer or by agent, not {by!r}")
     _check_amount("the infrastructure cost per hour", infra_cost_per_hour)
     if human_cost is not None:
         _check_amount("the human cost per task", human_cost)
-    fixed_cost = _times(infra_cost_per_hour, period.days * 24)
+    costing = _Costing(_times(infra_cost_per_hour, inputs.period.days * 24), human_cost)
+    revenue = inputs.revenue
+    rows = (
+        _customer_rows(inputs, revenue, costing)
+        if by == "customer"
+        else _agent_rows(inputs, revenue, costing)
+    )
+    return EconomicsReport(
+        period=inputs.period,
+        by=by,
+        currency="USD",
+        infra_cost_per_hour=infra_cost_per_hour,
+        human_cost=human_cost,
+        rows=rows,
+        total=costing.figures(_sum(revenue.values()), total_usage(inputs.customers.values())),
+        conversations=conversation_cost(inputs.conversation_hours, infra_cost_per_hour),
+    )
 
-    def figures(revenue: Decimal, usage: _Usage) -> dict[str, Any]:
-        return {
-            "revenue": revenue,
-            "cost": usage.cost,
-            "tasks": usage.tasks,
-            "successful_tasks": usage.successful_tasks,
-            "task_cost": usage.task_cost,
-            "break_even_tasks": break_even_volume(
-                fixed_cost, human_cost, usage.task_cost, usage.successful_tasks
-            ),
-        }
 
-    def row(customer: str, agent: str | None, revenue: Decimal, usage: _Usage) -> EconomicsRow:
-        return EconomicsRow(customer_id=customer, agent_id=agent, **figures(revenue, usage))
+def _customer_rows(
+    inputs: EconomicsInputs, revenue: Mapping[str, Decimal], costing: _Costing
+) -> list[EconomicsRow]:
+    return [costing.row(c, None, revenue[c], inputs.customers.get(c, Usage())) for c in sorted(revenue)]
 
-    by_customer: dict[str, _Usage] = {}
-    agents: dict[str, list[tuple[str, _Usage]]] = defaultdict(list)
-    for customer, agent, *rest in _usage_rows(client, "economics_usage", period):
-        if agent is None:
-            by_customer[customer] = _usage(*rest)
-        else:
-            agents[customer].append((agent, _usage(*rest)))
-    revenue = _revenues(client, period, by_customer)
+
+def _agent_rows(
+    inputs: EconomicsInputs, revenue: Mapping[str, Decimal], costing: _Costing
+) -> list[EconomicsRow]:
+    """One row per (customer, agent), the customer's revenue split by the agents' shares of its cost."""
     rows: list[EconomicsRow] = []
-    if by == "customer":
-        rows = [row(c, None, revenue[c], by_customer.get(c, _Usage())) for c in sorted(revenue)]
-    else:
-        for customer in sorted(revenue):
-            own = agents.get(customer, [])
-            costs = [usage.cost for _, usage in own]
-            shares = _split(revenue[customer], costs) if _sum(costs) != 0 else [ZERO] * len(own)
-            rows += [row(customer, agent, share, u) for (agent, u), share in zip(own, shares, strict=True)]
-            if _sum(costs) == 0 and (revenue[customer] != 0 or not own):
-                # No cost to split by: the revenue stays visible rather than silently vanishing.
-                rows.append(row(customer, None, revenue[customer], _Usage()))
-    everyone = list(by_customer.values())
-    total_usage = _Usage(
+    for customer in sorted(revenue):
+        own = inputs.agents.get(customer, [])
+        costs = [usage.cost for _, usage in own]
+        shares = split(revenue[customer], costs) if _sum(costs) != 0 else [ZERO] * len(own)
+        rows += [
+            costing.row(customer, agent, share, u) for (agent, u), share in zip(own, shares, strict=True)
+        ]
+        if _sum(costs) == 0 and (revenue[customer] != 0 or not own):
+            # No cost to split by: the revenue stays visible rather than silently vanishing.
+            rows.append(costing.row(customer, None, revenue[customer], Usage()))
+    return rows
+
+
+def total_usage(usages: Iterable[Usage]) -> Usage:
+    """The customers' usage added up (a task belongs to one customer, so tasks add too)."""
+    everyone = list(usages)
+    return Usage(
         _sum(u.cost for u in everyone),
         sum(u.tasks for u in everyone),
         sum(u.successful_tasks for u in everyone),
         _sum(u.task_cost for u in everyone),
     )
-    total = Figures(**figures(_sum(revenue.values()), total_usage))
-    hours = _usage_rows(client, "conversation_hours", period)
-    conversations = ConversationCost(
-        conversations=sum(int(n) for _, n, _ in hours),
+
+
+def conversation_cost(hours: Sequence[ConversationHour], infra_cost_per_hour: Decimal) -> ConversationCost:
+    """Conversations with each hour's infrastructure cost shared by those that started in it."""
+    return ConversationCost(
+        conversations=sum(h.conversations for h in hours),
         hours=len(hours),
-        direct_cost=_sum(Decimal(cost) for _, _, cost in hours),
+        direct_cost=_sum(h.direct_cost for h in hours),
         infra_cost_per_hour=infra_cost_per_hour,
     )
-    return EconomicsReport(period, by, "USD", infra_cost_per_hour, human_cost, rows, total, conversations)
-
-
-def _usd(value: Decimal, places: Decimal) -> str:
-    shown = value.quantize(places, ROUND_HALF_EVEN)
-    return f"{'-' if shown < 0 else ''}${abs(shown):,}"
-
-
-def _cost(value: Decimal | None) -> str:
-    return "n/a" if value is None else _usd(value, MICRO)
-
-
-def _revenue(value: Decimal) -> str:
-    return _usd(value, CENT)
-
-
-def _percent(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value.quantize(CENT, ROUND_HALF_EVEN)}%"
-
-
-def break_even_label(figures: Figures, human_cost: Decimal | None) -> str | None:
-    """How break-even reads: a number of successful tasks, "never", "n/a" (no success), or None."""
-    if human_cost is None:
-        return None
-    if figures.successful_tasks == 0:
-        return "n/a"
-    return "never" if figures.break_even_tasks is None else str(figures.break_even_tasks)
-
-
-def _text(value: Decimal | None) -> str | None:
-    """Money as an exact string, with at least the cents: "0.00", "22.00", "1.800000000000"."""
-    if value is None:
-        return None
-    exponent = value.as_tuple().exponent
-    return str(value.quantize(CENT) if isinstance(exponent, int) and exponent > -2 else value)
-
-
-def _figures_document(figures: Figures, human_cost: Decimal | None) -> dict[str, Any]:
-    return {
-        "revenue": _text(figures.revenue),
-        "cost": _text(figures.cost),
-        "margin": _text(figures.margin),
-        "margin_pct": None if figures.margin_pct is None else str(figures.margin_pct),
-        "tasks": figures.tasks,
-        "successful_tasks": figures.successful_tasks,
-        "task_cost": _text(figures.task_cost),
-        "cost_per_successful_task": _text(figures.cost_per_successful_task),
-        "break_even_tasks": figures.break_even_tasks,
-        "break_even": break_even_label(figures, human_cost),
-    }
-
-
-def economics_document(report: EconomicsReport) -> dict[str, Any]:
-    """The report as JSON-ready data; money as strings, never floats."""
-    conv = report.conversations
-    key = ["customer_id", "agent_id"] if report.by == "agent" else ["customer_id"]
-    return {
-        "period": report.period.label,
-        "by": report.by,
-        "currency": report.currency,
-        "infra_cost_per_hour": _text(report.infra_cost_per_hour),
-        "human_cost": _text(report.human_cost),
-        "rows": [
-            {k: getattr(row, k) for k in key} | _figures_document(row, report.human_cost)
-            for row in report.rows
-        ],
-        "total": _figures_document(report.total, report.human_cost),
-        "conversations": {
-            "conversations": conv.conversations,
-            "hours_with_conversations": conv.hours,
-            "direct_cost": _text(conv.direct_cost),
-            "infra_cost": _text(conv.infra_cost),
-            "cost_per_conversation": _text(conv.cost_per_conversation),
-        },
-        "break_even": {
-            "human_cost": _text(report.human_cost),
-            "hours_in_period": report.hours,
-            "fixed_cost": _text(report.fixed_cost),
-            "cost_per_successful_task": _text(report.total.cost_per_successful_task),
-            "successful_tasks": report.total.break_even_tasks,
-            "label": break_even_label(report.total, report.human_cost),
-        },
-    }
-
-
-def _csv(report: EconomicsReport) -> str:
-    document = economics_document(report)
-    key = ["customer_id", "agent_id"] if report.by == "agent" else ["customer_id"]
-    fields = [f for f in _figures_document(report.total, report.human_cost) if f != "break_even_tasks"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    # Conversation figures exist only for the whole period, so only the TOTAL row carries them.
-    writer.writerow([*key, *fields, "conversations", "cost_per_conversation"])
-    for row in document["rows"]:
-        writer.writerow([_cell(row[k]) for k in [*key, *fields]] + ["", ""])
-    conv = document["conversations"]
-    total = document["total"]
-    blanks = [""] * (len(key) - 1)
-    totals = [_cell(total[f]) for f in fields]
-    writer.writerow(["TOTAL", *blanks, *totals, conv["conversations"], _cell(conv["cost_per_conversation"])])
-    return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def _table(report: EconomicsReport) -> str:
-    by_agent = report.by == "agent"
-    human = report.human_cost
-    cols = ["customer", *(["agent"] if by_agent else [])]
-    cols += ["revenue", "cost", "margin", "margin %", "tasks", "succeeded", "cost/success"]
-    cols += ["break-even"] if human is not None else []
-
-    def cells(key: list[str], figures: Figures) -> list[str]:
-        out = [
-            *key,
-            _revenue(figures.revenue),
-            _cost(figures.cost),
-            _cost(figures.margin),
-            _percent(figures.margin_pct),
-            f"{figures.tasks:,}",
-            f"{figures.successful_tasks:,}",
-            _cost(figures.cost_per_successful_task),
-        ]
-        return out + ([break_even_label(figures, human) or ""] if human is not None else [])
-
-    body = [
-        cells([row.customer_id, *([row.agent_id or UNATTRIBUTED] if by_agent else [])], row)
-        for row in report.rows
-    ]
-    footer = cells(["TOTAL", *([""] if by_agent else [])], report.total)
-    widths = [max(len(x) for x in col) for col in zip(cols, *body, footer, strict=True)]
-    first_number = 2 if by_agent else 1
-
-    def line(row: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i >= first_number else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    conv = report.conversations
-    per_conversation = conv.cost_per_conversation
-    lines = [
-        f"Unit economics {report.period.label} by {report.by} ({report.currency})",
-        "",
-        line(cols),
-        rule,
-        *map(line, body),
-        rule,
-        line(footer),
-        "",
-        "Revenue: each customer's invoice total for the month (final if finalized, else the draft)"
-        + (";\n  split between its agents by their share of its cost." if by_agent else "."),
-        "Cost per successful task: the cost of every event with a task_id (attempts, retries,",
-        "  failed tasks, human review) / tasks with a successful outcome.",
-        f"Cost per conversation: {conv.conversations:,} conversation(s) started in "
-        f"{conv.hours:,} UTC hour(s);",
-        f"  direct cost {_cost(conv.direct_cost)} + infra {_cost(report.infra_cost_per_hour)}/h × "
-        f"{conv.hours:,} h = {_cost(conv.infra_cost)} -> {_cost(per_conversation)} per conversation.",
-    ]
-    if human is None:
-        lines.append("Break-even volume: give a human cost per successful task (--human-cost).")
-    else:
-        label = break_even_label(report.total, human) or ""
-        verdict = {"never": "never (a human costs no more per task)", "n/a": "n/a (no successful task)"}
-        lines += [
-            f"Break-even at a human cost of {_cost(human)} per successful task: fixed cost "
-            f"{_cost(report.fixed_cost)}",
-            f"  (infra {_cost(report.infra_cost_per_hour)}/h × {report.hours:,} h) / ({_cost(human)} - "
-            f"{_cost(report.total.cost_per_successful_task)} per successful task)",
-            f"  -> {verdict.get(label, f'{label} successful tasks in {report.period.label}')}.",
-        ]
-    return "\n".join(lines)
-
-
-def render_economics(report: EconomicsReport, fmt: Format) -> str:
-    match fmt:
-        case "table":
-            return _table(report)
-        case "json":
-            return json.dumps(economics_document(report), indent=2)
-        case "csv":
-            return _csv(report)
-    raise BillingError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-
-
-def _amount(option: str, text: str | Decimal) -> Decimal:
-    if isinstance(text, Decimal):
-        return _check_amount(option, text)
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BillingError(f"{option} must be an amount like 12.50, not {text!r}") from None
-    return _check_amount(option, value)
-
-
-def _by(text: str) -> By:
-    for by in BY:
-        if text == by:
-            return by
-    raise BillingError(f"economics are by {' or '.join(BY)}, not {text!r}")
-
-
-def _format(text: str) -> Format:
-    for fmt in FORMATS:
-        if text == fmt:
-            return fmt
-    raise BillingError(f"unknown format {text!r}; choose one of {', '.join(FORMATS)}")
-
-
-def run_economics(
-    settings: Settings,
-    period: str,
-    by: str,
-    infra_cost_per_hour: str | Decimal,
-    human_cost: str | Decimal | None,
-    fmt: str,
-) -> int:
-    """``costline economics``: print the report for ``period``."""
-    report = economics(
-        open_client(settings),
-        Period.parse(period),
-        _by(by),
-        _amount("--infra-cost-per-hour", infra_cost_per_hour),
-        None if human_cost is None else _amount("--human-cost", human_cost),
-    )
-    print(render_economics(report, _format(fmt)))
-    return 0

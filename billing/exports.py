@@ -8,6 +8,10 @@ checksummed or re-sent without surprises.
 Formats: ``csv``, ``jsonl``, ``parquet`` (encoded by ClickHouse, typed:
 Date and Decimal(38, 12) columns) and ``stripe``, Stripe Billing meter
 events to re-send idempotently.
+
+This module holds the rows and the files: usage rows come from
+:mod:`billing.meters`, invoice lines from :mod:`billing.invoices`; showing
+progress is the caller's (the CLI draws a bar through :class:`Progress`).
 """
 
 from __future__ import annotations
@@ -19,24 +23,23 @@ import json
 import os
 import secrets
 import shutil
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, NamedTuple, TextIO, TypeVar, cast, get_args
+from typing import Any, BinaryIO, Literal, NamedTuple, Protocol, TypeVar, cast, get_args
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.external import ExternalData
 from clickhouse_connect.driver.httpclient import HttpClient
 
 from billing import store
-from billing.invoices import BillingError, Period
+from billing.exceptions import BillingError
+from billing.invoices import finalized_lines
 from billing.meters import meter_usage
-from costline.clickhouse import open_client, read_query
-from costline.config import Settings
+from billing.periods import Period
 
 Format = Literal["csv", "parquet", "jsonl", "stripe"]
 Data = Literal["usage", "invoice_lines"]
@@ -126,13 +129,19 @@ def plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+class Progress(Protocol):
+    """Told an export's rows before they are written, and sees each one go by."""
+
+    def counted(self, rows: Sequence[R], label: str) -> Iterable[R]: ...
+
+
 def export(
     client: Client,
     period: Period,
     fmt: Format,
     out: Path,
     data: Data = "usage",
-    progress: bool | None = None,
+    progress: Progress | None = None,
     overwrite: bool = False,
 ) -> int:
     """Write ``data`` of ``period`` to ``out`` as ``fmt``; returns the number of rows written.
@@ -141,6 +150,29 @@ def export(
     """
     if not overwrite:
         refuse_existing(out)
+    check_request(fmt, data)
+    label = f"{data} {period}"
+    if fmt == "stripe":
+        usage = usage_rows(client, period)
+        stripe_ids = {c.customer_id: c.stripe_customer_id for c in store.customers(client)}
+        with replacing(out, overwrite) as tmp:
+            _write_lines(tmp, (stripe_event(row, stripe_ids) for row in _counted(progress, usage, label)))
+        return len(usage)
+    dataset = USAGE if data == "usage" else INVOICE_LINES
+    rows: Sequence[Row] = usage_rows(client, period) if data == "usage" else invoice_line_rows(client, period)
+    counted = _counted(progress, rows, label)
+    with replacing(out, overwrite) as tmp:
+        if fmt == "csv":
+            _write_csv(tmp, dataset, counted)
+        elif fmt == "jsonl":
+            _write_lines(tmp, (_record(dataset, row) for row in counted))
+        else:
+            _write_parquet(client, tmp, dataset, counted)
+    return len(rows)
+
+
+def check_request(fmt: str, data: str) -> None:
+    """Raise :class:`BillingError` unless ``fmt`` can export ``data``."""
     if fmt not in FORMATS:
         raise BillingError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if data not in DATA:
@@ -150,28 +182,10 @@ def export(
             "the stripe format is meter events, so it exports usage only; "
             "export invoice lines as csv, jsonl or parquet"
         )
-    show = sys.stderr.isatty() if progress is None else progress
-    if fmt == "stripe":
-        usage = usage_rows(client, period)
-        stripe_ids = {c.customer_id: c.stripe_customer_id for c in store.customers(client)}
-        bar = Progress(len(usage), f"{data} {period}", show)
-        with replacing(out, overwrite) as tmp:
-            _write_lines(tmp, (stripe_event(row, stripe_ids) for row in bar.counted(usage)))
-    else:
-        dataset = USAGE if data == "usage" else INVOICE_LINES
-        rows: Sequence[Row] = (
-            usage_rows(client, period) if data == "usage" else invoice_line_rows(client, period)
-        )
-        bar = Progress(len(rows), f"{data} {period}", show)
-        with replacing(out, overwrite) as tmp:
-            if fmt == "csv":
-                _write_csv(tmp, dataset, bar.counted(rows))
-            elif fmt == "jsonl":
-                _write_lines(tmp, (_record(dataset, row) for row in bar.counted(rows)))
-            else:
-                _write_parquet(client, tmp, dataset, bar.counted(rows))
-    bar.done()
-    return bar.written
+
+
+def _counted(progress: Progress | None, rows: Sequence[R], label: str) -> Iterable[R]:
+    return rows if progress is None else progress.counted(rows, label)
 
 
 def usage_rows(client: Client, period: Period) -> list[UsageRow]:
@@ -189,8 +203,7 @@ def usage_rows(client: Client, period: Period) -> list[UsageRow]:
 
 def invoice_line_rows(client: Client, period: Period) -> list[Row]:
     """The lines of the period's finalized invoices, by customer and line number."""
-    result = client.query(read_query("export_invoice_lines"), parameters={"period": period.label})
-    return [tuple(row) for row in result.result_rows]
+    return finalized_lines(client, period)
 
 
 def stripe_event(row: UsageRow, stripe_ids: dict[str, str]) -> dict[str, Any]:
@@ -329,59 +342,3 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class Progress:
-    """``rows written / total`` on one stderr line, redrawn every ``every`` rows."""
-
-    WIDTH = 30
-
-    def __init__(
-        self, total: int, label: str, enabled: bool, stream: TextIO | None = None, every: int = 5_000
-    ) -> None:
-        self.total = total
-        self.label = label
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.every = every
-        self.written = 0
-
-    def counted(self, rows: Iterable[R]) -> Iterator[R]:
-        for row in rows:
-            yield row
-            self.written += 1
-            if self.enabled and self.written % self.every == 0:
-                self._draw()
-
-    def done(self) -> None:
-        if self.enabled:
-            self._draw()
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _draw(self) -> None:
-        filled = self.WIDTH * self.written // self.total if self.total else self.WIDTH
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.stream.write(f"\rexporting {self.label} [{bar}] {self.written:,}/{self.total:,} rows")
-        self.stream.flush()
-
-
-def run_export(settings: Settings, period: str, fmt: str, out: str, data: str, force: bool = False) -> int:
-    """``costline export``: returns the exit status (errors are raised as ``BillingError``).
-
-    An existing ``out`` is refused before anything is queried, unless ``force``.
-    """
-    if fmt not in FORMATS:
-        raise BillingError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if data not in DATA:
-        raise BillingError(f"unknown export data {data!r}; choose one of {', '.join(DATA)}")
-    month = Period.parse(period)
-    if not force:
-        refuse_existing(Path(out))
-    client = open_client(settings)
-    try:
-        rows = export(client, month, fmt, Path(out), data, overwrite=force)  # type: ignore[arg-type]
-    finally:
-        client.close()
-    print(f"exported {rows} rows to {out}")
-    return 0

@@ -12,101 +12,24 @@ arrived.
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from billing import store
+from billing.exceptions import BillingError as BillingError  # re-exported: callers import it here
 from billing.meters import USAGE_COST, meter_usage
+from billing.periods import Period as Period  # re-exported for the demo and bench, which import it here
+from billing.periods import midnight, segments
 from billing.rating import Line, PeriodUsage, credits_to_apply, rate, total
 from costline.clickhouse import read_query
 from schemas.meters import Meter, MeterFilter
 from schemas.money import ROUNDING_MODE, ROUNDING_RULE, SCALE, ZERO
 from schemas.plans import OutcomeCharge, PlanVersion, Subscription
-
-
-class BillingError(ValueError):
-    """The question cannot be answered as asked (no subscription, already final, ...)."""
-
-
-@dataclass(frozen=True, order=True)
-class Period:
-    """A calendar month in UTC: ``2026-11``."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        try:
-            year, month = (int(part) for part in text.split("-"))
-            date(year, month, 1)
-        except ValueError:
-            raise BillingError(f"a period is a month like 2026-11, not {text!r}") from None
-        return cls(year, month)
-
-    @property
-    def label(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def first_day(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def days(self) -> int:
-        return calendar.monthrange(self.year, self.month)[1]
-
-    @property
-    def end_day(self) -> date:
-        """The first day after the month."""
-        return self.first_day + timedelta(days=self.days)
-
-    @property
-    def start(self) -> datetime:
-        return _midnight(self.first_day)
-
-    @property
-    def end(self) -> datetime:
-        return _midnight(self.end_day)
-
-    def __str__(self) -> str:
-        return self.label
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """The days of a period one subscription covers."""
-
-    subscription: Subscription
-    first: date
-    end: date  # exclusive
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.first).days
-
-
-def segments(subscriptions: Iterable[Subscription], period: Period) -> list[Segment]:
-    """One customer's subscriptions cut to ``period``, in order."""
-    subs = sorted(subscriptions, key=lambda s: s.starts_on)
-    out = []
-    for sub, following in zip(subs, [*subs[1:], None], strict=False):
-        first = max(sub.starts_on, period.first_day)
-        end = min(following.starts_on if following else period.end_day, period.end_day)
-        if first < end:
-            out.append(Segment(sub, first, end))
-    return out
 
 
 @dataclass(frozen=True)
@@ -170,7 +93,7 @@ def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line
             raise BillingError(
                 f"{customer!r} is subscribed to plan {sub.plan} {sub.version}, which is not loaded"
             )
-        usage = _usage(ctx, customer, plan, sub, _midnight(part.first), _midnight(part.end))
+        usage = _usage(ctx, customer, plan, sub, midnight(part.first), midnight(part.end))
         whole = part.days == period.days
         suffix = "" if whole else f"@{part.first.isoformat()}"
         fraction = Decimal(part.days) / Decimal(period.days)
@@ -289,6 +212,15 @@ def stored(client: Client, customer: str, period: Period) -> Invoice | None:
     return Invoice(
         customer, period, currency, lines, Decimal(credits), Decimal(0), finalized_at.replace(tzinfo=UTC)
     )
+
+
+def finalized_lines(client: Client, period: Period) -> list[tuple[Any, ...]]:
+    """The lines of the period's finalized invoices, by customer and line number.
+
+    Columns in the order of :data:`billing.exports.INVOICE_LINES`.
+    """
+    result = client.query(read_query("export_invoice_lines"), parameters={"period": period.label})
+    return [tuple(row) for row in result.result_rows]
 
 
 def invoice_for(ctx: BillingContext, customer: str, period: Period) -> Invoice:

@@ -1,4 +1,8 @@
-"""An invoice as a text table, JSON, CSV or a printable HTML page."""
+"""Every billing renderer: invoices, cost rows and unit economics, as text, JSON, CSV (and HTML).
+
+Renderers take what the domain modules return and give back a string; the
+CLI prints it. Money is never a float: JSON carries it as strings.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,26 @@ import csv
 import html
 import io
 import json
-from decimal import Decimal
-from typing import Any
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
 
+import orjson
+
+from billing.costs import CostRow
+from billing.economics import EconomicsReport, Figures
+from billing.exceptions import BillingError
 from billing.invoices import Invoice
 from billing.rating import Line
-from schemas.money import MICRO
+from schemas.money import CENT, MICRO
 
-FORMATS = ("table", "json", "csv", "html")
+FORMATS = ("table", "json", "csv", "html")  # an invoice's
+EconomicsFormat = Literal["table", "json", "csv"]
+ECONOMICS_FORMATS: tuple[EconomicsFormat, ...] = ("table", "json", "csv")
+UNATTRIBUTED = "(unattributed)"  # the agent column of revenue no agent's cost could carry
+
+
+# --- invoices ---------------------------------------------------------------------------------------
 
 
 def render_invoice(invoice: Invoice, fmt: str) -> str:
@@ -213,3 +229,271 @@ def _html(invoice: Invoice) -> str:
 </body>
 </html>
 """
+
+
+# --- costs ------------------------------------------------------------------------------------------
+
+
+def render_costs(rows: Sequence[CostRow], headers: Sequence[str], fmt: str) -> str:
+    """Cost rows as JSON, CSV or (any other ``fmt``) a table."""
+    if fmt == "json":
+        return orjson.dumps(
+            [
+                dict(zip(headers, r.group, strict=True))
+                | {"cost": str(r.cost), "events": r.events, "quantity": str(r.quantity), "unit": r.unit}
+                for r in rows
+            ],
+            option=orjson.OPT_INDENT_2,
+        ).decode()
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*headers, "cost", "events", "quantity", "unit"])
+        for r in rows:
+            writer.writerow([*r.group, r.cost, r.events, r.quantity, r.unit])
+        return out.getvalue()
+    return costs_table(rows, headers)
+
+
+def costs_table(rows: Sequence[CostRow], headers: Sequence[str]) -> str:
+    """A readable table: cost shown to the micro-dollar, with a total line."""
+    body = [
+        [
+            *r.group,
+            f"{r.events:,}",
+            f"{_quantity(r.quantity)} {r.unit}",
+            f"${r.cost.quantize(MICRO, ROUND_HALF_EVEN):,}",
+        ]
+        for r in rows
+    ]
+    total = sum((r.cost for r in rows), Decimal(0))
+    cols = [*headers, "events", "quantity", "cost (USD)"]
+    footer = [
+        "TOTAL",
+        *[""] * (len(headers) - 1),
+        f"{sum(r.events for r in rows):,}",
+        "",
+        f"${total.quantize(MICRO, ROUND_HALF_EVEN):,}",
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(cols, *body, footer, strict=True)]
+    numeric = {len(cols) - 3, len(cols) - 2, len(cols) - 1}
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).rjust(w) if i in numeric else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cols), rule, *map(line, body), rule, line(footer)])
+
+
+def _quantity(quantity: Decimal) -> str:
+    """Whole numbers as such, fractions to six places, thousands separated."""
+    if quantity == quantity.to_integral_value():
+        return f"{quantity.to_integral_value():,f}"
+    return f"{quantity.quantize(MICRO, ROUND_HALF_EVEN):,f}"
+
+
+# --- unit economics ---------------------------------------------------------------------------------
+
+
+def render_economics(report: EconomicsReport, fmt: EconomicsFormat) -> str:
+    match fmt:
+        case "table":
+            return _economics_table(report)
+        case "json":
+            return json.dumps(economics_document(report), indent=2)
+        case "csv":
+            return _economics_csv(report)
+    raise BillingError(f"unknown format {fmt!r}; choose one of {', '.join(ECONOMICS_FORMATS)}")
+
+
+def _usd(value: Decimal, places: Decimal) -> str:
+    shown = value.quantize(places, ROUND_HALF_EVEN)
+    return f"{'-' if shown < 0 else ''}${abs(shown):,}"
+
+
+def _cost(value: Decimal | None) -> str:
+    return "n/a" if value is None else _usd(value, MICRO)
+
+
+def _revenue(value: Decimal) -> str:
+    return _usd(value, CENT)
+
+
+def _percent(value: Decimal | None) -> str:
+    return "n/a" if value is None else f"{value.quantize(CENT, ROUND_HALF_EVEN)}%"
+
+
+def break_even_label(figures: Figures, human_cost: Decimal | None) -> str | None:
+    """How break-even reads: a number of successful tasks, "never", "n/a" (no success), or None."""
+    if human_cost is None:
+        return None
+    if figures.successful_tasks == 0:
+        return "n/a"
+    return "never" if figures.break_even_tasks is None else str(figures.break_even_tasks)
+
+
+def _exact(value: Decimal | None) -> str | None:
+    """Money as an exact string, with at least the cents: "0.00", "22.00", "1.800000000000"."""
+    if value is None:
+        return None
+    exponent = value.as_tuple().exponent
+    return str(value.quantize(CENT) if isinstance(exponent, int) and exponent > -2 else value)
+
+
+def _figures_document(figures: Figures, human_cost: Decimal | None) -> dict[str, Any]:
+    return {
+        "revenue": _exact(figures.revenue),
+        "cost": _exact(figures.cost),
+        "margin": _exact(figures.margin),
+        "margin_pct": None if figures.margin_pct is None else str(figures.margin_pct),
+        "tasks": figures.tasks,
+        "successful_tasks": figures.successful_tasks,
+        "task_cost": _exact(figures.task_cost),
+        "cost_per_successful_task": _exact(figures.cost_per_successful_task),
+        "break_even_tasks": figures.break_even_tasks,
+        "break_even": break_even_label(figures, human_cost),
+    }
+
+
+def _row_key(report: EconomicsReport) -> list[str]:
+    return ["customer_id", "agent_id"] if report.by == "agent" else ["customer_id"]
+
+
+def economics_document(report: EconomicsReport) -> dict[str, Any]:
+    """The report as JSON-ready data; money as strings, never floats."""
+    conv = report.conversations
+    key = _row_key(report)
+    return {
+        "period": report.period.label,
+        "by": report.by,
+        "currency": report.currency,
+        "infra_cost_per_hour": _exact(report.infra_cost_per_hour),
+        "human_cost": _exact(report.human_cost),
+        "rows": [
+            {k: getattr(row, k) for k in key} | _figures_document(row, report.human_cost)
+            for row in report.rows
+        ],
+        "total": _figures_document(report.total, report.human_cost),
+        "conversations": {
+            "conversations": conv.conversations,
+            "hours_with_conversations": conv.hours,
+            "direct_cost": _exact(conv.direct_cost),
+            "infra_cost": _exact(conv.infra_cost),
+            "cost_per_conversation": _exact(conv.cost_per_conversation),
+        },
+        "break_even": {
+            "human_cost": _exact(report.human_cost),
+            "hours_in_period": report.hours,
+            "fixed_cost": _exact(report.fixed_cost),
+            "cost_per_successful_task": _exact(report.total.cost_per_successful_task),
+            "successful_tasks": report.total.break_even_tasks,
+            "label": break_even_label(report.total, report.human_cost),
+        },
+    }
+
+
+def _economics_csv(report: EconomicsReport) -> str:
+    document = economics_document(report)
+    key = _row_key(report)
+    fields = [f for f in _figures_document(report.total, report.human_cost) if f != "break_even_tasks"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    # Conversation figures exist only for the whole period, so only the TOTAL row carries them.
+    writer.writerow([*key, *fields, "conversations", "cost_per_conversation"])
+    for row in document["rows"]:
+        writer.writerow([_cell(row[k]) for k in [*key, *fields]] + ["", ""])
+    conv = document["conversations"]
+    total = document["total"]
+    blanks = [""] * (len(key) - 1)
+    totals = [_cell(total[f]) for f in fields]
+    writer.writerow(["TOTAL", *blanks, *totals, conv["conversations"], _cell(conv["cost_per_conversation"])])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _economics_table(report: EconomicsReport) -> str:
+    lines = [
+        f"Unit economics {report.period.label} by {report.by} ({report.currency})",
+        "",
+        *_economics_grid(report),
+        "",
+        *_economics_notes(report),
+        *_break_even_notes(report),
+    ]
+    return "\n".join(lines)
+
+
+def _economics_grid(report: EconomicsReport) -> list[str]:
+    """The rows and the TOTAL, in aligned columns."""
+    by_agent = report.by == "agent"
+    human = report.human_cost
+    cols = ["customer", *(["agent"] if by_agent else [])]
+    cols += ["revenue", "cost", "margin", "margin %", "tasks", "succeeded", "cost/success"]
+    cols += ["break-even"] if human is not None else []
+
+    def cells(key: list[str], figures: Figures) -> list[str]:
+        out = [
+            *key,
+            _revenue(figures.revenue),
+            _cost(figures.cost),
+            _cost(figures.margin),
+            _percent(figures.margin_pct),
+            f"{figures.tasks:,}",
+            f"{figures.successful_tasks:,}",
+            _cost(figures.cost_per_successful_task),
+        ]
+        return out + ([break_even_label(figures, human) or ""] if human is not None else [])
+
+    body = [
+        cells([row.customer_id, *([row.agent_id or UNATTRIBUTED] if by_agent else [])], row)
+        for row in report.rows
+    ]
+    footer = cells(["TOTAL", *([""] if by_agent else [])], report.total)
+    widths = [max(len(x) for x in col) for col in zip(cols, *body, footer, strict=True)]
+    first_number = 2 if by_agent else 1
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i >= first_number else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return [line(cols), rule, *map(line, body), rule, line(footer)]
+
+
+def _economics_notes(report: EconomicsReport) -> list[str]:
+    """What revenue, cost per successful task and cost per conversation mean, with the latter's sum."""
+    conv = report.conversations
+    per_conversation = conv.cost_per_conversation
+    return [
+        "Revenue: each customer's invoice total for the month (final if finalized, else the draft)"
+        + (";\n  split between its agents by their share of its cost." if report.by == "agent" else "."),
+        "Cost per successful task: the cost of every event with a task_id (attempts, retries,",
+        "  failed tasks, human review) / tasks with a successful outcome.",
+        f"Cost per conversation: {conv.conversations:,} conversation(s) started in "
+        f"{conv.hours:,} UTC hour(s);",
+        f"  direct cost {_cost(conv.direct_cost)} + infra {_cost(report.infra_cost_per_hour)}/h × "
+        f"{conv.hours:,} h = {_cost(conv.infra_cost)} -> {_cost(per_conversation)} per conversation.",
+    ]
+
+
+def _break_even_notes(report: EconomicsReport) -> list[str]:
+    human = report.human_cost
+    if human is None:
+        return ["Break-even volume: give a human cost per successful task (--human-cost)."]
+    label = break_even_label(report.total, human) or ""
+    verdict = {"never": "never (a human costs no more per task)", "n/a": "n/a (no successful task)"}
+    return [
+        f"Break-even at a human cost of {_cost(human)} per successful task: fixed cost "
+        f"{_cost(report.fixed_cost)}",
+        f"  (infra {_cost(report.infra_cost_per_hour)}/h × {report.hours:,} h) / ({_cost(human)} - "
+        f"{_cost(report.total.cost_per_successful_task)} per successful task)",
+        f"  -> {verdict.get(label, f'{label} successful tasks in {report.period.label}')}.",
+    ]

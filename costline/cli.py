@@ -121,7 +121,7 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     from billing.costs import customer_costs
-    from billing.render_costs import render
+    from billing.render import render_costs
     from costline.clickhouse import open_client
 
     group_by: list[str] = args.group_by
@@ -130,7 +130,7 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     if start >= end:
         raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     rows = customer_costs(open_client(settings), args.customer, start, end, group_by)
-    print(render(rows, group_by, args.format))
+    print(render_costs(rows, group_by, args.format))
     return 0
 
 
@@ -176,7 +176,8 @@ def cmd_plans(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_invoice(args: argparse.Namespace, settings: Settings) -> int:
     from billing.exports import refuse_existing
-    from billing.invoices import BillingContext, Invoice, Period, finalize, invoice_for, subscribed
+    from billing.invoices import BillingContext, Invoice, finalize, invoice_for, subscribed
+    from billing.periods import Period
     from billing.render import render_invoice
     from costline.clickhouse import open_client
 
@@ -232,17 +233,37 @@ def _write_file(path: Path, text: str, overwrite: bool) -> None:
 
 
 def cmd_economics(args: argparse.Namespace, settings: Settings) -> int:
-    from billing.economics import run_economics
+    from billing import economics_store
+    from billing.economics import economics
+    from billing.periods import Period
+    from billing.render import render_economics
+    from costline.clickhouse import open_client
 
-    return run_economics(
-        settings, args.period, args.by, args.infra_cost_per_hour, args.human_cost, args.format
-    )
+    inputs = economics_store.read(open_client(settings), Period.parse(args.period))
+    report = economics(inputs, args.by, args.infra_cost_per_hour, args.human_cost)
+    print(render_economics(report, args.format))
+    return 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from billing.exports import run_export
+    from billing.exports import export, refuse_existing
+    from billing.periods import Period
+    from costline.cli_progress import ProgressBar
+    from costline.clickhouse import open_client
 
-    return run_export(settings, args.period, args.format, args.out, args.data, force=args.force)
+    period = Period.parse(args.period)
+    out = Path(args.out)
+    if not args.force:
+        refuse_existing(out)  # before anything is queried
+    bar = ProgressBar(enabled=sys.stderr.isatty())
+    client = open_client(settings)
+    try:
+        rows = export(client, period, args.format, out, args.data, progress=bar, overwrite=args.force)
+    finally:
+        client.close()
+    bar.done()
+    print(f"exported {rows} rows to {args.out}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -254,7 +275,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = CliParser(prog="costline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
+    _pipeline_commands(sub)
+    _cost_commands(sub)
+    _billing_commands(sub)
+    p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
+    p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
+    p.set_defaults(func=cmd_demo)
+    return parser
 
+
+def _pipeline_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
+    """services, db, worker, publish, prices: run the pipeline and feed it."""
     p = sub.add_parser("services", help="the local Kafka broker and ClickHouse server")
     p.add_argument("action", choices=["up", "down", "status"])
     p.set_defaults(func=cmd_services)
@@ -276,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", help="version files (default: every file in prices/)")
     p.set_defaults(func=cmd_prices)
 
+
+def _cost_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
+    """costs and dlq: what events cost, and the events that could not be priced."""
     p = sub.add_parser("costs", help="a customer's costs from ClickHouse")
     p.add_argument("--customer", required=True)
     p.add_argument(
@@ -303,11 +337,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_dlq)
 
+
+def _billing_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
+    """plans, invoice, economics, export: the read side."""
     p = sub.add_parser("plans", help="meters, plan versions, customers, subscriptions and credits")
     p.add_argument("action", choices=["load", "list"])
     p.add_argument("files", nargs="*", help="billing files to load (JSON; see plans/)")
     p.set_defaults(func=cmd_plans)
+    _invoice_command(sub)
+    _economics_command(sub)
+    _export_command(sub)
 
+
+def _invoice_command(sub: argparse._SubParsersAction[CliParser]) -> None:
     p = sub.add_parser("invoice", help="a customer's invoice for a month (a draft until finalized)")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer")
@@ -319,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace files that already exist at --out")
     p.set_defaults(func=cmd_invoice)
 
+
+def _economics_command(sub: argparse._SubParsersAction[CliParser]) -> None:
     p = sub.add_parser("economics", help="revenue against cost, margins and cost per task for a month")
     p.add_argument("--period", required=True, type=cli_arguments.period, help="a UTC month, e.g. 2026-11")
     p.add_argument("--by", choices=["customer", "agent"], default="customer")
@@ -336,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_economics)
 
+
+def _export_command(sub: argparse._SubParsersAction[CliParser]) -> None:
     p = sub.add_parser("export", help="usage per customer, meter and day, or invoice lines, to a file")
     p.add_argument("--period", required=True, type=cli_arguments.period, help="a UTC month, e.g. 2026-11")
     p.add_argument("--format", choices=["csv", "parquet", "jsonl", "stripe"], default="csv")
@@ -343,11 +389,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the file to write (never an existing one without --force)")
     p.add_argument("--force", action="store_true", help="replace the file if it exists")
     p.set_defaults(func=cmd_export)
-
-    p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
-    p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
-    p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from costline.cli import build_parser
+from costline.config import Settings
 from schemas.dead_letters import DeadLetter
 from schemas.prices import load_price_dir
 from streams.dedup import DedupIndex
@@ -53,3 +55,12 @@ def batch(values: list[bytes], first_offset: int = 0, partition: int = 0) -> lis
 def hour_total(sink: FakeSink) -> tuple[Any, int]:
     agg = next(v for k, v in sink.windows.items() if k.agent_id == "*" and k.size == 3600)
     return agg.cost, agg.events
+
+
+def run_command(settings: Settings, *argv: str) -> int:
+    """A ``costline`` command line, parsed as the CLI parses it and run against ``settings``.
+
+    A bad command line exits (``SystemExit`` 2) as it would from the shell.
+    """
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, settings))

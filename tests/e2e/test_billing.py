@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from billing import store
-from billing.invoices import BillingContext, BillingError, Invoice, Period, finalize, invoice_for
+from billing.exceptions import BillingError
+from billing.invoices import BillingContext, Invoice, finalize, invoice_for
+from billing.periods import Period
 from billing.render import render_invoice
 from costline.cli import main as costline
 from costline.config import Settings

@@ -46,19 +46,17 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from billing import store
-from billing.economics import (
-    EconomicsReport,
-    EconomicsRow,
-    economics,
-    render_economics,
-    run_economics,
-)
-from billing.invoices import BillingContext, BillingError, Period, finalize
+from billing import economics_store, store
+from billing.economics import By, EconomicsReport, EconomicsRow
+from billing.economics import economics as figures
+from billing.invoices import BillingContext, finalize
+from billing.periods import Period
+from billing.render import render_economics
 from costline.clickhouse import open_client
 from costline.config import Settings, get_settings
 from costline.migrations import migrate
 from schemas.plans import BillingFile
+from tests.factories import run_command
 
 NOVEMBER = Period.parse("2026-11")
 DECEMBER = Period.parse("2026-12")
@@ -129,6 +127,17 @@ def client(settings: Settings) -> Client:
     store.load(client, BillingFile.model_validate(BILLING))
     client.insert("ledger", LEDGER, column_names=COLUMNS)
     return client
+
+
+def economics(
+    client: Client,
+    period: Period,
+    by: By = "customer",
+    infra_cost_per_hour: D = D(0),
+    human_cost: D | None = None,
+) -> EconomicsReport:
+    """The report as `costline economics` computes it: read from ClickHouse, then the figures."""
+    return figures(economics_store.read(client, period), by, infra_cost_per_hour, human_cost)
 
 
 def by_key(report: EconomicsReport) -> dict[tuple[str, str | None], EconomicsRow]:
@@ -265,14 +274,24 @@ def test_a_finalized_invoice_is_the_revenue_whatever_arrives_later(client: Clien
 
 
 def test_the_command(settings: Settings, client: Client, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_economics(settings, "2026-11", "customer", "3", "4", "json") == 0
+    argv = ["economics", "--period", "2026-11", "--infra-cost-per-hour", "3", "--human-cost", "4"]
+    assert run_command(settings, *argv, "--format", "json") == 0
     document = json.loads(capsys.readouterr().out)
     assert (document["period"], document["by"], document["total"]["break_even_tasks"]) == (
         "2026-11",
         "customer",
         823,
     )
-    with pytest.raises(BillingError, match="--human-cost"):
-        run_economics(settings, "2026-11", "customer", "0", "-1", "table")
-    with pytest.raises(BillingError, match="by customer or agent"):
-        run_economics(settings, "2026-11", "team", "0", None, "table")
+
+
+def test_the_command_refuses_a_negative_human_cost_and_an_unknown_grouping(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        run_command(settings, "economics", "--period", "2026-11", "--human-cost", "-1")
+    assert refused.value.code == 2
+    assert "--human-cost" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        run_command(settings, "economics", "--period", "2026-11", "--by", "team")
+    assert refused.value.code == 2
+    assert "--by: invalid choice: 'team'" in capsys.readouterr().err

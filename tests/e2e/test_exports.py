@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,16 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.external import ExternalData
 
 from billing import exports, store
-from billing.exports import INVOICE_LINES, USAGE, Progress, UsageRow, export, plain, run_export, stripe_event
-from billing.invoices import LINE_COLUMNS, BillingError, Period
+from billing.exceptions import BillingError
+from billing.exports import INVOICE_LINES, USAGE, UsageRow, export, plain
+from billing.invoices import LINE_COLUMNS
+from billing.periods import Period
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import migrate
 from schemas.meters import Meter, MeterFilter
 from schemas.plans import BillingFile, Customer
+from tests.factories import run_command
 
 NOVEMBER = Period.parse("2026-11")
 
@@ -229,15 +231,6 @@ def test_stripe_events_carry_the_customers_stripe_id_and_a_stable_identifier(
     assert all(i.startswith("costline-") and len(i) == len("costline-") + 32 for i in identifiers)
 
 
-def test_a_stripe_identifier_depends_on_customer_meter_and_day_only() -> None:
-    row = UsageRow("2026-11", "acme", "spend", date(2026, 11, 3), Decimal("0.03125"), "USD")
-    later = row._replace(value=Decimal("0.05"))  # late usage changed the day's total
-    next_day = row._replace(day=date(2026, 11, 4))
-
-    assert stripe_event(row, {})["identifier"] == stripe_event(later, {})["identifier"]
-    assert stripe_event(row, {})["identifier"] != stripe_event(next_day, {})["identifier"]
-
-
 def test_parquet_export_is_byte_identical_and_readable_by_clickhouse(client: Client, tmp_path: Path) -> None:
     out = tmp_path / "usage.parquet"
 
@@ -370,7 +363,7 @@ def test_the_cli_entry_point_reports_what_it_wrote(
 ) -> None:
     out = tmp_path / "nested" / "usage.jsonl"
 
-    assert run_export(settings, "2026-11", "jsonl", str(out), "usage") == 0
+    assert run_command(settings, "export", "--period", "2026-11", "--format", "jsonl", "--out", str(out)) == 0
 
     assert capsys.readouterr().out == f"exported 6 rows to {out}\n"
     assert len(read_jsonl(out)) == 6
@@ -381,28 +374,28 @@ def test_the_cli_entry_point_replaces_a_file_only_with_force(
 ) -> None:
     out = tmp_path / "usage.jsonl"
     out.write_text("an older export\n")
+    argv = ["export", "--period", "2026-11", "--format", "jsonl", "--out", str(out)]
 
     with pytest.raises(FileExistsError):
-        run_export(settings, "2026-11", "jsonl", str(out), "usage")
+        run_command(settings, *argv)
     assert out.read_text() == "an older export\n"
 
-    assert run_export(settings, "2026-11", "jsonl", str(out), "usage", force=True) == 0
+    assert run_command(settings, *argv, "--force") == 0
     assert len(read_jsonl(out)) == 6
 
 
-def test_the_cli_entry_point_refuses_an_unknown_format(settings: Settings, tmp_path: Path) -> None:
+def test_the_cli_entry_point_refuses_an_unknown_format(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        run_command(
+            settings, "export", "--period", "2026-11", "--format", "xlsx", "--out", str(tmp_path / "x")
+        )
+    assert refused.value.code == 2
+    assert "'csv', 'parquet', 'jsonl', 'stripe'" in capsys.readouterr().err
+
+
+def test_an_unknown_format_is_refused_before_anything_is_written(client: Client, tmp_path: Path) -> None:
     with pytest.raises(BillingError, match="csv, parquet, jsonl, stripe"):
-        run_export(settings, "2026-11", "xlsx", str(tmp_path / "x"), "usage")
-
-
-def test_progress_is_one_line_of_rows_written_out_of_total() -> None:
-    shown = io.StringIO()
-    bar = Progress(total=6, label="usage 2026-11", enabled=True, stream=shown, every=2)
-
-    rows = [(n,) for n in range(6)]
-    assert list(bar.counted(rows)) == rows
-    bar.done()
-
-    drawn = shown.getvalue()
-    assert drawn.count("\r") == 4 and drawn.endswith("6/6 rows\n")
-    assert "[" + "#" * 10 + "." * 20 + "] 2/6 rows" in drawn
+        export(client, NOVEMBER, "xlsx", tmp_path / "x")  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())

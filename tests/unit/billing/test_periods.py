@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from billing.invoices import BillingError, Period, segments
+from billing.exceptions import BillingError
+from billing.periods import Period, segments
 from schemas.plans import Subscription
 
 

@@ -15,7 +15,6 @@ from costline.kafka import ensure_topics
 from costline.publisher import PublishTimeout
 from schemas.prices import PriceVersion
 
-_RATE_FIELDS = ("meter", "sku")
 PUBLISH_TIMEOUT_S = 30.0
 
 
@@ -59,11 +58,7 @@ def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
     rows = []
     for version in versions:
         for price in version.prices:
-            rates = {
-                name: value
-                for name, value in price.model_dump().items()
-                if name not in _RATE_FIELDS and value is not None
-            }
+            rates = price.rates()  # tiers and service tiers flattened to named rates
             rows.append(
                 [
                     version.version,

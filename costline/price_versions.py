@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
@@ -94,3 +95,12 @@ def list_versions(client: Client) -> list[tuple[str, datetime, int]]:
         "GROUP BY version, effective_from ORDER BY effective_from, version"
     )
     return [(r[0], r[1], int(r[2])) for r in result.result_rows]
+
+
+def recorded_rates(client: Client, version_prefix: str) -> dict[tuple[str, str], dict[str, Decimal]]:
+    """Each recorded price's rates by (version, sku), for versions whose id starts with the prefix."""
+    result = client.query(
+        "SELECT version, sku, rates FROM price_versions FINAL WHERE startsWith(version, {prefix:String})",
+        parameters={"prefix": version_prefix},
+    )
+    return {(row[0], row[1]): dict(row[2]) for row in result.result_rows}

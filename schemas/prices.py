@@ -32,6 +32,11 @@ Rate = Annotated[Decimal, Field(ge=0, le=Decimal(10**9), allow_inf_nan=False)]
 Sku = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def synced_sku(provider_id: str, model_id: str) -> str:
+    """The SKU a price synced from genai-prices is kept under: ``openai/gpt-4o``."""
+    return f"{provider_id}/{model_id}"
+
+
 class _PriceBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     sku: Sku

@@ -14,13 +14,10 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from schemas.prices import synced_sku
+
 if TYPE_CHECKING:
     from genai_prices.data_snapshot import DataSnapshot
-
-
-def synced_sku(provider_id: str, model_id: str) -> str:
-    """The SKU a synced price is kept under."""
-    return f"{provider_id}/{model_id}"
 
 
 def source_candidates(provider: str, model: str) -> list[str]:

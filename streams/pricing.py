@@ -43,8 +43,9 @@ from schemas.prices import (
     TieredRate,
     ToolPrice,
     VectorQueryPrice,
+    synced_sku,
 )
-from streams.model_names import source_candidates, synced_sku
+from streams.model_names import source_candidates
 
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)

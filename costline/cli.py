@@ -102,6 +102,8 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
     from costline.price_versions import list_versions, publish_versions, record_versions
     from schemas.prices import load_price_dir, load_price_files
 
+    if args.action == "sync":
+        return _sync_prices(args, settings)
     if args.action == "load":
         paths = [Path(p) for p in args.files]
         # Every file is read and checked before anything is written: one bad file, nothing loaded.
@@ -116,6 +118,50 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for version, effective, count in list_versions(open_client(settings)):
             print(f"{version:<24} effective {effective.isoformat()}  {count} prices")
+    return 0
+
+
+def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.clickhouse import open_client
+    from costline.price_sync import (
+        VERSION_PREFIX,
+        bundled_source,
+        plan_sync,
+        source_from_file,
+        synced_versions,
+    )
+    from costline.price_versions import publish_versions, record_versions, recorded_rates
+
+    if args.files:
+        raise UsageError("prices sync takes no version files; give a genai-prices data file with --data")
+    source = source_from_file(args.data) if args.data else bundled_source()
+    synced = synced_versions(source)
+    client = open_client(settings)
+    plan = plan_sync(synced.versions, recorded_rates(client, VERSION_PREFIX))
+    for sku in plan.new_skus:
+        print(f"  new model      {sku}")
+    for version, sku, old, new in plan.changed_rates:
+        changes = ", ".join(
+            f"{name} {old.get(name, '-')} -> {new.get(name, '-')}"
+            for name in sorted(old.keys() | new.keys())
+            if old.get(name) != new.get(name)
+        )
+        print(f"  changed rates  {sku} in {version}: {changes}")
+    for v in plan.new_versions:
+        print(f"  new version    {v.version:<48} effective {v.effective_from.date()}  {len(v.prices)} prices")
+    prices = sum(len(v.prices) for v in synced.versions)
+    print(
+        f"genai-prices: {synced.models} models, {prices} prices in {len(synced.versions)} versions; "
+        f"{len(synced.skipped)} models skipped (priced by time of day, or not per token)"
+    )
+    what = f"{len(plan.new_versions)} new and {len(plan.changed_versions)} changed version(s)"
+    if args.dry_run:
+        print(f"dry run: would publish {what}, {len(plan.new_skus)} new model(s)")
+        return 0
+    if plan.to_publish:
+        asyncio.run(publish_versions(settings, plan.to_publish))
+        record_versions(client, plan.to_publish)
+    print(f"published {what} to {settings.prices_topic} and recorded them in ClickHouse price_versions")
     return 0
 
 
@@ -303,8 +349,12 @@ def _pipeline_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("prices", help="price versions")
-    p.add_argument("action", choices=["load", "list"])
+    p.add_argument("action", choices=["load", "list", "sync"])
     p.add_argument("files", nargs="*", help="version files (default: every file in prices/)")
+    p.add_argument("--dry-run", action="store_true", help="sync: print what would change, write nothing")
+    p.add_argument(
+        "--data", type=Path, help="sync: a newer genai-prices data file (default: the package's bundled data)"
+    )
     p.set_defaults(func=cmd_prices)
 
 

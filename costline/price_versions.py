@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
@@ -15,7 +16,6 @@ from costline.kafka import ensure_topics
 from costline.publisher import PublishTimeout
 from schemas.prices import PriceVersion
 
-_RATE_FIELDS = ("meter", "sku")
 PUBLISH_TIMEOUT_S = 30.0
 
 
@@ -59,11 +59,7 @@ def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
     rows = []
     for version in versions:
         for price in version.prices:
-            rates = {
-                name: value
-                for name, value in price.model_dump().items()
-                if name not in _RATE_FIELDS and value is not None
-            }
+            rates = price.rates()  # tiers and service tiers flattened to named rates
             rows.append(
                 [
                     version.version,
@@ -99,3 +95,12 @@ def list_versions(client: Client) -> list[tuple[str, datetime, int]]:
         "GROUP BY version, effective_from ORDER BY effective_from, version"
     )
     return [(r[0], r[1], int(r[2])) for r in result.result_rows]
+
+
+def recorded_rates(client: Client, version_prefix: str) -> dict[tuple[str, str], dict[str, Decimal]]:
+    """Each recorded price's rates by (version, sku), for versions whose id starts with the prefix."""
+    result = client.query(
+        "SELECT version, sku, rates FROM price_versions FINAL WHERE startsWith(version, {prefix:String})",
+        parameters={"prefix": version_prefix},
+    )
+    return {(row[0], row[1]): dict(row[2]) for row in result.result_rows}

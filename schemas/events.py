@@ -149,6 +149,11 @@ def _shown(key: str) -> str:
     return repr(key if len(key) <= 40 else key[:40] + "…")
 
 
+# The provider's service tier a call ran in, priced at that tier's own rates
+# where the price lists them. ``batch: true`` is the older spelling of "batch".
+ServiceTier = Literal["batch", "flex", "priority"]
+
+
 class LlmCall(_EventBase):
     """One model call. Token fields follow the provider's own usage report.
 
@@ -167,9 +172,16 @@ class LlmCall(_EventBase):
     cache_write_tokens: Tokens = 0
     reasoning_tokens: Tokens = 0
     batch: StrictBool = False
+    service_tier: ServiceTier | None = None
+
+    @property
+    def tier(self) -> ServiceTier | None:
+        return self.service_tier or ("batch" if self.batch else None)
 
     @model_validator(mode="after")
     def _parts_fit_totals(self) -> LlmCall:
+        if self.batch and self.service_tier not in (None, "batch"):
+            raise ValueError(f"batch is true but service_tier is {self.service_tier!r}")
         if self.cached_input_tokens + self.cache_write_tokens > self.input_tokens:
             raise ValueError(
                 "cached_input_tokens + cache_write_tokens exceed input_tokens; "

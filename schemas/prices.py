@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -26,26 +26,116 @@ from pydantic import (
     field_validator,
 )
 
+from schemas.events import ServiceTier
+
 Rate = Annotated[Decimal, Field(ge=0, le=Decimal(10**9), allow_inf_nan=False)]
 Sku = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def synced_sku(provider_id: str, model_id: str) -> str:
+    """The SKU a price synced from genai-prices is kept under: ``openai/gpt-4o``."""
+    return f"{provider_id}/{model_id}"
 
 
 class _PriceBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     sku: Sku
 
+    def rates(self) -> dict[str, Decimal]:
+        """Every rate by name, as ``price_versions`` records it."""
+        return self.model_dump(exclude={"meter", "sku"}, exclude_none=True)
+
+
+# How a tiered rate applies once the prompt (every input token of the request,
+# cached or not) exceeds a tier's threshold: "whole_request" charges all the
+# request's tokens of that kind at the tier's rate, not only those above it.
+# Most providers bill so, and genai-prices does since its PR #242.
+TierRule = Literal["whole_request"]
+
+
+class Tier(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    above_input_tokens: Annotated[int, Field(ge=0)]
+    rate: Rate
+
+
+class TieredRate(BaseModel):
+    """A per-million rate that changes with the prompt's size, by ``rule``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base: Rate
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+    rule: TierRule
+
+    @field_validator("tiers")
+    @classmethod
+    def _ascending(cls, tiers: list[Tier]) -> list[Tier]:
+        thresholds = [tier.above_input_tokens for tier in tiers]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tier thresholds must be distinct and ascending")
+        return tiers
+
+    def at(self, prompt_tokens: int) -> Decimal:
+        """The rate for a request whose prompt has ``prompt_tokens`` tokens."""
+        rate = self.base
+        for tier in self.tiers:
+            if prompt_tokens > tier.above_input_tokens:
+                rate = tier.rate
+        return rate
+
+
+TokenRate = Annotated[Rate | TieredRate, Field(union_mode="left_to_right")]
+
+
+class ServiceTierRates(BaseModel):
+    """A service tier's own rates; a rate left out is the standard one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    input_per_mtok: TokenRate | None = None
+    output_per_mtok: TokenRate | None = None
+    cached_input_per_mtok: TokenRate | None = None
+    cache_write_per_mtok: TokenRate | None = None
+    per_request: Rate | None = None
+
 
 class LlmPrice(_PriceBase):
-    """Per million tokens. Optional rates fall back to the plain ones."""
+    """Per million tokens. Optional rates fall back to the plain ones.
+
+    A token rate is a plain rate or a :class:`TieredRate` by prompt size.
+    ``service_tiers`` holds the provider's own rates for batch, flex or
+    priority calls; a call in a tier the price does not list pays the
+    standard rates (less ``batch_discount`` for batch calls).
+    """
 
     meter: Literal["llm"]
-    input_per_mtok: Rate
-    output_per_mtok: Rate
-    cached_input_per_mtok: Rate | None = None
-    cache_write_per_mtok: Rate | None = None
+    input_per_mtok: TokenRate
+    output_per_mtok: TokenRate
+    cached_input_per_mtok: TokenRate | None = None
+    cache_write_per_mtok: TokenRate | None = None
     reasoning_per_mtok: Rate | None = None
+    per_request: Rate | None = None  # a fee per call, whatever its tokens
     # Fraction taken off every token rate for batch-API calls (0.5 = half price).
     batch_discount: Annotated[Decimal, Field(ge=0, lt=1)] = Decimal(0)
+    service_tiers: dict[ServiceTier, ServiceTierRates] = Field(default_factory=dict)
+
+    def rates(self) -> dict[str, Decimal]:
+        flat = _flat_rates(self.model_dump(exclude={"meter", "sku", "service_tiers"}, exclude_none=True))
+        for tier, rates in sorted(self.service_tiers.items()):
+            flat |= _flat_rates(rates.model_dump(exclude_none=True), f"{tier}.")
+        return flat
+
+
+def _flat_rates(fields: dict[str, Any], prefix: str = "") -> dict[str, Decimal]:
+    """Named rates as ``price_versions`` keeps them: a tier as ``name>threshold``."""
+    flat: dict[str, Decimal] = {}
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            flat[f"{prefix}{name}"] = value["base"]
+            for tier in value["tiers"]:
+                flat[f"{prefix}{name}>{tier['above_input_tokens']}"] = tier["rate"]
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
 
 
 class ToolPrice(_PriceBase):
@@ -92,6 +182,10 @@ class PriceVersion(BaseModel):
     currency: Literal["USD"] = "USD"
     description: str = ""
     prices: list[Price]
+    # A model name as sent ("gpt4o-prod", or "provider/model") to the SKU
+    # priced for it; newer versions win. See streams.pricing for the rest
+    # of name resolution.
+    aliases: dict[Annotated[str, Field(min_length=1, max_length=300)], Sku] = Field(default_factory=dict)
 
     @field_validator("effective_from")
     @classmethod

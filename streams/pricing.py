@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Any
 
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import (
@@ -37,10 +38,14 @@ from schemas.prices import (
     LlmPrice,
     Price,
     PriceVersion,
+    ServiceTierRates,
     StoragePrice,
+    TieredRate,
     ToolPrice,
     VectorQueryPrice,
+    synced_sku,
 )
+from streams.model_names import source_candidates
 
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)
@@ -81,6 +86,7 @@ class PricedEvent:
     quantity: Decimal
     unit: str
     tokens: TokenUsage
+    model_sent: str = ""  # an LLM call's model as sent, when ``sku`` is what it resolved to
 
     @property
     def category(self) -> str:
@@ -103,30 +109,50 @@ def meter_sku(event: UsageEvent) -> str:
 
 
 class PriceCatalog:
-    """All known price versions, indexed per (meter, sku) by effective time."""
+    """All known price versions, indexed per (meter, sku) by effective time.
+
+    An LLM call's (provider, model) is resolved to a SKU once per distinct
+    pair and cached (:meth:`llm_sku`), so pricing stays two dictionary
+    lookups and a bisect over one SKU's history however large the catalog.
+    """
 
     def __init__(self, versions: Iterable[PriceVersion] = ()) -> None:
         self._versions: dict[str, PriceVersion] = {}
+        self._order: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
         self._times: dict[tuple[str, str], list[datetime]] = {}
         self._entries: dict[tuple[str, str], list[tuple[str, Price]]] = {}
+        self._aliases: dict[str, str] = {}
+        self._llm_skus: dict[tuple[str, str], str] = {}
         for version in versions:
             self.add(version)
 
     def add(self, version: PriceVersion) -> None:
         """Add or replace a version (same id: the newer publication wins)."""
+        replacing = version.version in self._versions
         self._versions[version.version] = version
-        self._reindex()
+        if replacing:
+            self._reindex()
+        else:
+            self._insert(version)
+        if version.aliases or replacing:
+            self._aliases = {name: sku for v in self.versions for name, sku in v.aliases.items()}
+        self._llm_skus = {}  # a new SKU or alias may resolve a name differently
+
+    def _insert(self, version: PriceVersion) -> None:
+        # One version at a time, in place: the price feed adds thousands.
+        at = (version.effective_from, version.version)
+        for price in version.prices:
+            key = (price.meter, price.sku)
+            order = self._order.setdefault(key, [])
+            index = bisect.bisect_right(order, at)
+            order.insert(index, at)
+            self._times.setdefault(key, []).insert(index, version.effective_from)
+            self._entries.setdefault(key, []).insert(index, (version.version, price))
 
     def _reindex(self) -> None:
-        times: dict[tuple[str, str], list[datetime]] = {}
-        entries: dict[tuple[str, str], list[tuple[str, Price]]] = {}
-        ordered = sorted(self._versions.values(), key=lambda v: (v.effective_from, v.version))
-        for version in ordered:
-            for price in version.prices:
-                key = (price.meter, price.sku)
-                times.setdefault(key, []).append(version.effective_from)
-                entries.setdefault(key, []).append((version.version, price))
-        self._times, self._entries = times, entries
+        self._order, self._times, self._entries = {}, {}, {}
+        for version in self.versions:
+            self._insert(version)
 
     @property
     def versions(self) -> list[PriceVersion]:
@@ -134,6 +160,28 @@ class PriceCatalog:
 
     def __len__(self) -> int:
         return len(self._versions)
+
+    def llm_sku(self, provider: str, model: str) -> str:
+        """The SKU an LLM call is priced by, resolved once per (provider, model)."""
+        key = (provider, model)
+        sku = self._llm_skus.get(key)
+        if sku is None:
+            sku = self._llm_skus[key] = self._resolve(provider, model)
+        return sku
+
+    def _resolve(self, provider: str, model: str) -> str:
+        """An alias first, then the SKU as sent, then genai-prices' matching rules."""
+        qualified = synced_sku(provider, model)
+        for name in (qualified, model):
+            if name in self._aliases:
+                return self._aliases[name]
+        for sku in (qualified, model):
+            if ("llm", sku) in self._times:
+                return sku
+        for sku in source_candidates(provider, model):
+            if ("llm", sku) in self._times:
+                return sku
+        return model
 
     def price_at(self, meter: str, sku: str, at: datetime) -> tuple[str, Price]:
         key = (meter, sku)
@@ -168,7 +216,13 @@ class PriceCatalog:
                 "outcomes",
                 TokenUsage(),
             )
-        version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
+        if isinstance(event, LlmCall):
+            sku = self.llm_sku(event.provider, event.model)
+            version, price = self.price_at("llm", sku, event.occurred_at)
+            if isinstance(price, LlmPrice):
+                return _price_llm(event, price, version, sku)
+        else:
+            version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
         return _apply(event, price, version)
 
 
@@ -182,8 +236,6 @@ def _keep(cost: Decimal) -> Decimal:
 
 def _apply(event: UsageEvent, price: Price, version: str) -> PricedEvent:
     match event, price:
-        case LlmCall(), LlmPrice():
-            return _price_llm(event, price, version)
         case ToolCall(), ToolPrice():
             qty = Decimal(event.calls)
             return _simple(event, version, "", qty, "calls", qty * price.per_call)
@@ -223,29 +275,45 @@ def _simple(
     return PricedEvent(event, _keep(cost), version, meter_sku(event), provider, quantity, unit, TokenUsage())
 
 
-def _price_llm(event: LlmCall, price: LlmPrice, version: str) -> PricedEvent:
-    cached_rate = (
-        price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-    )
-    write_rate = (
-        price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
-    )
+def _rate(rate: Decimal | TieredRate, prompt_tokens: int) -> Decimal:
+    return rate if isinstance(rate, Decimal) else rate.at(prompt_tokens)
+
+
+def _chosen(own: ServiceTierRates | None, price: LlmPrice, rate: str) -> Any:
+    """A service tier's own rate where it has one, else the standard rate."""
+    value = getattr(own, rate) if own is not None else None
+    return value if value is not None else getattr(price, rate)
+
+
+def _price_llm(event: LlmCall, price: LlmPrice, version: str, sku: str) -> PricedEvent:
+    tier = event.tier
+    own = price.service_tiers.get(tier) if tier is not None else None
+    prompt = event.input_tokens
+    input_rate = _rate(_chosen(own, price, "input_per_mtok"), prompt)
+    output_rate = _rate(_chosen(own, price, "output_per_mtok"), prompt)
+    cached = _chosen(own, price, "cached_input_per_mtok")
+    write = _chosen(own, price, "cache_write_per_mtok")
+    cached_rate = input_rate if cached is None else _rate(cached, prompt)
+    write_rate = input_rate if write is None else _rate(write, prompt)
     plain_input = event.input_tokens - event.cached_input_tokens - event.cache_write_tokens
     if price.reasoning_per_mtok is None:
-        output_cost = _per_mtok(event.output_tokens, price.output_per_mtok)
+        output_cost = _per_mtok(event.output_tokens, output_rate)
     else:
         plain_output = event.output_tokens - event.reasoning_tokens
-        output_cost = _per_mtok(plain_output, price.output_per_mtok) + _per_mtok(
+        output_cost = _per_mtok(plain_output, output_rate) + _per_mtok(
             event.reasoning_tokens, price.reasoning_per_mtok
         )
     cost = (
-        _per_mtok(plain_input, price.input_per_mtok)
+        _per_mtok(plain_input, input_rate)
         + _per_mtok(event.cached_input_tokens, cached_rate)
         + _per_mtok(event.cache_write_tokens, write_rate)
         + output_cost
     )
-    if event.batch and price.batch_discount:
+    if tier == "batch" and own is None and price.batch_discount:
         cost = _WIDE.multiply(cost, 1 - price.batch_discount)
+    per_request = _chosen(own, price, "per_request")
+    if per_request is not None:
+        cost += per_request
     tokens = TokenUsage(
         input=event.input_tokens,
         cached_input=event.cached_input_tokens,
@@ -254,4 +322,6 @@ def _price_llm(event: LlmCall, price: LlmPrice, version: str) -> PricedEvent:
         reasoning=event.reasoning_tokens,
     )
     quantity = Decimal(event.input_tokens + event.output_tokens)
-    return PricedEvent(event, _keep(cost), version, event.model, event.provider, quantity, "tokens", tokens)
+    return PricedEvent(
+        event, _keep(cost), version, sku, event.provider, quantity, "tokens", tokens, model_sent=event.model
+    )

@@ -28,7 +28,7 @@ from costline.migrations import migrate
 from costline.price_versions import publish_versions, record_versions
 from costline.publisher import UsagePublisher
 from schemas.events import LlmCall, UsageEvent
-from schemas.prices import load_price_dir
+from schemas.prices import PriceVersion, load_price_files
 
 PLANS_DIR = Path(__file__).resolve().parent.parent / "plans"
 DEMO = {
@@ -106,6 +106,13 @@ def wait_for_ledger(settings: Settings, expected: int, timeout: float = 300) -> 
     raise TimeoutError(f"only {seen} of {expected} events reached ClickHouse in {timeout:.0f}s")
 
 
+def demo_price_versions(settings: Settings) -> list[PriceVersion]:
+    """The shipped prices and the demo's own illustrative change at noon (``prices/demo/``),
+    which a plain ``costline prices load`` never reads."""
+    demo = settings.prices_dir / "demo"
+    return load_price_files([*sorted(settings.prices_dir.glob("*.json")), *sorted(demo.glob("*.json"))])
+
+
 def run_demo(base: Settings, keep_running: bool = False) -> int:
     settings = demo_settings(base)
     _step("starting local Kafka and ClickHouse (first run downloads Kafka from Maven Central)")
@@ -116,7 +123,7 @@ def run_demo(base: Settings, keep_running: bool = False) -> int:
     _step("applying ClickHouse migrations")
     migrate(settings, log=lambda line: print(f"    {line}"))
     _step("loading price versions")
-    versions = load_price_dir(settings.prices_dir)
+    versions = demo_price_versions(settings)
     asyncio.run(publish_versions(settings, versions))
     record_versions(open_client(settings), versions)
     for v in versions:

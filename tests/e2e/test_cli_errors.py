@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 METERS = REPO / "plans" / "meters.json"
 EXAMPLE = REPO / "plans" / "example.json"
 LIST_PRICES = REPO / "prices" / "2024-10-01-list.json"
-MIDDAY_PRICES = REPO / "prices" / "2026-11-20-midday.json"
+MIDDAY_PRICES = REPO / "prices" / "demo" / "2026-11-20-midday.json"
 BILLING_TABLES = ("meters", "plans", "customers", "subscriptions", "credit_grants")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,9 @@ import orjson
 import pytest
 
 from billing.costs import customer_costs
+from costline.config import Settings
 from costline.dead_letters import replay_dead_letters
+from costline.dev.demo import demo_price_versions
 from costline.dev.harness import Pipeline
 from schemas.events import UsageEvent, usage_event_adapter
 from schemas.prices import PriceVersion
@@ -179,6 +182,16 @@ DAY: list[tuple[UsageEvent, str]] = [
 ]
 ACME_TOTAL = Decimal("2.315969248097")
 GLOBEX_TOTAL = Decimal("0.5227")
+
+
+@pytest.fixture(scope="module")
+def pipeline(services: Settings) -> Iterator[Pipeline]:
+    """The shipped prices and, loaded explicitly, the demo's price change at noon."""
+    p = Pipeline.create(services, "pipeline")
+    p.load_prices(demo_price_versions(p.settings))
+    p.start_worker()
+    yield p
+    p.close()
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
     from costline.clickhouse import open_client
-    from costline.price_versions import list_versions, publish_versions, record_versions
+    from costline.price_versions import list_versions, publish_and_record
     from schemas.prices import load_price_dir, load_price_files
 
     if args.action == "load":
@@ -107,8 +107,7 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
         # Every file is read and checked before anything is written: one bad file, nothing loaded.
         versions = load_price_files(paths) if paths else load_price_dir(settings.prices_dir)
         client = open_client(settings)  # reach ClickHouse before the topic gets anything
-        asyncio.run(publish_versions(settings, versions))
-        rows = record_versions(client, versions)
+        rows = publish_and_record(settings, client, versions)
         for v in versions:
             print(f"  {v.version:<24} effective {v.effective_from.isoformat()}  {len(v.prices)} prices")
         print(f"published {len(versions)} price version(s) to {settings.prices_topic}")

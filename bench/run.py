@@ -179,6 +179,23 @@ async def steady_publish(p: Pipeline, rate: int, seconds: int) -> dict[str, floa
     return published
 
 
+def watch_probes(settings: Settings, seen: dict[str, float], stop: threading.Event) -> None:
+    """Until ``stop``: every 50 ms, note when each latency probe is first seen in the ledger."""
+    client = open_client(settings)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    while not stop.is_set():
+        now = time.time()
+        rows = client.query(
+            "SELECT event_id, ingested_at FROM ledger WHERE agent_id = 'latency-probe' "
+            "AND ingested_at >= {since:DateTime64(3, 'UTC')} - INTERVAL 2 SECOND",
+            parameters={"since": since},
+        ).result_rows
+        for event_id, ingested_at in rows:
+            seen.setdefault(event_id, now)
+            since = max(since, ingested_at.replace(tzinfo=UTC))
+        time.sleep(0.05)
+
+
 def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dict[str, Any]:
     """Publish to a worker in steady state; an event is visible when a poll first sees it.
 
@@ -204,23 +221,7 @@ def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dic
 
     seen: dict[str, float] = {}
     stop = threading.Event()
-
-    def poll() -> None:
-        client = open_client(p.settings)
-        since = datetime(2000, 1, 1, tzinfo=UTC)
-        while not stop.is_set():
-            now = time.time()
-            rows = client.query(
-                "SELECT event_id, ingested_at FROM ledger WHERE agent_id = 'latency-probe' "
-                "AND ingested_at >= {since:DateTime64(3, 'UTC')} - INTERVAL 2 SECOND",
-                parameters={"since": since},
-            ).result_rows
-            for event_id, ingested_at in rows:
-                seen.setdefault(event_id, now)
-                since = max(since, ingested_at.replace(tzinfo=UTC))
-            time.sleep(0.05)
-
-    poller = threading.Thread(target=poll, daemon=True)
+    poller = threading.Thread(target=watch_probes, args=(p.settings, seen, stop), daemon=True)
     poller.start()
     published = asyncio.run(steady_publish(p, rate, seconds))
     deadline = time.monotonic() + 300

@@ -22,12 +22,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.workload import DAY, events, expected_total, pack
 from costline.clickhouse import read_query
 from costline.config import Settings
+from costline.dev import worker_process
 from costline.dev.harness import Pipeline
 from costline.kafka import changelog_topic, topic_partitions
 from schemas.prices import load_price_dir
 from streams.pricing import PriceCatalog
-
-READY = "[^Worker]: Ready"
 
 
 async def produce(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> None:
@@ -148,7 +147,7 @@ def restart_after_history(
         asyncio.run(produce(settings.kafka_bootstrap, p.settings.usage_topic, [probe_event(0, probe_at)]))
         started = time.monotonic()
         p.start_worker(batch_max=batch_max)
-        ready_s = log_mark_time(p, -1, READY, started, timeout=600)
+        ready_s = log_mark_time(p, -1, worker_process.READY, started, timeout=600)
         p.wait_for("SELECT count() FROM ledger WHERE agent_id = 'restart-probe'", 1, timeout=600)
         counting_s = time.monotonic() - started
         first_batch = next(

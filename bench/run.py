@@ -14,6 +14,7 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -178,6 +179,23 @@ async def steady_publish(p: Pipeline, rate: int, seconds: int) -> dict[str, floa
     return published
 
 
+def watch_probes(settings: Settings, seen: dict[str, float], stop: threading.Event) -> None:
+    """Until ``stop``: every 50 ms, note when each latency probe is first seen in the ledger."""
+    client = open_client(settings)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    while not stop.is_set():
+        now = time.time()
+        rows = client.query(
+            "SELECT event_id, ingested_at FROM ledger WHERE agent_id = 'latency-probe' "
+            "AND ingested_at >= {since:DateTime64(3, 'UTC')} - INTERVAL 2 SECOND",
+            parameters={"since": since},
+        ).result_rows
+        for event_id, ingested_at in rows:
+            seen.setdefault(event_id, now)
+            since = max(since, ingested_at.replace(tzinfo=UTC))
+        time.sleep(0.05)
+
+
 def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dict[str, Any]:
     """Publish to a worker in steady state; an event is visible when a poll first sees it.
 
@@ -203,23 +221,7 @@ def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dic
 
     seen: dict[str, float] = {}
     stop = threading.Event()
-
-    def poll() -> None:
-        client = open_client(p.settings)
-        since = datetime(2000, 1, 1, tzinfo=UTC)
-        while not stop.is_set():
-            now = time.time()
-            rows = client.query(
-                "SELECT event_id, ingested_at FROM ledger WHERE agent_id = 'latency-probe' "
-                "AND ingested_at >= {since:DateTime64(3, 'UTC')} - INTERVAL 2 SECOND",
-                parameters={"since": since},
-            ).result_rows
-            for event_id, ingested_at in rows:
-                seen.setdefault(event_id, now)
-                since = max(since, ingested_at.replace(tzinfo=UTC))
-            time.sleep(0.05)
-
-    poller = threading.Thread(target=poll, daemon=True)
+    poller = threading.Thread(target=watch_probes, args=(p.settings, seen, stop), daemon=True)
     poller.start()
     published = asyncio.run(steady_publish(p, rate, seconds))
     deadline = time.monotonic() + 300
@@ -314,7 +316,7 @@ def invoice_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -363,94 +365,122 @@ def main(argv: list[str] | None = None) -> int:
         "17 minutes, so minute windows close and expire while it is built",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    settings = get_settings()
-    started = local_servers.up(settings)
 
-    def say(text: str) -> None:
-        if not args.json:
+@dataclass
+class Results:
+    """The figures of a run, kept and shown as they come, so a failed later phase loses nothing."""
+
+    quiet: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    results: dict[str, Any] = {"events": args.events}
-    phases = set(args.phases.split(","))
-
-    def record(figures: dict[str, Any]) -> None:
-        """Keep and show figures as they come, so a failed later phase loses nothing."""
-        results.update(figures)
+    def record(self, figures: dict[str, Any]) -> None:
+        self.figures.update(figures)
         for key, value in figures.items():
-            say(f"    {key} = {value:,.3f}" if isinstance(value, float) else f"    {key} = {value}")
+            self.say(f"    {key} = {value:,.3f}" if isinstance(value, float) else f"    {key} = {value}")
 
-    try:
-        if phases & {"raw", "e2e"}:
-            catalog = PriceCatalog(load_price_dir(settings.prices_dir))
-            say(f"generating {args.events:,} events...")
-            span = args.events / args.event_rate
-            start = datetime.now(UTC) - timedelta(seconds=span) if args.start == "now" else DAY
-            if args.start not in ("now", "fixed"):
-                start = datetime.fromisoformat(args.start)
-            pairs = list(events(args.events, args.customers, args.agents, span_s=span, start=start))
-            expected = expected_total(pairs, catalog)
-            messages = pack(pairs, args.events_per_message)
-            per_message = len(pairs) / len(messages)
-            record({"messages": len(messages)})
 
-            p = Pipeline.create(settings, "bench", partitions=args.partitions)
-            p.load_prices()
-            topic = p.settings.usage_topic
-            say("1. raw ceilings")
-            # In events/s: messages/s times events per message, comparable with e2e.
-            produced = asyncio.run(publish(settings.kafka_bootstrap, topic, messages))
-            consumed = asyncio.run(consume_all(settings.kafka_bootstrap, topic, len(messages)))
-            record(
-                {
-                    "raw_produce_per_s": per_message * produced,
-                    "raw_consume_per_s": per_message * consumed,
-                    "raw_consume_messages_per_s": consumed,
-                    "clickhouse_insert_rows_per_s": clickhouse_insert_rate(
-                        p.settings, pairs[:200_000], catalog
-                    ),
-                }
+def first_event_time(start: str, span_s: float) -> datetime:
+    """``--start``: 'fixed' (the workload's day), 'now' (the events end now) or an ISO time."""
+    if start == "fixed":
+        return DAY
+    if start == "now":
+        return datetime.now(UTC) - timedelta(seconds=span_s)
+    return datetime.fromisoformat(start)
+
+
+def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], out: Results) -> None:
+    """Raw Kafka and ClickHouse ceilings on a generated workload, then the worker end to end on it."""
+    catalog = PriceCatalog(load_price_dir(settings.prices_dir))
+    out.say(f"generating {args.events:,} events...")
+    span = args.events / args.event_rate
+    start = first_event_time(args.start, span)
+    pairs = list(events(args.events, args.customers, args.agents, span_s=span, start=start))
+    expected = expected_total(pairs, catalog)
+    messages = pack(pairs, args.events_per_message)
+    per_message = len(pairs) / len(messages)
+    out.record({"messages": len(messages)})
+
+    p = Pipeline.create(settings, "bench", partitions=args.partitions)
+    p.load_prices()
+    topic = p.settings.usage_topic
+    out.say("1. raw ceilings")
+    # In events/s: messages/s times events per message, comparable with e2e.
+    produced = asyncio.run(publish(settings.kafka_bootstrap, topic, messages))
+    consumed = asyncio.run(consume_all(settings.kafka_bootstrap, topic, len(messages)))
+    out.record(
+        {
+            "raw_produce_per_s": per_message * produced,
+            "raw_consume_per_s": per_message * consumed,
+            "raw_consume_messages_per_s": consumed,
+            "clickhouse_insert_rows_per_s": clickhouse_insert_rate(p.settings, pairs[:200_000], catalog),
+        }
+    )
+    if "e2e" in phases:
+        out.say("2. end to end, one worker, cold")
+        out.record(end_to_end(p, len(pairs), expected, args.batch_max, args.workers))
+        out.record({"e2e_ratio_to_raw": out.figures["e2e_events_per_s"] / out.figures["raw_consume_per_s"]})
+    p.close()
+
+
+def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> None:
+    """Each phase asked for by ``--phases``, in the order the figures are read."""
+    phases = set(args.phases.split(","))
+    if phases & {"raw", "e2e"}:
+        raw_and_e2e(settings, args, phases, out)
+    if "latency" in phases:
+        out.say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")
+        out.record(latency(settings, args.latency_rate, args.latency_seconds, args.partitions))
+    if "query" in phases:
+        out.say(f"4. invoice query over {args.query_rows:,} ledger rows")
+        out.record(query_bench(settings, args.query_rows, args.query_runs))
+    if "dedup" in phases:
+        from bench.dedup import dedup_bench  # here: it needs streams.dedup of this tree
+
+        out.say(f"6. dedup: {args.dedup_ids:,} ids counted in the last day")
+        out.record(asyncio.run(dedup_bench(settings, args.dedup_ids)))
+    if "invoice" in phases:
+        out.say(f"5. draft invoices over {args.query_rows:,} ledger rows")
+        out.record(invoice_bench(settings, args.query_rows, args.invoice_runs))
+    if "restart" in phases:
+        out.say(f"6. restart after {args.restart_events:,} events of history")
+        out.record(
+            restart_after_history(
+                settings,
+                args.restart_events,
+                args.partitions,
+                args.restart_event_rate,
+                args.batch_max,
+                out.say,
             )
-            if "e2e" in phases:
-                say("2. end to end, one worker, cold")
-                record(end_to_end(p, len(pairs), expected, args.batch_max, args.workers))
-                record({"e2e_ratio_to_raw": results["e2e_events_per_s"] / results["raw_consume_per_s"]})
-            p.close()
-        if "latency" in phases:
-            say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")
-            record(latency(settings, args.latency_rate, args.latency_seconds, args.partitions))
-        if "query" in phases:
-            say(f"4. invoice query over {args.query_rows:,} ledger rows")
-            record(query_bench(settings, args.query_rows, args.query_runs))
-        if "dedup" in phases:
-            from bench.dedup import dedup_bench  # here: it needs streams.dedup of this tree
+        )
 
-            say(f"6. dedup: {args.dedup_ids:,} ids counted in the last day")
-            record(asyncio.run(dedup_bench(settings, args.dedup_ids)))
-        if "invoice" in phases:
-            say(f"5. draft invoices over {args.query_rows:,} ledger rows")
-            record(invoice_bench(settings, args.query_rows, args.invoice_runs))
-        if "restart" in phases:
-            say(f"6. restart after {args.restart_events:,} events of history")
-            record(
-                restart_after_history(
-                    settings,
-                    args.restart_events,
-                    args.partitions,
-                    args.restart_event_rate,
-                    args.batch_max,
-                    say,
-                )
-            )
-    finally:
-        local_servers.down(settings, tuple(started))
-    if not args.json:
+
+def print_results(results: dict[str, Any], json_only: bool) -> None:
+    """A table of the figures (unless ``json_only``), then all of them as one JSON line."""
+    if not json_only:
         width = max(map(len, results))
         for key, value in results.items():
             shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
             print(f"{key:<{width}}  {shown}")
     print(orjson.dumps(results).decode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = get_settings()
+    started = local_servers.up(settings)
+    out = Results(quiet=args.json, figures={"events": args.events})
+    try:
+        run_phases(settings, args, out)
+    finally:
+        local_servers.down(settings, tuple(started))
+    print_results(out.figures, args.json)
     return 0
 
 

@@ -59,14 +59,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from costline.config import Settings, get_settings
-from costline.dev import local_servers
+from costline.dev import local_servers, worker_process
 from costline.dev.harness import Pipeline
 from costline.kafka import topic_partitions
 from costline.publisher import UsagePublisher
 from schemas.events import Embedding, LlmCall, ToolCall, UsageEvent
 from schemas.money import ROUNDING_MODE, SCALE
 
-READY = "[^Worker]: Ready"
 # The contract's occurred_at bounds (issue #7: as Stripe, 35 days back and 5
 # minutes ahead of the Kafka message timestamp); flags can follow a change.
 MAX_AGE = timedelta(days=35)
@@ -224,10 +223,10 @@ class Soak:
             text = Path(path).read_text(errors="replace")
         except OSError:
             return
-        if READY in text:
+        ready = worker_process.ready_at(text)
+        if ready is not None:
             # The log line's own time, not when this poll saw it.
-            line = text[: text.index(READY)].rsplit("\n", 1)[-1]
-            stamp = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            stamp = ready.timestamp()
             self.ready_s.append(max(0.0, stamp - (time.time() - (time.monotonic() - began))))
             self.log(f"worker {len(self.starts)} ready after {self.ready_s[-1]:.1f}s")
 

@@ -99,7 +99,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
     from costline.clickhouse import open_client
-    from costline.price_versions import list_versions, publish_versions, record_versions
+    from costline.price_versions import list_versions, publish_and_record
     from schemas.prices import load_price_dir, load_price_files
 
     if args.action == "sync":
@@ -109,8 +109,7 @@ def cmd_prices(args: argparse.Namespace, settings: Settings) -> int:
         # Every file is read and checked before anything is written: one bad file, nothing loaded.
         versions = load_price_files(paths) if paths else load_price_dir(settings.prices_dir)
         client = open_client(settings)  # reach ClickHouse before the topic gets anything
-        asyncio.run(publish_versions(settings, versions))
-        rows = record_versions(client, versions)
+        rows = publish_and_record(settings, client, versions)
         for v in versions:
             print(f"  {v.version:<24} effective {v.effective_from.isoformat()}  {len(v.prices)} prices")
         print(f"published {len(versions)} price version(s) to {settings.prices_topic}")
@@ -130,7 +129,7 @@ def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
         source_from_file,
         synced_versions,
     )
-    from costline.price_versions import publish_versions, record_versions, recorded_rates
+    from costline.price_versions import publish_and_record, recorded_rates
 
     if args.files:
         raise UsageError("prices sync takes no version files; give a genai-prices data file with --data")
@@ -159,8 +158,7 @@ def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dry run: would publish {what}, {len(plan.new_skus)} new model(s)")
         return 0
     if plan.to_publish:
-        asyncio.run(publish_versions(settings, plan.to_publish))
-        record_versions(client, plan.to_publish)
+        publish_and_record(settings, client, plan.to_publish)
     print(f"published {what} to {settings.prices_topic} and recorded them in ClickHouse price_versions")
     return 0
 

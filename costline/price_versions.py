@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
@@ -54,9 +55,21 @@ async def publish_versions(
             await asyncio.wait_for(producer.stop(), timeout_s)
 
 
-def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
-    now = datetime.now(UTC)
-    rows = []
+PRICE_VERSION_COLUMNS = (
+    "version",
+    "effective_from",
+    "currency",
+    "meter",
+    "sku",
+    "rates",
+    "description",
+    "loaded_at",
+)
+
+
+def price_rows(versions: Sequence[PriceVersion], loaded_at: datetime) -> list[list[Any]]:
+    """One ``price_versions`` row per price: its rates are every priced field that is set."""
+    rows: list[list[Any]] = []
     for version in versions:
         for price in version.prices:
             rates = price.rates()  # tiers and service tiers flattened to named rates
@@ -69,24 +82,31 @@ def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
                     price.sku,
                     rates,
                     version.description,
-                    now,
+                    loaded_at,
                 ]
             )
-    client.insert(
-        "price_versions",
-        rows,
-        column_names=[
-            "version",
-            "effective_from",
-            "currency",
-            "meter",
-            "sku",
-            "rates",
-            "description",
-            "loaded_at",
-        ],
-    )
+    return rows
+
+
+def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
+    """Record every price of ``versions`` in ClickHouse; returns how many rows that is."""
+    rows = price_rows(versions, datetime.now(UTC))
+    client.insert("price_versions", rows, column_names=list(PRICE_VERSION_COLUMNS))
     return len(rows)
+
+
+def publish_and_record(settings: Settings, client: Client, versions: Sequence[PriceVersion]) -> int:
+    """Load price versions: publish them to the prices topic, then record them in ClickHouse.
+
+    The worker prices from the topic; ClickHouse keeps the record that
+    ``prices list`` and billing read. ``client`` is opened by the caller
+    first, so an unreachable ClickHouse stops the load before the topic gets
+    anything. Both steps are idempotent (a compacted topic keyed by version,
+    a ReplacingMergeTree table), so loading again after a failure is safe.
+    Returns the number of prices recorded.
+    """
+    asyncio.run(publish_versions(settings, versions))
+    return record_versions(client, versions)
 
 
 def list_versions(client: Client) -> list[tuple[str, datetime, int]]:

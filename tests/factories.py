@@ -1,7 +1,8 @@
-"""Factories the unit tests share: a processor on fakes, raw events, batches of messages."""
+"""Factories the tests share: usage events (as sent, as bytes, as models), a processor on fakes, batches."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 from costline.cli import build_parser
 from costline.config import Settings
 from schemas.dead_letters import DeadLetter
+from schemas.events import UsageEvent, usage_event_adapter
 from schemas.prices import load_price_dir
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
@@ -17,6 +19,13 @@ from streams.processor import BatchProcessor, RawMessage
 from tests.fakes import DictState, FakeSink
 
 PRICES = Path(__file__).resolve().parents[1] / "prices"
+DAY = datetime(2026, 11, 20, tzinfo=UTC)  # the sample day: list prices change at noon
+NINE_AM = DAY.replace(hour=9)
+# What an event of a kind carries unless a test says otherwise (prices/ has them all).
+TYPICAL: dict[str, dict[str, Any]] = {
+    "tool": {"tool": "twilio-sms", "calls": 1},  # $0.008 a call
+    "llm": {"provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100},
+}
 
 
 def processor(sink: FakeSink, state: DictState, letters: list[DeadLetter]) -> BatchProcessor:
@@ -34,18 +43,51 @@ def processor(sink: FakeSink, state: DictState, letters: list[DeadLetter]) -> Ba
     )
 
 
+def usage(
+    event_id: str,
+    kind: str = "tool",
+    *,
+    customer: str = "acme",
+    agent: str = "support-bot",
+    at: datetime | str = NINE_AM,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An event as an agent service sends it, JSON-ready: by default acme's support bot sends one
+    text message at 9 on the sample day.
+
+    ``fields`` add to or replace the kind's typical fields, and may be hostile
+    (a flag for a count, an unknown field): a test builds what the contract refuses the same way.
+    ``at`` as a string goes out as it is.
+    """
+    return {
+        "kind": kind,
+        "event_id": event_id,
+        "occurred_at": at.isoformat() if isinstance(at, datetime) else at,
+        "customer_id": customer,
+        "agent_id": agent,
+        **TYPICAL.get(kind, {}),
+        **fields,
+    }
+
+
+def event(event_id: str, kind: str = "tool", **fields: Any) -> UsageEvent:
+    """``usage(...)`` read by the contract, as the SDK publishes it."""
+    return usage_event_adapter.validate_python(usage(event_id, kind, **fields))
+
+
+def encoded(event_id: str, kind: str = "tool", **fields: Any) -> bytes:
+    """``usage(...)`` as the bytes of a Kafka message."""
+    return orjson.dumps(usage(event_id, kind, **fields))
+
+
+def day_at(clock: str) -> datetime:
+    """A time of the sample day, e.g. ``day_at("11:59:30")``."""
+    return datetime.combine(DAY.date(), time.fromisoformat(clock), tzinfo=UTC)
+
+
 def sms(event_id: str, at: str = "2026-11-20T09:00:00Z", calls: int = 1) -> bytes:
-    return orjson.dumps(
-        {
-            "kind": "tool",
-            "tool": "twilio-sms",
-            "calls": calls,
-            "event_id": event_id,
-            "customer_id": "acme",
-            "agent_id": "bot",
-            "occurred_at": at,
-        }
-    )
+    """A text message from acme's bot, as the bytes a unit test feeds the processor."""
+    return encoded(event_id, agent="bot", at=at, calls=calls)
 
 
 def batch(values: list[bytes], first_offset: int = 0, partition: int = 0) -> list[RawMessage]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -22,15 +21,15 @@ from billing.costs import cost_summary
 from billing.render_costs import table
 from costline.clickhouse import open_client
 from costline.config import Settings
-from costline.dev import local_servers
+from costline.dev import local_servers, worker_process
 from costline.dev.sample_day import DAY, sample_day
 from costline.migrations import migrate
-from costline.price_versions import publish_versions, record_versions
+from costline.price_versions import publish_and_record
 from costline.publisher import UsagePublisher
 from schemas.events import LlmCall, UsageEvent
 from schemas.prices import PriceVersion, load_price_files
 
-PLANS_DIR = Path(__file__).resolve().parent.parent / "plans"
+PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 DEMO = {
     "app_id": "costline-demo",
     "usage_topic": "costline-demo.usage",
@@ -46,33 +45,9 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(update=DEMO)
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in (*DEMO, "kafka_bootstrap", "clickhouse_url", "partitions"):
-        env[f"COSTLINE_{name.upper()}"] = str(getattr(settings, name))
-    env["COSTLINE_WORKER_DATA_DIR"] = str(settings.home / "run" / settings.app_id)
-    return env
-
-
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    log_path = settings.home / "run" / f"{settings.app_id}-worker.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [sys.executable, "-m", "costline.cli", "worker"],
-        env=worker_env(settings),
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop_worker(worker: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    env = worker_process.worker_env(settings, os.environ)
+    return worker_process.start(env, settings.home / "run" / f"{settings.app_id}-worker.log")
 
 
 async def _reset_topics(settings: Settings) -> None:
@@ -124,8 +99,7 @@ def run_demo(base: Settings, keep_running: bool = False) -> int:
     migrate(settings, log=lambda line: print(f"    {line}"))
     _step("loading price versions")
     versions = demo_price_versions(settings)
-    asyncio.run(publish_versions(settings, versions))
-    record_versions(open_client(settings), versions)
+    publish_and_record(settings, open_client(settings), versions)
     for v in versions:
         print(f"    {v.version} effective {v.effective_from.isoformat()}")
     _step("starting the Faust worker")
@@ -141,7 +115,7 @@ def run_demo(base: Settings, keep_running: bool = False) -> int:
     finally:
         if not keep_running:
             _step("stopping the worker" + (f" and {' and '.join(started)}" if started else ""))
-            stop_worker(worker)
+            worker_process.stop(worker)
             local_servers.down(settings, tuple(started))
     return 0
 

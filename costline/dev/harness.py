@@ -6,12 +6,12 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,9 +19,10 @@ from clickhouse_connect.driver.client import Client
 
 from costline.clickhouse import open_client, read_query
 from costline.config import Settings
+from costline.dev import worker_process
 from costline.kafka import ensure_topics, topic_partitions
 from costline.migrations import migrate
-from costline.price_versions import publish_versions, record_versions
+from costline.price_versions import publish_and_record
 from costline.publisher import UsagePublisher
 from schemas.dead_letters import DeadLetter
 from schemas.events import UsageEvent
@@ -70,44 +71,17 @@ class Pipeline:
 
     def load_prices(self, versions: Iterable[PriceVersion] | None = None) -> None:
         versions = list(versions if versions is not None else load_price_dir(self.settings.prices_dir))
-        asyncio.run(publish_versions(self.settings, versions))
-        record_versions(self.db, versions)
+        publish_and_record(self.settings, self.db, versions)
 
     def env(self, batch_max: int) -> dict[str, str]:
-        env = dict(os.environ)
-        s = self.settings
-        for name in (
-            "app_id",
-            "usage_topic",
-            "prices_topic",
-            "dead_letter_topic",
-            "clickhouse_database",
-            "partitions",
-            "kafka_bootstrap",
-            "clickhouse_url",
-            "event_max_age_s",
-            "event_max_future_s",
-        ):
-            env[f"COSTLINE_{name.upper()}"] = str(getattr(s, name))
-        env["COSTLINE_WORKER_DATA_DIR"] = str(s.home / "run" / s.app_id)
-        env["COSTLINE_BATCH_MAX"] = str(batch_max)
-        env.update(self.worker_env)
-        return env
+        return worker_process.worker_env(self.settings, os.environ, batch_max, self.worker_env)
 
     def start_worker(self, batch_max: int = 500) -> None:
         """Another worker process; tests use small batches so a kill lands between and inside them."""
         log_dir = self.settings.home / "run" / "test-workers"
-        log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = str(log_dir / f"{self.settings.app_id}-{len(self.log_paths)}.log")
         self.log_paths.append(self.log_path)
-        with open(self.log_path, "ab") as log:  # the child keeps its own handle
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "costline.cli", "worker"],
-                env=self.env(batch_max),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.workers.append(worker)
+        self.workers.append(worker_process.start(self.env(batch_max), Path(self.log_path)))
 
     @property
     def worker(self) -> subprocess.Popen[bytes] | None:
@@ -118,13 +92,7 @@ class Pipeline:
     def kill_worker(self, sig: int = signal.SIGKILL) -> None:
         """Stop every worker of this pipeline (SIGKILL: no goodbye)."""
         for worker in self.workers:
-            if worker.poll() is None:
-                worker.send_signal(sig)
-                try:
-                    worker.wait(60)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            worker_process.stop(worker, sig, timeout=60)
         self.workers.clear()
 
     def worker_log(self, index: int = -1) -> str:
@@ -143,7 +111,7 @@ class Pipeline:
                     text = f.read()
             except OSError:
                 continue
-            notable = [line for line in text.splitlines() if "[WARNING]" in line or "[ERROR]" in line]
+            notable = worker_process.notable(text)
             parts.append(
                 f"==== {path}: {len(notable)} warnings and errors\n"
                 + "\n".join(notable[-40:])
@@ -154,7 +122,7 @@ class Pipeline:
     def wait_until_ready(self, index: int = -1, timeout: float = 120) -> None:
         """Until a worker has joined the group and finished restoring its tables."""
         deadline = time.monotonic() + timeout
-        while "[^Worker]: Ready" not in self.worker_log(index):
+        while worker_process.READY not in self.worker_log(index):
             if time.monotonic() > deadline:
                 raise AssertionError(f"worker not ready after {timeout:.0f}s:\n{self.worker_log(index)}")
             time.sleep(0.2)

@@ -18,7 +18,7 @@ from billing.invoices import BillingContext, Period, draft
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.dev.harness import Pipeline
-from schemas.events import ToolCall
+from schemas.events import UsageEvent
 from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
 from streams.aggregation import position
@@ -26,25 +26,19 @@ from streams.dedup import id_hashes
 from streams.offset_commits import seed_committed_offsets
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
+from tests.factories import event
 
 ROOT = Path(__file__).resolve().parents[2]
 AN_HOUR_AGO = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 PERIOD = Period.parse(AN_HOUR_AGO.strftime("%Y-%m"))
 
 
-def lookups(customer: str, event_id: str, calls: int, at: datetime = AN_HOUR_AGO) -> ToolCall:
-    return ToolCall(
-        kind="tool",
-        tool="stripe-lookup",
-        calls=calls,
-        event_id=event_id,
-        occurred_at=at,
-        customer_id=customer,
-        agent_id="billing-agent",
-    )
+def lookups(customer: str, event_id: str, calls: int, at: datetime = AN_HOUR_AGO) -> UsageEvent:
+    """The customer's billing agent looks up ``calls`` Stripe records: $0.05 each."""
+    return event(event_id, customer=customer, agent="billing-agent", at=at, tool="stripe-lookup", calls=calls)
 
 
-def republish_then_wait(p: Pipeline, repeat: ToolCall, counted: int) -> None:
+def republish_then_wait(p: Pipeline, repeat: UsageEvent, counted: int) -> None:
     """Publish ``repeat`` and, after it on the same partition, a marker; wait until the marker is in."""
     marker = lookups(repeat.customer_id, f"marker-{uuid.uuid4().hex}", calls=0)
     p.publish([repeat, marker], max_events=1)

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import orjson
 import pytest
@@ -22,33 +21,20 @@ from costline.config import Settings
 from costline.dead_letters import replay_dead_letters
 from costline.dev.demo import demo_price_versions
 from costline.dev.harness import Pipeline
-from schemas.events import UsageEvent, usage_event_adapter
+from schemas.events import UsageEvent
 from schemas.prices import PriceVersion
-
-
-def ev(event_id: str, customer: str, agent: str, at: str, kind: str, **fields: Any) -> UsageEvent:
-    return usage_event_adapter.validate_python(
-        {
-            "event_id": event_id,
-            "customer_id": customer,
-            "agent_id": agent,
-            "occurred_at": f"2026-11-20T{at}Z",
-            "kind": kind,
-            **fields,
-        }
-    )
-
+from tests.factories import day_at, event
 
 # (event, cost worked out by hand)
 DAY: list[tuple[UsageEvent, str]] = [
     # 2,000 input at $2.50/M + 1,000 cached at $1.25/M + 1,000 output at $10/M
     (
-        ev(
+        event(
             "a1",
-            "acme",
-            "support-bot",
-            "10:00:00",
             "llm",
+            customer="acme",
+            agent="support-bot",
+            at=day_at("10:00:00"),
             provider="openai",
             model="gpt-4o",
             input_tokens=3000,
@@ -59,12 +45,12 @@ DAY: list[tuple[UsageEvent, str]] = [
     ),
     # the same call after the noon change: $2.00, $1.00, $8.00 per M
     (
-        ev(
+        event(
             "a2",
-            "acme",
-            "support-bot",
-            "12:30:00",
             "llm",
+            customer="acme",
+            agent="support-bot",
+            at=day_at("12:30:00"),
             provider="openai",
             model="gpt-4o",
             input_tokens=3000,
@@ -74,16 +60,38 @@ DAY: list[tuple[UsageEvent, str]] = [
         "0.013",
     ),
     # 2 Tavily calls at $0.008, half a minute before noon; then at $0.01 after it
-    (ev("a3", "acme", "research-agent", "11:59:30", "tool", tool="tavily-search", calls=2), "0.016"),
-    (ev("a4", "acme", "research-agent", "12:00:30", "tool", tool="tavily-search", calls=2), "0.02"),
+    (
+        event(
+            "a3",
+            "tool",
+            customer="acme",
+            agent="research-agent",
+            at=day_at("11:59:30"),
+            tool="tavily-search",
+            calls=2,
+        ),
+        "0.016",
+    ),
+    (
+        event(
+            "a4",
+            "tool",
+            customer="acme",
+            agent="research-agent",
+            at=day_at("12:00:30"),
+            tool="tavily-search",
+            calls=2,
+        ),
+        "0.02",
+    ),
     # 1,500 tokens at $0.02/M
     (
-        ev(
+        event(
             "a5",
-            "acme",
-            "research-agent",
-            "10:01:00",
             "embedding",
+            customer="acme",
+            agent="research-agent",
+            at=day_at("10:01:00"),
             model="text-embedding-3-small",
             tokens=1500,
         ),
@@ -91,25 +99,62 @@ DAY: list[tuple[UsageEvent, str]] = [
     ),
     # 3 queries at $0.000016
     (
-        ev("a6", "acme", "research-agent", "10:01:10", "vector_query", provider="pinecone", queries=3),
+        event(
+            "a6",
+            "vector_query",
+            customer="acme",
+            agent="research-agent",
+            at=day_at("10:01:10"),
+            provider="pinecone",
+            queries=3,
+        ),
         "0.000048",
     ),
     # 1 s at $0.04/h = 0.0000111111…, half-even at the 12th place
     (
-        ev("a7", "acme", "support-bot", "10:02:00", "compute", sku="fargate-1vcpu-2gb", seconds="1"),
+        event(
+            "a7",
+            "compute",
+            customer="acme",
+            agent="support-bot",
+            at=day_at("10:02:00"),
+            sku="fargate-1vcpu-2gb",
+            seconds="1",
+        ),
         "0.000011111111",
     ),
     # 4.5 min at $0.50
-    (ev("a8", "acme", "support-bot", "12:31:00", "human_review", sku="support-agent", minutes="4.5"), "2.25"),
-    (ev("a9", "acme", "support-bot", "12:32:00", "outcome", outcome_type="ticket_resolved"), "0"),
+    (
+        event(
+            "a8",
+            "human_review",
+            customer="acme",
+            agent="support-bot",
+            at=day_at("12:31:00"),
+            sku="support-agent",
+            minutes="4.5",
+        ),
+        "2.25",
+    ),
+    (
+        event(
+            "a9",
+            "outcome",
+            customer="acme",
+            agent="support-bot",
+            at=day_at("12:32:00"),
+            outcome_type="ticket_resolved",
+        ),
+        "0",
+    ),
     # 20 GB for an hour: 20 × $0.023 / 730 = 0.000630136986301…
     (
-        ev(
+        event(
             "a10",
-            "acme",
-            "research-agent",
-            "13:00:00",
             "storage",
+            customer="acme",
+            agent="research-agent",
+            at=day_at("13:00:00"),
             sku="s3-standard",
             bytes=20 * 10**9,
             seconds="3600",
@@ -118,12 +163,12 @@ DAY: list[tuple[UsageEvent, str]] = [
     ),
     # batch call: (2,000 × $3 + 6,000 × $0.30 + 2,000 × $3.75 + 1,000 × $15) / M, half off
     (
-        ev(
+        event(
             "g1",
-            "globex",
-            "invoice-extractor",
-            "10:00:00",
             "llm",
+            customer="globex",
+            agent="invoice-extractor",
+            at=day_at("10:00:00"),
             provider="anthropic",
             model="claude-sonnet-4",
             input_tokens=10000,
@@ -137,12 +182,12 @@ DAY: list[tuple[UsageEvent, str]] = [
     ),
     # 5,000 × $0.15 + 500 × $0.60 per M
     (
-        ev(
+        event(
             "g2",
-            "globex",
-            "invoice-extractor",
-            "12:05:00",
             "llm",
+            customer="globex",
+            agent="invoice-extractor",
+            at=day_at("12:05:00"),
             provider="openai",
             model="gpt-4o-mini",
             input_tokens=5000,
@@ -151,12 +196,12 @@ DAY: list[tuple[UsageEvent, str]] = [
         "0.00105",
     ),
     (
-        ev(
+        event(
             "g3",
-            "globex",
-            "invoice-extractor",
-            "12:06:00",
             "outcome",
+            customer="globex",
+            agent="invoice-extractor",
+            at=day_at("12:06:00"),
             outcome_type="invoice_extracted",
             value="120.50",
         ),
@@ -164,12 +209,12 @@ DAY: list[tuple[UsageEvent, str]] = [
     ),
     # one second before noon: old GPT-4o prices, 1,000 × $2.50 + 100 × $10 per M
     (
-        ev(
+        event(
             "g4",
-            "globex",
-            "invoice-extractor",
-            "11:59:59",
             "llm",
+            customer="globex",
+            agent="invoice-extractor",
+            at=day_at("11:59:59"),
             provider="openai",
             model="gpt-4o",
             input_tokens=1000,
@@ -178,7 +223,18 @@ DAY: list[tuple[UsageEvent, str]] = [
         "0.0035",
     ),
     # half an hour of an A10G at $1.006/h
-    (ev("g5", "globex", "invoice-extractor", "12:10:00", "compute", sku="gpu-a10g", seconds="1800"), "0.503"),
+    (
+        event(
+            "g5",
+            "compute",
+            customer="globex",
+            agent="invoice-extractor",
+            at=day_at("12:10:00"),
+            sku="gpu-a10g",
+            seconds="1800",
+        ),
+        "0.503",
+    ),
 ]
 ACME_TOTAL = Decimal("2.315969248097")
 GLOBEX_TOTAL = Decimal("0.5227")
@@ -210,8 +266,8 @@ def day(pipeline: Pipeline) -> Pipeline:
 
 def test_each_event_is_priced_by_the_version_in_force_when_it_happened(day: Pipeline) -> None:
     ledger = dict(day.rows("SELECT event_id, cost FROM ledger FINAL"))
-    for event, cost in DAY:
-        assert ledger[event.event_id] == Decimal(cost), event.event_id
+    for sent, cost in DAY:
+        assert ledger[sent.event_id] == Decimal(cost), sent.event_id
     versions = dict(day.rows("SELECT event_id, price_version FROM ledger FINAL WHERE kind = 'llm'"))
     assert versions["a1"] == versions["g4"] == "2024-10-01-list"
     assert versions["a2"] == "2026-11-20-midday"
@@ -272,19 +328,23 @@ def test_costs_command_groups_a_customers_costs(day: Pipeline) -> None:
 
 
 def test_bad_events_are_dead_lettered_with_a_reason_and_replayable(day: Pipeline) -> None:
-    good_before = ev("i1", "initech", "helpdesk", "09:00:00", "tool", tool="twilio-sms")
-    unpriced = ev(
+    good_before = event(
+        "i1", "tool", customer="initech", agent="helpdesk", at=day_at("09:00:00"), tool="twilio-sms"
+    )
+    unpriced = event(
         "i2",
-        "initech",
-        "helpdesk",
-        "09:00:01",
         "llm",
+        customer="initech",
+        agent="helpdesk",
+        at=day_at("09:00:01"),
         provider="acme-ai",
         model="gpt-9",
         input_tokens=1000,
         output_tokens=500,
     )
-    good_after = ev("i3", "initech", "helpdesk", "09:00:02", "tool", tool="twilio-sms", calls=2)
+    good_after = event(
+        "i3", "tool", customer="initech", agent="helpdesk", at=day_at("09:00:02"), tool="twilio-sms", calls=2
+    )
     invalid = orjson.dumps(
         {
             "kind": "llm",

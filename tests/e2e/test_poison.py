@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from costline.config import Settings
@@ -26,23 +25,9 @@ from costline.dev import local_servers
 from costline.dev.harness import Pipeline
 from schemas.dead_letters import DeadLetterCode
 from schemas.prices import load_price_dir
+from tests.factories import encoded
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def sms(event_id: str, agent: str = "support-bot", at: datetime = NOW, **extra: Any) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": event_id,
-            "customer_id": "acme",
-            "agent_id": agent,
-            "occurred_at": at.isoformat(),
-            "kind": "tool",
-            "tool": "twilio-sms",
-            "calls": 1,
-            **extra,
-        }
-    )
 
 
 def array(*events: bytes) -> bytes:
@@ -86,8 +71,8 @@ def test_events_clickhouse_refuses_are_dead_lettered_and_the_rest_counted(pipeli
     # A rule the operator added: ClickHouse now refuses every row of this agent.
     pipeline.db.command("ALTER TABLE ledger ADD CONSTRAINT no_poison CHECK agent_id != 'poison-bot'")
     try:
-        good = [sms(f"refuse-good-{i}") for i in range(20)]
-        poison = [sms(f"refuse-bad-{i}", agent="poison-bot") for i in range(4)]
+        good = [encoded(f"refuse-good-{i}", at=NOW) for i in range(20)]
+        poison = [encoded(f"refuse-bad-{i}", agent="poison-bot", at=NOW) for i in range(4)]
         mixed = array(good[0], poison[1], good[1], poison[2], good[2], poison[3], good[3])
         pipeline.publish([], raw=[(b"acme", v) for v in [*good[4:], poison[0], mixed]])
 
@@ -106,7 +91,7 @@ def test_events_clickhouse_refuses_are_dead_lettered_and_the_rest_counted(pipeli
 
 def test_a_message_spanning_101_months_is_counted_whole(pipeline: Pipeline) -> None:
     months = [NOW.replace(day=1) - timedelta(days=31 * m) for m in range(101)]
-    message = array(*(sms(f"months-{m}", at=at) for m, at in enumerate(months)))
+    message = array(*(encoded(f"months-{m}", at=at) for m, at in enumerate(months)))
     pipeline.publish([], raw=[(b"acme", message)])
 
     pipeline.wait_for("SELECT count() FROM ledger FINAL WHERE startsWith(event_id, 'months-')", 101)
@@ -114,8 +99,15 @@ def test_a_message_spanning_101_months_is_counted_whole(pipeline: Pipeline) -> N
 
 
 def test_an_array_with_three_bad_events_keeps_three_dead_letter_rows(pipeline: Pipeline) -> None:
-    bad = sms("three-bad", calls=-1)
-    message = array(sms("three-ok-0"), bad, sms("three-ok-1"), bad, bad, sms("three-ok-2"))
+    bad = encoded("three-bad", at=NOW, calls=-1)
+    message = array(
+        encoded("three-ok-0", at=NOW),
+        bad,
+        encoded("three-ok-1", at=NOW),
+        bad,
+        bad,
+        encoded("three-ok-2", at=NOW),
+    )
     pipeline.publish([], raw=[(b"acme", message)])
 
     pipeline.wait_for("SELECT count() FROM ledger FINAL WHERE startsWith(event_id, 'three-ok-')", 3)
@@ -127,7 +119,7 @@ def test_an_array_with_three_bad_events_keeps_three_dead_letter_rows(pipeline: P
 
 def test_an_oversize_dead_letter_reaches_the_topic_cut_and_is_replayed_whole(pipeline: Pipeline) -> None:
     # An unknown field makes it invalid; its size makes the letter, with headers, too big for the broker.
-    raw = sms("oversize", junk="x" * 1_040_000)
+    raw = encoded("oversize", at=NOW, junk="x" * 1_040_000)
     pipeline.publish([], raw=[(b"acme", raw)])
 
     pipeline.wait_for(
@@ -151,7 +143,7 @@ def test_a_hung_clickhouse_is_timed_out_logged_and_caught_up(pipeline: Pipeline)
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
     try:
-        pipeline.publish([], raw=[(b"acme", sms(f"hung-{i}")) for i in range(10)])
+        pipeline.publish([], raw=[(b"acme", encoded(f"hung-{i}", at=NOW)) for i in range(10)])
         deadline = time.monotonic() + 60
         while not (retries := timeouts(pipeline)):
             assert time.monotonic() < deadline, pipeline.workers_report()

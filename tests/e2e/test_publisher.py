@@ -18,18 +18,9 @@ from costline.cli_errors import EXIT_UNAVAILABLE
 from costline.config import Settings, get_settings
 from costline.kafka import ensure_topics, topic_partitions
 from costline.publisher import MAX_MESSAGE_BYTES, DeliveryError, KafkaUnavailable, UsagePublisher
-from schemas.events import ToolCall
+from tests.factories import event
 
-
-def sms(n: int, customer: str) -> ToolCall:
-    return ToolCall(
-        kind="tool",
-        tool="twilio-sms",
-        event_id=f"sms-{n}",
-        occurred_at=datetime(2026, 11, 3, 10, tzinfo=UTC),
-        customer_id=customer,
-        agent_id="support-bot",
-    )
+SENT_AT = datetime(2026, 11, 3, 10, tzinfo=UTC)  # a text message from a customer's support bot
 
 
 @pytest.fixture
@@ -79,7 +70,7 @@ def closed_port() -> int:
 async def test_a_running_broker_gets_every_event_and_flush_returns(services: Settings, topic: str) -> None:
     async with UsagePublisher(services.kafka_bootstrap, topic, delivery_timeout_s=30) as sdk:
         for n in range(1_200):
-            await sdk.publish(sms(n, ["acme-corp", "globex"][n % 2]))
+            await sdk.publish(event(f"sms-{n}", customer=["acme-corp", "globex"][n % 2], at=SENT_AT))
         await sdk.flush()
         assert sdk.buffered == (0, 0)
 
@@ -106,7 +97,7 @@ async def test_a_broker_that_never_answers_fails_within_the_timeout(silent_port:
 async def test_a_message_kafka_refuses_is_reported_with_its_reason(services: Settings, topic: str) -> None:
     huge = b'{"kind": "tool", "attributes": {"blob": "' + b"x" * (4 * MAX_MESSAGE_BYTES) + b'"}}'
     async with UsagePublisher(services.kafka_bootstrap, topic, delivery_timeout_s=30) as sdk:
-        await sdk.publish(sms(1, "acme-corp"))
+        await sdk.publish(event("sms-1", customer="acme-corp", at=SENT_AT))
         await sdk.publish_raw(b"acme-corp", huge)
         with pytest.raises(DeliveryError, match="MessageSizeTooLarge") as refused:
             await sdk.flush()
@@ -121,7 +112,7 @@ def test_the_publish_command_reports_an_unreachable_broker_in_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     events = tmp_path / "events.jsonl"
-    events.write_bytes(sms(1, "acme-corp").model_dump_json().encode() + b"\n")
+    events.write_bytes(event("sms-1", customer="acme-corp", at=SENT_AT).model_dump_json().encode() + b"\n")
     monkeypatch.setenv("COSTLINE_KAFKA_BOOTSTRAP", f"127.0.0.1:{closed_port()}")
     get_settings.cache_clear()
     try:

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import orjson
 import pytest
@@ -22,8 +21,11 @@ from costline.dev.harness import Pipeline
 from schemas.events import usage_event_adapter
 from schemas.prices import load_price_dir
 from streams.pricing import PriceCatalog
+from tests.factories import encoded, usage
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+# Events are acme's support bot by default: a text message ($0.008 a call) or a GPT-4o call.
+AN_HOUR_AGO = NOW - timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
@@ -35,68 +37,46 @@ def pipeline(services: Settings) -> Iterator[Pipeline]:
     p.close()
 
 
-def sms(event_id: str, at: datetime = NOW - timedelta(hours=1), **fields: Any) -> dict[str, Any]:
-    """acme's support bot sends text messages: $0.008 a call."""
-    return {
-        "kind": "tool",
-        "event_id": event_id,
-        "occurred_at": at.isoformat(),
-        "customer_id": "acme",
-        "agent_id": "support-bot",
-        "tool": "twilio-sms",
-        "calls": 1,
-        **fields,
-    }
-
-
-def llm(event_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "kind": "llm",
-        "event_id": event_id,
-        "occurred_at": (NOW - timedelta(hours=1)).isoformat(),
-        "customer_id": "acme",
-        "agent_id": "support-bot",
-        "provider": "openai",
-        "model": "gpt-4o",
-        "input_tokens": 1000,
-        "output_tokens": 100,
-        **fields,
-    }
-
-
 def test_hostile_messages_are_dead_letters_and_the_good_ones_are_counted_exactly(
     pipeline: Pipeline,
 ) -> None:
-    good = [sms(f"good-{i}", calls=i + 1) for i in range(20)]
-    good.append(sms("34-days-old", at=NOW - timedelta(days=34)))  # inside both bounds
-    good.append(sms("a-minute-ahead", at=NOW + timedelta(minutes=1)))
-    array = [sms(f"array-{i}") for i in range(8)]
+    good = [usage(f"good-{i}", at=AN_HOUR_AGO, calls=i + 1) for i in range(20)]
+    good.append(usage("34-days-old", at=NOW - timedelta(days=34)))  # inside both bounds
+    good.append(usage("a-minute-ahead", at=NOW + timedelta(minutes=1)))
+    array = [usage(f"array-{i}", at=AN_HOUR_AGO) for i in range(8)]
     array[1]["calls"] = True
     array[4]["calls"] = "2"
     array[6]["attributes"] = {"team\x00": "billing"}
     good += [e for i, e in enumerate(array) if i not in (1, 4, 6)]
 
-    def raw(event: dict[str, Any]) -> bytes:
-        return orjson.dumps(event)
-
-    repeated = raw(llm("dup-top")).replace(b'"output_tokens":100', b'"output_tokens":100,"input_tokens":1')
-    in_attributes = raw(llm("dup-attr", attributes={"team": "a"})).replace(
+    repeated = encoded("dup-top", "llm", at=AN_HOUR_AGO).replace(
+        b'"output_tokens":100', b'"output_tokens":100,"input_tokens":1'
+    )
+    in_attributes = encoded("dup-attr", "llm", at=AN_HOUR_AGO, attributes={"team": "a"}).replace(
         b'{"team":"a"}', b'{"team":"a","team":"b"}'
     )
     hostile: list[tuple[bytes, str]] = [
         (repeated, "malformed_json"),
         (in_attributes, "malformed_json"),
-        (raw(llm("flag-tokens", input_tokens=True)), "invalid_event"),
-        (raw(llm("string-tokens", input_tokens="1000")), "invalid_event"),
-        (raw(llm("float-tokens")).replace(b'"input_tokens":1000', b'"input_tokens":1e3'), "invalid_event"),
+        (encoded("flag-tokens", "llm", at=AN_HOUR_AGO, input_tokens=True), "invalid_event"),
+        (encoded("string-tokens", "llm", at=AN_HOUR_AGO, input_tokens="1000"), "invalid_event"),
+        (
+            encoded("float-tokens", "llm", at=AN_HOUR_AGO).replace(
+                b'"input_tokens":1000', b'"input_tokens":1e3'
+            ),
+            "invalid_event",
+        ),
         # 5 MB cannot pass the broker (1 MiB a message); 600 KB is 600 times the limit
-        (raw(llm("big-attr", attributes={"notes": "x" * 600_000})), "invalid_event"),
-        (raw(llm("many-keys", attributes={f"k\x07{i}": "v" for i in range(2000)})), "invalid_event"),
+        (encoded("big-attr", "llm", at=AN_HOUR_AGO, attributes={"notes": "x" * 600_000}), "invalid_event"),
+        (
+            encoded("many-keys", "llm", at=AN_HOUR_AGO, attributes={f"k\x07{i}": "v" for i in range(2000)}),
+            "invalid_event",
+        ),
         (b"[]", "empty_message"),
-        (raw(sms("year-9999", at=datetime(9999, 12, 31, tzinfo=UTC))), "invalid_event"),
-        (raw(sms("40-days-old", at=NOW - timedelta(days=40))), "out_of_bounds"),
-        (raw(sms("an-hour-ahead", at=NOW + timedelta(hours=1))), "out_of_bounds"),
-        (raw(array), "invalid_event"),  # three times, one letter per bad event
+        (encoded("year-9999", at=datetime(9999, 12, 31, tzinfo=UTC)), "invalid_event"),
+        (encoded("40-days-old", at=NOW - timedelta(days=40)), "out_of_bounds"),
+        (encoded("an-hour-ahead", at=NOW + timedelta(hours=1)), "out_of_bounds"),
+        (orjson.dumps(array), "invalid_event"),  # three times, one letter per bad event
     ]
     events = [usage_event_adapter.validate_python(e) for e in good]
     # Hostile messages between good ones, on the customer's own partition.

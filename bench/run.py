@@ -27,7 +27,8 @@ from clickhouse_connect.driver.client import Client
 from bench.restart import restart_after_history
 from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
-from billing.invoices import BillingContext, Period, draft
+from billing.invoices import BillingContext, draft
+from billing.periods import Period
 from costline.clickhouse import open_client, read_query
 from costline.config import Settings, get_settings
 from costline.dev import local_servers

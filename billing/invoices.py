@@ -21,10 +21,9 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from billing import store
-from billing.exceptions import BillingError as BillingError  # re-exported: callers import it here
+from billing.exceptions import BillingError
 from billing.meters import USAGE_COST, meter_usage
-from billing.periods import Period as Period  # re-exported for the demo and bench, which import it here
-from billing.periods import midnight, segments
+from billing.periods import Period, midnight, segments
 from billing.rating import Line, PeriodUsage, credits_to_apply, rate, total
 from costline.clickhouse import read_query
 from schemas.meters import Meter, MeterFilter

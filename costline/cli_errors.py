@@ -59,7 +59,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
     from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-    from billing.invoices import BillingError
+    from billing.exceptions import BillingError
     from billing.store import BillingDataError
     from costline.publisher import KafkaUnavailable, PublishError
     from schemas.prices import PriceFileError

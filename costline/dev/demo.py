@@ -18,7 +18,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from billing.costs import cost_summary
-from billing.render_costs import table
+from billing.render import costs_table
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.dev import local_servers, worker_process
@@ -143,7 +143,8 @@ async def _publish(settings: Settings, events: list[UsageEvent]) -> None:
 
 def _print_invoices(settings: Settings) -> None:
     from billing import store
-    from billing.invoices import BillingContext, Period, invoice_for
+    from billing.invoices import BillingContext, invoice_for
+    from billing.periods import Period
     from billing.render import render_invoice
 
     client = open_client(settings)
@@ -162,7 +163,7 @@ def _print_report(settings: Settings) -> None:
     rows = cost_summary(client, DAY, DAY + timedelta(days=1))
     print()
     print(f"Cost of {DAY.date()} by customer, agent and category (priced at event time):")
-    print(table(rows, ["customer", "agent", "category"]))
+    print(costs_table(rows, ["customer", "agent", "category"]))
     print()
     totals: dict[str, Decimal] = {}
     for row in rows:

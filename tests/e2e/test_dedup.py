@@ -14,7 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from billing import store
-from billing.invoices import BillingContext, Period, draft
+from billing.invoices import BillingContext, draft
+from billing.periods import Period
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.dev.harness import Pipeline

@@ -38,7 +38,7 @@ from schemas.events import ToolCall, parse_event
 from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
 from streams.pricing import PriceCatalog
-from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
+from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, ledger_row
 
 BENCH_DIR = Path(__file__).resolve().parent
 BENCH_SQL = BENCH_DIR / "sql"

@@ -37,6 +37,7 @@ import numpy as np
 from schemas.dead_letters import DeadLetter, DeadLetterCode
 from schemas.events import dump_event
 from streams.aggregation import (
+    Counted,
     FoldResult,
     WindowAggregate,
     WindowKey,
@@ -47,9 +48,8 @@ from streams.aggregation import (
     window_keys,
 )
 from streams.decoding import Decoded, configured_bounds, decode_message
-from streams.dedup import DedupIndex, Hashes, IdFilter, Seconds, id_hashes
+from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, id_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
-from streams.sinks.clickhouse import CountedId
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int | None = None  # the broker's; occurred_at is bounded against it
-
-
-Counted = tuple[int, int, PricedEvent]  # (partition, position, priced event)
 
 
 class Sink(Protocol):

@@ -25,7 +25,7 @@ from streams.aggregation import position
 from streams.dedup import id_hashes
 from streams.offset_commits import seed_committed_offsets
 from streams.pricing import PriceCatalog
-from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
+from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, ledger_row
 
 ROOT = Path(__file__).resolve().parents[2]
 AN_HOUR_AGO = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)

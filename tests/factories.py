@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import orjson
 
 from schemas.dead_letters import DeadLetter
 from schemas.prices import load_price_dir
+from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
@@ -53,3 +55,12 @@ def batch(values: list[bytes], first_offset: int = 0, partition: int = 0) -> lis
 def hour_total(sink: FakeSink) -> tuple[Any, int]:
     agg = next(v for k, v in sink.windows.items() if k.agent_id == "*" and k.size == 3600)
     return agg.cost, agg.events
+
+
+def window_with_every_field(first: int = 1000) -> WindowAggregate:
+    """Each field a different value, none its default: a field a derivation leaves out shows."""
+    values = {
+        name: Decimal(f"{i}.00000000000{i % 10}") if kind is Decimal else first + i
+        for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())
+    }
+    return WindowAggregate(**values)

@@ -90,7 +90,8 @@ MAX_MONTHS_PER_INSERT = 90
 MAX_ROWS_PER_INSERT = 100_000
 PROBED_TABLES = ("ledger", "cost_windows")
 
-_WINDOW_SNAPSHOTS = Template(read_query("window_snapshots")).substitute(
+# Its SELECT list is the window model's columns, in field order.
+WINDOW_SNAPSHOTS = Template(read_query("window_snapshots")).substitute(
     aggregate_columns=", ".join(AGGREGATE_COLUMNS)
 )
 _COUNTED_EVENT_IDS = read_query("counted_event_ids")
@@ -253,7 +254,7 @@ class ClickHouseSink:
 
     async def _load_windows(self, keys: list[WindowKey]) -> dict[WindowKey, WindowAggregate]:
         result = await self.client.query(
-            _WINDOW_SNAPSHOTS,
+            WINDOW_SNAPSHOTS,
             parameters={
                 "keys": [
                     (k.customer_id, k.agent_id, k.category, k.size, datetime.fromtimestamp(k.start, UTC))

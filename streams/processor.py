@@ -330,9 +330,7 @@ class BatchProcessor:
         return ids
 
     @staticmethod
-    def _advance(
-        watermarks: dict[int, int], counted: Iterable[tuple[int, int, PricedEvent]]
-    ) -> dict[int, int]:
+    def _advance(watermarks: dict[int, int], counted: Iterable[Counted]) -> dict[int, int]:
         """Each partition's highest event time, including this batch."""
         marks = dict(watermarks)
         for partition, _, item in counted:
@@ -341,13 +339,11 @@ class BatchProcessor:
                 marks[partition] = at
         return marks
 
-    async def _current_windows(
-        self, counted: Iterable[tuple[int, int, PricedEvent]]
-    ) -> dict[WindowKey, WindowAggregate]:
+    async def _current_windows(self, counted: Iterable[Counted]) -> dict[WindowKey, WindowAggregate]:
         """State before the batch of every window it touches.
 
         A window missing from worker state is new, or was expired from it
-        (see :meth:`TableState.expire`) and is now hit by a late event. Only
+        (see :meth:`streams.window_state.TableState.expire`) and is now hit by a late event. Only
         the latter can have a snapshot in ClickHouse, and only a window past
         its retention at the watermark the last expiry ran at can have been
         expired, so only those are looked up.

@@ -59,7 +59,7 @@ def hour_total(sink: FakeSink) -> tuple[Any, int]:
 
 def window_with_every_field(first: int = 1000) -> WindowAggregate:
     """Each field a different value, none its default: a field a derivation leaves out shows."""
-    values = {
+    values: dict[str, Any] = {
         name: Decimal(f"{i}.00000000000{i % 10}") if kind is Decimal else first + i
         for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())
     }

@@ -1,14 +1,20 @@
-"""Batched writes of ledger rows and window snapshots to ClickHouse.
+"""The worker's ClickHouse: batched writes of ledger rows, window snapshots
+and dead letters, and the reads it needs back (counted ids, window snapshots).
 
 The worker calls :meth:`ClickHouseSink.write` once per batch, before it
 acknowledges the batch's offsets: a batch is either in ClickHouse or will
-be replayed. Both tables are ReplacingMergeTree keyed so that writing a
+be replayed. The tables are ReplacingMergeTree keyed so that writing a
 replayed batch again replaces rows with identical ones, which is also why
 a batch may go in as several inserts (:func:`insert_chunks`).
 
-When ClickHouse refuses rows for good, :meth:`ClickHouseSink.probe` finds
-which: it inserts into ``<table>_probe``, a copy of the table with the Null
-engine, which checks types and constraints and stores nothing.
+When ClickHouse refuses rows for good, the processor finds which by halving
+the batch against :meth:`ClickHouseSink.probe`: it inserts into
+``<table>_probe``, a copy of the table with the Null engine, which checks
+types and constraints and stores nothing.
+
+Window columns and rows come from :class:`streams.aggregation.WindowAggregate`'s
+fields; the ledger's are listed here. (``costline.clickhouse`` is the client
+every package shares; this module is the worker's use of it.)
 """
 
 from __future__ import annotations

@@ -8,8 +8,11 @@ from pydantic import ValidationError
 from schemas.meters import Meter
 
 
+def meter(kinds: list[str]) -> Meter:
+    return Meter.model_validate({"name": "actions", "aggregation": "count", "filter": {"kinds": kinds}})
+
+
 def test_a_filter_takes_the_contracts_kinds_only() -> None:
-    meter = Meter(name="actions", aggregation="count", filter={"kinds": ["llm", "human_review"]})
-    assert meter.filter.kinds == ["llm", "human_review"]
+    assert meter(["llm", "human_review"]).filter.kinds == ["llm", "human_review"]
     with pytest.raises(ValidationError, match="vector_query"):
-        Meter(name="actions", aggregation="count", filter={"kinds": ["llm_call"]})
+        meter(["llm_call"])

@@ -18,7 +18,7 @@ from costline.clickhouse import open_async_client, open_client
 from costline.config import Settings
 from costline.migrations import migrate
 from streams.dedup import DedupIndex, id_hashes
-from streams.sinks.clickhouse import ClickHouseSink
+from streams.sinks.clickhouse_sink import ClickHouseSink
 
 _FILL = """
 INSERT INTO event_ids

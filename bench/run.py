@@ -29,7 +29,7 @@ from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
 from billing.invoices import BillingContext, draft
 from billing.periods import Period
-from costline.clickhouse import open_client, read_query
+from costline.clickhouse import open_client
 from costline.config import Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
@@ -40,7 +40,7 @@ from schemas.events import ToolCall, parse_event
 from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
 from streams.pricing import PriceCatalog
-from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
+from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, ledger_row
 
 BENCH_DIR = Path(__file__).resolve().parent
 BENCH_SQL = BENCH_DIR / "sql"
@@ -267,7 +267,7 @@ def generated_ledger(settings: Settings, rows: int) -> Client:
 def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
     """An invoice query over a generated ledger of ``rows`` rows."""
     client = generated_ledger(settings, rows)
-    sql = read_query("invoice_usage")
+    sql = (BENCH_SQL / "invoice_usage.sql").read_text()
     october = {"from": datetime(2026, 10, 1, tzinfo=UTC), "to": datetime(2026, 11, 1, tzinfo=UTC)}
     # The busiest customer's month, to show the query reads real rows.
     busiest = client.query(sql, parameters={"customer": "cust-0000", **october}).result_rows

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# The one place the Kafka version is set: the local broker installs it
+# (costline.dev.servers.kafka_broker, which says why this release) and
+# docker-compose.yml's image is checked against it (tests/unit/costline/test_config.py).
+KAFKA_VERSION = "4.4.0"
 
 
 class Settings(BaseSettings):
@@ -21,7 +25,7 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_controller_port: int = 19093
-    kafka_version: str = "4.4.0"
+    kafka_version: str = KAFKA_VERSION
 
     # An http(s):// URL of a ClickHouse server, or chdb:///path for the
     # embedded engine (in-process; fine for the CLI, not for the worker).

@@ -252,16 +252,10 @@ UsageEvent = Annotated[
     LlmCall | ToolCall | Embedding | VectorQuery | Compute | Storage | HumanReview | Outcome,
     Field(discriminator="kind"),
 ]
-KINDS: tuple[str, ...] = (
-    "llm",
-    "tool",
-    "embedding",
-    "vector_query",
-    "compute",
-    "storage",
-    "human_review",
-    "outcome",
-)
+# The kinds, in UsageEvent's order: each is its class's ``kind`` literal
+# (tests/unit/schemas/test_events.py checks the two agree). Meters and the
+# rest of the tree take their choices from here.
+Kind = Literal["llm", "tool", "embedding", "vector_query", "compute", "storage", "human_review", "outcome"]
 
 usage_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)
 

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.events import Kind
+
 SumField = Literal[
     "quantity",
     "outcome_value",
@@ -26,7 +28,6 @@ SumField = Literal[
     "reasoning_tokens",
 ]
 UniqueField = Literal["user_id", "task_id", "agent_id", "request_id"]
-Kind = Literal["llm", "tool", "embedding", "vector_query", "compute", "storage", "human_review", "outcome"]
 
 
 class MeterFilter(BaseModel):

@@ -16,7 +16,7 @@ from streams.offset_commits import progress
 from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
-from streams.sinks.clickhouse import ClickHouseSink
+from streams.sinks.clickhouse_sink import ClickHouseSink
 from streams.topology import dead_letter_topic, usage_topic, windows_table
 from streams.window_state import TableState
 

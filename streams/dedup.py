@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,16 @@ HORIZON_MIN_S = 3600.0
 HORIZON_MAX_S = 35 * 86_400.0
 # ``event_ids`` keeps rows this long (its TTL): the longest horizon and a day.
 RETENTION_S = HORIZON_MAX_S + 86_400.0
+
+
+class CountedId(NamedTuple):
+    """Where and when an id was counted: a row of ``event_ids``."""
+
+    partition: int
+    position: int
+    counted_at: float  # unix seconds (ledger ingested_at)
+    occurred_at_us: int
+
 
 Hashes = npt.NDArray[np.uint64]
 Seconds = npt.NDArray[np.float64]

@@ -37,6 +37,7 @@ import numpy as np
 from schemas.dead_letters import DeadLetter, DeadLetterCode
 from schemas.events import dump_event
 from streams.aggregation import (
+    Counted,
     FoldResult,
     WindowAggregate,
     WindowKey,
@@ -47,9 +48,8 @@ from streams.aggregation import (
     window_keys,
 )
 from streams.decoding import Decoded, configured_bounds, decode_message
-from streams.dedup import DedupIndex, Hashes, IdFilter, Seconds, id_hashes
+from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, id_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
-from streams.sinks.clickhouse import CountedId
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int | None = None  # the broker's; occurred_at is bounded against it
-
-
-Counted = tuple[int, int, PricedEvent]  # (partition, position, priced event)
 
 
 class Sink(Protocol):
@@ -333,9 +330,7 @@ class BatchProcessor:
         return ids
 
     @staticmethod
-    def _advance(
-        watermarks: dict[int, int], counted: Iterable[tuple[int, int, PricedEvent]]
-    ) -> dict[int, int]:
+    def _advance(watermarks: dict[int, int], counted: Iterable[Counted]) -> dict[int, int]:
         """Each partition's highest event time, including this batch."""
         marks = dict(watermarks)
         for partition, _, item in counted:
@@ -344,13 +339,11 @@ class BatchProcessor:
                 marks[partition] = at
         return marks
 
-    async def _current_windows(
-        self, counted: Iterable[tuple[int, int, PricedEvent]]
-    ) -> dict[WindowKey, WindowAggregate]:
+    async def _current_windows(self, counted: Iterable[Counted]) -> dict[WindowKey, WindowAggregate]:
         """State before the batch of every window it touches.
 
         A window missing from worker state is new, or was expired from it
-        (see :meth:`TableState.expire`) and is now hit by a late event. Only
+        (see :meth:`streams.window_state.TableState.expire`) and is now hit by a late event. Only
         the latter can have a snapshot in ClickHouse, and only a window past
         its retention at the watermark the last expiry ran at can have been
         expired, so only those are looked up.

@@ -29,7 +29,7 @@ dead_letter_topic = app.topic(
 
 # Window aggregates: WindowKey.encode() -> WindowAggregate.encode(). Written
 # once per changed key per batch, with the changelog partition set to the
-# source partition of the customer (see streams.agents.TableState).
+# source partition of the customer (see streams.window_state.TableState).
 # Its changelog really compacts (costline.kafka.CHANGELOG_CONFIG) and is
 # restored by a plain consumer (streams.changelog_store), so a restart reads
 # the live windows, not all of history, and at consumer speed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from costline.config import Settings
 from schemas.dead_letters import DeadLetter
 from schemas.events import UsageEvent, usage_event_adapter
 from schemas.prices import load_price_dir
+from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
@@ -106,3 +108,12 @@ def run_command(settings: Settings, *argv: str) -> int:
     """
     args = build_parser().parse_args(argv)
     return int(args.func(args, settings))
+
+
+def window_with_every_field(first: int = 1000) -> WindowAggregate:
+    """Each field a different value, none its default: a field a derivation leaves out shows."""
+    values: dict[str, Any] = {
+        name: Decimal(f"{i}.00000000000{i % 10}") if kind is Decimal else first + i
+        for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())
+    }
+    return WindowAggregate(**values)

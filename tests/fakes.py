@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from streams.aggregation import WindowAggregate, WindowKey
-from streams.dedup import Hashes, Seconds, id_hashes
-from streams.sinks.clickhouse import Counted, CountedId
+from streams.aggregation import Counted, WindowAggregate, WindowKey
+from streams.dedup import CountedId, Hashes, Seconds, id_hashes
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -26,7 +26,7 @@ from streams.aggregation import position
 from streams.dedup import id_hashes
 from streams.offset_commits import seed_committed_offsets
 from streams.pricing import PriceCatalog
-from streams.sinks.clickhouse import LEDGER_COLUMNS, ledger_row
+from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, ledger_row
 from tests.factories import event
 
 ROOT = Path(__file__).resolve().parents[2]

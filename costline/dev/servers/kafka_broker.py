@@ -4,7 +4,7 @@ Jars come from Maven Central (``mvn dependency:copy-dependencies``) because a
 package registry is the only source this project may fetch from. The broker
 runs in KRaft mode, broker and controller in one JVM, on loopback only.
 
-KAFKA_VERSION is the newest release verified end to end with aiokafka 0.14
+costline.config.KAFKA_VERSION is the newest release verified end to end with aiokafka 0.14
 and faust-streaming 0.15.3: idempotent and transactional producers
 (send_offsets_to_transaction, aborts), consumer groups, admin topic creation,
 compacted topics, and Faust tables restored from their changelog after a
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
+from costline.config import KAFKA_VERSION
 from costline.dev.servers.processes import keep_out_of_git, launch_detached, live_pid, send_signal, tail
 
-KAFKA_VERSION = "4.4.0"
 # Kafka 4 logs through log4j2, but kafka_2.13's pom brings only slf4j-api:
 # without this binding slf4j falls back to NOP and every broker log is lost.
 LOG4J_VERSION = "2.25.5"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import get_args
 
 import orjson
 import pytest
@@ -15,13 +16,21 @@ from schemas.events import (
     MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_ATTRIBUTES,
     Compute,
+    Kind,
     LlmCall,
     Outcome,
+    UsageEvent,
     parse_event,
 )
 from streams.dead_letter import describe_validation_error
 
 BASE = b'"event_id":"e1","customer_id":"acme","agent_id":"bot","occurred_at":"2026-11-20T10:00:00+02:00"'
+
+
+def test_kind_lists_each_event_class_kind_once_in_order() -> None:
+    classes = get_args(get_args(UsageEvent)[0])
+    kinds = [get_args(cls.model_fields["kind"].annotation)[0] for cls in classes]
+    assert tuple(kinds) == get_args(Kind)
 
 
 def test_timestamps_are_stored_in_utc() -> None:

@@ -6,8 +6,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from schemas.events import ToolCall
-from streams.aggregation import ALL_AGENTS, WindowAggregate, WindowKey, fold, is_expired
+from streams.aggregation import (
+    AGGREGATE_COLUMNS,
+    AGGREGATE_FIELDS,
+    ALL_AGENTS,
+    WindowAggregate,
+    WindowKey,
+    fold,
+    is_expired,
+)
 from streams.pricing import PricedEvent, TokenUsage
+from tests.factories import window_with_every_field
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -49,6 +58,33 @@ def test_state_round_trips_through_its_changelog_encoding() -> None:
     assert WindowAggregate.decode(agg.encode()) == agg
     key = WindowKey("acme", "bot", "llm", 60, 1_700_000_000)
     assert WindowKey.decode(key.encode()) == key
+
+
+def test_every_field_round_trips_through_the_changelog_encoding() -> None:
+    agg = window_with_every_field()
+    assert WindowAggregate.decode(agg.encode()) == agg
+    assert agg.copy() == agg and agg.copy() is not agg
+
+
+def test_the_changelog_encoding_is_the_fields_in_declaration_order() -> None:
+    # Restored changelogs hold this form: reordering fields is a migration of worker state.
+    agg = WindowAggregate(
+        cost=Decimal("1.5"), events=2, outcome_value=Decimal("0.25"), last_offset=7, partition=3
+    )
+    assert agg.encode() == b"1.5,2,0,0,0,0,0,0,0.25,0,7,3"
+    assert agg.values() == tuple(getattr(agg, name) for name in AGGREGATE_FIELDS)
+
+
+def test_values_read_back_from_clickhouse_keep_their_types() -> None:
+    agg = window_with_every_field()
+    assert WindowAggregate.from_values(agg.values()) == agg
+    texts = [str(value) for value in agg.values()]
+    assert [type(v) for v in WindowAggregate.from_values(texts).values()] == list(AGGREGATE_FIELDS.values())
+
+
+def test_each_field_is_the_cost_windows_column_of_its_name_but_the_two_marks() -> None:
+    renamed = {"last_offset": "version", "partition": "source_partition"}
+    assert tuple(renamed.get(name, name) for name in AGGREGATE_FIELDS) == AGGREGATE_COLUMNS
 
 
 def test_windows_expire_after_their_retention() -> None:

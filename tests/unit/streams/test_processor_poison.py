@@ -15,8 +15,8 @@ import pytest
 from clickhouse_connect.driver import exceptions as ch
 
 from schemas.dead_letters import DeadLetter, DeadLetterCode
-from streams.aggregation import ALL_AGENTS, WindowAggregate, WindowKey
-from streams.processor import BatchProcessor, Counted
+from streams.aggregation import ALL_AGENTS, Counted, WindowAggregate, WindowKey
+from streams.processor import BatchProcessor
 from tests.factories import batch, processor, sms
 from tests.fakes import DictState, FakeSink
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.sinks.clickhouse import MAX_MONTHS_PER_INSERT, MAX_ROWS_PER_INSERT, insert_chunks
+from streams.sinks.clickhouse_sink import MAX_MONTHS_PER_INSERT, MAX_ROWS_PER_INSERT, insert_chunks
 
 
 def month_rows(months: int, per_month: int = 1) -> list[list[Any]]:

@@ -1,22 +1,29 @@
-"""Batched writes of ledger rows and window snapshots to ClickHouse.
+"""The worker's ClickHouse: batched writes of ledger rows, window snapshots
+and dead letters, and the reads it needs back (counted ids, window snapshots).
 
 The worker calls :meth:`ClickHouseSink.write` once per batch, before it
 acknowledges the batch's offsets: a batch is either in ClickHouse or will
-be replayed. Both tables are ReplacingMergeTree keyed so that writing a
+be replayed. The tables are ReplacingMergeTree keyed so that writing a
 replayed batch again replaces rows with identical ones, which is also why
 a batch may go in as several inserts (:func:`insert_chunks`).
 
-When ClickHouse refuses rows for good, :meth:`ClickHouseSink.probe` finds
-which: it inserts into ``<table>_probe``, a copy of the table with the Null
-engine, which checks types and constraints and stores nothing.
+When ClickHouse refuses rows for good, the processor finds which by halving
+the batch against :meth:`ClickHouseSink.probe`: it inserts into
+``<table>_probe``, a copy of the table with the Null engine, which checks
+types and constraints and stores nothing.
+
+Window columns and rows come from :class:`streams.aggregation.WindowAggregate`'s
+fields; the ledger's are listed here. (``costline.clickhouse`` is the client
+every package shares; this module is the worker's use of it.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, NamedTuple
+from operator import itemgetter
+from string import Template
+from typing import Any
 
 import numpy as np
 import orjson
@@ -24,8 +31,16 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
 from costline.clickhouse import read_query
-from streams.aggregation import WindowAggregate, WindowKey, position, split_position
-from streams.dedup import Hashes, Seconds
+from streams.aggregation import (
+    AGGREGATE_COLUMNS,
+    KEY_COLUMNS,
+    Counted,
+    WindowAggregate,
+    WindowKey,
+    position,
+    split_position,
+)
+from streams.dedup import CountedId, Hashes, Seconds
 from streams.pricing import PricedEvent
 
 LEDGER_COLUMNS = (
@@ -61,26 +76,8 @@ LEDGER_COLUMNS = (
     "ingested_at",
 )
 
-WINDOW_COLUMNS = (
-    "customer_id",
-    "window_size",
-    "window_start",
-    "agent_id",
-    "category",
-    "cost",
-    "events",
-    "quantity",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "outcome_value",
-    "failed_outcomes",
-    "source_partition",
-    "version",
-    "updated_at",
-)
+# Derived from the window model: a new counter needs no edit here.
+WINDOW_COLUMNS = (*KEY_COLUMNS, *AGGREGATE_COLUMNS, "updated_at")
 
 DEAD_LETTER_COLUMNS = (
     "failed_at",
@@ -100,20 +97,13 @@ MAX_MONTHS_PER_INSERT = 90
 MAX_ROWS_PER_INSERT = 100_000
 PROBED_TABLES = ("ledger", "cost_windows")
 
-Counted = tuple[int, int, PricedEvent]
-_WINDOW_SNAPSHOTS = read_query("window_snapshots")
+# Its SELECT list is the window model's columns, in field order.
+WINDOW_SNAPSHOTS = Template(read_query("window_snapshots")).substitute(
+    aggregate_columns=", ".join(AGGREGATE_COLUMNS)
+)
 _COUNTED_EVENT_IDS = read_query("counted_event_ids")
 _EVENT_ID_HASHES = read_query("event_id_hashes")
 _HASH_ROW = np.dtype([("id_hash", "<u8"), ("counted_at", "<u4")])  # RowBinary of event_id_hashes.sql
-
-
-class CountedId(NamedTuple):
-    """Where and when an id was counted: a row of ``event_ids``."""
-
-    partition: int
-    position: int
-    counted_at: float  # unix seconds (ledger ingested_at)
-    occurred_at_us: int
 
 
 def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> list[Any]:
@@ -154,26 +144,9 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
 
 
 def window_row(key: WindowKey, agg: WindowAggregate, now: datetime) -> list[Any]:
-    return [
-        key.customer_id,
-        key.size,
-        datetime.fromtimestamp(key.start, UTC),
-        key.agent_id,
-        key.category,
-        agg.cost,
-        agg.events,
-        agg.quantity,
-        agg.input_tokens,
-        agg.cached_input_tokens,
-        agg.cache_write_tokens,
-        agg.output_tokens,
-        agg.reasoning_tokens,
-        agg.outcome_value,
-        agg.failed_outcomes,
-        agg.partition,
-        agg.last_offset,
-        now,
-    ]
+    """A ``cost_windows`` row, in :data:`WINDOW_COLUMNS` order."""
+    start = datetime.fromtimestamp(key.start, UTC)
+    return [key.customer_id, key.agent_id, key.category, key.size, start, *agg.values(), now]
 
 
 def insert_chunks(
@@ -207,7 +180,7 @@ def insert_chunks(
 
 _MONTH_OF: dict[str, Callable[[Sequence[Any]], datetime] | None] = {
     "ledger": lambda row: row[1],  # occurred_at
-    "cost_windows": lambda row: row[2],  # window_start
+    "cost_windows": itemgetter(WINDOW_COLUMNS.index("window_start")),
     "dead_letters": None,
 }
 _COLUMNS = {"ledger": LEDGER_COLUMNS, "cost_windows": WINDOW_COLUMNS, "dead_letters": DEAD_LETTER_COLUMNS}
@@ -289,7 +262,7 @@ class ClickHouseSink:
 
     async def _load_windows(self, keys: list[WindowKey]) -> dict[WindowKey, WindowAggregate]:
         result = await self.client.query(
-            _WINDOW_SNAPSHOTS,
+            WINDOW_SNAPSHOTS,
             parameters={
                 "keys": [
                     (k.customer_id, k.agent_id, k.category, k.size, datetime.fromtimestamp(k.start, UTC))
@@ -299,19 +272,7 @@ class ClickHouseSink:
         )
         found = {}
         for row in result.result_rows:
-            key = WindowKey(row[0], row[1], row[2], int(row[3]), int(row[4]))
-            found[key] = WindowAggregate(
-                cost=Decimal(row[5]),
-                events=int(row[6]),
-                quantity=Decimal(row[7]),
-                input_tokens=int(row[8]),
-                cached_input_tokens=int(row[9]),
-                cache_write_tokens=int(row[10]),
-                output_tokens=int(row[11]),
-                reasoning_tokens=int(row[12]),
-                outcome_value=Decimal(row[13]),
-                failed_outcomes=int(row[14]),
-                last_offset=int(row[15]),
-                partition=int(row[16]),
-            )
+            customer, agent, category, size, start = row[:5]
+            key = WindowKey(customer, agent, category, int(size), int(start))
+            found[key] = WindowAggregate.from_values(row[5:])
         return found

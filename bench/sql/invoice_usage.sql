@@ -1,6 +1,8 @@
 -- One customer's usage and cost for one period, per agent and category:
--- the core of an invoice. ORDER BY (customer_id, occurred_at, ...) makes
--- this a range read of the customer's granules in one monthly partition.
+-- the benchmark's stand-in for an invoice's read of the ledger (billing
+-- reads it with sql/queries/meter_usage.sql). ORDER BY (customer_id,
+-- occurred_at, ...) makes this a range read of the customer's granules in
+-- one monthly partition.
 SELECT
     agent_id,
     kind          AS category,

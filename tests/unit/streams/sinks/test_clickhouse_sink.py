@@ -1,0 +1,55 @@
+"""Window rows, columns and the snapshot query follow the window model's fields and the migrations."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from costline.clickhouse import SQL_DIR
+from streams.aggregation import AGGREGATE_COLUMNS, AGGREGATE_FIELDS, KEY_COLUMNS, WindowAggregate, WindowKey
+from streams.sinks.clickhouse_sink import WINDOW_COLUMNS, WINDOW_SNAPSHOTS, window_row
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", re.S)
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+)\s+ADD COLUMN (?:IF NOT EXISTS )?(\w+) ([^,;\n]+)")
+
+
+def migrated_columns(table: str) -> dict[str, str]:
+    """``table``'s columns and types once every migration in ``sql/ddl`` has run."""
+    columns: dict[str, str] = {}
+    for path in sorted((SQL_DIR / "ddl").glob("*.sql")):
+        ddl = re.sub(r"--[^\n]*", "", path.read_text())
+        for name, body in _CREATE.findall(ddl):
+            if name == table:
+                for line in body.split(",\n"):
+                    column, kind = line.split(None, 1)
+                    columns[column] = kind.strip()
+        for name, column, kind in _ADD_COLUMN.findall(ddl):
+            if name == table:
+                columns[column] = kind.strip()
+    return columns
+
+
+def test_every_window_field_has_a_cost_windows_column_of_its_type() -> None:
+    columns = migrated_columns("cost_windows")
+    assert set(WINDOW_COLUMNS) <= set(columns)
+    for column, kind in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True):
+        expected = "Decimal(38, 12)" if kind is Decimal else "UInt"
+        assert columns[column].startswith(expected), (column, columns[column])
+
+
+def test_a_window_row_lines_up_with_its_columns() -> None:
+    key = WindowKey("acme", "bot", "llm", 3600, 1_763_632_800)
+    agg = WindowAggregate(cost=Decimal("0.5"), events=2, failed_outcomes=1, last_offset=77, partition=3)
+    row = dict(zip(WINDOW_COLUMNS, window_row(key, agg, NOW), strict=True))
+    assert row["customer_id"] == "acme" and row["agent_id"] == "bot" and row["category"] == "llm"
+    assert row["window_size"] == 3600 and row["window_start"] == datetime(2025, 11, 20, 10, tzinfo=UTC)
+    assert (row["cost"], row["events"], row["failed_outcomes"]) == (Decimal("0.5"), 2, 1)
+    assert (row["version"], row["source_partition"], row["updated_at"]) == (77, 3, NOW)
+
+
+def test_the_snapshot_query_selects_the_key_then_every_field_in_order() -> None:
+    select = WINDOW_SNAPSHOTS.split("SELECT", 1)[1].split("FROM", 1)[0]
+    selected = [column.strip() for column in select.split(",")]
+    assert selected == [*KEY_COLUMNS[:4], "toUnixTimestamp(window_start)", *AGGREGATE_COLUMNS]

@@ -263,15 +263,7 @@ class BatchProcessor:
         give or take the future slack) that their first version may have
         left the filter.
         """
-        kept: list[tuple[int, int, PricedEvent]] = []
-        in_batch: set[tuple[str, str]] = set()
-        for entry in priced:
-            pair = (entry[2].event.customer_id, entry[2].event.event_id)
-            if pair in in_batch:
-                stats.duplicates += 1
-                continue
-            in_batch.add(pair)
-            kept.append(entry)
+        kept = _first_in_batch(priced, stats)
         if not kept:
             return kept
         now = self.dedup.clock()
@@ -420,6 +412,22 @@ async def _refused(
             return [(items[0], str(exc))]
     middle = len(items) // 2
     return [*await _refused(items[:middle], attempt), *await _refused(items[middle:], attempt)]
+
+
+def _first_in_batch(
+    priced: Iterable[tuple[int, int, PricedEvent]], stats: BatchStats
+) -> list[tuple[int, int, PricedEvent]]:
+    """Each (customer, event_id) once within the batch; later repeats are counted as duplicates."""
+    kept: list[tuple[int, int, PricedEvent]] = []
+    seen: set[tuple[str, str]] = set()
+    for entry in priced:
+        pair = (entry[2].event.customer_id, entry[2].event.event_id)
+        if pair in seen:
+            stats.duplicates += 1
+            continue
+        seen.add(pair)
+        kept.append(entry)
+    return kept
 
 
 def describe_batch(messages: Sequence[RawMessage]) -> str:

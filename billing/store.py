@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from costline.clickhouse import read_query
 from schemas.meters import Meter
 from schemas.plans import BillingFile, CreditGrant, Customer, PlanVersion, Subscription
+from schemas.validation import problems
 
 
 class BillingDataError(ValueError):
@@ -46,11 +47,7 @@ def read_billing_file(path: Path) -> BillingFile:
     try:
         return BillingFile.model_validate_json(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'file'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
-        raise BillingDataError(f"{path}: not a billing file ({problems})") from None
+        raise BillingDataError(f"{path}: not a billing file ({problems(exc, 'file')})") from None
 
 
 def _body(model: Meter | PlanVersion) -> str:

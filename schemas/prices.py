@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from schemas.events import ServiceTier
+from schemas.validation import problems
 
 Rate = Annotated[Decimal, Field(ge=0, le=Decimal(10**9), allow_inf_nan=False)]
 Sku = Annotated[str, Field(min_length=1, max_length=128)]
@@ -221,11 +222,7 @@ def read_price_file(path: Path) -> PriceVersion:
     try:
         return PriceVersion.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'version'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
-        raise PriceFileError(f"{path}: not a price version ({problems})") from None
+        raise PriceFileError(f"{path}: not a price version ({problems(exc, 'version')})") from None
 
 
 def load_price_files(paths: Iterable[Path]) -> list[PriceVersion]:

@@ -11,6 +11,7 @@ from costline.clickhouse import open_async_client
 from costline.kafka import max_message_bytes
 from schemas.dead_letters import DeadLetter
 from streams.app import app, settings
+from streams.decoding import TimeBounds
 from streams.dedup import DedupIndex
 from streams.offset_commits import progress
 from streams.price_feed import PriceFeed
@@ -63,6 +64,7 @@ async def get_processor() -> BatchProcessor:
             retry_delay_s=settings.retry_delay_s,
             retry_delay_max_s=settings.retry_delay_max_s,
             call_timeout_s=settings.clickhouse_timeout_s + 5,
+            bounds=TimeBounds.from_settings(settings),
         )
     return _processor
 

@@ -20,13 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, cast
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from costline.config import Settings, get_settings
+from costline.config import Settings
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import UsageEvent, load_json, usage_event_adapter
 from streams.dead_letter import describe_validation_error
@@ -74,11 +73,6 @@ class TimeBounds:
         """The broker time, and the earliest and latest occurred_at it admits."""
         received = _EPOCH + timedelta(milliseconds=timestamp_ms)
         return received, _shift(received, self._age, -1), _shift(received, self._ahead, 1)
-
-
-@lru_cache(maxsize=1)
-def configured_bounds() -> TimeBounds:
-    return TimeBounds.from_settings(get_settings())
 
 
 def decode_message(

@@ -47,7 +47,7 @@ from streams.aggregation import (
     split_position,
     window_keys,
 )
-from streams.decoding import Decoded, configured_bounds, decode_message
+from streams.decoding import Decoded, TimeBounds, decode_message
 from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, id_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
@@ -133,6 +133,8 @@ class BatchProcessor:
     retry_delay_max_s: float = 5.0
     # A guard over the client's own timeouts: no ClickHouse call may hang a partition.
     call_timeout_s: float = 60.0
+    # How far occurred_at may lie from its message's broker time; None: the contract's bounds only.
+    bounds: TimeBounds | None = None
     _where: str = field(default="", init=False)  # the batch in flight, for retry logs
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
@@ -223,7 +225,7 @@ class BatchProcessor:
         dead: list[DeadLetter] = []
         now = datetime.now(UTC)
         for msg in messages:
-            for item in decode_message(msg.value or b"", msg.timestamp_ms, configured_bounds()):
+            for item in decode_message(msg.value or b"", msg.timestamp_ms, self.bounds):
                 event = item.event
                 if event is None:
                     assert item.error is not None

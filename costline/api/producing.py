@@ -101,8 +101,7 @@ class EventProducer:
         try:
             async with asyncio.timeout(self.timeout_s):
                 pending: list[asyncio.Future[Any]] = [
-                    await producer.send(self.topic, value=value, key=key)
-                    for key, value in messages(events)
+                    await producer.send(self.topic, value=value, key=key) for key, value in messages(events)
                 ]
                 await asyncio.gather(*pending)
         except TimeoutError:

@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -310,6 +311,48 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.api.server import serve
+    from costline.kafka import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    print(f"costline api on http://{host}:{port} (docs at /docs)", file=sys.stderr)
+    serve(settings, host, port)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from costline.api import key_store
+    from costline.clickhouse import open_client
+
+    client = open_client(settings)
+    if args.action == "create":
+        if not args.scope:
+            raise UsageError("keys create needs --scope (ingest, read or admin; repeat for more)")
+        key, secret = key_store.create_key(client, args.scope, args.customer, args.name or "")
+        print(f"created key {key.key_id} ({_key_line(key)})")
+        print(f"secret (shown once, keep it safe): {secret}")
+    elif args.action == "revoke":
+        if not args.key_id:
+            raise UsageError("keys revoke needs the key's id (see `costline keys list`)")
+        try:
+            key = key_store.revoke_key(client, args.key_id)
+        except key_store.UnknownKey as exc:
+            raise UsageError(str(exc)) from None
+        print(f"revoked key {key.key_id} ({_key_line(key)})")
+    else:
+        for key in key_store.list_keys(client):
+            print(f"{key.key_id}  {_key_line(key)}")
+    return 0
+
+
+def _key_line(key: Any) -> str:
+    state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M:%S}" if key.revoked_at else "active"
+    scopes = ",".join(sorted(key.scopes))
+    return f"{scopes}; customer {key.customer_id or '*'}; {key.name or '-'}; {state}"
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from costline.dev.demo import run_demo
 
@@ -322,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     _pipeline_commands(sub)
     _cost_commands(sub)
     _billing_commands(sub)
+    _service_commands(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
     p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
     p.set_defaults(func=cmd_demo)
@@ -354,6 +398,26 @@ def _pipeline_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
         "--data", type=Path, help="sync: a newer genai-prices data file (default: the package's bundled data)"
     )
     p.set_defaults(func=cmd_prices)
+
+
+def _service_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
+    """api and keys: the HTTP service and who may call it."""
+    from costline.api.keys import Scope
+
+    p = sub.add_parser("api", help="the HTTP service: POST /v1/events, /healthz, /readyz, /metrics, /docs")
+    p.add_argument("--host", help="default COSTLINE_API_HOST (127.0.0.1)")
+    p.add_argument("--port", type=int, help="default COSTLINE_API_PORT (18080)")
+    p.set_defaults(func=cmd_api)
+
+    p = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("key_id", nargs="?", help="revoke: the key's id")
+    p.add_argument(
+        "--scope", action="append", type=Scope, choices=list(Scope), help="create: repeat for more"
+    )
+    p.add_argument("--customer", help="create: the one customer the key acts for (default: all)")
+    p.add_argument("--name", help="create: a label, e.g. the service that holds it")
+    p.set_defaults(func=cmd_keys)
 
 
 def _cost_commands(sub: argparse._SubParsersAction[CliParser]) -> None:

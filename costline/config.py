@@ -64,6 +64,20 @@ class Settings(BaseSettings):
     batch_max: int = 1000  # messages; a message may carry many events
     batch_within_s: float = 0.2
     web_port: int = 16066
+    # `costline api`: where it listens (loopback unless told), and its bounds.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=18080, ge=1, le=65535)
+    api_max_batch_events: int = Field(default=1000, ge=1, le=65_536)
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Events being validated or awaiting Kafka's acknowledgement; beyond it, 429.
+    api_max_inflight_events: int = Field(default=20_000, ge=1)
+    # How long a key lookup is trusted: a revocation takes effect within it.
+    api_key_cache_s: float = Field(default=5.0, ge=0)
+    # Idempotency-Key responses kept (in memory, per process), how long and how many.
+    api_idempotency_ttl_s: float = Field(default=86_400.0, gt=0)
+    api_idempotency_max_keys: int = Field(default=100_000, ge=1)
+    # A batch Kafka has not acknowledged within this is answered 503 (safe to retry).
+    api_produce_timeout_s: float = Field(default=10.0, gt=0)
     prices_dir: Path = Path("prices")
     worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
 

@@ -1,0 +1,1 @@
+"""``costline api``: the HTTP service in front of Kafka (ingest, health, metrics)."""

@@ -1,0 +1,113 @@
+"""The ASGI app: routes, one JSON error shape, health, metrics, and the producer's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
+
+from costline.api import events_route
+from costline.api.auth import Forbidden, Unauthorized
+from costline.api.producing import Overloaded, ProduceFailed
+from costline.api.service import ApiError, Service, service_of
+from costline.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
+    """The API for ``settings``; its Kafka producer starts and stops with the app."""
+    the_service = service or Service.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await the_service.producer.start()
+        try:
+            yield
+        finally:
+            await the_service.producer.stop()
+
+    app = FastAPI(title="Costline", summary="Usage events in, over HTTP", version="1", lifespan=lifespan)
+    app.state.service = the_service
+    app.include_router(events_route.router)
+    _health_routes(app)
+    _error_handlers(app)
+    app.middleware("http")(_measured)
+    return app
+
+
+def _health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", summary="The process is up", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Kafka producer started and ClickHouse reachable", tags=["health"])
+    async def readyz(request: Request) -> JSONResponse:
+        service = service_of(request)
+        checks = {
+            "kafka": service.producer.started,
+            "clickhouse": await service.clickhouse_reachable(),
+        }
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["health"])
+    async def metrics(request: Request) -> Response:
+        return Response(service_of(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    def error(status: int, message: str, retry_after_s: int | None = None) -> JSONResponse:
+        headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+        if status == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, ApiError):
+            return error(exc.status, str(exc), exc.retry_after_s)
+        if isinstance(exc, Unauthorized):
+            return error(401, str(exc))
+        if isinstance(exc, Forbidden):
+            return error(403, str(exc))
+        if isinstance(exc, Overloaded):
+            return error(429, str(exc), exc.retry_after_s)
+        if isinstance(exc, ProduceFailed):
+            service_of(request).metrics.produce_errors.inc()
+            log.warning("produce failed: %s", exc)
+            return error(503, f"{exc}; nothing is acknowledged, retrying is safe", retry_after_s=1)
+        if isinstance(exc, HTTPException):
+            return error(exc.status_code, str(exc.detail))
+        if isinstance(exc, RequestValidationError):
+            first = exc.errors()[0] if exc.errors() else {}
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            return error(400, f"{where}: {first.get('msg', 'invalid request')}")
+        log.exception("unexpected error on %s", request.url.path)
+        return error(500, "internal error")
+
+    for kind in (ApiError, Unauthorized, Forbidden, Overloaded, ProduceFailed, HTTPException):
+        app.add_exception_handler(kind, on_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_error)
+
+
+async def _measured(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        metrics = service_of(request).metrics
+        metrics.requests.labels(name, str(status)).inc()
+        metrics.latency.labels(name).observe(time.perf_counter() - started)

@@ -1,0 +1,133 @@
+"""A request body to usage events, and the result the API gives for each.
+
+The body is read with the contract's strict JSON (:func:`schemas.events.load_json`:
+duplicate keys refused, numbers as Decimal) and each event is validated with
+the contract's adapter, so an event the worker would dead-letter as
+``malformed_json`` or ``invalid_event`` is rejected here, with its reason,
+and never reaches Kafka. What depends on the broker's time
+(``out_of_bounds``) or on prices (``unpriceable``) is left to the worker's
+dead-letter path: the API cannot know either when it answers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.events import UsageEvent, load_json, usage_event_adapter
+
+MAX_REASON_ERRORS = 5
+MAX_REASON_PART_CHARS = 200
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # acknowledged by Kafka: it will be counted
+    DUPLICATE = "duplicate"  # its event_id came earlier in the batch, or the Idempotency-Key before
+    REJECTED = "rejected"  # not a usage event of the contract; nothing was sent
+
+
+class BatchError(ValueError):
+    """The body as a whole cannot be taken; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    index: int  # the event's place in the batch
+    event_id: str | None  # as sent, where there is one
+    outcome: Outcome
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"index": self.index, "event_id": self.event_id, "status": self.outcome}
+        if self.reason is not None:
+            shown["reason"] = self.reason
+        return shown
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedBatch:
+    results: list[EventResult]
+    accepted: list[UsageEvent]  # in batch order, one per ACCEPTED result
+
+    def counts(self) -> Counter[Outcome]:
+        return Counter(result.outcome for result in self.results)
+
+
+def read_batch(body: bytes, max_events: int) -> list[Any]:
+    """The body's events, still unvalidated: one JSON object or an array of them."""
+    try:
+        document = load_json(body)
+    except ValidationError as exc:
+        detail = exc.errors(include_url=False)[0].get("ctx", {}).get("error", "invalid JSON")
+        raise BatchError(400, f"the body is not valid JSON: {_cut(str(detail))}") from None
+    items = document if isinstance(document, list) else [document]
+    if not items:
+        raise BatchError(400, "an empty array; send one event or an array of 1 or more events")
+    if len(items) > max_events:
+        raise BatchError(413, f"a batch holds at most {max_events:,} events, this one {len(items):,}")
+    return items
+
+
+def customers_of(items: list[Any]) -> set[str]:
+    """Every customer_id the batch names, valid events or not."""
+    return {
+        item["customer_id"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("customer_id"), str)
+    }
+
+
+def check_events(items: list[Any]) -> CheckedBatch:
+    """Each item validated; a repeat of an earlier (customer_id, event_id) is a duplicate."""
+    results: list[EventResult] = []
+    accepted: list[UsageEvent] = []
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(items):
+        sent_id = item.get("event_id") if isinstance(item, dict) else None
+        event_id = sent_id if isinstance(sent_id, str) else None
+        try:
+            event = usage_event_adapter.validate_python(item)
+        except ValidationError as exc:
+            results.append(EventResult(index, event_id, Outcome.REJECTED, describe(exc)))
+            continue
+        identity = (event.customer_id, event.event_id)
+        if identity in seen:
+            results.append(EventResult(index, event.event_id, Outcome.DUPLICATE, "repeats an earlier event"))
+            continue
+        seen.add(identity)
+        accepted.append(event)
+        results.append(EventResult(index, event.event_id, Outcome.ACCEPTED))
+    return CheckedBatch(results, accepted)
+
+
+def replayed(results: list[EventResult]) -> list[EventResult]:
+    """The results of a request repeated with its Idempotency-Key: what was accepted is now a duplicate."""
+    return [
+        EventResult(r.index, r.event_id, Outcome.DUPLICATE, "Idempotency-Key seen before")
+        if r.outcome is Outcome.ACCEPTED
+        else r
+        for r in results
+    ]
+
+
+def describe(exc: ValidationError) -> str:
+    """``where: what`` for the first few errors of an event."""
+    errors = exc.errors(include_url=False)
+    parts = [
+        f"{'.'.join(_cut(str(p), 64) for p in e['loc']) or 'event'}: {_cut(str(e['msg']))}"
+        for e in errors[:MAX_REASON_ERRORS]
+    ]
+    extra = len(errors) - MAX_REASON_ERRORS
+    return "; ".join(parts) + (f" (+{extra} more)" if extra > 0 else "")
+
+
+def _cut(text: str, limit: int = MAX_REASON_PART_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,43 @@
+"""The API's Prometheus metrics, in a registry of its own (one per app, so tests do not share counts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from costline.api.batches import Outcome
+
+# Seconds; a batch of 1,000 is expected well under 100 ms on loopback.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass
+class ApiMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "costline_api_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "costline_api_request_duration_seconds",
+            "HTTP request latency by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.events = Counter("costline_api_events", "Events by result", ["result"], registry=self.registry)
+        for outcome in Outcome:
+            self.events.labels(outcome.value)  # every result shows, at 0 until it happens
+        self.produce_errors = Counter(
+            "costline_api_kafka_produce_errors",
+            "Batches Kafka did not acknowledge (answered 503)",
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,57 @@
+"""Serving the app with uvicorn: in the foreground for ``costline api``, in a thread for tests and benches."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from costline.api.app import create_app
+from costline.config import Settings
+
+
+class StartFailed(RuntimeError):
+    """The API did not start (Kafka unreachable, the port taken); uvicorn logged why."""
+
+
+def server(settings: Settings, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,  # /metrics counts requests; a line per request costs more than the request
+        lifespan="on",
+    )
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Until interrupted; raises StartFailed if it never started."""
+    running = server(settings, host, port)
+    asyncio.run(running.serve())
+    if not running.started:
+        raise StartFailed(f"the API did not start on {host}:{port}; see the log above")
+
+
+@contextmanager
+def in_thread(settings: Settings, port: int, timeout_s: float = 30) -> Iterator[str]:
+    """The API on 127.0.0.1:``port`` in a thread; yields its base URL, stops it after."""
+    running = server(settings, "127.0.0.1", port, log_level="warning")
+    thread = threading.Thread(target=lambda: asyncio.run(running.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not running.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            running.should_exit = True
+            raise StartFailed(f"the API did not start on 127.0.0.1:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout_s)

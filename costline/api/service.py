@@ -1,0 +1,90 @@
+"""What the routes share: settings, the producer, the key cache, the bounds and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from clickhouse_connect.driver.client import Client
+from fastapi import Request
+
+from costline.api import key_store
+from costline.api.auth import KeyCache
+from costline.api.batches import EventResult
+from costline.api.idempotency import IdempotencyKeys
+from costline.api.keys import ApiKey, Scope, parse_bearer
+from costline.api.metrics import ApiMetrics
+from costline.api.producing import EventProducer, InflightEvents
+from costline.clickhouse import open_client
+from costline.config import Settings
+
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """Answered as ``{"error": message}`` with ``status`` (and Retry-After when given)."""
+
+    def __init__(self, status: int, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class Service:
+    settings: Settings
+    producer: EventProducer
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    _client: Client | None = None
+    # clickhouse-connect's sync client runs one query at a time; lookups are rare (cached).
+    _client_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.keys = KeyCache(self._find_key, s.api_key_cache_s)
+        self.idempotency = IdempotencyKeys(s.api_idempotency_ttl_s, s.api_idempotency_max_keys)
+        self.inflight = InflightEvents(s.api_max_inflight_events)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Service:
+        producer = EventProducer(
+            settings.kafka_bootstrap, settings.usage_topic, settings.api_produce_timeout_s
+        )
+        return cls(settings, producer)
+
+    def metrics_events(self, results: list[EventResult]) -> None:
+        for result in results:
+            self.metrics.events.labels(result.outcome.value).inc()
+
+    async def clickhouse_reachable(self) -> bool:
+        try:
+            return bool(await self._with_client(lambda client: client.ping()))
+        except Exception:
+            return False
+
+    async def _find_key(self, key_id: str) -> ApiKey | None:
+        return await self._with_client(lambda client: key_store.find_key(client, key_id))
+
+    async def _with_client(self, call: Callable[[Client], T]) -> T:
+        async with self._client_lock:
+            if self._client is None:
+                self._client = await asyncio.to_thread(open_client, self.settings)
+            return await asyncio.to_thread(call, self._client)
+
+
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def authenticated(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency: the caller's key, which must grant ``scope``."""
+
+    async def dependency(request: Request) -> ApiKey:
+        return await service_of(request).keys.authenticate(
+            parse_bearer(request.headers.get("authorization")), scope
+        )
+
+    return dependency

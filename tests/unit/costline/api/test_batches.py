@@ -1,0 +1,64 @@
+"""A request body to per-event results: accepted, duplicate or rejected with a reason."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from costline.api.batches import BatchError, Outcome, check_events, customers_of, read_batch, replayed
+from tests.factories import usage
+
+
+def test_one_event_or_an_array_is_a_batch() -> None:
+    assert len(read_batch(orjson.dumps(usage("sms-1")), 1000)) == 1
+    assert len(read_batch(orjson.dumps([usage("sms-1"), usage("sms-2")]), 1000)) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"event_id": "a", "event_id": "b"}', 400),  # which one is billed? no one can say
+        (b"[]", 400),
+        (b"not json", 400),
+        (orjson.dumps([usage(f"sms-{n}") for n in range(11)]), 413),
+    ],
+)
+def test_a_body_that_is_not_a_batch_is_refused_whole(body: bytes, status: int) -> None:
+    with pytest.raises(BatchError) as refused:
+        read_batch(body, max_events=10)
+    assert refused.value.status == status
+
+
+def test_each_event_gets_a_result_and_a_repeated_id_is_a_duplicate() -> None:
+    checked = check_events(
+        [
+            usage("sms-1"),
+            usage("sms-1"),
+            usage("sms-2", calls=True),
+            "a string",
+            usage("sms-1", customer="globex"),
+        ]
+    )
+    outcomes = [(r.event_id, r.outcome) for r in checked.results]
+    assert outcomes == [
+        ("sms-1", Outcome.ACCEPTED),
+        ("sms-1", Outcome.DUPLICATE),
+        ("sms-2", Outcome.REJECTED),
+        (None, Outcome.REJECTED),
+        ("sms-1", Outcome.ACCEPTED),  # another customer's sms-1 is another event
+    ]
+    assert "calls" in (checked.results[2].reason or "")
+    assert [e.customer_id for e in checked.accepted] == ["acme", "globex"]
+    assert checked.counts() == {Outcome.ACCEPTED: 2, Outcome.DUPLICATE: 1, Outcome.REJECTED: 2}
+
+
+def test_a_replay_turns_what_was_accepted_into_duplicates() -> None:
+    first = check_events([usage("sms-1"), usage("sms-2", calls=-1)]).results
+    assert [r.outcome for r in replayed(first)] == [Outcome.DUPLICATE, Outcome.REJECTED]
+
+
+def test_every_customer_named_counts_even_in_an_invalid_event() -> None:
+    assert customers_of([usage("sms-1"), {"customer_id": "globex"}, [1], {"customer_id": 7}]) == {
+        "acme",
+        "globex",
+    }

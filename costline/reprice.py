@@ -17,11 +17,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-
-from pydantic import ValidationError
 
 from schemas.events import Correction, UsageEvent, usage_event_adapter
 from schemas.money import ZERO
@@ -100,7 +98,7 @@ def plan_reprice(rows: Iterable[Mapping[str, Any]], catalog: PriceCatalog) -> Re
             continue
         try:
             priced = catalog.price(usage_of(row))
-        except (UnpriceableEventError, ValidationError) as exc:
+        except UnpriceableEventError as exc:
             why = f"no price now: {exc}"
             plan.skipped[why] = plan.skipped.get(why, 0) + 1
             continue
@@ -147,9 +145,12 @@ def usage_of(row: Mapping[str, Any]) -> UsageEvent:
 
 
 def _identity(row: Mapping[str, Any]) -> dict[str, Any]:
+    at = row["occurred_at"]
+    if isinstance(at, datetime) and at.tzinfo is None:  # ClickHouse's UTC columns read back naive
+        at = at.replace(tzinfo=UTC)
     identity = {
         "event_id": row["event_id"],
-        "occurred_at": row["occurred_at"],
+        "occurred_at": at,
         "customer_id": row["customer_id"],
         "agent_id": row["agent_id"],
         "attributes": dict(row["attributes"]),

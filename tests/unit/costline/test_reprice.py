@@ -9,7 +9,8 @@ from costline.reprice import correction_id, corrections, plan_reprice
 from schemas.prices import PriceVersion
 from streams.pricing import PriceCatalog
 
-GPT4O_AT_2_50 = PriceVersion.model_validate({"version": "list", "effective_from": "2026-01-01T00:00:00Z", "prices": [
+GPT4O_AT_2_50 = PriceVersion.model_validate({"version": "list", "effective_from": "2026-01-01T00:00:00Z",
+                                             "prices": [
     {"meter": "llm", "sku": "openai/gpt-4o", "input_per_mtok": "2.50", "output_per_mtok": "10"},
     {"meter": "tool", "sku": "tavily-search", "per_call": "0.008"},
 ]})  # fmt: skip
@@ -22,8 +23,10 @@ def ledger_row(
     return {
         "event_id": event_id, "occurred_at": "2026-11-10T09:00:00Z", "customer_id": customer,
         "agent_id": "support-bot", "user_id": "", "task_id": "", "request_id": "", "kind": kind,
-        "provider": "openai", "sku": "openai/gpt-4o", "model_sent": "gpt-4o", "service_tier": "", "batch": False,
-        "quantity": D(1_100_000), "input_tokens": 1_000_000, "cached_input_tokens": 0, "cache_write_tokens": 0,
+        "provider": "openai", "sku": "openai/gpt-4o", "model_sent": "gpt-4o",
+        "service_tier": "", "batch": False,
+        "quantity": D(1_100_000), "input_tokens": 1_000_000,
+        "cached_input_tokens": 0, "cache_write_tokens": 0,
         "output_tokens": 100_000, "reasoning_tokens": 0, "attributes": {"team": "support"}, "cost": D(cost),
         **fields,
     }  # fmt: skip

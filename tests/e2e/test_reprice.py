@@ -30,17 +30,20 @@ WHY = "gpt-4o was loaded at $2.00 input; the list price is $2.50"
 COST_PLUS = {
     "plans": [{"plan": "cost-plus", "version": "1", "charges": [
         {"kind": "pass_through", "description": "Usage cost", "margin": "0.20"}]}],
-    "subscriptions": [{"customer_id": "acme", "plan": "cost-plus", "version": "1", "starts_on": "2026-10-01"}],
+    "subscriptions": [
+        {"customer_id": "acme", "plan": "cost-plus", "version": "1", "starts_on": "2026-10-01"}],
 }  # fmt: skip
 
 
 def gpt4o_at(input_rate: str) -> PriceVersion:
-    return PriceVersion.model_validate({"version": "list-2026", "effective_from": "2026-01-01T00:00:00Z",
-        "prices": [{"meter": "llm", "sku": "openai/gpt-4o", "input_per_mtok": input_rate, "output_per_mtok": "10"}]})  # fmt: skip
+    price = {"meter": "llm", "sku": "openai/gpt-4o", "input_per_mtok": input_rate, "output_per_mtok": "10"}
+    return PriceVersion.model_validate(
+        {"version": "list-2026", "effective_from": "2026-01-01T00:00:00Z", "prices": [price]}
+    )
 
 
 def calls(day: str, count: int = 10) -> list[UsageEvent]:
-    """``count`` calls of 1M input and 100k output tokens: $3.00 each at the wrong price, $3.50 at the right one."""
+    """``count`` calls of 1M input and 100k output tokens: $3.00 at the wrong price, $3.50 at the right one."""
     return [
         event(f"{day}-{n}", "llm", at=f"{day}T09:{n:02d}:00Z", provider="openai", model="gpt-4o-2024-08-06",
               input_tokens=1_000_000, output_tokens=100_000)

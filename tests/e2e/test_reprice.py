@@ -43,7 +43,7 @@ def gpt4o_at(input_rate: str) -> PriceVersion:
 
 
 def calls(day: str, count: int = 10) -> list[UsageEvent]:
-    """``count`` calls of 1M input and 100k output tokens: $3.00 at the wrong price, $3.50 at the right one."""
+    """``count`` calls of 1M input and 100k output tokens: $3.00 at the wrong price, $3.50 at the right."""
     return [
         event(f"{day}-{n}", "llm", at=f"{day}T09:{n:02d}:00Z", provider="openai", model="gpt-4o-2024-08-06",
               input_tokens=1_000_000, output_tokens=100_000)

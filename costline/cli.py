@@ -353,10 +353,74 @@ def _key_line(key: Any) -> str:
     return f"{scopes}; customer {key.customer_id or '*'}; {key.name or '-'}; {state}"
 
 
+def cmd_reprice(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from costline import reprice_runs
+    from costline.clickhouse import open_client
+    from costline.reprice import Window
+
+    client = open_client(settings)
+    if args.action == "list":
+        for run in reprice_runs.list_runs(client):
+            w = run.window
+            scope = f"{w.start.isoformat()} .. {w.end.isoformat()}" + "".join(
+                f" {name}={value}" for name, value in (("customer", w.customer), ("model", w.model)) if value
+            )
+            print(f"{run.run_id}  {run.created_at:%Y-%m-%d %H:%M:%S}Z  by {run.created_by}  {scope}")
+            print(f"    {run.corrections} corrections  old {run.old_cost:f}  new {run.new_cost:f}  "
+                  f"difference {run.delta:+f}  why: {run.reason}")  # fmt: skip
+        return 0
+    if args.start is None or args.end is None:
+        raise UsageError("reprice needs --from and --to (ISO 8601 instants)")
+    if args.end <= args.start:
+        raise UsageError("--to must be after --from")
+    if not args.dry_run and not (args.reason or "").strip():
+        raise UsageError('reprice needs --reason "why"; it goes on every correction and in the run record')
+    window = Window(args.start, args.end, args.customer or "", args.model or "")
+    plan = reprice_runs.plan(settings, client, window)
+    print(
+        f"{'customer':<24} {'model':<40} {'events':>8} {'old cost':>20} {'new cost':>20} {'difference':>20}"
+    )
+    for line in plan.lines:
+        print(f"{line.customer:<24} {line.sku:<40} {line.events:>8} {line.old:>20f} {line.new:>20f} "
+              f"{line.delta:>+20f}")  # fmt: skip
+    print(f"{'total':<24} {'':<40} {sum(x.events for x in plan.lines):>8} {plan.old:>20f} {plan.new:>20f} "
+          f"{plan.delta:>+20f}")  # fmt: skip
+    for why, count in sorted(plan.skipped.items()):
+        print(f"left as they are: {count} event(s), {why}")
+    if args.dry_run:
+        print(f"dry run: {len(plan.changes)} event(s) would be corrected; nothing written")
+        return 0
+    if not plan.changes:
+        print("nothing to correct: the ledger already holds these costs")
+        return 0
+    by = args.by or getpass.getuser()
+    run = reprice_runs.apply(settings, client, window, plan, args.reason.strip(), by)
+    print(f"run {run.run_id}: published {run.corrections} correction(s) to {settings.usage_topic}; "
+          "the worker folds them into the ledger and windows")  # fmt: skip
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from costline.dev.demo import run_demo
 
     return run_demo(settings, keep_running=args.keep_running)
+
+
+def _reprice_command(sub: argparse._SubParsersAction[CliParser]) -> None:
+    p = sub.add_parser("reprice", help="correct past costs by the current prices, with an audit trail")
+    p.add_argument("action", nargs="?", choices=["list"], help="list: the runs applied so far")
+    p.add_argument("--from", dest="start", type=cli_arguments.instant, help="first instant covered")
+    p.add_argument("--to", dest="end", type=cli_arguments.instant, help="end of the window (exclusive)")
+    p.add_argument("--customer", help="only this customer")
+    p.add_argument("--model", help="only this model (SKU as priced, or model as sent)")
+    p.add_argument("--reason", help="why: recorded with the run and on every correction")
+    p.add_argument("--by", help="who runs it (default: the login name)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print old cost, new cost and difference; write nothing"
+    )
+    p.set_defaults(func=cmd_reprice)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -366,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cost_commands(sub)
     _billing_commands(sub)
     _service_commands(sub)
+    _reprice_command(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
     p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
     p.set_defaults(func=cmd_demo)

@@ -67,6 +67,24 @@ PRICE_VERSION_COLUMNS = (
 )
 
 
+# A negotiated version's rows also say their layer and when the agreement ends.
+NEGOTIATED_COLUMNS = (*PRICE_VERSION_COLUMNS, "layer", "effective_until")
+
+
+def negotiated_rows(versions: Sequence[PriceVersion], loaded_at: datetime) -> list[list[Any]]:
+    """Negotiated versions' ``price_rows``, and a row per discount (meter "discount", sku the provider)."""
+    rows: list[list[Any]] = []
+    for version in versions:
+        discounts = [
+            [version.version, version.effective_from, version.currency, "discount", provider,
+             {"discount": fraction}, version.description, loaded_at]
+            for provider, fraction in version.discounts.items()
+        ]  # fmt: skip
+        for row in price_rows([version], loaded_at) + discounts:
+            rows.append([*row, version.layer, version.effective_until])
+    return rows
+
+
 def price_rows(versions: Sequence[PriceVersion], loaded_at: datetime) -> list[list[Any]]:
     """One ``price_versions`` row per price: its rates are every priced field that is set."""
     rows: list[list[Any]] = []
@@ -90,9 +108,14 @@ def price_rows(versions: Sequence[PriceVersion], loaded_at: datetime) -> list[li
 
 def record_versions(client: Client, versions: Sequence[PriceVersion]) -> int:
     """Record every price of ``versions`` in ClickHouse; returns how many rows that is."""
-    rows = price_rows(versions, datetime.now(UTC))
-    client.insert("price_versions", rows, column_names=list(PRICE_VERSION_COLUMNS))
-    return len(rows)
+    now = datetime.now(UTC)
+    listed = price_rows([v for v in versions if v.layer == "list"], now)
+    negotiated = negotiated_rows([v for v in versions if v.layer == "negotiated"], now)
+    if listed or not negotiated:
+        client.insert("price_versions", listed, column_names=list(PRICE_VERSION_COLUMNS))
+    if negotiated:
+        client.insert("price_versions", negotiated, column_names=list(NEGOTIATED_COLUMNS))
+    return len(listed) + len(negotiated)
 
 
 def publish_and_record(settings: Settings, client: Client, versions: Sequence[PriceVersion]) -> int:

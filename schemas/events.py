@@ -73,6 +73,11 @@ def _keep_amount(value: Decimal) -> Decimal:
     return value.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=_AMOUNT_CONTEXT).copy_abs()
 
 
+def _keep_signed(value: Decimal) -> Decimal:
+    kept = value.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=_AMOUNT_CONTEXT)
+    return kept.copy_abs() if kept.is_zero() else kept
+
+
 def _exactly_one(value: Any) -> Any:
     # Literal[1] would also take true and 1.0; the version is the integer 1.
     if type(value) is not int:
@@ -94,6 +99,10 @@ Bytes = Annotated[int, Strict(), Field(ge=0, le=MAX_BYTES)]
 # as dump_event writes them), never booleans.
 Seconds = Annotated[Decimal, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False), AfterValidator(_keep_amount)]
 Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_keep_amount)]
+# A change of cost, either way (a correction's), kept at the ledger's scale.
+CostDelta = Annotated[
+    Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_keep_signed)
+]
 
 
 class _EventBase(BaseModel):
@@ -248,14 +257,49 @@ class Outcome(_EventBase):
     success: StrictBool = True
 
 
-UsageEvent = Annotated[
-    LlmCall | ToolCall | Embedding | VectorQuery | Compute | Storage | HumanReview | Outcome,
-    Field(discriminator="kind"),
-]
 # The kinds, in UsageEvent's order: each is its class's ``kind`` literal
 # (tests/unit/schemas/test_events.py checks the two agree). Meters and the
 # rest of the tree take their choices from here.
-Kind = Literal["llm", "tool", "embedding", "vector_query", "compute", "storage", "human_review", "outcome"]
+Kind = Literal[
+    "llm", "tool", "embedding", "vector_query", "compute", "storage", "human_review", "outcome", "correction"
+]
+
+
+class Correction(_EventBase):
+    """A change to a counted event's cost, appended by ``costline reprice``.
+
+    History is never rewritten: a correction is counted like usage (same
+    topic, key, dedup and exactly-once path) and adds ``cost_delta`` to the
+    ledger and to the windows of the event it ``corrects``, whose time,
+    customer, agent, attributes and kind (``corrected_kind``) it repeats so
+    every window, meter and invoice that held the original sees the change.
+    It adds no event to any count. ``event_id`` is derived from
+    (``run_id``, ``corrects``), so publishing a run again changes nothing.
+    """
+
+    kind: Literal["correction"]
+    corrects: Identifier
+    corrected_kind: Kind
+    run_id: Identifier
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    cost_delta: CostDelta
+    provider: Annotated[str, Field(max_length=128)] = ""
+    sku: Sku
+    model_sent: Annotated[str, Field(max_length=128)] = ""
+    price_version: Annotated[str, Field(max_length=200)] = ""
+
+    @field_validator("corrected_kind")
+    @classmethod
+    def _corrects_usage(cls, value: str) -> str:
+        if value in ("correction", "outcome"):
+            raise ValueError(f"a correction corrects a priced event, not an {value!r} one")
+        return value
+
+
+UsageEvent = Annotated[
+    LlmCall | ToolCall | Embedding | VectorQuery | Compute | Storage | HumanReview | Outcome | Correction,
+    Field(discriminator="kind"),
+]
 
 usage_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)
 

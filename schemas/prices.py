@@ -5,6 +5,14 @@ price an event, take, for the event's meter and SKU, the price from the
 newest version whose ``effective_from`` is at or before the event's own
 ``occurred_at``. A version therefore only needs to list the prices it
 changes. All prices are ``Decimal`` in the version's currency.
+
+Versions come in two layers. ``list`` versions are the providers' public
+prices (``costline prices sync`` writes them). ``negotiated`` versions are a
+customer's own agreement with a provider: fixed prices per SKU and a
+fractional discount per provider, in force from ``effective_from`` until
+``effective_until`` (open-ended when unset). At an event's time the
+negotiated layer wins over every list price in force, even a list version
+that starts later: a sync of newer list prices never undoes a contract.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from schemas.events import ServiceTier
@@ -175,6 +184,12 @@ Price = Annotated[
 ]
 
 
+# Which layer a version belongs to; see the module's docstring for precedence.
+Layer = Literal["list", "negotiated"]
+# A fraction taken off a provider's list prices: 0.15 is 15% off, 0 ends a discount.
+Discount = Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)]
+
+
 class PriceVersion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -187,11 +202,27 @@ class PriceVersion(BaseModel):
     # priced for it; newer versions win. See streams.pricing for the rest
     # of name resolution.
     aliases: dict[Annotated[str, Field(min_length=1, max_length=300)], Sku] = Field(default_factory=dict)
+    layer: Layer = "list"
+    # Negotiated only: when the agreement ends (exclusive), and the discount
+    # per provider (the part of a SKU before "/", or the event's provider)
+    # on list prices, for SKUs the version gives no fixed price.
+    effective_until: AwareDatetime | None = None
+    discounts: dict[Annotated[str, Field(min_length=1, max_length=128)], Discount] = Field(
+        default_factory=dict
+    )
 
-    @field_validator("effective_from")
+    @field_validator("effective_from", "effective_until")
     @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    @model_validator(mode="after")
+    def _layer_fields(self) -> PriceVersion:
+        if self.layer == "list" and (self.discounts or self.effective_until is not None):
+            raise ValueError('discounts and effective_until belong to a "negotiated" layer version')
+        if self.effective_until is not None and self.effective_until <= self.effective_from:
+            raise ValueError("effective_until must be after effective_from")
+        return self
 
     @field_validator("prices")
     @classmethod

@@ -91,7 +91,7 @@ class WindowAggregate:
 
     def add(self, priced: PricedEvent) -> None:
         self.cost += priced.cost
-        self.events += 1
+        self.events += priced.events
         self.quantity += priced.quantity
         tokens = priced.tokens
         self.input_tokens += tokens.input

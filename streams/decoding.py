@@ -111,12 +111,16 @@ def decode_message(
 def check_time_bounds(decoded: list[Decoded], timestamp_ms: int, bounds: TimeBounds) -> list[Decoded]:
     """``decoded`` with each event outside ``bounds`` of ``timestamp_ms`` made a dead letter."""
     received, low, high = bounds.around(timestamp_ms)
-    if all(d.event is None or low <= d.event.occurred_at <= high for d in decoded):
+    if all(
+        d.event is None or low <= d.event.occurred_at <= high or _past_correction(d.event, high)
+        for d in decoded
+    ):
         return decoded  # the common case, without a new list
     checked = []
     for item in decoded:
         event = item.event
-        if event is not None and event.occurred_at < low:
+        # A correction is about the past by design: only the future bound applies to it.
+        if event is not None and event.occurred_at < low and event.kind != "correction":
             reason = (
                 f"occurred_at {event.occurred_at.isoformat()} is {_span(received - event.occurred_at)} "
                 f"before its message's broker time {received.isoformat()}; the limit is "
@@ -134,6 +138,10 @@ def check_time_bounds(decoded: list[Decoded], timestamp_ms: int, bounds: TimeBou
             item = Decoded(item.index, None, (DeadLetterCode.OUT_OF_BOUNDS, reason), item.raw)
         checked.append(item)
     return checked
+
+
+def _past_correction(event: UsageEvent, high: datetime) -> bool:
+    return event.kind == "correction" and event.occurred_at <= high
 
 
 def _validate(index: int, item: Any, raw: bytes | None) -> Decoded:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import (
     Compute,
+    Correction,
     Embedding,
     HumanReview,
     LlmCall,
@@ -53,6 +54,7 @@ SECONDS_PER_HOUR = Decimal(3600)
 SECONDS_PER_MONTH = Decimal(730 * 3600)
 BYTES_PER_GB = Decimal(10**9)
 _WIDE = Context(prec=50)
+T = TypeVar("T")
 
 
 class UnpriceableEventError(Exception):
@@ -87,10 +89,13 @@ class PricedEvent:
     unit: str
     tokens: TokenUsage
     model_sent: str = ""  # an LLM call's model as sent, when ``sku`` is what it resolved to
+    events: int = 1  # what it adds to a window's event count: a correction adds none
 
     @property
     def category(self) -> str:
-        return self.event.kind
+        """The kind it is counted under: a correction's is the corrected event's."""
+        event = self.event
+        return event.corrected_kind if isinstance(event, Correction) else event.kind
 
 
 def meter_sku(event: UsageEvent) -> str:
@@ -106,6 +111,8 @@ def meter_sku(event: UsageEvent) -> str:
             return event.sku
         case Outcome():
             return event.outcome_type
+        case Correction():
+            return event.sku
 
 
 class PriceCatalog:
@@ -114,6 +121,13 @@ class PriceCatalog:
     An LLM call's (provider, model) is resolved to a SKU once per distinct
     pair and cached (:meth:`llm_sku`), so pricing stays two dictionary
     lookups and a bisect over one SKU's history however large the catalog.
+
+    Negotiated versions (``layer: "negotiated"``) are indexed apart: at an
+    event's time a negotiated fixed price for its SKU wins over any list
+    price, and otherwise the list price in force is reduced by the
+    negotiated discount in force for its provider. Either is the newest
+    negotiated version started by then and not yet ended. With no
+    negotiated version loaded, pricing costs what it did.
     """
 
     def __init__(self, versions: Iterable[PriceVersion] = ()) -> None:
@@ -123,6 +137,8 @@ class PriceCatalog:
         self._entries: dict[tuple[str, str], list[tuple[str, Price]]] = {}
         self._aliases: dict[str, str] = {}
         self._llm_skus: dict[tuple[str, str], str] = {}
+        self._fixed: dict[tuple[str, str], list[_Negotiated[Price]]] = {}
+        self._discounts: dict[str, list[_Negotiated[Decimal]]] = {}
         for version in versions:
             self.add(version)
 
@@ -139,6 +155,9 @@ class PriceCatalog:
         self._llm_skus = {}  # a new SKU or alias may resolve a name differently
 
     def _insert(self, version: PriceVersion) -> None:
+        if version.layer == "negotiated":
+            self._insert_negotiated(version)
+            return
         # One version at a time, in place: the price feed adds thousands.
         at = (version.effective_from, version.version)
         for price in version.prices:
@@ -149,8 +168,18 @@ class PriceCatalog:
             self._times.setdefault(key, []).insert(index, version.effective_from)
             self._entries.setdefault(key, []).insert(index, (version.version, price))
 
+    def _insert_negotiated(self, version: PriceVersion) -> None:
+        def entry(value: T) -> _Negotiated[T]:
+            return _Negotiated(version.effective_from, version.version, version.effective_until, value)
+
+        for price in version.prices:
+            _insort(self._fixed.setdefault((price.meter, price.sku), []), entry(price))
+        for provider, discount in version.discounts.items():
+            _insort(self._discounts.setdefault(provider, []), entry(discount))
+
     def _reindex(self) -> None:
         self._order, self._times, self._entries = {}, {}, {}
+        self._fixed, self._discounts = {}, {}
         for version in self.versions:
             self._insert(version)
 
@@ -175,16 +204,18 @@ class PriceCatalog:
         for name in (qualified, model):
             if name in self._aliases:
                 return self._aliases[name]
-        for sku in (qualified, model):
-            if ("llm", sku) in self._times:
-                return sku
-        for sku in source_candidates(provider, model):
-            if ("llm", sku) in self._times:
+        for sku in (qualified, model, *source_candidates(provider, model)):
+            if ("llm", sku) in self._times or ("llm", sku) in self._fixed:
                 return sku
         return model
 
     def price_at(self, meter: str, sku: str, at: datetime) -> tuple[str, Price]:
+        """The price in force: a negotiated fixed price first, else the list price."""
         key = (meter, sku)
+        if self._fixed:
+            fixed = _in_force(self._fixed.get(key), at)
+            if fixed is not None:
+                return fixed.version, fixed.value
         times = self._times.get(key)
         if not times:
             raise UnpriceableEventError(f"no {meter} price for sku {sku!r} in any price version")
@@ -205,6 +236,39 @@ class PriceCatalog:
 
     def price(self, event: UsageEvent) -> PricedEvent:
         """Price one event by the version in force at its ``occurred_at``."""
+        priced = self._list_or_fixed(event)
+        if self._discounts and not isinstance(event, Outcome | Correction):
+            return self._discounted(priced)
+        return priced
+
+    def _discounted(self, priced: PricedEvent) -> PricedEvent:
+        """A list-priced event less its provider's negotiated discount in force."""
+        sku = priced.sku
+        provider = sku.partition("/")[0] if "/" in sku else priced.provider
+        found = _in_force(self._discounts.get(provider), priced.event.occurred_at)
+        if found is None or not found.value or self._is_fixed(priced):
+            return priced
+        cost = _keep(_WIDE.multiply(priced.cost, 1 - found.value))
+        return replace(priced, cost=cost, price_version=f"{priced.price_version}+{found.version}")
+
+    def _is_fixed(self, priced: PricedEvent) -> bool:
+        fixed = self._fixed.get((priced.event.kind, priced.sku))
+        return fixed is not None and any(entry.version == priced.price_version for entry in fixed)
+
+    def _list_or_fixed(self, event: UsageEvent) -> PricedEvent:
+        if isinstance(event, Correction):
+            return PricedEvent(
+                event,
+                event.cost_delta,
+                event.price_version,
+                event.sku,
+                event.provider,
+                ZERO,
+                "",
+                TokenUsage(),
+                model_sent=event.model_sent,
+                events=0,
+            )
         if isinstance(event, Outcome):
             return PricedEvent(
                 event,
@@ -224,6 +288,34 @@ class PriceCatalog:
         else:
             version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
         return _apply(event, price, version)
+
+
+@dataclass(frozen=True, slots=True)
+class _Negotiated(Generic[T]):
+    """A negotiated rate (a fixed price or a discount) and when it is in force."""
+
+    effective_from: datetime
+    version: str
+    until: datetime | None
+    value: T
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return self.effective_from, self.version
+
+
+def _insort(entries: list[_Negotiated[T]], entry: _Negotiated[T]) -> None:
+    bisect.insort_right(entries, entry, key=lambda e: e.order)
+
+
+def _in_force(entries: list[_Negotiated[T]] | None, at: datetime) -> _Negotiated[T] | None:
+    """The newest entry started by ``at`` and not ended; entries are few per SKU."""
+    if not entries:
+        return None
+    for entry in reversed(entries):
+        if entry.effective_from <= at and (entry.until is None or at < entry.until):
+            return entry
+    return None
 
 
 def _per_mtok(tokens: int, rate: Decimal) -> Decimal:

@@ -4,7 +4,7 @@ SELECT
     agent_id,
     kind          AS category,
     sum(cost)     AS cost,
-    count()       AS events,
+    countIf(corrects = '') AS events,
     sum(quantity) AS quantity,
     any(unit)     AS unit
 FROM ledger FINAL

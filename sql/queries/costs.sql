@@ -5,7 +5,7 @@ SELECT
     kind                        AS category,
     toStartOfHour(occurred_at)  AS window_start,
     sum(cost)                   AS cost,
-    count()                     AS events,
+    countIf(corrects = '')      AS events,  -- corrections change cost, not counts
     sum(quantity)               AS quantity,
     any(unit)                   AS unit
 FROM ledger FINAL

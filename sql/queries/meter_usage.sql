@@ -7,7 +7,7 @@ SELECT
     customer_id,
     toDate(occurred_at) AS day,
     multiIf(
-        {aggregation:String} = 'count',        toDecimal128(count(), 12),
+        {aggregation:String} = 'count',        toDecimal128(countIf(corrects = ''), 12),
         {aggregation:String} = 'cost',         sum(cost),
         {aggregation:String} = 'unique_count', toDecimal128(uniqExactIf(ident, ident != ''), 12),
         sum(number)
@@ -18,6 +18,7 @@ FROM
         customer_id,
         occurred_at,
         cost,
+        corrects,  -- a correction's row changes cost, never a count
         multiIf(
             {field:String} = 'user_id',    user_id,
             {field:String} = 'task_id',    task_id,

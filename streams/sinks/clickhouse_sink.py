@@ -31,6 +31,7 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
 from costline.clickhouse import read_query
+from schemas.events import Correction, LlmCall
 from streams.aggregation import (
     AGGREGATE_COLUMNS,
     KEY_COLUMNS,
@@ -74,6 +75,9 @@ LEDGER_COLUMNS = (
     "source_offset",
     "source_index",
     "ingested_at",
+    "service_tier",
+    "corrects",
+    "reprice_run",
 )
 
 # Derived from the window model: a new counter needs no edit here.
@@ -110,6 +114,9 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
     event = priced.event
     tokens = priced.tokens
     is_outcome = event.kind == "outcome"
+    # A correction's row stands under the corrected event's kind, linked to it.
+    correction = event if isinstance(event, Correction) else None
+    tier = event.tier if isinstance(event, LlmCall) else None
     return [
         event.event_id,
         event.occurred_at,
@@ -118,7 +125,7 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
         event.user_id or "",
         event.task_id or "",
         event.request_id or "",
-        event.kind,
+        priced.category,
         priced.provider,
         priced.sku,
         priced.model_sent,
@@ -140,6 +147,9 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
         partition,
         *split_position(pos),
         now,
+        tier or "",
+        correction.corrects if correction is not None else "",
+        correction.run_id if correction is not None else "",
     ]
 
 

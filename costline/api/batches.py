@@ -85,6 +85,17 @@ def customers_of(items: list[Any]) -> set[str]:
     }
 
 
+# Kinds only an operator may send: a correction moves money on past usage, so a
+# tenant's ingest key sending one could lower its own bill (`costline reprice`
+# publishes them straight to Kafka instead).
+OPERATOR_KINDS = frozenset({"correction"})
+
+
+def operator_kinds_in(items: list[Any]) -> set[str]:
+    """The operator-only kinds the batch names, valid events or not."""
+    return {item["kind"] for item in items if isinstance(item, dict) and item.get("kind") in OPERATOR_KINDS}
+
+
 def check_events(items: list[Any]) -> CheckedBatch:
     """Each item validated; a repeat of an earlier (customer_id, event_id) is a duplicate."""
     results: list[EventResult] = []

@@ -14,6 +14,7 @@ from costline.api.batches import (
     Outcome,
     check_events,
     customers_of,
+    operator_kinds_in,
     read_batch,
     replayed,
 )
@@ -64,6 +65,8 @@ async def post_events(
         raise ApiError(
             403, f"this key writes only customer {key.customer_id!r}, not {', '.join(map(repr, foreign[:5]))}"
         )
+    if (operator_only := operator_kinds_in(items)) and not key.allows(Scope.ADMIN):
+        raise ApiError(403, f"only an admin key may send {', '.join(sorted(operator_only))} events")
     if idempotency_key is None:
         return _answer(await _ingest(service, items))
     if not valid_key(idempotency_key):

@@ -86,6 +86,14 @@ def test_a_key_for_one_customer_cannot_write_another(pipeline: Pipeline, api: ht
     assert api.post("/v1/events", json=usage("theirs", customer="initech"), headers=anyone).status_code == 202
 
 
+def test_only_an_admin_key_may_send_a_correction(pipeline: Pipeline, api: httpx.Client) -> None:
+    # A tenant that could send corrections could lower its own bill.
+    correction = {**usage("fix-1"), "kind": "correction"}
+    answer = api.post("/v1/events", json=[correction], headers=bearer(pipeline, "acme"))
+    assert answer.status_code == 403 and "admin" in answer.json()["error"]
+    assert api.post("/v1/events", json=[correction], headers=bearer(pipeline, None)).status_code == 403
+
+
 def test_a_revoked_or_unknown_key_or_none_is_refused(pipeline: Pipeline, api: httpx.Client) -> None:
     _, secret = key_store.create_key(pipeline.db, [Scope.INGEST], "acme", name="leaked")
     key_id = secret.split("_")[1]

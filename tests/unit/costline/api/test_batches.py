@@ -5,7 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from costline.api.batches import BatchError, Outcome, check_events, customers_of, read_batch, replayed
+from costline.api.batches import (
+    BatchError,
+    Outcome,
+    check_events,
+    customers_of,
+    operator_kinds_in,
+    read_batch,
+    replayed,
+)
 from tests.factories import usage
 
 
@@ -62,3 +70,8 @@ def test_every_customer_named_counts_even_in_an_invalid_event() -> None:
         "acme",
         "globex",
     }
+
+
+def test_a_correction_is_named_as_operator_only_even_when_invalid() -> None:
+    assert operator_kinds_in([usage("sms-1"), {"kind": "correction"}, [1]]) == {"correction"}
+    assert operator_kinds_in([usage("sms-1")]) == set()

@@ -78,6 +78,19 @@ class Settings(BaseSettings):
     api_idempotency_max_keys: int = Field(default=100_000, ge=1)
     # A batch Kafka has not acknowledged within this is answered 503 (safe to retry).
     api_produce_timeout_s: float = Field(default=10.0, gt=0)
+    # `POST /v1/traces` (OTLP/HTTP): which attribute gives each id of an event. Names
+    # are tried in order, each on the span and then on its resource; the first present wins.
+    # A span with usage but no customer (or another customer than its key's) is rejected.
+    # As JSON lists in the environment: COSTLINE_OTLP_CUSTOMER_ATTRIBUTES='["tenant.id"]'.
+    otlp_customer_attributes: tuple[str, ...] = Field(default=("costline.customer_id",), min_length=1)
+    otlp_agent_attributes: tuple[str, ...] = Field(
+        default=("costline.agent_id", "gen_ai.agent.name", "service.name"), min_length=1
+    )
+    otlp_user_attributes: tuple[str, ...] = ("costline.user_id", "enduser.id")
+    otlp_task_attributes: tuple[str, ...] = ("costline.task_id", "gen_ai.conversation.id")
+    # A Collector sends batches of thousands of spans (gzip-compressed): the bound, after
+    # decompression, is higher than a /v1/events body's.
+    otlp_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     prices_dir: Path = Path("prices")
     worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
 

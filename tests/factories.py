@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from costline.api.otlp import OtlpSpan
 from costline.cli import build_parser
 from costline.config import Settings
 from schemas.dead_letters import DeadLetter
@@ -117,3 +118,39 @@ def window_with_every_field(first: int = 1000) -> WindowAggregate:
         for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())
     }
     return WindowAggregate(**values)
+
+
+TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+# What a GenAI span of an OpenAI chat carries unless a test says otherwise: gpt-4o, 1,000 in and 100 out.
+GENAI_USAGE: dict[str, Any] = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 100,
+}
+
+
+def genai_span(
+    span: int = 1,
+    *,
+    trace_id: bytes = TRACE_ID,
+    end: datetime = NINE_AM,
+    resource: dict[str, Any] | None = None,
+    **attributes: Any,
+) -> OtlpSpan:
+    """A span as an instrumented agent reports it: by default acme's support bot calls gpt-4o at 9.
+
+    ``attributes`` add to or replace the typical ones by their dotted names
+    (``**{"gen_ai.usage.input_tokens": 5}``); a value None removes one.
+    """
+    merged = {**GENAI_USAGE, **attributes}
+    return OtlpSpan(
+        trace_id=trace_id,
+        span_id=span.to_bytes(8, "big"),
+        end_time_unix_nano=int((end - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 10**9,
+        attributes={k: v for k, v in merged.items() if v is not None},
+        resource=resource
+        if resource is not None
+        else {"service.name": "support-bot", "costline.customer_id": "acme"},
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from costline.api.otlp import OtlpSpan
 from costline.cli import build_parser
@@ -154,3 +157,40 @@ def genai_span(
         if resource is not None
         else {"service.name": "support-bot", "costline.customer_id": "acme"},
     )
+
+
+def otlp_request(spans: list[OtlpSpan]) -> Any:
+    """An ExportTraceServiceRequest holding ``spans``, each under a resource of its own."""
+    request = ExportTraceServiceRequest()
+    for span in spans:
+        resource_spans = request.resource_spans.add()
+        _set_attributes(resource_spans.resource.attributes, span.resource)
+        sent = resource_spans.scope_spans.add().spans.add()
+        sent.trace_id, sent.span_id, sent.name = span.trace_id, span.span_id, "chat gpt-4o"
+        sent.start_time_unix_nano = span.end_time_unix_nano - 10**9
+        sent.end_time_unix_nano = span.end_time_unix_nano
+        _set_attributes(sent.attributes, span.attributes)
+    return request
+
+
+def otlp_json(spans: list[OtlpSpan]) -> dict[str, Any]:
+    """``otlp_request(spans)`` in OTLP's JSON: protobuf's JSON mapping, with ids in hex."""
+    document: dict[str, Any] = json_format.MessageToDict(otlp_request(spans))
+    for resource_spans in document["resourceSpans"]:
+        for sent in resource_spans["scopeSpans"][0]["spans"]:
+            for name in ("traceId", "spanId"):
+                sent[name] = base64.b64decode(sent[name]).hex()
+    return document
+
+
+def _set_attributes(target: Any, attributes: Any) -> None:
+    for key, value in attributes.items():
+        slot = target.add(key=key).value
+        if isinstance(value, bool):
+            slot.bool_value = value
+        elif isinstance(value, int):
+            slot.int_value = value
+        elif isinstance(value, float):
+            slot.double_value = value
+        else:
+            slot.string_value = str(value)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
-from costline.api import events_route
+from costline.api import events_route, otlp_wire, traces_route
 from costline.api.auth import Forbidden, Unauthorized
 from costline.api.producing import Overloaded, ProduceFailed
 from costline.api.service import ApiError, Service, service_of
@@ -37,6 +37,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app = FastAPI(title="Costline", summary="Usage events in, over HTTP", version="1", lifespan=lifespan)
     app.state.service = the_service
     app.include_router(events_route.router)
+    app.include_router(traces_route.router)
     _health_routes(app)
     _error_handlers(app)
     app.middleware("http")(_measured)
@@ -64,13 +65,17 @@ def _health_routes(app: FastAPI) -> None:
 
 
 def _error_handlers(app: FastAPI) -> None:
-    def error(status: int, message: str, retry_after_s: int | None = None) -> JSONResponse:
-        headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
-        if status == 401:
-            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    async def on_error(request: Request, exc: Exception) -> Response:
+        def error(status: int, message: str, retry_after_s: int | None = None) -> Response:
+            headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+            if status == 401:
+                headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+            if request.url.path == otlp_wire.TRACES_PATH:  # OTLP's own error form
+                encoding = otlp_wire.answer_encoding(request.headers.get("content-type"))
+                body = otlp_wire.status_body(status, message, encoding)
+                return Response(body, status_code=status, headers=headers, media_type=encoding.value)
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    async def on_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, ApiError):
             return error(exc.status, str(exc), exc.retry_after_s)
         if isinstance(exc, Unauthorized):

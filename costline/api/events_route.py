@@ -55,7 +55,7 @@ async def post_events(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     service = service_of(request)
-    body = await _read_body(request, service.settings.api_max_body_bytes)
+    body = await read_body(request, service.settings.api_max_body_bytes)
     try:
         items = read_batch(body, service.settings.api_max_batch_events)
     except BatchError as exc:
@@ -111,7 +111,7 @@ def _answer(results: list[EventResult], replay: bool = False) -> JSONResponse:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     too_big = ApiError(413, f"a request body holds at most {limit:,} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

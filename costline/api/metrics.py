@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from costline.api.batches import Outcome
+from costline.api.otlp import SpanOutcome
 
 # Seconds; a batch of 1,000 is expected well under 100 ms on loopback.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -33,6 +34,14 @@ class ApiMetrics:
         self.events = Counter("costline_api_events", "Events by result", ["result"], registry=self.registry)
         for outcome in Outcome:
             self.events.labels(outcome.value)  # every result shows, at 0 until it happens
+        self.otlp_spans = Counter(
+            "costline_api_otlp_spans",
+            "OTLP spans by result (ignored: no GenAI usage; rejected: in the partial success)",
+            ["result"],
+            registry=self.registry,
+        )
+        for span_outcome in SpanOutcome:
+            self.otlp_spans.labels(span_outcome.value)
         self.produce_errors = Counter(
             "costline_api_kafka_produce_errors",
             "Batches Kafka did not acknowledge (answered 503)",

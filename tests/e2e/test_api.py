@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -11,39 +10,25 @@ import pytest
 
 from costline.api import key_store
 from costline.api.keys import Scope
-from costline.api.server import in_thread
 from costline.config import Settings
 from costline.dev.harness import Pipeline
+from tests.e2e.api_client import api_client, api_pipeline, bearer
 from tests.factories import usage
 
 SMS = Decimal("0.008")  # twilio-sms, a call
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def pipeline(services: Settings) -> Iterator[Pipeline]:
-    # Keys looked up on every request: a revocation shows at once, no waiting out the cache.
-    p = Pipeline.create(services, "api", api_key_cache_s=0.0)
-    p.load_prices()
-    p.start_worker()
+    p = api_pipeline(services, "api")
     yield p
     p.close()
 
 
 @pytest.fixture(scope="module")
 def api(pipeline: Pipeline) -> Iterator[httpx.Client]:
-    with in_thread(pipeline.settings, free_port()) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with api_client(pipeline) as client:
         yield client
-
-
-def bearer(pipeline: Pipeline, customer: str | None, *scopes: Scope) -> dict[str, str]:
-    _, secret = key_store.create_key(pipeline.db, scopes or (Scope.INGEST,), customer, name="test")
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def test_a_batch_sent_over_http_is_priced_in_clickhouse(pipeline: Pipeline, api: httpx.Client) -> None:

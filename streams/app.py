@@ -39,7 +39,14 @@ app = faust.App(
     stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
     broker_max_poll_records=max(settings.batch_max, 500),
     consumer_max_fetch_size=16 * 1024 * 1024,
-    web_enabled=False,
+    # /healthz, /readyz and /metrics (streams/web.py), on loopback unless configured
+    # otherwise; the pages that would show or route to table contents stay off.
+    web_enabled=True,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_router_enabled=False,
+    web_tables_enabled=False,
     datadir=str(settings.worker_data_dir),
     autodiscover=False,
 )

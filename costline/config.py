@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     session_timeout_s: float = 10.0
     batch_max: int = 1000  # messages; a message may carry many events
     batch_within_s: float = 0.2
-    # The worker's /healthz, /readyz and /metrics; port 0: one the OS picks, logged at start.
+    # The worker's /healthz, /readyz and /metrics; port 0: a free one, picked and logged at start.
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=16066, ge=0, le=65535)
     prices_dir: Path = Path("prices")

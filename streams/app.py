@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import decimal
+import socket
 
 import faust
 from faust.transport.producer import ProducerBuffer
@@ -20,6 +21,14 @@ decimal.getcontext().prec = 38
 # A batch changes up to four windows per event, each a changelog record;
 # the default 100-record buffer would stall every batch in small flushes.
 ProducerBuffer.max_messages = max(100, 8 * settings.batch_max)
+
+
+def _free_port(host: str) -> int:
+    """A port the OS has free now: Faust refuses port 0, and workers side by side must not collide."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
 
 app = faust.App(
     settings.app_id,
@@ -44,7 +53,7 @@ app = faust.App(
     web_enabled=True,
     web_bind=settings.web_host,
     web_host=settings.web_host,
-    web_port=settings.web_port,
+    web_port=settings.web_port or _free_port(settings.web_host),
     web_router_enabled=False,
     web_tables_enabled=False,
     datadir=str(settings.worker_data_dir),

@@ -41,8 +41,5 @@ def register(app: Any, metrics: WorkerMetrics, missing: Callable[[], list[str]])
 
 
 def bound_url(app: Any, host: str) -> str:
-    """Where the server listens, with the port the OS chose when the setting is 0."""
-    runner = getattr(app.web, "_runner", None)  # aiohttp's AppRunner inside Faust's driver
-    addresses = list(getattr(runner, "addresses", None) or [])
-    port = addresses[0][1] if addresses else app.conf.web_port
-    return f"http://{host}:{port}"
+    """Where the server listens (the port chosen at start when the setting is 0)."""
+    return f"http://{host}:{app.conf.web_port}"

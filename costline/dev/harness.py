@@ -124,7 +124,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         path = Path(self.log_paths[index])
         while (url := worker_process.web_url(path.read_text(errors="replace"))) is None:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.workers[index].poll() is not None:
                 report = self.worker_log(index)
                 raise AssertionError(f"worker logged no web URL after {timeout:.0f}s:\n{report}")
             time.sleep(0.2)

@@ -65,7 +65,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # thousand allocations, which cost more than the pricing itself.
     gc.set_threshold(200_000, 50, 1000)
     gc.freeze()
-    sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--without-web"]
+    sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--with-web"]
     app.main()
     return 0
 

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     session_timeout_s: float = 10.0
     batch_max: int = 1000  # messages; a message may carry many events
     batch_within_s: float = 0.2
-    web_port: int = 16066
+    # The worker's /healthz, /readyz and /metrics; port 0: a free one, picked and logged at start.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=16066, ge=0, le=65535)
     # `costline api`: where it listens (loopback unless told), and its bounds.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=18080, ge=1, le=65535)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, cast
 
 from faust.types import TP, StreamT
@@ -10,9 +11,11 @@ from faust.types import TP, StreamT
 from costline.clickhouse import open_async_client
 from costline.kafka import max_message_bytes
 from schemas.dead_letters import DeadLetter
+from streams import web
 from streams.app import app, settings
 from streams.decoding import TimeBounds
 from streams.dedup import DedupIndex
+from streams.metrics import PartitionSample, WorkerMetrics
 from streams.offset_commits import progress
 from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
@@ -28,7 +31,9 @@ catalog = PriceCatalog()
 price_feed = PriceFeed(settings, catalog)
 dedup = DedupIndex(settings.dedup_horizon_s)
 state = TableState(windows_table, settings.retention_by_size)
+metrics = WorkerMetrics()
 _processor: BatchProcessor | None = None
+_assigned_at: float | None = None  # monotonic; set at each assignment until it is restored
 
 
 class DeadLetterSender:
@@ -65,6 +70,7 @@ async def get_processor() -> BatchProcessor:
             retry_delay_max_s=settings.retry_delay_max_s,
             call_timeout_s=settings.clickhouse_timeout_s + 5,
             bounds=TimeBounds.from_settings(settings),
+            on_sink_error=metrics.observe_sink_error,
         )
     return _processor
 
@@ -98,6 +104,7 @@ async def count_usage(stream: StreamT[bytes]) -> None:
             continue
         stats = await processor.process(admitted)
         progress.done(admitted)
+        metrics.observe_batch(stats)
         log.info(
             "batch: %d messages, %d counted, %d replayed, %d duplicates (%d ids checked), "
             "%d dead letters (%d unstorable); %d windows; %.0f ms (ClickHouse %.0f ms)",
@@ -140,6 +147,53 @@ async def expire_windows() -> None:
         dedup.expire()  # ids leave by the clock, also while no traffic comes
 
 
+def not_ready() -> list[str]:
+    """What the worker still waits for before it processes usage; [] when ready."""
+    waiting = []
+    # TableManagerT's stubs lack the recovery the manager has; completed is set after the first restore.
+    if _assigned_at is not None or not cast(Any, app.tables).recovery.completed.is_set():
+        waiting.append("usage partitions are being assigned and their windows restored")
+    if not price_feed.ready.is_set():
+        waiting.append("the price catalog is loading")
+    return waiting
+
+
+web.register(app, metrics, not_ready)
+
+
+@app.task
+async def log_web_url() -> None:
+    url = web.bound_url(app, settings.web_host)
+    log.info("worker web: %s (%s)", url, " ".join(web.PAGES))
+
+
+@app.timer(interval=5.0)
+async def sample_partitions() -> None:
+    samples = {}
+    for tp in app.consumer.assignment():
+        if tp.topic == settings.usage_topic:
+            processed = progress.committable(tp.topic, tp.partition)
+            if processed is None:
+                processed = progress.expected.get((tp.topic, tp.partition))
+            samples[tp.partition] = PartitionSample(_end_offset(tp), processed, state.watermark(tp.partition))
+    metrics.observe_partitions(samples, time.time())
+
+
+def _end_offset(tp: TP) -> int | None:
+    try:
+        return cast(int | None, app.consumer.highwater(tp))
+    except Exception:  # aiokafka asserts the partition is assigned: revoked meanwhile, no sample
+        return None
+
+
+@app.on_rebalance_complete.connect  # type: ignore[arg-type]
+async def restored(sender: Any, **kwargs: Any) -> None:
+    global _assigned_at
+    if _assigned_at is not None:
+        metrics.restore_seconds.set(time.monotonic() - _assigned_at)
+        _assigned_at = None
+
+
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def forget_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
     dedup.forget(tp.partition for tp in revoked if tp.topic == settings.usage_topic)
@@ -148,6 +202,8 @@ async def forget_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]
 async def reindex_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+    global _assigned_at
+    _assigned_at = time.monotonic()
     # Rebuilt from ClickHouse before the partition's next batch: another worker may have counted meanwhile.
     dedup.forget(tp.partition for tp in assigned if tp.topic == settings.usage_topic)
     state.forget_index()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import decimal
+import socket
 
 import faust
 from faust.transport.producer import ProducerBuffer
@@ -20,6 +21,14 @@ decimal.getcontext().prec = 38
 # A batch changes up to four windows per event, each a changelog record;
 # the default 100-record buffer would stall every batch in small flushes.
 ProducerBuffer.max_messages = max(100, 8 * settings.batch_max)
+
+
+def _free_port(host: str) -> int:
+    """A port the OS has free now: Faust refuses port 0, and workers side by side must not collide."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
 
 app = faust.App(
     settings.app_id,
@@ -39,7 +48,14 @@ app = faust.App(
     stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
     broker_max_poll_records=max(settings.batch_max, 500),
     consumer_max_fetch_size=16 * 1024 * 1024,
-    web_enabled=False,
+    # /healthz, /readyz and /metrics (streams/web.py), on loopback unless configured
+    # otherwise; the pages that would show or route to table contents stay off.
+    web_enabled=True,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port or _free_port(settings.web_host),
+    web_router_enabled=False,
+    web_tables_enabled=False,
     datadir=str(settings.worker_data_dir),
     autodiscover=False,
 )

@@ -27,6 +27,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,7 +51,7 @@ from streams.aggregation import (
 from streams.decoding import Decoded, TimeBounds, decode_message
 from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, id_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
-from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError, classify
+from streams.sinks.errors import RejectedRowsError, SinkConfigError, SinkError, TransientSinkError, classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,6 +119,7 @@ class BatchStats:
     unstorable: int = 0  # of the dead letters: events ClickHouse refused
     seconds: float = 0.0  # the whole batch
     sink_seconds: float = 0.0  # of which ClickHouse writes
+    dead_letter_codes: Counter[DeadLetterCode] = field(default_factory=Counter)
 
 
 @dataclass
@@ -135,6 +137,8 @@ class BatchProcessor:
     call_timeout_s: float = 60.0
     # How far occurred_at may lie from its message's broker time; None: the contract's bounds only.
     bounds: TimeBounds | None = None
+    # Told of every failed ClickHouse call, as classified (the worker's metrics).
+    on_sink_error: Callable[[SinkError], None] = lambda error: None
     _where: str = field(default="", init=False)  # the batch in flight, for retry logs
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
@@ -153,6 +157,7 @@ class BatchProcessor:
         stats.counted, stats.replayed = result.folded, result.skipped
         stats.unstorable = len(refused)
         stats.dead_letters = len(dead) + len(refused)
+        stats.dead_letter_codes.update(letter.code for letter in [*dead, *refused])
         stats.windows_written = len(result.changed)
         for key, agg in result.changed.items():
             self.state.put(key, agg)
@@ -376,6 +381,7 @@ class BatchProcessor:
                 kind = classify(exc)
                 if kind is None:
                     raise
+                self.on_sink_error(kind)
                 if isinstance(kind, RejectedRowsError):
                     raise kind from exc
                 attempt += 1

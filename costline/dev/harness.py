@@ -119,6 +119,17 @@ class Pipeline:
             )
         return "\n".join(parts)
 
+    def web_url(self, index: int = -1, timeout: float = 120) -> str:
+        """The worker's /healthz, /readyz and /metrics, on the port the OS gave it."""
+        deadline = time.monotonic() + timeout
+        path = Path(self.log_paths[index])
+        while (url := worker_process.web_url(path.read_text(errors="replace"))) is None:
+            if time.monotonic() > deadline or self.workers[index].poll() is not None:
+                report = self.worker_log(index)
+                raise AssertionError(f"worker logged no web URL after {timeout:.0f}s:\n{report}")
+            time.sleep(0.2)
+        return url
+
     def wait_until_ready(self, index: int = -1, timeout: float = 120) -> None:
         """Until a worker has joined the group and finished restoring its tables."""
         deadline = time.monotonic() + timeout

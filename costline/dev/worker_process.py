@@ -7,6 +7,7 @@ what runs under a test is what runs in production.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,8 @@ WORKER_SETTINGS = (
     "event_max_age_s",
     "event_max_future_s",
 )
+# streams.agents logs where the worker's /healthz, /readyz and /metrics answer.
+_WEB_URL = re.compile(r"worker web: (http://\S+)")
 _LOG_TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"  # Faust's "[2026-11-20 12:00:00,123] ..." prefix
 
 
@@ -46,16 +49,20 @@ def worker_env(
     inherited: Mapping[str, str],
     batch_max: int | None = None,
     extra: Mapping[str, str] | None = None,
+    web_port: int = 0,
 ) -> dict[str, str]:
     """The environment of a worker for ``settings``: ``inherited``, then its settings, then ``extra``.
 
     ``extra`` comes last so a test can give one pipeline's workers a setting
-    of their own (a short ClickHouse timeout, wider bounds).
+    of their own (a short ClickHouse timeout, wider bounds). The web port is
+    0 unless given: tests and the demo run workers side by side, and each
+    gets a port of its own from the OS, logged at start (:func:`web_url`).
     """
     env = dict(inherited)
     for name in WORKER_SETTINGS:
         env[f"COSTLINE_{name.upper()}"] = str(getattr(settings, name))
     env["COSTLINE_WORKER_DATA_DIR"] = str(data_dir(settings))
+    env["COSTLINE_WEB_PORT"] = str(web_port)
     if batch_max is not None:
         env["COSTLINE_BATCH_MAX"] = str(batch_max)
     env.update(extra or {})
@@ -92,6 +99,12 @@ def ready_at(log: str) -> datetime | None:
         return None
     line = log[: log.index(READY)].rsplit("\n", 1)[-1]
     return datetime.strptime(line[1:24], _LOG_TIME_FORMAT)
+
+
+def web_url(log: str) -> str | None:
+    """Where the worker's web pages answer, as it logged at start; None if not yet."""
+    found = _WEB_URL.search(log)
+    return found.group(1) if found else None
 
 
 def notable(log: str) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import ClassVar
 
 from clickhouse_connect.driver import exceptions as ch
 
@@ -68,17 +69,25 @@ _PARTITIONS_PER_BLOCK = "partitions for single INSERT block"
 class SinkError(Exception):
     """A ClickHouse call failed; the subclass says what the stream does next."""
 
+    kind: ClassVar[str] = ""  # the subclass's name in logs and metric labels (streams/metrics.py)
+
 
 class TransientSinkError(SinkError):
     """Retry the same call after a short backoff."""
+
+    kind = "transient"
 
 
 class RejectedRowsError(SinkError):
     """The rows sent cannot be stored as they are; find which and dead-letter them."""
 
+    kind = "rejected_rows"
+
 
 class SinkConfigError(SinkError):
     """Every write would fail until the operator acts; wait and say so."""
+
+    kind = "config"
 
 
 def classify(exc: BaseException) -> SinkError | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from costline.config import Settings
-from costline.dev.worker_process import READY, notable, ready_at, stop, worker_env
+from costline.dev.worker_process import READY, notable, ready_at, stop, web_url, worker_env
 
 # A test pipeline of its own: names, services, partitions and a narrow future bound.
 PIPELINE = Settings(
@@ -46,6 +46,7 @@ def test_a_worker_is_told_its_pipeline_through_costline_variables() -> None:
         "COSTLINE_EVENT_MAX_AGE_S": "86400.0",
         "COSTLINE_EVENT_MAX_FUTURE_S": "300.0",
         "COSTLINE_WORKER_DATA_DIR": "/tmp/costline-home/run/costline-test-acme",
+        "COSTLINE_WEB_PORT": "0",
     }
 
 
@@ -53,7 +54,7 @@ def test_each_variable_reads_back_as_the_setting_it_came_from() -> None:
     env = worker_env(PIPELINE, {}, batch_max=50)
     given = {name.removeprefix("COSTLINE_").lower(): value for name, value in env.items()}
     # The home is inherited, and the data dir is given as a path of its own.
-    mine = {"home", "worker_data_dir"}
+    mine = {"home", "worker_data_dir", "web_port"}
 
     read_back = Settings.model_validate(given)
 
@@ -87,6 +88,13 @@ def test_a_worker_is_ready_when_its_log_says_so_at_the_time_the_log_says() -> No
     assert ready_at(starting + ready + "[2026-11-20 12:00:05,000] [41] [INFO] batch: 3 counted\n") == (
         datetime(2026, 11, 20, 12, 0, 4, 250_000)
     )
+
+
+def test_a_workers_web_url_is_the_one_it_logged_with_the_port_the_os_gave_it() -> None:
+    log = "[2026-11-20 12:00:00,123] [42] [INFO] worker web: http://127.0.0.1:41234 (/healthz /metrics)\n"
+
+    assert web_url(log) == "http://127.0.0.1:41234"
+    assert web_url("[2026-11-20 12:00:00,123] [42] [INFO] starting\n") is None
 
 
 def test_a_failure_report_starts_with_the_warnings_and_errors() -> None:

@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -26,6 +26,9 @@ from costline.cli_errors import (
 )
 from costline.config import Settings, get_settings
 from schemas.dead_letters import DeadLetterCode
+
+if TYPE_CHECKING:  # the API stack loads only for `api` and `keys`
+    from costline.api.keys import ApiKey
 
 QUIET_LIBRARIES = ("aiokafka", "clickhouse_connect", "urllib3")
 
@@ -347,7 +350,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _key_line(key: Any) -> str:
+def _key_line(key: ApiKey) -> str:
     state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M:%S}" if key.revoked_at else "active"
     scopes = ",".join(sorted(key.scopes))
     return f"{scopes}; customer {key.customer_id or '*'}; {key.name or '-'}; {state}"

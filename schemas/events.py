@@ -163,6 +163,18 @@ def _shown(key: str) -> str:
 ServiceTier = Literal["batch", "flex", "priority"]
 
 
+# An LlmCall's audio and image counts, which the ledger keeps in columns of
+# the same names (sql/ddl/012_ledger_media_tokens.sql).
+MEDIA_TOKENS = (
+    "input_audio_tokens",
+    "cached_audio_input_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "cached_image_input_tokens",
+    "output_image_tokens",
+)
+
+
 class LlmCall(_EventBase):
     """One model call. Token fields follow the provider's own usage report.
 

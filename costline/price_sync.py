@@ -54,13 +54,19 @@ _TIER_CONTEXT: dict[ServiceTier, dict[str, str]] = {
     "flex": {"service_tier": "flex"},
     "priority": {"service_tier": "priority"},
 }
-# Source price key -> our rate name. Other keys (audio and image tokens,
+# Source price key -> our rate name. Other keys (video tokens, audio hours,
 # searches, pages) are charged on usage an llm event does not report.
 _TOKEN_RATES = {
     "input_mtok": "input_per_mtok",
     "output_mtok": "output_per_mtok",
     "cache_read_mtok": "cached_input_per_mtok",
     "cache_write_mtok": "cache_write_per_mtok",
+    "input_audio_mtok": "input_audio_per_mtok",
+    "cache_audio_read_mtok": "cached_audio_input_per_mtok",
+    "output_audio_mtok": "output_audio_per_mtok",
+    "input_image_mtok": "input_image_per_mtok",
+    "cache_image_read_mtok": "cached_image_input_per_mtok",
+    "output_image_mtok": "output_image_per_mtok",
 }
 _PLAIN_RATES = {"output_reasoning_mtok": "reasoning_per_mtok"}
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.events import Correction, UsageEvent, usage_event_adapter
+from schemas.events import MEDIA_TOKENS, Correction, UsageEvent, usage_event_adapter
 from schemas.money import ZERO
 from streams.pricing import PriceCatalog, UnpriceableEventError
 
@@ -130,6 +130,7 @@ def usage_of(row: Mapping[str, Any]) -> UsageEvent:
                 "reasoning_tokens": row["reasoning_tokens"],
                 "batch": bool(row["batch"]),
                 "service_tier": row["service_tier"] or None,
+                **{name: row[name] for name in MEDIA_TOKENS},
             }
         case "tool":
             fields = {"tool": sku, "calls": int(quantity)}

@@ -163,6 +163,18 @@ def _shown(key: str) -> str:
 ServiceTier = Literal["batch", "flex", "priority"]
 
 
+# An LlmCall's audio and image counts, which the ledger keeps in columns of
+# the same names (sql/ddl/012_ledger_media_tokens.sql).
+MEDIA_TOKENS = (
+    "input_audio_tokens",
+    "cached_audio_input_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "cached_image_input_tokens",
+    "output_image_tokens",
+)
+
+
 class LlmCall(_EventBase):
     """One model call. Token fields follow the provider's own usage report.
 
@@ -170,6 +182,22 @@ class LlmCall(_EventBase):
     ``cache_write_tokens`` are the parts of it read from or written to the
     prompt cache, priced at their own rates and never also at the full rate.
     ``reasoning_tokens`` are part of ``output_tokens``.
+
+    Audio and image tokens are parts of the totals too, as genai-prices
+    counts them (its usage names in brackets); a part is priced at its own
+    rate and the text remainder at the text rates, never both:
+
+    - ``input_audio_tokens`` [input_audio_tokens] and ``input_image_tokens``
+      [input_image_tokens] are part of ``input_tokens``, cached or not;
+    - ``cached_audio_input_tokens`` [cache_audio_read_tokens] and
+      ``cached_image_input_tokens`` [cache_image_read_tokens] are part of both
+      ``cached_input_tokens`` and the matching input count;
+    - ``output_audio_tokens`` [output_audio_tokens] and
+      ``output_image_tokens`` [output_image_tokens] are part of
+      ``output_tokens``.
+
+    Cache writes and reasoning tokens are text: no source prices them per
+    modality, so they never overlap the audio and image parts.
     """
 
     kind: Literal["llm"]
@@ -180,6 +208,12 @@ class LlmCall(_EventBase):
     cached_input_tokens: Tokens = 0
     cache_write_tokens: Tokens = 0
     reasoning_tokens: Tokens = 0
+    input_audio_tokens: Tokens = 0
+    cached_audio_input_tokens: Tokens = 0
+    output_audio_tokens: Tokens = 0
+    input_image_tokens: Tokens = 0
+    cached_image_input_tokens: Tokens = 0
+    output_image_tokens: Tokens = 0
     batch: StrictBool = False
     service_tier: ServiceTier | None = None
 
@@ -198,7 +232,49 @@ class LlmCall(_EventBase):
             )
         if self.reasoning_tokens > self.output_tokens:
             raise ValueError("reasoning_tokens exceed output_tokens; they are part of the output")
+        self._media_parts_fit()
         return self
+
+    def _media_parts_fit(self) -> None:
+        for media in ("audio", "image"):
+            if getattr(self, f"cached_{media}_input_tokens") > getattr(self, f"input_{media}_tokens"):
+                raise ValueError(
+                    f"cached_{media}_input_tokens exceed input_{media}_tokens; they are part of them"
+                )
+        if self.cached_audio_input_tokens + self.cached_image_input_tokens > self.cached_input_tokens:
+            raise ValueError(
+                "cached_audio_input_tokens + cached_image_input_tokens exceed cached_input_tokens; "
+                "they are part of them"
+            )
+        if self.text_input_tokens < 0:
+            raise ValueError(
+                "audio, image, cached and cache-write tokens exceed input_tokens; "
+                "input_tokens must count every prompt token"
+            )
+        if self.text_output_tokens < 0:
+            raise ValueError(
+                "output_audio_tokens + output_image_tokens + reasoning_tokens exceed output_tokens; "
+                "output_tokens must count every output token"
+            )
+
+    @property
+    def text_input_tokens(self) -> int:
+        """Prompt tokens that are text and neither read from nor written to the cache."""
+        uncached_media = (self.input_audio_tokens - self.cached_audio_input_tokens) + (
+            self.input_image_tokens - self.cached_image_input_tokens
+        )
+        return self.input_tokens - self.cached_input_tokens - self.cache_write_tokens - uncached_media
+
+    @property
+    def text_cached_input_tokens(self) -> int:
+        """Prompt tokens read from the cache that are text."""
+        return self.cached_input_tokens - self.cached_audio_input_tokens - self.cached_image_input_tokens
+
+    @property
+    def text_output_tokens(self) -> int:
+        """Output tokens that are text and not reasoning."""
+        media = self.output_audio_tokens + self.output_image_tokens
+        return self.output_tokens - media - self.reasoning_tokens
 
 
 class ToolCall(_EventBase):

@@ -96,11 +96,34 @@ class TieredRate(BaseModel):
 
 TokenRate = Annotated[Rate | TieredRate, Field(union_mode="left_to_right")]
 
+# The audio and image rates, each pricing the LlmCall count of the same stem
+# (``input_audio_per_mtok`` prices ``input_audio_tokens``), with the words a
+# dead letter uses for it. genai-prices' key for each is in the comment.
+MEDIA_RATES: dict[str, str] = {
+    "input_audio_per_mtok": "audio input",  # input_audio_mtok
+    "cached_audio_input_per_mtok": "cached audio input",  # cache_audio_read_mtok
+    "output_audio_per_mtok": "audio output",  # output_audio_mtok
+    "input_image_per_mtok": "image input",  # input_image_mtok
+    "cached_image_input_per_mtok": "cached image input",  # cache_image_read_mtok
+    "output_image_per_mtok": "image output",  # output_image_mtok
+}
 
-class ServiceTierRates(BaseModel):
-    """A service tier's own rates; a rate left out is the standard one."""
+
+class _MediaRates(BaseModel):
+    """Audio and image rates; see :data:`MEDIA_RATES`. None: the price has no such rate."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    input_audio_per_mtok: TokenRate | None = None
+    cached_audio_input_per_mtok: TokenRate | None = None
+    output_audio_per_mtok: TokenRate | None = None
+    input_image_per_mtok: TokenRate | None = None
+    cached_image_input_per_mtok: TokenRate | None = None
+    output_image_per_mtok: TokenRate | None = None
+
+
+class ServiceTierRates(_MediaRates):
+    """A service tier's own rates; a rate left out is the standard one."""
+
     input_per_mtok: TokenRate | None = None
     output_per_mtok: TokenRate | None = None
     cached_input_per_mtok: TokenRate | None = None
@@ -108,10 +131,13 @@ class ServiceTierRates(BaseModel):
     per_request: Rate | None = None
 
 
-class LlmPrice(_PriceBase):
+class LlmPrice(_PriceBase, _MediaRates):
     """Per million tokens. Optional rates fall back to the plain ones.
 
-    A token rate is a plain rate or a :class:`TieredRate` by prompt size.
+    Audio and image rates (:data:`MEDIA_RATES`) are the exception: they
+    never fall back, and a call carrying tokens of a kind its price has no
+    rate for cannot be priced. A token rate is a plain rate or a
+    :class:`TieredRate` by prompt size.
     ``service_tiers`` holds the provider's own rates for batch, flex or
     priority calls; a call in a tier the price does not list pays the
     standard rates (less ``batch_discount`` for batch calls).

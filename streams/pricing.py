@@ -33,6 +33,7 @@ from schemas.events import (
 )
 from schemas.money import SCALE, ZERO
 from schemas.prices import (
+    MEDIA_RATES,
     ComputePrice,
     EmbeddingPrice,
     HumanReviewPrice,
@@ -74,6 +75,13 @@ class TokenUsage:
     cache_write: int = 0
     output: int = 0
     reasoning: int = 0
+    # Parts of the totals above, as an LlmCall counts them.
+    input_audio: int = 0
+    cached_audio_input: int = 0
+    output_audio: int = 0
+    input_image: int = 0
+    cached_image_input: int = 0
+    output_image: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,27 +388,7 @@ def _chosen(own: ServiceTierRates | None, price: LlmPrice, rate: str) -> Any:
 def _price_llm(event: LlmCall, price: LlmPrice, version: str, sku: str) -> PricedEvent:
     tier = event.tier
     own = price.service_tiers.get(tier) if tier is not None else None
-    prompt = event.input_tokens
-    input_rate = _rate(_chosen(own, price, "input_per_mtok"), prompt)
-    output_rate = _rate(_chosen(own, price, "output_per_mtok"), prompt)
-    cached = _chosen(own, price, "cached_input_per_mtok")
-    write = _chosen(own, price, "cache_write_per_mtok")
-    cached_rate = input_rate if cached is None else _rate(cached, prompt)
-    write_rate = input_rate if write is None else _rate(write, prompt)
-    plain_input = event.input_tokens - event.cached_input_tokens - event.cache_write_tokens
-    if price.reasoning_per_mtok is None:
-        output_cost = _per_mtok(event.output_tokens, output_rate)
-    else:
-        plain_output = event.output_tokens - event.reasoning_tokens
-        output_cost = _per_mtok(plain_output, output_rate) + _per_mtok(
-            event.reasoning_tokens, price.reasoning_per_mtok
-        )
-    cost = (
-        _per_mtok(plain_input, input_rate)
-        + _per_mtok(event.cached_input_tokens, cached_rate)
-        + _per_mtok(event.cache_write_tokens, write_rate)
-        + output_cost
-    )
+    cost = _text_cost(event, price, own) + _media_cost(event, price, own, version, sku)
     if tier == "batch" and own is None and price.batch_discount:
         cost = _WIDE.multiply(cost, 1 - price.batch_discount)
     per_request = _chosen(own, price, "per_request")
@@ -412,8 +400,67 @@ def _price_llm(event: LlmCall, price: LlmPrice, version: str, sku: str) -> Price
         cache_write=event.cache_write_tokens,
         output=event.output_tokens,
         reasoning=event.reasoning_tokens,
+        input_audio=event.input_audio_tokens,
+        cached_audio_input=event.cached_audio_input_tokens,
+        output_audio=event.output_audio_tokens,
+        input_image=event.input_image_tokens,
+        cached_image_input=event.cached_image_input_tokens,
+        output_image=event.output_image_tokens,
     )
     quantity = Decimal(event.input_tokens + event.output_tokens)
     return PricedEvent(
         event, _keep(cost), version, sku, event.provider, quantity, "tokens", tokens, model_sent=event.model
     )
+
+
+def _text_cost(event: LlmCall, price: LlmPrice, own: ServiceTierRates | None) -> Decimal:
+    """The text tokens' cost: what is left of the totals once audio and image are taken out."""
+    prompt = event.input_tokens
+    input_rate = _rate(_chosen(own, price, "input_per_mtok"), prompt)
+    output_rate = _rate(_chosen(own, price, "output_per_mtok"), prompt)
+    cached = _chosen(own, price, "cached_input_per_mtok")
+    write = _chosen(own, price, "cache_write_per_mtok")
+    cached_rate = input_rate if cached is None else _rate(cached, prompt)
+    write_rate = input_rate if write is None else _rate(write, prompt)
+    if price.reasoning_per_mtok is None:
+        output_cost = _per_mtok(event.text_output_tokens + event.reasoning_tokens, output_rate)
+    else:
+        output_cost = _per_mtok(event.text_output_tokens, output_rate) + _per_mtok(
+            event.reasoning_tokens, price.reasoning_per_mtok
+        )
+    return (
+        _per_mtok(event.text_input_tokens, input_rate)
+        + _per_mtok(event.text_cached_input_tokens, cached_rate)
+        + _per_mtok(event.cache_write_tokens, write_rate)
+        + output_cost
+    )
+
+
+def _media_cost(
+    event: LlmCall, price: LlmPrice, own: ServiceTierRates | None, version: str, sku: str
+) -> Decimal:
+    """Audio and image tokens at their own rates; a kind the price has no rate for is unpriceable.
+
+    Uncached input media is the input count less its cached part, as
+    genai-prices prices them; the text rates are never a fallback.
+    """
+    counts = {
+        "input_audio_per_mtok": event.input_audio_tokens - event.cached_audio_input_tokens,
+        "cached_audio_input_per_mtok": event.cached_audio_input_tokens,
+        "output_audio_per_mtok": event.output_audio_tokens,
+        "input_image_per_mtok": event.input_image_tokens - event.cached_image_input_tokens,
+        "cached_image_input_per_mtok": event.cached_image_input_tokens,
+        "output_image_per_mtok": event.output_image_tokens,
+    }
+    cost = ZERO
+    for name, tokens in counts.items():
+        if not tokens:
+            continue
+        rate = _chosen(own, price, name)
+        if rate is None:
+            raise UnpriceableEventError(
+                f"{sku} has no {MEDIA_RATES[name]} price in version {version}; "
+                f"the call carries {tokens} such tokens"
+            )
+        cost += _per_mtok(tokens, _rate(rate, event.input_tokens))
+    return cost

@@ -6,6 +6,8 @@ SELECT
     u.event_id, u.occurred_at, u.customer_id, u.agent_id, u.user_id, u.task_id, u.request_id,
     u.kind, u.provider, u.sku, u.model_sent, u.service_tier, u.batch, u.quantity,
     u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
+    u.input_audio_tokens, u.cached_audio_input_tokens, u.output_audio_tokens,
+    u.input_image_tokens, u.cached_image_input_tokens, u.output_image_tokens,
     u.attributes, u.cost + ifNull(c.corrected, toDecimal128(0, 12)) AS cost
 FROM
 (

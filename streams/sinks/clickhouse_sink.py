@@ -31,7 +31,7 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
 from costline.clickhouse import read_query
-from schemas.events import Correction, LlmCall
+from schemas.events import MEDIA_TOKENS, Correction, LlmCall
 from streams.aggregation import (
     AGGREGATE_COLUMNS,
     KEY_COLUMNS,
@@ -78,6 +78,7 @@ LEDGER_COLUMNS = (
     "service_tier",
     "corrects",
     "reprice_run",
+    *MEDIA_TOKENS,
 )
 
 # Derived from the window model: a new counter needs no edit here.
@@ -150,6 +151,7 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
         tier or "",
         correction.corrects if correction is not None else "",
         correction.run_id if correction is not None else "",
+        *(getattr(tokens, name.removesuffix("_tokens")) for name in MEDIA_TOKENS),
     ]
 
 

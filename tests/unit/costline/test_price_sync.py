@@ -21,8 +21,8 @@ from costline.price_sync import (
     synced_versions,
 )
 from schemas.events import ServiceTier, parse_event
-from schemas.prices import LlmPrice, TieredRate
-from streams.pricing import PriceCatalog
+from schemas.prices import MEDIA_RATES, LlmPrice, TieredRate
+from streams.pricing import PriceCatalog, UnpriceableEventError
 
 TOLERANCE = Decimal("1e-9")
 SINCE = datetime(2024, 1, 1, tzinfo=UTC)
@@ -169,3 +169,104 @@ def test_oracle_every_synced_model_costs_what_genai_prices_says(
                 )
                 theirs = calculation.total_price
             assert abs(ours - theirs) <= TOLERANCE, (provider, model, event, ours, theirs)
+
+
+def test_audio_and_image_rates_are_synced_where_the_source_has_them(synced: SyncedCatalog) -> None:
+    (_, realtime), *_ = llm_price(synced, "openai/gpt-realtime")
+    assert realtime.input_audio_per_mtok is not None and realtime.cached_audio_input_per_mtok is not None
+    assert realtime.output_audio_per_mtok is not None and realtime.input_image_per_mtok is not None
+    *_, (_, gemini) = llm_price(synced, "google/gemini-2.5-flash")
+    assert "batch.input_audio_per_mtok" in gemini.rates()  # a service tier's own audio rate, today
+    assert all(
+        price.input_audio_per_mtok is None and price.output_audio_per_mtok is None
+        for _, price in llm_price(synced, "openai/gpt-4o")
+    )
+
+
+def test_a_synced_model_without_an_audio_rate_dead_letters_audio_tokens(catalog: PriceCatalog) -> None:
+    sent = {
+        "kind": "llm", "event_id": "a-1", "customer_id": "acme", "agent_id": "bot",
+        "occurred_at": "2026-01-05T00:00:00Z", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 1000, "input_audio_tokens": 400, "output_tokens": 10,
+    }  # fmt: skip
+    call = parse_event(orjson.dumps(sent))
+    with pytest.raises(UnpriceableEventError, match=r"^openai/gpt-4o has no audio input price in version "):
+        catalog.price(call)
+
+
+# genai-prices' usage key for each of our media counts, as its calc_price reads them.
+SOURCE_MEDIA_USAGE = {
+    "input_audio_tokens": "input_audio_tokens",
+    "cached_audio_input_tokens": "cache_audio_read_tokens",
+    "output_audio_tokens": "output_audio_tokens",
+    "input_image_tokens": "input_image_tokens",
+    "cached_image_input_tokens": "cache_image_read_tokens",
+    "output_image_tokens": "output_image_tokens",
+}
+
+
+def media_usage(rng: random.Random, priced: set[str]) -> dict[str, int]:
+    """A random call's counts, with audio and image parts only of the kinds its price has rates for."""
+
+    def part(rate: str, most: int) -> int:
+        return rng.randint(0, most) if rate in priced else 0
+
+    text, cached_text, written = rng.randint(0, 50_000), rng.randint(0, 20_000), rng.randint(0, 5_000)
+    audio, cached_audio = part("input_audio_per_mtok", 50_000), part("cached_audio_input_per_mtok", 20_000)
+    image, cached_image = part("input_image_per_mtok", 50_000), part("cached_image_input_per_mtok", 20_000)
+    out_audio, out_image = part("output_audio_per_mtok", 20_000), part("output_image_per_mtok", 20_000)
+    return {
+        "input_tokens": text + cached_text + written + audio + cached_audio + image + cached_image,
+        "cached_input_tokens": cached_text + cached_audio + cached_image,
+        "cache_write_tokens": written,
+        "output_tokens": rng.randint(0, 5_000) + out_audio + out_image,
+        "input_audio_tokens": audio + cached_audio,
+        "cached_audio_input_tokens": cached_audio,
+        "output_audio_tokens": out_audio,
+        "input_image_tokens": image + cached_image,
+        "cached_image_input_tokens": cached_image,
+        "output_image_tokens": out_image,
+    }
+
+
+def test_oracle_audio_and_image_tokens_cost_what_genai_prices_says(
+    catalog: PriceCatalog, synced: SyncedCatalog
+) -> None:
+    rng = random.Random(99)
+    media_skus = {
+        price.sku
+        for version in synced.versions
+        for price in version.prices
+        if any(name.split(">")[0].split(".")[-1] in MEDIA_RATES for name in price.rates())
+    }
+    known, _ = oracle_models(catalog, synced)
+    models = [(p, m) for p, m, _ in known if f"{p.id}/{m.id}" in media_skus]
+    assert len(models) >= 25
+    span = (UNTIL - SINCE).total_seconds()
+    for n, (source_provider, source_model) in itertools.product(range(12), models):
+        provider, model = source_provider.id, source_model.id
+        at = SINCE + timedelta(seconds=rng.uniform(0, span))
+        tier: ServiceTier | None = rng.choice([None, None, "batch", "flex", "priority"])
+        _, price = catalog.price_at("llm", f"{provider}/{model}", at)
+        assert isinstance(price, LlmPrice)
+        own = price.service_tiers.get(tier) if tier else None
+        rates = {name: getattr(own, name, None) or getattr(price, name) for name in MEDIA_RATES}
+        priced = {name for name, rate in rates.items() if rate is not None}
+        counts = media_usage(rng, priced)
+        event = {
+            "kind": "llm", "event_id": f"m-{n}", "customer_id": "acme", "agent_id": "bot",
+            "occurred_at": at.isoformat(), "provider": provider, "model": model, **counts,
+        } | ({"service_tier": tier} if tier else {})  # fmt: skip
+        ours = catalog.price(parse_event(orjson.dumps(event))).cost
+        usage = Usage(
+            input_tokens=counts["input_tokens"],
+            cache_read_tokens=counts["cached_input_tokens"],
+            cache_write_tokens=counts["cache_write_tokens"],
+            output_tokens=counts["output_tokens"],
+            **{theirs: counts[name] for name, theirs in SOURCE_MEDIA_USAGE.items()},
+        )
+        context = SOURCE_CONTEXT[tier] if tier else None
+        theirs = source_model.calc_price(
+            usage, source_provider, genai_request_timestamp=at, price_context=context
+        ).total_price
+        assert abs(ours - theirs) <= TOLERANCE, (provider, model, event, ours, theirs)

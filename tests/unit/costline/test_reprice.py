@@ -6,6 +6,7 @@ from decimal import Decimal as D
 from typing import Any
 
 from costline.reprice import correction_id, corrections, plan_reprice
+from schemas.events import MEDIA_TOKENS
 from schemas.prices import PriceVersion
 from streams.pricing import PriceCatalog
 
@@ -28,7 +29,7 @@ def ledger_row(
         "quantity": D(1_100_000), "input_tokens": 1_000_000,
         "cached_input_tokens": 0, "cache_write_tokens": 0,
         "output_tokens": 100_000, "reasoning_tokens": 0, "attributes": {"team": "support"}, "cost": D(cost),
-        **fields,
+        **dict.fromkeys(MEDIA_TOKENS, 0), **fields,
     }  # fmt: skip
 
 
@@ -71,3 +72,15 @@ def test_outcomes_storage_and_models_no_longer_priced_are_left_alone_and_said_so
     plan = plan_reprice(rows, PriceCatalog([GPT4O_AT_2_50]))
     assert plan.lines == [] and plan.changes == []
     assert sum(plan.skipped.values()) == 2 and "outcome rows are not repriced" in plan.skipped
+
+
+def test_a_reprice_prices_audio_tokens_again_at_audio_rates() -> None:
+    audio = PriceVersion.model_validate({"version": "audio", "effective_from": "2026-01-01T00:00:00Z",
+                                         "prices": [
+        {"meter": "llm", "sku": "openai/gpt-4o", "input_per_mtok": "2.50", "output_per_mtok": "10",
+         "input_audio_per_mtok": "40"},
+    ]})  # fmt: skip
+    row = ledger_row("a1", "3.50", input_audio_tokens=500_000)
+    plan = plan_reprice([row], PriceCatalog([audio]))
+    # 500k text × $2.50 + 500k audio × $40 + 100k output × $10, per M
+    assert [(change.old, change.new) for change in plan.changes] == [(D("3.50"), D("22.25"))]

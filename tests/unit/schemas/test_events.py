@@ -225,3 +225,68 @@ def test_skus_hold_no_control_characters() -> None:
 def test_a_huge_unknown_field_name_does_not_make_a_huge_reason() -> None:
     code, reason = reason_for(event_with(kind="tool", tool="x", **{"k" * 5_000_000: 1}))
     assert code == "invalid_event" and "Extra inputs" in reason and len(reason) < 1000
+
+
+MEDIA_COUNTS = [
+    "input_audio_tokens",
+    "cached_audio_input_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "cached_image_input_tokens",
+    "output_image_tokens",
+]
+
+
+def llm_with(**fields: object) -> bytes:
+    return event_with(**{**COUNTS[0], "input_tokens": 1000, "output_tokens": 1000, **fields})
+
+
+def test_audio_and_image_counts_default_to_zero() -> None:
+    event = parse_event(llm_with())
+    assert isinstance(event, LlmCall)
+    assert all(getattr(event, name) == 0 for name in MEDIA_COUNTS)
+
+
+@pytest.mark.parametrize("name", MEDIA_COUNTS)
+@pytest.mark.parametrize("wrong", [True, "10", 10.0, -1, 100_000_001])
+def test_audio_and_image_counts_are_bounded_json_integers(name: str, wrong: object) -> None:
+    code, reason = reason_for(llm_with(**{name: wrong}))
+    assert code == "invalid_event" and f"llm.{name}" in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"input_audio_tokens": 600, "input_image_tokens": 401}, "exceed input_tokens"),
+        ({"input_audio_tokens": 900, "cache_write_tokens": 101}, "exceed input_tokens"),
+        ({"cached_audio_input_tokens": 1, "cached_input_tokens": 5}, "exceed input_audio_tokens"),
+        ({"cached_image_input_tokens": 1, "cached_input_tokens": 5}, "exceed input_image_tokens"),
+        ({"input_audio_tokens": 10, "cached_audio_input_tokens": 10}, "exceed cached_input_tokens"),
+        ({"output_audio_tokens": 600, "output_image_tokens": 401}, "exceed output_tokens"),
+        ({"output_audio_tokens": 900, "reasoning_tokens": 101}, "exceed output_tokens"),
+    ],
+)
+def test_audio_and_image_tokens_are_parts_of_the_totals_never_more(
+    fields: dict[str, int], problem: str
+) -> None:
+    code, reason = reason_for(llm_with(**fields))
+    assert code == "invalid_event" and problem in reason, reason
+
+
+def test_cached_media_counts_once_in_the_text_remainder() -> None:
+    event = parse_event(
+        llm_with(
+            cached_input_tokens=500,
+            input_audio_tokens=600,
+            cached_audio_input_tokens=300,
+            input_image_tokens=200,
+            cached_image_input_tokens=100,
+            output_audio_tokens=700,
+            output_image_tokens=300,
+        )
+    )
+    assert isinstance(event, LlmCall)
+    # 1000 - 500 cached - (600 - 300) uncached audio - (200 - 100) uncached image
+    assert event.text_input_tokens == 100
+    assert event.text_cached_input_tokens == 100
+    assert event.text_output_tokens == 0

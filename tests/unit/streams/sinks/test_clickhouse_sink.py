@@ -1,4 +1,4 @@
-"""Window rows, columns and the snapshot query follow the window model's fields and the migrations."""
+"""Ledger and window rows, their columns and the snapshot query follow the models and the migrations."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from costline.clickhouse import SQL_DIR
+from schemas.events import MEDIA_TOKENS
 from streams.aggregation import AGGREGATE_COLUMNS, AGGREGATE_FIELDS, KEY_COLUMNS, WindowAggregate, WindowKey
-from streams.sinks.clickhouse_sink import WINDOW_COLUMNS, WINDOW_SNAPSHOTS, window_row
+from streams.pricing import PriceCatalog
+from streams.sinks.clickhouse_sink import (
+    LEDGER_COLUMNS,
+    WINDOW_COLUMNS,
+    WINDOW_SNAPSHOTS,
+    ledger_row,
+    window_row,
+)
+from tests.unit.streams.test_media_pricing import AUDIO, call
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", re.S)
@@ -53,3 +62,24 @@ def test_the_snapshot_query_selects_the_key_then_every_field_in_order() -> None:
     select = WINDOW_SNAPSHOTS.split("SELECT", 1)[1].split("FROM", 1)[0]
     selected = [column.strip() for column in select.split(",")]
     assert selected == [*KEY_COLUMNS[:4], "toUnixTimestamp(window_start)", *AGGREGATE_COLUMNS]
+
+
+def test_every_ledger_column_is_migrated() -> None:
+    assert set(LEDGER_COLUMNS) <= set(migrated_columns("ledger"))
+    assert all(migrated_columns("ledger")[name].startswith("UInt64") for name in MEDIA_TOKENS)
+
+
+def test_a_ledger_row_keeps_an_llm_calls_audio_and_image_tokens() -> None:
+    sent = call(
+        "openai/gpt-4o-audio-preview",
+        input_tokens=10_000,
+        cached_input_tokens=3_000,
+        input_audio_tokens=6_000,
+        cached_audio_input_tokens=2_000,
+        output_tokens=2_000,
+        output_audio_tokens=1_500,
+    )
+    priced = PriceCatalog([AUDIO]).price(sent)
+    row = dict(zip(LEDGER_COLUMNS, ledger_row(0, 7, priced, NOW), strict=True))
+    assert [row[name] for name in MEDIA_TOKENS] == [6_000, 2_000, 1_500, 0, 0, 0]
+    assert (row["input_tokens"], row["cached_input_tokens"], row["output_tokens"]) == (10_000, 3_000, 2_000)

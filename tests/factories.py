@@ -17,7 +17,7 @@ from costline.cli import build_parser
 from costline.config import Settings
 from schemas.dead_letters import DeadLetter
 from schemas.events import UsageEvent, usage_event_adapter
-from schemas.prices import load_price_dir
+from schemas.prices import PriceVersion, load_price_dir
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
@@ -194,3 +194,40 @@ def _set_attributes(target: Any, attributes: Any) -> None:
             slot.double_value = value
         else:
             slot.string_value = str(value)
+
+
+# A version with audio and image rates, and a model without them.
+AUDIO_PRICES = PriceVersion.model_validate(
+    {
+        "version": "audio-1",
+        "effective_from": "2026-01-01T00:00:00Z",
+        "prices": [
+            {
+                "meter": "llm",
+                "sku": "openai/gpt-4o-audio-preview",
+                "input_per_mtok": "2.5",
+                "cached_input_per_mtok": "1.25",
+                "output_per_mtok": "10",
+                "input_audio_per_mtok": "40",
+                "cached_audio_input_per_mtok": "2.5",
+                "output_audio_per_mtok": "80",
+                "service_tiers": {"batch": {"input_audio_per_mtok": "20"}},
+            },
+            {"meter": "llm", "sku": "openai/gpt-4o", "input_per_mtok": "2.5", "output_per_mtok": "10"},
+            {
+                "meter": "llm",
+                "sku": "google/gemini-2.5-flash-image",
+                "input_per_mtok": "0.3",
+                "output_per_mtok": "2.5",
+                "input_image_per_mtok": "0.3",
+                "output_image_per_mtok": "30",
+            },
+        ],
+    }
+)
+
+
+def llm_call(model: str, **fields: object) -> UsageEvent:
+    """A call to ``provider/model`` at 09:00 on the sample day."""
+    provider, _, name = model.partition("/")
+    return event("e-1", "llm", at="2026-11-20T09:00:00Z", provider=provider, model=name, **fields)

@@ -6,44 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.events import UsageEvent
-from schemas.prices import PriceVersion
 from streams.pricing import PriceCatalog, UnpriceableEventError
-from tests.factories import event
-
-AUDIO = PriceVersion.model_validate(
-    {
-        "version": "audio-1",
-        "effective_from": "2026-01-01T00:00:00Z",
-        "prices": [
-            {
-                "meter": "llm",
-                "sku": "openai/gpt-4o-audio-preview",
-                "input_per_mtok": "2.5",
-                "cached_input_per_mtok": "1.25",
-                "output_per_mtok": "10",
-                "input_audio_per_mtok": "40",
-                "cached_audio_input_per_mtok": "2.5",
-                "output_audio_per_mtok": "80",
-                "service_tiers": {"batch": {"input_audio_per_mtok": "20"}},
-            },
-            {"meter": "llm", "sku": "openai/gpt-4o", "input_per_mtok": "2.5", "output_per_mtok": "10"},
-            {
-                "meter": "llm",
-                "sku": "google/gemini-2.5-flash-image",
-                "input_per_mtok": "0.3",
-                "output_per_mtok": "2.5",
-                "input_image_per_mtok": "0.3",
-                "output_image_per_mtok": "30",
-            },
-        ],
-    }
-)
-
-
-def call(model: str, **fields: object) -> UsageEvent:
-    provider, _, name = model.partition("/")
-    return event("e-1", "llm", at="2026-11-20T09:00:00Z", provider=provider, model=name, **fields)
+from tests.factories import AUDIO_PRICES as AUDIO
+from tests.factories import llm_call as call
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from streams.sinks.clickhouse_sink import (
     ledger_row,
     window_row,
 )
-from tests.unit.streams.test_media_pricing import AUDIO, call
+from tests.factories import AUDIO_PRICES as AUDIO
+from tests.factories import llm_call as call
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", re.S)

@@ -7,6 +7,7 @@ payload, read from the ``dead_letters`` table.
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from clickhouse_connect.driver.client import Client
 
 from costline.clickhouse import open_client, read_query
 from costline.config import Settings
@@ -81,10 +82,14 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
             else:
                 consumer.seek(tp, committed)
         replayed = 0
+        client: Client | None = None  # opened at the first cut letter, if any
         for _, letter in await _drain(consumer, partitions):
             if letter.value is None or (code is not None and letter.code != code):
                 continue
-            value = whole_payload(settings, letter) if letter.truncated_from is not None else letter.value
+            value = letter.value
+            if letter.truncated_from is not None:
+                client = client or open_client(settings)
+                value = whole_payload(client, letter)
             await producer.send(settings.usage_topic, key=letter.key, value=value)
             replayed += 1
         await producer.flush()
@@ -95,9 +100,9 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
     return replayed
 
 
-def whole_payload(settings: Settings, letter: DeadLetter) -> bytes:
+def whole_payload(client: Client, letter: DeadLetter) -> bytes:
     """The payload a cut letter stands for, from ClickHouse."""
-    result = open_client(settings).query(
+    result = client.query(
         read_query("dead_letter_payload"),
         parameters={
             "topic": letter.source_topic,

@@ -24,6 +24,7 @@ from costline.cli_errors import (
     one_line,
     report,
 )
+from costline.cli_webhooks import add_webhook_commands
 from costline.config import Settings, get_settings
 from schemas.dead_letters import DeadLetterCode
 
@@ -434,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     _billing_commands(sub)
     _service_commands(sub)
     _reprice_command(sub)
+    add_webhook_commands(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
     p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
     p.set_defaults(func=cmd_demo)

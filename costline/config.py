@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     usage_topic: str = "costline.usage"
     prices_topic: str = "costline.prices"
     dead_letter_topic: str = "costline.usage.dlq"
+    alerts_topic: str = "costline.alerts"
     partitions: int = 8
 
     # Tumbling window sizes, seconds, and how long each stays in worker state
@@ -93,6 +94,14 @@ class Settings(BaseSettings):
     # A Collector sends batches of thousands of spans (gzip-compressed): the bound, after
     # decompression, is higher than a /v1/events body's.
     otlp_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # `costline webhooks run`: a delivery that may pass (no answer, 5xx, 408, 425, 429) is
+    # tried again after base seconds, doubling up to max, until `for` after it was queued
+    # (Stripe's schedule: up to 3 days). `poll` bounds how long a pass waits for new alerts.
+    webhook_retry_base_s: float = Field(default=30.0, gt=0)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_retry_for_s: float = Field(default=3 * 86_400.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_poll_s: float = Field(default=1.0, gt=0)
     prices_dir: Path = Path("prices")
     worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
 
@@ -107,7 +116,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("usage_topic", "prices_topic", "dead_letter_topic")
+    @field_validator("usage_topic", "prices_topic", "dead_letter_topic", "alerts_topic")
     @classmethod
     def _topic(cls, value: str) -> str:
         if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):

@@ -66,6 +66,7 @@ async def ensure_topics(settings: Settings) -> None:
         wanted = [
             NewTopic(settings.usage_topic, settings.partitions, 1),
             NewTopic(settings.dead_letter_topic, settings.partitions, 1),
+            NewTopic(settings.alerts_topic, settings.partitions, 1),
             NewTopic(settings.prices_topic, 1, 1, topic_configs=PRICES_CONFIG),
             # Faust would create it at start, but only a missing one; see CHANGELOG_CONFIG.
             NewTopic(changelog_topic(settings), settings.partitions, 1, topic_configs=CHANGELOG_CONFIG),

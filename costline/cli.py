@@ -168,7 +168,7 @@ def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
-    from billing.costs import customer_costs
+    from billing.costs import CostQuery, costs
     from billing.render import render_costs
     from costline.clickhouse import open_client
 
@@ -177,8 +177,10 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     end = args.end or cli_arguments.LATEST
     if start >= end:
         raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
-    rows = customer_costs(open_client(settings), args.customer, start, end, group_by)
-    print(render_costs(rows, group_by, args.format))
+    query = CostQuery(
+        start, end, tuple(group_by), args.customer, args.agent, args.category, window=args.window
+    )
+    print(render_costs(costs(open_client(settings), query), group_by, args.format))
     return 0
 
 
@@ -505,7 +507,15 @@ def _cost_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
         "--group-by",
         type=cli_arguments.groupings,
         default=["agent", "category"],
-        help="comma-separated, any of agent,category,window (default: agent,category)",
+        help="comma-separated, any of customer,agent,category,window (default: agent,category)",
+    )
+    p.add_argument("--agent", help="only this agent")
+    p.add_argument("--category", help="only this category (llm, tool, ...)")
+    p.add_argument(
+        "--window",
+        type=cli_arguments.window,
+        default="1h",
+        help="the window size: 1m, 1h or 1d (default: 1h)",
     )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_costs)

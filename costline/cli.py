@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     _service_commands(sub)
     _reprice_command(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
-    p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
+    p.add_argument("--keep-running", action="store_true", help="leave services, worker and API up")
     p.set_defaults(func=cmd_demo)
     return parser
 

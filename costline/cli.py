@@ -474,7 +474,10 @@ def _service_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
     """api and keys: the HTTP service and who may call it."""
     from costline.api.keys import Scope
 
-    p = sub.add_parser("api", help="the HTTP service: POST /v1/events, /healthz, /readyz, /metrics, /docs")
+    p = sub.add_parser(
+        "api",
+        help="the HTTP service: POST /v1/events, GET /v1/costs, invoices, economics, dead letters; /docs",
+    )
     p.add_argument("--host", help="default COSTLINE_API_HOST (127.0.0.1)")
     p.add_argument("--port", type=int, help="default COSTLINE_API_PORT (18080)")
     p.set_defaults(func=cmd_api)

@@ -158,7 +158,7 @@ def _print_api(settings: Settings, keep_running: bool) -> None:
     print(f"    a demo admin key (`costline keys create` makes others): {secret}")
     print("    the day's costs by customer, agent and category:")
     print(
-        f'    curl -H "Authorization: Bearer {secret}" '
+        f'    curl -s -H "Authorization: Bearer {secret}" '
         f'"{url}/v1/costs?from={day}&to={day + timedelta(days=1)}&group_by=customer,agent,category"'
     )
     if not keep_running:

@@ -237,14 +237,7 @@ def _html(invoice: Invoice) -> str:
 def render_costs(rows: Sequence[CostRow], headers: Sequence[str], fmt: str) -> str:
     """Cost rows as JSON, CSV or (any other ``fmt``) a table."""
     if fmt == "json":
-        return orjson.dumps(
-            [
-                dict(zip(headers, r.group, strict=True))
-                | {"cost": str(r.cost), "events": r.events, "quantity": str(r.quantity), "unit": r.unit}
-                for r in rows
-            ],
-            option=orjson.OPT_INDENT_2,
-        ).decode()
+        return orjson.dumps([cost_document(r, headers) for r in rows], option=orjson.OPT_INDENT_2).decode()
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -253,6 +246,16 @@ def render_costs(rows: Sequence[CostRow], headers: Sequence[str], fmt: str) -> s
             writer.writerow([*r.group, r.cost, r.events, r.quantity, r.unit])
         return out.getvalue()
     return costs_table(rows, headers)
+
+
+def cost_document(row: CostRow, headers: Sequence[str]) -> dict[str, Any]:
+    """A cost row as JSON-ready data: its groupings by name, money as an exact string."""
+    return dict(zip(headers, row.group, strict=True)) | {
+        "cost": f"{row.cost:f}",  # never an exponent: a zero cost reads 0.000000000000, not 0E-12
+        "events": row.events,
+        "quantity": f"{row.quantity:f}",
+        "unit": row.unit,
+    }
 
 
 def costs_table(rows: Sequence[CostRow], headers: Sequence[str]) -> str:

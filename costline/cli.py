@@ -169,7 +169,7 @@ def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
-    from billing.costs import customer_costs
+    from billing.costs import CostQuery, costs
     from billing.render import render_costs
     from costline.clickhouse import open_client
 
@@ -178,8 +178,10 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     end = args.end or cli_arguments.LATEST
     if start >= end:
         raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
-    rows = customer_costs(open_client(settings), args.customer, start, end, group_by)
-    print(render_costs(rows, group_by, args.format))
+    query = CostQuery(
+        start, end, tuple(group_by), args.customer, args.agent, args.category, window=args.window
+    )
+    print(render_costs(costs(open_client(settings), query), group_by, args.format))
     return 0
 
 
@@ -437,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     _reprice_command(sub)
     add_webhook_commands(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
-    p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
+    p.add_argument("--keep-running", action="store_true", help="leave services, worker and API up")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -474,7 +476,10 @@ def _service_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
     """api and keys: the HTTP service and who may call it."""
     from costline.api.keys import Scope
 
-    p = sub.add_parser("api", help="the HTTP service: POST /v1/events, /healthz, /readyz, /metrics, /docs")
+    p = sub.add_parser(
+        "api",
+        help="the HTTP service: POST /v1/events, GET /v1/costs, invoices, economics, dead letters; /docs",
+    )
     p.add_argument("--host", help="default COSTLINE_API_HOST (127.0.0.1)")
     p.add_argument("--port", type=int, help="default COSTLINE_API_PORT (18080)")
     p.set_defaults(func=cmd_api)
@@ -507,7 +512,15 @@ def _cost_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
         "--group-by",
         type=cli_arguments.groupings,
         default=["agent", "category"],
-        help="comma-separated, any of agent,category,window (default: agent,category)",
+        help="comma-separated, any of customer,agent,category,window (default: agent,category)",
+    )
+    p.add_argument("--agent", help="only this agent")
+    p.add_argument("--category", help="only this category (llm, tool, ...)")
+    p.add_argument(
+        "--window",
+        type=cli_arguments.window,
+        default="1h",
+        help="the window size: 1m, 1h or 1d (default: 1h)",
     )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(func=cmd_costs)

@@ -1,10 +1,15 @@
-"""Read and replay the dead-letter topic.
+"""Read and replay the dead-letter topic, and list the ``dead_letters`` table it is mirrored to.
 
 A letter whose payload was cut to fit the broker is replayed with its whole
 payload, read from the ``dead_letters`` table.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clickhouse_connect.driver.client import Client
@@ -119,3 +124,105 @@ def whole_payload(client: Client, letter: DeadLetter) -> bytes:
         )
     payload: bytes = result.result_rows[0][0]
     return payload
+
+
+# --- the dead_letters table: what the read API lists --------------------------------------------
+
+LetterKey = tuple[str, str, int, int, int]
+"""Where a letter sorts: failed_at (ISO 8601), source topic, partition, offset and index."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLetter:
+    """A row of ``dead_letters``; ``customer`` is the customer_id its payload names, if it names one."""
+
+    failed_at: datetime
+    code: str
+    reason: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    source_index: int
+    message_key: str
+    customer: str | None
+    payload_bytes: int
+    payload: bytes | None = None  # read for one letter only
+
+    @property
+    def letter_id(self) -> str:
+        """Names the letter in the API: Kafka topic names hold no ':'."""
+        return f"{self.source_topic}:{self.source_partition}:{self.source_offset}:{self.source_index}"
+
+    @property
+    def key(self) -> LetterKey:
+        failed_at = self.failed_at.isoformat(timespec="milliseconds")
+        return (failed_at, self.source_topic, self.source_partition, self.source_offset, self.source_index)
+
+
+@dataclass(frozen=True, slots=True)
+class LetterFilter:
+    code: str | None = None
+    since: datetime | None = None
+    customer: str | None = None
+
+
+def stored_letters(
+    client: Client, which: LetterFilter, after: LetterKey | None = None, limit: int = 100
+) -> list[StoredLetter]:
+    """Letters in the table in the order they failed: those after ``after``, at most ``limit``."""
+    failed_at, topic, partition, offset, index = after or (_EPOCH.isoformat(), "", 0, 0, 0)
+    result = client.query(
+        read_query("dead_letter_rows"),
+        parameters={
+            "code": which.code or "",
+            "since": which.since or _EPOCH,
+            "customer": which.customer or "",
+            "after_failed_at": datetime.fromisoformat(failed_at),
+            "after_topic": topic,
+            "after_partition": partition,
+            "after_offset": offset,
+            "after_index": index,
+            "paged": after is not None,
+            "limit": limit,
+        },
+    )
+    return [_letter(row) for row in result.result_rows]
+
+
+def stored_letter(client: Client, letter_id: str) -> StoredLetter | None:
+    """The letter ``letter_id`` names, with its whole payload; None if there is none."""
+    topic, _, place = letter_id.partition(":")
+    parts = place.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    partition, offset, index = (int(p) for p in parts)
+    if partition >= 2**16 or offset >= 2**64 or index >= 2**32:
+        return None
+    result = client.query(
+        read_query("dead_letter"),
+        parameters={"topic": topic, "partition": partition, "offset": offset, "index": index},
+        column_formats={"payload": "bytes"},
+    )
+    if not result.result_rows:
+        return None
+    *fields, payload = result.result_rows[0]
+    return replace(_letter(fields), payload=payload)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _letter(row: Sequence[Any]) -> StoredLetter:
+    failed_at, code, reason, topic, partition, offset, index, key, customer, size = row
+    return StoredLetter(
+        failed_at.replace(tzinfo=UTC),
+        code,
+        reason,
+        topic,
+        partition,
+        offset,
+        index,
+        key,
+        customer or None,
+        size,
+    )

@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
-from costline.api import events_route, otlp_wire, traces_route
+from billing.exceptions import BillingError
+from costline.api import (
+    costs_route,
+    dead_letters_route,
+    economics_route,
+    events_route,
+    invoices_route,
+    otlp_wire,
+    traces_route,
+)
 from costline.api.auth import Forbidden, Unauthorized
 from costline.api.producing import Overloaded, ProduceFailed
 from costline.api.service import ApiError, Service, service_of
@@ -34,10 +43,17 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         finally:
             await the_service.producer.stop()
 
-    app = FastAPI(title="Costline", summary="Usage events in, over HTTP", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Costline",
+        summary="Usage events in, costs, invoices, economics and dead letters out, over HTTP",
+        version="1",
+        lifespan=lifespan,
+    )
     app.state.service = the_service
     app.include_router(events_route.router)
     app.include_router(traces_route.router)
+    for reading in (costs_route, invoices_route, economics_route, dead_letters_route):
+        app.include_router(reading.router)
     _health_routes(app)
     _error_handlers(app)
     app.middleware("http")(_measured)
@@ -78,6 +94,8 @@ def _error_handlers(app: FastAPI) -> None:
 
         if isinstance(exc, ApiError):
             return error(exc.status, str(exc), exc.retry_after_s)
+        if isinstance(exc, BillingError):  # a read the read side cannot answer as asked
+            return error(400, str(exc))
         if isinstance(exc, Unauthorized):
             return error(401, str(exc))
         if isinstance(exc, Forbidden):
@@ -92,12 +110,16 @@ def _error_handlers(app: FastAPI) -> None:
             return error(exc.status_code, str(exc.detail))
         if isinstance(exc, RequestValidationError):
             first = exc.errors()[0] if exc.errors() else {}
-            where = ".".join(str(p) for p in first.get("loc", ()))
+            loc = list(first.get("loc", ()))
+            # A query, path or header parameter is named as the caller wrote it.
+            where = ".".join(
+                str(p) for p in (loc[1:] if loc[:1] in (["query"], ["path"], ["header"]) else loc)
+            )
             return error(400, f"{where}: {first.get('msg', 'invalid request')}")
         log.exception("unexpected error on %s", request.url.path)
         return error(500, "internal error")
 
-    for kind in (ApiError, Unauthorized, Forbidden, Overloaded, ProduceFailed, HTTPException):
+    for kind in (ApiError, BillingError, Unauthorized, Forbidden, Overloaded, ProduceFailed, HTTPException):
         app.add_exception_handler(kind, on_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_error)

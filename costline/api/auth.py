@@ -65,3 +65,21 @@ class KeyCache:
 
 
 _NOBODY = ApiKey("", b"\0" * 32, "", frozenset(), None, created_at=datetime.min.replace(tzinfo=UTC))
+
+
+def require_customer(key: ApiKey, customer: str | None) -> None:
+    """A customer-bound key reads only its customer's data, and names it: a key asking for another
+    customer, or for every customer, is refused (403), never answered with a silently filtered list."""
+    if key.customer_id is None or customer == key.customer_id:
+        return
+    if customer is None:
+        raise Forbidden(
+            f"this key reads only customer {key.customer_id!r}; name it (customer={key.customer_id})"
+        )
+    raise Forbidden(f"this key reads only customer {key.customer_id!r}, not {customer!r}")
+
+
+def require_unbound(key: ApiKey, what: str) -> None:
+    """What spans every customer is for keys that are not bound to one."""
+    if key.customer_id is not None:
+        raise Forbidden(f"{what} spans every customer; a key bound to {key.customer_id!r} cannot read it")

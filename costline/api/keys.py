@@ -23,7 +23,7 @@ _KEY = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 class Scope(StrEnum):
     INGEST = "ingest"  # POST /v1/events
-    READ = "read"  # the read API (to come)
+    READ = "read"  # GET /v1/costs, invoices, economics, dead letters
     ADMIN = "admin"  # everything
 
 

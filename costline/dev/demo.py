@@ -11,6 +11,8 @@ import asyncio
 import os
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,9 +21,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from billing.costs import cost_summary
 from billing.render import costs_table
+from costline.api import key_store
+from costline.api.keys import Scope
 from costline.clickhouse import open_client
 from costline.config import Settings
-from costline.dev import local_servers, worker_process
+from costline.dev import api_process, local_servers, worker_process
 from costline.dev.sample_day import DAY, sample_day
 from costline.migrations import migrate
 from costline.price_versions import publish_and_record
@@ -88,23 +92,49 @@ def demo_price_versions(settings: Settings) -> list[PriceVersion]:
     return load_price_files([*sorted(settings.prices_dir.glob("*.json")), *sorted(demo.glob("*.json"))])
 
 
+def start_api(settings: Settings) -> subprocess.Popen[bytes]:
+    """``costline api`` on the demo's database and topics, on ``COSTLINE_API_PORT``."""
+    env = worker_process.worker_env(settings, os.environ)
+    env |= {"COSTLINE_API_HOST": settings.api_host, "COSTLINE_API_PORT": str(settings.api_port)}
+    return api_process.start(settings, env, settings.home / "run" / f"{settings.app_id}-api.log")
+
+
+@contextmanager
+def stopped_at_exit(keep_running: bool) -> Iterator[list[tuple[str, Callable[[], None]]]]:
+    """A list to which the demo adds (name, stop) for what it starts; at exit, whatever happened,
+    each is stopped, last started first, unless ``keep_running``."""
+    started: list[tuple[str, Callable[[], None]]] = []
+    try:
+        yield started
+    finally:
+        if not keep_running and started:
+            _step("stopping " + ", ".join(name for name, _ in reversed(started)))
+            for _, stop in reversed(started):
+                stop()
+
+
 def run_demo(base: Settings, keep_running: bool = False) -> int:
     settings = demo_settings(base)
-    _step("starting local Kafka and ClickHouse (first run downloads Kafka from Maven Central)")
-    started = local_servers.up(settings)
-    _step("resetting demo topics and database")
-    asyncio.run(_reset_topics(settings))
-    open_client(settings, database="").command(f"DROP DATABASE IF EXISTS `{settings.clickhouse_database}`")
-    _step("applying ClickHouse migrations")
-    migrate(settings, log=lambda line: print(f"    {line}"))
-    _step("loading price versions")
-    versions = demo_price_versions(settings)
-    publish_and_record(settings, open_client(settings), versions)
-    for v in versions:
-        print(f"    {v.version} effective {v.effective_from.isoformat()}")
-    _step("starting the Faust worker")
-    worker = start_worker(settings)
-    try:
+    with stopped_at_exit(keep_running) as started:
+        _step("starting local Kafka and ClickHouse (first run downloads Kafka from Maven Central)")
+        servers = tuple(local_servers.up(settings))
+        if servers:
+            started.append((" and ".join(servers), lambda: local_servers.down(settings, servers)))
+        _step("resetting demo topics and database")
+        asyncio.run(_reset_topics(settings))
+        open_client(settings, database="").command(
+            f"DROP DATABASE IF EXISTS `{settings.clickhouse_database}`"
+        )
+        _step("applying ClickHouse migrations")
+        migrate(settings, log=lambda line: print(f"    {line}"))
+        _step("loading price versions")
+        versions = demo_price_versions(settings)
+        publish_and_record(settings, open_client(settings), versions)
+        for v in versions:
+            print(f"    {v.version} effective {v.effective_from.isoformat()}")
+        _step("starting the Faust worker")
+        worker = start_worker(settings)
+        started.append(("the worker", lambda: worker_process.stop(worker)))
         events = sample_day()
         _step(f"publishing a sample day: {len(events):,} events, a duplicate and 2 bad messages")
         asyncio.run(_publish(settings, events))
@@ -112,12 +142,27 @@ def run_demo(base: Settings, keep_running: bool = False) -> int:
         wait_for_ledger(settings, len(events))
         _print_report(settings)
         _print_invoices(settings)
-    finally:
-        if not keep_running:
-            _step("stopping the worker" + (f" and {' and '.join(started)}" if started else ""))
-            worker_process.stop(worker)
-            local_servers.down(settings, tuple(started))
+        _step(f"starting costline api on {api_process.api_url(settings)}")
+        api = start_api(settings)
+        started.append(("the API", lambda: api_process.stop(api)))
+        _print_api(settings, keep_running)
     return 0
+
+
+def _print_api(settings: Settings, keep_running: bool) -> None:
+    _, secret = key_store.create_key(open_client(settings), [Scope.ADMIN], name="demo")
+    url = api_process.api_url(settings)
+    day = DAY.date()
+    print(f"    API   {url}")
+    print(f"    docs  {url}/docs")
+    print(f"    a demo admin key (`costline keys create` makes others): {secret}")
+    print("    the day's costs by customer, agent and category:")
+    print(
+        f'    curl -s -H "Authorization: Bearer {secret}" '
+        f'"{url}/v1/costs?from={day}&to={day + timedelta(days=1)}&group_by=customer,agent,category"'
+    )
+    if not keep_running:
+        print("    (the API stops with the demo; `costline demo --keep-running` leaves it up)")
 
 
 async def _publish(settings: Settings, events: list[UsageEvent]) -> None:

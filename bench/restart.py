@@ -48,7 +48,7 @@ async def changelog_records(settings: Settings) -> dict[str, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -78,7 +78,12 @@ async def consume_all(bootstrap: str, topic: str, count: int) -> float:
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        tps = [
+            TopicPartition(topic, p)
+            for p in await topic_partitions(
+                get_settings().model_copy(update={"kafka_bootstrap": bootstrap}), topic
+            )
+        ]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen = 0
@@ -157,7 +162,7 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: 
 async def steady_publish(p: Pipeline, rate: int, seconds: int) -> dict[str, float]:
     """Publish ``rate`` events a second through the SDK; returns event id -> publish time."""
     published: dict[str, float] = {}
-    async with UsagePublisher(p.settings.kafka_bootstrap, p.settings.usage_topic) as publisher:
+    async with UsagePublisher.from_settings(p.settings) as publisher:
         started = time.perf_counter()
         per_tick = max(1, rate // 100)
         while time.perf_counter() - started < seconds:

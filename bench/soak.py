@@ -253,7 +253,7 @@ class Soak:
         rng = random.Random(7)
         customers = [f"soak-c{i}" for i in range(self.args.customers)]
         agents = [f"soak-a{i}" for i in range(3)]
-        async with UsagePublisher(self.p.settings.kafka_bootstrap, self.p.settings.usage_topic) as sdk:
+        async with UsagePublisher.from_settings(self.p.settings) as sdk:
             tick = 0.05
             while not self.stop_publishing.is_set():
                 due = int(self.t() * self.args.rate) - self.published
@@ -379,10 +379,7 @@ class Soak:
         await admin.start()
         await consumer.start()
         try:
-            tps = [
-                TopicPartition(s.usage_topic, p)
-                for p in await topic_partitions(s.kafka_bootstrap, s.usage_topic)
-            ]
+            tps = [TopicPartition(s.usage_topic, p) for p in await topic_partitions(s, s.usage_topic)]
             last: dict[TopicPartition, int] = {}
             since: dict[TopicPartition, float] = {}
             while True:
@@ -595,7 +592,7 @@ async def read_letter_positions(settings: Settings) -> dict[tuple[int, int, int]
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -84,7 +84,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         await ensure_topics(settings)
         sent = 0
-        async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
+        async with UsagePublisher.from_settings(settings) as publisher:
             with source.open("rb") as lines:
                 for line in lines:
                     line = line.strip()

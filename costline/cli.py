@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from costline import cli_arguments
 from costline.cli_errors import (
     EXIT_USAGE,
+    KAFKA_REFUSALS,
     CliParser,
     UsageError,
     debugging,
@@ -578,6 +579,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The clients log each failed connection attempt; the command's own one line says it better.
         for library in QUIET_LIBRARIES:
             logging.getLogger(library).setLevel(logging.CRITICAL)
+        # ...but why Kafka refused a connection is kept (not shown), for that line (cli_errors.classify).
+        kafka = logging.getLogger("aiokafka")
+        kafka.setLevel(logging.ERROR)
+        kafka.propagate = False
+        kafka.addHandler(KAFKA_REFUSALS)
     try:
         settings = get_settings()
     except ValidationError as exc:

@@ -23,7 +23,7 @@ class CertificateError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TestPki:
+class ThrowawayPki:
     """The CA (PEM, for clients); the server's keystore (PKCS12, for Kafka) and PEM pair (TLS front)."""
 
     ca_file: Path
@@ -33,11 +33,11 @@ class TestPki:
     key_file: Path
 
 
-def make_test_pki(directory: Path) -> TestPki:
+def make_throwaway_pki(directory: Path) -> ThrowawayPki:
     """A fresh CA and server certificate in ``directory`` (kept if already made there)."""
     directory.mkdir(parents=True, exist_ok=True)
     password_file = directory / "keystore.password"
-    pki = TestPki(
+    pki = ThrowawayPki(
         ca_file=directory / "ca.pem",
         keystore=directory / "server.p12",
         keystore_password=password_file.read_text() if password_file.exists() else secrets.token_hex(16),

@@ -65,7 +65,7 @@ def describe_validation(exc: ValidationError, setting: bool = False) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"])
-        if setting:
+        if setting and where:  # a check of several settings names them in its message
             where = f"COSTLINE_{where.upper()}"
         what = error["msg"].removeprefix("Value error, ")
         problems.append(f"{where}: {what}" if where else what)

@@ -82,3 +82,22 @@ def test_no_secret_in_output_or_logs(
     assert KAFKA_SECRET not in shown
     assert CLICKHOUSE_SECRET not in shown
     assert (status == 0) == (argv[-1] == "--help"), err
+
+
+def test_a_missing_secret_file_is_one_line_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COSTLINE_CLICKHOUSE_PASSWORD_FILE", str(tmp_path / "absent"))
+    get_settings.cache_clear()
+    try:
+        status = cli.main(["db", "migrate"])
+    finally:
+        get_settings.cache_clear()
+
+    err = capsys.readouterr().err
+    assert status == 2
+    missing = tmp_path / "absent"
+    assert (
+        err
+        == f"costline db: bad setting: COSTLINE_CLICKHOUSE_PASSWORD_FILE: {missing} is not a readable file\n"
+    )

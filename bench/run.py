@@ -34,6 +34,7 @@ from costline.config import Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
 from costline.kafka import topic_partitions
+from costline.kafka_auth import client_security
 from costline.migrations import migrate
 from costline.publisher import UsagePublisher
 from schemas.events import ToolCall, parse_event
@@ -51,6 +52,7 @@ async def publish(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) 
     """Publish with acks=all; returns messages per second."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **client_security(get_settings()),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
@@ -71,6 +73,7 @@ async def consume_all(bootstrap: str, topic: str, count: int) -> float:
     """Read ``count`` messages from the start; returns messages per second."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **client_security(get_settings()),
         group_id=None,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,

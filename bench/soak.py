@@ -62,6 +62,7 @@ from costline.config import Settings, get_settings
 from costline.dev import local_servers, worker_process
 from costline.dev.harness import Pipeline
 from costline.kafka import topic_partitions
+from costline.kafka_auth import client_security
 from costline.publisher import UsagePublisher
 from schemas.events import Embedding, LlmCall, ToolCall, UsageEvent
 from schemas.money import ROUNDING_MODE, SCALE
@@ -271,6 +272,7 @@ class Soak:
         """One raw message; its partition, offset and (CreateTime) timestamp."""
         producer = AIOKafkaProducer(
             bootstrap_servers=self.p.settings.kafka_bootstrap,
+            **client_security(self.p.settings),
             acks="all",
             enable_idempotence=True,
             compression_type="gzip" if gzip else None,
@@ -374,8 +376,8 @@ class Soak:
     async def monitor_stalls(self) -> None:
         """Per usage partition, how long its committed offset stood still while it had input."""
         s = self.p.settings
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, **client_security(s))
+        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, **client_security(s))
         await admin.start()
         await consumer.start()
         try:
@@ -588,7 +590,10 @@ async def read_letter_positions(settings: Settings) -> dict[tuple[int, int, int]
     """(source partition, offset, index) -> code of every letter on the dead-letter topic."""
     topic = settings.dead_letter_topic
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, fetch_max_bytes=64 * 1024 * 1024
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        fetch_max_bytes=64 * 1024 * 1024,
+        **client_security(settings),
     )
     await consumer.start()
     try:

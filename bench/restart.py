@@ -21,17 +21,22 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.workload import DAY, events, expected_total, pack
 from costline.clickhouse import read_query
-from costline.config import Settings
+from costline.config import Settings, get_settings
 from costline.dev import worker_process
 from costline.dev.harness import Pipeline
 from costline.kafka import changelog_topic, topic_partitions
+from costline.kafka_auth import client_security
 from schemas.prices import load_price_dir
 from streams.pricing import PriceCatalog
 
 
 async def produce(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        **client_security(get_settings()),
     )
     await producer.start()
     try:
@@ -45,10 +50,12 @@ async def produce(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) 
 async def changelog_records(settings: Settings) -> dict[str, int]:
     """What a restore reads now: records and tombstones still in the changelog, and its offsets."""
     topic = changelog_topic(settings)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, **client_security(settings)
+    )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

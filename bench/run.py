@@ -34,6 +34,7 @@ from costline.config import Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
 from costline.kafka import topic_partitions
+from costline.kafka_auth import client_security
 from costline.migrations import migrate
 from costline.publisher import UsagePublisher
 from schemas.events import ToolCall, parse_event
@@ -51,6 +52,7 @@ async def publish(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) 
     """Publish with acks=all; returns messages per second."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **client_security(get_settings()),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
@@ -71,6 +73,7 @@ async def consume_all(bootstrap: str, topic: str, count: int) -> float:
     """Read ``count`` messages from the start; returns messages per second."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **client_security(get_settings()),
         group_id=None,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -78,7 +81,12 @@ async def consume_all(bootstrap: str, topic: str, count: int) -> float:
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        tps = [
+            TopicPartition(topic, p)
+            for p in await topic_partitions(
+                get_settings().model_copy(update={"kafka_bootstrap": bootstrap}), topic
+            )
+        ]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen = 0
@@ -157,7 +165,7 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: 
 async def steady_publish(p: Pipeline, rate: int, seconds: int) -> dict[str, float]:
     """Publish ``rate`` events a second through the SDK; returns event id -> publish time."""
     published: dict[str, float] = {}
-    async with UsagePublisher(p.settings.kafka_bootstrap, p.settings.usage_topic) as publisher:
+    async with UsagePublisher.from_settings(p.settings) as publisher:
         started = time.perf_counter()
         per_tick = max(1, rate // 100)
         while time.perf_counter() - started < seconds:

@@ -62,6 +62,7 @@ from costline.config import Settings, get_settings
 from costline.dev import local_servers, worker_process
 from costline.dev.harness import Pipeline
 from costline.kafka import topic_partitions
+from costline.kafka_auth import client_security
 from costline.publisher import UsagePublisher
 from schemas.events import Embedding, LlmCall, ToolCall, UsageEvent
 from schemas.money import ROUNDING_MODE, SCALE
@@ -253,7 +254,7 @@ class Soak:
         rng = random.Random(7)
         customers = [f"soak-c{i}" for i in range(self.args.customers)]
         agents = [f"soak-a{i}" for i in range(3)]
-        async with UsagePublisher(self.p.settings.kafka_bootstrap, self.p.settings.usage_topic) as sdk:
+        async with UsagePublisher.from_settings(self.p.settings) as sdk:
             tick = 0.05
             while not self.stop_publishing.is_set():
                 due = int(self.t() * self.args.rate) - self.published
@@ -271,6 +272,7 @@ class Soak:
         """One raw message; its partition, offset and (CreateTime) timestamp."""
         producer = AIOKafkaProducer(
             bootstrap_servers=self.p.settings.kafka_bootstrap,
+            **client_security(self.p.settings),
             acks="all",
             enable_idempotence=True,
             compression_type="gzip" if gzip else None,
@@ -374,15 +376,12 @@ class Soak:
     async def monitor_stalls(self) -> None:
         """Per usage partition, how long its committed offset stood still while it had input."""
         s = self.p.settings
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, **client_security(s))
+        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, **client_security(s))
         await admin.start()
         await consumer.start()
         try:
-            tps = [
-                TopicPartition(s.usage_topic, p)
-                for p in await topic_partitions(s.kafka_bootstrap, s.usage_topic)
-            ]
+            tps = [TopicPartition(s.usage_topic, p) for p in await topic_partitions(s, s.usage_topic)]
             last: dict[TopicPartition, int] = {}
             since: dict[TopicPartition, float] = {}
             while True:
@@ -591,11 +590,14 @@ async def read_letter_positions(settings: Settings) -> dict[tuple[int, int, int]
     """(source partition, offset, index) -> code of every letter on the dead-letter topic."""
     topic = settings.dead_letter_topic
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, fetch_max_bytes=64 * 1024 * 1024
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        fetch_max_bytes=64 * 1024 * 1024,
+        **client_security(settings),
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from costline import cli_arguments
 from costline.cli_errors import (
     EXIT_USAGE,
+    KAFKA_REFUSALS,
     CliParser,
     UsageError,
     debugging,
@@ -85,7 +86,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         await ensure_topics(settings)
         sent = 0
-        async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
+        async with UsagePublisher.from_settings(settings) as publisher:
             with source.open("rb") as lines:
                 for line in lines:
                     line = line.strip()
@@ -593,6 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The clients log each failed connection attempt; the command's own one line says it better.
         for library in QUIET_LIBRARIES:
             logging.getLogger(library).setLevel(logging.CRITICAL)
+        # ...but why Kafka refused a connection is kept (not shown), for that line (cli_errors.classify).
+        kafka = logging.getLogger("aiokafka")
+        kafka.setLevel(logging.ERROR)
+        kafka.propagate = False
+        kafka.addHandler(KAFKA_REFUSALS)
     try:
         settings = get_settings()
     except ValidationError as exc:

@@ -8,6 +8,7 @@ reached, 1 for anything else. ``COSTLINE_DEBUG=1`` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -30,6 +31,23 @@ class ServiceUnavailable(RuntimeError):
     """Kafka or ClickHouse did not answer."""
 
 
+class KafkaRefusals(logging.Handler):
+    """Why aiokafka last failed to connect: its exception says only "Unable to bootstrap",
+    and the cause (a refused SCRAM login, an untrusted certificate) is only logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = re.match(r'Unable connect to "[^"]*": (.*)', record.getMessage(), re.S)
+        if found:
+            self.last = found[1]
+
+
+KAFKA_REFUSALS = KafkaRefusals()
+
+
 class CliParser(argparse.ArgumentParser):
     """argparse, but a bad command line is one line and exit 2 (the usage is in ``--help``)."""
 
@@ -47,7 +65,7 @@ def describe_validation(exc: ValidationError, setting: bool = False) -> str:
     problems = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"])
-        if setting:
+        if setting and where:  # a check of several settings names them in its message
             where = f"COSTLINE_{where.upper()}"
         what = error["msg"].removeprefix("Value error, ")
         problems.append(f"{where}: {what}" if where else what)
@@ -71,6 +89,14 @@ def classify(exc: BaseException) -> tuple[int, str]:
             f"cannot reach ClickHouse{_clickhouse_url(exc)} ({_cause(exc)}); "
             "start it with `costline services up`, or check COSTLINE_CLICKHOUSE_URL"
         )
+    if isinstance(exc, DatabaseError) and "AUTHENTICATION_FAILED" in str(exc):
+        return EXIT_UNAVAILABLE, (
+            f"ClickHouse{_clickhouse_url(exc)} refused the login: {_server_message(exc)}; "
+            "check COSTLINE_CLICKHOUSE_USER and COSTLINE_CLICKHOUSE_PASSWORD (or its _FILE)"
+        )
+    refusal = _kafka_refusal(exc)
+    if refusal is not None:
+        return EXIT_UNAVAILABLE, refusal
     if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
         return EXIT_UNAVAILABLE, (
             f"cannot reach Kafka{_kafka_hosts(exc)} ({_kafka_cause(exc)}); "
@@ -105,6 +131,29 @@ def report(command: str, exc: BaseException) -> int:
 
 def debugging() -> bool:
     return os.environ.get("COSTLINE_DEBUG", "") not in ("", "0")
+
+
+def _kafka_refusal(exc: BaseException) -> str | None:
+    """A connection Kafka refused for its credentials or certificate, said as such."""
+    from aiokafka.errors import KafkaConnectionError
+
+    from costline.publisher import KafkaUnavailable
+
+    reason = KAFKA_REFUSALS.last
+    if reason is None or not isinstance(exc, KafkaConnectionError | KafkaUnavailable):
+        return None
+    if "SaslAuthenticationFailed" in reason or "SASL" in reason:
+        what = re.sub(r"^\[Error \d+\] SaslAuthenticationFailed: ", "", reason)
+        return (
+            f"Kafka{_kafka_hosts(exc)} refused the login ({what}); check COSTLINE_KAFKA_SASL_USERNAME, "
+            "COSTLINE_KAFKA_SASL_PASSWORD (or its _FILE) and COSTLINE_KAFKA_SASL_MECHANISM"
+        )
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "SSL" in reason:
+        return (
+            f"Kafka{_kafka_hosts(exc)}: TLS failed ({reason}); check COSTLINE_KAFKA_SSL_CA_FILE "
+            "and COSTLINE_KAFKA_SECURITY_PROTOCOL"
+        )
+    return None
 
 
 def _cause(exc: BaseException) -> str:

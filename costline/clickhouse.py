@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -20,6 +21,27 @@ def _server(url: str) -> tuple[str, int, bool]:
     return parts.hostname or "127.0.0.1", parts.port or (8443 if secure else 8123), secure
 
 
+def _connection(settings: Settings) -> dict[str, Any]:
+    """Where and as whom: the arguments every server client (sync or async) is opened with.
+
+    Over https the server's certificate is verified against the CA file (or the
+    system's bundle) unless verification is explicitly turned off.
+    """
+    host, port, secure = _server(settings.clickhouse_url)
+    args: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "secure": secure,
+        "username": settings.clickhouse_user,
+        "password": settings.clickhouse_secret.get_secret_value(),
+    }
+    if secure:
+        args["verify"] = settings.clickhouse_verify
+        if settings.clickhouse_ca_file is not None:
+            args["ca_cert"] = str(settings.clickhouse_ca_file)
+    return args
+
+
 def is_embedded(settings: Settings) -> bool:
     return settings.clickhouse_url.startswith("chdb:")
 
@@ -29,14 +51,9 @@ def open_client(settings: Settings, database: str | None = None) -> Client:
     db = settings.clickhouse_database if database is None else database
     if is_embedded(settings):
         return clickhouse_connect.get_client(dsn=settings.clickhouse_url, database=db or None)
-    host, port, secure = _server(settings.clickhouse_url)
     return clickhouse_connect.get_client(
-        host=host,
-        port=port,
-        secure=secure,
+        **_connection(settings),
         database=db or None,
-        username=settings.clickhouse_user,
-        password=settings.clickhouse_password,
         # Parameters are bound server-side, never formatted into SQL text.
         settings={"date_time_input_format": "best_effort"},
     )
@@ -48,14 +65,9 @@ async def open_async_client(settings: Settings) -> AsyncClient:
             "the worker needs a ClickHouse server; the embedded chdb:// engine is sync and "
             "single-process (start one with `costline services up`)"
         )
-    host, port, secure = _server(settings.clickhouse_url)
     return await clickhouse_connect.get_async_client(
-        host=host,
-        port=port,
-        secure=secure,
+        **_connection(settings),
         database=settings.clickhouse_database,
-        username=settings.clickhouse_user,
-        password=settings.clickhouse_password,
         connect_timeout=min(10.0, settings.clickhouse_timeout_s),
         send_receive_timeout=settings.clickhouse_timeout_s,
     )

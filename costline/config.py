@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -15,6 +16,36 @@ TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 # (costline.dev.servers.kafka_broker, which says why this release) and
 # docker-compose.yml's image is checked against it (tests/unit/costline/test_config.py).
 KAFKA_VERSION = "4.4.0"
+
+
+class KafkaSecurityProtocol(StrEnum):
+    """How clients talk to the brokers (Kafka's ``security.protocol``)."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+    @property
+    def uses_tls(self) -> bool:
+        return self in (KafkaSecurityProtocol.SSL, KafkaSecurityProtocol.SASL_SSL)
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self in (KafkaSecurityProtocol.SASL_PLAINTEXT, KafkaSecurityProtocol.SASL_SSL)
+
+
+class SaslMechanism(StrEnum):
+    """How a SASL client proves who it is; SCRAM never sends the password itself."""
+
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+    PLAIN = "PLAIN"
+
+
+def read_secret(path: Path) -> SecretStr:
+    """A secret mounted as a file (Docker and Kubernetes secrets); its trailing newline is not part of it."""
+    return SecretStr(path.read_text().rstrip("\r\n"))
 
 
 class Settings(BaseSettings):
@@ -26,13 +57,31 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_controller_port: int = 19093
     kafka_version: str = KAFKA_VERSION
+    # Transport security of every Kafka client (CLI, SDK, API, worker); docs/security.md.
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
+    kafka_sasl_username: str = ""
+    # The password, or (never both) a file holding it: COSTLINE_KAFKA_SASL_PASSWORD_FILE.
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_sasl_password_file: Path | None = None
+    # PEM CA bundle the brokers' certificates must chain to (the system's when unset).
+    kafka_ssl_ca_file: Path | None = None
+    # mTLS: a client certificate and its key (PEM), for brokers that ask for one.
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
 
     # An http(s):// URL of a ClickHouse server, or chdb:///path for the
     # embedded engine (in-process; fine for the CLI, not for the worker).
     clickhouse_url: str = "http://127.0.0.1:18123"
     clickhouse_database: str = "costline"
     clickhouse_user: str = "default"
-    clickhouse_password: str = ""
+    # The password, or (never both) a file holding it: COSTLINE_CLICKHOUSE_PASSWORD_FILE.
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_password_file: Path | None = None
+    # For https:// URLs: a PEM CA bundle the server's certificate must chain to (the
+    # system's when unset). Verification is on unless COSTLINE_CLICKHOUSE_VERIFY=false.
+    clickhouse_ca_file: Path | None = None
+    clickhouse_verify: bool = True
     # A call that takes longer is abandoned and retried: a hung server is logged, not waited on.
     clickhouse_timeout_s: float = Field(default=30.0, gt=0)
     # Backoff between retries of a ClickHouse call, doubling from the first to the cap.
@@ -122,6 +171,39 @@ class Settings(BaseSettings):
         if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):
             raise ValueError(f"{value!r} is not a Kafka topic name: 1 to 249 of A-Z a-z 0-9 . _ -")
         return value
+
+    @model_validator(mode="after")
+    def _secret_files(self) -> Settings:
+        """A secret given both ways is ambiguous; a file that cannot be read fails here, at start."""
+        pairs = {
+            "kafka_sasl_password": (self.kafka_sasl_password, self.kafka_sasl_password_file),
+            "clickhouse_password": (self.clickhouse_password, self.clickhouse_password_file),
+        }
+        for name, (value, path) in pairs.items():
+            if path is None:
+                continue
+            if value.get_secret_value():
+                raise ValueError(f"set COSTLINE_{name.upper()} or COSTLINE_{name.upper()}_FILE, not both")
+            if not path.is_file():
+                raise ValueError(f"COSTLINE_{name.upper()}_FILE: {path} is not a readable file")
+        if self.kafka_security_protocol.uses_sasl and not self.kafka_sasl_username:
+            raise ValueError(f"{self.kafka_security_protocol} needs COSTLINE_KAFKA_SASL_USERNAME")
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("mTLS needs both COSTLINE_KAFKA_SSL_CERT_FILE and COSTLINE_KAFKA_SSL_KEY_FILE")
+        return self
+
+    @property
+    def kafka_sasl_secret(self) -> SecretStr:
+        """The SASL password, read from its file at each call so a rotated secret is picked up."""
+        if self.kafka_sasl_password_file is not None:
+            return read_secret(self.kafka_sasl_password_file)
+        return self.kafka_sasl_password
+
+    @property
+    def clickhouse_secret(self) -> SecretStr:
+        if self.clickhouse_password_file is not None:
+            return read_secret(self.clickhouse_password_file)
+        return self.clickhouse_password
 
     @property
     def kafka_port(self) -> int:

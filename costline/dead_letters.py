@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 from costline.clickhouse import open_client, read_query
 from costline.config import Settings
 from costline.kafka import caught_up, ensure_topics, max_message_bytes, topic_partitions
+from costline.kafka_auth import client_security
 from schemas.dead_letters import DeadLetter
 
 REPLAY_GROUP = "costline-dlq-replay"
@@ -37,13 +38,16 @@ async def _drain(
 
 
 async def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
-    return [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka_bootstrap, topic)]
+    return [TopicPartition(topic, p) for p in await topic_partitions(settings, topic)]
 
 
 async def list_dead_letters(settings: Settings) -> list[DeadLetter]:
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        **client_security(settings),
     )
     await consumer.start()
     try:
@@ -68,12 +72,14 @@ async def replay_dead_letters(settings: Settings, code: str | None = None) -> in
         group_id=REPLAY_GROUP,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **client_security(settings),
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
         enable_idempotence=True,
-        max_request_size=await max_message_bytes(settings.kafka_bootstrap, settings.usage_topic),
+        max_request_size=await max_message_bytes(settings, settings.usage_topic),
+        **client_security(settings),
     )
     await consumer.start()
     await producer.start()

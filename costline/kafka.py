@@ -14,6 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from costline.config import Settings
+from costline.kafka_auth import client_security
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def changelog_topic(settings: Settings) -> str:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create missing topics; give existing compacted ones the config this version needs."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -121,9 +122,9 @@ async def align_topic_config(admin: AIOKafkaAdminClient, topic: str, wanted: Map
     return True
 
 
-async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 30) -> list[int]:
+async def topic_partitions(settings: Settings, topic: str, wait_s: float = 30) -> list[int]:
     """The partition numbers of ``topic``, waiting up to ``wait_s`` for it to exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
     await admin.start()
     try:
         deadline = asyncio.get_running_loop().time() + wait_s
@@ -145,9 +146,9 @@ async def caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) 
     return True
 
 
-async def max_message_bytes(bootstrap: str, topic: str) -> int:
+async def max_message_bytes(settings: Settings, topic: str) -> int:
     """The largest record the broker takes on ``topic`` (its ``max.message.bytes``)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
     await admin.start()
     try:
         resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": None})

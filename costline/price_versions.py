@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from costline.config import Settings
 from costline.kafka import ensure_topics
+from costline.kafka_auth import client_security
 from costline.publisher import PublishTimeout
 from schemas.prices import PriceVersion
 
@@ -30,6 +31,7 @@ async def publish_versions(
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=int(timeout_s * 1000),
+        **client_security(settings),
     )
     await asyncio.wait_for(producer.start(), timeout_s)
     try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -38,6 +38,8 @@ from typing import Any, Protocol
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from costline.config import Settings
+from costline.kafka_auth import client_security
 from schemas.events import UsageEvent, dump_event
 
 # Kafka's default message.max.bytes is 1 MiB; stay well under it.
@@ -128,6 +130,7 @@ class UsagePublisher:
         max_buffered_events: int = 50_000,
         max_buffered_bytes: int = 32 * 1024 * 1024,
         delivery_timeout_s: float = 30.0,
+        security: Mapping[str, Any] | None = None,
         producer: Producer | None = None,
     ) -> None:
         if max_buffered_events < 1 or max_buffered_bytes < 1 or delivery_timeout_s <= 0:
@@ -160,7 +163,15 @@ class UsagePublisher:
             # how long a batch waits for a partition leader before it fails.
             request_timeout_ms=timeout_ms,
             metadata_max_age_ms=min(timeout_ms, 300_000),
+            # TLS and SASL arguments of aiokafka (costline.kafka_auth.client_security).
+            **(security or {}),
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> UsagePublisher:
+        """A publisher to ``settings``' usage topic, with their transport security."""
+        options.setdefault("security", client_security(settings))
+        return cls(settings.kafka_bootstrap, settings.usage_topic, **options)
 
     @property
     def buffered(self) -> tuple[int, int]:

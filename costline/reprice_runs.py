@@ -114,7 +114,7 @@ def apply(
     record_run(client, run)
 
     async def publish() -> None:
-        async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
+        async with UsagePublisher.from_settings(settings) as publisher:
             await publisher.publish_many(events)
             await publisher.flush()
 

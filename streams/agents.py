@@ -57,7 +57,7 @@ class DeadLetterSender:
 async def get_processor() -> BatchProcessor:
     global _processor
     if _processor is None:
-        broker_limit = await max_message_bytes(settings.kafka_bootstrap, settings.dead_letter_topic)
+        broker_limit = await max_message_bytes(settings, settings.dead_letter_topic)
         _processor = BatchProcessor(
             catalog=catalog,
             sink=ClickHouseSink(await open_async_client(settings)),

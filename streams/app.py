@@ -10,6 +10,7 @@ import faust
 from faust.transport.producer import ProducerBuffer
 
 from costline.config import get_settings
+from costline.kafka_auth import faust_credentials
 
 settings = get_settings()
 
@@ -33,6 +34,8 @@ def _free_port(host: str) -> int:
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
+    # TLS and SASL as every other client has them (costline.kafka_auth); None for PLAINTEXT.
+    broker_credentials=faust_credentials(settings),
     # Tables restore from their changelog topics on start; see README.
     store="memory://",
     topic_partitions=settings.partitions,

@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
-from faust.transport.drivers.aiokafka import server_list
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, server_list
 from faust.types import TP
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class RestoringStore(MemoryStore):  # type: ignore[misc,type-arg]  # faust store
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
+            # The app's own credentials (costline.kafka_auth.faust_credentials), as Faust's clients use them.
+            **credentials_to_aiokafka_auth(self.app.conf.broker_credentials),
         )
         await consumer.start()
         try:

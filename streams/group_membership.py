@@ -29,6 +29,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.group import LeaveGroupRequest
 from faust.types import TP
 
+from costline.config import Settings
+from costline.kafka_auth import client_security
 from streams.app import app, settings
 
 log = logging.getLogger(__name__)
@@ -75,13 +77,13 @@ def dead_members(datadir: Path, group: str) -> list[tuple[Path, int, str]]:
 
 
 async def leave_for_dead_members(
-    bootstrap: str, group: str, datadir: Path, say: Callable[[str], None] = log.info
+    settings: Settings, group: str, datadir: Path, say: Callable[[str], None] = log.info
 ) -> int:
     """Send each dead member's LeaveGroup; returns how many the coordinator took out."""
     dead = dead_members(datadir, group)
     if not dead:
         return 0
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
     await admin.start()
     removed = 0
     try:
@@ -122,7 +124,7 @@ def leave_for_killed_predecessors(sender: Any, **kwargs: Any) -> None:
 
     group, datadir = app.conf.id, settings.worker_data_dir
     try:
-        leave = leave_for_dead_members(settings.kafka_bootstrap, group, datadir, say)
+        leave = leave_for_dead_members(settings, group, datadir, say)
         asyncio.run(asyncio.wait_for(leave, timeout=10))
     except Exception as exc:  # only a faster start is at stake
         say(f"could not take killed workers out of the group ({exc!r}); the rebalance waits "

@@ -39,6 +39,7 @@ from faust.types import TP
 
 from costline.config import Settings
 from costline.kafka import topic_partitions
+from costline.kafka_auth import client_security
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,16 @@ async def seed_committed_offsets(settings: Settings) -> None:
     outside it, and then its members have committed offsets of their own.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+        **client_security(settings),
     )
     await consumer.start()
     try:
         tps = [
             TopicPartition(settings.usage_topic, p)
-            for p in await topic_partitions(settings.kafka_bootstrap, settings.usage_topic)
+            for p in await topic_partitions(settings, settings.usage_topic)
         ]
         consumer.assign(tps)
         missing = [tp for tp in tps if await consumer.committed(tp) is None]

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from costline.config import Settings
 from costline.kafka import caught_up, topic_partitions
+from costline.kafka_auth import client_security
 from schemas.prices import PriceVersion
 from streams.pricing import PriceCatalog
 
@@ -35,6 +36,7 @@ class PriceFeed:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **client_security(self.settings),
         )
         self._consumer = consumer
         await consumer.start()
@@ -56,7 +58,7 @@ class PriceFeed:
 
     async def _partitions(self) -> list[TopicPartition]:
         topic = self.settings.prices_topic
-        found = await topic_partitions(self.settings.kafka_bootstrap, topic)
+        found = await topic_partitions(self.settings, topic)
         if not found:
             raise RuntimeError(f"prices topic {topic!r} not found; run `costline prices load`")
         return [TopicPartition(topic, p) for p in found]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from costline.api.batches import (
     BatchError,
@@ -53,7 +54,7 @@ async def post_events(
     request: Request,
     key: Annotated[ApiKey, Depends(authenticated(Scope.INGEST))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
+) -> Response:
     service = service_of(request)
     body = await read_body(request, service.settings.api_max_body_bytes)
     try:
@@ -101,14 +102,15 @@ async def _ingest(service: Service, items: list[Any]) -> list[EventResult]:
     return checked.results
 
 
-def _answer(results: list[EventResult], replay: bool = False) -> JSONResponse:
+def _answer(results: list[EventResult], replay: bool = False) -> Response:
+    """The counts and a result per event. orjson, not JSONResponse's json.dumps: a batch of 500
+    results took ~2 % of a request's time to encode (bench/http_ingest.py under py-spy)."""
     counts = {outcome.value: 0 for outcome in Outcome}
     for result in results:
         counts[result.outcome.value] += 1
     headers = {"Idempotent-Replayed": "true"} if replay else None
-    return JSONResponse(
-        {**counts, "results": [r.as_json() for r in results]}, status_code=202, headers=headers
-    )
+    body = orjson.dumps({**counts, "results": [r.as_json() for r in results]})
+    return Response(body, status_code=202, headers=headers, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -10,7 +10,7 @@ worker counts an ``event_id`` once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -66,8 +66,12 @@ def messages(events: list[UsageEvent]) -> Iterator[tuple[bytes, bytes]]:
 
 
 class EventProducer:
-    def __init__(self, bootstrap: str, topic: str, timeout_s: float) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, timeout_s: float, security: Mapping[str, Any] | None = None
+    ) -> None:
         self.bootstrap = bootstrap
+        # costline.kafka_auth.client_security: TLS and SASL arguments, secrets included.
+        self._security = dict(security or {})
         self.topic = topic
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
@@ -84,6 +88,7 @@ class EventProducer:
             enable_idempotence=True,
             linger_ms=2,  # concurrent requests' messages share a produce request
             request_timeout_ms=int(self.timeout_s * 1000),
+            **self._security,
         )
         await producer.start()
         self._producer = producer

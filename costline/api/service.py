@@ -19,6 +19,7 @@ from costline.api.metrics import ApiMetrics
 from costline.api.producing import EventProducer, InflightEvents
 from costline.clickhouse import open_client
 from costline.config import Settings
+from costline.kafka_auth import client_security
 
 T = TypeVar("T")
 
@@ -53,7 +54,10 @@ class Service:
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
         producer = EventProducer(
-            settings.kafka_bootstrap, settings.usage_topic, settings.api_produce_timeout_s
+            settings.kafka_bootstrap,
+            settings.usage_topic,
+            settings.api_produce_timeout_s,
+            client_security(settings),
         )
         return cls(settings, producer)
 

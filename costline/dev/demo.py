@@ -27,6 +27,7 @@ from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.dev import api_process, local_servers, worker_process
 from costline.dev.sample_day import DAY, sample_day
+from costline.kafka_auth import client_security
 from costline.migrations import migrate
 from costline.price_versions import publish_and_record
 from costline.publisher import UsagePublisher
@@ -55,7 +56,7 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 async def _reset_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
     await admin.start()
     try:
         prefix_topics = [t for t in await admin.list_topics() if t.startswith(settings.app_id)]
@@ -166,7 +167,7 @@ def _print_api(settings: Settings, keep_running: bool) -> None:
 
 
 async def _publish(settings: Settings, events: list[UsageEvent]) -> None:
-    async with UsagePublisher(settings.kafka_bootstrap, settings.usage_topic) as publisher:
+    async with UsagePublisher.from_settings(settings) as publisher:
         await publisher.publish_many(events)
         await publisher.publish(events[0])  # a producer retry: counted once
         await publisher.publish_raw(b"acme-corp", b'{"kind": "llm", "event_id": "broken"')

@@ -21,6 +21,7 @@ from costline.clickhouse import open_client, read_query
 from costline.config import Settings
 from costline.dev import worker_process
 from costline.kafka import ensure_topics, topic_partitions
+from costline.kafka_auth import client_security
 from costline.migrations import migrate
 from costline.price_versions import publish_and_record
 from costline.publisher import UsagePublisher
@@ -148,9 +149,7 @@ class Pipeline:
         """Through the SDK (``max_events`` per message), then ``raw`` messages as they are."""
 
         async def run() -> None:
-            async with UsagePublisher(
-                self.settings.kafka_bootstrap, self.settings.usage_topic, max_events=max_events
-            ) as p:
+            async with UsagePublisher.from_settings(self.settings, max_events=max_events) as p:
                 await p.publish_many(events)
                 for key, value in raw:
                     await p.publish_raw(key, value)
@@ -211,14 +210,15 @@ class Pipeline:
 
     def dead_letters(self, count: int, timeout: float = 60) -> list[DeadLetter]:
         async def run() -> list[DeadLetter]:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                group_id=None,
+                **client_security(self.settings),
+            )
             await consumer.start()
             try:
                 topic = self.settings.dead_letter_topic
-                tps = [
-                    TopicPartition(topic, p)
-                    for p in await topic_partitions(self.settings.kafka_bootstrap, topic)
-                ]
+                tps = [TopicPartition(topic, p) for p in await topic_partitions(self.settings, topic)]
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
                 found: list[DeadLetter] = []

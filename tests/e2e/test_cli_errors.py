@@ -83,7 +83,7 @@ def messages_on(settings: Settings, topic: str) -> int:
     """How many messages ``topic`` holds (0 if it does not exist)."""
 
     async def count() -> int:
-        partitions = await topic_partitions(settings.kafka_bootstrap, topic, wait_s=0)
+        partitions = await topic_partitions(settings, topic, wait_s=0)
         if not partitions:
             return 0
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)

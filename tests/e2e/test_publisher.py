@@ -35,10 +35,10 @@ def topic(services: Settings) -> str:
     return names["usage_topic"]
 
 
-async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
-    partitions = await topic_partitions(bootstrap, topic)
+async def read_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
+    partitions = await topic_partitions(settings, topic)
     tps = [TopicPartition(topic, p) for p in partitions]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     try:
         consumer.assign(tps)
@@ -74,7 +74,7 @@ async def test_a_running_broker_gets_every_event_and_flush_returns(services: Set
         await sdk.flush()
         assert sdk.buffered == (0, 0)
 
-    messages = await read_all(services.kafka_bootstrap, topic)
+    messages = await read_all(services, topic)
     events = [(key, event["event_id"]) for key, value in messages for event in orjson.loads(value)]
     assert len(events) == 1_200
     assert {key for key, _ in events} == {b"acme-corp", b"globex"}
@@ -104,7 +104,7 @@ async def test_a_message_kafka_refuses_is_reported_with_its_reason(services: Set
         assert refused.value.failed == 1
         await sdk.flush()  # reported once; the good event was delivered
 
-    messages = await read_all(services.kafka_bootstrap, topic)
+    messages = await read_all(services, topic)
     assert [orjson.loads(value)[0]["event_id"] for _, value in messages] == ["sms-1"]
 
 

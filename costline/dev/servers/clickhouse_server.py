@@ -16,14 +16,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import hashlib
 import http.client
 import os
+import re
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from costline.dev.servers import tls_front
 from costline.dev.servers.processes import keep_out_of_git, launch_detached, live_pid, send_signal
 
 CONFIG = """<clickhouse>
@@ -45,6 +48,21 @@ USERS = """<clickhouse>
   <quotas><default/></quotas>
 </clickhouse>
 """
+# For tests of secure transports: a user other than default, with a password (stored as its SHA-256).
+USER = """<{name}><password_sha256_hex>{sha256}</password_sha256_hex><profile>default</profile>
+    <quota>default</quota><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <access_management>1</access_management></{name}>"""
+
+
+@dataclass(frozen=True)
+class HttpsListener:
+    """An HTTPS port, the server's certificate and key (PEM), and a user who logs in with a password."""
+
+    port: int
+    cert_file: Path
+    key_file: Path
+    user: str
+    password: str = field(repr=False)
 
 
 class ClickHouseServerError(RuntimeError):
@@ -57,6 +75,9 @@ class ClickHouseServer:
 
     home: Path
     port: int = 18123
+    https: HttpsListener | None = None
+    # Under run/: a second server (for tests) keeps its data apart from the plain one's.
+    name: str = "clickhouse"
 
     @property
     def url(self) -> str:
@@ -64,7 +85,7 @@ class ClickHouseServer:
 
     @property
     def run_dir(self) -> Path:
-        return self.home.resolve() / "run" / "clickhouse"
+        return self.home.resolve() / "run" / self.name
 
     @property
     def data_dir(self) -> Path:
@@ -97,15 +118,29 @@ class ClickHouseServer:
             raise ClickHouseServerError(f"port {self.port} is served by someone else")
         keep_out_of_git(self.home)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        users, tls_args = USERS, []
+        if self.https is not None:
+            tls = self.https
+            digest = hashlib.sha256(tls.password.encode()).hexdigest()
+            user = USER.format(name=tls.user, sha256=digest)
+            users = USERS.replace("</default></users>", f"</default>\n    {user}</users>")
+            tls_args = [
+                "--https-port",
+                str(tls.port),
+                "--cert",
+                str(tls.cert_file),
+                "--key",
+                str(tls.key_file),
+            ]
         (self.run_dir / "config.xml").write_text(CONFIG.format(port=self.port))
-        (self.run_dir / "users.xml").write_text(USERS)
+        (self.run_dir / "users.xml").write_text(users)
         fifo = self.run_dir / "shutdown.fifo"
         fifo.unlink(missing_ok=True)  # a regular file left here would stop us at once
         os.mkfifo(fifo)
         root = str(Path(__file__).resolve().parents[2])  # so the child finds us
         path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         module = "costline.dev.servers.clickhouse_server"
-        child = [sys.executable, "-m", module, "serve", "--run-dir", str(self.run_dir)]
+        child = [sys.executable, "-m", module, "serve", "--run-dir", str(self.run_dir), *tls_args]
         print(f"starting ClickHouse on {self.url}...", flush=True)
         began = time.monotonic()
         pidfile = self.run_dir / "clickhouse.pid"
@@ -188,8 +223,12 @@ def _pings(port: int, timeout: float = 1.0) -> bool:
         conn.close()
 
 
-def _serve(run_dir: Path) -> int:
+def _serve(run_dir: Path, https: tuple[int, Path, Path] | None = None) -> int:
     """Child side: ``import chdb`` runs away from config.xml, the query beside it."""
+    if https is not None:
+        port, cert, key = https
+        backend = int(re.findall(r"<http_port>(\d+)</http_port>", (run_dir / "config.xml").read_text())[0])
+        tls_front.start_in_thread(port, cert, key, backend)
     os.chdir("/")
     from chdb import _chdb  # heavy, and only the child needs it
 
@@ -214,9 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=home)
     parser.add_argument("--port", type=int, default=18123)
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--https-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cert", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--key", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args.run_dir.resolve())
+        https = (args.https_port, args.cert, args.key) if args.https_port else None
+        return _serve(args.run_dir.resolve(), https)
     server = ClickHouseServer(args.home.resolve(), args.port)
     try:
         if args.command == "status":

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
@@ -98,6 +98,32 @@ log.cleaner.backoff.ms=5000
 """
 
 
+# For tests of secure transports: clients connect over SASL_SSL with SCRAM; the
+# broker itself (readiness probe, inter-broker, controller) keeps PLAINTEXT on loopback.
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+SASL_SSL_PROPERTIES = f"""
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={SCRAM_LOGIN}
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={SCRAM_LOGIN}
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+inter.broker.listener.name=PLAINTEXT
+ssl.keystore.type=PKCS12
+ssl.keystore.location={{keystore}}
+ssl.keystore.password={{password}}
+ssl.key.password={{password}}
+"""
+
+
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A SASL_SSL port, the broker's PKCS12 keystore, and a SCRAM user made at format time."""
+
+    port: int
+    keystore: Path
+    keystore_password: str = field(repr=False)
+    username: str
+    password: str = field(repr=False)
+
+
 class KafkaBrokerError(RuntimeError):
     """Raised when the broker cannot be installed, started or stopped."""
 
@@ -110,6 +136,9 @@ class KafkaBroker:
     port: int = 19092
     controller_port: int = 19093
     version: str = KAFKA_VERSION
+    sasl_ssl: SaslSslListener | None = None
+    # Under run/: a second broker (for tests) keeps its data apart from the plain one's.
+    name: str = "kafka"
 
     def __post_init__(self) -> None:
         # The JVM runs in run_dir, so a relative home would point it elsewhere.
@@ -125,7 +154,7 @@ class KafkaBroker:
 
     @property
     def run_dir(self) -> Path:
-        return self.home / "run" / "kafka"
+        return self.home / "run" / self.name
 
     @property
     def log_file(self) -> Path:
@@ -230,6 +259,20 @@ class KafkaBroker:
         props = SERVER_PROPERTIES.format(
             port=self.port, cport=self.controller_port, data=self.run_dir / "data"
         )
+        if (tls := self.sasl_ssl) is not None:
+            secure = f"SASL_SSL://127.0.0.1:{tls.port}"
+            props = (
+                props.replace(
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}\n",
+                    f"CONTROLLER://127.0.0.1:{self.controller_port},{secure}\n",
+                )
+                .replace(
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port},{secure}",
+                )
+                .replace("PLAINTEXT:PLAINTEXT\n", "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL\n")
+            )
+            props += SASL_SSL_PROPERTIES.format(keystore=tls.keystore, password=tls.keystore_password)
         (self.run_dir / "server.properties").write_text(props)
 
     def _format_once(self) -> None:
@@ -244,7 +287,11 @@ class KafkaBroker:
         cluster_id = "A" + cluster_id[1:]  # Kafka refuses ids that start with "-"
         config = str(self.run_dir / "server.properties")
         tool = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id)
-        done = _run([*tool, "-c", config], cwd=self.run_dir)
+        users: list[str] = []
+        if (tls := self.sasl_ssl) is not None:
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                users += ["--add-scram", f"{mechanism}=[name={tls.username},password={tls.password}]"]
+        done = _run([*tool, "-c", config, *users], cwd=self.run_dir)
         if done.returncode != 0:
             raise KafkaBrokerError(f"storage format failed:\n{tail(done.stdout)}")
         stamp.write_text(self.version + "\n")

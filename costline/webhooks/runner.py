@@ -23,6 +23,7 @@ from clickhouse_connect.driver.client import Client
 
 from costline.clickhouse import open_client
 from costline.config import Settings
+from costline.kafka_auth import client_security
 from costline.webhooks import deliveries
 from costline.webhooks.deliveries import Alert, Delivery
 from costline.webhooks.endpoints import Endpoint, list_endpoints
@@ -75,6 +76,7 @@ class WebhookRunner:
             group_id=f"{self.settings.app_id}-webhooks",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **client_security(self.settings),
         )
 
     async def run(self, stop: asyncio.Event) -> None:

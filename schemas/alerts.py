@@ -61,7 +61,9 @@ class Alert(BaseModel):
     customer_id: str
     budget_id: str  # "" for a limit from the worker's settings
     scope: str  # a budget's scope kind, or "request" / "task" for limits
-    subject: str  # the agent, user or task the budget's spend is for ("" for the whole scope), the request or task
+    subject: (
+        str  # the agent, user or task the budget's spend is for ("" for the whole scope), the request or task
+    )
     period_start: datetime
     period_end: datetime
     threshold: Decimal  # percent of the budget, percent of excess, or the limit

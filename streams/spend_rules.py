@@ -74,7 +74,8 @@ class SpendView:
 
 
 class BudgetRule(Protocol):
-    rule: AlertRule
+    @property
+    def rule(self) -> AlertRule: ...
 
     def conditions(self, view: SpendView) -> Iterable[Condition]: ...
 
@@ -179,6 +180,9 @@ class BudgetBook:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def __contains__(self, budget_id: object) -> bool:
+        return budget_id in self._by_id
 
 
 class SpendLookup(Protocol):
@@ -315,7 +319,10 @@ class SpendRules:
     def _limits(self, budgets: Sequence[Budget], priced: PricedEvent) -> tuple[_Limits, dict[AlertRule, str]]:
         """The limits in force for this event, and the budget each came from ("" for the settings)."""
         values = _Limits(
-            self.limits.request_cost, self.limits.request_tokens, self.limits.task_cost, self.limits.task_tokens
+            self.limits.request_cost,
+            self.limits.request_tokens,
+            self.limits.task_cost,
+            self.limits.task_tokens,
         )
         owners: dict[AlertRule, str] = {}
         matching = [b for b in budgets if b.subject(priced.event) is not None]
@@ -390,7 +397,9 @@ class _Firing:
         self, state: BudgetSpend, condition: Condition, status: AlertStatus, since: int, view: SpendView
     ) -> None:
         budget = self.budget
-        ident = alert_id(condition.rule, budget.budget_id, self.subject, _at(since), condition.threshold, status)
+        ident = alert_id(
+            condition.rule, budget.budget_id, self.subject, _at(since), condition.threshold, status
+        )
         scope = budget.scope_label if not self.subject else f"{budget.scope_label} ({self.subject})"
         self.alerts.append(
             Alert(
@@ -407,14 +416,17 @@ class _Firing:
                 observed=condition.observed,
                 currency=budget.currency,
                 top_contributors=state.top(),
-                reason=f"{status}: {scope}, {budget.period_label} budget {budget.budget_id}: {condition.what}",
+                reason=f"{status}: {scope}, {budget.period_label} budget {budget.budget_id}: "
+                f"{condition.what}",
                 occurred_at=self.at,
                 emitted_at=self.emitted_at,
             )
         )
 
 
-def _fold_rolling(state: BudgetSpend, budget: Budget, priced: PricedEvent) -> tuple[datetime, datetime] | None:
+def _fold_rolling(
+    state: BudgetSpend, budget: Budget, priced: PricedEvent
+) -> tuple[datetime, datetime] | None:
     """Add the event to its hour; the window it now spans, or None if the event is older than it.
 
     The window ends with the newest hour seen, so a late event within it counts and

@@ -133,7 +133,15 @@ class TaskTally:
 
     def encode(self) -> bytes:
         return _dumps(
-            [self.first_seen, self.cost, self.tokens, self.position, self.partition, self.last_seen, self.fired]
+            [
+                self.first_seen,
+                self.cost,
+                self.tokens,
+                self.position,
+                self.partition,
+                self.last_seen,
+                self.fired,
+            ]
         )
 
     @classmethod

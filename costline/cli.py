@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from costline import cli_arguments
+from costline import cli_arguments, cli_spend
 from costline.cli_errors import (
     EXIT_USAGE,
     CliParser,
@@ -434,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     _billing_commands(sub)
     _service_commands(sub)
     _reprice_command(sub)
+    cli_spend.add_commands(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
     p.add_argument("--keep-running", action="store_true", help="leave services and worker up")
     p.set_defaults(func=cmd_demo)

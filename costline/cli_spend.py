@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ def cmd_budgets(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.action == "list":
         for b in store.list_budgets(open_client(settings), args.customer_id):
-            limits = ", ".join(f"{k} {v}" for k, v in b.limits.model_dump(exclude_none=True).items())
+            limits = ", ".join(f"{k} {_plain(v)}" for k, v in b.limits.model_dump(exclude_none=True).items())
             line = f"{b.budget_id:<24} {b.scope_label:<28} {b.period_label:<14} {b.currency} {b.amount:>12} "
-            line += f"{b.kind:<4} at {','.join(map(str, b.thresholds))}%"
+            line += f"{b.kind:<4} at {','.join(_plain(t) for t in b.thresholds)}%"
             print(line + (f"  limits: {limits}" if limits else ""))
         return 0
     if args.action == "delete":
@@ -66,6 +67,11 @@ def cmd_budgets(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {b.budget_id:<24} {b.scope_label:<28} {b.period_label:<14} {b.currency} {b.amount}")
     print(f"published {len(budgets)} budget(s) to {settings.budgets_topic}; workers apply them within a poll")
     return 0
+
+
+def _plain(value: object) -> str:
+    """``1.000000000000`` as ``1``, ``100`` as ``100`` (not ``1E+2``)."""
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:

@@ -129,6 +129,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a Kafka topic name: 1 to 249 of A-Z a-z 0-9 . _ -")
         return value
 
+    @field_validator(
+        "request_cost_limit", "request_token_limit", "task_cost_limit", "task_token_limit", mode="before"
+    )
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        # COSTLINE_TASK_TOKEN_LIMIT= (empty) turns a limit off.
+        return None if value == "" else value
+
     @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap.rsplit(":", 1)[1])

@@ -120,7 +120,7 @@ class Budget(BaseModel):
             raise ValueError("at least one threshold, a percentage such as 100")
         if list(value) != sorted(set(value)):
             raise ValueError("thresholds must rise, each listed once (e.g. [50, 80, 100])")
-        return tuple(v.normalize() for v in value)
+        return value
 
     @model_validator(mode="after")
     def _scope_and_period(self) -> Budget:

@@ -208,6 +208,10 @@ class SpendRules:
     limits: LimitSettings
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
+    def __post_init__(self) -> None:
+        given = self.limits
+        self._global = _Limits(given.request_cost, given.request_tokens, given.task_cost, given.task_tokens)
+
     def evaluate(self, batch: Iterable[Counted], before: SpendLookup) -> Evaluation:
         out = Evaluation()
         emitted_at = self.now()
@@ -219,10 +223,12 @@ class SpendRules:
                 if subject is not None:
                     self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at)
             limits, owners = self._limits(budgets, priced)
-            mark = out.marks.get(partition) or before.mark(partition)
+            mark = out.marks.get(partition)
+            if mark is None:
+                mark = out.marks[partition] = before.mark(partition)
             if pos > mark.position:
-                at = int(event.occurred_at.timestamp())
-                out.marks[partition] = RulesMark(pos, max(mark.event_time, at))
+                mark.position = pos
+                mark.event_time = max(mark.event_time, int(event.occurred_at.timestamp()))
                 out.alerts += _request_alerts(priced, limits, owners, emitted_at)
             if event.task_id is not None:
                 self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
@@ -318,6 +324,8 @@ class SpendRules:
 
     def _limits(self, budgets: Sequence[Budget], priced: PricedEvent) -> tuple[_Limits, dict[AlertRule, str]]:
         """The limits in force for this event, and the budget each came from ("" for the settings)."""
+        if not budgets:
+            return self._global, {}
         values = _Limits(
             self.limits.request_cost,
             self.limits.request_tokens,

@@ -33,7 +33,7 @@ class Records:
         return TaskTally.decode(raw) if raw is not None else None
 
     def mark(self, partition: int) -> RulesMark:
-        return self.marks.get(partition, RulesMark())
+        return RulesMark.decode(self.marks.get(partition, RulesMark()).encode())
 
     def apply(self, result: Evaluation) -> None:
         for key, record in [*result.budgets.items(), *result.tasks.items()]:

@@ -58,8 +58,9 @@ class Condition:
     rule: AlertRule
     threshold: Decimal
     holds: bool
-    observed: dict[str, Decimal]
-    what: str  # "spend 812.40 reached 80% of 1000": the alert's reason, after its scope
+    # The figures and "spend 812.40 reached 80% of the 1000 budget" (the reason, after its scope):
+    # worked out only for an alert, not for every event.
+    figures: Callable[[], tuple[dict[str, Decimal], str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +90,21 @@ class ThresholdRule:
         amount = view.budget.amount
         for percent in view.budget.thresholds:
             limit = _money(amount * percent / HUNDRED)
-            yield Condition(
-                self.rule,
-                percent,
-                view.spend >= limit,
-                {"spend": view.spend, "budget": amount, "limit": limit},
-                f"spend {view.spend:f} reached {percent}% of the {amount:f} budget",
-            )
+            yield Condition(self.rule, percent, view.spend >= limit, _threshold_figures(view, percent, limit))
+
+
+def _threshold_figures(
+    view: SpendView, percent: Decimal, limit: Decimal
+) -> Callable[[], tuple[dict[str, Decimal], str]]:
+    amount = view.budget.amount
+    return lambda: (
+        {"spend": view.spend, "budget": amount, "limit": limit},
+        f"spend {view.spend:f} reached {percent}% of the {amount:f} budget",
+    )
+
+
+def _fixed(figures: tuple[dict[str, Decimal], str]) -> Callable[[], tuple[dict[str, Decimal], str]]:
+    return lambda: figures
 
 
 @dataclass(frozen=True)
@@ -117,21 +126,17 @@ class BurnRateRule:
         excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
         projected = _money(view.spend * length / elapsed)
         limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
-        elapsed_percent = (Decimal(elapsed) * HUNDRED / length).quantize(Decimal("0.01"))
-        yield Condition(
-            self.rule,
-            excess,
-            projected >= limit,
-            {
-                "spend": view.spend,
-                "budget": budget.amount,
-                "projected": projected,
-                "limit": limit,
-                "elapsed_percent": elapsed_percent,
-            },
-            f"spend {view.spend:f} after {elapsed_percent}% of the period projects {projected:f}, "
-            f"{excess}% or more over the {budget.amount:f} budget",
-        )
+
+        def figures() -> tuple[dict[str, Decimal], str]:
+            elapsed_percent = (Decimal(elapsed) * HUNDRED / length).quantize(Decimal("0.01"))
+            observed = {"spend": view.spend, "budget": budget.amount, "projected": projected,
+                        "limit": limit, "elapsed_percent": elapsed_percent}  # fmt: skip
+            return observed, (
+                f"spend {view.spend:f} after {elapsed_percent}% of the period projects {projected:f}, "
+                f"{excess}% or more over the {budget.amount:f} budget"
+            )
+
+        yield Condition(self.rule, excess, projected >= limit, figures)
 
 
 def budget_rules(burn_rate_excess: Decimal, burn_rate_min_elapsed: Decimal) -> tuple[BudgetRule, ...]:
@@ -393,11 +398,11 @@ class _Firing:
             if fired.status is not AlertStatus.FIRING:
                 continue
             rule, threshold = key.split(":")
-            condition = Condition(
-                AlertRule(rule), Decimal(threshold), False,
+            ended = (
                 {"spend": state.spend, "budget": self.budget.amount},
                 f"the period ended with spend {state.spend:f} of the {self.budget.amount:f} budget",
-            )  # fmt: skip
+            )
+            condition = Condition(AlertRule(rule), Decimal(threshold), False, _fixed(ended))
             view = SpendView(self.budget, state.spend, start, end, self.at)
             self._emit(state, condition, AlertStatus.RESOLVED, fired.since, view)
 
@@ -405,6 +410,7 @@ class _Firing:
         self, state: BudgetSpend, condition: Condition, status: AlertStatus, since: int, view: SpendView
     ) -> None:
         budget = self.budget
+        observed, what = condition.figures()
         ident = alert_id(
             condition.rule, budget.budget_id, self.subject, _at(since), condition.threshold, status
         )
@@ -421,11 +427,10 @@ class _Firing:
                 period_start=view.period_start,
                 period_end=view.period_end,
                 threshold=condition.threshold,
-                observed=condition.observed,
+                observed=observed,
                 currency=budget.currency,
                 top_contributors=state.top(),
-                reason=f"{status}: {scope}, {budget.period_label} budget {budget.budget_id}: "
-                f"{condition.what}",
+                reason=f"{status}: {scope}, {budget.period_label} budget {budget.budget_id}: {what}",
                 occurred_at=self.at,
                 emitted_at=self.emitted_at,
             )

@@ -41,7 +41,7 @@ from typing import Protocol
 
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
 from schemas.budgets import SPECIFICITY, Budget, PeriodKind
-from schemas.money import SCALE, ZERO
+from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
 from streams.pricing import PricedEvent
 from streams.spend_state import BudgetSpend, Fired, RulesMark, TaskTally, budget_key, task_key
@@ -99,7 +99,7 @@ def _threshold_figures(
     amount = view.budget.amount
     return lambda: (
         {"spend": view.spend, "budget": amount, "limit": limit},
-        f"spend {view.spend:f} reached {percent}% of the {amount:f} budget",
+        f"spend {to_cents(view.spend)} reached {percent}% of the {to_cents(amount)} budget",
     )
 
 
@@ -132,8 +132,9 @@ class BurnRateRule:
             observed = {"spend": view.spend, "budget": budget.amount, "projected": projected,
                         "limit": limit, "elapsed_percent": elapsed_percent}  # fmt: skip
             return observed, (
-                f"spend {view.spend:f} after {elapsed_percent}% of the period projects {projected:f}, "
-                f"{excess}% or more over the {budget.amount:f} budget"
+                f"spend {to_cents(view.spend)} after {elapsed_percent}% of the period projects "
+                f"{to_cents(projected)}, "
+                f"{excess}% or more over the {to_cents(budget.amount)} budget"
             )
 
         yield Condition(self.rule, excess, projected >= limit, figures)
@@ -400,7 +401,8 @@ class _Firing:
             rule, threshold = key.split(":")
             ended = (
                 {"spend": state.spend, "budget": self.budget.amount},
-                f"the period ended with spend {state.spend:f} of the {self.budget.amount:f} budget",
+                f"the period ended with spend {to_cents(state.spend)} "
+                f"of the {to_cents(self.budget.amount)} budget",
             )
             condition = Condition(AlertRule(rule), Decimal(threshold), False, _fixed(ended))
             view = SpendView(self.budget, state.spend, start, end, self.at)

@@ -154,8 +154,8 @@ class SpendControl:
         if alerts:
             await retry(lambda: self.outlet.store(alerts), "write of alerts")
             await self.outlet.publish(alerts)
-            for alert in alerts:
-                log.info("alert %s %s", alert.alert_id, alert.reason)
+            for alert in alerts:  # debug: a busy fleet passes task limits every batch; they are on the topic
+                log.debug("alert %s %s", alert.alert_id, alert.reason)
         for key, record in result.budgets.items():
             self.records.put(key, record.encode(), record.partition)
         for key, tally in result.tasks.items():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from costline import cli_arguments
+from costline import cli_arguments, cli_spend
 from costline.cli_errors import (
     EXIT_USAGE,
     KAFKA_REFUSALS,
@@ -439,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     _service_commands(sub)
     _reprice_command(sub)
     add_webhook_commands(sub)
+    cli_spend.add_commands(sub)
     p = sub.add_parser("demo", help="services, schema, prices, worker and a sample day, end to end")
     p.add_argument("--keep-running", action="store_true", help="leave services, worker and API up")
     p.set_defaults(func=cmd_demo)

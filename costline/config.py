@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -92,6 +93,8 @@ class Settings(BaseSettings):
     usage_topic: str = "costline.usage"
     prices_topic: str = "costline.prices"
     dead_letter_topic: str = "costline.usage.dlq"
+    # Budgets (compacted, keyed by budget id) and the alerts the worker fires (keyed by alert id).
+    budgets_topic: str = "costline.budgets"
     alerts_topic: str = "costline.alerts"
     partitions: int = 8
 
@@ -151,6 +154,17 @@ class Settings(BaseSettings):
     webhook_retry_for_s: float = Field(default=3 * 86_400.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_poll_s: float = Field(default=1.0, gt=0)
+    # Spend rules (streams/spend_rules.py). Burn rate: alert when the linear projection of the
+    # period's spend exceeds a budget by this percentage, once this percentage of the period passed.
+    burn_rate_excess_pct: Decimal = Field(default=Decimal(20), ge=0)
+    burn_rate_min_elapsed_pct: Decimal = Field(default=Decimal(10), ge=0, le=100)
+    # Limits for every customer, unless a budget sets its own; empty: not checked.
+    request_cost_limit: Decimal | None = Field(default=Decimal("0.50"), ge=0)
+    request_token_limit: int | None = Field(default=None, ge=0)
+    task_cost_limit: Decimal | None = Field(default=None, ge=0)
+    task_token_limit: int | None = Field(default=5000, ge=0)
+    # A task unseen this long (event time) is forgotten: its tokens start again if it comes back.
+    task_idle_s: float = Field(default=6 * 3600.0, gt=0)
     prices_dir: Path = Path("prices")
     worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
 
@@ -165,7 +179,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("usage_topic", "prices_topic", "dead_letter_topic", "alerts_topic")
+    @field_validator("usage_topic", "prices_topic", "dead_letter_topic", "budgets_topic", "alerts_topic")
     @classmethod
     def _topic(cls, value: str) -> str:
         if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):
@@ -204,6 +218,14 @@ class Settings(BaseSettings):
         if self.clickhouse_password_file is not None:
             return read_secret(self.clickhouse_password_file)
         return self.clickhouse_password
+
+    @field_validator(
+        "request_cost_limit", "request_token_limit", "task_cost_limit", "task_token_limit", mode="before"
+    )
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        # COSTLINE_TASK_TOKEN_LIMIT= (empty) turns a limit off.
+        return None if value == "" else value
 
     @property
     def kafka_port(self) -> int:

@@ -63,12 +63,19 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        compacted = {settings.prices_topic: PRICES_CONFIG, changelog_topic(settings): CHANGELOG_CONFIG}
+        compacted = {
+            settings.prices_topic: PRICES_CONFIG,
+            settings.budgets_topic: PRICES_CONFIG,
+            changelog_topic(settings): CHANGELOG_CONFIG,
+        }
         wanted = [
             NewTopic(settings.usage_topic, settings.partitions, 1),
             NewTopic(settings.dead_letter_topic, settings.partitions, 1),
-            NewTopic(settings.alerts_topic, settings.partitions, 1),
             NewTopic(settings.prices_topic, 1, 1, topic_configs=PRICES_CONFIG),
+            # Budgets are few and change rarely: compacted like prices, every worker reads them all.
+            NewTopic(settings.budgets_topic, 1, 1, topic_configs=PRICES_CONFIG),
+            # One partition: alerts are rare, and a receiver sees a scope's firing before its resolved.
+            NewTopic(settings.alerts_topic, 1, 1),
             # Faust would create it at start, but only a missing one; see CHANGELOG_CONFIG.
             NewTopic(changelog_topic(settings), settings.partitions, 1, topic_configs=CHANGELOG_CONFIG),
         ]

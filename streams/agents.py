@@ -21,6 +21,7 @@ from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
 from streams.sinks.clickhouse_sink import ClickHouseSink
+from streams.spend_wiring import budget_feed, spend_control, spend_records
 from streams.topology import dead_letter_topic, usage_topic, windows_table
 from streams.window_state import TableState
 
@@ -71,6 +72,7 @@ async def get_processor() -> BatchProcessor:
             call_timeout_s=settings.clickhouse_timeout_s + 5,
             bounds=TimeBounds.from_settings(settings),
             on_sink_error=metrics.observe_sink_error,
+            spend=await spend_control(),
         )
     return _processor
 
@@ -80,10 +82,16 @@ async def follow_prices() -> None:
     await price_feed.run()
 
 
+@app.task
+async def follow_budgets() -> None:
+    await budget_feed.run()
+
+
 @app.agent(usage_topic)
 async def count_usage(stream: StreamT[bytes]) -> None:
     processor = await get_processor()
     await price_feed.ready.wait()
+    await budget_feed.ready.wait()
     # take_events is faust-streaming's; StreamT's stubs predate it.
     async for events in cast(Any, stream).take_events(settings.batch_max, within=settings.batch_within_s):
         batch = [
@@ -145,6 +153,11 @@ async def expire_windows() -> None:
         if dropped:
             log.info("expired %d closed windows from worker state", dropped)
         dedup.expire()  # ids leave by the clock, also while no traffic comes
+        forgotten = await spend_records.expire(
+            assigned, settings.task_idle_s, lambda b: b in budget_feed.book
+        )
+        if forgotten:
+            log.info("forgot %d idle task tallies and records of deleted budgets", forgotten)
 
 
 def not_ready() -> list[str]:
@@ -155,6 +168,8 @@ def not_ready() -> list[str]:
         waiting.append("usage partitions are being assigned and their windows restored")
     if not price_feed.ready.is_set():
         waiting.append("the price catalog is loading")
+    if not budget_feed.ready.is_set():
+        waiting.append("the budgets are loading")
     return waiting
 
 

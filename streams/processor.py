@@ -107,6 +107,13 @@ class WindowState(Protocol):
     async def flush(self) -> None: ...
 
 
+class SpendHook(Protocol):
+    """Spend control (:mod:`streams.spend_control`): told of each batch's counted events once they
+    are stored, before any state of the batch is changelogged."""
+
+    async def apply(self, counted: Sequence[Counted], retry: Callable[..., Awaitable[Any]]) -> Any: ...
+
+
 @dataclass
 class BatchStats:
     messages: int = 0
@@ -139,6 +146,7 @@ class BatchProcessor:
     bounds: TimeBounds | None = None
     # Told of every failed ClickHouse call, as classified (the worker's metrics).
     on_sink_error: Callable[[SinkError], None] = lambda error: None
+    spend: SpendHook | None = None
     _where: str = field(default="", init=False)  # the batch in flight, for retry logs
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchStats:
@@ -159,6 +167,8 @@ class BatchProcessor:
         stats.dead_letters = len(dead) + len(refused)
         stats.dead_letter_codes.update(letter.code for letter in [*dead, *refused])
         stats.windows_written = len(result.changed)
+        if self.spend is not None:
+            await self.spend.apply(counted, self._with_retry)
         for key, agg in result.changed.items():
             self.state.put(key, agg)
         for partition, watermark in self._advance(previous, counted).items():

@@ -45,3 +45,17 @@ windows_table = app.Table(
 # bytes encoded by streams.aggregation, so pass them through untouched.
 for attribute in ("key_serializer", "value_serializer"):
     setattr(windows_table, attribute, "raw")
+
+# Budget spend and task tallies (streams.spend_control.TableSpend), written
+# the same way as the windows: through the store, changelogged to the
+# customer's source partition.
+spend_table = app.Table(
+    "budget-spend",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.partitions,
+    store="costline-memory://spend",
+    extra_topic_configs=CHANGELOG_CONFIG,
+)
+for attribute in ("key_serializer", "value_serializer"):
+    setattr(spend_table, attribute, "raw")

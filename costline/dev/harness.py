@@ -56,6 +56,7 @@ class Pipeline:
                 "usage_topic": f"costline-test-{run}.usage",
                 "prices_topic": f"costline-test-{run}.prices",
                 "dead_letter_topic": f"costline-test-{run}.usage.dlq",
+                "budgets_topic": f"costline-test-{run}.budgets",
                 "alerts_topic": f"costline-test-{run}.alerts",
                 "clickhouse_database": f"costline_test_{run.replace('-', '_')}",
                 "partitions": partitions,

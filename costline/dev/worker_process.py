@@ -27,6 +27,8 @@ WORKER_SETTINGS = (
     "usage_topic",
     "prices_topic",
     "dead_letter_topic",
+    "budgets_topic",
+    "alerts_topic",
     "clickhouse_database",
     "partitions",
     "kafka_bootstrap",

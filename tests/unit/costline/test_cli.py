@@ -240,3 +240,19 @@ def test_periods_groupings_and_amounts() -> None:
     assert cli_arguments.period("2026-01") == "2026-01"
     assert cli_arguments.groupings("agent, window") == ["agent", "window"]
     assert cli_arguments.amount("12.50") == Decimal("12.50")
+
+
+def test_a_bad_budget_file_is_one_line_naming_the_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "budgets.json"
+    bad.write_text('{"budgets": [{"budget_id": "acme-m", "customer_id": "acme", "period": "fortnight"}]}')
+    status, err = costline(capsys, "budgets", "load", str(bad))
+    assert_one_line(status, err, EXIT_USAGE, str(bad), "acme-m", "period", "amount")
+
+
+def test_budgets_set_with_a_bad_amount_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status, err = costline(
+        capsys, "budgets", "set", "--id", "b", "--customer", "acme", "--period", "month", "--amount", "lots"
+    )
+    assert_one_line(status, err, EXIT_USAGE, "amount")

@@ -1,0 +1,86 @@
+"""Alerts: what crossed what, once, with an id a receiver can deduplicate by.
+
+An alert's id is a hash of (rule, budget or customer, subject, period start,
+threshold, status): the worker derives the same id every time it evaluates
+the same events, across crashes, replays and rebalances. It is the key on
+the ``costline.alerts`` topic, the row key of ClickHouse ``alerts``, and the
+idempotency key a webhook sender passes on (as Stripe's and Lago's webhook
+event ids): a receiver that has seen an id has seen that alert.
+
+The JSON form (:meth:`Alert.payload`) is the record delivered everywhere;
+amounts in it are decimal strings, never floats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+ALERT_SCHEMA_VERSION: Literal[1] = 1
+
+
+class AlertRule(StrEnum):
+    BUDGET_THRESHOLD = "budget_threshold"  # period spend reached a percentage of the budget
+    BURN_RATE = "burn_rate"  # projected period spend exceeds the budget by the allowed excess
+    REQUEST_COST = "request_cost"  # one request cost more than the limit
+    REQUEST_TOKENS = "request_tokens"
+    TASK_COST = "task_cost"  # one task's running total passed the limit
+    TASK_TOKENS = "task_tokens"
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+ContributorKind = Literal["agent", "model", "task"]
+
+
+class Contributor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ContributorKind
+    id: str
+    cost: Decimal
+
+
+class Alert(BaseModel):
+    """One alert. ``observed`` holds the figures (spend, budget, projected, …) by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = ALERT_SCHEMA_VERSION
+    alert_id: str
+    rule: AlertRule
+    status: AlertStatus
+    customer_id: str
+    budget_id: str  # "" for a limit from the worker's settings
+    scope: str  # a budget's scope kind, or "request" / "task" for limits
+    subject: (
+        str  # the agent, user or task the budget's spend is for ("" for the whole scope), the request or task
+    )
+    period_start: datetime
+    period_end: datetime
+    threshold: Decimal  # percent of the budget, percent of excess, or the limit
+    observed: dict[str, Decimal]
+    currency: str = "USD"
+    top_contributors: list[Contributor] = []
+    reason: str
+    occurred_at: datetime  # event time of the event that changed the condition
+    emitted_at: datetime
+
+    def payload(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def alert_id(
+    rule: AlertRule, owner: str, subject: str, period_start: datetime, threshold: Decimal, status: AlertStatus
+) -> str:
+    """The deterministic id: the same condition changing the same way gives the same id."""
+    parts = (str(rule), owner, subject, period_start.isoformat(), str(threshold.normalize()), str(status))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

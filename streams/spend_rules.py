@@ -1,0 +1,545 @@
+"""Spend rules evaluated in the stream: budget thresholds, burn rate, per-request and per-task limits.
+
+Pure: no I/O. :func:`evaluate` folds a batch of counted events, one at a
+time in source order, into copies of the budget and task records it
+touches, and returns the alerts the batch fires or resolves. Evaluating per
+event (not per batch) makes the outcome independent of how the stream was
+cut into batches, so a batch replayed after a crash yields the very same
+alerts, ids and figures.
+
+**Adding a rule.** A budget rule is a class with ``rule`` and
+``conditions(view)``: for the spend so far it says, per threshold, whether
+the condition holds and with which figures (:class:`Condition`). The
+engine turns a condition that starts holding into a ``firing`` alert and
+one that stops into a ``resolved`` alert, once each per period, and keeps
+that memory in the budget's record. Add the class to :func:`budget_rules`;
+the anomaly detectors plug in the same way.
+
+**Burn rate** is a linear projection: the spend so far divided by the
+elapsed share of the period, at the event's own time (so replays agree).
+It alerts when the projection reaches the budget plus the allowed excess
+(20 % by default), once at least a minimum share of the period (10 % by
+default) has passed, since the first hours of a month project wildly.
+Rolling budgets have no period to project over and are not rated.
+
+**Limits.** A request over the per-request cost (default $0.50) or token
+limit fires an alert for that request; a task whose running total passes
+the per-task token (default 5,000 inference tokens: input plus output) or
+cost limit fires once for that task. Limits come from the settings and are
+overridden by the most specific matching budget that sets them. Requests
+are single events (an LLM call, a tool call); a request id names the
+request in the alert, the event id stands in for a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
+from schemas.budgets import SPECIFICITY, Budget, PeriodKind
+from schemas.money import SCALE, ZERO, to_cents
+from streams.aggregation import Counted
+from streams.pricing import PricedEvent
+from streams.spend_state import BudgetSpend, Fired, RulesMark, TaskTally, budget_key, task_key
+
+HOUR = 3600
+HUNDRED = Decimal(100)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One threshold of one rule, as it stands after an event."""
+
+    rule: AlertRule
+    threshold: Decimal
+    holds: bool
+    # The figures and "spend 812.40 reached 80% of the 1000 budget" (the reason, after its scope):
+    # worked out only for an alert, not for every event.
+    figures: Callable[[], tuple[dict[str, Decimal], str]]
+
+
+@dataclass(frozen=True, slots=True)
+class SpendView:
+    """What a budget rule sees: the budget, its spend in the period, and the time of the event."""
+
+    budget: Budget
+    spend: Decimal
+    period_start: datetime
+    period_end: datetime
+    at: datetime
+
+
+class BudgetRule(Protocol):
+    @property
+    def rule(self) -> AlertRule: ...
+
+    def conditions(self, view: SpendView) -> Iterable[Condition]: ...
+
+
+class ThresholdRule:
+    """Spend in the period reached a percentage of the budget."""
+
+    rule = AlertRule.BUDGET_THRESHOLD
+
+    def conditions(self, view: SpendView) -> Iterable[Condition]:
+        amount = view.budget.amount
+        for percent in view.budget.thresholds:
+            limit = _money(amount * percent / HUNDRED)
+            yield Condition(self.rule, percent, view.spend >= limit, _threshold_figures(view, percent, limit))
+
+
+def _threshold_figures(
+    view: SpendView, percent: Decimal, limit: Decimal
+) -> Callable[[], tuple[dict[str, Decimal], str]]:
+    amount = view.budget.amount
+    return lambda: (
+        {"spend": view.spend, "budget": amount, "limit": limit},
+        f"spend {to_cents(view.spend)} reached {percent}% of the {to_cents(amount)} budget",
+    )
+
+
+def _fixed(figures: tuple[dict[str, Decimal], str]) -> Callable[[], tuple[dict[str, Decimal], str]]:
+    return lambda: figures
+
+
+@dataclass(frozen=True)
+class BurnRateRule:
+    """The spend so far, projected linearly over the period, exceeds the budget by the allowed excess."""
+
+    excess_percent: Decimal = Decimal(20)
+    min_elapsed_percent: Decimal = Decimal(10)
+    rule: AlertRule = AlertRule.BURN_RATE
+
+    def conditions(self, view: SpendView) -> Iterable[Condition]:
+        budget = view.budget
+        if budget.period is PeriodKind.ROLLING_HOURS:
+            return
+        length = _micros(view.period_end) - _micros(view.period_start)
+        elapsed = _micros(view.at) - _micros(view.period_start)
+        if elapsed <= 0 or elapsed * HUNDRED < self.min_elapsed_percent * length:
+            return
+        excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
+        projected = _money(view.spend * length / elapsed)
+        limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
+
+        def figures() -> tuple[dict[str, Decimal], str]:
+            elapsed_percent = (Decimal(elapsed) * HUNDRED / length).quantize(Decimal("0.01"))
+            observed = {"spend": view.spend, "budget": budget.amount, "projected": projected,
+                        "limit": limit, "elapsed_percent": elapsed_percent}  # fmt: skip
+            return observed, (
+                f"spend {to_cents(view.spend)} after {elapsed_percent}% of the period projects "
+                f"{to_cents(projected)}, "
+                f"{excess}% or more over the {to_cents(budget.amount)} budget"
+            )
+
+        yield Condition(self.rule, excess, projected >= limit, figures)
+
+
+def budget_rules(burn_rate_excess: Decimal, burn_rate_min_elapsed: Decimal) -> tuple[BudgetRule, ...]:
+    """The rules every budget is evaluated by, in this order."""
+    return (ThresholdRule(), BurnRateRule(burn_rate_excess, burn_rate_min_elapsed))
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Per-request and per-task limits of the worker's settings; None: not checked."""
+
+    request_cost: Decimal | None = Decimal("0.50")
+    request_tokens: int | None = None
+    task_cost: Decimal | None = None
+    task_tokens: int | None = 5000
+
+
+class BudgetBook:
+    """The budgets in force, by customer; replaced one at a time as the budgets topic says."""
+
+    def __init__(self, budgets: Iterable[Budget] = ()) -> None:
+        self._by_id: dict[str, Budget] = {}
+        self._by_customer: dict[str, list[Budget]] = {}
+        for budget in budgets:
+            self.put(budget)
+
+    def put(self, budget: Budget) -> None:
+        self.remove(budget.budget_id)
+        self._by_id[budget.budget_id] = budget
+        self._by_customer.setdefault(budget.customer_id, []).append(budget)
+
+    def remove(self, budget_id: str) -> None:
+        old = self._by_id.pop(budget_id, None)
+        if old is not None:
+            kept = [b for b in self._by_customer[old.customer_id] if b.budget_id != budget_id]
+            if kept:
+                self._by_customer[old.customer_id] = kept
+            else:
+                del self._by_customer[old.customer_id]
+
+    def get(self, budget_id: str) -> Budget | None:
+        return self._by_id.get(budget_id)
+
+    def for_customer(self, customer_id: str) -> Sequence[Budget]:
+        return self._by_customer.get(customer_id, ())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, budget_id: object) -> bool:
+        return budget_id in self._by_id
+
+
+class SpendLookup(Protocol):
+    """The records as they stand before the batch (worker state); each call returns a fresh copy."""
+
+    def budget(self, key: bytes) -> BudgetSpend | None: ...
+    def task(self, key: bytes) -> TaskTally | None: ...
+    def mark(self, partition: int) -> RulesMark: ...
+
+
+@dataclass
+class Evaluation:
+    alerts: list[Alert] = field(default_factory=list)
+    budgets: dict[bytes, BudgetSpend] = field(default_factory=dict)  # changed records
+    tasks: dict[bytes, TaskTally] = field(default_factory=dict)
+    marks: dict[int, RulesMark] = field(default_factory=dict)
+
+
+@dataclass
+class SpendRules:
+    book: BudgetBook
+    rules: Sequence[BudgetRule]
+    limits: LimitSettings
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def __post_init__(self) -> None:
+        given = self.limits
+        self._global = _Limits(given.request_cost, given.request_tokens, given.task_cost, given.task_tokens)
+
+    def evaluate(self, batch: Iterable[Counted], before: SpendLookup) -> Evaluation:
+        out = Evaluation()
+        emitted_at = self.now()
+        for partition, pos, priced in batch:
+            event = priced.event
+            budgets = self.book.for_customer(event.customer_id)
+            for budget in budgets:
+                subject = budget.subject(event)
+                if subject is not None:
+                    self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at)
+            limits, owners = self._limits(budgets, priced)
+            mark = out.marks.get(partition)
+            if mark is None:
+                mark = out.marks[partition] = before.mark(partition)
+            if pos > mark.position:
+                mark.position = pos
+                mark.event_time = max(mark.event_time, int(event.occurred_at.timestamp()))
+                out.alerts += _request_alerts(priced, limits, owners, emitted_at)
+            if event.task_id is not None:
+                self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
+        return out
+
+    def _fold_budget(
+        self,
+        out: Evaluation,
+        before: SpendLookup,
+        budget: Budget,
+        subject: str,
+        partition: int,
+        pos: int,
+        priced: PricedEvent,
+        emitted_at: datetime,
+    ) -> None:
+        key = budget_key(budget.budget_id, subject)
+        state = out.budgets.get(key) or before.budget(key)
+        at = priced.event.occurred_at
+        start, end = budget.period_bounds(at)
+        if state is None:
+            state = BudgetSpend(period_start=_epoch(start), partition=partition)
+        elif pos <= state.position:
+            return  # counted before this batch was replayed
+        state.position, state.partition = pos, partition
+        out.budgets[key] = state
+        fire = _Firing(out.alerts, budget, subject, emitted_at, at)
+        if budget.period is PeriodKind.ROLLING_HOURS:
+            window = _fold_rolling(state, budget, priced)
+            if window is None:
+                return
+            start, end = window
+        else:
+            if _epoch(start) < state.period_start:
+                return  # a late event of a closed period: counted in the ledger, too late to alert on
+            if _epoch(start) > state.period_start:
+                fire.period_ended(state)
+                state.period_start, state.spend = _epoch(start), ZERO
+                state.contributors.clear()
+                state.fired.clear()
+            state.spend += priced.cost
+        state.last_seen = max(state.last_seen, int(at.timestamp()))
+        event = priced.event
+        state.contribute("agent", event.agent_id, priced.cost)
+        state.contribute("model", priced.sku, priced.cost)
+        state.contribute("task", event.task_id, priced.cost)
+        view = SpendView(budget, state.spend, start, end, at)
+        for rule in self.rules:
+            for condition in rule.conditions(view):
+                fire.transition(state, condition, view)
+
+    def _fold_task(
+        self,
+        out: Evaluation,
+        before: SpendLookup,
+        partition: int,
+        pos: int,
+        priced: PricedEvent,
+        limits: _Limits,
+        owners: dict[AlertRule, str],
+        emitted_at: datetime,
+    ) -> None:
+        event = priced.event
+        assert event.task_id is not None
+        key = task_key(event.customer_id, event.task_id)
+        at = int(event.occurred_at.timestamp())
+        tally = out.tasks.get(key) or before.task(key)
+        if tally is None:
+            tally = TaskTally(first_seen=at)
+        elif pos <= tally.position:
+            return
+        tally.cost += priced.cost
+        tally.tokens += _inference_tokens(priced)
+        tally.position, tally.partition = pos, partition
+        tally.first_seen, tally.last_seen = min(tally.first_seen, at), max(tally.last_seen, at)
+        out.tasks[key] = tally
+        checks: tuple[tuple[AlertRule, Decimal | int | None, Decimal | int], ...] = (
+            (AlertRule.TASK_COST, limits.task_cost, tally.cost),
+            (AlertRule.TASK_TOKENS, limits.task_tokens, tally.tokens),
+        )
+        for rule, limit, value in checks:
+            if limit is None or value <= limit or str(rule) in tally.fired:
+                continue
+            tally.fired.append(str(rule))
+            unit = "tokens" if rule is AlertRule.TASK_TOKENS else "cost"
+            out.alerts.append(
+                _limit_alert(
+                    rule, priced, owners.get(rule, ""), "task", event.task_id, _at(tally.first_seen),
+                    Decimal(limit), {unit: Decimal(value), "limit": Decimal(limit)},
+                    f"task {event.task_id} {unit} {value} passed the limit {limit}", emitted_at,
+                )
+            )  # fmt: skip
+
+    def _limits(self, budgets: Sequence[Budget], priced: PricedEvent) -> tuple[_Limits, dict[AlertRule, str]]:
+        """The limits in force for this event, and the budget each came from ("" for the settings)."""
+        if not budgets:
+            return self._global, {}
+        values = _Limits(
+            self.limits.request_cost,
+            self.limits.request_tokens,
+            self.limits.task_cost,
+            self.limits.task_tokens,
+        )
+        owners: dict[AlertRule, str] = {}
+        matching = [b for b in budgets if b.subject(priced.event) is not None]
+        # Least specific first, so the most specific budget's limit is set last and wins.
+        for budget in sorted(matching, key=lambda b: (SPECIFICITY[b.scope], b.budget_id)):
+            for name, rule in _LIMIT_RULES.items():
+                value = getattr(budget.limits, name)
+                if value is not None:
+                    setattr(values, name, value)
+                    owners[rule] = budget.budget_id
+        return values, owners
+
+
+@dataclass(slots=True)
+class _Limits:
+    request_cost: Decimal | None
+    request_tokens: int | None
+    task_cost: Decimal | None
+    task_tokens: int | None
+
+
+_LIMIT_RULES = {
+    "request_cost": AlertRule.REQUEST_COST,
+    "request_tokens": AlertRule.REQUEST_TOKENS,
+    "task_cost": AlertRule.TASK_COST,
+    "task_tokens": AlertRule.TASK_TOKENS,
+}
+
+
+@dataclass
+class _Firing:
+    """Turns conditions of one budget's record into alerts, each once per period."""
+
+    alerts: list[Alert]
+    budget: Budget
+    subject: str
+    emitted_at: datetime
+    at: datetime
+
+    def transition(self, state: BudgetSpend, condition: Condition, view: SpendView) -> None:
+        key = f"{condition.rule}:{condition.threshold}"
+        fired = state.fired.get(key)
+        rolling = self.budget.period is PeriodKind.ROLLING_HOURS
+        if fired is None and condition.holds:
+            # A rolling budget's alerts are named by the hour the episode began.
+            since = _epoch(_hour(self.at)) if rolling else state.period_start
+            state.fired[key] = Fired(AlertStatus.FIRING, since)
+            self._emit(state, condition, AlertStatus.FIRING, since, view)
+        elif fired is not None and fired.status is AlertStatus.FIRING and not condition.holds:
+            self._emit(state, condition, AlertStatus.RESOLVED, fired.since, view)
+            if rolling:
+                del state.fired[key]  # may fire again, as a new episode
+            else:
+                fired.status = AlertStatus.RESOLVED
+
+    def period_ended(self, state: BudgetSpend) -> None:
+        """The period closed with conditions firing: each resolves, with the period's final figures."""
+        start, end = self.budget.period_bounds(_at(state.period_start))
+        for key, fired in state.fired.items():
+            if fired.status is not AlertStatus.FIRING:
+                continue
+            rule, threshold = key.split(":")
+            ended = (
+                {"spend": state.spend, "budget": self.budget.amount},
+                f"the period ended with spend {to_cents(state.spend)} "
+                f"of the {to_cents(self.budget.amount)} budget",
+            )
+            condition = Condition(AlertRule(rule), Decimal(threshold), False, _fixed(ended))
+            view = SpendView(self.budget, state.spend, start, end, self.at)
+            self._emit(state, condition, AlertStatus.RESOLVED, fired.since, view)
+
+    def _emit(
+        self, state: BudgetSpend, condition: Condition, status: AlertStatus, since: int, view: SpendView
+    ) -> None:
+        budget = self.budget
+        observed, what = condition.figures()
+        ident = alert_id(
+            condition.rule, budget.budget_id, self.subject, _at(since), condition.threshold, status
+        )
+        scope = budget.scope_label if not self.subject else f"{budget.scope_label} ({self.subject})"
+        self.alerts.append(
+            Alert(
+                alert_id=ident,
+                rule=condition.rule,
+                status=status,
+                customer_id=budget.customer_id,
+                budget_id=budget.budget_id,
+                scope=str(budget.scope),
+                subject=self.subject,
+                period_start=view.period_start,
+                period_end=view.period_end,
+                threshold=condition.threshold,
+                observed=observed,
+                currency=budget.currency,
+                top_contributors=state.top(),
+                reason=f"{status}: {scope}, {budget.period_label} budget {budget.budget_id}: {what}",
+                occurred_at=self.at,
+                emitted_at=self.emitted_at,
+            )
+        )
+
+
+def _fold_rolling(
+    state: BudgetSpend, budget: Budget, priced: PricedEvent
+) -> tuple[datetime, datetime] | None:
+    """Add the event to its hour; the window it now spans, or None if the event is older than it.
+
+    The window ends with the newest hour seen, so a late event within it counts and
+    an older one does not. Contributors are kept over the record's life, not per hour.
+    """
+    assert budget.hours is not None
+    hour = _epoch(_hour(priced.event.occurred_at))
+    newest = max([*state.hourly, hour])
+    window_start = newest - (budget.hours - 1) * HOUR
+    if hour < window_start:
+        return None
+    state.hourly[hour] = state.hourly.get(hour, ZERO) + priced.cost
+    for old in [h for h in state.hourly if h < window_start]:
+        del state.hourly[old]
+    state.period_start = window_start
+    state.spend = sum(state.hourly.values(), ZERO)
+    return _at(window_start), _at(newest + HOUR)
+
+
+def _request_alerts(
+    priced: PricedEvent, limits: _Limits, owners: dict[AlertRule, str], emitted_at: datetime
+) -> list[Alert]:
+    event = priced.event
+    request = event.request_id or event.event_id
+    tokens = _inference_tokens(priced)
+    checks: tuple[tuple[AlertRule, Decimal | int | None, Decimal | int, str], ...] = (
+        (AlertRule.REQUEST_COST, limits.request_cost, priced.cost, "cost"),
+        (AlertRule.REQUEST_TOKENS, limits.request_tokens, tokens, "tokens"),
+    )
+    alerts = []
+    for rule, limit, value, unit in checks:
+        if limit is not None and value > limit:
+            alerts.append(
+                _limit_alert(
+                    rule, priced, owners.get(rule, ""), "request", request, event.occurred_at,
+                    Decimal(limit), {unit: Decimal(value), "limit": Decimal(limit)},
+                    f"request {request} {unit} {value} is over the limit {limit}", emitted_at,
+                )
+            )  # fmt: skip
+    return alerts
+
+
+def _limit_alert(
+    rule: AlertRule,
+    priced: PricedEvent,
+    budget_id: str,
+    scope: str,
+    subject: str,
+    since: datetime,
+    limit: Decimal,
+    observed: dict[str, Decimal],
+    what: str,
+    emitted_at: datetime,
+) -> Alert:
+    event = priced.event
+    owner = f"{event.customer_id}\x1f{budget_id}"
+    contributors = [Contributor(kind="agent", id=event.agent_id, cost=priced.cost)]
+    contributors.append(Contributor(kind="model", id=priced.sku, cost=priced.cost))
+    if event.task_id:
+        contributors.append(Contributor(kind="task", id=event.task_id, cost=priced.cost))
+    return Alert(
+        alert_id=alert_id(rule, owner, subject, since, limit, AlertStatus.FIRING),
+        rule=rule,
+        status=AlertStatus.FIRING,
+        customer_id=event.customer_id,
+        budget_id=budget_id,
+        scope=scope,
+        subject=subject,
+        period_start=since,
+        period_end=event.occurred_at,
+        threshold=limit,
+        observed=observed,
+        top_contributors=contributors,
+        reason=f"firing: {event.customer_id}, agent {event.agent_id}: {what}",
+        occurred_at=event.occurred_at,
+        emitted_at=emitted_at,
+    )
+
+
+def _inference_tokens(priced: PricedEvent) -> int:
+    return priced.tokens.input + priced.tokens.output
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(SCALE)
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _at(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

@@ -1,0 +1,166 @@
+"""What the worker remembers per budget and per task to evaluate spend rules. Pure: no I/O.
+
+Each record keeps the highest source position folded into it, as window
+aggregates do (:mod:`streams.aggregation`): a budget's spend is all on its
+customer's partition, in order, so an event at or below the mark was already
+counted and a replayed batch re-folds to the same record. The record also
+says which conditions have fired and which resolved, so a replay fires
+nothing twice.
+
+Records are JSON in the changelog (decimals as strings); they change only
+for events that match a budget or carry a task id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from schemas.alerts import AlertStatus, Contributor, ContributorKind
+from schemas.money import ZERO
+
+_SEP = "\x1f"  # identifiers may not hold control characters
+BUDGET_PREFIX = "b"
+TASK_PREFIX = "t"
+RULES_MARK_PREFIX = "~rules"  # starts with "~" as the windows table's marks do
+# Contributors kept per kind: when full, the smallest goes, so the top few
+# stay exact for any realistic spread (the long tail is approximate).
+MAX_CONTRIBUTORS = 32
+CONTRIBUTOR_KINDS: tuple[ContributorKind, ...] = ("agent", "model", "task")
+
+
+def budget_key(budget_id: str, subject: str) -> bytes:
+    return _SEP.join((BUDGET_PREFIX, budget_id, subject)).encode()
+
+
+def task_key(customer_id: str, task_id: str) -> bytes:
+    return _SEP.join((TASK_PREFIX, customer_id, task_id)).encode()
+
+
+def rules_mark_key(partition: int) -> bytes:
+    return f"{RULES_MARK_PREFIX}{_SEP}{partition}".encode()
+
+
+def split_key(raw: bytes) -> list[str]:
+    return raw.decode().split(_SEP)
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str)
+
+
+@dataclass(slots=True)
+class Fired:
+    """A condition's state within a period: firing, or resolved (and not to fire again)."""
+
+    status: AlertStatus
+    since: int  # epoch seconds: the period (or, rolling, the episode) the alert ids name
+
+
+@dataclass(slots=True)
+class BudgetSpend:
+    """One budget's (and subject's) spend in its current period."""
+
+    period_start: int  # epoch seconds; for a rolling budget, the start of the window
+    spend: Decimal = ZERO
+    hourly: dict[int, Decimal] = field(default_factory=dict)  # rolling budgets: hour start -> spend
+    position: int = -1
+    partition: int = -1
+    last_seen: int = 0  # event time of the newest event folded
+    contributors: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    fired: dict[str, Fired] = field(default_factory=dict)
+
+    def contribute(self, kind: ContributorKind, ident: str | None, cost: Decimal) -> None:
+        if not ident:
+            return
+        costs = self.contributors.setdefault(kind, {})
+        costs[ident] = costs.get(ident, ZERO) + cost
+        if len(costs) > MAX_CONTRIBUTORS:
+            smallest = min(costs, key=lambda k: (costs[k], k))
+            del costs[smallest]
+
+    def top(self, per_kind: int = 3) -> list[Contributor]:
+        top: list[Contributor] = []
+        for kind in CONTRIBUTOR_KINDS:
+            costs = self.contributors.get(kind, {})
+            ranked = sorted(costs.items(), key=lambda item: (-item[1], item[0]))[:per_kind]
+            top += [Contributor(kind=kind, id=ident, cost=cost) for ident, cost in ranked]
+        return top
+
+    def encode(self) -> bytes:
+        return _dumps(
+            {
+                "period_start": self.period_start,
+                "spend": self.spend,
+                "hourly": {str(h): v for h, v in self.hourly.items()},
+                "position": self.position,
+                "partition": self.partition,
+                "last_seen": self.last_seen,
+                "contributors": self.contributors,
+                "fired": {k: [str(f.status), f.since] for k, f in self.fired.items()},
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> BudgetSpend:
+        d = orjson.loads(raw)
+        return cls(
+            period_start=d["period_start"],
+            spend=Decimal(d["spend"]),
+            hourly={int(h): Decimal(v) for h, v in d["hourly"].items()},
+            position=d["position"],
+            partition=d["partition"],
+            last_seen=d["last_seen"],
+            contributors={k: {i: Decimal(c) for i, c in v.items()} for k, v in d["contributors"].items()},
+            fired={k: Fired(AlertStatus(s), since) for k, (s, since) in d["fired"].items()},
+        )
+
+
+@dataclass(slots=True)
+class TaskTally:
+    """One task's running totals, for the per-task limits; expired when idle."""
+
+    first_seen: int
+    cost: Decimal = ZERO
+    tokens: int = 0  # inference tokens: input plus output
+    position: int = -1
+    partition: int = -1
+    last_seen: int = 0
+    fired: list[str] = field(default_factory=list)  # the limits it has passed
+
+    def encode(self) -> bytes:
+        return _dumps(
+            [
+                self.first_seen,
+                self.cost,
+                self.tokens,
+                self.position,
+                self.partition,
+                self.last_seen,
+                self.fired,
+            ]
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> TaskTally:
+        first, cost, tokens, position, partition, last_seen, fired = orjson.loads(raw)
+        return cls(first, Decimal(cost), tokens, position, partition, last_seen, fired)
+
+
+@dataclass(slots=True)
+class RulesMark:
+    """Per partition: the highest position the stateless rules (per request) have seen."""
+
+    position: int = -1
+    event_time: int = 0  # the newest event time seen, for expiring idle tasks
+
+    def encode(self) -> bytes:
+        return f"{self.position},{self.event_time}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> RulesMark:
+        position, event_time = raw.decode().split(",")
+        return cls(int(position), int(event_time))

@@ -1,0 +1,37 @@
+"""The worker's spend control: its budgets, records and alert outlet, built from the settings."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from costline.clickhouse import open_async_client
+from streams.app import app, settings
+from streams.budget_feed import BudgetFeed
+from streams.spend_control import ClickHouseKafkaOutlet, SpendControl, TableSpend
+from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
+from streams.topology import spend_table
+
+book = BudgetBook()
+budget_feed = BudgetFeed(settings, book)
+spend_records = TableSpend(spend_table)
+
+
+def _producer() -> Any:
+    return cast(
+        Any, app.producer
+    )._ensure_producer()  # the aiokafka producer under Faust's, as ChangelogWriter uses
+
+
+async def spend_control() -> SpendControl:
+    rules = SpendRules(
+        book,
+        budget_rules(settings.burn_rate_excess_pct, settings.burn_rate_min_elapsed_pct),
+        LimitSettings(
+            settings.request_cost_limit,
+            settings.request_token_limit,
+            settings.task_cost_limit,
+            settings.task_token_limit,
+        ),
+    )
+    outlet = ClickHouseKafkaOutlet(await open_async_client(settings), _producer, settings.alerts_topic)
+    return SpendControl(rules, spend_records, outlet)

@@ -22,7 +22,6 @@ def dump_state(state: dict[str, Any]) -> bytes:
 
 def load_state(raw: bytes) -> dict[str, Any]:
     data = json.loads(raw)
-    version = data.get("v") if isinstance(data, dict) else None
-    if version != FORMAT_VERSION:
-        raise StateFormatError(f"detector state of version {version}, not {FORMAT_VERSION}")
+    if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
+        raise StateFormatError(f"not detector state of version {FORMAT_VERSION}")
     return data

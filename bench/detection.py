@@ -94,10 +94,10 @@ def run(traffic: Traffic, observer: Observer) -> tuple[Score, float]:
     agent_of = traffic.agent.tolist()
     fired: list[tuple[str, int]] = []
     started = time.perf_counter()
-    for at, cost, agent in zip(times, costs, agent_of, strict=True):
+    for moment, cost, agent in zip(times, costs, agent_of, strict=True):
         key = keys[agent]
-        if observer.observe(key, at, cost).fired:
-            fired.append((key, int(at.timestamp())))
+        if observer.observe(key, moment, cost).fired:
+            fired.append((key, int(moment.timestamp())))
     elapsed = time.perf_counter() - started
 
     score = Score()

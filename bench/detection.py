@@ -6,7 +6,8 @@ warm-up, then 30 days judged) and feeds every request, in arrival order, to:
 
 - ``request_cost k=2`` and ``k=5``: :class:`RequestCostHistory` per agent;
 - ``hourly_spike/agent`` and ``hourly_spike/customer``: :class:`HourlySpend`
-  per agent and per customer.
+  per agent and per customer;
+- ``token_drift``: :class:`TokenDrift` per agent, fed tokens per request.
 
 An alert is true when it falls on the key of an incident (its agent; its
 customer for a customer-keyed detector) from the incident's start to one hour
@@ -34,6 +35,7 @@ from streams.anomalies import (
     HourlySpend,
     RequestCostHistory,
     RequestCostSettings,
+    TokenDrift,
     Verdict,
 )
 
@@ -51,17 +53,20 @@ class Score:
 class Observer:
     """One detector over every key: a state per key, made on first sight."""
 
-    def __init__(self, name: str, key_of: Callable[[str, str], str], make: Callable[[str], Any]) -> None:
+    def __init__(
+        self, name: str, key_of: Callable[[str, str], str], make: Callable[[str], Any], tokens: bool = False
+    ) -> None:
         self.name = name
         self.key_of = key_of
         self.make = make
+        self.tokens = tokens  # fed tokens per request rather than cost
         self.states: dict[str, Any] = {}
 
-    def observe(self, key: str, at: datetime, cost: Decimal) -> Verdict:
+    def observe(self, key: str, at: datetime, value: Decimal | int) -> Verdict:
         state = self.states.get(key)
         if state is None:
             state = self.states[key] = self.make(key)
-        verdict: Verdict = state.observe(at, cost)
+        verdict: Verdict = state.observe(at, value)
         return verdict
 
 
@@ -79,6 +84,7 @@ def detectors() -> list[Observer]:
         ),
         Observer("hourly_spike/agent", agent_key, lambda k: HourlySpend(k)),
         Observer("hourly_spike/customer", customer_key, lambda k: HourlySpend(k)),
+        Observer("token_drift", agent_key, lambda k: TokenDrift(k), tokens=True),
     ]
 
 
@@ -90,13 +96,17 @@ def run(traffic: Traffic, observer: Observer) -> tuple[Score, float]:
         if key in keys:
             incidents_of.setdefault(key, []).append((i, incident))
     times = [datetime.fromtimestamp(int(t), UTC) for t in traffic.at]
-    costs = [Decimal(int(u)).scaleb(-12) for u in traffic.cost_units]
+    values: list[Decimal | int] = (
+        list(traffic.tokens.tolist())
+        if observer.tokens
+        else [Decimal(int(u)).scaleb(-12) for u in traffic.cost_units]
+    )
     agent_of = traffic.agent.tolist()
     fired: list[tuple[str, int]] = []
     started = time.perf_counter()
-    for moment, cost, agent in zip(times, costs, agent_of, strict=True):
+    for moment, value, agent in zip(times, values, agent_of, strict=True):
         key = keys[agent]
-        if observer.observe(key, moment, cost).fired:
+        if observer.observe(key, moment, value).fired:
             fired.append((key, int(moment.timestamp())))
     elapsed = time.perf_counter() - started
 

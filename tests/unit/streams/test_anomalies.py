@@ -14,6 +14,8 @@ from streams.anomalies import (
     RequestCostHistory,
     RequestCostSettings,
     StateFormatError,
+    TokenDrift,
+    TokenDriftSettings,
 )
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday, midnight UTC
@@ -203,3 +205,33 @@ def test_hourly_state_keeps_only_its_weeks() -> None:
 def test_foreign_bytes_are_refused() -> None:
     with pytest.raises(StateFormatError):
         HourlySpend.from_bytes(b'{"v": 99}')
+
+
+# ----- tokens per request drifting up -----
+
+
+def test_tokens_growing_four_percent_a_day_are_flagged_once_a_day_and_steady_ones_never() -> None:
+    drift = TokenDrift("acme/support-bot")
+    steady = [
+        drift.observe(MONDAY + timedelta(days=d, minutes=m), 3_000) for d in range(31) for m in range(60)
+    ]
+    assert not any(v.fired for v in steady)
+
+    fired_on = []
+    for day in range(31, 45):
+        tokens = round(3_000 * 1.04 ** (day - 30))
+        for minute in range(60):
+            if drift.observe(MONDAY + timedelta(days=day, minutes=minute), tokens).fired:
+                fired_on.append(day - 30)
+    assert fired_on and fired_on == sorted(set(fired_on))  # at most once a day
+    assert fired_on[0] <= 6  # a 15% rise of the three-day mean, within a week
+
+
+def test_token_drift_round_trips_through_bytes() -> None:
+    drift = TokenDrift("acme/support-bot", TokenDriftSettings(min_baseline_days=2))
+    for day in range(5):
+        drift.observe(MONDAY + timedelta(days=day), 1_000 + day)
+    restored = TokenDrift.from_bytes(drift.to_bytes(), TokenDriftSettings(min_baseline_days=2))
+    assert restored.to_bytes() == drift.to_bytes()
+    at = MONDAY + timedelta(days=5)
+    assert restored.observe(at, 5_000) == drift.observe(at, 5_000)

@@ -115,14 +115,20 @@ def run(traffic: Traffic, observer: Observer) -> tuple[Score, float]:
         if at < traffic.month_start:
             continue
         score.alerts += 1
-        for i, incident in incidents_of.get(key, []):
-            if incident.start <= at <= incident.end + GRACE_S:
-                if incident.kind is IncidentKind.WEEKEND_LULL:
-                    score.lull_alerts += 1
-                    continue
-                score.true_alerts += 1
-                score.first_alert.setdefault(i, at)
-                break
+        # Incidents overlap (a spike during two weeks of inflation): the
+        # shortest one around the alert is the one it reports.
+        around = [
+            (incident.end - incident.start, i, incident)
+            for i, incident in incidents_of.get(key, [])
+            if incident.start <= at <= incident.end + GRACE_S
+        ]
+        for _, i, incident in sorted(around):
+            if incident.kind is IncidentKind.WEEKEND_LULL:
+                score.lull_alerts += 1
+                continue
+            score.true_alerts += 1
+            score.first_alert.setdefault(i, at)
+            break
     return score, traffic.at.size / elapsed
 
 

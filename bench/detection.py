@@ -6,7 +6,8 @@ warm-up, then 30 days judged) and feeds every request, in arrival order, to:
 
 - ``request_cost k=2`` and ``k=5``: :class:`RequestCostHistory` per agent;
 - ``hourly_spike/agent`` and ``hourly_spike/customer``: :class:`HourlySpend`
-  per agent and per customer;
+  per agent and per customer (and per agent judging the hour alone, without
+  the trailing 15 minutes);
 - ``token_drift``: :class:`TokenDrift` per agent, fed tokens per request.
 
 An alert is true when it falls on the key of an incident (its agent; its
@@ -33,6 +34,7 @@ import orjson
 from bench.anomaly_traffic import DAY, HOUR, Incident, IncidentKind, Traffic, generate
 from streams.anomalies import (
     HourlySpend,
+    HourlySpikeSettings,
     RequestCostHistory,
     RequestCostSettings,
     TokenDrift,
@@ -83,6 +85,11 @@ def detectors() -> list[Observer]:
             "request_cost k=5", agent_key, lambda k: RequestCostHistory(k, RequestCostSettings(k=Decimal(5)))
         ),
         Observer("hourly_spike/agent", agent_key, lambda k: HourlySpend(k)),
+        Observer(
+            "hourly_spike/agent, hour only",
+            agent_key,
+            lambda k: HourlySpend(k, HourlySpikeSettings(trailing_s=0)),
+        ),
         Observer("hourly_spike/customer", customer_key, lambda k: HourlySpend(k)),
         Observer("token_drift", agent_key, lambda k: TokenDrift(k), tokens=True),
     ]

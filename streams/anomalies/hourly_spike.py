@@ -58,6 +58,10 @@ class HourlySpikeSettings:
     deviations: Decimal = Decimal(4)
     floor: Decimal = Decimal("1.00")  # USD within the hour; below it nobody wants a page
     min_elapsed_s: int = 600
+    # Also judged: the last ``trailing_s`` seconds against the hour's threshold
+    # scaled to them, so a loop starting late in an hour is not diluted by the
+    # normal minutes before it. 0 judges the hour alone.
+    trailing_s: int = 900
     fallback_days: int = 7
     min_fallback_days: int = 3
 
@@ -72,7 +76,7 @@ class _Baseline:
 class HourlySpend:
     """One key's hourly spend over the last weeks; serializable for a changelogged table."""
 
-    __slots__ = ("_cached", "_floor", "clock", "fired", "first_hour", "hours", "key", "settings")
+    __slots__ = ("_cached", "_floor", "clock", "fired", "first_hour", "hours", "key", "minutes", "settings")
 
     def __init__(self, key: str, settings: HourlySpikeSettings | None = None) -> None:
         self.key = key
@@ -82,6 +86,7 @@ class HourlySpend:
         self.clock = -1  # the latest event time observed, epoch seconds
         self.hours: dict[int, int] = {}  # hour -> spend, units; hours without spend absent
         self.fired: set[int] = set()
+        self.minutes: dict[int, int] = {}  # minute -> spend, units, within the trailing window
         self._cached: tuple[int, _Baseline | None] | None = None
 
     def observe(self, at: datetime, cost: Decimal) -> Verdict:
@@ -102,6 +107,7 @@ class HourlySpend:
                 self._evict(hour)
         spent = self.hours.get(hour, 0) + units
         self.hours[hour] = spent
+        recent = self._recent(epoch_s, units)
 
         baseline = self._baseline(hour)
         elapsed = min(SECONDS_PER_HOUR, max(self.clock - hour * SECONDS_PER_HOUR, 0))
@@ -109,6 +115,15 @@ class HourlySpend:
             return self._verdict(at, Judgement.WARMING_UP, spent, None, Fraction(0), elapsed)
         scaled = max(elapsed, self.settings.min_elapsed_s)
         threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, Fraction(self._floor))
+        window = f"the first {elapsed // 60} minutes of the hour"
+        if spent <= threshold and recent is not None:
+            trailing = self.settings.trailing_s
+            recent_threshold = max(
+                baseline.whole_hour_threshold * trailing / SECONDS_PER_HOUR, Fraction(self._floor)
+            )
+            if recent > recent_threshold:
+                spent, threshold, elapsed = recent, recent_threshold, trailing
+                window = f"the last {trailing // 60} minutes"
         if spent <= threshold:
             judgement = Judgement.NORMAL
         elif hour in self.fired:
@@ -116,7 +131,21 @@ class HourlySpend:
         else:
             self.fired.add(hour)
             judgement = Judgement.FIRED
-        return self._verdict(at, judgement, spent, baseline, threshold, elapsed)
+        return self._verdict(at, judgement, spent, baseline, threshold, elapsed, window)
+
+    def _recent(self, epoch_s: int, units: int) -> int | None:
+        """Spend in the trailing window ending at the clock; None when off or the event is older."""
+        span = self.settings.trailing_s // 60
+        if span <= 0:
+            return None
+        now = self.clock // 60
+        minute = epoch_s // 60
+        if minute <= now - span:
+            return None
+        self.minutes[minute] = self.minutes.get(minute, 0) + units
+        if len(self.minutes) > span:
+            self.minutes = {m: u for m, u in self.minutes.items() if m > now - span}
+        return sum(u for m, u in self.minutes.items() if m > now - span)
 
     def _evict(self, newest: int) -> None:
         oldest = newest - self.settings.weeks * HOURS_PER_WEEK
@@ -160,12 +189,13 @@ class HourlySpend:
         baseline: _Baseline | None,
         threshold: Fraction,
         elapsed_s: int,
+        window: str = "",
     ) -> Verdict:
         expected = Fraction(0)
         basis = "no baseline yet"
         if baseline is not None:
             expected = baseline.median * max(elapsed_s, self.settings.min_elapsed_s) / SECONDS_PER_HOUR
-            basis = f"{baseline.basis}; spend in the first {elapsed_s // 60} minutes of the hour"
+            basis = f"{baseline.basis}; spend in {window}"
         return Verdict(
             kind=AnomalyKind.HOURLY_SPIKE,
             key=self.key,
@@ -187,6 +217,7 @@ class HourlySpend:
                 "clock": self.clock,
                 "hours": sorted(self.hours.items()),
                 "fired": sorted(self.fired),
+                "minutes": sorted(self.minutes.items()),
             }
         )
 
@@ -198,4 +229,5 @@ class HourlySpend:
         state.clock = data["clock"]
         state.hours = {h: s for h, s in data["hours"]}
         state.fired = set(data["fired"])
+        state.minutes = {m: u for m, u in data["minutes"]}
         return state

@@ -21,6 +21,11 @@ deviation. The hour fires when its spend so far exceeds all of
 
 A bigger loop fires sooner: ten times the usual spend crosses a doubled
 ten-minute threshold in two minutes; three times, at about ten minutes.
+The last ``trailing_s`` seconds (15 minutes) are judged too, against the
+hour's threshold scaled to them, so that a loop starting late in an hour is
+not diluted by the normal minutes before it (across an hour boundary the new
+hour's threshold is used). The bench measured half the delay for twice the
+false alerts; ``trailing_s=0`` judges the hour alone.
 
 Fewer than ``min_weeks`` weeks of history: the baseline falls back to the
 same hour of the day over the past ``fallback_days`` days (a new customer is

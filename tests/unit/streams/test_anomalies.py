@@ -235,3 +235,24 @@ def test_token_drift_round_trips_through_bytes() -> None:
     assert restored.to_bytes() == drift.to_bytes()
     at = MONDAY + timedelta(days=5)
     assert restored.observe(at, 5_000) == drift.observe(at, 5_000)
+
+
+def test_a_loop_starting_late_in_the_hour_is_caught_within_ten_minutes_of_its_start() -> None:
+    spend = HourlySpend("acme/support-bot")
+    weeks_of_spend(spend, weeks=4)
+    hour = MONDAY + timedelta(weeks=4, hours=10)
+    for minute in range(45):
+        assert not spend.observe(hour + timedelta(minutes=minute), HOURLY / 60).fired
+    loop = hour + timedelta(minutes=45)
+    first = next(
+        s for s in range(0, 1800, 20) if spend.observe(loop + timedelta(seconds=s), HOURLY / 60).fired
+    )
+    assert first <= 10 * 60
+    hour_only = HourlySpend("acme/support-bot", HourlySpikeSettings(trailing_s=0))
+    weeks_of_spend(hour_only, weeks=4)
+    for minute in range(45):
+        hour_only.observe(hour + timedelta(minutes=minute), HOURLY / 60)
+    late = next(
+        s for s in range(0, 1800, 20) if hour_only.observe(loop + timedelta(seconds=s), HOURLY / 60).fired
+    )
+    assert late > first  # diluted by the hour's normal first 45 minutes

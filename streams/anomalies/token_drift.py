@@ -1,0 +1,105 @@
+"""Gradual token inflation: tokens per request of the last days against the weeks before them.
+
+Neither the request detector (each request is a little above a rising
+average) nor the hourly one (each hour a little above last week's) sees a
+prompt that grows a few percent a day. :class:`TokenDrift` keeps per-day
+sums of tokens and request counts (integers, at most ``recent_days +
+baseline_days`` days) and compares the mean tokens per request of the last
+``recent_days`` days (today included) with that of the ``baseline_days``
+days before them. It fires at most once a day per key.
+
+Tokens rather than cost: a price change is not drift. Late events land in
+their own day if it is still kept; older ones are ``TOO_LATE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from streams.anomalies.day_buckets import DayBuckets, day_of
+from streams.anomalies.encoding import dump_state, load_state
+from streams.anomalies.picodollars import RATIO_PLACES, ratio
+from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDriftSettings:
+    recent_days: int = 3
+    baseline_days: int = 28
+    # Means of thousands of requests move by a few percent from day to day
+    # (and a prompt-injection burst adds a few); 15% is a trend.
+    ratio: Decimal = Decimal("1.15")
+    min_recent_requests: int = 100
+    min_baseline_days: int = 14
+
+
+class TokenDrift:
+    """One key's daily token totals; serializable for a changelogged table."""
+
+    __slots__ = ("_days", "_ratio", "fired_days", "key", "settings")
+
+    def __init__(self, key: str, settings: TokenDriftSettings | None = None) -> None:
+        self.key = key
+        self.settings = settings or TokenDriftSettings()
+        self._ratio = Fraction(self.settings.ratio)
+        self._days = DayBuckets(self.settings.recent_days + self.settings.baseline_days)
+        self.fired_days: set[int] = set()
+
+    def observe(self, at: datetime, tokens: int) -> Verdict:
+        s = self.settings
+        day = day_of(int(at.timestamp()))
+        days = self._days
+        if not days.accepts(day):
+            return self._verdict(at, Judgement.TOO_LATE, Fraction(tokens), Fraction(0))
+        days.add(day, tokens)
+        self.fired_days = {d for d in self.fired_days if days.accepts(d)}
+        newest = days.newest_day
+        recent_sum, recent_n, _ = days.totals(newest - s.recent_days + 1, newest)
+        first = newest - s.recent_days - s.baseline_days + 1
+        base_sum, base_n, base_days = days.totals(first, newest - s.recent_days)
+        recent = Fraction(recent_sum, recent_n)
+        if recent_n < s.min_recent_requests or base_days < s.min_baseline_days or base_sum == 0:
+            return self._verdict(at, Judgement.WARMING_UP, recent, Fraction(0))
+        baseline = Fraction(base_sum, base_n)
+        if recent <= self._ratio * baseline:
+            judgement = Judgement.NORMAL
+        elif newest in self.fired_days:
+            judgement = Judgement.ALREADY_FIRED
+        else:
+            self.fired_days.add(newest)
+            judgement = Judgement.FIRED
+        return self._verdict(at, judgement, recent, baseline)
+
+    def _verdict(self, at: datetime, judgement: Judgement, recent: Fraction, baseline: Fraction) -> Verdict:
+        s = self.settings
+        return Verdict(
+            kind=AnomalyKind.TOKEN_DRIFT,
+            key=self.key,
+            at=at,
+            judgement=judgement,
+            unit=Unit.TOKENS_PER_REQUEST,
+            observed=_places(recent),
+            baseline=_places(baseline),
+            threshold=_places(self._ratio * baseline),
+            ratio=ratio(recent, baseline),
+            basis=f"tokens per request, last {s.recent_days} days against the {s.baseline_days} before",
+        )
+
+    def to_bytes(self) -> bytes:
+        return dump_state({"key": self.key, "days": self._days.to_json(), "fired": sorted(self.fired_days)})
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, settings: TokenDriftSettings | None = None) -> TokenDrift:
+        data = load_state(raw)
+        drift = cls(data["key"], settings)
+        drift._days = DayBuckets.from_json(drift._days.span_days, data["days"])
+        drift.fired_days = set(data["fired"])
+        return drift
+
+
+def _places(value: Fraction) -> Decimal:
+    """Tokens per request to four places: a mean of counts, not money."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(RATIO_PLACES)

@@ -14,6 +14,8 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
 from bench import cpu
+from bench.peers import clickhouse_native, quix
 from bench.restart import restart_after_history
 from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
@@ -125,6 +128,22 @@ def service_pids(settings: Settings) -> dict[str, list[int]]:
     return {role: [pid] for role, pid in found.items() if pid is not None}
 
 
+def wait_until_ready(p: Pipeline, index: int, timeout: float = 600) -> None:
+    """Until the worker's /readyz answers 200: joined, partitions assigned, windows restored."""
+    url = p.web_url(index, timeout=timeout) + "/readyz"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass  # 503 (not ready yet) or not listening yet
+        if time.monotonic() > deadline or p.workers[index].poll() is not None:
+            raise RuntimeError(f"worker {index} not ready after {timeout:.0f}s:\n{p.worker_log(index)}")
+        time.sleep(0.05)
+
+
 def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: int) -> dict[str, Any]:
     """Start workers cold on a pre-loaded topic; time from every worker ready to the last event counted.
 
@@ -139,7 +158,7 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: 
     for _ in range(workers):
         p.start_worker(batch_max=batch_max)
     for index in range(workers):
-        p.wait_until_ready(index, timeout=600)
+        wait_until_ready(p, index)
     pids = {"worker": [w.pid for w in p.workers]} | service_pids(p.settings)
     cpu_before = cpu.snapshot(pids)
     ready = time.perf_counter()
@@ -423,8 +442,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--invoice-runs", type=int, default=40)
     parser.add_argument(
         "--phases",
-        default="raw,e2e,latency,query,invoice",
-        help="which of raw,e2e,latency,query,size,invoice,dedup,restart (the last three: not by default)",
+        default="raw,e2e,peers,latency,query,invoice",
+        help="which of raw,e2e,peers,latency,query,size,invoice,dedup,restart "
+        "(the last three: not by default)",
     )
     parser.add_argument("--restart-events", type=int, default=1_000_000, help="history before the kill")
     parser.add_argument(
@@ -495,6 +515,19 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
         out.say("2. end to end, one worker, cold")
         out.record(end_to_end(p, len(pairs), expected, args.batch_max, 1))
         out.record({"e2e_ratio_to_raw": out.figures["e2e_events_per_s"] / out.figures["raw_consume_per_s"]})
+    if "peers" in phases:
+        versions = load_price_dir(settings.prices_dir)
+        out.say("2c. peers on the same topic, each with a consumer group and a database of its own")
+        out.record(clickhouse_native.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
+        out.record(quix.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
+        if "e2e_events_per_s" in out.figures:
+            rate = out.figures["e2e_events_per_s"]
+            out.record(
+                {
+                    "ratio_to_quixstreams": rate / out.figures["peer_quixstreams_events_per_s"],
+                    "ratio_to_clickhouse_native": rate / out.figures["peer_clickhouse_native_events_per_s"],
+                }
+            )
     p.close()
     if "e2e" in phases and args.workers > 1:
         n = args.workers
@@ -512,7 +545,7 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
 def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> None:
     """Each phase asked for by ``--phases``, in the order the figures are read."""
     phases = set(args.phases.split(","))
-    if phases & {"raw", "e2e"}:
+    if phases & {"raw", "e2e", "peers"}:
         raw_and_e2e(settings, args, phases, out)
     if "latency" in phases:
         out.say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")

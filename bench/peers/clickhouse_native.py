@@ -19,6 +19,7 @@ from typing import Any
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from bench import cpu
+from bench.counting import Counting
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import _statements
@@ -84,19 +85,17 @@ def run(
                     raise
         # The queue's consumer starts with the view that reads it, the last statement.
         before = cpu.snapshot(pids)
-        started = time.perf_counter()
-        while (counted := client.query("SELECT count() FROM peer_ledger").result_rows[0][0]) < events:
-            if time.perf_counter() - started > 1800:
-                raise TimeoutError(f"the ClickHouse-native peer counted {counted} of {events}")
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
+        watch = Counting(events, time.perf_counter())
+        watch.poll(
+            lambda: int(client.query("SELECT count() FROM peer_ledger").result_rows[0][0]), lambda: None
+        )
         after = cpu.snapshot(pids)
         total, windowed = client.query(
             "SELECT (SELECT sum(cost_pico) FROM peer_ledger), (SELECT sum(cost_pico) FROM peer_windows)"
         ).result_rows[0]
         figures: dict[str, Any] = {
-            "peer_clickhouse_native_events_per_s": events / elapsed,
-            "peer_clickhouse_native_counted": counted,
+            "peer_clickhouse_native_events_per_s": watch.rate,
+            "peer_clickhouse_native_steady_events_per_s": watch.steady_rate,
             "peer_clickhouse_native_total_diff_usd": str(Decimal(total) / PICO - expected),
             "peer_clickhouse_native_windows_diff_usd": str(Decimal(windowed) / PICO - expected),
         }

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import cpu
+from bench.counting import Counting
 from costline.clickhouse import open_client
 from costline.config import Settings
 from schemas.prices import PriceVersion
@@ -51,21 +52,20 @@ def run(
     try:
         pids = {"quixstreams": [child.pid]}
         before = cpu.snapshot(pids)
-        started = time.perf_counter()
-        while (counted := client.query("SELECT count() FROM quix_ledger").result_rows[0][0]) < events:
+
+        def alive() -> None:
             if child.poll() is not None:
                 raise RuntimeError(f"the quixstreams peer exited ({child.returncode}); see {log.name}")
-            if time.perf_counter() - started > 1800:
-                raise TimeoutError(f"the quixstreams peer counted {counted} of {events}")
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
+
+        watch = Counting(events, time.perf_counter())
+        watch.poll(lambda: int(client.query("SELECT count() FROM quix_ledger").result_rows[0][0]), alive)
         after = cpu.snapshot(pids)
         total = client.query("SELECT sum(cost) FROM quix_ledger").result_rows[0][0]
         time.sleep(2)  # the windows sink flushes at the same checkpoint as the ledger's
         windowed = client.query("SELECT sum(cost) FROM quix_windows FINAL").result_rows[0][0]
         return {
-            "peer_quixstreams_events_per_s": events / elapsed,
-            "peer_quixstreams_counted": counted,
+            "peer_quixstreams_events_per_s": watch.rate,
+            "peer_quixstreams_steady_events_per_s": watch.steady_rate,
             "peer_quixstreams_total_diff_usd": str(Decimal(repr(total)) - expected),
             "peer_quixstreams_windows_diff_usd": str(Decimal(repr(windowed)) - expected),
             **{f"peer_quixstreams_{k}": v for k, v in cpu.per_million(before, after, events).items()},

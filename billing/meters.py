@@ -80,18 +80,42 @@ def _is_midnight(at: datetime) -> bool:
     return at.utcoffset() in (None, timedelta(0)) and at.time() == time(0)
 
 
+def replayed_customers(
+    client: Client, start: datetime, end: datetime, customers: Iterable[str] = ()
+) -> set[str]:
+    """Of ``customers`` (all when empty), those with ledger rows inserted twice on a day of [start, end)."""
+    days = {"from_day": start.date(), "to_day": _last_day_after(end), "customers": list(customers)}
+    return {row[0] for row in client.query(read_query("replayed_customers"), parameters=days).result_rows}
+
+
+def _last_day_after(end: datetime) -> date:
+    # A range ending within a day covers part of it: that day is in too.
+    return end.date() if _is_midnight(end) else end.date() + timedelta(days=1)
+
+
 def meter_usage(
-    client: Client, meter: Meter, start: datetime, end: datetime, customers: Iterable[str] = ()
+    client: Client,
+    meter: Meter,
+    start: datetime,
+    end: datetime,
+    customers: Iterable[str] = (),
+    replayed: set[str] | None = None,
 ) -> MeterUsage:
-    """``meter`` over [start, end), for ``customers`` (all when empty)."""
+    """``meter`` over [start, end), for ``customers`` (all when empty).
+
+    ``replayed``: :func:`replayed_customers` for the same range and
+    customers, when the caller reads several meters of it.
+    """
     wanted = list(customers)
     parameters = meter_parameters(meter) | {"customers": wanted}
     source = daily_source(meter, start, end)
     if source is not None:
-        days = {"from_day": start.date(), "to_day": end.date(), "customers": wanted}
-        if not client.query(read_query("replayed_customers"), parameters=days).result_rows:
+        if replayed is None:
+            replayed = replayed_customers(client, start, end, wanted)
+        if not replayed:
             query, column = source
-            return _usage(client.query(read_query(query), parameters=parameters | days | {"column": column}))
+            days = {"from_day": start.date(), "to_day": end.date(), "column": column}
+            return _usage(client.query(read_query(query), parameters=parameters | days))
     ranged = parameters | {"from": start, "to": end}
     return _usage(client.query(read_query("meter_usage"), parameters=ranged))
 

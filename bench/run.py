@@ -33,8 +33,9 @@ from bench.restart import restart_after_history
 from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
 from billing.invoices import BillingContext, draft
+from billing.meters import USAGE_COST, meter_parameters, meter_usage, replayed_customers
 from billing.periods import Period
-from costline.clickhouse import open_client
+from costline.clickhouse import open_client, read_query
 from costline.config import Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
@@ -392,7 +393,39 @@ def invoice_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
         "invoice_p50_ms": statistics.median(timings),
         "invoice_p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
         "invoice_busiest_total": str(totals[0]),
+        **meter_reads(client, ctx, october, runs),
     }
+
+
+def meter_reads(client: Client, ctx: BillingContext, period: Period, runs: int) -> dict[str, Any]:
+    """An invoice's meter reads both ways, interleaved on the same customers: ledger FINAL and meter_days."""
+    plan_meters = [ctx.meters[name] for name in ("agent_actions", "active_users")] + [USAGE_COST]
+    timings: dict[str, list[float]] = {"ledger": [], "daily": []}
+    for i in range(runs):
+        customer = f"cust-{i % 20:04d}"
+        started = time.perf_counter()
+        from_ledger = [
+            client.query(
+                read_query("meter_usage"),
+                parameters=meter_parameters(m)
+                | {"from": period.start, "to": period.end, "customers": [customer]},
+            ).result_rows
+            for m in plan_meters
+        ]
+        timings["ledger"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        replayed = replayed_customers(client, period.start, period.end, [customer])
+        daily = [meter_usage(client, m, period.start, period.end, [customer], replayed) for m in plan_meters]
+        timings["daily"].append((time.perf_counter() - started) * 1000)
+        totals = [next(Decimal(v) for _, day, v in rows if day is None) for rows in from_ledger]
+        if totals != [usage.total(customer) for usage in daily]:
+            raise AssertionError(f"meter_days disagrees with the ledger for {customer}: {totals}")
+    figures: dict[str, Any] = {}
+    for way, values in timings.items():
+        values.sort()
+        figures[f"invoice_meter_reads_{way}_p50_ms"] = statistics.median(values)
+        figures[f"invoice_meter_reads_{way}_p99_ms"] = values[min(len(values) - 1, int(len(values) * 0.99))]
+    return figures
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

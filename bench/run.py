@@ -30,6 +30,7 @@ from bench import cpu
 from bench.counting import Counting
 from bench.peers import clickhouse_native, quix
 from bench.restart import restart_after_history
+from bench.services import service_pids
 from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
 from billing.invoices import BillingContext, draft
@@ -119,15 +120,6 @@ def peak_rss_mb(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def service_pids(settings: Settings) -> dict[str, list[int]]:
-    """The local Kafka broker's and ClickHouse server's processes, for CPU accounting."""
-    found = {
-        "kafka": local_servers.kafka_broker(settings).pid(),
-        "clickhouse": local_servers.clickhouse_server(settings).pid(),
-    }
-    return {role: [pid] for role, pid in found.items() if pid is not None}
 
 
 def wait_until_ready(p: Pipeline, index: int, timeout: float = 600) -> None:
@@ -550,17 +542,7 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
         out.record(clickhouse_native.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
         out.record(quix.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
         if "e2e_events_per_s" in out.figures:
-            rate, steady = out.figures["e2e_events_per_s"], out.figures["e2e_steady_events_per_s"]
-            out.record(
-                {
-                    "ratio_to_quixstreams": rate / out.figures["peer_quixstreams_events_per_s"],
-                    "ratio_to_clickhouse_native": rate / out.figures["peer_clickhouse_native_events_per_s"],
-                    "steady_ratio_to_quixstreams": steady
-                    / out.figures["peer_quixstreams_steady_events_per_s"],
-                    "steady_ratio_to_clickhouse_native": steady
-                    / out.figures["peer_clickhouse_native_steady_events_per_s"],
-                }
-            )
+            out.record(peer_ratios(out.figures))
     p.close()
     if "e2e" in phases and args.workers > 1:
         n = args.workers
@@ -573,6 +555,21 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
         out.record({f"e2e_{n}_workers_{key.removeprefix('e2e_')}": value for key, value in figures.items()})
         rate = figures["e2e_events_per_s"]
         out.record({f"e2e_ratio_{n}_workers_to_1": rate / out.figures["e2e_events_per_s"]})
+
+
+def peer_ratios(figures: dict[str, Any]) -> dict[str, Any]:
+    """Costline's rate over each peer's, cold and steady (none when one poll saw every row)."""
+    ratios: dict[str, Any] = {}
+    for peer in ("quixstreams", "clickhouse_native"):
+        ratios[f"ratio_to_{peer}"] = figures["e2e_events_per_s"] / figures[f"peer_{peer}_events_per_s"]
+        steady = figures[f"peer_{peer}_steady_events_per_s"]
+        ratios[f"steady_ratio_to_{peer}"] = figures["e2e_steady_events_per_s"] / steady if steady else None
+        worker_cpu = figures["cpu_s_per_1m_worker"]
+        peer_cpu = sum(v for k, v in figures.items() if k.startswith(f"peer_{peer}_cpu_s_per_1m_"))
+        ratios[f"cpu_ratio_{peer}_to_costline"] = peer_cpu / (
+            worker_cpu + figures["cpu_s_per_1m_kafka"] + figures["cpu_s_per_1m_clickhouse"]
+        )
+    return ratios
 
 
 def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> None:

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from bench import cpu
 from bench.counting import Counting
+from bench.services import service_pids
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import _statements
@@ -69,7 +70,7 @@ def run(
     client = open_client(settings, database=database)
     statements = _statements(SQL.read_text())
     fill = {"{broker}": settings.kafka_bootstrap, "{topic}": topic, "{group}": database}
-    pids = {"clickhouse": [pid]} if (pid := _clickhouse_pid(settings)) else {}
+    pids = service_pids(settings)
     try:
         for statement in statements[:5]:
             client.command(statement)
@@ -107,9 +108,3 @@ def run(
         client.command("DROP TABLE IF EXISTS peer_ledger_mv")
         client.command("DROP TABLE IF EXISTS peer_queue")
         admin.command(f"DROP DATABASE IF EXISTS `{database}`")
-
-
-def _clickhouse_pid(settings: Settings) -> int | None:
-    from costline.dev import local_servers  # the bench runs on the local servers only
-
-    return local_servers.clickhouse_server(settings).pid()

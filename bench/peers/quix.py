@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import cpu
 from bench.counting import Counting
+from bench.services import service_pids
 from costline.clickhouse import open_client
 from costline.config import Settings
 from schemas.prices import PriceVersion
@@ -50,7 +51,7 @@ def run(
     log = open(settings.home / f"{database}.log", "wb")  # noqa: SIM115 - the child keeps it
     child = subprocess.Popen([sys.executable, "-m", "bench.peers.quix_app", *argv], stdout=log, stderr=log)
     try:
-        pids = {"quixstreams": [child.pid]}
+        pids = {"quixstreams": [child.pid]} | service_pids(settings)
         before = cpu.snapshot(pids)
 
         def alive() -> None:

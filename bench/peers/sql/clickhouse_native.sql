@@ -74,6 +74,7 @@ CREATE TABLE peer_queue
 ENGINE = Kafka
 SETTINGS kafka_broker_list = '{broker}', kafka_topic_list = '{topic}', kafka_group_name = '{group}',
          kafka_format = 'JSONEachRow', kafka_num_consumers = 1, kafka_max_block_size = 65536,
+         kafka_flush_interval_ms = 500,
          input_format_skip_unknown_fields = 1, date_time_input_format = 'best_effort';
 
 CREATE MATERIALIZED VIEW peer_ledger_mv TO peer_ledger AS

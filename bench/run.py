@@ -561,6 +561,8 @@ def peer_ratios(figures: dict[str, Any]) -> dict[str, Any]:
     """Costline's rate over each peer's, cold and steady (none when one poll saw every row)."""
     ratios: dict[str, Any] = {}
     for peer in ("quixstreams", "clickhouse_native"):
+        if f"peer_{peer}_events_per_s" not in figures:
+            continue
         ratios[f"ratio_to_{peer}"] = figures["e2e_events_per_s"] / figures[f"peer_{peer}_events_per_s"]
         steady = figures[f"peer_{peer}_steady_events_per_s"]
         ratios[f"steady_ratio_to_{peer}"] = figures["e2e_steady_events_per_s"] / steady if steady else None

@@ -518,40 +518,48 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
     out.record({"messages": len(messages)})
 
     p = Pipeline.create(settings, "bench", partitions=args.partitions)
-    p.load_prices()
-    topic = p.settings.usage_topic
-    out.say("1. raw ceilings")
-    # In events/s: messages/s times events per message, comparable with e2e.
-    produced = asyncio.run(publish(settings.kafka_bootstrap, topic, messages))
-    consumed = asyncio.run(consume_all(settings.kafka_bootstrap, topic, len(messages)))
-    out.record(
-        {
-            "raw_produce_per_s": per_message * produced,
-            "raw_consume_per_s": per_message * consumed,
-            "raw_consume_messages_per_s": consumed,
-            "clickhouse_insert_rows_per_s": clickhouse_insert_rate(p.settings, pairs[:200_000], catalog),
-        }
-    )
-    if "e2e" in phases:
-        out.say("2. end to end, one worker, cold")
-        out.record(end_to_end(p, len(pairs), expected, args.batch_max, 1))
-        out.record({"e2e_ratio_to_raw": out.figures["e2e_events_per_s"] / out.figures["raw_consume_per_s"]})
-    if "peers" in phases:
-        versions = load_price_dir(settings.prices_dir)
-        out.say("2c. peers on the same topic, each with a consumer group and a database of its own")
-        out.record(clickhouse_native.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
-        out.record(quix.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
-        if "e2e_events_per_s" in out.figures:
-            out.record(peer_ratios(out.figures))
-    p.close()
+    try:
+        p.load_prices()
+        topic = p.settings.usage_topic
+        out.say("1. raw ceilings")
+        # In events/s: messages/s times events per message, comparable with e2e.
+        produced = asyncio.run(publish(settings.kafka_bootstrap, topic, messages))
+        consumed = asyncio.run(consume_all(settings.kafka_bootstrap, topic, len(messages)))
+        out.record(
+            {
+                "raw_produce_per_s": per_message * produced,
+                "raw_consume_per_s": per_message * consumed,
+                "raw_consume_messages_per_s": consumed,
+                "clickhouse_insert_rows_per_s": clickhouse_insert_rate(p.settings, pairs[:200_000], catalog),
+            }
+        )
+        if "e2e" in phases:
+            out.say("2. end to end, one worker, cold")
+            out.record(end_to_end(p, len(pairs), expected, args.batch_max, 1))
+            out.record(
+                {"e2e_ratio_to_raw": out.figures["e2e_events_per_s"] / out.figures["raw_consume_per_s"]}
+            )
+        if "peers" in phases:
+            versions = load_price_dir(settings.prices_dir)
+            out.say("2c. peers on the same topic, each with a consumer group and a database of its own")
+            out.record(
+                clickhouse_native.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions)
+            )
+            out.record(quix.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
+            if "e2e_events_per_s" in out.figures:
+                out.record(peer_ratios(out.figures))
+    finally:
+        p.close()  # its workers too, whatever failed
     if "e2e" in phases and args.workers > 1:
         n = args.workers
         out.say(f"2b. end to end, {n} workers, cold, the same events on a topic of their own")
         many = Pipeline.create(settings, f"bench-{n}w", partitions=args.partitions)
         many.load_prices()
         asyncio.run(publish(settings.kafka_bootstrap, many.settings.usage_topic, messages))
-        figures = end_to_end(many, len(pairs), expected, args.batch_max, n)
-        many.close()
+        try:
+            figures = end_to_end(many, len(pairs), expected, args.batch_max, n)
+        finally:
+            many.close()
         out.record({f"e2e_{n}_workers_{key.removeprefix('e2e_')}": value for key, value in figures.items()})
         rate = figures["e2e_events_per_s"]
         out.record({f"e2e_ratio_{n}_workers_to_1": rate / out.figures["e2e_events_per_s"]})

@@ -42,7 +42,9 @@ lint: setup
 	$(BIN)/lint-imports
 
 # A short benchmark run (a few minutes); see `python -m bench.run --help` to scale it up.
+# Installs the bench-only extras (the quixstreams peer) first.
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # A bounded soak, about 3 minutes and a drain: steady traffic, SIGKILLed workers, ClickHouse

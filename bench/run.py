@@ -14,6 +14,8 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,12 +26,17 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
+from bench import cpu
+from bench.counting import Counting
+from bench.peers import clickhouse_native, quix
 from bench.restart import restart_after_history
+from bench.services import service_pids
 from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
 from billing.invoices import BillingContext, draft
+from billing.meters import USAGE_COST, meter_parameters, meter_usage, replayed_customers
 from billing.periods import Period
-from costline.clickhouse import open_client
+from costline.clickhouse import open_client, read_query
 from costline.config import Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
@@ -123,42 +130,72 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def wait_until_ready(p: Pipeline, index: int, timeout: float = 600) -> None:
+    """Until the worker's /readyz answers 200: joined, partitions assigned, windows restored."""
+    url = p.web_url(index, timeout=timeout) + "/readyz"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass  # 503 (not ready yet) or not listening yet
+        if time.monotonic() > deadline or p.workers[index].poll() is not None:
+            raise RuntimeError(f"worker {index} not ready after {timeout:.0f}s:\n{p.worker_log(index)}")
+        time.sleep(0.05)
+
+
 def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: int) -> dict[str, Any]:
-    """Start workers cold on a pre-loaded topic; time first to last event in ClickHouse."""
+    """Start workers cold on a pre-loaded topic; time from every worker ready to the last event counted.
+
+    The rate counts only events counted inside the timed interval: those in
+    the ledger when the last worker became ready are subtracted. The old
+    figure (first ledger row to last, which left the first batch out of the
+    time but not out of the count) is kept as ``e2e_events_per_s_first_row``
+    to compare with. CPU seconds of the workers, Kafka and ClickHouse over
+    the same interval are reported per 1M events.
+    """
     started = time.perf_counter()
     for _ in range(workers):
         p.start_worker(batch_max=batch_max)
-    worker = p.workers[0]
-    first = None
-    while True:
-        counted = p.scalar("SELECT count() FROM ledger")
-        now = time.perf_counter()
-        if counted and first is None:
-            first = now
-        if counted >= n:
-            windows = p.scalar(
-                "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600"
-            )
-            if windows >= n:
-                break
+    for index in range(workers):
+        wait_until_ready(p, index)
+    pids = {"worker": [w.pid for w in p.workers]} | service_pids(p.settings)
+    cpu_before = cpu.snapshot(pids)
+    watch = Counting(n, time.perf_counter(), counted_at_start=int(p.scalar("SELECT count() FROM ledger")))
+
+    def alive() -> None:
         if any(w.poll() is not None for w in p.workers):
             raise RuntimeError(f"worker died:\n{p.worker_log()}")
-        if now - started > 3600:
-            raise TimeoutError(f"{counted} of {n} counted after an hour")
-        time.sleep(0.2)
-    done = time.perf_counter()
-    assert first is not None
-    rss = peak_rss_mb(worker.pid)
+
+    watch.poll(lambda: int(p.scalar("SELECT count() FROM ledger")), alive, timeout=3600)
+    # The windows land just after their batch's ledger rows.
+    p.wait_for(
+        "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
+        n,
+        timeout=600,
+    )
+    cpu_after = cpu.snapshot(pids)
+    rss = max(peak_rss_mb(w.pid) for w in p.workers)
     ledger_total = p.scalar("SELECT sum(cost) FROM ledger FINAL")
     window_total = p.scalar(
         "SELECT sum(cost) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600"
     )
+    timed = n - watch.counted_at_start
+    assert watch.first_at is not None
     return {
         "e2e_workers": workers,
-        "e2e_events_per_s": n / max(done - first, 1e-9),
-        "e2e_with_startup_s": done - started,
+        "e2e_events_per_s": watch.rate,
+        "e2e_steady_events_per_s": watch.steady_rate,
+        "e2e_events_counted_before_ready": watch.counted_at_start,
+        # The old figure: every event over first ledger row to last (first batch counted, not timed).
+        "e2e_events_per_s_first_row": n / max(watch.done_at - watch.first_at, 1e-9),
+        "e2e_ready_s": watch.started - started,
+        "e2e_with_startup_s": watch.done_at - started,
         "totals_exact": ledger_total == window_total == expected,
         "worker_peak_rss_mb": rss,
+        **cpu.per_million(cpu_before, cpu_after, timed),
     }
 
 
@@ -267,7 +304,8 @@ def generated_ledger(settings: Settings, rows: int) -> Client:
             client.command(
                 generate,
                 parameters={"rows": rows, "first": first, "count": min(chunk, rows - first)},
-                settings={"max_insert_threads": 2},
+                # One stream: each inserted block a contiguous range of positions, as a worker's.
+                settings={"max_insert_threads": 1, "max_threads": 1},
             )
     return client
 
@@ -299,6 +337,39 @@ def query_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
     }
 
 
+def size_bench(settings: Settings, rows: int) -> dict[str, Any]:
+    """Ledger bytes per row on disk, merged, with the migrations' codecs and with none (LZ4), same rows."""
+    client = generated_ledger(settings, rows)
+    client.command("OPTIMIZE TABLE ledger FINAL")
+    client.command("DROP TABLE IF EXISTS ledger_lz4")
+    client.command("CREATE TABLE ledger_lz4 AS ledger")
+    coded = client.query(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+        "AND table = 'ledger_lz4' AND compression_codec != ''"
+    ).result_rows
+    for name, type_ in coded:
+        client.command(f"ALTER TABLE ledger_lz4 MODIFY COLUMN `{name}` {type_} CODEC(LZ4)")
+    client.command("INSERT INTO ledger_lz4 SELECT * FROM ledger", settings={"max_insert_threads": 1})
+    client.command("OPTIMIZE TABLE ledger_lz4 FINAL")
+    figures: dict[str, Any] = {"size_rows": rows}
+    for table, label in (("ledger", "codecs"), ("ledger_lz4", "lz4")):
+        total = client.query(
+            "SELECT sum(bytes_on_disk) / sum(rows) FROM system.parts "
+            "WHERE database = currentDatabase() AND table = {t:String} AND active",
+            parameters={"t": table},
+        ).result_rows[0][0]
+        columns = client.query(
+            "SELECT name, data_compressed_bytes / {n:UInt64} FROM system.columns "
+            "WHERE database = currentDatabase() AND table = {t:String} ORDER BY data_compressed_bytes DESC "
+            "LIMIT 6",
+            parameters={"t": table, "n": rows},
+        ).result_rows
+        figures[f"ledger_bytes_per_row_{label}"] = total
+        figures[f"ledger_top_columns_{label}"] = {name: round(b, 2) for name, b in columns}
+    client.command("DROP TABLE ledger_lz4")
+    return figures
+
+
 def invoice_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
     """Whole draft invoices (every meter query, rating, credits, adjustments) on the generated ledger.
 
@@ -322,7 +393,39 @@ def invoice_bench(settings: Settings, rows: int, runs: int) -> dict[str, Any]:
         "invoice_p50_ms": statistics.median(timings),
         "invoice_p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
         "invoice_busiest_total": str(totals[0]),
+        **meter_reads(client, ctx, october, runs),
     }
+
+
+def meter_reads(client: Client, ctx: BillingContext, period: Period, runs: int) -> dict[str, Any]:
+    """An invoice's meter reads both ways, interleaved on the same customers: ledger FINAL and meter_days."""
+    plan_meters = [ctx.meters[name] for name in ("agent_actions", "active_users")] + [USAGE_COST]
+    timings: dict[str, list[float]] = {"ledger": [], "daily": []}
+    for i in range(runs):
+        customer = f"cust-{i % 20:04d}"
+        started = time.perf_counter()
+        from_ledger = [
+            client.query(
+                read_query("meter_usage"),
+                parameters=meter_parameters(m)
+                | {"from": period.start, "to": period.end, "customers": [customer]},
+            ).result_rows
+            for m in plan_meters
+        ]
+        timings["ledger"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        replayed = replayed_customers(client, period.start, period.end, [customer])
+        daily = [meter_usage(client, m, period.start, period.end, [customer], replayed) for m in plan_meters]
+        timings["daily"].append((time.perf_counter() - started) * 1000)
+        totals = [next(Decimal(v) for _, day, v in rows if day is None) for rows in from_ledger]
+        if totals != [usage.total(customer) for usage in daily]:
+            raise AssertionError(f"meter_days disagrees with the ledger for {customer}: {totals}")
+    figures: dict[str, Any] = {}
+    for way, values in timings.items():
+        values.sort()
+        figures[f"invoice_meter_reads_{way}_p50_ms"] = statistics.median(values)
+        figures[f"invoice_meter_reads_{way}_p99_ms"] = values[min(len(values) - 1, int(len(values) * 0.99))]
+    return figures
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -341,7 +444,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="events per second of event time: 100000 is live traffic at the target rate; "
         "a low rate (e.g. 10) spreads the events over a day, as a backfill does",
     )
-    parser.add_argument("--workers", type=int, default=1, help="workers for the end-to-end run")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="more than 1: a second end-to-end run with this many workers, on the same events, "
+        "reported with its ratio to one worker",
+    )
     parser.add_argument(
         "--start",
         default="fixed",
@@ -362,8 +471,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--invoice-runs", type=int, default=40)
     parser.add_argument(
         "--phases",
-        default="raw,e2e,latency,query,invoice",
-        help="which of raw,e2e,latency,query,invoice,dedup,restart (the last two: not by default)",
+        default="raw,e2e,peers,latency,query,invoice",
+        help="which of raw,e2e,peers,latency,query,size,invoice,dedup,restart "
+        "(the last three: not by default)",
     )
     parser.add_argument("--restart-events", type=int, default=1_000_000, help="history before the kill")
     parser.add_argument(
@@ -416,31 +526,74 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
     out.record({"messages": len(messages)})
 
     p = Pipeline.create(settings, "bench", partitions=args.partitions)
-    p.load_prices()
-    topic = p.settings.usage_topic
-    out.say("1. raw ceilings")
-    # In events/s: messages/s times events per message, comparable with e2e.
-    produced = asyncio.run(publish(settings.kafka_bootstrap, topic, messages))
-    consumed = asyncio.run(consume_all(settings.kafka_bootstrap, topic, len(messages)))
-    out.record(
-        {
-            "raw_produce_per_s": per_message * produced,
-            "raw_consume_per_s": per_message * consumed,
-            "raw_consume_messages_per_s": consumed,
-            "clickhouse_insert_rows_per_s": clickhouse_insert_rate(p.settings, pairs[:200_000], catalog),
-        }
-    )
-    if "e2e" in phases:
-        out.say("2. end to end, one worker, cold")
-        out.record(end_to_end(p, len(pairs), expected, args.batch_max, args.workers))
-        out.record({"e2e_ratio_to_raw": out.figures["e2e_events_per_s"] / out.figures["raw_consume_per_s"]})
-    p.close()
+    try:
+        p.load_prices()
+        topic = p.settings.usage_topic
+        out.say("1. raw ceilings")
+        # In events/s: messages/s times events per message, comparable with e2e.
+        produced = asyncio.run(publish(settings.kafka_bootstrap, topic, messages))
+        consumed = asyncio.run(consume_all(settings.kafka_bootstrap, topic, len(messages)))
+        out.record(
+            {
+                "raw_produce_per_s": per_message * produced,
+                "raw_consume_per_s": per_message * consumed,
+                "raw_consume_messages_per_s": consumed,
+                "clickhouse_insert_rows_per_s": clickhouse_insert_rate(p.settings, pairs[:200_000], catalog),
+            }
+        )
+        if "e2e" in phases:
+            out.say("2. end to end, one worker, cold")
+            out.record(end_to_end(p, len(pairs), expected, args.batch_max, 1))
+            out.record(
+                {"e2e_ratio_to_raw": out.figures["e2e_events_per_s"] / out.figures["raw_consume_per_s"]}
+            )
+        if "peers" in phases:
+            versions = load_price_dir(settings.prices_dir)
+            out.say("2c. peers on the same topic, each with a consumer group and a database of its own")
+            out.record(
+                clickhouse_native.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions)
+            )
+            out.record(quix.run(p.settings, p.settings.usage_topic, len(pairs), expected, versions))
+            if "e2e_events_per_s" in out.figures:
+                out.record(peer_ratios(out.figures))
+    finally:
+        p.close()  # its workers too, whatever failed
+    if "e2e" in phases and args.workers > 1:
+        n = args.workers
+        out.say(f"2b. end to end, {n} workers, cold, the same events on a topic of their own")
+        many = Pipeline.create(settings, f"bench-{n}w", partitions=args.partitions)
+        many.load_prices()
+        asyncio.run(publish(settings.kafka_bootstrap, many.settings.usage_topic, messages))
+        try:
+            figures = end_to_end(many, len(pairs), expected, args.batch_max, n)
+        finally:
+            many.close()
+        out.record({f"e2e_{n}_workers_{key.removeprefix('e2e_')}": value for key, value in figures.items()})
+        rate = figures["e2e_events_per_s"]
+        out.record({f"e2e_ratio_{n}_workers_to_1": rate / out.figures["e2e_events_per_s"]})
+
+
+def peer_ratios(figures: dict[str, Any]) -> dict[str, Any]:
+    """Costline's rate over each peer's, cold and steady (none when one poll saw every row)."""
+    ratios: dict[str, Any] = {}
+    for peer in ("quixstreams", "clickhouse_native"):
+        if f"peer_{peer}_events_per_s" not in figures:
+            continue
+        ratios[f"ratio_to_{peer}"] = figures["e2e_events_per_s"] / figures[f"peer_{peer}_events_per_s"]
+        steady = figures[f"peer_{peer}_steady_events_per_s"]
+        ratios[f"steady_ratio_to_{peer}"] = figures["e2e_steady_events_per_s"] / steady if steady else None
+        worker_cpu = figures["cpu_s_per_1m_worker"]
+        peer_cpu = sum(v for k, v in figures.items() if k.startswith(f"peer_{peer}_cpu_s_per_1m_"))
+        ratios[f"cpu_ratio_{peer}_to_costline"] = peer_cpu / (
+            worker_cpu + figures["cpu_s_per_1m_kafka"] + figures["cpu_s_per_1m_clickhouse"]
+        )
+    return ratios
 
 
 def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> None:
     """Each phase asked for by ``--phases``, in the order the figures are read."""
     phases = set(args.phases.split(","))
-    if phases & {"raw", "e2e"}:
+    if phases & {"raw", "e2e", "peers"}:
         raw_and_e2e(settings, args, phases, out)
     if "latency" in phases:
         out.say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")
@@ -453,6 +606,9 @@ def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> No
 
         out.say(f"6. dedup: {args.dedup_ids:,} ids counted in the last day")
         out.record(asyncio.run(dedup_bench(settings, args.dedup_ids)))
+    if "size" in phases:
+        out.say(f"5a. ledger bytes per row, {args.query_rows:,} rows, merged")
+        out.record(size_bench(settings, args.query_rows))
     if "invoice" in phases:
         out.say(f"5. draft invoices over {args.query_rows:,} ledger rows")
         out.record(invoice_bench(settings, args.query_rows, args.invoice_runs))

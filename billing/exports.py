@@ -38,7 +38,7 @@ from clickhouse_connect.driver.httpclient import HttpClient
 from billing import store
 from billing.exceptions import BillingError
 from billing.invoices import finalized_lines
-from billing.meters import meter_usage
+from billing.meters import meter_usage, replayed_customers
 from billing.periods import Period
 
 Format = Literal["csv", "parquet", "jsonl", "stripe"]
@@ -191,8 +191,9 @@ def _counted(progress: Progress | None, rows: Sequence[R], label: str) -> Iterab
 def usage_rows(client: Client, period: Period) -> list[UsageRow]:
     """Every stored meter's value per customer and UTC day of the period, by (customer, meter, day)."""
     rows: list[UsageRow] = []
+    replayed = replayed_customers(client, period.start, period.end)
     for meter in sorted(store.meters(client), key=lambda m: m.name):
-        usage = meter_usage(client, meter, period.start, period.end)
+        usage = meter_usage(client, meter, period.start, period.end, replayed=replayed)
         rows.extend(
             UsageRow(period.label, customer, meter.name, day, value, meter.unit)
             for (customer, day), value in usage.daily.items()

@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing import store
 from billing.exceptions import BillingError
-from billing.meters import USAGE_COST, meter_usage
+from billing.meters import USAGE_COST, meter_usage, replayed_customers
 from billing.periods import Period, midnight, segments
 from billing.rating import Line, PeriodUsage, credits_to_apply, rate, total
 from costline.clickhouse import read_query
@@ -107,8 +107,10 @@ def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line
 def _usage(
     ctx: BillingContext, customer: str, plan: PlanVersion, sub: Subscription, start: datetime, end: datetime
 ) -> PeriodUsage:
+    replayed = replayed_customers(ctx.client, start, end, [customer])
+
     def value(meter: Meter) -> Decimal:
-        return meter_usage(ctx.client, meter, start, end, [customer]).total(customer)
+        return meter_usage(ctx.client, meter, start, end, [customer], replayed).total(customer)
 
     meters: dict[str, Decimal] = {}
     for name in sorted(plan.meters()):

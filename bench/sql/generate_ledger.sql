@@ -1,28 +1,55 @@
 -- Rows [first, first + count) of a synthetic ledger of {rows} events over
--- three months (Sep-Nov 2026), run in chunks so no statement runs for long:
--- 1,000 customers skewed towards low ids (a cube of a uniform), 50 agents,
--- the usual kind mix, costs up to $0.1 per event.
-INSERT INTO ledger (event_id, occurred_at, customer_id, agent_id, kind, provider, sku, unit,
-                    quantity, input_tokens, output_tokens, cost, currency, price_version,
-                    source_partition, source_offset, ingested_at)
+-- three months (Sep-Nov 2026), run in chunks so no statement runs for long.
+-- Shaped like the workload (bench/workload.py) so its bytes per row mean
+-- something: 1,000 customers skewed towards low ids (a cube of a uniform),
+-- 50 agents, 200 end users a customer, random UUID event ids as the SDK
+-- makes them, the kind mix with each kind's own SKUs and units, tokens only
+-- on model calls, costs to the pico-dollar, a customer's events on the
+-- partition its key hashes to, positions rising with time, 100 events a
+-- message, ingested 0.1-2 s after they occurred. Run it with max_threads = 1,
+-- so each inserted block is a contiguous range of positions, as a worker's
+-- are (meter_days trusts blocks whose ranges never overlap).
+INSERT INTO ledger (event_id, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
+                    sku, unit, quantity, input_tokens, cached_input_tokens, output_tokens, cost,
+                    currency, price_version, source_partition, source_offset, source_index,
+                    ingested_at)
 SELECT
-    toString(generateUUIDv4(number)),
-    -- spread evenly over 90 days (7,776,000 s); seconds keep the product in UInt64
+    toString(generateUUIDv4(number)) AS event_id,
+    -- spread evenly over 90 days (7,776,000 s), to the microsecond: whole
+    -- seconds, then the remainder's microseconds, so no product leaves UInt64
     toDateTime64('2026-09-01 00:00:00', 6, 'UTC')
-        + toIntervalSecond(intDiv(number * 7776000, {rows:UInt64})),
-    concat('cust-', leftPad(toString(toUInt32(pow(randCanonical(), 3) * 1000)), 4, '0')),
-    concat('agent-', toString(rand(1) % 50)),
-    ['llm', 'llm', 'llm', 'tool', 'embedding', 'vector_query', 'outcome', 'compute'][rand(2) % 8 + 1],
-    'openai',
-    ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4'][rand(3) % 3 + 1],
-    'tokens',
-    toDecimal128(rand(4) % 20000, 12),
-    rand(5) % 18000,
-    rand(6) % 2000,
-    toDecimal128(rand(7) % 100000, 12) / 1000000,
-    'USD',
-    '2024-10-01-list',
-    number % 8,
-    number,
-    now64(3)
+        + toIntervalSecond(intDiv(number * 7776000, {rows:UInt64}))
+        + toIntervalMicrosecond(intDiv((number * 7776000) % {rows:UInt64} * 1000000, {rows:UInt64}))
+        AS occurred_at,
+    concat('cust-', leftPad(toString(toUInt32(pow(randCanonical(), 3) * 1000)), 4, '0')) AS customer_id,
+    concat('agent-', leftPad(toString(toUInt32(pow(randCanonical(1), 2) * 50)), 2, '0')) AS agent_id,
+    concat('user-', toString(rand(9) % 200)) AS user_id,
+    concat('task-', toString(intDiv(number, 40))) AS task_id,
+    ['llm', 'llm', 'llm', 'llm', 'llm', 'tool', 'tool', 'embedding', 'vector_query', 'outcome',
+     'compute', 'storage'][rand(2) % 12 + 1] AS kind,
+    multiIf(kind = 'llm', ['openai', 'openai', 'anthropic', 'anthropic', 'google'][rand(3) % 5 + 1],
+            kind = 'embedding', 'openai', kind = 'vector_query', 'pinecone', kind = 'tool', 'tools',
+            kind IN ('compute', 'storage'), 'aws', '') AS provider,
+    multiIf(kind = 'llm', ['openai/gpt-4o', 'openai/gpt-4o-mini', 'anthropic/claude-sonnet-4',
+                           'anthropic/claude-3-5-haiku', 'google/gemini-1.5-pro'][rand(3) % 5 + 1],
+            kind = 'tool', ['perplexity-search', 'tavily-search', 'stripe-lookup', 'twilio-sms'][rand(4) % 4 + 1],
+            kind = 'embedding', 'openai/text-embedding-3-small', kind = 'vector_query', 'pinecone',
+            kind = 'compute', 'fargate-1vcpu-2gb', kind = 'storage', 's3-standard',
+            'ticket_resolved') AS sku,
+    multiIf(kind IN ('llm', 'embedding'), 'tokens', kind = 'tool', 'calls', kind = 'vector_query', 'queries',
+            kind = 'compute', 'seconds', kind = 'storage', 'byte_seconds', 'outcomes') AS unit,
+    if(kind = 'llm', 500 + rand(5) % 19500, 0) AS input_tokens,
+    if(kind = 'llm', rand(6) % (intDiv(input_tokens, 2) + 1), 0) AS cached_input_tokens,
+    if(kind = 'llm', 50 + rand(7) % 1950, 0) AS output_tokens,
+    toDecimal128(multiIf(kind = 'llm', input_tokens + output_tokens, kind = 'embedding', 100 + rand(8) % 3900,
+                         1 + rand(8) % 5), 12) AS quantity,
+    -- integer pico-dollars: model calls up to ~$0.1, the rest a few cents or less
+    toDecimal128(multiIf(kind = 'llm', (input_tokens * 2500 + output_tokens * 10000) * 1000,
+                         kind = 'outcome', 0, (rand(10) % 5000000) * 1000), 12) / 1000000000000 AS cost,
+    'USD' AS currency,
+    if(kind = 'llm', '2024-10-01-list', '2024-01-01-list') AS price_version,
+    toUInt16(cityHash64(customer_id) % 8) AS source_partition,
+    intDiv(number, 100) AS source_offset,
+    toUInt16(number % 100) AS source_index,
+    toDateTime64(occurred_at, 3, 'UTC') + toIntervalMillisecond(100 + rand(11) % 1900) AS ingested_at
 FROM numbers({first:UInt64}, {count:UInt64})

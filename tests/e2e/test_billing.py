@@ -18,6 +18,7 @@ import pytest
 from billing import store
 from billing.exceptions import BillingError
 from billing.invoices import BillingContext, Invoice, finalize, invoice_for
+from billing.meters import meter_usage, replayed_customers
 from billing.periods import Period
 from billing.render import render_invoice
 from costline.cli import main as costline
@@ -263,3 +264,17 @@ def test_the_cli_loads_plans_and_prints_invoices(
     assert len(summary) == 9  # every customer subscribed in November
     assert any(line.startswith("INV-hybrid-2026-11 ") and "125.00" in line for line in summary)
     assert (tmp_path / "INV-hybrid-2026-11.html").read_text().startswith("<!doctype html>")
+
+
+def test_a_replayed_batch_is_billed_once(billed: BillingContext) -> None:
+    """Rows written again (a worker died before its commit) reach meter_days twice; billing sees it."""
+    assert replayed_customers(billed.client, NOVEMBER.start, NOVEMBER.end) == set()
+    assert (
+        meter_usage(
+            billed.client, billed.meters["agent_actions"], NOVEMBER.start, NOVEMBER.end, ["tiered"]
+        ).total("tiered")
+        == 600
+    )  # from the daily pre-aggregate
+    billed.client.command("INSERT INTO ledger SELECT * FROM ledger WHERE customer_id = 'tiered' LIMIT 100")
+    assert replayed_customers(billed.client, NOVEMBER.start, NOVEMBER.end) == {"tiered"}
+    assert invoice_for(billed, "tiered", NOVEMBER).total == D("9.00")

@@ -161,15 +161,21 @@ def window_start(epoch_seconds: int, size: int) -> int:
     return epoch_seconds - epoch_seconds % size
 
 
+# A NamedTuple's own __new__ is a Python function; tuple's builds the same
+# key in C, a third less time for the keys of every event of every batch.
+_new_key: Callable[[type[WindowKey], tuple[str, str, str, int, int]], WindowKey] = tuple.__new__
+
+
 def window_keys(priced: PricedEvent, sizes: Iterable[int]) -> list[WindowKey]:
     """The windows one event falls in: per agent and per customer, each size."""
     event = priced.event
     at = int(event.occurred_at.timestamp())
+    customer, agent, category = event.customer_id, event.agent_id, priced.category
     keys = []
     for size in sizes:
-        start = window_start(at, size)
-        keys.append(WindowKey(event.customer_id, event.agent_id, priced.category, size, start))
-        keys.append(WindowKey(event.customer_id, ALL_AGENTS, priced.category, size, start))
+        start = at - at % size  # window_start, inline: this runs four times an event, twice a batch
+        keys.append(_new_key(WindowKey, (customer, agent, category, size, start)))
+        keys.append(_new_key(WindowKey, (customer, ALL_AGENTS, category, size, start)))
     return keys
 
 

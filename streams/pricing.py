@@ -48,6 +48,7 @@ from schemas.prices import (
     synced_sku,
 )
 from streams.model_names import source_candidates
+from streams.pico_rates import TextRates, text_cost_pico, text_rates
 
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)
@@ -147,6 +148,8 @@ class PriceCatalog:
         self._llm_skus: dict[tuple[str, str], str] = {}
         self._fixed: dict[tuple[str, str], list[_Negotiated[Price]]] = {}
         self._discounts: dict[str, list[_Negotiated[Decimal]]] = {}
+        # Per (version, sku): the price's integer text rates, None where it has none.
+        self._pico_rates: dict[tuple[str, str], TextRates | None] = {}
         for version in versions:
             self.add(version)
 
@@ -161,6 +164,7 @@ class PriceCatalog:
         if version.aliases or replacing:
             self._aliases = {name: sku for v in self.versions for name, sku in v.aliases.items()}
         self._llm_skus = {}  # a new SKU or alias may resolve a name differently
+        self._pico_rates = {}  # a version published again may change its rates
 
     def _insert(self, version: PriceVersion) -> None:
         if version.layer == "negotiated":
@@ -292,10 +296,19 @@ class PriceCatalog:
             sku = self.llm_sku(event.provider, event.model)
             version, price = self.price_at("llm", sku, event.occurred_at)
             if isinstance(price, LlmPrice):
+                rates = self._text_rates(version, price)
+                if rates is not None and _text_only(event, price):
+                    return _price_llm_pico(event, rates, version, sku)
                 return _price_llm(event, price, version, sku)
         else:
             version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
         return _apply(event, price, version)
+
+    def _text_rates(self, version: str, price: LlmPrice) -> TextRates | None:
+        key = (version, price.sku)
+        if key not in self._pico_rates:
+            self._pico_rates[key] = text_rates(price)
+        return self._pico_rates[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +407,15 @@ def _price_llm(event: LlmCall, price: LlmPrice, version: str, sku: str) -> Price
     per_request = _chosen(own, price, "per_request")
     if per_request is not None:
         cost += per_request
-    tokens = TokenUsage(
+    tokens = _llm_tokens(event)
+    quantity = Decimal(event.input_tokens + event.output_tokens)
+    return PricedEvent(
+        event, _keep(cost), version, sku, event.provider, quantity, "tokens", tokens, model_sent=event.model
+    )
+
+
+def _llm_tokens(event: LlmCall) -> TokenUsage:
+    return TokenUsage(
         input=event.input_tokens,
         cached_input=event.cached_input_tokens,
         cache_write=event.cache_write_tokens,
@@ -407,10 +428,29 @@ def _price_llm(event: LlmCall, price: LlmPrice, version: str, sku: str) -> Price
         cached_image_input=event.cached_image_input_tokens,
         output_image=event.output_image_tokens,
     )
-    quantity = Decimal(event.input_tokens + event.output_tokens)
-    return PricedEvent(
-        event, _keep(cost), version, sku, event.provider, quantity, "tokens", tokens, model_sent=event.model
+
+
+def _text_only(event: LlmCall, price: LlmPrice) -> bool:
+    """A standard-tier call of text tokens alone to a price without a per-request fee."""
+    return (
+        event.tier is None
+        and price.per_request is None
+        and not (
+            event.input_audio_tokens
+            or event.output_audio_tokens
+            or event.input_image_tokens
+            or event.output_image_tokens
+        )
     )
+
+
+def _price_llm_pico(event: LlmCall, rates: TextRates, version: str, sku: str) -> PricedEvent:
+    """:func:`_price_llm` for a text-only call, in integers: the same cost, exactly."""
+    cost = Decimal(text_cost_pico(event, rates)).scaleb(-12, _WIDE)
+    return PricedEvent(
+        event, cost, version, sku, event.provider, Decimal(event.input_tokens + event.output_tokens),
+        "tokens", _llm_tokens(event), model_sent=event.model,
+    )  # fmt: skip
 
 
 def _text_cost(event: LlmCall, price: LlmPrice, own: ServiceTierRates | None) -> Decimal:

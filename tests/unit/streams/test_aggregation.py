@@ -14,6 +14,8 @@ from streams.aggregation import (
     WindowKey,
     fold,
     is_expired,
+    window_keys,
+    window_start,
 )
 from streams.pricing import PricedEvent, TokenUsage
 from tests.factories import window_with_every_field
@@ -91,3 +93,16 @@ def test_windows_expire_after_their_retention() -> None:
     key = WindowKey("acme", "bot", "llm", 60, 1000)
     assert not is_expired(key, 1060 + 600, {60: 600})
     assert is_expired(key, 1061 + 600, {60: 600})
+
+
+def test_window_keys_are_window_keys_field_by_field() -> None:
+    event = priced(1, at=T0 + timedelta(seconds=3_599))
+    at = int(event.event.occurred_at.timestamp())
+    expected = [
+        WindowKey("acme", agent, "tool", size, window_start(at, size))
+        for size in (60, 3600)
+        for agent in ("bot", ALL_AGENTS)
+    ]
+    keys = window_keys(event, (60, 3600))
+    assert keys == expected
+    assert all(type(key) is WindowKey and key.end == key.start + key.size for key in keys)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
-from costline.api import events_route, otlp_wire, traces_route
+from costline.api import dashboard_route, events_route, otlp_wire, traces_route
 from costline.api.auth import Forbidden, Unauthorized
 from costline.api.producing import Overloaded, ProduceFailed
 from costline.api.service import ApiError, Service, service_of
@@ -38,6 +38,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.state.service = the_service
     app.include_router(events_route.router)
     app.include_router(traces_route.router)
+    app.include_router(dashboard_route.router)
     _health_routes(app)
     _error_handlers(app)
     app.middleware("http")(_measured)

@@ -40,6 +40,9 @@ class Service:
     _client: Client | None = None
     # clickhouse-connect's sync client runs one query at a time; lookups are rare (cached).
     _client_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Reads have a client of their own, so a slow report never holds up a key lookup.
+    _reader: Client | None = None
+    _reader_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -63,6 +66,13 @@ class Service:
             return bool(await self._with_client(lambda client: client.ping()))
         except Exception:
             return False
+
+    async def read(self, call: Callable[[Client], T]) -> T:
+        """``call`` with the read client, in a thread: the event loop keeps serving meanwhile."""
+        async with self._reader_lock:
+            if self._reader is None:
+                self._reader = await asyncio.to_thread(open_client, self.settings)
+            return await asyncio.to_thread(call, self._reader)
 
     async def _find_key(self, key_id: str) -> ApiKey | None:
         return await self._with_client(lambda client: key_store.find_key(client, key_id))

@@ -51,7 +51,8 @@ class SeriesQuery:
             raise QueryError("the range is empty: 'to' must be after 'from'")
         if (self.end - self.start) / timedelta(seconds=self.window_s) > MAX_POINTS:
             raise QueryError(
-                f"more than {MAX_POINTS:,} windows of {self.window_s} s: choose a shorter range or 1-hour windows"
+                f"more than {MAX_POINTS:,} windows of {self.window_s} s: "
+                "choose a shorter range or 1-hour windows"
             )
 
     @property

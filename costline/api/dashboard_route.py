@@ -46,7 +46,10 @@ _NO_STORE = {"Cache-Control": "no-store"}  # the page and its script change toge
     "/v1/dashboard/overview",
     summary="The dashboard's Overview: spend, a cost series and the top customers and agents",
     tags=["dashboard"],
-    responses={400: {"description": "an invalid range, window or group"}, 403: {"description": "another customer"}},
+    responses={
+        400: {"description": "an invalid range, window or group"},
+        403: {"description": "another customer"},
+    },
 )
 async def overview(
     request: Request,
@@ -80,12 +83,18 @@ async def overview(
         "currency": "USD",
         "customer": key.customer_id,  # the key's binding: the page hides the customer filter
         "at": moment.isoformat(),
-        "spend": {"today": _money(spend.today), "month": _money(spend.month), "projected": _money(spend.projected)},
+        "spend": {
+            "today": _money(spend.today),
+            "month": _money(spend.month),
+            "projected": _money(spend.projected),
+        },
         "window": window,
         "group": group,
         "series": _series(points),
         "total": _money(sum((p.cost for p in points), Decimal(0))),
-        "top_customers": [{"customer": t.customer_id, "cost": _money(t.cost), "events": t.events} for t in customers],
+        "top_customers": [
+            {"customer": t.customer_id, "cost": _money(t.cost), "events": t.events} for t in customers
+        ],
         "top_agents": [
             {"customer": t.customer_id, "agent": t.agent_id, "cost": _money(t.cost), "events": t.events}
             for t in agents

@@ -60,7 +60,9 @@ def spend(client: Client, filters: Filters, at: datetime) -> Spend:
     return Spend(today=today, month=month, projected=projected(month, at))
 
 
-def top(client: Client, group: str, start: datetime, end: datetime, filters: Filters, limit: int) -> list[Top]:
+def top(
+    client: Client, group: str, start: datetime, end: datetime, filters: Filters, limit: int
+) -> list[Top]:
     parameters = {
         "group": group,
         "from": start,

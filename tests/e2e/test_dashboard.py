@@ -18,11 +18,11 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from billing.costs import cost_summary
 from costline.api.keys import Scope
+from costline.config import Settings
 from costline.dev import browser
 from costline.dev.demo import demo_price_versions
 from costline.dev.harness import Pipeline
 from costline.dev.sample_day import DAY, sample_day
-from costline.config import Settings
 from schemas.money import to_cents
 from tests.e2e.api_client import api_client, api_pipeline, bearer
 
@@ -74,7 +74,9 @@ def shots(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def open_dashboard(chromium: Browser, dashboard: Dashboard, key: dict[str, str], query: str, viewport: str) -> Page:
+def open_dashboard(
+    chromium: Browser, dashboard: Dashboard, key: dict[str, str], query: str, viewport: str
+) -> Page:
     page = chromium.new_page(viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
     page.goto(f"{str(dashboard.api.base_url).rstrip('/')}/dashboard?{query}")
     page.fill("#key", key["Authorization"].removeprefix("Bearer "))
@@ -98,7 +100,9 @@ def test_the_overview_prints_the_api_figures_which_equal_the_cli(
     dashboard: Dashboard, chromium: Browser, shots: Path
 ) -> None:
     api = dashboard.api.get("/v1/dashboard/overview", params=API_QUERY, headers=dashboard.admin).json()
-    cli_total = sum((row.cost for row in cost_summary(dashboard.pipeline.db, DAY, DAY + timedelta(days=1))), Decimal(0))
+    cli_total = sum(
+        (row.cost for row in cost_summary(dashboard.pipeline.db, DAY, DAY + timedelta(days=1))), Decimal(0)
+    )
     assert Decimal(api["total"]) == cli_total == Decimal(api["spend"]["today"]) > 0
     assert {s["name"] for s in api["series"]} >= {"llm", "tool", "compute"}
 
@@ -108,7 +112,10 @@ def test_the_overview_prints_the_api_figures_which_equal_the_cli(
         for figure in ("today", "month", "projected"):
             element = page.locator(f'[data-figure="spend.{figure}"]')
             assert element.inner_text() == on_screen(api["spend"][figure])
-            assert element.get_attribute("title") == f"${Decimal(api['spend'][figure]).quantize(Decimal('1e-6')):,}"
+            assert (
+                element.get_attribute("title")
+                == f"${Decimal(api['spend'][figure]).quantize(Decimal('1e-6')):,}"
+            )
         assert page.locator('[data-figure="total"]').inner_text() == on_screen(api["total"])
         printed = page.locator('#top-customers [data-figure="cost"]').all_inner_texts()
         assert printed == [on_screen(row["cost"]) for row in api["top_customers"]]
@@ -117,7 +124,9 @@ def test_the_overview_prints_the_api_figures_which_equal_the_cli(
         page.close()
 
 
-def test_a_customer_key_sees_only_its_own_customer(dashboard: Dashboard, chromium: Browser, shots: Path) -> None:
+def test_a_customer_key_sees_only_its_own_customer(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
     other = dashboard.api.get(
         "/v1/dashboard/overview", params={**API_QUERY, "customer": "globex"}, headers=dashboard.acme
     )
@@ -142,7 +151,9 @@ def test_a_customer_key_sees_only_its_own_customer(dashboard: Dashboard, chromiu
 def test_a_new_event_appears_without_a_reload(dashboard: Dashboard, chromium: Browser, shots: Path) -> None:
     now = datetime.now(UTC)
     today = now.date().isoformat()
-    page = open_dashboard(chromium, dashboard, dashboard.admin, f"from={today}&to={today}&window=60", "desktop")
+    page = open_dashboard(
+        chromium, dashboard, dashboard.admin, f"from={today}&to={today}&window=60", "desktop"
+    )
     figures_settled(page, "0")
     event = {
         "kind": "tool", "event_id": "live-1", "occurred_at": now.isoformat(), "customer_id": "acme-corp",
@@ -155,7 +166,11 @@ def test_a_new_event_appears_without_a_reload(dashboard: Dashboard, chromium: Br
         page.wait_for_timeout(200)
     api = dashboard.api.get(
         "/v1/dashboard/overview",
-        params={"from": f"{today}T00:00:00Z", "to": (now + timedelta(days=1)).date().isoformat() + "T00:00:00Z", "window": 60},
+        params={
+            "from": f"{today}T00:00:00Z",
+            "to": (now + timedelta(days=1)).date().isoformat() + "T00:00:00Z",
+            "window": 60,
+        },
         headers=dashboard.admin,
     ).json()
     assert Decimal(api["total"]) > 0

@@ -57,7 +57,11 @@ def fill(customers: int, days: int, end: datetime) -> int:
     start = end - timedelta(days=days)
     open_client(settings).command(
         FILL,
-        parameters={"rows_per_customer": rows_per_customer, "start": start, "rows": customers * rows_per_customer},
+        parameters={
+            "rows_per_customer": rows_per_customer,
+            "start": start,
+            "rows": customers * rows_per_customer,
+        },
         settings={"max_execution_time": 3600},
     )
     return customers * rows_per_customer

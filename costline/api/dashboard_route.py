@@ -23,6 +23,8 @@ from costline.api.service import ApiError, authenticated, service_of
 STATIC = Path(__file__).parent / "static"
 PAGE_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 TOP_LIMIT = 10
+SAMPLES_PER_CODE = 3
+SAMPLE_PAYLOAD_CHARS = 300  # enough to recognise a message; `costline dlq` shows it whole
 
 router = APIRouter()
 
@@ -98,6 +100,43 @@ async def overview(
         "top_agents": [
             {"customer": t.customer_id, "agent": t.agent_id, "cost": _money(t.cost), "events": t.events}
             for t in agents
+        ],
+    }
+
+
+@router.get(
+    "/v1/dashboard/dead-letters",
+    summary="The dashboard's dead letters: counts by code, with the newest samples",
+    tags=["dashboard"],
+    responses={403: {"description": "another customer"}},
+)
+async def dead_letters(
+    request: Request,
+    key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
+    customer: str = "",
+) -> dict[str, Any]:
+    bound = _customer_for(key, customer)
+    codes = await service_of(request).read(
+        lambda client: dashboard_store.dead_letters(client, bound, SAMPLES_PER_CODE, SAMPLE_PAYLOAD_CHARS)
+    )
+    return {
+        "customer": key.customer_id,
+        "codes": [
+            {
+                "code": c.code,
+                "letters": c.letters,
+                "latest": c.latest.isoformat(),
+                "samples": [
+                    {
+                        "failed_at": s.failed_at.isoformat(),
+                        "message_key": s.message_key,
+                        "reason": s.reason,
+                        "payload": s.payload,
+                    }
+                    for s in c.samples
+                ],
+            }
+            for c in codes
         ],
     }
 

@@ -73,3 +73,35 @@ def top(
     }
     rows = client.query(read_query("dashboard_top"), parameters=parameters).result_rows
     return [Top(customer, agent, cost, int(events)) for customer, agent, cost, events in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterSample:
+    failed_at: datetime
+    message_key: str
+    reason: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterCode:
+    code: str
+    letters: int
+    latest: datetime
+    samples: list[DeadLetterSample]
+
+
+def dead_letters(client: Client, customer: str, per_code: int, payload_chars: int) -> list[DeadLetterCode]:
+    """Counts by code, newest first within a code, with ``per_code`` samples each."""
+    samples: dict[str, list[DeadLetterSample]] = {}
+    parameters = {"customer": customer, "per_code": per_code, "payload_chars": payload_chars}
+    for code, failed_at, key, reason, payload in client.query(
+        read_query("dashboard_dead_letter_samples"), parameters=parameters
+    ).result_rows:
+        sample = DeadLetterSample(failed_at.replace(tzinfo=UTC), key, reason, payload)
+        samples.setdefault(code, []).append(sample)
+    counts = client.query(read_query("dashboard_dead_letter_counts"), parameters={"customer": customer})
+    return [
+        DeadLetterCode(code, int(letters), latest.replace(tzinfo=UTC), samples.get(code, []))
+        for code, letters, latest in counts.result_rows
+    ]

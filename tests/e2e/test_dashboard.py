@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from billing.costs import cost_summary
 from costline.api.keys import Scope
@@ -46,8 +46,10 @@ def dashboard(services: Settings) -> Iterator[Dashboard]:
     pipeline = api_pipeline(services, "dashboard")
     pipeline.load_prices(demo_price_versions(pipeline.settings))
     events = sample_day()
-    pipeline.publish(events)
+    bad = [(b"acme-corp", b'{"kind": "llm", "event_id": "broken"'), (b"globex", b"[]")]
+    pipeline.publish(events, raw=bad)
     pipeline.wait_until_counted(len(events))
+    pipeline.wait_for("SELECT count() FROM dead_letters FINAL", 2)
     pipeline.wait_until_windows_match_ledger()
     with api_client(pipeline) as api:
         yield Dashboard(
@@ -136,7 +138,7 @@ def test_a_customer_key_sees_only_its_own_customer(
     own = dashboard.api.get("/v1/dashboard/overview", params=API_QUERY, headers=dashboard.acme).json()
     assert [row["customer"] for row in own["top_customers"]] == ["acme-corp"]
     page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "&customer=globex", "desktop")
-    assert page.locator("#error").inner_text() == "this key reads only customer 'acme-corp', not 'globex'"
+    expect(page.locator("#error")).to_have_text("this key reads only customer 'acme-corp', not 'globex'")
     page.close()
     page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY, "desktop")
     figures_settled(page, own["total"])
@@ -177,3 +179,26 @@ def test_a_new_event_appears_without_a_reload(dashboard: Dashboard, chromium: Br
     assert page.locator('[data-figure="total"]').inner_text() == on_screen(api["total"])
     page.screenshot(path=shots / "overview-live.png", full_page=True)
     page.close()
+
+
+def test_dead_letters_are_counted_by_code_with_samples_and_kept_to_their_customer(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    every = dashboard.api.get("/v1/dashboard/dead-letters", headers=dashboard.admin).json()
+    by_code = {(c["code"], c["letters"]) for c in every["codes"]}
+    assert by_code == {("malformed_json", 1), ("empty_message", 1)}
+    page = open_dashboard(chromium, dashboard, dashboard.admin, "", "desktop")
+    page.click("text=Dead letters")
+    codes = page.locator("#dead-letter-codes tbody td:first-child")
+    expect(codes).to_have_count(2)
+    assert sorted(codes.all_inner_texts()) == ["empty_message", "malformed_json"]
+    page.screenshot(path=shots / "dead-letters.png", full_page=True)
+    page.close()
+
+    own = dashboard.api.get("/v1/dashboard/dead-letters", headers=dashboard.acme).json()
+    assert [(c["code"], c["letters"]) for c in own["codes"]] == [("malformed_json", 1)]
+    assert [s["message_key"] for s in own["codes"][0]["samples"]] == ["acme-corp"]
+    other = dashboard.api.get(
+        "/v1/dashboard/dead-letters", params={"customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403

@@ -48,9 +48,28 @@ function showMoney(element, text) {
 
 // ---- the key -------------------------------------------------------------------------------
 
+const VIEWS = ["overview", "dead-letters"];
+
+function view() {
+  const name = location.hash.slice(1);
+  return VIEWS.includes(name) ? name : "overview";
+}
+
+function showView() {
+  for (const name of VIEWS) {
+    $(`#${name}`).hidden = name !== view();
+    const link = $(`nav a[href="#${name}"]`);
+    if (name === view()) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (sessionStorage.getItem(KEY)) start();
+});
+
 function signIn() {
   $("#sign-in").hidden = false;
-  $("#overview").hidden = true;
+  for (const name of VIEWS) $(`#${name}`).hidden = true;
   $("#sign-out").hidden = true;
   $("#key").focus();
 }
@@ -102,6 +121,11 @@ function query() {
   return api;
 }
 
+function customerQuery() {
+  const customer = new URLSearchParams(location.search).get("customer");
+  return customer ? new URLSearchParams({ customer }) : new URLSearchParams();
+}
+
 $("#filters").addEventListener("change", () => refresh(true));
 
 // ---- fetching and live updates -------------------------------------------------------------
@@ -122,7 +146,8 @@ async function refresh(restart = false) {
   if (!key) return signIn();
   let answer;
   try {
-    const response = await fetch(`/v1/dashboard/overview?${query()}`, { headers: { Authorization: `Bearer ${key}` } });
+    const path = view() === "overview" ? `/v1/dashboard/overview?${query()}` : `/v1/dashboard/dead-letters?${customerQuery()}`;
+    const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
     answer = await response.json();
     if (response.status === 401) {
       sessionStorage.removeItem(KEY);
@@ -137,7 +162,8 @@ async function refresh(restart = false) {
   if (mine !== generation) return; // a newer request has been made since
   if (answer) {
     showError("");
-    render(answer);
+    (view() === "overview" ? render : renderDeadLetters)(answer);
+    $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
   }
   timer = setTimeout(() => refresh(), POLL_MS);
 }
@@ -149,7 +175,7 @@ function showError(message) {
 
 function start() {
   $("#sign-in").hidden = true;
-  $("#overview").hidden = false;
+  showView();
   $("#sign-out").hidden = false;
   readFilters();
   refresh(true);
@@ -160,7 +186,6 @@ function start() {
 function render(answer) {
   symbol = new Intl.NumberFormat("en", { style: "currency", currency: answer.currency })
     .formatToParts(0).find((part) => part.type === "currency").value;
-  $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
   $("#customer-filter").hidden = Boolean(answer.customer);
   showMoney($('[data-figure="spend.today"]'), answer.spend.today);
   showMoney($('[data-figure="spend.month"]'), answer.spend.month);
@@ -172,6 +197,26 @@ function render(answer) {
   table("#top-agents", answer.top_agents, (row) => [row.customer, row.agent]);
   options("#customers", answer.top_customers.map((row) => row.customer));
   options("#agents", [...new Set(answer.top_agents.map((row) => row.agent))]);
+  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+}
+
+function renderDeadLetters(answer) {
+  $("#dead-letter-codes tbody").replaceChildren(...answer.codes.map((code) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(code.code), cell(code.letters.toLocaleString("en-US"), "num"), cell(code.latest.replace("T", " ").slice(0, 19)));
+    const samples = document.createElement("td");
+    for (const sample of code.samples) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = `${sample.message_key || "(no key)"}: ${sample.reason}`;
+      const payload = document.createElement("pre");
+      payload.textContent = sample.payload;
+      details.append(summary, payload);
+      samples.append(details);
+    }
+    tr.append(samples);
+    return tr;
+  }));
   $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
 }
 

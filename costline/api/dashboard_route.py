@@ -15,6 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from billing.exceptions import BillingError
+from billing.invoices import BillingContext, invoice_for
+from billing.periods import Period
+from billing.render import invoice_document
 from costline.api import dashboard_store
 from costline.api.dashboard_figures import Filters, QueryError, SeriesQuery, end_of_day
 from costline.api.keys import ApiKey, Scope
@@ -102,6 +106,35 @@ async def overview(
             for t in agents
         ],
     }
+
+
+@router.get(
+    "/v1/dashboard/customer",
+    summary="The dashboard's Customer view: the month's draft invoice as it stands, as `costline invoice`",
+    tags=["dashboard"],
+    responses={
+        400: {"description": "no customer, or no subscription that month"},
+        403: {"description": "another customer"},
+    },
+)
+async def customer_view(
+    request: Request,
+    key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
+    month: Annotated[str, Query(description="the month, as 2026-11")],
+    customer: str = "",
+) -> dict[str, Any]:
+    who = _customer_for(key, customer)
+    if not who:
+        raise ApiError(400, "name a customer: ?customer=ID")
+
+    def draft(client: Any) -> dict[str, Any]:
+        return invoice_document(invoice_for(BillingContext.load(client), who, Period.parse(month)))
+
+    try:
+        invoice = await service_of(request).read(draft)
+    except BillingError as exc:
+        raise ApiError(400, str(exc)) from None
+    return {"customer": key.customer_id, "invoice": invoice}
 
 
 @router.get(

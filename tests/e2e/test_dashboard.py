@@ -16,11 +16,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from billing import store
 from billing.costs import cost_summary
+from billing.invoices import BillingContext, invoice_for
+from billing.periods import Period
+from billing.render import invoice_document
 from costline.api.keys import Scope
 from costline.config import Settings
 from costline.dev import browser
-from costline.dev.demo import demo_price_versions
+from costline.dev.demo import PLANS_DIR, demo_price_versions
 from costline.dev.harness import Pipeline
 from costline.dev.sample_day import DAY, sample_day
 from schemas.money import to_cents
@@ -50,6 +54,8 @@ def dashboard(services: Settings) -> Iterator[Dashboard]:
     pipeline.publish(events, raw=bad)
     pipeline.wait_until_counted(len(events))
     pipeline.wait_for("SELECT count() FROM dead_letters FINAL", 2)
+    for name in ("meters.json", "example.json"):
+        store.load(pipeline.db, store.read_billing_file(PLANS_DIR / name))
     pipeline.wait_until_windows_match_ledger()
     with api_client(pipeline) as api:
         yield Dashboard(
@@ -202,3 +208,36 @@ def test_dead_letters_are_counted_by_code_with_samples_and_kept_to_their_custome
         "/v1/dashboard/dead-letters", params={"customer": "globex"}, headers=dashboard.acme
     )
     assert other.status_code == 403
+
+
+def test_the_customer_view_prints_the_draft_invoice_the_cli_renders(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    cli = invoice_document(
+        invoice_for(BillingContext.load(dashboard.pipeline.db), "acme-corp", Period(2026, 11))
+    )
+    api = dashboard.api.get(
+        "/v1/dashboard/customer", params={"month": "2026-11"}, headers=dashboard.acme
+    ).json()
+    assert api["invoice"] == cli
+
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "#customer", "desktop")
+    total = page.locator('[data-figure="invoice.total"]')
+    expect(total).to_have_text(on_screen(cli["total"]))
+    amounts = page.locator('#invoice [data-figure="amount"]').all_inner_texts()
+    assert amounts == [on_screen(line["amount"]) for line in cli["lines"]]
+    expect(page.locator("#customer-pick")).to_be_hidden()
+    page.screenshot(path=shots / "customer.png", full_page=True)
+    page.close()
+
+    other = dashboard.api.get(
+        "/v1/dashboard/customer", params={"month": "2026-11", "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+    unsubscribed = dashboard.api.get(
+        "/v1/dashboard/customer",
+        params={"month": "2026-10", "customer": "acme-corp"},
+        headers=dashboard.admin,
+    )
+    assert unsubscribed.status_code == 400
+    assert unsubscribed.json() == {"error": "customer 'acme-corp' has no subscription in 2026-10"}

@@ -48,7 +48,7 @@ function showMoney(element, text) {
 
 // ---- the key -------------------------------------------------------------------------------
 
-const VIEWS = ["overview", "dead-letters"];
+const VIEWS = ["overview", "customer", "dead-letters"];
 
 function view() {
   const name = location.hash.slice(1);
@@ -121,6 +121,18 @@ function query() {
   return api;
 }
 
+function invoiceQuery() {
+  const form = $("#customer-form");
+  const params = new URLSearchParams(location.search);
+  form.elements.customer.value ||= params.get("customer") ?? "";
+  form.elements.month.value ||= (params.get("at") || params.get("to") || isoDay(new Date())).slice(0, 7);
+  const asked = new URLSearchParams({ month: form.elements.month.value });
+  if (form.elements.customer.value) asked.set("customer", form.elements.customer.value);
+  return asked;
+}
+
+$("#customer-form").addEventListener("change", () => refresh(true));
+
 function customerQuery() {
   const customer = new URLSearchParams(location.search).get("customer");
   return customer ? new URLSearchParams({ customer }) : new URLSearchParams();
@@ -146,7 +158,11 @@ async function refresh(restart = false) {
   if (!key) return signIn();
   let answer;
   try {
-    const path = view() === "overview" ? `/v1/dashboard/overview?${query()}` : `/v1/dashboard/dead-letters?${customerQuery()}`;
+    const path = {
+      overview: () => `/v1/dashboard/overview?${query()}`,
+      customer: () => `/v1/dashboard/customer?${invoiceQuery()}`,
+      "dead-letters": () => `/v1/dashboard/dead-letters?${customerQuery()}`,
+    }[view()]();
     const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
     answer = await response.json();
     if (response.status === 401) {
@@ -162,7 +178,7 @@ async function refresh(restart = false) {
   if (mine !== generation) return; // a newer request has been made since
   if (answer) {
     showError("");
-    (view() === "overview" ? render : renderDeadLetters)(answer);
+    ({ overview: render, customer: renderInvoice, "dead-letters": renderDeadLetters })[view()](answer);
     $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
   }
   timer = setTimeout(() => refresh(), POLL_MS);
@@ -197,6 +213,27 @@ function render(answer) {
   table("#top-agents", answer.top_agents, (row) => [row.customer, row.agent]);
   options("#customers", answer.top_customers.map((row) => row.customer));
   options("#agents", [...new Set(answer.top_agents.map((row) => row.agent))]);
+  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+}
+
+function renderInvoice(answer) {
+  const invoice = answer.invoice;
+  $("#customer-pick").hidden = Boolean(answer.customer);
+  $("#invoice-id").textContent = invoice.invoice_id;
+  $("#invoice-status").textContent = invoice.status;
+  symbol = new Intl.NumberFormat("en", { style: "currency", currency: invoice.currency })
+    .formatToParts(0).find((part) => part.type === "currency").value;
+  $("#invoice tbody").replaceChildren(...invoice.lines.map((line) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(line.description), cell(line.quantity, "num"), cell(line.included, "num"), cell(line.billable, "num"),
+      cell(line.unit_price ?? "", "num"));
+    const amount = cell("", "num");
+    amount.dataset.figure = "amount";
+    showMoney(amount, line.amount);
+    tr.append(amount);
+    return tr;
+  }));
+  for (const figure of ["subtotal", "credits_applied", "total"]) showMoney($(`[data-figure="invoice.${figure}"]`), invoice[figure]);
   $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
 }
 
@@ -254,7 +291,8 @@ function svg(name, attributes = {}) {
 }
 
 function chart(answer) {
-  const width = 1000, height = 300, left = 90, bottom = 24, top = 10;
+  // Drawn at the width it is shown, so its labels keep their size on a phone.
+  const width = Math.max(320, $("#chart").clientWidth || 1000), height = 300, left = 90, bottom = 24, top = 10;
   const times = [...new Set(answer.series.flatMap((s) => s.points.map(([t]) => t)))].sort();
   // Exact stacked totals per window: the axis label is the largest, printed from exact units.
   const stacks = new Map(times.map((t) => [t, 0n]));

@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium (Debian's, never downloaded) over `make demo`'s sample day.
 
-Screenshots of each view go to the directory each test prints (under pytest's tmp dir).
+Screenshots of each view go to the directory each test prints (under COSTLINE_HOME/screenshots).
 """
 
 from __future__ import annotations
@@ -77,9 +77,12 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    print(f"\nscreenshots: {tmp_path}")
-    return tmp_path
+def shots(services: Settings, request: pytest.FixtureRequest) -> Path:
+    """Kept under COSTLINE_HOME (git-ignored), not pytest's tmp dir, which other runs prune."""
+    folder = services.home / "screenshots" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
 
 
 def open_dashboard(

@@ -20,7 +20,8 @@ from billing.invoices import BillingContext, invoice_for
 from billing.periods import Period
 from billing.render import invoice_document
 from costline.api import dashboard_store
-from costline.api.dashboard_figures import Filters, QueryError, SeriesQuery, end_of_day
+from costline.api.dashboard_figures import Filters, QueryError, SeriesQuery, Spend, end_of_day
+from costline.api.dashboard_store import Point, Top
 from costline.api.keys import ApiKey, Scope
 from costline.api.service import ApiError, authenticated, service_of
 
@@ -76,15 +77,17 @@ async def overview(
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None
     moment = datetime.now(UTC) if at is None else end_of_day(at) - timedelta(seconds=1)
-    service = service_of(request)
-    points = await service.read(lambda client: dashboard_store.series(client, query))
-    spend = await service.read(lambda client: dashboard_store.spend(client, filters, moment))
-    customers = await service.read(
-        lambda client: dashboard_store.top(client, "customer", query.start, query.end, filters, TOP_LIMIT)
-    )
-    agents = await service.read(
-        lambda client: dashboard_store.top(client, "agent", query.start, query.end, filters, TOP_LIMIT)
-    )
+
+    # One trip to the read thread for the four queries.
+    def figures(client: Any) -> tuple[list[Point], Spend, list[Top], list[Top]]:
+        return (
+            dashboard_store.series(client, query),
+            dashboard_store.spend(client, filters, moment),
+            dashboard_store.top(client, "customer", query.start, query.end, filters, TOP_LIMIT),
+            dashboard_store.top(client, "agent", query.start, query.end, filters, TOP_LIMIT),
+        )
+
+    points, spend, customers, agents = await service_of(request).read(figures)
     return {
         "currency": "USD",
         "customer": key.customer_id,  # the key's binding: the page hides the customer filter

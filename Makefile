@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/costline demo
 
-# Starts Kafka and ClickHouse, runs every test against them, stops them again.
+# Starts Kafka and ClickHouse (and installs Debian's Chromium for the dashboard's browser
+# tests if missing), runs every test against them, stops them again.
 test: setup
+	$(BIN)/python -m costline.dev.browser
 	$(BIN)/costline services up
 	$(BIN)/python -m pytest tests; status=$$?; $(BIN)/costline services down; exit $$status
 

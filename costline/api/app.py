@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from billing.exceptions import BillingError
 from costline.api import (
     costs_route,
+    dashboard_route,
     dead_letters_route,
     economics_route,
     events_route,
@@ -54,6 +55,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.include_router(traces_route.router)
     for reading in (costs_route, invoices_route, economics_route, dead_letters_route):
         app.include_router(reading.router)
+    app.include_router(dashboard_route.router)
     _health_routes(app)
     _error_handlers(app)
     app.middleware("http")(_measured)

@@ -1,0 +1,201 @@
+"""The dashboard: its page and static files at ``/dashboard``, its JSON at ``/v1/dashboard/...``.
+
+The page is static and holds no secret; every figure comes from ``/v1/dashboard/overview``
+with the caller's own key (``read`` scope). A key bound to one customer sees that customer
+only: naming another is a 403, naming none means its own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+
+from billing.exceptions import BillingError
+from billing.invoices import BillingContext, invoice_for
+from billing.periods import Period
+from billing.render import invoice_document
+from costline.api import dashboard_store
+from costline.api.dashboard_figures import Filters, QueryError, SeriesQuery, Spend, end_of_day
+from costline.api.dashboard_store import Point, Top
+from costline.api.keys import ApiKey, Scope
+from costline.api.service import ApiError, authenticated, service_of
+
+STATIC = Path(__file__).parent / "static"
+PAGE_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+TOP_LIMIT = 10
+SAMPLES_PER_CODE = 3
+SAMPLE_PAYLOAD_CHARS = 300  # enough to recognise a message; `costline dlq` shows it whole
+
+router = APIRouter()
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(STATIC / "dashboard.html", media_type="text/html", headers=_NO_STORE)
+
+
+@router.get("/dashboard/{name}", include_in_schema=False)
+async def page_file(name: str) -> FileResponse:
+    if name not in PAGE_FILES:
+        raise ApiError(404, f"no dashboard file {name!r}")
+    return FileResponse(STATIC / name, media_type=PAGE_FILES[name], headers=_NO_STORE)
+
+
+_NO_STORE = {"Cache-Control": "no-store"}  # the page and its script change together on upgrade
+
+
+@router.get(
+    "/v1/dashboard/overview",
+    summary="The dashboard's Overview: spend, a cost series and the top customers and agents",
+    tags=["dashboard"],
+    responses={
+        400: {"description": "an invalid range, window or group"},
+        403: {"description": "another customer"},
+    },
+)
+async def overview(
+    request: Request,
+    key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
+    start: Annotated[datetime, Query(alias="from", description="start of the range, inclusive")],
+    end: Annotated[datetime, Query(alias="to", description="end of the range, exclusive")],
+    window: Annotated[int, Query(description="window size in seconds: 60 or 3600")] = 3600,
+    group: Annotated[str, Query(description="stack the series by category, agent or customer")] = "category",
+    customer: str = "",
+    agent: str = "",
+    category: str = "",
+    at: Annotated[date | None, Query(description="spend as of the end of this day (default: now)")] = None,
+) -> dict[str, Any]:
+    filters = Filters(customer=_customer_for(key, customer), agent=agent, category=category)
+    query = SeriesQuery(_utc(start), _utc(end), window, group, filters)
+    try:
+        query.check(service_of(request).settings.window_sizes)
+    except QueryError as exc:
+        raise ApiError(400, str(exc)) from None
+    moment = datetime.now(UTC) if at is None else end_of_day(at) - timedelta(seconds=1)
+
+    # One trip to the read thread for the four queries.
+    def figures(client: Any) -> tuple[list[Point], Spend, list[Top], list[Top]]:
+        return (
+            dashboard_store.series(client, query),
+            dashboard_store.spend(client, filters, moment),
+            dashboard_store.top(client, "customer", query.start, query.end, filters, TOP_LIMIT),
+            dashboard_store.top(client, "agent", query.start, query.end, filters, TOP_LIMIT),
+        )
+
+    points, spend, customers, agents = await service_of(request).read(figures)
+    return {
+        "currency": "USD",
+        "customer": key.customer_id,  # the key's binding: the page hides the customer filter
+        "at": moment.isoformat(),
+        "spend": {
+            "today": _money(spend.today),
+            "month": _money(spend.month),
+            "projected": _money(spend.projected),
+        },
+        "window": window,
+        "group": group,
+        "series": _series(points),
+        "total": _money(sum((p.cost for p in points), Decimal(0))),
+        "top_customers": [
+            {"customer": t.customer_id, "cost": _money(t.cost), "events": t.events} for t in customers
+        ],
+        "top_agents": [
+            {"customer": t.customer_id, "agent": t.agent_id, "cost": _money(t.cost), "events": t.events}
+            for t in agents
+        ],
+    }
+
+
+@router.get(
+    "/v1/dashboard/customer",
+    summary="The dashboard's Customer view: the month's draft invoice as it stands, as `costline invoice`",
+    tags=["dashboard"],
+    responses={
+        400: {"description": "no customer, or no subscription that month"},
+        403: {"description": "another customer"},
+    },
+)
+async def customer_view(
+    request: Request,
+    key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
+    month: Annotated[str, Query(description="the month, as 2026-11")],
+    customer: str = "",
+) -> dict[str, Any]:
+    who = _customer_for(key, customer)
+    if not who:
+        raise ApiError(400, "name a customer: ?customer=ID")
+
+    def draft(client: Any) -> dict[str, Any]:
+        return invoice_document(invoice_for(BillingContext.load(client), who, Period.parse(month)))
+
+    try:
+        invoice = await service_of(request).read(draft)
+    except BillingError as exc:
+        raise ApiError(400, str(exc)) from None
+    return {"customer": key.customer_id, "invoice": invoice}
+
+
+@router.get(
+    "/v1/dashboard/dead-letters",
+    summary="The dashboard's dead letters: counts by code, with the newest samples",
+    tags=["dashboard"],
+    responses={403: {"description": "another customer"}},
+)
+async def dead_letters(
+    request: Request,
+    key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
+    customer: str = "",
+) -> dict[str, Any]:
+    bound = _customer_for(key, customer)
+    codes = await service_of(request).read(
+        lambda client: dashboard_store.dead_letters(client, bound, SAMPLES_PER_CODE, SAMPLE_PAYLOAD_CHARS)
+    )
+    return {
+        "customer": key.customer_id,
+        "codes": [
+            {
+                "code": c.code,
+                "letters": c.letters,
+                "latest": c.latest.isoformat(),
+                "samples": [
+                    {
+                        "failed_at": s.failed_at.isoformat(),
+                        "message_key": s.message_key,
+                        "reason": s.reason,
+                        "payload": s.payload,
+                    }
+                    for s in c.samples
+                ],
+            }
+            for c in codes
+        ],
+    }
+
+
+def _customer_for(key: ApiKey, asked: str) -> str:
+    if key.customer_id is None:
+        return asked
+    if asked and asked != key.customer_id:
+        raise ApiError(403, f"this key reads only customer {key.customer_id!r}, not {asked!r}")
+    return key.customer_id
+
+
+def _series(points: list[dashboard_store.Point]) -> list[dict[str, Any]]:
+    """One entry per series, its windows in time order (the query sorts them)."""
+    named: dict[str, list[list[str]]] = {}
+    for point in points:
+        named.setdefault(point.series, []).append([point.window_start.isoformat(), _money(point.cost)])
+    return [{"name": name, "points": windows} for name, windows in named.items()]
+
+
+def _money(amount: Decimal) -> str:
+    return format(amount, "f")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,350 @@
+// The Costline dashboard: one module, no build step, no network but its own API.
+// Money arrives as exact decimal strings; every figure printed is rounded from them with
+// BigInt arithmetic (half-even, as the invoices round). Numbers are used only for chart geometry.
+
+const KEY = "costline.key";
+const POLL_MS = 2000;
+// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+const SCALE = 12; // the ledger's 1e-12 unit
+
+const $ = (selector) => document.querySelector(selector);
+
+// ---- exact money ---------------------------------------------------------------------------
+
+export function units(text) {
+  const negative = text.startsWith("-");
+  const [whole, fraction = ""] = text.replace(/^[-+]/, "").split(".");
+  const value = BigInt(whole || "0") * 10n ** BigInt(SCALE) + BigInt((fraction + "0".repeat(SCALE)).slice(0, SCALE) || "0");
+  return negative ? -value : value;
+}
+
+function roundHalfEven(value, places) {
+  const step = 10n ** BigInt(SCALE - places);
+  const negative = value < 0n;
+  const magnitude = negative ? -value : value;
+  let quotient = magnitude / step;
+  const remainder = magnitude % step;
+  if (remainder * 2n > step || (remainder * 2n === step && quotient % 2n === 1n)) quotient += 1n;
+  return negative ? -quotient : quotient;
+}
+
+let symbol = "$";
+
+export function formatUnits(value, places) {
+  const rounded = roundHalfEven(value, places);
+  const negative = rounded < 0n;
+  const digits = (negative ? -rounded : rounded).toString().padStart(places + 1, "0");
+  const whole = BigInt(digits.slice(0, digits.length - places)).toLocaleString("en-US");
+  return `${negative ? "-" : ""}${symbol}${whole}.${digits.slice(digits.length - places)}`;
+}
+
+function showMoney(element, text) {
+  const value = units(text);
+  element.textContent = formatUnits(value, 2);
+  element.title = formatUnits(value, 6);
+  element.dataset.exact = text;
+}
+
+// ---- the key -------------------------------------------------------------------------------
+
+const VIEWS = ["overview", "customer", "dead-letters"];
+
+function view() {
+  const name = location.hash.slice(1);
+  return VIEWS.includes(name) ? name : "overview";
+}
+
+function showView() {
+  for (const name of VIEWS) {
+    $(`#${name}`).hidden = name !== view();
+    const link = $(`nav a[href="#${name}"]`);
+    if (name === view()) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (sessionStorage.getItem(KEY)) start();
+});
+
+function signIn() {
+  $("#sign-in").hidden = false;
+  for (const name of VIEWS) $(`#${name}`).hidden = true;
+  $("#sign-out").hidden = true;
+  $("#key").focus();
+}
+
+$("#sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(KEY, $("#key").value.trim());
+  $("#key").value = "";
+  start();
+});
+
+$("#sign-out").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY);
+  stop();
+  signIn();
+});
+
+// ---- filters -------------------------------------------------------------------------------
+
+const FILTERS = ["customer", "agent", "category", "from", "to", "window", "group", "at"];
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+function readFilters() {
+  const form = $("#filters");
+  const params = new URLSearchParams(location.search);
+  const today = new Date();
+  const defaults = { from: isoDay(new Date(today - 29 * 86400e3)), to: isoDay(today), window: "3600", group: "category" };
+  for (const name of FILTERS) {
+    const value = params.get(name) ?? defaults[name] ?? "";
+    form.elements[name].value = value;
+  }
+}
+
+function query() {
+  const form = $("#filters");
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = form.elements[name].value;
+    if (value) params.set(name, value);
+  }
+  history.replaceState(null, "", `${location.pathname}?${params}${location.hash}`);
+  const api = new URLSearchParams(params);
+  const to = new Date(`${params.get("to")}T00:00:00Z`);
+  api.set("from", `${params.get("from")}T00:00:00Z`);
+  api.set("to", new Date(to.getTime() + 86400e3).toISOString()); // the "to" day is included
+  return api;
+}
+
+function invoiceQuery() {
+  const form = $("#customer-form");
+  const params = new URLSearchParams(location.search);
+  form.elements.customer.value ||= params.get("customer") ?? "";
+  form.elements.month.value ||= (params.get("at") || params.get("to") || isoDay(new Date())).slice(0, 7);
+  const asked = new URLSearchParams({ month: form.elements.month.value });
+  if (form.elements.customer.value) asked.set("customer", form.elements.customer.value);
+  return asked;
+}
+
+$("#customer-form").addEventListener("change", () => refresh(true));
+
+function customerQuery() {
+  const customer = new URLSearchParams(location.search).get("customer");
+  return customer ? new URLSearchParams({ customer }) : new URLSearchParams();
+}
+
+$("#filters").addEventListener("change", () => refresh(true));
+
+// ---- fetching and live updates -------------------------------------------------------------
+
+let timer = null;
+let generation = 0;
+
+function stop() {
+  clearTimeout(timer);
+  timer = null;
+  generation += 1;
+}
+
+async function refresh(restart = false) {
+  if (restart) stop();
+  const mine = generation;
+  const key = sessionStorage.getItem(KEY);
+  if (!key) return signIn();
+  let answer;
+  try {
+    const path = {
+      overview: () => `/v1/dashboard/overview?${query()}`,
+      customer: () => `/v1/dashboard/customer?${invoiceQuery()}`,
+      "dead-letters": () => `/v1/dashboard/dead-letters?${customerQuery()}`,
+    }[view()]();
+    const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
+    answer = await response.json();
+    if (response.status === 401) {
+      sessionStorage.removeItem(KEY);
+      showError(answer.error);
+      return signIn();
+    }
+    if (!response.ok) throw new Error(answer.error ?? `HTTP ${response.status}`);
+  } catch (error) {
+    showError(error.message);
+    answer = null;
+  }
+  if (mine !== generation) return; // a newer request has been made since
+  if (answer) {
+    showError("");
+    ({ overview: render, customer: renderInvoice, "dead-letters": renderDeadLetters })[view()](answer);
+    $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
+  }
+  timer = setTimeout(() => refresh(), POLL_MS);
+}
+
+function showError(message) {
+  $("#error").hidden = !message;
+  $("#error").textContent = message;
+}
+
+function start() {
+  $("#sign-in").hidden = true;
+  showView();
+  $("#sign-out").hidden = false;
+  readFilters();
+  refresh(true);
+}
+
+// ---- rendering -----------------------------------------------------------------------------
+
+function render(answer) {
+  symbol = new Intl.NumberFormat("en", { style: "currency", currency: answer.currency })
+    .formatToParts(0).find((part) => part.type === "currency").value;
+  $("#customer-filter").hidden = Boolean(answer.customer);
+  showMoney($('[data-figure="spend.today"]'), answer.spend.today);
+  showMoney($('[data-figure="spend.month"]'), answer.spend.month);
+  showMoney($('[data-figure="spend.projected"]'), answer.spend.projected);
+  showMoney($('[data-figure="total"]'), answer.total);
+  $("#stacked-by").textContent = answer.group;
+  chart(answer);
+  table("#top-customers", answer.top_customers, (row) => [row.customer]);
+  table("#top-agents", answer.top_agents, (row) => [row.customer, row.agent]);
+  options("#customers", answer.top_customers.map((row) => row.customer));
+  options("#agents", [...new Set(answer.top_agents.map((row) => row.agent))]);
+  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+}
+
+function renderInvoice(answer) {
+  const invoice = answer.invoice;
+  $("#customer-pick").hidden = Boolean(answer.customer);
+  $("#invoice-id").textContent = invoice.invoice_id;
+  $("#invoice-status").textContent = invoice.status;
+  symbol = new Intl.NumberFormat("en", { style: "currency", currency: invoice.currency })
+    .formatToParts(0).find((part) => part.type === "currency").value;
+  $("#invoice tbody").replaceChildren(...invoice.lines.map((line) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(line.description), cell(line.quantity, "num"), cell(line.included, "num"), cell(line.billable, "num"),
+      cell(line.unit_price ?? "", "num"));
+    const amount = cell("", "num");
+    amount.dataset.figure = "amount";
+    showMoney(amount, line.amount);
+    tr.append(amount);
+    return tr;
+  }));
+  for (const figure of ["subtotal", "credits_applied", "total"]) showMoney($(`[data-figure="invoice.${figure}"]`), invoice[figure]);
+  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+}
+
+function renderDeadLetters(answer) {
+  $("#dead-letter-codes tbody").replaceChildren(...answer.codes.map((code) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(code.code), cell(code.letters.toLocaleString("en-US"), "num"), cell(code.latest.replace("T", " ").slice(0, 19)));
+    const samples = document.createElement("td");
+    for (const sample of code.samples) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = `${sample.message_key || "(no key)"}: ${sample.reason}`;
+      const payload = document.createElement("pre");
+      payload.textContent = sample.payload;
+      details.append(summary, payload);
+      samples.append(details);
+    }
+    tr.append(samples);
+    return tr;
+  }));
+  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+}
+
+function table(selector, rows, names) {
+  const body = $(`${selector} tbody`);
+  body.replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    for (const name of names(row)) tr.append(cell(name));
+    tr.append(cell(row.events.toLocaleString("en-US"), "num"));
+    const cost = cell("", "num");
+    cost.dataset.figure = "cost";
+    showMoney(cost, row.cost);
+    tr.append(cost);
+    return tr;
+  }));
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function options(selector, values) {
+  $(selector).replaceChildren(...values.map((value) => Object.assign(document.createElement("option"), { value })));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(name, attributes = {}) {
+  const element = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  return element;
+}
+
+function chart(answer) {
+  // Drawn at the width it is shown, so its labels keep their size on a phone.
+  const width = Math.max(320, $("#chart").clientWidth || 1000), height = 300, left = 90, bottom = 24, top = 10;
+  const times = [...new Set(answer.series.flatMap((s) => s.points.map(([t]) => t)))].sort();
+  // Exact stacked totals per window: the axis label is the largest, printed from exact units.
+  const stacks = new Map(times.map((t) => [t, 0n]));
+  const layers = answer.series.map((series) => {
+    const at = new Map(series.points.map(([t, cost]) => [t, units(cost)]));
+    return times.map((t) => {
+      const below = stacks.get(t);
+      const above = below + (at.get(t) ?? 0n);
+      stacks.set(t, above);
+      return [t, below, above, at.get(t) ?? 0n];
+    });
+  });
+  const peak = [...stacks.values()].reduce((a, b) => (b > a ? b : a), 0n);
+  const from = new Date(query().get("from")).getTime(), to = new Date(query().get("to")).getTime();
+  const x = (t) => left + ((new Date(t).getTime() - from) / (to - from)) * (width - left - 5);
+  const y = (v) => height - bottom - (peak === 0n ? 0 : (Number(v) / Number(peak)) * (height - bottom - top));
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `Cost per ${answer.window === 60 ? "minute" : "hour"} stacked by ${answer.group}: ${answer.series.length} series, ${times.length} windows` });
+  root.append(svg("line", { x1: left, x2: width, y1: height - bottom, y2: height - bottom, stroke: "#999" }));
+  const peakLabel = svg("text", { x: left - 6, y: top + 10, "text-anchor": "end", class: "axis" });
+  peakLabel.textContent = formatUnits(peak, 2);
+  const zeroLabel = svg("text", { x: left - 6, y: height - bottom, "text-anchor": "end", class: "axis" });
+  zeroLabel.textContent = formatUnits(0n, 2);
+  for (const [text, at, anchor] of [[query().get("from").slice(0, 10), left, "start"], [new Date(to - 1).toISOString().slice(0, 10), width - 5, "end"]]) {
+    const label = svg("text", { x: at, y: height - 6, "text-anchor": anchor, class: "axis" });
+    label.textContent = text;
+    root.append(label);
+  }
+  root.append(peakLabel, zeroLabel);
+  const step = answer.window * 1000;
+  layers.forEach((layer, index) => {
+    if (!layer.length) return;
+    // A window's cost is drawn flat across its width, so gaps between windows fall to zero.
+    const upper = layer.flatMap(([t, , above]) => [[x(t), y(above)], [x(new Date(new Date(t).getTime() + step).toISOString()), y(above)]]);
+    const lower = layer.flatMap(([t, below]) => [[x(t), y(below)], [x(new Date(new Date(t).getTime() + step).toISOString()), y(below)]]).reverse();
+    const d = `M${[...upper, ...lower].map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join("L")}Z`;
+    const path = svg("path", { d, fill: PALETTE[index % PALETTE.length], "fill-opacity": "0.85", stroke: PALETTE[index % PALETTE.length] });
+    const title = svg("title");
+    title.textContent = answer.series[index].name;
+    path.append(title);
+    root.append(path);
+  });
+  $("#chart").replaceChildren(root);
+  $("#legend").replaceChildren(...answer.series.map((series, index) => {
+    const item = document.createElement("li");
+    const swatch = document.createElement("i");
+    swatch.style.background = PALETTE[index % PALETTE.length];
+    item.append(swatch, series.name);
+    return item;
+  }));
+}
+
+// ---- go ------------------------------------------------------------------------------------
+
+if (sessionStorage.getItem(KEY)) start(); else signIn();

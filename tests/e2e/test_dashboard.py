@@ -1,0 +1,246 @@
+"""The dashboard in headless Chromium (Debian's, never downloaded) over `make demo`'s sample day.
+
+Screenshots of each view go to the directory each test prints (under COSTLINE_HOME/screenshots).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from billing import store
+from billing.costs import cost_summary
+from billing.invoices import BillingContext, invoice_for
+from billing.periods import Period
+from billing.render import invoice_document
+from costline.api.keys import Scope
+from costline.config import Settings
+from costline.dev import browser
+from costline.dev.demo import PLANS_DIR, demo_price_versions
+from costline.dev.harness import Pipeline
+from costline.dev.sample_day import DAY, sample_day
+from schemas.money import to_cents
+from tests.e2e.api_client import api_client, api_pipeline, bearer
+
+SAMPLE_DAY = DAY.date().isoformat()
+PAGE_QUERY = f"from={SAMPLE_DAY}&to={SAMPLE_DAY}&at={SAMPLE_DAY}"
+API_QUERY = {"from": DAY.isoformat(), "to": (DAY + timedelta(days=1)).isoformat(), "at": SAMPLE_DAY}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@dataclass
+class Dashboard:
+    pipeline: Pipeline
+    api: httpx.Client
+    admin: dict[str, str]
+    acme: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def dashboard(services: Settings) -> Iterator[Dashboard]:
+    """The sample day, counted; set up before Chromium, whose driver holds this thread's event loop."""
+    pipeline = api_pipeline(services, "dashboard")
+    pipeline.load_prices(demo_price_versions(pipeline.settings))
+    events = sample_day()
+    bad = [(b"acme-corp", b'{"kind": "llm", "event_id": "broken"'), (b"globex", b"[]")]
+    pipeline.publish(events, raw=bad)
+    pipeline.wait_until_counted(len(events))
+    pipeline.wait_for("SELECT count() FROM dead_letters FINAL", 2)
+    for name in ("meters.json", "example.json"):
+        store.load(pipeline.db, store.read_billing_file(PLANS_DIR / name))
+    pipeline.wait_until_windows_match_ledger()
+    with api_client(pipeline) as api:
+        yield Dashboard(
+            pipeline,
+            api,
+            admin=bearer(pipeline, None, Scope.ADMIN),
+            acme=bearer(pipeline, "acme-corp", Scope.READ),
+        )
+    pipeline.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    executable = browser.ensure_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(executable), args=list(browser.FLAGS))
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots(services: Settings, request: pytest.FixtureRequest) -> Path:
+    """Kept under COSTLINE_HOME (git-ignored), not pytest's tmp dir, which other runs prune."""
+    folder = services.home / "screenshots" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+def open_dashboard(
+    chromium: Browser, dashboard: Dashboard, key: dict[str, str], query: str, viewport: str
+) -> Page:
+    page = chromium.new_page(viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
+    page.goto(f"{str(dashboard.api.base_url).rstrip('/')}/dashboard?{query}")
+    page.fill("#key", key["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Enter")  # the key form works from the keyboard alone
+    return page
+
+
+def on_screen(amount: str) -> str:
+    """How the page prints an exact amount: to the cent, half-even, in dollars."""
+    cents = to_cents(Decimal(amount))
+    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
+
+
+def figures_settled(page: Page, exact_total: str) -> None:
+    page.wait_for_function(
+        "total => document.querySelector('[data-figure=total]').dataset.exact === total", arg=exact_total
+    )
+
+
+def test_the_overview_prints_the_api_figures_which_equal_the_cli(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    api = dashboard.api.get("/v1/dashboard/overview", params=API_QUERY, headers=dashboard.admin).json()
+    cli_total = sum(
+        (row.cost for row in cost_summary(dashboard.pipeline.db, DAY, DAY + timedelta(days=1))), Decimal(0)
+    )
+    assert Decimal(api["total"]) == cli_total == Decimal(api["spend"]["today"]) > 0
+    assert {s["name"] for s in api["series"]} >= {"llm", "tool", "compute"}
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.admin, PAGE_QUERY, viewport)
+        figures_settled(page, api["total"])
+        for figure in ("today", "month", "projected"):
+            element = page.locator(f'[data-figure="spend.{figure}"]')
+            assert element.inner_text() == on_screen(api["spend"][figure])
+            assert (
+                element.get_attribute("title")
+                == f"${Decimal(api['spend'][figure]).quantize(Decimal('1e-6')):,}"
+            )
+        assert page.locator('[data-figure="total"]').inner_text() == on_screen(api["total"])
+        printed = page.locator('#top-customers [data-figure="cost"]').all_inner_texts()
+        assert printed == [on_screen(row["cost"]) for row in api["top_customers"]]
+        assert page.locator("#chart path").count() == len(api["series"])
+        page.screenshot(path=shots / f"overview-{viewport}.png", full_page=True)
+        page.close()
+
+
+def test_a_customer_key_sees_only_its_own_customer(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    other = dashboard.api.get(
+        "/v1/dashboard/overview", params={**API_QUERY, "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+    assert other.json() == {"error": "this key reads only customer 'acme-corp', not 'globex'"}
+
+    own = dashboard.api.get("/v1/dashboard/overview", params=API_QUERY, headers=dashboard.acme).json()
+    assert [row["customer"] for row in own["top_customers"]] == ["acme-corp"]
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "&customer=globex", "desktop")
+    expect(page.locator("#error")).to_have_text("this key reads only customer 'acme-corp', not 'globex'")
+    page.close()
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY, "desktop")
+    figures_settled(page, own["total"])
+    assert page.locator("#who").inner_text() == "customer acme-corp"
+    assert page.locator("#top-customers tbody td:first-child").all_inner_texts() == ["acme-corp"]
+    assert set(page.locator("#top-agents tbody td:first-child").all_inner_texts()) == {"acme-corp"}
+    assert "globex" not in page.content()
+    page.screenshot(path=shots / "overview-customer-portal.png", full_page=True)
+    page.close()
+
+
+def test_a_new_event_appears_without_a_reload(dashboard: Dashboard, chromium: Browser, shots: Path) -> None:
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
+    page = open_dashboard(
+        chromium, dashboard, dashboard.admin, f"from={today}&to={today}&window=60", "desktop"
+    )
+    figures_settled(page, "0")
+    event = {
+        "kind": "tool", "event_id": "live-1", "occurred_at": now.isoformat(), "customer_id": "acme-corp",
+        "agent_id": "support-bot", "tool": "tavily-search", "calls": 3,
+    }  # fmt: skip
+    assert dashboard.api.post("/v1/events", json=[event], headers=dashboard.admin).status_code == 202
+    deadline = time.monotonic() + 30  # a bounded wait: the page polls, it is never reloaded
+    while page.locator('[data-figure="total"]').get_attribute("data-exact") == "0":
+        assert time.monotonic() < deadline, "the new event did not appear within 30 s"
+        page.wait_for_timeout(200)
+    api = dashboard.api.get(
+        "/v1/dashboard/overview",
+        params={
+            "from": f"{today}T00:00:00Z",
+            "to": (now + timedelta(days=1)).date().isoformat() + "T00:00:00Z",
+            "window": 60,
+        },
+        headers=dashboard.admin,
+    ).json()
+    assert Decimal(api["total"]) > 0
+    assert page.locator('[data-figure="total"]').inner_text() == on_screen(api["total"])
+    page.screenshot(path=shots / "overview-live.png", full_page=True)
+    page.close()
+
+
+def test_dead_letters_are_counted_by_code_with_samples_and_kept_to_their_customer(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    every = dashboard.api.get("/v1/dashboard/dead-letters", headers=dashboard.admin).json()
+    by_code = {(c["code"], c["letters"]) for c in every["codes"]}
+    assert by_code == {("malformed_json", 1), ("empty_message", 1)}
+    page = open_dashboard(chromium, dashboard, dashboard.admin, "", "desktop")
+    page.click("text=Dead letters")
+    codes = page.locator("#dead-letter-codes tbody td:first-child")
+    expect(codes).to_have_count(2)
+    assert sorted(codes.all_inner_texts()) == ["empty_message", "malformed_json"]
+    page.screenshot(path=shots / "dead-letters.png", full_page=True)
+    page.close()
+
+    own = dashboard.api.get("/v1/dashboard/dead-letters", headers=dashboard.acme).json()
+    assert [(c["code"], c["letters"]) for c in own["codes"]] == [("malformed_json", 1)]
+    assert [s["message_key"] for s in own["codes"][0]["samples"]] == ["acme-corp"]
+    other = dashboard.api.get(
+        "/v1/dashboard/dead-letters", params={"customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+
+
+def test_the_customer_view_prints_the_draft_invoice_the_cli_renders(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    cli = invoice_document(
+        invoice_for(BillingContext.load(dashboard.pipeline.db), "acme-corp", Period(2026, 11))
+    )
+    api = dashboard.api.get(
+        "/v1/dashboard/customer", params={"month": "2026-11"}, headers=dashboard.acme
+    ).json()
+    assert api["invoice"] == cli
+
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "#customer", "desktop")
+    total = page.locator('[data-figure="invoice.total"]')
+    expect(total).to_have_text(on_screen(cli["total"]))
+    amounts = page.locator('#invoice [data-figure="amount"]').all_inner_texts()
+    assert amounts == [on_screen(line["amount"]) for line in cli["lines"]]
+    expect(page.locator("#customer-pick")).to_be_hidden()
+    page.screenshot(path=shots / "customer.png", full_page=True)
+    page.close()
+
+    other = dashboard.api.get(
+        "/v1/dashboard/customer", params={"month": "2026-11", "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+    unsubscribed = dashboard.api.get(
+        "/v1/dashboard/customer",
+        params={"month": "2026-10", "customer": "acme-corp"},
+        headers=dashboard.admin,
+    )
+    assert unsubscribed.status_code == 400
+    assert unsubscribed.json() == {"error": "customer 'acme-corp' has no subscription in 2026-10"}

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from costline.budgets import publish_and_record
 from costline.config import get_settings
 from costline.dev.harness import Pipeline
+from costline.kafka_auth import client_security
 from costline.publisher import UsagePublisher
 from schemas.alerts import Alert
 from schemas.budgets import Budget
@@ -43,7 +44,9 @@ def _event(n: int, at: datetime, calls: int, request: str | None) -> Any:
 
 async def _stream(p: Pipeline, rate: int, seconds: float, every: int) -> list[float]:
     tp = TopicPartition(p.settings.alerts_topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=p.settings.kafka_bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=p.settings.kafka_bootstrap, group_id=None, **client_security(p.settings)
+    )
     await consumer.start()
     consumer.assign([tp])
     await consumer.seek_to_end(tp)

@@ -156,6 +156,7 @@ def _print_api(settings: Settings, keep_running: bool) -> None:
     day = DAY.date()
     print(f"    API   {url}")
     print(f"    docs  {url}/docs")
+    print(f"    dashboard  {url}/dashboard  (paste the key below; a --customer key sees one customer)")
     print(f"    a demo admin key (`costline keys create` makes others): {secret}")
     print("    the day's costs by customer, agent and category:")
     print(

@@ -1,62 +1,38 @@
-"""Keep a worker's budgets in step with the compacted budgets topic.
+"""Keep a worker's budgets in step with the compacted budgets topic (:mod:`streams.compacted_feed`).
 
-As :mod:`streams.price_feed` does for prices: every worker reads the whole
-topic (no consumer group), so a budget loaded, changed or deleted (a
-tombstone) while workers run is applied within a poll, without a restart.
-Processing waits until the topic has been read to its end once.
+A budget loaded, changed or deleted (a tombstone) while workers run is
+applied within a poll, without a restart.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from costline.config import Settings
-from costline.kafka import caught_up, topic_partitions
-from costline.kafka_auth import client_security
 from schemas.budgets import Budget
+from streams.compacted_feed import CompactedFeed
 from streams.spend_rules import BudgetBook
 
 log = logging.getLogger(__name__)
 
 
-class BudgetFeed:
+class BudgetFeed(CompactedFeed):
     def __init__(self, settings: Settings, book: BudgetBook) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.book = book
-        self.ready = asyncio.Event()
 
-    async def run(self) -> None:
-        topic = self.settings.budgets_topic
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **client_security(self.settings),
-        )
-        await consumer.start()
-        try:
-            found = await topic_partitions(self.settings, topic)
-            if not found:
-                raise RuntimeError(f"budgets topic {topic!r} not found; `costline worker` creates it")
-            partitions = [TopicPartition(topic, p) for p in found]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                for records in batches.values():
-                    for record in records:
-                        self.apply(record.key, record.value)
-                if not self.ready.is_set() and await caught_up(consumer, end):
-                    log.info("budgets loaded: %d in force", len(self.book))
-                    self.ready.set()
-        finally:
-            await consumer.stop()
+    @property
+    def topic(self) -> str:
+        return self.settings.budgets_topic
+
+    @property
+    def missing_topic_hint(self) -> str:
+        return "`costline worker` creates it"
+
+    def loaded(self) -> str:
+        return f"budgets loaded: {len(self.book)} in force"
 
     def apply(self, key: bytes | None, raw: bytes | None) -> None:
         if raw is None:

@@ -41,9 +41,13 @@ def ensure_chromium() -> Path:
             f"{CHROMIUM} is missing; install it with `sudo apt-get install {' '.join(PACKAGES)}`"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(
-        [apt, "install", "-y", "--no-install-recommends", *PACKAGES], env=env, capture_output=True, text=True
-    )
+    install = [apt, "install", "-y", "--no-install-recommends", *PACKAGES]
+    done = subprocess.run(install, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        # A fresh machine may have no package lists yet ("Unable to locate package"): fetch them once.
+        print("chromium: apt-get install failed; apt-get update, then once more", file=sys.stderr)
+        subprocess.run([apt, "update"], env=env, capture_output=True, text=True)
+        done = subprocess.run(install, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not CHROMIUM.exists():
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise BrowserMissing(f"apt-get could not install {' '.join(PACKAGES)}: {last}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,6 +72,11 @@ async def open_async_client(settings: Settings) -> AsyncClient:
         connect_timeout=min(10.0, settings.clickhouse_timeout_s),
         send_receive_timeout=settings.clickhouse_timeout_s,
     )
+
+
+def as_utc(value: datetime) -> datetime:
+    """A DateTime64 column's value, which the client may hand back naive, as aware UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def read_query(name: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from costline.api.keys import ApiKey, Scope, new_key
+from costline.clickhouse import as_utc
 
 _COLUMNS = ["key_id", "secret_sha256", "name", "scopes", "customer_id", "created_at", "revoked_at", "version"]
 _SCOPES = {scope.value for scope in Scope}  # a scope this version does not know grants nothing
@@ -77,10 +78,6 @@ def _key(row: Any) -> ApiKey:
         name=name,
         scopes=frozenset(Scope(s) for s in scopes if s in _SCOPES),
         customer_id=customer or None,
-        created_at=_utc(created),
-        revoked_at=_utc(revoked) if revoked is not None else None,
+        created_at=as_utc(created),
+        revoked_at=as_utc(revoked) if revoked is not None else None,
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

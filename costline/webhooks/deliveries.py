@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from costline.clickhouse import read_query
+from costline.clickhouse import as_utc, read_query
 from costline.webhooks.endpoints import Endpoint
 from costline.webhooks.retries import DeliveryStatus
 
@@ -124,10 +124,6 @@ def _delivery(row: Any) -> Delivery:
         status=DeliveryStatus(status),
         attempts=attempts,
         last_error=last_error,
-        queued_at=_utc(queued),
-        next_attempt_at=_utc(next_at),
+        queued_at=as_utc(queued),
+        next_attempt_at=as_utc(next_at),
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from clickhouse_connect.driver.client import Client
 
+from costline.clickhouse import as_utc
 from costline.webhooks.signing import new_secret
 
 _COLUMNS = [
@@ -99,13 +100,11 @@ def _write(client: Client, e: Endpoint) -> None:
 def _endpoint(row: Any) -> Endpoint:
     endpoint_id, url, secret, customer, description, created, removed = row
     return Endpoint(
-        endpoint_id, url, secret, customer or None, description, _utc(created), _utc_or_none(removed)
+        endpoint_id,
+        url,
+        secret,
+        customer or None,
+        description,
+        as_utc(created),
+        as_utc(removed) if removed is not None else None,
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)

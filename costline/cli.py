@@ -336,7 +336,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     client = open_client(settings)
     if args.action == "create":
         if not args.scope:
-            raise UsageError("keys create needs --scope (ingest, read or admin; repeat for more)")
+            raise UsageError("keys create needs --scope (ingest, read, gate or admin; repeat for more)")
         key, secret = key_store.create_key(client, args.scope, args.customer, args.name or "")
         print(f"created key {key.key_id} ({_key_line(key)})")
         print(f"secret (shown once, keep it safe): {secret}")

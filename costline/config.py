@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # Budgets (compacted, keyed by budget id) and the alerts the worker fires (keyed by alert id).
     budgets_topic: str = "costline.budgets"
     alerts_topic: str = "costline.alerts"
+    # The worker's live spend per budget, for the budget gate (compacted, keyed by budget and subject).
+    budget_spend_topic: str = "costline.budget_spend"
     partitions: int = 8
 
     # Tumbling window sizes, seconds, and how long each stays in worker state
@@ -133,6 +135,9 @@ class Settings(BaseSettings):
     api_idempotency_max_keys: int = Field(default=100_000, ge=1)
     # A batch Kafka has not acknowledged within this is answered 503 (safe to retry).
     api_produce_timeout_s: float = Field(default=10.0, gt=0)
+    # The budget gate (`POST /v1/gate/check`): how long a reservation holds its estimate when no
+    # usage settles it and it is not released. Longer than the call it guards; see docs/spend-control.md.
+    gate_reservation_ttl_s: float = Field(default=60.0, gt=0, le=3600)
     # `POST /v1/traces` (OTLP/HTTP): which attribute gives each id of an event. Names
     # are tried in order, each on the span and then on its resource; the first present wins.
     # A span with usage but no customer (or another customer than its key's) is rejected.
@@ -179,7 +184,14 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("usage_topic", "prices_topic", "dead_letter_topic", "budgets_topic", "alerts_topic")
+    @field_validator(
+        "usage_topic",
+        "prices_topic",
+        "dead_letter_topic",
+        "budgets_topic",
+        "alerts_topic",
+        "budget_spend_topic",
+    )
     @classmethod
     def _topic(cls, value: str) -> str:
         if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):

@@ -67,6 +67,7 @@ async def ensure_topics(settings: Settings) -> None:
             settings.prices_topic: PRICES_CONFIG,
             settings.budgets_topic: PRICES_CONFIG,
             changelog_topic(settings): CHANGELOG_CONFIG,
+            settings.budget_spend_topic: CHANGELOG_CONFIG,
         }
         wanted = [
             NewTopic(settings.usage_topic, settings.partitions, 1),
@@ -76,6 +77,9 @@ async def ensure_topics(settings: Settings) -> None:
             NewTopic(settings.budgets_topic, 1, 1, topic_configs=PRICES_CONFIG),
             # One partition: alerts are rare, and a receiver sees a scope's firing before its resolved.
             NewTopic(settings.alerts_topic, 1, 1),
+            # The live spend per budget the gate reads: only the latest per key matters, so it
+            # compacts as the changelog does; one partition, as a budget changes at most once a batch.
+            NewTopic(settings.budget_spend_topic, 1, 1, topic_configs=CHANGELOG_CONFIG),
             # Faust would create it at start, but only a missing one; see CHANGELOG_CONFIG.
             NewTopic(changelog_topic(settings), settings.partitions, 1, topic_configs=CHANGELOG_CONFIG),
         ]

@@ -13,8 +13,10 @@ exactly once by source position. Its scope narrows the customer's spend:
 Periods are UTC: a ``day``, an ISO ``week`` (from Monday), a calendar
 ``month``, or the ``rolling_hours`` last ``hours`` hours (summed from hourly
 buckets). Thresholds are percentages of ``amount``. A ``soft`` budget only
-alerts; a ``hard`` one is also refused by the budget gate (a later piece of
-work), which then fails ``open`` or ``closed`` when it cannot reach its state.
+alerts; a ``hard`` one is also refused by the budget gate (:mod:`schemas.gate`),
+and an agent that cannot reach the gate fails ``open`` or ``closed`` as the
+budget's ``on_unreachable`` says: by default closed for a hard budget, open
+for a soft one (a file without the field loads as before).
 
 Budget files are JSON, ``{"budgets": [...]}``, checked whole before anything
 is published: one bad field is one error naming the file, the budget and
@@ -30,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.events import Identifier, Money, Tokens, UsageEvent
+from schemas.events import Identifier, Money, Tokens
 from schemas.validation import problems
 
 MAX_ROLLING_HOURS = 24 * 92  # a quarter of hourly buckets is the most one state holds
@@ -63,7 +65,7 @@ class BudgetKind(StrEnum):
 
 
 class OnUnreachable(StrEnum):
-    """What the gate does for a hard budget whose state it cannot reach."""
+    """What an agent does for a hard budget when it cannot reach the gate: go ahead, or refrain."""
 
     OPEN = "open"
     CLOSED = "closed"
@@ -79,6 +81,19 @@ SCOPE_FIELD: dict[ScopeKind, str | None] = {
 }
 # How specific a scope is: a limit set on a more specific budget wins.
 SPECIFICITY = {kind: rank for rank, kind in enumerate(ScopeKind)}
+
+
+class Scoped(Protocol):
+    """What a budget's scope narrows by: a usage event, or a gate check."""
+
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def agent_id(self) -> str | None: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def task_id(self) -> str | None: ...
 
 
 class Limits(BaseModel):
@@ -107,11 +122,20 @@ class Budget(BaseModel):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     thresholds: tuple[Percent, ...] = (Decimal(50), Decimal(80), Decimal(100))
     kind: BudgetKind = BudgetKind.SOFT
+    # Unset: closed for a hard budget, open for a soft one (_fail_mode_by_kind).
     on_unreachable: OnUnreachable = OnUnreachable.OPEN
     # Alert when the projected period spend exceeds the amount by this much; None: the setting.
     burn_rate_excess: Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)] | None = None
     limits: Limits = Limits()
     description: Annotated[str, Field(max_length=500)] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fail_mode_by_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("on_unreachable") is None:
+            closed = str(data.get("kind", BudgetKind.SOFT)) == BudgetKind.HARD
+            return {**data, "on_unreachable": OnUnreachable.CLOSED if closed else OnUnreachable.OPEN}
+        return data
 
     @field_validator("thresholds")
     @classmethod
@@ -137,8 +161,8 @@ class Budget(BaseModel):
             raise ValueError("hours goes with period rolling_hours, and only with it")
         return self
 
-    def subject(self, event: UsageEvent) -> str | None:
-        """Whose spend ``event`` adds to under this budget ("" for the whole scope), or None."""
+    def subject(self, event: Scoped) -> str | None:
+        """Whose spend ``event`` (or a check) adds to under this budget ("" for the whole scope), or None."""
         if event.customer_id != self.customer_id:
             return None
         field = SCOPE_FIELD[self.scope]

@@ -9,13 +9,15 @@ changelogged or its offsets committed. Per batch:
   2. write the alerts to ClickHouse ``alerts`` (a ReplacingMergeTree keyed
      by the deterministic alert id; retried while ClickHouse is away);
   3. produce them to the alerts topic, keyed by id, and wait for the acks;
-  4. only then put the changed records in the table and send their changelog.
+  4. publish the changed budgets' live spend for the budget gate
+     (:mod:`streams.live_spend`), and wait for the acks;
+  5. only then put the changed records in the table and send their changelog.
 
-A crash before 4 replays the batch from the records before it: the same
+A crash before 5 replays the batch from the records before it: the same
 alerts with the same ids, which ClickHouse keeps once (read with FINAL) and
 the topic may carry twice. The topic's contract is at-least-once with a
 stable id, as Stripe's and Lago's webhooks: a receiver drops an id it has
-seen. A crash after 4 finds the records' marks at the batch's positions and
+seen. A crash after 5 finds the records' marks at the batch's positions and
 fires nothing again. No order loses an alert: each is stored and
 acknowledged before the memory that it fired is.
 """
@@ -23,7 +25,7 @@ acknowledged before the memory that it fired is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -83,6 +85,12 @@ class ClickHouseKafkaOutlet:
         sent = [await producer.send(self.topic, key=a.alert_id.encode(), value=a.payload()) for a in alerts]
         for delivery in sent:
             await delivery  # acknowledged before the records say it fired
+
+
+class LiveSpendSink(Protocol):
+    """Where each batch's changed budget spend goes, for the gate (:mod:`streams.live_spend`)."""
+
+    async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None: ...
 
 
 class TableSpend:
@@ -147,6 +155,7 @@ class SpendControl:
     rules: SpendRules
     records: TableSpend
     outlet: AlertOutlet
+    live: LiveSpendSink | None = None
 
     async def apply(self, counted: Sequence[Counted], retry: Retry[None]) -> list[Alert]:
         result = self.rules.evaluate(counted, self.records)
@@ -156,6 +165,8 @@ class SpendControl:
             await self.outlet.publish(alerts)
             for alert in alerts:  # debug: a busy fleet passes task limits every batch; they are on the topic
                 log.debug("alert %s %s", alert.alert_id, alert.reason)
+        if self.live is not None and result.budgets:
+            await self.live.publish(result.budgets, counted)
         for key, record in result.budgets.items():
             self.records.put(key, record.encode(), record.partition)
         for key, tally in result.tasks.items():

@@ -7,6 +7,7 @@ from typing import Any, cast
 from costline.clickhouse import open_async_client
 from streams.app import app, settings
 from streams.budget_feed import BudgetFeed
+from streams.live_spend import LiveSpendOutlet
 from streams.spend_control import ClickHouseKafkaOutlet, SpendControl, TableSpend
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
 from streams.topology import spend_table
@@ -34,4 +35,5 @@ async def spend_control() -> SpendControl:
         ),
     )
     outlet = ClickHouseKafkaOutlet(await open_async_client(settings), _producer, settings.alerts_topic)
-    return SpendControl(rules, spend_records, outlet)
+    live = LiveSpendOutlet(book, _producer, settings.budget_spend_topic)
+    return SpendControl(rules, spend_records, outlet, live)

@@ -20,6 +20,7 @@ from costline.api import (
     dead_letters_route,
     economics_route,
     events_route,
+    gate_route,
     invoices_route,
     otlp_wire,
     traces_route,
@@ -39,20 +40,23 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await the_service.producer.start()
+        the_service.gate.start()
         try:
             yield
         finally:
+            await the_service.gate.stop()
             await the_service.producer.stop()
 
     app = FastAPI(
         title="Costline",
-        summary="Usage events in, costs, invoices, economics and dead letters out, over HTTP",
+        summary="Usage events in, costs, invoices, economics and dead letters out, a budget gate, over HTTP",
         version="1",
         lifespan=lifespan,
     )
     app.state.service = the_service
     app.include_router(events_route.router)
     app.include_router(traces_route.router)
+    app.include_router(gate_route.router)
     for reading in (costs_route, invoices_route, economics_route, dead_letters_route):
         app.include_router(reading.router)
     app.include_router(dashboard_route.router)

@@ -24,6 +24,7 @@ _KEY = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 class Scope(StrEnum):
     INGEST = "ingest"  # POST /v1/events
     READ = "read"  # GET /v1/costs, invoices, economics, dead letters
+    GATE = "gate"  # POST /v1/gate/check: reads a remaining budget and reserves from it
     ADMIN = "admin"  # everything
 
 

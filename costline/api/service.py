@@ -19,6 +19,7 @@ from costline.api.metrics import ApiMetrics
 from costline.api.producing import EventProducer, InflightEvents
 from costline.clickhouse import open_client
 from costline.config import Settings
+from costline.gate.service import BudgetGate
 from costline.kafka_auth import client_security
 
 T = TypeVar("T")
@@ -44,9 +45,11 @@ class Service:
     # Reads have a client of their own, so a slow report never holds up a key lookup.
     _reader: Client | None = None
     _reader_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    gate: BudgetGate = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.gate = BudgetGate(s)
         self.keys = KeyCache(self._find_key, s.api_key_cache_s)
         self.idempotency = IdempotencyKeys(s.api_idempotency_ttl_s, s.api_idempotency_max_keys)
         self.inflight = InflightEvents(s.api_max_inflight_events)

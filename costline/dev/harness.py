@@ -58,6 +58,7 @@ class Pipeline:
                 "dead_letter_topic": f"costline-test-{run}.usage.dlq",
                 "budgets_topic": f"costline-test-{run}.budgets",
                 "alerts_topic": f"costline-test-{run}.alerts",
+                "budget_spend_topic": f"costline-test-{run}.budget_spend",
                 "clickhouse_database": f"costline_test_{run.replace('-', '_')}",
                 "partitions": partitions,
             }

@@ -29,6 +29,7 @@ WORKER_SETTINGS = (
     "dead_letter_topic",
     "budgets_topic",
     "alerts_topic",
+    "budget_spend_topic",
     "clickhouse_database",
     "partitions",
     "kafka_bootstrap",

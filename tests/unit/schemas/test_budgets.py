@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.budgets import Budget, BudgetFileError, load_budget_files, read_budget_file
+from schemas.budgets import Budget, BudgetFileError, OnUnreachable, load_budget_files, read_budget_file
 from tests.factories import event
 
 REPO = Path(__file__).resolve().parents[3]
@@ -69,3 +69,15 @@ def test_periods_are_utc_calendar_days_iso_weeks_and_months(
 ) -> None:
     budget = Budget.model_validate({"budget_id": "b", "customer_id": "acme", "period": period, "amount": "5"})
     assert budget.period_bounds(datetime(2026, 11, 20, 9, 30, tzinfo=UTC)) == (start, end)
+
+
+def test_a_hard_budget_fails_closed_and_a_soft_one_open_unless_the_file_says_otherwise() -> None:
+    def loaded(**fields: object) -> Budget:
+        return Budget.model_validate({"budget_id": "b", "customer_id": "acme", "period": "day", "amount": "1",
+                                      **fields})  # fmt: skip
+
+    assert loaded(kind="hard").on_unreachable is OnUnreachable.CLOSED
+    assert loaded().on_unreachable is OnUnreachable.OPEN
+    assert loaded(kind="hard", on_unreachable="open").on_unreachable is OnUnreachable.OPEN
+    again = loaded(kind="hard")
+    assert Budget.model_validate_json(again.model_dump_json()) == again

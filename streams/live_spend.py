@@ -1,0 +1,85 @@
+"""The worker's live spend per budget, published for the budget gate (:mod:`schemas.gate`).
+
+:class:`streams.spend_control.SpendControl` hands each batch's changed
+budget records here before it changelogs them, and waits for Kafka's acks,
+as it does for alerts: a crash before the records are changelogged replays
+the batch, which folds to the same records and publishes the same values
+(same position) again, so the gate, keeping the highest position per key,
+sees each update at least once and is never moved backwards. A batch that
+changes no budget publishes nothing.
+
+With each record go the gate reservations its batch counted under that
+budget (events carrying the ``costline.reservation_id`` attribute): the
+gate frees their holds in the same step as the spend grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, live_spend_key
+from schemas.money import ZERO
+from streams.aggregation import Counted
+from streams.spend_rules import BudgetBook
+from streams.spend_state import BudgetSpend, split_key
+
+
+def live_records(
+    book: BudgetBook, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted], at: datetime
+) -> list[LiveSpend]:
+    """The live spend of each changed budget record, with the reservations counted under it. Pure."""
+    reserved = [
+        (priced.event, rid)
+        for _, _, priced in counted
+        if (rid := priced.event.attributes.get(RESERVATION_ATTRIBUTE)) is not None
+    ]
+    records = []
+    for key, record in changed.items():
+        _, budget_id, subject = split_key(key)
+        budget = book.get(budget_id)
+        settled = tuple(
+            rid for event, rid in reserved if budget is not None and budget.subject(event) == subject
+        )
+        records.append(
+            LiveSpend(
+                budget_id=budget_id,
+                subject=subject,
+                period_start=datetime.fromtimestamp(record.period_start, UTC),
+                spend=record.spend,
+                hourly={h: v for h, v in record.hourly.items() if v != ZERO},
+                partition=record.partition,
+                position=record.position,
+                settled=settled,
+                published_at=at,
+            )
+        )
+    return records
+
+
+class LiveSpendOutlet:
+    def __init__(
+        self,
+        book: BudgetBook,
+        producer: Callable[[], Any],
+        topic: str,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.book = book
+        self.producer = producer  # the worker's aiokafka producer, once Faust has started it
+        self.topic = topic
+        self.now = now
+
+    async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None:
+        if not changed:
+            return
+        producer = self.producer()
+        sent = [
+            await producer.send(
+                self.topic, key=live_spend_key(r.budget_id, r.subject), value=r.model_dump_json().encode()
+            )
+            for r in live_records(self.book, changed, counted, self.now())
+        ]
+        for delivery in sent:
+            await delivery  # acknowledged before the records move on

@@ -1,0 +1,85 @@
+"""The worker's live spend for the gate: what a batch publishes, and when, against its state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from schemas.budgets import Budget
+from schemas.events import usage_event_adapter
+from schemas.gate import RESERVATION_ATTRIBUTE
+from streams.aggregation import Counted
+from streams.live_spend import live_records
+from streams.pricing import PricedEvent, TokenUsage
+from streams.spend_control import SpendControl
+from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
+from streams.spend_state import BudgetSpend
+from tests.unit.streams.test_spend_control import Outlet, Records, retry
+
+AT = datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
+
+
+def used(n: int, cost: str, agent: str = "researcher", reservation: str | None = None) -> Counted:
+    attributes = {RESERVATION_ATTRIBUTE: reservation} if reservation else {}
+    event = usage_event_adapter.validate_python(
+        {"kind": "tool", "event_id": f"e{n}", "occurred_at": AT.isoformat(), "customer_id": "acme",
+         "agent_id": agent, "tool": "search", "calls": 1, "attributes": attributes}
+    )  # fmt: skip
+    return (0, n << 16, PricedEvent(event, Decimal(cost), "v1", "search", "tavily", Decimal(1), "call",
+                                    TokenUsage()))  # fmt: skip
+
+
+def budgets() -> BudgetBook:
+    def budget(budget_id: str, **fields: Any) -> Budget:
+        return Budget.model_validate(
+            {"budget_id": budget_id, "customer_id": "acme", "period": "day", "amount": "1", **fields}
+        )
+
+    return BudgetBook([budget("acme-day"), budget("writer-day", scope="customer_agent", agent_id="writer")])
+
+
+def test_a_batch_publishes_each_changed_budget_with_the_reservations_it_counted_under_it() -> None:
+    book = budgets()
+    batch = [used(1, "0.10", reservation="res_a"), used(2, "0.20", agent="writer", reservation="res_b"),
+             used(3, "0.05")]  # fmt: skip
+    result = SpendRules(book, budget_rules(Decimal(20), Decimal(10)), LimitSettings()).evaluate(
+        batch, Records([])
+    )
+
+    records = {r.budget_id: r for r in live_records(book, result.budgets, batch, AT)}
+
+    assert records["acme-day"].spend == Decimal("0.35")
+    assert records["acme-day"].settled == ("res_a", "res_b")
+    assert records["writer-day"].settled == ("res_b",)  # the researcher's call is not the writer's
+    assert records["writer-day"].position == 2 << 16
+    assert records["acme-day"].period_start == datetime(2026, 11, 20, tzinfo=UTC)
+
+
+class Live:
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+        self.published: list[Mapping[bytes, BudgetSpend]] = []
+
+    async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None:
+        self.journal.append("live spend")
+        self.published.append(dict(changed))
+
+
+async def test_live_spend_is_acknowledged_before_the_state_moves_on_so_a_replay_sends_it_again() -> None:
+    journal: list[str] = []
+    live = Live(journal)
+    rules = SpendRules(budgets(), budget_rules(Decimal(20), Decimal(10)), LimitSettings(request_cost=None))
+    await SpendControl(rules, Records(journal), Outlet(journal), live).apply([used(1, "0.10")], retry)
+
+    assert journal == ["live spend", "state"]
+    assert len(live.published[0]) == 1
+
+
+async def test_a_batch_that_changes_no_budget_publishes_nothing() -> None:
+    journal: list[str] = []
+    live = Live(journal)
+    rules = SpendRules(BudgetBook(), budget_rules(Decimal(20), Decimal(10)), LimitSettings(request_cost=None))
+    await SpendControl(rules, Records(journal), Outlet(journal), live).apply([used(1, "0.10")], retry)
+    assert live.published == [] and journal == ["state"]

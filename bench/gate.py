@@ -1,0 +1,148 @@
+"""Budget gate latency: ``POST /v1/gate/check`` over HTTP on loopback, next to ``GET /healthz``.
+
+``python -m bench.gate [--checks 2000] [--clients 1,8]`` runs ``costline api``
+as its own process (its own topics and database), loads a hard budget, and
+times checks from 1 and then from 8 concurrent clients; ``/healthz`` is
+timed the same way in the same run, as the floor of the HTTP stack under
+the gate. Also the decision alone, in process (the reservation book, no
+HTTP). Each check reserves (ttl 5 s), so expiry runs as in production.
+The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.http_ingest import _free_port, _wait_ready
+from costline.api import key_store
+from costline.api.keys import Scope
+from costline.budgets import publish_and_record
+from costline.config import get_settings
+from costline.dev.harness import Pipeline
+from costline.gate.reservations import ReservationBook
+from schemas.budgets import Budget
+from schemas.gate import GateCheck
+from streams.spend_rules import BudgetBook
+
+BUDGET = Budget.model_validate(
+    {
+        "budget_id": "bench-day",
+        "customer_id": "bench-co",
+        "period": "day",
+        "amount": "1000000",
+        "kind": "hard",
+    }
+)
+CHECK = {"customer_id": "bench-co", "agent_id": "researcher", "estimate": "0.01", "ttl_s": 5}
+
+
+def _start_api(pipeline: Pipeline, port: int) -> subprocess.Popen[bytes]:
+    s = pipeline.settings
+    names = ("usage_topic", "budgets_topic", "budget_spend_topic", "clickhouse_database")
+    env = {**os.environ, **{f"COSTLINE_{n.upper()}": str(getattr(s, n)) for n in names}}
+    log = s.home / "run" / f"bench-gate-api-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "costline.cli", "api", "--port", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def _timed(url: str, key: str, path: str, count: int, clients: int) -> tuple[list[float], float]:
+    """Latencies (ms) of ``count`` requests from ``clients`` concurrent clients, and the elapsed seconds."""
+    latencies: list[float] = []
+    left = itertools.count()
+    body = orjson.dumps(CHECK)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+            while next(left) < count:
+                started = time.perf_counter()
+                if path == "/healthz":
+                    answer = await http.get(path)
+                else:
+                    answer = await http.post(path, content=body)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if answer.status_code != 200 or (path != "/healthz" and not answer.json()["allowed"]):
+                    raise SystemExit(f"unexpected answer {answer.status_code}: {answer.text[:300]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies, time.perf_counter() - started
+
+
+def _figures(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ms = sorted(latencies)
+    return {
+        "p50_ms": round(statistics.median(ms), 2),
+        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
+        "per_s": round(len(ms) / elapsed),
+    }
+
+
+def _in_process(count: int) -> float:
+    """Microseconds per decision of the reservation book alone."""
+    book = ReservationBook(BudgetBook([BUDGET]), ttl_s=5)
+    check = GateCheck.model_validate({**CHECK, "estimate": Decimal("0.01")})
+    started = time.perf_counter()
+    for _ in range(count):
+        book.check(check)
+    return (time.perf_counter() - started) / count * 1e6
+
+
+def _wait_gated(url: str, key: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    headers = {"Authorization": f"Bearer {key}"}
+    while time.monotonic() < deadline:
+        answer = httpx.post(f"{url}/v1/gate/check", json={**CHECK, "estimate": "0"}, headers=headers)
+        if answer.status_code == 200 and answer.json()["budget_id"] == BUDGET.budget_id:
+            return
+        time.sleep(0.2)
+    raise SystemExit("the gate did not load the bench budget")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checks", type=int, default=2000, help="requests per run, for each client count")
+    parser.add_argument("--clients", default="1,8", help="client counts, run in turn")
+    args = parser.parse_args()
+    pipeline = Pipeline.create(get_settings(), "bench-gate")
+    publish_and_record(pipeline.settings, pipeline.db, [BUDGET])
+    _, key = key_store.create_key(pipeline.db, [Scope.GATE], "bench-co", name="bench")
+    port = _free_port()
+    api = _start_api(pipeline, port)
+    result: dict[str, Any] = {"checks": args.checks}
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, api)
+        _wait_gated(url, key)
+        asyncio.run(_timed(url, key, "/v1/gate/check", 200, 1))  # warm up
+        for clients in (int(c) for c in args.clients.split(",")):
+            for name, path in (("healthz", "/healthz"), ("check", "/v1/gate/check")):
+                figures = _figures(*asyncio.run(_timed(url, key, path, args.checks, clients)))
+                result[f"{name}_{clients}c"] = figures
+                print(f"{name:<8} {clients} client(s): p50 {figures['p50_ms']} ms, "
+                      f"p99 {figures['p99_ms']} ms, {figures['per_s']}/s")  # fmt: skip
+    finally:
+        api.terminate()
+        api.wait(30)
+        pipeline.close()
+    result["decision_us"] = round(_in_process(args.checks), 1)
+    print(f"the decision alone, in process: {result['decision_us']} µs (a shared 2-core machine: noisy)")
+    print(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -40,10 +40,13 @@ async def check(
 ) -> GateDecision:
     if not key.may_act_for(body.customer_id):
         raise Forbidden(f"this key checks only customer {key.customer_id!r}, not {body.customer_id!r}")
+    service = service_of(request)
     try:
-        return service_of(request).gate.check(body)
+        decision = service.gate.check(body)
     except GateNotReady as exc:
         raise ApiError(503, str(exc), retry_after_s=1) from None
+    service.metrics.gate_decisions.labels("allowed" if decision.allowed else "denied").inc()
+    return decision
 
 
 @router.delete(

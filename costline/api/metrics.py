@@ -42,6 +42,14 @@ class ApiMetrics:
         )
         for span_outcome in SpanOutcome:
             self.otlp_spans.labels(span_outcome.value)
+        self.gate_decisions = Counter(
+            "costline_api_gate_decisions",
+            "Budget gate checks answered, allowed or denied",
+            ["decision"],
+            registry=self.registry,
+        )
+        for decision in ("allowed", "denied"):
+            self.gate_decisions.labels(decision)
         self.produce_errors = Counter(
             "costline_api_kafka_produce_errors",
             "Batches Kafka did not acknowledge (answered 503)",

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     # The budget gate (`POST /v1/gate/check`): how long a reservation holds its estimate when no
     # usage settles it and it is not released. Longer than the call it guards; see docs/spend-control.md.
     gate_reservation_ttl_s: float = Field(default=60.0, gt=0, le=3600)
+    # Open reservations one customer may hold; past it a check is answered 429.
+    gate_max_reservations_per_customer: int = Field(default=10_000, ge=1)
     # `POST /v1/traces` (OTLP/HTTP): which attribute gives each id of an event. Names
     # are tried in order, each on the span and then on its resource; the first present wins.
     # A span with usage but no customer (or another customer than its key's) is rejected.

@@ -8,7 +8,7 @@
             ...  # make the call; publish its usage with attributes={RESERVATION_ATTRIBUTE: reservation_id}
 
 When the gate cannot be reached (no connection, no answer within
-``timeout_s``, a 5xx such as the gate still loading), the client answers
+``timeout_s``, a 5xx such as the gate still loading, a 429), the client answers
 itself, with ``source="gate_unreachable"``: allowed or not as the budgets
 say (``on_unreachable``, closed by default for a hard budget), remembered
 from the last answer for the same customer, agent, user and task (else for
@@ -75,7 +75,7 @@ def _request(customer_id: str, agent_id: str, estimate: Decimal, **more: Any) ->
 
 
 def _answer(memory: _Memory, request: GateCheck, response: httpx.Response) -> GateDecision:
-    if response.status_code >= 500:
+    if response.status_code >= 500 or response.status_code == 429:
         return memory.fallback(request, f"HTTP {response.status_code}: {_message(response)}")
     if response.status_code >= 400:
         raise GateError(f"the gate refused the check (HTTP {response.status_code}): {_message(response)}")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from costline.api.auth import Forbidden
 from costline.api.keys import ApiKey, Scope
 from costline.api.service import ApiError, authenticated, service_of
+from costline.gate.reservations import TooManyReservations
 from costline.gate.service import GateNotReady
 from schemas.gate import GateCheck, GateDecision, Released
 
@@ -25,6 +26,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "not a valid check: the field and what is wrong"},
     401: {"description": "no valid API key"},
     403: {"description": "the key lacks the gate scope, or is bound to another customer"},
+    429: {"description": "the customer holds too many open reservations; the SDK fails per budget"},
     503: {"description": "the gate is still loading; the SDK fails open or closed per budget"},
 }
 
@@ -45,6 +47,8 @@ async def check(
         decision = service.gate.check(body)
     except GateNotReady as exc:
         raise ApiError(503, str(exc), retry_after_s=1) from None
+    except TooManyReservations as exc:
+        raise ApiError(429, str(exc), retry_after_s=1) from None
     service.metrics.gate_decisions.labels("allowed" if decision.allowed else "denied").inc()
     return decision
 

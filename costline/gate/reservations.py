@@ -33,6 +33,10 @@ HOUR = 3600
 HUNDRED = Decimal(100)
 
 
+class TooManyReservations(Exception):
+    """A customer holds as many open reservations as the gate keeps for one: answered 429."""
+
+
 def new_reservation_id() -> str:
     return f"res_{secrets.token_hex(12)}"
 
@@ -51,10 +55,13 @@ class ReservationBook:
     ttl_s: float = 60.0
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = new_reservation_id
+    # Soft budgets never refuse, so without a bound one customer's checks could fill the memory.
+    max_open_per_customer: int = 10_000
     spend: dict[bytes, LiveSpend] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     _held: dict[bytes, Decimal] = field(default_factory=dict)  # per key, the sum of open holds
     _expiry: list[tuple[float, str]] = field(default_factory=list)  # a heap
+    _open: dict[str, int] = field(default_factory=dict)  # per customer, open reservations
 
     def apply_spend(self, record: LiveSpend) -> None:
         """Take the worker's newest figure for a budget and free the holds its usage settled."""
@@ -128,6 +135,13 @@ class ReservationBook:
     def _reserve(self, request: GateCheck, keys: list[bytes], now: float) -> Reservation | None:
         if request.estimate == ZERO:
             return None  # nothing to hold
+        customer = request.customer_id
+        if self._open.get(customer, 0) >= self.max_open_per_customer:
+            raise TooManyReservations(
+                f"customer {customer} holds {self.max_open_per_customer:,} open reservations, the most the "
+                "gate keeps; release unused ones (DELETE /v1/gate/reservations/{id}) or let them expire"
+            )
+        self._open[customer] = self._open.get(customer, 0) + 1
         expires_at = now + (request.ttl_s if request.ttl_s is not None else self.ttl_s)
         reservation = Reservation(self.new_id(), request.customer_id, expires_at)
         for key in keys:
@@ -148,6 +162,9 @@ class ReservationBook:
             self._held.pop(key, None)
         if not reservation.holds:
             del self.reservations[reservation_id]
+            left_open = self._open.pop(reservation.customer_id) - 1
+            if left_open:
+                self._open[reservation.customer_id] = left_open
 
     def _standing(self, budget: Budget, key: bytes, now: float) -> BudgetStanding:
         record = self.spend.get(key)

@@ -29,7 +29,12 @@ class GateNotReady(Exception):
 class BudgetGate:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.budgets = BudgetBook()
-        self.book = ReservationBook(self.budgets, settings.gate_reservation_ttl_s, clock)
+        self.book = ReservationBook(
+            self.budgets,
+            settings.gate_reservation_ttl_s,
+            clock,
+            max_open_per_customer=settings.gate_max_reservations_per_customer,
+        )
         self.budget_feed = BudgetFeed(settings, self.budgets)
         self.spend_feed = LiveSpendFeed(settings, self.book)
         self._tasks: list[asyncio.Task[None]] = []

@@ -59,12 +59,13 @@ async def test_without_any_answer_yet_the_configured_default_decides() -> None:
     assert decision.allowed and decision.reason.endswith("failing open as configured")
 
 
-async def test_a_gate_still_loading_is_unreachable_and_another_customer_is_an_error() -> None:
+async def test_a_gate_loading_or_full_is_unreachable_and_another_customer_is_an_error() -> None:
     gate = Gate(answer(OnUnreachable.CLOSED))
     async with GateClient("http://gate", "k", transport=httpx.MockTransport(gate)) as client:
         await ask(client)
-        gate.status = 503
-        assert (await ask(client)).source is DecisionSource.GATE_UNREACHABLE
+        for status in (503, 429):
+            gate.status = status
+            assert (await ask(client)).source is DecisionSource.GATE_UNREACHABLE
         gate.status = 403
         with pytest.raises(GateError, match=r"HTTP 403\): this key checks only customer 'globex'"):
             await ask(client)

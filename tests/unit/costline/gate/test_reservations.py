@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from costline.gate.reservations import ReservationBook
+import pytest
+
+from costline.gate.reservations import ReservationBook, TooManyReservations
 from schemas.budgets import Budget, OnUnreachable
 from schemas.gate import GateCheck, LiveSpend
 from streams.spend_rules import BudgetBook
@@ -156,3 +158,15 @@ def test_an_overspent_hard_budget_refuses_even_a_free_call() -> None:
     book.apply_spend(counted("acme-day", "1.20", 1))
     refused = book.check(ask("0"))
     assert (refused.allowed, refused.remaining) == (False, Decimal("-0.20"))
+
+
+def test_a_customer_holds_a_bounded_number_of_open_reservations() -> None:
+    book = gate(budget(kind="soft"))
+    book.max_open_per_customer = 2
+    first = book.check(ask("0.01"))
+    book.check(ask("0.01"))
+    with pytest.raises(TooManyReservations, match="customer acme holds 2 open reservations"):
+        book.check(ask("0.01"))
+    assert book.check(ask("0")).allowed  # asking without reserving still answers
+    assert first.reservation_id is not None and book.release(first.reservation_id) is not None
+    assert book.check(ask("0.01")).allowed

@@ -11,6 +11,13 @@ update counted: the gate frees their hold on this budget in the same step
 as the spend grows, so a reservation is never counted twice nor dropped
 before its cost shows.
 
+Every few seconds each worker also publishes a :class:`PartitionMark` per
+usage partition it holds (key: :func:`partition_mark_key`, which no budget
+key can be): whether it has counted all that partition has, and when. A
+budget's spend is as fresh as its partition's last caught-up mark: a
+stopped or lagging worker shows as spend growing old, also while no usage
+comes.
+
 **Checks.** An agent asks "may I spend about ``estimate`` now?" with a
 :class:`GateCheck`; the :class:`GateDecision` says allowed or not, what
 remains of the tightest budget, and which reservation holds the estimate
@@ -61,6 +68,20 @@ class LiveSpend(BaseModel):
     published_at: AwareDatetime  # the worker's clock: how fresh this figure is
 
 
+def partition_mark_key(partition: int) -> bytes:
+    return f"{_SEP}{partition}".encode()  # a budget id is never empty
+
+
+class PartitionMark(BaseModel):
+    """A worker's word on one usage partition: how far behind its end it is, at ``at``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    partition: int
+    behind: int | None  # messages not yet counted as of the last fetch; None: not known yet
+    at: AwareDatetime
+
+
 class GateCheck(BaseModel):
     """May this agent spend about ``estimate`` USD now? The ids pick the budgets, as an event's do."""
 
@@ -93,7 +114,9 @@ class BudgetStanding(BaseModel):
     reserved: Decimal  # held by open reservations, this check's included when allowed
     remaining: Decimal  # amount − spent − reserved; negative once overspent
     low: bool  # less than LOW_PERCENT of the amount remains
-    spend_as_of: datetime | None  # when the worker published ``spent``; None: no usage counted yet
+    # Usage up to this time is in ``spent``: the worker's last publication of it, or a later mark of
+    # its partition caught up. None: no usage of this budget counted yet.
+    spend_as_of: datetime | None
 
 
 class GateDecision(BaseModel):
@@ -110,6 +133,8 @@ class GateDecision(BaseModel):
     reservation_id: str | None = None
     expires_at: datetime | None = None
     budgets: tuple[BudgetStanding, ...] = ()
+    # Seconds since the stalest ``spend_as_of`` of these budgets: old when the worker is down or behind.
+    spend_age_s: float | None = None
     reason: str
     source: DecisionSource = DecisionSource.GATE
 

@@ -21,7 +21,7 @@ from streams.price_feed import PriceFeed
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
 from streams.sinks.clickhouse_sink import ClickHouseSink
-from streams.spend_wiring import budget_feed, spend_control, spend_records
+from streams.spend_wiring import budget_feed, live_spend, spend_control, spend_records
 from streams.topology import dead_letter_topic, usage_topic, windows_table
 from streams.window_state import TableState
 
@@ -192,6 +192,7 @@ async def sample_partitions() -> None:
                 processed = progress.expected.get((tp.topic, tp.partition))
             samples[tp.partition] = PartitionSample(_end_offset(tp), processed, state.watermark(tp.partition))
     metrics.observe_partitions(samples, time.time())
+    await live_spend.mark(samples)  # the budget gate's measure of how fresh spend is
 
 
 def _end_offset(tp: TP) -> int | None:

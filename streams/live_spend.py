@@ -11,19 +11,27 @@ changes no budget publishes nothing.
 With each record go the gate reservations its batch counted under that
 budget (events carrying the ``costline.reservation_id`` attribute): the
 gate frees their holds in the same step as the spend grows.
+
+Every few seconds (the worker's partition sampling) a :class:`PartitionMark`
+per held partition says how far behind the worker is, so the gate can tell
+"no usage" from "no worker". A lost mark only makes spend look older.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, live_spend_key
+from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, PartitionMark, live_spend_key, partition_mark_key
 from schemas.money import ZERO
 from streams.aggregation import Counted
+from streams.metrics import PartitionSample
 from streams.spend_rules import BudgetBook
 from streams.spend_state import BudgetSpend, split_key
+
+log = logging.getLogger(__name__)
 
 
 def live_records(
@@ -83,3 +91,21 @@ class LiveSpendOutlet:
         ]
         for delivery in sent:
             await delivery  # acknowledged before the records move on
+
+    async def mark(self, samples: Mapping[int, PartitionSample]) -> None:
+        """Say, per partition, how far behind the worker is; only while budgets exist (no gate use else)."""
+        if not len(self.book):
+            return
+        at = self.now()
+        try:
+            producer = self.producer()
+            for partition, sample in samples.items():
+                behind = None
+                if sample.end_offset is not None and sample.processed is not None:
+                    behind = max(0, sample.end_offset - sample.processed)
+                mark = PartitionMark(partition=partition, behind=behind, at=at)
+                await producer.send(
+                    self.topic, key=partition_mark_key(partition), value=mark.model_dump_json().encode()
+                )
+        except Exception as exc:  # a heartbeat: the next one, in seconds, says the same
+            log.warning("could not publish partition marks to %s: %s", self.topic, exc)

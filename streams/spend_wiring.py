@@ -23,6 +23,9 @@ def _producer() -> Any:
     )._ensure_producer()  # the aiokafka producer under Faust's, as ChangelogWriter uses
 
 
+live_spend = LiveSpendOutlet(book, _producer, settings.budget_spend_topic)
+
+
 async def spend_control() -> SpendControl:
     rules = SpendRules(
         book,
@@ -35,5 +38,4 @@ async def spend_control() -> SpendControl:
         ),
     )
     outlet = ClickHouseKafkaOutlet(await open_async_client(settings), _producer, settings.alerts_topic)
-    live = LiveSpendOutlet(book, _producer, settings.budget_spend_topic)
-    return SpendControl(rules, spend_records, outlet, live)
+    return SpendControl(rules, spend_records, outlet, live_spend)

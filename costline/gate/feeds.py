@@ -15,11 +15,12 @@ from pydantic import ValidationError
 
 from costline.config import Settings
 from costline.gate.reservations import ReservationBook
-from schemas.gate import LiveSpend
+from schemas.gate import LiveSpend, PartitionMark, partition_mark_key
 from streams.compacted_feed import CompactedFeed
 
 log = logging.getLogger(__name__)
 RESTART_AFTER_S = 2.0
+MARK_PREFIX = partition_mark_key(0)[:1]  # the separator: no budget key starts with it
 
 
 class LiveSpendFeed(CompactedFeed):
@@ -44,11 +45,12 @@ class LiveSpendFeed(CompactedFeed):
                 self.book.forget_spend(key)
             return
         try:
-            record = LiveSpend.model_validate_json(raw)
+            if key is not None and key.startswith(MARK_PREFIX):
+                self.book.apply_mark(PartitionMark.model_validate_json(raw))
+            else:
+                self.book.apply_spend(LiveSpend.model_validate_json(raw))
         except ValidationError as exc:
             log.error("ignoring an invalid record on %s: %s", self.topic, exc)
-            return
-        self.book.apply_spend(record)
 
 
 async def follow(feed: CompactedFeed) -> None:

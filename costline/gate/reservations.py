@@ -25,7 +25,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from schemas.budgets import Budget, BudgetKind, OnUnreachable, PeriodKind
-from schemas.gate import LOW_PERCENT, BudgetStanding, GateCheck, GateDecision, LiveSpend, live_spend_key
+from schemas.gate import (
+    LOW_PERCENT,
+    BudgetStanding,
+    GateCheck,
+    GateDecision,
+    LiveSpend,
+    PartitionMark,
+    live_spend_key,
+)
 from schemas.money import ZERO, to_micros
 from streams.spend_rules import BudgetBook
 
@@ -58,6 +66,7 @@ class ReservationBook:
     # Soft budgets never refuse, so without a bound one customer's checks could fill the memory.
     max_open_per_customer: int = 10_000
     spend: dict[bytes, LiveSpend] = field(default_factory=dict)
+    marks: dict[int, PartitionMark] = field(default_factory=dict)  # per usage partition
     reservations: dict[str, Reservation] = field(default_factory=dict)
     _held: dict[bytes, Decimal] = field(default_factory=dict)  # per key, the sum of open holds
     _expiry: list[tuple[float, str]] = field(default_factory=list)  # a heap
@@ -71,6 +80,11 @@ class ReservationBook:
             self.spend[key] = record
         for reservation_id in record.settled:
             self._drop_hold(reservation_id, key)
+
+    def apply_mark(self, mark: PartitionMark) -> None:
+        known = self.marks.get(mark.partition)
+        if known is None or mark.at >= known.at:
+            self.marks[mark.partition] = mark
 
     def forget_spend(self, key: bytes) -> None:
         self.spend.pop(key, None)
@@ -96,12 +110,12 @@ class ReservationBook:
         refusing = [s for s in before if s.kind is BudgetKind.HARD and estimate > s.remaining]
         if refusing:
             tightest = min(refusing, key=_tightness)
-            return _decision(False, tightest, before, _refusal(tightest, estimate))
+            return _decision(False, tightest, before, _refusal(tightest, estimate), now)
         reservation = self._reserve(request, [key for _, key in matched], now)
         after = [self._standing(budget, key, now) for budget, key in matched]
         tightest = min(after, key=_tightness)
         reason = f"allowed: {to_micros(tightest.remaining)} left of budget {tightest.budget_id} after this"
-        decision = _decision(True, tightest, after, reason)
+        decision = _decision(True, tightest, after, reason, now)
         if reservation is None:
             return decision
         expires_at = datetime.fromtimestamp(reservation.expires_at, UTC)
@@ -180,8 +194,17 @@ class ReservationBook:
             reserved=reserved,
             remaining=remaining,
             low=remaining * HUNDRED < budget.amount * LOW_PERCENT,
-            spend_as_of=record.published_at if record is not None else None,
+            spend_as_of=self._as_of(record),
         )
+
+    def _as_of(self, record: LiveSpend | None) -> datetime | None:
+        """Until when the budget's usage is counted: its last figure, or a later caught-up mark."""
+        if record is None:
+            return None
+        mark = self.marks.get(record.partition)
+        if mark is not None and mark.behind == 0 and mark.at > record.published_at:
+            return mark.at
+        return record.published_at
 
 
 def _spent(budget: Budget, record: LiveSpend | None, now: float) -> Decimal:
@@ -202,8 +225,9 @@ def _tightness(standing: BudgetStanding) -> tuple[Decimal, str]:
 
 
 def _decision(
-    allowed: bool, tightest: BudgetStanding, standings: list[BudgetStanding], reason: str
+    allowed: bool, tightest: BudgetStanding, standings: list[BudgetStanding], reason: str, now: float
 ) -> GateDecision:
+    known = [s.spend_as_of.timestamp() for s in standings if s.spend_as_of is not None]
     closed = any(s.kind is BudgetKind.HARD and s.on_unreachable is OnUnreachable.CLOSED for s in standings)
     return GateDecision(
         allowed=allowed,
@@ -213,6 +237,7 @@ def _decision(
         kind=tightest.kind,
         fail_mode=OnUnreachable.CLOSED if closed else OnUnreachable.OPEN,
         budgets=tuple(standings),
+        spend_age_s=round(max(0.0, now - min(known)), 3) if known else None,
         reason=reason,
     )
 

@@ -111,6 +111,7 @@ def test_twenty_concurrent_callers_of_a_hard_dollar_get_ten_dimes_and_real_usage
     assert Decimal(standing["budgets"][0]["reserved"]) == 0, standing
     assert Decimal(standing["budgets"][0]["spent"]) == spent
     assert Decimal(standing["remaining"]) == Decimal("1.00") - spent
+    assert standing["budgets"][0]["spend_as_of"] is not None and standing["spend_age_s"] is not None
     assert check(api, key, "dime-co", "0.20").json()["allowed"]  # the $0.20 the calls did not use
 
 

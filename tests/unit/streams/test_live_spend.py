@@ -9,9 +9,10 @@ from typing import Any
 
 from schemas.budgets import Budget
 from schemas.events import usage_event_adapter
-from schemas.gate import RESERVATION_ATTRIBUTE
+from schemas.gate import RESERVATION_ATTRIBUTE, PartitionMark, partition_mark_key
 from streams.aggregation import Counted
-from streams.live_spend import live_records
+from streams.live_spend import LiveSpendOutlet, live_records
+from streams.metrics import PartitionSample
 from streams.pricing import PricedEvent, TokenUsage
 from streams.spend_control import SpendControl
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
@@ -83,3 +84,29 @@ async def test_a_batch_that_changes_no_budget_publishes_nothing() -> None:
     rules = SpendRules(BudgetBook(), budget_rules(Decimal(20), Decimal(10)), LimitSettings(request_cost=None))
     await SpendControl(rules, Records(journal), Outlet(journal), live).apply([used(1, "0.10")], retry)
     assert live.published == [] and journal == ["state"]
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent.append((topic, key, value))
+
+
+async def test_each_held_partition_is_marked_with_how_far_behind_the_worker_is() -> None:
+    producer = Producer()
+    outlet = LiveSpendOutlet(budgets(), lambda: producer, "spend", now=lambda: AT)
+    await outlet.mark(
+        {0: PartitionSample(120, 120, 0), 3: PartitionSample(130, 100, 0), 5: PartitionSample(0, None, 0)}
+    )
+
+    marks = {key: PartitionMark.model_validate_json(value) for _, key, value in producer.sent}
+    assert [(m.partition, m.behind) for m in marks.values()] == [(0, 0), (3, 30), (5, None)]
+    assert set(marks) == {partition_mark_key(p) for p in (0, 3, 5)} and marks[partition_mark_key(0)].at == AT
+
+
+async def test_no_marks_while_no_budget_exists() -> None:
+    producer = Producer()
+    await LiveSpendOutlet(BudgetBook(), lambda: producer, "spend").mark({0: PartitionSample(1, 1, 0)})
+    assert producer.sent == []

@@ -11,7 +11,7 @@ import pytest
 
 from costline.gate.reservations import ReservationBook, TooManyReservations
 from schemas.budgets import Budget, OnUnreachable
-from schemas.gate import GateCheck, LiveSpend
+from schemas.gate import GateCheck, LiveSpend, PartitionMark
 from streams.spend_rules import BudgetBook
 from tests.fakes import Clock
 
@@ -170,3 +170,19 @@ def test_a_customer_holds_a_bounded_number_of_open_reservations() -> None:
     assert book.check(ask("0")).allowed  # asking without reserving still answers
     assert first.reservation_id is not None and book.release(first.reservation_id) is not None
     assert book.check(ask("0.01")).allowed
+
+
+def test_spend_is_as_fresh_as_the_last_caught_up_mark_of_its_partition() -> None:
+    clock = Clock(NOON)
+    book = gate(budget(), clock=clock)
+    book.apply_spend(counted("acme-day", "0.10", 1))  # published at noon
+    clock.advance(60)
+    assert book.check(ask("0")).spend_age_s == 60
+
+    book.apply_mark(PartitionMark(partition=0, behind=3, at=datetime(2026, 11, 20, 12, 0, 55, tzinfo=UTC)))
+    assert book.check(ask("0")).spend_age_s == 60  # a worker behind vouches for nothing newer
+
+    caught_up = datetime(2026, 11, 20, 12, 0, 58, tzinfo=UTC)
+    book.apply_mark(PartitionMark(partition=0, behind=0, at=caught_up))
+    fresh = book.check(ask("0"))
+    assert (fresh.spend_age_s, fresh.budgets[0].spend_as_of) == (2, caught_up)

@@ -6,7 +6,9 @@ times checks from 1 and then from 8 concurrent clients; ``/healthz`` is
 timed the same way in the same run, as the floor of the HTTP stack under
 the gate. Also the decision alone, in process (the reservation book, no
 HTTP). Each check reserves (ttl 5 s), so expiry runs as in production.
-The last line is JSON.
+Last, the worker's extra cost per batch that changes budgets: publishing
+their live spend (1 and 10 budgets) and waiting for Kafka's acks, with a
+producer set as the worker's (acks all, linger 5 ms). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ from typing import Any
 
 import httpx
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from bench.http_ingest import _free_port, _wait_ready
 from costline.api import key_store
 from costline.api.keys import Scope
 from costline.budgets import publish_and_record
-from costline.config import get_settings
+from costline.config import Settings, get_settings
 from costline.dev.harness import Pipeline
 from costline.gate.reservations import ReservationBook
+from costline.kafka_auth import client_security
 from schemas.budgets import Budget
 from schemas.gate import GateCheck
+from streams.live_spend import LiveSpendOutlet
 from streams.spend_rules import BudgetBook
+from streams.spend_state import BudgetSpend, budget_key
 
 BUDGET = Budget.model_validate(
     {
@@ -102,6 +108,30 @@ def _in_process(count: int) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
+async def _worker_publish(settings: Settings, budgets: int, rounds: int) -> dict[str, float]:
+    """Milliseconds to publish ``budgets`` changed records of a batch and have them acknowledged."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5, **client_security(settings)
+    )
+    await producer.start()
+    try:
+        outlet = LiveSpendOutlet(BudgetBook([BUDGET]), lambda: producer, settings.budget_spend_topic)
+        latencies = []
+        for n in range(rounds):
+            changed = {
+                budget_key(BUDGET.budget_id, f"agent-{b}"): BudgetSpend(
+                    0, Decimal(n), position=n, partition=0
+                )
+                for b in range(budgets)
+            }
+            started = time.perf_counter()
+            await outlet.publish(changed, [])
+            latencies.append((time.perf_counter() - started) * 1000)
+        return {k: v for k, v in _figures(latencies, 1).items() if k != "per_s"}
+    finally:
+        await producer.stop()
+
+
 def _wait_gated(url: str, key: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     headers = {"Authorization": f"Bearer {key}"}
@@ -135,6 +165,12 @@ def main() -> None:
                 result[f"{name}_{clients}c"] = figures
                 print(f"{name:<8} {clients} client(s): p50 {figures['p50_ms']} ms, "
                       f"p99 {figures['p99_ms']} ms, {figures['per_s']}/s")  # fmt: skip
+        for budgets in (1, 10):
+            result[f"worker_publish_{budgets}b"] = figures = asyncio.run(
+                _worker_publish(pipeline.settings, budgets, 200)
+            )
+            print(f"worker, a batch changing {budgets} budget(s): p50 {figures['p50_ms']} ms, "
+                  f"p99 {figures['p99_ms']} ms to publish and be acknowledged")  # fmt: skip
     finally:
         api.terminate()
         api.wait(30)

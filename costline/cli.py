@@ -480,7 +480,8 @@ def _service_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
 
     p = sub.add_parser(
         "api",
-        help="the HTTP service: POST /v1/events, GET /v1/costs, invoices, economics, dead letters; /docs",
+        help="the HTTP service: POST /v1/events, GET /v1/costs, invoices, economics, dead letters, "
+        "the budget gate; /docs",
     )
     p.add_argument("--host", help="default COSTLINE_API_HOST (127.0.0.1)")
     p.add_argument("--port", type=int, help="default COSTLINE_API_PORT (18080)")

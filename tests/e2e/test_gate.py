@@ -24,7 +24,7 @@ from costline.gate_client import GateClient
 from schemas.budgets import Budget
 from schemas.gate import RESERVATION_ATTRIBUTE, DecisionSource, GateDecision
 from tests.e2e.api_client import api_client, api_pipeline, bearer, free_port
-from tests.factories import usage
+from tests.factories import event, usage
 
 SMS = Decimal("0.008")  # twilio-sms, a call
 
@@ -181,3 +181,49 @@ def test_the_sdk_fails_closed_for_a_hard_budget_and_open_for_a_soft_one_once_the
         hard.reason.startswith("gate unreachable (")
         and "failing closed as budget sdk-researcher" in hard.reason
     )
+
+
+@pytest.fixture()
+def cold(services: Settings) -> Iterator[Pipeline]:
+    p = Pipeline.create(services, "gatekill", api_key_cache_s=0.0)
+    p.load_prices()
+    yield p
+    p.close()
+
+
+def test_a_worker_killed_mid_stream_leaves_no_reservation_unsettled_and_no_spend_miscounted(
+    cold: Pipeline,
+) -> None:
+    key = bearer(cold, "kill-co", Scope.GATE)
+    load_budget(cold, "kill-day", "kill-co", "25")
+    with api_client(cold) as api:
+        wait_until_gated(api, key, "kill-co", "kill-day")
+        # Held for 10 minutes: only the worker's settlement, not expiry, can free them in this test.
+        held = [check(api, key, "kill-co", "0.10", ttl_s=600).json() for _ in range(200)]
+        assert all(h["allowed"] for h in held)
+        now = datetime.now(UTC)
+        calls = [
+            event(f"kill-{n}", customer="kill-co", agent="researcher", at=now, calls=10,
+                  attributes={RESERVATION_ATTRIBUTE: h["reservation_id"]})
+            for n, h in enumerate(held)
+        ]  # fmt: skip
+        cold.publish(calls, max_events=1)  # one event per message: batches land on both sides of the kill
+        cold.start_worker(batch_max=5)
+        deadline = time.monotonic() + 120
+        while cold.scalar("SELECT count() FROM ledger") < len(calls) // 3:
+            assert time.monotonic() < deadline, cold.workers_report()
+            time.sleep(0.05)
+        cold.kill_worker()
+        assert cold.scalar("SELECT count() FROM ledger FINAL") < len(calls)
+        cold.start_worker(batch_max=5)
+        cold.wait_until_counted(len(calls), timeout=180)
+        spent = cold.scalar("SELECT sum(cost) FROM ledger FINAL WHERE customer_id = 'kill-co'")
+        assert spent == 200 * 10 * SMS
+
+        def settled(r: httpx.Response) -> bool:
+            return Decimal(r.json()["budgets"][0]["reserved"]) == 0
+
+        standing = until(lambda: check(api, key, "kill-co", "0"), settled, timeout=120).json()
+    assert Decimal(standing["budgets"][0]["reserved"]) == 0, standing
+    assert Decimal(standing["budgets"][0]["spent"]) == spent
+    assert Decimal(standing["remaining"]) == Decimal(25) - spent

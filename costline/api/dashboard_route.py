@@ -27,6 +27,13 @@ from costline.api.service import ApiError, authenticated, service_of
 
 STATIC = Path(__file__).parent / "static"
 PAGE_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+# Fetched at build time by costline.dev.vendor (git-ignored): served from this origin, never a CDN.
+VENDOR_FILES = {
+    "echarts.min.js": "text/javascript",
+    "echarts.NOTICE": "text/plain",
+    "echarts.LICENSE": "text/plain",
+}
+VENDOR_MISSING = "run `python -m costline.dev.vendor` where Costline is installed (`make setup` does)"
 TOP_LIMIT = 10
 SAMPLES_PER_CODE = 3
 SAMPLE_PAYLOAD_CHARS = 300  # enough to recognise a message; `costline dlq` shows it whole
@@ -47,6 +54,17 @@ async def page_file(name: str) -> FileResponse:
 
 
 _NO_STORE = {"Cache-Control": "no-store"}  # the page and its script change together on upgrade
+
+
+@router.get("/dashboard/vendor/{name}", include_in_schema=False)
+async def vendor_file(name: str) -> FileResponse:
+    if name not in VENDOR_FILES:
+        raise ApiError(404, f"no vendored file {name!r}")
+    path = STATIC / "vendor" / name
+    if not path.is_file():
+        raise ApiError(404, f"the dashboard's chart library is not installed: {VENDOR_MISSING}")
+    # Pinned by version and hash: it changes only with an upgrade, which the page's no-store covers.
+    return FileResponse(path, media_type=VENDOR_FILES[name], headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get(

@@ -130,9 +130,39 @@ def test_the_overview_prints_the_api_figures_which_equal_the_cli(
         assert page.locator('[data-figure="total"]').inner_text() == on_screen(api["total"])
         printed = page.locator('#top-customers [data-figure="cost"]').all_inner_texts()
         assert printed == [on_screen(row["cost"]) for row in api["top_customers"]]
-        assert page.locator("#chart path").count() == len(api["series"])
+        expect(page.locator("#chart")).to_have_attribute("data-series", str(len(api["series"])))
+        expect(page.locator("#chart svg")).to_have_count(1)  # drawn by the vendored ECharts
         page.screenshot(path=shots / f"overview-{viewport}.png", full_page=True)
         page.close()
+
+
+def test_the_page_loads_nothing_from_outside_its_own_origin(dashboard: Dashboard, chromium: Browser) -> None:
+    origin = str(dashboard.api.base_url).rstrip("/")
+    page = chromium.new_page(viewport=VIEWPORTS["desktop"])  # type: ignore[arg-type]
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{origin}/dashboard?{PAGE_QUERY}")
+    page.fill("#key", dashboard.admin["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Enter")
+    expect(page.locator("#chart svg")).to_have_count(1)
+    assert f"{origin}/dashboard/vendor/echarts.min.js" in requested
+    assert [url for url in requested if not url.startswith(f"{origin}/")] == []
+    notice = dashboard.api.get("/dashboard/vendor/echarts.NOTICE")
+    assert notice.status_code == 200 and "Apache ECharts" in notice.text
+    page.close()
+
+
+def test_without_its_chart_library_the_page_says_so_in_one_line_and_still_shows_figures(
+    dashboard: Dashboard, chromium: Browser
+) -> None:
+    page = chromium.new_page(viewport=VIEWPORTS["desktop"])  # type: ignore[arg-type]
+    page.route("**/dashboard/vendor/echarts.min.js", lambda route: route.fulfill(status=404, body="{}"))
+    page.goto(f"{str(dashboard.api.base_url).rstrip('/')}/dashboard?{PAGE_QUERY}")
+    page.fill("#key", dashboard.admin["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Enter")
+    expect(page.locator("#chart")).to_contain_text("python -m costline.dev.vendor")
+    expect(page.locator('[data-figure="total"]')).not_to_have_text("…")
+    page.close()
 
 
 def test_a_customer_key_sees_only_its_own_customer(

@@ -282,67 +282,75 @@ function options(selector, values) {
   $(selector).replaceChildren(...values.map((value) => Object.assign(document.createElement("option"), { value })));
 }
 
-const SVG = "http://www.w3.org/2000/svg";
+// ---- charts (Apache ECharts, vendored: see costline/dev/vendor.py) ---------------------------
 
-function svg(name, attributes = {}) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  return element;
+const CHART_LIBRARY_MISSING = "The chart library is not installed on this server: run `python -m costline.dev.vendor` "
+  + "where Costline is installed (`make setup` does). Figures and tables below are complete.";
+const charts = new Map();
+
+// One instance per element, kept across polls so the range picked with the zoom survives a refresh.
+function drawChart(element, option) {
+  if (!window.echarts) {
+    element.replaceChildren(Object.assign(document.createElement("p"), { className: "hint", textContent: CHART_LIBRARY_MISSING }));
+    return null;
+  }
+  let instance = charts.get(element);
+  if (!instance || instance.isDisposed()) {
+    instance = window.echarts.init(element, null, { renderer: "svg" });
+    charts.set(element, instance);
+  }
+  instance.setOption({ color: PALETTE, aria: { enabled: true }, animation: false, ...option },
+    { replaceMerge: ["series", "xAxis", "yAxis", "legend"] });
+  element.dataset.series = String(option.series?.length ?? 0);
+  return instance;
 }
 
-function chart(answer) {
-  // Drawn at the width it is shown, so its labels keep their size on a phone.
-  const width = Math.max(320, $("#chart").clientWidth || 1000), height = 300, left = 90, bottom = 24, top = 10;
-  const times = [...new Set(answer.series.flatMap((s) => s.points.map(([t]) => t)))].sort();
-  // Exact stacked totals per window: the axis label is the largest, printed from exact units.
-  const stacks = new Map(times.map((t) => [t, 0n]));
-  const layers = answer.series.map((series) => {
-    const at = new Map(series.points.map(([t, cost]) => [t, units(cost)]));
-    return times.map((t) => {
-      const below = stacks.get(t);
-      const above = below + (at.get(t) ?? 0n);
-      stacks.set(t, above);
-      return [t, below, above, at.get(t) ?? 0n];
+window.addEventListener("resize", () => { for (const instance of charts.values()) instance.resize(); });
+
+// A tooltip of exact money: cents, and micro-dollars beside them (the figures are never floats).
+function moneyTooltip(exactOf) {
+  return (items) => {
+    const rows = [].concat(items).map((item) => {
+      const exact = exactOf(item);
+      const shown = exact === undefined ? "" : `${formatUnits(units(exact), 2)} <small>(${formatUnits(units(exact), 6)})</small>`;
+      return `${item.marker}${escapeHtml(item.seriesName)}: <b>${shown}</b>`;
     });
+    const first = [].concat(items)[0];
+    const when = first && typeof first.axisValue === "number" ? new Date(first.axisValue).toISOString().slice(0, 16).replace("T", " ") + " UTC" : first?.name ?? "";
+    return [escapeHtml(when), ...rows].join("<br>");
+  };
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+const moneyAxis = () => ({ type: "value", axisLabel: { formatter: (v) => formatUnits(units(String(v)), 2).replace(/\.00$/, "") } });
+
+function chart(answer) {
+  // Every series gets every window (0 where it had none), so the stacks line up exactly.
+  const times = [...new Set(answer.series.flatMap((s) => s.points.map(([t]) => Date.parse(t))))].sort((a, b) => a - b);
+  const exact = new Map();
+  const series = answer.series.map((item) => {
+    const at = new Map(item.points.map(([t, cost]) => [Date.parse(t), cost]));
+    exact.set(item.name, at);
+    return {
+      name: item.name, type: "line", stack: "cost", step: "end", symbol: "none", areaStyle: { opacity: 0.85 },
+      lineStyle: { width: 1 }, emphasis: { focus: "series" },
+      data: times.map((t) => [t, Number(at.get(t) ?? "0")]),
+    };
   });
-  const peak = [...stacks.values()].reduce((a, b) => (b > a ? b : a), 0n);
-  const from = new Date(query().get("from")).getTime(), to = new Date(query().get("to")).getTime();
-  const x = (t) => left + ((new Date(t).getTime() - from) / (to - from)) * (width - left - 5);
-  const y = (v) => height - bottom - (peak === 0n ? 0 : (Number(v) / Number(peak)) * (height - bottom - top));
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": `Cost per ${answer.window === 60 ? "minute" : "hour"} stacked by ${answer.group}: ${answer.series.length} series, ${times.length} windows` });
-  root.append(svg("line", { x1: left, x2: width, y1: height - bottom, y2: height - bottom, stroke: "#999" }));
-  const peakLabel = svg("text", { x: left - 6, y: top + 10, "text-anchor": "end", class: "axis" });
-  peakLabel.textContent = formatUnits(peak, 2);
-  const zeroLabel = svg("text", { x: left - 6, y: height - bottom, "text-anchor": "end", class: "axis" });
-  zeroLabel.textContent = formatUnits(0n, 2);
-  for (const [text, at, anchor] of [[query().get("from").slice(0, 10), left, "start"], [new Date(to - 1).toISOString().slice(0, 10), width - 5, "end"]]) {
-    const label = svg("text", { x: at, y: height - 6, "text-anchor": anchor, class: "axis" });
-    label.textContent = text;
-    root.append(label);
-  }
-  root.append(peakLabel, zeroLabel);
-  const step = answer.window * 1000;
-  layers.forEach((layer, index) => {
-    if (!layer.length) return;
-    // A window's cost is drawn flat across its width, so gaps between windows fall to zero.
-    const upper = layer.flatMap(([t, , above]) => [[x(t), y(above)], [x(new Date(new Date(t).getTime() + step).toISOString()), y(above)]]);
-    const lower = layer.flatMap(([t, below]) => [[x(t), y(below)], [x(new Date(new Date(t).getTime() + step).toISOString()), y(below)]]).reverse();
-    const d = `M${[...upper, ...lower].map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join("L")}Z`;
-    const path = svg("path", { d, fill: PALETTE[index % PALETTE.length], "fill-opacity": "0.85", stroke: PALETTE[index % PALETTE.length] });
-    const title = svg("title");
-    title.textContent = answer.series[index].name;
-    path.append(title);
-    root.append(path);
+  drawChart($("#chart"), {
+    aria: { enabled: true, label: { description: `Cost per ${answer.window === 60 ? "minute" : "hour"} stacked by ${answer.group}: ${answer.series.length} series, ${times.length} windows` } },
+    grid: { left: 70, right: 20, top: 40, bottom: 70 },
+    legend: { type: "scroll", top: 0 },
+    tooltip: { trigger: "axis", formatter: moneyTooltip((item) => exact.get(item.seriesName)?.get(item.value[0]) ?? "0") },
+    xAxis: { type: "time" },
+    yAxis: moneyAxis(),
+    // The range picker: drag the slider or its handles; the wheel zooms where the pointer is.
+    dataZoom: [{ type: "slider", bottom: 10 }, { type: "inside" }],
+    series,
   });
-  $("#chart").replaceChildren(root);
-  $("#legend").replaceChildren(...answer.series.map((series, index) => {
-    const item = document.createElement("li");
-    const swatch = document.createElement("i");
-    swatch.style.background = PALETTE[index % PALETTE.length];
-    item.append(swatch, series.name);
-    return item;
-  }));
 }
 
 // ---- go ------------------------------------------------------------------------------------

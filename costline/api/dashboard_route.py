@@ -19,8 +19,9 @@ from billing.exceptions import BillingError
 from billing.invoices import BillingContext, invoice_for
 from billing.periods import Period
 from billing.render import invoice_document
-from costline.api import dashboard_store
+from costline.api import dashboard_customer, dashboard_store, dashboard_views
 from costline.api.dashboard_figures import Filters, QueryError, SeriesQuery, Spend, end_of_day
+from costline.api.dashboard_scope import customer_for, money, utc
 from costline.api.dashboard_store import Point, Top
 from costline.api.keys import ApiKey, Scope
 from costline.api.service import ApiError, authenticated, service_of
@@ -39,6 +40,7 @@ SAMPLES_PER_CODE = 3
 SAMPLE_PAYLOAD_CHARS = 300  # enough to recognise a message; `costline dlq` shows it whole
 
 router = APIRouter()
+router.include_router(dashboard_views.router)
 
 
 @router.get("/dashboard", include_in_schema=False)
@@ -88,8 +90,8 @@ async def overview(
     category: str = "",
     at: Annotated[date | None, Query(description="spend as of the end of this day (default: now)")] = None,
 ) -> dict[str, Any]:
-    filters = Filters(customer=_customer_for(key, customer), agent=agent, category=category)
-    query = SeriesQuery(_utc(start), _utc(end), window, group, filters)
+    filters = Filters(customer=customer_for(key, customer), agent=agent, category=category)
+    query = SeriesQuery(utc(start), utc(end), window, group, filters)
     try:
         query.check(service_of(request).settings.window_sizes)
     except QueryError as exc:
@@ -111,19 +113,19 @@ async def overview(
         "customer": key.customer_id,  # the key's binding: the page hides the customer filter
         "at": moment.isoformat(),
         "spend": {
-            "today": _money(spend.today),
-            "month": _money(spend.month),
-            "projected": _money(spend.projected),
+            "today": money(spend.today),
+            "month": money(spend.month),
+            "projected": money(spend.projected),
         },
         "window": window,
         "group": group,
         "series": _series(points),
-        "total": _money(sum((p.cost for p in points), Decimal(0))),
+        "total": money(sum((p.cost for p in points), Decimal(0))),
         "top_customers": [
-            {"customer": t.customer_id, "cost": _money(t.cost), "events": t.events} for t in customers
+            {"customer": t.customer_id, "cost": money(t.cost), "events": t.events} for t in customers
         ],
         "top_agents": [
-            {"customer": t.customer_id, "agent": t.agent_id, "cost": _money(t.cost), "events": t.events}
+            {"customer": t.customer_id, "agent": t.agent_id, "cost": money(t.cost), "events": t.events}
             for t in agents
         ],
     }
@@ -131,7 +133,7 @@ async def overview(
 
 @router.get(
     "/v1/dashboard/customer",
-    summary="The dashboard's Customer view: the month's draft invoice as it stands, as `costline invoice`",
+    summary="The dashboard's Customer view: the draft invoice as `costline invoice`, budgets, alerts, margin",
     tags=["dashboard"],
     responses={
         400: {"description": "no customer, or no subscription that month"},
@@ -143,19 +145,32 @@ async def customer_view(
     key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
     month: Annotated[str, Query(description="the month, as 2026-11")],
     customer: str = "",
+    at: Annotated[date | None, Query(description="budgets as of the end of this day (default: now)")] = None,
 ) -> dict[str, Any]:
-    who = _customer_for(key, customer)
+    who = customer_for(key, customer)
     if not who:
         raise ApiError(400, "name a customer: ?customer=ID")
-
-    def draft(client: Any) -> dict[str, Any]:
-        return invoice_document(invoice_for(BillingContext.load(client), who, Period.parse(month)))
-
     try:
-        invoice = await service_of(request).read(draft)
+        period = Period.parse(month)
     except BillingError as exc:
         raise ApiError(400, str(exc)) from None
-    return {"customer": key.customer_id, "invoice": invoice}
+    moment = datetime.now(UTC) if at is None else end_of_day(at) - timedelta(seconds=1)
+
+    def read(client: Any) -> dict[str, Any]:
+        invoice = invoice_document(invoice_for(BillingContext.load(client), who, period))
+        return {
+            "invoice": invoice,
+            "at": moment.isoformat(),
+            "budgets": dashboard_customer.budgets(client, who, moment),
+            "alerts": dashboard_customer.alerts(client, who, period),
+            "margins": dashboard_customer.margins(client, who, period.start.date()),
+        }
+
+    try:
+        figures = await service_of(request).read(read)
+    except BillingError as exc:
+        raise ApiError(400, str(exc)) from None
+    return {"customer": key.customer_id, "of": who, **figures}
 
 
 @router.get(
@@ -169,7 +184,7 @@ async def dead_letters(
     key: Annotated[ApiKey, Depends(authenticated(Scope.READ))],
     customer: str = "",
 ) -> dict[str, Any]:
-    bound = _customer_for(key, customer)
+    bound = customer_for(key, customer)
     codes = await service_of(request).read(
         lambda client: dashboard_store.dead_letters(client, bound, SAMPLES_PER_CODE, SAMPLE_PAYLOAD_CHARS)
     )
@@ -195,25 +210,9 @@ async def dead_letters(
     }
 
 
-def _customer_for(key: ApiKey, asked: str) -> str:
-    if key.customer_id is None:
-        return asked
-    if asked and asked != key.customer_id:
-        raise ApiError(403, f"this key reads only customer {key.customer_id!r}, not {asked!r}")
-    return key.customer_id
-
-
 def _series(points: list[dashboard_store.Point]) -> list[dict[str, Any]]:
     """One entry per series, its windows in time order (the query sorts them)."""
     named: dict[str, list[list[str]]] = {}
     for point in points:
-        named.setdefault(point.series, []).append([point.window_start.isoformat(), _money(point.cost)])
+        named.setdefault(point.series, []).append([point.window_start.isoformat(), money(point.cost)])
     return [{"name": name, "points": windows} for name, windows in named.items()]
-
-
-def _money(amount: Decimal) -> str:
-    return format(amount, "f")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -105,3 +105,35 @@ def dead_letters(client: Client, customer: str, per_code: int, payload_chars: in
         DeadLetterCode(code, int(letters), latest.replace(tzinfo=UTC), samples.get(code, []))
         for code, letters, latest in counts.result_rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCategory:
+    """One agent's cost, events and delivered value in one category over a range."""
+
+    customer_id: str
+    agent_id: str
+    category: str
+    cost: Decimal
+    events: int
+    outcome_value: Decimal
+    failed_outcomes: int
+
+
+def agent_categories(client: Client, start: datetime, end: datetime, filters: Filters) -> list[AgentCategory]:
+    """Per (customer, agent, category), from the 1-hour agent windows (never the rollups)."""
+    parameters = {"from": start, "to": end, **_filters(filters)}
+    rows = client.query(read_query("dashboard_agent_categories"), parameters=parameters).result_rows
+    return [
+        AgentCategory(customer, agent, category, cost, int(events), value, int(failed))
+        for customer, agent, category, cost, events, value, failed in rows
+    ]
+
+
+def monthly_cost(
+    client: Client, customer: str, start: datetime, end: datetime
+) -> dict[tuple[int, int], Decimal]:
+    """A customer's cost per (year, month) over [start, end), from its rollups."""
+    parameters = {"customer": customer, "from": start, "to": end}
+    rows = client.query(read_query("dashboard_months"), parameters=parameters).result_rows
+    return {(month.year, month.month): cost for month, cost in rows}

@@ -22,11 +22,13 @@ from billing.invoices import BillingContext, invoice_for
 from billing.periods import Period
 from billing.render import invoice_document
 from costline.api.keys import Scope
+from costline.budgets import publish_and_record
 from costline.config import Settings
 from costline.dev import browser
 from costline.dev.demo import PLANS_DIR, demo_price_versions
 from costline.dev.harness import Pipeline
 from costline.dev.sample_day import DAY, sample_day
+from schemas.budgets import Budget
 from schemas.money import to_cents
 from tests.e2e.api_client import api_client, api_pipeline, bearer
 
@@ -49,6 +51,18 @@ def dashboard(services: Settings) -> Iterator[Dashboard]:
     """The sample day, counted; set up before Chromium, whose driver holds this thread's event loop."""
     pipeline = api_pipeline(services, "dashboard")
     pipeline.load_prices(demo_price_versions(pipeline.settings))
+    # acme-corp spends about $147 on the day: past half and all of $100 a month, and its
+    # research agent past $40 a day, so the worker fires alerts the views show.
+    budgets = [
+        Budget.model_validate(b)
+        for b in (
+            {"budget_id": "acme-month", "customer_id": "acme-corp", "period": "month", "amount": "100"},
+            {"budget_id": "acme-research-day", "customer_id": "acme-corp", "scope": "customer_agent",
+             "agent_id": "research-agent", "period": "day", "amount": "40", "thresholds": [100]},
+        )
+    ]  # fmt: skip
+    publish_and_record(pipeline.settings, pipeline.db, budgets)
+    wait_until_in_force(pipeline, budgets)
     events = sample_day()
     bad = [(b"acme-corp", b'{"kind": "llm", "event_id": "broken"'), (b"globex", b"[]")]
     pipeline.publish(events, raw=bad)
@@ -83,6 +97,16 @@ def shots(services: Settings, request: pytest.FixtureRequest) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {folder}")
     return folder
+
+
+def wait_until_in_force(pipeline: Pipeline, budgets: list[Budget], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for budget in budgets:
+        while f"budget {budget.budget_id} in force" not in Path(pipeline.log_path).read_text(
+            errors="replace"
+        ):
+            assert time.monotonic() < deadline, pipeline.workers_report()
+            time.sleep(0.2)
 
 
 def open_dashboard(
@@ -259,7 +283,7 @@ def test_the_customer_view_prints_the_draft_invoice_the_cli_renders(
     expect(total).to_have_text(on_screen(cli["total"]))
     amounts = page.locator('#invoice [data-figure="amount"]').all_inner_texts()
     assert amounts == [on_screen(line["amount"]) for line in cli["lines"]]
-    expect(page.locator("#customer-pick")).to_be_hidden()
+    expect(page.locator("#customer-filter")).to_be_hidden()
     page.screenshot(path=shots / "customer.png", full_page=True)
     page.close()
 
@@ -274,3 +298,126 @@ def test_the_customer_view_prints_the_draft_invoice_the_cli_renders(
     )
     assert unsubscribed.status_code == 400
     assert unsubscribed.json() == {"error": "customer 'acme-corp' has no subscription in 2026-10"}
+
+
+def month_spend(dashboard: Dashboard, customer: str) -> Decimal:
+    overview = dashboard.api.get(
+        "/v1/dashboard/overview", params={**API_QUERY, "customer": customer}, headers=dashboard.admin
+    ).json()
+    return Decimal(overview["spend"]["month"])
+
+
+def test_the_customer_view_draws_each_budget_burning_against_its_line_with_alerts_and_margin(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    dashboard.pipeline.wait_for("SELECT count() > 0 FROM alerts FINAL WHERE customer_id = 'acme-corp'", 1)
+    params = {"month": "2026-11", "at": SAMPLE_DAY}
+    api = dashboard.api.get("/v1/dashboard/customer", params=params, headers=dashboard.acme).json()
+    monthly = next(b for b in api["budgets"] if b["budget_id"] == "acme-month")
+    # Spend so far is the month's spend on the overview; the projection is spend ÷ elapsed share.
+    spent = month_spend(dashboard, "acme-corp")
+    assert Decimal(monthly["spent"]) == spent > Decimal(100)
+    elapsed = Decimal(19 * 86_400 + 86_399)  # 2026-11-01 to the last second of the 20th
+    assert Decimal(monthly["projected"]) == (spent * 30 * 86_400 / elapsed).quantize(Decimal("1e-12"))
+    daily = next(b for b in api["budgets"] if b["budget_id"] == "acme-research-day")
+    assert daily["scope"] == "acme-corp/agent=research-agent" and Decimal(daily["spent"]) > 40
+    # "As of" the 20th is its last second: 86,399 of the day's 86,400 have elapsed.
+    expected = Decimal(daily["spent"]) * 86_400 / 86_399
+    assert Decimal(daily["projected"]) == expected.quantize(Decimal("1e-12"))
+    assert {a["customer"] for a in api["alerts"]} == {"acme-corp"} and api["alerts"]
+    november = next(m for m in api["margins"] if m["month"] == "2026-11")
+    assert Decimal(november["revenue"]) == Decimal(api["invoice"]["total"])
+    assert Decimal(november["margin"]) == Decimal(november["revenue"]) - spent
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "#customer", viewport)
+        block = page.locator('[data-budget="acme-month"]')
+        expect(block.locator('[data-figure="spent"]')).to_have_text(on_screen(monthly["spent"]))
+        expect(block.locator('[data-figure="projected"]')).to_have_text(on_screen(monthly["projected"]))
+        expect(block.locator(".chart")).to_have_attribute("data-series", "2")  # spend and projection
+        expect(page.locator("#customer-alerts tbody tr")).to_have_count(len(api["alerts"]))
+        margins = page.locator('#margins [data-figure="margin"]').all_inner_texts()
+        assert margins == [on_screen(m["margin"]) for m in api["margins"]]
+        page.screenshot(path=shots / f"customer-{viewport}.png", full_page=True)
+        page.close()
+
+
+def test_the_agents_view_prints_the_economics_the_cli_and_api_print(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    economics = dashboard.api.get(
+        "/v1/economics", params={"period": "2026-11", "by": "agent"}, headers=dashboard.admin
+    ).json()
+    api = dashboard.api.get(
+        "/v1/dashboard/agents", params={"month": "2026-11"}, headers=dashboard.admin
+    ).json()
+    expected = {(r["customer_id"], r["agent_id"]): r for r in economics["rows"] if r["agent_id"]}
+    assert {(a["customer"], a["agent"]) for a in api["agents"]} == set(expected)
+    for agent in api["agents"]:
+        same = expected[agent["customer"], agent["agent"]]
+        assert (agent["tasks"], agent["successful_tasks"]) == (same["tasks"], same["successful_tasks"])
+        assert Decimal(agent["cost_per_successful_task"]) == Decimal(same["cost_per_successful_task"])
+        assert Decimal(agent["cost"]) == Decimal(same["cost"])
+        # The layers (from the windows) add up to the ledger's cost; outcomes declared value.
+        assert sum(Decimal(c) for c in agent["layers"].values()) == Decimal(agent["cost"])
+        declared = dashboard.pipeline.rows(
+            "SELECT sum(ifNull(outcome_value, 0)) FROM ledger FINAL WHERE customer_id = {c:String} "
+            "AND agent_id = {a:String}",
+            c=agent["customer"],
+            a=agent["agent"],
+        )[0][0]
+        assert Decimal(agent["value"]) == declared
+    extractor = next(a for a in api["agents"] if a["agent"] == "invoice-extractor")
+    assert Decimal(extractor["value"]) > Decimal(extractor["cost"]) > 0  # it pays for itself
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.admin, PAGE_QUERY + "#agents", viewport)
+        printed = page.locator('#agent-table [data-figure="cost_per_successful_task"]')
+        expect(printed).to_have_count(len(api["agents"]))
+        assert printed.all_inner_texts() == [on_screen(a["cost_per_successful_task"]) for a in api["agents"]]
+        expect(page.locator("#layer-chart")).to_have_attribute("data-series", str(len(api["layers"])))
+        page.screenshot(path=shots / f"agents-{viewport}.png", full_page=True)
+        page.close()
+
+    own = dashboard.api.get(
+        "/v1/dashboard/agents", params={"month": "2026-11"}, headers=dashboard.acme
+    ).json()
+    assert {a["customer"] for a in own["agents"]} == {"acme-corp"}
+    assert all("revenue" not in a and "margin" not in a for a in own["agents"])  # the operator's business
+    other = dashboard.api.get(
+        "/v1/dashboard/agents", params={"month": "2026-11", "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "#agents", "desktop")
+    expect(page.locator("#agent-table tbody tr")).to_have_count(len(own["agents"]))
+    assert "globex" not in page.content()
+    page.close()
+
+
+def test_the_alerts_view_shows_each_alert_with_its_contributors_and_the_events_behind_it(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    dashboard.pipeline.wait_for("SELECT count() > 0 FROM alerts FINAL WHERE customer_id = 'acme-corp'", 1)
+    params = {"from": API_QUERY["from"], "to": API_QUERY["to"]}
+    api = dashboard.api.get("/v1/dashboard/alerts", params=params, headers=dashboard.admin).json()
+    assert api["alerts"]
+    first = api["alerts"][0]
+    assert first["events"].startswith("/v1/costs?customer=")
+    behind = dashboard.api.get(first["events"], headers=dashboard.admin)
+    assert behind.status_code == 200 and behind.json()["data"]
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.admin, PAGE_QUERY + "#alerts", viewport)
+        expect(page.locator("#alert-table tbody tr")).to_have_count(len(api["alerts"]))
+        expect(page.locator("#alert-chart")).to_have_attribute("data-series", "2")  # firing, resolved
+        page.locator("#alert-table tbody tr").first.get_by_role("link", name="events").press("Enter")
+        expect(page.locator("#alert-events")).to_contain_text(f"GET {first['events']}")
+        page.screenshot(path=shots / f"alerts-{viewport}.png", full_page=True)
+        page.close()
+
+    own = dashboard.api.get("/v1/dashboard/alerts", params=params, headers=dashboard.acme).json()
+    assert {a["customer"] for a in own["alerts"]} == {"acme-corp"}
+    other = dashboard.api.get(
+        "/v1/dashboard/alerts", params={**params, "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403

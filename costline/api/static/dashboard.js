@@ -48,7 +48,7 @@ function showMoney(element, text) {
 
 // ---- the key -------------------------------------------------------------------------------
 
-const VIEWS = ["overview", "customer", "dead-letters"];
+const VIEWS = ["overview", "customer", "agents", "alerts", "dead-letters"];
 
 function view() {
   const name = location.hash.slice(1);
@@ -69,6 +69,7 @@ window.addEventListener("hashchange", () => {
 
 function signIn() {
   $("#sign-in").hidden = false;
+  $("#filters").hidden = true;
   for (const name of VIEWS) $(`#${name}`).hidden = true;
   $("#sign-out").hidden = true;
   $("#key").focus();
@@ -121,21 +122,41 @@ function query() {
   return api;
 }
 
-function invoiceQuery() {
-  const form = $("#customer-form");
-  const params = new URLSearchParams(location.search);
-  form.elements.customer.value ||= params.get("customer") ?? "";
-  form.elements.month.value ||= (params.get("at") || params.get("to") || isoDay(new Date())).slice(0, 7);
-  const asked = new URLSearchParams({ month: form.elements.month.value });
-  if (form.elements.customer.value) asked.set("customer", form.elements.customer.value);
-  return asked;
+// The month the Customer and Agents views show: that of "As of", else of "To".
+function month() {
+  const form = $("#filters");
+  return (form.elements.at.value || form.elements.to.value || isoDay(new Date())).slice(0, 7);
 }
 
-$("#customer-form").addEventListener("change", () => refresh(true));
+function scoped(names) {
+  const form = $("#filters");
+  const params = new URLSearchParams();
+  for (const name of names) if (form.elements[name].value) params.set(name, form.elements[name].value);
+  return params;
+}
+
+function invoiceQuery() {
+  const params = scoped(["customer", "at"]);
+  params.set("month", month());
+  return params;
+}
+
+function agentsQuery() {
+  const params = scoped(["customer", "agent"]);
+  params.set("month", month());
+  return params;
+}
+
+function alertsQuery() {
+  const api = query();
+  const params = scoped(["customer", "agent"]);
+  params.set("from", api.get("from"));
+  params.set("to", api.get("to"));
+  return params;
+}
 
 function customerQuery() {
-  const customer = new URLSearchParams(location.search).get("customer");
-  return customer ? new URLSearchParams({ customer }) : new URLSearchParams();
+  return scoped(["customer"]);
 }
 
 $("#filters").addEventListener("change", () => refresh(true));
@@ -161,6 +182,8 @@ async function refresh(restart = false) {
     const path = {
       overview: () => `/v1/dashboard/overview?${query()}`,
       customer: () => `/v1/dashboard/customer?${invoiceQuery()}`,
+      agents: () => `/v1/dashboard/agents?${agentsQuery()}`,
+      alerts: () => `/v1/dashboard/alerts?${alertsQuery()}`,
       "dead-letters": () => `/v1/dashboard/dead-letters?${customerQuery()}`,
     }[view()]();
     const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
@@ -178,7 +201,8 @@ async function refresh(restart = false) {
   if (mine !== generation) return; // a newer request has been made since
   if (answer) {
     showError("");
-    ({ overview: render, customer: renderInvoice, "dead-letters": renderDeadLetters })[view()](answer);
+    ({ overview: render, customer: renderCustomer, agents: renderAgents, alerts: renderAlerts, "dead-letters": renderDeadLetters })[view()](answer);
+    $("#customer-filter").hidden = Boolean(answer.customer);
     $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
   }
   timer = setTimeout(() => refresh(), POLL_MS);
@@ -191,6 +215,7 @@ function showError(message) {
 
 function start() {
   $("#sign-in").hidden = true;
+  $("#filters").hidden = false;
   showView();
   $("#sign-out").hidden = false;
   readFilters();
@@ -202,7 +227,6 @@ function start() {
 function render(answer) {
   symbol = new Intl.NumberFormat("en", { style: "currency", currency: answer.currency })
     .formatToParts(0).find((part) => part.type === "currency").value;
-  $("#customer-filter").hidden = Boolean(answer.customer);
   showMoney($('[data-figure="spend.today"]'), answer.spend.today);
   showMoney($('[data-figure="spend.month"]'), answer.spend.month);
   showMoney($('[data-figure="spend.projected"]'), answer.spend.projected);
@@ -218,7 +242,6 @@ function render(answer) {
 
 function renderInvoice(answer) {
   const invoice = answer.invoice;
-  $("#customer-pick").hidden = Boolean(answer.customer);
   $("#invoice-id").textContent = invoice.invoice_id;
   $("#invoice-status").textContent = invoice.status;
   symbol = new Intl.NumberFormat("en", { style: "currency", currency: invoice.currency })
@@ -280,6 +303,186 @@ function cell(text, className) {
 
 function options(selector, values) {
   $(selector).replaceChildren(...values.map((value) => Object.assign(document.createElement("option"), { value })));
+}
+
+// ---- customer, agents, alerts ---------------------------------------------------------------
+
+const LIVE = () => `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+
+function moneyCell(text, figure) {
+  const td = cell("", "num");
+  if (text === null || text === undefined) { td.textContent = "n/a"; return td; }
+  if (figure) td.dataset.figure = figure;
+  showMoney(td, text);
+  return td;
+}
+
+function row(...cells) {
+  const tr = document.createElement("tr");
+  tr.append(...cells.map((c) => (c instanceof Node ? c : cell(String(c)))));
+  return tr;
+}
+
+const when = (iso) => iso.replace("T", " ").slice(0, 16);
+
+function renderCustomer(answer) {
+  renderInvoice(answer);
+  $("#customer-hint").hidden = true;
+  renderBudgets(answer.budgets);
+  $("#margins tbody").replaceChildren(...answer.margins.map((m) =>
+    row(m.month, moneyCell(m.cost, "cost"), moneyCell(m.revenue, "revenue"), moneyCell(m.margin, "margin"))));
+  const exact = new Map(answer.margins.map((m) => [m.month, m]));
+  drawChart($("#margin-chart"), {
+    grid: { left: 70, right: 20, top: 40, bottom: 30 },
+    legend: { top: 0 },
+    tooltip: { trigger: "axis", formatter: moneyTooltip((item) => exact.get(item.name)?.[item.seriesName.toLowerCase()]) },
+    xAxis: { type: "category", data: answer.margins.map((m) => m.month) },
+    yAxis: moneyAxis(),
+    series: ["Cost", "Revenue", "Margin"].map((name) => ({
+      name, type: name === "Margin" ? "line" : "bar",
+      data: answer.margins.map((m) => Number(m[name.toLowerCase()])),
+    })),
+  });
+  $("#customer-alerts tbody").replaceChildren(...answer.alerts.map((a) =>
+    row(when(a.occurred_at), a.rule, a.status, a.reason)));
+  $("#status").textContent = LIVE();
+}
+
+function renderBudgets(budgets) {
+  const holder = $("#budgets");
+  if (!budgets.length) {
+    holder.replaceChildren(Object.assign(document.createElement("p"), { className: "hint", textContent: "No budget for this customer (costline budgets set)." }));
+    return;
+  }
+  // One block per budget, kept by id so its chart survives a poll.
+  const blocks = budgets.map((budget) => {
+    let block = holder.querySelector(`[data-budget="${CSS.escape(budget.budget_id)}"]`);
+    if (!block) {
+      block = document.createElement("div");
+      block.className = "budget";
+      block.dataset.budget = budget.budget_id;
+      block.innerHTML = '<h4></h4><p class="figures"></p><div class="chart small"></div>';
+    }
+    block.querySelector("h4").textContent = `${budget.budget_id}: ${budget.scope}, ${budget.period}, ${budget.kind}`;
+    const figures = block.querySelector(".figures");
+    figures.replaceChildren();
+    const amount = document.createElement("output");
+    amount.dataset.figure = "amount";
+    showMoney(amount, budget.amount);
+    if (!budget.tracked) {
+      figures.append("Budget ", amount, ": its spend per agent, user or task is the worker's, not in the windows.");
+      block.querySelector(".chart").hidden = true;
+      return block;
+    }
+    const spent = document.createElement("output");
+    spent.dataset.figure = "spent";
+    showMoney(spent, budget.spent);
+    const projected = document.createElement("output");
+    projected.dataset.figure = "projected";
+    showMoney(projected, budget.projected);
+    figures.append("Spent ", spent, ` (${budget.used_pct} %) of `, amount, "; projected for the period ", projected, ".");
+    burnChart(block.querySelector(".chart"), budget);
+    return block;
+  });
+  holder.replaceChildren(...blocks);
+}
+
+function burnChart(element, budget) {
+  const start = Date.parse(budget.start), end = Date.parse(budget.end), at = Date.parse(budget.at);
+  const spend = [[start, 0], ...budget.cumulative.map(([t, total]) => [Date.parse(t), Number(total)])];
+  const exact = new Map([[start, "0"], ...budget.cumulative.map(([t, total]) => [Date.parse(t), total])]);
+  exact.set(at, budget.spent);
+  exact.set(end, budget.projected);
+  drawChart(element, {
+    grid: { left: 70, right: 90, top: 30, bottom: 30 },
+    legend: { top: 0 },
+    tooltip: { trigger: "item", formatter: moneyTooltip((item) => exact.get(item.value[0])) },
+    xAxis: { type: "time", min: start, max: end },
+    yAxis: { ...moneyAxis(), max: (extent) => Math.max(extent.max, Number(budget.amount)) * 1.05 },
+    series: [
+      { name: "Spent", type: "line", step: "end", areaStyle: { opacity: 0.3 }, symbol: "none", data: [...spend, [at, Number(budget.spent)]],
+        markLine: { symbol: "none", lineStyle: { color: "#D55E00", width: 2 }, label: { formatter: `budget ${formatUnits(units(budget.amount), 2)}` },
+          data: [{ yAxis: Number(budget.amount) }] } },
+      { name: "Projected", type: "line", lineStyle: { type: "dashed" }, symbolSize: 6,
+        data: [[at, Number(budget.spent)], [end, Number(budget.projected)]] },
+    ],
+  });
+}
+
+function renderAgents(answer) {
+  $("#agents-period").textContent = answer.period;
+  $("#agent-table tbody").replaceChildren(...answer.agents.map((a) => {
+    const tr = row(a.customer, a.agent, moneyCell(a.cost, "cost"), a.tasks.toLocaleString("en-US"),
+      a.successful_tasks.toLocaleString("en-US"), a.success_pct === null ? "n/a" : `${a.success_pct} %`,
+      moneyCell(a.cost_per_successful_task, "cost_per_successful_task"), moneyCell(a.value, "value"),
+      a.value_per_cost === null ? "n/a" : formatUnits(units(a.value_per_cost), 2));
+    for (const index of [3, 4, 5, 8]) tr.children[index].className = "num";
+    tr.dataset.agent = `${a.customer}/${a.agent}`;
+    return tr;
+  }));
+  const names = answer.agents.map((a) => (answer.customer ? a.agent : `${a.customer}/${a.agent}`));
+  const exact = new Map(answer.agents.map((a, i) => [names[i], a]));
+  drawChart($("#value-chart"), {
+    grid: { left: 70, right: 20, top: 40, bottom: 40 },
+    legend: { top: 0 },
+    tooltip: { trigger: "axis", formatter: moneyTooltip((item) => exact.get(item.name)?.[item.seriesName === "Cost" ? "cost" : "value"]) },
+    xAxis: { type: "category", data: names },
+    yAxis: moneyAxis(),
+    series: [
+      { name: "Cost", type: "bar", data: answer.agents.map((a) => Number(a.cost)) },
+      { name: "Value delivered", type: "bar", data: answer.agents.map((a) => Number(a.value)) },
+    ],
+  });
+  drawChart($("#layer-chart"), {
+    grid: { left: 70, right: 20, top: 40, bottom: 40 },
+    legend: { type: "scroll", top: 0 },
+    tooltip: { trigger: "axis", formatter: moneyTooltip((item) => exact.get(item.name)?.layers[item.seriesName]) },
+    xAxis: { type: "category", data: names },
+    yAxis: moneyAxis(),
+    series: answer.layers.map((layer) => ({
+      name: layer, type: "bar", stack: "layers", data: answer.agents.map((a) => Number(a.layers[layer])),
+    })),
+  });
+  $("#status").textContent = LIVE();
+}
+
+const RULE_ORDER = (alerts) => [...new Set(alerts.map((a) => a.rule))].sort();
+
+function renderAlerts(answer) {
+  const rules = RULE_ORDER(answer.alerts);
+  drawChart($("#alert-chart"), {
+    grid: { left: 120, right: 20, top: 40, bottom: 60 },
+    legend: { top: 0 },
+    tooltip: { trigger: "item", formatter: (item) => escapeHtml(`${when(item.data.alert.occurred_at)} ${item.data.alert.customer}: ${item.data.alert.reason}`) },
+    xAxis: { type: "time" },
+    yAxis: { type: "category", data: rules },
+    dataZoom: [{ type: "slider", bottom: 10 }, { type: "inside" }],
+    series: ["firing", "resolved"].map((status) => ({
+      name: status, type: "scatter", symbol: status === "firing" ? "triangle" : "circle", symbolSize: 12,
+      data: answer.alerts.filter((a) => a.status === status).map((alert) => ({ value: [Date.parse(alert.occurred_at), alert.rule], alert })),
+    })),
+  });
+  $("#alert-table tbody").replaceChildren(...answer.alerts.map((a) => {
+    const names = (kind) => a.contributors[kind].map((c) => `${c.id} (${formatUnits(units(c.cost), 2)})`).join(", ");
+    const link = Object.assign(document.createElement("a"), { href: a.events, textContent: "events" });
+    link.addEventListener("click", (event) => { event.preventDefault(); showEvents(a.events); });
+    const events = document.createElement("td");
+    events.append(link);
+    const tr = row(when(a.occurred_at), a.customer, a.rule, a.status, a.reason, names("agent"), names("model"), names("task"), events);
+    tr.dataset.alert = a.alert_id;
+    return tr;
+  }));
+  $("#status").textContent = LIVE();
+}
+
+// The link is the /v1/costs query (curl-able with a key); here it is fetched with the page's key.
+async function showEvents(path) {
+  const out = $("#alert-events");
+  out.hidden = false;
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } });
+  const answer = await response.json();
+  out.textContent = `GET ${path}\n${JSON.stringify(response.ok ? answer.data : answer, null, 1)}`;
+  out.focus();
 }
 
 // ---- charts (Apache ECharts, vendored: see costline/dev/vendor.py) ---------------------------

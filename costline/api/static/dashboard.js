@@ -387,6 +387,12 @@ function renderBudgets(budgets) {
   holder.replaceChildren(...blocks);
 }
 
+// The axis must reach the budget line even before spend does; a round top keeps its labels apart.
+function niceCeiling(value) {
+  const step = 10 ** Math.floor(Math.log10(value || 1)) / 2;
+  return Math.ceil((value * 1.05) / step) * step;
+}
+
 function burnChart(element, budget) {
   const start = Date.parse(budget.start), end = Date.parse(budget.end), at = Date.parse(budget.at);
   const spend = [[start, 0], ...budget.cumulative.map(([t, total]) => [Date.parse(t), Number(total)])];
@@ -398,7 +404,7 @@ function burnChart(element, budget) {
     legend: { top: 0 },
     tooltip: { trigger: "item", formatter: moneyTooltip((item) => exact.get(item.value[0])) },
     xAxis: { type: "time", min: start, max: end },
-    yAxis: { ...moneyAxis(), max: (extent) => Math.max(extent.max, Number(budget.amount)) * 1.05 },
+    yAxis: { ...moneyAxis(), max: (extent) => niceCeiling(Math.max(extent.max, Number(budget.amount))) },
     series: [
       { name: "Spent", type: "line", step: "end", areaStyle: { opacity: 0.3 }, symbol: "none", data: [...spend, [at, Number(budget.spent)]],
         markLine: { symbol: "none", lineStyle: { color: "#D55E00", width: 2 }, label: { formatter: `budget ${formatUnits(units(budget.amount), 2)}` },

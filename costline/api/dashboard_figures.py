@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from schemas.money import ROUNDING_MODE, SCALE
 
-GROUPS = ("category", "agent", "customer")
+GROUPS = ("category", "agent", "customer", "model")
+DAY_S = 86_400  # the model dimension's window: its rollup (meter_days) is daily
 # The layers of an agent's stack its cost is shown in, from the categories the windows count
 # (the event kinds of schemas/events.py; a correction counts under the kind it corrects).
 LAYERS: dict[str, str] = {
@@ -40,6 +41,7 @@ class Filters:
     customer: str = ""
     agent: str = ""
     category: str = ""
+    model: str = ""  # the SKU an LLM call or embedding is priced by
 
     def holds(self, customer: str, agent: str) -> bool:
         return self.customer in ("", customer) and self.agent in ("", agent)
@@ -58,9 +60,20 @@ class SeriesQuery:
     group: str
     filters: Filters
 
+    @property
+    def by_model(self) -> bool:
+        """Asked by model: answered from the daily rollup by SKU, which has no agent."""
+        return self.group == "model" or self.filters.model != ""
+
     def check(self, window_sizes: tuple[int, ...]) -> None:
         if self.group not in GROUPS:
             raise QueryError(f"group must be one of {', '.join(GROUPS)}, not {self.group!r}")
+        if self.by_model and (self.filters.agent or self.group == "agent"):
+            raise QueryError("costs by model are kept per customer and day, not per agent: clear one of them")
+        if self.by_model:
+            if self.start.timestamp() % DAY_S or self.end.timestamp() % DAY_S:
+                raise QueryError("costs by model are kept per day: 'from' and 'to' must be midnights (UTC)")
+            return
         if self.window_s not in window_sizes:
             raise QueryError(f"window must be one of {', '.join(map(str, window_sizes))} seconds")
         if self.end <= self.start:

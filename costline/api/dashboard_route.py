@@ -20,7 +20,7 @@ from billing.invoices import BillingContext, invoice_for
 from billing.periods import Period
 from billing.render import invoice_document
 from costline.api import dashboard_customer, dashboard_store, dashboard_views
-from costline.api.dashboard_figures import Filters, QueryError, SeriesQuery, Spend, end_of_day
+from costline.api.dashboard_figures import DAY_S, Filters, QueryError, SeriesQuery, Spend, end_of_day
 from costline.api.dashboard_scope import customer_for, money, utc
 from costline.api.dashboard_store import Point, Top
 from costline.api.keys import ApiKey, Scope
@@ -84,13 +84,14 @@ async def overview(
     start: Annotated[datetime, Query(alias="from", description="start of the range, inclusive")],
     end: Annotated[datetime, Query(alias="to", description="end of the range, exclusive")],
     window: Annotated[int, Query(description="window size in seconds: 60 or 3600")] = 3600,
-    group: Annotated[str, Query(description="stack the series by category, agent or customer")] = "category",
+    group: Annotated[str, Query(description="stack by category, agent, customer or model")] = "category",
     customer: str = "",
     agent: str = "",
     category: str = "",
+    model: Annotated[str, Query(description="only this model (SKU); answered per day, without agents")] = "",
     at: Annotated[date | None, Query(description="spend as of the end of this day (default: now)")] = None,
 ) -> dict[str, Any]:
-    filters = Filters(customer=customer_for(key, customer), agent=agent, category=category)
+    filters = Filters(customer=customer_for(key, customer), agent=agent, category=category, model=model)
     query = SeriesQuery(utc(start), utc(end), window, group, filters)
     try:
         query.check(service_of(request).settings.window_sizes)
@@ -117,7 +118,7 @@ async def overview(
             "month": money(spend.month),
             "projected": money(spend.projected),
         },
-        "window": window,
+        "window": DAY_S if query.by_model else window,
         "group": group,
         "series": _series(points),
         "total": money(sum((p.cost for p in points), Decimal(0))),

@@ -30,7 +30,12 @@ class Top:
 
 
 def _filters(filters: Filters) -> dict[str, Any]:
-    return {"customer": filters.customer, "agent": filters.agent, "category": filters.category}
+    return {
+        "customer": filters.customer,
+        "agent": filters.agent,
+        "category": filters.category,
+        "model": filters.model,
+    }
 
 
 def series(client: Client, query: SeriesQuery) -> list[Point]:
@@ -42,7 +47,8 @@ def series(client: Client, query: SeriesQuery) -> list[Point]:
         "rollup": query.rollup,
         **_filters(query.filters),
     }
-    rows = client.query(read_query("dashboard_series"), parameters=parameters).result_rows
+    name = "dashboard_model_series" if query.by_model else "dashboard_series"
+    rows = client.query(read_query(name), parameters=parameters).result_rows
     return [Point(name, start.replace(tzinfo=UTC), cost) for name, start, cost in rows]
 
 
@@ -56,7 +62,8 @@ def spend(client: Client, filters: Filters, at: datetime) -> Spend:
         "rollup": filters.rollup,
         **_filters(filters),
     }
-    today, month = client.query(read_query("dashboard_spend"), parameters=parameters).result_rows[0]
+    name = "dashboard_model_spend" if filters.model else "dashboard_spend"
+    today, month = client.query(read_query(name), parameters=parameters).result_rows[0]
     return Spend(today=today, month=month, projected=projected(month, at))
 
 
@@ -71,7 +78,10 @@ def top(
         "limit": limit,
         **_filters(filters),
     }
-    rows = client.query(read_query("dashboard_top"), parameters=parameters).result_rows
+    if filters.model and group == "agent":
+        return []  # the rollup by model has no agent
+    name = "dashboard_model_top" if filters.model else "dashboard_top"
+    rows = client.query(read_query(name), parameters=parameters).result_rows
     return [Top(customer, agent, cost, int(events)) for customer, agent, cost, events in rows]
 
 

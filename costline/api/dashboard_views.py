@@ -116,6 +116,7 @@ async def alerts_view(
     end: Annotated[datetime, Query(alias="to", description="end of the range, exclusive")],
     customer: str = "",
     agent: str = "",
+    model: str = "",
 ) -> dict[str, Any]:
     who = customer_for(key, customer)
     start, end = utc(start), utc(end)
@@ -123,14 +124,19 @@ async def alerts_view(
         raise ApiError(400, "the range is empty: 'to' must be after 'from'")
     # Alerts are listed by when they were emitted: a replayed day's alerts are emitted later.
     found = await service_of(request).read(lambda client: list_alerts(client, who or None, start, MAX_ALERTS))
-    shown = [a for a in found if start <= a.occurred_at < end and _concerns(a, agent)]
+    shown = [
+        a
+        for a in found
+        if start <= a.occurred_at < end and _concerns(a, "agent", agent) and _concerns(a, "model", model)
+    ]
     return {"customer": key.customer_id, "alerts": [alert_document(a) for a in shown]}
 
 
-def _concerns(alert: Alert, agent: str) -> bool:
-    if not agent:
+def _concerns(alert: Alert, kind: str, name: str) -> bool:
+    """Whether an alert is about ``name`` (an agent or model): its subject, or a top contributor."""
+    if not name:
         return True
-    return alert.subject == agent or any(c.kind == "agent" and c.id == agent for c in alert.top_contributors)
+    return alert.subject == name or any(c.kind == kind and c.id == name for c in alert.top_contributors)
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:

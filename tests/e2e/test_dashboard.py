@@ -421,3 +421,58 @@ def test_the_alerts_view_shows_each_alert_with_its_contributors_and_the_events_b
         "/v1/dashboard/alerts", params={**params, "customer": "globex"}, headers=dashboard.acme
     )
     assert other.status_code == 403
+
+
+def test_costs_by_model_come_from_the_daily_rollup_and_equal_the_ledger(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    ledger = dict(
+        dashboard.pipeline.rows(
+            "SELECT sku, sum(cost) FROM ledger FINAL WHERE kind = 'llm' GROUP BY sku HAVING sum(cost) > 0"
+        )
+    )
+    by_model = dashboard.api.get(
+        "/v1/dashboard/overview",
+        params={**API_QUERY, "group": "model", "category": "llm"},
+        headers=dashboard.admin,
+    ).json()
+    assert by_model["window"] == 86_400
+    shown = {s["name"]: Decimal(s["points"][0][1]) for s in by_model["series"] if Decimal(s["points"][0][1])}
+    assert shown == ledger
+    model = max(ledger, key=lambda sku: ledger[sku])
+    one = dashboard.api.get(
+        "/v1/dashboard/overview", params={**API_QUERY, "model": model}, headers=dashboard.admin
+    ).json()
+    assert Decimal(one["total"]) == Decimal(one["spend"]["today"]) == ledger[model]
+    with_agent = dashboard.api.get(
+        "/v1/dashboard/overview",
+        params={**API_QUERY, "model": model, "agent": "support-bot"},
+        headers=dashboard.admin,
+    )
+    assert with_agent.status_code == 400
+
+    page = open_dashboard(
+        chromium, dashboard, dashboard.admin, f"{PAGE_QUERY}&group=model&category=llm", "desktop"
+    )
+    figures_settled(page, by_model["total"])
+    expect(page.locator("#chart")).to_have_attribute("data-series", str(len(by_model["series"])))
+    expect(page.locator("#by-model")).to_be_visible()
+    page.screenshot(path=shots / "overview-by-model.png", full_page=True)
+    page.close()
+
+
+def test_every_view_is_reached_from_the_keyboard_and_fits_a_phone(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY, "phone")
+    for name, section in [("Customer", "customer"), ("Agents", "agents"), ("Alerts", "alerts"),
+                          ("Dead letters", "dead-letters"), ("Overview", "overview")]:  # fmt: skip
+        page.get_by_role("link", name=name, exact=True).focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#{section}")).to_be_visible()
+        expect(page.locator(f'nav a[href="#{section}"]')).to_have_attribute("aria-current", "page")
+        expect(page.locator("#status")).to_contain_text("Live: updated")
+        # Readable at 390 px: the page itself never scrolls sideways (wide tables scroll in place).
+        assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+        page.screenshot(path=shots / f"{section}-phone.png", full_page=True)
+    page.close()

@@ -90,7 +90,7 @@ $("#sign-out").addEventListener("click", () => {
 
 // ---- filters -------------------------------------------------------------------------------
 
-const FILTERS = ["customer", "agent", "category", "from", "to", "window", "group", "at"];
+const FILTERS = ["customer", "agent", "model", "category", "from", "to", "window", "group", "at"];
 
 function isoDay(date) {
   return date.toISOString().slice(0, 10);
@@ -149,7 +149,7 @@ function agentsQuery() {
 
 function alertsQuery() {
   const api = query();
-  const params = scoped(["customer", "agent"]);
+  const params = scoped(["customer", "agent", "model"]);
   params.set("from", api.get("from"));
   params.set("to", api.get("to"));
   return params;
@@ -232,11 +232,13 @@ function render(answer) {
   showMoney($('[data-figure="spend.projected"]'), answer.spend.projected);
   showMoney($('[data-figure="total"]'), answer.total);
   $("#stacked-by").textContent = answer.group;
+  $("#by-model").hidden = answer.window !== 86400;
+  if (answer.group === "model") options("#model-list", answer.series.map((series) => series.name));
   chart(answer);
   table("#top-customers", answer.top_customers, (row) => [row.customer]);
   table("#top-agents", answer.top_agents, (row) => [row.customer, row.agent]);
-  options("#customers", answer.top_customers.map((row) => row.customer));
-  options("#agents", [...new Set(answer.top_agents.map((row) => row.agent))]);
+  options("#customer-list", answer.top_customers.map((row) => row.customer));
+  options("#agent-list", [...new Set(answer.top_agents.map((row) => row.agent))]);
   $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
 }
 
@@ -550,7 +552,7 @@ function chart(answer) {
     };
   });
   drawChart($("#chart"), {
-    aria: { enabled: true, label: { description: `Cost per ${answer.window === 60 ? "minute" : "hour"} stacked by ${answer.group}: ${answer.series.length} series, ${times.length} windows` } },
+    aria: { enabled: true, label: { description: `Cost per ${{ 60: "minute", 3600: "hour", 86400: "day" }[answer.window]} stacked by ${answer.group}: ${answer.series.length} series, ${times.length} windows` } },
     grid: { left: 70, right: 20, top: 40, bottom: 70 },
     legend: { type: "scroll", top: 0 },
     tooltip: { trigger: "axis", formatter: moneyTooltip((item) => exact.get(item.seriesName)?.get(item.value[0]) ?? "0") },

@@ -4,6 +4,11 @@
 
 const KEY = "costline.key";
 const POLL_MS = 2000;
+// The Customer and Agents views read draft invoices and a month of task figures (as the CLI
+// does), heavier than windows: they refresh less often.
+const SLOW_POLL_MS = { customer: 10000, agents: 10000 };
+const pollMs = () => SLOW_POLL_MS[view()] ?? POLL_MS;
+const LIVE = () => `Live: updated ${new Date().toLocaleTimeString()}, every ${pollMs() / 1000} s.`;
 // Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
 const SCALE = 12; // the ledger's 1e-12 unit
@@ -205,7 +210,7 @@ async function refresh(restart = false) {
     $("#customer-filter").hidden = Boolean(answer.customer);
     $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
   }
-  timer = setTimeout(() => refresh(), POLL_MS);
+  timer = setTimeout(() => refresh(), pollMs());
 }
 
 function showError(message) {
@@ -239,7 +244,7 @@ function render(answer) {
   table("#top-agents", answer.top_agents, (row) => [row.customer, row.agent]);
   options("#customer-list", answer.top_customers.map((row) => row.customer));
   options("#agent-list", [...new Set(answer.top_agents.map((row) => row.agent))]);
-  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+  $("#status").textContent = LIVE();
 }
 
 function renderInvoice(answer) {
@@ -259,7 +264,7 @@ function renderInvoice(answer) {
     return tr;
   }));
   for (const figure of ["subtotal", "credits_applied", "total"]) showMoney($(`[data-figure="invoice.${figure}"]`), invoice[figure]);
-  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+  $("#status").textContent = LIVE();
 }
 
 function renderDeadLetters(answer) {
@@ -279,7 +284,7 @@ function renderDeadLetters(answer) {
     tr.append(samples);
     return tr;
   }));
-  $("#status").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+  $("#status").textContent = LIVE();
 }
 
 function table(selector, rows, names) {
@@ -309,7 +314,7 @@ function options(selector, values) {
 
 // ---- customer, agents, alerts ---------------------------------------------------------------
 
-const LIVE = () => `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+
 
 function moneyCell(text, figure) {
   const td = cell("", "num");
@@ -498,10 +503,30 @@ async function showEvents(path) {
 const CHART_LIBRARY_MISSING = "The chart library is not installed on this server: run `python -m costline.dev.vendor` "
   + "where Costline is installed (`make setup` does). Figures and tables below are complete.";
 const charts = new Map();
+const waiting = new Map(); // element -> the option to draw once the library has loaded
+
+// 1 MB of library: loaded beside the first request, so figures print before it has been parsed.
+let library = "loading";
+const script = Object.assign(document.createElement("script"), { src: "/dashboard/vendor/echarts.min.js", async: true });
+script.addEventListener("load", () => {
+  library = window.echarts ? "ready" : "missing";
+  for (const [element, option] of waiting) drawChart(element, option);
+  waiting.clear();
+});
+script.addEventListener("error", () => {
+  library = "missing";
+  for (const element of waiting.keys()) drawChart(element, null);
+  waiting.clear();
+});
+document.head.append(script);
 
 // One instance per element, kept across polls so the range picked with the zoom survives a refresh.
 function drawChart(element, option) {
-  if (!window.echarts) {
+  if (library === "loading") {
+    waiting.set(element, option);
+    return null;
+  }
+  if (library === "missing") {
     element.replaceChildren(Object.assign(document.createElement("p"), { className: "hint", textContent: CHART_LIBRARY_MISSING }));
     return null;
   }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
@@ -37,6 +37,11 @@ VENDOR_FILES = {
 VENDOR_MISSING = "run `python -m costline.dev.vendor` where Costline is installed (`make setup` does)"
 TOP_LIMIT = 10
 SAMPLES_PER_CODE = 3
+Parts = Literal["all", "figures", "tops"]
+PARTS_HELP = (
+    "all; or figures (spend and series) and tops (top customers and agents) apart: "
+    "the page asks for the figures first, so they print before the slower rankings"
+)
 SAMPLE_PAYLOAD_CHARS = 300  # enough to recognise a message; `costline dlq` shows it whole
 
 router = APIRouter()
@@ -90,6 +95,7 @@ async def overview(
     category: str = "",
     model: Annotated[str, Query(description="only this model (SKU); answered per day, without agents")] = "",
     at: Annotated[date | None, Query(description="spend as of the end of this day (default: now)")] = None,
+    parts: Annotated[Parts, Query(description=PARTS_HELP)] = "all",
 ) -> dict[str, Any]:
     filters = Filters(customer=customer_for(key, customer), agent=agent, category=category, model=model)
     query = SeriesQuery(utc(start), utc(end), window, group, filters)
@@ -99,29 +105,41 @@ async def overview(
         raise ApiError(400, str(exc)) from None
     moment = datetime.now(UTC) if at is None else end_of_day(at) - timedelta(seconds=1)
 
-    # One trip to the read thread for the four queries.
-    def figures(client: Any) -> tuple[list[Point], Spend, list[Top], list[Top]]:
-        return (
-            dashboard_store.series(client, query),
-            dashboard_store.spend(client, filters, moment),
-            dashboard_store.top(client, "customer", query.start, query.end, filters, TOP_LIMIT),
-            dashboard_store.top(client, "agent", query.start, query.end, filters, TOP_LIMIT),
-        )
+    # One trip to the read thread for the queries asked for.
+    def figures(client: Any) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        if parts != "tops":
+            points = dashboard_store.series(client, query)
+            spend = dashboard_store.spend(client, filters, moment)
+            shown |= _figures(spend, points, DAY_S if query.by_model else window, group)
+        if parts != "figures":
+            shown |= _tops(
+                dashboard_store.top(client, "customer", query.start, query.end, filters, TOP_LIMIT),
+                dashboard_store.top(client, "agent", query.start, query.end, filters, TOP_LIMIT),
+            )
+        return shown
 
-    points, spend, customers, agents = await service_of(request).read(figures)
+    shown = await service_of(request).read(figures)
+    # The key's binding: the page hides the customer filter.
+    return {"currency": "USD", "customer": key.customer_id, "at": moment.isoformat(), **shown}
+
+
+def _figures(spend: Spend, points: list[Point], window: int, group: str) -> dict[str, Any]:
     return {
-        "currency": "USD",
-        "customer": key.customer_id,  # the key's binding: the page hides the customer filter
-        "at": moment.isoformat(),
         "spend": {
             "today": money(spend.today),
             "month": money(spend.month),
             "projected": money(spend.projected),
         },
-        "window": DAY_S if query.by_model else window,
+        "window": window,
         "group": group,
         "series": _series(points),
         "total": money(sum((p.cost for p in points), Decimal(0))),
+    }
+
+
+def _tops(customers: list[Top], agents: list[Top]) -> dict[str, Any]:
+    return {
         "top_customers": [
             {"customer": t.customer_id, "cost": money(t.cost), "events": t.events} for t in customers
         ],

@@ -177,38 +177,54 @@ function stop() {
   generation += 1;
 }
 
+class SignedOut extends Error {}
+
+async function get(path, key) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
+  const answer = await response.json();
+  if (response.status === 401) {
+    sessionStorage.removeItem(KEY);
+    throw new SignedOut(answer.error);
+  }
+  if (!response.ok) throw new Error(answer.error ?? `HTTP ${response.status}`);
+  return answer;
+}
+
+const RENDER = { overview: render, customer: renderCustomer, agents: renderAgents, alerts: renderAlerts, "dead-letters": renderDeadLetters };
+
 async function refresh(restart = false) {
   if (restart) stop();
   const mine = generation;
   const key = sessionStorage.getItem(KEY);
   if (!key) return signIn();
-  let answer;
+  const shown = view();
   try {
     const path = {
-      overview: () => `/v1/dashboard/overview?${query()}`,
+      // The figures first, the slower rankings after them: the cards and chart never wait for the tables.
+      overview: () => `/v1/dashboard/overview?${query()}&parts=figures`,
       customer: () => `/v1/dashboard/customer?${invoiceQuery()}`,
       agents: () => `/v1/dashboard/agents?${agentsQuery()}`,
       alerts: () => `/v1/dashboard/alerts?${alertsQuery()}`,
       "dead-letters": () => `/v1/dashboard/dead-letters?${customerQuery()}`,
-    }[view()]();
-    const response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
-    answer = await response.json();
-    if (response.status === 401) {
-      sessionStorage.removeItem(KEY);
-      showError(answer.error);
-      return signIn();
-    }
-    if (!response.ok) throw new Error(answer.error ?? `HTTP ${response.status}`);
-  } catch (error) {
-    showError(error.message);
-    answer = null;
-  }
-  if (mine !== generation) return; // a newer request has been made since
-  if (answer) {
+    }[shown]();
+    const answer = await get(path, key);
+    if (mine !== generation) return; // a newer request has been made since
     showError("");
-    ({ overview: render, customer: renderCustomer, agents: renderAgents, alerts: renderAlerts, "dead-letters": renderDeadLetters })[view()](answer);
+    RENDER[shown](answer);
     $("#customer-filter").hidden = Boolean(answer.customer);
     $("#who").textContent = answer.customer ? `customer ${answer.customer}` : "all customers";
+    if (shown === "overview") {
+      const tops = await get(`/v1/dashboard/overview?${query()}&parts=tops`, key);
+      if (mine !== generation) return;
+      renderTops(tops);
+    }
+  } catch (error) {
+    if (error instanceof SignedOut) {
+      showError(error.message);
+      return signIn();
+    }
+    if (mine !== generation) return;
+    showError(error.message);
   }
   timer = setTimeout(() => refresh(), pollMs());
 }
@@ -240,11 +256,14 @@ function render(answer) {
   $("#by-model").hidden = answer.window !== 86400;
   if (answer.group === "model") options("#model-list", answer.series.map((series) => series.name));
   chart(answer);
+  $("#status").textContent = LIVE();
+}
+
+function renderTops(answer) {
   table("#top-customers", answer.top_customers, (row) => [row.customer]);
   table("#top-agents", answer.top_agents, (row) => [row.customer, row.agent]);
   options("#customer-list", answer.top_customers.map((row) => row.customer));
   options("#agent-list", [...new Set(answer.top_agents.map((row) => row.agent))]);
-  $("#status").textContent = LIVE();
 }
 
 function renderInvoice(answer) {

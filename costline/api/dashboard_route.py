@@ -1,8 +1,10 @@
 """The dashboard: its page and static files at ``/dashboard``, its JSON at ``/v1/dashboard/...``.
 
-The page is static and holds no secret; every figure comes from ``/v1/dashboard/overview``
-with the caller's own key (``read`` scope). A key bound to one customer sees that customer
-only: naming another is a 403, naming none means its own.
+The page is static and holds no secret; every figure comes from ``/v1/dashboard/...`` with the
+caller's own key (``read`` scope). A key bound to one customer sees that customer only: naming
+another is a 403, naming none means its own (:mod:`costline.api.dashboard_scope`). Here: the
+page, its vendored chart library, the Overview, the Customer view and dead letters; the Agents
+and Alerts views are in :mod:`costline.api.dashboard_views`.
 """
 
 from __future__ import annotations

@@ -447,7 +447,7 @@ function renderAgents(answer) {
     const tr = row(a.customer, a.agent, moneyCell(a.cost, "cost"), a.tasks.toLocaleString("en-US"),
       a.successful_tasks.toLocaleString("en-US"), a.success_pct === null ? "n/a" : `${a.success_pct} %`,
       moneyCell(a.cost_per_successful_task, "cost_per_successful_task"), moneyCell(a.value, "value"),
-      a.value_per_cost === null ? "n/a" : formatUnits(units(a.value_per_cost), 2));
+      a.value_per_cost === null ? "n/a" : `${a.value_per_cost} ×`);
     for (const index of [3, 4, 5, 8]) tr.children[index].className = "num";
     tr.dataset.agent = `${a.customer}/${a.agent}`;
     return tr;

@@ -17,7 +17,9 @@ COPY sql ./sql
 COPY prices ./prices
 COPY billing ./billing
 COPY plans ./plans
+# The dashboard's charting library, pinned and hash-checked, into the package (never a CDN).
 RUN pip install --editable . \
+    && python -m costline.dev.vendor \
     && useradd --system --home /var/lib/costline costline \
     && mkdir -p /var/lib/costline && chown costline /var/lib/costline
 

@@ -13,15 +13,18 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m costline.dev.vendor
 	@touch $@
 
 # Starts Kafka and ClickHouse, runs a sample day end to end, prints the costs, stops everything.
 demo: setup
+	$(BIN)/python -m costline.dev.vendor
 	$(BIN)/costline demo
 
 # Starts Kafka and ClickHouse (and installs Debian's Chromium for the dashboard's browser
 # tests if missing), runs every test against them, stops them again.
 test: setup
+	$(BIN)/python -m costline.dev.vendor
 	$(BIN)/python -m costline.dev.browser
 	$(BIN)/costline services up
 	$(BIN)/python -m pytest tests; status=$$?; $(BIN)/costline services down; exit $$status

@@ -30,7 +30,12 @@ class Top:
 
 
 def _filters(filters: Filters) -> dict[str, Any]:
-    return {"customer": filters.customer, "agent": filters.agent, "category": filters.category}
+    return {
+        "customer": filters.customer,
+        "agent": filters.agent,
+        "category": filters.category,
+        "model": filters.model,
+    }
 
 
 def series(client: Client, query: SeriesQuery) -> list[Point]:
@@ -42,7 +47,8 @@ def series(client: Client, query: SeriesQuery) -> list[Point]:
         "rollup": query.rollup,
         **_filters(query.filters),
     }
-    rows = client.query(read_query("dashboard_series"), parameters=parameters).result_rows
+    name = "dashboard_model_series" if query.by_model else "dashboard_series"
+    rows = client.query(read_query(name), parameters=parameters).result_rows
     return [Point(name, start.replace(tzinfo=UTC), cost) for name, start, cost in rows]
 
 
@@ -56,7 +62,8 @@ def spend(client: Client, filters: Filters, at: datetime) -> Spend:
         "rollup": filters.rollup,
         **_filters(filters),
     }
-    today, month = client.query(read_query("dashboard_spend"), parameters=parameters).result_rows[0]
+    name = "dashboard_model_spend" if filters.model else "dashboard_spend"
+    today, month = client.query(read_query(name), parameters=parameters).result_rows[0]
     return Spend(today=today, month=month, projected=projected(month, at))
 
 
@@ -71,7 +78,10 @@ def top(
         "limit": limit,
         **_filters(filters),
     }
-    rows = client.query(read_query("dashboard_top"), parameters=parameters).result_rows
+    if filters.model and group == "agent":
+        return []  # the rollup by model has no agent
+    name = "dashboard_model_top" if filters.model else "dashboard_top"
+    rows = client.query(read_query(name), parameters=parameters).result_rows
     return [Top(customer, agent, cost, int(events)) for customer, agent, cost, events in rows]
 
 
@@ -105,3 +115,35 @@ def dead_letters(client: Client, customer: str, per_code: int, payload_chars: in
         DeadLetterCode(code, int(letters), latest.replace(tzinfo=UTC), samples.get(code, []))
         for code, letters, latest in counts.result_rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCategory:
+    """One agent's cost, events and delivered value in one category over a range."""
+
+    customer_id: str
+    agent_id: str
+    category: str
+    cost: Decimal
+    events: int
+    outcome_value: Decimal
+    failed_outcomes: int
+
+
+def agent_categories(client: Client, start: datetime, end: datetime, filters: Filters) -> list[AgentCategory]:
+    """Per (customer, agent, category), from the 1-hour agent windows (never the rollups)."""
+    parameters = {"from": start, "to": end, **_filters(filters)}
+    rows = client.query(read_query("dashboard_agent_categories"), parameters=parameters).result_rows
+    return [
+        AgentCategory(customer, agent, category, cost, int(events), value, int(failed))
+        for customer, agent, category, cost, events, value, failed in rows
+    ]
+
+
+def monthly_cost(
+    client: Client, customer: str, start: datetime, end: datetime
+) -> dict[tuple[int, int], Decimal]:
+    """A customer's cost per (year, month) over [start, end), from its rollups."""
+    parameters = {"customer": customer, "from": start, "to": end}
+    rows = client.query(read_query("dashboard_months"), parameters=parameters).result_rows
+    return {(month.year, month.month): cost for month, cost in rows}

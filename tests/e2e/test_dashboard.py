@@ -22,11 +22,13 @@ from billing.invoices import BillingContext, invoice_for
 from billing.periods import Period
 from billing.render import invoice_document
 from costline.api.keys import Scope
+from costline.budgets import publish_and_record
 from costline.config import Settings
 from costline.dev import browser
 from costline.dev.demo import PLANS_DIR, demo_price_versions
 from costline.dev.harness import Pipeline
 from costline.dev.sample_day import DAY, sample_day
+from schemas.budgets import Budget
 from schemas.money import to_cents
 from tests.e2e.api_client import api_client, api_pipeline, bearer
 
@@ -49,6 +51,18 @@ def dashboard(services: Settings) -> Iterator[Dashboard]:
     """The sample day, counted; set up before Chromium, whose driver holds this thread's event loop."""
     pipeline = api_pipeline(services, "dashboard")
     pipeline.load_prices(demo_price_versions(pipeline.settings))
+    # acme-corp spends about $147 on the day: past half and all of $100 a month, and its
+    # research agent past $40 a day, so the worker fires alerts the views show.
+    budgets = [
+        Budget.model_validate(b)
+        for b in (
+            {"budget_id": "acme-month", "customer_id": "acme-corp", "period": "month", "amount": "100"},
+            {"budget_id": "acme-research-day", "customer_id": "acme-corp", "scope": "customer_agent",
+             "agent_id": "research-agent", "period": "day", "amount": "40", "thresholds": [100]},
+        )
+    ]  # fmt: skip
+    publish_and_record(pipeline.settings, pipeline.db, budgets)
+    wait_until_in_force(pipeline, budgets)
     events = sample_day()
     bad = [(b"acme-corp", b'{"kind": "llm", "event_id": "broken"'), (b"globex", b"[]")]
     pipeline.publish(events, raw=bad)
@@ -83,6 +97,16 @@ def shots(services: Settings, request: pytest.FixtureRequest) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {folder}")
     return folder
+
+
+def wait_until_in_force(pipeline: Pipeline, budgets: list[Budget], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for budget in budgets:
+        while f"budget {budget.budget_id} in force" not in Path(pipeline.log_path).read_text(
+            errors="replace"
+        ):
+            assert time.monotonic() < deadline, pipeline.workers_report()
+            time.sleep(0.2)
 
 
 def open_dashboard(
@@ -128,11 +152,43 @@ def test_the_overview_prints_the_api_figures_which_equal_the_cli(
                 == f"${Decimal(api['spend'][figure]).quantize(Decimal('1e-6')):,}"
             )
         assert page.locator('[data-figure="total"]').inner_text() == on_screen(api["total"])
+        # The rankings come in a second request, after the figures.
+        expect(page.locator('#top-customers [data-figure="cost"]')).to_have_count(len(api["top_customers"]))
         printed = page.locator('#top-customers [data-figure="cost"]').all_inner_texts()
         assert printed == [on_screen(row["cost"]) for row in api["top_customers"]]
-        assert page.locator("#chart path").count() == len(api["series"])
+        expect(page.locator("#chart")).to_have_attribute("data-series", str(len(api["series"])))
+        expect(page.locator("#chart svg")).to_have_count(1)  # drawn by the vendored ECharts
         page.screenshot(path=shots / f"overview-{viewport}.png", full_page=True)
         page.close()
+
+
+def test_the_page_loads_nothing_from_outside_its_own_origin(dashboard: Dashboard, chromium: Browser) -> None:
+    origin = str(dashboard.api.base_url).rstrip("/")
+    page = chromium.new_page(viewport=VIEWPORTS["desktop"])  # type: ignore[arg-type]
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{origin}/dashboard?{PAGE_QUERY}")
+    page.fill("#key", dashboard.admin["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Enter")
+    expect(page.locator("#chart svg")).to_have_count(1)
+    assert f"{origin}/dashboard/vendor/echarts.min.js" in requested
+    assert [url for url in requested if not url.startswith(f"{origin}/")] == []
+    notice = dashboard.api.get("/dashboard/vendor/echarts.NOTICE")
+    assert notice.status_code == 200 and "Apache ECharts" in notice.text
+    page.close()
+
+
+def test_without_its_chart_library_the_page_says_so_in_one_line_and_still_shows_figures(
+    dashboard: Dashboard, chromium: Browser
+) -> None:
+    page = chromium.new_page(viewport=VIEWPORTS["desktop"])  # type: ignore[arg-type]
+    page.route("**/dashboard/vendor/echarts.min.js", lambda route: route.fulfill(status=404, body="{}"))
+    page.goto(f"{str(dashboard.api.base_url).rstrip('/')}/dashboard?{PAGE_QUERY}")
+    page.fill("#key", dashboard.admin["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Enter")
+    expect(page.locator("#chart")).to_contain_text("python -m costline.dev.vendor")
+    expect(page.locator('[data-figure="total"]')).not_to_have_text("…")
+    page.close()
 
 
 def test_a_customer_key_sees_only_its_own_customer(
@@ -152,7 +208,7 @@ def test_a_customer_key_sees_only_its_own_customer(
     page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY, "desktop")
     figures_settled(page, own["total"])
     assert page.locator("#who").inner_text() == "customer acme-corp"
-    assert page.locator("#top-customers tbody td:first-child").all_inner_texts() == ["acme-corp"]
+    expect(page.locator("#top-customers tbody td:first-child")).to_have_text(["acme-corp"])
     assert set(page.locator("#top-agents tbody td:first-child").all_inner_texts()) == {"acme-corp"}
     assert "globex" not in page.content()
     page.screenshot(path=shots / "overview-customer-portal.png", full_page=True)
@@ -229,7 +285,7 @@ def test_the_customer_view_prints_the_draft_invoice_the_cli_renders(
     expect(total).to_have_text(on_screen(cli["total"]))
     amounts = page.locator('#invoice [data-figure="amount"]').all_inner_texts()
     assert amounts == [on_screen(line["amount"]) for line in cli["lines"]]
-    expect(page.locator("#customer-pick")).to_be_hidden()
+    expect(page.locator("#customer-filter")).to_be_hidden()
     page.screenshot(path=shots / "customer.png", full_page=True)
     page.close()
 
@@ -244,3 +300,194 @@ def test_the_customer_view_prints_the_draft_invoice_the_cli_renders(
     )
     assert unsubscribed.status_code == 400
     assert unsubscribed.json() == {"error": "customer 'acme-corp' has no subscription in 2026-10"}
+
+
+def month_spend(dashboard: Dashboard, customer: str) -> Decimal:
+    overview = dashboard.api.get(
+        "/v1/dashboard/overview", params={**API_QUERY, "customer": customer}, headers=dashboard.admin
+    ).json()
+    return Decimal(overview["spend"]["month"])
+
+
+def test_the_customer_view_draws_each_budget_burning_against_its_line_with_alerts_and_margin(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    dashboard.pipeline.wait_for("SELECT count() > 0 FROM alerts FINAL WHERE customer_id = 'acme-corp'", 1)
+    params = {"month": "2026-11", "at": SAMPLE_DAY}
+    api = dashboard.api.get("/v1/dashboard/customer", params=params, headers=dashboard.acme).json()
+    monthly = next(b for b in api["budgets"] if b["budget_id"] == "acme-month")
+    # Spend so far is the month's spend on the overview; the projection is spend ÷ elapsed share.
+    spent = month_spend(dashboard, "acme-corp")
+    assert Decimal(monthly["spent"]) == spent > Decimal(100)
+    elapsed = Decimal(19 * 86_400 + 86_399)  # 2026-11-01 to the last second of the 20th
+    assert Decimal(monthly["projected"]) == (spent * 30 * 86_400 / elapsed).quantize(Decimal("1e-12"))
+    daily = next(b for b in api["budgets"] if b["budget_id"] == "acme-research-day")
+    assert daily["scope"] == "acme-corp/agent=research-agent" and Decimal(daily["spent"]) > 40
+    # "As of" the 20th is its last second: 86,399 of the day's 86,400 have elapsed.
+    expected = Decimal(daily["spent"]) * 86_400 / 86_399
+    assert Decimal(daily["projected"]) == expected.quantize(Decimal("1e-12"))
+    assert {a["customer"] for a in api["alerts"]} == {"acme-corp"} and api["alerts"]
+    november = next(m for m in api["margins"] if m["month"] == "2026-11")
+    assert Decimal(november["revenue"]) == Decimal(api["invoice"]["total"])
+    assert Decimal(november["margin"]) == Decimal(november["revenue"]) - spent
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "#customer", viewport)
+        block = page.locator('[data-budget="acme-month"]')
+        expect(block.locator('[data-figure="spent"]')).to_have_text(on_screen(monthly["spent"]))
+        expect(block.locator('[data-figure="projected"]')).to_have_text(on_screen(monthly["projected"]))
+        expect(block.locator(".chart")).to_have_attribute("data-series", "2")  # spend and projection
+        expect(page.locator("#customer-alerts tbody tr")).to_have_count(len(api["alerts"]))
+        margins = page.locator('#margins [data-figure="margin"]').all_inner_texts()
+        assert margins == [on_screen(m["margin"]) for m in api["margins"]]
+        page.screenshot(path=shots / f"customer-{viewport}.png", full_page=True)
+        page.close()
+
+
+def test_the_agents_view_prints_the_economics_the_cli_and_api_print(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    economics = dashboard.api.get(
+        "/v1/economics", params={"period": "2026-11", "by": "agent"}, headers=dashboard.admin
+    ).json()
+    api = dashboard.api.get(
+        "/v1/dashboard/agents", params={"month": "2026-11"}, headers=dashboard.admin
+    ).json()
+    expected = {(r["customer_id"], r["agent_id"]): r for r in economics["rows"] if r["agent_id"]}
+    assert {(a["customer"], a["agent"]) for a in api["agents"]} == set(expected)
+    for agent in api["agents"]:
+        same = expected[agent["customer"], agent["agent"]]
+        assert (agent["tasks"], agent["successful_tasks"]) == (same["tasks"], same["successful_tasks"])
+        assert Decimal(agent["cost_per_successful_task"]) == Decimal(same["cost_per_successful_task"])
+        assert Decimal(agent["cost"]) == Decimal(same["cost"])
+        # The layers (from the windows) add up to the ledger's cost; outcomes declared value.
+        assert sum(Decimal(c) for c in agent["layers"].values()) == Decimal(agent["cost"])
+        declared = dashboard.pipeline.rows(
+            "SELECT sum(ifNull(outcome_value, 0)) FROM ledger FINAL WHERE customer_id = {c:String} "
+            "AND agent_id = {a:String}",
+            c=agent["customer"],
+            a=agent["agent"],
+        )[0][0]
+        assert Decimal(agent["value"]) == declared
+    extractor = next(a for a in api["agents"] if a["agent"] == "invoice-extractor")
+    assert Decimal(extractor["value"]) > Decimal(extractor["cost"]) > 0  # it pays for itself
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.admin, PAGE_QUERY + "#agents", viewport)
+        printed = page.locator('#agent-table [data-figure="cost_per_successful_task"]')
+        expect(printed).to_have_count(len(api["agents"]))
+        assert printed.all_inner_texts() == [on_screen(a["cost_per_successful_task"]) for a in api["agents"]]
+        expect(page.locator("#layer-chart")).to_have_attribute("data-series", str(len(api["layers"])))
+        page.screenshot(path=shots / f"agents-{viewport}.png", full_page=True)
+        page.close()
+
+    own = dashboard.api.get(
+        "/v1/dashboard/agents", params={"month": "2026-11"}, headers=dashboard.acme
+    ).json()
+    assert {a["customer"] for a in own["agents"]} == {"acme-corp"}
+    assert all("revenue" not in a and "margin" not in a for a in own["agents"])  # the operator's business
+    other = dashboard.api.get(
+        "/v1/dashboard/agents", params={"month": "2026-11", "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY + "#agents", "desktop")
+    expect(page.locator("#agent-table tbody tr")).to_have_count(len(own["agents"]))
+    assert "globex" not in page.content()
+    page.close()
+
+
+def test_the_alerts_view_shows_each_alert_with_its_contributors_and_the_events_behind_it(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    dashboard.pipeline.wait_for("SELECT count() > 0 FROM alerts FINAL WHERE customer_id = 'acme-corp'", 1)
+    params = {"from": API_QUERY["from"], "to": API_QUERY["to"]}
+    api = dashboard.api.get("/v1/dashboard/alerts", params=params, headers=dashboard.admin).json()
+    assert api["alerts"]
+    first = api["alerts"][0]
+    assert first["events"].startswith("/v1/costs?customer=")
+    behind = dashboard.api.get(first["events"], headers=dashboard.admin)
+    assert behind.status_code == 200 and behind.json()["data"]
+
+    for viewport in VIEWPORTS:
+        page = open_dashboard(chromium, dashboard, dashboard.admin, PAGE_QUERY + "#alerts", viewport)
+        expect(page.locator("#alert-table tbody tr")).to_have_count(len(api["alerts"]))
+        expect(page.locator("#alert-chart")).to_have_attribute("data-series", "2")  # firing, resolved
+        page.locator("#alert-table tbody tr").first.get_by_role("link", name="events").press("Enter")
+        expect(page.locator("#alert-events")).to_contain_text(f"GET {first['events']}")
+        page.screenshot(path=shots / f"alerts-{viewport}.png", full_page=True)
+        page.close()
+
+    own = dashboard.api.get("/v1/dashboard/alerts", params=params, headers=dashboard.acme).json()
+    assert {a["customer"] for a in own["alerts"]} == {"acme-corp"}
+    other = dashboard.api.get(
+        "/v1/dashboard/alerts", params={**params, "customer": "globex"}, headers=dashboard.acme
+    )
+    assert other.status_code == 403
+
+
+def test_costs_by_model_come_from_the_daily_rollup_and_equal_the_ledger(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    ledger = dict(
+        dashboard.pipeline.rows(
+            "SELECT sku, sum(cost) FROM ledger FINAL WHERE kind = 'llm' GROUP BY sku HAVING sum(cost) > 0"
+        )
+    )
+    by_model = dashboard.api.get(
+        "/v1/dashboard/overview",
+        params={**API_QUERY, "group": "model", "category": "llm"},
+        headers=dashboard.admin,
+    ).json()
+    assert by_model["window"] == 86_400
+    shown = {s["name"]: Decimal(s["points"][0][1]) for s in by_model["series"] if Decimal(s["points"][0][1])}
+    assert shown == ledger
+    model = max(ledger, key=lambda sku: ledger[sku])
+    one = dashboard.api.get(
+        "/v1/dashboard/overview", params={**API_QUERY, "model": model}, headers=dashboard.admin
+    ).json()
+    assert Decimal(one["total"]) == Decimal(one["spend"]["today"]) == ledger[model]
+    with_agent = dashboard.api.get(
+        "/v1/dashboard/overview",
+        params={**API_QUERY, "model": model, "agent": "support-bot"},
+        headers=dashboard.admin,
+    )
+    assert with_agent.status_code == 400
+
+    page = open_dashboard(
+        chromium, dashboard, dashboard.admin, f"{PAGE_QUERY}&group=model&category=llm", "desktop"
+    )
+    figures_settled(page, by_model["total"])
+    expect(page.locator("#chart")).to_have_attribute("data-series", str(len(by_model["series"])))
+    expect(page.locator("#by-model")).to_be_visible()
+    page.screenshot(path=shots / "overview-by-model.png", full_page=True)
+    page.close()
+
+
+def test_every_view_is_reached_from_the_keyboard_and_fits_a_phone(
+    dashboard: Dashboard, chromium: Browser, shots: Path
+) -> None:
+    page = open_dashboard(chromium, dashboard, dashboard.acme, PAGE_QUERY, "phone")
+    for name, section in [("Customer", "customer"), ("Agents", "agents"), ("Alerts", "alerts"),
+                          ("Dead letters", "dead-letters"), ("Overview", "overview")]:  # fmt: skip
+        page.get_by_role("link", name=name, exact=True).focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#{section}")).to_be_visible()
+        expect(page.locator(f'nav a[href="#{section}"]')).to_have_attribute("aria-current", "page")
+        expect(page.locator("#status")).to_contain_text("Live: updated")
+        # Readable at 390 px: the page itself never scrolls sideways (wide tables scroll in place).
+        assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+        page.screenshot(path=shots / f"{section}-phone.png", full_page=True)
+    page.close()
+
+
+def test_the_overview_in_parts_is_the_overview_whole(dashboard: Dashboard) -> None:
+    def part(parts: str) -> dict[str, object]:
+        asked = {**API_QUERY, "parts": parts}
+        answer: dict[str, object] = dashboard.api.get(
+            "/v1/dashboard/overview", params=asked, headers=dashboard.admin
+        ).json()
+        return answer
+
+    whole, figures, tops = part("all"), part("figures"), part("tops")
+    assert "top_customers" not in figures and "series" not in tops
+    assert {**figures, **tops} == whole

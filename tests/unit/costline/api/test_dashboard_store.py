@@ -55,6 +55,7 @@ def test_a_series_reads_rollups_of_one_window_size_with_every_value_bound() -> N
         "customer": "acme-corp",
         "agent": "",
         "category": "",
+        "model": "",
     }
 
 

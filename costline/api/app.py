@@ -28,7 +28,7 @@ from costline.api import (
 from costline.api.auth import Forbidden, Unauthorized
 from costline.api.producing import Overloaded, ProduceFailed
 from costline.api.service import ApiError, Service, service_of
-from costline.config import Settings
+from costline.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     _error_handlers(app)
     app.add_middleware(Measured)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``costline api --workers N``'s processes, its settings read from the environment."""
+    return create_app(get_settings())
 
 
 def _health_routes(app: FastAPI) -> None:

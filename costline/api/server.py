@@ -7,6 +7,8 @@ and the HTTP parsing's share of a request from ~15 % to a few.
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from costline.api.app import create_app
+from costline.api.metrics import MULTIPROCESS_DIR
 from costline.config import Settings
 
 
@@ -34,8 +37,25 @@ def server(settings: Settings, host: str, port: int, log_level: str = "info") ->
     return uvicorn.Server(config)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Until interrupted; raises StartFailed if it never started."""
+    if workers > 1:
+        # Each process counts in files here, and /metrics sums them (costline.api.metrics); a
+        # fresh directory, so counts start at zero as a single process's do.
+        shared = settings.home / "run" / f"api-metrics-{port}"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        os.environ[MULTIPROCESS_DIR] = str(shared)
+        uvicorn.run(
+            "costline.api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            lifespan="on",
+        )
+        return
     running = server(settings, host, port)
     running.run()  # with the loop uvicorn picks (uvloop), where asyncio.run would take the default
     if not running.started:

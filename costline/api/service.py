@@ -24,6 +24,8 @@ from costline.kafka_auth import client_security
 
 T = TypeVar("T")
 
+IDEMPOTENCY_FILE = "api-idempotency.sqlite3"
+
 
 class ApiError(Exception):
     """Answered as ``{"error": message}`` with ``status`` (and Retry-After when given)."""
@@ -49,7 +51,14 @@ class Service:
     def __post_init__(self) -> None:
         s = self.settings
         self.keys = KeyCache(self._find_key, s.api_key_cache_s)
-        self.idempotency = IdempotencyKeys(s.api_idempotency_ttl_s, s.api_idempotency_max_keys)
+        # A file every process of `costline api --workers N` shares; a request runs at most about
+        # the produce timeout, so a claim still "running" well past it was left by a dead process.
+        self.idempotency = IdempotencyKeys(
+            s.api_idempotency_ttl_s,
+            s.api_idempotency_max_keys,
+            path=s.home / "run" / IDEMPOTENCY_FILE,
+            lease_s=s.api_produce_timeout_s + 60,
+        )
         self.inflight = InflightEvents(s.api_max_inflight_events)
 
     @classmethod

@@ -484,7 +484,12 @@ def _service_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
     )
     p.add_argument("--host", help="default COSTLINE_API_HOST (127.0.0.1)")
     p.add_argument("--port", type=int, help="default COSTLINE_API_PORT (18080)")
-    p.add_argument("--workers", type=int, default=1, help="processes serving the port (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port, sharing Idempotency-Keys and /metrics (default 1)",
+    )
     p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")

@@ -181,7 +181,12 @@ def main() -> None:
     finally:
         api.terminate()
         api.wait(30)
-    result: dict[str, Any] = {"batch": args.batch, "api_workers": args.api_processes, "phases": phases}
+    result: dict[str, Any] = {
+        "batch": args.batch,
+        "api_processes": args.api_processes,
+        "api_pids_timed": len(pids["api"]),  # the supervisor and its workers with --api-processes
+        "phases": phases,
+    }
     sdk_pipeline = Pipeline.create(base, "bench-http-sdk", partitions=8)
     sample = [usage_event_adapter.validate_json(value) for _, value in sent[: args.batches * args.batch]]
     result["sdk_events_per_s"] = round(asyncio.run(_sdk_rate(sdk_pipeline.settings, sample)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -33,13 +34,32 @@ from costline.config import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
-    """The API for ``settings``; its Kafka producer starts and stops with the app."""
+# A 500-event request allocates some 3,000 containers (parsed JSON, models, results): with
+# the default threshold (700) the GC ran several young collections a request, and its full
+# collections walked every object the imports made. Measured under bench/http_ingest.py,
+# alternating runs: API CPU 20-26 -> 15-17 µs an event, p99 roughly halved.
+SERVING_GC_THRESHOLD = (20_000, 20, 20)
+
+
+def tune_gc_for_serving() -> None:
+    """For a process that only serves: what startup made is never garbage, so the collector
+    stops walking it (``gc.freeze``), and collects young objects less often."""
+    gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLD)
+
+
+def create_app(settings: Settings, service: Service | None = None, serving: bool = False) -> FastAPI:
+    """The API for ``settings``; its Kafka producer starts and stops with the app.
+
+    ``serving``: the process exists to serve it (``costline api``), so the app may tune the
+    process's garbage collector; tests and benches that serve it in a thread leave it as is."""
     the_service = service or Service.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await the_service.producer.start()
+        if serving:
+            tune_gc_for_serving()
         try:
             yield
         finally:
@@ -65,7 +85,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """The app of one of ``costline api --workers N``'s processes, its settings read from the environment."""
-    return create_app(get_settings())
+    return create_app(get_settings(), serving=True)
 
 
 def _health_routes(app: FastAPI) -> None:

@@ -25,9 +25,11 @@ class StartFailed(RuntimeError):
     """The API did not start (Kafka unreachable, the port taken); uvicorn logged why."""
 
 
-def server(settings: Settings, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+def server(
+    settings: Settings, host: str, port: int, log_level: str = "info", serving: bool = True
+) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, serving=serving),
         host=host,
         port=port,
         log_level=log_level,
@@ -65,7 +67,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 @contextmanager
 def in_thread(settings: Settings, port: int, timeout_s: float = 30) -> Iterator[str]:
     """The API on 127.0.0.1:``port`` in a thread; yields its base URL, stops it after."""
-    running = server(settings, "127.0.0.1", port, log_level="warning")
+    running = server(settings, "127.0.0.1", port, log_level="warning", serving=False)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

@@ -325,7 +325,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(ensure_topics(settings))
     host, port = args.host or settings.api_host, args.port or settings.api_port
     print(f"costline api on http://{host}:{port} (docs at /docs)", file=sys.stderr)
-    serve(settings, host, port)
+    serve(settings, host, port, args.workers)
     return 0
 
 
@@ -485,6 +485,12 @@ def _service_commands(sub: argparse._SubParsersAction[CliParser]) -> None:
     )
     p.add_argument("--host", help="default COSTLINE_API_HOST (127.0.0.1)")
     p.add_argument("--port", type=int, help="default COSTLINE_API_PORT (18080)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port, sharing Idempotency-Keys and /metrics (default 1)",
+    )
     p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")

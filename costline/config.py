@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     gate_reservation_ttl_s: float = Field(default=60.0, gt=0, le=3600)
     # Open reservations one customer may hold; past it a check is answered 429.
     gate_max_reservations_per_customer: int = Field(default=10_000, ge=1)
+    # Reservations live in one process's memory, so `costline api --workers N` (N > 1) turns
+    # the gate off in its processes rather than let each hold its own book and overshoot.
+    api_gate: bool = True
     # `POST /v1/traces` (OTLP/HTTP): which attribute gives each id of an event. Names
     # are tried in order, each on the span and then on its resource; the first present wins.
     # A span with usage but no customer (or another customer than its key's) is rejected.

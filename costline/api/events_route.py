@@ -95,7 +95,7 @@ async def _ingest(service: Service, items: list[Any]) -> list[EventResult]:
     try:
         checked = check_events(items)
         if checked.accepted:
-            await service.producer.produce(checked.accepted)  # raises ProduceFailed: 503
+            await service.producer.produce(checked.accepted, checked.sent)  # raises ProduceFailed: 503
     finally:
         service.inflight.leave(len(items))
     service.metrics_events(checked.results)

@@ -1,13 +1,23 @@
-"""The API's Prometheus metrics, in a registry of its own (one per app, so tests do not share counts)."""
+"""The API's Prometheus metrics, in a registry of its own (one per app, so tests do not share counts).
+
+Under ``costline api --workers N`` each process writes its values to files in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set by
+``costline.api.server``), and /metrics, whichever process answers it, sums
+every process's.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from costline.api.batches import Outcome
 from costline.api.otlp import SpanOutcome
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 # Seconds; a batch of 1,000 is expected well under 100 ms on loopback.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -57,4 +67,9 @@ class ApiMetrics:
         )
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        shared = os.environ.get(MULTIPROCESS_DIR)
+        if not shared:
+            return generate_latest(self.registry)
+        every_process = CollectorRegistry()
+        MultiProcessCollector(every_process, path=shared)  # type: ignore[no-untyped-call]
+        return generate_latest(every_process)

@@ -28,6 +28,7 @@ class GateNotReady(Exception):
 
 class BudgetGate:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.enabled = settings.api_gate
         self.budgets = BudgetBook()
         self.book = ReservationBook(
             self.budgets,
@@ -44,6 +45,8 @@ class BudgetGate:
         return self.budget_feed.ready.is_set() and self.spend_feed.ready.is_set()
 
     def start(self) -> None:
+        if not self.enabled:
+            return
         self._tasks = [asyncio.create_task(follow(f)) for f in (self.budget_feed, self.spend_feed)]
 
     async def stop(self) -> None:
@@ -63,5 +66,10 @@ class BudgetGate:
         return self.book.release(reservation_id, customer_id)
 
     def _ensure_ready(self) -> None:
+        if not self.enabled:
+            raise GateNotReady(
+                "the budget gate runs in a single-process API only (`costline api --workers 1`): "
+                "reservations are held in one process's memory"
+            )
         if not self.ready:
             raise GateNotReady("the budget gate is still reading its budgets and live spend; retry shortly")

@@ -132,3 +132,22 @@ def test_health_readiness_and_metrics_need_no_key_and_show_the_counts(
         if line.startswith("costline_api_events_total{")
     }
     assert counted["accepted"] >= 1 and counted["duplicate"] >= 1 and counted["rejected"] >= 1
+
+
+def test_an_event_travels_as_its_client_sent_it_and_the_worker_reads_it_as_the_api_did(
+    pipeline: Pipeline, api: httpx.Client
+) -> None:
+    # Padded ids, a time at +01:00 and a count: the API validates, sends the client's own JSON,
+    # and the worker's reading (stripped, in UTC) is the one the API accepted.
+    sent = usage(" hooli-sms-1 ", customer=" hooli ", at="2026-11-20T10:00:00+01:00", calls=2)
+    answer = api.post("/v1/events", json=[sent], headers=bearer(pipeline, None))
+    assert answer.json()["results"] == [{"index": 0, "event_id": "hooli-sms-1", "status": "accepted"}]
+    pipeline.wait_for("SELECT count() FROM ledger FINAL WHERE customer_id = 'hooli'", 1)
+    pipeline.wait_for(
+        "SELECT sum(events) FROM cost_windows FINAL "
+        "WHERE customer_id = 'hooli' AND agent_id = '*' AND window_size = 3600",
+        1,
+    )
+    assert pipeline.customer_totals()["hooli"] == 2 * SMS
+    at = pipeline.scalar("SELECT toString(occurred_at) FROM ledger FINAL WHERE customer_id = 'hooli'")
+    assert at.startswith("2026-11-20 09:00:00")

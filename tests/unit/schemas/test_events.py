@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import get_args
 
 import orjson
@@ -15,14 +17,17 @@ from schemas.events import (
     LATEST_OCCURRED_AT,
     MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_ATTRIBUTES,
+    MEDIA_TOKENS,
     Compute,
     Kind,
     LlmCall,
     Outcome,
     UsageEvent,
     parse_event,
+    usage_event_adapter,
 )
 from streams.dead_letter import describe_validation_error
+from tests.factories import usage
 
 BASE = b'"event_id":"e1","customer_id":"acme","agent_id":"bot","occurred_at":"2026-11-20T10:00:00+02:00"'
 
@@ -290,3 +295,37 @@ def test_cached_media_counts_once_in_the_text_remainder() -> None:
     assert event.text_input_tokens == 100
     assert event.text_cached_input_tokens == 100
     assert event.text_output_tokens == 0
+
+
+def test_an_llm_event_is_accepted_exactly_when_its_parts_fit_its_totals() -> None:
+    """The validator's one-expression fast path agrees with the rules one by one, on 3,000 random calls."""
+    rng = random.Random(7)
+    parts = ["cached_input_tokens", "cache_write_tokens", "reasoning_tokens", *MEDIA_TOKENS]
+    for _ in range(3000):
+        tokens = {name: rng.randrange(0, 6) for name in parts}
+        tokens |= {"input_tokens": rng.randrange(0, 25), "output_tokens": rng.randrange(0, 15)}
+        tier = rng.choice([None, "batch", "flex", "priority"])
+        batch = rng.random() < 0.3
+        t = SimpleNamespace(**tokens)
+        fits = (
+            (not batch or tier in (None, "batch"))
+            and t.cached_input_tokens + t.cache_write_tokens <= t.input_tokens
+            and t.reasoning_tokens <= t.output_tokens
+            and t.cached_audio_input_tokens <= t.input_audio_tokens
+            and t.cached_image_input_tokens <= t.input_image_tokens
+            and t.cached_audio_input_tokens + t.cached_image_input_tokens <= t.cached_input_tokens
+            and t.input_tokens
+            - t.cached_input_tokens
+            - t.cache_write_tokens
+            - (t.input_audio_tokens - t.cached_audio_input_tokens)
+            - (t.input_image_tokens - t.cached_image_input_tokens)
+            >= 0
+            and t.output_tokens - t.output_audio_tokens - t.output_image_tokens - t.reasoning_tokens >= 0
+        )
+        sent = usage("call", "llm", batch=batch, service_tier=tier, **tokens)
+        try:
+            usage_event_adapter.validate_python(sent)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == fits, sent

@@ -14,6 +14,7 @@ from costline.api.batches import (
     read_batch,
     replayed,
 )
+from streams.decoding import decode_message
 from tests.factories import usage
 
 
@@ -75,3 +76,20 @@ def test_every_customer_named_counts_even_in_an_invalid_event() -> None:
 def test_a_correction_is_named_as_operator_only_even_when_invalid() -> None:
     assert operator_kinds_in([usage("sms-1"), {"kind": "correction"}, [1]]) == {"correction"}
     assert operator_kinds_in([usage("sms-1")]) == set()
+
+
+def test_a_rejected_event_gets_the_reason_its_dead_letter_would_give() -> None:
+    item = usage("sms-1", calls=True)
+    rejected = check_events([usage("sms-0"), item]).results[1]
+    decoded = decode_message(orjson.dumps(item))[0]
+    assert decoded.error is not None
+    assert rejected.reason == decoded.error[1] == "tool.calls: must be a JSON integer, not true"
+
+
+def test_a_valid_batch_and_one_with_a_bad_event_judge_the_good_events_alike() -> None:
+    good = [usage(f"sms-{n}") for n in range(3)]
+    alone = check_events(good)
+    mixed = check_events([*good, usage("sms-bad", calls=-1)])
+    assert mixed.accepted == alone.accepted
+    assert mixed.sent == alone.sent == good  # what goes to Kafka: the events as the client sent them
+    assert [r.outcome for r in mixed.results] == [Outcome.ACCEPTED] * 3 + [Outcome.REJECTED]

@@ -12,12 +12,12 @@ only admits events the contract admits.
 
 Speed comes from straight-line code: per kind and set of keys sent (a
 *shape*), one function is written out on first sight, as ``dataclasses``
-writes ``__init__``, with each field's check inline. Shapes left to
-pydantic: compute, storage and human-review events (a string amount is
-their usual form), ``service_tier``, ``batch``, audio and image tokens, and
-corrections. The models' own validators are checked here by hand; a unit
-test pins them (tests/unit/streams/test_event_fast_path.py), so a new rule
-in the contract fails that test until this module learns it.
+writes ``__init__``, with each field's check inline. Left to pydantic:
+``service_tier``, ``batch``, audio and image tokens, an outcome's
+``value``, amounts as text other than plain digits, and corrections. The
+models' own validators are checked here by hand; a unit test pins them
+(tests/unit/streams/test_event_fast_path.py), so a new rule in the contract
+fails that test until this module learns it.
 """
 
 from __future__ import annotations
@@ -25,22 +25,29 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from schemas.events import (
     MAX_ATTRIBUTE_KEY_CHARS,
     MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_ATTRIBUTES,
+    MAX_BYTES,
     MAX_COUNT,
+    MAX_SECONDS,
     MAX_TOKENS,
     SCHEMA_VERSION,
+    Compute,
     Embedding,
+    HumanReview,
     LlmCall,
     Outcome,
+    Storage,
     ToolCall,
     UsageEvent,
     VectorQuery,
 )
+from schemas.events import _keep_amount as keep_amount
 
 # The contract's control characters (schemas.events._CONTROL).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -51,6 +58,7 @@ _UTC_TIME = re.compile(
     r"(?:19[7-9][0-9]|20[0-9][0-9])-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|\+00:00)"
 )
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?")
 _SKU_CHARS = 128
 _ID_CHARS = 256
 
@@ -69,13 +77,17 @@ _CHECKS = {
     "sku": f"(type(x) is str and (x in _known or _identifier(x, {_SKU_CHARS})))",
     "tokens": f"(type(x) is int and 0 <= x <= {MAX_TOKENS})",
     "count": f"(type(x) is int and 0 <= x <= {MAX_COUNT})",
+    "bytes": f"(type(x) is int and 0 <= x <= {MAX_BYTES})",
     "bool": "(type(x) is bool)",
     "version": f"(type(x) is int and x == {SCHEMA_VERSION})",
     "attributes": "_attributes(x)",
     "currency": "(type(x) is str and _currency(x) is not None)",
 }
+# Fields whose value pydantic converts: the function returns the converted value, or None.
+_CONVERSIONS = {"time": "_occurred_at", "seconds": "_seconds"}
 _COMMON = {
     "schema_version": "version",
+    "occurred_at": "time",
     "event_id": "unique_id",
     "customer_id": "id",
     "agent_id": "id",
@@ -84,7 +96,7 @@ _COMMON = {
     "request_id": "optional_id",
     "attributes": "attributes",
 }
-# Per model, its fields' checks; occurred_at is converted, kind compared.
+# Per model, its fields' checks (kind is the shape's).
 _FIELDS: dict[type[Any], dict[str, str]] = {
     LlmCall: {
         "provider": "sku",
@@ -99,6 +111,9 @@ _FIELDS: dict[type[Any], dict[str, str]] = {
     Embedding: {"model": "sku", "tokens": "tokens"},
     VectorQuery: {"provider": "sku", "queries": "count"},
     Outcome: {"outcome_type": "sku", "quantity": "count", "currency": "currency", "success": "bool"},
+    Compute: {"sku": "sku", "seconds": "seconds"},
+    Storage: {"sku": "sku", "bytes": "bytes", "seconds": "seconds"},
+    HumanReview: {"sku": "sku", "minutes": "seconds"},
 }
 _MODELS = {model.model_fields["kind"].annotation.__args__[0]: model for model in _FIELDS}
 # LlmCall._parts_fit_totals for a text-only call (no media, batch or tier:
@@ -156,6 +171,22 @@ def _occurred_at(value: Any) -> datetime | None:
         return None
 
 
+def _seconds(value: Any) -> Decimal | None:
+    """Seconds (and minutes): Decimal in [0, MAX_SECONDS], kept at the ledger's scale (``_keep_amount``).
+
+    Text only as plain digits: pydantic reads more (``" 5"``, ``"1_000"``, ``"５"``) and decides those.
+    """
+    if type(value) is str:
+        if _PLAIN_DECIMAL.fullmatch(value) is None:
+            return None
+        value = Decimal(value)
+    elif type(value) is int:
+        value = Decimal(value)
+    elif type(value) is not Decimal or not value.is_finite():
+        return None
+    return keep_amount(value) if 0 <= value <= MAX_SECONDS else None
+
+
 def _attributes(value: Any) -> bool:
     """dict[str, str] and ``_bounded_attributes``."""
     if type(value) is not dict or len(value) > MAX_ATTRIBUTES:
@@ -180,7 +211,7 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
     checks = {**_COMMON, **_FIELDS[model]}
     fields = model.model_fields
     sent = set(keys)
-    if len(sent) != len(keys) or not sent <= {*checks, "kind", "occurred_at"}:
+    if len(sent) != len(keys) or not sent <= {*checks, "kind"}:
         return None  # a field left to pydantic, or unknown to the contract
     if any(info.is_required() and name not in sent for name, info in fields.items()):
         return None
@@ -189,12 +220,12 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         if name == "kind":
             continue
         lines.append(f"    v{i} = d[{name!r}]")
-        if name == "occurred_at":
-            lines.append(f"    v{i} = _occurred_at(v{i})")
+        if checks[name] in _CONVERSIONS:
+            lines.append(f"    v{i} = {_CONVERSIONS[checks[name]]}(v{i})")
             lines.append(f"    if v{i} is None: return None")
         else:
-            lines.append(f"    x = v{i}")
-            lines.append(f"    if not {_CHECKS[checks[name]]}: return None")
+            check = re.sub(r"\bx\b", f"v{i}", _CHECKS[checks[name]])
+            lines.append(f"    if not {check}: return None")
     local = {name: f"v{i}" for i, name in enumerate(keys)}
     if model in _PARTS_FIT:
         rule = _PARTS_FIT[model]
@@ -206,6 +237,7 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         "_control": _CONTROL.search,
         "_identifier": _identifier,
         "_occurred_at": _occurred_at,
+        "_seconds": _seconds,
         "_attributes": _attributes,
         "_currency": _CURRENCY.fullmatch,
         "_new": object.__new__,

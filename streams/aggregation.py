@@ -190,18 +190,24 @@ def fold(
     batch: Iterable[Counted],
     sizes: Iterable[int],
     current: Mapping[WindowKey, WindowAggregate],
+    keys: Iterable[list[WindowKey]] | None = None,
 ) -> FoldResult:
     """Fold ``(partition, position, priced)`` into copies of the current windows.
 
     ``current`` holds the state before the batch for every key the batch
-    touches (missing keys start empty). The inputs are not modified.
+    touches (missing keys start empty). ``keys``, when given, are each
+    event's :func:`window_keys` (the processor computes them once a batch).
+    The inputs are not modified.
     """
     sizes = tuple(sizes)
+    batch = list(batch)
+    if keys is None:
+        keys = [window_keys(priced, sizes) for _, _, priced in batch]
     result = FoldResult()
     changed = result.changed
-    for partition, offset, priced in batch:
+    for (partition, offset, priced), event_keys in zip(batch, keys, strict=True):
         counted = False
-        for key in window_keys(priced, sizes):
+        for key in event_keys:
             agg = changed.get(key)
             if agg is None:
                 base = current.get(key)

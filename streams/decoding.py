@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from pydantic import ValidationError
@@ -43,9 +43,10 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    index: int
+class Decoded(NamedTuple):
+    """One event of a message, or why it is not one. A tuple: one is built for every event."""
+
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls
     event: UsageEvent | None
     error: tuple[DeadLetterCode, str] | None = None  # (code, reason) when ``event`` is None
     raw: bytes = b""  # the event's own bytes where at hand, for a dead letter

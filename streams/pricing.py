@@ -104,7 +104,8 @@ class PricedEvent:
     def category(self) -> str:
         """The kind it is counted under: a correction's is the corrected event's."""
         event = self.event
-        return event.corrected_kind if isinstance(event, Correction) else event.kind
+        # type(), not isinstance: this runs for every window of every event, and the kinds are final.
+        return event.corrected_kind if type(event) is Correction else event.kind
 
 
 def meter_sku(event: UsageEvent) -> str:

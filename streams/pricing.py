@@ -69,7 +69,10 @@ class UnpriceableEventError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+# TokenUsage and PricedEvent are built for every event and never changed after:
+# not frozen, since a frozen dataclass's __init__ (object.__setattr__ a field)
+# costs three times a plain one, ~2 µs an event for the two.
+@dataclass(slots=True)
 class TokenUsage:
     input: int = 0
     cached_input: int = 0
@@ -85,7 +88,7 @@ class TokenUsage:
     output_image: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PricedEvent:
     """An event with its cost and the facts the ledger keeps about it."""
 

@@ -272,7 +272,18 @@ class PriceCatalog:
         return fixed is not None and any(entry.version == priced.price_version for entry in fixed)
 
     def _list_or_fixed(self, event: UsageEvent) -> PricedEvent:
-        if isinstance(event, Correction):
+        # type() rather than isinstance(): the kinds are final classes, and a miss of
+        # isinstance on a pydantic model is a few times slower; model calls come first.
+        if type(event) is LlmCall:
+            sku = self.llm_sku(event.provider, event.model)
+            version, price = self.price_at("llm", sku, event.occurred_at)
+            if isinstance(price, LlmPrice):
+                rates = self._text_rates(version, price)
+                if rates is not None and _text_only(event, price):
+                    return _price_llm_pico(event, rates, version, sku)
+                return _price_llm(event, price, version, sku)
+            return _apply(event, price, version)
+        if type(event) is Correction:
             return PricedEvent(
                 event,
                 event.cost_delta,
@@ -285,7 +296,7 @@ class PriceCatalog:
                 model_sent=event.model_sent,
                 events=0,
             )
-        if isinstance(event, Outcome):
+        if type(event) is Outcome:
             return PricedEvent(
                 event,
                 ZERO,
@@ -296,16 +307,7 @@ class PriceCatalog:
                 "outcomes",
                 TokenUsage(),
             )
-        if isinstance(event, LlmCall):
-            sku = self.llm_sku(event.provider, event.model)
-            version, price = self.price_at("llm", sku, event.occurred_at)
-            if isinstance(price, LlmPrice):
-                rates = self._text_rates(version, price)
-                if rates is not None and _text_only(event, price):
-                    return _price_llm_pico(event, rates, version, sku)
-                return _price_llm(event, price, version, sku)
-        else:
-            version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
+        version, price = self.price_at(event.kind, meter_sku(event), event.occurred_at)
         return _apply(event, price, version)
 
     def _text_rates(self, version: str, price: LlmPrice) -> TextRates | None:

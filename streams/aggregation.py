@@ -200,12 +200,15 @@ def fold(
     The inputs are not modified.
     """
     sizes = tuple(sizes)
-    batch = list(batch)
-    if keys is None:
-        keys = [window_keys(priced, sizes) for _, _, priced in batch]
+    if keys is None:  # made as they are needed: a batch's keys held at once cost the collector
+        with_keys: Iterable[tuple[Counted, list[WindowKey]]] = (
+            (item, window_keys(item[2], sizes)) for item in batch
+        )
+    else:
+        with_keys = zip(batch, keys, strict=True)
     result = FoldResult()
     changed = result.changed
-    for (partition, offset, priced), event_keys in zip(batch, keys, strict=True):
+    for (partition, offset, priced), event_keys in with_keys:
         counted = False
         for key in event_keys:
             agg = changed.get(key)

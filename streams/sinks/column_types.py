@@ -32,9 +32,11 @@ _MICROSECOND = timedelta(microseconds=1)
 class ExactDecimal(BigDecimal, registered=False):  # type: ignore[call-arg,misc]  # untyped library
     """A Decimal128/256 column written from each value's own digits.
 
-    The library's writer builds ``Decimal(str(x)) * 10**scale`` a value;
-    ``scaleb`` in a context of the column's precision gives the same integer
-    (truncated toward zero as ``int()`` truncates there) at a third of the cost.
+    The library's writer builds ``Decimal(str(x)) * 10**scale`` a value. A
+    value already at the column's scale (every amount the worker writes:
+    schemas.money.SCALE) is its text without the point; any other goes
+    through ``scaleb`` in a context of the column's precision, the same
+    integer (truncated toward zero as ``int()`` truncates there).
     """
 
     @classmethod
@@ -49,9 +51,13 @@ class ExactDecimal(BigDecimal, registered=False):  # type: ignore[call-arg,misc]
                 if not x:  # None and zero alike: the null map says which, as in the library's writer
                     dest += zeros
                     continue
-                if type(x) is not Decimal:
-                    x = Decimal(str(x))
-                dest += int(x.scaleb(scale)).to_bytes(size, "little", signed=True)
+                text = str(x)
+                point = text.find(".")
+                if point > 0 and len(text) - point - 1 == scale and "E" not in text:
+                    units = int(text[:point] + text[point + 1 :])
+                else:
+                    units = int(Decimal(text).scaleb(scale))
+                dest += units.to_bytes(size, "little", signed=True)
 
 
 def insert_type(column: ClickHouseType) -> ClickHouseType:

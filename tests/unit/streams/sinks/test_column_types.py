@@ -24,6 +24,12 @@ AMOUNTS = [
     Decimal("0.0000000000019"),  # finer than the column: truncated, as the library truncates
     Decimal("-0.0000000000019"),
     Decimal("26.1234567890123456789"),
+    Decimal("-0.500000000000"),
+    Decimal("5.000000000000"),
+    Decimal("0E-12"),
+    Decimal("1.00000000000E+3"),
+    Decimal("1234567890123456789012345.123456789012"),
+    7,
 ]
 
 

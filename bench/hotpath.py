@@ -7,7 +7,17 @@ with other work changes these figures far less than it changes events/s):
 
 - ``decode``: :func:`streams.decoding.decode_message` over SDK-sized arrays;
 - ``price``: :meth:`streams.pricing.PriceCatalog.price` of each event;
-- ``fold``: :func:`streams.aggregation.fold` of ``--batch`` events at a time.
+- ``fold``: :func:`streams.aggregation.fold` of ``--batch`` events at a time;
+- ``process``: the whole :meth:`streams.processor.BatchProcessor.process` of
+  ``--batch`` events at a time (decode, price, dedup, window keys, fold,
+  window state encoding) with a sink that stores nothing, and the worker's
+  table state on a plain dict without its changelog. Dedup runs at its
+  default horizon; the workload's fixed day is old, so every id is looked
+  up (the no-op sink finds none), as in ``bench.run``. It runs twice: under
+  the worker's garbage-collector settings (:mod:`streams.garbage_collection`),
+  ``process_us``, and under Python's defaults, ``process_default_gc_us``.
+
+The other stages run under Python's default collector settings.
 
 Events are the benchmark's fleet (:mod:`bench.workload`); ``--span-s 10`` is
 live traffic at 100k events/s, 86400 a day's backfill. The last line is JSON.
@@ -16,16 +26,26 @@ live traffic at 100k events/s, 86400 a day's backfill. The last line is JSON.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import orjson
 
 from bench.workload import events, pack
 from costline.config import Settings
+from schemas.dead_letters import DeadLetter
 from schemas.prices import load_price_dir
-from streams.aggregation import fold, position
+from streams.aggregation import Counted, WindowAggregate, WindowKey, fold, position
 from streams.decoding import decode_message
+from streams.dedup import CountedId, DedupIndex, Hashes, Seconds
+from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
+from streams.processor import BatchProcessor, RawMessage
+from streams.window_state import TableState
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,17 +75,87 @@ def main(argv: list[str] | None = None) -> int:
         fold(counted[first : first + args.batch], (60, 3600), {})
     fold_s = time.process_time() - started
 
+    per_batch = args.batch // args.per_message
+    default_gc_s = process_seconds(messages, catalog, per_batch)
+    thresholds = gc.get_threshold()
+    tune_for_worker()
+    process_s = process_seconds(messages, catalog, per_batch)
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
     figures = {
         "events": args.events,
         "span_s": args.span_s,
         "decode_us": decode_s / args.events * 1e6,
         "price_us": price_s / args.events * 1e6,
         "fold_us": fold_s / args.events * 1e6,
+        "process_us": process_s / args.events * 1e6,
+        "process_default_gc_us": default_gc_s / args.events * 1e6,
     }
     for name, value in figures.items():
         print(f"{name:<12} {value:>12,.2f}")
     print(orjson.dumps(figures).decode())
     return 0
+
+
+class _NoSink:
+    """Stores nothing and has counted nothing."""
+
+    async def write(
+        self, counted: Sequence[Counted], windows: Mapping[WindowKey, WindowAggregate], dead: Any = ()
+    ) -> None:
+        pass
+
+    async def probe(self, counted: Sequence[Counted] = (), windows: Any = None) -> None:
+        pass
+
+    async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
+        return {}
+
+    async def counted_id_hashes(self, partition: int, since: float) -> tuple[Hashes, Seconds]:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float64)
+
+    async def load_windows(self, keys: Iterable[WindowKey]) -> dict[WindowKey, WindowAggregate]:
+        return {}
+
+
+class _Store:
+    """A Faust table's memory store, as TableState uses it, without a changelog topic."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+
+class _NoChangelog:
+    def add(self, partition: int, key: bytes, value: bytes | None) -> None:
+        pass
+
+    async def flush(self) -> None:
+        pass
+
+
+def process_seconds(messages: list[bytes], catalog: PriceCatalog, per_batch: int) -> float:
+    """Process CPU seconds of ``BatchProcessor.process`` over ``messages``, ``per_batch`` at a time."""
+    state = TableState(_Store(), {60: 600, 3600: 7200})
+    state.changelog = _NoChangelog()  # type: ignore[assignment]
+
+    async def no_letters(letter: DeadLetter) -> None:
+        pass
+
+    processor = BatchProcessor(
+        catalog, _NoSink(), state, DedupIndex(86_400), (60, 3600), {60: 600, 3600: 7200}, no_letters
+    )
+    raw = [
+        RawMessage("usage", 0, i, orjson.loads(m)[0]["customer_id"].encode(), m)
+        for i, m in enumerate(messages)
+    ]
+
+    async def run() -> float:
+        started = time.process_time()
+        for first in range(0, len(raw), per_batch):
+            await processor.process(raw[first : first + per_batch])
+        return time.process_time() - started
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

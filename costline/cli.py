@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import re
 import sys
@@ -64,12 +63,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     offset_commits.install({settings.usage_topic})
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
+    from streams.garbage_collection import tune_for_worker
 
-    # The worker holds millions of small long-lived objects (window state,
-    # dedup ids); the default GC thresholds rescan them all every few
-    # thousand allocations, which cost more than the pricing itself.
-    gc.set_threshold(200_000, 50, 1000)
-    gc.freeze()
+    tune_for_worker()
     sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--with-web"]
     app.main()
     return 0

@@ -190,18 +190,27 @@ def fold(
     batch: Iterable[Counted],
     sizes: Iterable[int],
     current: Mapping[WindowKey, WindowAggregate],
+    keys: Iterable[list[WindowKey]] | None = None,
 ) -> FoldResult:
     """Fold ``(partition, position, priced)`` into copies of the current windows.
 
     ``current`` holds the state before the batch for every key the batch
-    touches (missing keys start empty). The inputs are not modified.
+    touches (missing keys start empty). ``keys``, when given, are each
+    event's :func:`window_keys` (the processor computes them once a batch).
+    The inputs are not modified.
     """
     sizes = tuple(sizes)
+    if keys is None:  # made as they are needed: a batch's keys held at once cost the collector
+        with_keys: Iterable[tuple[Counted, list[WindowKey]]] = (
+            (item, window_keys(item[2], sizes)) for item in batch
+        )
+    else:
+        with_keys = zip(batch, keys, strict=True)
     result = FoldResult()
     changed = result.changed
-    for partition, offset, priced in batch:
+    for (partition, offset, priced), event_keys in with_keys:
         counted = False
-        for key in window_keys(priced, sizes):
+        for key in event_keys:
             agg = changed.get(key)
             if agg is None:
                 base = current.get(key)

@@ -155,9 +155,10 @@ class BatchProcessor:
         self._where = describe_batch(messages)
         priced, dead = self._decode_and_price(messages)
         counted = await self._drop_duplicates(priced, stats)
-        previous = {p: self.state.watermark(p) for p, _, _ in counted}
-        current = await self._current_windows(counted)
-        result = fold(counted, self.window_sizes, current)
+        previous = {p: self.state.watermark(p) for p in {p for p, _, _ in counted}}
+        keys = [window_keys(item, self.window_sizes) for _, _, item in counted]  # once, for both uses
+        current = await self._current_windows(counted, keys)
+        result = fold(counted, self.window_sizes, current, keys)
 
         sink_started = time.perf_counter()
         counted, result, refused = await self._store(counted, result, current, dead, messages)
@@ -348,7 +349,9 @@ class BatchProcessor:
                 marks[partition] = at
         return marks
 
-    async def _current_windows(self, counted: Iterable[Counted]) -> dict[WindowKey, WindowAggregate]:
+    async def _current_windows(
+        self, counted: Sequence[Counted], keys: Sequence[list[WindowKey]]
+    ) -> dict[WindowKey, WindowAggregate]:
         """State before the batch of every window it touches.
 
         A window missing from worker state is new, or was expired from it
@@ -359,11 +362,13 @@ class BatchProcessor:
         """
         current: dict[WindowKey, WindowAggregate] = {}
         expired: set[WindowKey] = set()
+        looked_up: set[WindowKey] = set()  # most windows of a batch are new: look each up once
         expired_through: dict[int, int] = {}
-        for partition, _, item in counted:
-            for key in window_keys(item, self.window_sizes):
-                if key in current or key in expired:
+        for (partition, _, _), event_keys in zip(counted, keys, strict=True):
+            for key in event_keys:
+                if key in looked_up:
                     continue
+                looked_up.add(key)
                 agg = self.state.get(key)
                 if agg is not None:
                     current[key] = agg

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from streams.aggregation import WindowAggregate, WindowKey
+from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 
 _MARK_PREFIX = b"~"  # window keys start with a customer id, never with "~"
 _WATERMARK = b"~watermark\x1f"
 _EXPIRED_THROUGH = b"~expired-through\x1f"
+_PARTITION = list(AGGREGATE_FIELDS).index("partition")  # its place in WindowAggregate.encode()
 
 
 def _mark_key(kind: bytes, partition: int) -> bytes:
@@ -137,7 +138,8 @@ class TableState:
         self._due.clear()
         for raw_key, raw_value in list(self.table.data.items()):
             if not raw_key.startswith(_MARK_PREFIX):
-                partition = WindowAggregate.decode(raw_value).partition
+                # The one field needed, not the whole aggregate: every stored window is read here.
+                partition = int(raw_value.split(b",")[_PARTITION])
                 self._due.setdefault(self._due_at(WindowKey.decode(raw_key)), {})[raw_key] = partition
         self._indexed = True
 

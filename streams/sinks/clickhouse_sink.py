@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from string import Template
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-import orjson
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
@@ -43,6 +42,7 @@ from streams.aggregation import (
 )
 from streams.dedup import CountedId, Hashes, Seconds
 from streams.pricing import PricedEvent
+from streams.sinks.column_types import TableTypes, datetime_ticks
 
 LEDGER_COLUMNS = (
     "event_id",
@@ -108,16 +108,23 @@ WINDOW_SNAPSHOTS = Template(read_query("window_snapshots")).substitute(
 )
 _COUNTED_EVENT_IDS = read_query("counted_event_ids")
 _EVENT_ID_HASHES = read_query("event_id_hashes")
+T = TypeVar("T")
 _HASH_ROW = np.dtype([("id_hash", "<u8"), ("counted_at", "<u4")])  # RowBinary of event_id_hashes.sql
+
+
+# An event's audio and image counts, in MEDIA_TOKENS order (TokenUsage names them without "_tokens").
+_media_tokens = attrgetter(*(name.removesuffix("_tokens") for name in MEDIA_TOKENS))
 
 
 def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> list[Any]:
     event = priced.event
     tokens = priced.tokens
     is_outcome = event.kind == "outcome"
+    # Exact classes (the contract's kinds are not subclassed): a third of isinstance's cost.
+    llm = event if type(event) is LlmCall else None
     # A correction's row stands under the corrected event's kind, linked to it.
-    correction = event if isinstance(event, Correction) else None
-    tier = event.tier if isinstance(event, LlmCall) else None
+    correction = event if type(event) is Correction else None
+    tier = llm.tier if llm is not None else None
     return [
         event.event_id,
         event.occurred_at,
@@ -137,7 +144,7 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
         tokens.cache_write,
         tokens.output,
         tokens.reasoning,
-        bool(getattr(event, "batch", False)),
+        llm is not None and llm.batch,
         priced.cost,
         "USD",
         priced.price_version,
@@ -151,8 +158,18 @@ def ledger_row(partition: int, pos: int, priced: PricedEvent, now: datetime) -> 
         tier or "",
         correction.corrects if correction is not None else "",
         correction.run_id if correction is not None else "",
-        *(getattr(tokens, name.removesuffix("_tokens")) for name in MEDIA_TOKENS),
+        *_media_tokens(tokens),
     ]
+
+
+def candidate_rows(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """(customer, event_id) pairs as TabSeparated rows: a tenth of the cost of JSON rows.
+
+    Identifiers hold no control characters (schemas.events.Identifier), so
+    no tab or newline; a backslash is TabSeparated's escape and is doubled.
+    """
+    text = "\n".join([f"{customer}\t{event_id}" for customer, event_id in pairs])
+    return (text.replace("\\", "\\\\") if "\\" in text else text).encode()
 
 
 def window_row(key: WindowKey, agg: WindowAggregate, now: datetime) -> list[Any]:
@@ -161,22 +178,25 @@ def window_row(key: WindowKey, agg: WindowAggregate, now: datetime) -> list[Any]
     return [key.customer_id, key.agent_id, key.category, key.size, start, *agg.values(), now]
 
 
-def insert_chunks(
-    rows: Sequence[Sequence[Any]], month_of: Callable[[Sequence[Any]], datetime] | None
-) -> Iterator[Sequence[Sequence[Any]]]:
+def insert_chunks(rows: Sequence[T], month_of: Callable[[T], datetime] | None) -> Iterator[Sequence[T]]:
     """``rows`` cut so that no insert spans too many monthly partitions or rows."""
     if month_of is None:
         for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
             yield rows[start : start + MAX_ROWS_PER_INSERT]
         return
-    by_month: dict[tuple[int, int], list[Sequence[Any]]] = {}
+    if len(rows) <= MAX_ROWS_PER_INSERT and rows:
+        first, last = min(map(month_of, rows)), max(map(month_of, rows))
+        if (last.year - first.year) * 12 + last.month - first.month < MAX_MONTHS_PER_INSERT:
+            yield rows  # the common case, without grouping every row by month
+            return
+    by_month: dict[tuple[int, int], list[T]] = {}
     for row in rows:
         at = month_of(row)
         by_month.setdefault((at.year, at.month), []).append(row)
     if len(by_month) <= MAX_MONTHS_PER_INSERT and len(rows) <= MAX_ROWS_PER_INSERT:
         yield rows  # the common case: one batch, one or two months
         return
-    chunk: list[Sequence[Any]] = []
+    chunk: list[T] = []
     months: set[tuple[int, int]] = set()
     for month in sorted(by_month):
         for row in by_month[month]:
@@ -201,6 +221,7 @@ _COLUMNS = {"ledger": LEDGER_COLUMNS, "cost_windows": WINDOW_COLUMNS, "dead_lett
 class ClickHouseSink:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self._types = TableTypes(client)
         self._probes_ready = False
 
     async def write(
@@ -215,8 +236,19 @@ class ClickHouseSink:
         await self.insert("dead_letters", dead_letters)
 
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
+        """Rows in column form, with the table's own column types (:mod:`streams.sinks.column_types`)."""
+        names = _COLUMNS[table]
         for chunk in insert_chunks(rows, _MONTH_OF[table]) if rows else ():
-            await self.client.insert(table + suffix, chunk, column_names=_COLUMNS[table])
+            types = await self._types.get(table + suffix, names)
+            transposed = zip(*chunk, strict=True)  # every row has every column
+            columns = [datetime_ticks(t, column) for t, column in zip(types, transposed, strict=True)]
+            try:
+                await self.client.insert(
+                    table + suffix, columns, column_names=names, column_types=types, column_oriented=True
+                )
+            except Exception:
+                self._types.forget(table + suffix)  # a retry describes the table again
+                raise
 
     async def probe(
         self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
@@ -239,8 +271,8 @@ class ClickHouseSink:
             return {}
         candidates = ExternalData(
             file_name="candidates",
-            data=b"\n".join(orjson.dumps(pair) for pair in pairs),
-            fmt="JSONCompactEachRow",
+            data=candidate_rows(pairs),
+            fmt="TabSeparated",
             structure=["customer_id String", "event_id String"],
         )
         result = await self.client.query(_COUNTED_EVENT_IDS, external_data=candidates)

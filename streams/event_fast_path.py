@@ -1,0 +1,269 @@
+"""Usage events of the common, well-formed shape, built without pydantic.
+
+Pydantic's validation of the contract (:mod:`schemas.events`) was most of
+the worker's decoding, ~12 µs an event. Nearly every event comes in a few
+plain shapes: identifiers that need no stripping, a UTC time in ISO 8601,
+integer counts, a few short attributes or none. For those,
+:func:`fast_event` checks the same rules and builds the very model pydantic
+would (the same fields, values, defaults and fields set). Anything else, and
+anything it is unsure of, returns None and takes the strict path, which also
+writes every dead letter's reason: this module never rejects an event, it
+only admits events the contract admits.
+
+Speed comes from straight-line code: per kind and set of keys sent (a
+*shape*), one function is written out on first sight, as ``dataclasses``
+writes ``__init__``, with each field's check inline. Left to pydantic:
+``service_tier``, ``batch``, audio and image tokens, an outcome's
+``value``, amounts as text other than plain digits, and corrections. The
+models' own validators are checked here by hand; a unit test pins them
+(tests/unit/streams/test_event_fast_path.py), so a new rule in the contract
+fails that test until this module learns it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from schemas.events import (
+    MAX_ATTRIBUTE_KEY_CHARS,
+    MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES,
+    MAX_BYTES,
+    MAX_COUNT,
+    MAX_SECONDS,
+    MAX_TOKENS,
+    SCHEMA_VERSION,
+    Compute,
+    Embedding,
+    HumanReview,
+    LlmCall,
+    Outcome,
+    Storage,
+    ToolCall,
+    UsageEvent,
+    VectorQuery,
+)
+from schemas.events import _keep_amount as keep_amount
+
+# The contract's control characters (schemas.events._CONTROL).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# UTC, seconds with at most microseconds: what SDKs write, read by fromisoformat
+# exactly as pydantic reads it, as an aware time in UTC (what _to_utc makes of
+# it). The years are the contract's (EARLIEST_OCCURRED_AT, LATEST_OCCURRED_AT).
+_UTC_TIME = re.compile(
+    r"(?:19[7-9][0-9]|20[0-9][0-9])-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|\+00:00)"
+)
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?")
+_SKU_CHARS = 128
+_ID_CHARS = 256
+
+# Field checks, as expressions of the field's value ``x``. Identifiers are
+# stripped by the models (str_strip_whitespace): one with whitespace at an
+# end is left to pydantic. Python's isspace() holds every character pydantic
+# strips, so a string passing here is one pydantic keeps as is.
+_CHECKS = {
+    "id": f"(type(x) is str and (x in _known or _identifier(x, {_ID_CHARS})))",
+    # Seen once: checked inline, not remembered.
+    "unique_id": (
+        f"(type(x) is str and 0 < len(x) <= {_ID_CHARS} and not x[0].isspace() and not x[-1].isspace()"
+        " and _control(x) is None)"
+    ),
+    "optional_id": f"(x is None or (type(x) is str and (x in _known or _identifier(x, {_ID_CHARS}))))",
+    "sku": f"(type(x) is str and (x in _known or _identifier(x, {_SKU_CHARS})))",
+    "tokens": f"(type(x) is int and 0 <= x <= {MAX_TOKENS})",
+    "count": f"(type(x) is int and 0 <= x <= {MAX_COUNT})",
+    "bytes": f"(type(x) is int and 0 <= x <= {MAX_BYTES})",
+    "bool": "(type(x) is bool)",
+    "version": f"(type(x) is int and x == {SCHEMA_VERSION})",
+    "attributes": "_attributes(x)",
+    "currency": "(type(x) is str and _currency(x) is not None)",
+}
+# Fields whose value pydantic converts: the function returns the converted value, or None.
+_CONVERSIONS = {"time": "_occurred_at", "seconds": "_seconds"}
+_COMMON = {
+    "schema_version": "version",
+    "occurred_at": "time",
+    "event_id": "unique_id",
+    "customer_id": "id",
+    "agent_id": "id",
+    "user_id": "optional_id",
+    "task_id": "optional_id",
+    "request_id": "optional_id",
+    "attributes": "attributes",
+}
+# Per model, its fields' checks (kind is the shape's).
+_FIELDS: dict[type[Any], dict[str, str]] = {
+    LlmCall: {
+        "provider": "sku",
+        "model": "sku",
+        "input_tokens": "tokens",
+        "output_tokens": "tokens",
+        "cached_input_tokens": "tokens",
+        "cache_write_tokens": "tokens",
+        "reasoning_tokens": "tokens",
+    },
+    ToolCall: {"tool": "sku", "calls": "count"},
+    Embedding: {"model": "sku", "tokens": "tokens"},
+    VectorQuery: {"provider": "sku", "queries": "count"},
+    Outcome: {"outcome_type": "sku", "quantity": "count", "currency": "currency", "success": "bool"},
+    Compute: {"sku": "sku", "seconds": "seconds"},
+    Storage: {"sku": "sku", "bytes": "bytes", "seconds": "seconds"},
+    HumanReview: {"sku": "sku", "minutes": "seconds"},
+}
+_MODELS = {model.model_fields["kind"].annotation.__args__[0]: model for model in _FIELDS}
+# LlmCall._parts_fit_totals for a text-only call (no media, batch or tier:
+# those shapes are pydantic's): its parts within their totals.
+_PARTS_FIT = {
+    LlmCall: "cached_input_tokens + cache_write_tokens <= input_tokens and reasoning_tokens <= output_tokens"
+}
+
+_known: set[str] = set()  # identifiers and SKUs seen valid (few: customers, agents, models)
+_KNOWN_MAX = 100_000
+Builder = Callable[[dict[str, Any]], UsageEvent | None]
+_builders: dict[tuple[str, tuple[str, ...]], Builder | None] = {}
+_BUILDERS_MAX = 4096
+
+
+def fast_event(item: Any) -> UsageEvent | None:
+    """The event pydantic would make of ``item`` (a JSON object), or None: ask pydantic."""
+    if type(item) is not dict:
+        return None
+    kind = item.get("kind")
+    if type(kind) is not str:
+        return None
+    shape = (kind, tuple(item))
+    try:
+        build = _builders[shape]
+    except KeyError:
+        build = _builder(*shape)
+        if len(_builders) < _BUILDERS_MAX:
+            _builders[shape] = build
+    return build(item) if build is not None else None
+
+
+def _identifier(value: str, limit: int) -> bool:
+    if not (
+        0 < len(value) <= limit
+        and not value[0].isspace()
+        and not value[-1].isspace()
+        and _CONTROL.search(value) is None
+    ):
+        return False
+    if len(value) <= _SKU_CHARS:  # valid under either limit
+        if len(_known) >= _KNOWN_MAX:
+            _known.clear()
+        _known.add(value)
+    return True
+
+
+def _occurred_at(value: Any) -> datetime | None:
+    """AwareDatetime and ``_to_utc``, for the UTC forms of :data:`_UTC_TIME`."""
+    if type(value) is not str or _UTC_TIME.fullmatch(value) is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)  # its tzinfo is datetime.UTC, as _to_utc's
+    except ValueError:  # a day or an hour out of range: pydantic says which
+        return None
+
+
+def _seconds(value: Any) -> Decimal | None:
+    """Seconds (and minutes): Decimal in [0, MAX_SECONDS], kept at the ledger's scale (``_keep_amount``).
+
+    Text only as plain digits: pydantic reads more (``" 5"``, ``"1_000"``, ``"５"``) and decides those.
+    """
+    if type(value) is str:
+        if _PLAIN_DECIMAL.fullmatch(value) is None:
+            return None
+        value = Decimal(value)
+    elif type(value) is int:
+        value = Decimal(value)
+    elif type(value) is not Decimal or not value.is_finite():
+        return None
+    return keep_amount(value) if 0 <= value <= MAX_SECONDS else None
+
+
+def _attributes(value: Any) -> bool:
+    """dict[str, str] and ``_bounded_attributes``."""
+    if type(value) is not dict or len(value) > MAX_ATTRIBUTES:
+        return False
+    for key, text in value.items():
+        if (
+            type(text) is not str
+            or not 1 <= len(key) <= MAX_ATTRIBUTE_KEY_CHARS
+            or len(text) > MAX_ATTRIBUTE_VALUE_CHARS
+            or _CONTROL.search(key) is not None
+            or _CONTROL.search(text) is not None
+        ):
+            return False
+    return True
+
+
+def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
+    """The function that checks and builds events of this kind sent with these keys, if any."""
+    model = _MODELS.get(kind)
+    if model is None:
+        return None
+    checks = {**_COMMON, **_FIELDS[model]}
+    fields = model.model_fields
+    sent = set(keys)
+    if len(sent) != len(keys) or not sent <= {*checks, "kind"}:
+        return None  # a field left to pydantic, or unknown to the contract
+    if any(info.is_required() and name not in sent for name, info in fields.items()):
+        return None
+    lines = ["def build(d):"]
+    for i, name in enumerate(keys):
+        if name == "kind":
+            continue
+        lines.append(f"    v{i} = d[{name!r}]")
+        if checks[name] in _CONVERSIONS:
+            lines.append(f"    v{i} = {_CONVERSIONS[checks[name]]}(v{i})")
+            lines.append(f"    if v{i} is None: return None")
+        else:
+            check = re.sub(r"\bx\b", f"v{i}", _CHECKS[checks[name]])
+            lines.append(f"    if not {check}: return None")
+    local = {name: f"v{i}" for i, name in enumerate(keys)}
+    if model in _PARTS_FIT:
+        rule = _PARTS_FIT[model]
+        for name in sorted(fields, key=len, reverse=True):
+            rule = re.sub(rf"\b{name}\b", local.get(name, repr(fields[name].default)), rule)
+        lines.append(f"    if not ({rule}): return None")
+    namespace: dict[str, Any] = {
+        "_known": _known,
+        "_control": _CONTROL.search,
+        "_identifier": _identifier,
+        "_occurred_at": _occurred_at,
+        "_seconds": _seconds,
+        "_attributes": _attributes,
+        "_currency": _CURRENCY.fullmatch,
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+        "_model": model,
+        "_sent": frozenset(keys),
+    }
+    values = []
+    for name, info in fields.items():
+        if name in local and name != "kind":
+            values.append(f"{name!r}: {local[name]}")
+        elif info.default_factory is not None:
+            namespace[f"_{name}_factory"] = info.default_factory
+            values.append(f"{name!r}: _{name}_factory()")
+        else:
+            namespace[f"_{name}_default"] = info.default if name != "kind" else kind
+            values.append(f"{name!r}: _{name}_default")
+    # What pydantic's validator sets on the instance after validation.
+    lines += [
+        "    event = _new(_model)",
+        "    _set(event, '__dict__', {" + ", ".join(values) + "})",
+        "    _set(event, '__pydantic_fields_set__', set(_sent))",
+        "    _set(event, '__pydantic_extra__', None)",
+        "    _set(event, '__pydantic_private__', None)",
+        "    return event",
+    ]
+    exec("\n".join(lines), namespace)
+    build: Builder = namespace["build"]
+    return build

@@ -29,12 +29,15 @@ from typing import Any, Protocol, TypeVar
 
 from schemas.alerts import Alert
 from streams.aggregation import Counted
+from streams.anomaly_rules import DETECTOR_IDLE_S
 from streams.spend_rules import SpendRules
 from streams.spend_state import (
+    ANOMALY_PREFIX,
     BUDGET_PREFIX,
     RULES_MARK_PREFIX,
     TASK_PREFIX,
     BudgetSpend,
+    DetectorRecord,
     RulesMark,
     TaskTally,
     rules_mark_key,
@@ -104,6 +107,10 @@ class TableSpend:
         raw = self.table.data.get(rules_mark_key(partition))
         return RulesMark.decode(raw) if raw is not None else RulesMark()
 
+    def detector(self, key: bytes) -> DetectorRecord | None:
+        raw = self.table.data.get(key)
+        return DetectorRecord.decode(raw) if raw is not None else None
+
     def put(self, key: bytes, raw: bytes, partition: int) -> None:
         store = self.table.data
         store[key] = raw
@@ -118,7 +125,8 @@ class TableSpend:
     async def expire(
         self, assigned: Iterable[int], task_idle_s: float, budget_exists: Callable[[str], bool]
     ) -> int:
-        """Forget tasks idle past ``task_idle_s`` (event time) and records of deleted budgets."""
+        """Forget tasks idle past ``task_idle_s`` (event time), records of deleted budgets, and
+        anomaly detectors idle past the longest window they keep."""
         marks = {p: self.mark(p).event_time for p in assigned}
         dropped = 0
         for raw_key, raw in list(self.table.data.items()):
@@ -133,6 +141,10 @@ class TableSpend:
                 )
             elif parts[0] == BUDGET_PREFIX:
                 partition, gone = BudgetSpend.decode(raw).partition, not budget_exists(parts[1])
+            elif parts[0] == ANOMALY_PREFIX:
+                record = DetectorRecord.decode(raw)
+                partition = record.partition
+                gone = record.last_seen < marks.get(partition, 0) - DETECTOR_IDLE_S
             else:
                 continue
             if partition in marks and gone and self.table.data.pop(raw_key, None) is not None:
@@ -160,6 +172,8 @@ class SpendControl:
             self.records.put(key, record.encode(), record.partition)
         for key, tally in result.tasks.items():
             self.records.put(key, tally.encode(), tally.partition)
+        for key, detector in result.detectors.items():
+            self.records.put(key, detector.encode(), detector.partition)
         for partition, mark in result.marks.items():
             self.records.put(rules_mark_key(partition), mark.encode(), partition)
         await self.records.flush()

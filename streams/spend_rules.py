@@ -43,8 +43,17 @@ from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
 from schemas.budgets import SPECIFICITY, Budget, PeriodKind
 from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
+from streams.anomaly_rules import AnomalyRules
 from streams.pricing import PricedEvent
-from streams.spend_state import BudgetSpend, Fired, RulesMark, TaskTally, budget_key, task_key
+from streams.spend_state import (
+    BudgetSpend,
+    DetectorRecord,
+    Fired,
+    RulesMark,
+    TaskTally,
+    budget_key,
+    task_key,
+)
 
 HOUR = 3600
 HUNDRED = Decimal(100)
@@ -140,9 +149,47 @@ class BurnRateRule:
         yield Condition(self.rule, excess, projected >= limit, figures)
 
 
-def budget_rules(burn_rate_excess: Decimal, burn_rate_min_elapsed: Decimal) -> tuple[BudgetRule, ...]:
+@dataclass(frozen=True)
+class MarginRule:
+    """The period's cost leaves less than the set margin of the revenue the budget names.
+
+    margin % = 100 x (revenue - spend) / revenue; the condition holds while it is
+    below the floor, i.e. spend > revenue x (100 - floor) / 100. Within a period
+    cost only grows, so it resolves when the period ends or the revenue is raised.
+    """
+
+    min_margin_pct: Decimal = Decimal(20)
+    rule: AlertRule = AlertRule.MARGIN
+
+    def conditions(self, view: SpendView) -> Iterable[Condition]:
+        budget = view.budget
+        revenue = budget.revenue
+        if revenue is None:
+            return
+        floor = budget.min_margin_pct if budget.min_margin_pct is not None else self.min_margin_pct
+        limit = _money(revenue * (HUNDRED - floor) / HUNDRED)
+
+        def figures() -> tuple[dict[str, Decimal], str]:
+            margin = ((revenue - view.spend) * HUNDRED / revenue).quantize(Decimal("0.01"))
+            observed = {"cost": view.spend, "revenue": revenue, "margin_pct": margin, "cost_limit": limit}
+            side = "below" if view.spend > limit else "back at or above"
+            return observed, (
+                f"cost {to_cents(view.spend)} against revenue {to_cents(revenue)} leaves a margin of "
+                f"{margin}%, {side} {floor}%"
+            )
+
+        yield Condition(self.rule, floor, view.spend > limit, figures)
+
+
+def budget_rules(
+    burn_rate_excess: Decimal, burn_rate_min_elapsed: Decimal, margin_min_pct: Decimal = Decimal(20)
+) -> tuple[BudgetRule, ...]:
     """The rules every budget is evaluated by, in this order."""
-    return (ThresholdRule(), BurnRateRule(burn_rate_excess, burn_rate_min_elapsed))
+    return (
+        ThresholdRule(),
+        BurnRateRule(burn_rate_excess, burn_rate_min_elapsed),
+        MarginRule(margin_min_pct),
+    )
 
 
 @dataclass(frozen=True)
@@ -197,6 +244,7 @@ class SpendLookup(Protocol):
     def budget(self, key: bytes) -> BudgetSpend | None: ...
     def task(self, key: bytes) -> TaskTally | None: ...
     def mark(self, partition: int) -> RulesMark: ...
+    def detector(self, key: bytes) -> DetectorRecord | None: ...
 
 
 @dataclass
@@ -205,6 +253,7 @@ class Evaluation:
     budgets: dict[bytes, BudgetSpend] = field(default_factory=dict)  # changed records
     tasks: dict[bytes, TaskTally] = field(default_factory=dict)
     marks: dict[int, RulesMark] = field(default_factory=dict)
+    detectors: dict[bytes, DetectorRecord] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,6 +262,7 @@ class SpendRules:
     rules: Sequence[BudgetRule]
     limits: LimitSettings
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    anomalies: AnomalyRules | None = None
 
     def __post_init__(self) -> None:
         given = self.limits
@@ -238,6 +288,8 @@ class SpendRules:
                 out.alerts += _request_alerts(priced, limits, owners, emitted_at)
             if event.task_id is not None:
                 self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
+            if self.anomalies is not None:
+                self.anomalies.fold(out.alerts, out.detectors, before, partition, pos, priced, emitted_at)
         return out
 
     def _fold_budget(

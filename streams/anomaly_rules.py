@@ -44,6 +44,7 @@ from streams.anomalies import (
     TokenDriftSettings,
     Verdict,
 )
+from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.pricing import PricedEvent
 from streams.spend_state import DetectorRecord, anomaly_key, contribute, top_contributors
@@ -84,7 +85,8 @@ def anomaly_settings(settings: Settings) -> AnomalySettings:
 
 
 class Detector(Protocol):
-    def observe(self, at: datetime, value: Decimal) -> Verdict: ...
+    def judge(self, epoch_s: int, value: int) -> Judgement: ...
+    def verdict(self, at: datetime) -> Verdict: ...
     def to_bytes(self) -> bytes: ...
 
 
@@ -110,7 +112,8 @@ class AnomalyRules:
         event = priced.event
         customer, agent = event.customer_id, event.agent_id
         s = self.settings
-        fold = _Fold(alerts, records, before, partition, pos, priced, emitted_at)
+        epoch_s = int(event.occurred_at.timestamp())
+        fold = _Fold(alerts, records, before, partition, pos, priced, emitted_at, epoch_s)
         if s.request_cost is not None:
             request = s.request_cost
             found = fold.detector(
@@ -119,7 +122,7 @@ class AnomalyRules:
                 lambda raw: RequestCostHistory.from_bytes(raw, request),
             )
             if found is not None:
-                fold.request_cost(found, request.k, request.window_days)
+                fold.request_cost(found[1], request.k, request.window_days)
         if s.hourly is not None:
             hourly = s.hourly
             for subject in ("", agent):
@@ -129,30 +132,17 @@ class AnomalyRules:
                     lambda raw: HourlySpend.from_bytes(raw, hourly),
                 )
                 if found is not None:
-                    fold.hourly_spike(found, subject, hourly.ratio)
+                    fold.hourly_spike(*found, subject, hourly.ratio)
         tokens = priced.tokens.input + priced.tokens.output
         if s.token_drift is not None and tokens > 0:
             drift = s.token_drift
             found = fold.detector(
                 anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent),
-                lambda key: _Tokens(TokenDrift(key, drift)),
-                lambda raw: _Tokens(TokenDrift.from_bytes(raw, drift)),
+                lambda key: TokenDrift(key, drift),
+                lambda raw: TokenDrift.from_bytes(raw, drift),
             )
             if found is not None:
-                fold.token_drift(found, Decimal(tokens), drift)
-
-
-class _Tokens:
-    """A token-drift detector behind the cost detectors' face (observe takes a Decimal)."""
-
-    def __init__(self, drift: TokenDrift) -> None:
-        self.drift = drift
-
-    def observe(self, at: datetime, value: Decimal) -> Verdict:
-        return self.drift.observe(at, int(value))
-
-    def to_bytes(self) -> bytes:
-        return self.drift.to_bytes()
+                fold.token_drift(*found, tokens, drift)
 
 
 @dataclass
@@ -166,6 +156,16 @@ class _Fold:
     pos: int
     priced: PricedEvent
     emitted_at: datetime
+    epoch_s: int  # the event's time
+    newest: bool = True  # no event later than it folded into the detector at hand
+    _units: int = -1
+
+    @property
+    def units(self) -> int:
+        """The event's cost in 1e-12 USD, worked out once."""
+        if self._units < 0:
+            self._units = to_units(self.priced.cost)
+        return self._units
 
     def detector(
         self, key: bytes, new: Callable[[str], Detector], load: Callable[[bytes], Detector]
@@ -185,17 +185,17 @@ class _Fold:
                 detector = new(key.decode())
             record.detector = detector
         record.position, record.partition = self.pos, self.partition
-        record.last_seen = max(record.last_seen, int(self.priced.event.occurred_at.timestamp()))
+        self.newest = self.epoch_s >= record.last_seen
+        record.last_seen = max(record.last_seen, self.epoch_s)
         self.records[key] = record
         return record, detector
 
-    def request_cost(self, found: tuple[DetectorRecord, Detector], k: Decimal, window_days: int) -> None:
-        _, history = found
+    def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:
+        if history.judge(self.epoch_s, self.units) is not Judgement.FIRED:
+            return
         priced = self.priced
         event = priced.event
-        verdict = history.observe(event.occurred_at, priced.cost)
-        if not verdict.fired:
-            return
+        verdict = history.verdict(event.occurred_at)
         request = event.request_id or event.event_id
         day = event.occurred_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         figures = {"cost": verdict.observed, "average": verdict.baseline, "threshold": verdict.threshold,
@@ -212,71 +212,76 @@ class _Fold:
                    (day - timedelta(days=window_days - 1), event.occurred_at), k, figures, what,
                    contributors)  # fmt: skip
 
-    def hourly_spike(self, found: tuple[DetectorRecord, Detector], subject: str, ratio: Decimal) -> None:
-        record, spend = found
+    def hourly_spike(self, record: DetectorRecord, spend: Detector, subject: str, ratio: Decimal) -> None:
         priced = self.priced
         event = priced.event
-        at = int(event.occurred_at.timestamp())
-        hour = at - at % HOUR
+        hour = self.epoch_s - self.epoch_s % HOUR
         if hour > record.hour:
             record.hour = hour
             record.contributors.clear()
         if hour == record.hour:
-            contribute(record.contributors, "agent", event.agent_id, priced.cost)
-            contribute(record.contributors, "model", priced.sku, priced.cost)
-            contribute(record.contributors, "task", event.task_id, priced.cost)
-        verdict = spend.observe(event.occurred_at, priced.cost)
-        figures = {"spend": verdict.observed, "baseline": verdict.baseline, "threshold": verdict.threshold,
-                   "ratio": verdict.ratio}  # fmt: skip
-        what = (
-            f"spend {verdict.observed} in the hour against a threshold of {verdict.threshold} "
-            f"({ratio}x {verdict.baseline}, {verdict.basis})"
-        )
-        self._episode(record, verdict, hour, HOUR, subject, ratio, figures, what)
+            costs = record.contributors
+            contribute(costs, "agent", event.agent_id, priced.cost)
+            contribute(costs, "model", priced.sku, priced.cost)
+            contribute(costs, "task", event.task_id, priced.cost)
+        judgement = spend.judge(self.epoch_s, self.units)
+
+        def explain() -> tuple[dict[str, Decimal], str]:
+            verdict = spend.verdict(event.occurred_at)
+            figures = {"spend": verdict.observed, "baseline": verdict.baseline,
+                       "threshold": verdict.threshold, "ratio": verdict.ratio}  # fmt: skip
+            return figures, (
+                f"spend {verdict.observed} in the hour against a threshold of {verdict.threshold} "
+                f"({ratio}x {verdict.baseline}, {verdict.basis})"
+            )
+
+        self._episode(record, judgement, AlertRule.HOURLY_SPIKE, hour, HOUR, subject, ratio, explain)
 
     def token_drift(
-        self, found: tuple[DetectorRecord, Detector], tokens: Decimal, settings: TokenDriftSettings
+        self, record: DetectorRecord, drift: Detector, tokens: int, settings: TokenDriftSettings
     ) -> None:
-        record, drift = found
+        judgement = drift.judge(self.epoch_s, tokens)
         event = self.priced.event
-        verdict = drift.observe(event.occurred_at, tokens)
-        at = int(event.occurred_at.timestamp())
-        day = at - at % DAY
-        figures = {"tokens_per_request": verdict.observed, "baseline": verdict.baseline,
-                   "threshold": verdict.threshold, "ratio": verdict.ratio}  # fmt: skip
-        what = (
-            f"{verdict.observed} tokens per request against {verdict.baseline} "
-            f"(threshold {verdict.threshold}; {verdict.basis})"
-        )
+        day = self.epoch_s - self.epoch_s % DAY
+
+        def explain() -> tuple[dict[str, Decimal], str]:
+            verdict = drift.verdict(event.occurred_at)
+            figures = {"tokens_per_request": verdict.observed, "baseline": verdict.baseline,
+                       "threshold": verdict.threshold, "ratio": verdict.ratio}  # fmt: skip
+            return figures, (
+                f"{verdict.observed} tokens per request against {verdict.baseline} "
+                f"(threshold {verdict.threshold}; {verdict.basis})"
+            )
+
         span = (settings.recent_days - 1) * DAY
-        self._episode(record, verdict, day - span, span + DAY, event.agent_id, settings.ratio, figures, what)
+        self._episode(record, judgement, AlertRule.TOKEN_DRIFT, day - span, span + DAY, event.agent_id,
+                      settings.ratio, explain)  # fmt: skip
 
     def _episode(
         self,
         record: DetectorRecord,
-        verdict: Verdict,
+        judgement: Judgement,
+        rule: AlertRule,
         start: int,
         length: int,
         subject: str,
         threshold: Decimal,
-        figures: dict[str, Decimal],
-        what: str,
+        explain: Callable[[], tuple[dict[str, Decimal], str]],
     ) -> None:
         """Fire when an episode begins, resolve at the first normal verdict of the newest time."""
-        rule = AlertRule(verdict.kind)
         scope = "agent" if subject else "customer"
-        contributors = top_contributors(record.contributors)
-        newest = int(self.priced.event.occurred_at.timestamp()) >= record.last_seen
-        if verdict.judgement is Judgement.FIRED and record.episode < 0:
+        if judgement is Judgement.FIRED and record.episode < 0:
             record.episode = start
+            figures, what = explain()
             bounds = (_at(start), _at(start + length))
-            self._emit(rule, AlertStatus.FIRING, scope, subject, _at(start), bounds, threshold, figures, what,
-                       contributors)  # fmt: skip
-        elif verdict.judgement is Judgement.NORMAL and record.episode >= 0 and newest:
+            self._emit(rule, AlertStatus.FIRING, scope, subject, bounds[0], bounds, threshold, figures, what,
+                       top_contributors(record.contributors))  # fmt: skip
+        elif judgement is Judgement.NORMAL and record.episode >= 0 and self.newest:
             since, record.episode = record.episode, -1
+            figures, what = explain()
             bounds = (_at(since), _at(start + length))
-            self._emit(rule, AlertStatus.RESOLVED, scope, subject, _at(since), bounds, threshold, figures,
-                       f"back to normal: {what}", contributors)  # fmt: skip
+            self._emit(rule, AlertStatus.RESOLVED, scope, subject, bounds[0], bounds, threshold, figures,
+                       f"back to normal: {what}", top_contributors(record.contributors))  # fmt: skip
 
     def _emit(
         self,

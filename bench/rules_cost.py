@@ -63,10 +63,12 @@ class Records:
         self.marks.update({p: m.encode() for p, m in result.marks.items()})
 
 
-def budgets(count: int, customers: int) -> list[Budget]:
+def budgets(count: int, customer_ids: list[str]) -> list[Budget]:
+    """``count`` budgets over the customers in turn: a monthly one, a daily one per agent, and on one
+    in twenty a plan revenue for the margin rule."""
     made: list[Budget] = []
     for n in range(count):
-        customer = f"c{n % customers}"
+        customer = customer_ids[n % len(customer_ids)]
         shape: dict[str, Any] = (
             {"period": "month", "amount": "100000"}
             if n % 2 == 0
@@ -119,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     events = stream(args.events, args.customers)
     batches = [events[i : i + args.batch] for i in range(0, len(events), args.batch)]
-    loaded = budgets(args.budgets, args.customers)
+    loaded = budgets(args.budgets, [f"c{i}" for i in range(args.customers)])
     result: dict[str, Any] = {"phase": "rules_cost", "events": args.events, "budgets": args.budgets}
     for name, book, anomalies in (
         ("no_budget", [], False),

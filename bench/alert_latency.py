@@ -67,19 +67,26 @@ async def _stream(p: Pipeline, rate: int, seconds: float, every: int) -> tuple[l
     reader = asyncio.create_task(read())
     start = datetime(2026, 11, 20, 9, tzinfo=UTC)
     total = int(rate * seconds)
+    # Built before the clock starts, but for those that carry their publish time.
+    normal = {n: _event(n, start + timedelta(milliseconds=n), 1, None) for n in range(total) if n % every}
     per_tick = max(
         1, rate // 100
     )  # every 10 ms, the events due by then: a Python loop per event lags at 5k/s
-    async with UsagePublisher(p.settings.kafka_bootstrap, p.settings.usage_topic, max_events=1) as publisher:
+    # Up to 100 events a message, as the SDK sends them (one a message is another, slower workload).
+    async with UsagePublisher(
+        p.settings.kafka_bootstrap, p.settings.usage_topic, max_events=100
+    ) as publisher:
         began = time.monotonic()
         for first in range(0, total, per_tick):
             await asyncio.sleep(max(0.0, began + first / rate - time.monotonic()))
             batch = []
             for n in range(first, min(first + per_tick, total)):
-                over = n % every == 0
-                expected += over
-                request = f"sent-{time.time():.6f}" if over else None
-                batch.append(_event(n, start + timedelta(milliseconds=n), 100 if over else 1, request))
+                if n in normal:
+                    batch.append(normal[n])
+                    continue
+                expected += 1
+                request = f"sent-{time.time():.6f}"
+                batch.append(_event(n, start + timedelta(milliseconds=n), 100, request))
             await publisher.publish_many(batch)
         sent_s = time.monotonic() - began
         await publisher.flush()

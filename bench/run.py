@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import threading
@@ -54,6 +55,7 @@ from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, ledger_row
 
 BENCH_DIR = Path(__file__).resolve().parent
+BATCH_COUNTED = re.compile(r"batch: \d+ messages, (\d+) counted")
 BENCH_SQL = BENCH_DIR / "sql"
 ROOT = BENCH_DIR.parent
 
@@ -579,16 +581,20 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
         out.record({f"e2e_ratio_{n}_workers_to_1": rate / out.figures["e2e_events_per_s"]})
 
 
-def settled_count(p: Pipeline, sql: str, quiet_s: float = 10.0) -> tuple[int, float]:
-    """A count once it has not moved for ``quiet_s``, and the seconds from the call to its last move."""
+def counted_by_worker(p: Pipeline, n: int, timeout: float = 1800) -> float:
+    """Seconds from the call until the worker's log says ``n`` events went through whole batches.
+
+    A batch is logged once its rules have run and its alerts are stored, after its windows are
+    written: the windows' count alone leaves the last batch's rules out of the time.
+    """
     began = time.monotonic()
-    last, since = int(p.scalar(sql)), began
-    while time.monotonic() - since < quiet_s:
-        time.sleep(0.5)
-        now = int(p.scalar(sql))
-        if now != last:
-            last, since = now, time.monotonic()
-    return last, since - began
+    while True:
+        text = Path(p.log_path).read_text(errors="replace")
+        if sum(int(m) for m in BATCH_COUNTED.findall(text)) >= n:
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"the worker logged fewer than {n} events counted:\n{p.workers_report()}")
+        time.sleep(0.1)
 
 
 def rules_throughput(settings: Settings, args: argparse.Namespace, out: Results) -> None:
@@ -621,9 +627,9 @@ def rules_throughput(settings: Settings, args: argparse.Namespace, out: Results)
                 publish_and_record(p.settings, p.db, book)
             asyncio.run(publish(settings.kafka_bootstrap, p.settings.usage_topic, messages))
             figures = end_to_end(p, n, expected, args.batch_max, 1)
-            # A batch's alerts are written after its windows: the last batch's rules run past the
-            # windows' count, so the rate below adds the time until the last alert was stored.
-            alerts, after_s = settled_count(p, "SELECT count() FROM alerts FINAL")
+            # The rate below adds the time until the last batch's rules were done.
+            after_s = counted_by_worker(p, n)
+            alerts = p.scalar("SELECT count() FROM alerts FINAL")
             timed = n - figures["e2e_events_counted_before_ready"]
         finally:
             p.close()

@@ -159,18 +159,24 @@ class BurnRateRule:
     excess_percent: Decimal = Decimal(20)
     min_elapsed_percent: Decimal = Decimal(10)
     rule: AlertRule = AlertRule.BURN_RATE
+    _limits: dict[str, tuple[Budget, Decimal]] = field(default_factory=dict, compare=False, repr=False)
 
     def conditions(self, view: SpendView) -> Iterable[Condition]:
         budget = view.budget
         if budget.period is PeriodKind.ROLLING_HOURS:
             return
+        excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
+        if view.fired is not None:
+            was = view.fired.get(_fired_key(self.rule, excess))
+            if was is not None and was.status is AlertStatus.RESOLVED:
+                return  # resolved in this period: it cannot fire again before the next
         start_us, end_us, at_us = view.micros()
         length = end_us - start_us
         elapsed = at_us - start_us
-        if elapsed <= 0 or elapsed * HUNDRED < self.min_elapsed_percent * length:
+        num, den = self.min_elapsed_percent.as_integer_ratio()
+        if elapsed <= 0 or elapsed * 100 * den < num * length:
             return
-        excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
-        limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
+        limit = self._limit(budget, excess)
         # The projection rounds to 1e-12, so one unit either side of the exact test is sure:
         # most events are settled here without dividing.
         exact_above = view.spend * length >= (limit + UNIT) * elapsed
@@ -190,6 +196,14 @@ class BurnRateRule:
             )
 
         yield Condition(self.rule, excess, projected >= limit, figures)
+
+    def _limit(self, budget: Budget, excess: Decimal) -> Decimal:
+        """The budget plus the allowed excess, worked out once per budget."""
+        cached = self._limits.get(budget.budget_id)
+        if cached is None or cached[0] is not budget:
+            limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
+            cached = self._limits[budget.budget_id] = (budget, limit)
+        return cached[1]
 
 
 @dataclass(frozen=True)
@@ -323,10 +337,11 @@ class SpendRules:
         for partition, pos, priced in batch:
             event = priced.event
             budgets = self.book.for_customer(event.customer_id)
+            at_us = _micros_of(event.occurred_at) if budgets else 0
             for budget in budgets:
                 subject = budget.subject(event)
                 if subject is not None:
-                    self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at)
+                    self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at, at_us)
             limits, owners = self._limits(budgets, priced)
             mark = out.marks.get(partition)
             if mark is None:
@@ -351,11 +366,11 @@ class SpendRules:
         pos: int,
         priced: PricedEvent,
         emitted_at: datetime,
+        at_us: int,
     ) -> None:
         key = budget_key(budget.budget_id, subject)
         state = out.budgets.get(key) or before.budget(key)
         at = priced.event.occurred_at
-        at_us = _micros_of(at)
         start, end, start_us, end_us = self._period(budget, at, at_us)
         if state is None:
             state = BudgetSpend(period_start=_epoch(start), partition=partition)

@@ -8,7 +8,7 @@ a batch, encoded after). Cases: the rules with no budget loaded, with
 and for one customer in ten a margin budget, spread over the customers), each
 with the anomaly detectors off and on. The last line is JSON.
 
-    .venv/bin/python -m bench.rules_cost [--events 50000] [--budgets 10000]
+    .venv/bin/python -m bench.rules_cost [--events 50000] [--customers 1000] [--budgets 10000]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def engine(book: list[Budget], anomalies: bool) -> SpendRules:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--budgets", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()

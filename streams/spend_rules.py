@@ -378,7 +378,6 @@ class SpendRules:
             return  # counted before this batch was replayed
         state.position, state.partition = pos, partition
         out.budgets[key] = state
-        fire = _Firing(out.alerts, budget, subject, emitted_at, at)
         if budget.period is PeriodKind.ROLLING_HOURS:
             window = _fold_rolling(state, budget, priced)
             if window is None:
@@ -386,11 +385,12 @@ class SpendRules:
             start, end = window
             start_us, end_us = _micros(start), _micros(end)
         else:
-            if _epoch(start) < state.period_start:
+            start_s = start_us // 1_000_000
+            if start_s < state.period_start:
                 return  # a late event of a closed period: counted in the ledger, too late to alert on
-            if _epoch(start) > state.period_start:
-                fire.period_ended(state)
-                state.period_start, state.spend = _epoch(start), ZERO
+            if start_s > state.period_start:
+                _Firing(out.alerts, budget, subject, emitted_at, at).period_ended(state)
+                state.period_start, state.spend = start_s, ZERO
                 state.contributors.clear()
                 state.fired.clear()
             state.spend += priced.cost
@@ -400,8 +400,10 @@ class SpendRules:
         state.contribute("model", priced.sku, priced.cost)
         state.contribute("task", event.task_id, priced.cost)
         view = SpendView(budget, state.spend, start, end, at, start_us, end_us, at_us, state.fired)
+        fire = None  # made for the rare event that changes a condition
         for rule in self.rules:
             for condition in rule.conditions(view):  # usually none: only those that may change
+                fire = fire or _Firing(out.alerts, budget, subject, emitted_at, at)
                 fire.transition(state, condition, view)
 
     def _period(self, budget: Budget, at: datetime, at_us: int) -> tuple[datetime, datetime, int, int]:

@@ -1,9 +1,9 @@
 """The spend rules' CPU cost per event, alone: no broker, no ClickHouse.
 
 Times :meth:`SpendRules.evaluate` over batches of ``--batch`` events of
-``--customers`` customers with 4 agents each, with the state round-tripped
-through its bytes between batches as the worker's table does (decoded before
-a batch, encoded after). Cases: the rules with no budget loaded, with
+``--customers`` customers with 4 agents each, with the state read and
+written through the worker's ``TableSpend`` (encoded after each batch; read
+back decoded when the table still holds the bytes written). Cases: the rules with no budget loaded, with
 ``--budgets`` budgets (a monthly customer budget, a daily per-agent budget,
 and for one customer in ten a margin budget, spread over the customers), each
 with the anomaly detectors off and on. The last line is JSON.
@@ -25,42 +25,33 @@ from schemas.events import usage_event_adapter
 from streams.aggregation import Counted
 from streams.anomaly_rules import AnomalyRules, AnomalySettings
 from streams.pricing import PricedEvent, TokenUsage
+from streams.spend_control import TableSpend
 from streams.spend_rules import BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
-from streams.spend_state import BudgetSpend, DetectorRecord, RulesMark, TaskTally
+from streams.spend_state import BudgetSpend, DetectorRecord, TaskTally, rules_mark_key
 
 START = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 
-class Records:
-    """The worker's table as bytes: every read decodes, every batch's changes are encoded."""
+class _Table:
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+
+class Records(TableSpend):
+    """The worker's table as bytes, read and written as the worker does (without Kafka)."""
 
     def __init__(self) -> None:
-        self.raw: dict[bytes, bytes] = {}
-        self.marks: dict[int, bytes] = {}
-
-    def budget(self, key: bytes) -> BudgetSpend | None:
-        raw = self.raw.get(key)
-        return BudgetSpend.decode(raw) if raw is not None else None
-
-    def task(self, key: bytes) -> TaskTally | None:
-        raw = self.raw.get(key)
-        return TaskTally.decode(raw) if raw is not None else None
-
-    def mark(self, partition: int) -> RulesMark:
-        raw = self.marks.get(partition)
-        return RulesMark.decode(raw) if raw is not None else RulesMark()
-
-    def detector(self, key: bytes) -> DetectorRecord | None:
-        raw = self.raw.get(key)
-        return DetectorRecord.decode(raw) if raw is not None else None
+        super().__init__(_Table())
 
     def apply(self, result: Evaluation) -> None:
         changed: list[tuple[bytes, BudgetSpend | TaskTally | DetectorRecord]] = [
             *result.budgets.items(), *result.tasks.items(), *result.detectors.items()
         ]  # fmt: skip
         for key, record in changed:
-            self.raw[key] = record.encode()
-        self.marks.update({p: m.encode() for p, m in result.marks.items()})
+            self.put(key, record.encode(), record.partition, record)
+        for partition, mark in result.marks.items():
+            self.table.data[rules_mark_key(partition)] = mark.encode()
+        self.changelog._pending.clear()  # nowhere to send them
 
 
 def budgets(count: int, customer_ids: list[str]) -> list[Budget]:

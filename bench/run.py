@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import threading
@@ -27,15 +28,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from clickhouse_connect.driver.client import Client
 
 from bench import cpu
+from bench.alert_latency import alert_latency
 from bench.counting import Counting
 from bench.peers import clickhouse_native, quix
 from bench.restart import restart_after_history
+from bench.rules_cost import budgets as rule_budgets
 from bench.services import service_pids
 from bench.workload import DAY, events, expected_total, pack
 from billing import store as billing_store
 from billing.invoices import BillingContext, draft
 from billing.meters import USAGE_COST, meter_parameters, meter_usage, replayed_customers
 from billing.periods import Period
+from costline.budgets import publish_and_record
 from costline.clickhouse import open_client, read_query
 from costline.config import Settings, get_settings
 from costline.dev import local_servers
@@ -51,6 +55,7 @@ from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, ledger_row
 
 BENCH_DIR = Path(__file__).resolve().parent
+BATCH_COUNTED = re.compile(r"batch: \d+ messages, (\d+) counted")
 BENCH_SQL = BENCH_DIR / "sql"
 ROOT = BENCH_DIR.parent
 
@@ -472,8 +477,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--phases",
         default="raw,e2e,peers,latency,query,invoice",
-        help="which of raw,e2e,peers,latency,query,size,invoice,dedup,restart "
-        "(the last three: not by default)",
+        help="which of raw,e2e,peers,latency,query,size,invoice,dedup,restart,alerts,rules "
+        "(the last five: not by default)",
     )
     parser.add_argument("--restart-events", type=int, default=1_000_000, help="history before the kill")
     parser.add_argument(
@@ -483,6 +488,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="events per second of event time in the restart history: 1000 spreads 1M events over "
         "17 minutes, so minute windows close and expire while it is built",
     )
+    parser.add_argument("--alert-every", type=int, default=20, help="alerts: every n-th event alerts")
+    parser.add_argument("--rules-events", type=int, default=100_000, help="rules: events per run")
+    parser.add_argument("--rules-budgets", type=int, default=10_000, help="rules: budgets loaded")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     return parser.parse_args(argv)
 
@@ -573,6 +581,77 @@ def raw_and_e2e(settings: Settings, args: argparse.Namespace, phases: set[str], 
         out.record({f"e2e_ratio_{n}_workers_to_1": rate / out.figures["e2e_events_per_s"]})
 
 
+def counted_by_worker(p: Pipeline, n: int, timeout: float = 1800) -> float:
+    """Seconds from the call until the worker's log says ``n`` events went through whole batches.
+
+    A batch is logged once its rules have run and its alerts are stored, after its windows are
+    written: the windows' count alone leaves the last batch's rules out of the time.
+    """
+    began = time.monotonic()
+    while True:
+        text = Path(p.log_path).read_text(errors="replace")
+        if sum(int(m) for m in BATCH_COUNTED.findall(text)) >= n:
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"the worker logged fewer than {n} events counted:\n{p.workers_report()}")
+        time.sleep(0.1)
+
+
+def rules_throughput(settings: Settings, args: argparse.Namespace, out: Results) -> None:
+    """The throughput cost of the rules: the same events end to end, back to back, on three pipelines:
+    anomaly detectors off and no budget; the defaults (detectors on) and no budget; the defaults
+    with ``--rules-budgets`` budgets loaded over the workload's customers."""
+    catalog = PriceCatalog(load_price_dir(settings.prices_dir))
+    n = args.rules_events
+    span = n / args.event_rate
+    pairs = list(
+        events(n, args.customers, args.agents, span_s=span, start=first_event_time(args.start, span))
+    )
+    expected = expected_total(pairs, catalog)
+    messages = pack(pairs, args.events_per_message)
+    loaded = rule_budgets(args.rules_budgets, [f"cust-{i:04d}" for i in range(args.customers)])
+    detectors_off = {"COSTLINE_ANOMALY_REQUEST_K": "", "COSTLINE_ANOMALY_HOURLY_RATIO": "0",
+                     "COSTLINE_ANOMALY_TOKEN_DRIFT_RATIO": "0"}  # fmt: skip
+    runs: list[tuple[str, list[Any], dict[str, str]]] = [
+        ("bare", [], detectors_off),
+        ("anomalies", [], {}),
+        ("budgets", loaded, {}),
+    ]
+    for label, book, env in runs:
+        out.say(f"7. rules: {n:,} events end to end, {label} ({len(book):,} budgets)")
+        p = Pipeline.create(settings, f"bench-rules-{label}", partitions=args.partitions)
+        p.worker_env.update(env)
+        try:
+            p.load_prices()
+            if book:
+                publish_and_record(p.settings, p.db, book)
+            asyncio.run(publish(settings.kafka_bootstrap, p.settings.usage_topic, messages))
+            figures = end_to_end(p, n, expected, args.batch_max, 1)
+            # The rate below adds the time until the last batch's rules were done.
+            after_s = counted_by_worker(p, n)
+            alerts = p.scalar("SELECT count() FROM alerts FINAL")
+            timed = n - figures["e2e_events_counted_before_ready"]
+        finally:
+            p.close()
+        out.record(
+            {
+                f"rules_e2e_events_per_s_{label}": timed / (timed / figures["e2e_events_per_s"] + after_s),
+                f"rules_e2e_events_per_s_windows_{label}": figures["e2e_events_per_s"],
+                f"rules_e2e_cpu_s_per_1m_worker_{label}": figures["cpu_s_per_1m_worker"],
+                f"rules_e2e_alerts_{label}": alerts,
+                f"rules_e2e_totals_exact_{label}": figures["totals_exact"],
+            }
+        )
+    rate = {label: out.figures[f"rules_e2e_events_per_s_{label}"] for label, _, _ in runs}
+    out.record(
+        {
+            "rules_budgets_loaded": len(loaded),
+            "rules_e2e_ratio_budgets_to_anomalies": rate["budgets"] / rate["anomalies"],
+            "rules_e2e_ratio_anomalies_to_bare": rate["anomalies"] / rate["bare"],
+        }
+    )
+
+
 def peer_ratios(figures: dict[str, Any]) -> dict[str, Any]:
     """Costline's rate over each peer's, cold and steady (none when one poll saw every row)."""
     ratios: dict[str, Any] = {}
@@ -612,6 +691,11 @@ def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> No
     if "invoice" in phases:
         out.say(f"5. draft invoices over {args.query_rows:,} ledger rows")
         out.record(invoice_bench(settings, args.query_rows, args.invoice_runs))
+    if "alerts" in phases:
+        out.say(f"7a. alert latency at {args.latency_rate}/s for {args.latency_seconds}s")
+        out.record(alert_latency(settings, args.latency_rate, args.latency_seconds, args.alert_every))
+    if "rules" in phases:
+        rules_throughput(settings, args, out)
     if "restart" in phases:
         out.say(f"6. restart after {args.restart_events:,} events of history")
         out.record(

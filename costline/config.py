@@ -175,6 +175,22 @@ class Settings(BaseSettings):
     task_token_limit: int | None = Field(default=5000, ge=0)
     # A task unseen this long (event time) is forgotten: its tokens start again if it comes back.
     task_idle_s: float = Field(default=6 * 3600.0, gt=0)
+    # Anomalies (streams/anomaly_rules.py), for every customer's agents, budget or not.
+    # A request costing more than k x its agent's trailing average (empty k: off), judged once
+    # the agent has this many requests over this many days of the window.
+    anomaly_request_k: Decimal | None = Field(default=Decimal(2), gt=1)
+    anomaly_request_window_days: int = Field(default=30, ge=1, le=35)
+    anomaly_request_min_requests: int = Field(default=50, ge=1)
+    anomaly_request_min_days: int = Field(default=3, ge=1)
+    # Spend in the hour above `ratio` x the same hour of the week's median (and above `floor` USD),
+    # per customer and per agent; 0 turns it off.
+    anomaly_hourly_ratio: Decimal = Field(default=Decimal(2), ge=0)
+    anomaly_hourly_floor: Decimal = Field(default=Decimal("1.00"), ge=0)
+    # Tokens per request of the last 3 days above this ratio of the 28 before; 0 turns it off.
+    anomaly_token_drift_ratio: Decimal = Field(default=Decimal("1.15"), ge=0)
+    # Margin: a budget that names its plan's revenue alerts when the period's cost leaves less
+    # than this percentage of it (a budget may set its own, `min_margin_pct`).
+    margin_min_pct: Decimal = Field(default=Decimal(20), ge=0, le=100)
     prices_dir: Path = Path("prices")
     worker_data_dir: Path = Field(default=Path(".costline/run/worker"))
 
@@ -237,7 +253,12 @@ class Settings(BaseSettings):
         return self.clickhouse_password
 
     @field_validator(
-        "request_cost_limit", "request_token_limit", "task_cost_limit", "task_token_limit", mode="before"
+        "request_cost_limit",
+        "request_token_limit",
+        "task_cost_limit",
+        "task_token_limit",
+        "anomaly_request_k",
+        mode="before",
     )
     @classmethod
     def _unset(cls, value: object) -> object:

@@ -31,6 +31,11 @@ class AlertRule(StrEnum):
     REQUEST_TOKENS = "request_tokens"
     TASK_COST = "task_cost"  # one task's running total passed the limit
     TASK_TOKENS = "task_tokens"
+    # Anomalies (streams/anomaly_rules.py): no budget needed, every customer's agents are watched.
+    REQUEST_COST_ANOMALY = "request_cost_anomaly"  # a request above k x its agent's 30-day average
+    HOURLY_SPIKE = "hourly_spike"  # spend this hour above the same hour of past weeks
+    TOKEN_DRIFT = "token_drift"  # tokens per request of recent days above the weeks before
+    MARGIN = "margin"  # the period's cost leaves less than the set margin of the plan's revenue
 
 
 class AlertStatus(StrEnum):
@@ -60,13 +65,14 @@ class Alert(BaseModel):
     status: AlertStatus
     customer_id: str
     budget_id: str  # "" for a limit from the worker's settings
-    scope: str  # a budget's scope kind, or "request" / "task" for limits
+    scope: str  # a budget's scope kind, "request" / "task" for limits, "customer" / "agent" for anomalies
     subject: (
         str  # the agent, user or task the budget's spend is for ("" for the whole scope), the request or task
     )
     period_start: datetime
     period_end: datetime
-    threshold: Decimal  # percent of the budget, percent of excess, or the limit
+    # percent of the budget, percent of excess, the limit, an anomaly's factor (k), the margin floor (%)
+    threshold: Decimal
     observed: dict[str, Decimal]
     currency: str = "USD"
     top_contributors: list[Contributor] = []

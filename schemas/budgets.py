@@ -12,7 +12,9 @@ exactly once by source position. Its scope narrows the customer's spend:
 
 Periods are UTC: a ``day``, an ISO ``week`` (from Monday), a calendar
 ``month``, or the ``rolling_hours`` last ``hours`` hours (summed from hourly
-buckets). Thresholds are percentages of ``amount``. A ``soft`` budget only
+buckets). Thresholds are percentages of ``amount``. A customer budget may
+name the ``revenue`` its plan earns per period: the margin alert fires when
+the period's cost leaves less than ``min_margin_pct`` of it. A ``soft`` budget only
 alerts; a ``hard`` one is also refused by the budget gate (:mod:`schemas.gate`),
 and an agent that cannot reach the gate fails ``open`` or ``closed`` as the
 budget's ``on_unreachable`` says: by default closed for a hard budget, open
@@ -127,6 +129,11 @@ class Budget(BaseModel):
     # Alert when the projected period spend exceeds the amount by this much; None: the setting.
     burn_rate_excess: Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)] | None = None
     limits: Limits = Limits()
+    # Margin: the revenue the customer's plan earns in one period (its recurring fee, as the
+    # Stripe price or Lago plan amount says), and the lowest margin on it before an alert;
+    # None: the worker's setting (20 %). Customer-wide, calendar periods only.
+    revenue: BudgetAmount | None = None
+    min_margin_pct: Annotated[Decimal, Field(ge=0, lt=100, allow_inf_nan=False)] | None = None
     description: Annotated[str, Field(max_length=500)] = ""
 
     @model_validator(mode="before")
@@ -159,6 +166,14 @@ class Budget(BaseModel):
             raise ValueError("an agent budget applies to each agent; name one with scope customer_agent")
         if (self.period is PeriodKind.ROLLING_HOURS) != (self.hours is not None):
             raise ValueError("hours goes with period rolling_hours, and only with it")
+        if self.revenue is not None and (
+            self.scope is not ScopeKind.CUSTOMER or self.period is PeriodKind.ROLLING_HOURS
+        ):
+            raise ValueError(
+                "revenue (for the margin alert) goes on a customer budget of a day, week or month"
+            )
+        if self.min_margin_pct is not None and self.revenue is None:
+            raise ValueError("min_margin_pct needs the revenue it is a margin on")
         return self
 
     def subject(self, event: Scoped) -> str | None:

@@ -7,7 +7,8 @@ changelogged or its offsets committed. Per batch:
   1. evaluate the rules event by event (:mod:`streams.spend_rules`) against
      the records before the batch;
   2. write the alerts to ClickHouse ``alerts`` (a ReplacingMergeTree keyed
-     by the deterministic alert id; retried while ClickHouse is away);
+     by the deterministic alert id; retried while ClickHouse is away) and,
+     at the same time,
   3. produce them to the alerts topic, keyed by id, and wait for the acks;
   4. publish the changed budgets' live spend for the budget gate
      (:mod:`streams.live_spend`), and wait for the acks;
@@ -24,19 +25,23 @@ acknowledged before the memory that it fired is.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from schemas.alerts import Alert
 from streams.aggregation import Counted
+from streams.anomaly_rules import DETECTOR_IDLE_S
 from streams.spend_rules import SpendRules
 from streams.spend_state import (
+    ANOMALY_PREFIX,
     BUDGET_PREFIX,
     RULES_MARK_PREFIX,
     TASK_PREFIX,
     BudgetSpend,
+    DetectorRecord,
     RulesMark,
     TaskTally,
     rules_mark_key,
@@ -93,32 +98,62 @@ class LiveSpendSink(Protocol):
     async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None: ...
 
 
-class TableSpend:
-    """Budget and task records in a Faust table, changelogged to the customer's partition."""
+R = TypeVar("R", BudgetSpend, TaskTally, DetectorRecord)
 
-    def __init__(self, table: Any) -> None:
+
+class TableSpend:
+    """Budget and task records in a Faust table, changelogged to the customer's partition.
+
+    The records a batch wrote are kept decoded, next to the bytes they were
+    written as: the next batch reads them without decoding (detector states
+    above all) when the table still holds those very bytes (not after a
+    rebalance or a restore). The rules change the records they read in place,
+    which is safe because a batch either stores its records or stops the
+    worker (an error in a batch is not retried in process).
+    """
+
+    def __init__(self, table: Any, decoded_max: int = 500_000) -> None:
         self.table = table
         self.changelog = ChangelogWriter(table)
+        self._decoded: dict[bytes, tuple[bytes, Any]] = {}
+        self._decoded_max = decoded_max
+
+    def _read(self, key: bytes, decode: Callable[[bytes], R]) -> R | None:
+        raw = self.table.data.get(key)
+        if raw is None:
+            return None
+        kept = self._decoded.get(key)
+        if kept is not None and kept[0] is raw:
+            return cast(R, kept[1])
+        return decode(raw)
 
     def budget(self, key: bytes) -> BudgetSpend | None:
-        raw = self.table.data.get(key)
-        return BudgetSpend.decode(raw) if raw is not None else None
+        return self._read(key, BudgetSpend.decode)
 
     def task(self, key: bytes) -> TaskTally | None:
-        raw = self.table.data.get(key)
-        return TaskTally.decode(raw) if raw is not None else None
+        return self._read(key, TaskTally.decode)
 
     def mark(self, partition: int) -> RulesMark:
         raw = self.table.data.get(rules_mark_key(partition))
         return RulesMark.decode(raw) if raw is not None else RulesMark()
 
-    def put(self, key: bytes, raw: bytes, partition: int) -> None:
+    def detector(self, key: bytes) -> DetectorRecord | None:
+        return self._read(key, DetectorRecord.decode)
+
+    def put(self, key: bytes, raw: bytes, partition: int, record: object = None) -> None:
+        """Store ``raw`` under ``key``; ``record`` is what it decodes to, kept for the next read."""
         store = self.table.data
         store[key] = raw
         key_partition = getattr(store, "_key_partition", None)
         if key_partition is not None:  # as streams.window_state.TableState._store
             key_partition[key] = partition
         self.changelog.add(partition, key, raw)
+        if record is None or self._decoded_max <= 0:
+            self._decoded.pop(key, None)
+            return
+        if len(self._decoded) >= self._decoded_max:
+            self._decoded.clear()  # a cache, not a memory: the table has everything
+        self._decoded[key] = (raw, record)
 
     async def flush(self) -> None:
         await self.changelog.flush()
@@ -126,7 +161,8 @@ class TableSpend:
     async def expire(
         self, assigned: Iterable[int], task_idle_s: float, budget_exists: Callable[[str], bool]
     ) -> int:
-        """Forget tasks idle past ``task_idle_s`` (event time) and records of deleted budgets."""
+        """Forget tasks idle past ``task_idle_s`` (event time), records of deleted budgets, and
+        anomaly detectors idle past the longest window they keep."""
         marks = {p: self.mark(p).event_time for p in assigned}
         dropped = 0
         for raw_key, raw in list(self.table.data.items()):
@@ -141,9 +177,14 @@ class TableSpend:
                 )
             elif parts[0] == BUDGET_PREFIX:
                 partition, gone = BudgetSpend.decode(raw).partition, not budget_exists(parts[1])
+            elif parts[0] == ANOMALY_PREFIX:
+                record = DetectorRecord.decode(raw)
+                partition = record.partition
+                gone = record.last_seen < marks.get(partition, 0) - DETECTOR_IDLE_S
             else:
                 continue
             if partition in marks and gone and self.table.data.pop(raw_key, None) is not None:
+                self._decoded.pop(raw_key, None)
                 self.changelog.add(partition, raw_key, None)
                 dropped += 1
         await self.changelog.flush()
@@ -161,16 +202,20 @@ class SpendControl:
         result = self.rules.evaluate(counted, self.records)
         alerts = result.alerts
         if alerts:
-            await retry(lambda: self.outlet.store(alerts), "write of alerts")
-            await self.outlet.publish(alerts)
+            # Both before the records say they fired, in either order: side by side, so an alert
+            # reaches the topic one ClickHouse round trip sooner.
+            await asyncio.gather(retry(lambda: self.outlet.store(alerts), "write of alerts"),
+                                 self.outlet.publish(alerts))  # fmt: skip
             for alert in alerts:  # debug: a busy fleet passes task limits every batch; they are on the topic
                 log.debug("alert %s %s", alert.alert_id, alert.reason)
         if self.live is not None and result.budgets:
             await self.live.publish(result.budgets, counted)
         for key, record in result.budgets.items():
-            self.records.put(key, record.encode(), record.partition)
+            self.records.put(key, record.encode(), record.partition, record)
         for key, tally in result.tasks.items():
-            self.records.put(key, tally.encode(), tally.partition)
+            self.records.put(key, tally.encode(), tally.partition, tally)
+        for key, detector in result.detectors.items():
+            self.records.put(key, detector.encode(), detector.partition, detector)
         for partition, mark in result.marks.items():
             self.records.put(rules_mark_key(partition), mark.encode(), partition)
         await self.records.flush()

@@ -33,7 +33,8 @@ request in the alert, the event id stands in for a missing one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -43,11 +44,21 @@ from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
 from schemas.budgets import SPECIFICITY, Budget, PeriodKind
 from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
+from streams.anomaly_rules import AnomalyRules
 from streams.pricing import PricedEvent
-from streams.spend_state import BudgetSpend, Fired, RulesMark, TaskTally, budget_key, task_key
+from streams.spend_state import (
+    BudgetSpend,
+    DetectorRecord,
+    Fired,
+    RulesMark,
+    TaskTally,
+    budget_key,
+    task_key,
+)
 
 HOUR = 3600
 HUNDRED = Decimal(100)
+UNIT = Decimal("1e-12")  # the ledger's scale
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -63,7 +74,7 @@ class Condition:
     figures: Callable[[], tuple[dict[str, Decimal], str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per event and budget, and frozen init is slow
 class SpendView:
     """What a budget rule sees: the budget, its spend in the period, and the time of the event."""
 
@@ -72,6 +83,27 @@ class SpendView:
     period_start: datetime
     period_end: datetime
     at: datetime
+    # The same instants in microseconds since the epoch, worked out once per period and event.
+    start_us: int = -1
+    end_us: int = -1
+    at_us: int = -1
+    # The record's memory of its conditions: with it a rule may leave out a condition that
+    # cannot change anything (not fired and not holding, or firing and still holding).
+    fired: Mapping[str, Fired] | None = None
+
+    def settled(self, rule: AlertRule, threshold: Decimal, holds: bool) -> bool:
+        """Whether this condition, as it stands, changes nothing in the record."""
+        if self.fired is None:
+            return False
+        was = self.fired.get(_fired_key(rule, threshold))
+        if was is None:
+            return not holds
+        return was.status is AlertStatus.RESOLVED or holds
+
+    def micros(self) -> tuple[int, int, int]:
+        if self.at_us < 0:
+            return _micros(self.period_start), _micros(self.period_end), _micros(self.at)
+        return self.start_us, self.end_us, self.at_us
 
 
 class BudgetRule(Protocol):
@@ -86,11 +118,24 @@ class ThresholdRule:
 
     rule = AlertRule.BUDGET_THRESHOLD
 
+    def __init__(self) -> None:
+        self._limits: dict[str, tuple[Budget, list[tuple[Decimal, Decimal]]]] = {}
+
     def conditions(self, view: SpendView) -> Iterable[Condition]:
-        amount = view.budget.amount
-        for percent in view.budget.thresholds:
-            limit = _money(amount * percent / HUNDRED)
-            yield Condition(self.rule, percent, view.spend >= limit, _threshold_figures(view, percent, limit))
+        spend = view.spend
+        for percent, limit in self._of(view.budget):
+            holds = spend >= limit
+            if not view.settled(self.rule, percent, holds):
+                yield Condition(self.rule, percent, holds, _threshold_figures(view, percent, limit))
+
+    def _of(self, budget: Budget) -> list[tuple[Decimal, Decimal]]:
+        """Each threshold's amount, worked out once per budget (budgets are immutable)."""
+        cached = self._limits.get(budget.budget_id)
+        if cached is None or cached[0] is not budget:
+            amount = budget.amount
+            limits = [(percent, _money(amount * percent / HUNDRED)) for percent in budget.thresholds]
+            cached = self._limits[budget.budget_id] = (budget, limits)
+        return cached[1]
 
 
 def _threshold_figures(
@@ -114,18 +159,31 @@ class BurnRateRule:
     excess_percent: Decimal = Decimal(20)
     min_elapsed_percent: Decimal = Decimal(10)
     rule: AlertRule = AlertRule.BURN_RATE
+    _limits: dict[str, tuple[Budget, Decimal]] = field(default_factory=dict, compare=False, repr=False)
 
     def conditions(self, view: SpendView) -> Iterable[Condition]:
         budget = view.budget
         if budget.period is PeriodKind.ROLLING_HOURS:
             return
-        length = _micros(view.period_end) - _micros(view.period_start)
-        elapsed = _micros(view.at) - _micros(view.period_start)
-        if elapsed <= 0 or elapsed * HUNDRED < self.min_elapsed_percent * length:
-            return
         excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
+        if view.fired is not None:
+            was = view.fired.get(_fired_key(self.rule, excess))
+            if was is not None and was.status is AlertStatus.RESOLVED:
+                return  # resolved in this period: it cannot fire again before the next
+        start_us, end_us, at_us = view.micros()
+        length = end_us - start_us
+        elapsed = at_us - start_us
+        num, den = self.min_elapsed_percent.as_integer_ratio()
+        if elapsed <= 0 or elapsed * 100 * den < num * length:
+            return
+        limit = self._limit(budget, excess)
+        # The projection rounds to 1e-12, so one unit either side of the exact test is sure:
+        # most events are settled here without dividing.
+        exact_above = view.spend * length >= (limit + UNIT) * elapsed
+        exact_below = view.spend * length < (limit - UNIT) * elapsed
+        if (exact_above or exact_below) and view.settled(self.rule, excess, exact_above):
+            return
         projected = _money(view.spend * length / elapsed)
-        limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
 
         def figures() -> tuple[dict[str, Decimal], str]:
             elapsed_percent = (Decimal(elapsed) * HUNDRED / length).quantize(Decimal("0.01"))
@@ -139,10 +197,58 @@ class BurnRateRule:
 
         yield Condition(self.rule, excess, projected >= limit, figures)
 
+    def _limit(self, budget: Budget, excess: Decimal) -> Decimal:
+        """The budget plus the allowed excess, worked out once per budget."""
+        cached = self._limits.get(budget.budget_id)
+        if cached is None or cached[0] is not budget:
+            limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
+            cached = self._limits[budget.budget_id] = (budget, limit)
+        return cached[1]
 
-def budget_rules(burn_rate_excess: Decimal, burn_rate_min_elapsed: Decimal) -> tuple[BudgetRule, ...]:
+
+@dataclass(frozen=True)
+class MarginRule:
+    """The period's cost leaves less than the set margin of the revenue the budget names.
+
+    margin % = 100 x (revenue - spend) / revenue; the condition holds while it is
+    below the floor, i.e. spend > revenue x (100 - floor) / 100. Within a period
+    cost only grows, so it resolves when the period ends or the revenue is raised.
+    """
+
+    min_margin_pct: Decimal = Decimal(20)
+    rule: AlertRule = AlertRule.MARGIN
+
+    def conditions(self, view: SpendView) -> Iterable[Condition]:
+        budget = view.budget
+        revenue = budget.revenue
+        if revenue is None:
+            return
+        floor = budget.min_margin_pct if budget.min_margin_pct is not None else self.min_margin_pct
+        limit = _money(revenue * (HUNDRED - floor) / HUNDRED)
+
+        def figures() -> tuple[dict[str, Decimal], str]:
+            margin = ((revenue - view.spend) * HUNDRED / revenue).quantize(Decimal("0.01"))
+            observed = {"cost": view.spend, "revenue": revenue, "margin_pct": margin, "cost_limit": limit}
+            side = "below" if view.spend > limit else "back at or above"
+            return observed, (
+                f"cost {to_cents(view.spend)} against revenue {to_cents(revenue)} leaves a margin of "
+                f"{margin}%, {side} {floor}%"
+            )
+
+        holds = view.spend > limit
+        if not view.settled(self.rule, floor, holds):
+            yield Condition(self.rule, floor, holds, figures)
+
+
+def budget_rules(
+    burn_rate_excess: Decimal, burn_rate_min_elapsed: Decimal, margin_min_pct: Decimal = Decimal(20)
+) -> tuple[BudgetRule, ...]:
     """The rules every budget is evaluated by, in this order."""
-    return (ThresholdRule(), BurnRateRule(burn_rate_excess, burn_rate_min_elapsed))
+    return (
+        ThresholdRule(),
+        BurnRateRule(burn_rate_excess, burn_rate_min_elapsed),
+        MarginRule(margin_min_pct),
+    )
 
 
 @dataclass(frozen=True)
@@ -197,6 +303,7 @@ class SpendLookup(Protocol):
     def budget(self, key: bytes) -> BudgetSpend | None: ...
     def task(self, key: bytes) -> TaskTally | None: ...
     def mark(self, partition: int) -> RulesMark: ...
+    def detector(self, key: bytes) -> DetectorRecord | None: ...
 
 
 @dataclass
@@ -205,6 +312,7 @@ class Evaluation:
     budgets: dict[bytes, BudgetSpend] = field(default_factory=dict)  # changed records
     tasks: dict[bytes, TaskTally] = field(default_factory=dict)
     marks: dict[int, RulesMark] = field(default_factory=dict)
+    detectors: dict[bytes, DetectorRecord] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,10 +321,15 @@ class SpendRules:
     rules: Sequence[BudgetRule]
     limits: LimitSettings
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    anomalies: AnomalyRules | None = None
 
     def __post_init__(self) -> None:
         given = self.limits
         self._global = _Limits(given.request_cost, given.request_tokens, given.task_cost, given.task_tokens)
+        self._periods: dict[str, tuple[Budget, datetime, datetime, int, int]] = {}
+        self._limit_cache: dict[
+            tuple[str, ...], tuple[tuple[Budget, ...], _Limits, dict[AlertRule, str]]
+        ] = {}
 
     def evaluate(self, batch: Iterable[Counted], before: SpendLookup) -> Evaluation:
         out = Evaluation()
@@ -224,10 +337,11 @@ class SpendRules:
         for partition, pos, priced in batch:
             event = priced.event
             budgets = self.book.for_customer(event.customer_id)
+            at_us = _micros_of(event.occurred_at) if budgets else 0
             for budget in budgets:
                 subject = budget.subject(event)
                 if subject is not None:
-                    self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at)
+                    self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at, at_us)
             limits, owners = self._limits(budgets, priced)
             mark = out.marks.get(partition)
             if mark is None:
@@ -238,6 +352,8 @@ class SpendRules:
                 out.alerts += _request_alerts(priced, limits, owners, emitted_at)
             if event.task_id is not None:
                 self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
+            if self.anomalies is not None:
+                self.anomalies.fold(out.alerts, out.detectors, before, partition, pos, priced, emitted_at)
         return out
 
     def _fold_budget(
@@ -250,41 +366,58 @@ class SpendRules:
         pos: int,
         priced: PricedEvent,
         emitted_at: datetime,
+        at_us: int,
     ) -> None:
         key = budget_key(budget.budget_id, subject)
         state = out.budgets.get(key) or before.budget(key)
         at = priced.event.occurred_at
-        start, end = budget.period_bounds(at)
+        start, end, start_us, end_us = self._period(budget, at, at_us)
         if state is None:
             state = BudgetSpend(period_start=_epoch(start), partition=partition)
         elif pos <= state.position:
             return  # counted before this batch was replayed
         state.position, state.partition = pos, partition
         out.budgets[key] = state
-        fire = _Firing(out.alerts, budget, subject, emitted_at, at)
         if budget.period is PeriodKind.ROLLING_HOURS:
             window = _fold_rolling(state, budget, priced)
             if window is None:
                 return
             start, end = window
+            start_us, end_us = _micros(start), _micros(end)
         else:
-            if _epoch(start) < state.period_start:
+            start_s = start_us // 1_000_000
+            if start_s < state.period_start:
                 return  # a late event of a closed period: counted in the ledger, too late to alert on
-            if _epoch(start) > state.period_start:
-                fire.period_ended(state)
-                state.period_start, state.spend = _epoch(start), ZERO
+            if start_s > state.period_start:
+                _Firing(out.alerts, budget, subject, emitted_at, at).period_ended(state)
+                state.period_start, state.spend = start_s, ZERO
                 state.contributors.clear()
                 state.fired.clear()
             state.spend += priced.cost
-        state.last_seen = max(state.last_seen, int(at.timestamp()))
+        state.last_seen = max(state.last_seen, at_us // 1_000_000)
         event = priced.event
         state.contribute("agent", event.agent_id, priced.cost)
         state.contribute("model", priced.sku, priced.cost)
         state.contribute("task", event.task_id, priced.cost)
-        view = SpendView(budget, state.spend, start, end, at)
+        view = SpendView(budget, state.spend, start, end, at, start_us, end_us, at_us, state.fired)
+        fire = None  # made for the rare event that changes a condition
         for rule in self.rules:
-            for condition in rule.conditions(view):
+            for condition in rule.conditions(view):  # usually none: only those that may change
+                fire = fire or _Firing(out.alerts, budget, subject, emitted_at, at)
                 fire.transition(state, condition, view)
+
+    def _period(self, budget: Budget, at: datetime, at_us: int) -> tuple[datetime, datetime, int, int]:
+        """The budget's period holding ``at``, and its bounds in microseconds; the last one is kept
+        per budget, so most events of a period skip the calendar arithmetic."""
+        if budget.period is PeriodKind.ROLLING_HOURS:  # bounds that move with each event's hour
+            start, end = budget.period_bounds(at)
+            return start, end, _micros(start), _micros(end)
+        cached = self._periods.get(budget.budget_id)
+        if cached is not None and cached[0] is budget and cached[3] <= at_us < cached[4]:
+            return cached[1], cached[2], cached[3], cached[4]
+        start, end = budget.period_bounds(at)
+        self._periods[budget.budget_id] = (budget, start, end, _micros(start), _micros(end))
+        return start, end, _micros(start), _micros(end)
 
     def _fold_task(
         self,
@@ -332,6 +465,18 @@ class SpendRules:
         """The limits in force for this event, and the budget each came from ("" for the settings)."""
         if not budgets:
             return self._global, {}
+        matching = tuple(b for b in budgets if b.subject(priced.event) is not None)
+        ids = tuple(b.budget_id for b in matching)
+        cached = self._limit_cache.get(ids)
+        if cached is not None and all(a is b for a, b in zip(cached[0], matching, strict=True)):
+            return cached[1], cached[2]
+        if len(self._limit_cache) > 100_000:
+            self._limit_cache.clear()  # bounded: a cache of the budgets' combinations, not a memory
+        values, owners = self._merge_limits(matching)
+        self._limit_cache[ids] = (matching, values, owners)
+        return values, owners
+
+    def _merge_limits(self, matching: Sequence[Budget]) -> tuple[_Limits, dict[AlertRule, str]]:
         values = _Limits(
             self.limits.request_cost,
             self.limits.request_tokens,
@@ -339,7 +484,6 @@ class SpendRules:
             self.limits.task_tokens,
         )
         owners: dict[AlertRule, str] = {}
-        matching = [b for b in budgets if b.subject(priced.event) is not None]
         # Least specific first, so the most specific budget's limit is set last and wins.
         for budget in sorted(matching, key=lambda b: (SPECIFICITY[b.scope], b.budget_id)):
             for name, rule in _LIMIT_RULES.items():
@@ -377,7 +521,7 @@ class _Firing:
     at: datetime
 
     def transition(self, state: BudgetSpend, condition: Condition, view: SpendView) -> None:
-        key = f"{condition.rule}:{condition.threshold}"
+        key = _fired_key(condition.rule, condition.threshold)
         fired = state.fired.get(key)
         rolling = self.budget.period is PeriodKind.ROLLING_HOURS
         if fired is None and condition.holds:
@@ -531,6 +675,16 @@ def _money(value: Decimal) -> Decimal:
 
 def _micros(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _micros_of(at: datetime) -> int:
+    """As :func:`_micros`, cheaper: an aware instant's whole seconds are exact in its timestamp."""
+    return int(at.timestamp()) * 1_000_000 + at.microsecond if at.timestamp() >= 0 else _micros(at)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fired_key(rule: AlertRule, threshold: Decimal) -> str:
+    return f"{rule}:{threshold}"
 
 
 def _epoch(at: datetime) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -25,6 +25,7 @@ from schemas.money import ZERO
 _SEP = "\x1f"  # identifiers may not hold control characters
 BUDGET_PREFIX = "b"
 TASK_PREFIX = "t"
+ANOMALY_PREFIX = "a"
 RULES_MARK_PREFIX = "~rules"  # starts with "~" as the windows table's marks do
 # Contributors kept per kind: when full, the smallest goes, so the top few
 # stay exact for any realistic spread (the long tail is approximate).
@@ -40,6 +41,11 @@ def task_key(customer_id: str, task_id: str) -> bytes:
     return _SEP.join((TASK_PREFIX, customer_id, task_id)).encode()
 
 
+def anomaly_key(kind: str, customer_id: str, agent_id: str) -> bytes:
+    """One detector's state: ``agent_id`` "" for a detector of the whole customer."""
+    return _SEP.join((ANOMALY_PREFIX, kind, customer_id, agent_id)).encode()
+
+
 def rules_mark_key(partition: int) -> bytes:
     return f"{RULES_MARK_PREFIX}{_SEP}{partition}".encode()
 
@@ -50,6 +56,27 @@ def split_key(raw: bytes) -> list[str]:
 
 def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=str)
+
+
+def contribute(
+    contributors: dict[str, dict[str, Decimal]], kind: ContributorKind, ident: str | None, cost: Decimal
+) -> None:
+    if not ident:
+        return
+    costs = contributors.setdefault(kind, {})
+    costs[ident] = costs.get(ident, ZERO) + cost
+    if len(costs) > MAX_CONTRIBUTORS:
+        smallest = min(costs, key=lambda k: (costs[k], k))
+        del costs[smallest]
+
+
+def top_contributors(contributors: dict[str, dict[str, Decimal]], per_kind: int = 3) -> list[Contributor]:
+    top: list[Contributor] = []
+    for kind in CONTRIBUTOR_KINDS:
+        costs = contributors.get(kind, {})
+        ranked = sorted(costs.items(), key=lambda item: (-item[1], item[0]))[:per_kind]
+        top += [Contributor(kind=kind, id=ident, cost=cost) for ident, cost in ranked]
+    return top
 
 
 @dataclass(slots=True)
@@ -74,21 +101,10 @@ class BudgetSpend:
     fired: dict[str, Fired] = field(default_factory=dict)
 
     def contribute(self, kind: ContributorKind, ident: str | None, cost: Decimal) -> None:
-        if not ident:
-            return
-        costs = self.contributors.setdefault(kind, {})
-        costs[ident] = costs.get(ident, ZERO) + cost
-        if len(costs) > MAX_CONTRIBUTORS:
-            smallest = min(costs, key=lambda k: (costs[k], k))
-            del costs[smallest]
+        contribute(self.contributors, kind, ident, cost)
 
     def top(self, per_kind: int = 3) -> list[Contributor]:
-        top: list[Contributor] = []
-        for kind in CONTRIBUTOR_KINDS:
-            costs = self.contributors.get(kind, {})
-            ranked = sorted(costs.items(), key=lambda item: (-item[1], item[0]))[:per_kind]
-            top += [Contributor(kind=kind, id=ident, cost=cost) for ident, cost in ranked]
-        return top
+        return top_contributors(self.contributors, per_kind)
 
     def encode(self) -> bytes:
         return _dumps(
@@ -164,3 +180,41 @@ class RulesMark:
     def decode(cls, raw: bytes) -> RulesMark:
         position, event_time = raw.decode().split(",")
         return cls(int(position), int(event_time))
+
+
+class DetectorState(Protocol):
+    def to_bytes(self) -> bytes: ...
+
+
+@dataclass(slots=True)
+class DetectorRecord:
+    """One anomaly detector's state (:mod:`streams.anomalies`) with the marks the stream needs.
+
+    ``position`` makes a replayed event count once, as a budget's record does;
+    ``episode`` is the start (epoch seconds) of the anomaly firing now, -1 when
+    none is: it names the alert and its ``resolved``. ``contributors`` are the
+    current hour's (hourly spikes only). The detector's own bytes follow a header line.
+    """
+
+    state: bytes  # the detector's to_bytes(); b"" for a new one
+    position: int = -1
+    partition: int = -1
+    last_seen: int = 0  # event time of the newest event folded
+    episode: int = -1
+    hour: int = -1  # the hour the contributors are for
+    contributors: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    detector: DetectorState | None = None  # decoded from ``state`` while a batch folds into it
+
+    def encode(self) -> bytes:
+        if self.detector is not None:
+            self.state = self.detector.to_bytes()
+        header = _dumps([self.position, self.partition, self.last_seen, self.episode, self.hour,
+                         self.contributors])  # fmt: skip
+        return header + b"\n" + self.state
+
+    @classmethod
+    def decode(cls, raw: bytes) -> DetectorRecord:
+        header, _, state = raw.partition(b"\n")
+        position, partition, last_seen, episode, hour, contributors = orjson.loads(header)
+        costs = {k: {i: Decimal(c) for i, c in v.items()} for k, v in contributors.items()}
+        return cls(state, position, partition, last_seen, episode, hour, costs)

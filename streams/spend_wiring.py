@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from costline.clickhouse import open_async_client
+from streams.anomaly_rules import AnomalyRules, anomaly_settings
 from streams.app import app, settings
 from streams.budget_feed import BudgetFeed
 from streams.live_spend import LiveSpendOutlet
@@ -29,13 +30,16 @@ live_spend = LiveSpendOutlet(book, _producer, settings.budget_spend_topic)
 async def spend_control() -> SpendControl:
     rules = SpendRules(
         book,
-        budget_rules(settings.burn_rate_excess_pct, settings.burn_rate_min_elapsed_pct),
+        budget_rules(
+            settings.burn_rate_excess_pct, settings.burn_rate_min_elapsed_pct, settings.margin_min_pct
+        ),
         LimitSettings(
             settings.request_cost_limit,
             settings.request_token_limit,
             settings.task_cost_limit,
             settings.task_token_limit,
         ),
+        anomalies=AnomalyRules(anomaly_settings(settings)),
     )
     outlet = ClickHouseKafkaOutlet(await open_async_client(settings), _producer, settings.alerts_topic)
     return SpendControl(rules, spend_records, outlet, live_spend)

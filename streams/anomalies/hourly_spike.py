@@ -81,12 +81,30 @@ class _Baseline:
 class HourlySpend:
     """One key's hourly spend over the last weeks; serializable for a changelogged table."""
 
-    __slots__ = ("_cached", "_floor", "clock", "fired", "first_hour", "hours", "key", "minutes", "settings")
+    __slots__ = (
+        "_cached",
+        "_floor",
+        "_floor_units",
+        "_last",
+        "clock",
+        "fired",
+        "first_hour",
+        "hours",
+        "key",
+        "minutes",
+        "settings",
+    )
 
     def __init__(self, key: str, settings: HourlySpikeSettings | None = None) -> None:
         self.key = key
         self.settings = settings or HourlySpikeSettings()
         self._floor = to_units(self.settings.floor)
+        self._floor_units = Fraction(self._floor)
+        # The last observation, for its verdict: judgement, spend judged, baseline, the seconds its
+        # threshold is scaled to, seconds elapsed, the trailing window's seconds (-1: the hour's).
+        self._last: tuple[Judgement, int, _Baseline | None, int, int, int] = (
+            Judgement.WARMING_UP, 0, None, 0, 0, -1
+        )  # fmt: skip
         self.first_hour = -1  # the first hour observed: before it, spend is unknown, not zero
         self.clock = -1  # the latest event time observed, epoch seconds
         self.hours: dict[int, int] = {}  # hour -> spend, units; hours without spend absent
@@ -95,14 +113,18 @@ class HourlySpend:
         self._cached: tuple[int, _Baseline | None] | None = None
 
     def observe(self, at: datetime, cost: Decimal) -> Verdict:
-        epoch_s = int(at.timestamp())
+        self.judge(int(at.timestamp()), to_units(cost))
+        return self.verdict(at)
+
+    def judge(self, epoch_s: int, units: int) -> Judgement:
+        """:meth:`observe` without building the verdict (the stream's path: most events are normal)."""
         hour = epoch_s // SECONDS_PER_HOUR
-        units = to_units(cost)
         if self.first_hour < 0:
             self.first_hour = hour
         newest = self.clock // SECONDS_PER_HOUR
         if self.clock >= 0 and hour < newest - self.settings.weeks * HOURS_PER_WEEK:
-            return self._verdict(at, Judgement.TOO_LATE, units, None, Fraction(0), 0)
+            self._last = (Judgement.TOO_LATE, units, None, 0, 0, -1)
+            return Judgement.TOO_LATE
         if hour < newest:
             self._cached = None  # a past hour changes: baselines built on it are stale
         self.first_hour = min(self.first_hour, hour)
@@ -117,25 +139,45 @@ class HourlySpend:
         baseline = self._baseline(hour)
         elapsed = min(SECONDS_PER_HOUR, max(self.clock - hour * SECONDS_PER_HOUR, 0))
         if baseline is None:
-            return self._verdict(at, Judgement.WARMING_UP, spent, None, Fraction(0), elapsed)
+            self._last = (Judgement.WARMING_UP, spent, None, 0, elapsed, -1)
+            return Judgement.WARMING_UP
         scaled = max(elapsed, self.settings.min_elapsed_s)
-        threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, Fraction(self._floor))
-        window = f"the first {elapsed // 60} minutes of the hour"
-        if spent <= threshold and recent is not None:
+        # Decided on integers; the thresholds as fractions only for a verdict.
+        over = self._over(spent, baseline, scaled)
+        trailing_window = -1  # judged on the hour so far
+        if not over and recent is not None:
             trailing = self.settings.trailing_s
-            recent_threshold = max(
-                baseline.whole_hour_threshold * trailing / SECONDS_PER_HOUR, Fraction(self._floor)
-            )
-            if recent > recent_threshold:
-                spent, threshold, elapsed = recent, recent_threshold, trailing
-                window = f"the last {trailing // 60} minutes"
-        if spent <= threshold:
+            if self._over(recent, baseline, trailing):
+                over, spent, scaled, elapsed = True, recent, trailing, trailing
+                trailing_window = trailing
+        if not over:
             judgement = Judgement.NORMAL
         elif hour in self.fired:
             judgement = Judgement.ALREADY_FIRED
         else:
             self.fired.add(hour)
             judgement = Judgement.FIRED
+        self._last = (judgement, spent, baseline, scaled, elapsed, trailing_window)
+        return judgement
+
+    def _over(self, amount: int, baseline: _Baseline, seconds: int) -> bool:
+        """amount > max(whole-hour threshold x seconds / 1 h, floor), in integers."""
+        if amount <= self._floor:
+            return False
+        whole = baseline.whole_hour_threshold
+        return amount * SECONDS_PER_HOUR * whole.denominator > whole.numerator * seconds
+
+    def verdict(self, at: datetime) -> Verdict:
+        """The verdict on the last observation, ``at`` its time."""
+        judgement, spent, baseline, scaled, elapsed, trailing = self._last
+        if baseline is None:
+            return self._verdict(at, judgement, spent, None, Fraction(0), elapsed)
+        threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, self._floor_units)
+        window = (
+            f"the last {trailing // 60} minutes"
+            if trailing >= 0
+            else f"the first {elapsed // 60} minutes of the hour"
+        )
         return self._verdict(at, judgement, spent, baseline, threshold, elapsed, window)
 
     def _recent(self, epoch_s: int, units: int) -> int | None:

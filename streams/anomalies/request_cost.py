@@ -52,29 +52,42 @@ class RequestCostSettings:
 class RequestCostHistory:
     """One key's trailing window of costs; serializable for a changelogged table."""
 
-    __slots__ = ("_days", "_k", "key", "settings")
+    __slots__ = ("_days", "_k", "_last", "key", "settings")
 
     def __init__(self, key: str, settings: RequestCostSettings | None = None) -> None:
         self.key = key
         self.settings = settings or RequestCostSettings()
         self._k = Fraction(self.settings.k)
         self._days = DayBuckets(self.settings.window_days)
+        self._last: tuple[Judgement, int, int, int, int] = (Judgement.WARMING_UP, 0, 0, 0, 0)
 
     def observe(self, at: datetime, cost: Decimal) -> Verdict:
-        units = to_units(cost)
-        day = day_of(int(at.timestamp()))
+        self.judge(int(at.timestamp()), to_units(cost))
+        return self.verdict(at)
+
+    def judge(self, epoch_s: int, units: int) -> Judgement:
+        """:meth:`observe` without building the verdict (the stream's path: most events are normal)."""
+        day = day_of(epoch_s)
         days = self._days
         if not days.accepts(day):
-            return self._verdict(at, Judgement.TOO_LATE, units, 0, 0, 0)
+            self._last = (Judgement.TOO_LATE, units, 0, 0, 0)
+            return Judgement.TOO_LATE
         anchor = max(day, days.newest_day)
         total, count, active_days = days.totals(anchor - self.settings.window_days + 1, anchor)
         days.add(day, units)
         if count < self.settings.min_requests or active_days < self.settings.min_days:
-            return self._verdict(at, Judgement.WARMING_UP, units, total, count, active_days)
+            judgement = Judgement.WARMING_UP
         # cost > k * total / count, in integers
-        crossed = units * count * self._k.denominator > self._k.numerator * total
-        judgement = Judgement.FIRED if crossed else Judgement.NORMAL
-        return self._verdict(at, judgement, units, total, count, active_days)
+        elif units * count * self._k.denominator > self._k.numerator * total:
+            judgement = Judgement.FIRED
+        else:
+            judgement = Judgement.NORMAL
+        self._last = (judgement, units, total, count, active_days)
+        return judgement
+
+    def verdict(self, at: datetime) -> Verdict:
+        """The verdict on the last observation, ``at`` its time."""
+        return self._verdict(at, *self._last)
 
     def _verdict(
         self, at: datetime, judgement: Judgement, units: int, total: int, count: int, active_days: int

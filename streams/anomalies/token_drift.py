@@ -39,7 +39,7 @@ class TokenDriftSettings:
 class TokenDrift:
     """One key's daily token totals; serializable for a changelogged table."""
 
-    __slots__ = ("_days", "_ratio", "fired_days", "key", "settings")
+    __slots__ = ("_days", "_last", "_ratio", "fired_days", "key", "settings")
 
     def __init__(self, key: str, settings: TokenDriftSettings | None = None) -> None:
         self.key = key
@@ -47,31 +47,46 @@ class TokenDrift:
         self._ratio = Fraction(self.settings.ratio)
         self._days = DayBuckets(self.settings.recent_days + self.settings.baseline_days)
         self.fired_days: set[int] = set()
+        self._last: tuple[Judgement, int, int, int, int] = (Judgement.WARMING_UP, 0, 1, 0, 1)
 
     def observe(self, at: datetime, tokens: int) -> Verdict:
+        self.judge(int(at.timestamp()), tokens)
+        return self.verdict(at)
+
+    def judge(self, epoch_s: int, tokens: int) -> Judgement:
+        """:meth:`observe` without building the verdict; decided on integers."""
         s = self.settings
-        day = day_of(int(at.timestamp()))
+        day = day_of(epoch_s)
         days = self._days
         if not days.accepts(day):
-            return self._verdict(at, Judgement.TOO_LATE, Fraction(tokens), Fraction(0))
+            self._last = (Judgement.TOO_LATE, tokens, 1, 0, 1)
+            return Judgement.TOO_LATE
         days.add(day, tokens)
-        self.fired_days = {d for d in self.fired_days if days.accepts(d)}
+        if self.fired_days and min(self.fired_days) < days.oldest_kept():
+            self.fired_days = {d for d in self.fired_days if days.accepts(d)}
         newest = days.newest_day
         recent_sum, recent_n, _ = days.totals(newest - s.recent_days + 1, newest)
         first = newest - s.recent_days - s.baseline_days + 1
         base_sum, base_n, base_days = days.totals(first, newest - s.recent_days)
-        recent = Fraction(recent_sum, recent_n)
+        ratio = self._ratio
         if recent_n < s.min_recent_requests or base_days < s.min_baseline_days or base_sum == 0:
-            return self._verdict(at, Judgement.WARMING_UP, recent, Fraction(0))
-        baseline = Fraction(base_sum, base_n)
-        if recent <= self._ratio * baseline:
+            judgement = Judgement.WARMING_UP
+            base_sum, base_n = 0, 1
+        # recent_sum / recent_n <= ratio * base_sum / base_n
+        elif recent_sum * base_n * ratio.denominator <= ratio.numerator * base_sum * recent_n:
             judgement = Judgement.NORMAL
         elif newest in self.fired_days:
             judgement = Judgement.ALREADY_FIRED
         else:
             self.fired_days.add(newest)
             judgement = Judgement.FIRED
-        return self._verdict(at, judgement, recent, baseline)
+        self._last = (judgement, recent_sum, max(recent_n, 1), base_sum, base_n)
+        return judgement
+
+    def verdict(self, at: datetime) -> Verdict:
+        """The verdict on the last observation, ``at`` its time."""
+        judgement, recent_sum, recent_n, base_sum, base_n = self._last
+        return self._verdict(at, judgement, Fraction(recent_sum, recent_n), Fraction(base_sum, base_n))
 
     def _verdict(self, at: datetime, judgement: Judgement, recent: Fraction, baseline: Fraction) -> Verdict:
         s = self.settings

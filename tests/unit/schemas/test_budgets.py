@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.budgets import Budget, BudgetFileError, OnUnreachable, load_budget_files, read_budget_file
 from tests.factories import event
@@ -81,3 +83,22 @@ def test_a_hard_budget_fails_closed_and_a_soft_one_open_unless_the_file_says_oth
     assert loaded(kind="hard", on_unreachable="open").on_unreachable is OnUnreachable.OPEN
     again = loaded(kind="hard")
     assert Budget.model_validate_json(again.model_dump_json()) == again
+
+
+def test_a_plan_revenue_goes_on_a_customer_budget_of_a_calendar_period_only() -> None:
+    plan = {
+        "budget_id": "acme-plan",
+        "customer_id": "acme",
+        "period": "month",
+        "amount": "100",
+        "revenue": "100",
+    }
+    assert Budget.model_validate({**plan, "min_margin_pct": 25}).min_margin_pct == 25
+    for wrong, says in (
+        ({"scope": "agent"}, "revenue (for the margin alert) goes on a customer budget"),
+        ({"period": "rolling_hours", "hours": 6}, "revenue (for the margin alert) goes on a customer budget"),
+        ({"revenue": None, "min_margin_pct": 25}, "min_margin_pct needs the revenue"),
+        ({"min_margin_pct": 100}, "less than 100"),
+    ):
+        with pytest.raises(ValidationError, match=re.escape(says)):
+            Budget.model_validate({**plan, **wrong})

@@ -37,8 +37,8 @@ class Outlet:
 
 
 class Records(TableSpend):
-    def __init__(self, journal: list[str]) -> None:
-        super().__init__(Table())
+    def __init__(self, journal: list[str], decoded_max: int = 1000) -> None:
+        super().__init__(Table(), decoded_max)
         self.journal = journal
 
     async def flush(self) -> None:
@@ -73,3 +73,27 @@ async def test_an_alert_the_topic_refused_is_sent_again_under_the_same_id() -> N
     again = Outlet(journal)
     [alert] = await control(again, records).apply(batch, retry)
     assert alert.alert_id == outlet.stored[0].alert_id  # the same id: ClickHouse keeps it once
+
+
+async def test_records_kept_decoded_between_batches_give_what_decoding_them_afresh_gives() -> None:
+    from streams.anomaly_rules import AnomalyRules, AnomalySettings
+    from tests.unit.streams.test_anomaly_rules import history
+
+    def anomalies(records: TableSpend) -> SpendControl:
+        rules = SpendRules(BudgetBook(), budget_rules(Decimal(20), Decimal(10)), LimitSettings(),
+                           anomalies=AnomalyRules(AnomalySettings()))  # fmt: skip
+        return SpendControl(rules, records, Outlet([]))
+
+    events = [
+        *history(),
+        spend(61, "0.03", "2026-11-05T09:00:00Z"),
+        spend(62, "0.01", "2026-11-05T10:00:00Z"),
+    ]
+    kept, afresh = Records([]), Records([], decoded_max=0)
+    alerts: dict[str, list[str]] = {"kept": [], "afresh": []}
+    for start in range(0, len(events), 7):
+        for name, records in (("kept", kept), ("afresh", afresh)):
+            found = await anomalies(records).apply(events[start : start + 7], retry)
+            alerts[name] += [a.alert_id for a in found]
+    assert alerts["kept"] == alerts["afresh"] and len(alerts["kept"]) == 1
+    assert kept.table.data == afresh.table.data

@@ -12,7 +12,7 @@ from schemas.events import usage_event_adapter
 from streams.aggregation import Counted
 from streams.pricing import PricedEvent, TokenUsage
 from streams.spend_rules import BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
-from streams.spend_state import BudgetSpend, RulesMark, TaskTally
+from streams.spend_state import BudgetSpend, DetectorRecord, RulesMark, TaskTally
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -35,8 +35,12 @@ class Records:
     def mark(self, partition: int) -> RulesMark:
         return RulesMark.decode(self.marks.get(partition, RulesMark()).encode())
 
+    def detector(self, key: bytes) -> DetectorRecord | None:
+        raw = self.raw.get(key)
+        return DetectorRecord.decode(raw) if raw is not None else None
+
     def apply(self, result: Evaluation) -> None:
-        for key, record in [*result.budgets.items(), *result.tasks.items()]:
+        for key, record in [*result.budgets.items(), *result.tasks.items(), *result.detectors.items()]:
             self.raw[key] = record.encode()
         self.marks.update({p: RulesMark.decode(m.encode()) for p, m in result.marks.items()})
 

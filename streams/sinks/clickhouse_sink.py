@@ -45,7 +45,7 @@ from streams.dedup import CountedId, Hashes, Seconds
 from streams.pricing import PricedEvent
 
 LEDGER_COLUMNS = (
-    "event_id",
+    "event_id_sent",  # stored as a UUID when it is one (sql/ddl/015_ledger_layout.sql)
     "occurred_at",
     "customer_id",
     "agent_id",

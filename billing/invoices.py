@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from billing import store
 from billing.exceptions import BillingError
-from billing.meters import USAGE_COST, meter_usage, replayed_customers
+from billing.meters import USAGE_COST, meter_totals
 from billing.periods import Period, midnight, segments
 from billing.rating import Line, PeriodUsage, credits_to_apply, rate, total
 from costline.clickhouse import read_query
@@ -107,26 +107,36 @@ def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line
 def _usage(
     ctx: BillingContext, customer: str, plan: PlanVersion, sub: Subscription, start: datetime, end: datetime
 ) -> PeriodUsage:
-    replayed = replayed_customers(ctx.client, start, end, [customer])
-
-    def value(meter: Meter) -> Decimal:
-        return meter_usage(ctx.client, meter, start, end, [customer], replayed).total(customer)
-
-    meters: dict[str, Decimal] = {}
+    # Every value the segment needs, by (what, name), read together: one
+    # round trip when meter_days can give them all.
+    wanted: dict[tuple[str, str], Meter] = {}
     for name in sorted(plan.meters()):
         meter = ctx.meters.get(name)
         if meter is None:
             raise BillingError(f"plan {plan.plan} {plan.version} uses meter {name!r}, which is not loaded")
-        meters[name] = value(meter)
-    outcomes: dict[str, tuple[Decimal, Decimal]] = {}
+        wanted[("meter", name)] = meter
     for charge in plan.charges:
-        if isinstance(charge, OutcomeCharge) and charge.outcome_type not in outcomes:
+        if isinstance(charge, OutcomeCharge):
             only = MeterFilter(kinds=["outcome"], outcome_types=[charge.outcome_type], success=True)
             count = Meter(name="outcome_count", filter=only, aggregation="sum", field="quantity")
             worth = Meter(name="outcome_value", filter=only, aggregation="sum", field="outcome_value")
-            outcomes[charge.outcome_type] = (value(count), value(worth))
-    cost = value(USAGE_COST) if any(c.kind == "pass_through" for c in plan.charges) else ZERO
-    return PeriodUsage(meters=meters, seats=sub.seats, outcomes=outcomes, usage_cost=cost)
+            wanted[("outcome_count", charge.outcome_type)] = count
+            wanted[("outcome_value", charge.outcome_type)] = worth
+    if any(c.kind == "pass_through" for c in plan.charges):
+        wanted[("usage_cost", "")] = USAGE_COST
+    read = meter_totals(ctx.client, list(wanted.values()), start, end, customer)
+    values = dict(zip(wanted, read, strict=True))
+    outcomes = {
+        c.outcome_type: (values[("outcome_count", c.outcome_type)], values[("outcome_value", c.outcome_type)])
+        for c in plan.charges
+        if isinstance(c, OutcomeCharge)
+    }
+    return PeriodUsage(
+        meters={name: values[("meter", name)] for name in sorted(plan.meters())},
+        seats=sub.seats,
+        outcomes=outcomes,
+        usage_cost=values.get(("usage_cost", ""), ZERO),
+    )
 
 
 def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
@@ -185,12 +195,11 @@ def subscribed(client: Client, period: Period) -> list[str]:
 
 def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
     """Grants made before the period ends, less credits applied on other finalized invoices."""
-    granted = sum((g.amount for g in store.credit_grants(client, customer, period.end_day)), ZERO)
-    used = client.query(
-        read_query("credits_applied"),
-        parameters={"customer": customer, "period": period.label},
+    balance = client.query(
+        read_query("credit_balance"),
+        parameters={"customer": customer, "period": period.label, "before": period.end_day},
     ).result_rows[0][0]
-    return granted - Decimal(used or 0)
+    return Decimal(balance)
 
 
 def stored(client: Client, customer: str, period: Period) -> Invoice | None:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from string import Template
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -79,9 +80,16 @@ class BillingContext:
         )
 
 
-def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
-    """The period's charges from the ledger as it is now, without adjustments or credits."""
-    parts = segments(store.subscriptions(ctx.client, customer), period)
+def rate_period(
+    ctx: BillingContext, customer: str, period: Period, subscriptions: list[Subscription] | None = None
+) -> list[Line]:
+    """The period's charges from the ledger as it is now, without adjustments or credits.
+
+    ``subscriptions``: the customer's, when the caller has read them.
+    """
+    if subscriptions is None:
+        subscriptions = store.subscriptions(ctx.client, customer)
+    parts = segments(subscriptions, period)
     if not parts:
         raise BillingError(f"customer {customer!r} has no subscription in {period}")
     lines: list[Line] = []
@@ -139,15 +147,16 @@ def _usage(
     )
 
 
-def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
-    """Corrections, billed with ``period``, for earlier finalized months whose charges changed."""
+# What finalized invoices billed for a charge of a month: (period, charge key, description, quantity, amount).
+Billed = tuple[str, str, str, Decimal, Decimal]
+
+
+def adjustments(ctx: BillingContext, customer: str, billed: list[Billed]) -> list[Line]:
+    """Corrections for earlier finalized months whose charges changed, given what was ``billed`` for them."""
     billed_amount: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     billed_quantity: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     descriptions: dict[tuple[str, str], str] = {}
-    rows = ctx.client.query(
-        read_query("billed_charges"), parameters={"customer": customer, "before": period.label}
-    ).result_rows
-    for for_period, key, description, quantity, amount in rows:
+    for for_period, key, description, quantity, amount in billed:
         billed_amount[(for_period, key)] += amount
         billed_quantity[(for_period, key)] += quantity
         descriptions.setdefault((for_period, key), description)
@@ -179,10 +188,33 @@ def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line
 
 
 def draft(ctx: BillingContext, customer: str, period: Period) -> Invoice:
-    lines = rate_period(ctx, customer, period) + adjustments(ctx, customer, period)
-    balance = credit_balance(ctx.client, customer, period)
+    subscriptions, billed, balance = _draft_inputs(ctx.client, customer, period)
+    lines = rate_period(ctx, customer, period, subscriptions) + adjustments(ctx, customer, billed)
     currency = "USD"  # every plan version is in USD (schemas.plans.PlanVersion.currency)
     return Invoice(customer, period, currency, lines, credits_to_apply(lines, balance), balance)
+
+
+_DRAFT_INPUTS = Template(read_query("draft_inputs")).substitute(
+    subscriptions=read_query("billing_subscriptions"), billed=read_query("billed_charges")
+)
+
+
+def _draft_inputs(
+    client: Client, customer: str, period: Period
+) -> tuple[list[Subscription], list[Billed], Decimal]:
+    """The customer's subscriptions, what was billed before ``period``, and the credit balance: one query."""
+    parameters = {
+        "customer": customer,
+        "before": period.label,
+        "period": period.label,
+        "period_end": period.end_day,
+    }
+    subs, billed, balance = client.query(_DRAFT_INPUTS, parameters=parameters).result_rows[0]
+    subscriptions = [
+        Subscription(customer_id=c, starts_on=day, plan=p, version=v, seats=Decimal(q))
+        for c, day, p, v, q in subs
+    ]
+    return subscriptions, [(p, k, d, Decimal(q), Decimal(a)) for p, k, d, q, a in billed], Decimal(balance)
 
 
 def subscribed(client: Client, period: Period) -> list[str]:
@@ -191,15 +223,6 @@ def subscribed(client: Client, period: Period) -> list[str]:
     for sub in store.subscriptions(client):
         by_customer[sub.customer_id].append(sub)
     return sorted(c for c, subs in by_customer.items() if segments(subs, period))
-
-
-def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
-    """Grants made before the period ends, less credits applied on other finalized invoices."""
-    balance = client.query(
-        read_query("credit_balance"),
-        parameters={"customer": customer, "period": period.label, "before": period.end_day},
-    ).result_rows[0][0]
-    return Decimal(balance)
 
 
 def stored(client: Client, customer: str, period: Period) -> Invoice | None:

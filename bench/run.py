@@ -296,15 +296,16 @@ def latency(
 
 
 def settle(settings: Settings, timeout: float = 300) -> float:
-    """Wait until ClickHouse is quiet for 2 s (up to ``timeout``); seconds waited.
+    """Wait until ClickHouse and Kafka are quiet for 2 s (up to ``timeout``); seconds waited.
 
-    Quiet: no merge or mutation running and the server under a fifth of a
-    core. What isolates the latency phase from the phases before it: their
-    databases are dropped, but the server may still be merging parts that
-    live on (its own logs, earlier runs) or finishing their work.
+    Quiet: no merge or mutation running, and the two servers together under
+    a fifth of a core. What isolates the latency phase from the phases
+    before it: their databases are dropped, but the servers may still be
+    merging parts that live on (their own logs, earlier runs) or finishing
+    their work.
     """
     client = open_client(settings, database="")
-    pids = service_pids(settings).get("clickhouse", [])
+    pids = [pid for group in service_pids(settings).values() for pid in group]
     started = quiet_since = time.monotonic()
     used = sum(map(cpu.cpu_seconds, pids))
     while time.monotonic() - started < timeout:

@@ -247,13 +247,17 @@ def watch_probes(settings: Settings, seen: dict[str, float], stop: threading.Eve
         time.sleep(0.05)
 
 
-def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dict[str, Any]:
+def latency(
+    settings: Settings, rate: int, seconds: int, partitions: int, settled: bool = False
+) -> dict[str, Any]:
     """Publish to a worker in steady state; an event is visible when a poll first sees it.
 
-    A fresh pipeline, so a backfill's expiry work does not land in the
-    figures. Polls run every 50 ms from another thread, which bounds the
-    error of each measurement.
+    A fresh pipeline (a database and topics of its own), so a backfill's
+    expiry work does not land in the figures; ``settled``: and started only
+    once ClickHouse has finished its merges (:func:`settle`). Polls run every
+    50 ms from another thread, which bounds the error of each measurement.
     """
+    waited = settle(settings) if settled else 0.0
     p = Pipeline.create(settings, "latency", partitions=partitions)
     p.load_prices()
     p.start_worker(batch_max=5000)
@@ -288,11 +292,43 @@ def latency(settings: Settings, rate: int, seconds: int, partitions: int) -> dic
 
     return {
         "latency_rate": rate,
+        "latency_settle_s": waited,
         "latency_events_seen": f"{len(delays)}/{len(published)}",
         "p50_latency_s": q(0.5),
         "p95_latency_s": q(0.95),
         "p99_latency_s": q(0.99),
     }
+
+
+def settle(settings: Settings, timeout: float = 300) -> float:
+    """Wait until ClickHouse and Kafka are quiet for 2 s (up to ``timeout``); seconds waited.
+
+    Quiet: no merge or mutation running, and the two servers together under
+    a fifth of a core. What isolates the latency phase from the phases
+    before it: their databases are dropped, but the servers may still be
+    merging parts that live on (their own logs, earlier runs) or finishing
+    their work.
+    """
+    client = open_client(settings, database="")
+    pids = [pid for group in service_pids(settings).values() for pid in group]
+    started = quiet_since = time.monotonic()
+    used = sum(map(cpu.cpu_seconds, pids))
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        busy = client.query(_BUSY).result_rows[0][0]
+        now, was = time.monotonic(), used
+        used = sum(map(cpu.cpu_seconds, pids))
+        if busy or used - was > 0.1:  # 0.2 of a core over the 0.5 s
+            quiet_since = now
+        elif now - quiet_since >= 2:
+            break
+    client.close()
+    return time.monotonic() - started
+
+
+_BUSY = (
+    "SELECT (SELECT count() FROM system.merges) + (SELECT count() FROM system.mutations WHERE NOT is_done)"
+)
 
 
 def generated_ledger(settings: Settings, rows: int) -> Client:
@@ -675,8 +711,12 @@ def run_phases(settings: Settings, args: argparse.Namespace, out: Results) -> No
     if phases & {"raw", "e2e", "peers"}:
         raw_and_e2e(settings, args, phases, out)
     if "latency" in phases:
-        out.say(f"3. latency at {args.latency_rate}/s for {args.latency_seconds}s")
-        out.record(latency(settings, args.latency_rate, args.latency_seconds, args.partitions))
+        rate, seconds = args.latency_rate, args.latency_seconds
+        out.say(f"3. latency at {rate}/s for {seconds}s, right after the phases before")
+        out.record(latency(settings, rate, seconds, args.partitions))
+        out.say("3b. the same, isolated: once ClickHouse has finished merging what came before")
+        isolated = latency(settings, rate, seconds, args.partitions, settled=True)
+        out.record({f"isolated_{key}": value for key, value in isolated.items()})
     if "query" in phases:
         out.say(f"4. invoice query over {args.query_rows:,} ledger rows")
         out.record(query_bench(settings, args.query_rows, args.query_runs))

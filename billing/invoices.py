@@ -16,13 +16,14 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from string import Template
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from billing import store
 from billing.exceptions import BillingError
-from billing.meters import USAGE_COST, meter_usage, replayed_customers
+from billing.meters import USAGE_COST, meter_totals
 from billing.periods import Period, midnight, segments
 from billing.rating import Line, PeriodUsage, credits_to_apply, rate, total
 from costline.clickhouse import read_query
@@ -79,9 +80,16 @@ class BillingContext:
         )
 
 
-def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
-    """The period's charges from the ledger as it is now, without adjustments or credits."""
-    parts = segments(store.subscriptions(ctx.client, customer), period)
+def rate_period(
+    ctx: BillingContext, customer: str, period: Period, subscriptions: list[Subscription] | None = None
+) -> list[Line]:
+    """The period's charges from the ledger as it is now, without adjustments or credits.
+
+    ``subscriptions``: the customer's, when the caller has read them.
+    """
+    if subscriptions is None:
+        subscriptions = store.subscriptions(ctx.client, customer)
+    parts = segments(subscriptions, period)
     if not parts:
         raise BillingError(f"customer {customer!r} has no subscription in {period}")
     lines: list[Line] = []
@@ -107,37 +115,48 @@ def rate_period(ctx: BillingContext, customer: str, period: Period) -> list[Line
 def _usage(
     ctx: BillingContext, customer: str, plan: PlanVersion, sub: Subscription, start: datetime, end: datetime
 ) -> PeriodUsage:
-    replayed = replayed_customers(ctx.client, start, end, [customer])
-
-    def value(meter: Meter) -> Decimal:
-        return meter_usage(ctx.client, meter, start, end, [customer], replayed).total(customer)
-
-    meters: dict[str, Decimal] = {}
+    # Every value the segment needs, by (what, name), read together: one
+    # round trip when meter_days can give them all.
+    wanted: dict[tuple[str, str], Meter] = {}
     for name in sorted(plan.meters()):
         meter = ctx.meters.get(name)
         if meter is None:
             raise BillingError(f"plan {plan.plan} {plan.version} uses meter {name!r}, which is not loaded")
-        meters[name] = value(meter)
-    outcomes: dict[str, tuple[Decimal, Decimal]] = {}
+        wanted[("meter", name)] = meter
     for charge in plan.charges:
-        if isinstance(charge, OutcomeCharge) and charge.outcome_type not in outcomes:
+        if isinstance(charge, OutcomeCharge):
             only = MeterFilter(kinds=["outcome"], outcome_types=[charge.outcome_type], success=True)
             count = Meter(name="outcome_count", filter=only, aggregation="sum", field="quantity")
             worth = Meter(name="outcome_value", filter=only, aggregation="sum", field="outcome_value")
-            outcomes[charge.outcome_type] = (value(count), value(worth))
-    cost = value(USAGE_COST) if any(c.kind == "pass_through" for c in plan.charges) else ZERO
-    return PeriodUsage(meters=meters, seats=sub.seats, outcomes=outcomes, usage_cost=cost)
+            wanted[("outcome_count", charge.outcome_type)] = count
+            wanted[("outcome_value", charge.outcome_type)] = worth
+    if any(c.kind == "pass_through" for c in plan.charges):
+        wanted[("usage_cost", "")] = USAGE_COST
+    read = meter_totals(ctx.client, list(wanted.values()), start, end, customer)
+    values = dict(zip(wanted, read, strict=True))
+    outcomes = {
+        c.outcome_type: (values[("outcome_count", c.outcome_type)], values[("outcome_value", c.outcome_type)])
+        for c in plan.charges
+        if isinstance(c, OutcomeCharge)
+    }
+    return PeriodUsage(
+        meters={name: values[("meter", name)] for name in sorted(plan.meters())},
+        seats=sub.seats,
+        outcomes=outcomes,
+        usage_cost=values.get(("usage_cost", ""), ZERO),
+    )
 
 
-def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line]:
-    """Corrections, billed with ``period``, for earlier finalized months whose charges changed."""
+# What finalized invoices billed for a charge of a month: (period, charge key, description, quantity, amount).
+Billed = tuple[str, str, str, Decimal, Decimal]
+
+
+def adjustments(ctx: BillingContext, customer: str, billed: list[Billed]) -> list[Line]:
+    """Corrections for earlier finalized months whose charges changed, given what was ``billed`` for them."""
     billed_amount: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     billed_quantity: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     descriptions: dict[tuple[str, str], str] = {}
-    rows = ctx.client.query(
-        read_query("billed_charges"), parameters={"customer": customer, "before": period.label}
-    ).result_rows
-    for for_period, key, description, quantity, amount in rows:
+    for for_period, key, description, quantity, amount in billed:
         billed_amount[(for_period, key)] += amount
         billed_quantity[(for_period, key)] += quantity
         descriptions.setdefault((for_period, key), description)
@@ -169,10 +188,33 @@ def adjustments(ctx: BillingContext, customer: str, period: Period) -> list[Line
 
 
 def draft(ctx: BillingContext, customer: str, period: Period) -> Invoice:
-    lines = rate_period(ctx, customer, period) + adjustments(ctx, customer, period)
-    balance = credit_balance(ctx.client, customer, period)
+    subscriptions, billed, balance = _draft_inputs(ctx.client, customer, period)
+    lines = rate_period(ctx, customer, period, subscriptions) + adjustments(ctx, customer, billed)
     currency = "USD"  # every plan version is in USD (schemas.plans.PlanVersion.currency)
     return Invoice(customer, period, currency, lines, credits_to_apply(lines, balance), balance)
+
+
+_DRAFT_INPUTS = Template(read_query("draft_inputs")).substitute(
+    subscriptions=read_query("billing_subscriptions"), billed=read_query("billed_charges")
+)
+
+
+def _draft_inputs(
+    client: Client, customer: str, period: Period
+) -> tuple[list[Subscription], list[Billed], Decimal]:
+    """The customer's subscriptions, what was billed before ``period``, and the credit balance: one query."""
+    parameters = {
+        "customer": customer,
+        "before": period.label,
+        "period": period.label,
+        "period_end": period.end_day,
+    }
+    subs, billed, balance = client.query(_DRAFT_INPUTS, parameters=parameters).result_rows[0]
+    subscriptions = [
+        Subscription(customer_id=c, starts_on=day, plan=p, version=v, seats=Decimal(q))
+        for c, day, p, v, q in subs
+    ]
+    return subscriptions, [(p, k, d, Decimal(q), Decimal(a)) for p, k, d, q, a in billed], Decimal(balance)
 
 
 def subscribed(client: Client, period: Period) -> list[str]:
@@ -181,16 +223,6 @@ def subscribed(client: Client, period: Period) -> list[str]:
     for sub in store.subscriptions(client):
         by_customer[sub.customer_id].append(sub)
     return sorted(c for c, subs in by_customer.items() if segments(subs, period))
-
-
-def credit_balance(client: Client, customer: str, period: Period) -> Decimal:
-    """Grants made before the period ends, less credits applied on other finalized invoices."""
-    granted = sum((g.amount for g in store.credit_grants(client, customer, period.end_day)), ZERO)
-    used = client.query(
-        read_query("credits_applied"),
-        parameters={"customer": customer, "period": period.label},
-    ).result_rows[0][0]
-    return granted - Decimal(used or 0)
 
 
 def stored(client: Client, customer: str, period: Period) -> Invoice | None:

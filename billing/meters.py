@@ -12,10 +12,11 @@ and the pre-aggregate would add again).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from string import Template
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -39,6 +40,12 @@ _DAILY_SUMS = {
     "reasoning_tokens": "reasoning_tokens",
 }
 _DAILY_UNIQUES = {"user_id": "user_ids", "task_id": "task_ids", "agent_id": "agent_ids"}
+# meter_days_totals.sql's aggregate for each daily source.
+_TOTAL_AGGREGATES = {"meter_days_usage": "sumIf", "meter_days_unique": "uniqExactIfMergeIf"}
+# meter_parameters' names that meter_days_total.sql filters on.
+_FILTERS = ("kinds", "skus", "providers", "outcome_types", "success")
+_TOTALS = Template(read_query("meter_days_totals")).safe_substitute(replayed=read_query("replayed_customers"))
+_TOTAL = Template(read_query("meter_days_total"))
 
 
 @dataclass(frozen=True)
@@ -128,3 +135,47 @@ def _usage(result: Any) -> MeterUsage:
         else:
             usage.daily[(customer, day)] = Decimal(value)
     return usage
+
+
+def meter_totals(
+    client: Client, meters: Sequence[Meter], start: datetime, end: datetime, customer: str
+) -> list[Decimal]:
+    """Each of ``meters`` over [start, end) for one customer, as :func:`meter_usage` totals.
+
+    One round trip when meter_days can give every meter and none of the
+    customer's days in the range was inserted twice; else each meter as
+    :func:`meter_usage` reads it.
+    """
+    sources = [daily_source(meter, start, end) for meter in meters]
+    replayed: set[str] | None = None
+    if meters and all(source is not None for source in sources):
+        values = _daily_totals(client, meters, [s for s in sources if s is not None], start, end, customer)
+        if values is not None:
+            return values
+        replayed = {customer}
+    return [meter_usage(client, m, start, end, [customer], replayed).total(customer) for m in meters]
+
+
+def _daily_totals(
+    client: Client,
+    meters: Sequence[Meter],
+    sources: Sequence[tuple[str, str]],
+    start: datetime,
+    end: datetime,
+    customer: str,
+) -> list[Decimal] | None:
+    """The meters from meter_days in one query; None when the customer has a replayed day in the range."""
+    values = []
+    parameters: dict[str, Any] = {
+        "customer": customer,
+        "customers": [customer],
+        "from_day": start.date(),
+        "to_day": end.date(),
+    }
+    for i, (meter, (query, column)) in enumerate(zip(meters, sources, strict=True)):
+        values.append(_TOTAL.substitute(aggregate=_TOTAL_AGGREGATES[query], i=i))
+        wanted = meter_parameters(meter)
+        parameters |= {f"{name}_{i}": wanted[name] for name in _FILTERS} | {f"column_{i}": column}
+    sql = Template(_TOTALS).substitute(values=",\n    ".join(values))
+    replayed, *row = client.query(sql, parameters=parameters).result_rows[0]
+    return None if replayed else [Decimal(value) for value in row]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from costline.clickhouse import read_query
 from schemas.meters import Meter
-from schemas.plans import BillingFile, CreditGrant, Customer, PlanVersion, Subscription
+from schemas.plans import BillingFile, Customer, PlanVersion, Subscription
 from schemas.validation import problems
 
 
@@ -180,15 +180,4 @@ def subscriptions(client: Client, customer: str | None = None) -> list[Subscript
     return [
         Subscription(customer_id=c, starts_on=s, plan=p, version=v, seats=Decimal(q))
         for c, s, p, v, q in rows
-    ]
-
-
-def credit_grants(client: Client, customer: str, before: date) -> list[CreditGrant]:
-    """The customer's grants made before ``before``."""
-    rows = client.query(
-        read_query("credit_grants"),
-        parameters={"customer": customer, "before": before},
-    ).result_rows
-    return [
-        CreditGrant(customer_id=customer, grant_id=g, amount=Decimal(a), granted_on=d) for g, a, d in rows
     ]

@@ -9,7 +9,7 @@
 -- message, ingested 0.1-2 s after they occurred. Run it with max_threads = 1,
 -- so each inserted block is a contiguous range of positions, as a worker's
 -- are (meter_days trusts blocks whose ranges never overlap).
-INSERT INTO ledger (event_id, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
+INSERT INTO ledger (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
                     sku, unit, quantity, input_tokens, cached_input_tokens, output_tokens, cost,
                     currency, price_version, source_partition, source_offset, source_index,
                     ingested_at)

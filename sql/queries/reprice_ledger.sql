@@ -11,7 +11,7 @@ SELECT
     u.attributes, u.cost + ifNull(c.corrected, toDecimal128(0, 12)) AS cost
 FROM
 (
-    SELECT * FROM ledger FINAL
+    SELECT *, event_id FROM ledger FINAL  -- event_id is an ALIAS, which * leaves out
     WHERE occurred_at >= {from:DateTime64(6, 'UTC')}
       AND occurred_at <  {to:DateTime64(6, 'UTC')}
       AND corrects = ''

@@ -45,7 +45,7 @@ from streams.pricing import PricedEvent
 from streams.sinks.column_types import TableTypes, datetime_ticks
 
 LEDGER_COLUMNS = (
-    "event_id",
+    "event_id_sent",  # stored as a UUID when it is one (sql/ddl/015_ledger_layout.sql)
     "occurred_at",
     "customer_id",
     "agent_id",

@@ -78,8 +78,8 @@ BILLING = {
     ],
 }  # fmt: skip
 
-COLUMNS = ["event_id", "occurred_at", "customer_id", "agent_id", "task_id", "kind", "cost", "outcome_type",
-           "success"]  # fmt: skip
+COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "task_id", "kind", "cost",
+           "outcome_type", "success"]  # fmt: skip
 
 
 def row(

@@ -49,7 +49,7 @@ METERS = [
 CUSTOMERS = [Customer(customer_id="acme", stripe_customer_id="cus_Acme123")]  # globex has no Stripe id
 
 LEDGER_COLUMNS = [
-    "event_id", "occurred_at", "customer_id", "agent_id", "kind", "provider", "sku", "unit",
+    "event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "provider", "sku", "unit",
     "quantity", "input_tokens", "cost", "currency",
 ]  # fmt: skip
 

@@ -23,22 +23,25 @@ from tests.factories import llm_call as call
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", re.S)
 _ADD_COLUMN = re.compile(r"ALTER TABLE (\w+)\s+ADD COLUMN (?:IF NOT EXISTS )?(\w+) ([^,;\n]+)")
+_EXCHANGE = re.compile(r"EXCHANGE TABLES (\w+) AND (\w+)")
 
 
 def migrated_columns(table: str) -> dict[str, str]:
     """``table``'s columns and types once every migration in ``sql/ddl`` has run."""
-    columns: dict[str, str] = {}
+    tables: dict[str, dict[str, str]] = {}
     for path in sorted((SQL_DIR / "ddl").glob("*.sql")):
         ddl = re.sub(r"--[^\n]*", "", path.read_text())
         for name, body in _CREATE.findall(ddl):
-            if name == table:
-                for line in body.split(",\n"):
-                    column, kind = line.split(None, 1)
-                    columns[column] = kind.strip()
-        for name, column, kind in _ADD_COLUMN.findall(ddl):
-            if name == table:
+            columns = tables.setdefault(name, {})
+            for line in body.split(",\n"):
+                column, kind = line.split(None, 1)
                 columns[column] = kind.strip()
-    return columns
+        for name, column, kind in _ADD_COLUMN.findall(ddl):
+            tables.setdefault(name, {})[column] = kind.strip()
+        # A table laid out again is filled, then swapped in under the old name.
+        for one, other in _EXCHANGE.findall(ddl):
+            tables[one], tables[other] = tables.get(other, {}), tables.get(one, {})
+    return tables.get(table, {})
 
 
 def test_every_window_field_has_a_cost_windows_column_of_its_type() -> None:

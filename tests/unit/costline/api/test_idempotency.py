@@ -80,11 +80,12 @@ def _claim_in_a_process(path: Path, start: Any, firsts: Any) -> None:
 
 
 def test_of_four_processes_claiming_one_key_at_once_exactly_one_is_first(tmp_path: Path) -> None:
-    fork = multiprocessing.get_context("fork")
-    start, firsts = fork.Event(), fork.Queue()
+    # spawn, not fork: a fork of the test process copies locks other threads may hold.
+    spawn = multiprocessing.get_context("spawn")
+    start, firsts = spawn.Event(), spawn.Queue()
     path = tmp_path / "keys.sqlite3"
     IdempotencyKeys(ttl_s=86_400, max_keys=10, path=path).close()  # the file and its table exist
-    processes = [fork.Process(target=_claim_in_a_process, args=(path, start, firsts)) for _ in range(4)]
+    processes = [spawn.Process(target=_claim_in_a_process, args=(path, start, firsts)) for _ in range(4)]
     for process in processes:
         process.start()
     start.set()

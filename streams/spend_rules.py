@@ -119,21 +119,28 @@ class ThresholdRule:
     rule = AlertRule.BUDGET_THRESHOLD
 
     def __init__(self) -> None:
-        self._limits: dict[str, tuple[Budget, list[tuple[Decimal, Decimal]]]] = {}
+        self._limits: dict[str, tuple[Budget, list[tuple[Decimal, Decimal, str]]]] = {}
 
     def conditions(self, view: SpendView) -> Iterable[Condition]:
-        spend = view.spend
-        for percent, limit in self._of(view.budget):
+        # A list, not a generator: called for every budget of every event, and usually empty.
+        spend, fired = view.spend, view.fired
+        changing: list[Condition] = []
+        for percent, limit, key in self._of(view.budget):
             holds = spend >= limit
-            if not view.settled(self.rule, percent, holds):
-                yield Condition(self.rule, percent, holds, _threshold_figures(view, percent, limit))
+            if fired is not None:  # SpendView.settled, inlined: the hottest test of the rules
+                was = fired.get(key)
+                if (not holds) if was is None else (was.status is AlertStatus.RESOLVED or holds):
+                    continue
+            changing.append(Condition(self.rule, percent, holds, _threshold_figures(view, percent, limit)))
+        return changing
 
-    def _of(self, budget: Budget) -> list[tuple[Decimal, Decimal]]:
-        """Each threshold's amount, worked out once per budget (budgets are immutable)."""
+    def _of(self, budget: Budget) -> list[tuple[Decimal, Decimal, str]]:
+        """Each threshold's amount and memory key, worked out once per budget (budgets are immutable)."""
         cached = self._limits.get(budget.budget_id)
         if cached is None or cached[0] is not budget:
             amount = budget.amount
-            limits = [(percent, _money(amount * percent / HUNDRED)) for percent in budget.thresholds]
+            limits = [(percent, _money(amount * percent / HUNDRED), _fired_key(self.rule, percent))
+                      for percent in budget.thresholds]  # fmt: skip
             cached = self._limits[budget.budget_id] = (budget, limits)
         return cached[1]
 
@@ -159,30 +166,35 @@ class BurnRateRule:
     excess_percent: Decimal = Decimal(20)
     min_elapsed_percent: Decimal = Decimal(10)
     rule: AlertRule = AlertRule.BURN_RATE
-    _limits: dict[str, tuple[Budget, Decimal]] = field(default_factory=dict, compare=False, repr=False)
+    _limits: dict[str, tuple[Budget, _BurnLimit]] = field(default_factory=dict, compare=False, repr=False)
 
     def conditions(self, view: SpendView) -> Iterable[Condition]:
         budget = view.budget
         if budget.period is PeriodKind.ROLLING_HOURS:
-            return
-        excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
-        if view.fired is not None:
-            was = view.fired.get(_fired_key(self.rule, excess))
-            if was is not None and was.status is AlertStatus.RESOLVED:
-                return  # resolved in this period: it cannot fire again before the next
+            return ()
+        cached = self._limits.get(budget.budget_id)
+        burn = cached[1] if cached is not None and cached[0] is budget else self._limit(budget)
+        was = view.fired.get(burn.key) if view.fired is not None else None
+        if was is not None and was.status is AlertStatus.RESOLVED:
+            return ()  # resolved in this period: it cannot fire again before the next
         start_us, end_us, at_us = view.micros()
         length = end_us - start_us
         elapsed = at_us - start_us
-        num, den = self.min_elapsed_percent.as_integer_ratio()
-        if elapsed <= 0 or elapsed * 100 * den < num * length:
-            return
-        limit = self._limit(budget, excess)
+        if elapsed <= 0 or elapsed * burn.elapsed_den < burn.elapsed_num * length:
+            return ()
         # The projection rounds to 1e-12, so one unit either side of the exact test is sure:
         # most events are settled here without dividing.
-        exact_above = view.spend * length >= (limit + UNIT) * elapsed
-        exact_below = view.spend * length < (limit - UNIT) * elapsed
-        if (exact_above or exact_below) and view.settled(self.rule, excess, exact_above):
-            return
+        scaled = view.spend * length
+        if view.fired is not None:
+            if was is None:  # SpendView.settled, inlined: not fired and surely not holding
+                if scaled < burn.below * elapsed:
+                    return ()
+            elif scaled >= burn.above * elapsed:  # firing and surely still holding
+                return ()
+        return [self._condition(view, burn, length, elapsed)]
+
+    def _condition(self, view: SpendView, burn: _BurnLimit, length: int, elapsed: int) -> Condition:
+        budget, excess, limit = view.budget, burn.excess, burn.limit
         projected = _money(view.spend * length / elapsed)
 
         def figures() -> tuple[dict[str, Decimal], str]:
@@ -195,15 +207,29 @@ class BurnRateRule:
                 f"{excess}% or more over the {to_cents(budget.amount)} budget"
             )
 
-        yield Condition(self.rule, excess, projected >= limit, figures)
+        return Condition(self.rule, excess, projected >= limit, figures)
 
-    def _limit(self, budget: Budget, excess: Decimal) -> Decimal:
-        """The budget plus the allowed excess, worked out once per budget."""
-        cached = self._limits.get(budget.budget_id)
-        if cached is None or cached[0] is not budget:
-            limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
-            cached = self._limits[budget.budget_id] = (budget, limit)
-        return cached[1]
+    def _limit(self, budget: Budget) -> _BurnLimit:
+        """The budget plus the allowed excess, and the bounds of the test, worked out once per budget."""
+        excess = budget.burn_rate_excess if budget.burn_rate_excess is not None else self.excess_percent
+        limit = _money(budget.amount * (HUNDRED + excess) / HUNDRED)
+        num, den = self.min_elapsed_percent.as_integer_ratio()
+        burn = _BurnLimit(
+            excess, limit, limit + UNIT, limit - UNIT, _fired_key(self.rule, excess), num, den * 100
+        )
+        self._limits[budget.budget_id] = (budget, burn)
+        return burn
+
+
+@dataclass(frozen=True, slots=True)
+class _BurnLimit:
+    excess: Decimal
+    limit: Decimal
+    above: Decimal  # one unit either side of the limit: the projection is rounded to 1e-12
+    below: Decimal
+    key: str  # the condition's memory in the record
+    elapsed_num: int  # the minimum elapsed share of the period, num / den
+    elapsed_den: int
 
 
 @dataclass(frozen=True)
@@ -222,7 +248,7 @@ class MarginRule:
         budget = view.budget
         revenue = budget.revenue
         if revenue is None:
-            return
+            return ()
         floor = budget.min_margin_pct if budget.min_margin_pct is not None else self.min_margin_pct
         limit = _money(revenue * (HUNDRED - floor) / HUNDRED)
 
@@ -236,8 +262,7 @@ class MarginRule:
             )
 
         holds = view.spend > limit
-        if not view.settled(self.rule, floor, holds):
-            yield Condition(self.rule, floor, holds, figures)
+        return () if view.settled(self.rule, floor, holds) else [Condition(self.rule, floor, holds, figures)]
 
 
 def budget_rules(
@@ -338,11 +363,13 @@ class SpendRules:
             event = priced.event
             budgets = self.book.for_customer(event.customer_id)
             at_us = _micros_of(event.occurred_at) if budgets else 0
+            matching: list[Budget] = []
             for budget in budgets:
                 subject = budget.subject(event)
                 if subject is not None:
+                    matching.append(budget)
                     self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at, at_us)
-            limits, owners = self._limits(budgets, priced)
+            limits, owners = self._limits(matching)
             mark = out.marks.get(partition)
             if mark is None:
                 mark = out.marks[partition] = before.mark(partition)
@@ -461,11 +488,11 @@ class SpendRules:
                 )
             )  # fmt: skip
 
-    def _limits(self, budgets: Sequence[Budget], priced: PricedEvent) -> tuple[_Limits, dict[AlertRule, str]]:
-        """The limits in force for this event, and the budget each came from ("" for the settings)."""
-        if not budgets:
+    def _limits(self, matching: Sequence[Budget]) -> tuple[_Limits, dict[AlertRule, str]]:
+        """The limits in force for an event the ``matching`` budgets count, and the budget each came
+        from ("" for the settings)."""
+        if not matching:
             return self._global, {}
-        matching = tuple(b for b in budgets if b.subject(priced.event) is not None)
         ids = tuple(b.budget_id for b in matching)
         cached = self._limit_cache.get(ids)
         if cached is not None and all(a is b for a, b in zip(cached[0], matching, strict=True)):
@@ -473,7 +500,7 @@ class SpendRules:
         if len(self._limit_cache) > 100_000:
             self._limit_cache.clear()  # bounded: a cache of the budgets' combinations, not a memory
         values, owners = self._merge_limits(matching)
-        self._limit_cache[ids] = (matching, values, owners)
+        self._limit_cache[ids] = (tuple(matching), values, owners)
         return values, owners
 
     def _merge_limits(self, matching: Sequence[Budget]) -> tuple[_Limits, dict[AlertRule, str]]:

@@ -62,8 +62,8 @@ class WindowKey(NamedTuple):
 KEY_COLUMNS = ("customer_id", "agent_id", "category", "window_size", "window_start")
 _COLUMN = "column"  # field metadata: the cost_windows column, where its name differs
 # Field metadata: money held as whole pico-dollars (schemas.money.SCALE), its
-# column a Decimal(38, 12) in USD. Integer sums are exact and a fraction of a
-# Decimal addition's cost; the sink writes the ints as the column's units.
+# column a Decimal(38, 12) in USD. Integer sums are exact at any size; the
+# sink writes the ints as the column's units, without a Decimal's text.
 _PICO = "pico"
 _MONEY = {_PICO: True}
 
@@ -76,9 +76,8 @@ class WindowAggregate:
     changelog encoding (:meth:`encode`, :meth:`decode`), the sink's columns
     and rows, and the snapshot query's SELECT list. A new counter is a field
     here, a term in :func:`increment` and a line in :func:`fold`, and a
-    migration adding its column. Money
-    fields are ints of pico-dollars (:data:`PICO_FIELDS`): convert at the
-    edges (:func:`schemas.money.from_pico`).
+    migration adding its column. Money fields are ints of pico-dollars
+    (:data:`PICO_FIELDS`): convert at the edges (:func:`schemas.money.from_pico`).
     """
 
     cost: int = field(default=0, metadata=_MONEY)
@@ -209,11 +208,10 @@ Increment = tuple[int, int, Decimal, int, int, int, int, int, int, int]
 def increment(priced: PricedEvent, picos: dict[Decimal, int]) -> Increment:
     """What one event adds to each of its windows, in the fields' order (money in pico-dollars).
 
-    Computed once an event, not once a window: the additions in :func:`fold`
-    are then plain locals, a tenth of its time less than a method reading
-    the event four times. ``picos`` remembers the Decimal costs converted so
-    far: a batch's repeat (a tool's price, an outcome's zero), and a lookup
-    is a fifth of a conversion.
+    Computed once an event, not once for each of its windows. ``picos``
+    remembers the Decimal costs converted so far: a batch's repeat (a
+    tool's price, an outcome's zero), and a lookup is a fifth of a
+    conversion.
     """
     cost = priced.cost_pico
     if cost is None:  # priced in Decimal

@@ -269,6 +269,7 @@ class PriceCatalog:
             return priced
         cost = _keep(_WIDE.multiply(priced.cost, 1 - found.value))
         version = f"{priced.price_version}+{found.version}"
+        # The list price's integer cost, if any, is not this cost: the windows convert this one.
         return replace(priced, cost=cost, price_version=version, cost_pico=None)
 
     def _is_fixed(self, priced: PricedEvent) -> bool:

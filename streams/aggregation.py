@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, NamedTuple, get_type_hints
 
-from schemas.money import ZERO
+from schemas.money import ZERO, to_pico
 from streams.pricing import PricedEvent
 
 ALL_AGENTS = "*"  # agent_id of the per-customer rollup
@@ -61,6 +61,11 @@ class WindowKey(NamedTuple):
 # The window's identity as cost_windows columns, in WindowKey's order.
 KEY_COLUMNS = ("customer_id", "agent_id", "category", "window_size", "window_start")
 _COLUMN = "column"  # field metadata: the cost_windows column, where its name differs
+# Field metadata: money held as whole pico-dollars (schemas.money.SCALE), its
+# column a Decimal(38, 12) in USD. Integer sums are exact at any size; the
+# sink writes the ints as the column's units, without a Decimal's text.
+_PICO = "pico"
+_MONEY = {_PICO: True}
 
 
 @dataclass(slots=True)
@@ -70,10 +75,12 @@ class WindowAggregate:
     Everything else is derived from these fields, in this order: the
     changelog encoding (:meth:`encode`, :meth:`decode`), the sink's columns
     and rows, and the snapshot query's SELECT list. A new counter is a field
-    here, a line in :meth:`add`, and a migration adding its column.
+    here, a term in :func:`increment` and a line in :func:`fold`, and a
+    migration adding its column. Money fields are ints of pico-dollars
+    (:data:`PICO_FIELDS`): convert at the edges (:func:`schemas.money.from_pico`).
     """
 
-    cost: Decimal = ZERO
+    cost: int = field(default=0, metadata=_MONEY)
     events: int = 0
     quantity: Decimal = ZERO
     input_tokens: int = 0
@@ -81,30 +88,13 @@ class WindowAggregate:
     cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
-    outcome_value: Decimal = ZERO
+    outcome_value: int = field(default=0, metadata=_MONEY)
     failed_outcomes: int = 0
     # Highest source position folded in, and the partition it belongs to (kept
     # so expiry can send tombstones to the right changelog partition).
     # ReplacingMergeTree keeps the snapshot with the highest version.
     last_offset: int = field(default=-1, metadata={_COLUMN: "version"})
     partition: int = field(default=-1, metadata={_COLUMN: "source_partition"})
-
-    def add(self, priced: PricedEvent) -> None:
-        self.cost += priced.cost
-        self.events += priced.events
-        self.quantity += priced.quantity
-        tokens = priced.tokens
-        self.input_tokens += tokens.input
-        self.cached_input_tokens += tokens.cached_input
-        self.cache_write_tokens += tokens.cache_write
-        self.output_tokens += tokens.output
-        self.reasoning_tokens += tokens.reasoning
-        event = priced.event
-        if event.kind == "outcome":
-            if event.value is not None:
-                self.outcome_value += event.value
-            if not event.success:
-                self.failed_outcomes += 1
 
     def copy(self) -> WindowAggregate:
         return WindowAggregate(*_values(self))
@@ -114,22 +104,39 @@ class WindowAggregate:
         return _values(self)
 
     def encode(self) -> bytes:
-        """Changelog form: the fields in order, comma-separated, decimals as text."""
-        return ",".join(map(str, _values(self))).encode()
+        """Changelog form: the form's tag, then the fields in order, comma-separated, as text.
+
+        Money is its pico-dollar integer. Records without the tag are the
+        first form, money as Decimal text in USD; :meth:`decode` reads both,
+        so a changelog written by an older worker restores. The tag leads
+        so that an older worker fails on this form rather than reading
+        pico-dollars as dollars.
+        """
+        return (_PICO_FORM + ",".join(map(str, _values(self)))).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> WindowAggregate:
-        return _from_values(raw.decode().split(","))
+        text = raw.decode()
+        if text.startswith(_PICO_FORM):
+            return _from_text(text[1:].split(","))
+        return _from_values(text.split(","))  # the first form: money as Decimal text
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> WindowAggregate:
-        """From the fields' values in order, as text or as their own types (a ClickHouse row)."""
+        """From the fields' values in order, as text or as their own types (a ClickHouse row).
+
+        Money may be pico-dollar ints (the fields' own values) or USD as
+        ``Decimal`` or its text (a ClickHouse row, the first changelog form).
+        """
         return _from_values(values)
 
 
 _FIELDS = fields(WindowAggregate)
 AGGREGATE_FIELDS: dict[str, type] = {f.name: get_type_hints(WindowAggregate)[f.name] for f in _FIELDS}
 AGGREGATE_COLUMNS = tuple(f.metadata.get(_COLUMN, f.name) for f in _FIELDS)
+PICO_FIELDS = frozenset(f.name for f in _FIELDS if f.metadata.get(_PICO))
+PICO_COLUMNS = frozenset(f.metadata.get(_COLUMN, f.name) for f in _FIELDS if f.metadata.get(_PICO))
+_PICO_FORM = "p"  # the changelog form's tag, before its first field
 
 
 def _written_out(name: str, parameter: str, expression: str, namespace: dict[str, Any]) -> Any:
@@ -147,14 +154,30 @@ def _written_out(name: str, parameter: str, expression: str, namespace: dict[str
 _values: Callable[[WindowAggregate], tuple[Any, ...]] = _written_out(
     "values", "agg", "(" + ", ".join(f"agg.{name}" for name in AGGREGATE_FIELDS) + ",)", {}
 )
-# A field's type both parses its text and takes its own type as is (Decimal, int).
-_PARSERS = {f"_{i}": kind for i, kind in enumerate(AGGREGATE_FIELDS.values())}
-_from_values: Callable[[Sequence[Any]], WindowAggregate] = _written_out(
-    "from_values",
-    "v",
-    "WindowAggregate(" + ", ".join(f"{parse}(v[{i}])" for i, parse in enumerate(_PARSERS)) + ")",
-    {"WindowAggregate": WindowAggregate, **_PARSERS},
-)
+
+
+def _usd_to_pico(value: Any) -> int:
+    """A money field's value: its own int as is, USD (``Decimal`` or text) converted exactly."""
+    return value if type(value) is int else to_pico(value if type(value) is Decimal else Decimal(value))
+
+
+def _parsing(
+    parse: Callable[[str, type], Callable[[Any], Any]],
+) -> Callable[[Sequence[Any]], WindowAggregate]:
+    """A reader of the fields' values in order, each through ``parse(name, type)``."""
+    parsers = {f"_{i}": parse(name, kind) for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())}
+    arguments = ", ".join(f"{parser}(v[{i}])" for i, parser in enumerate(parsers))
+    reader: Callable[[Sequence[Any]], WindowAggregate] = _written_out(
+        "from_values", "v", f"WindowAggregate({arguments})", {"WindowAggregate": WindowAggregate, **parsers}
+    )
+    return reader
+
+
+# A field's type both parses its text and takes its own type as is (Decimal, int);
+# money also takes USD, as a ClickHouse row and the first changelog form hold it.
+_from_values = _parsing(lambda name, kind: _usd_to_pico if name in PICO_FIELDS else kind)
+# The changelog's current form: every field's own type as text, money its pico-dollar int.
+_from_text = _parsing(lambda name, kind: kind)
 
 
 def window_start(epoch_seconds: int, size: int) -> int:
@@ -177,6 +200,36 @@ def window_keys(priced: PricedEvent, sizes: Iterable[int]) -> list[WindowKey]:
         keys.append(_new_key(WindowKey, (customer, agent, category, size, start)))
         keys.append(_new_key(WindowKey, (customer, ALL_AGENTS, category, size, start)))
     return keys
+
+
+Increment = tuple[int, int, Decimal, int, int, int, int, int, int, int]
+
+
+def increment(priced: PricedEvent, picos: dict[Decimal, int]) -> Increment:
+    """What one event adds to each of its windows, in the fields' order (money in pico-dollars).
+
+    Computed once an event, not once for each of its windows. ``picos``
+    remembers the Decimal costs converted so far: a batch's repeat (a
+    tool's price, an outcome's zero), and a lookup is a fifth of a
+    conversion.
+    """
+    cost = priced.cost_pico
+    if cost is None:  # priced in Decimal
+        cost = picos.get(priced.cost)
+        if cost is None:
+            cost = picos[priced.cost] = to_pico(priced.cost)
+    tokens = priced.tokens
+    event = priced.event
+    value = failed = 0
+    if event.kind == "outcome":
+        if event.value is not None:
+            value = to_pico(event.value)
+        if not event.success:
+            failed = 1
+    return (
+        cost, priced.events, priced.quantity, tokens.input, tokens.cached_input, tokens.cache_write,
+        tokens.output, tokens.reasoning, value, failed,
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -208,7 +261,11 @@ def fold(
         with_keys = zip(batch, keys, strict=True)
     result = FoldResult()
     changed = result.changed
+    picos: dict[Decimal, int] = {}  # one batch's: bounded by its events
     for (partition, offset, priced), event_keys in with_keys:
+        cost, events, quantity, input_, cached, write, output, reasoning, value, failed = increment(
+            priced, picos
+        )
         counted = False
         for key in event_keys:
             agg = changed.get(key)
@@ -217,7 +274,17 @@ def fold(
                 agg = base.copy() if base is not None else WindowAggregate(partition=partition)
             if offset <= agg.last_offset:
                 continue
-            agg.add(priced)
+            agg.cost += cost
+            agg.events += events
+            agg.quantity += quantity
+            agg.input_tokens += input_
+            agg.cached_input_tokens += cached
+            agg.cache_write_tokens += write
+            agg.output_tokens += output
+            agg.reasoning_tokens += reasoning
+            if value or failed:  # outcomes only: most events skip two additions
+                agg.outcome_value += value
+                agg.failed_outcomes += failed
             agg.last_offset = offset
             agg.partition = partition
             changed[key] = agg

@@ -31,7 +31,7 @@ from schemas.events import (
     UsageEvent,
     VectorQuery,
 )
-from schemas.money import SCALE, ZERO
+from schemas.money import SCALE, ZERO, from_pico
 from schemas.prices import (
     MEDIA_RATES,
     ComputePrice,
@@ -102,6 +102,9 @@ class PricedEvent:
     tokens: TokenUsage
     model_sent: str = ""  # an LLM call's model as sent, when ``sku`` is what it resolved to
     events: int = 1  # what it adds to a window's event count: a correction adds none
+    # ``cost`` in pico-dollars where pricing computed it as an integer (the
+    # windows add these); None where it priced in Decimal.
+    cost_pico: int | None = None
 
     @property
     def category(self) -> str:
@@ -265,7 +268,9 @@ class PriceCatalog:
         if found is None or not found.value or self._is_fixed(priced):
             return priced
         cost = _keep(_WIDE.multiply(priced.cost, 1 - found.value))
-        return replace(priced, cost=cost, price_version=f"{priced.price_version}+{found.version}")
+        version = f"{priced.price_version}+{found.version}"
+        # The list price's integer cost, if any, is not this cost: the windows convert this one.
+        return replace(priced, cost=cost, price_version=version, cost_pico=None)
 
     def _is_fixed(self, priced: PricedEvent) -> bool:
         fixed = self._fixed.get((priced.event.kind, priced.sku))
@@ -452,10 +457,11 @@ def _text_only(event: LlmCall, price: LlmPrice) -> bool:
 
 def _price_llm_pico(event: LlmCall, rates: TextRates, version: str, sku: str) -> PricedEvent:
     """:func:`_price_llm` for a text-only call, in integers: the same cost, exactly."""
-    cost = Decimal(text_cost_pico(event, rates)).scaleb(-12, _WIDE)
+    pico = text_cost_pico(event, rates)
+    quantity = Decimal(event.input_tokens + event.output_tokens)
     return PricedEvent(
-        event, cost, version, sku, event.provider, Decimal(event.input_tokens + event.output_tokens),
-        "tokens", _llm_tokens(event), model_sent=event.model,
+        event, from_pico(pico), version, sku, event.provider, quantity,
+        "tokens", _llm_tokens(event), model_sent=event.model, cost_pico=pico,
     )  # fmt: skip
 
 

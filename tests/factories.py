@@ -17,8 +17,9 @@ from costline.cli import build_parser
 from costline.config import Settings
 from schemas.dead_letters import DeadLetter
 from schemas.events import UsageEvent, usage_event_adapter
+from schemas.money import from_pico
 from schemas.prices import PriceVersion, load_price_dir
-from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate
+from streams.aggregation import AGGREGATE_FIELDS, PICO_FIELDS, WindowAggregate
 from streams.dedup import DedupIndex
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
@@ -100,9 +101,10 @@ def batch(values: list[bytes], first_offset: int = 0, partition: int = 0) -> lis
     return [RawMessage("usage", partition, first_offset + i, b"acme", v) for i, v in enumerate(values)]
 
 
-def hour_total(sink: FakeSink) -> tuple[Any, int]:
+def hour_total(sink: FakeSink) -> tuple[Decimal, int]:
+    """The customer's hour window: its cost in USD, as the column holds it, and its events."""
     agg = next(v for k, v in sink.windows.items() if k.agent_id == "*" and k.size == 3600)
-    return agg.cost, agg.events
+    return from_pico(agg.cost), agg.events
 
 
 def run_command(settings: Settings, *argv: str) -> int:
@@ -117,7 +119,11 @@ def run_command(settings: Settings, *argv: str) -> int:
 def window_with_every_field(first: int = 1000) -> WindowAggregate:
     """Each field a different value, none its default: a field a derivation leaves out shows."""
     values: dict[str, Any] = {
-        name: Decimal(f"{i}.00000000000{i % 10}") if kind is Decimal else first + i
+        name: Decimal(f"{i}.00000000000{i % 10}")
+        if kind is Decimal
+        else (first + i) * 1_000_000_000_001  # pico-dollars: $1,000.000000001 and up
+        if name in PICO_FIELDS
+        else first + i
         for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())
     }
     return WindowAggregate(**values)

@@ -34,6 +34,7 @@ from schemas.events import MEDIA_TOKENS, Correction, LlmCall
 from streams.aggregation import (
     AGGREGATE_COLUMNS,
     KEY_COLUMNS,
+    PICO_COLUMNS,
     Counted,
     WindowAggregate,
     WindowKey,
@@ -215,6 +216,7 @@ _MONTH_OF: dict[str, Callable[[Sequence[Any]], datetime] | None] = {
     "cost_windows": itemgetter(WINDOW_COLUMNS.index("window_start")),
     "dead_letters": None,
 }
+_PICO = {"cost_windows": PICO_COLUMNS}  # columns written from pico-dollar ints
 _COLUMNS = {"ledger": LEDGER_COLUMNS, "cost_windows": WINDOW_COLUMNS, "dead_letters": DEAD_LETTER_COLUMNS}
 
 
@@ -239,7 +241,7 @@ class ClickHouseSink:
         """Rows in column form, with the table's own column types (:mod:`streams.sinks.column_types`)."""
         names = _COLUMNS[table]
         for chunk in insert_chunks(rows, _MONTH_OF[table]) if rows else ():
-            types = await self._types.get(table + suffix, names)
+            types = await self._types.get(table + suffix, names, _PICO.get(table, frozenset()))
             transposed = zip(*chunk, strict=True)  # every row has every column
             columns = [datetime_ticks(t, column) for t, column in zip(types, transposed, strict=True)]
             try:

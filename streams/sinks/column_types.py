@@ -25,6 +25,8 @@ from clickhouse_connect.datatypes.numeric import BigDecimal
 from clickhouse_connect.datatypes.temporal import DateTime64
 from clickhouse_connect.driver.asyncclient import AsyncClient
 
+from schemas.money import PICO_DIGITS
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -60,6 +62,24 @@ class ExactDecimal(BigDecimal, registered=False):  # type: ignore[call-arg,misc]
                 dest += units.to_bytes(size, "little", signed=True)
 
 
+class PicoDecimal(BigDecimal, registered=False):  # type: ignore[call-arg,misc]  # untyped library
+    """A ``Decimal(P, 12)`` column written from ints of pico-dollars: each int is the column's integer.
+
+    The windows' money fields (:data:`streams.aggregation.PICO_COLUMNS`):
+    no text, no ``Decimal``, the same bytes as the amount in USD.
+    """
+
+    @classmethod
+    def of(cls, column: ClickHouseType) -> PicoDecimal:
+        if not isinstance(column, BigDecimal) or column.scale != PICO_DIGITS:
+            raise ValueError(f"a pico-dollar column must be a Decimal(38, 12), not {column.name}")
+        return cls(column.type_def, column.prec, column.byte_size * 8, column.scale)
+
+    def _write_column_binary(self, column: Sequence[int], dest: bytearray, ctx: Any) -> None:
+        size = self.byte_size
+        dest += b"".join([units.to_bytes(size, "little", signed=True) for units in column])
+
+
 def insert_type(column: ClickHouseType) -> ClickHouseType:
     """The type the sink writes ``column`` with: its own, or a faster one with the same bytes."""
     if type(column) is not ExactDecimal and isinstance(column, BigDecimal):
@@ -92,11 +112,17 @@ class TableTypes:
         self.client = client
         self._types: dict[tuple[str, tuple[str, ...]], list[ClickHouseType]] = {}
 
-    async def get(self, table: str, columns: tuple[str, ...]) -> list[ClickHouseType]:
+    async def get(
+        self, table: str, columns: tuple[str, ...], pico: frozenset[str] = frozenset()
+    ) -> list[ClickHouseType]:
+        """The columns' insert types; those named in ``pico`` are written from pico-dollar ints."""
         key = (table, columns)
         if key not in self._types:
             context = await self.client.create_insert_context(table, list(columns))
-            self._types[key] = [insert_type(t) for t in context.column_types]
+            self._types[key] = [
+                PicoDecimal.of(t) if name in pico else insert_type(t)
+                for name, t in zip(columns, context.column_types, strict=True)
+            ]
         return self._types[key]
 
     def forget(self, table: str) -> None:

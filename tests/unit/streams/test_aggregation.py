@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+
+import pytest
 
 from schemas.events import ToolCall
+from schemas.money import from_pico, to_pico
 from streams.aggregation import (
     AGGREGATE_COLUMNS,
     AGGREGATE_FIELDS,
     ALL_AGENTS,
+    PICO_FIELDS,
     WindowAggregate,
     WindowKey,
     fold,
@@ -34,10 +38,10 @@ def test_events_land_in_agent_and_customer_windows_of_each_size() -> None:
     batch = [(0, 10, priced(1)), (0, 11, priced(2, agent="other", at=T0 + timedelta(seconds=61)))]
     result = fold(batch, (60, 3600), {})
     start = int(T0.timestamp())
-    assert result.changed[WindowKey("acme", "bot", "tool", 60, start)].cost == Decimal("0.005")
+    assert result.changed[WindowKey("acme", "bot", "tool", 60, start)].cost == 5_000_000_000  # $0.005 in pico
     assert result.changed[WindowKey("acme", "other", "tool", 60, start + 60)].events == 1
     hour = result.changed[WindowKey("acme", ALL_AGENTS, "tool", 3600, start)]
-    assert (hour.cost, hour.events, hour.last_offset) == (Decimal("0.010"), 2, 11)
+    assert (from_pico(hour.cost), hour.events, hour.last_offset) == (Decimal("0.010"), 2, 11)
 
 
 def test_replaying_a_batch_changes_nothing() -> None:
@@ -56,7 +60,7 @@ def test_replay_that_overlaps_new_events_counts_only_the_new() -> None:
 
 
 def test_state_round_trips_through_its_changelog_encoding() -> None:
-    agg = WindowAggregate(cost=Decimal("1.000000000001"), events=3, last_offset=42, partition=5)
+    agg = WindowAggregate(cost=to_pico(Decimal("1.000000000001")), events=3, last_offset=42, partition=5)
     assert WindowAggregate.decode(agg.encode()) == agg
     key = WindowKey("acme", "bot", "llm", 60, 1_700_000_000)
     assert WindowKey.decode(key.encode()) == key
@@ -71,10 +75,43 @@ def test_every_field_round_trips_through_the_changelog_encoding() -> None:
 def test_the_changelog_encoding_is_the_fields_in_declaration_order() -> None:
     # Restored changelogs hold this form: reordering fields is a migration of worker state.
     agg = WindowAggregate(
-        cost=Decimal("1.5"), events=2, outcome_value=Decimal("0.25"), last_offset=7, partition=3
+        cost=1_500_000_000_000, events=2, outcome_value=250_000_000_000, last_offset=7, partition=3
     )
-    assert agg.encode() == b"1.5,2,0,0,0,0,0,0,0.25,0,7,3"
+    assert agg.encode() == b"p1500000000000,2,0,0,0,0,0,0,250000000000,0,7,3"
     assert agg.values() == tuple(getattr(agg, name) for name in AGGREGATE_FIELDS)
+
+
+def test_a_changelog_written_by_the_previous_worker_restores_with_money_in_pico_dollars() -> None:
+    # The first form: money as Decimal text in USD, no tag (the worker before pico-dollar windows).
+    written_before = b"1.500000000000,2,1234,0,0,56,0,0,0.250000000001,1,7,3"
+    assert WindowAggregate.decode(written_before) == WindowAggregate(
+        cost=1_500_000_000_000,
+        events=2,
+        quantity=Decimal(1234),
+        input_tokens=0,
+        cache_write_tokens=56,
+        outcome_value=250_000_000_001,
+        failed_outcomes=1,
+        last_offset=7,
+        partition=3,
+    )
+    assert WindowAggregate.decode(b"1E-12,1,0,0,0,0,0,0,0,0,9,0").cost == 1  # Decimal text in any notation
+    assert WindowAggregate.decode(b"0,1,0,0,0,0,0,0,0,0,9,0").cost == 0  # a window of free events
+
+
+def test_a_worker_of_the_first_form_cannot_mistake_pico_dollars_for_dollars() -> None:
+    # It read the first field as Decimal text: the tag makes that fail instead of $1.5 trillion.
+    first = WindowAggregate(cost=1_500_000_000_000, events=1).encode().split(b",")[0].decode()
+    with pytest.raises(InvalidOperation):
+        Decimal(first)
+
+
+def test_a_window_adds_exactly_where_floats_would_not() -> None:
+    batch = [(0, o, priced(o, cost="0.1")) for o in range(1, 4)] + [(0, 4, priced(4, cost="0.000000000001"))]
+    hour = fold(batch, (3600,), {}).changed[
+        WindowKey("acme", "bot", "tool", 3600, window_start(int(T0.timestamp()), 3600))
+    ]
+    assert from_pico(hour.cost) == Decimal("0.300000000001")
 
 
 def test_values_read_back_from_clickhouse_keep_their_types() -> None:
@@ -82,6 +119,12 @@ def test_values_read_back_from_clickhouse_keep_their_types() -> None:
     assert WindowAggregate.from_values(agg.values()) == agg
     texts = [str(value) for value in agg.values()]
     assert [type(v) for v in WindowAggregate.from_values(texts).values()] == list(AGGREGATE_FIELDS.values())
+    # A ClickHouse row holds money in USD (its Decimal(38, 12) column): read back in pico-dollars.
+    row = [
+        from_pico(v) if name in PICO_FIELDS else v
+        for name, v in zip(AGGREGATE_FIELDS, agg.values(), strict=True)
+    ]
+    assert WindowAggregate.from_values(row) == agg
 
 
 def test_each_field_is_the_cost_windows_column_of_its_name_but_the_two_marks() -> None:

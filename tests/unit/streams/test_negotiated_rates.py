@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from schemas.money import from_pico
 from schemas.prices import PriceVersion
+from streams.aggregation import fold
 from streams.pricing import PriceCatalog
 from tests.factories import event
 
@@ -57,6 +59,14 @@ def test_a_provider_discount_applies_from_its_start_and_not_before() -> None:
         event("e", "llm", provider="openai", model="gpt-4o", at="2026-02-01T00:00:00Z", **CALL)
     )
     assert other.cost == D("3.5")  # another provider pays list
+
+
+def test_a_discounted_call_folds_into_its_windows_at_the_discounted_cost() -> None:
+    catalog = PriceCatalog([list_prices("list-2025", "2025-01-01T00:00:00Z", "3", "15"), ANTHROPIC_15_OFF])
+    priced = catalog.price(event("e", "llm", provider="anthropic", model="claude-sonnet-4-5",
+                                 at="2026-02-01T00:00:00Z", **CALL))  # fmt: skip
+    windows = fold([(0, 1, priced)], (3600,), {}).changed.values()
+    assert {from_pico(window.cost) for window in windows} == {D("3.825")}  # not the list price's integer
 
 
 def test_a_negotiated_override_outlives_a_later_list_sync() -> None:

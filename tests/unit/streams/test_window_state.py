@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from types import SimpleNamespace
 
+from schemas.money import to_pico
 from streams.aggregation import WindowAggregate, WindowKey
 from streams.window_state import TableState
 
@@ -40,11 +41,13 @@ def test_windows_go_to_their_partition_and_expire_by_that_partitions_watermark()
     state = TableState(table, retention={60: 600})
     minute = WindowKey("acme", "bot", "llm", 60, 1_000_020)
     other = WindowKey("globex", "bot", "llm", 60, 1_000_020)
-    state.put(minute, WindowAggregate(cost=Decimal("1.5"), events=1, last_offset=7, partition=3))
+    state.put(minute, WindowAggregate(cost=to_pico(Decimal("1.5")), events=1, last_offset=7, partition=3))
     state.put(other, WindowAggregate(events=1, last_offset=9, partition=5))
     asyncio.run(state.flush())
     assert [c[0] for c in table.changelog] == [3, 5]
-    assert state.get(minute) == WindowAggregate(cost=Decimal("1.5"), events=1, last_offset=7, partition=3)
+    assert state.get(minute) == WindowAggregate(
+        cost=to_pico(Decimal("1.5")), events=1, last_offset=7, partition=3
+    )
 
     state.set_watermark(3, minute.end + 601)  # past retention on partition 3 only
     state.set_watermark(5, minute.end + 599)

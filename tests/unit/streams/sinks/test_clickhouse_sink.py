@@ -8,7 +8,14 @@ from decimal import Decimal
 
 from costline.clickhouse import SQL_DIR
 from schemas.events import MEDIA_TOKENS
-from streams.aggregation import AGGREGATE_COLUMNS, AGGREGATE_FIELDS, KEY_COLUMNS, WindowAggregate, WindowKey
+from streams.aggregation import (
+    AGGREGATE_COLUMNS,
+    AGGREGATE_FIELDS,
+    KEY_COLUMNS,
+    PICO_COLUMNS,
+    WindowAggregate,
+    WindowKey,
+)
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import (
     LEDGER_COLUMNS,
@@ -48,17 +55,18 @@ def test_every_window_field_has_a_cost_windows_column_of_its_type() -> None:
     columns = migrated_columns("cost_windows")
     assert set(WINDOW_COLUMNS) <= set(columns)
     for column, kind in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True):
-        expected = "Decimal(38, 12)" if kind is Decimal else "UInt"
+        # Money is held as pico-dollar ints and written to its USD column's units.
+        expected = "Decimal(38, 12)" if kind is Decimal or column in PICO_COLUMNS else "UInt"
         assert columns[column].startswith(expected), (column, columns[column])
 
 
 def test_a_window_row_lines_up_with_its_columns() -> None:
     key = WindowKey("acme", "bot", "llm", 3600, 1_763_632_800)
-    agg = WindowAggregate(cost=Decimal("0.5"), events=2, failed_outcomes=1, last_offset=77, partition=3)
+    agg = WindowAggregate(cost=500_000_000_000, events=2, failed_outcomes=1, last_offset=77, partition=3)
     row = dict(zip(WINDOW_COLUMNS, window_row(key, agg, NOW), strict=True))
     assert row["customer_id"] == "acme" and row["agent_id"] == "bot" and row["category"] == "llm"
     assert row["window_size"] == 3600 and row["window_start"] == datetime(2025, 11, 20, 10, tzinfo=UTC)
-    assert (row["cost"], row["events"], row["failed_outcomes"]) == (Decimal("0.5"), 2, 1)
+    assert (row["cost"], row["events"], row["failed_outcomes"]) == (500_000_000_000, 2, 1)  # $0.50 in pico
     assert (row["version"], row["source_partition"], row["updated_at"]) == (77, 3, NOW)
 
 

@@ -10,7 +10,8 @@ import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
 
-from streams.sinks.column_types import ExactDecimal, datetime_ticks, insert_type
+from schemas.money import to_pico
+from streams.sinks.column_types import ExactDecimal, PicoDecimal, datetime_ticks, insert_type
 
 AMOUNTS = [
     Decimal("0"),
@@ -46,6 +47,19 @@ def test_a_cost_column_is_written_to_the_same_bytes(name: str) -> None:
     ours = insert_type(library)
     assert isinstance(ours, ExactDecimal)
     assert written(ours, AMOUNTS) == written(library, AMOUNTS)
+
+
+def test_a_window_cost_in_pico_dollars_is_written_as_the_same_amount_in_usd() -> None:
+    library = get_from_name("Decimal(38, 12)")
+    at_scale = [a for a in AMOUNTS if isinstance(a, Decimal) and a == a.quantize(Decimal("1e-12"))]
+    picos = [to_pico(a) for a in at_scale]
+    assert written(PicoDecimal.of(library), picos) == written(library, at_scale)
+
+
+def test_a_pico_dollar_column_must_have_the_ledgers_scale() -> None:
+    for name in ("Decimal(76, 20)", "Decimal(38, 0)", "UInt64"):
+        with pytest.raises(ValueError, match="pico-dollar column"):
+            PicoDecimal.of(get_from_name(name))
 
 
 def test_a_nullable_outcome_value_keeps_its_nulls() -> None:

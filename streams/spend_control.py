@@ -108,8 +108,7 @@ class TableSpend:
     written as: the next batch reads them without decoding (detector states
     above all) when the table still holds those very bytes (not after a
     rebalance or a restore). The rules change the records they read in place,
-    which is safe because a batch either stores its records or stops the
-    worker (an error in a batch is not retried in process).
+    so a batch that fails forgets them all (:meth:`SpendControl.apply`).
     """
 
     def __init__(self, table: Any, decoded_max: int = 500_000) -> None:
@@ -155,6 +154,10 @@ class TableSpend:
             self._decoded.clear()  # a cache, not a memory: the table has everything
         self._decoded[key] = (raw, record)
 
+    def forget_decoded(self) -> None:
+        """Read every record from its bytes again: the decoded ones may hold a failed batch's changes."""
+        self._decoded.clear()
+
     async def flush(self) -> None:
         await self.changelog.flush()
 
@@ -199,6 +202,15 @@ class SpendControl:
     live: LiveSpendSink | None = None
 
     async def apply(self, counted: Sequence[Counted], retry: Retry[None]) -> list[Alert]:
+        try:
+            return await self._apply(counted, retry)
+        except BaseException:
+            # The rules changed the records they read in place: a batch that did not store them
+            # must not leave those changes to be read again (by a retry, or after a rebalance).
+            self.records.forget_decoded()
+            raise
+
+    async def _apply(self, counted: Sequence[Counted], retry: Retry[None]) -> list[Alert]:
         result = self.rules.evaluate(counted, self.records)
         alerts = result.alerts
         if alerts:

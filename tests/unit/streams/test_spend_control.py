@@ -11,7 +11,7 @@ import pytest
 from schemas.alerts import Alert, AlertRule
 from streams.spend_control import SpendControl, TableSpend
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
-from tests.unit.streams.test_spend_rules import spend
+from tests.unit.streams.test_spend_rules import engine, monthly, spend
 
 
 class Table:
@@ -97,3 +97,20 @@ async def test_records_kept_decoded_between_batches_give_what_decoding_them_afre
             alerts[name] += [a.alert_id for a in found]
     assert alerts["kept"] == alerts["afresh"] and len(alerts["kept"]) == 1
     assert kept.table.data == afresh.table.data
+
+
+async def test_a_batch_that_failed_is_judged_again_from_the_records_as_they_were_stored() -> None:
+    journal: list[str] = []
+    records = Records(journal)
+    budget = engine(monthly("1.00", thresholds=[50]))
+    await SpendControl(budget, records, Outlet(journal)).apply(
+        [spend(1, "0.40", "2026-11-20T09:00:00Z")], retry
+    )
+    crossing = [spend(2, "0.20", "2026-11-20T10:00:00Z")]  # $0.60 of $1.00: the 50% threshold
+    down = Outlet(journal, kafka_down=True)
+    with pytest.raises(ConnectionError):
+        await SpendControl(budget, records, down).apply(crossing, retry)
+
+    [alert] = await SpendControl(budget, records, Outlet(journal)).apply(crossing, retry)
+
+    assert alert.alert_id == down.stored[0].alert_id and alert.rule is AlertRule.BUDGET_THRESHOLD

@@ -62,6 +62,9 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 # An integer cost is the Decimal cost only while the Decimal product is exact: ToolCall's and
 # VectorQuery's multiply in the default context, of 28 digits.
 _EXACT_PICO = 10**28
+# Below _EXACT_PICO, ``Decimal(pico) * PICO`` is exact in any context of 28 digits or more (Python's
+# default; the worker sets 38) and costs half of from_pico, which shifts in a 50-digit context.
+PICO = Decimal("1E-12")
 
 
 class UnpriceableEventError(Exception):
@@ -164,6 +167,8 @@ class PriceCatalog:
         self._pico_rates: dict[tuple[str, str], TextRates | None] = {}
         # Per (meter, sku): the list price in force at the last time asked and until when.
         self._listed: dict[tuple[str, str], _Listed] = {}
+        # Per (provider, model) as sent: its SKU and that SKU's entry of _listed.
+        self._llm_prices: dict[tuple[str, str], tuple[str, _Listed]] = {}
         for version in versions:
             self.add(version)
 
@@ -180,6 +185,7 @@ class PriceCatalog:
         self._llm_skus = {}  # a new SKU or alias may resolve a name differently
         self._pico_rates = {}  # a version published again may change its rates
         self._listed = {}  # and a new version ends another's time in force
+        self._llm_prices = {}
 
     def _insert(self, version: PriceVersion) -> None:
         if version.layer == "negotiated":
@@ -290,8 +296,14 @@ class PriceCatalog:
 
     def _llm_listed(self, event: LlmCall) -> PricedEvent:
         """A call by its list price: in integers when its text rates are whole pico-dollars."""
-        sku = self.llm_sku(event.provider, event.model)
-        listed = self._listed_at("llm", sku, event.occurred_at)
+        names, at = (event.provider, event.model), event.occurred_at
+        remembered = self._llm_prices.get(names)
+        if remembered is not None and remembered[1].start <= at < remembered[1].end:
+            sku, listed = remembered
+        else:
+            sku = self.llm_sku(*names)
+            listed = self._listed_at("llm", sku, at)
+            self._llm_prices[names] = sku, listed
         rates = listed.rate
         if (
             type(rates) is TextRates
@@ -325,7 +337,7 @@ class PriceCatalog:
         pico = count * rate
         tokens = TokenUsage(count) if type(event) is Embedding else TokenUsage()
         return PricedEvent(
-            event, from_pico(pico), listed.version, sku, provider, Decimal(count), unit, tokens,
+            event, Decimal(pico) * PICO, listed.version, sku, provider, Decimal(count), unit, tokens,
             cost_pico=pico,
         )  # fmt: skip
 
@@ -568,8 +580,9 @@ def _price_llm_pico(event: LlmCall, rates: TextRates, version: str, sku: str) ->
         + reasoning * rates.reasoning
     )
     tokens = TokenUsage(total_in, cached, write, total_out, reasoning)
+    cost = Decimal(pico) * PICO if pico < _EXACT_PICO else from_pico(pico)
     return PricedEvent(
-        event, from_pico(pico), version, sku, values["provider"], Decimal(total_in + total_out),
+        event, cost, version, sku, values["provider"], Decimal(total_in + total_out),
         "tokens", tokens, values["model"], 1, pico,
     )  # fmt: skip
 

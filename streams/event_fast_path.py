@@ -137,7 +137,11 @@ _SLOT_SETTERS = {
 _known: set[str] = set()  # identifiers and SKUs seen valid (few: customers, agents, models)
 _KNOWN_MAX = 100_000
 Builder = Callable[[dict[str, Any]], UsageEvent | None]
-_builders: dict[tuple[str, tuple[str, ...]], Builder | None] = {}
+# How many JSON strings (keys and string values) an object of a shape holds: a number, or where
+# a field may be text or not (an optional id, seconds, attributes), a function of the object.
+Strings = int | Callable[[dict[str, Any]], int]
+Shape = tuple[str, tuple[str, ...]]
+_builders: dict[Shape, tuple[Builder, Strings] | None] = {}
 _BUILDERS_MAX = 4096
 
 
@@ -156,23 +160,68 @@ def fast_events(items: list[Any]) -> list[UsageEvent | None]:
             append(None)
             continue
         shape = (kind, tuple(item))
-        build = builders.get(shape, _unseen)
-        if build is _unseen:
-            build = _remember(shape)
-        append(build(item) if build is not None else None)
+        entry = builders.get(shape, _UNSEEN)
+        if entry is _UNSEEN:
+            entry = _remember(shape)
+        append(entry[0](item) if entry is not None else None)
     return built
 
 
-def _unseen(item: dict[str, Any]) -> UsageEvent | None:
-    """The marker of a shape without a builder yet: never called."""
-    raise AssertionError("a marker, not a builder")
+def fast_events_counted(items: list[Any]) -> tuple[list[UsageEvent], int] | None:
+    """Every item built on the fast path, and the JSON strings they hold; None if one is not.
+
+    The count proves a parser that keeps the last of duplicate keys saw none
+    (:func:`streams.decoding.decode_message`).
+    """
+    built: list[UsageEvent] = []
+    append = built.append
+    builders = _builders
+    strings = 0
+    for item in items:
+        if type(item) is not dict or type(kind := item.get("kind")) is not str:
+            return None
+        shape = (kind, tuple(item))
+        entry = builders.get(shape, _UNSEEN)
+        if entry is _UNSEEN:
+            entry = _remember(shape)
+        if entry is None or (event := entry[0](item)) is None:
+            return None
+        append(event)
+        count = entry[1]
+        strings += count if type(count) is int else count(item)  # type: ignore[operator]
+    return built, strings
 
 
-def _remember(shape: tuple[str, tuple[str, ...]]) -> Builder | None:
+# Marks a shape without an entry yet (None is a shape known to have no builder).
+_UNSEEN: tuple[Builder, Strings] = (lambda item: None, 0)
+
+
+def _remember(shape: Shape) -> tuple[Builder, Strings] | None:
     build = _builder(*shape)
+    entry = None if build is None else (build, _strings(*shape))
     if len(_builders) < _BUILDERS_MAX:
-        _builders[shape] = build
-    return build
+        _builders[shape] = entry
+    return entry
+
+
+# Checks whose accepted values are always text, and those that may be text or not.
+_TEXT_CHECKS = {"id", "unique_id", "sku", "currency", "time"}
+_MAYBE_TEXT = {
+    "optional_id": "(d[{name!r}] is not None)",
+    "seconds": "(type(d[{name!r}]) is str)",
+    "attributes": "2 * len(d[{name!r}])",  # only str keys and values pass _attributes
+}
+
+
+def _strings(kind: str, keys: tuple[str, ...]) -> Strings:
+    """The JSON strings of an object of this shape that its builder accepts: keys and text values."""
+    checks = {**_COMMON, **_FIELDS[_MODELS[kind]], "kind": "id"}
+    fixed = len(keys) + sum(checks[name] in _TEXT_CHECKS for name in keys)
+    variable = [_MAYBE_TEXT[checks[name]].format(name=name) for name in keys if checks[name] in _MAYBE_TEXT]
+    if not variable:
+        return fixed
+    counter: Callable[[dict[str, Any]], int] = eval(f"lambda d: {fixed} + " + " + ".join(variable))
+    return counter
 
 
 def _identifier(value: str, limit: int) -> bool:

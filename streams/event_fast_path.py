@@ -86,7 +86,7 @@ _CHECKS = {
     "currency": "(type(x) is str and _currency(x) is not None)",
 }
 # Fields whose value pydantic converts: the function returns the converted value, or None.
-_CONVERSIONS = {"time": "_occurred_at", "seconds": "_seconds"}
+_CONVERSIONS = {"seconds": "_seconds"}
 _COMMON = {
     "schema_version": "version",
     "occurred_at": "time",
@@ -239,16 +239,6 @@ def _identifier(value: str, limit: int) -> bool:
     return True
 
 
-def _occurred_at(value: Any) -> datetime | None:
-    """AwareDatetime and ``_to_utc``, for the UTC forms of :data:`_UTC_TIME`."""
-    if type(value) is not str or _UTC_TIME.fullmatch(value) is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)  # its tzinfo is datetime.UTC, as _to_utc's
-    except ValueError:  # a day or an hour out of range: pydantic says which
-        return None
-
-
 def _seconds(value: Any) -> Decimal | None:
     """Seconds (and minutes): Decimal in [0, MAX_SECONDS], kept at the ledger's scale (``_keep_amount``).
 
@@ -298,7 +288,14 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         if name == "kind":
             continue
         lines.append(f"    v{i} = d[{name!r}]")
-        if checks[name] in _CONVERSIONS:
+        if checks[name] == "time":
+            # AwareDatetime and _to_utc for the UTC forms of _UTC_TIME, which fromisoformat reads
+            # as pydantic does, with datetime.UTC as _to_utc's tzinfo; a day or an hour out of
+            # range is pydantic's to name. Inline: a function call would cost a sixth of it.
+            lines.append(f"    if type(v{i}) is not str or _utc_time(v{i}) is None: return None")
+            lines.append(f"    try: v{i} = _fromisoformat(v{i})")
+            lines.append("    except ValueError: return None")
+        elif checks[name] in _CONVERSIONS:
             lines.append(f"    v{i} = {_CONVERSIONS[checks[name]]}(v{i})")
             lines.append(f"    if v{i} is None: return None")
         else:
@@ -314,7 +311,8 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         "_known": _known,
         "_control": _CONTROL.search,
         "_identifier": _identifier,
-        "_occurred_at": _occurred_at,
+        "_utc_time": _UTC_TIME.fullmatch,
+        "_fromisoformat": datetime.fromisoformat,
         "_seconds": _seconds,
         "_attributes": _attributes,
         "_currency": _CURRENCY.fullmatch,
@@ -330,12 +328,13 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         template[name] = kind if name == "kind" else info.default
         if info.default_factory is not None and name not in sent:
             namespace[f"_{name}_factory"] = info.default_factory
-            lines.append(f"    new_{name} = _{name}_factory()")
+            made = "{}" if info.default_factory is dict else f"_{name}_factory()"
+            lines.append(f"    new_{name} = {made}")
             local[name] = f"new_{name}"
     namespace["_template"] = template
     lines.append("    values = {**_template, **d}")
     for name, var in local.items():
-        if name not in sent or checks.get(name) in _CONVERSIONS:
+        if name not in sent or checks.get(name) in {"time", *_CONVERSIONS}:  # converted values
             lines.append(f"    values[{name!r}] = {var}")
     # What pydantic's validator sets on the instance after validation.
     lines += [

@@ -8,7 +8,10 @@ are counted.
 
 JSON is read strictly (:func:`schemas.events.load_json`): a duplicate key
 anywhere makes the whole message ``malformed_json``, since no one can say
-which of the two values the producer meant to bill. An event whose
+which of the two values the producer meant to bill. An array of
+well-formed events is read by msgspec instead, at about half the cost,
+where counting its strings rules a duplicate out (:func:`_fast_array`);
+it decides exactly as load_json would. An event whose
 ``occurred_at`` is too old or too far ahead of its message's broker
 timestamp is ``out_of_bounds``. That check uses the broker's time, not the
 clock, so a batch replayed after an outage decides as the first attempt did.

@@ -18,6 +18,10 @@ writes ``__init__``, with each field's check inline. Left to pydantic:
 models' own validators are checked here by hand; a unit test pins them
 (tests/unit/streams/test_event_fast_path.py), so a new rule in the contract
 fails that test until this module learns it.
+
+Each shape also knows how many JSON strings (keys and text values) an
+object of it holds (:func:`fast_events_counted`): the decoder's proof that a
+parser keeping the last of duplicate keys saw none.
 """
 
 from __future__ import annotations

@@ -159,6 +159,9 @@ def test_a_message_of_many_shapes_and_string_counts_is_read_by_msgspec() -> None
     assert_decoded_as_before(raw)
 
 
+ODD_BYTES = [b'"', b",", b":", b"{", b"}", b"0", b"-", b"\\", b" ", b"\xc3"]
+
+
 def mutations(raw: bytes, rng: random.Random) -> list[bytes]:
     """Edits a producer bug or an attacker might make: a pair sent twice, a byte lost or changed,
     an escape, whitespace, a quote out of place."""
@@ -169,7 +172,7 @@ def mutations(raw: bytes, rng: random.Random) -> list[bytes]:
         raw[: pair.end()] + b"," + pair.group() + raw[pair.end() :],
         raw[: pair.start()] + pair.group() + b"," + raw[pair.start() :],
         raw[:at] + raw[at + 1 :],
-        raw[:at] + rng.choice([b'"', b",", b":", b"{", b"}", b"0", b"-", b"\\", b" ", b"\xc3"]) + raw[at + 1 :],
+        raw[:at] + rng.choice(ODD_BYTES) + raw[at + 1 :],
         raw[:at] + b" \n\t" + raw[at:],
         raw.replace(b'"', b'"\\u0020', 1),
         raw.replace(b"000", b"0e0", 1),

@@ -8,7 +8,10 @@ are counted.
 
 JSON is read strictly (:func:`schemas.events.load_json`): a duplicate key
 anywhere makes the whole message ``malformed_json``, since no one can say
-which of the two values the producer meant to bill. An event whose
+which of the two values the producer meant to bill. An array of
+well-formed events is read by msgspec instead, at about half the cost,
+where counting its strings rules a duplicate out (:func:`_fast_array`);
+it decides exactly as load_json would. An event whose
 ``occurred_at`` is too old or too far ahead of its message's broker
 timestamp is ``out_of_bounds``. That check uses the broker's time, not the
 clock, so a batch replayed after an outage decides as the first attempt did.
@@ -16,12 +19,14 @@ clock, so a batch replayed after an outage decides as the first attempt did.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
+import msgspec
 import orjson
 from pydantic import ValidationError
 
@@ -29,7 +34,7 @@ from costline.config import Settings
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import UsageEvent, load_json, usage_event_adapter
 from streams.dead_letter import describe_validation_error
-from streams.event_fast_path import fast_event
+from streams.event_fast_path import fast_event, fast_events, fast_events_counted
 
 # An event's index goes to UInt16 columns (ledger.source_index) and to the
 # low 16 bits of its position (streams.aggregation): 0 .. 65,535.
@@ -76,6 +81,13 @@ class TimeBounds:
         return received, _shift(received, self._age, -1), _shift(received, self._ahead, 1)
 
 
+# msgspec reads JSON as jiter does (load_json: numbers with a fraction or exponent as Decimal,
+# the same ints, strings and errors) at about half its cost, but keeps the last of duplicate keys.
+_parse_fast = msgspec.json.Decoder(float_hook=Decimal).decode
+# Decoded's own __new__ is Python code filling in defaults: ~3x tuple.__new__, for every event.
+_decoded = cast(Callable[[tuple[Any, ...]], Decoded], functools.partial(tuple.__new__, Decoded))
+
+
 def decode_message(
     raw: bytes, timestamp_ms: int | None = None, bounds: TimeBounds | None = None
 ) -> list[Decoded]:
@@ -85,6 +97,11 @@ def decode_message(
     without ``bounds``) only the contract's own bounds on ``occurred_at``
     apply.
     """
+    decoded = _fast_array(raw)
+    if decoded is not None:
+        if timestamp_ms is None or bounds is None:
+            return decoded
+        return check_time_bounds(decoded, timestamp_ms, bounds)
     try:
         document = load_json(raw)
     except ValidationError as exc:
@@ -101,14 +118,37 @@ def decode_message(
     else:
         # The common case: every event of a well-formed shape (streams.event_fast_path);
         # pydantic for the rest, one event at a time, so each error stays with its event.
-        events = [fast_event(item) for item in document]
         decoded = [
-            Decoded(i, event) if event is not None else _validate(i, item, None)
-            for i, (event, item) in enumerate(zip(events, document, strict=True))
+            _decoded((i, event, None, b"")) if event is not None else _validate(i, item, None)
+            for i, (event, item) in enumerate(zip(fast_events(document), document, strict=True))
         ]
     if timestamp_ms is None or bounds is None:
         return decoded
     return check_time_bounds(decoded, timestamp_ms, bounds)
+
+
+def _fast_array(raw: bytes) -> list[Decoded] | None:
+    """An array message whose every event takes the fast path, read by msgspec; else None.
+
+    msgspec keeps the last value of a duplicate key where load_json refuses
+    the message, so a duplicate must be ruled out: without a backslash in the
+    message, every ``"`` delimits a string, so the message holds twice as many
+    as there are strings in it; a duplicate key is a string the parsed events
+    no longer hold, so counting theirs finds it. Anything else (an escape, an
+    odd event, JSON msgspec refuses) is read again by :func:`load_json`.
+    """
+    if raw[:1] != b"[" or b"\\" in raw:
+        return None
+    try:
+        document = _parse_fast(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    if type(document) is not list or not 0 < len(document) <= MAX_EVENTS_PER_MESSAGE:
+        return None
+    built = fast_events_counted(document)
+    if built is None or raw.count(b'"') != 2 * built[1]:
+        return None
+    return [_decoded((i, event, None, b"")) for i, event in enumerate(built[0])]
 
 
 def check_time_bounds(decoded: list[Decoded], timestamp_ms: int, bounds: TimeBounds) -> list[Decoded]:
@@ -191,6 +231,8 @@ def encode_json(value: Any) -> bytes:
     (``1e3`` as ``1E+3``), so the letter shows what the producer sent.
     """
     if isinstance(value, Decimal):
+        return str(value).encode()
+    if type(value) is int:  # orjson writes none past 64 bits; load_json reads up to 4,300 digits
         return str(value).encode()
     if isinstance(value, dict):
         return b"{" + b",".join(orjson.dumps(k) + b":" + encode_json(v) for k, v in value.items()) + b"}"

@@ -18,6 +18,10 @@ writes ``__init__``, with each field's check inline. Left to pydantic:
 models' own validators are checked here by hand; a unit test pins them
 (tests/unit/streams/test_event_fast_path.py), so a new rule in the contract
 fails that test until this module learns it.
+
+Each shape also knows how many JSON strings (keys and text values) an
+object of it holds (:func:`fast_events_counted`): the decoder's proof that a
+parser keeping the last of duplicate keys saw none.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from pydantic import BaseModel
 
 from schemas.events import (
     MAX_ATTRIBUTE_KEY_CHARS,
@@ -84,7 +90,7 @@ _CHECKS = {
     "currency": "(type(x) is str and _currency(x) is not None)",
 }
 # Fields whose value pydantic converts: the function returns the converted value, or None.
-_CONVERSIONS = {"time": "_occurred_at", "seconds": "_seconds"}
+_CONVERSIONS = {"seconds": "_seconds"}
 _COMMON = {
     "schema_version": "version",
     "occurred_at": "time",
@@ -122,28 +128,104 @@ _PARTS_FIT = {
     LlmCall: "cached_input_tokens + cache_write_tokens <= input_tokens and reasoning_tokens <= output_tokens"
 }
 
+# BaseModel's slots, set through their descriptors: a third cheaper than object.__setattr__.
+_SLOT_SETTERS = {
+    f"_set_{name}": BaseModel.__dict__[slot].__set__
+    for name, slot in [
+        ("dict", "__dict__"),
+        ("fields_set", "__pydantic_fields_set__"),
+        ("extra", "__pydantic_extra__"),
+        ("private", "__pydantic_private__"),
+    ]
+}
 _known: set[str] = set()  # identifiers and SKUs seen valid (few: customers, agents, models)
 _KNOWN_MAX = 100_000
 Builder = Callable[[dict[str, Any]], UsageEvent | None]
-_builders: dict[tuple[str, tuple[str, ...]], Builder | None] = {}
+# How many JSON strings (keys and string values) an object of a shape holds: a number, or where
+# a field may be text or not (an optional id, seconds, attributes), a function of the object.
+Strings = int | Callable[[dict[str, Any]], int]
+Shape = tuple[str, tuple[str, ...]]
+_builders: dict[Shape, tuple[Builder, Strings] | None] = {}
 _BUILDERS_MAX = 4096
 
 
 def fast_event(item: Any) -> UsageEvent | None:
     """The event pydantic would make of ``item`` (a JSON object), or None: ask pydantic."""
-    if type(item) is not dict:
-        return None
-    kind = item.get("kind")
-    if type(kind) is not str:
-        return None
-    shape = (kind, tuple(item))
-    try:
-        build = _builders[shape]
-    except KeyError:
-        build = _builder(*shape)
-        if len(_builders) < _BUILDERS_MAX:
-            _builders[shape] = build
-    return build(item) if build is not None else None
+    return fast_events([item])[0]
+
+
+def fast_events(items: list[Any]) -> list[UsageEvent | None]:
+    """:func:`fast_event` of each item, in one loop: a message's events at once."""
+    built: list[UsageEvent | None] = []
+    append = built.append
+    builders = _builders
+    for item in items:
+        if type(item) is not dict or type(kind := item.get("kind")) is not str:
+            append(None)
+            continue
+        shape = (kind, tuple(item))
+        entry = builders.get(shape, _UNSEEN)
+        if entry is _UNSEEN:
+            entry = _remember(shape)
+        append(entry[0](item) if entry is not None else None)
+    return built
+
+
+def fast_events_counted(items: list[Any]) -> tuple[list[UsageEvent], int] | None:
+    """Every item built on the fast path, and the JSON strings they hold; None if one is not.
+
+    The count proves a parser that keeps the last of duplicate keys saw none
+    (:func:`streams.decoding.decode_message`).
+    """
+    built: list[UsageEvent] = []
+    append = built.append
+    builders = _builders
+    strings = 0
+    for item in items:
+        if type(item) is not dict or type(kind := item.get("kind")) is not str:
+            return None
+        shape = (kind, tuple(item))
+        entry = builders.get(shape, _UNSEEN)
+        if entry is _UNSEEN:
+            entry = _remember(shape)
+        if entry is None or (event := entry[0](item)) is None:
+            return None
+        append(event)
+        count = entry[1]
+        strings += count if type(count) is int else count(item)  # type: ignore[operator]
+    return built, strings
+
+
+# Marks a shape without an entry yet (None is a shape known to have no builder).
+_UNSEEN: tuple[Builder, Strings] = (lambda item: None, 0)
+
+
+def _remember(shape: Shape) -> tuple[Builder, Strings] | None:
+    build = _builder(*shape)
+    entry = None if build is None else (build, _strings(*shape))
+    if len(_builders) < _BUILDERS_MAX:
+        _builders[shape] = entry
+    return entry
+
+
+# Checks whose accepted values are always text, and those that may be text or not.
+_TEXT_CHECKS = {"id", "unique_id", "sku", "currency", "time"}
+_MAYBE_TEXT = {
+    "optional_id": "(d[{name!r}] is not None)",
+    "seconds": "(type(d[{name!r}]) is str)",
+    "attributes": "2 * len(d[{name!r}])",  # only str keys and values pass _attributes
+}
+
+
+def _strings(kind: str, keys: tuple[str, ...]) -> Strings:
+    """The JSON strings of an object of this shape that its builder accepts: keys and text values."""
+    checks = {**_COMMON, **_FIELDS[_MODELS[kind]], "kind": "id"}
+    fixed = len(keys) + sum(checks[name] in _TEXT_CHECKS for name in keys)
+    variable = [_MAYBE_TEXT[checks[name]].format(name=name) for name in keys if checks[name] in _MAYBE_TEXT]
+    if not variable:
+        return fixed
+    counter: Callable[[dict[str, Any]], int] = eval(f"lambda d: {fixed} + " + " + ".join(variable))
+    return counter
 
 
 def _identifier(value: str, limit: int) -> bool:
@@ -159,16 +241,6 @@ def _identifier(value: str, limit: int) -> bool:
             _known.clear()
         _known.add(value)
     return True
-
-
-def _occurred_at(value: Any) -> datetime | None:
-    """AwareDatetime and ``_to_utc``, for the UTC forms of :data:`_UTC_TIME`."""
-    if type(value) is not str or _UTC_TIME.fullmatch(value) is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)  # its tzinfo is datetime.UTC, as _to_utc's
-    except ValueError:  # a day or an hour out of range: pydantic says which
-        return None
 
 
 def _seconds(value: Any) -> Decimal | None:
@@ -220,7 +292,14 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         if name == "kind":
             continue
         lines.append(f"    v{i} = d[{name!r}]")
-        if checks[name] in _CONVERSIONS:
+        if checks[name] == "time":
+            # AwareDatetime and _to_utc for the UTC forms of _UTC_TIME, which fromisoformat reads
+            # as pydantic does, with datetime.UTC as _to_utc's tzinfo; a day or an hour out of
+            # range is pydantic's to name. Inline: a function call would cost a sixth of it.
+            lines.append(f"    if type(v{i}) is not str or _utc_time(v{i}) is None: return None")
+            lines.append(f"    try: v{i} = _fromisoformat(v{i})")
+            lines.append("    except ValueError: return None")
+        elif checks[name] in _CONVERSIONS:
             lines.append(f"    v{i} = {_CONVERSIONS[checks[name]]}(v{i})")
             lines.append(f"    if v{i} is None: return None")
         else:
@@ -236,32 +315,38 @@ def _builder(kind: str, keys: tuple[str, ...]) -> Builder | None:
         "_known": _known,
         "_control": _CONTROL.search,
         "_identifier": _identifier,
-        "_occurred_at": _occurred_at,
+        "_utc_time": _UTC_TIME.fullmatch,
+        "_fromisoformat": datetime.fromisoformat,
         "_seconds": _seconds,
         "_attributes": _attributes,
         "_currency": _CURRENCY.fullmatch,
         "_new": object.__new__,
-        "_set": object.__setattr__,
+        **_SLOT_SETTERS,
         "_model": model,
         "_sent": frozenset(keys),
     }
-    values = []
+    # The instance's __dict__: the fields in the model's order, defaults first, then what
+    # was sent and checked (a copy and an update cost a third of a literal of every field).
+    template = {}
     for name, info in fields.items():
-        if name in local and name != "kind":
-            values.append(f"{name!r}: {local[name]}")
-        elif info.default_factory is not None:
+        template[name] = kind if name == "kind" else info.default
+        if info.default_factory is not None and name not in sent:
             namespace[f"_{name}_factory"] = info.default_factory
-            values.append(f"{name!r}: _{name}_factory()")
-        else:
-            namespace[f"_{name}_default"] = info.default if name != "kind" else kind
-            values.append(f"{name!r}: _{name}_default")
+            made = "{}" if info.default_factory is dict else f"_{name}_factory()"
+            lines.append(f"    new_{name} = {made}")
+            local[name] = f"new_{name}"
+    namespace["_template"] = template
+    lines.append("    values = {**_template, **d}")
+    for name, var in local.items():
+        if name not in sent or checks.get(name) in {"time", *_CONVERSIONS}:  # converted values
+            lines.append(f"    values[{name!r}] = {var}")
     # What pydantic's validator sets on the instance after validation.
     lines += [
         "    event = _new(_model)",
-        "    _set(event, '__dict__', {" + ", ".join(values) + "})",
-        "    _set(event, '__pydantic_fields_set__', set(_sent))",
-        "    _set(event, '__pydantic_extra__', None)",
-        "    _set(event, '__pydantic_private__', None)",
+        "    _set_dict(event, values)",
+        "    _set_fields_set(event, set(_sent))",
+        "    _set_extra(event, None)",
+        "    _set_private(event, None)",
         "    return event",
     ]
     exec("\n".join(lines), namespace)

@@ -6,6 +6,9 @@ text rate of a price, a call's cost is a sum of integer products, equal to
 the Decimal sum :mod:`streams.pricing` computes (each term there is exact,
 so nothing is rounded) at a fraction of its cost. A price with a rate finer
 than that, or a tiered rate, has no integer rates and is priced in Decimal.
+
+Per-call, per-query and per-token (embedding) rates are whole pico-dollars
+the same way (:func:`unit_rate_pico`, :func:`token_rate_pico`).
 """
 
 from __future__ import annotations
@@ -54,11 +57,22 @@ def text_cost_pico(event: LlmCall, rates: TextRates) -> int:
     )
 
 
-def _pico(rate: object) -> int | None:
+def token_rate_pico(per_mtok: Decimal) -> int | None:
+    """A rate in USD per million tokens as whole pico-dollars per token, or None where it is finer."""
+    return _pico(per_mtok)
+
+
+def unit_rate_pico(rate: Decimal) -> int | None:
+    """A rate in USD per unit (a call, a query) as whole pico-dollars, or None where it is finer."""
+    return _pico(rate, 12)
+
+
+def _pico(rate: object, shift: int = 6) -> int | None:
+    """USD per 10**(12 - shift) units as pico-dollars per unit: per million tokens by default."""
     if not isinstance(rate, Decimal):
         return None  # a tiered rate depends on the prompt: priced in Decimal
     try:
-        scaled = rate.scaleb(6, _EXACT)  # USD per million tokens to pico-dollars per token
+        scaled = rate.scaleb(shift, _EXACT)
     except Inexact:
         return None
-    return int(scaled) if scaled == scaled.to_integral_value() else None
+    return int(scaled) if scaled.is_finite() and scaled == scaled.to_integral_value() else None

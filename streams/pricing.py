@@ -14,9 +14,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from schemas.dead_letters import DeadLetterCode
 from schemas.events import (
@@ -48,7 +48,7 @@ from schemas.prices import (
     synced_sku,
 )
 from streams.model_names import source_candidates
-from streams.pico_rates import TextRates, text_cost_pico, text_rates
+from streams.pico_rates import TextRates, text_rates, token_rate_pico, unit_rate_pico
 
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)
@@ -57,6 +57,14 @@ SECONDS_PER_MONTH = Decimal(730 * 3600)
 BYTES_PER_GB = Decimal(10**9)
 _WIDE = Context(prec=50)
 T = TypeVar("T")
+# After any occurred_at the contract admits: when the newest version of a SKU stops being in force.
+_NEVER = datetime.max.replace(tzinfo=UTC)
+# An integer cost is the Decimal cost only while the Decimal product is exact: ToolCall's and
+# VectorQuery's multiply in the default context, of 28 digits.
+_EXACT_PICO = 10**28
+# Below _EXACT_PICO, ``Decimal(pico) * PICO`` is exact in any context of 28 digits or more (Python's
+# default; the worker sets 38) and costs half of from_pico, which shifts in a 50-digit context.
+PICO = Decimal("1E-12")
 
 
 class UnpriceableEventError(Exception):
@@ -157,6 +165,10 @@ class PriceCatalog:
         self._discounts: dict[str, list[_Negotiated[Decimal]]] = {}
         # Per (version, sku): the price's integer text rates, None where it has none.
         self._pico_rates: dict[tuple[str, str], TextRates | None] = {}
+        # Per (meter, sku): the list price in force at the last time asked and until when.
+        self._listed: dict[tuple[str, str], _Listed] = {}
+        # Per (provider, model) as sent: its SKU and that SKU's entry of _listed.
+        self._llm_prices: dict[tuple[str, str], tuple[str, _Listed]] = {}
         for version in versions:
             self.add(version)
 
@@ -172,6 +184,8 @@ class PriceCatalog:
             self._aliases = {name: sku for v in self.versions for name, sku in v.aliases.items()}
         self._llm_skus = {}  # a new SKU or alias may resolve a name differently
         self._pico_rates = {}  # a version published again may change its rates
+        self._listed = {}  # and a new version ends another's time in force
+        self._llm_prices = {}
 
     def _insert(self, version: PriceVersion) -> None:
         if version.layer == "negotiated":
@@ -255,10 +269,77 @@ class PriceCatalog:
 
     def price(self, event: UsageEvent) -> PricedEvent:
         """Price one event by the version in force at its ``occurred_at``."""
-        priced = self._list_or_fixed(event)
-        if self._discounts and not isinstance(event, Outcome | Correction):
-            return self._discounted(priced)
-        return priced
+        if self._fixed or self._discounts:  # negotiated rates: looked up in full for each event
+            priced = self._list_or_fixed(event)
+            if self._discounts and not isinstance(event, Outcome | Correction):
+                return self._discounted(priced)
+            return priced
+        kind = type(event)
+        if kind is LlmCall:
+            return self._llm_listed(cast(LlmCall, event))
+        if kind is ToolCall or kind is VectorQuery or kind is Embedding:
+            return self._per_unit_listed(cast(ToolCall | VectorQuery | Embedding, event))
+        return self._list_or_fixed(event)
+
+    def _listed_at(self, meter: str, sku: str, at: datetime) -> _Listed:
+        """The list price in force at ``at``: the last one looked up while ``at`` is in its time."""
+        listed = self._listed.get((meter, sku))
+        if listed is not None and listed.start <= at < listed.end:
+            return listed
+        version, price = self.price_at(meter, sku, at)  # raises what cannot be priced
+        times = self._times[(meter, sku)]
+        index = bisect.bisect_right(times, at)
+        end = times[index] if index < len(times) else _NEVER
+        listed = _Listed(times[index - 1], end, version, price, _integer_rate(price))
+        self._listed[(meter, sku)] = listed
+        return listed
+
+    def _llm_listed(self, event: LlmCall) -> PricedEvent:
+        """A call by its list price: in integers when its text rates are whole pico-dollars."""
+        names, at = (event.provider, event.model), event.occurred_at
+        remembered = self._llm_prices.get(names)
+        if remembered is not None and remembered[1].start <= at < remembered[1].end:
+            sku, listed = remembered
+        else:
+            sku = self.llm_sku(*names)
+            listed = self._listed_at("llm", sku, at)
+            self._llm_prices[names] = sku, listed
+        rates = listed.rate
+        if (
+            type(rates) is TextRates
+            and event.service_tier is None
+            and not event.batch
+            and not (
+                event.input_audio_tokens
+                or event.output_audio_tokens
+                or event.input_image_tokens
+                or event.output_image_tokens
+            )
+        ):
+            return _price_llm_pico(event, rates, listed.version, sku)
+        return self._list_or_fixed(event)
+
+    def _per_unit_listed(self, event: ToolCall | VectorQuery | Embedding) -> PricedEvent:
+        """Calls, queries or embedded tokens times a whole pico-dollar rate; else as :func:`_apply`."""
+        provider = ""
+        if type(event) is ToolCall:
+            sku, count, unit = event.tool, event.calls, "calls"
+        elif type(event) is VectorQuery:
+            sku = provider = event.provider
+            count, unit = event.queries, "queries"
+        else:
+            embedding = cast(Embedding, event)
+            sku, count, unit = embedding.model, embedding.tokens, "tokens"
+        listed = self._listed_at(event.kind, sku, event.occurred_at)
+        rate = listed.rate
+        if type(rate) is not int or count * rate >= _EXACT_PICO:
+            return _apply(event, listed.price, listed.version)
+        pico = count * rate
+        tokens = TokenUsage(count) if type(event) is Embedding else TokenUsage()
+        return PricedEvent(
+            event, Decimal(pico) * PICO, listed.version, sku, provider, Decimal(count), unit, tokens,
+            cost_pico=pico,
+        )  # fmt: skip
 
     def _discounted(self, priced: PricedEvent) -> PricedEvent:
         """A list-priced event less its provider's negotiated discount in force."""
@@ -334,6 +415,32 @@ class _Negotiated(Generic[T]):
     @property
     def order(self) -> tuple[datetime, str]:
         return self.effective_from, self.version
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A (meter, SKU)'s list price in force from ``start`` until ``end``, and its integer rate."""
+
+    start: datetime
+    end: datetime
+    version: str
+    price: Price
+    # Pico-dollars per call, query or token; an LLM price's text rates (without a per-request
+    # fee); None where the price has no such exact integers and is priced in Decimal.
+    rate: int | TextRates | None
+
+
+def _integer_rate(price: Price) -> int | TextRates | None:
+    match price:
+        case LlmPrice():
+            return text_rates(price) if price.per_request is None else None
+        case ToolPrice():
+            return unit_rate_pico(price.per_call)
+        case VectorQueryPrice():
+            return unit_rate_pico(price.per_query)
+        case EmbeddingPrice():
+            return token_rate_pico(price.per_mtok)
+    return None
 
 
 def _insort(entries: list[_Negotiated[T]], entry: _Negotiated[T]) -> None:
@@ -456,12 +563,27 @@ def _text_only(event: LlmCall, price: LlmPrice) -> bool:
 
 
 def _price_llm_pico(event: LlmCall, rates: TextRates, version: str, sku: str) -> PricedEvent:
-    """:func:`_price_llm` for a text-only call, in integers: the same cost, exactly."""
-    pico = text_cost_pico(event, rates)
-    quantity = Decimal(event.input_tokens + event.output_tokens)
+    """:func:`_price_llm` for a text-only call, in integers: the same cost, exactly.
+
+    Without audio or image tokens the text parts are the totals less the
+    cache and reasoning parts (``text_cost_pico``, without its properties).
+    """
+    values = event.__dict__  # one lookup per field, not an attribute's
+    total_in, cached = values["input_tokens"], values["cached_input_tokens"]
+    write = values["cache_write_tokens"]
+    total_out, reasoning = values["output_tokens"], values["reasoning_tokens"]
+    pico = (
+        (total_in - cached - write) * rates.input
+        + cached * rates.cached_input
+        + write * rates.cache_write
+        + (total_out - reasoning) * rates.output
+        + reasoning * rates.reasoning
+    )
+    tokens = TokenUsage(total_in, cached, write, total_out, reasoning)
+    cost = Decimal(pico) * PICO if pico < _EXACT_PICO else from_pico(pico)
     return PricedEvent(
-        event, from_pico(pico), version, sku, event.provider, quantity,
-        "tokens", _llm_tokens(event), model_sent=event.model, cost_pico=pico,
+        event, cost, version, sku, values["provider"], Decimal(total_in + total_out),
+        "tokens", tokens, values["model"], 1, pico,
     )  # fmt: skip
 
 

@@ -241,20 +241,23 @@ class BatchProcessor:
         dead: list[DeadLetter] = []
         now = datetime.now(UTC)
         for msg in messages:
+            keyed = None  # a customer_id found to be the message's key: its other events match it
             for item in decode_message(msg.value or b"", msg.timestamp_ms, self.bounds):
                 event = item.event
                 if event is None:
                     assert item.error is not None
                     dead.append(_dead(msg, item, *item.error, now))
                     continue
-                if msg.key != event.customer_id.encode():
-                    # Per-window offset marks need all of a customer's events on one partition.
-                    reason = (
-                        f"message key {msg.key!r} is not the event's customer_id "
-                        f"{event.customer_id!r}; key usage messages by customer_id"
-                    )
-                    dead.append(_dead(msg, item, DeadLetterCode.WRONG_KEY, reason, now))
-                    continue
+                if event.customer_id != keyed:
+                    if msg.key != event.customer_id.encode():
+                        # Per-window offset marks need all of a customer's events on one partition.
+                        reason = (
+                            f"message key {msg.key!r} is not the event's customer_id "
+                            f"{event.customer_id!r}; key usage messages by customer_id"
+                        )
+                        dead.append(_dead(msg, item, DeadLetterCode.WRONG_KEY, reason, now))
+                        continue
+                    keyed = event.customer_id
                 try:
                     cost = self.catalog.price(event)
                 except UnpriceableEventError as exc:

@@ -106,6 +106,16 @@ def test_a_bad_events_letter_keeps_its_numbers_as_sent() -> None:
     assert len(bad) == 1 and b'"output_tokens":2E+2' in bad[0].raw
 
 
+def test_a_count_past_64_bits_among_good_events_is_a_dead_letter_with_its_digits() -> None:
+    raw = orjson.dumps([llm_call("a"), llm_call("b")]).replace(
+        b'"output_tokens":200}]', b'"output_tokens":' + b"9" * 40 + b"}]"
+    )
+    decoded = decode(raw)
+    assert decoded[0].event is not None and decoded[1].event is None
+    assert decoded[1].error is not None and decoded[1].error[0] == "invalid_event"
+    assert b'"output_tokens":' + b"9" * 40 + b"}" in decoded[1].raw
+
+
 def test_more_events_than_a_message_may_hold_are_refused_whole() -> None:
     assert MAX_EVENTS_PER_MESSAGE - 1 <= 2**16 - 1  # the last index fits ledger.source_index UInt16
     [item] = decode(b"[" + b",".join([b"{}"] * (MAX_EVENTS_PER_MESSAGE + 1)) + b"]")

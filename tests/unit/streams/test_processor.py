@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from streams.aggregation import WindowKey
 from streams.processor import RawMessage
-from tests.factories import batch, hour_total, processor, sms
+from tests.factories import batch, encoded, hour_total, processor, sms
 from tests.fakes import DictState, FakeSink
 
 
@@ -98,6 +98,16 @@ def test_a_message_not_keyed_by_its_customer_is_dead_lettered() -> None:
     message = RawMessage("usage", 0, 0, None, sms("e1"))
     stats = asyncio.run(processor(sink, state, letters).process([message]))
     assert stats.counted == 0 and letters[0].code == "wrong_key"
+
+
+def test_another_customers_event_inside_acmes_message_is_dead_lettered_alone() -> None:
+    sink, state, letters = FakeSink(), DictState(), []
+    events = [sms("e1"), encoded("e2", customer="globex"), sms("e3"), encoded("e4", customer="acme ")]
+    envelope = b"[" + b",".join(events) + b"]"
+    stats = asyncio.run(processor(sink, state, letters).process(batch([envelope])))
+    # "acme " is acme once stripped, as the contract reads it; globex is not.
+    assert stats.counted == 3 and [letter.code for letter in letters] == ["wrong_key"]
+    assert letters[0].source_index == 1 and b"globex" in (letters[0].value or b"")
 
 
 def test_a_backfill_out_of_time_order_needs_no_clickhouse_lookups_before_any_expiry() -> None:

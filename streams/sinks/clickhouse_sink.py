@@ -25,6 +25,7 @@ from operator import attrgetter, itemgetter
 from string import Template
 from typing import Any, TypeVar
 
+import lz4.frame
 import numpy as np
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
@@ -43,7 +44,9 @@ from streams.aggregation import (
 )
 from streams.dedup import CountedId, Hashes, Seconds
 from streams.pricing import PricedEvent
+from streams.sinks import native_block
 from streams.sinks.column_types import TableTypes, datetime_ticks
+from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES, Columns, ledger_columns, window_columns
 
 LEDGER_COLUMNS = (
     "event_id_sent",  # stored as a UUID when it is one (sql/ddl/015_ledger_layout.sql)
@@ -220,9 +223,34 @@ _PICO = {"cost_windows": PICO_COLUMNS}  # columns written from pico-dollar ints
 _COLUMNS = {"ledger": LEDGER_COLUMNS, "cost_windows": WINDOW_COLUMNS, "dead_letters": DEAD_LETTER_COLUMNS}
 
 
+def _months_apart(first: datetime, last: datetime) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def _one_insert(rows: int, first: datetime, last: datetime) -> bool:
+    """Can rows from ``first`` to ``last`` go in as one insert (:func:`insert_chunks`' limits)?"""
+    return rows <= MAX_ROWS_PER_INSERT and _months_apart(first, last) < MAX_MONTHS_PER_INSERT
+
+
+def _occurred_at(item: Counted) -> datetime:
+    return item[2].event.occurred_at
+
+
+def _window_start(item: tuple[WindowKey, WindowAggregate]) -> datetime:
+    return datetime.fromtimestamp(item[0].start, UTC)
+
+
 class ClickHouseSink:
-    def __init__(self, client: AsyncClient) -> None:
+    """``native``: write the ledger and windows as hand-built Native blocks
+    (:mod:`streams.sinks.native_block`) while the tables have the types it
+    writes; otherwise, or when False, through clickhouse-connect's insert."""
+
+    def __init__(self, client: AsyncClient, native: bool = True) -> None:
         self.client = client
+        self.native = native
+        # The Native blocks go uncompressed: on loopback LZ4 costs the worker more CPU
+        # than the bytes it saves (bench/ledger_sink.py --lz4); "lz4" for a remote server.
+        self.compression: str | None = None
         self._types = TableTypes(client)
         self._probes_ready = False
 
@@ -233,9 +261,63 @@ class ClickHouseSink:
         dead_letters: Sequence[Sequence[Any]] = (),
     ) -> None:
         now = datetime.now(UTC)
-        await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted])
-        await self.insert("cost_windows", [window_row(k, a, now) for k, a in windows.items()])
+        await self.write_ledger(counted, now)
+        await self.write_windows(windows, now)
         await self.insert("dead_letters", dead_letters)
+
+    async def write_ledger(self, counted: Sequence[Counted], now: datetime, suffix: str = "") -> None:
+        if not counted:
+            return
+        if not await self._writes_natively("ledger" + suffix, LEDGER_COLUMNS, LEDGER_TYPES):
+            await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], suffix)
+            return
+        columns = ledger_columns(counted, now)
+        if _one_insert(len(counted), min(columns["occurred_at"]), max(columns["occurred_at"])):
+            await self._insert_block("ledger" + suffix, LEDGER_TYPES, columns, len(counted))
+            return
+        for chunk in insert_chunks(counted, _occurred_at):  # a batch spanning years: rare
+            await self._insert_block("ledger" + suffix, LEDGER_TYPES, ledger_columns(chunk, now), len(chunk))
+
+    async def write_windows(
+        self, windows: Mapping[WindowKey, WindowAggregate], now: datetime, suffix: str = ""
+    ) -> None:
+        if not windows:
+            return
+        if not await self._writes_natively("cost_windows" + suffix, WINDOW_COLUMNS, WINDOW_TYPES):
+            await self.insert("cost_windows", [window_row(k, a, now) for k, a in windows.items()], suffix)
+            return
+        starts = [key.start for key in windows]
+        first, last = (datetime.fromtimestamp(at, UTC) for at in (min(starts), max(starts)))
+        if _one_insert(len(windows), first, last):
+            await self._insert_block(
+                "cost_windows" + suffix, WINDOW_TYPES, window_columns(windows, now), len(windows)
+            )
+            return
+        for chunk in insert_chunks(list(windows.items()), _window_start):
+            columns = window_columns(dict(chunk), now)
+            await self._insert_block("cost_windows" + suffix, WINDOW_TYPES, columns, len(chunk))
+
+    async def _writes_natively(self, table: str, names: tuple[str, ...], types: Mapping[str, str]) -> bool:
+        """Does the server describe ``table`` with exactly the types the Native writers write?"""
+        if not self.native:
+            return False
+        described = await self._types.get(table, names)
+        return [t.name for t in described] == [types[name] for name in names]
+
+    async def _insert_block(self, table: str, types: Mapping[str, str], columns: Columns, rows: int) -> None:
+        writers = native_block.WRITERS
+        body = native_block.block(
+            [(name, kind, writers[kind](columns[name])) for name, kind in types.items()], rows
+        )
+        if self.compression == "lz4":
+            body = lz4.frame.compress(body)
+        try:
+            await self.client.raw_insert(
+                table, list(types), insert_block=body, fmt="Native", compression=self.compression
+            )
+        except Exception:
+            self._types.forget(table)  # the next write describes the table again
+            raise
 
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
         """Rows in column form, with the table's own column types (:mod:`streams.sinks.column_types`)."""
@@ -262,9 +344,8 @@ class ClickHouseSink:
                 await self.client.command(f"CREATE OR REPLACE TABLE {name}_probe AS {name} ENGINE = Null")
             self._probes_ready = True
         now = datetime.now(UTC)
-        await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], "_probe")
-        rows = [window_row(k, a, now) for k, a in (windows or {}).items()]
-        await self.insert("cost_windows", rows, "_probe")
+        await self.write_ledger(counted, now, "_probe")
+        await self.write_windows(windows or {}, now, "_probe")
 
     async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
         """Where each (customer, event_id) was counted, as far back as ``event_ids`` keeps; one query."""

@@ -1,0 +1,218 @@
+"""A batch's ledger and window rows as columns, in the forms :mod:`streams.sinks.native_block` writes.
+
+The same values as :func:`streams.sinks.clickhouse_sink.ledger_row` and
+``window_row`` (the tests hold them equal), taken a column at a time:
+``attrgetter`` and ``zip`` move every field in C, and only what differs by
+event kind (an LLM call's batch and tier, an outcome's type and value, a
+correction's links) is looked at event by event. Money comes out as ints of
+the column's units (1e-12 USD), times as aware datetimes or epoch seconds.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from schemas.events import MEDIA_TOKENS, Correction, LlmCall, Outcome
+from schemas.money import PICO_DIGITS
+from streams.aggregation import (
+    AGGREGATE_COLUMNS,
+    AGGREGATE_FIELDS,
+    PICO_COLUMNS,
+    Counted,
+    WindowAggregate,
+    WindowKey,
+    split_position,
+)
+
+# Each column a sequence or a NumPy array of its values.
+Columns = dict[str, Any]
+
+# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015): the
+# sink writes a table's block itself only while the server describes exactly these.
+LEDGER_TYPES = {
+    "event_id_sent": "String",
+    "occurred_at": "DateTime64(6, 'UTC')",
+    "customer_id": "LowCardinality(String)",
+    "agent_id": "LowCardinality(String)",
+    "user_id": "String",
+    "task_id": "String",
+    "request_id": "String",
+    "kind": "LowCardinality(String)",
+    "provider": "LowCardinality(String)",
+    "sku": "LowCardinality(String)",
+    "model_sent": "LowCardinality(String)",
+    "unit": "LowCardinality(String)",
+    "quantity": "Decimal(38, 12)",
+    "input_tokens": "UInt64",
+    "cached_input_tokens": "UInt64",
+    "cache_write_tokens": "UInt64",
+    "output_tokens": "UInt64",
+    "reasoning_tokens": "UInt64",
+    "batch": "Bool",
+    "cost": "Decimal(38, 12)",
+    "currency": "LowCardinality(String)",
+    "price_version": "LowCardinality(String)",
+    "outcome_type": "LowCardinality(String)",
+    "outcome_value": "Nullable(Decimal(38, 12))",
+    "success": "Bool",
+    "attributes": "Map(String, String)",
+    "source_partition": "UInt16",
+    "source_offset": "UInt64",
+    "source_index": "UInt16",
+    "ingested_at": "DateTime64(3, 'UTC')",
+    "service_tier": "LowCardinality(String)",
+    "corrects": "String",
+    "reprice_run": "LowCardinality(String)",
+    **dict.fromkeys(MEDIA_TOKENS, "UInt64"),
+}
+
+# cost_windows' (002), derived from the window model as the sink's columns are.
+WINDOW_TYPES = {
+    "customer_id": "LowCardinality(String)",
+    "agent_id": "LowCardinality(String)",
+    "category": "LowCardinality(String)",
+    "window_size": "UInt32",
+    "window_start": "DateTime('UTC')",
+    **{
+        column: "Decimal(38, 12)" if kind is Decimal or column in PICO_COLUMNS else "UInt64"
+        for column, kind in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True)
+    },
+    "source_partition": "UInt16",
+    "updated_at": "DateTime64(3, 'UTC')",
+}
+# The windows' Decimal fields (pico-dollar fields are ints already).
+_WINDOW_DECIMALS = [
+    c for c, k in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True) if k is Decimal
+]
+
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+_PRICED = attrgetter("event", "provider", "sku", "model_sent", "unit", "quantity", "cost", "cost_pico")
+_EVENT = attrgetter("event_id", "occurred_at", "customer_id", "agent_id", "kind", "attributes")
+_OPTIONAL_IDS = attrgetter("user_id", "task_id", "request_id")
+# TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
+_TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
+_INDEX_MASK = (1 << 16) - 1  # streams.aggregation.position's place-in-message bits
+
+_WIDE = decimal.Context(prec=50)  # shifting a Decimal(38, 12)'s point never rounds here
+_UNITS: dict[Decimal, int] = {}  # amounts seen recently: token counts and prices repeat
+_UNITS_KEPT = 100_000
+
+
+def units(amounts: Sequence[Decimal]) -> list[int]:
+    """Amounts as ints of 1e-12, truncated toward zero past the 12th place as the library's writer does."""
+    found: list[Any] = list(map(_UNITS.get, amounts))
+    if None in found:
+        if len(_UNITS) > _UNITS_KEPT:
+            _UNITS.clear()
+        for row, amount in enumerate(amounts):
+            if found[row] is None:
+                found[row] = _UNITS[amount] = int(Decimal(amount).scaleb(PICO_DIGITS, _WIDE))
+    return found
+
+
+def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
+    """The ledger rows of ``counted`` (as ``ledger_row`` makes them), column by column."""
+    rows = len(counted)
+    partitions, positions, priced = zip(*counted, strict=True)
+    events, provider, sku, model_sent, unit, quantity, cost, cost_pico = zip(
+        *map(_PRICED, priced), strict=True
+    )
+    event_id, occurred_at, customer, agent, kind, attributes = zip(*map(_EVENT, events), strict=True)
+    # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
+    optional = [
+        ids if all(ids) else [i or "" for i in ids] for ids in zip(*map(_OPTIONAL_IDS, events), strict=True)
+    ]
+    columns: Columns = {
+        "event_id_sent": event_id,
+        "occurred_at": occurred_at,
+        "customer_id": customer,
+        "agent_id": agent,
+        "user_id": optional[0],
+        "task_id": optional[1],
+        "request_id": optional[2],
+        "provider": provider,
+        "sku": sku,
+        "model_sent": model_sent,
+        "unit": unit,
+        "quantity": units(quantity),
+        "cost": _costs(cost, cost_pico),
+        "currency": ["USD"] * rows,
+        "price_version": [p.price_version for p in priced],
+        "attributes": attributes,
+        "source_partition": partitions,
+        "ingested_at": [now] * rows,
+        **_kinds(events, list(kind)),
+        **_positions(positions),
+    }
+    tokens = zip(*map(_TOKENS, [p.tokens for p in priced]), strict=True)
+    columns.update(zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), tokens, strict=True))
+    return columns
+
+
+def _costs(cost: Sequence[Decimal], cost_pico: Sequence[int | None]) -> list[int]:
+    """Pricing's own pico-dollar ints where it has them, else the Decimal's units."""
+    if None not in cost_pico:
+        return list(cost_pico)  # type: ignore[arg-type]  # no None here
+    converted = iter(units([c for c, p in zip(cost, cost_pico, strict=True) if p is None]))
+    return [next(converted) if p is None else p for p in cost_pico]
+
+
+def _positions(positions: Sequence[int]) -> Columns:
+    try:
+        both = np.array(positions, dtype=np.uint64)
+    except OverflowError:  # past 2**64: Python ints, which the UInt64 writer refuses as the library's would
+        offsets, indexes = zip(*map(split_position, positions), strict=True)
+        return {"source_offset": offsets, "source_index": indexes}
+    return {"source_offset": both >> np.uint64(16), "source_index": both & np.uint64(_INDEX_MASK)}
+
+
+def _kinds(events: Sequence[Any], kind: list[str]) -> Columns:
+    """The columns that only some kinds of event fill; ``kind`` becomes each row's category."""
+    rows = len(events)
+    batch, tier, outcome_type = [False] * rows, [""] * rows, [""] * rows
+    value: list[Decimal | None] = [None] * rows
+    success, corrects, run = [True] * rows, [""] * rows, [""] * rows
+    for row, event in enumerate(events):
+        of = type(event)  # the contract's kinds are final: type() is a third of isinstance
+        if of is LlmCall:
+            if event.batch or event.service_tier:
+                batch[row], tier[row] = event.batch, event.tier or ""
+        elif of is Outcome:
+            outcome_type[row], value[row], success[row] = event.outcome_type, event.value, event.success
+        elif of is Correction:  # stands under the corrected event's kind, linked to it
+            kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
+    values = [v for v in value if v is not None]
+    converted = iter(units(values))
+    return {
+        "kind": kind,
+        "batch": batch,
+        "service_tier": tier,
+        "outcome_type": outcome_type,
+        "outcome_value": [None if v is None else next(converted) for v in value] if values else value,
+        "success": success,
+        "corrects": corrects,
+        "reprice_run": run,
+    }
+
+
+def window_columns(windows: Mapping[WindowKey, WindowAggregate], now: datetime) -> Columns:
+    """``windows`` as ``cost_windows`` columns (as ``window_row`` makes them, start in epoch seconds)."""
+    keys = zip(*windows, strict=True)  # window_start stays epoch seconds: DateTime's own ticks
+    fields = zip(*map(WindowAggregate.values, windows.values()), strict=True)
+    columns = dict(zip(WINDOW_TYPES, [*keys, *fields, [now] * len(windows)], strict=True))
+    for name in _WINDOW_DECIMALS:
+        columns[name] = units(columns[name])
+    return columns

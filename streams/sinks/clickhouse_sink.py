@@ -248,9 +248,9 @@ class ClickHouseSink:
     def __init__(self, client: AsyncClient, native: bool = True) -> None:
         self.client = client
         self.native = native
-        # The Native blocks go uncompressed: on loopback LZ4 costs the worker more CPU
-        # than the bytes it saves (bench/ledger_sink.py --lz4); "lz4" for a remote server.
-        self.compression: str | None = None
+        # LZ4 pays even on loopback: compressing a block costs the worker less CPU than
+        # handing the socket 3-4x the bytes (bench/ledger_sink.py: native vs native_lz4).
+        self.compression: str | None = "lz4"
         self._types = TableTypes(client)
         self._probes_ready = False
 

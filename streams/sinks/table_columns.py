@@ -14,6 +14,7 @@ import decimal
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -87,6 +88,8 @@ WINDOW_TYPES = {
     "source_partition": "UInt16",
     "updated_at": "DateTime64(3, 'UTC')",
 }
+# The fields in AGGREGATE_COLUMNS order, read in C (WindowAggregate.values is Python).
+_WINDOW_FIELDS = attrgetter(*AGGREGATE_FIELDS)
 # The windows' Decimal fields (pico-dollar fields are ints already).
 _WINDOW_DECIMALS = [
     c for c, k in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True) if k is Decimal
@@ -99,11 +102,32 @@ _TOKEN_COLUMNS = (
     "output_tokens",
     "reasoning_tokens",
 )
-_PRICED = attrgetter("event", "provider", "sku", "model_sent", "unit", "quantity", "cost", "cost_pico")
-_EVENT = attrgetter("event_id", "occurred_at", "customer_id", "agent_id", "kind", "attributes")
-_OPTIONAL_IDS = attrgetter("user_id", "task_id", "request_id")
-# TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
-_TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
+# A priced event's fields the ledger takes as they are: name, then column (dotted: attrgetter follows it).
+_AS_THEY_ARE = {
+    "event.event_id": "event_id_sent",
+    "event.occurred_at": "occurred_at",
+    "event.customer_id": "customer_id",
+    "event.agent_id": "agent_id",
+    "provider": "provider",
+    "sku": "sku",
+    "model_sent": "model_sent",
+    "unit": "unit",
+    "price_version": "price_version",
+    "event.attributes": "attributes",
+    **{f"tokens.{name.removesuffix('_tokens')}": name for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)},
+}
+# And those the ledger's columns are made from.
+_MADE_FROM = (
+    "event",
+    "event.kind",
+    "quantity",
+    "cost",
+    "cost_pico",
+    "event.user_id",
+    "event.task_id",
+    "event.request_id",
+)
+_FIELDS = attrgetter(*_AS_THEY_ARE, *_MADE_FROM)
 _INDEX_MASK = (1 << 16) - 1  # streams.aggregation.position's place-in-message bits
 
 _WIDE = decimal.Context(prec=50)  # shifting a Decimal(38, 12)'s point never rounds here
@@ -117,9 +141,10 @@ def units(amounts: Sequence[Decimal]) -> list[int]:
     if None in found:
         if len(_UNITS) > _UNITS_KEPT:
             _UNITS.clear()
-        for row, amount in enumerate(amounts):
-            if found[row] is None:
-                found[row] = _UNITS[amount] = int(Decimal(amount).scaleb(PICO_DIGITS, _WIDE))
+        missing = [Decimal(amount) for amount, unit in zip(amounts, found, strict=True) if unit is None]
+        converted = map(int, map(_WIDE.scaleb, missing, repeat(PICO_DIGITS)))
+        _UNITS.update(zip(missing, converted, strict=True))
+        found = list(map(_UNITS.__getitem__, amounts))
     return found
 
 
@@ -127,38 +152,26 @@ def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
     """The ledger rows of ``counted`` (as ``ledger_row`` makes them), column by column."""
     rows = len(counted)
     partitions, positions, priced = zip(*counted, strict=True)
-    events, provider, sku, model_sent, unit, quantity, cost, cost_pico = zip(
-        *map(_PRICED, priced), strict=True
-    )
-    event_id, occurred_at, customer, agent, kind, attributes = zip(*map(_EVENT, events), strict=True)
+    fields = list(zip(*map(_FIELDS, priced), strict=True))  # one pass over the events, in C
+    columns: Columns = dict(zip(_AS_THEY_ARE.values(), fields, strict=False))
+    events, kind, quantity, cost, cost_pico, *optional = fields[len(_AS_THEY_ARE) :]
     # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
-    optional = [
-        ids if all(ids) else [i or "" for i in ids] for ids in zip(*map(_OPTIONAL_IDS, events), strict=True)
-    ]
-    columns: Columns = {
-        "event_id_sent": event_id,
-        "occurred_at": occurred_at,
-        "customer_id": customer,
-        "agent_id": agent,
-        "user_id": optional[0],
-        "task_id": optional[1],
-        "request_id": optional[2],
-        "provider": provider,
-        "sku": sku,
-        "model_sent": model_sent,
-        "unit": unit,
-        "quantity": units(quantity),
-        "cost": _costs(cost, cost_pico),
-        "currency": ["USD"] * rows,
-        "price_version": [p.price_version for p in priced],
-        "attributes": attributes,
-        "source_partition": partitions,
-        "ingested_at": [now] * rows,
+    columns.update(
+        zip(
+            ("user_id", "task_id", "request_id"),
+            [i if all(i) else [x or "" for x in i] for i in optional],
+            strict=True,
+        )
+    )
+    columns.update(
+        quantity=units(quantity),
+        cost=_costs(cost, cost_pico),
+        currency=["USD"] * rows,
+        source_partition=partitions,
+        ingested_at=[now] * rows,
         **_kinds(events, list(kind)),
         **_positions(positions),
-    }
-    tokens = zip(*map(_TOKENS, [p.tokens for p in priced]), strict=True)
-    columns.update(zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), tokens, strict=True))
+    )
     return columns
 
 
@@ -211,7 +224,7 @@ def _kinds(events: Sequence[Any], kind: list[str]) -> Columns:
 def window_columns(windows: Mapping[WindowKey, WindowAggregate], now: datetime) -> Columns:
     """``windows`` as ``cost_windows`` columns (as ``window_row`` makes them, start in epoch seconds)."""
     keys = zip(*windows, strict=True)  # window_start stays epoch seconds: DateTime's own ticks
-    fields = zip(*map(WindowAggregate.values, windows.values()), strict=True)
+    fields = zip(*map(_WINDOW_FIELDS, windows.values()), strict=True)
     columns = dict(zip(WINDOW_TYPES, [*keys, *fields, [now] * len(windows)], strict=True))
     for name in _WINDOW_DECIMALS:
         columns[name] = units(columns[name])

@@ -11,16 +11,16 @@ the column's units (1e-12 USD), times as aware datetimes or epoch seconds.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from itertools import repeat
-from operator import attrgetter
+from itertools import compress, count, repeat
+from operator import attrgetter, eq, itemgetter
 from typing import Any
 
 import numpy as np
 
-from schemas.events import MEDIA_TOKENS, Correction, LlmCall, Outcome
+from schemas.events import MEDIA_TOKENS
 from schemas.money import PICO_DIGITS
 from streams.aggregation import (
     AGGREGATE_COLUMNS,
@@ -102,32 +102,22 @@ _TOKEN_COLUMNS = (
     "output_tokens",
     "reasoning_tokens",
 )
-# A priced event's fields the ledger takes as they are: name, then column (dotted: attrgetter follows it).
-_AS_THEY_ARE = {
-    "event.event_id": "event_id_sent",
-    "event.occurred_at": "occurred_at",
-    "event.customer_id": "customer_id",
-    "event.agent_id": "agent_id",
-    "provider": "provider",
-    "sku": "sku",
-    "model_sent": "model_sent",
-    "unit": "unit",
-    "price_version": "price_version",
-    "event.attributes": "attributes",
-    **{f"tokens.{name.removesuffix('_tokens')}": name for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)},
+# A priced event's fields the ledger takes as they are, then those its columns are made from.
+_PRICED_AS_THEY_ARE = ("provider", "sku", "model_sent", "unit", "price_version")
+_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "tokens", "quantity", "cost", "cost_pico")
+# An event's, read from its fields' dict (a pydantic model's): a third cheaper than attribute lookups.
+_EVENT_AS_THEY_ARE = {
+    "event_id": "event_id_sent",
+    "occurred_at": "occurred_at",
+    "customer_id": "customer_id",
+    "agent_id": "agent_id",
+    "attributes": "attributes",
 }
-# And those the ledger's columns are made from.
-_MADE_FROM = (
-    "event",
-    "event.kind",
-    "quantity",
-    "cost",
-    "cost_pico",
-    "event.user_id",
-    "event.task_id",
-    "event.request_id",
-)
-_FIELDS = attrgetter(*_AS_THEY_ARE, *_MADE_FROM)
+_OPTIONAL_IDS = ("user_id", "task_id", "request_id")
+_BATCH_AND_TIER = itemgetter("batch", "service_tier")  # an LlmCall's
+_EVENT = itemgetter(*_EVENT_AS_THEY_ARE, *_OPTIONAL_IDS, "kind")
+# TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
+_TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
 _INDEX_MASK = (1 << 16) - 1  # streams.aggregation.position's place-in-message bits
 
 _WIDE = decimal.Context(prec=50)  # shifting a Decimal(38, 12)'s point never rounds here
@@ -152,17 +142,17 @@ def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
     """The ledger rows of ``counted`` (as ``ledger_row`` makes them), column by column."""
     rows = len(counted)
     partitions, positions, priced = zip(*counted, strict=True)
-    fields = list(zip(*map(_FIELDS, priced), strict=True))  # one pass over the events, in C
-    columns: Columns = dict(zip(_AS_THEY_ARE.values(), fields, strict=False))
-    events, kind, quantity, cost, cost_pico, *optional = fields[len(_AS_THEY_ARE) :]
-    # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
+    # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
+    *as_they_are, events, tokens, quantity, cost, cost_pico = zip(*map(_PRICED, priced), strict=True)
+    columns: Columns = dict(zip(_PRICED_AS_THEY_ARE, as_they_are, strict=True))
+    *as_they_are, user, task, request, kind = zip(*map(_EVENT, map(vars, events)), strict=True)
+    columns.update(zip(_EVENT_AS_THEY_ARE.values(), as_they_are, strict=True))
     columns.update(
-        zip(
-            ("user_id", "task_id", "request_id"),
-            [i if all(i) else [x or "" for x in i] for i in optional],
-            strict=True,
-        )
+        zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
     )
+    # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
+    for name, ids in zip(_OPTIONAL_IDS, (user, task, request), strict=True):
+        columns[name] = ids if all(ids) else [i or "" for i in ids]
     columns.update(
         quantity=units(quantity),
         cost=_costs(cost, cost_pico),
@@ -192,21 +182,31 @@ def _positions(positions: Sequence[int]) -> Columns:
     return {"source_offset": both >> np.uint64(16), "source_index": both & np.uint64(_INDEX_MASK)}
 
 
+def _rows_of(kind: Sequence[str], which: str) -> list[int]:
+    """The rows of events of one kind, found in C."""
+    return list(compress(count(), map(eq, kind, repeat(which))))
+
+
 def _kinds(events: Sequence[Any], kind: list[str]) -> Columns:
-    """The columns that only some kinds of event fill; ``kind`` becomes each row's category."""
-    rows = len(events)
+    """The columns that only some kinds of event fill; ``kind`` becomes each row's category.
+
+    Only the rows of those kinds are looked at, and of LLM calls only those
+    that ran in a batch or a service tier."""
+    rows, present = len(events), set(kind)
     batch, tier, outcome_type = [False] * rows, [""] * rows, [""] * rows
     value: list[Decimal | None] = [None] * rows
     success, corrects, run = [True] * rows, [""] * rows, [""] * rows
-    for row, event in enumerate(events):
-        of = type(event)  # the contract's kinds are final: type() is a third of isinstance
-        if of is LlmCall:
-            if event.batch or event.service_tier:
-                batch[row], tier[row] = event.batch, event.tier or ""
-        elif of is Outcome:
-            outcome_type[row], value[row], success[row] = event.outcome_type, event.value, event.success
-        elif of is Correction:  # stands under the corrected event's kind, linked to it
-            kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
+    if "llm" in present:
+        calls = _rows_of(kind, "llm")
+        flags = list(map(_BATCH_AND_TIER, map(vars, map(events.__getitem__, calls))))
+        for row, (in_batch, _) in compress(zip(calls, flags, strict=True), map(any, flags)):
+            batch[row], tier[row] = in_batch, events[row].tier or ""
+    for row in _rows_of(kind, "outcome") if "outcome" in present else ():
+        event = events[row]
+        outcome_type[row], value[row], success[row] = event.outcome_type, event.value, event.success
+    for row in _rows_of(kind, "correction") if "correction" in present else ():
+        event = events[row]  # stands under the corrected event's kind, linked to it
+        kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
     values = [v for v in value if v is not None]
     converted = iter(units(values))
     return {
@@ -221,11 +221,12 @@ def _kinds(events: Sequence[Any], kind: list[str]) -> Columns:
     }
 
 
-def window_columns(windows: Mapping[WindowKey, WindowAggregate], now: datetime) -> Columns:
+def window_columns(windows: Sequence[tuple[WindowKey, WindowAggregate]], now: datetime) -> Columns:
     """``windows`` as ``cost_windows`` columns (as ``window_row`` makes them, start in epoch seconds)."""
-    keys = zip(*windows, strict=True)  # window_start stays epoch seconds: DateTime's own ticks
-    fields = zip(*map(_WINDOW_FIELDS, windows.values()), strict=True)
-    columns = dict(zip(WINDOW_TYPES, [*keys, *fields, [now] * len(windows)], strict=True))
+    keys, aggregates = zip(*windows, strict=True)
+    starts = zip(*keys, strict=True)  # window_start stays epoch seconds: DateTime's own ticks
+    fields = zip(*map(_WINDOW_FIELDS, aggregates), strict=True)
+    columns = dict(zip(WINDOW_TYPES, [*starts, *fields, [now] * len(windows)], strict=True))
     for name in _WINDOW_DECIMALS:
         columns[name] = units(columns[name])
     return columns

@@ -17,6 +17,7 @@ from streams.aggregation import Counted, WindowAggregate, WindowKey, fold, posit
 from streams.dedup import CountedId
 from streams.pricing import PriceCatalog
 from streams.processor import _micros
+from streams.sinks import clickhouse_sink
 from streams.sinks.clickhouse_sink import WINDOW_COLUMNS, ClickHouseSink
 from tests.factories import PRICES, event, window_with_every_field
 
@@ -135,10 +136,12 @@ def stored(p: Pipeline, table: str, order: str) -> bytes:
     return p.db.raw_query(f"SELECT * FROM {table} ORDER BY {order} FORMAT RowBinary")
 
 
-@pytest.mark.parametrize("compression", [None, "lz4"])
+@pytest.mark.parametrize(("compression", "block_rows"), [(None, 1_000), ("lz4", 64)])
 def test_native_blocks_store_the_very_bytes_the_library_stores(
-    migrated: Pipeline, compression: str | None
+    migrated: Pipeline, compression: str | None, block_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Blocks of 64 rows: an insert of several blocks, each with its own dictionaries.
+    monkeypatch.setattr(clickhouse_sink, "BLOCK_ROWS", block_rows)
     now = datetime(2026, 11, 20, 9, 0, 0, 123_456, tzinfo=UTC)
     counted = odd_batch()
     windows = fold(counted, (60, 3600), {}).changed

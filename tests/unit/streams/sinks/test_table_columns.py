@@ -56,7 +56,7 @@ def test_the_ledgers_columns_are_its_rows_taken_apart() -> None:
 
 def test_the_windows_columns_are_their_rows_taken_apart() -> None:
     windows = fold(a_mixed_batch(), (60, 3600), {}).changed
-    columns = window_columns(windows, NOW)
+    columns = window_columns(list(windows.items()), NOW)
     rows = list(zip(*[window_row(k, a, NOW) for k, a in windows.items()], strict=True))
     for name, expected in zip(WINDOW_COLUMNS, rows, strict=True):
         if name == "window_start":  # DateTime's own ticks: epoch seconds

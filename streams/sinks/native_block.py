@@ -144,6 +144,8 @@ def low_cardinality_strings(values: Sequence[str]) -> bytes:
 
 def decimal128(units: Sequence[int]) -> bytes:
     """ints, each the value in units of the column's scale; past int128 raises OverflowError."""
+    if constant(units) and -(2**63) <= units[0] < 2**63:  # a column of zeros, most often
+        return units[0].to_bytes(16, "little", signed=True) * len(units)
     try:
         low = np.array(units, dtype=np.int64)  # amounts pass 2**30: NumPy converts those faster
     except OverflowError:
@@ -156,6 +158,8 @@ def decimal128(units: Sequence[int]) -> bytes:
 
 def nullable_decimal128(units: Sequence[int | None]) -> bytes:
     """ints or None."""
+    if constant(units) and units[0] is None:  # no outcome value in a batch of usage
+        return b"\x01" * len(units) + bytes(16 * len(units))
     nulls = bytes([unit is None for unit in units])
     if not any(nulls):
         return nulls + decimal128(units)  # type: ignore[arg-type]  # no None here
@@ -169,10 +173,10 @@ def booleans(values: Sequence[bool]) -> bytes:
 
 def string_maps(values: Sequence[Mapping[str, str]]) -> bytes:
     """dicts of str to str."""
+    if not any(values):  # no attributes at all: every row's offset is 0
+        return bytes(8 * len(values))
     sizes = np.fromiter(map(len, values), dtype="<u8", count=len(values))
     offsets = np.cumsum(sizes, dtype="<u8").tobytes()
-    if not sizes.any():
-        return offsets
     keys = [key for pairs in values for key in pairs]
     items = [item for pairs in values for item in pairs.values()]
     return b"".join((offsets, strings(keys), strings(items)))

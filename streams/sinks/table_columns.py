@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, itemgetter
+from operator import attrgetter, eq, is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -131,7 +131,7 @@ def units(amounts: Sequence[Decimal]) -> list[int]:
     if None in found:
         if len(_UNITS) > _UNITS_KEPT:
             _UNITS.clear()
-        missing = [Decimal(amount) for amount, unit in zip(amounts, found, strict=True) if unit is None]
+        missing = list(compress(amounts, map(is_, found, repeat(None))))
         converted = map(int, map(_WIDE.scaleb, missing, repeat(PICO_DIGITS)))
         _UNITS.update(zip(missing, converted, strict=True))
         found = list(map(_UNITS.__getitem__, amounts))

@@ -62,6 +62,23 @@ def test_a_column_of_one_value_is_the_librarys_bytes(type_name: str) -> None:
     assert WRITERS[type_name](values) == library(type_name, values)
 
 
+@pytest.mark.parametrize(
+    ("type_name", "value"),
+    [
+        ("Decimal(38, 12)", Decimal(0)),
+        ("Decimal(38, 12)", Decimal("-7.5")),
+        ("Nullable(Decimal(38, 12))", None),
+    ],
+)
+def test_a_money_column_of_one_amount_is_the_librarys_bytes(type_name: str, value: Decimal | None) -> None:
+    ours = [None if value is None else units([value])[0]] * 1000
+    assert WRITERS[type_name](ours) == library(type_name, [value] * 1000)
+
+
+def test_rows_without_attributes_are_the_librarys_bytes() -> None:
+    assert WRITERS["Map(String, String)"]([{}] * 100) == library("Map(String, String)", [{}] * 100)
+
+
 def test_a_dictionary_past_256_strings_has_wider_indexes() -> None:
     values = [f"bot-{n % 300}" for n in range(1000)]
     assert WRITERS["LowCardinality(String)"](values) == library("LowCardinality(String)", values)
@@ -78,6 +95,7 @@ def test_amounts_finer_than_the_scale_are_truncated_as_the_library_truncates() -
     finer = [Decimal("0.0000000000019"), Decimal("-0.0000000000019"), Decimal("26.1234567890123456789")]
     assert units(finer) == [1, -1, 26_123_456_789_012]
     assert units([Decimal("12.345678901234")]) == [to_pico(Decimal("12.345678901234"))]
+    assert units([Decimal("12.345678901234"), 7]) == [12_345_678_901_234, 7 * 10**12]  # an int: whole USD
 
 
 def test_values_a_column_cannot_hold_are_refused_as_the_library_refuses_them() -> None:

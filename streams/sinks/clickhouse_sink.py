@@ -280,7 +280,7 @@ class ClickHouseSink:
     async def write_ledger(self, counted: Sequence[Counted], now: datetime, suffix: str = "") -> None:
         if not counted:
             return
-        if await self._writes_natively("ledger" + suffix, LEDGER_COLUMNS, LEDGER_TYPES):
+        if await self._writes_natively("ledger", suffix, LEDGER_TYPES):
             columns_of = functools.partial(ledger_columns, now=now)
             await self._insert_native("ledger" + suffix, LEDGER_TYPES, counted, columns_of, _BY_OCCURRED_AT)
         else:
@@ -291,7 +291,7 @@ class ClickHouseSink:
     ) -> None:
         if not windows:
             return
-        if await self._writes_natively("cost_windows" + suffix, WINDOW_COLUMNS, WINDOW_TYPES):
+        if await self._writes_natively("cost_windows", suffix, WINDOW_TYPES):
             columns_of = functools.partial(window_columns, now=now)
             await self._insert_native(
                 "cost_windows" + suffix, WINDOW_TYPES, list(windows.items()), columns_of, _BY_WINDOW_START
@@ -299,11 +299,13 @@ class ClickHouseSink:
         else:
             await self.insert("cost_windows", [window_row(k, a, now) for k, a in windows.items()], suffix)
 
-    async def _writes_natively(self, table: str, names: tuple[str, ...], types: Mapping[str, str]) -> bool:
+    async def _writes_natively(self, table: str, suffix: str, types: Mapping[str, str]) -> bool:
         """Does the server describe ``table`` with exactly the types the Native writers write?"""
         if not self.native:
             return False
-        described = await self._types.get(table, names)
+        # Described as insert() describes it, so that either finds the other's types in the cache.
+        names = _COLUMNS[table]
+        described = await self._types.get(table + suffix, names, _PICO.get(table, frozenset()))
         return [t.name for t in described] == [types[name] for name in names]
 
     async def _insert_native(

@@ -168,3 +168,22 @@ def test_native_blocks_store_the_very_bytes_the_library_stores(
     assert stored(migrated, "cost_windows_native", windows_order) == stored(
         migrated, "cost_windows_library", windows_order
     )
+
+
+def test_a_table_laid_out_otherwise_is_written_through_the_library(migrated: Pipeline) -> None:
+    # A migration the Native writers do not know (a narrower counter): the sink falls back,
+    # and the windows' pico-dollar costs still land as dollars.
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    windows = {WindowKey("acme", "bot", "llm", 60, 1_763_632_800): window_with_every_field(7)}
+    migrated.db.command("CREATE OR REPLACE TABLE cost_windows_other AS cost_windows")
+    migrated.db.command("ALTER TABLE cost_windows_other MODIFY COLUMN failed_outcomes UInt32")
+
+    async def write() -> None:
+        client = await open_async_client(migrated.settings)
+        await ClickHouseSink(client).write_windows(windows, now, "_other")
+        await client.close()
+
+    asyncio.run(write())
+    [(cost, failed)] = migrated.rows("SELECT cost, failed_outcomes FROM cost_windows_other")
+    expected = window_with_every_field(7)
+    assert cost == Decimal(expected.cost).scaleb(-12) and failed == expected.failed_outcomes

@@ -47,7 +47,14 @@ from streams.dedup import CountedId, Hashes, Seconds
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.sinks.column_types import TableTypes, datetime_ticks
-from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES, Columns, ledger_columns, window_columns
+from streams.sinks.table_columns import (
+    LEDGER_TYPES,
+    LOW_CARDINALITY_GROUP,
+    WINDOW_TYPES,
+    Columns,
+    ledger_columns,
+    window_columns,
+)
 
 LEDGER_COLUMNS = (
     "event_id_sent",  # stored as a UUID when it is one (sql/ddl/015_ledger_layout.sql)
@@ -252,6 +259,18 @@ _BY_OCCURRED_AT = ("occurred_at", _occurred_at)
 _BY_WINDOW_START = ("window_start", _window_start)
 
 
+def _written(columns: Columns, types: Mapping[str, str]) -> list[bytes]:
+    """Each column in Native form, in ``types``' order; the ledger's price columns as a group."""
+    grouped = {}
+    if LOW_CARDINALITY_GROUP[0] in types:
+        group = native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
+        grouped = dict(zip(LOW_CARDINALITY_GROUP, group, strict=True))
+    writers = native_block.WRITERS
+    return [
+        grouped[name] if name in grouped else writers[kind](columns[name]) for name, kind in types.items()
+    ]
+
+
 class ClickHouseSink:
     """``native``: write the ledger and windows as hand-built Native blocks
     (:mod:`streams.sinks.native_block`) while the tables have the types it
@@ -327,8 +346,10 @@ class ClickHouseSink:
             if partitioned is not None:
                 first.append(min(columns[partitioned[0]]))
                 last.append(max(columns[partitioned[0]]))
-            writers = native_block.WRITERS
-            data = [(name, kind, writers[kind](columns[name])) for name, kind in types.items()]
+            data = [
+                (name, kind, written)
+                for (name, kind), written in zip(types.items(), _written(columns, types), strict=True)
+            ]
             blocks.append(native_block.block(data, len(part)))
         if partitioned and not _one_insert(len(rows), _as_datetime(min(first)), _as_datetime(max(last))):
             for chunk in insert_chunks(rows, partitioned[1]):  # a batch spanning years: rare

@@ -130,16 +130,44 @@ def low_cardinality_strings(values: Sequence[str]) -> bytes:
     if not values:
         return _LOW_CARDINALITY_VERSION
     if constant(values):
-        head = _packed("Q", (1, _NEW_DICTIONARY, 1))
-        return b"".join((head, strings(values[:1]), len(values).to_bytes(8, "little"), bytes(len(values))))
+        return _low_cardinality([values[0]], bytes(len(values)), len(values))
     index = dict.fromkeys(values, 0)
     for number, key in enumerate(index):
         index[key] = number
-    width = (len(index).bit_length() - 1) >> 3  # the library's: log2 of the dictionary's size, in bytes
-    dtype = _INDEX_TYPES[width]
-    positions = np.fromiter(map(index.__getitem__, values), dtype=dtype, count=len(values)).tobytes()
-    head = _packed("Q", (1, _NEW_DICTIONARY | width, len(index)))
-    return b"".join((head, strings(list(index)), len(values).to_bytes(8, "little"), positions))
+    dtype = _INDEX_TYPES[_index_width(len(index))]
+    positions = np.fromiter(map(index.__getitem__, values), dtype=dtype, count=len(values))
+    return _low_cardinality(list(index), positions.tobytes(), len(values))
+
+
+def low_cardinality_group(columns: Sequence[Sequence[str]]) -> list[bytes]:
+    """Columns of str values that go together (a price's provider, SKU, unit, version), each as
+    :func:`low_cardinality_strings` writes it: the rows' combinations are found in one pass,
+    then each column's dictionary from the few distinct combinations."""
+    rows = len(columns[0])
+    if not rows:
+        return [_LOW_CARDINALITY_VERSION] * len(columns)
+    combination = dict.fromkeys(zip(*columns, strict=True), 0)
+    for number, key in enumerate(combination):
+        combination[key] = number
+    which = np.fromiter(map(combination.__getitem__, zip(*columns, strict=True)), dtype=np.int64, count=rows)
+    written = []
+    for values in zip(*combination, strict=True):  # a column's value in each combination
+        index = dict.fromkeys(values, 0)
+        for number, key in enumerate(index):
+            index[key] = number
+        of_combination = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+        positions = of_combination[which].astype(_INDEX_TYPES[_index_width(len(index))])
+        written.append(_low_cardinality(list(index), positions.tobytes(), rows))
+    return written
+
+
+def _index_width(keys: int) -> int:
+    return (keys.bit_length() - 1) >> 3  # the library's: log2 of the dictionary's size, in bytes
+
+
+def _low_cardinality(keys: list[str], positions: bytes, rows: int) -> bytes:
+    head = _packed("Q", (1, _NEW_DICTIONARY | _index_width(len(keys)), len(keys)))
+    return b"".join((head, strings(keys), rows.to_bytes(8, "little"), positions))
 
 
 def decimal128(units: Sequence[int]) -> bytes:

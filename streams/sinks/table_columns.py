@@ -74,6 +74,11 @@ LEDGER_TYPES = {
     **dict.fromkeys(MEDIA_TOKENS, "UInt64"),
 }
 
+# Ledger columns that follow from the price an event was priced by: a few combinations a batch,
+# written together (streams.sinks.native_block.low_cardinality_group).
+LOW_CARDINALITY_GROUP = ("kind", "provider", "sku", "model_sent", "unit", "price_version")
+assert all(LEDGER_TYPES[name] == "LowCardinality(String)" for name in LOW_CARDINALITY_GROUP)
+
 # cost_windows' (002), derived from the window model as the sink's columns are.
 WINDOW_TYPES = {
     "customer_id": "LowCardinality(String)",

@@ -11,7 +11,7 @@ from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
 
 from schemas.money import to_pico
-from streams.sinks.native_block import WRITERS, block, leb128
+from streams.sinks.native_block import WRITERS, block, leb128, low_cardinality_group
 from streams.sinks.table_columns import units
 
 START = datetime(2026, 11, 20, 23, 59, 59, 999_999, tzinfo=UTC)
@@ -111,3 +111,12 @@ def test_a_block_names_and_types_each_column() -> None:
     data = WRITERS["UInt16"]([1, 2])
     assert block([("n", "UInt16", data)], 2) == b"\x01\x02\x01n\x06UInt16" + data
     assert leb128(300) == b"\xac\x02" and leb128(0) == b"\x00"
+
+
+def test_columns_written_as_a_group_are_each_the_librarys_bytes() -> None:
+    providers = ["openai", "anthropic", "openai", "twilio"] * 100
+    skus = ["gpt-4o", "claude", "gpt-4o-mini", "sms"] * 100
+    names = [f"u-{n % 300}" for n in range(400)]  # past 256 keys in one column of the group
+    written = low_cardinality_group([providers, skus, names])
+    assert written == [library("LowCardinality(String)", column) for column in (providers, skus, names)]
+    assert low_cardinality_group([[], []]) == [library("LowCardinality(String)", [])] * 2

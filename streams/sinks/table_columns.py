@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, itemgetter
+from operator import attrgetter, eq, itemgetter, or_
 from typing import Any
 
 import numpy as np
@@ -119,7 +119,7 @@ _EVENT_AS_THEY_ARE = {
     "attributes": "attributes",
 }
 _OPTIONAL_IDS = ("user_id", "task_id", "request_id")
-_BATCH_AND_TIER = itemgetter("batch", "service_tier")  # an LlmCall's
+_FIELDS_DICT = attrgetter("__dict__")  # a pydantic model's fields, by name
 _EVENT = itemgetter(*_EVENT_AS_THEY_ARE, *_OPTIONAL_IDS, "kind")
 # TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
 _TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
@@ -148,7 +148,8 @@ def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
     # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
     *as_they_are, events, tokens, quantity, cost, cost_pico = zip(*map(_PRICED, priced), strict=True)
     columns: Columns = dict(zip(_PRICED_AS_THEY_ARE, as_they_are, strict=True))
-    *as_they_are, user, task, request, kind = zip(*map(_EVENT, map(vars, events)), strict=True)
+    fields = list(map(_FIELDS_DICT, events))
+    *as_they_are, user, task, request, kind = zip(*map(_EVENT, fields), strict=True)
     columns.update(zip(_EVENT_AS_THEY_ARE.values(), as_they_are, strict=True))
     columns.update(
         zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
@@ -162,7 +163,7 @@ def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
         currency=["USD"] * rows,
         source_partition=partitions,
         ingested_at=[now] * rows,
-        **_kinds(events, list(kind)),
+        **_kinds(events, fields, list(kind)),
         **_positions(positions),
     )
     return columns
@@ -190,20 +191,21 @@ def _rows_of(kind: Sequence[str], which: str) -> list[int]:
     return list(compress(count(), map(eq, kind, repeat(which))))
 
 
-def _kinds(events: Sequence[Any], kind: list[str]) -> Columns:
+def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[str]) -> Columns:
     """The columns that only some kinds of event fill; ``kind`` becomes each row's category.
 
     Only the rows of those kinds are looked at, and of LLM calls only those
-    that ran in a batch or a service tier."""
+    that ran in a batch or a service tier (``fields``: each event's, where
+    other kinds have no batch or tier)."""
     rows, present = len(events), set(kind)
     batch, tier, outcome_type = [False] * rows, [""] * rows, [""] * rows
     value: list[Decimal | None] = [None] * rows
     success, corrects, run = [True] * rows, [""] * rows, [""] * rows
     if "llm" in present:
-        calls = _rows_of(kind, "llm")
-        flags = list(map(_BATCH_AND_TIER, map(vars, map(events.__getitem__, calls))))
-        for row, (in_batch, _) in compress(zip(calls, flags, strict=True), map(any, flags)):
-            batch[row], tier[row] = in_batch, events[row].tier or ""
+        in_batch = list(map(dict.get, fields, repeat("batch")))
+        flagged = map(or_, map(bool, in_batch), map(bool, map(dict.get, fields, repeat("service_tier"))))
+        for row in compress(count(), flagged):
+            batch[row], tier[row] = bool(in_batch[row]), events[row].tier or ""
     for row in _rows_of(kind, "outcome") if "outcome" in present else ():
         event = events[row]
         outcome_type[row], value[row], success[row] = event.outcome_type, event.value, event.success

@@ -199,27 +199,31 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
     other kinds have no batch or tier)."""
     rows, present = len(events), set(kind)
     batch, tier, outcome_type = [False] * rows, [""] * rows, [""] * rows
-    value: list[Decimal | None] = [None] * rows
+    value: list[int | None] = [None] * rows  # in units of 1e-12
     success, corrects, run = [True] * rows, [""] * rows, [""] * rows
     if "llm" in present:
         in_batch = list(map(dict.get, fields, repeat("batch")))
-        flagged = map(or_, map(bool, in_batch), map(bool, map(dict.get, fields, repeat("service_tier"))))
-        for row in compress(count(), flagged):
-            batch[row], tier[row] = bool(in_batch[row]), events[row].tier or ""
-    for row in _rows_of(kind, "outcome") if "outcome" in present else ():
-        event = events[row]
-        outcome_type[row], value[row], success[row] = event.outcome_type, event.value, event.success
+        in_tier = list(map(dict.get, fields, repeat("service_tier")))
+        if any(in_batch) or any(in_tier):
+            for row in compress(count(), map(or_, map(bool, in_batch), map(bool, in_tier))):
+                batch[row], tier[row] = bool(in_batch[row]), events[row].tier or ""
+    if "outcome" in present:
+        outcomes = _rows_of(kind, "outcome")
+        for row in outcomes:
+            event = events[row]
+            outcome_type[row], success[row] = event.outcome_type, event.success
+        valued = [row for row in outcomes if events[row].value is not None]
+        for row, unit in zip(valued, units([events[row].value for row in valued]), strict=True):
+            value[row] = unit
     for row in _rows_of(kind, "correction") if "correction" in present else ():
         event = events[row]  # stands under the corrected event's kind, linked to it
         kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
-    values = [v for v in value if v is not None]
-    converted = iter(units(values))
     return {
         "kind": kind,
         "batch": batch,
         "service_tier": tier,
         "outcome_type": outcome_type,
-        "outcome_value": [None if v is None else next(converted) for v in value] if values else value,
+        "outcome_value": value,
         "success": success,
         "corrects": corrects,
         "reprice_run": run,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+import pytest
+
 from schemas.prices import load_price_dir
 from streams.aggregation import fold, position
+from streams.decoding import decode_message
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, WINDOW_COLUMNS, ledger_row, window_row
 from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES, ledger_columns, units, window_columns
@@ -43,8 +48,18 @@ def a_mixed_batch() -> list[Any]:
     return [(2, position(1_000 + n, n), prices.price(e)) for n, e in enumerate(sent)]
 
 
-def test_the_ledgers_columns_are_its_rows_taken_apart() -> None:
-    counted = a_mixed_batch()
+def as_the_worker_decodes_them(counted: list[Any]) -> list[Any]:
+    """The same events through the worker's decoder (its fast path builds the models itself)."""
+    decoded = [
+        decode_message(orjson.dumps(priced.event.model_dump(mode="json")))[0].event
+        for _, _, priced in counted
+    ]
+    return [(p, o, replace(priced, event=e)) for (p, o, priced), e in zip(counted, decoded, strict=True)]
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_the_ledgers_columns_are_its_rows_taken_apart(decoded: bool) -> None:
+    counted = as_the_worker_decodes_them(a_mixed_batch()) if decoded else a_mixed_batch()
     columns = ledger_columns(counted, NOW)
     rows = list(zip(*[ledger_row(p, o, priced, NOW) for p, o, priced in counted], strict=True))
     for name, expected in zip(LEDGER_COLUMNS, rows, strict=True):

@@ -34,6 +34,7 @@ import array
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -142,14 +143,14 @@ def low_cardinality_strings(values: Sequence[str]) -> bytes:
 def low_cardinality_group(columns: Sequence[Sequence[str]]) -> list[bytes]:
     """Columns of str values that go together (a price's provider, SKU, unit, version), each as
     :func:`low_cardinality_strings` writes it: the rows' combinations are found in one pass,
-    then each column's dictionary from the few distinct combinations."""
+    then each column's dictionary from the few distinct combinations (in order of first sight)."""
     rows = len(columns[0])
     if not rows:
         return [_LOW_CARDINALITY_VERSION] * len(columns)
-    combination = dict.fromkeys(zip(*columns, strict=True), 0)
-    for number, key in enumerate(combination):
-        combination[key] = number
-    which = np.fromiter(map(combination.__getitem__, zip(*columns, strict=True)), dtype=np.int64, count=rows)
+    # One pass: each row's combination as the row it first appeared in, then numbered in that order.
+    combination: dict[tuple[str, ...], int] = {}
+    first_rows = map(combination.setdefault, zip(*columns, strict=True), count())
+    _, which = np.unique(np.fromiter(first_rows, dtype=np.int64, count=rows), return_inverse=True)
     written = []
     for values in zip(*combination, strict=True):  # a column's value in each combination
         index = dict.fromkeys(values, 0)

@@ -1,0 +1,241 @@
+"""A batch's ledger and window rows as columns, in the forms :mod:`streams.sinks.native_block` writes.
+
+The same values as :func:`streams.sinks.clickhouse_sink.ledger_row` and
+``window_row`` (the tests hold them equal), taken a column at a time:
+``attrgetter`` and ``zip`` move every field in C, and only what differs by
+event kind (an LLM call's batch and tier, an outcome's type and value, a
+correction's links) is looked at event by event. Money comes out as ints of
+the column's units (1e-12 USD), times as aware datetimes or epoch seconds.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from itertools import compress, count, repeat
+from operator import attrgetter, eq, itemgetter, or_
+from typing import Any
+
+import numpy as np
+
+from schemas.events import MEDIA_TOKENS
+from schemas.money import PICO_DIGITS
+from streams.aggregation import (
+    AGGREGATE_COLUMNS,
+    AGGREGATE_FIELDS,
+    PICO_COLUMNS,
+    Counted,
+    WindowAggregate,
+    WindowKey,
+    split_position,
+)
+
+# Each column a sequence or a NumPy array of its values.
+Columns = dict[str, Any]
+
+# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015): the
+# sink writes a table's block itself only while the server describes exactly these.
+LEDGER_TYPES = {
+    "event_id_sent": "String",
+    "occurred_at": "DateTime64(6, 'UTC')",
+    "customer_id": "LowCardinality(String)",
+    "agent_id": "LowCardinality(String)",
+    "user_id": "String",
+    "task_id": "String",
+    "request_id": "String",
+    "kind": "LowCardinality(String)",
+    "provider": "LowCardinality(String)",
+    "sku": "LowCardinality(String)",
+    "model_sent": "LowCardinality(String)",
+    "unit": "LowCardinality(String)",
+    "quantity": "Decimal(38, 12)",
+    "input_tokens": "UInt64",
+    "cached_input_tokens": "UInt64",
+    "cache_write_tokens": "UInt64",
+    "output_tokens": "UInt64",
+    "reasoning_tokens": "UInt64",
+    "batch": "Bool",
+    "cost": "Decimal(38, 12)",
+    "currency": "LowCardinality(String)",
+    "price_version": "LowCardinality(String)",
+    "outcome_type": "LowCardinality(String)",
+    "outcome_value": "Nullable(Decimal(38, 12))",
+    "success": "Bool",
+    "attributes": "Map(String, String)",
+    "source_partition": "UInt16",
+    "source_offset": "UInt64",
+    "source_index": "UInt16",
+    "ingested_at": "DateTime64(3, 'UTC')",
+    "service_tier": "LowCardinality(String)",
+    "corrects": "String",
+    "reprice_run": "LowCardinality(String)",
+    **dict.fromkeys(MEDIA_TOKENS, "UInt64"),
+}
+
+# Ledger columns that follow from the price an event was priced by: a few combinations a batch,
+# written together (streams.sinks.native_block.low_cardinality_group).
+LOW_CARDINALITY_GROUP = ("kind", "provider", "sku", "model_sent", "unit", "price_version")
+assert all(LEDGER_TYPES[name] == "LowCardinality(String)" for name in LOW_CARDINALITY_GROUP)
+
+# cost_windows' (002), derived from the window model as the sink's columns are.
+WINDOW_TYPES = {
+    "customer_id": "LowCardinality(String)",
+    "agent_id": "LowCardinality(String)",
+    "category": "LowCardinality(String)",
+    "window_size": "UInt32",
+    "window_start": "DateTime('UTC')",
+    **{
+        column: "Decimal(38, 12)" if kind is Decimal or column in PICO_COLUMNS else "UInt64"
+        for column, kind in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True)
+    },
+    "source_partition": "UInt16",
+    "updated_at": "DateTime64(3, 'UTC')",
+}
+# The fields in AGGREGATE_COLUMNS order, read in C (WindowAggregate.values is Python).
+_WINDOW_FIELDS = attrgetter(*AGGREGATE_FIELDS)
+# The windows' Decimal fields (pico-dollar fields are ints already).
+_WINDOW_DECIMALS = [
+    c for c, k in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True) if k is Decimal
+]
+
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+# A priced event's fields the ledger takes as they are, then those its columns are made from.
+_PRICED_AS_THEY_ARE = ("provider", "sku", "model_sent", "unit", "price_version")
+_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "tokens", "quantity", "cost", "cost_pico")
+# An event's, read from its fields' dict (a pydantic model's): a third cheaper than attribute lookups.
+_EVENT_AS_THEY_ARE = {
+    "event_id": "event_id_sent",
+    "occurred_at": "occurred_at",
+    "customer_id": "customer_id",
+    "agent_id": "agent_id",
+    "attributes": "attributes",
+}
+_OPTIONAL_IDS = ("user_id", "task_id", "request_id")
+_FIELDS_DICT = attrgetter("__dict__")  # a pydantic model's fields, by name
+_EVENT = itemgetter(*_EVENT_AS_THEY_ARE, *_OPTIONAL_IDS, "kind")
+# TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
+_TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
+_INDEX_MASK = (1 << 16) - 1  # streams.aggregation.position's place-in-message bits
+
+_WIDE = decimal.Context(prec=50)  # shifting a Decimal(38, 12)'s point never rounds here
+
+
+def units(amounts: Sequence[Decimal]) -> list[int]:
+    """Amounts as ints of 1e-12, truncated toward zero past the 12th place as the library's writer does.
+
+    Each distinct amount converts once: a block's prices and small counts repeat, and a
+    lookup is a fifth of a conversion. (No cache across calls: sums and token counts rarely
+    come back, and a benchmark writing its batches again would find them all.)"""
+    distinct: dict[Decimal, int] = dict.fromkeys(amounts, 0)
+    if len(distinct) > len(amounts) // 2:  # mostly different: converting them all is cheaper
+        return list(map(int, map(_WIDE.scaleb, amounts, repeat(PICO_DIGITS))))
+    distinct.update(zip(distinct, map(int, map(_WIDE.scaleb, distinct, repeat(PICO_DIGITS))), strict=True))
+    return list(map(distinct.__getitem__, amounts))
+
+
+def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
+    """The ledger rows of ``counted`` (as ``ledger_row`` makes them), column by column."""
+    rows = len(counted)
+    partitions, positions, priced = zip(*counted, strict=True)
+    # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
+    *as_they_are, events, tokens, quantity, cost, cost_pico = zip(*map(_PRICED, priced), strict=True)
+    columns: Columns = dict(zip(_PRICED_AS_THEY_ARE, as_they_are, strict=True))
+    fields = list(map(_FIELDS_DICT, events))
+    *as_they_are, user, task, request, kind = zip(*map(_EVENT, fields), strict=True)
+    columns.update(zip(_EVENT_AS_THEY_ARE.values(), as_they_are, strict=True))
+    columns.update(
+        zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
+    )
+    # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
+    for name, ids in zip(_OPTIONAL_IDS, (user, task, request), strict=True):
+        columns[name] = ids if all(ids) else [i or "" for i in ids]
+    columns.update(
+        quantity=units(quantity),
+        cost=_costs(cost, cost_pico),
+        currency=["USD"] * rows,
+        source_partition=partitions,
+        ingested_at=[now] * rows,
+        **_kinds(events, fields, list(kind)),
+        **_positions(positions),
+    )
+    return columns
+
+
+def _costs(cost: Sequence[Decimal], cost_pico: Sequence[int | None]) -> list[int]:
+    """Pricing's own pico-dollar ints where it has them, else the Decimal's units."""
+    if None not in cost_pico:
+        return list(cost_pico)  # type: ignore[arg-type]  # no None here
+    converted = iter(units([c for c, p in zip(cost, cost_pico, strict=True) if p is None]))
+    return [next(converted) if p is None else p for p in cost_pico]
+
+
+def _positions(positions: Sequence[int]) -> Columns:
+    try:
+        both = np.array(positions, dtype=np.uint64)
+    except OverflowError:  # past 2**64: Python ints, which the UInt64 writer refuses as the library's would
+        offsets, indexes = zip(*map(split_position, positions), strict=True)
+        return {"source_offset": offsets, "source_index": indexes}
+    return {"source_offset": both >> np.uint64(16), "source_index": both & np.uint64(_INDEX_MASK)}
+
+
+def _rows_of(kind: Sequence[str], which: str) -> list[int]:
+    """The rows of events of one kind, found in C."""
+    return list(compress(count(), map(eq, kind, repeat(which))))
+
+
+def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[str]) -> Columns:
+    """The columns that only some kinds of event fill; ``kind`` becomes each row's category.
+
+    Only the rows of those kinds are looked at, and of LLM calls only those
+    that ran in a batch or a service tier (``fields``: each event's, where
+    other kinds have no batch or tier)."""
+    rows, present = len(events), set(kind)
+    batch, tier, outcome_type = [False] * rows, [""] * rows, [""] * rows
+    value: list[int | None] = [None] * rows  # in units of 1e-12
+    success, corrects, run = [True] * rows, [""] * rows, [""] * rows
+    if "llm" in present:
+        in_batch = list(map(dict.get, fields, repeat("batch")))
+        in_tier = list(map(dict.get, fields, repeat("service_tier")))
+        if any(in_batch) or any(in_tier):
+            for row in compress(count(), map(or_, map(bool, in_batch), map(bool, in_tier))):
+                batch[row], tier[row] = bool(in_batch[row]), events[row].tier or ""
+    if "outcome" in present:
+        outcomes = _rows_of(kind, "outcome")
+        for row in outcomes:
+            event = events[row]
+            outcome_type[row], success[row] = event.outcome_type, event.success
+        valued = [row for row in outcomes if events[row].value is not None]
+        for row, unit in zip(valued, units([events[row].value for row in valued]), strict=True):
+            value[row] = unit
+    for row in _rows_of(kind, "correction") if "correction" in present else ():
+        event = events[row]  # stands under the corrected event's kind, linked to it
+        kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
+    return {
+        "kind": kind,
+        "batch": batch,
+        "service_tier": tier,
+        "outcome_type": outcome_type,
+        "outcome_value": value,
+        "success": success,
+        "corrects": corrects,
+        "reprice_run": run,
+    }
+
+
+def window_columns(windows: Sequence[tuple[WindowKey, WindowAggregate]], now: datetime) -> Columns:
+    """``windows`` as ``cost_windows`` columns (as ``window_row`` makes them, start in epoch seconds)."""
+    keys, aggregates = zip(*windows, strict=True)
+    starts = zip(*keys, strict=True)  # window_start stays epoch seconds: DateTime's own ticks
+    fields = zip(*map(_WINDOW_FIELDS, aggregates), strict=True)
+    columns = dict(zip(WINDOW_TYPES, [*starts, *fields, [now] * len(windows)], strict=True))
+    for name in _WINDOW_DECIMALS:
+        columns[name] = units(columns[name])
+    return columns

@@ -20,6 +20,7 @@ every package shares; this module is the worker's use of it.)
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
@@ -55,6 +56,8 @@ from streams.sinks.table_columns import (
     ledger_columns,
     window_columns,
 )
+
+log = logging.getLogger(__name__)
 
 LEDGER_COLUMNS = (
     "event_id_sent",  # stored as a UUID when it is one (sql/ddl/015_ledger_layout.sql)
@@ -284,6 +287,7 @@ class ClickHouseSink:
         self.compression: str | None = "lz4"
         self._types = TableTypes(client)
         self._probes_ready = False
+        self._slow_tables: set[str] = set()
 
     async def write(
         self,
@@ -325,7 +329,20 @@ class ClickHouseSink:
         # Described as insert() describes it, so that either finds the other's types in the cache.
         names = _COLUMNS[table]
         described = await self._types.get(table + suffix, names, _PICO.get(table, frozenset()))
-        return [t.name for t in described] == [types[name] for name in names]
+        found = [t.name for t in described]
+        if found == [types[name] for name in names]:
+            return True
+        if table not in self._slow_tables:
+            # Correct either way, but several times the CPU: say so once, for whoever reads a profile.
+            self._slow_tables.add(table)
+            differ = ", ".join(f"{n} {t}" for n, t in zip(names, found, strict=False) if types[n] != t)
+            log.warning(
+                "%s has other column types than the Native writers know (%s); "
+                "writing it through clickhouse-connect's insert",
+                table + suffix,
+                differ,
+            )
+        return False
 
     async def _insert_native(
         self,

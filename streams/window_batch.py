@@ -42,21 +42,9 @@ from streams.aggregation import (
 
 Ints = npt.NDArray[np.int64]
 
-_ITEM = itemgetter(2)
-_PARTITION = itemgetter(0)
-_POSITION = itemgetter(1)
-_EVENT = attrgetter("event")
-_OCCURRED = attrgetter("occurred_at")
-_CUSTOMER = attrgetter("customer_id")
-_EVENT_ID = attrgetter("event_id")
-_AGENT = attrgetter("agent_id")
-_KIND = attrgetter("kind")
-_CATEGORY = attrgetter("category")
-_COST_PICO = attrgetter("cost_pico")
-_EVENTS = attrgetter("events")
-_QUANTITY = attrgetter("quantity")
-_TOKENS = attrgetter("tokens")
-_TOKEN_FIELDS = [attrgetter(name) for name in ("input", "cached_input", "cache_write", "output", "reasoning")]
+_PRICED = attrgetter("event", "cost_pico", "events", "quantity", "tokens", "category")
+_FIELDS = attrgetter("customer_id", "event_id", "agent_id", "occurred_at", "kind")
+_TOKEN_FIELDS = attrgetter("input", "cached_input", "cache_write", "output", "reasoning")
 _START = itemgetter(4)
 _SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
@@ -65,26 +53,47 @@ _INT64_SAFE = 2.0**62  # a bound on |sum| below int64's, with room for float rou
 
 @dataclass(slots=True)
 class EventColumns:
-    """The counted events of a batch, and the columns every stage after pricing reads."""
+    """The counted events of a batch, and the columns every stage after pricing reads.
+
+    Each event's objects are visited once, every field taken in that visit:
+    a batch's events are scattered in memory, and a pass per field cost a
+    cache miss per event each time.
+    """
 
     counted: list[Counted]
     partitions: Ints
     positions: Ints
     seconds: npt.NDArray[np.float64]  # occurred_at, epoch seconds
-    customers: list[str]
-    event_ids: list[str]
+    customers: Sequence[str]
+    event_ids: Sequence[str]
+    agents: Sequence[str]
+    kinds: Sequence[str]
+    # Of the PricedEvent, in _PRICED's order after its event.
+    costs: Sequence[int | None]
+    counts: Sequence[int]
+    quantities: Sequence[Decimal]
+    tokens: Sequence[Any]
+    categories: Sequence[str]
 
     @classmethod
     def of(cls, counted: list[Counted]) -> EventColumns:
         n = len(counted)
-        events = list(map(_EVENT, map(_ITEM, counted)))
+        if n == 0:
+            none = np.zeros(0, np.int64)
+            return cls(counted, none, none, np.zeros(0), *([()] * 9))
+        partitions, positions, items = zip(*counted, strict=True)
+        events, *priced = zip(*map(_PRICED, items), strict=True)
+        customers, event_ids, agents, occurred, kinds = zip(*map(_FIELDS, events), strict=True)
         return cls(
             counted,
-            np.fromiter(map(_PARTITION, counted), np.int64, n),
-            np.fromiter(map(_POSITION, counted), np.int64, n),
-            np.fromiter(map(datetime.timestamp, map(_OCCURRED, events)), np.float64, n),
-            list(map(_CUSTOMER, events)),
-            list(map(_EVENT_ID, events)),
+            np.fromiter(partitions, np.int64, n),
+            np.fromiter(positions, np.int64, n),
+            np.fromiter(map(datetime.timestamp, occurred), np.float64, n),
+            customers,
+            event_ids,
+            agents,
+            kinds,
+            *priced,
         )
 
     def __len__(self) -> int:
@@ -94,13 +103,14 @@ class EventColumns:
         if keep.all():
             return self
         chosen = keep.tolist()
+        lists = (self.customers, self.event_ids, self.agents, self.kinds, self.costs, self.counts)
+        more = (self.quantities, self.tokens, self.categories)
         return EventColumns(
             list(compress(self.counted, chosen)),
             self.partitions[keep],
             self.positions[keep],
             self.seconds[keep],
-            list(compress(self.customers, chosen)),
-            list(compress(self.event_ids, chosen)),
+            *(list(compress(column, chosen)) for column in (*lists, *more)),
         )
 
     def id_keys(self) -> list[bytes]:
@@ -142,9 +152,7 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     n = len(batch)
     if n == 0:
         return _empty(batch)
-    items = list(map(_ITEM, batch.counted))
-    agents = list(map(_AGENT, map(_EVENT, items)))
-    categories = list(map(_CATEGORY, items))
+    agents, categories = batch.agents, batch.categories
     at = batch.seconds.astype(np.int64)
     step = math.gcd(*sizes)
     bases = (at - at % step).tolist()
@@ -159,11 +167,11 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     cell_last = np.full(cell_count, -1, np.int64)
     np.maximum.at(cell_last, cell_of, np.arange(n, dtype=np.int64))
 
-    values, exact = _increments(items)
+    values, exact = _increments(batch)
     cell_sums = np.zeros((cell_count, _SUMS), np.int64)
     np.add.at(cell_sums, cell_of, values)
     cell_quantities = [ZERO] * cell_count
-    for cell, quantity in zip(cell_of.tolist(), map(_QUANTITY, items), strict=True):
+    for cell, quantity in zip(cell_of.tolist(), batch.quantities, strict=True):
         cell_quantities[cell] += quantity
 
     cell_keys = list(cells)
@@ -251,27 +259,25 @@ def _increasing(positions: Ints, event_windows: list[Ints]) -> bool:
     return True
 
 
-def _increments(items: list[Any]) -> tuple[Ints, bool]:
+def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     """Per event, the integer fields it adds (as :func:`streams.aggregation.increment`), and
     whether every window's sums surely fit in 64 bits."""
-    n = len(items)
-    costs = list(map(_COST_PICO, items))
+    n = len(batch)
+    costs = list(batch.costs)
     if None in costs:  # priced in Decimal
         picos: dict[Decimal, int] = {}
         for i in compress(range(n), map(is_, costs, repeat(None))):
-            cost = items[i].cost
+            cost = batch.counted[i][2].cost
             costs[i] = picos[cost] if cost in picos else picos.setdefault(cost, to_pico(cost))
     values = [0] * n
     failed = [0] * n
-    kinds = map(_KIND, map(_EVENT, items))
-    for i in compress(range(n), map(eq, kinds, repeat("outcome"))):
-        event = items[i].event
+    for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
+        event = batch.counted[i][2].event
         if event.value is not None:
             values[i] = to_pico(event.value)
         if not event.success:
             failed[i] = 1
-    tokens = list(map(_TOKENS, items))
-    columns = [costs, list(map(_EVENTS, items)), *(list(map(f, tokens)) for f in _TOKEN_FIELDS)]
+    columns = [costs, batch.counts, *zip(*map(_TOKEN_FIELDS, batch.tokens), strict=True)]
     array = np.empty((n, _SUMS), np.int64)
     try:
         for i, column in enumerate([*columns, values, failed]):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from schemas.events import Outcome
 from schemas.money import ZERO, to_pico
 from streams.aggregation import (
     ALL_AGENTS,
@@ -273,6 +274,7 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     failed = [0] * n
     for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
         event = batch.counted[i][2].event
+        assert isinstance(event, Outcome)  # its kind says so
         if event.value is not None:
             values[i] = to_pico(event.value)
         if not event.success:

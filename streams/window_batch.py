@@ -171,9 +171,7 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     values, exact = _increments(batch)
     cell_sums = np.zeros((cell_count, _SUMS), np.int64)
     np.add.at(cell_sums, cell_of, values)
-    cell_quantities = [ZERO] * cell_count
-    for cell, quantity in zip(cell_of.tolist(), batch.quantities, strict=True):
-        cell_quantities[cell] += quantity
+    cell_quantities = _sums_by(cell_of, batch.quantities, cell_count)
 
     cell_keys = list(cells)
     customers, cell_agents, cell_categories, cell_bases = (
@@ -198,13 +196,15 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     window_first = np.full(count, n, np.int64)
     window_last = np.full(count, -1, np.int64)
     sums = np.zeros((count, _SUMS), np.int64)
-    quantities = [ZERO] * count
+    quantities: list[Decimal] = []
     for windows in cell_windows:
         np.minimum.at(window_first, windows, cell_first)
         np.maximum.at(window_last, windows, cell_last)
         np.add.at(sums, windows, cell_sums)
-        for window, quantity in zip(windows.tolist(), cell_quantities, strict=True):
-            quantities[window] += quantity
+        # A kind's windows are numbered on from the previous kind's.
+        quantities += _sums_by(
+            windows - len(quantities), cell_quantities, int(windows.max()) + 1 - len(quantities)
+        )
     event_windows = [windows[cell_of] for windows in cell_windows]
     exact = exact and ALL_AGENTS not in cell_agents and _increasing(batch.positions, event_windows)
     return WindowPlan(
@@ -222,6 +222,18 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
         event_windows,
         exact,
     )
+
+
+def _sums_by(group: Ints, values: Sequence[Decimal], groups: int) -> list[Decimal]:
+    """The sum of each group's ``values`` (``group`` numbers them 0..groups-1, each used), in C:
+    Decimal has no NumPy dtype, and a Python loop of additions costs twice as much."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    ordered = list(map(values.__getitem__, order.tolist()))
+    slices = map(slice, [0, *bounds.tolist()], [*bounds.tolist(), len(ordered)])
+    sums = list(map(sum, map(ordered.__getitem__, slices), repeat(ZERO)))
+    assert len(sums) == groups
+    return sums
 
 
 def _empty(batch: EventColumns) -> WindowPlan:
@@ -265,11 +277,9 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     whether every window's sums surely fit in 64 bits."""
     n = len(batch)
     costs = list(batch.costs)
-    if None in costs:  # priced in Decimal
-        picos: dict[Decimal, int] = {}
+    if None in costs:  # priced in Decimal; a cache of conversions costs as much as converting
         for i in compress(range(n), map(is_, costs, repeat(None))):
-            cost = batch.counted[i][2].cost
-            costs[i] = picos[cost] if cost in picos else picos.setdefault(cost, to_pico(cost))
+            costs[i] = to_pico(batch.counted[i][2].cost)
     values = [0] * n
     failed = [0] * n
     for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
@@ -297,6 +307,15 @@ _plus: Callable[..., WindowAggregate] = written_out(
     "base.input_tokens + s[2], base.cached_input_tokens + s[3], base.cache_write_tokens + s[4], "
     "base.output_tokens + s[5], base.reasoning_tokens + s[6], base.outcome_value + s[7], "
     "base.failed_outcomes + s[8], last, partition)",
+    {"WindowAggregate": WindowAggregate},
+)
+
+
+# A new window: quantity is already a sum from ZERO, as a new window's own would be.
+_new: Callable[..., WindowAggregate] = written_out(
+    "new",
+    "s, quantity, last, partition",
+    "WindowAggregate(s[0], s[1], quantity, s[2], s[3], s[4], s[5], s[6], s[7], s[8], last, partition)",
     {"WindowAggregate": WindowAggregate},
 )
 

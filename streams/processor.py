@@ -321,11 +321,12 @@ class BatchProcessor:
             found = await self._with_retry(lambda: self.sink.counted_ids(pairs), "read of counted ids")
             since = now - self.dedup.horizon_s
             for i, pair in zip(checked, pairs, strict=True):
+                earlier = found.get(pair)
+                if not earlier:  # most suspects: a backfill's old events, or the filter's false alarms
+                    continue
                 partition, pos, item = batch.counted[i]
-                if any(
-                    _counted_before(c, partition, pos, since, _micros(item.event.occurred_at))
-                    for c in found.get(pair, ())
-                ):
+                occurred_us = _micros(item.event.occurred_at)
+                if any(_counted_before(c, partition, pos, since, occurred_us) for c in earlier):
                     counted[i] = False
                     stats.duplicates += 1
         for partition, ids in filters.items():

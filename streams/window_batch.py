@@ -225,14 +225,13 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
 
 
 def _sums_by(group: Ints, values: Sequence[Decimal], groups: int) -> list[Decimal]:
-    """The sum of each group's ``values`` (``group`` numbers them 0..groups-1, each used), in C:
-    Decimal has no NumPy dtype, and a Python loop of additions costs twice as much."""
-    order = np.argsort(group, kind="stable")
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    ordered = list(map(values.__getitem__, order.tolist()))
-    slices = map(slice, [0, *bounds.tolist()], [*bounds.tolist(), len(ordered)])
-    sums = list(map(sum, map(ordered.__getitem__, slices), repeat(ZERO)))
-    assert len(sums) == groups
+    """The sum of each group's ``values`` (``group`` numbers them 0..groups-1), from ZERO.
+
+    Decimal has no NumPy dtype; sorted slices through sum() cost as much as this loop.
+    """
+    sums = [ZERO] * groups
+    for g, value in zip(group.tolist(), values, strict=True):
+        sums[g] += value
     return sums
 
 

@@ -317,18 +317,13 @@ class BatchProcessor:
         checked = np.flatnonzero(suspects).tolist()
         stats.dedup_checked = len(checked)
         if checked:
-            pairs = [(batch.customers[i], batch.event_ids[i]) for i in checked]
+            customers = map(batch.customers.__getitem__, checked)
+            pairs = list(zip(customers, map(batch.event_ids.__getitem__, checked), strict=True))
             found = await self._with_retry(lambda: self.sink.counted_ids(pairs), "read of counted ids")
-            since = now - self.dedup.horizon_s
-            for i, pair in zip(checked, pairs, strict=True):
-                earlier = found.get(pair)
-                if not earlier:  # most suspects: a backfill's old events, or the filter's false alarms
-                    continue
-                partition, pos, item = batch.counted[i]
-                occurred_us = _micros(item.event.occurred_at)
-                if any(_counted_before(c, partition, pos, since, occurred_us) for c in earlier):
-                    counted[i] = False
-                    stats.duplicates += 1
+            asked = dict(zip(pairs, checked, strict=True))
+            for i in _repeats(batch, asked, found, now - self.dedup.horizon_s):
+                counted[i] = False
+                stats.duplicates += 1
         for partition, ids in filters.items():
             ids.add(hashes[(partitions == partition) & counted], at=now)
         return batch.select(counted)
@@ -455,6 +450,29 @@ def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.
             first[i] = False
         seen.add(key)
     return first
+
+
+def _repeats(
+    batch: EventColumns,
+    asked: dict[tuple[str, str], int],
+    found: dict[tuple[str, str], list[CountedId]],
+    since: float,
+) -> list[int]:
+    """The events (their index in ``batch``, ``asked`` by id) that ``found`` shows counted before.
+
+    Only ids ``event_ids`` holds are looked at: the suspects of a backfill
+    of old events are nearly all found nowhere.
+    """
+    repeats = []
+    for pair, earlier in found.items():
+        i = asked.get(pair)
+        if i is None or not earlier:
+            continue
+        partition, pos, item = batch.counted[i]
+        occurred_us = _micros(item.event.occurred_at)
+        if any(_counted_before(c, partition, pos, since, occurred_us) for c in earlier):
+            repeats.append(i)
+    return repeats
 
 
 def describe_batch(messages: Sequence[RawMessage]) -> str:

@@ -342,13 +342,13 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     changed = result.changed
     keys, sums, quantities = plan.keys, plan.sums, plan.quantities
     last, partitions = plan.last.tolist(), plan.window_partitions.tolist()
-    empty = WindowAggregate()
     folding = np.flatnonzero(fresh).tolist()
     for i in folding:
         base = current[i]
-        changed[keys[i]] = _plus(
-            empty if base is None else base, sums[i], quantities[i], last[i], partitions[i]
-        )
+        if base is None:
+            changed[keys[i]] = _new(sums[i], quantities[i], last[i], partitions[i])
+        else:
+            changed[keys[i]] = _plus(base, sums[i], quantities[i], last[i], partitions[i])
     raw_keys = plan.raw_keys
     result.raw_keys = [raw_keys[i] for i in folding]
     return result

@@ -320,8 +320,7 @@ class BatchProcessor:
             customers = map(batch.customers.__getitem__, checked)
             pairs = list(zip(customers, map(batch.event_ids.__getitem__, checked), strict=True))
             found = await self._with_retry(lambda: self.sink.counted_ids(pairs), "read of counted ids")
-            asked = dict(zip(pairs, checked, strict=True))
-            for i in _repeats(batch, asked, found, now - self.dedup.horizon_s):
+            for i in _repeats(batch, pairs, checked, found, now - self.dedup.horizon_s):
                 counted[i] = False
                 stats.duplicates += 1
         for partition, ids in filters.items():
@@ -454,15 +453,19 @@ def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.
 
 def _repeats(
     batch: EventColumns,
-    asked: dict[tuple[str, str], int],
+    pairs: list[tuple[str, str]],
+    checked: list[int],
     found: dict[tuple[str, str], list[CountedId]],
     since: float,
 ) -> list[int]:
-    """The events (their index in ``batch``, ``asked`` by id) that ``found`` shows counted before.
+    """The events (``checked[j]`` in ``batch``, its id ``pairs[j]``) ``found`` shows counted before.
 
     Only ids ``event_ids`` holds are looked at: the suspects of a backfill
     of old events are nearly all found nowhere.
     """
+    if not found:
+        return []
+    asked = dict(zip(pairs, checked, strict=True))
     repeats = []
     for pair, earlier in found.items():
         i = asked.get(pair)

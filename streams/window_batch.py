@@ -43,8 +43,15 @@ from streams.aggregation import (
 
 Ints = npt.NDArray[np.int64]
 
-_PRICED = attrgetter("event", "cost_pico", "events", "quantity", "tokens", "category")
-_FIELDS = attrgetter("customer_id", "event_id", "agent_id", "occurred_at", "kind")
+_ITEM = itemgetter(2)
+_PARTITION = itemgetter(0)
+_POSITION = itemgetter(1)
+_EVENT = attrgetter("event")
+_OCCURRED = attrgetter("occurred_at")
+# A pass a field into lists: lists of existing objects are all the collector sees, where
+# tuples of an event's fields, a batch of them alive at once, made it rescan the heap.
+_EVENT_FIELDS = [attrgetter(name) for name in ("customer_id", "event_id", "agent_id", "kind")]
+_PRICED_FIELDS = [attrgetter(name) for name in ("cost_pico", "events", "quantity", "tokens", "category")]
 # One pass a field: the tokens are visited already, and a pass is cheaper than tuples to transpose.
 _TOKEN_FIELDS = [attrgetter(name) for name in ("input", "cached_input", "cache_write", "output", "reasoning")]
 _START = itemgetter(4)
@@ -83,19 +90,15 @@ class EventColumns:
         if n == 0:
             none = np.zeros(0, np.int64)
             return cls(counted, none, none, np.zeros(0), *([()] * 9))
-        partitions, positions, items = zip(*counted, strict=True)
-        events, *priced = zip(*map(_PRICED, items), strict=True)
-        customers, event_ids, agents, occurred, kinds = zip(*map(_FIELDS, events), strict=True)
+        items = list(map(_ITEM, counted))
+        events = list(map(_EVENT, items))
         return cls(
             counted,
-            np.fromiter(partitions, np.int64, n),
-            np.fromiter(positions, np.int64, n),
-            np.fromiter(map(datetime.timestamp, occurred), np.float64, n),
-            customers,
-            event_ids,
-            agents,
-            kinds,
-            *priced,
+            np.fromiter(map(_PARTITION, counted), np.int64, n),
+            np.fromiter(map(_POSITION, counted), np.int64, n),
+            np.fromiter(map(datetime.timestamp, map(_OCCURRED, events)), np.float64, n),
+            *(list(map(field, events)) for field in _EVENT_FIELDS),
+            *(list(map(field, items)) for field in _PRICED_FIELDS),
         )
 
     def __len__(self) -> int:
@@ -186,8 +189,8 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     for size in sizes:
         starts = (cell_bases_array - cell_bases_array % size).tolist()
         for agent_column in (cell_agents, repeat(ALL_AGENTS)):
-            rows = list(zip(customers, agent_column, cell_categories, repeat(size), starts))
-            local, kind_keys = _distinct(rows)
+            rows = zip(customers, agent_column, cell_categories, repeat(size), starts, strict=False)
+            local, kind_keys = _distinct(list(map(tuple.__new__, repeat(WindowKey), rows)))
             cell_windows.append(local + len(keys))
             window_sizes.append(np.full(len(kind_keys), size, np.int64))
             keys += kind_keys
@@ -241,13 +244,12 @@ def _empty(batch: EventColumns) -> WindowPlan:
     return WindowPlan(batch, [], [], none, none, none, none, none, none, [], [], [], True)
 
 
-def _distinct(rows: list[tuple[str, str, str, int, int]]) -> tuple[Ints, list[WindowKey]]:
-    """Each row's index among the distinct rows (in first-seen order), and those rows as keys."""
-    seen: dict[tuple[str, str, str, int, int], int] = {}
+def _distinct(rows: list[WindowKey]) -> tuple[Ints, list[WindowKey]]:
+    """Each row's index among the distinct rows (in first-seen order), and those rows."""
+    seen: dict[WindowKey, int] = {}
     first = np.fromiter(map(seen.setdefault, rows, range(len(rows))), np.int64, len(rows))
     _, local = np.unique(first, return_inverse=True)
-    keys: list[WindowKey] = list(map(tuple.__new__, repeat(WindowKey), seen))
-    return local.astype(np.int64), keys
+    return local.astype(np.int64), list(seen)
 
 
 def _encoded(keys: list[WindowKey]) -> list[bytes]:

@@ -185,24 +185,26 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     keys: list[WindowKey] = []
     raw_keys: list[bytes] = []
     cell_windows: list[Ints] = []
+    firsts: list[Ints] = []
     window_sizes: list[Ints] = []
     for size in sizes:
         starts = (cell_bases_array - cell_bases_array % size).tolist()
         for agent_column in (cell_agents, repeat(ALL_AGENTS)):
             rows = zip(customers, agent_column, cell_categories, repeat(size), starts, strict=False)
-            local, kind_keys = _distinct(list(map(tuple.__new__, repeat(WindowKey), rows)))
+            local, kind_keys, first_cells = _distinct(list(map(tuple.__new__, repeat(WindowKey), rows)))
             cell_windows.append(local + len(keys))
+            # Cells are numbered in order of their first events: a window's first cell has its first.
+            firsts.append(cell_first[first_cells])
             window_sizes.append(np.full(len(kind_keys), size, np.int64))
             keys += kind_keys
             raw_keys += _encoded(kind_keys)
     count = len(keys)
     all_sizes = np.concatenate(window_sizes)
-    window_first = np.full(count, n, np.int64)
+    window_first = np.concatenate(firsts)
     window_last = np.full(count, -1, np.int64)
     sums = np.zeros((count, _SUMS), np.int64)
     quantities: list[Decimal] = []
     for windows in cell_windows:
-        np.minimum.at(window_first, windows, cell_first)
         np.maximum.at(window_last, windows, cell_last)
         np.add.at(sums, windows, cell_sums)
         # A kind's windows are numbered on from the previous kind's.
@@ -244,12 +246,13 @@ def _empty(batch: EventColumns) -> WindowPlan:
     return WindowPlan(batch, [], [], none, none, none, none, none, none, [], [], [], True)
 
 
-def _distinct(rows: list[WindowKey]) -> tuple[Ints, list[WindowKey]]:
-    """Each row's index among the distinct rows (in first-seen order), and those rows."""
+def _distinct(rows: list[WindowKey]) -> tuple[Ints, list[WindowKey], Ints]:
+    """Each row's index among the distinct rows (in first-seen order), those rows, and where
+    each was first seen."""
     seen: dict[WindowKey, int] = {}
     first = np.fromiter(map(seen.setdefault, rows, range(len(rows))), np.int64, len(rows))
-    _, local = np.unique(first, return_inverse=True)
-    return local.astype(np.int64), list(seen)
+    firsts, local = np.unique(first, return_inverse=True)
+    return local.astype(np.int64), list(seen), firsts
 
 
 def _encoded(keys: list[WindowKey]) -> list[bytes]:

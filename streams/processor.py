@@ -7,7 +7,8 @@ Order per batch, before any offset of it is committed:
   1. decode, validate and price each message (failures become dead letters);
   2. drop ``event_id``s the customer was already counted for within the
      dedup horizon (:mod:`streams.dedup`, :meth:`BatchProcessor._drop_duplicates`);
-  3. fold into copies of the touched windows (:func:`streams.aggregation.fold`);
+  3. fold into copies of the touched windows, window by window
+     (:mod:`streams.window_batch`), else event by event (:func:`streams.aggregation.fold`);
   4. write ledger rows, window snapshots and dead letters to ClickHouse;
   5. update the windows table and send dead letters to their topic.
 A crash anywhere replays the batch from its first offset, and every step is

@@ -7,7 +7,9 @@ with other work changes these figures far less than it changes events/s):
 
 - ``decode``: :func:`streams.decoding.decode_message` over SDK-sized arrays;
 - ``price``: :meth:`streams.pricing.PriceCatalog.price` of each event;
-- ``fold``: :func:`streams.aggregation.fold` of ``--batch`` events at a time;
+- ``fold``: the worker's fold of ``--batch`` events at a time, window by window
+  (:mod:`streams.window_batch`: columns, cells, windows); ``fold_event_by_event``:
+  :func:`streams.aggregation.fold`, its exact fallback, on the same events;
 - ``process``: the whole :meth:`streams.processor.BatchProcessor.process` of
   ``--batch`` events at a time (decode, price, dedup, window keys, fold,
   window state encoding) with a sink that stores nothing, and the worker's
@@ -16,6 +18,8 @@ with other work changes these figures far less than it changes events/s):
   up (the no-op sink finds none), as in ``bench.run``. It runs twice: under
   the worker's garbage-collector settings (:mod:`streams.garbage_collection`),
   ``process_us``, and under Python's defaults, ``process_default_gc_us``.
+  ``after_price_us`` is the part of ``process_us`` after decode and price:
+  dedup, window keys, fold and window state (issue #12's "fold share").
 
 The other stages run under Python's default collector settings: ``decode_us``
 and ``price_us``, which under those settings pay mostly for rescanning the
@@ -48,6 +52,7 @@ from streams.dedup import CountedId, DedupIndex, Hashes, Seconds
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
+from streams.window_batch import EventColumns, fold_plan, plan_windows
 from streams.window_state import TableState
 
 
@@ -69,16 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.process_time()
     for first in range(0, len(counted), args.batch):
         fold(counted[first : first + args.batch], (60, 3600), {})
+    fold_event_by_event_s = time.process_time() - started
+    started = time.process_time()
+    for first in range(0, len(counted), args.batch):
+        plan = plan_windows(EventColumns.of(counted[first : first + args.batch]), (60, 3600))
+        assert fold_plan(plan, [None] * len(plan.keys)) is not None
     fold_s = time.process_time() - started
 
     per_batch = args.batch // args.per_message
-    default_gc_s = process_seconds(messages, catalog, per_batch)
+    default_gc_s, _ = process_seconds(messages, catalog, per_batch)
     del counted, priced
     gc.collect()
     thresholds = gc.get_threshold()
     tune_for_worker()
     decode_worker_s, price_worker_s, _ = decode_and_price_seconds(messages, catalog)
-    process_s = process_seconds(messages, catalog, per_batch)
+    process_s, priced_s = process_seconds(messages, catalog, per_batch)
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     figures = {
@@ -89,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         "decode_worker_gc_us": decode_worker_s / args.events * 1e6,
         "price_worker_gc_us": price_worker_s / args.events * 1e6,
         "fold_us": fold_s / args.events * 1e6,
+        "fold_event_by_event_us": fold_event_by_event_s / args.events * 1e6,
         "process_us": process_s / args.events * 1e6,
+        "after_price_us": (process_s - priced_s) / args.events * 1e6,
         "process_default_gc_us": default_gc_s / args.events * 1e6,
     }
     for name, value in figures.items():
@@ -150,8 +162,9 @@ class _NoChangelog:
         pass
 
 
-def process_seconds(messages: list[bytes], catalog: PriceCatalog, per_batch: int) -> float:
-    """Process CPU seconds of ``BatchProcessor.process`` over ``messages``, ``per_batch`` at a time."""
+def process_seconds(messages: list[bytes], catalog: PriceCatalog, per_batch: int) -> tuple[float, float]:
+    """Process CPU seconds of ``BatchProcessor.process`` over ``messages``, ``per_batch`` at a time,
+    and of those, the seconds of its decode and price."""
     state = TableState(_Store(), {60: 600, 3600: 7200})
     state.changelog = _NoChangelog()  # type: ignore[assignment]
 
@@ -161,6 +174,18 @@ def process_seconds(messages: list[bytes], catalog: PriceCatalog, per_batch: int
     processor = BatchProcessor(
         catalog, _NoSink(), state, DedupIndex(86_400), (60, 3600), {60: 600, 3600: 7200}, no_letters
     )
+    decode_and_price = processor._decode_and_price
+    priced_s = 0.0
+
+    def timed(batch: Sequence[RawMessage]) -> tuple[list[Counted], list[DeadLetter]]:
+        nonlocal priced_s
+        started = time.process_time()
+        try:
+            return decode_and_price(batch)
+        finally:
+            priced_s += time.process_time() - started
+
+    processor._decode_and_price = timed  # type: ignore[method-assign,assignment]  # timed, here only
     raw = [
         RawMessage("usage", 0, i, orjson.loads(m)[0]["customer_id"].encode(), m)
         for i, m in enumerate(messages)
@@ -172,7 +197,7 @@ def process_seconds(messages: list[bytes], catalog: PriceCatalog, per_batch: int
             await processor.process(raw[first : first + per_batch])
         return time.process_time() - started
 
-    return asyncio.run(run())
+    return asyncio.run(run()), priced_s
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ class WindowAggregate:
         so that an older worker fails on this form rather than reading
         pico-dollars as dollars.
         """
-        return (_PICO_FORM + ",".join(map(str, _values(self)))).encode()
+        return _encode(self)
 
     @classmethod
     def decode(cls, raw: bytes) -> WindowAggregate:
@@ -139,7 +139,7 @@ PICO_COLUMNS = frozenset(f.metadata.get(_COLUMN, f.name) for f in _FIELDS if f.m
 _PICO_FORM = "p"  # the changelog form's tag, before its first field
 
 
-def _written_out(name: str, parameter: str, expression: str, namespace: dict[str, Any]) -> Any:
+def written_out(name: str, parameter: str, expression: str, namespace: dict[str, Any]) -> Any:
     """``def name(parameter): return expression``, the expression built from the field names.
 
     ``values`` and ``decode`` run for every window a batch touches, so they
@@ -151,8 +151,24 @@ def _written_out(name: str, parameter: str, expression: str, namespace: dict[str
     return namespace[name]
 
 
-_values: Callable[[WindowAggregate], tuple[Any, ...]] = _written_out(
+_values: Callable[[WindowAggregate], tuple[Any, ...]] = written_out(
     "values", "agg", "(" + ", ".join(f"agg.{name}" for name in AGGREGATE_FIELDS) + ",)", {}
+)
+
+
+# One bytes format, field by field: a third faster than joining the fields' text.
+# Every field but quantity is an int (%d is str() for an int); quantity is a Decimal (its str()).
+_encode: Callable[[WindowAggregate], bytes] = written_out(
+    "encode",
+    "agg",
+    f'b"{_PICO_FORM}'
+    + ",".join("%b" if name == "quantity" else "%d" for name in AGGREGATE_FIELDS)
+    + '" % ('
+    + ", ".join(
+        f"str(agg.{name}).encode()" if name == "quantity" else f"agg.{name}" for name in AGGREGATE_FIELDS
+    )
+    + ",)",
+    {},
 )
 
 
@@ -167,7 +183,7 @@ def _parsing(
     """A reader of the fields' values in order, each through ``parse(name, type)``."""
     parsers = {f"_{i}": parse(name, kind) for i, (name, kind) in enumerate(AGGREGATE_FIELDS.items())}
     arguments = ", ".join(f"{parser}(v[{i}])" for i, parser in enumerate(parsers))
-    reader: Callable[[Sequence[Any]], WindowAggregate] = _written_out(
+    reader: Callable[[Sequence[Any]], WindowAggregate] = written_out(
         "from_values", "v", f"WindowAggregate({arguments})", {"WindowAggregate": WindowAggregate, **parsers}
     )
     return reader
@@ -237,6 +253,8 @@ class FoldResult:
     changed: dict[WindowKey, WindowAggregate] = field(default_factory=dict)
     folded: int = 0  # events counted for the first time
     skipped: int = 0  # events at or below a window's mark: already counted
+    # Each changed window's WindowKey.encode(), in ``changed``'s order, where the fold had them.
+    raw_keys: list[bytes] | None = None
 
 
 def fold(

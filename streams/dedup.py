@@ -68,6 +68,11 @@ def id_hashes(pairs: Iterable[tuple[str, str]]) -> Hashes:
     return np.fromiter((xxhash.xxh64_intdigest(id_key(c, e)) for c, e in pairs), dtype=np.uint64)
 
 
+def key_hashes(keys: Sequence[bytes]) -> Hashes:
+    """:func:`id_hashes` of pairs already joined by :func:`id_key`."""
+    return np.fromiter(map(xxhash.xxh64_intdigest, keys), dtype=np.uint64, count=len(keys))
+
+
 def _probe_masks(hashes: Hashes) -> Hashes:
     mixed = hashes * _MIX
     masks = np.zeros(len(hashes), dtype=np.uint64)

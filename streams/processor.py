@@ -7,7 +7,8 @@ Order per batch, before any offset of it is committed:
   1. decode, validate and price each message (failures become dead letters);
   2. drop ``event_id``s the customer was already counted for within the
      dedup horizon (:mod:`streams.dedup`, :meth:`BatchProcessor._drop_duplicates`);
-  3. fold into copies of the touched windows (:func:`streams.aggregation.fold`);
+  3. fold into copies of the touched windows, window by window
+     (:mod:`streams.window_batch`), else event by event (:func:`streams.aggregation.fold`);
   4. write ledger rows, window snapshots and dead letters to ClickHouse;
   5. update the windows table and send dead letters to their topic.
 A crash anywhere replays the batch from its first offset, and every step is
@@ -31,9 +32,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from schemas.dead_letters import DeadLetter, DeadLetterCode
 from schemas.events import dump_event
@@ -43,15 +46,15 @@ from streams.aggregation import (
     WindowAggregate,
     WindowKey,
     fold,
-    is_expired,
     position,
     split_position,
     window_keys,
 )
 from streams.decoding import Decoded, TimeBounds, decode_message
-from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, id_hashes
+from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, key_hashes
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, SinkError, TransientSinkError, classify
+from streams.window_batch import EventColumns, WindowPlan, fold_plan, plan_windows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,7 +103,15 @@ class WindowState(Protocol):
     watermark and the watermark the last expiry ran at."""
 
     def get(self, key: WindowKey) -> WindowAggregate | None: ...
+    def get_many(self, raw_keys: Sequence[bytes]) -> list[WindowAggregate | None]:
+        """The windows under these ``WindowKey.encode()`` keys, None where there is none."""
+
     def put(self, key: WindowKey, agg: WindowAggregate) -> None: ...
+    def put_many(
+        self, windows: Mapping[WindowKey, WindowAggregate], raw_keys: Sequence[bytes] | None = None
+    ) -> None:
+        """Each window, ``raw_keys`` (where given) their encoded keys in order."""
+
     def watermark(self, partition: int) -> int: ...
     def set_watermark(self, partition: int, value: int) -> None: ...
     def expired_through(self, partition: int) -> int: ...
@@ -154,11 +165,14 @@ class BatchProcessor:
         started = time.perf_counter()
         self._where = describe_batch(messages)
         priced, dead = self._decode_and_price(messages)
-        counted = await self._drop_duplicates(priced, stats)
-        previous = {p: self.state.watermark(p) for p in {p for p, _, _ in counted}}
-        keys = [window_keys(item, self.window_sizes) for _, _, item in counted]  # once, for both uses
-        current = await self._current_windows(counted, keys)
-        result = fold(counted, self.window_sizes, current, keys)
+        batch = await self._drop_duplicates(priced, stats)
+        counted = batch.counted
+        previous = {p: self.state.watermark(p) for p in np.unique(batch.partitions).tolist()}
+        plan = plan_windows(batch, self.window_sizes)
+        before = await self._current_windows(plan)
+        current = {key: agg for key, agg in zip(plan.keys, before, strict=True) if agg is not None}
+        # Whole windows at once where the batch allows; else event by event, as exact.
+        result = fold_plan(plan, before) or fold(counted, self.window_sizes, current)
 
         sink_started = time.perf_counter()
         counted, result, refused = await self._store(counted, result, current, dead, messages)
@@ -170,9 +184,10 @@ class BatchProcessor:
         stats.windows_written = len(result.changed)
         if self.spend is not None:
             await self.spend.apply(counted, self._with_retry)
-        for key, agg in result.changed.items():
-            self.state.put(key, agg)
-        for partition, watermark in self._advance(previous, counted).items():
+        self.state.put_many(result.changed, result.raw_keys)
+        if len(counted) < len(batch):  # ClickHouse refused some
+            batch = EventColumns.of(counted)
+        for partition, watermark in self._advance(previous, batch).items():
             self.state.set_watermark(partition, watermark)
         await self.state.flush()
         for letter in [*dead, *refused]:
@@ -266,9 +281,7 @@ class BatchProcessor:
                 priced.append((msg.partition, position(msg.offset, item.index), cost))
         return priced, dead
 
-    async def _drop_duplicates(
-        self, priced: Iterable[tuple[int, int, PricedEvent]], stats: BatchStats
-    ) -> list[tuple[int, int, PricedEvent]]:
+    async def _drop_duplicates(self, priced: list[Counted], stats: BatchStats) -> EventColumns:
         """Each (customer, event_id) once: the first version within the horizon wins.
 
         Repeats within the batch are caught here. An event is then a
@@ -283,43 +296,40 @@ class BatchProcessor:
         may have seen, and events old enough (``occurred_at`` a horizon ago,
         give or take the future slack) that their first version may have
         left the filter.
+
+        The batch's columns are read here once, for every later stage.
         """
-        kept = _first_in_batch(priced, stats)
-        if not kept:
-            return kept
+        batch = EventColumns.of(priced)
+        keys = batch.id_keys()
+        first = _first_in_batch(keys, stats)
+        if first is not None:
+            batch = batch.select(first)
+            keys = list(compress(keys, first.tolist()))
+        if not len(batch):
+            return batch
         now = self.dedup.clock()
-        pairs = [(item.event.customer_id, item.event.event_id) for _, _, item in kept]
-        hashes = id_hashes(pairs)
-        partitions = np.fromiter((p for p, _, _ in kept), dtype=np.int64, count=len(kept))
-        occurred = np.fromiter(
-            (item.event.occurred_at.timestamp() for _, _, item in kept), np.float64, len(kept)
-        )
-        suspects = occurred < now - self.dedup.horizon_s + _FUTURE_SLACK_S
+        hashes = key_hashes(keys)
+        partitions = batch.partitions
+        suspects = batch.seconds < now - self.dedup.horizon_s + _FUTURE_SLACK_S
         filters: dict[int, IdFilter] = {}
         for partition in np.unique(partitions).tolist():
             filters[partition] = await self._filter(partition)
             chosen = partitions == partition
             suspects[chosen] |= filters[partition].might_contain(hashes[chosen])
 
-        counted = np.ones(len(kept), dtype=np.bool_)
+        counted = np.ones(len(batch), dtype=np.bool_)
         checked = np.flatnonzero(suspects).tolist()
         stats.dedup_checked = len(checked)
         if checked:
-            found = await self._with_retry(
-                lambda: self.sink.counted_ids([pairs[i] for i in checked]), "read of counted ids"
-            )
-            since = now - self.dedup.horizon_s
-            for i in checked:
-                partition, pos, item = kept[i]
-                if any(
-                    _counted_before(c, partition, pos, since, _micros(item.event.occurred_at))
-                    for c in found.get(pairs[i], ())
-                ):
-                    counted[i] = False
-                    stats.duplicates += 1
+            customers = map(batch.customers.__getitem__, checked)
+            pairs = list(zip(customers, map(batch.event_ids.__getitem__, checked), strict=True))
+            found = await self._with_retry(lambda: self.sink.counted_ids(pairs), "read of counted ids")
+            for i in _repeats(batch, pairs, checked, found, now - self.dedup.horizon_s):
+                counted[i] = False
+                stats.duplicates += 1
         for partition, ids in filters.items():
             ids.add(hashes[(partitions == partition) & counted], at=now)
-        return [item for item, keep in zip(kept, counted.tolist(), strict=True) if keep]
+        return batch.select(counted)
 
     async def _filter(self, partition: int) -> IdFilter:
         """The partition's id filter, rebuilt from ClickHouse the first time after an assignment."""
@@ -343,46 +353,36 @@ class BatchProcessor:
         return ids
 
     @staticmethod
-    def _advance(watermarks: dict[int, int], counted: Iterable[Counted]) -> dict[int, int]:
+    def _advance(watermarks: dict[int, int], batch: EventColumns) -> dict[int, int]:
         """Each partition's highest event time, including this batch."""
-        marks = dict(watermarks)
-        for partition, _, item in counted:
-            at = int(item.event.occurred_at.timestamp())
-            if at > marks[partition]:
-                marks[partition] = at
-        return marks
+        return batch.watermarks(watermarks)
 
-    async def _current_windows(
-        self, counted: Sequence[Counted], keys: Sequence[list[WindowKey]]
-    ) -> dict[WindowKey, WindowAggregate]:
-        """State before the batch of every window it touches.
+    async def _current_windows(self, plan: WindowPlan) -> list[WindowAggregate | None]:
+        """State before the batch of every window it touches, in the plan's order.
 
         A window missing from worker state is new, or was expired from it
         (see :meth:`streams.window_state.TableState.expire`) and is now hit by a late event. Only
         the latter can have a snapshot in ClickHouse, and only a window past
         its retention at the watermark the last expiry ran at can have been
-        expired, so only those are looked up.
+        expired (:func:`streams.aggregation.is_expired`, here for all windows at once, each
+        against its first event's partition), so only those are looked up.
         """
-        current: dict[WindowKey, WindowAggregate] = {}
-        expired: set[WindowKey] = set()
-        looked_up: set[WindowKey] = set()  # most windows of a batch are new: look each up once
-        expired_through: dict[int, int] = {}
-        for (partition, _, _), event_keys in zip(counted, keys, strict=True):
-            for key in event_keys:
-                if key in looked_up:
-                    continue
-                looked_up.add(key)
-                agg = self.state.get(key)
-                if agg is not None:
-                    current[key] = agg
-                    continue
-                if partition not in expired_through:
-                    expired_through[partition] = self.state.expired_through(partition)
-                if is_expired(key, expired_through[partition], self.retention):
-                    expired.add(key)
+        current = self.state.get_many(plan.raw_keys)
+        missing = np.fromiter(map(_is_none, current), np.bool_, len(current))
+        if not missing.any():
+            return current
+        kept = np.zeros(len(current), np.int64)  # each window's retention
+        through = np.zeros(len(current), np.int64)  # its partition's last expiry
+        for size in np.unique(plan.sizes).tolist():
+            kept[plan.sizes == size] = self.retention.get(size, 0)
+        for partition in np.unique(plan.first_partitions[missing]).tolist():
+            through[plan.first_partitions == partition] = self.state.expired_through(partition)
+        expired = np.flatnonzero(missing & (plan.ends + kept < through)).tolist()
         if expired:
-            load = functools.partial(self.sink.load_windows, expired)
-            current.update(await self._with_retry(load, "read of expired windows"))
+            load = functools.partial(self.sink.load_windows, [plan.keys[i] for i in expired])
+            found = await self._with_retry(load, "read of expired windows")
+            for i in expired:
+                current[i] = found.get(plan.keys[i])
         return current
 
     async def _with_retry(self, call: Callable[[], Awaitable[T]], what: str = "write") -> T:
@@ -440,20 +440,46 @@ async def _refused(
     return [*await _refused(items[:middle], attempt), *await _refused(items[middle:], attempt)]
 
 
-def _first_in_batch(
-    priced: Iterable[tuple[int, int, PricedEvent]], stats: BatchStats
-) -> list[tuple[int, int, PricedEvent]]:
-    """Each (customer, event_id) once within the batch; later repeats are counted as duplicates."""
-    kept: list[tuple[int, int, PricedEvent]] = []
-    seen: set[tuple[str, str]] = set()
-    for entry in priced:
-        pair = (entry[2].event.customer_id, entry[2].event.event_id)
-        if pair in seen:
+def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.bool_] | None:
+    """Which events are the first of their (customer, event_id) in the batch (:func:`id_key`
+    of each in ``keys``); later repeats are counted as duplicates. None: all are."""
+    if len(set(keys)) == len(keys):
+        return None
+    first = np.ones(len(keys), np.bool_)
+    seen: set[bytes] = set()
+    for i, key in enumerate(keys):
+        if key in seen:
             stats.duplicates += 1
+            first[i] = False
+        seen.add(key)
+    return first
+
+
+def _repeats(
+    batch: EventColumns,
+    pairs: list[tuple[str, str]],
+    checked: list[int],
+    found: dict[tuple[str, str], list[CountedId]],
+    since: float,
+) -> list[int]:
+    """The events (``checked[j]`` in ``batch``, its id ``pairs[j]``) ``found`` shows counted before.
+
+    Only ids ``event_ids`` holds are looked at: the suspects of a backfill
+    of old events are nearly all found nowhere.
+    """
+    if not found:
+        return []
+    asked = dict(zip(pairs, checked, strict=True))
+    repeats = []
+    for pair, earlier in found.items():
+        i = asked.get(pair)
+        if i is None or not earlier:
             continue
-        seen.add(pair)
-        kept.append(entry)
-    return kept
+        partition, pos, item = batch.counted[i]
+        occurred_us = _micros(item.event.occurred_at)
+        if any(_counted_before(c, partition, pos, since, occurred_us) for c in earlier):
+            repeats.append(i)
+    return repeats
 
 
 def describe_batch(messages: Sequence[RawMessage]) -> str:
@@ -474,6 +500,10 @@ def _unstorable(topic: str, item: Counted, reason: str, now: datetime) -> DeadLe
         f"ClickHouse refused this event's rows: {reason}",
         topic, partition, offset, event.customer_id.encode(), dump_event(event), now, index,
     )  # fmt: skip
+
+
+def _is_none(agg: WindowAggregate | None) -> bool:
+    return agg is None
 
 
 def _micros(at: datetime) -> int:

@@ -18,7 +18,7 @@ decision "this window may have been expired" survives a restart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
@@ -72,11 +72,37 @@ class TableState:
         raw = self.table.data.get(key.encode())
         return WindowAggregate.decode(raw) if raw is not None else None
 
+    def get_many(self, raw_keys: Sequence[bytes]) -> list[WindowAggregate | None]:
+        """The windows stored under these encoded keys (``WindowKey.encode()``), None where none is."""
+        data, decode = self.table.data, WindowAggregate.decode
+        return [None if raw is None else decode(raw) for raw in map(data.get, raw_keys)]
+
     def put(self, key: WindowKey, agg: WindowAggregate) -> None:
-        raw_key, raw_value = key.encode(), agg.encode()
-        self._store(raw_key, raw_value, agg.partition)
-        self.changelog.add(agg.partition, raw_key, raw_value)
-        self._due.setdefault(self._due_at(key), {})[raw_key] = agg.partition
+        self.put_many({key: agg})
+
+    def put_many(
+        self, windows: Mapping[WindowKey, WindowAggregate], raw_keys: Sequence[bytes] | None = None
+    ) -> None:
+        """Store and changelog each window; ``raw_keys``, where given, are the keys encoded, in order.
+
+        One loop for a batch's windows: the store, its partition map, the
+        changelog and the expiry index are looked up once, not once a window.
+        """
+        data = self.table.data
+        key_partition = getattr(data, "_key_partition", None)  # see _store
+        add, due, retention = self.changelog.add, self._due, self.retention
+        encoded = raw_keys if raw_keys is not None else [key.encode() for key in windows]
+        for (key, agg), raw_key in zip(windows.items(), encoded, strict=True):
+            raw_value, partition = agg.encode(), agg.partition
+            data[raw_key] = raw_value
+            if key_partition is not None:
+                key_partition[raw_key] = partition
+            add(partition, raw_key, raw_value)
+            at = key[4] + key[3] + retention.get(key[3], 0)  # _due_at, inline
+            bucket = due.get(at)
+            if bucket is None:
+                bucket = due[at] = {}
+            bucket[raw_key] = partition
 
     def watermark(self, partition: int) -> int:
         return self._mark(_WATERMARK, partition)

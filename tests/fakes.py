@@ -110,8 +110,16 @@ class DictState:
     def get(self, key: WindowKey) -> WindowAggregate | None:
         return self.windows.get(key)
 
+    def get_many(self, raw_keys: Sequence[bytes]) -> list[WindowAggregate | None]:
+        return [self.windows.get(WindowKey.decode(raw)) for raw in raw_keys]
+
     def put(self, key: WindowKey, agg: WindowAggregate) -> None:
         self.windows[key] = agg
+
+    def put_many(
+        self, windows: Mapping[WindowKey, WindowAggregate], raw_keys: Sequence[bytes] | None = None
+    ) -> None:
+        self.windows.update(windows)
 
     def watermark(self, partition: int) -> int:
         return self.marks.get(partition, 0)

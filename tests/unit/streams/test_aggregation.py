@@ -149,3 +149,11 @@ def test_window_keys_are_window_keys_field_by_field() -> None:
     keys = window_keys(event, (60, 3600))
     assert keys == expected
     assert all(type(key) is WindowKey and key.end == key.start + key.size for key in keys)
+
+
+def test_the_changelog_writes_quantity_and_large_sums_as_their_text() -> None:
+    # The form is the fields' str() joined by commas, whatever a Decimal's exponent or an int's size.
+    agg = WindowAggregate(cost=2**70, quantity=Decimal("1.50E+3"), input_tokens=-4, last_offset=2**40)
+    text = "p" + ",".join(map(str, agg.values()))
+    assert agg.encode() == text.encode()
+    assert WindowAggregate.decode(agg.encode()) == agg

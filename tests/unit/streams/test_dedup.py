@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from costline.config import Settings
-from streams.dedup import DedupIndex, IdFilter, id_hashes
+from streams.dedup import DedupIndex, IdFilter, id_hashes, id_key, key_hashes
 from tests.fakes import Clock
 
 DAY = 86_400.0
@@ -79,3 +79,8 @@ def test_the_horizon_is_a_day_by_default_and_at_most_35_days() -> None:
             Settings(dedup_horizon_s=wrong)
         with pytest.raises(ValueError, match="outside"):
             DedupIndex(wrong)
+
+
+def test_ids_joined_once_for_the_batch_hash_as_the_pairs_do() -> None:
+    pairs = [("acme", "e1"), ("globex", "é-2"), ("acme", "e1")]
+    assert key_hashes([id_key(c, e) for c, e in pairs]).tolist() == id_hashes(pairs).tolist()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from streams.aggregation import WindowKey
+from streams.aggregation import WindowKey, position
 from streams.processor import RawMessage
 from tests.factories import batch, encoded, hour_total, processor, sms
 from tests.fakes import DictState, FakeSink
@@ -116,3 +116,15 @@ def test_a_backfill_out_of_time_order_needs_no_clickhouse_lookups_before_any_exp
     asyncio.run(p.process(batch([sms("evening", at="2026-11-20T21:00:00Z")])))
     asyncio.run(p.process(batch([sms("morning", at="2026-11-20T06:00:00Z")], first_offset=1)))
     assert sink.lookups == 0
+
+
+def test_a_replay_cut_into_other_batches_than_the_first_attempt_counts_each_event_once() -> None:
+    # The first attempt stored two of five events' windows, then died; the
+    # replay takes all five in one batch, its windows partly counted already.
+    sink, state, letters = FakeSink(), DictState(), []
+    messages = batch([sms(f"e{i}", at=f"2026-11-20T09:0{i}:00Z") for i in range(5)])
+    asyncio.run(processor(sink, state, letters).process(messages[:2]))
+    stats = asyncio.run(processor(FakeSink(), state, letters).process(messages))
+    assert (stats.counted, stats.replayed) == (3, 2)
+    hour = next(agg for key, agg in state.windows.items() if key.agent_id == "*" and key.size == 3600)
+    assert hour.events == 5 and hour.last_offset == position(messages[-1].offset, 0)

@@ -66,3 +66,29 @@ def test_a_restarted_worker_rebuilds_its_expiry_index_from_the_table() -> None:
     restored.set_watermark(0, 61)
     assert asyncio.run(restored.expire(assigned={1})) == 0  # not ours any more: left alone
     assert asyncio.run(restored.expire(assigned={0})) == 1
+
+
+def test_a_batch_of_windows_is_stored_changelogged_and_indexed_for_expiry_in_one_call() -> None:
+    table = FakeTable()
+    state = TableState(table, retention={60: 600, 3600: 0})
+    minute = WindowKey("acme", "bot", "llm", 60, 1_000_020)
+    hour = WindowKey("acme", "*", "llm", 3600, 997_200)
+    windows = {
+        minute: WindowAggregate(events=2, last_offset=7, partition=3),
+        hour: WindowAggregate(events=5, last_offset=8, partition=3),
+    }
+    state.put_many(windows, [minute.encode(), hour.encode()])
+    asyncio.run(state.flush())
+    assert state.get_many([minute.encode(), hour.encode(), b"nobody"]) == [*windows.values(), None]
+    assert table.changelog == [(3, k.encode(), a.encode()) for k, a in windows.items()]
+
+    state.set_watermark(3, minute.end + 601)  # the minute is past its retention, the hour still open
+    assert asyncio.run(state.expire(assigned={3})) == 1
+    assert state.get(minute) is None and state.get(hour) is not None
+
+
+def test_windows_put_without_their_encoded_keys_are_encoded_here() -> None:
+    table = FakeTable()
+    key = WindowKey("acme", "bot", "tool", 60, 0)
+    TableState(table, retention={}).put_many({key: WindowAggregate(events=1, last_offset=1, partition=0)})
+    assert list(table.data) == [key.encode()]

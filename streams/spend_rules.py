@@ -377,7 +377,7 @@ class SpendRules:
         out = Evaluation()
         emitted_at = self.now()
         cuts: list[int] = []  # how many limit alerts the events up to each one fired
-        runs: dict[tuple[int, str, str], list[int]] = {}  # (rank, budget, subject) -> its events
+        runs: dict[tuple[int, str, str], list[int] | int] = {}  # (rank, budget, subject) -> its events
         ats: list[int] = []  # the events' times in microseconds, where a budget counts them
         matched: dict[tuple[str, str | None, str | None, str | None], _Matched] = {}
         for i, (partition, pos, priced) in enumerate(batch):
@@ -392,7 +392,9 @@ class SpendRules:
                 for record in found.runs:
                     run = runs.get(record)
                     if run is None:
-                        runs[record] = [i]
+                        runs[record] = i  # a list from the second: fewer objects for the collector to count
+                    elif isinstance(run, int):
+                        runs[record] = [run, i]
                     else:
                         run.append(i)
                 limits, owners = found.limits
@@ -434,22 +436,32 @@ class SpendRules:
         before: SpendLookup,
         batch: Sequence[Counted],
         ats: Sequence[int],
-        runs: dict[tuple[int, str, str], list[int]],
+        runs: dict[tuple[int, str, str], list[int] | int],
         emitted_at: datetime,
     ) -> None:
         records = BudgetRuns(self, tagged, out, before, batch, ats, emitted_at)
-        firsts: list[tuple[int, int, bytes]] = []
-        skipped = False  # a record's first events were counted before (a replay)
-        for (rank, budget_id, subject), run in runs.items():
-            budget = self.book.get(budget_id)
+        moved: dict[tuple[int, str, str], int] = {}  # records whose first events were counted before
+        for run_key, run in runs.items():
+            budget = self.book.get(run_key[1])
             assert budget is not None
-            first, key = records.fold(budget, rank, subject, run)
-            if first >= 0:
-                firsts.append((first, rank, key))
-            skipped = skipped or first != run[0]
-        if skipped:  # the records in the order event by event first changed them: the changelog's
-            firsts.sort()
-            out.budgets.update((key, out.budgets.pop(key)) for _, _, key in firsts)
+            events = (run,) if isinstance(run, int) else run
+            first = records.fold(budget, run_key[0], run_key[2], events)
+            if first != events[0]:
+                moved[run_key] = first
+        if moved:  # a replay: the records in the order event by event first changed them (the changelog's)
+            firsts = sorted(
+                (
+                    moved.get(run_key, run if isinstance(run, int) else run[0]),
+                    run_key[0],
+                    run_key[1],
+                    run_key[2],
+                )
+                for run_key, run in runs.items()
+            )
+            for first, _, budget_id, subject in firsts:
+                key = budget_key(budget_id, subject)
+                if first >= 0:
+                    out.budgets[key] = out.budgets.pop(key)
 
     def new_budget_state(self, budget: Budget, at: datetime, at_us: int, partition: int) -> BudgetSpend:
         """The record of a budget's first event (not rolling), as :meth:`fold_budget_event` makes it."""

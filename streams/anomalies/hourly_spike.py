@@ -189,10 +189,13 @@ class HourlySpend:
         minute = epoch_s // 60
         if minute <= now - span:
             return None
-        self.minutes[minute] = self.minutes.get(minute, 0) + units
-        if len(self.minutes) > span:
-            self.minutes = {m: u for m, u in self.minutes.items() if m > now - span}
-        return sum(u for m, u in self.minutes.items() if m > now - span)
+        minutes = self.minutes
+        minutes[minute] = minutes.get(minute, 0) + units
+        if len(minutes) > span:
+            minutes = self.minutes = {m: u for m, u in minutes.items() if m > now - span}
+        if min(minutes) > now - span:  # usually: no stale minute left to skip
+            return sum(minutes.values())
+        return sum(u for m, u in minutes.items() if m > now - span)
 
     def _evict(self, newest: int) -> None:
         oldest = newest - self.settings.weeks * HOURS_PER_WEEK

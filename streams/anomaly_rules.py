@@ -47,7 +47,8 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
-from streams.spend_state import DetectorRecord, anomaly_key, contribute, top_contributors
+from streams.pricing import PricedEvent
+from streams.spend_state import DetectorRecord, add_contributors, anomaly_key, top_contributors
 
 log = logging.getLogger(__name__)
 HOUR = 3600
@@ -264,10 +265,16 @@ class _Fold:
     ) -> tuple[DetectorRecord, Detector] | None:
         """The key's record and detector as of the batch; None if every event of ``run`` was folded before."""
         record = self.records.get(key) or self.before.detector(key)
+        batch = self.events.batch
         if record is None:
-            record = DetectorRecord(b"")
-        elif all(self.events.batch[i][1] <= record.position for i in run):
-            return None  # counted before this batch was replayed
+            record, first = DetectorRecord(b""), run[0]
+        else:
+            folded = record.position
+            for first in run:
+                if batch[first][1] > folded:
+                    break
+            else:
+                return None  # counted before this batch was replayed
         detector = cast(Detector | None, record.detector)
         if detector is None:
             try:
@@ -277,8 +284,6 @@ class _Fold:
                 detector = new(key.decode())
             record.detector = detector
         self.records[key] = record
-        batch = self.events.batch
-        first = next(i for i in run if batch[i][1] > record.position)
         self.events.firsts.append((first, self.rank, key))
         return record, detector
 
@@ -308,9 +313,24 @@ class _Fold:
         if opened is None:
             return
         record, spend = opened
+        batch, units = self.events.batch, self.events.units
+        pending: list[PricedEvent] = []  # the hour's events, their contributors not yet added
         for i in run:
-            if self.enter(record, i):
-                self.hourly_spike(record, spend, subject, settings.ratio)
+            if not self.enter(record, i):
+                continue
+            epoch_s = self.epoch_s
+            hour = epoch_s - epoch_s % HOUR
+            if hour > record.hour:
+                record.hour = hour
+                record.contributors.clear()
+                pending.clear()
+            if hour == record.hour:
+                pending.append(batch[i][2])
+            judgement = spend.judge(epoch_s, units[i])
+            if _changes_episode(judgement, record.episode, self.newest):
+                add_contributors(record.contributors, pending)
+                self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
+        add_contributors(record.contributors, pending)
 
     def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:
         """The alert of the request at hand, which its history judged FIRED."""
@@ -333,21 +353,17 @@ class _Fold:
                    (day - timedelta(days=window_days - 1), event.occurred_at), k, figures, what,
                    contributors)  # fmt: skip
 
-    def hourly_spike(self, record: DetectorRecord, spend: Detector, subject: str, ratio: Decimal) -> None:
-        priced = self.events.batch[self.index][2]
-        event = priced.event
-        hour = self.epoch_s - self.epoch_s % HOUR
-        if hour > record.hour:
-            record.hour = hour
-            record.contributors.clear()
-        if hour == record.hour:
-            costs = record.contributors
-            contribute(costs, "agent", event.agent_id, priced.cost)
-            contribute(costs, "model", priced.sku, priced.cost)
-            contribute(costs, "task", event.task_id, priced.cost)
-        judgement = spend.judge(self.epoch_s, self.events.units[self.index])
-        if not _changes_episode(judgement, record.episode, self.newest):
-            return
+    def hourly_spike(
+        self,
+        record: DetectorRecord,
+        spend: Detector,
+        judgement: Judgement,
+        hour: int,
+        subject: str,
+        ratio: Decimal,
+    ) -> None:
+        """The alert of the event at hand, which fires or resolves an episode of its key."""
+        event = self.events.batch[self.index][2].event
 
         def explain() -> tuple[dict[str, Decimal], str]:
             verdict = spend.verdict(event.occurred_at)

@@ -8,8 +8,8 @@ for burn rate, the spend per elapsed time) at which any condition could
 change, and such an event costs a Decimal addition and a comparison. The
 rare event that may change a condition, that opens a period or is late, or
 a rolling budget's, is folded as event by event folds it, with the same
-code. Contributors are summed per contributor between those events, which is
-exact while none can be evicted (else they are added one by one).
+code. Contributors are summed per contributor between those events
+(:func:`streams.spend_state.add_contributors`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from schemas.alerts import Alert, ContributorKind
+from schemas.alerts import Alert
 from schemas.budgets import Budget, PeriodKind
-from schemas.money import ZERO
 from streams.aggregation import Counted
 from streams.pricing import PricedEvent
-from streams.spend_state import MAX_CONTRIBUTORS, BudgetSpend, budget_key, contribute
+from streams.spend_state import add_contributors, budget_key
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -117,7 +116,7 @@ class BudgetRuns:
                     state.last_seen = at_s
                 pending.append(priced)
                 if triggers.maybe(state.spend, at_us):
-                    add_contributors(state, pending)
+                    add_contributors(state.contributors, pending)
                     alerts = []
                     view = self.rules.view(budget, state, triggers, priced.event.occurred_at, at_us)
                     if self.rules.judge_budget(alerts, state, view, subject, self.emitted_at):
@@ -125,7 +124,7 @@ class BudgetRuns:
                         triggers = self.rules.triggers(budget, state, priced.event.occurred_at, at_us)
                 continue
             if state is not None:
-                add_contributors(state, pending)
+                add_contributors(state.contributors, pending)
             alerts = []
             self.rules.fold_budget_event(
                 alerts, out, self.before, budget, subject, partition, pos, priced, self.emitted_at, at_us
@@ -135,46 +134,5 @@ class BudgetRuns:
             if not rolling:
                 triggers = self.rules.triggers(budget, state, priced.event.occurred_at, at_us)
         if state is not None:
-            add_contributors(state, pending)
+            add_contributors(state.contributors, pending)
         return first
-
-
-def add_contributors(state: BudgetSpend, pending: list[PricedEvent]) -> None:
-    """As ``state.contribute`` for each event's agent, model and task in turn (then empties ``pending``).
-
-    Summed per contributor first where the kind cannot overflow :data:`MAX_CONTRIBUTORS`: no
-    eviction then, Decimal sums are exact, and new contributors keep their order of arrival.
-    """
-    if not pending:
-        return
-    contributors = state.contributors
-    # One by one when few (summing costs more), or a kind may be made out of its turn.
-    if len(pending) < 4 or not all(p.event.agent_id and p.sku for p in pending):
-        for p in pending:
-            state.contribute("agent", p.event.agent_id, p.cost)
-            state.contribute("model", p.sku, p.cost)
-            state.contribute("task", p.event.task_id, p.cost)
-        pending.clear()
-        return
-    kinds: tuple[tuple[ContributorKind, list[str | None]], ...] = (
-        ("agent", [p.event.agent_id for p in pending]),
-        ("model", [p.sku for p in pending]),
-        ("task", [p.event.task_id for p in pending]),
-    )
-    for kind, idents in kinds:
-        sums: dict[str, Decimal] = {}
-        for ident, p in zip(idents, pending, strict=True):
-            if ident:
-                sums[ident] = sums[ident] + p.cost if ident in sums else p.cost
-        if not sums:
-            continue
-        costs = contributors.get(kind)
-        if len(sums.keys() | (costs or {}).keys()) > MAX_CONTRIBUTORS:
-            for ident, p in zip(idents, pending, strict=True):
-                contribute(contributors, kind, ident, p.cost)
-            continue
-        if costs is None:
-            costs = contributors[kind] = {}
-        for ident, cost in sums.items():
-            costs[ident] = costs.get(ident, ZERO) + cost
-    pending.clear()

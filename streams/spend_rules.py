@@ -41,7 +41,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
-from schemas.budgets import SPECIFICITY, Budget, PeriodKind, Scoped
+from schemas.budgets import SCOPE_FIELD, SPECIFICITY, Budget, PeriodKind, Scoped
 from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
 from streams.anomaly_rules import AnomalyRules, in_event_order
@@ -303,17 +303,20 @@ class BudgetBook:
     def __init__(self, budgets: Iterable[Budget] = ()) -> None:
         self._by_id: dict[str, Budget] = {}
         self._by_customer: dict[str, list[Budget]] = {}
+        self.version = 0  # changes with every put or remove: what was worked out of the budgets is stale
         for budget in budgets:
             self.put(budget)
 
     def put(self, budget: Budget) -> None:
         self.remove(budget.budget_id)
+        self.version += 1
         self._by_id[budget.budget_id] = budget
         self._by_customer.setdefault(budget.customer_id, []).append(budget)
 
     def remove(self, budget_id: str) -> None:
         old = self._by_id.pop(budget_id, None)
         if old is not None:
+            self.version += 1
             kept = [b for b in self._by_customer[old.customer_id] if b.budget_id != budget_id]
             if kept:
                 self._by_customer[old.customer_id] = kept
@@ -364,6 +367,9 @@ class SpendRules:
         self._global = _Limits(given.request_cost, given.request_tokens, given.task_cost, given.task_tokens)
         self._periods: dict[str, tuple[Budget, datetime, datetime, int, int]] = {}
         self._untouched: dict[str, tuple[Budget, Triggers]] = {}  # per budget: triggers of nothing fired
+        self._matched: dict[tuple[str, str | None, str | None, str | None], _Matched] = {}
+        self._matched_version = -1
+        self._uses: dict[str, tuple[bool, bool, bool]] = {}  # per customer: _scope_fields of its budgets
         self._limit_cache: dict[
             tuple[str, ...], tuple[tuple[Budget, ...], _Limits, dict[AlertRule, str]]
         ] = {}
@@ -379,13 +385,22 @@ class SpendRules:
         cuts: list[int] = []  # how many limit alerts the events up to each one fired
         runs: dict[tuple[int, str, str], list[int] | int] = {}  # (rank, budget, subject) -> its events
         ats: list[int] = []  # the events' times in microseconds, where a budget counts them
-        matched: dict[tuple[str, str | None, str | None, str | None], _Matched] = {}
+        if self._matched_version != self.book.version or len(self._matched) > 100_000:
+            self._matched.clear()  # a cache of what budgets count which scope, kept between batches:
+            self._uses.clear()
+            self._matched_version = self.book.version  # fewer objects made (and collected) per batch
+        matched = self._matched
         for i, (partition, pos, priced) in enumerate(batch):
             event = priced.event
             budgets = self.book.for_customer(event.customer_id)
             ats.append(_micros_of(event.occurred_at) if budgets else 0)
             if budgets:
-                scoped = (event.customer_id, event.agent_id, getattr(event, "user_id", None), event.task_id)
+                uses = self._uses.get(event.customer_id)
+                if uses is None:
+                    uses = self._uses[event.customer_id] = _scope_fields(budgets)
+                scoped = (event.customer_id, event.agent_id if uses[0] else None,
+                          getattr(event, "user_id", None) if uses[1] else None,
+                          event.task_id if uses[2] else None)  # fmt: skip
                 found = matched.get(scoped)
                 if found is None:
                     found = matched[scoped] = self._match(budgets, event)
@@ -662,6 +677,12 @@ class SpendRules:
                     setattr(values, name, value)
                     owners[rule] = budget.budget_id
         return values, owners
+
+
+def _scope_fields(budgets: Sequence[Budget]) -> tuple[bool, bool, bool]:
+    """Whether any of ``budgets`` tells events apart by agent, by user, by task."""
+    fields = {SCOPE_FIELD[budget.scope] for budget in budgets}
+    return "agent_id" in fields, "user_id" in fields, "task_id" in fields
 
 
 @dataclass(frozen=True, slots=True)

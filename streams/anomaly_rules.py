@@ -26,7 +26,7 @@ its alerts are stored and acknowledged (:mod:`streams.spend_control`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +34,7 @@ from typing import Protocol, cast
 
 from costline.config import Settings
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
+from streams.aggregation import Counted
 from streams.anomalies import (
     HourlySpend,
     HourlySpikeSettings,
@@ -47,7 +48,7 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.pricing import PricedEvent
-from streams.spend_state import DetectorRecord, anomaly_key, contribute, top_contributors
+from streams.spend_state import DetectorRecord, add_contributors, anomaly_key, top_contributors
 
 log = logging.getLogger(__name__)
 HOUR = 3600
@@ -100,82 +101,180 @@ class AnomalyRules:
 
     def fold(
         self,
-        alerts: list[Alert],
+        batch: Sequence[Counted],
         records: dict[bytes, DetectorRecord],
         before: DetectorLookup,
-        partition: int,
-        pos: int,
-        priced: PricedEvent,
         emitted_at: datetime,
-    ) -> None:
-        """Feed one counted event to every detector it concerns; its alerts go to ``alerts``."""
-        event = priced.event
-        customer, agent = event.customer_id, event.agent_id
+    ) -> list[tuple[int, int, Alert]]:
+        """Feed a batch's events to every detector they concern; the alerts they fire or resolve.
+
+        Key by key, each key's events in source order: a detector's state depends on its own
+        events alone, so this folds to what event by event would, with each record read once.
+        Each alert comes with the index of its event and its detector's rank, for
+        :func:`in_event_order`.
+        """
         s = self.settings
-        epoch_s = int(event.occurred_at.timestamp())
-        fold = _Fold(alerts, records, before, partition, pos, priced, emitted_at, epoch_s)
+        fired: list[tuple[int, int, Alert]] = []
+        if s.request_cost is None and s.hourly is None and s.token_drift is None:
+            return fired
+        events = _Events(batch)
+        by_agent, by_customer = events.groups()
         if s.request_cost is not None:
-            request = s.request_cost
-            found = fold.detector(
-                anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent),
-                lambda key: RequestCostHistory(key, request),
-                lambda raw: RequestCostHistory.from_bytes(raw, request),
+            self._request_costs(
+                _Fold(fired, 0, records, before, events, emitted_at), by_agent, s.request_cost
             )
-            if found is not None:
-                fold.request_cost(found[1], request.k, request.window_days)
         if s.hourly is not None:
             hourly = s.hourly
-            for subject in ("", agent):
-                found = fold.detector(
-                    anomaly_key(AlertRule.HOURLY_SPIKE, customer, subject),
-                    lambda key: HourlySpend(key, hourly),
-                    lambda raw: HourlySpend.from_bytes(raw, hourly),
+            new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
+            load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
+            for customer, run in by_customer.items():
+                fold = _Fold(fired, 1, records, before, events, emitted_at)
+                fold.hourly_spikes(
+                    anomaly_key(AlertRule.HOURLY_SPIKE, customer, ""), run, new, load, "", hourly
                 )
-                if found is not None:
-                    fold.hourly_spike(*found, subject, hourly.ratio)
-        tokens = priced.tokens.input + priced.tokens.output
-        if s.token_drift is not None and tokens > 0:
-            drift = s.token_drift
-            found = fold.detector(
-                anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent),
-                lambda key: TokenDrift(key, drift),
-                lambda raw: TokenDrift.from_bytes(raw, drift),
+            for (customer, agent), run in by_agent.items():
+                fold = _Fold(fired, 2, records, before, events, emitted_at)
+                key = anomaly_key(AlertRule.HOURLY_SPIKE, customer, agent)
+                fold.hourly_spikes(key, run, new, load, agent, hourly)
+        if s.token_drift is not None:
+            self._token_drifts(_Fold(fired, 3, records, before, events, emitted_at), by_agent, s.token_drift)
+        # The records in the order event by event first changed them: the changelog's order.
+        firsts = sorted(events.firsts)
+        records.update((key, records.pop(key)) for _, _, key in firsts)
+        return fired
+
+    @staticmethod
+    def _request_costs(
+        fold: _Fold, by_agent: dict[tuple[str, str], list[int]], request: RequestCostSettings
+    ) -> None:
+        new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
+        load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
+        for (customer, agent), run in by_agent.items():
+            key = anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent)
+            opened = fold.open(key, run, new, load)
+            if opened is None:
+                continue
+            record, history = opened
+            units, epochs = fold.events.units, fold.events.epochs
+            for i in run:
+                if fold.enter(record, i) and history.judge(epochs[i], units[i]) is Judgement.FIRED:
+                    fold.request_cost(history, request.k, request.window_days)
+
+    @staticmethod
+    def _token_drifts(
+        fold: _Fold, by_agent: dict[tuple[str, str], list[int]], drift: TokenDriftSettings
+    ) -> None:
+        new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
+        load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
+        tokens, epochs = fold.events.tokens(), fold.events.epochs
+        for (customer, agent), run in by_agent.items():
+            counted = [i for i in run if tokens[i] > 0]  # a tool call has no tokens to drift
+            opened = (
+                fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
+                if counted
+                else None
             )
-            if found is not None:
-                fold.token_drift(*found, tokens, drift)
+            if opened is None:
+                continue
+            record, detector = opened
+            for i in counted:
+                if fold.enter(record, i):
+                    fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
 
 
-@dataclass
+def in_event_order(
+    alerts: list[Alert], cuts: Sequence[int], tagged: list[tuple[int, int, Alert]]
+) -> list[Alert]:
+    """The alerts as folding the batch event by event orders them.
+
+    ``alerts`` are the limits' (``cuts[i]`` of them up to event ``i``); each of ``tagged`` comes with
+    its event's index and a rank: a budget's (< 0) before its event's limit alerts, a detector's
+    (>= 0) after them.
+    """
+    if not tagged:
+        return alerts
+    tagged.sort(key=lambda found: (found[0], found[1]))  # stable: one record's alerts in their order
+    merged: list[Alert] = []
+    taken = 0
+    for index, rank, alert in tagged:
+        upto = cuts[index] if rank >= 0 else (cuts[index - 1] if index else 0)
+        merged += alerts[taken:upto]
+        taken = max(taken, upto)
+        merged.append(alert)
+    merged += alerts[taken:]
+    return merged
+
+
+class _Events:
+    """A batch's events with what the detectors read of each, worked out once per event."""
+
+    __slots__ = ("_tokens", "batch", "epochs", "firsts", "units")
+
+    def __init__(self, batch: Sequence[Counted]) -> None:
+        self.batch = batch
+        self.epochs = [int(priced.event.occurred_at.timestamp()) for _, _, priced in batch]
+        self.units = [to_units(priced.cost) for _, _, priced in batch]
+        self._tokens: list[int] | None = None
+        self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
+
+    def tokens(self) -> list[int]:
+        if self._tokens is None:
+            self._tokens = [priced.tokens.input + priced.tokens.output for _, _, priced in self.batch]
+        return self._tokens
+
+    def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
+        """The events' indices per customer's agent and per customer, in source order."""
+        by_agent: dict[tuple[str, str], list[int]] = {}
+        by_customer: dict[str, list[int]] = {}
+        for i, (_, _, priced) in enumerate(self.batch):
+            event = priced.event
+            customer = event.customer_id
+            run = by_agent.get((customer, event.agent_id))
+            if run is None:
+                by_agent[(customer, event.agent_id)] = [i]
+            else:
+                run.append(i)
+            run = by_customer.get(customer)
+            if run is None:
+                by_customer[customer] = [i]
+            else:
+                run.append(i)
+        return by_agent, by_customer
+
+
+@dataclass(slots=True)
 class _Fold:
-    """One event folded into the detectors: their records, and the alerts it fires or resolves."""
+    """One detector's events of a batch, key by key: their records, and the alerts they fire or resolve."""
 
-    alerts: list[Alert]
+    alerts: list[tuple[int, int, Alert]]
+    rank: int  # the detector's place among an event's alerts
     records: dict[bytes, DetectorRecord]
     before: DetectorLookup
-    partition: int
-    pos: int
-    priced: PricedEvent
+    events: _Events
     emitted_at: datetime
-    epoch_s: int  # the event's time
+    index: int = 0  # the event at hand
+    epoch_s: int = 0
     newest: bool = True  # no event later than it folded into the detector at hand
-    _units: int = -1
 
-    @property
-    def units(self) -> int:
-        """The event's cost in 1e-12 USD, worked out once."""
-        if self._units < 0:
-            self._units = to_units(self.priced.cost)
-        return self._units
-
-    def detector(
-        self, key: bytes, new: Callable[[str], Detector], load: Callable[[bytes], Detector]
+    def open(
+        self,
+        key: bytes,
+        run: Sequence[int],
+        new: Callable[[str], Detector],
+        load: Callable[[bytes], Detector],
     ) -> tuple[DetectorRecord, Detector] | None:
-        """The key's record and detector as of this event; None if the event was folded before."""
+        """The key's record and detector as of the batch; None if every event of ``run`` was folded before."""
         record = self.records.get(key) or self.before.detector(key)
+        batch = self.events.batch
         if record is None:
-            record = DetectorRecord(b"")
-        elif self.pos <= record.position:
-            return None  # counted before this batch was replayed
+            record, first = DetectorRecord(b""), run[0]
+        else:
+            folded = record.position
+            for first in run:
+                if batch[first][1] > folded:
+                    break
+            else:
+                return None  # counted before this batch was replayed
         detector = cast(Detector | None, record.detector)
         if detector is None:
             try:
@@ -184,16 +283,58 @@ class _Fold:
                 log.warning("anomaly state %r unreadable (%s): it starts afresh", key, exc)
                 detector = new(key.decode())
             record.detector = detector
-        record.position, record.partition = self.pos, self.partition
-        self.newest = self.epoch_s >= record.last_seen
-        record.last_seen = max(record.last_seen, self.epoch_s)
         self.records[key] = record
+        self.events.firsts.append((first, self.rank, key))
         return record, detector
 
-    def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:
-        if history.judge(self.epoch_s, self.units) is not Judgement.FIRED:
+    def enter(self, record: DetectorRecord, i: int) -> bool:
+        """Make event ``i`` the one at hand; False if it was folded into ``record`` before."""
+        partition, pos, _ = self.events.batch[i]
+        if pos <= record.position:
+            return False
+        epoch_s = self.events.epochs[i]
+        self.index, self.epoch_s = i, epoch_s
+        record.position, record.partition = pos, partition
+        self.newest = epoch_s >= record.last_seen
+        if epoch_s > record.last_seen:
+            record.last_seen = epoch_s
+        return True
+
+    def hourly_spikes(
+        self,
+        key: bytes,
+        run: Sequence[int],
+        new: Callable[[str], Detector],
+        load: Callable[[bytes], Detector],
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        opened = self.open(key, run, new, load)
+        if opened is None:
             return
-        priced = self.priced
+        record, spend = opened
+        batch, units = self.events.batch, self.events.units
+        pending: list[PricedEvent] = []  # the hour's events, their contributors not yet added
+        for i in run:
+            if not self.enter(record, i):
+                continue
+            epoch_s = self.epoch_s
+            hour = epoch_s - epoch_s % HOUR
+            if hour > record.hour:
+                record.hour = hour
+                record.contributors.clear()
+                pending.clear()
+            if hour == record.hour:
+                pending.append(batch[i][2])
+            judgement = spend.judge(epoch_s, units[i])
+            if _changes_episode(judgement, record.episode, self.newest):
+                add_contributors(record.contributors, pending)
+                self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
+        add_contributors(record.contributors, pending)
+
+    def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:
+        """The alert of the request at hand, which its history judged FIRED."""
+        priced = self.events.batch[self.index][2]
         event = priced.event
         verdict = history.verdict(event.occurred_at)
         request = event.request_id or event.event_id
@@ -212,19 +353,17 @@ class _Fold:
                    (day - timedelta(days=window_days - 1), event.occurred_at), k, figures, what,
                    contributors)  # fmt: skip
 
-    def hourly_spike(self, record: DetectorRecord, spend: Detector, subject: str, ratio: Decimal) -> None:
-        priced = self.priced
-        event = priced.event
-        hour = self.epoch_s - self.epoch_s % HOUR
-        if hour > record.hour:
-            record.hour = hour
-            record.contributors.clear()
-        if hour == record.hour:
-            costs = record.contributors
-            contribute(costs, "agent", event.agent_id, priced.cost)
-            contribute(costs, "model", priced.sku, priced.cost)
-            contribute(costs, "task", event.task_id, priced.cost)
-        judgement = spend.judge(self.epoch_s, self.units)
+    def hourly_spike(
+        self,
+        record: DetectorRecord,
+        spend: Detector,
+        judgement: Judgement,
+        hour: int,
+        subject: str,
+        ratio: Decimal,
+    ) -> None:
+        """The alert of the event at hand, which fires or resolves an episode of its key."""
+        event = self.events.batch[self.index][2].event
 
         def explain() -> tuple[dict[str, Decimal], str]:
             verdict = spend.verdict(event.occurred_at)
@@ -238,10 +377,11 @@ class _Fold:
         self._episode(record, judgement, AlertRule.HOURLY_SPIKE, hour, HOUR, subject, ratio, explain)
 
     def token_drift(
-        self, record: DetectorRecord, drift: Detector, tokens: int, settings: TokenDriftSettings
+        self, record: DetectorRecord, drift: Detector, judgement: Judgement, settings: TokenDriftSettings
     ) -> None:
-        judgement = drift.judge(self.epoch_s, tokens)
-        event = self.priced.event
+        if not _changes_episode(judgement, record.episode, self.newest):
+            return
+        event = self.events.batch[self.index][2].event
         day = self.epoch_s - self.epoch_s % DAY
 
         def explain() -> tuple[dict[str, Decimal], str]:
@@ -296,10 +436,10 @@ class _Fold:
         what: str,
         contributors: list[Contributor],
     ) -> None:
-        event = self.priced.event
+        event = self.events.batch[self.index][2].event
         owner = f"{event.customer_id}\x1f{event.agent_id if scope != 'customer' else ''}"
         who = event.customer_id if scope == "customer" else f"{event.customer_id}, agent {event.agent_id}"
-        self.alerts.append(
+        self.alerts.append((self.index, self.rank,
             Alert(
                 alert_id=alert_id(rule, owner, subject, since, threshold, status),
                 rule=rule,
@@ -316,8 +456,15 @@ class _Fold:
                 reason=f"{status}: {who}: {what}",
                 occurred_at=event.occurred_at,
                 emitted_at=self.emitted_at,
-            )
-        )
+            ),
+        ))  # fmt: skip
+
+
+def _changes_episode(judgement: Judgement, episode: int, newest: bool) -> bool:
+    """Whether :meth:`_Fold._episode` fires or resolves on this judgement (most events: neither)."""
+    if judgement is Judgement.FIRED:
+        return episode < 0
+    return judgement is Judgement.NORMAL and episode >= 0 and newest
 
 
 def _at(epoch: int) -> datetime:

@@ -41,10 +41,11 @@ from decimal import Decimal
 from typing import Protocol
 
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
-from schemas.budgets import SPECIFICITY, Budget, PeriodKind
+from schemas.budgets import SCOPE_FIELD, SPECIFICITY, Budget, PeriodKind, Scoped
 from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
-from streams.anomaly_rules import AnomalyRules
+from streams.anomaly_rules import AnomalyRules, in_event_order
+from streams.budget_runs import BudgetRuns, Triggers
 from streams.pricing import PricedEvent
 from streams.spend_state import (
     BudgetSpend,
@@ -172,8 +173,7 @@ class BurnRateRule:
         budget = view.budget
         if budget.period is PeriodKind.ROLLING_HOURS:
             return ()
-        cached = self._limits.get(budget.budget_id)
-        burn = cached[1] if cached is not None and cached[0] is budget else self._limit(budget)
+        burn = self.burn_limit(budget)
         was = view.fired.get(burn.key) if view.fired is not None else None
         if was is not None and was.status is AlertStatus.RESOLVED:
             return ()  # resolved in this period: it cannot fire again before the next
@@ -192,6 +192,10 @@ class BurnRateRule:
             elif scaled >= burn.above * elapsed:  # firing and surely still holding
                 return ()
         return [self._condition(view, burn, length, elapsed)]
+
+    def burn_limit(self, budget: Budget) -> _BurnLimit:
+        cached = self._limits.get(budget.budget_id)
+        return cached[1] if cached is not None and cached[0] is budget else self._limit(budget)
 
     def _condition(self, view: SpendView, burn: _BurnLimit, length: int, elapsed: int) -> Condition:
         budget, excess, limit = view.budget, burn.excess, burn.limit
@@ -247,10 +251,10 @@ class MarginRule:
     def conditions(self, view: SpendView) -> Iterable[Condition]:
         budget = view.budget
         revenue = budget.revenue
-        if revenue is None:
+        margin = self.limit(budget)
+        if revenue is None or margin is None:
             return ()
-        floor = budget.min_margin_pct if budget.min_margin_pct is not None else self.min_margin_pct
-        limit = _money(revenue * (HUNDRED - floor) / HUNDRED)
+        floor, limit = margin
 
         def figures() -> tuple[dict[str, Decimal], str]:
             margin = ((revenue - view.spend) * HUNDRED / revenue).quantize(Decimal("0.01"))
@@ -263,6 +267,13 @@ class MarginRule:
 
         holds = view.spend > limit
         return () if view.settled(self.rule, floor, holds) else [Condition(self.rule, floor, holds, figures)]
+
+    def limit(self, budget: Budget) -> tuple[Decimal, Decimal] | None:
+        """The margin floor, and the cost over which the margin is under it; None without revenue."""
+        if budget.revenue is None:
+            return None
+        floor = budget.min_margin_pct if budget.min_margin_pct is not None else self.min_margin_pct
+        return floor, _money(budget.revenue * (HUNDRED - floor) / HUNDRED)
 
 
 def budget_rules(
@@ -292,17 +303,20 @@ class BudgetBook:
     def __init__(self, budgets: Iterable[Budget] = ()) -> None:
         self._by_id: dict[str, Budget] = {}
         self._by_customer: dict[str, list[Budget]] = {}
+        self.version = 0  # changes with every put or remove: what was worked out of the budgets is stale
         for budget in budgets:
             self.put(budget)
 
     def put(self, budget: Budget) -> None:
         self.remove(budget.budget_id)
+        self.version += 1
         self._by_id[budget.budget_id] = budget
         self._by_customer.setdefault(budget.customer_id, []).append(budget)
 
     def remove(self, budget_id: str) -> None:
         old = self._by_id.pop(budget_id, None)
         if old is not None:
+            self.version += 1
             kept = [b for b in self._by_customer[old.customer_id] if b.budget_id != budget_id]
             if kept:
                 self._by_customer[old.customer_id] = kept
@@ -352,24 +366,55 @@ class SpendRules:
         given = self.limits
         self._global = _Limits(given.request_cost, given.request_tokens, given.task_cost, given.task_tokens)
         self._periods: dict[str, tuple[Budget, datetime, datetime, int, int]] = {}
+        self._untouched: dict[str, tuple[Budget, Triggers]] = {}  # per budget: triggers of nothing fired
+        self._matched: dict[tuple[str, str | None, str | None, str | None], _Matched] = {}
+        self._matched_version = -1
+        self._uses: dict[str, tuple[bool, bool, bool]] = {}  # per customer: _scope_fields of its budgets
         self._limit_cache: dict[
             tuple[str, ...], tuple[tuple[Budget, ...], _Limits, dict[AlertRule, str]]
         ] = {}
 
-    def evaluate(self, batch: Iterable[Counted], before: SpendLookup) -> Evaluation:
+    def evaluate(self, batch: Sequence[Counted], before: SpendLookup) -> Evaluation:
+        """The batch's alerts and changed records, as folding it event by event in source order gives.
+
+        Budgets and detectors are folded record by record (a record's state depends on its own
+        events alone), each record read once; the alerts are then put back in event order.
+        """
         out = Evaluation()
         emitted_at = self.now()
-        for partition, pos, priced in batch:
+        cuts: list[int] = []  # how many limit alerts the events up to each one fired
+        runs: dict[tuple[int, str, str], list[int] | int] = {}  # (rank, budget, subject) -> its events
+        ats: list[int] = []  # the events' times in microseconds, where a budget counts them
+        if self._matched_version != self.book.version or len(self._matched) > 100_000:
+            self._matched.clear()  # a cache of what budgets count which scope, kept between batches:
+            self._uses.clear()
+            self._matched_version = self.book.version  # fewer objects made (and collected) per batch
+        matched = self._matched
+        for i, (partition, pos, priced) in enumerate(batch):
             event = priced.event
             budgets = self.book.for_customer(event.customer_id)
-            at_us = _micros_of(event.occurred_at) if budgets else 0
-            matching: list[Budget] = []
-            for budget in budgets:
-                subject = budget.subject(event)
-                if subject is not None:
-                    matching.append(budget)
-                    self._fold_budget(out, before, budget, subject, partition, pos, priced, emitted_at, at_us)
-            limits, owners = self._limits(matching)
+            ats.append(_micros_of(event.occurred_at) if budgets else 0)
+            if budgets:
+                uses = self._uses.get(event.customer_id)
+                if uses is None:
+                    uses = self._uses[event.customer_id] = _scope_fields(budgets)
+                scoped = (event.customer_id, event.agent_id if uses[0] else None,
+                          getattr(event, "user_id", None) if uses[1] else None,
+                          event.task_id if uses[2] else None)  # fmt: skip
+                found = matched.get(scoped)
+                if found is None:
+                    found = matched[scoped] = self._match(budgets, event)
+                for record in found.runs:
+                    run = runs.get(record)
+                    if run is None:
+                        runs[record] = i  # a list from the second: fewer objects for the collector to count
+                    elif isinstance(run, int):
+                        runs[record] = [run, i]
+                    else:
+                        run.append(i)
+                limits, owners = found.limits
+            else:
+                limits, owners = self._global, {}
             mark = out.marks.get(partition)
             if mark is None:
                 mark = out.marks[partition] = before.mark(partition)
@@ -379,12 +424,68 @@ class SpendRules:
                 out.alerts += _request_alerts(priced, limits, owners, emitted_at)
             if event.task_id is not None:
                 self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
-            if self.anomalies is not None:
-                self.anomalies.fold(out.alerts, out.detectors, before, partition, pos, priced, emitted_at)
+            cuts.append(len(out.alerts))
+        tagged: list[tuple[int, int, Alert]] = []
+        if runs:
+            self._fold_budgets(tagged, out, before, batch, ats, runs, emitted_at)
+        if self.anomalies is not None:
+            tagged += self.anomalies.fold(batch, out.detectors, before, emitted_at)
+        out.alerts = in_event_order(out.alerts, cuts, tagged)
         return out
 
-    def _fold_budget(
+    def _match(self, budgets: Sequence[Budget], event: Scoped) -> _Matched:
+        """The budgets counting events scoped as ``event`` is, with their subjects and limits."""
+        matching: list[Budget] = []
+        runs: list[tuple[int, str, str]] = []
+        for rank, budget in enumerate(budgets):
+            subject = budget.subject(event)
+            if subject is not None:
+                matching.append(budget)
+                runs.append((rank - len(budgets), budget.budget_id, subject))  # before the event's limits
+        return _Matched(matching, runs, self._limits(matching))
+
+    def _fold_budgets(
         self,
+        tagged: list[tuple[int, int, Alert]],
+        out: Evaluation,
+        before: SpendLookup,
+        batch: Sequence[Counted],
+        ats: Sequence[int],
+        runs: dict[tuple[int, str, str], list[int] | int],
+        emitted_at: datetime,
+    ) -> None:
+        records = BudgetRuns(self, tagged, out, before, batch, ats, emitted_at)
+        moved: dict[tuple[int, str, str], int] = {}  # records whose first events were counted before
+        for run_key, run in runs.items():
+            budget = self.book.get(run_key[1])
+            assert budget is not None
+            events = (run,) if isinstance(run, int) else run
+            first = records.fold(budget, run_key[0], run_key[2], events)
+            if first != events[0]:
+                moved[run_key] = first
+        if moved:  # a replay: the records in the order event by event first changed them (the changelog's)
+            firsts = sorted(
+                (
+                    moved.get(run_key, run if isinstance(run, int) else run[0]),
+                    run_key[0],
+                    run_key[1],
+                    run_key[2],
+                )
+                for run_key, run in runs.items()
+            )
+            for first, _, budget_id, subject in firsts:
+                key = budget_key(budget_id, subject)
+                if first >= 0:
+                    out.budgets[key] = out.budgets.pop(key)
+
+    def new_budget_state(self, budget: Budget, at: datetime, at_us: int, partition: int) -> BudgetSpend:
+        """The record of a budget's first event (not rolling), as :meth:`fold_budget_event` makes it."""
+        start = self._period(budget, at, at_us)[0]
+        return BudgetSpend(period_start=_epoch(start), partition=partition)
+
+    def fold_budget_event(
+        self,
+        alerts: list[Alert],
         out: Evaluation,
         before: SpendLookup,
         budget: Budget,
@@ -394,7 +495,9 @@ class SpendRules:
         priced: PricedEvent,
         emitted_at: datetime,
         at_us: int,
-    ) -> None:
+    ) -> bool:
+        """One event into the budget's record, as it stands in ``out`` or ``before``; False if the event
+        was counted before (the record is unchanged)."""
         key = budget_key(budget.budget_id, subject)
         state = out.budgets.get(key) or before.budget(key)
         at = priced.event.occurred_at
@@ -402,21 +505,21 @@ class SpendRules:
         if state is None:
             state = BudgetSpend(period_start=_epoch(start), partition=partition)
         elif pos <= state.position:
-            return  # counted before this batch was replayed
+            return False  # counted before this batch was replayed
         state.position, state.partition = pos, partition
         out.budgets[key] = state
         if budget.period is PeriodKind.ROLLING_HOURS:
             window = _fold_rolling(state, budget, priced)
             if window is None:
-                return
+                return True
             start, end = window
             start_us, end_us = _micros(start), _micros(end)
         else:
             start_s = start_us // 1_000_000
             if start_s < state.period_start:
-                return  # a late event of a closed period: counted in the ledger, too late to alert on
+                return True  # a late event of a closed period: counted in the ledger, too late to alert on
             if start_s > state.period_start:
-                _Firing(out.alerts, budget, subject, emitted_at, at).period_ended(state)
+                _Firing(alerts, budget, subject, emitted_at, at).period_ended(state)
                 state.period_start, state.spend = start_s, ZERO
                 state.contributors.clear()
                 state.fired.clear()
@@ -427,11 +530,66 @@ class SpendRules:
         state.contribute("model", priced.sku, priced.cost)
         state.contribute("task", event.task_id, priced.cost)
         view = SpendView(budget, state.spend, start, end, at, start_us, end_us, at_us, state.fired)
+        self.judge_budget(alerts, state, view, subject, emitted_at)
+        return True
+
+    def judge_budget(
+        self, alerts: list[Alert], state: BudgetSpend, view: SpendView, subject: str, emitted_at: datetime
+    ) -> bool:
+        """Every rule on the record as it stands after an event; whether a condition fired or resolved."""
         fire = None  # made for the rare event that changes a condition
         for rule in self.rules:
             for condition in rule.conditions(view):  # usually none: only those that may change
-                fire = fire or _Firing(out.alerts, budget, subject, emitted_at, at)
+                fire = fire or _Firing(alerts, view.budget, subject, emitted_at, view.at)
                 fire.transition(state, condition, view)
+        return fire is not None
+
+    def view(
+        self, budget: Budget, state: BudgetSpend, triggers: Triggers, at: datetime, at_us: int
+    ) -> SpendView:
+        t = triggers
+        return SpendView(budget, state.spend, t.start, t.end, at, t.start_us, t.end_us, at_us, state.fired)
+
+    def triggers(self, budget: Budget, state: BudgetSpend, at: datetime, at_us: int) -> Triggers | None:
+        """Where the record's conditions may change in the period holding ``at``; None when the
+        record is of another period (``at`` is late, or opens the next)."""
+        start, end, start_us, end_us = self._period(budget, at, at_us)
+        if start_us // 1_000_000 != state.period_start:
+            return None
+        fired = state.fired
+        if not fired:  # most records: the same for every record of the budget in the period
+            cached = self._untouched.get(budget.budget_id)
+            if cached is not None and cached[0] is budget and cached[1].start_us == start_us:
+                return cached[1]
+        found = Triggers(start, end, start_us, end_us)
+        for rule in self.rules:
+            if isinstance(rule, ThresholdRule):
+                for _, limit, key in rule._of(budget):
+                    was = fired.get(key)
+                    if was is None:
+                        found.up = min(found.up, limit)
+                    elif was.status is AlertStatus.FIRING:
+                        found.down = max(found.down, limit)
+            elif isinstance(rule, MarginRule):
+                margin = rule.limit(budget)
+                if margin is not None:
+                    was = fired.get(_fired_key(rule.rule, margin[0]))
+                    if was is None:
+                        found.over = min(found.over, margin[1])
+                    elif was.status is AlertStatus.FIRING:
+                        found.under = max(found.under, margin[1])
+            elif isinstance(rule, BurnRateRule) and found.burn is None:
+                burn = rule.burn_limit(budget)
+                was = fired.get(burn.key)
+                if was is None or was.status is AlertStatus.FIRING:
+                    length = end_us - start_us
+                    least = max(1, -(-burn.elapsed_num * length // burn.elapsed_den))
+                    found.burn = (burn.below, burn.above, length, start_us + least, was is not None)
+            else:
+                found.opaque = True
+        if not fired:
+            self._untouched[budget.budget_id] = (budget, found)
+        return found
 
     def _period(self, budget: Budget, at: datetime, at_us: int) -> tuple[datetime, datetime, int, int]:
         """The budget's period holding ``at``, and its bounds in microseconds; the last one is kept
@@ -519,6 +677,21 @@ class SpendRules:
                     setattr(values, name, value)
                     owners[rule] = budget.budget_id
         return values, owners
+
+
+def _scope_fields(budgets: Sequence[Budget]) -> tuple[bool, bool, bool]:
+    """Whether any of ``budgets`` tells events apart by agent, by user, by task."""
+    fields = {SCOPE_FIELD[budget.scope] for budget in budgets}
+    return "agent_id" in fields, "user_id" in fields, "task_id" in fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """The budgets counting the events of one scope (customer, agent, user, task), worked out once a batch."""
+
+    budgets: list[Budget]
+    runs: list[tuple[int, str, str]]  # per budget: its rank among an event's alerts (< 0), id, subject
+    limits: tuple[_Limits, dict[AlertRule, str]]
 
 
 @dataclass(slots=True)

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from schemas.alerts import AlertStatus, Contributor, ContributorKind
 from schemas.money import ZERO
+
+if TYPE_CHECKING:
+    from streams.pricing import PricedEvent
 
 _SEP = "\x1f"  # identifiers may not hold control characters
 BUDGET_PREFIX = "b"
@@ -68,6 +71,46 @@ def contribute(
     if len(costs) > MAX_CONTRIBUTORS:
         smallest = min(costs, key=lambda k: (costs[k], k))
         del costs[smallest]
+
+
+def add_contributors(contributors: dict[str, dict[str, Decimal]], pending: list[PricedEvent]) -> None:
+    """As :func:`contribute` for each event's agent, model and task in turn (then empties ``pending``).
+
+    Summed per contributor first where the kind cannot overflow :data:`MAX_CONTRIBUTORS`: no
+    eviction then, Decimal sums are exact, and new contributors keep their order of arrival.
+    """
+    if not pending:
+        return
+    # One by one when few (summing costs more), or a kind may be made out of its turn.
+    if len(pending) < 4 or not all(p.event.agent_id and p.sku for p in pending):
+        for p in pending:
+            contribute(contributors, "agent", p.event.agent_id, p.cost)
+            contribute(contributors, "model", p.sku, p.cost)
+            contribute(contributors, "task", p.event.task_id, p.cost)
+        pending.clear()
+        return
+    kinds: tuple[tuple[ContributorKind, list[str | None]], ...] = (
+        ("agent", [p.event.agent_id for p in pending]),
+        ("model", [p.sku for p in pending]),
+        ("task", [p.event.task_id for p in pending]),
+    )
+    for kind, idents in kinds:
+        sums: dict[str, Decimal] = {}
+        for ident, p in zip(idents, pending, strict=True):
+            if ident:
+                sums[ident] = sums[ident] + p.cost if ident in sums else p.cost
+        if not sums:
+            continue
+        costs = contributors.get(kind)
+        if len(sums.keys() | (costs or {}).keys()) > MAX_CONTRIBUTORS:
+            for ident, p in zip(idents, pending, strict=True):
+                contribute(contributors, kind, ident, p.cost)
+            continue
+        if costs is None:
+            costs = contributors[kind] = {}
+        for ident, cost in sums.items():
+            costs[ident] = costs.get(ident, ZERO) + cost
+    pending.clear()
 
 
 def top_contributors(contributors: dict[str, dict[str, Decimal]], per_kind: int = 3) -> list[Contributor]:

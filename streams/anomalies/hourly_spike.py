@@ -76,6 +76,9 @@ class _Baseline:
     median: Fraction  # whole-hour spend, units
     whole_hour_threshold: Fraction  # units
     basis: str
+    # The threshold's numerator and denominator, read once: the test of every event.
+    num: int = 0
+    den: int = 1
 
 
 class HourlySpend:
@@ -136,7 +139,8 @@ class HourlySpend:
         self.hours[hour] = spent
         recent = self._recent(epoch_s, units)
 
-        baseline = self._baseline(hour)
+        cached = self._cached
+        baseline = cached[1] if cached is not None and cached[0] == hour else self._baseline(hour)
         elapsed = min(SECONDS_PER_HOUR, max(self.clock - hour * SECONDS_PER_HOUR, 0))
         if baseline is None:
             self._last = (Judgement.WARMING_UP, spent, None, 0, elapsed, -1)
@@ -164,8 +168,7 @@ class HourlySpend:
         """amount > max(whole-hour threshold x seconds / 1 h, floor), in integers."""
         if amount <= self._floor:
             return False
-        whole = baseline.whole_hour_threshold
-        return amount * SECONDS_PER_HOUR * whole.denominator > whole.numerator * seconds
+        return amount * SECONDS_PER_HOUR * baseline.den > baseline.num * seconds
 
     def verdict(self, at: datetime) -> Verdict:
         """The verdict on the last observation, ``at`` its time."""
@@ -189,10 +192,13 @@ class HourlySpend:
         minute = epoch_s // 60
         if minute <= now - span:
             return None
-        self.minutes[minute] = self.minutes.get(minute, 0) + units
-        if len(self.minutes) > span:
-            self.minutes = {m: u for m, u in self.minutes.items() if m > now - span}
-        return sum(u for m, u in self.minutes.items() if m > now - span)
+        minutes = self.minutes
+        minutes[minute] = minutes.get(minute, 0) + units
+        if len(minutes) > span:
+            minutes = self.minutes = {m: u for m, u in minutes.items() if m > now - span}
+        if min(minutes) > now - span:  # usually: no stale minute left to skip
+            return sum(minutes.values())
+        return sum(u for m, u in minutes.items() if m > now - span)
 
     def _evict(self, newest: int) -> None:
         oldest = newest - self.settings.weeks * HOURS_PER_WEEK
@@ -226,7 +232,7 @@ class HourlySpend:
         mad = Fraction(median([abs(x - middle) for x in spends]))
         s = self.settings
         threshold = max(Fraction(s.ratio) * middle, middle + Fraction(s.deviations) * MAD_TO_SIGMA * mad)
-        return _Baseline(middle, threshold, basis)
+        return _Baseline(middle, threshold, basis, threshold.numerator, threshold.denominator)
 
     def _verdict(
         self,

@@ -52,7 +52,7 @@ class RequestCostSettings:
 class RequestCostHistory:
     """One key's trailing window of costs; serializable for a changelogged table."""
 
-    __slots__ = ("_days", "_k", "_last", "key", "settings")
+    __slots__ = ("_days", "_k", "_last", "_window", "key", "settings")
 
     def __init__(self, key: str, settings: RequestCostSettings | None = None) -> None:
         self.key = key
@@ -60,6 +60,9 @@ class RequestCostHistory:
         self._k = Fraction(self.settings.k)
         self._days = DayBuckets(self.settings.window_days)
         self._last: tuple[Judgement, int, int, int, int] = (Judgement.WARMING_UP, 0, 0, 0, 0)
+        # The window's sum, count and days with requests as of its newest day (the day first): an
+        # event of that day, most of them, is judged without adding the days up again.
+        self._window: tuple[int, int, int, int] | None = None
 
     def observe(self, at: datetime, cost: Decimal) -> Verdict:
         self.judge(int(at.timestamp()), to_units(cost))
@@ -69,12 +72,23 @@ class RequestCostHistory:
         """:meth:`observe` without building the verdict (the stream's path: most events are normal)."""
         day = day_of(epoch_s)
         days = self._days
-        if not days.accepts(day):
-            self._last = (Judgement.TOO_LATE, units, 0, 0, 0)
-            return Judgement.TOO_LATE
-        anchor = max(day, days.newest_day)
-        total, count, active_days = days.totals(anchor - self.settings.window_days + 1, anchor)
-        days.add(day, units)
+        window = self._window
+        bucket = days.days.get(day) if window is not None and window[0] == day == days.newest_day else None
+        if window is not None and bucket is not None:
+            _, total, count, active_days = window
+            bucket[0] += units  # days.add of the newest day: nothing to evict
+            bucket[1] += 1
+            self._window = (day, total + units, count + 1, active_days)
+        else:
+            if not days.accepts(day):
+                self._last = (Judgement.TOO_LATE, units, 0, 0, 0)
+                return Judgement.TOO_LATE
+            anchor = max(day, days.newest_day)
+            first = anchor - self.settings.window_days + 1
+            total, count, active_days = days.totals(first, anchor)
+            days.add(day, units)
+            newest = days.newest_day
+            self._window = (newest, *days.totals(newest - self.settings.window_days + 1, newest))
         if count < self.settings.min_requests or active_days < self.settings.min_days:
             judgement = Judgement.WARMING_UP
         # cost > k * total / count, in integers

@@ -39,7 +39,7 @@ class TokenDriftSettings:
 class TokenDrift:
     """One key's daily token totals; serializable for a changelogged table."""
 
-    __slots__ = ("_days", "_last", "_ratio", "fired_days", "key", "settings")
+    __slots__ = ("_days", "_last", "_ratio", "_sums", "fired_days", "key", "settings")
 
     def __init__(self, key: str, settings: TokenDriftSettings | None = None) -> None:
         self.key = key
@@ -47,6 +47,9 @@ class TokenDrift:
         self._ratio = Fraction(self.settings.ratio)
         self._days = DayBuckets(self.settings.recent_days + self.settings.baseline_days)
         self.fired_days: set[int] = set()
+        # The newest day, and the recent and baseline sums and counts (and baseline days) as of it:
+        # an event of the newest day, most of them, is judged without adding the days up again.
+        self._sums: tuple[int, int, int, int, int, int] | None = None
         self._last: tuple[Judgement, int, int, int, int] = (Judgement.WARMING_UP, 0, 1, 0, 1)
 
     def observe(self, at: datetime, tokens: int) -> Verdict:
@@ -58,16 +61,25 @@ class TokenDrift:
         s = self.settings
         day = day_of(epoch_s)
         days = self._days
-        if not days.accepts(day):
-            self._last = (Judgement.TOO_LATE, tokens, 1, 0, 1)
-            return Judgement.TOO_LATE
-        days.add(day, tokens)
-        if self.fired_days and min(self.fired_days) < days.oldest_kept():
-            self.fired_days = {d for d in self.fired_days if days.accepts(d)}
-        newest = days.newest_day
-        recent_sum, recent_n, _ = days.totals(newest - s.recent_days + 1, newest)
-        first = newest - s.recent_days - s.baseline_days + 1
-        base_sum, base_n, base_days = days.totals(first, newest - s.recent_days)
+        sums = self._sums
+        bucket = days.days.get(day) if sums is not None and sums[0] == day == days.newest_day else None
+        if sums is not None and bucket is not None:
+            bucket[0] += tokens  # days.add of the newest day: nothing to evict, no fired day to forget
+            bucket[1] += 1
+            newest, recent_sum, recent_n, base_sum, base_n, base_days = sums
+            recent_sum, recent_n = recent_sum + tokens, recent_n + 1
+        else:
+            if not days.accepts(day):
+                self._last = (Judgement.TOO_LATE, tokens, 1, 0, 1)
+                return Judgement.TOO_LATE
+            days.add(day, tokens)
+            if self.fired_days and min(self.fired_days) < days.oldest_kept():
+                self.fired_days = {d for d in self.fired_days if days.accepts(d)}
+            newest = days.newest_day
+            recent_sum, recent_n, _ = days.totals(newest - s.recent_days + 1, newest)
+            first = newest - s.recent_days - s.baseline_days + 1
+            base_sum, base_n, base_days = days.totals(first, newest - s.recent_days)
+        self._sums = (newest, recent_sum, recent_n, base_sum, base_n, base_days)
         ratio = self._ratio
         if recent_n < s.min_recent_requests or base_days < s.min_baseline_days or base_sum == 0:
             judgement = Judgement.WARMING_UP

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import orjson
 
+from costline.event_id import new_event_id
 from schemas.events import parse_event
 from streams.pricing import PriceCatalog
 
@@ -44,8 +45,14 @@ def events(
     span_s: float = 86_400,
     start: datetime = DAY,
 ) -> Iterator[tuple[bytes, bytes]]:
-    """``n`` (key, JSON value) pairs in event-time order over ``span_s`` seconds from ``start``."""
+    """``n`` (key, JSON value) pairs in event-time order over ``span_s`` seconds from ``start``.
+
+    Event ids are the SDK's (UUIDv7 of the event's time), from a source of
+    their own so the rest of the workload is what it was with ids
+    ``bench-{seed}-{i}``.
+    """
     rng = random.Random(seed)
+    id_rng = random.Random(f"event-ids-{seed}")
     customer_ids = [f"cust-{i:04d}" for i in range(customers)]
     agent_ids = [f"agent-{i:02d}" for i in range(agents)]
     picked_customers = rng.choices(customer_ids, _zipf_weights(customers), k=n)
@@ -55,7 +62,7 @@ def events(
     for i in range(n):
         at = start + timedelta(seconds=i * step)
         event: dict[str, object] = {
-            "event_id": f"bench-{seed}-{i}",
+            "event_id": new_event_id(at, id_rng),
             "occurred_at": at.isoformat(),
             "customer_id": picked_customers[i],
             "agent_id": picked_agents[i],

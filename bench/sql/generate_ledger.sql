@@ -1,20 +1,25 @@
 -- Rows [first, first + count) of a synthetic ledger of {rows} events over
--- three months (Sep-Nov 2026), run in chunks so no statement runs for long.
+-- three months (Sep-Nov 2026), run in chunks so no statement runs for long,
+-- into {table}: a table shaped as ledger with no view on it (bench/run.py
+-- moves its partitions into ledger and fills the views' tables after).
 -- Shaped like the workload (bench/workload.py) so its bytes per row mean
 -- something: 1,000 customers skewed towards low ids (a cube of a uniform),
--- 50 agents, 200 end users a customer, random UUID event ids as the SDK
--- makes them, the kind mix with each kind's own SKUs and units, tokens only
--- on model calls, costs to the pico-dollar, a customer's events on the
+-- 50 agents, 200 end users a customer, UUID event ids ({ids} = 'v7':
+-- time-ordered, the millisecond of occurred_at then random bits, as
+-- costline.event_id.new_event_id makes them; 'v4': random), the kind mix
+-- with each kind's own SKUs and units, tokens only on model calls, costs to the pico-dollar, a customer's events on the
 -- partition its key hashes to, positions rising with time, 100 events a
--- message, ingested 0.1-2 s after they occurred. Run it with max_threads = 1,
--- so each inserted block is a contiguous range of positions, as a worker's
--- are (meter_days trusts blocks whose ranges never overlap).
-INSERT INTO ledger (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
+-- message, ingested 0.1-2 s after they occurred.
+INSERT INTO {table:Identifier} (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
                     sku, unit, quantity, input_tokens, cached_input_tokens, output_tokens, cost,
                     currency, price_version, source_partition, source_offset, source_index,
                     ingested_at)
 SELECT
-    toString(generateUUIDv4(number)) AS event_id,
+    -- v7: the v4 id's last 21 characters keep its variant and random bits
+    if({ids:String} = 'v7',
+       concat(substring(leftPad(lower(hex(toUnixTimestamp64Milli(occurred_at))), 12, '0') AS millis, 1, 8),
+              '-', substring(millis, 9, 4), '-7', substring(toString(generateUUIDv4(number)) AS random_id, 16)),
+       random_id) AS event_id,
     -- spread evenly over 90 days (7,776,000 s), to the microsecond: whole
     -- seconds, then the remainder's microseconds, so no product leaves UInt64
     toDateTime64('2026-09-01 00:00:00', 6, 'UTC')

@@ -28,8 +28,9 @@ from tests.factories import AUDIO_PRICES as AUDIO
 from tests.factories import llm_call as call
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE", re.S)
+_CREATE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)\s*\((.*?)\)\s*ENGINE", re.S)
 _ADD_COLUMN = re.compile(r"ALTER TABLE (\w+)\s+ADD COLUMN (?:IF NOT EXISTS )?(\w+) ([^,;\n]+)")
+_COLUMN_START = re.compile(r",\n(?=    [A-Za-z_])")
 _EXCHANGE = re.compile(r"EXCHANGE TABLES (\w+) AND (\w+)")
 
 
@@ -40,7 +41,8 @@ def migrated_columns(table: str) -> dict[str, str]:
         ddl = re.sub(r"--[^\n]*", "", path.read_text())
         for name, body in _CREATE.findall(ddl):
             columns = tables.setdefault(name, {})
-            for line in body.split(",\n"):
+            # A column starts a line at the body's indent; its DEFAULT may go on over several.
+            for line in _COLUMN_START.split(body.strip()):
                 column, kind = line.split(None, 1)
                 columns[column] = kind.strip()
         for name, column, kind in _ADD_COLUMN.findall(ddl):

@@ -20,6 +20,7 @@ clock, so a batch replayed after an outage decides as the first attempt did.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,7 @@ class TimeBounds:
 _parse_fast = msgspec.json.Decoder(float_hook=Decimal).decode
 # Decoded's own __new__ is Python code filling in defaults: ~3x tuple.__new__, for every event.
 _decoded = cast(Callable[[tuple[Any, ...]], Decoded], functools.partial(tuple.__new__, Decoded))
+_OCCURRED = operator.attrgetter("occurred_at")
 
 
 def decode_message(
@@ -97,11 +99,36 @@ def decode_message(
     without ``bounds``) only the contract's own bounds on ``occurred_at``
     apply.
     """
-    decoded = _fast_array(raw)
-    if decoded is not None:
+    events, decoded = decode_events(raw, timestamp_ms, bounds)
+    if not events:
+        return decoded
+    return [_decoded((i, event, None, b"")) for i, event in enumerate(events)]
+
+
+def decode_events(
+    raw: bytes, timestamp_ms: int | None = None, bounds: TimeBounds | None = None
+) -> tuple[list[UsageEvent], list[Decoded]]:
+    """:func:`decode_message`, with the common case apart: ``(events, [])`` where every event
+    of an array took the fast path and lies within the bounds, else ``([], decoded)``.
+
+    No ``Decoded`` is built for an event of the common case, nor is each one's
+    time compared in Python: the batch's earliest and latest are.
+    """
+    events = _fast_array(raw)
+    if events is not None:
         if timestamp_ms is None or bounds is None:
-            return decoded
-        return check_time_bounds(decoded, timestamp_ms, bounds)
+            return events, []
+        _, low, high = bounds.around(timestamp_ms)
+        # The fast path builds no correction, so every event has both bounds.
+        if low <= min(map(_OCCURRED, events)) and max(map(_OCCURRED, events)) <= high:
+            return events, []
+        decoded = [_decoded((i, event, None, b"")) for i, event in enumerate(events)]
+        return [], check_time_bounds(decoded, timestamp_ms, bounds)
+    return [], _decode_strictly(raw, timestamp_ms, bounds)
+
+
+def _decode_strictly(raw: bytes, timestamp_ms: int | None, bounds: TimeBounds | None) -> list[Decoded]:
+    """:func:`decode_message` of a message the fast path does not take, read by :func:`load_json`."""
     try:
         document = load_json(raw)
     except ValidationError as exc:
@@ -127,7 +154,7 @@ def decode_message(
     return check_time_bounds(decoded, timestamp_ms, bounds)
 
 
-def _fast_array(raw: bytes) -> list[Decoded] | None:
+def _fast_array(raw: bytes) -> list[UsageEvent] | None:
     """An array message whose every event takes the fast path, read by msgspec; else None.
 
     msgspec keeps the last value of a duplicate key where load_json refuses
@@ -148,7 +175,7 @@ def _fast_array(raw: bytes) -> list[Decoded] | None:
     built = fast_events_counted(document)
     if built is None or raw.count(b'"') != 2 * built[1]:
         return None
-    return [_decoded((i, event, None, b"")) for i, event in enumerate(built[0])]
+    return built[0]
 
 
 def check_time_bounds(decoded: list[Decoded], timestamp_ms: int, bounds: TimeBounds) -> list[Decoded]:

@@ -46,13 +46,13 @@ from streams.aggregation import (
     WindowAggregate,
     WindowKey,
     fold,
-    position,
     split_position,
     window_keys,
 )
-from streams.decoding import Decoded, TimeBounds, decode_message
+from streams.decoding import TimeBounds
 from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, key_hashes
-from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
+from streams.intake import decode_and_price
+from streams.pricing import PriceCatalog
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, SinkError, TransientSinkError, classify
 from streams.window_batch import EventColumns, WindowPlan, fold_plan, plan_windows
 
@@ -249,37 +249,10 @@ class BatchProcessor:
     ) -> None:
         await self._with_retry(functools.partial(self.sink.probe, counted, windows), "probe")
 
-    def _decode_and_price(
-        self, messages: Sequence[RawMessage]
-    ) -> tuple[list[tuple[int, int, PricedEvent]], list[DeadLetter]]:
-        priced: list[tuple[int, int, PricedEvent]] = []
-        dead: list[DeadLetter] = []
-        now = datetime.now(UTC)
-        for msg in messages:
-            keyed = None  # a customer_id found to be the message's key: its other events match it
-            for item in decode_message(msg.value or b"", msg.timestamp_ms, self.bounds):
-                event = item.event
-                if event is None:
-                    assert item.error is not None
-                    dead.append(_dead(msg, item, *item.error, now))
-                    continue
-                if event.customer_id != keyed:
-                    if msg.key != event.customer_id.encode():
-                        # Per-window offset marks need all of a customer's events on one partition.
-                        reason = (
-                            f"message key {msg.key!r} is not the event's customer_id "
-                            f"{event.customer_id!r}; key usage messages by customer_id"
-                        )
-                        dead.append(_dead(msg, item, DeadLetterCode.WRONG_KEY, reason, now))
-                        continue
-                    keyed = event.customer_id
-                try:
-                    cost = self.catalog.price(event)
-                except UnpriceableEventError as exc:
-                    dead.append(_dead(msg, item, exc.code, exc.reason, now))
-                    continue
-                priced.append((msg.partition, position(msg.offset, item.index), cost))
-        return priced, dead
+    def _decode_and_price(self, messages: Sequence[RawMessage]) -> tuple[list[Counted], list[DeadLetter]]:
+        """Every counted event of ``messages`` and the dead letters; the counted events carry
+        their columns, which :meth:`EventColumns.of` then takes as they are (:mod:`streams.intake`)."""
+        return decode_and_price(messages, self.catalog, self.bounds, datetime.now(UTC))
 
     async def _drop_duplicates(self, priced: list[Counted], stats: BatchStats) -> EventColumns:
         """Each (customer, event_id) once: the first version within the horizon wins.
@@ -518,9 +491,3 @@ def _counted_before(counted: CountedId, partition: int, pos: int, since: float, 
     """
     earlier = counted.partition != partition or counted.position < pos
     return earlier and (counted.counted_at >= since or counted.occurred_at_us == occurred_us)
-
-
-def _dead(msg: RawMessage, item: Decoded, code: DeadLetterCode, reason: str, now: datetime) -> DeadLetter:
-    """The rejected event alone, so replaying it cannot repeat its neighbours."""
-    value = item.raw or (dump_event(item.event) if item.event is not None else msg.value)
-    return DeadLetter(code, reason, msg.topic, msg.partition, msg.offset, msg.key, value, now, item.index)

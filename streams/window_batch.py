@@ -89,6 +89,12 @@ class EventColumns:
 
     @classmethod
     def of(cls, counted: list[Counted]) -> EventColumns:
+        if (
+            type(counted) is CountedBatch
+            and counted.columns is not None
+            and len(counted.columns) == len(counted)
+        ):
+            return counted.columns  # taken as the events were priced (streams.intake)
         n = len(counted)
         if n == 0:
             none = np.zeros(0, np.int64)
@@ -134,6 +140,13 @@ class EventColumns:
             highest = int(at[self.partitions == partition].max(initial=marks[partition]))
             marks[partition] = max(marks[partition], highest)
         return marks
+
+
+class CountedBatch(list[Counted]):
+    """A batch's counted events, and their columns where they were taken as the events were
+    priced (:func:`streams.intake.decode_and_price`). A slice or copy is a plain list."""
+
+    columns: EventColumns | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,203 @@
+"""CPU per event from message bytes to a batch's windows, this tree against a commit, in one process.
+
+``python -m bench.ingest_stages [--against 4727d31] [--events N] [--rounds R]``
+loads the hot-path modules as they were at ``--against`` (``git show``, into
+modules of their own, their imports of each other rewritten to the old
+copies) and runs both versions on the same messages, round after round in
+turn, under the worker's collector settings. Per stage, microseconds of
+process CPU per event (the best round of each):
+
+- ``decode_and_price``: :meth:`BatchProcessor._decode_and_price` of
+  ``--batch`` messages at a time;
+- ``columns``: :meth:`EventColumns.of` of its counted events;
+- ``plan``: :func:`streams.window_batch.plan_windows` of those columns.
+
+Both versions' windows and counted events are checked equal first. The last
+line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from bench.workload import DAY, events, pack
+from costline.config import Settings
+from schemas.prices import load_price_dir
+from streams.decoding import TimeBounds
+from streams.dedup import DedupIndex
+from streams.garbage_collection import tune_for_worker
+from streams.processor import RawMessage
+
+# In import order: each may import the ones before it.
+MODULES = [
+    "streams.event_fast_path",
+    "streams.decoding",
+    "streams.pricing",
+    "streams.aggregation",
+    "streams.window_batch",
+    "streams.intake",
+    "streams.processor",
+]
+SIZES = (60, 3600)
+
+
+def old_modules(commit: str) -> dict[str, types.ModuleType]:
+    """The hot-path modules at ``commit``, as modules named ``_old_<name>`` (those it has)."""
+    loaded: dict[str, types.ModuleType] = {}
+    for name in MODULES:
+        path = name.replace(".", "/") + ".py"
+        shown = subprocess.run(["git", "show", f"{commit}:{path}"], capture_output=True, text=True)
+        if shown.returncode != 0:
+            continue
+        source = shown.stdout
+        for earlier in loaded:
+            source = source.replace(f"from {earlier} import", f"from {_old(earlier)} import")
+        module = types.ModuleType(_old(name))
+        module.__file__ = f"{commit}:{path}"
+        sys.modules[module.__name__] = module
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        loaded[name] = module
+    return loaded
+
+
+def _old(name: str) -> str:
+    return "_old_" + name.replace(".", "_")
+
+
+class Version:
+    """One version's stages over the same messages."""
+
+    def __init__(self, processor_module: Any, window_batch: Any, catalog: Any) -> None:
+        processor = processor_module.BatchProcessor(
+            catalog,
+            None,
+            None,
+            DedupIndex(86_400),
+            SIZES,
+            {},
+            None,
+            bounds=TimeBounds.from_settings(Settings()),
+        )
+        self.decode_and_price: Callable[..., Any] = processor._decode_and_price
+        self.columns_of: Callable[..., Any] = window_batch.EventColumns.of
+        self.plan_windows: Callable[..., Any] = window_batch.plan_windows
+
+    def run(self, batches: list[list[Any]], seconds: dict[str, float]) -> list[Any]:
+        plans = []
+        for batch in batches:
+            started = time.process_time()
+            counted, dead = self.decode_and_price(batch)
+            priced = time.process_time()
+            columns = self.columns_of(counted)
+            taken = time.process_time()
+            plan = self.plan_windows(columns, SIZES)
+            planned = time.process_time()
+            seconds["decode_and_price"] += priced - started
+            seconds["columns"] += taken - priced
+            seconds["plan"] += planned - taken
+            plans.append((counted, dead, plan))
+        return plans
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", default="4727d31")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--span-s", type=float, default=10.0)
+    parser.add_argument("--per-message", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=1000, help="messages per batch")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    # Broker time a minute after the workload's first event: every event within the bounds.
+    received_ms = int(DAY.timestamp() * 1000) + 60_000
+    values = [value for _, value in pack(events(args.events, span_s=args.span_s), args.per_message)]
+    messages = [
+        RawMessage("usage", 0, i, orjson.loads(m)[0]["customer_id"].encode(), m, received_ms)
+        for i, m in enumerate(values)
+    ]
+    batches = [messages[i : i + args.batch] for i in range(0, len(messages), args.batch)]
+    old = old_modules(args.against)
+    prices = load_price_dir(Settings().prices_dir)
+    new_modules = {name: sys.modules[name] for name in MODULES if name in sys.modules}
+    versions = {
+        "old": Version(old["streams.processor"], old["streams.window_batch"], _catalog(old, prices)),
+        "new": Version(
+            sys.modules["streams.processor"],
+            sys.modules["streams.window_batch"],
+            _catalog(new_modules, prices),
+        ),
+    }
+    _check_same(versions["old"].run(batches, _zero()), versions["new"].run(batches, _zero()))
+    tune_for_worker()
+    best: dict[str, dict[str, float]] = {name: {} for name in versions}
+    for _ in range(args.rounds):
+        for name, version in versions.items():
+            seconds = _zero()
+            version.run(batches, seconds)
+            gc.collect()
+            for stage, spent in seconds.items():
+                us = spent / args.events * 1e6
+                best[name][stage] = min(best[name].get(stage, us), us)
+    figures: dict[str, Any] = {"events": args.events, "against": args.against}
+    for stage in _zero():
+        figures[stage] = {name: round(best[name][stage], 3) for name in versions}
+        print(f"{stage:<18} {best['old'][stage]:8.3f} -> {best['new'][stage]:8.3f} µs/event")
+    total = {name: round(sum(best[name].values()), 3) for name in versions}
+    figures["total"] = total
+    print(f"{'total':<18} {total['old']:8.3f} -> {total['new']:8.3f} µs/event")
+    print(orjson.dumps(figures).decode())
+    return 0
+
+
+def _catalog(modules: dict[str, types.ModuleType], prices: Any) -> Any:
+    return modules["streams.pricing"].PriceCatalog(prices)
+
+
+def _zero() -> dict[str, float]:
+    return {"decode_and_price": 0.0, "columns": 0.0, "plan": 0.0}
+
+
+def _check_same(old: list[Any], new: list[Any]) -> None:
+    """The same counted events (positions, costs, every field), dead letters and windows."""
+    for (old_counted, old_dead, old_plan), (new_counted, new_dead, new_plan) in zip(old, new, strict=True):
+        assert [(p, pos, _fields(e)) for p, pos, e in old_counted] == [
+            (p, pos, _fields(e)) for p, pos, e in new_counted
+        ]
+        assert [d.row()[1:] for d in old_dead] == [d.row()[1:] for d in new_dead]
+        assert old_plan.keys == new_plan.keys and old_plan.raw_keys == new_plan.raw_keys
+        assert old_plan.sums == new_plan.sums and old_plan.quantities == new_plan.quantities
+        assert [str(q) for q in old_plan.quantities] == [str(q) for q in new_plan.quantities]
+        assert old_plan.exact == new_plan.exact
+        assert (old_plan.last == new_plan.last).all() and (old_plan.first == new_plan.first).all()
+
+
+def _fields(priced: Any) -> tuple[Any, ...]:
+    tokens = priced.tokens
+    return (
+        priced.event.model_dump(),
+        priced.event.model_fields_set,
+        str(priced.cost),
+        priced.price_version,
+        priced.sku,
+        priced.provider,
+        str(priced.quantity),
+        priced.unit,
+        tuple(getattr(tokens, name) for name in tokens.__slots__),
+        priced.model_sent,
+        priced.events,
+        priced.cost_pico,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -198,6 +198,10 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
         list(column) for column in zip(*cell_keys, strict=True)
     )
     cell_bases_array = np.array(cell_bases, np.int64)
+    # Each cell's customer and (customer, category) as numbers, to group cells into windows in NumPy.
+    customer_codes = _codes(customers)
+    rollups = _combined(customer_codes, _codes(cell_categories))
+    agent_codes = _codes(cell_agents)
     keys: list[WindowKey] = []
     raw_keys: list[bytes] = []
     cell_windows: list[Ints] = []
@@ -205,9 +209,25 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     window_sizes: list[Ints] = []
     for size in sizes:
         starts = (cell_bases_array - cell_bases_array % size).tolist()
+        in_time = _combined(rollups, _codes(starts))
         for agent_column in (cell_agents, repeat(ALL_AGENTS)):
-            rows = zip(customers, agent_column, cell_categories, repeat(size), starts, strict=False)
-            local, kind_keys, first_cells = _distinct(list(map(tuple.__new__, repeat(WindowKey), rows)))
+            if size == step and agent_column is cell_agents:  # a cell's own window: one each
+                local = first_cells = np.arange(cell_count, dtype=np.int64)
+            else:
+                groups = in_time if agent_column is not cell_agents else _combined(in_time, agent_codes)
+                local, first_cells = _first_seen(groups)
+            chosen = first_cells.tolist()
+            window_agents = (
+                map(cell_agents.__getitem__, chosen) if agent_column is cell_agents else agent_column
+            )
+            rows = zip(
+                map(customers.__getitem__, chosen),
+                window_agents,
+                map(cell_categories.__getitem__, chosen),
+                repeat(size),
+                map(starts.__getitem__, chosen),
+            )
+            kind_keys = list(map(tuple.__new__, repeat(WindowKey), rows))
             cell_windows.append(local + len(keys))
             # Cells are numbered in order of their first events: a window's first cell has its first.
             firsts.append(cell_first[first_cells])
@@ -262,13 +282,26 @@ def _empty(batch: EventColumns) -> WindowPlan:
     return WindowPlan(batch, [], [], none, none, none, none, none, none, [], [], [], True)
 
 
-def _distinct(rows: list[WindowKey]) -> tuple[Ints, list[WindowKey], Ints]:
-    """Each row's index among the distinct rows (in first-seen order), those rows, and where
-    each was first seen."""
-    seen: dict[WindowKey, int] = {}
-    first = np.fromiter(map(seen.setdefault, rows, range(len(rows))), np.int64, len(rows))
-    firsts, local = np.unique(first, return_inverse=True)
-    return local.astype(np.int64), list(seen), firsts
+def _codes(values: Sequence[Any]) -> Ints:
+    """A number per value, the same for equal values (not consecutive)."""
+    numbers: dict[Any, int] = {}
+    return np.fromiter(map(numbers.setdefault, values, range(len(values))), np.int64, len(values))
+
+
+def _combined(first: Ints, second: Ints) -> Ints:
+    """A number per row of the two columns, the same for equal rows, below the rows' count."""
+    rows = first * (int(second.max(initial=0)) + 1) + second  # codes below the rows' count: no overflow
+    inverse: Ints = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return inverse
+
+
+def _first_seen(groups: Ints) -> tuple[Ints, Ints]:
+    """Each row's group numbered in order of the groups' first rows, and those first rows."""
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank[inverse.reshape(-1)], first[order].astype(np.int64)
 
 
 def _encoded(keys: list[WindowKey]) -> list[bytes]:

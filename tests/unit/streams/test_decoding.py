@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.decoding import MAX_EVENTS_PER_MESSAGE, Decoded, TimeBounds, decode_message
+from streams.decoding import MAX_EVENTS_PER_MESSAGE, Decoded, TimeBounds, decode_events, decode_message
 
 BROKER_TIME = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 BROKER_MS = int(BROKER_TIME.timestamp() * 1000)
@@ -178,3 +178,30 @@ def test_bounds_come_from_settings() -> None:
     bounds = TimeBounds.from_settings(Settings(event_max_age_s=60, event_max_future_s=0))
     assert bounds == TimeBounds(60, 0)
     assert TimeBounds.from_settings(Settings()) == STRIPE_LIKE
+
+
+def test_an_array_all_on_the_fast_path_and_in_bounds_comes_back_as_bare_events() -> None:
+    raw = orjson.dumps([llm_call("a"), llm_call("b", at=BROKER_TIME - timedelta(days=3))])
+    events, decoded = decode_events(raw, BROKER_MS, STRIPE_LIKE)
+    assert decoded == [] and [e.event_id for e in events] == ["a", "b"]
+    assert [d.event for d in decode_message(raw, BROKER_MS, STRIPE_LIKE)] == events
+
+
+@pytest.mark.parametrize(
+    "late", [BROKER_TIME - timedelta(days=36), BROKER_TIME + timedelta(minutes=6)], ids=["old", "ahead"]
+)
+def test_one_event_out_of_bounds_sends_its_array_to_the_event_by_event_path(late: datetime) -> None:
+    raw = orjson.dumps([llm_call("a"), llm_call("late", at=late), llm_call("c")])
+    events, decoded = decode_events(raw, BROKER_MS, STRIPE_LIKE)
+    assert events == [] and decoded == decode_message(raw, BROKER_MS, STRIPE_LIKE)
+    assert [(d.index, d.error and d.error[0]) for d in decoded] == [
+        (0, None),
+        (1, "out_of_bounds"),
+        (2, None),
+    ]
+
+
+def test_a_message_off_the_fast_path_comes_back_decoded_event_by_event() -> None:
+    raw = orjson.dumps(llm_call("a"))  # one event, not an array
+    events, decoded = decode_events(raw, BROKER_MS, STRIPE_LIKE)
+    assert events == [] and [d.event.event_id for d in decoded if d.event is not None] == ["a"]

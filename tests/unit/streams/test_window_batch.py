@@ -93,3 +93,14 @@ def test_watermarks_take_each_partitions_highest_whole_second() -> None:
     highest = max(int(c[2].event.occurred_at.timestamp()) for c in batch.counted)
     assert batch.watermarks({0: 5}) == {0: highest}
     assert batch.watermarks({0: highest + 10}) == {0: highest + 10}
+
+
+@pytest.mark.parametrize("sizes", [(90, 120, 86_400), (60,), (300, 3600)])
+def test_windows_of_any_sizes_fold_as_event_by_event(sizes: tuple[int, ...]) -> None:
+    batch = fleet(500, 7200.0)
+    plan = plan_windows(EventColumns.of(batch), sizes)
+    result = fold_plan(plan, [None] * len(plan.keys))
+    assert result is not None and result.raw_keys == [key.encode() for key in result.changed]
+    expected = fold(batch, sizes, {})
+    assert result.changed == expected.changed
+    assert plan.keys == list(dict.fromkeys(plan.keys))  # each window once

@@ -22,7 +22,7 @@ in batch order, a window partly folded before, sums that might not fit in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -207,9 +207,15 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     cell_windows: list[Ints] = []
     firsts: list[Ints] = []
     window_sizes: list[Ints] = []
+    # Each window's encoded key: its cell's (or rollup's) encoded prefix, then its time's.
+    prefixes = {
+        agent_column is cell_agents: _encoded_prefixes(customers, agent_column, cell_categories)
+        for agent_column in (cell_agents, repeat(ALL_AGENTS))
+    }
     for size in sizes:
         starts = (cell_bases_array - cell_bases_array % size).tolist()
         in_time = _combined(rollups, _codes(starts))
+        suffixes = {start: f"{size}{_SEP}{start}".encode() for start in set(starts)}
         for agent_column in (cell_agents, repeat(ALL_AGENTS)):
             if size == step and agent_column is cell_agents:  # a cell's own window: one each
                 local = first_cells = np.arange(cell_count, dtype=np.int64)
@@ -220,12 +226,13 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
             window_agents = (
                 map(cell_agents.__getitem__, chosen) if agent_column is cell_agents else agent_column
             )
+            window_starts = list(map(starts.__getitem__, chosen))
             rows = zip(
                 map(customers.__getitem__, chosen),
                 window_agents,
                 map(cell_categories.__getitem__, chosen),
                 repeat(size),
-                map(starts.__getitem__, chosen),
+                window_starts,
             )
             kind_keys = list(map(tuple.__new__, repeat(WindowKey), rows))
             cell_windows.append(local + len(keys))
@@ -233,7 +240,8 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
             firsts.append(cell_first[first_cells])
             window_sizes.append(np.full(len(kind_keys), size, np.int64))
             keys += kind_keys
-            raw_keys += _encoded(kind_keys)
+            prefix = map(prefixes[agent_column is cell_agents].__getitem__, chosen)
+            raw_keys += map(bytes.__add__, prefix, map(suffixes.__getitem__, window_starts))
     count = len(keys)
     all_sizes = np.concatenate(window_sizes)
     window_first = np.concatenate(firsts)
@@ -304,12 +312,10 @@ def _first_seen(groups: Ints) -> tuple[Ints, Ints]:
     return rank[inverse.reshape(-1)], first[order].astype(np.int64)
 
 
-def _encoded(keys: list[WindowKey]) -> list[bytes]:
-    """WindowKey.encode() of each key, built in C."""
-    if not keys:
-        return []
-    customers, agents, categories, sizes, starts = zip(*keys, strict=True)
-    fields = zip(customers, agents, categories, map(str, sizes), map(str, starts), strict=True)
+def _encoded_prefixes(customers: list[str], agents: Iterable[str], categories: list[str]) -> list[bytes]:
+    """The start of WindowKey.encode() of each cell's windows, to the size: UTF-8 of a join is
+    the join of UTF-8s."""
+    fields = zip(customers, agents, categories, repeat(""), strict=False)
     return list(map(str.encode, map(_SEP.join, fields)))
 
 

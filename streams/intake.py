@@ -20,10 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from schemas.dead_letters import DeadLetter, DeadLetterCode
-from schemas.events import Correction, UsageEvent, dump_event
+from schemas.events import UsageEvent, dump_event
 from streams.aggregation import position
 from streams.decoding import Decoded, TimeBounds, decode_events
-from streams.pricing import PriceCatalog, TokenUsage, UnpriceableEventError
+from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
 from streams.window_batch import CountedBatch, EventColumns
 
 
@@ -60,23 +60,26 @@ def decode_and_price(
     kinds: list[str] = []
     times: list[datetime] = []
     costs: list[int | None] = []
-    counts: list[int] = []
     quantities: list[Decimal] = []
     tokens: list[TokenUsage] = []
-    categories: list[str] = []
+    # Rows off the fast path, whose event count and category are read at the end: only they
+    # may be corrections, which add no event and are counted under the corrected kind.
+    strict: list[tuple[int, PricedEvent]] = []
     for msg in messages:
         events, decoded = decode_events(msg.value or b"", msg.timestamp_ms, bounds)
         items: Iterable[tuple[int, UsageEvent | None, Decoded | None]]
         # The common case without a Decoded per event; else each one, its error in its place.
         items = zip(range(len(events)), events, repeat(None)) if events else ((*d[:2], d) for d in decoded)
         partition, base, key = msg.partition, position(msg.offset, 0), msg.key
-        keyed = None  # a customer_id found to be the message's key: its other events match it
+        keyed = ""  # a customer_id found to be the message's key: its other events match it
+        before = len(counted)
         for index, event, item in items:
             if event is None:
                 assert item is not None and item.error is not None
                 dead.append(_dead(msg, item, *item.error, now))
                 continue
-            customer = event.customer_id
+            fields = event.__dict__  # a subscript costs less than a pydantic model's attribute
+            customer = fields["customer_id"]
             if customer != keyed:
                 if key != customer.encode():
                     # Per-window offset marks need all of a customer's events on one partition.
@@ -96,20 +99,25 @@ def decode_and_price(
                 continue
             pos = base | index
             count((partition, pos, priced))
-            partitions.append(partition)
             positions.append(pos)
-            customers.append(customer)
-            event_ids.append(event.event_id)
-            agents.append(event.agent_id)
-            kind = event.kind
-            kinds.append(kind)
-            times.append(event.occurred_at)
+            event_ids.append(fields["event_id"])
+            agents.append(fields["agent_id"])
+            kinds.append(fields["kind"])
+            times.append(fields["occurred_at"])
             costs.append(priced.cost_pico)
-            counts.append(priced.events)
             quantities.append(priced.quantity)
             tokens.append(priced.tokens)
-            categories.append(kind if type(event) is not Correction else priced.category)
+            if item is not None:
+                strict.append((len(kinds) - 1, priced))
+        # Every event counted from a message is on its partition and of its key's customer.
+        added = len(counted) - before
+        partitions += repeat(partition, added)
+        customers += repeat(keyed, added)
     n = len(counted)
+    counts = [1] * n  # PricedEvent.events of an event the fast path built
+    categories = kinds.copy()
+    for row, priced in strict:
+        counts[row], categories[row] = priced.events, priced.category
     counted.columns = EventColumns(
         counted,
         np.fromiter(partitions, np.int64, n),

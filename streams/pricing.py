@@ -297,7 +297,8 @@ class PriceCatalog:
 
     def _llm_listed(self, event: LlmCall) -> PricedEvent:
         """A call by its list price: in integers when its text rates are whole pico-dollars."""
-        names, at = (event.provider, event.model), event.occurred_at
+        values = event.__dict__  # a subscript costs less than a pydantic model's attribute
+        names, at = (values["provider"], values["model"]), values["occurred_at"]
         remembered = self._llm_prices.get(names)
         if remembered is not None and remembered[1].start <= at < remembered[1].end:
             sku, listed = remembered
@@ -308,13 +309,13 @@ class PriceCatalog:
         rates = listed.rate
         if (
             type(rates) is TextRates
-            and event.service_tier is None
-            and not event.batch
+            and values["service_tier"] is None
+            and not values["batch"]
             and not (
-                event.input_audio_tokens
-                or event.output_audio_tokens
-                or event.input_image_tokens
-                or event.output_image_tokens
+                values["input_audio_tokens"]
+                or values["output_audio_tokens"]
+                or values["input_image_tokens"]
+                or values["output_image_tokens"]
             )
         ):
             return _price_llm_pico(event, rates, listed.version, sku)

@@ -340,20 +340,20 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     if None in costs:  # priced in Decimal; a cache of conversions costs as much as converting
         for i in compress(range(n), map(is_, costs, repeat(None))):
             costs[i] = to_pico(batch.counted[i][2].cost)
-    values = [0] * n
-    failed = [0] * n
-    for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
-        event = batch.counted[i][2].event
-        assert isinstance(event, Outcome)  # its kind says so
-        if event.value is not None:
-            values[i] = to_pico(event.value)
-        if not event.success:
-            failed[i] = 1
-    columns = [costs, batch.counts, *(list(map(field, batch.tokens)) for field in _TOKEN_FIELDS)]
-    array = np.empty((n, _SUMS), np.int64)
+    array = np.zeros((n, _SUMS), np.int64)
     try:
-        for i, column in enumerate([*columns, values, failed]):
-            array[:, i] = np.fromiter(column, np.int64, n)
+        array[:, 0] = np.fromiter(costs, np.int64, n)
+        array[:, 1] = np.fromiter(batch.counts, np.int64, n)
+        # Straight from the objects: a list of a column first costs as much again.
+        for column, field in enumerate(_TOKEN_FIELDS, 2):
+            array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
+        for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
+            event = batch.counted[i][2].event
+            assert isinstance(event, Outcome)  # its kind says so
+            if event.value is not None:
+                array[i, 7] = to_pico(event.value)
+            if not event.success:
+                array[i, 8] = 1
     except OverflowError:
         return np.zeros((n, _SUMS), np.int64), False
     largest = max(int(array.max(initial=0)), -int(array.min(initial=0)))  # in Python ints: exact

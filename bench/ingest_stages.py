@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-message", type=int, default=100)
     parser.add_argument("--batch", type=int, default=1000, help="messages per batch")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--gc", choices=["worker", "off"], default="worker", help="off: no collector")
     args = parser.parse_args(argv)
 
     # Broker time a minute after the workload's first event: every event within the bounds.
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     _check_same(versions["old"].run(batches, _zero()), versions["new"].run(batches, _zero()))
     tune_for_worker()
+    if args.gc == "off":
+        gc.disable()
     best: dict[str, dict[str, float]] = {name: {} for name in versions}
     for _ in range(args.rounds):
         for name, version in versions.items():

@@ -208,10 +208,8 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     firsts: list[Ints] = []
     window_sizes: list[Ints] = []
     # Each window's encoded key: its cell's (or rollup's) encoded prefix, then its time's.
-    prefixes = {
-        agent_column is cell_agents: _encoded_prefixes(customers, agent_column, cell_categories)
-        for agent_column in (cell_agents, repeat(ALL_AGENTS))
-    }
+    agent_prefixes = _encoded_prefixes(customers, cell_agents, cell_categories)
+    rollup_prefixes = _encoded_prefixes(customers, repeat(ALL_AGENTS), cell_categories)
     for size in sizes:
         starts = (cell_bases_array - cell_bases_array % size).tolist()
         in_time = _combined(rollups, _codes(starts))
@@ -240,7 +238,8 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
             firsts.append(cell_first[first_cells])
             window_sizes.append(np.full(len(kind_keys), size, np.int64))
             keys += kind_keys
-            prefix = map(prefixes[agent_column is cell_agents].__getitem__, chosen)
+            prefixes = agent_prefixes if agent_column is cell_agents else rollup_prefixes
+            prefix = map(prefixes.__getitem__, chosen)
             raw_keys += map(bytes.__add__, prefix, map(suffixes.__getitem__, window_starts))
     count = len(keys)
     all_sizes = np.concatenate(window_sizes)
@@ -344,7 +343,7 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     try:
         array[:, 0] = np.fromiter(costs, np.int64, n)
         array[:, 1] = np.fromiter(batch.counts, np.int64, n)
-        # Straight from the objects: a list of a column first costs as much again.
+        # Straight from the objects, without a list of each column first.
         for column, field in enumerate(_TOKEN_FIELDS, 2):
             array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
         for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):

@@ -119,13 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gc", choices=["worker", "off"], default="worker", help="off: no collector")
     args = parser.parse_args(argv)
 
-    # Broker time a minute after the workload's first event: every event within the bounds.
-    received_ms = int(DAY.timestamp() * 1000) + 60_000
-    values = [value for _, value in pack(events(args.events, span_s=args.span_s), args.per_message)]
-    messages = [
-        RawMessage("usage", 0, i, orjson.loads(m)[0]["customer_id"].encode(), m, received_ms)
-        for i, m in enumerate(values)
-    ]
+    # Broker time a minute after the workload's last event: every event within the bounds.
+    received_ms = int((DAY.timestamp() + args.span_s + 60) * 1000)
+    packed = pack(events(args.events, span_s=args.span_s), args.per_message)
+    messages = [RawMessage("usage", 0, i, key, value, received_ms) for i, (key, value) in enumerate(packed)]
     batches = [messages[i : i + args.batch] for i in range(0, len(messages), args.batch)]
     old = old_modules(args.against)
     prices = load_price_dir(Settings().prices_dir)

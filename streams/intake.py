@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from schemas.dead_letters import DeadLetter, DeadLetterCode
-from schemas.events import UsageEvent, dump_event
+from schemas.events import Correction, UsageEvent, dump_event
 from streams.aggregation import position
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
@@ -62,21 +62,24 @@ def decode_and_price(
     costs: list[int | None] = []
     quantities: list[Decimal] = []
     tokens: list[TokenUsage] = []
-    # Rows off the fast path, whose event count and category are read at the end: only they
-    # may be corrections, which add no event and are counted under the corrected kind.
-    strict: list[tuple[int, PricedEvent]] = []
+    # Corrections, whose event count (none) and category (the corrected kind) are not the
+    # 1 and the kind of every other event; only the strict path reads them.
+    corrections: list[tuple[int, PricedEvent]] = []
     for msg in messages:
         events, decoded = decode_events(msg.value or b"", msg.timestamp_ms, bounds)
-        items: Iterable[tuple[int, UsageEvent | None, Decoded | None]]
+        strictly = not events
         # The common case without a Decoded per event; else each one, its error in its place.
-        items = zip(range(len(events)), events, repeat(None)) if events else ((*d[:2], d) for d in decoded)
+        items: Iterable[tuple[int, UsageEvent | None, tuple[DeadLetterCode, str] | None, bytes]]
+        items = decoded if strictly else zip(range(len(events)), events, repeat(None), repeat(b""))
         partition, base, key = msg.partition, position(msg.offset, 0), msg.key
         keyed = ""  # a customer_id found to be the message's key: its other events match it
         before = len(counted)
-        for index, event, item in items:
+        for item in items:
+            index, event, error, _ = item
             if event is None:
-                assert item is not None and item.error is not None
-                dead.append(_dead(msg, item, *item.error, now))
+                assert error is not None  # a Decoded without its event has its error
+                code, reason = error
+                dead.append(_dead(msg, Decoded(*item), code, reason, now))
                 continue
             fields = event.__dict__  # a subscript costs less than a pydantic model's attribute
             customer = fields["customer_id"]
@@ -87,15 +90,13 @@ def decode_and_price(
                         f"message key {key!r} is not the event's customer_id "
                         f"{customer!r}; key usage messages by customer_id"
                     )
-                    dead.append(
-                        _dead(msg, item or Decoded(index, event), DeadLetterCode.WRONG_KEY, reason, now)
-                    )
+                    dead.append(_dead(msg, Decoded(*item), DeadLetterCode.WRONG_KEY, reason, now))
                     continue
                 keyed = customer
             try:
                 priced = price(event)
             except UnpriceableEventError as exc:
-                dead.append(_dead(msg, item or Decoded(index, event), exc.code, exc.reason, now))
+                dead.append(_dead(msg, Decoded(*item), exc.code, exc.reason, now))
                 continue
             pos = base | index
             count((partition, pos, priced))
@@ -107,16 +108,20 @@ def decode_and_price(
             costs.append(priced.cost_pico)
             quantities.append(priced.quantity)
             tokens.append(priced.tokens)
-            if item is not None:
-                strict.append((len(kinds) - 1, priced))
+            if strictly and type(event) is Correction:
+                corrections.append((len(kinds) - 1, priced))
         # Every event counted from a message is on its partition and of its key's customer.
         added = len(counted) - before
-        partitions += repeat(partition, added)
-        customers += repeat(keyed, added)
+        if added == 1:  # one event a message: the common case of the strict path
+            partitions.append(partition)
+            customers.append(keyed)
+        elif added:
+            partitions += repeat(partition, added)
+            customers += repeat(keyed, added)
     n = len(counted)
-    counts = [1] * n  # PricedEvent.events of an event the fast path built
+    counts = [1] * n
     categories = kinds.copy()
-    for row, priced in strict:
+    for row, priced in corrections:
         counts[row], categories[row] = priced.events, priced.category
     counted.columns = EventColumns(
         counted,

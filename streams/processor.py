@@ -51,7 +51,17 @@ from streams.aggregation import (
     window_keys,
 )
 from streams.decoding import Decoded, TimeBounds, decode_message
-from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, key_hashes
+from streams.dedup import (
+    CountedId,
+    DedupIndex,
+    Hashes,
+    IdFilter,
+    IdPairs,
+    Seconds,
+    id_key,
+    id_keys,
+    key_hashes,
+)
 from streams.pricing import PriceCatalog, PricedEvent, UnpriceableEventError
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, SinkError, TransientSinkError, classify
 from streams.window_batch import EventColumns, WindowPlan, fold_plan, plan_windows
@@ -300,7 +310,7 @@ class BatchProcessor:
         The batch's columns are read here once, for every later stage.
         """
         batch = EventColumns.of(priced)
-        keys = batch.id_keys()
+        keys = id_keys(batch.customers, batch.event_ids)
         first = _first_in_batch(keys, stats)
         if first is not None:
             batch = batch.select(first)
@@ -321,10 +331,10 @@ class BatchProcessor:
         checked = np.flatnonzero(suspects).tolist()
         stats.dedup_checked = len(checked)
         if checked:
-            customers = map(batch.customers.__getitem__, checked)
-            pairs = list(zip(customers, map(batch.event_ids.__getitem__, checked), strict=True))
-            found = await self._with_retry(lambda: self.sink.counted_ids(pairs), "read of counted ids")
-            for i in _repeats(batch, pairs, checked, found, now - self.dedup.horizon_s):
+            # The ids as their keys: the sink joins those into its query, no pair made an id.
+            asked = IdPairs(keys if len(checked) == len(keys) else [keys[i] for i in checked])
+            found = await self._with_retry(lambda: self.sink.counted_ids(asked), "read of counted ids")
+            for i in _repeats(batch, asked.keys, checked, found, now - self.dedup.horizon_s):
                 counted[i] = False
                 stats.duplicates += 1
         for partition, ids in filters.items():
@@ -457,22 +467,23 @@ def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.
 
 def _repeats(
     batch: EventColumns,
-    pairs: list[tuple[str, str]],
+    keys: Sequence[bytes],
     checked: list[int],
     found: dict[tuple[str, str], list[CountedId]],
     since: float,
 ) -> list[int]:
-    """The events (``checked[j]`` in ``batch``, its id ``pairs[j]``) ``found`` shows counted before.
+    """The events (``checked[j]`` in ``batch``, its :func:`id_key` ``keys[j]``) ``found`` shows
+    counted before.
 
     Only ids ``event_ids`` holds are looked at: the suspects of a backfill
     of old events are nearly all found nowhere.
     """
     if not found:
         return []
-    asked = dict(zip(pairs, checked, strict=True))
+    asked = dict(zip(keys, checked, strict=True))
     repeats = []
     for pair, earlier in found.items():
-        i = asked.get(pair)
+        i = asked.get(id_key(*pair))
         if i is None or not earlier:
             continue
         partition, pos, item = batch.counted[i]

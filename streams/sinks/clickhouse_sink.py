@@ -44,7 +44,7 @@ from streams.aggregation import (
     position,
     split_position,
 )
-from streams.dedup import CountedId, Hashes, Seconds
+from streams.dedup import CountedId, Hashes, IdPairs, Seconds
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.sinks.column_types import TableTypes, datetime_ticks
@@ -413,12 +413,12 @@ class ClickHouseSink:
 
     async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
         """Where each (customer, event_id) was counted, as far back as ``event_ids`` keeps; one query."""
-        pairs = list(pairs)
+        pairs = pairs if isinstance(pairs, IdPairs) else list(pairs)
         if not pairs:
             return {}
         candidates = ExternalData(
             file_name="candidates",
-            data=candidate_rows(pairs),
+            data=pairs.tab_separated() if isinstance(pairs, IdPairs) else candidate_rows(pairs),
             fmt="TabSeparated",
             structure=["customer_id String", "event_id String"],
         )

@@ -92,7 +92,10 @@ class Sink(Protocol):
         counted: Sequence[Counted],
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
-    ) -> None: ...
+        *,
+        columns: EventColumns | None = None,
+    ) -> None:
+        """``columns``: ``counted``'s, as the processor read them, where it has them."""
 
     async def probe(
         self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
@@ -185,7 +188,7 @@ class BatchProcessor:
         result = fold_plan(plan, before) or fold(counted, self.window_sizes, current)
 
         sink_started = time.perf_counter()
-        counted, result, refused = await self._store(counted, result, current, dead, messages)
+        counted, result, refused = await self._store(counted, result, current, dead, messages, batch)
         stats.sink_seconds = time.perf_counter() - sink_started
         stats.counted, stats.replayed = result.folded, result.skipped
         stats.unstorable = len(refused)
@@ -212,14 +215,18 @@ class BatchProcessor:
         current: Mapping[WindowKey, WindowAggregate],
         dead: Sequence[DeadLetter],
         messages: Sequence[RawMessage],
+        columns: EventColumns | None = None,
     ) -> tuple[list[Counted], FoldResult, list[DeadLetter]]:
-        """Write the batch; events whose rows ClickHouse refuses become dead letters instead."""
+        """Write the batch; events whose rows ClickHouse refuses become dead letters instead.
+
+        ``columns``: ``counted``'s, which the sink takes its ledger columns from."""
         refused: list[DeadLetter] = []
         unexplained = 0
         while True:
             letters = [d.row() for d in [*dead, *refused]]
+            write = functools.partial(self.sink.write, counted, result.changed, letters, columns=columns)
             try:
-                await self._with_retry(functools.partial(self.sink.write, counted, result.changed, letters))
+                await self._with_retry(write)
                 return counted, result, refused
             except RejectedRowsError as exc:
                 poison = await self._refused_events(counted, result, exc)
@@ -234,6 +241,7 @@ class BatchProcessor:
             refused += [_unstorable(topic, item, reason, now) for item, reason in poison]
             dropped = {(p, pos) for (p, pos, _), _ in poison}
             counted = [c for c in counted if (c[0], c[1]) not in dropped]
+            columns = None  # of the events before
             result = fold(counted, self.window_sizes, current)
 
     async def _refused_events(

@@ -129,6 +129,7 @@ _INDEX_MASK = (1 << 16) - 1  # streams.aggregation.position's place-in-message b
 _WIDE = decimal.Context(prec=50)  # shifting a Decimal(38, 12)'s point never rounds here
 # Times 10**12 is scaleb(12) to the same value, rounded alike, at two thirds of its cost.
 _PICO_FACTOR = Decimal(10**PICO_DIGITS)
+_SAMPLE = 64  # amounts looked at to guess whether a block's repeat
 
 
 def units(amounts: Sequence[Decimal]) -> list[int]:
@@ -137,11 +138,18 @@ def units(amounts: Sequence[Decimal]) -> list[int]:
     Each distinct amount converts once: a block's prices and small counts repeat, and a
     lookup is a fifth of a conversion. (No cache across calls: sums and token counts rarely
     come back, and a benchmark writing its batches again would find them all.)"""
+    # Mostly different: converting them all is cheaper. A sample tells before every amount is hashed.
+    if len(set(amounts[:_SAMPLE])) > _SAMPLE // 2:
+        return _converted(amounts)
     distinct: dict[Decimal, int] = dict.fromkeys(amounts, 0)
-    if len(distinct) > len(amounts) // 2:  # mostly different: converting them all is cheaper
-        return list(map(int, map(_WIDE.multiply, amounts, repeat(_PICO_FACTOR))))
-    distinct.update(zip(distinct, map(int, map(_WIDE.multiply, distinct, repeat(_PICO_FACTOR))), strict=True))
+    if len(distinct) > len(amounts) // 2:
+        return _converted(amounts)
+    distinct.update(zip(distinct, _converted(list(distinct)), strict=True))
     return list(map(distinct.__getitem__, amounts))
+
+
+def _converted(amounts: Sequence[Decimal]) -> list[int]:
+    return list(map(int, map(_WIDE.multiply, amounts, repeat(_PICO_FACTOR))))
 
 
 def ledger_columns(

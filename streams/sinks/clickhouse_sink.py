@@ -315,7 +315,7 @@ class ClickHouseSink:
         *,
         columns: EventColumns | None = None,
     ) -> None:
-        """``columns``: ``counted``'s, as the processor read them, if it has them."""
+        """``columns``: the processor's read of ``counted`` (``columns.counted is counted``), if any."""
         now = datetime.now(UTC)
         # The windows' rows are encoded while the ledger's insert is under way, and sent once it
         # succeeded, never beside it: a window stored with an event whose ledger row is refused
@@ -338,6 +338,8 @@ class ClickHouseSink:
     ) -> None:
         if not counted:
             return
+        if columns is not None and columns.counted is not counted:
+            columns = None  # of other events (a list made again): reading the events is always right
         if await self._writes_natively("ledger", suffix, LEDGER_TYPES):
 
             def columns_of(part: Sequence[Counted], where: slice | None) -> Columns:

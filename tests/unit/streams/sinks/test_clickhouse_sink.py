@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -121,13 +121,15 @@ class _Server:
     def __init__(self, seconds: float = 0.05, refused: str = "") -> None:
         self.seconds, self.refused = seconds, refused
         self.seen: list[str] = []
+        self.bodies: list[bytes] = []
 
     async def create_insert_context(self, table: str, columns: list[str]) -> SimpleNamespace:
         types = WINDOW_TYPES if table == "cost_windows" else LEDGER_TYPES
         return SimpleNamespace(column_types=[get_from_name(types[name]) for name in columns])
 
-    async def raw_insert(self, table: str, columns: list[str], **_: object) -> None:
+    async def raw_insert(self, table: str, columns: list[str], insert_block: bytes, **_: object) -> None:
         self.seen.append(f"{table} sent")
+        self.bodies.append(insert_block)
         await asyncio.sleep(self.seconds)
         if table == self.refused:
             raise ch.DatabaseError("Code: 469. Constraint `positive` is violated", code=469)
@@ -167,3 +169,20 @@ async def test_no_window_is_sent_when_the_ledger_refuses_the_batchs_rows() -> No
     with pytest.raises(ch.DatabaseError):
         await ClickHouseSink(server).write(*_a_batch())  # type: ignore[arg-type]
     assert server.seen == ["ledger sent"]
+
+
+class _Frozen(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _Frozen:
+        return cls(2026, 11, 20, 12, 0, tzinfo=tz)
+
+
+async def test_the_processors_columns_of_other_events_than_the_ledgers_are_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streams.sinks.clickhouse_sink.datetime", _Frozen)  # one ingested_at
+    counted, _ = _a_batch()
+    given, own = _Server(seconds=0), _Server(seconds=0)
+    await ClickHouseSink(given).write(counted[:1], {}, columns=EventColumns.of(counted))  # type: ignore[arg-type]
+    await ClickHouseSink(own).write(counted[:1], {})  # type: ignore[arg-type]
+    assert given.bodies == own.bodies and len(own.bodies) == 1

@@ -95,7 +95,7 @@ class Sink(Protocol):
         *,
         columns: EventColumns | None = None,
     ) -> None:
-        """``columns``: ``counted``'s, as the processor read them, where it has them."""
+        """``columns``: the processor's read of ``counted`` (``columns.counted is counted``), if any."""
 
     async def probe(
         self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
@@ -219,7 +219,7 @@ class BatchProcessor:
     ) -> tuple[list[Counted], FoldResult, list[DeadLetter]]:
         """Write the batch; events whose rows ClickHouse refuses become dead letters instead.
 
-        ``columns``: ``counted``'s, which the sink takes its ledger columns from."""
+        ``columns``: the batch's read of ``counted``, whose columns the sink takes as they are."""
         refused: list[DeadLetter] = []
         unexplained = 0
         while True:

@@ -130,7 +130,12 @@ class _NoSink:
     """Stores nothing and has counted nothing."""
 
     async def write(
-        self, counted: Sequence[Counted], windows: Mapping[WindowKey, WindowAggregate], dead: Any = ()
+        self,
+        counted: Sequence[Counted],
+        windows: Mapping[WindowKey, WindowAggregate],
+        dead: Any = (),
+        *,
+        columns: EventColumns | None = None,
     ) -> None:
         pass
 

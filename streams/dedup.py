@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,51 @@ def id_key(customer_id: str, event_id: str) -> bytes:
     # Ids have no control characters (schemas.events.Identifier), so NUL
     # cannot be part of either and the pair is unambiguous.
     return f"{customer_id}\x00{event_id}".encode()
+
+
+def id_keys(customers: Sequence[str], event_ids: Sequence[str]) -> list[bytes]:
+    """:func:`id_key` of each (customer, event_id), built as one text split once: a batch's
+    ids are cold in the cache by now, and two passes in C touch them least."""
+    text = "\n".join(map("\x00".join, zip(customers, event_ids, strict=True))).encode()
+    keys = text.split(b"\n") if customers else []
+    if len(keys) != len(customers):  # a newline in an id, which the contract refuses: be exact anyway
+        return [id_key(c, e) for c, e in zip(customers, event_ids, strict=True)]
+    return keys
+
+
+class IdPairs(Sequence[tuple[str, str]]):
+    """(customer, event_id) pairs held as their :func:`id_key` bytes.
+
+    The sink sends the keys as ClickHouse's candidate rows with a few joins
+    (:meth:`tab_separated`); a pair is made only when one is asked for,
+    which for a lookup is the few ids found counted before.
+    """
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        self.keys = keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> IdPairs: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | IdPairs:
+        if isinstance(index, slice):
+            return IdPairs(self.keys[index])
+        customer, event_id = self.keys[index].decode().split("\x00")
+        return customer, event_id
+
+    def tab_separated(self) -> bytes:
+        """The pairs as TabSeparated rows: no id holds a control character (schemas.events.Identifier),
+        so NUL becomes the tab; a backslash is TabSeparated's escape and is doubled."""
+        text = b"\n".join(self.keys)
+        if b"\\" in text:
+            text = text.replace(b"\\", b"\\\\")
+        return text.replace(b"\x00", b"\t")
 
 
 def id_hashes(pairs: Iterable[tuple[str, str]]) -> Hashes:

@@ -50,7 +50,17 @@ from streams.aggregation import (
     window_keys,
 )
 from streams.decoding import TimeBounds
-from streams.dedup import CountedId, DedupIndex, Hashes, IdFilter, Seconds, key_hashes
+from streams.dedup import (
+    CountedId,
+    DedupIndex,
+    Hashes,
+    IdFilter,
+    IdPairs,
+    Seconds,
+    id_key,
+    id_keys,
+    key_hashes,
+)
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, SinkError, TransientSinkError, classify
@@ -82,7 +92,10 @@ class Sink(Protocol):
         counted: Sequence[Counted],
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
-    ) -> None: ...
+        *,
+        columns: EventColumns | None = None,
+    ) -> None:
+        """``columns``: the processor's read of ``counted`` (``columns.counted is counted``), if any."""
 
     async def probe(
         self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None
@@ -175,7 +188,7 @@ class BatchProcessor:
         result = fold_plan(plan, before) or fold(counted, self.window_sizes, current)
 
         sink_started = time.perf_counter()
-        counted, result, refused = await self._store(counted, result, current, dead, messages)
+        counted, result, refused = await self._store(counted, result, current, dead, messages, batch)
         stats.sink_seconds = time.perf_counter() - sink_started
         stats.counted, stats.replayed = result.folded, result.skipped
         stats.unstorable = len(refused)
@@ -202,14 +215,18 @@ class BatchProcessor:
         current: Mapping[WindowKey, WindowAggregate],
         dead: Sequence[DeadLetter],
         messages: Sequence[RawMessage],
+        columns: EventColumns | None = None,
     ) -> tuple[list[Counted], FoldResult, list[DeadLetter]]:
-        """Write the batch; events whose rows ClickHouse refuses become dead letters instead."""
+        """Write the batch; events whose rows ClickHouse refuses become dead letters instead.
+
+        ``columns``: the batch's read of ``counted``, whose columns the sink takes as they are."""
         refused: list[DeadLetter] = []
         unexplained = 0
         while True:
             letters = [d.row() for d in [*dead, *refused]]
+            write = functools.partial(self.sink.write, counted, result.changed, letters, columns=columns)
             try:
-                await self._with_retry(functools.partial(self.sink.write, counted, result.changed, letters))
+                await self._with_retry(write)
                 return counted, result, refused
             except RejectedRowsError as exc:
                 poison = await self._refused_events(counted, result, exc)
@@ -224,6 +241,7 @@ class BatchProcessor:
             refused += [_unstorable(topic, item, reason, now) for item, reason in poison]
             dropped = {(p, pos) for (p, pos, _), _ in poison}
             counted = [c for c in counted if (c[0], c[1]) not in dropped]
+            columns = None  # of the events before
             result = fold(counted, self.window_sizes, current)
 
     async def _refused_events(
@@ -273,7 +291,7 @@ class BatchProcessor:
         The batch's columns are read here once, for every later stage.
         """
         batch = EventColumns.of(priced)
-        keys = batch.id_keys()
+        keys = id_keys(batch.customers, batch.event_ids)
         first = _first_in_batch(keys, stats)
         if first is not None:
             batch = batch.select(first)
@@ -294,10 +312,10 @@ class BatchProcessor:
         checked = np.flatnonzero(suspects).tolist()
         stats.dedup_checked = len(checked)
         if checked:
-            customers = map(batch.customers.__getitem__, checked)
-            pairs = list(zip(customers, map(batch.event_ids.__getitem__, checked), strict=True))
-            found = await self._with_retry(lambda: self.sink.counted_ids(pairs), "read of counted ids")
-            for i in _repeats(batch, pairs, checked, found, now - self.dedup.horizon_s):
+            # The ids as their keys: the sink joins those into its query, no pair made an id.
+            asked = IdPairs(keys if len(checked) == len(keys) else [keys[i] for i in checked])
+            found = await self._with_retry(lambda: self.sink.counted_ids(asked), "read of counted ids")
+            for i in _repeats(batch, asked.keys, checked, found, now - self.dedup.horizon_s):
                 counted[i] = False
                 stats.duplicates += 1
         for partition, ids in filters.items():
@@ -430,22 +448,23 @@ def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.
 
 def _repeats(
     batch: EventColumns,
-    pairs: list[tuple[str, str]],
+    keys: Sequence[bytes],
     checked: list[int],
     found: dict[tuple[str, str], list[CountedId]],
     since: float,
 ) -> list[int]:
-    """The events (``checked[j]`` in ``batch``, its id ``pairs[j]``) ``found`` shows counted before.
+    """The events (``checked[j]`` in ``batch``, its :func:`id_key` ``keys[j]``) ``found`` shows
+    counted before.
 
     Only ids ``event_ids`` holds are looked at: the suspects of a backfill
     of old events are nearly all found nowhere.
     """
     if not found:
         return []
-    asked = dict(zip(pairs, checked, strict=True))
+    asked = dict(zip(keys, checked, strict=True))
     repeats = []
     for pair, earlier in found.items():
-        i = asked.get(pair)
+        i = asked.get(id_key(*pair))
         if i is None or not earlier:
             continue
         partition, pos, item = batch.counted[i]

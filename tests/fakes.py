@@ -11,6 +11,7 @@ import numpy as np
 
 from streams.aggregation import Counted, WindowAggregate, WindowKey
 from streams.dedup import CountedId, Hashes, Seconds, id_hashes
+from streams.window_batch import EventColumns
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -61,7 +62,10 @@ class FakeSink:
         counted: Sequence[Counted],
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
+        *,
+        columns: EventColumns | None = None,
     ) -> None:
+        assert columns is None or list(columns.counted) == list(counted), "the columns are of other events"
         for partition, pos, priced in counted:
             e = priced.event
             row = LedgerRow(

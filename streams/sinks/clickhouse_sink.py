@@ -19,9 +19,10 @@ every package shares; this module is the worker's use of it.)
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from string import Template
@@ -44,7 +45,7 @@ from streams.aggregation import (
     position,
     split_position,
 )
-from streams.dedup import CountedId, Hashes, Seconds
+from streams.dedup import CountedId, Hashes, IdPairs, Seconds
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.sinks.column_types import TableTypes, datetime_ticks
@@ -56,6 +57,7 @@ from streams.sinks.table_columns import (
     ledger_columns,
     window_columns,
 )
+from streams.window_batch import EventColumns
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +248,12 @@ def _one_insert(rows: int, first: datetime, last: datetime) -> bool:
     return rows <= MAX_ROWS_PER_INSERT and _months_apart(first, last) < MAX_MONTHS_PER_INSERT
 
 
-def _as_datetime(at: datetime | int) -> datetime:
-    return at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)
+def _span(ticks: Any, per_second: int) -> tuple[datetime, datetime]:
+    """The first and last time of a column of ``ticks``, ``per_second`` a second."""
+    first, last = (
+        (int(ticks.min()), int(ticks.max())) if isinstance(ticks, np.ndarray) else (min(ticks), max(ticks))
+    )
+    return datetime.fromtimestamp(first // per_second, UTC), datetime.fromtimestamp(last // per_second, UTC)
 
 
 def _occurred_at(item: Counted) -> datetime:
@@ -258,8 +264,20 @@ def _window_start(item: tuple[WindowKey, WindowAggregate]) -> datetime:
     return datetime.fromtimestamp(item[0].start, UTC)
 
 
-_BY_OCCURRED_AT = ("occurred_at", _occurred_at)
-_BY_WINDOW_START = ("window_start", _window_start)
+# The column a row's month is in, its ticks a second, and the month of a row.
+Partitioned = tuple[str, int, Callable[[T], datetime]]
+_BY_OCCURRED_AT: Partitioned[Counted] = ("occurred_at", 1_000_000, _occurred_at)
+_BY_WINDOW_START: Partitioned[tuple[WindowKey, WindowAggregate]] = ("window_start", 1, _window_start)
+
+
+async def _nothing() -> None:
+    pass
+
+
+def _settled(task: asyncio.Future[None]) -> None:
+    """Take a task's outcome, which an error raised meanwhile replaces (no "never retrieved" log)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _written(columns: Columns, types: Mapping[str, str]) -> list[bytes]:
@@ -294,33 +312,67 @@ class ClickHouseSink:
         counted: Sequence[Counted],
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
+        *,
+        columns: EventColumns | None = None,
     ) -> None:
+        """``columns``: the processor's read of ``counted`` (``columns.counted is counted``), if any."""
         now = datetime.now(UTC)
-        await self.write_ledger(counted, now)
-        await self.write_windows(windows, now)
+        # The windows' rows are encoded while the ledger's insert is under way, and sent once it
+        # succeeded, never beside it: a window stored with an event whose ledger row is refused
+        # could outlive its rewrite without that event (ReplacingMergeTree keeps the higher
+        # version, and the rewrite's may be lower).
+        ledger = asyncio.ensure_future(self.write_ledger(counted, now, columns=columns))
+        try:
+            await asyncio.sleep(0)  # the ledger's rows encoded and on their way first
+            send_windows = await self._windows_insert(windows, now, "")
+        except BaseException:
+            ledger.cancel()  # no insert outlives the write that made it
+            ledger.add_done_callback(_settled)
+            raise
+        await ledger
+        await send_windows()
         await self.insert("dead_letters", dead_letters)
 
-    async def write_ledger(self, counted: Sequence[Counted], now: datetime, suffix: str = "") -> None:
+    async def write_ledger(
+        self, counted: Sequence[Counted], now: datetime, suffix: str = "", columns: EventColumns | None = None
+    ) -> None:
         if not counted:
             return
+        if columns is not None and columns.counted is not counted:
+            columns = None  # of other events (a list made again): reading the events is always right
         if await self._writes_natively("ledger", suffix, LEDGER_TYPES):
-            columns_of = functools.partial(ledger_columns, now=now)
-            await self._insert_native("ledger" + suffix, LEDGER_TYPES, counted, columns_of, _BY_OCCURRED_AT)
+
+            def columns_of(part: Sequence[Counted], where: slice | None) -> Columns:
+                batch = None if where is None else columns
+                return ledger_columns(part, now, batch, where or slice(None))
+
+            bodies = await self._native_bodies(LEDGER_TYPES, counted, columns_of, _BY_OCCURRED_AT)
+            await self._send_native("ledger" + suffix, LEDGER_TYPES, bodies)
         else:
             await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], suffix)
 
     async def write_windows(
         self, windows: Mapping[WindowKey, WindowAggregate], now: datetime, suffix: str = ""
     ) -> None:
+        await (await self._windows_insert(windows, now, suffix))()
+
+    async def _windows_insert(
+        self, windows: Mapping[WindowKey, WindowAggregate], now: datetime, suffix: str
+    ) -> Callable[[], Awaitable[None]]:
+        """``windows`` encoded, and the call that inserts them."""
         if not windows:
-            return
+            return _nothing
         if await self._writes_natively("cost_windows", suffix, WINDOW_TYPES):
-            columns_of = functools.partial(window_columns, now=now)
-            await self._insert_native(
-                "cost_windows" + suffix, WINDOW_TYPES, list(windows.items()), columns_of, _BY_WINDOW_START
-            )
-        else:
-            await self.insert("cost_windows", [window_row(k, a, now) for k, a in windows.items()], suffix)
+
+            def columns_of(part: Sequence[tuple[WindowKey, WindowAggregate]], _: slice | None) -> Columns:
+                return window_columns(part, now)
+
+            rows = list(windows.items())
+            # A pause a block, for the ledger's insert in flight meanwhile.
+            bodies = await self._native_bodies(WINDOW_TYPES, rows, columns_of, _BY_WINDOW_START, pause=True)
+            return functools.partial(self._send_native, "cost_windows" + suffix, WINDOW_TYPES, bodies)
+        values = [window_row(k, a, now) for k, a in windows.items()]
+        return functools.partial(self.insert, "cost_windows", values, suffix)
 
     async def _writes_natively(self, table: str, suffix: str, types: Mapping[str, str]) -> bool:
         """Does the server describe ``table`` with exactly the types the Native writers write?"""
@@ -344,44 +396,54 @@ class ClickHouseSink:
             )
         return False
 
-    async def _insert_native(
+    async def _native_bodies(
         self,
-        table: str,
         types: Mapping[str, str],
         rows: Sequence[T],
-        columns_of: Callable[[Sequence[T]], Columns],
-        partitioned: tuple[str, Callable[[T], datetime]] | None,
-    ) -> None:
-        """``rows`` in one insert of Native blocks of :data:`BLOCK_ROWS` (the server joins them
-        into one part), or as :func:`insert_chunks` cuts them when they span too many months.
-        ``partitioned``: the column a row's month is in and the month of a row, None for rows
-        :func:`insert_chunks` cut already."""
-        blocks, first, last = [], [], []
+        columns_of: Callable[[Sequence[T], slice | None], Columns],
+        partitioned: Partitioned[T] | None,
+        pause: bool = False,
+    ) -> list[bytes]:
+        """``rows`` as the bodies of inserts of Native blocks of :data:`BLOCK_ROWS` (the server
+        joins an insert's blocks into one part): one body, or as :func:`insert_chunks` cuts
+        them when they span too many months. ``columns_of``: a block's columns, from its rows
+        and where they are in ``rows`` (None: in other rows). ``partitioned``: None for rows
+        :func:`insert_chunks` cut already. ``pause``: let the event loop run between blocks."""
+        blocks: list[bytes] = []
+        first, last = [], []
         for start in range(0, len(rows), BLOCK_ROWS):
-            part = rows[start : start + BLOCK_ROWS]
-            columns = columns_of(part)
+            where = slice(start, start + BLOCK_ROWS)
+            part = rows[where]
+            columns = columns_of(part, where if partitioned is not None else None)
             if partitioned is not None:
-                first.append(min(columns[partitioned[0]]))
-                last.append(max(columns[partitioned[0]]))
+                earliest, latest = _span(columns[partitioned[0]], partitioned[1])
+                first.append(earliest)
+                last.append(latest)
             data = [
                 (name, kind, written)
                 for (name, kind), written in zip(types.items(), _written(columns, types), strict=True)
             ]
             blocks.append(native_block.block(data, len(part)))
-        if partitioned and not _one_insert(len(rows), _as_datetime(min(first)), _as_datetime(max(last))):
-            for chunk in insert_chunks(rows, partitioned[1]):  # a batch spanning years: rare
-                await self._insert_native(table, types, chunk, columns_of, None)
-            return
+            if pause:
+                await asyncio.sleep(0)
+        if partitioned and not _one_insert(len(rows), min(first), max(last)):
+            return [  # a batch spanning years: rare
+                body
+                for chunk in insert_chunks(rows, partitioned[2])
+                for body in await self._native_bodies(types, chunk, columns_of, None, pause)
+            ]
         body = b"".join(blocks)
-        if self.compression == "lz4":
-            body = lz4.frame.compress(body)
-        try:
-            await self.client.raw_insert(
-                table, list(types), insert_block=body, fmt="Native", compression=self.compression
-            )
-        except Exception:
-            self._types.forget(table)  # the next write describes the table again
-            raise
+        return [lz4.frame.compress(body) if self.compression == "lz4" else body]
+
+    async def _send_native(self, table: str, types: Mapping[str, str], bodies: Sequence[bytes]) -> None:
+        for body in bodies:
+            try:
+                await self.client.raw_insert(
+                    table, list(types), insert_block=body, fmt="Native", compression=self.compression
+                )
+            except Exception:
+                self._types.forget(table)  # the next write describes the table again
+                raise
 
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
         """Rows in column form, with the table's own column types (:mod:`streams.sinks.column_types`)."""
@@ -413,12 +475,12 @@ class ClickHouseSink:
 
     async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
         """Where each (customer, event_id) was counted, as far back as ``event_ids`` keeps; one query."""
-        pairs = list(pairs)
+        pairs = pairs if isinstance(pairs, IdPairs) else list(pairs)
         if not pairs:
             return {}
         candidates = ExternalData(
             file_name="candidates",
-            data=candidate_rows(pairs),
+            data=pairs.tab_separated() if isinstance(pairs, IdPairs) else candidate_rows(pairs),
             fmt="TabSeparated",
             structure=["customer_id String", "event_id String"],
         )

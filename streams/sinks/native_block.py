@@ -25,7 +25,8 @@ name and type as LEB128-length-prefixed strings, then its data:
   then every key, then every value.
 
 Each writer takes a column's values in one form, noted on it: money as whole
-units of the column's scale (ints), times as aware datetimes or as ticks.
+units of the column's scale (ints), times as aware datetimes or as ticks
+(ints or a NumPy array).
 """
 
 from __future__ import annotations
@@ -219,8 +220,8 @@ def times(per_second: int) -> Writer:
 
     def write(values: Sequence[Any]) -> bytes:
         dtype = "<u4" if per_second == 1 else "<i8"  # DateTime is unsigned seconds
-        if not values or not isinstance(values[0], datetime):
-            return np.array(values, dtype=dtype).tobytes()
+        if not len(values) or not isinstance(values[0], datetime):
+            return np.asarray(values, dtype=dtype).tobytes()
         first = values[0]
         if values.count(first) == len(values):  # one time for a whole column: ingested_at, updated_at
             ticks = (first - _EPOCH) // _MICROSECOND // micros_a_tick
@@ -230,9 +231,13 @@ def times(per_second: int) -> Writer:
     return write
 
 
-def micros(values: Sequence[datetime]) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Aware datetimes as int64 microseconds since the epoch, exactly."""
-    seconds = np.fromiter(map(datetime.timestamp, values), dtype=np.float64, count=len(values))
+def micros(
+    values: Sequence[datetime], seconds: np.ndarray[Any, np.dtype[np.float64]] | None = None
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Aware datetimes as int64 microseconds since the epoch, exactly. ``seconds``: their
+    ``datetime.timestamp()``, where already taken (``values`` are then read only past 2038)."""
+    if seconds is None:
+        seconds = np.fromiter(map(datetime.timestamp, values), dtype=np.float64, count=len(values))
     if len(seconds) and np.abs(seconds).max() < _EXACT_FLOAT_SECONDS:
         return np.rint(seconds * 1e6).astype(np.int64)
     return np.array([(at - _EPOCH) // _MICROSECOND for at in values], dtype=np.int64)

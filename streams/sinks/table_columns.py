@@ -31,6 +31,8 @@ from streams.aggregation import (
     WindowKey,
     split_position,
 )
+from streams.sinks import native_block
+from streams.window_batch import EventColumns
 
 # Each column a sequence or a NumPy array of its values.
 Columns = dict[str, Any]
@@ -109,23 +111,25 @@ _TOKEN_COLUMNS = (
 )
 # A priced event's fields the ledger takes as they are, then those its columns are made from.
 _PRICED_AS_THEY_ARE = ("provider", "sku", "model_sent", "unit", "price_version")
-_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "tokens", "quantity", "cost", "cost_pico")
+_PRICED_OWN = attrgetter(*_PRICED_AS_THEY_ARE, "event", "cost")  # what the processor's columns lack
+_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "cost", "tokens", "quantity", "cost_pico")
+_PRICED_EVENT = itemgetter(2)
 # An event's, read from its fields' dict (a pydantic model's): a third cheaper than attribute lookups.
-_EVENT_AS_THEY_ARE = {
-    "event_id": "event_id_sent",
-    "occurred_at": "occurred_at",
-    "customer_id": "customer_id",
-    "agent_id": "agent_id",
-    "attributes": "attributes",
-}
 _OPTIONAL_IDS = ("user_id", "task_id", "request_id")
+_EVENT_OWN = itemgetter("attributes", *_OPTIONAL_IDS)
+_EVENT = itemgetter(
+    "customer_id", "event_id", "agent_id", "attributes", *_OPTIONAL_IDS, "occurred_at", "kind"
+)
 _FIELDS_DICT = attrgetter("__dict__")  # a pydantic model's fields, by name
-_EVENT = itemgetter(*_EVENT_AS_THEY_ARE, *_OPTIONAL_IDS, "kind")
 # TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
 _TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
+_ALL = slice(None)
 _INDEX_MASK = (1 << 16) - 1  # streams.aggregation.position's place-in-message bits
 
 _WIDE = decimal.Context(prec=50)  # shifting a Decimal(38, 12)'s point never rounds here
+# Times 10**12 is scaleb(12) to the same value, rounded alike, at two thirds of its cost.
+_PICO_FACTOR = Decimal(10**PICO_DIGITS)
+_SAMPLE = 64  # amounts looked at to guess whether a block's repeat
 
 
 def units(amounts: Sequence[Decimal]) -> list[int]:
@@ -134,30 +138,64 @@ def units(amounts: Sequence[Decimal]) -> list[int]:
     Each distinct amount converts once: a block's prices and small counts repeat, and a
     lookup is a fifth of a conversion. (No cache across calls: sums and token counts rarely
     come back, and a benchmark writing its batches again would find them all.)"""
+    # Mostly different: converting them all is cheaper. A sample tells before every amount is hashed.
+    if len(set(amounts[:_SAMPLE])) > _SAMPLE // 2:
+        return _converted(amounts)
     distinct: dict[Decimal, int] = dict.fromkeys(amounts, 0)
-    if len(distinct) > len(amounts) // 2:  # mostly different: converting them all is cheaper
-        return list(map(int, map(_WIDE.scaleb, amounts, repeat(PICO_DIGITS))))
-    distinct.update(zip(distinct, map(int, map(_WIDE.scaleb, distinct, repeat(PICO_DIGITS))), strict=True))
+    if len(distinct) > len(amounts) // 2:
+        return _converted(amounts)
+    distinct.update(zip(distinct, _converted(list(distinct)), strict=True))
     return list(map(distinct.__getitem__, amounts))
 
 
-def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
-    """The ledger rows of ``counted`` (as ``ledger_row`` makes them), column by column."""
+def _converted(amounts: Sequence[Decimal]) -> list[int]:
+    return list(map(int, map(_WIDE.multiply, amounts, repeat(_PICO_FACTOR))))
+
+
+def ledger_columns(
+    counted: Sequence[Counted], now: datetime, batch: EventColumns | None = None, where: slice = _ALL
+) -> Columns:
+    """The ledger rows of ``counted`` (as ``ledger_row`` makes them), column by column.
+
+    ``batch``: where given, the columns the processor read from the same events
+    (``batch``'s rows ``where`` are ``counted``), taken as they are: an event's
+    objects are read once a batch, not again here when they are cold in the cache.
+    ``occurred_at`` comes out as int64 microseconds since the epoch."""
     rows = len(counted)
-    partitions, positions, priced = zip(*counted, strict=True)
-    # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
-    *as_they_are, events, tokens, quantity, cost, cost_pico = zip(*map(_PRICED, priced), strict=True)
+    partitions: Sequence[int]
+    positions: Sequence[int] | np.ndarray[Any, Any]
+    ids: Sequence[Sequence[str]]
+    kind: Sequence[str]
+    tokens: Sequence[Any]
+    quantity: Sequence[Decimal]
+    cost_pico: Sequence[int | None]
+    if batch is None:
+        partitions, positions, priced = zip(*counted, strict=True)
+        # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
+        *as_they_are, events, cost, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
+        fields = list(map(_FIELDS_DICT, events))
+        *ids, attributes, user, task, request, occurred, kind = zip(*map(_EVENT, fields), strict=True)
+        occurred_at = native_block.micros(occurred)
+    else:
+        partitions, positions = batch.partitions[where].tolist(), batch.positions[where]
+        tokens, quantity, cost_pico = batch.tokens[where], batch.quantities[where], batch.costs[where]
+        ids = [batch.customers[where], batch.event_ids[where], batch.agents[where]]
+        kind = batch.kinds[where]
+        *as_they_are, events, cost = zip(*map(_PRICED_OWN, map(_PRICED_EVENT, counted)), strict=True)
+        fields = list(map(_FIELDS_DICT, events))
+        attributes, user, task, request = zip(*map(_EVENT_OWN, fields), strict=True)
+        occurred_at = native_block.micros(_Lazy(fields, "occurred_at"), batch.seconds[where])
     columns: Columns = dict(zip(_PRICED_AS_THEY_ARE, as_they_are, strict=True))
-    fields = list(map(_FIELDS_DICT, events))
-    *as_they_are, user, task, request, kind = zip(*map(_EVENT, fields), strict=True)
-    columns.update(zip(_EVENT_AS_THEY_ARE.values(), as_they_are, strict=True))
+    columns.update(zip(("customer_id", "event_id_sent", "agent_id"), ids, strict=True))
     columns.update(
         zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
     )
     # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
-    for name, ids in zip(_OPTIONAL_IDS, (user, task, request), strict=True):
-        columns[name] = ids if all(ids) else [i or "" for i in ids]
+    for name, values in zip(_OPTIONAL_IDS, (user, task, request), strict=True):
+        columns[name] = values if all(values) else [i or "" for i in values]
     columns.update(
+        occurred_at=occurred_at,
+        attributes=attributes,
         quantity=units(quantity),
         cost=_costs(cost, cost_pico),
         currency=["USD"] * rows,
@@ -169,6 +207,21 @@ def ledger_columns(counted: Sequence[Counted], now: datetime) -> Columns:
     return columns
 
 
+class _Lazy(Sequence[Any]):
+    """One field of each of ``fields``, read only if asked for (times past 2038, rare)."""
+
+    def __init__(self, fields: Sequence[dict[str, Any]], name: str) -> None:
+        self.fields, self.name = fields, name
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [f[self.name] for f in self.fields[index]]
+        return self.fields[index][self.name]
+
+
 def _costs(cost: Sequence[Decimal], cost_pico: Sequence[int | None]) -> list[int]:
     """Pricing's own pico-dollar ints where it has them, else the Decimal's units."""
     if None not in cost_pico:
@@ -177,7 +230,7 @@ def _costs(cost: Sequence[Decimal], cost_pico: Sequence[int | None]) -> list[int
     return [next(converted) if p is None else p for p in cost_pico]
 
 
-def _positions(positions: Sequence[int]) -> Columns:
+def _positions(positions: Sequence[int] | np.ndarray[Any, Any]) -> Columns:
     try:
         both = np.array(positions, dtype=np.uint64)
     except OverflowError:  # past 2**64: Python ints, which the UInt64 writer refuses as the library's would

@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from costline.config import Settings
-from streams.dedup import DedupIndex, IdFilter, id_hashes, id_key, key_hashes
+from streams.dedup import DedupIndex, IdFilter, IdPairs, id_hashes, id_key, id_keys, key_hashes
+from streams.sinks.clickhouse_sink import candidate_rows
 from tests.fakes import Clock
 
 DAY = 86_400.0
@@ -84,3 +85,18 @@ def test_the_horizon_is_a_day_by_default_and_at_most_35_days() -> None:
 def test_ids_joined_once_for_the_batch_hash_as_the_pairs_do() -> None:
     pairs = [("acme", "e1"), ("globex", "é-2"), ("acme", "e1")]
     assert key_hashes([id_key(c, e) for c, e in pairs]).tolist() == id_hashes(pairs).tolist()
+
+
+def test_a_batchs_id_keys_are_each_pairs_key() -> None:
+    customers, event_ids = ["acme", "acme", "beta\\co"], ["req-1", "req-2", "ü-3"]
+    assert id_keys(customers, event_ids) == [id_key(c, e) for c, e in zip(customers, event_ids, strict=True)]
+    assert id_keys([], []) == []
+
+
+def test_id_pairs_are_the_pairs_their_keys_join_and_go_to_clickhouse_as_tab_separated_rows() -> None:
+    pairs = [("acme", "req-1"), ("beta\\co", "ü-3")]
+    asked = IdPairs([id_key(c, e) for c, e in pairs])
+    assert list(asked) == pairs and len(asked) == 2 and asked[1] == pairs[1]
+    assert list(asked[1:]) == pairs[1:]
+    # TabSeparated: a backslash is its escape, doubled as candidate_rows doubles it
+    assert asked.tab_separated() == candidate_rows(pairs) == "acme\treq-1\nbeta\\\\co\tü-3".encode()

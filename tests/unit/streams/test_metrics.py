@@ -13,6 +13,7 @@ from streams.aggregation import WindowAggregate, WindowKey
 from streams.metrics import PartitionSample, WorkerMetrics
 from streams.processor import BatchStats
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, TransientSinkError
+from streams.window_batch import EventColumns
 from tests.factories import batch, processor, sms
 from tests.fakes import DictState, FakeSink
 
@@ -77,11 +78,13 @@ class FailingOnce(FakeSink):
         counted: Sequence[Any],
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
+        *,
+        columns: EventColumns | None = None,
     ) -> None:
         if not self.failed:
             self.failed = True
             raise ch.OperationalError("Network Error: Cannot connect to host")
-        await super().write(counted, windows, dead_letters)
+        await super().write(counted, windows, dead_letters, columns=columns)
 
 
 async def test_a_processed_batch_feeds_the_metrics_its_dead_letters_by_code_and_its_retries() -> None:

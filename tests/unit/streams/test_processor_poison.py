@@ -17,6 +17,7 @@ from clickhouse_connect.driver import exceptions as ch
 from schemas.dead_letters import DeadLetter, DeadLetterCode
 from streams.aggregation import ALL_AGENTS, Counted, WindowAggregate, WindowKey
 from streams.processor import BatchProcessor
+from streams.window_batch import EventColumns
 from tests.factories import batch, processor, sms
 from tests.fakes import DictState, FakeSink
 
@@ -47,9 +48,11 @@ class RefusingSink(FakeSink):
         counted: Sequence[Counted],
         windows: Mapping[WindowKey, WindowAggregate],
         dead_letters: Sequence[Sequence[Any]] = (),
+        *,
+        columns: EventColumns | None = None,
     ) -> None:
         self._check(counted, windows)
-        await super().write(counted, windows, dead_letters)
+        await super().write(counted, windows, dead_letters, columns=columns)
 
     async def probe(
         self, counted: Sequence[Counted] = (), windows: Mapping[WindowKey, WindowAggregate] | None = None

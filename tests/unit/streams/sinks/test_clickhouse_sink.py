@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import clickhouse_connect.driver.exceptions as ch
+import pytest
+from clickhouse_connect.datatypes.registry import get_from_name
 
 from costline.clickhouse import SQL_DIR
 from schemas.events import MEDIA_TOKENS
+from schemas.prices import load_price_dir
 from streams.aggregation import (
     AGGREGATE_COLUMNS,
     AGGREGATE_FIELDS,
     KEY_COLUMNS,
     PICO_COLUMNS,
+    Counted,
     WindowAggregate,
     WindowKey,
+    fold,
+    position,
 )
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import (
     LEDGER_COLUMNS,
     WINDOW_COLUMNS,
     WINDOW_SNAPSHOTS,
+    ClickHouseSink,
     ledger_row,
     window_row,
 )
+from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES, window_columns
+from streams.window_batch import EventColumns
 from tests.factories import AUDIO_PRICES as AUDIO
+from tests.factories import PRICES, event
 from tests.factories import llm_call as call
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -97,3 +112,77 @@ def test_a_ledger_row_keeps_an_llm_calls_audio_and_image_tokens() -> None:
     row = dict(zip(LEDGER_COLUMNS, ledger_row(0, 7, priced, NOW), strict=True))
     assert [row[name] for name in MEDIA_TOKENS] == [6_000, 2_000, 1_500, 0, 0, 0]
     assert (row["input_tokens"], row["cached_input_tokens"], row["output_tokens"]) == (10_000, 3_000, 2_000)
+
+
+class _Server:
+    """A ClickHouse that describes the tables as migrated and takes each insert in ``seconds``,
+    refusing those into ``refused``; ``seen`` is what happened, in order."""
+
+    def __init__(self, seconds: float = 0.05, refused: str = "") -> None:
+        self.seconds, self.refused = seconds, refused
+        self.seen: list[str] = []
+        self.bodies: list[bytes] = []
+
+    async def create_insert_context(self, table: str, columns: list[str]) -> SimpleNamespace:
+        types = WINDOW_TYPES if table == "cost_windows" else LEDGER_TYPES
+        return SimpleNamespace(column_types=[get_from_name(types[name]) for name in columns])
+
+    async def raw_insert(self, table: str, columns: list[str], insert_block: bytes, **_: object) -> None:
+        self.seen.append(f"{table} sent")
+        self.bodies.append(insert_block)
+        await asyncio.sleep(self.seconds)
+        if table == self.refused:
+            raise ch.DatabaseError("Code: 469. Constraint `positive` is violated", code=469)
+        self.seen.append(f"{table} stored")
+
+
+def _a_batch() -> tuple[list[Counted], dict[WindowKey, WindowAggregate]]:
+    prices = PriceCatalog(load_price_dir(PRICES))
+    counted = [(0, position(n, 0), prices.price(event(f"t-{n}"))) for n in range(3)]
+    return counted, fold(counted, (60,), {}).changed
+
+
+async def test_the_windows_are_encoded_while_the_ledgers_insert_is_under_way_and_sent_once_it_is_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = _Server()
+
+    def encoded(*args: Any) -> Any:
+        server.seen.append("cost_windows encoded")
+        return window_columns(*args)
+
+    monkeypatch.setattr("streams.sinks.clickhouse_sink.window_columns", encoded)
+    counted, windows = _a_batch()
+    await ClickHouseSink(server).write(counted, windows, columns=EventColumns.of(counted))  # type: ignore[arg-type]
+    assert server.seen == [
+        "ledger sent",
+        "cost_windows encoded",
+        "ledger stored",
+        "cost_windows sent",
+        "cost_windows stored",
+    ]
+
+
+async def test_no_window_is_sent_when_the_ledger_refuses_the_batchs_rows() -> None:
+    # A window stored with an event whose ledger row is refused could outlive its rewrite without it.
+    server = _Server(refused="ledger")
+    with pytest.raises(ch.DatabaseError):
+        await ClickHouseSink(server).write(*_a_batch())  # type: ignore[arg-type]
+    assert server.seen == ["ledger sent"]
+
+
+class _Frozen(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _Frozen:
+        return cls(2026, 11, 20, 12, 0, tzinfo=tz)
+
+
+async def test_the_processors_columns_of_other_events_than_the_ledgers_are_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streams.sinks.clickhouse_sink.datetime", _Frozen)  # one ingested_at
+    counted, _ = _a_batch()
+    given, own = _Server(seconds=0), _Server(seconds=0)
+    await ClickHouseSink(given).write(counted[:1], {}, columns=EventColumns.of(counted))  # type: ignore[arg-type]
+    await ClickHouseSink(own).write(counted[:1], {})  # type: ignore[arg-type]
+    assert given.bodies == own.bodies and len(own.bodies) == 1

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +17,12 @@ from streams.decoding import decode_message
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, WINDOW_COLUMNS, ledger_row, window_row
 from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES, ledger_columns, units, window_columns
+from streams.window_batch import EventColumns
 from tests.factories import AUDIO_PRICES, PRICES, event, llm_call
 from tests.unit.streams.sinks.test_clickhouse_sink import migrated_columns
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MONEY = {"quantity", "cost", "outcome_value"}
 
 
@@ -58,14 +61,24 @@ def as_the_worker_decodes_them(counted: list[Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize("decoded", [False, True])
-def test_the_ledgers_columns_are_its_rows_taken_apart(decoded: bool) -> None:
+@pytest.mark.parametrize("from_the_processors_columns", [False, True])
+def test_the_ledgers_columns_are_its_rows_taken_apart(
+    decoded: bool, from_the_processors_columns: bool
+) -> None:
     counted = as_the_worker_decodes_them(a_mixed_batch()) if decoded else a_mixed_batch()
-    columns = ledger_columns(counted, NOW)
+    if from_the_processors_columns:  # rows 2 to 5 of the batch the processor read
+        batch = EventColumns.of(counted)
+        counted = counted[2:6]
+        columns = ledger_columns(counted, NOW, batch, slice(2, 6))
+    else:
+        columns = ledger_columns(counted, NOW)
     rows = list(zip(*[ledger_row(p, o, priced, NOW) for p, o, priced in counted], strict=True))
     for name, expected in zip(LEDGER_COLUMNS, rows, strict=True):
         got = list(columns[name])
         if name in MONEY:  # units of 1e-12 USD for the Decimal(38, 12) writer
             expected = tuple(None if v is None else units([v])[0] for v in expected)
+        if name == "occurred_at":  # DateTime64(6)'s own ticks: epoch microseconds
+            expected = tuple((at - EPOCH) // timedelta(microseconds=1) for at in expected)
         assert [int(v) if name.startswith("source_") else v for v in got] == list(expected), name
 
 
@@ -92,3 +105,22 @@ def test_each_column_type_is_the_migrated_one() -> None:
         declared = migrated[name].split(" EPHEMERAL")[0].split(" DEFAULT")[0].split(" CODEC")[0]
         assert declared.replace("'", "").replace(" ", "") == kind.replace("'", "").replace(" ", ""), name
     assert units([Decimal("-0")]) == [0]
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "-0",
+        "1",
+        "0.000000000001",
+        "1.9999999999999",
+        "-1.9999999999999",
+        "1E+25",
+        "123.4567890123456789",
+        "9" * 38,
+    ],
+)
+def test_an_amount_in_units_is_its_point_shifted_twelve_places_and_truncated(amount: str) -> None:
+    exact = int(decimal.Context(prec=60).scaleb(Decimal(amount), 12))
+    assert units([Decimal(amount)]) == [exact]
+    assert units([Decimal(amount)] * 3) == [exact] * 3  # a repeated amount, converted once

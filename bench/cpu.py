@@ -25,3 +25,22 @@ def per_million(before: Mapping[str, float], after: Mapping[str, float], events:
     """``cpu_s_per_1m_<role>``: CPU seconds each role spent between the snapshots, per 1M events."""
     scale = 1_000_000 / max(events, 1)
     return {f"cpu_s_per_1m_{role}": (after[role] - before[role]) * scale for role in before}
+
+
+def machine_ticks(stat: str) -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores so far, from the text of /proc/stat.
+
+    Idle is idle plus iowait; busy is the rest (steal included: another guest had the core).
+    """
+    ticks = [int(field) for field in stat.splitlines()[0].split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return sum(ticks) - idle, sum(ticks)
+
+
+def machine_snapshot() -> tuple[int, int]:
+    return machine_ticks(Path("/proc/stat").read_text())
+
+
+def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the machine's cores busy between the snapshots, whoever used them (the box is shared)."""
+    return (after[0] - before[0]) / max(after[1] - before[1], 1)

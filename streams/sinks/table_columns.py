@@ -37,14 +37,14 @@ from streams.window_batch import EventColumns
 # Each column a sequence or a NumPy array of its values.
 Columns = dict[str, Any]
 
-# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015): the
+# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015, 019): the
 # sink writes a table's block itself only while the server describes exactly these.
 LEDGER_TYPES = {
     "event_id_sent": "String",
     "occurred_at": "DateTime64(6, 'UTC')",
     "customer_id": "LowCardinality(String)",
     "agent_id": "LowCardinality(String)",
-    "user_id": "String",
+    "user_id": "LowCardinality(String)",
     "task_id": "String",
     "request_id": "String",
     "kind": "LowCardinality(String)",

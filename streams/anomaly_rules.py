@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import ge
 from typing import Protocol, cast
 
 from costline.config import Settings
@@ -149,16 +150,32 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
+        units, epochs, days = fold.events.units, fold.events.epochs, fold.events.days
         for (customer, agent), run in by_agent.items():
             key = anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent)
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
             record, history = opened
-            units, epochs = fold.events.units, fold.events.epochs
-            for i in run:
-                if fold.enter(record, i) and history.judge(epochs[i], units[i]) is Judgement.FIRED:
+            rest = fold.entered(record, run)
+            if rest is None:  # positions out of order: each event checked against the record's mark
+                for i in run:
+                    if fold.enter(record, i) and history.judge(epochs[i], units[i]) is Judgement.FIRED:
+                        fold.request_cost(history, request.k, request.window_days)
+                continue
+            absorb = cast(RequestCostHistory, history).absorb
+            run_units, run_days = [units[i] for i in rest], [days[i] for i in rest]
+            at, stop = 0, len(rest)
+            while at < stop:
+                at = absorb(run_days, run_units, at, stop)  # most: neither fire nor need a verdict
+                if at == stop:
+                    break
+                i = fold.index = rest[at]
+                fold.epoch_s = epochs[i]
+                if history.judge(epochs[i], units[i]) is Judgement.FIRED:
                     fold.request_cost(history, request.k, request.window_days)
+                at += 1
+            fold.entered_all(record, rest, max([record.last_seen, *(epochs[i] for i in rest)]))
 
     @staticmethod
     def _token_drifts(
@@ -166,7 +183,7 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
-        tokens, epochs = fold.events.tokens(), fold.events.epochs
+        tokens, epochs, days = fold.events.tokens(), fold.events.epochs, fold.events.days
         for (customer, agent), run in by_agent.items():
             counted = [i for i in run if tokens[i] > 0]  # a tool call has no tokens to drift
             opened = (
@@ -177,9 +194,31 @@ class AnomalyRules:
             if opened is None:
                 continue
             record, detector = opened
-            for i in counted:
-                if fold.enter(record, i):
-                    fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
+            rest = fold.entered(record, counted)
+            if rest is None:  # positions out of order: each event checked against the record's mark
+                for i in counted:
+                    if fold.enter(record, i):
+                        fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
+                continue
+            absorb = cast(TokenDrift, detector).absorb
+            run_tokens, run_days = [tokens[i] for i in rest], [days[i] for i in rest]
+            last_seen = record.last_seen
+            at, stop = 0, len(rest)
+            while at < stop:
+                if record.episode < 0:  # then only a firing event does anything but count
+                    done = absorb(run_days, run_tokens, at, stop)
+                    if done > at:
+                        last_seen = max(last_seen, *(epochs[i] for i in rest[at:done]))
+                        at = done
+                    if at == stop:
+                        break
+                i = fold.index = rest[at]
+                epoch_s = fold.epoch_s = epochs[i]
+                fold.newest = epoch_s >= last_seen
+                last_seen = max(last_seen, epoch_s)
+                fold.token_drift(record, detector, detector.judge(epoch_s, tokens[i]), drift)
+                at += 1
+            fold.entered_all(record, rest, last_seen)
 
 
 def in_event_order(
@@ -208,12 +247,18 @@ def in_event_order(
 class _Events:
     """A batch's events with what the detectors read of each, worked out once per event."""
 
-    __slots__ = ("_tokens", "batch", "epochs", "firsts", "units")
+    __slots__ = ("_tokens", "batch", "days", "epochs", "firsts", "hours", "partitions", "positions", "units")
 
     def __init__(self, batch: Sequence[Counted]) -> None:
         self.batch = batch
-        self.epochs = [int(priced.event.occurred_at.timestamp()) for _, _, priced in batch]
-        self.units = [to_units(priced.cost) for _, _, priced in batch]
+        self.partitions = [partition for partition, _, _ in batch]
+        self.positions = [pos for _, pos, _ in batch]
+        self.epochs = epochs = [int(priced.event.occurred_at.timestamp()) for _, _, priced in batch]
+        self.days = [epoch_s // DAY for epoch_s in epochs]
+        self.hours = [epoch_s // HOUR for epoch_s in epochs]
+        # Pricing's integer cost where it has one: to_units of the cost, without converting it.
+        self.units = [to_units(priced.cost) if priced.cost_pico is None else priced.cost_pico
+                      for _, _, priced in batch]  # fmt: skip
         self._tokens: list[int] | None = None
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
@@ -300,6 +345,27 @@ class _Fold:
             record.last_seen = epoch_s
         return True
 
+    def entered(self, record: DetectorRecord, run: Sequence[int]) -> Sequence[int] | None:
+        """The events of ``run`` not folded into ``record`` before, as :meth:`enter` would take them;
+        None unless their positions increase (then :meth:`enter` must check each in turn)."""
+        positions = self.events.positions
+        mark = record.position
+        start = 0
+        while start < len(run) and positions[run[start]] <= mark:
+            start += 1  # a replay's events counted before: the first few at most
+        rest = run[start:] if start else run
+        taken = [positions[i] for i in rest]
+        if any(map(ge, taken, taken[1:])):
+            return None
+        return rest
+
+    def entered_all(self, record: DetectorRecord, rest: Sequence[int], last_seen: int) -> None:
+        """The record's marks after the events of :meth:`entered`, as :meth:`enter` leaves them."""
+        if rest:
+            last = rest[-1]
+            record.position, record.partition = self.events.positions[last], self.events.partitions[last]
+            record.last_seen = last_seen
+
     def hourly_spikes(
         self,
         key: bytes,
@@ -313,24 +379,84 @@ class _Fold:
         if opened is None:
             return
         record, spend = opened
-        batch, units = self.events.batch, self.events.units
+        rest = self.entered(record, run)
+        if rest is None:  # positions out of order: each event checked against the record's mark
+            self._hourly_one_by_one(record, spend, run, subject, settings)
+            return
+        events = self.events
+        batch, epochs, units, hours = events.batch, events.epochs, events.units, events.hours
+        absorb = cast(HourlySpend, spend).absorb
         pending: list[PricedEvent] = []  # the hour's events, their contributors not yet added
-        for i in run:
-            if not self.enter(record, i):
-                continue
-            epoch_s = self.epoch_s
-            hour = epoch_s - epoch_s % HOUR
-            if hour > record.hour:
-                record.hour = hour
-                record.contributors.clear()
-                pending.clear()
-            if hour == record.hour:
-                pending.append(batch[i][2])
-            judgement = spend.judge(epoch_s, units[i])
-            if _changes_episode(judgement, record.episode, self.newest):
-                add_contributors(record.contributors, pending)
-                self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
+        last_seen = record.last_seen
+        run_hours = [hours[i] for i in rest]
+        start, stop = 0, len(rest)
+        while start < stop:
+            hour_n = run_hours[start]
+            if not start and run_hours.count(hour_n) == stop:  # usually: all of one hour
+                end = stop
+            else:
+                end = start + 1
+                while end < stop and run_hours[end] == hour_n:
+                    end += 1
+            part = rest[start:end]
+            part_epochs = [epochs[i] for i in part]
+            hour = hour_n * HOUR
+            # Without an episode going, only an event that fires does anything but count.
+            if record.episode < 0 and absorb(hour_n, part_epochs, [units[i] for i in part]):
+                if hour > record.hour:
+                    record.hour = hour
+                    record.contributors.clear()
+                    pending.clear()
+                if hour == record.hour:
+                    pending += [batch[i][2] for i in part]
+                last_seen = max(last_seen, *part_epochs)
+            else:
+                for i, epoch_s in zip(part, part_epochs, strict=True):
+                    self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen
+                    if epoch_s > last_seen:
+                        last_seen = epoch_s
+                    self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
+            start = end
         add_contributors(record.contributors, pending)
+        self.entered_all(record, rest, last_seen)
+
+    def _hourly_one_by_one(
+        self,
+        record: DetectorRecord,
+        spend: Detector,
+        run: Sequence[int],
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        units = self.events.units
+        pending: list[PricedEvent] = []
+        for i in run:
+            if self.enter(record, i):
+                hour = self.epoch_s - self.epoch_s % HOUR
+                self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
+        add_contributors(record.contributors, pending)
+
+    def _hourly_event(
+        self,
+        record: DetectorRecord,
+        spend: Detector,
+        pending: list[PricedEvent],
+        hour: int,
+        units: int,
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        """The event at hand (:meth:`enter`) into its key's hourly spend, and the alert it may make."""
+        if hour > record.hour:
+            record.hour = hour
+            record.contributors.clear()
+            pending.clear()
+        if hour == record.hour:
+            pending.append(self.events.batch[self.index][2])
+        judgement = spend.judge(self.epoch_s, units)
+        if _changes_episode(judgement, record.episode, self.newest):
+            add_contributors(record.contributors, pending)
+            self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
 
     def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:
         """The alert of the request at hand, which its history judged FIRED."""

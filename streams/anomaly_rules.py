@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from operator import ge
+from operator import ge, itemgetter
 from typing import Protocol, cast
 
 from costline.config import Settings
@@ -48,8 +48,7 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
-from streams.pricing import PricedEvent
-from streams.spend_state import DetectorRecord, add_contributors, anomaly_key, top_contributors
+from streams.spend_state import DetectorRecord, add_contributor_columns, anomaly_key, top_contributors
 
 log = logging.getLogger(__name__)
 HOUR = 3600
@@ -244,10 +243,14 @@ def in_event_order(
     return merged
 
 
+_Contributors = tuple[Sequence[str | None], Sequence[str | None], Sequence[str | None], Sequence[Decimal]]
+
+
 class _Events:
     """A batch's events with what the detectors read of each, worked out once per event."""
 
-    __slots__ = ("_tokens", "batch", "days", "epochs", "firsts", "hours", "partitions", "positions", "units")
+    __slots__ = ("_columns", "_tokens", "batch", "days", "epochs", "firsts", "hours", "partitions",
+                 "positions", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted]) -> None:
         self.batch = batch
@@ -260,12 +263,27 @@ class _Events:
         self.units = [to_units(priced.cost) if priced.cost_pico is None else priced.cost_pico
                       for _, _, priced in batch]  # fmt: skip
         self._tokens: list[int] | None = None
+        self._columns: _Contributors | None = None
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
             self._tokens = [priced.tokens.input + priced.tokens.output for _, _, priced in self.batch]
         return self._tokens
+
+    def contributors(self, indices: Sequence[int]) -> _Contributors:
+        """The agents, models, tasks and costs of these events."""
+        columns = self._columns
+        if columns is None:
+            priced = [priced for _, _, priced in self.batch]
+            events = [p.event for p in priced]
+            columns = self._columns = ([e.agent_id for e in events], [p.sku for p in priced],
+                                       [e.task_id for e in events], [p.cost for p in priced])  # fmt: skip
+        if len(indices) == 1:
+            i = indices[0]
+            return tuple([column[i]] for column in columns)  # type: ignore[return-value]
+        take = itemgetter(*indices)
+        return take(columns[0]), take(columns[1]), take(columns[2]), take(columns[3])
 
     def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
         """The events' indices per customer's agent and per customer, in source order."""
@@ -384,9 +402,9 @@ class _Fold:
             self._hourly_one_by_one(record, spend, run, subject, settings)
             return
         events = self.events
-        batch, epochs, units, hours = events.batch, events.epochs, events.units, events.hours
+        epochs, units, hours = events.epochs, events.units, events.hours
         absorb = cast(HourlySpend, spend).absorb
-        pending: list[PricedEvent] = []  # the hour's events, their contributors not yet added
+        pending: list[int] = []  # the hour's events, their contributors not yet added
         last_seen = record.last_seen
         run_hours = [hours[i] for i in rest]
         start, stop = 0, len(rest)
@@ -408,7 +426,7 @@ class _Fold:
                     record.contributors.clear()
                     pending.clear()
                 if hour == record.hour:
-                    pending += [batch[i][2] for i in part]
+                    pending += part
                 last_seen = max(last_seen, *part_epochs)
             else:
                 for i, epoch_s in zip(part, part_epochs, strict=True):
@@ -417,7 +435,7 @@ class _Fold:
                         last_seen = epoch_s
                     self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
             start = end
-        add_contributors(record.contributors, pending)
+        self._contribute(record, pending)
         self.entered_all(record, rest, last_seen)
 
     def _hourly_one_by_one(
@@ -429,18 +447,24 @@ class _Fold:
         settings: HourlySpikeSettings,
     ) -> None:
         units = self.events.units
-        pending: list[PricedEvent] = []
+        pending: list[int] = []
         for i in run:
             if self.enter(record, i):
                 hour = self.epoch_s - self.epoch_s % HOUR
                 self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
-        add_contributors(record.contributors, pending)
+        self._contribute(record, pending)
+
+    def _contribute(self, record: DetectorRecord, pending: list[int]) -> None:
+        """:func:`add_contributors` of these events: theirs, without their objects."""
+        if pending:
+            add_contributor_columns(record.contributors, *self.events.contributors(pending))
+            pending.clear()
 
     def _hourly_event(
         self,
         record: DetectorRecord,
         spend: Detector,
-        pending: list[PricedEvent],
+        pending: list[int],
         hour: int,
         units: int,
         subject: str,
@@ -452,10 +476,10 @@ class _Fold:
             record.contributors.clear()
             pending.clear()
         if hour == record.hour:
-            pending.append(self.events.batch[self.index][2])
+            pending.append(self.index)
         judgement = spend.judge(self.epoch_s, units)
         if _changes_episode(judgement, record.episode, self.newest):
-            add_contributors(record.contributors, pending)
+            self._contribute(record, pending)
             self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
 
     def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:

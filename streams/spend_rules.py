@@ -421,7 +421,11 @@ class SpendRules:
             if pos > mark.position:
                 mark.position = pos
                 mark.event_time = max(mark.event_time, int(event.occurred_at.timestamp()))
-                out.alerts += _request_alerts(priced, limits, owners, emitted_at)
+                cost_limit, token_limit = limits.request_cost, limits.request_tokens
+                if (cost_limit is not None and priced.cost > cost_limit) or (
+                    token_limit is not None and _inference_tokens(priced) > token_limit
+                ):  # few do: the alerts are made for those alone
+                    out.alerts += _request_alerts(priced, limits, owners, emitted_at)
             if event.task_id is not None:
                 self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
             cuts.append(len(out.alerts))

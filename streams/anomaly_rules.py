@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from operator import ge, itemgetter
 from typing import Protocol, cast
 
@@ -105,6 +106,7 @@ class AnomalyRules:
         records: dict[bytes, DetectorRecord],
         before: DetectorLookup,
         emitted_at: datetime,
+        events: BatchEvents | None = None,
     ) -> list[tuple[int, int, Alert]]:
         """Feed a batch's events to every detector they concern; the alerts they fire or resolve.
 
@@ -117,7 +119,7 @@ class AnomalyRules:
         fired: list[tuple[int, int, Alert]] = []
         if s.request_cost is None and s.hourly is None and s.token_drift is None:
             return fired
-        events = _Events(batch)
+        events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
         if s.request_cost is not None:
             self._request_costs(
@@ -246,8 +248,11 @@ def in_event_order(
 _Contributors = tuple[Sequence[str | None], Sequence[str | None], Sequence[str | None], Sequence[Decimal]]
 
 
-class _Events:
-    """A batch's events with what the detectors read of each, worked out once per event."""
+_Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
+
+
+class BatchEvents:
+    """A batch's events with what the rules and detectors read of each, worked out once per event."""
 
     __slots__ = ("_columns", "_tokens", "batch", "days", "epochs", "firsts", "hours", "partitions",
                  "positions", "units")  # fmt: skip
@@ -263,7 +268,9 @@ class _Events:
         self.units = [to_units(priced.cost) if priced.cost_pico is None else priced.cost_pico
                       for _, _, priced in batch]  # fmt: skip
         self._tokens: list[int] | None = None
-        self._columns: _Contributors | None = None
+        self._columns: tuple[list[str | None], list[str | None], list[str | None], list[Decimal]] | None = (
+            None
+        )
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
     def tokens(self) -> list[int]:
@@ -271,14 +278,19 @@ class _Events:
             self._tokens = [priced.tokens.input + priced.tokens.output for _, _, priced in self.batch]
         return self._tokens
 
-    def contributors(self, indices: Sequence[int]) -> _Contributors:
-        """The agents, models, tasks and costs of these events."""
+    def contributors_all(self) -> _Columns:
+        """Every event's agent, model, task and cost."""
         columns = self._columns
         if columns is None:
             priced = [priced for _, _, priced in self.batch]
             events = [p.event for p in priced]
             columns = self._columns = ([e.agent_id for e in events], [p.sku for p in priced],
                                        [e.task_id for e in events], [p.cost for p in priced])  # fmt: skip
+        return columns
+
+    def contributors(self, indices: Sequence[int]) -> _Contributors:
+        """The agents, models, tasks and costs of these events."""
+        columns = self.contributors_all()
         if len(indices) == 1:
             i = indices[0]
             return tuple([column[i]] for column in columns)  # type: ignore[return-value]
@@ -288,21 +300,22 @@ class _Events:
     def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
         """The events' indices per customer's agent and per customer, in source order."""
         by_agent: dict[tuple[str, str], list[int]] = {}
-        by_customer: dict[str, list[int]] = {}
-        for i, (_, _, priced) in enumerate(self.batch):
-            event = priced.event
-            customer = event.customer_id
-            run = by_agent.get((customer, event.agent_id))
+        for i, key in enumerate(zip(self.customers(), self.contributors_all()[0], strict=True)):
+            run = by_agent.get(key)  # type: ignore[arg-type]  # every event has an agent
             if run is None:
-                by_agent[(customer, event.agent_id)] = [i]
+                by_agent[key] = [i]  # type: ignore[index]
             else:
                 run.append(i)
-            run = by_customer.get(customer)
-            if run is None:
-                by_customer[customer] = [i]
-            else:
-                run.append(i)
+        parts: dict[str, list[list[int]]] = {}
+        for (customer, _), run in by_agent.items():
+            parts.setdefault(customer, []).append(run)
+        # A customer's agents' runs merged in source order (a sort of sorted runs: merges, in C).
+        by_customer = {customer: runs[0] if len(runs) == 1 else sorted(chain.from_iterable(runs))
+                       for customer, runs in parts.items()}  # fmt: skip
         return by_agent, by_customer
+
+    def customers(self) -> list[str]:
+        return [priced.event.customer_id for _, _, priced in self.batch]
 
 
 @dataclass(slots=True)
@@ -313,7 +326,7 @@ class _Fold:
     rank: int  # the detector's place among an event's alerts
     records: dict[bytes, DetectorRecord]
     before: DetectorLookup
-    events: _Events
+    events: BatchEvents
     emitted_at: datetime
     index: int = 0  # the event at hand
     epoch_s: int = 0

@@ -32,7 +32,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
 from operator import ge, itemgetter
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
+
+import numpy as np
 
 from costline.config import Settings
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
@@ -52,6 +54,7 @@ from streams.anomalies.verdict import Judgement
 from streams.spend_state import DetectorRecord, add_contributor_columns, anomaly_key, top_contributors
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HOUR = 3600
 DAY = 86_400
 # A detector unseen this long (event time) holds nothing any window still uses.
@@ -165,7 +168,7 @@ class AnomalyRules:
                         fold.request_cost(history, request.k, request.window_days)
                 continue
             absorb = cast(RequestCostHistory, history).absorb
-            run_units, run_days = [units[i] for i in rest], [days[i] for i in rest]
+            run_units, run_days = take(units, rest), take(days, rest)
             at, stop = 0, len(rest)
             while at < stop:
                 at = absorb(run_days, run_units, at, stop)  # most: neither fire nor need a verdict
@@ -176,7 +179,7 @@ class AnomalyRules:
                 if history.judge(epochs[i], units[i]) is Judgement.FIRED:
                     fold.request_cost(history, request.k, request.window_days)
                 at += 1
-            fold.entered_all(record, rest, max([record.last_seen, *(epochs[i] for i in rest)]))
+            fold.entered_all(record, rest, max(record.last_seen, max(take(epochs, rest))))
 
     @staticmethod
     def _token_drifts(
@@ -186,7 +189,9 @@ class AnomalyRules:
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
         tokens, epochs, days = fold.events.tokens(), fold.events.epochs, fold.events.days
         for (customer, agent), run in by_agent.items():
-            counted = [i for i in run if tokens[i] > 0]  # a tool call has no tokens to drift
+            run_all = take(tokens, run)
+            # A tool call has no tokens to drift.
+            counted = run if min(run_all) > 0 else [i for i, t in zip(run, run_all, strict=True) if t > 0]
             opened = (
                 fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
                 if counted
@@ -202,14 +207,14 @@ class AnomalyRules:
                         fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
                 continue
             absorb = cast(TokenDrift, detector).absorb
-            run_tokens, run_days = [tokens[i] for i in rest], [days[i] for i in rest]
+            run_tokens, run_days = take(tokens, rest), take(days, rest)
             last_seen = record.last_seen
             at, stop = 0, len(rest)
             while at < stop:
                 if record.episode < 0:  # then only a firing event does anything but count
                     done = absorb(run_days, run_tokens, at, stop)
                     if done > at:
-                        last_seen = max(last_seen, *(epochs[i] for i in rest[at:done]))
+                        last_seen = max(last_seen, max(take(epochs, rest[at:done])))
                         at = done
                     if at == stop:
                         break
@@ -248,14 +253,25 @@ def in_event_order(
 _Contributors = tuple[Sequence[str | None], Sequence[str | None], Sequence[str | None], Sequence[Decimal]]
 
 
+def _ordered(partitions: list[int], positions: list[int], batch: Sequence[Counted]) -> bool:
+    """Whether each partition's positions increase in batch order, and each customer is of one partition."""
+    if len(set(partitions)) > 1:
+        customers = [priced.event.customer_id for _, _, priced in batch]
+        if len(set(zip(customers, partitions, strict=True))) != len(set(customers)):
+            return False
+    parts = np.fromiter(partitions, np.int64, len(partitions))
+    places = np.fromiter(positions, np.int64, len(positions))
+    return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
+
+
 _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
 
 
 class BatchEvents:
     """A batch's events with what the rules and detectors read of each, worked out once per event."""
 
-    __slots__ = ("_columns", "_tokens", "batch", "days", "epochs", "firsts", "hours", "partitions",
-                 "positions", "units")  # fmt: skip
+    __slots__ = ("_columns", "_tokens", "batch", "days", "epochs", "firsts", "hours", "ordered",
+                 "partitions", "positions", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted]) -> None:
         self.batch = batch
@@ -267,6 +283,9 @@ class BatchEvents:
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
         self.units = [to_units(priced.cost) if priced.cost_pico is None else priced.cost_pico
                       for _, _, priced in batch]  # fmt: skip
+        # Each partition's positions increase in batch order, each customer on one partition: then
+        # the events of any customer's key increase too, as a replay or a batch of the worker's do.
+        self.ordered = _ordered(self.partitions, self.positions, batch)
         self._tokens: list[int] | None = None
         self._columns: tuple[list[str | None], list[str | None], list[str | None], list[Decimal]] | None = (
             None
@@ -385,10 +404,10 @@ class _Fold:
         while start < len(run) and positions[run[start]] <= mark:
             start += 1  # a replay's events counted before: the first few at most
         rest = run[start:] if start else run
-        taken = [positions[i] for i in rest]
-        if any(map(ge, taken, taken[1:])):
-            return None
-        return rest
+        if self.events.ordered or len(rest) < 2:
+            return rest
+        taken = take(positions, rest)
+        return None if any(map(ge, taken, taken[1:])) else rest
 
     def entered_all(self, record: DetectorRecord, rest: Sequence[int], last_seen: int) -> None:
         """The record's marks after the events of :meth:`entered`, as :meth:`enter` leaves them."""
@@ -419,7 +438,7 @@ class _Fold:
         absorb = cast(HourlySpend, spend).absorb
         pending: list[int] = []  # the hour's events, their contributors not yet added
         last_seen = record.last_seen
-        run_hours = [hours[i] for i in rest]
+        run_hours = take(hours, rest)
         start, stop = 0, len(rest)
         while start < stop:
             hour_n = run_hours[start]
@@ -430,10 +449,10 @@ class _Fold:
                 while end < stop and run_hours[end] == hour_n:
                     end += 1
             part = rest[start:end]
-            part_epochs = [epochs[i] for i in part]
+            part_epochs = take(epochs, part)
             hour = hour_n * HOUR
             # Without an episode going, only an event that fires does anything but count.
-            if record.episode < 0 and absorb(hour_n, part_epochs, [units[i] for i in part]):
+            if record.episode < 0 and absorb(hour_n, part_epochs, take(units, part)):
                 if hour > record.hour:
                     record.hour = hour
                     record.contributors.clear()
@@ -621,6 +640,13 @@ class _Fold:
                 emitted_at=self.emitted_at,
             ),
         ))  # fmt: skip
+
+
+def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:
+    """``column``'s items at ``indices``, gathered in C."""
+    if len(indices) == 1:
+        return [column[indices[0]]]
+    return cast(Sequence[T], itemgetter(*indices)(column))
 
 
 def _changes_episode(judgement: Judgement, episode: int, newest: bool) -> bool:

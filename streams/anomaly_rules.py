@@ -459,7 +459,7 @@ class _Fold:
                     pending.clear()
                 if hour == record.hour:
                     pending += part
-                last_seen = max(last_seen, *part_epochs)
+                last_seen = max(last_seen, max(part_epochs))
             else:
                 for i, epoch_s in zip(part, part_epochs, strict=True):
                     self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen

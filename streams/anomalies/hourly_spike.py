@@ -47,7 +47,7 @@ from fractions import Fraction
 from statistics import median
 
 from streams.anomalies.encoding import dump_state, load_state
-from streams.anomalies.picodollars import ratio, to_units, to_usd
+from streams.anomalies.picodollars import ratio, to_units, to_usd, units_of
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
 SECONDS_PER_HOUR = 3600
@@ -88,7 +88,6 @@ class HourlySpend:
     __slots__ = (
         "_cached",
         "_floor",
-        "_floor_units",
         "_last",
         "clock",
         "fired",
@@ -102,8 +101,7 @@ class HourlySpend:
     def __init__(self, key: str, settings: HourlySpikeSettings | None = None) -> None:
         self.key = key
         self.settings = settings or HourlySpikeSettings()
-        self._floor = to_units(self.settings.floor)
-        self._floor_units = Fraction(self._floor)
+        self._floor = units_of(self.settings.floor)
         # The last observation, for its verdict: judgement, spend judged, baseline, the seconds its
         # threshold is scaled to, seconds elapsed, the trailing window's seconds (-1: the hour's).
         self._last: tuple[Judgement, int, _Baseline | None, int, int, int] = (
@@ -214,6 +212,15 @@ class HourlySpend:
         span = self.settings.trailing_s // 60
         clock = self.clock
         minutes = self.minutes
+        minute = epochs[0] // 60
+        if epochs[-1] // 60 == minute and minute * 60 <= min(epochs) and max(epochs) < minute * 60 + 60:
+            # One minute (a batch's usual): the clock's minute, so the window, is the same for each.
+            stale = max(clock // 60, minute) - span
+            if minute > stale:
+                minutes[minute] = minutes.get(minute, 0) + sum(units)
+                if len(minutes) > span:
+                    self.minutes = {m: u for m, u in minutes.items() if m > stale}
+            return
         for epoch_s, amount in zip(epochs, units, strict=True):
             if epoch_s > clock:
                 clock = epoch_s
@@ -236,7 +243,7 @@ class HourlySpend:
         judgement, spent, baseline, scaled, elapsed, trailing = self._last
         if baseline is None:
             return self._verdict(at, judgement, spent, None, Fraction(0), elapsed)
-        threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, self._floor_units)
+        threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, Fraction(self._floor))
         window = (
             f"the last {trailing // 60} minutes"
             if trailing >= 0

@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
 from streams.anomalies.encoding import dump_state, load_state
-from streams.anomalies.picodollars import ratio, to_units, to_usd
+from streams.anomalies.picodollars import fraction_of, ratio, to_units, to_usd
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
 
@@ -58,7 +58,7 @@ class RequestCostHistory:
     def __init__(self, key: str, settings: RequestCostSettings | None = None) -> None:
         self.key = key
         self.settings = settings or RequestCostSettings()
-        self._k = Fraction(self.settings.k)
+        self._k = fraction_of(self.settings.k)
         self._days = DayBuckets(self.settings.window_days)
         self._last: tuple[Judgement, int, int, int, int] = (Judgement.WARMING_UP, 0, 0, 0, 0)
         # The window's sum, count and days with requests as of its newest day (the day first): an

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
 from streams.anomalies.encoding import dump_state, load_state
-from streams.anomalies.picodollars import RATIO_PLACES, ratio
+from streams.anomalies.picodollars import RATIO_PLACES, fraction_of, ratio
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
 
@@ -45,7 +45,7 @@ class TokenDrift:
     def __init__(self, key: str, settings: TokenDriftSettings | None = None) -> None:
         self.key = key
         self.settings = settings or TokenDriftSettings()
-        self._ratio = Fraction(self.settings.ratio)
+        self._ratio = fraction_of(self.settings.ratio)
         self._days = DayBuckets(self.settings.recent_days + self.settings.baseline_days)
         self.fired_days: set[int] = set()
         # The newest day, and the recent and baseline sums and counts (and baseline days) as of it:

@@ -102,8 +102,8 @@ def add_contributor_columns(
     Summed per contributor first where the kind cannot overflow :data:`MAX_CONTRIBUTORS`: no
     eviction then, Decimal sums are exact, and new contributors keep their order of arrival.
     """
-    # One by one when few (summing costs more), or a kind may be made out of its turn.
-    if len(amounts) < 4 or not (all(agents) and all(models)):
+    # Event by event where a kind may be made out of its turn (an event without agent or model).
+    if not (all(agents) and all(models)):
         for agent, model, task, amount in zip(agents, models, tasks, amounts, strict=True):
             contribute(contributors, "agent", agent, amount)
             contribute(contributors, "model", model, amount)
@@ -114,8 +114,13 @@ def add_contributor_columns(
         ("model", models),
         ("task", tasks),
     )
+    few = len(amounts) < 8  # kind by kind, one by one: summing costs more
     for kind, idents in kinds:
         first = idents[0]
+        if few:
+            if any(idents):  # the kind is made at its first contributor, as contribute makes it
+                _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
+            continue
         if idents.count(first) == len(idents):  # one contributor: an agent's own detector, one task
             if not first:
                 continue

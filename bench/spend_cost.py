@@ -7,6 +7,9 @@ on :mod:`bench.workload`'s events, decoded and priced as the worker does,
 records kept in a plain dict table (the changelog dropped). ``--span-s 5``
 is 500k events at 100k events/s, as ``bench.run``'s end-to-end phase.
 
+``new_columns`` is the same, handed each batch's :class:`EventColumns` as the
+worker does (read before, untimed: the worker has them anyway).
+
 ``--against COMMIT`` also times the spend modules as they were at that
 commit, loaded from git into a package of their own, on the same events in
 the same process (old first, then new, then both again), and checks that
@@ -42,6 +45,7 @@ from streams.aggregation import Counted, position
 from streams.decoding import decode_message
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
+from streams.window_batch import EventColumns
 
 PARTITIONS = 8
 EMITTED_AT = datetime(2026, 11, 21, tzinfo=UTC)
@@ -143,16 +147,20 @@ def control(modules: Any, settings: Settings) -> Any:
     return spend_control.SpendControl(engine, Records(_Table()), _Outlet())
 
 
-def run(modules: Any, settings: Settings, batches: list[list[Counted]]) -> tuple[float, Any]:
-    """CPU seconds of every batch's apply, and the control (its alerts and table) after them."""
+def run(
+    modules: Any, settings: Settings, batches: list[list[Counted]], columns: list[EventColumns] | None = None
+) -> tuple[float, Any]:
+    """CPU seconds of every batch's apply, and the control (its alerts and table) after them;
+    ``columns``: each batch's, as the worker hands them over (read before, untimed)."""
     spend = control(modules, settings)
     spent = 0.0
 
     async def go() -> None:
         nonlocal spent
-        for batch in batches:
+        for n, batch in enumerate(batches):
+            given = {"columns": columns[n]} if columns is not None else {}
             started = time.process_time()
-            await spend.apply(batch, _retry)
+            await spend.apply(batch, _retry, **given)
             spent += time.process_time() - started
 
     asyncio.run(go())
@@ -174,23 +182,27 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(map(len, batches))
     tune_for_worker()
     new = importlib.import_module("streams")
-    contenders: list[tuple[str, Any]] = [("new", new)]
+    columns = [EventColumns.of(batch) for batch in batches]
+    contenders: list[tuple[str, Any, list[EventColumns] | None]] = [
+        ("new", new, None),
+        ("new_columns", new, columns),
+    ]
     if args.against:
-        contenders.insert(0, ("old", load_spend_modules(args.against)))
+        contenders.insert(0, ("old", load_spend_modules(args.against), None))
     figures: dict[str, Any] = {"events": n, "batches": len(batches), "span_s": args.span_s}
     outcomes: dict[str, Any] = {}
     for _ in range(2):  # twice each, interleaved: a noisy neighbour then weighs on both
-        for name, modules in contenders:
+        for name, modules, given in contenders:
             gc.collect()
-            seconds, spend = run(modules, settings, batches)
+            seconds, spend = run(modules, settings, batches, given)
             us = seconds / n * 1e6
             figures[f"{name}_us"] = min(figures.get(f"{name}_us", us), us)
             outcomes[name] = spend
-    if "old" in outcomes:
-        old, mine = outcomes["old"], outcomes["new"]
-        same_alerts = [a.payload() for a in old.outlet.alerts] == [a.payload() for a in mine.outlet.alerts]
-        same_table = old.records.table.data == mine.records.table.data
-        figures |= {"same_alerts": same_alerts, "same_table": same_table}
+    first = outcomes["old" if "old" in outcomes else "new"]
+    for name, spend in outcomes.items():
+        same_alerts = [a.payload() for a in first.outlet.alerts] == [a.payload() for a in spend.outlet.alerts]
+        same_table = first.records.table.data == spend.records.table.data
+        figures[f"{name}_same"] = same_alerts and same_table
     figures["alerts"] = len(outcomes["new"].outlet.alerts)
     for name, value in figures.items():
         print(f"{name:<12} {value:>12,.2f}" if isinstance(value, float) else f"{name:<12} {value!s:>12}")

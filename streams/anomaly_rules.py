@@ -51,7 +51,9 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.pricing import TokenUsage
 from streams.spend_state import DetectorRecord, add_contributor_columns, anomaly_key, top_contributors
+from streams.window_batch import EventColumns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -253,12 +255,10 @@ def in_event_order(
 _Contributors = tuple[Sequence[str | None], Sequence[str | None], Sequence[str | None], Sequence[Decimal]]
 
 
-def _ordered(partitions: list[int], positions: list[int], batch: Sequence[Counted]) -> bool:
+def _ordered(partitions: list[int], positions: list[int], customers: list[str]) -> bool:
     """Whether each partition's positions increase in batch order, and each customer is of one partition."""
-    if len(set(partitions)) > 1:
-        customers = [priced.event.customer_id for _, _, priced in batch]
-        if len(set(zip(customers, partitions, strict=True))) != len(set(customers)):
-            return False
+    if len(set(partitions)) > 1 and len(set(zip(customers, partitions, strict=True))) != len(set(customers)):
+        return False
     parts = np.fromiter(partitions, np.int64, len(partitions))
     places = np.fromiter(positions, np.int64, len(positions))
     return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
@@ -268,44 +268,57 @@ _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Deci
 
 
 class BatchEvents:
-    """A batch's events with what the rules and detectors read of each, worked out once per event."""
+    """A batch's events with what the rules and detectors read of each, worked out once per event.
 
-    __slots__ = ("_columns", "_tokens", "batch", "days", "epochs", "firsts", "hours", "ordered",
-                 "partitions", "positions", "units")  # fmt: skip
+    Read in one visit of each event (or from the worker's :class:`EventColumns` of the batch, where
+    given): a batch's events are scattered in memory, and a pass per field costs a cache miss per
+    event each time.
+    """
 
-    def __init__(self, batch: Sequence[Counted]) -> None:
+    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "days", "epochs", "firsts", "hours",
+                 "ordered", "partitions", "positions", "units")  # fmt: skip
+
+    def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
-        self.partitions = [partition for partition, _, _ in batch]
-        self.positions = [pos for _, pos, _ in batch]
-        self.epochs = epochs = [int(priced.event.occurred_at.timestamp()) for _, _, priced in batch]
-        self.days = [epoch_s // DAY for epoch_s in epochs]
-        self.hours = [epoch_s // HOUR for epoch_s in epochs]
+        if columns is not None and columns.counted is batch:
+            self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
+            whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
+            self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
+            tokens: Sequence[TokenUsage] = columns.tokens
+            more = [(p.sku, p.event.task_id, p.cost) for _, _, p in batch]
+            skus, tasks, costs = map(list, zip(*more, strict=True)) if more else ([], [], [])
+        else:
+            rows = [(partition, pos, p.event.occurred_at.timestamp(), p.event.customer_id, p.event.agent_id,
+                     p.sku, p.event.task_id, p.cost, p.cost_pico, p.tokens)
+                    for partition, pos, p in batch]  # fmt: skip
+            (partitions, positions, seconds, customers, agents, skus, tasks, costs, picos, tokens) = (
+                map(list, zip(*rows, strict=True)) if rows else ([],) * 10  # type: ignore[assignment]
+            )
+            self.partitions, self.positions, self.customers = partitions, positions, customers
+            whole = np.array(seconds, dtype=np.float64).astype(np.int64)
+        self.epochs = whole.tolist()
+        self.days = (whole // DAY).tolist()
+        self.hours = (whole // HOUR).tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        self.units = [to_units(priced.cost) if priced.cost_pico is None else priced.cost_pico
-                      for _, _, priced in batch]  # fmt: skip
+        self.units = [
+            to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)
+        ]
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
-        self.ordered = _ordered(self.partitions, self.positions, batch)
+        self.ordered = _ordered(self.partitions, self.positions, self.customers)
         self._tokens: list[int] | None = None
-        self._columns: tuple[list[str | None], list[str | None], list[str | None], list[Decimal]] | None = (
-            None
-        )
+        self._usage = tokens
+        self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
-            self._tokens = [priced.tokens.input + priced.tokens.output for _, _, priced in self.batch]
+            self._tokens = [usage.input + usage.output for usage in self._usage]
         return self._tokens
 
     def contributors_all(self) -> _Columns:
         """Every event's agent, model, task and cost."""
-        columns = self._columns
-        if columns is None:
-            priced = [priced for _, _, priced in self.batch]
-            events = [p.event for p in priced]
-            columns = self._columns = ([e.agent_id for e in events], [p.sku for p in priced],
-                                       [e.task_id for e in events], [p.cost for p in priced])  # fmt: skip
-        return columns
+        return self._columns
 
     def contributors(self, indices: Sequence[int]) -> _Contributors:
         """The agents, models, tasks and costs of these events."""
@@ -319,7 +332,7 @@ class BatchEvents:
     def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
         """The events' indices per customer's agent and per customer, in source order."""
         by_agent: dict[tuple[str, str], list[int]] = {}
-        for i, key in enumerate(zip(self.customers(), self.contributors_all()[0], strict=True)):
+        for i, key in enumerate(zip(self.customers, self._columns[0], strict=True)):
             run = by_agent.get(key)  # type: ignore[arg-type]  # every event has an agent
             if run is None:
                 by_agent[key] = [i]  # type: ignore[index]
@@ -332,9 +345,6 @@ class BatchEvents:
         by_customer = {customer: runs[0] if len(runs) == 1 else sorted(chain.from_iterable(runs))
                        for customer, runs in parts.items()}  # fmt: skip
         return by_agent, by_customer
-
-    def customers(self) -> list[str]:
-        return [priced.event.customer_id for _, _, priced in self.batch]
 
 
 @dataclass(slots=True)

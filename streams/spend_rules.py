@@ -59,6 +59,7 @@ from streams.spend_state import (
     budget_key,
     task_key,
 )
+from streams.window_batch import EventColumns
 
 HOUR = 3600
 HUNDRED = Decimal(100)
@@ -377,7 +378,9 @@ class SpendRules:
             tuple[str, ...], tuple[tuple[Budget, ...], _Limits, dict[AlertRule, str]]
         ] = {}
 
-    def evaluate(self, batch: Sequence[Counted], before: SpendLookup) -> Evaluation:
+    def evaluate(
+        self, batch: Sequence[Counted], before: SpendLookup, columns: EventColumns | None = None
+    ) -> Evaluation:
         """The batch's alerts and changed records, as folding it event by event in source order gives.
 
         Budgets and detectors are folded record by record (a record's state depends on its own
@@ -385,7 +388,7 @@ class SpendRules:
         """
         out = Evaluation()
         emitted_at = self.now()
-        events = BatchEvents(batch)
+        events = BatchEvents(batch, columns)  # ``columns``: the worker's of this very batch, if it has them
         if not len(self.book):  # no budget: the marks and limits alone, from the batch's columns
             counted = self._limits_only(out, before, batch, events, emitted_at)
             if counted is not None:

@@ -52,7 +52,13 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.pricing import TokenUsage
-from streams.spend_state import DetectorRecord, add_contributor_columns, anomaly_key, top_contributors
+from streams.spend_state import (
+    DetectorRecord,
+    add_contributor_columns,
+    anomaly_key,
+    contribute,
+    top_contributors,
+)
 from streams.window_batch import EventColumns
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,8 @@ HOUR = 3600
 DAY = 86_400
 # A detector unseen this long (event time) holds nothing any window still uses.
 DETECTOR_IDLE_S = 36 * DAY
+# Runs shorter than this are folded event by event: the columns' set-up costs more than it saves.
+FEW = 4
 
 
 @dataclass(frozen=True)
@@ -163,8 +171,8 @@ class AnomalyRules:
             if opened is None:
                 continue
             record, history = opened
-            rest = fold.entered(record, run)
-            if rest is None:  # positions out of order: each event checked against the record's mark
+            rest = fold.entered(record, run) if len(run) >= FEW else None
+            if rest is None:  # a few events, or positions out of order: each checked against the mark
                 for i in run:
                     if fold.enter(record, i) and history.judge(epochs[i], units[i]) is Judgement.FIRED:
                         fold.request_cost(history, request.k, request.window_days)
@@ -202,8 +210,8 @@ class AnomalyRules:
             if opened is None:
                 continue
             record, detector = opened
-            rest = fold.entered(record, counted)
-            if rest is None:  # positions out of order: each event checked against the record's mark
+            rest = fold.entered(record, counted) if len(counted) >= FEW else None
+            if rest is None:  # a few events, or positions out of order: each checked against the mark
                 for i in counted:
                     if fold.enter(record, i):
                         fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
@@ -439,8 +447,8 @@ class _Fold:
         if opened is None:
             return
         record, spend = opened
-        rest = self.entered(record, run)
-        if rest is None:  # positions out of order: each event checked against the record's mark
+        rest = self.entered(record, run) if len(run) >= FEW else None
+        if rest is None:  # a few events, or positions out of order: each checked against the mark
             self._hourly_one_by_one(record, spend, run, subject, settings)
             return
         events = self.events
@@ -498,9 +506,16 @@ class _Fold:
 
     def _contribute(self, record: DetectorRecord, pending: list[int]) -> None:
         """:func:`add_contributors` of these events: theirs, without their objects."""
-        if pending:
+        if len(pending) >= FEW:
             add_contributor_columns(record.contributors, *self.events.contributors(pending))
-            pending.clear()
+        else:
+            batch, contributors = self.events.batch, record.contributors
+            for i in pending:
+                priced = batch[i][2]
+                contribute(contributors, "agent", priced.event.agent_id, priced.cost)
+                contribute(contributors, "model", priced.sku, priced.cost)
+                contribute(contributors, "task", priced.event.task_id, priced.cost)
+        pending.clear()
 
     def _hourly_event(
         self,

@@ -316,11 +316,8 @@ class DetectorRecord:
     def encode(self) -> bytes:
         if self.detector is not None:
             self.state = self.detector.to_bytes()
-        # The costs as strings up front, as _dumps's default writes them: no callback per cost.
-        costs = {
-            kind: dict(zip(c, map(str, c.values()), strict=True)) for kind, c in self.contributors.items()
-        }
-        header = orjson.dumps([self.position, self.partition, self.last_seen, self.episode, self.hour, costs])
+        header = _dumps([self.position, self.partition, self.last_seen, self.episode, self.hour,
+                         self.contributors])  # fmt: skip
         return header + b"\n" + self.state
 
     @classmethod

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
-from operator import ge, itemgetter
+from operator import attrgetter, ge, itemgetter
 from typing import Protocol, TypeVar, cast
 
 import numpy as np
@@ -272,6 +272,10 @@ def _ordered(partitions: list[int], positions: list[int], customers: list[str]) 
     return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
 
 
+_PARTITION, _POSITION, _PRICED = itemgetter(0), itemgetter(1), itemgetter(2)
+_EVENT, _OCCURRED, _CUSTOMER = attrgetter("event"), attrgetter("occurred_at"), attrgetter("customer_id")
+_AGENT, _TASK, _SKU = attrgetter("agent_id"), attrgetter("task_id"), attrgetter("sku")
+_COST, _PICO, _TOKENS = attrgetter("cost"), attrgetter("cost_pico"), attrgetter("tokens")
 _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
 
 
@@ -288,22 +292,27 @@ class BatchEvents:
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
+        items = list(map(_PRICED, batch))
         if columns is not None and columns.counted is batch:
             self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
             self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
             tokens: Sequence[TokenUsage] = columns.tokens
-            more = [(p.sku, p.event.task_id, p.cost) for _, _, p in batch]
-            skus, tasks, costs = map(list, zip(*more, strict=True)) if more else ([], [], [])
+            tasks = list(map(_TASK, map(_EVENT, items)))
         else:
-            rows = [(partition, pos, p.event.occurred_at.timestamp(), p.event.customer_id, p.event.agent_id,
-                     p.sku, p.event.task_id, p.cost, p.cost_pico, p.tokens)
-                    for partition, pos, p in batch]  # fmt: skip
-            (partitions, positions, seconds, customers, agents, skus, tasks, costs, picos, tokens) = (
-                map(list, zip(*rows, strict=True)) if rows else ([],) * 10  # type: ignore[assignment]
+            # A pass a field into lists of existing objects: tuples of each event's fields, a batch
+            # of them alive at once, would make the collector rescan the heap.
+            events = list(map(_EVENT, items))
+            self.partitions, self.positions = list(map(_PARTITION, batch)), list(map(_POSITION, batch))
+            seconds = list(map(datetime.timestamp, map(_OCCURRED, events)))
+            whole = np.array(seconds, dtype=np.float64).astype(np.int64)  # int() of each: both truncate
+            self.customers, agents = list(map(_CUSTOMER, events)), list(map(_AGENT, events))
+            tasks, picos, tokens = (
+                list(map(_TASK, events)),
+                list(map(_PICO, items)),
+                list(map(_TOKENS, items)),
             )
-            self.partitions, self.positions, self.customers = partitions, positions, customers
-            whole = np.array(seconds, dtype=np.float64).astype(np.int64)
+        skus, costs = list(map(_SKU, items)), list(map(_COST, items))
         self.epochs = whole.tolist()
         self.days = (whole // DAY).tolist()
         self.hours = (whole // HOUR).tolist()

@@ -79,7 +79,13 @@ def contribute(
 
 def add_contributors(contributors: dict[str, dict[str, Decimal]], pending: list[PricedEvent]) -> None:
     """As :func:`contribute` for each event's agent, model and task in turn (then empties ``pending``)."""
-    if pending:
+    if len(pending) < 4:  # a budget's usual: one event; the columns cost more than they save
+        for p in pending:
+            contribute(contributors, "agent", p.event.agent_id, p.cost)
+            contribute(contributors, "model", p.sku, p.cost)
+            contribute(contributors, "task", p.event.task_id, p.cost)
+        pending.clear()
+    else:
         add_contributor_columns(
             contributors,
             [p.event.agent_id for p in pending],

@@ -12,8 +12,8 @@ worker does (read before, untimed: the worker has them anyway).
 
 ``--against COMMIT`` also times the spend modules as they were at that
 commit, loaded from git into a package of their own, on the same events in
-the same process (old first, then new, then both again), and checks that
-both fire the same alerts and write the same records. The last line is JSON.
+the same process (each twice, interleaved), and checks that
+they all fire the same alerts and write the same records. The last line is JSON.
 
     .venv/bin/python -m bench.spend_cost [--events 200000] [--span-s 2] [--against 4727d31]
 """

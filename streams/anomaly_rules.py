@@ -30,7 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol, cast
+from itertools import chain
+from operator import attrgetter, ge, itemgetter
+from typing import Protocol, TypeVar, cast
+
+import numpy as np
 
 from costline.config import Settings
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
@@ -47,14 +51,24 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
-from streams.pricing import PricedEvent
-from streams.spend_state import DetectorRecord, add_contributors, anomaly_key, top_contributors
+from streams.pricing import TokenUsage
+from streams.spend_state import (
+    DetectorRecord,
+    add_contributor_columns,
+    anomaly_key,
+    contribute,
+    top_contributors,
+)
+from streams.window_batch import EventColumns
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HOUR = 3600
 DAY = 86_400
 # A detector unseen this long (event time) holds nothing any window still uses.
 DETECTOR_IDLE_S = 36 * DAY
+# Runs shorter than this are folded event by event: the columns' set-up costs more than it saves.
+FEW = 4
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,7 @@ class AnomalyRules:
         records: dict[bytes, DetectorRecord],
         before: DetectorLookup,
         emitted_at: datetime,
+        events: BatchEvents | None = None,
     ) -> list[tuple[int, int, Alert]]:
         """Feed a batch's events to every detector they concern; the alerts they fire or resolve.
 
@@ -117,7 +132,7 @@ class AnomalyRules:
         fired: list[tuple[int, int, Alert]] = []
         if s.request_cost is None and s.hourly is None and s.token_drift is None:
             return fired
-        events = _Events(batch)
+        events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
         if s.request_cost is not None:
             self._request_costs(
@@ -149,16 +164,32 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
+        units, epochs, days = fold.events.units, fold.events.epochs, fold.events.days
         for (customer, agent), run in by_agent.items():
             key = anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent)
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
             record, history = opened
-            units, epochs = fold.events.units, fold.events.epochs
-            for i in run:
-                if fold.enter(record, i) and history.judge(epochs[i], units[i]) is Judgement.FIRED:
+            rest = fold.entered(record, run) if len(run) >= FEW else None
+            if rest is None:  # a few events, or positions out of order: each checked against the mark
+                for i in run:
+                    if fold.enter(record, i) and history.judge(epochs[i], units[i]) is Judgement.FIRED:
+                        fold.request_cost(history, request.k, request.window_days)
+                continue
+            absorb = cast(RequestCostHistory, history).absorb
+            run_units, run_days = take(units, rest), take(days, rest)
+            at, stop = 0, len(rest)
+            while at < stop:
+                at = absorb(run_days, run_units, at, stop)  # most: neither fire nor need a verdict
+                if at == stop:
+                    break
+                i = fold.index = rest[at]
+                fold.epoch_s = epochs[i]
+                if history.judge(epochs[i], units[i]) is Judgement.FIRED:
                     fold.request_cost(history, request.k, request.window_days)
+                at += 1
+            fold.entered_all(record, rest, max(record.last_seen, max(take(epochs, rest))))
 
     @staticmethod
     def _token_drifts(
@@ -166,9 +197,11 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
-        tokens, epochs = fold.events.tokens(), fold.events.epochs
+        tokens, epochs, days = fold.events.tokens(), fold.events.epochs, fold.events.days
         for (customer, agent), run in by_agent.items():
-            counted = [i for i in run if tokens[i] > 0]  # a tool call has no tokens to drift
+            run_all = take(tokens, run)
+            # A tool call has no tokens to drift.
+            counted = run if min(run_all) > 0 else [i for i, t in zip(run, run_all, strict=True) if t > 0]
             opened = (
                 fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
                 if counted
@@ -177,9 +210,31 @@ class AnomalyRules:
             if opened is None:
                 continue
             record, detector = opened
-            for i in counted:
-                if fold.enter(record, i):
-                    fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
+            rest = fold.entered(record, counted) if len(counted) >= FEW else None
+            if rest is None:  # a few events, or positions out of order: each checked against the mark
+                for i in counted:
+                    if fold.enter(record, i):
+                        fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
+                continue
+            absorb = cast(TokenDrift, detector).absorb
+            run_tokens, run_days = take(tokens, rest), take(days, rest)
+            last_seen = record.last_seen
+            at, stop = 0, len(rest)
+            while at < stop:
+                if record.episode < 0:  # then only a firing event does anything but count
+                    done = absorb(run_days, run_tokens, at, stop)
+                    if done > at:
+                        last_seen = max(last_seen, max(take(epochs, rest[at:done])))
+                        at = done
+                    if at == stop:
+                        break
+                i = fold.index = rest[at]
+                epoch_s = fold.epoch_s = epochs[i]
+                fold.newest = epoch_s >= last_seen
+                last_seen = max(last_seen, epoch_s)
+                fold.token_drift(record, detector, detector.judge(epoch_s, tokens[i]), drift)
+                at += 1
+            fold.entered_all(record, rest, last_seen)
 
 
 def in_event_order(
@@ -205,40 +260,107 @@ def in_event_order(
     return merged
 
 
-class _Events:
-    """A batch's events with what the detectors read of each, worked out once per event."""
+_Contributors = tuple[Sequence[str | None], Sequence[str | None], Sequence[str | None], Sequence[Decimal]]
 
-    __slots__ = ("_tokens", "batch", "epochs", "firsts", "units")
 
-    def __init__(self, batch: Sequence[Counted]) -> None:
+def _ordered(partitions: list[int], positions: list[int], customers: list[str]) -> bool:
+    """Whether each partition's positions increase in batch order, and each customer is of one partition."""
+    if len(set(partitions)) > 1 and len(set(zip(customers, partitions, strict=True))) != len(set(customers)):
+        return False
+    parts = np.fromiter(partitions, np.int64, len(partitions))
+    places = np.fromiter(positions, np.int64, len(positions))
+    return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
+
+
+_PARTITION, _POSITION, _PRICED = itemgetter(0), itemgetter(1), itemgetter(2)
+_EVENT, _OCCURRED, _CUSTOMER = attrgetter("event"), attrgetter("occurred_at"), attrgetter("customer_id")
+_AGENT, _TASK, _SKU = attrgetter("agent_id"), attrgetter("task_id"), attrgetter("sku")
+_COST, _PICO, _TOKENS = attrgetter("cost"), attrgetter("cost_pico"), attrgetter("tokens")
+_Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
+
+
+class BatchEvents:
+    """A batch's events with what the rules and detectors read of each, worked out once per event.
+
+    Read in one visit of each event (or from the worker's :class:`EventColumns` of the batch, where
+    given): a batch's events are scattered in memory, and a pass per field costs a cache miss per
+    event each time.
+    """
+
+    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "days", "epochs", "firsts", "hours",
+                 "ordered", "partitions", "positions", "units")  # fmt: skip
+
+    def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
-        self.epochs = [int(priced.event.occurred_at.timestamp()) for _, _, priced in batch]
-        self.units = [to_units(priced.cost) for _, _, priced in batch]
+        items = list(map(_PRICED, batch))
+        if columns is not None and columns.counted is batch:
+            self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
+            whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
+            self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
+            tokens: Sequence[TokenUsage] = columns.tokens
+            tasks = list(map(_TASK, map(_EVENT, items)))
+        else:
+            # A pass a field into lists of existing objects: tuples of each event's fields, a batch
+            # of them alive at once, would make the collector rescan the heap.
+            events = list(map(_EVENT, items))
+            self.partitions, self.positions = list(map(_PARTITION, batch)), list(map(_POSITION, batch))
+            seconds = list(map(datetime.timestamp, map(_OCCURRED, events)))
+            whole = np.array(seconds, dtype=np.float64).astype(np.int64)  # int() of each: both truncate
+            self.customers, agents = list(map(_CUSTOMER, events)), list(map(_AGENT, events))
+            tasks, picos, tokens = (
+                list(map(_TASK, events)),
+                list(map(_PICO, items)),
+                list(map(_TOKENS, items)),
+            )
+        skus, costs = list(map(_SKU, items)), list(map(_COST, items))
+        self.epochs = whole.tolist()
+        self.days = (whole // DAY).tolist()
+        self.hours = (whole // HOUR).tolist()
+        # Pricing's integer cost where it has one: to_units of the cost, without converting it.
+        self.units = [
+            to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)
+        ]
+        # Each partition's positions increase in batch order, each customer on one partition: then
+        # the events of any customer's key increase too, as a replay or a batch of the worker's do.
+        self.ordered = _ordered(self.partitions, self.positions, self.customers)
         self._tokens: list[int] | None = None
+        self._usage = tokens
+        self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
-            self._tokens = [priced.tokens.input + priced.tokens.output for _, _, priced in self.batch]
+            self._tokens = [usage.input + usage.output for usage in self._usage]
         return self._tokens
+
+    def contributors_all(self) -> _Columns:
+        """Every event's agent, model, task and cost."""
+        return self._columns
+
+    def contributors(self, indices: Sequence[int]) -> _Contributors:
+        """The agents, models, tasks and costs of these events."""
+        columns = self.contributors_all()
+        if len(indices) == 1:
+            i = indices[0]
+            return tuple([column[i]] for column in columns)  # type: ignore[return-value]
+        take = itemgetter(*indices)
+        return take(columns[0]), take(columns[1]), take(columns[2]), take(columns[3])
 
     def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
         """The events' indices per customer's agent and per customer, in source order."""
         by_agent: dict[tuple[str, str], list[int]] = {}
-        by_customer: dict[str, list[int]] = {}
-        for i, (_, _, priced) in enumerate(self.batch):
-            event = priced.event
-            customer = event.customer_id
-            run = by_agent.get((customer, event.agent_id))
+        for i, key in enumerate(zip(self.customers, self._columns[0], strict=True)):
+            run = by_agent.get(key)  # type: ignore[arg-type]  # every event has an agent
             if run is None:
-                by_agent[(customer, event.agent_id)] = [i]
+                by_agent[key] = [i]  # type: ignore[index]
             else:
                 run.append(i)
-            run = by_customer.get(customer)
-            if run is None:
-                by_customer[customer] = [i]
-            else:
-                run.append(i)
+        parts: dict[str, list[list[int]]] = {}
+        for (customer, _), run in by_agent.items():
+            parts.setdefault(customer, []).append(run)
+        # A customer's agents' runs merged in source order (a sort of sorted runs: merges, in C).
+        by_customer = {customer: runs[0] if len(runs) == 1 else sorted(chain.from_iterable(runs))
+                       for customer, runs in parts.items()}  # fmt: skip
         return by_agent, by_customer
 
 
@@ -250,7 +372,7 @@ class _Fold:
     rank: int  # the detector's place among an event's alerts
     records: dict[bytes, DetectorRecord]
     before: DetectorLookup
-    events: _Events
+    events: BatchEvents
     emitted_at: datetime
     index: int = 0  # the event at hand
     epoch_s: int = 0
@@ -300,6 +422,27 @@ class _Fold:
             record.last_seen = epoch_s
         return True
 
+    def entered(self, record: DetectorRecord, run: Sequence[int]) -> Sequence[int] | None:
+        """The events of ``run`` not folded into ``record`` before, as :meth:`enter` would take them;
+        None unless their positions increase (then :meth:`enter` must check each in turn)."""
+        positions = self.events.positions
+        mark = record.position
+        start = 0
+        while start < len(run) and positions[run[start]] <= mark:
+            start += 1  # a replay's events counted before: the first few at most
+        rest = run[start:] if start else run
+        if self.events.ordered or len(rest) < 2:
+            return rest
+        taken = take(positions, rest)
+        return None if any(map(ge, taken, taken[1:])) else rest
+
+    def entered_all(self, record: DetectorRecord, rest: Sequence[int], last_seen: int) -> None:
+        """The record's marks after the events of :meth:`entered`, as :meth:`enter` leaves them."""
+        if rest:
+            last = rest[-1]
+            record.position, record.partition = self.events.positions[last], self.events.partitions[last]
+            record.last_seen = last_seen
+
     def hourly_spikes(
         self,
         key: bytes,
@@ -313,24 +456,97 @@ class _Fold:
         if opened is None:
             return
         record, spend = opened
-        batch, units = self.events.batch, self.events.units
-        pending: list[PricedEvent] = []  # the hour's events, their contributors not yet added
+        rest = self.entered(record, run) if len(run) >= FEW else None
+        if rest is None:  # a few events, or positions out of order: each checked against the mark
+            self._hourly_one_by_one(record, spend, run, subject, settings)
+            return
+        events = self.events
+        epochs, units, hours = events.epochs, events.units, events.hours
+        absorb = cast(HourlySpend, spend).absorb
+        pending: list[int] = []  # the hour's events, their contributors not yet added
+        last_seen = record.last_seen
+        run_hours = take(hours, rest)
+        start, stop = 0, len(rest)
+        while start < stop:
+            hour_n = run_hours[start]
+            if not start and run_hours.count(hour_n) == stop:  # usually: all of one hour
+                end = stop
+            else:
+                end = start + 1
+                while end < stop and run_hours[end] == hour_n:
+                    end += 1
+            part = rest[start:end]
+            part_epochs = take(epochs, part)
+            hour = hour_n * HOUR
+            # Without an episode going, only an event that fires does anything but count.
+            if record.episode < 0 and absorb(hour_n, part_epochs, take(units, part)):
+                if hour > record.hour:
+                    record.hour = hour
+                    record.contributors.clear()
+                    pending.clear()
+                if hour == record.hour:
+                    pending += part
+                last_seen = max(last_seen, max(part_epochs))
+            else:
+                for i, epoch_s in zip(part, part_epochs, strict=True):
+                    self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen
+                    if epoch_s > last_seen:
+                        last_seen = epoch_s
+                    self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
+            start = end
+        self._contribute(record, pending)
+        self.entered_all(record, rest, last_seen)
+
+    def _hourly_one_by_one(
+        self,
+        record: DetectorRecord,
+        spend: Detector,
+        run: Sequence[int],
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        units = self.events.units
+        pending: list[int] = []
         for i in run:
-            if not self.enter(record, i):
-                continue
-            epoch_s = self.epoch_s
-            hour = epoch_s - epoch_s % HOUR
-            if hour > record.hour:
-                record.hour = hour
-                record.contributors.clear()
-                pending.clear()
-            if hour == record.hour:
-                pending.append(batch[i][2])
-            judgement = spend.judge(epoch_s, units[i])
-            if _changes_episode(judgement, record.episode, self.newest):
-                add_contributors(record.contributors, pending)
-                self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
-        add_contributors(record.contributors, pending)
+            if self.enter(record, i):
+                hour = self.epoch_s - self.epoch_s % HOUR
+                self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
+        self._contribute(record, pending)
+
+    def _contribute(self, record: DetectorRecord, pending: list[int]) -> None:
+        """:func:`add_contributors` of these events: theirs, without their objects."""
+        if len(pending) >= FEW:
+            add_contributor_columns(record.contributors, *self.events.contributors(pending))
+        else:
+            batch, contributors = self.events.batch, record.contributors
+            for i in pending:
+                priced = batch[i][2]
+                contribute(contributors, "agent", priced.event.agent_id, priced.cost)
+                contribute(contributors, "model", priced.sku, priced.cost)
+                contribute(contributors, "task", priced.event.task_id, priced.cost)
+        pending.clear()
+
+    def _hourly_event(
+        self,
+        record: DetectorRecord,
+        spend: Detector,
+        pending: list[int],
+        hour: int,
+        units: int,
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        """The event at hand (:meth:`enter`) into its key's hourly spend, and the alert it may make."""
+        if hour > record.hour:
+            record.hour = hour
+            record.contributors.clear()
+            pending.clear()
+        if hour == record.hour:
+            pending.append(self.index)
+        judgement = spend.judge(self.epoch_s, units)
+        if _changes_episode(judgement, record.episode, self.newest):
+            self._contribute(record, pending)
+            self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
 
     def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:
         """The alert of the request at hand, which its history judged FIRED."""
@@ -458,6 +674,13 @@ class _Fold:
                 emitted_at=self.emitted_at,
             ),
         ))  # fmt: skip
+
+
+def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:
+    """``column``'s items at ``indices``, gathered in C."""
+    if len(indices) == 1:
+        return [column[indices[0]]]
+    return cast(Sequence[T], itemgetter(*indices)(column))
 
 
 def _changes_episode(judgement: Judgement, episode: int, newest: bool) -> bool:

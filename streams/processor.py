@@ -135,7 +135,12 @@ class SpendHook(Protocol):
     """Spend control (:mod:`streams.spend_control`): told of each batch's counted events once they
     are stored, before any state of the batch is changelogged."""
 
-    async def apply(self, counted: Sequence[Counted], retry: Callable[..., Awaitable[Any]]) -> Any: ...
+    async def apply(
+        self,
+        counted: Sequence[Counted],
+        retry: Callable[..., Awaitable[Any]],
+        columns: EventColumns | None = None,
+    ) -> Any: ...
 
 
 @dataclass
@@ -196,7 +201,9 @@ class BatchProcessor:
         stats.dead_letter_codes.update(letter.code for letter in [*dead, *refused])
         stats.windows_written = len(result.changed)
         if self.spend is not None:
-            await self.spend.apply(counted, self._with_retry)
+            await self.spend.apply(
+                counted, self._with_retry, columns=batch if batch.counted is counted else None
+            )
         self.state.put_many(result.changed, result.raw_keys)
         if len(counted) < len(batch):  # ClickHouse refused some
             batch = EventColumns.of(counted)

@@ -47,6 +47,7 @@ from streams.spend_state import (
     rules_mark_key,
     split_key,
 )
+from streams.window_batch import EventColumns
 from streams.window_state import ChangelogWriter
 
 log = logging.getLogger(__name__)
@@ -201,17 +202,23 @@ class SpendControl:
     outlet: AlertOutlet
     live: LiveSpendSink | None = None
 
-    async def apply(self, counted: Sequence[Counted], retry: Retry[None]) -> list[Alert]:
+    async def apply(
+        self, counted: Sequence[Counted], retry: Retry[None], columns: EventColumns | None = None
+    ) -> list[Alert]:
+        """``columns``: the batch's, as the worker read them (:mod:`streams.window_batch`), if it has them:
+        the rules read them rather than every event again."""
         try:
-            return await self._apply(counted, retry)
+            return await self._apply(counted, retry, columns)
         except BaseException:
             # The rules changed the records they read in place: a batch that did not store them
             # must not leave those changes to be read again (by a retry, or after a rebalance).
             self.records.forget_decoded()
             raise
 
-    async def _apply(self, counted: Sequence[Counted], retry: Retry[None]) -> list[Alert]:
-        result = self.rules.evaluate(counted, self.records)
+    async def _apply(
+        self, counted: Sequence[Counted], retry: Retry[None], columns: EventColumns | None
+    ) -> list[Alert]:
+        result = self.rules.evaluate(counted, self.records, columns)
         alerts = result.alerts
         if alerts:
             # Both before the records say they fired, in either order: side by side, so an alert

@@ -37,14 +37,17 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Protocol
+from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
 from schemas.budgets import SCOPE_FIELD, SPECIFICITY, Budget, PeriodKind, Scoped
 from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
-from streams.anomaly_rules import AnomalyRules, in_event_order
+from streams.anomaly_rules import AnomalyRules, BatchEvents, in_event_order
 from streams.budget_runs import BudgetRuns, Triggers
 from streams.pricing import PricedEvent
 from streams.spend_state import (
@@ -56,6 +59,7 @@ from streams.spend_state import (
     budget_key,
     task_key,
 )
+from streams.window_batch import EventColumns
 
 HOUR = 3600
 HUNDRED = Decimal(100)
@@ -374,7 +378,9 @@ class SpendRules:
             tuple[str, ...], tuple[tuple[Budget, ...], _Limits, dict[AlertRule, str]]
         ] = {}
 
-    def evaluate(self, batch: Sequence[Counted], before: SpendLookup) -> Evaluation:
+    def evaluate(
+        self, batch: Sequence[Counted], before: SpendLookup, columns: EventColumns | None = None
+    ) -> Evaluation:
         """The batch's alerts and changed records, as folding it event by event in source order gives.
 
         Budgets and detectors are folded record by record (a record's state depends on its own
@@ -382,6 +388,16 @@ class SpendRules:
         """
         out = Evaluation()
         emitted_at = self.now()
+        events = BatchEvents(batch, columns)  # ``columns``: the worker's of this very batch, if it has them
+        if not len(self.book):  # no budget: the marks and limits alone, from the batch's columns
+            counted = self._limits_only(out, before, batch, events, emitted_at)
+            if counted is not None:
+                anomalies = self.anomalies
+                detected = (
+                    anomalies.fold(batch, out.detectors, before, emitted_at, events) if anomalies else []
+                )
+                out.alerts = in_event_order(out.alerts, counted, detected)
+                return out
         cuts: list[int] = []  # how many limit alerts the events up to each one fired
         runs: dict[tuple[int, str, str], list[int] | int] = {}  # (rank, budget, subject) -> its events
         ats: list[int] = []  # the events' times in microseconds, where a budget counts them
@@ -421,7 +437,11 @@ class SpendRules:
             if pos > mark.position:
                 mark.position = pos
                 mark.event_time = max(mark.event_time, int(event.occurred_at.timestamp()))
-                out.alerts += _request_alerts(priced, limits, owners, emitted_at)
+                cost_limit, token_limit = limits.request_cost, limits.request_tokens
+                if (cost_limit is not None and priced.cost > cost_limit) or (
+                    token_limit is not None and _inference_tokens(priced) > token_limit
+                ):  # few do: the alerts are made for those alone
+                    out.alerts += _request_alerts(priced, limits, owners, emitted_at)
             if event.task_id is not None:
                 self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
             cuts.append(len(out.alerts))
@@ -429,9 +449,64 @@ class SpendRules:
         if runs:
             self._fold_budgets(tagged, out, before, batch, ats, runs, emitted_at)
         if self.anomalies is not None:
-            tagged += self.anomalies.fold(batch, out.detectors, before, emitted_at)
+            tagged += self.anomalies.fold(batch, out.detectors, before, emitted_at, events)
         out.alerts = in_event_order(out.alerts, cuts, tagged)
         return out
+
+    def _limits_only(
+        self,
+        out: Evaluation,
+        before: SpendLookup,
+        batch: Sequence[Counted],
+        events: BatchEvents,
+        emitted_at: datetime,
+    ) -> list[int] | None:
+        """:meth:`evaluate`'s loop where no budget is loaded: the cuts it makes; None (``out`` untouched)
+        where a partition's positions do not increase, and only that loop tells which events are new.
+
+        Only the few events over a request limit, or of a task, are looked at one by one.
+        """
+        partitions = events.partitions
+        order = list(dict.fromkeys(partitions))  # the marks in the order the loop makes them
+        parts = np.fromiter(partitions, np.int64, len(partitions))
+        positions = np.array(events.positions, dtype=np.int64)
+        new = np.zeros(len(batch), dtype=np.bool_)
+        marks: list[tuple[int, RulesMark, npt.NDArray[np.bool_]]] = []
+        for partition in order:
+            mine = parts == partition
+            if (np.diff(positions[mine]) <= 0).any():
+                return None
+            mark = before.mark(partition)
+            fresh = mine & (positions > mark.position)
+            marks.append((partition, mark, fresh))
+            new |= fresh
+        epochs = np.array(events.epochs, dtype=np.int64)
+        for partition, mark, fresh in marks:
+            out.marks[partition] = mark
+            if fresh.any():
+                mark.position = max(mark.position, int(positions[fresh].max()))
+                mark.event_time = max(mark.event_time, int(epochs[fresh].max()))
+        limits = self._global
+        look = [i for i, task in enumerate(events.contributors_all()[2]) if task is not None]
+        if limits.request_cost is not None:  # a cost over the limit is over it in whole units too
+            least = int(limits.request_cost.scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
+            look += [i for i, units in enumerate(events.units) if units >= least]
+        if limits.request_tokens is not None:
+            look += [i for i, tokens in enumerate(events.tokens()) if tokens > limits.request_tokens]
+        made = np.zeros(len(batch), dtype=np.int64)
+        for i in sorted(set(look)):
+            partition, pos, priced = batch[i]
+            had = len(out.alerts)
+            if new[i]:
+                cost_limit, token_limit = limits.request_cost, limits.request_tokens
+                if (cost_limit is not None and priced.cost > cost_limit) or (
+                    token_limit is not None and _inference_tokens(priced) > token_limit
+                ):
+                    out.alerts += _request_alerts(priced, limits, {}, emitted_at)
+            if priced.event.task_id is not None:
+                self._fold_task(out, before, partition, pos, priced, limits, {}, emitted_at)
+            made[i] = len(out.alerts) - had
+        return cast(list[int], np.cumsum(made).tolist())
 
     def _match(self, budgets: Sequence[Budget], event: Scoped) -> _Matched:
         """The budgets counting events scoped as ``event`` is, with their subjects and limits."""

@@ -13,8 +13,11 @@ for events that match a budget or carry a task id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -33,6 +36,7 @@ RULES_MARK_PREFIX = "~rules"  # starts with "~" as the windows table's marks do
 # Contributors kept per kind: when full, the smallest goes, so the top few
 # stay exact for any realistic spread (the long tail is approximate).
 MAX_CONTRIBUTORS = 32
+_COST_THEN_ID = itemgetter(1, 0)  # contribute's order of eviction: smallest cost, then id
 CONTRIBUTOR_KINDS: tuple[ContributorKind, ...] = ("agent", "model", "task")
 
 
@@ -74,43 +78,110 @@ def contribute(
 
 
 def add_contributors(contributors: dict[str, dict[str, Decimal]], pending: list[PricedEvent]) -> None:
-    """As :func:`contribute` for each event's agent, model and task in turn (then empties ``pending``).
-
-    Summed per contributor first where the kind cannot overflow :data:`MAX_CONTRIBUTORS`: no
-    eviction then, Decimal sums are exact, and new contributors keep their order of arrival.
-    """
-    if not pending:
-        return
-    # One by one when few (summing costs more), or a kind may be made out of its turn.
-    if len(pending) < 4 or not all(p.event.agent_id and p.sku for p in pending):
+    """As :func:`contribute` for each event's agent, model and task in turn (then empties ``pending``)."""
+    if len(pending) < 4:  # a budget's usual: one event; the columns cost more than they save
         for p in pending:
             contribute(contributors, "agent", p.event.agent_id, p.cost)
             contribute(contributors, "model", p.sku, p.cost)
             contribute(contributors, "task", p.event.task_id, p.cost)
         pending.clear()
+    else:
+        add_contributor_columns(
+            contributors,
+            [p.event.agent_id for p in pending],
+            [p.sku for p in pending],
+            [p.event.task_id for p in pending],
+            [p.cost for p in pending],
+        )
+        pending.clear()
+
+
+def add_contributor_columns(
+    contributors: dict[str, dict[str, Decimal]],
+    agents: Sequence[str | None],
+    models: Sequence[str | None],
+    tasks: Sequence[str | None],
+    amounts: Sequence[Decimal],
+) -> None:
+    """:func:`add_contributors` of the events whose agents, models, tasks and costs these are.
+
+    Summed per contributor first where the kind cannot overflow :data:`MAX_CONTRIBUTORS`: no
+    eviction then, Decimal sums are exact, and new contributors keep their order of arrival.
+    """
+    # Event by event where a kind may be made out of its turn (an event without agent or model).
+    if not (all(agents) and all(models)):
+        for agent, model, task, amount in zip(agents, models, tasks, amounts, strict=True):
+            contribute(contributors, "agent", agent, amount)
+            contribute(contributors, "model", model, amount)
+            contribute(contributors, "task", task, amount)
         return
-    kinds: tuple[tuple[ContributorKind, list[str | None]], ...] = (
-        ("agent", [p.event.agent_id for p in pending]),
-        ("model", [p.sku for p in pending]),
-        ("task", [p.event.task_id for p in pending]),
+    kinds: tuple[tuple[ContributorKind, Sequence[str | None]], ...] = (
+        ("agent", agents),
+        ("model", models),
+        ("task", tasks),
     )
+    few = len(amounts) < 8  # kind by kind, one by one: summing costs more
     for kind, idents in kinds:
-        sums: dict[str, Decimal] = {}
-        for ident, p in zip(idents, pending, strict=True):
-            if ident:
-                sums[ident] = sums[ident] + p.cost if ident in sums else p.cost
-        if not sums:
+        first = idents[0]
+        if few:
+            if any(idents):  # the kind is made at its first contributor, as contribute makes it
+                _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
             continue
+        if idents.count(first) == len(idents):  # one contributor: an agent's own detector, one task
+            if not first:
+                continue
+            arrived: dict[str | None, None] = {first: None}
+        else:
+            arrived = dict.fromkeys(idents)
+            arrived.pop(None, None)
+            arrived.pop("", None)
+            if not arrived:
+                continue
         costs = contributors.get(kind)
-        if len(sums.keys() | (costs or {}).keys()) > MAX_CONTRIBUTORS:
-            for ident, p in zip(idents, pending, strict=True):
-                contribute(contributors, kind, ident, p.cost)
+        if len(arrived.keys() | (costs or {}).keys()) > MAX_CONTRIBUTORS:  # some are evicted on the way
+            _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
             continue
         if costs is None:
             costs = contributors[kind] = {}
-        for ident, cost in sums.items():
+        for ident, cost in _summed(idents, amounts, arrived).items():
             costs[ident] = costs.get(ident, ZERO) + cost
-    pending.clear()
+
+
+def _contribute_each(
+    costs: dict[str, Decimal], idents: Sequence[str | None], amounts: Sequence[Decimal]
+) -> None:
+    """:func:`contribute` of each in turn, to one kind's ``costs``."""
+    for ident, amount in zip(idents, amounts, strict=True):
+        if not ident:
+            continue
+        had = costs.get(ident)
+        if had is not None:
+            costs[ident] = had + amount
+            continue
+        costs[ident] = ZERO + amount
+        if len(costs) > MAX_CONTRIBUTORS:
+            del costs[min(costs.items(), key=_COST_THEN_ID)[0]]
+
+
+def _summed(
+    idents: Sequence[str | None], amounts: Sequence[Decimal], arrived: dict[str | None, None]
+) -> dict[str, Decimal]:
+    """Each contributor's amounts added in order (the first to nothing: its exponent kept), in the
+    order the contributors first come (``arrived``, without the events that have none)."""
+    if len(arrived) == 1 and len(idents) == idents.count(first := next(iter(arrived))):
+        assert first
+        return {first: sum(amounts[1:], amounts[0])}
+    sums: dict[str, Decimal] = {}
+    if len(arrived) * 8 <= len(idents):  # few contributors (models, a customer's agents): a pass each, in C
+        for ident in arrived:
+            assert ident
+            picked = list(compress(amounts, map(eq, idents, repeat(ident))))
+            sums[ident] = sum(picked[1:], picked[0])
+        return sums
+    for ident, amount in zip(idents, amounts, strict=True):
+        if ident:
+            sums[ident] = sums[ident] + amount if ident in sums else amount
+    return sums
 
 
 def top_contributors(contributors: dict[str, dict[str, Decimal]], per_kind: int = 3) -> list[Contributor]:

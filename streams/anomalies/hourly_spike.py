@@ -39,6 +39,7 @@ is over; an event older than the kept weeks is ``TOO_LATE``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -46,7 +47,7 @@ from fractions import Fraction
 from statistics import median
 
 from streams.anomalies.encoding import dump_state, load_state
-from streams.anomalies.picodollars import ratio, to_units, to_usd
+from streams.anomalies.picodollars import ratio, to_units, to_usd, units_of
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
 SECONDS_PER_HOUR = 3600
@@ -87,7 +88,6 @@ class HourlySpend:
     __slots__ = (
         "_cached",
         "_floor",
-        "_floor_units",
         "_last",
         "clock",
         "fired",
@@ -101,8 +101,7 @@ class HourlySpend:
     def __init__(self, key: str, settings: HourlySpikeSettings | None = None) -> None:
         self.key = key
         self.settings = settings or HourlySpikeSettings()
-        self._floor = to_units(self.settings.floor)
-        self._floor_units = Fraction(self._floor)
+        self._floor = units_of(self.settings.floor)
         # The last observation, for its verdict: judgement, spend judged, baseline, the seconds its
         # threshold is scaled to, seconds elapsed, the trailing window's seconds (-1: the hour's).
         self._last: tuple[Judgement, int, _Baseline | None, int, int, int] = (
@@ -164,6 +163,75 @@ class HourlySpend:
         self._last = (judgement, spent, baseline, scaled, elapsed, trailing_window)
         return judgement
 
+    def absorb(self, hour: int, epochs: Sequence[int], units: Sequence[int]) -> bool:
+        """:meth:`judge` each of these events of ``hour``, in order, when none of them can fire
+        (nor is too late); False, and nothing judged, when that is not sure.
+
+        Sure on bounds, not event by event: no event's spend in the hour or in the trailing window
+        can be more than the spend before them plus all of theirs, nor its threshold less than at
+        the first of them. Most events of a batch are far from their hour's threshold, or have no
+        baseline yet. Their verdicts are not kept: :meth:`verdict` is for the last :meth:`judge`.
+        """
+        s = self.settings
+        clock = self.clock
+        newest = clock // SECONDS_PER_HOUR
+        if clock >= 0 and hour < newest - s.weeks * HOURS_PER_WEEK:
+            return False
+        added = sum(units)
+        if min(units) < 0:  # a refund: the bounds below assume spend only grows
+            return False
+        if self.first_hour < 0 or hour < self.first_hour:
+            self.first_hour = hour  # as the first of them does, before its baseline
+        if hour < newest:
+            self._cached = None
+        elif hour > newest:
+            self._evict(hour)  # as the first of them does: later ones are of the newest hour
+        cached = self._cached
+        baseline = cached[1] if cached is not None and cached[0] == hour else self._baseline(hour)
+        if baseline is not None:
+            if baseline.num < 0:
+                return False
+            first = max(clock, epochs[0])
+            scaled = max(min(SECONDS_PER_HOUR, max(first - hour * SECONDS_PER_HOUR, 0)), s.min_elapsed_s)
+            if self._over(self.hours.get(hour, 0) + added, baseline, scaled):
+                return False
+            if s.trailing_s // 60 > 0:
+                recent = sum(u for u in self.minutes.values() if u > 0) + added
+                if self._over(recent, baseline, s.trailing_s):
+                    return False
+        latest = max(epochs)
+        self.hours[hour] = self.hours.get(hour, 0) + added
+        if s.trailing_s // 60 > 0:
+            self._add_minutes(epochs, units)
+        if latest > clock:
+            self.clock = latest
+        return True
+
+    def _add_minutes(self, epochs: Sequence[int], units: Sequence[int]) -> None:
+        """:meth:`_recent` of each event in turn, the clock moving on with them."""
+        span = self.settings.trailing_s // 60
+        clock = self.clock
+        minutes = self.minutes
+        minute = epochs[0] // 60
+        if epochs[-1] // 60 == minute and minute * 60 <= min(epochs) and max(epochs) < minute * 60 + 60:
+            # One minute (a batch's usual): the clock's minute, so the window, is the same for each.
+            stale = max(clock // 60, minute) - span
+            if minute > stale:
+                minutes[minute] = minutes.get(minute, 0) + sum(units)
+                if len(minutes) > span:
+                    self.minutes = {m: u for m, u in minutes.items() if m > stale}
+            return
+        for epoch_s, amount in zip(epochs, units, strict=True):
+            if epoch_s > clock:
+                clock = epoch_s
+            minute = epoch_s // 60
+            stale = clock // 60 - span
+            if minute <= stale:
+                continue
+            minutes[minute] = minutes.get(minute, 0) + amount
+            if len(minutes) > span:
+                minutes = self.minutes = {m: u for m, u in minutes.items() if m > stale}
+
     def _over(self, amount: int, baseline: _Baseline, seconds: int) -> bool:
         """amount > max(whole-hour threshold x seconds / 1 h, floor), in integers."""
         if amount <= self._floor:
@@ -175,7 +243,7 @@ class HourlySpend:
         judgement, spent, baseline, scaled, elapsed, trailing = self._last
         if baseline is None:
             return self._verdict(at, judgement, spent, None, Fraction(0), elapsed)
-        threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, self._floor_units)
+        threshold = max(baseline.whole_hour_threshold * scaled / SECONDS_PER_HOUR, Fraction(self._floor))
         window = (
             f"the last {trailing // 60} minutes"
             if trailing >= 0

@@ -6,6 +6,7 @@ changelog, and several times faster than ``Decimal`` in the hot path.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from fractions import Fraction
 
@@ -18,6 +19,18 @@ RATIO_PLACES = Decimal("0.0001")
 def to_units(cost: Decimal) -> int:
     """A cost at the ledger's scale; a finer one (never produced by pricing) rounds half-even."""
     return int(cost.scaleb(12).to_integral_value(rounding=ROUNDING_MODE))
+
+
+@functools.lru_cache(maxsize=64)
+def units_of(setting: Decimal) -> int:
+    """:func:`to_units` of a setting, worked out once (each new detector reads it)."""
+    return to_units(setting)
+
+
+@functools.lru_cache(maxsize=64)
+def fraction_of(setting: Decimal) -> Fraction:
+    """A setting as a fraction, worked out once (each new detector reads it)."""
+    return Fraction(setting)
 
 
 def to_usd(units: int | Fraction) -> Decimal:

@@ -19,6 +19,7 @@ in its own day; an older one is ``TOO_LATE``, neither judged nor counted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +28,7 @@ from fractions import Fraction
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
 from streams.anomalies.encoding import dump_state, load_state
-from streams.anomalies.picodollars import ratio, to_units, to_usd
+from streams.anomalies.picodollars import fraction_of, ratio, to_units, to_usd
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
 
@@ -57,7 +58,7 @@ class RequestCostHistory:
     def __init__(self, key: str, settings: RequestCostSettings | None = None) -> None:
         self.key = key
         self.settings = settings or RequestCostSettings()
-        self._k = Fraction(self.settings.k)
+        self._k = fraction_of(self.settings.k)
         self._days = DayBuckets(self.settings.window_days)
         self._last: tuple[Judgement, int, int, int, int] = (Judgement.WARMING_UP, 0, 0, 0, 0)
         # The window's sum, count and days with requests as of its newest day (the day first): an
@@ -98,6 +99,34 @@ class RequestCostHistory:
             judgement = Judgement.NORMAL
         self._last = (judgement, units, total, count, active_days)
         return judgement
+
+    def absorb(self, days: Sequence[int], units: Sequence[int], start: int, stop: int) -> int:
+        """:meth:`judge` events ``start``.. of ``days`` and ``units`` while they are of the window's newest
+        day and do not fire; the first one left (``stop`` when none is). Their verdicts are not kept:
+        :meth:`verdict` is for the last :meth:`judge`."""
+        window = self._window
+        if window is None:
+            return start
+        day, total, count, active_days = window
+        bucket = self._days.days.get(day) if day == self._days.newest_day else None
+        if bucket is None:
+            return start
+        s = self.settings
+        judged = active_days >= s.min_days  # the same all day
+        num, den = self._k.numerator, self._k.denominator
+        i = start
+        while i < stop and days[i] == day:
+            amount = units[i]
+            if judged and count >= s.min_requests and amount * count * den > num * total:
+                break  # fires: judged alone, for its verdict
+            total += amount
+            count += 1
+            i += 1
+        if i > start:
+            bucket[0] += total - window[1]
+            bucket[1] += count - window[2]
+            self._window = (day, total, count, active_days)
+        return i
 
     def verdict(self, at: datetime) -> Verdict:
         """The verdict on the last observation, ``at`` its time."""

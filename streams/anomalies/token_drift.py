@@ -14,6 +14,7 @@ their own day if it is still kept; older ones are ``TOO_LATE``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ from fractions import Fraction
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
 from streams.anomalies.encoding import dump_state, load_state
-from streams.anomalies.picodollars import RATIO_PLACES, ratio
+from streams.anomalies.picodollars import RATIO_PLACES, fraction_of, ratio
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
 
@@ -44,7 +45,7 @@ class TokenDrift:
     def __init__(self, key: str, settings: TokenDriftSettings | None = None) -> None:
         self.key = key
         self.settings = settings or TokenDriftSettings()
-        self._ratio = Fraction(self.settings.ratio)
+        self._ratio = fraction_of(self.settings.ratio)
         self._days = DayBuckets(self.settings.recent_days + self.settings.baseline_days)
         self.fired_days: set[int] = set()
         # The newest day, and the recent and baseline sums and counts (and baseline days) as of it:
@@ -94,6 +95,35 @@ class TokenDrift:
             judgement = Judgement.FIRED
         self._last = (judgement, recent_sum, max(recent_n, 1), base_sum, base_n)
         return judgement
+
+    def absorb(self, days: Sequence[int], tokens: Sequence[int], start: int, stop: int) -> int:
+        """:meth:`judge` events ``start``.. of ``days`` and ``tokens`` while they are of the newest day and
+        do not fire; the first one left (``stop`` when none is). Their verdicts are not kept:
+        :meth:`verdict` is for the last :meth:`judge`."""
+        sums = self._sums
+        if sums is None:
+            return start
+        newest, recent_sum, recent_n, base_sum, base_n, base_days = sums
+        bucket = self._days.days.get(newest) if newest == self._days.newest_day else None
+        if bucket is None:
+            return start
+        s = self.settings
+        # Below, as judge decides: warming up, normal, already fired (all quiet) or fired.
+        may_fire = base_days >= s.min_baseline_days and base_sum != 0 and newest not in self.fired_days
+        num, den = self._ratio.numerator, self._ratio.denominator
+        i = start
+        while i < stop and days[i] == newest:
+            count = tokens[i]
+            total, n = recent_sum + count, recent_n + 1
+            if may_fire and n >= s.min_recent_requests and total * base_n * den > num * base_sum * n:
+                break  # fires: judged alone, for its verdict
+            recent_sum, recent_n = total, n
+            i += 1
+        if i > start:
+            bucket[0] += recent_sum - sums[1]
+            bucket[1] += recent_n - sums[2]
+            self._sums = (newest, recent_sum, recent_n, base_sum, base_n, base_days)
+        return i
 
     def verdict(self, at: datetime) -> Verdict:
         """The verdict on the last observation, ``at`` its time."""

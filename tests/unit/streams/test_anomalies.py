@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -256,3 +257,82 @@ def test_a_loop_starting_late_in_the_hour_is_caught_within_ten_minutes_of_its_st
         s for s in range(0, 1800, 20) if hour_only.observe(loop + timedelta(seconds=s), HOURLY / 60).fired
     )
     assert late > first  # diluted by the hour's normal first 45 minutes
+
+
+def _traffic(seed: int, days: int = 30) -> list[tuple[int, int]]:
+    """(epoch seconds, amount) of a key: steady hours, loops, late events, a refund now and then."""
+    rng = random.Random(seed)
+    start = int(MONDAY.timestamp())
+    out: list[tuple[int, int]] = []
+    for n in range(days * 24 * 12):
+        at = start + n * 300 + rng.randrange(300)
+        loop = rng.random() < 0.01
+        for _ in range(rng.randrange(1, 30 if loop else 4)):
+            late = rng.choice((0, 0, 0, 0, 0, 0, 0, 0, 60, 1800, 86_400 * 2))
+            amount = rng.randrange(1, 3000) * 10**7 * (8 if loop else 1)
+            out.append((at - late, -amount // 10 if rng.random() < 0.002 else amount))
+    return out
+
+
+def _in_batches(events: list[tuple[int, int]], seed: int) -> list[list[tuple[int, int]]]:
+    rng = random.Random(seed)
+    batches, start = [], 0
+    while start < len(events):
+        size = rng.choice((1, 5, 40, 300))
+        batches.append(events[start : start + size])
+        start += size
+    return batches
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_absorbing_an_hour_of_events_leaves_the_hourly_spend_as_judging_each(seed: int) -> None:
+    one_by_one, absorbing = HourlySpend("k"), HourlySpend("k")
+    fired: list[set[int]] = [set(), set()]
+    events = _traffic(seed)
+    n = 0
+    for batch in _in_batches(events, seed):
+        for epoch_s, amount in batch:
+            if one_by_one.judge(epoch_s, amount) is Judgement.FIRED:
+                fired[0].add(n)
+            n += 1
+        at = n - len(batch)
+        while batch:  # runs of one hour, as the stream folds them
+            hour = batch[0][0] // 3600
+            size = next((i for i, (e, _) in enumerate(batch) if e // 3600 != hour), len(batch))
+            run, batch = batch[:size], batch[size:]
+            if not absorbing.absorb(hour, [e for e, _ in run], [u for _, u in run]):
+                fired[1].update(
+                    at + i for i, (e, u) in enumerate(run) if absorbing.judge(e, u) is Judgement.FIRED
+                )
+            at += size
+        assert absorbing.to_bytes() == one_by_one.to_bytes()
+    assert fired[0] == fired[1] and fired[0]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_absorbing_a_day_of_requests_or_tokens_leaves_the_detectors_as_judging_each(seed: int) -> None:
+    requests = [RequestCostHistory("k"), RequestCostHistory("k")]
+    drifts = [TokenDrift("k"), TokenDrift("k")]
+    fired: list[set[int]] = [set(), set(), set(), set()]
+    events = [(e, abs(u) // 10**7 * (1 + n // 2000)) for n, (e, u) in enumerate(_traffic(seed, days=40))]
+    n = 0
+    for batch in _in_batches(events, seed):
+        for epoch_s, amount in batch:
+            if requests[0].judge(epoch_s, amount) is Judgement.FIRED:
+                fired[0].add(n)
+            if drifts[0].judge(epoch_s, amount) is Judgement.FIRED:
+                fired[2].add(n)
+            n += 1
+        days, amounts = [e // 86_400 for e, _ in batch], [u for _, u in batch]
+        for detector, found in ((requests[1], fired[1]), (drifts[1], fired[3])):
+            at = 0
+            while at < len(batch):
+                at = detector.absorb(days, amounts, at, len(batch))
+                if at < len(batch):
+                    if detector.judge(batch[at][0], amounts[at]) is Judgement.FIRED:
+                        found.add(n - len(batch) + at)
+                    at += 1
+        assert requests[1].to_bytes() == requests[0].to_bytes()
+        assert drifts[1].to_bytes() == drifts[0].to_bytes()
+    assert fired[0] == fired[1] and fired[0]
+    assert fired[2] == fired[3] and fired[2]

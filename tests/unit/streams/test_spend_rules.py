@@ -6,13 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.alerts import AlertRule, AlertStatus
+from schemas.alerts import Alert, AlertRule, AlertStatus
 from schemas.budgets import Budget
 from schemas.events import usage_event_adapter
 from streams.aggregation import Counted
+from streams.anomaly_rules import AnomalyRules, AnomalySettings
 from streams.pricing import PricedEvent, TokenUsage
 from streams.spend_rules import BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
 from streams.spend_state import BudgetSpend, DetectorRecord, RulesMark, TaskTally
+from tests.unit.streams.test_spend_golden import traffic as golden_traffic
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -183,3 +185,32 @@ def test_a_budgets_own_limit_overrides_the_setting() -> None:
     assert run(rules, records, [spend(1, "1.00", "2026-11-20T09:00:00Z")]).alerts == []
     [alert] = run(rules, records, [spend(2, "2.50", "2026-11-20T09:00:00Z")]).alerts
     assert alert.budget_id == "acme-monthly" and alert.threshold == Decimal(2)
+
+
+def test_without_budgets_the_batch_folds_as_event_by_event() -> None:
+    """With no budget loaded the marks and limits are read off the batch's columns; they give what the
+    event-by-event loop (run when some other customer has a budget) gives: replays, tasks, late events."""
+    outcomes = []
+    elsewhere = Budget.model_validate({"budget_id": "other", "customer_id": "nobody", "period": "month",
+                                       "amount": "10"})  # fmt: skip
+    for book in (BudgetBook(), BudgetBook([elsewhere])):
+        rules = SpendRules(
+            book,
+            budget_rules(Decimal(20), Decimal(10)),
+            LimitSettings(request_cost=Decimal("0.03"), request_tokens=1300, task_tokens=9000),
+            now=lambda: NOW,
+            anomalies=AnomalyRules(AnomalySettings()),
+        )
+        records, alerts, start, n = Records(), [], 0, 0
+        events = golden_traffic()
+        while start < len(events):
+            size, n = (1, 40, 250, 600)[n % 4], n + 1
+            batch = events[max(0, start - size // 2) if n % 5 == 4 else start : start + size]  # 4: a replay
+            result = rules.evaluate(batch, records)
+            records.apply(result)
+            alerts += [(alert.alert_id, alert.payload()) for alert in result.alerts]
+            start += size
+        outcomes.append((alerts, records.raw, {p: m.encode() for p, m in records.marks.items()}))
+    assert outcomes[0] == outcomes[1]
+    fired = {str(alert.rule) for alert in (Alert.model_validate_json(raw) for _, raw in outcomes[0][0])}
+    assert fired >= {"request_cost", "request_tokens", "task_tokens", "request_cost_anomaly", "hourly_spike"}

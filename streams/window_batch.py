@@ -94,7 +94,11 @@ class EventColumns:
             and counted.columns is not None
             and len(counted.columns) == len(counted)
         ):
-            return counted.columns  # taken as the events were priced (streams.intake)
+            # Taken as the events were priced (streams.intake), and handed over once: left in
+            # place, the batch and its columns would hold each other, a cycle that only the
+            # worker's rare full collection frees, so every batch's events would pile up.
+            columns, counted.columns = counted.columns, None
+            return columns
         n = len(counted)
         if n == 0:
             none = np.zeros(0, np.int64)

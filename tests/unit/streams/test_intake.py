@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,12 +72,28 @@ def test_the_columns_taken_while_pricing_are_those_read_from_the_events() -> Non
     messages += odd_messages(len(messages))
     counted, dead = decode_and_price(messages, PriceCatalog(load_price_dir(PRICES)), BOUNDS, NOW)
     assert type(counted) is CountedBatch and counted.columns is not None
-    assert EventColumns.of(counted) is counted.columns
+    taken = counted.columns
+    assert EventColumns.of(counted) is taken
     walked = EventColumns.of(list(counted))  # a plain list: read from the events, field by field
-    assert walked is not counted.columns
-    assert column_values(counted.columns) == column_values(walked)
-    assert "correction" in counted.columns.kinds and "tool" in counted.columns.categories
+    assert walked is not taken
+    assert column_values(taken) == column_values(walked)
+    assert "correction" in taken.kinds and "tool" in taken.categories
     assert len(dead) == 6
+
+
+def test_the_columns_are_handed_over_once_so_a_batch_and_its_columns_hold_no_cycle() -> None:
+    # The worker collects cycles rarely (streams.garbage_collection): a batch and its columns
+    # holding each other kept every batch's events alive, and the worker's memory grew with them.
+    counted, _ = decode_and_price(fleet_messages(), PriceCatalog(load_price_dir(PRICES)), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    assert counted.columns is None and columns.counted is counted
+    gone = weakref.ref(counted)
+    gc.disable()
+    try:
+        del counted, columns
+        assert gone() is None  # freed by reference counting alone, no collection needed
+    finally:
+        gc.enable()
 
 
 def test_dead_letters_keep_their_messages_order_and_the_rest_is_counted() -> None:

@@ -36,7 +36,7 @@ import argparse
 import asyncio
 import gc
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,7 @@ class _NoSink:
         dead: Any = (),
         *,
         columns: EventColumns | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> None:
         pass
 

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar, cast
 from schemas.alerts import Alert
 from streams.aggregation import Counted
 from streams.anomaly_rules import DETECTOR_IDLE_S
-from streams.spend_rules import SpendRules
+from streams.spend_rules import Evaluation, SpendRules
 from streams.spend_state import (
     ANOMALY_PREFIX,
     BUDGET_PREFIX,
@@ -207,18 +207,34 @@ class SpendControl:
     ) -> list[Alert]:
         """``columns``: the batch's, as the worker read them (:mod:`streams.window_batch`), if it has them:
         the rules read them rather than every event again."""
+        return await self.commit(self.judge(counted, columns), counted, retry)
+
+    def judge(self, counted: Sequence[Counted], columns: EventColumns | None = None) -> Evaluation:
+        """The batch's alerts and changed records, nothing written yet: the worker judges a batch
+        while ClickHouse stores it, and :meth:`commit` s it once stored, or :meth:`discard` s it."""
         try:
-            return await self._apply(counted, retry, columns)
+            return self.rules.evaluate(counted, self.records, columns)
         except BaseException:
-            # The rules changed the records they read in place: a batch that did not store them
-            # must not leave those changes to be read again (by a retry, or after a rebalance).
-            self.records.forget_decoded()
+            self.discard()
             raise
 
-    async def _apply(
-        self, counted: Sequence[Counted], retry: Retry[None], columns: EventColumns | None
+    def discard(self) -> None:
+        """Forget a judgement that will not be committed."""
+        # The rules changed the records they read in place: a batch that did not store them
+        # must not leave those changes to be read again (by a retry, or after a rebalance).
+        self.records.forget_decoded()
+
+    async def commit(self, result: Evaluation, counted: Sequence[Counted], retry: Retry[None]) -> list[Alert]:
+        """Send a stored batch's alerts and write its records."""
+        try:
+            return await self._commit(result, counted, retry)
+        except BaseException:
+            self.discard()
+            raise
+
+    async def _commit(
+        self, result: Evaluation, counted: Sequence[Counted], retry: Retry[None]
     ) -> list[Alert]:
-        result = self.rules.evaluate(counted, self.records, columns)
         alerts = result.alerts
         if alerts:
             # Both before the records say they fired, in either order: side by side, so an alert

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,8 +64,11 @@ class FakeSink:
         dead_letters: Sequence[Sequence[Any]] = (),
         *,
         columns: EventColumns | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> None:
         assert columns is None or list(columns.counted) == list(counted), "the columns are of other events"
+        if meanwhile is not None:
+            meanwhile()  # as the real sink does, once the ledger's rows are on their way
         for partition, pos, priced in counted:
             e = priced.event
             row = LedgerRow(

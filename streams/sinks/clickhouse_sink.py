@@ -314,8 +314,10 @@ class ClickHouseSink:
         dead_letters: Sequence[Sequence[Any]] = (),
         *,
         columns: EventColumns | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> None:
-        """``columns``: the processor's read of ``counted`` (``columns.counted is counted``), if any."""
+        """``columns``: the processor's read of ``counted`` (``columns.counted is counted``), if any;
+        ``meanwhile``: work to do while the ledger's insert is under way, once its rows are sent."""
         now = datetime.now(UTC)
         # The windows' rows are encoded while the ledger's insert is under way, and sent once it
         # succeeded, never beside it: a window stored with an event whose ledger row is refused
@@ -325,6 +327,8 @@ class ClickHouseSink:
         try:
             await asyncio.sleep(0)  # the ledger's rows encoded and on their way first
             send_windows = await self._windows_insert(windows, now, "")
+            if meanwhile is not None and not ledger.done():
+                meanwhile()
         except BaseException:
             ledger.cancel()  # no insert outlives the write that made it
             ledger.add_done_callback(_settled)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from clickhouse_connect.driver import exceptions as ch
@@ -80,6 +80,7 @@ class FailingOnce(FakeSink):
         dead_letters: Sequence[Sequence[Any]] = (),
         *,
         columns: EventColumns | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> None:
         if not self.failed:
             self.failed = True

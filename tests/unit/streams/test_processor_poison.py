@@ -8,7 +8,7 @@ that is away would.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -50,7 +50,10 @@ class RefusingSink(FakeSink):
         dead_letters: Sequence[Sequence[Any]] = (),
         *,
         columns: EventColumns | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> None:
+        if meanwhile is not None:
+            meanwhile()  # as the real sink does: while the insert is under way, before its answer
         self._check(counted, windows)
         await super().write(counted, windows, dead_letters, columns=columns)
 

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
+from clickhouse_connect.driver import options as clickhouse_options
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.client import Client
 
@@ -66,12 +67,16 @@ async def open_async_client(settings: Settings) -> AsyncClient:
             "the worker needs a ClickHouse server; the embedded chdb:// engine is sync and "
             "single-process (start one with `costline services up`)"
         )
-    return await clickhouse_connect.get_async_client(
+    client = await clickhouse_connect.get_async_client(
         **_connection(settings),
         database=settings.clickhouse_database,
         connect_timeout=min(10.0, settings.clickhouse_timeout_s),
         send_receive_timeout=settings.clickhouse_timeout_s,
     )
+    # The client imports pandas (chdb-core brings it) on its first insert, ~0.2 s: here, before
+    # the worker says it is ready, rather than inside its first batch.
+    _ = clickhouse_options.pd
+    return client
 
 
 def as_utc(value: datetime) -> datetime:

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from costline.dev.harness import Pipeline
+
 
 @dataclass
 class Counting:
@@ -48,3 +50,14 @@ class Counting:
         if self.first_at is None or self.done_at <= self.first_at:
             return 0.0
         return (self.target - self.counted_at_first) / (self.done_at - self.first_at)
+
+
+def until_counted(p: Pipeline, watch: Counting, check: Callable[[], None]) -> None:
+    """Until the ledger holds ``watch.target`` events, then the hourly windows of all agents too
+    (they land just after their batch's ledger rows); ``check`` raises if the run went wrong."""
+    watch.poll(lambda: int(p.scalar("SELECT count() FROM ledger")), check, timeout=3600)
+    p.wait_for(
+        "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
+        watch.target,
+        timeout=600,
+    )

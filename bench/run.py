@@ -30,7 +30,7 @@ from clickhouse_connect.driver.client import Client
 
 from bench import cpu
 from bench.alert_latency import alert_latency
-from bench.counting import Counting
+from bench.counting import Counting, until_counted
 from bench.peers import clickhouse_native, quix
 from bench.restart import restart_after_history
 from bench.rules_cost import budgets as rule_budgets
@@ -176,13 +176,7 @@ def end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int, workers: 
         if any(w.poll() is not None for w in p.workers):
             raise RuntimeError(f"worker died:\n{p.worker_log()}")
 
-    watch.poll(lambda: int(p.scalar("SELECT count() FROM ledger")), alive, timeout=3600)
-    # The windows land just after their batch's ledger rows.
-    p.wait_for(
-        "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
-        n,
-        timeout=600,
-    )
+    until_counted(p, watch, alive)
     cpu_after = cpu.snapshot(pids)
     rss = max(peak_rss_mb(w.pid) for w in p.workers)
     ledger_total = p.scalar("SELECT sum(cost) FROM ledger FINAL")

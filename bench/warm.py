@@ -29,7 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from bench import cpu
-from bench.counting import Counting
+from bench.counting import Counting, until_counted
 from bench.services import service_pids
 from costline.config import Settings
 from costline.dev.harness import Pipeline
@@ -167,12 +167,7 @@ def warm_end_to_end(
         if any(w.poll() is not None for w in p.workers):
             raise RuntimeError(f"worker died:\n{p.workers_report()}")
 
-    watch.poll(lambda: int(p.scalar("SELECT count() FROM ledger")), check, timeout=3600)
-    p.wait_for(
-        "SELECT sum(events) FROM cost_windows FINAL WHERE agent_id = '*' AND window_size = 3600",
-        n,
-        timeout=600,
-    )
+    until_counted(p, watch, check)
     done = time.perf_counter()
     cpu_after, machine_after = cpu.snapshot(pids), cpu.machine_snapshot()
     producer.join()

@@ -28,7 +28,7 @@ from schemas.events import (
     load_json,
     usage_event_adapter,
 )
-from streams.event_fast_path import fast_event
+from streams.event_fast_path import _CONTROL, fast_event
 
 BASE = {
     "event_id": "call-1",
@@ -251,3 +251,18 @@ def test_compute_seconds_as_text_or_numbers(value: Any) -> None:
     storage = {**BASE, "kind": "storage", "sku": "s3-standard", "bytes": 10**9, "seconds": value}
     assert_same_as_pydantic(storage)
     assert_same_as_pydantic({**storage, "bytes": 10**16 + 1})
+
+
+def test_no_control_character_of_the_contract_is_printable() -> None:
+    # The fast path takes a printable text as free of them without searching it.
+    controls = [chr(code) for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)]]
+    assert all(_CONTROL.fullmatch(char) and not char.isprintable() for char in controls)
+
+
+@pytest.mark.parametrize(
+    "text", ["call\u200b1", "call\u20281", "call\u00ad1", "call\ue0001", "call\U000e00011"]
+)
+@pytest.mark.parametrize("field", ["event_id", "customer_id", "user_id"])
+def test_unprintable_text_without_a_control_character_is_still_taken(field: str, text: str) -> None:
+    assert assert_same_as_pydantic({**LLM, field: text})
+    assert assert_same_as_pydantic({**LLM, "attributes": {text: text}})

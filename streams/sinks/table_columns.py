@@ -31,6 +31,7 @@ from streams.aggregation import (
     WindowKey,
     split_position,
 )
+from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.window_batch import EventColumns
 
@@ -111,8 +112,9 @@ _TOKEN_COLUMNS = (
 )
 # A priced event's fields the ledger takes as they are, then those its columns are made from.
 _PRICED_AS_THEY_ARE = ("provider", "sku", "model_sent", "unit", "price_version")
-_PRICED_OWN = attrgetter(*_PRICED_AS_THEY_ARE, "event", "cost")  # what the processor's columns lack
-_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "cost", "tokens", "quantity", "cost_pico")
+_PRICED_OWN = attrgetter(*_PRICED_AS_THEY_ARE, "event")  # what the processor's columns lack
+# The Decimal cost is read only where pricing has no pico-dollar int (_costs): rarely.
+_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "tokens", "quantity", "cost_pico")
 _PRICED_EVENT = itemgetter(2)
 # An event's, read from its fields' dict (a pydantic model's): a third cheaper than attribute lookups.
 _OPTIONAL_IDS = ("user_id", "task_id", "request_id")
@@ -172,7 +174,7 @@ def ledger_columns(
     if batch is None:
         partitions, positions, priced = zip(*counted, strict=True)
         # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
-        *as_they_are, events, cost, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
+        *as_they_are, events, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
         fields = list(map(_FIELDS_DICT, events))
         *ids, attributes, user, task, request, occurred, kind = zip(*map(_EVENT, fields), strict=True)
         occurred_at = native_block.micros(occurred)
@@ -181,7 +183,8 @@ def ledger_columns(
         tokens, quantity, cost_pico = batch.tokens[where], batch.quantities[where], batch.costs[where]
         ids = [batch.customers[where], batch.event_ids[where], batch.agents[where]]
         kind = batch.kinds[where]
-        *as_they_are, events, cost = zip(*map(_PRICED_OWN, map(_PRICED_EVENT, counted)), strict=True)
+        priced = tuple(map(_PRICED_EVENT, counted))
+        *as_they_are, events = zip(*map(_PRICED_OWN, priced), strict=True)
         fields = list(map(_FIELDS_DICT, events))
         attributes, user, task, request = zip(*map(_EVENT_OWN, fields), strict=True)
         occurred_at = native_block.micros(_Lazy(fields, "occurred_at"), batch.seconds[where])
@@ -192,12 +195,15 @@ def ledger_columns(
     )
     # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
     for name, values in zip(_OPTIONAL_IDS, (user, task, request), strict=True):
-        columns[name] = values if all(values) else [i or "" for i in values]
+        if all(values):
+            columns[name] = values
+        else:  # most often none at all: a fill, not a row at a time in Python
+            columns[name] = [""] * rows if not any(values) else [i or "" for i in values]
     columns.update(
         occurred_at=occurred_at,
         attributes=attributes,
         quantity=units(quantity),
-        cost=_costs(cost, cost_pico),
+        cost=_costs(priced, cost_pico),
         currency=["USD"] * rows,
         source_partition=partitions,
         ingested_at=[now] * rows,
@@ -222,11 +228,11 @@ class _Lazy(Sequence[Any]):
         return self.fields[index][self.name]
 
 
-def _costs(cost: Sequence[Decimal], cost_pico: Sequence[int | None]) -> list[int]:
+def _costs(priced: Sequence[PricedEvent], cost_pico: Sequence[int | None]) -> list[int]:
     """Pricing's own pico-dollar ints where it has them, else the Decimal's units."""
     if None not in cost_pico:
         return list(cost_pico)  # type: ignore[arg-type]  # no None here
-    converted = iter(units([c for c, p in zip(cost, cost_pico, strict=True) if p is None]))
+    converted = iter(units([e.cost for e, p in zip(priced, cost_pico, strict=True) if p is None]))
     return [next(converted) if p is None else p for p in cost_pico]
 
 

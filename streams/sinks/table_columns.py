@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, itemgetter, or_
+from operator import attrgetter, eq, itemgetter
 from typing import Any
 
 import numpy as np
@@ -122,6 +122,7 @@ _EVENT_OWN = itemgetter("attributes", *_OPTIONAL_IDS)
 _EVENT = itemgetter(
     "customer_id", "event_id", "agent_id", "attributes", *_OPTIONAL_IDS, "occurred_at", "kind"
 )
+_TIER_FIELDS = itemgetter("batch", "service_tier")  # an LLM call's
 _FIELDS_DICT = attrgetter("__dict__")  # a pydantic model's fields, by name
 # TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
 _TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
@@ -261,11 +262,12 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
     value: list[int | None] = [None] * rows  # in units of 1e-12
     success, corrects, run = [True] * rows, [""] * rows, [""] * rows
     if "llm" in present:
-        in_batch = list(map(dict.get, fields, repeat("batch")))
-        in_tier = list(map(dict.get, fields, repeat("service_tier")))
-        if any(in_batch) or any(in_tier):
-            for row in compress(count(), map(or_, map(bool, in_batch), map(bool, in_tier))):
-                batch[row], tier[row] = bool(in_batch[row]), events[row].tier or ""
+        llm = _rows_of(kind, "llm")
+        # Only an LLM call's fields hold these: one read of its dict, not a get of every event's.
+        flags = list(map(_TIER_FIELDS, map(fields.__getitem__, llm)))
+        if any(map(any, flags)):
+            for row, (in_batch, _) in compress(zip(llm, flags, strict=True), map(any, flags)):
+                batch[row], tier[row] = bool(in_batch), events[row].tier or ""
     if "outcome" in present:
         outcomes = _rows_of(kind, "outcome")
         for row in outcomes:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, itemgetter, or_
+from operator import attrgetter, eq, itemgetter
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from streams.aggregation import (
     WindowKey,
     split_position,
 )
+from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.window_batch import EventColumns
 
@@ -111,8 +112,9 @@ _TOKEN_COLUMNS = (
 )
 # A priced event's fields the ledger takes as they are, then those its columns are made from.
 _PRICED_AS_THEY_ARE = ("provider", "sku", "model_sent", "unit", "price_version")
-_PRICED_OWN = attrgetter(*_PRICED_AS_THEY_ARE, "event", "cost")  # what the processor's columns lack
-_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "cost", "tokens", "quantity", "cost_pico")
+_PRICED_OWN = attrgetter(*_PRICED_AS_THEY_ARE, "event")  # what the processor's columns lack
+# The Decimal cost is read only where pricing has no pico-dollar int (_costs): rarely.
+_PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "tokens", "quantity", "cost_pico")
 _PRICED_EVENT = itemgetter(2)
 # An event's, read from its fields' dict (a pydantic model's): a third cheaper than attribute lookups.
 _OPTIONAL_IDS = ("user_id", "task_id", "request_id")
@@ -120,6 +122,7 @@ _EVENT_OWN = itemgetter("attributes", *_OPTIONAL_IDS)
 _EVENT = itemgetter(
     "customer_id", "event_id", "agent_id", "attributes", *_OPTIONAL_IDS, "occurred_at", "kind"
 )
+_TIER_FIELDS = itemgetter("batch", "service_tier")  # an LLM call's
 _FIELDS_DICT = attrgetter("__dict__")  # a pydantic model's fields, by name
 # TokenUsage's fields, in _TOKEN_COLUMNS then MEDIA_TOKENS order.
 _TOKENS = attrgetter(*(name.removesuffix("_tokens") for name in (*_TOKEN_COLUMNS, *MEDIA_TOKENS)))
@@ -172,7 +175,7 @@ def ledger_columns(
     if batch is None:
         partitions, positions, priced = zip(*counted, strict=True)
         # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
-        *as_they_are, events, cost, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
+        *as_they_are, events, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
         fields = list(map(_FIELDS_DICT, events))
         *ids, attributes, user, task, request, occurred, kind = zip(*map(_EVENT, fields), strict=True)
         occurred_at = native_block.micros(occurred)
@@ -181,7 +184,8 @@ def ledger_columns(
         tokens, quantity, cost_pico = batch.tokens[where], batch.quantities[where], batch.costs[where]
         ids = [batch.customers[where], batch.event_ids[where], batch.agents[where]]
         kind = batch.kinds[where]
-        *as_they_are, events, cost = zip(*map(_PRICED_OWN, map(_PRICED_EVENT, counted)), strict=True)
+        priced = tuple(map(_PRICED_EVENT, counted))
+        *as_they_are, events = zip(*map(_PRICED_OWN, priced), strict=True)
         fields = list(map(_FIELDS_DICT, events))
         attributes, user, task, request = zip(*map(_EVENT_OWN, fields), strict=True)
         occurred_at = native_block.micros(_Lazy(fields, "occurred_at"), batch.seconds[where])
@@ -192,12 +196,15 @@ def ledger_columns(
     )
     # Optional ids are None or non-empty (schemas.events.Identifier): '' stands for None.
     for name, values in zip(_OPTIONAL_IDS, (user, task, request), strict=True):
-        columns[name] = values if all(values) else [i or "" for i in values]
+        if all(values):
+            columns[name] = values
+        else:  # most often none at all: a fill, not a row at a time in Python
+            columns[name] = [""] * rows if not any(values) else [i or "" for i in values]
     columns.update(
         occurred_at=occurred_at,
         attributes=attributes,
         quantity=units(quantity),
-        cost=_costs(cost, cost_pico),
+        cost=_costs(priced, cost_pico),
         currency=["USD"] * rows,
         source_partition=partitions,
         ingested_at=[now] * rows,
@@ -222,11 +229,11 @@ class _Lazy(Sequence[Any]):
         return self.fields[index][self.name]
 
 
-def _costs(cost: Sequence[Decimal], cost_pico: Sequence[int | None]) -> list[int]:
+def _costs(priced: Sequence[PricedEvent], cost_pico: Sequence[int | None]) -> list[int]:
     """Pricing's own pico-dollar ints where it has them, else the Decimal's units."""
     if None not in cost_pico:
         return list(cost_pico)  # type: ignore[arg-type]  # no None here
-    converted = iter(units([c for c, p in zip(cost, cost_pico, strict=True) if p is None]))
+    converted = iter(units([e.cost for e, p in zip(priced, cost_pico, strict=True) if p is None]))
     return [next(converted) if p is None else p for p in cost_pico]
 
 
@@ -255,11 +262,12 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
     value: list[int | None] = [None] * rows  # in units of 1e-12
     success, corrects, run = [True] * rows, [""] * rows, [""] * rows
     if "llm" in present:
-        in_batch = list(map(dict.get, fields, repeat("batch")))
-        in_tier = list(map(dict.get, fields, repeat("service_tier")))
-        if any(in_batch) or any(in_tier):
-            for row in compress(count(), map(or_, map(bool, in_batch), map(bool, in_tier))):
-                batch[row], tier[row] = bool(in_batch[row]), events[row].tier or ""
+        llm = _rows_of(kind, "llm")
+        # Only an LLM call's fields hold these: one read of its dict, not a get of every event's.
+        flags = list(map(_TIER_FIELDS, map(fields.__getitem__, llm)))
+        if any(map(any, flags)):
+            for row, (in_batch, _) in compress(zip(llm, flags, strict=True), map(any, flags)):
+                batch[row], tier[row] = bool(in_batch), events[row].tier or ""
     if "outcome" in present:
         outcomes = _rows_of(kind, "outcome")
         for row in outcomes:

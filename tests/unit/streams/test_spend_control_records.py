@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from schemas.alerts import AlertStatus
@@ -135,3 +136,43 @@ def test_detector_records_are_written_as_older_and_newer_workers_read_them() -> 
         b"[7,3,0,-1,-1,{}]\n",
         b"[-1,0,0,1795000000,-1,{}]\nstate",
     ]
+
+
+def orjson_as_before(value: object) -> bytes:
+    """How the records were encoded until session 8, and still must be."""
+    return orjson.dumps(value, default=str)
+
+
+def test_every_record_encodes_as_orjson_with_decimals_as_strings_did() -> None:
+    for r in detectors().values():
+        header = [r.position, r.partition, r.last_seen, r.episode, r.hour, r.contributors]
+        assert r.encode() == orjson_as_before(header) + b"\n" + r.state
+    for b in budgets().values():
+        assert b.encode() == orjson_as_before(
+            {
+                "period_start": b.period_start,
+                "spend": b.spend,
+                "hourly": {str(h): v for h, v in b.hourly.items()},
+                "position": b.position,
+                "partition": b.partition,
+                "last_seen": b.last_seen,
+                "contributors": b.contributors,
+                "fired": {k: [str(f.status), f.since] for k, f in b.fired.items()},
+            }
+        )
+    for t in tasks().values():
+        assert t.encode() == orjson_as_before(
+            [t.first_seen, t.cost, t.tokens, t.position, t.partition, t.last_seen, t.fired]
+        )
+
+
+@pytest.mark.parametrize(
+    "cost",
+    ["0", "-0", "0E-12", "-0E-12", "1E+3", "1.000E+5", "-1E-12", "NaN", "-Infinity", "0.058724700000",
+     "12345678901234567890.123456789012345678", "-99999999999999999999999999.999999999999"],
+)  # fmt: skip
+def test_a_contributor_of_any_decimal_and_any_name_encodes_as_before(cost: str) -> None:
+    name = "".join(map(chr, range(0x80))) + "\u2028\u2029é😀"
+    record = DetectorRecord(b"s", 1, 2, 3, 4, 5, {"agent": {name: Decimal(cost)}, "task": {}})
+
+    assert record.encode() == orjson_as_before([1, 2, 3, 4, 5, record.contributors]) + b"\ns"

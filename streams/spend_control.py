@@ -102,6 +102,15 @@ class LiveSpendSink(Protocol):
 R = TypeVar("R", BudgetSpend, TaskTally, DetectorRecord)
 
 
+class StoredRecord(Protocol):
+    """A budget's, a task's or a detector's record: its bytes, and the partition it is on."""
+
+    @property
+    def partition(self) -> int: ...
+
+    def encode(self) -> bytes: ...
+
+
 class TableSpend:
     """Budget and task records in a Faust table, changelogged to the customer's partition.
 
@@ -154,6 +163,27 @@ class TableSpend:
         if len(self._decoded) >= self._decoded_max:
             self._decoded.clear()  # a cache, not a memory: the table has everything
         self._decoded[key] = (raw, record)
+
+    def put_records(self, records: Mapping[bytes, StoredRecord]) -> None:
+        """:meth:`put` of each record's encoding, the record kept for the next read.
+
+        One loop for a batch's records (tens of thousands of detectors): the store,
+        its partition map and the changelog are looked up once, not once a record.
+        """
+        store, decoded, add = self.table.data, self._decoded, self.changelog.add
+        key_partition = getattr(store, "_key_partition", None)
+        for key, record in records.items():
+            raw, partition = record.encode(), record.partition
+            store[key] = raw
+            if key_partition is not None:
+                key_partition[key] = partition
+            add(partition, key, raw)
+            if self._decoded_max <= 0:
+                decoded.pop(key, None)
+                continue
+            if len(decoded) >= self._decoded_max:
+                decoded.clear()  # as put: a cache, not a memory
+            decoded[key] = (raw, record)
 
     def forget_decoded(self) -> None:
         """Read every record from its bytes again: the decoded ones may hold a failed batch's changes."""
@@ -245,12 +275,9 @@ class SpendControl:
                 log.debug("alert %s %s", alert.alert_id, alert.reason)
         if self.live is not None and result.budgets:
             await self.live.publish(result.budgets, counted)
-        for key, record in result.budgets.items():
-            self.records.put(key, record.encode(), record.partition, record)
-        for key, tally in result.tasks.items():
-            self.records.put(key, tally.encode(), tally.partition, tally)
-        for key, detector in result.detectors.items():
-            self.records.put(key, detector.encode(), detector.partition, detector)
+        self.records.put_records(result.budgets)
+        self.records.put_records(result.tasks)
+        self.records.put_records(result.detectors)
         for partition, mark in result.marks.items():
             self.records.put(rules_mark_key(partition), mark.encode(), partition)
         await self.records.flush()

@@ -1,0 +1,178 @@
+"""A batch's records are written in one loop, to the very bytes, partitions, changelog and cache
+that writing them one by one (:meth:`TableSpend.put`) gives."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from schemas.alerts import AlertStatus
+from streams.spend_control import TableSpend
+from streams.spend_state import (
+    BudgetSpend,
+    DetectorRecord,
+    Fired,
+    TaskTally,
+    anomaly_key,
+    budget_key,
+    task_key,
+)
+
+MANY_DIGITS = Decimal("12345678901234567890.123456789012345678")
+
+
+class Store(dict[bytes, bytes]):
+    """The worker's store: a dict that also knows each key's partition."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._key_partition: dict[bytes, int] = {}
+
+
+class Table:
+    def __init__(self, store: dict[bytes, bytes]) -> None:
+        self.data = store
+
+
+def detectors() -> dict[bytes, DetectorRecord]:
+    return {
+        anomaly_key("hourly_spike", "acme", "agent-1"): DetectorRecord(
+            b'{"key":"acme"}',
+            position=41,
+            partition=3,
+            last_seen=1_795_132_804,
+            hour=1_795_132_800,
+            contributors={
+                "agent": {"agent-1": MANY_DIGITS, "agent-\u00e9\n": Decimal("-0.000000000001")},
+                "model": {"gpt-4o": Decimal("0E-12"), "claude": Decimal("1E+3"), "x": Decimal("-7.5")},
+                "task": {},
+            },
+        ),
+        anomaly_key("request_cost", "acme", ""): DetectorRecord(b"", position=7, partition=3),
+        anomaly_key("token_drift", "zeta", 'a"b'): DetectorRecord(
+            b"state", position=-1, partition=0, episode=1_795_000_000, contributors={}
+        ),
+    }
+
+
+def budgets() -> dict[bytes, BudgetSpend]:
+    return {
+        budget_key("monthly", "acme"): BudgetSpend(
+            period_start=1_793_491_200,
+            spend=MANY_DIGITS,
+            hourly={1_795_132_800: Decimal("-3.000000000001")},
+            position=9,
+            partition=1,
+            contributors={"agent": {"agent-1": Decimal("0.1")}},
+            fired={"80": Fired(AlertStatus.FIRING, 1_793_491_200)},
+        )
+    }
+
+
+def tasks() -> dict[bytes, TaskTally]:
+    return {task_key("acme", "task-1"): TaskTally(first_seen=5, cost=Decimal("-0.5"), tokens=12, partition=2)}
+
+
+def one_by_one(
+    records: TableSpend,
+    batch: dict[bytes, BudgetSpend] | dict[bytes, TaskTally] | dict[bytes, DetectorRecord],
+) -> None:
+    for key, record in batch.items():
+        records.put(key, record.encode(), record.partition, record)
+
+
+@pytest.mark.parametrize("store", [dict, Store], ids=["plain dict", "with partitions"])
+@pytest.mark.parametrize("decoded_max", [0, 2, 1000])
+def test_put_records_writes_what_put_writes_record_by_record(
+    store: type[dict[bytes, bytes]], decoded_max: int
+) -> None:
+    batches = (budgets, tasks, detectors)
+    expected, actual = TableSpend(Table(store()), decoded_max), TableSpend(Table(store()), decoded_max)
+    for batch in batches:
+        one_by_one(expected, batch())
+        actual.put_records(batch())
+
+    assert list(actual.table.data.items()) == list(expected.table.data.items())
+    assert getattr(actual.table.data, "_key_partition", None) == getattr(
+        expected.table.data, "_key_partition", None
+    )
+    assert actual.changelog._pending == expected.changelog._pending
+    assert {k: raw for k, (raw, _) in actual._decoded.items()} == {
+        k: raw for k, (raw, _) in expected._decoded.items()
+    }
+
+
+def test_a_record_put_in_a_batch_is_read_back_without_decoding() -> None:
+    records = TableSpend(Table({}))
+    written = detectors()
+    records.put_records(written)
+
+    for key, record in written.items():
+        assert records.detector(key) is record
+
+
+def test_a_detector_record_reads_back_as_written() -> None:
+    records = TableSpend(Table({}))
+    records.put_records(detectors())
+
+    for key, record in detectors().items():
+        again = DetectorRecord.decode(records.table.data[key])
+        assert (again.state, again.position, again.episode, again.hour) == (
+            record.state, record.position, record.episode, record.hour
+        )  # fmt: skip
+        assert again.contributors == record.contributors
+
+
+def test_detector_records_are_written_as_older_and_newer_workers_read_them() -> None:
+    records = TableSpend(Table({}))
+    records.put_records(detectors())
+
+    assert list(records.table.data.values()) == [
+        b'[41,3,1795132804,-1,1795132800,{"agent":{"agent-1":"12345678901234567890.123456789012345678",'
+        b'"agent-\xc3\xa9\\n":"-1E-12"},"model":{"gpt-4o":"0E-12","claude":"1E+3","x":"-7.5"},"task":{}}]\n'
+        b'{"key":"acme"}',
+        b"[7,3,0,-1,-1,{}]\n",
+        b"[-1,0,0,1795000000,-1,{}]\nstate",
+    ]
+
+
+def orjson_as_before(value: object) -> bytes:
+    """How the records were encoded until session 8, and still must be."""
+    return orjson.dumps(value, default=str)
+
+
+def test_every_record_encodes_as_orjson_with_decimals_as_strings_did() -> None:
+    for r in detectors().values():
+        header = [r.position, r.partition, r.last_seen, r.episode, r.hour, r.contributors]
+        assert r.encode() == orjson_as_before(header) + b"\n" + r.state
+    for b in budgets().values():
+        assert b.encode() == orjson_as_before(
+            {
+                "period_start": b.period_start,
+                "spend": b.spend,
+                "hourly": {str(h): v for h, v in b.hourly.items()},
+                "position": b.position,
+                "partition": b.partition,
+                "last_seen": b.last_seen,
+                "contributors": b.contributors,
+                "fired": {k: [str(f.status), f.since] for k, f in b.fired.items()},
+            }
+        )
+    for t in tasks().values():
+        assert t.encode() == orjson_as_before(
+            [t.first_seen, t.cost, t.tokens, t.position, t.partition, t.last_seen, t.fired]
+        )
+
+
+@pytest.mark.parametrize(
+    "cost",
+    ["0", "-0", "0E-12", "-0E-12", "1E+3", "1.000E+5", "-1E-12", "NaN", "-Infinity", "0.058724700000",
+     "12345678901234567890.123456789012345678", "-99999999999999999999999999.999999999999"],
+)  # fmt: skip
+def test_a_contributor_of_any_decimal_and_any_name_encodes_as_before(cost: str) -> None:
+    name = "".join(map(chr, range(0x80))) + "\u2028\u2029é😀"
+    record = DetectorRecord(b"s", 1, 2, 3, 4, 5, {"agent": {name: Decimal(cost)}, "task": {}})
+
+    assert record.encode() == orjson_as_before([1, 2, 3, 4, 5, record.contributors]) + b"\ns"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,3 +45,20 @@ def machine_snapshot() -> tuple[int, int]:
 def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float:
     """Share of the machine's cores busy between the snapshots, whoever used them (the box is shared)."""
     return (after[0] - before[0]) / max(after[1] - before[1], 1)
+
+
+def python_reference_s(iterations: int = 5_000_000) -> float:
+    """Process CPU seconds of a fixed pure-Python loop, the best of three.
+
+    Not a figure of Costline's: it says how fast this machine runs Python today, so
+    that runs on different days (or machines) can be read side by side. The worker's
+    CPU per event scales with it, roughly; Kafka's and ClickHouse's less so.
+    """
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for i in range(iterations):
+            total += i & 7
+        best = min(best, time.process_time() - start)
+    return best

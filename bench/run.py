@@ -859,6 +859,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     started = local_servers.up(settings)
     out = Results(quiet=args.json, figures={"events": args.events})
+    out.record({"machine_python_reference_s": cpu.python_reference_s()})
     try:
         run_phases(settings, args, out)
     finally:

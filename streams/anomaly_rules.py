@@ -69,6 +69,9 @@ DAY = 86_400
 DETECTOR_IDLE_S = 36 * DAY
 # Runs shorter than this are folded event by event: the columns' set-up costs more than it saves.
 FEW = 4
+# An hourly detector's: one absorb of two or three events costs less than judging each (most of
+# a batch's keys have so few), and its contributors are added event by event all the same.
+FEW_HOURLY = 2
 
 
 @dataclass(frozen=True)
@@ -456,7 +459,7 @@ class _Fold:
         if opened is None:
             return
         record, spend = opened
-        rest = self.entered(record, run) if len(run) >= FEW else None
+        rest = self.entered(record, run) if len(run) >= FEW_HOURLY else None
         if rest is None:  # a few events, or positions out of order: each checked against the mark
             self._hourly_one_by_one(record, spend, run, subject, settings)
             return

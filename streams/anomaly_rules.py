@@ -520,13 +520,14 @@ class _Fold:
         """:func:`add_contributors` of these events: theirs, without their objects."""
         if len(pending) >= FEW:
             add_contributor_columns(record.contributors, *self.events.contributors(pending))
-        else:
-            batch, contributors = self.events.batch, record.contributors
+        else:  # read from the batch's columns: an event's fields are three lookups away
+            agents, skus, tasks, costs = self.events.contributors_all()
+            contributors = record.contributors
             for i in pending:
-                priced = batch[i][2]
-                contribute(contributors, "agent", priced.event.agent_id, priced.cost)
-                contribute(contributors, "model", priced.sku, priced.cost)
-                contribute(contributors, "task", priced.event.task_id, priced.cost)
+                cost = costs[i]
+                contribute(contributors, "agent", agents[i], cost)
+                contribute(contributors, "model", skus[i], cost)
+                contribute(contributors, "task", tasks[i], cost)
         pending.clear()
 
     def _hourly_event(

@@ -69,6 +69,9 @@ DAY = 86_400
 DETECTOR_IDLE_S = 36 * DAY
 # Runs shorter than this are folded event by event: the columns' set-up costs more than it saves.
 FEW = 4
+# An hourly detector's: one absorb of two or three events costs less than judging each (most of
+# a batch's keys have so few), and its contributors are added event by event all the same.
+FEW_HOURLY = 2
 
 
 @dataclass(frozen=True)
@@ -456,7 +459,7 @@ class _Fold:
         if opened is None:
             return
         record, spend = opened
-        rest = self.entered(record, run) if len(run) >= FEW else None
+        rest = self.entered(record, run) if len(run) >= FEW_HOURLY else None
         if rest is None:  # a few events, or positions out of order: each checked against the mark
             self._hourly_one_by_one(record, spend, run, subject, settings)
             return
@@ -517,13 +520,14 @@ class _Fold:
         """:func:`add_contributors` of these events: theirs, without their objects."""
         if len(pending) >= FEW:
             add_contributor_columns(record.contributors, *self.events.contributors(pending))
-        else:
-            batch, contributors = self.events.batch, record.contributors
+        else:  # read from the batch's columns: an event's fields are three lookups away
+            agents, skus, tasks, costs = self.events.contributors_all()
+            contributors = record.contributors
             for i in pending:
-                priced = batch[i][2]
-                contribute(contributors, "agent", priced.event.agent_id, priced.cost)
-                contribute(contributors, "model", priced.sku, priced.cost)
-                contribute(contributors, "task", priced.event.task_id, priced.cost)
+                cost = costs[i]
+                contribute(contributors, "agent", agents[i], cost)
+                contribute(contributors, "model", skus[i], cost)
+                contribute(contributors, "task", tasks[i], cost)
         pending.clear()
 
     def _hourly_event(

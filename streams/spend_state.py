@@ -39,6 +39,9 @@ RULES_MARK_PREFIX = "~rules"  # starts with "~" as the windows table's marks do
 MAX_CONTRIBUTORS = 32
 _COST_THEN_ID = itemgetter(1, 0)  # contribute's order of eviction: smallest cost, then id
 CONTRIBUTOR_KINDS: tuple[ContributorKind, ...] = ("agent", "model", "task")
+# A pass over a run's events per contributor beats one visit of each event only for this few:
+# each pass costs a quarter of a visit (bench/spend_cost.py).
+_PASSES_UPTO = 2
 
 
 def budget_key(budget_id: str, subject: str) -> bytes:
@@ -179,15 +182,23 @@ def _summed(
         assert first
         return {first: sum(amounts[1:], amounts[0])}
     sums: dict[str, Decimal] = {}
-    if len(arrived) * 8 <= len(idents):  # few contributors (models, a customer's agents): a pass each, in C
+    if len(arrived) <= _PASSES_UPTO and len(arrived) * 8 <= len(idents):  # a pass each, in C
         for ident in arrived:
             assert ident
             picked = list(compress(amounts, map(eq, idents, repeat(ident))))
             sums[ident] = sum(picked[1:], picked[0])
         return sums
+    # One visit of each event, its amount put with its contributor's; each one's then summed in C.
+    grouped: dict[str | None, list[Decimal]] = {}
     for ident, amount in zip(idents, amounts, strict=True):
+        same = grouped.get(ident)
+        if same is None:
+            grouped[ident] = [amount]
+        else:
+            same.append(amount)
+    for ident, picked in grouped.items():
         if ident:
-            sums[ident] = sums[ident] + amount if ident in sums else amount
+            sums[ident] = sum(picked[1:], picked[0])
     return sums
 
 

@@ -11,14 +11,11 @@ which keeps such integers exact.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import msgspec
 
 FORMAT_VERSION = 1
-# What both encoders write alike: printable ASCII (control characters both escape as \u00XX).
-_PLAIN = re.compile(r"[\x00-\x7e]*")
 
 
 class StateFormatError(ValueError):
@@ -28,7 +25,9 @@ class StateFormatError(ValueError):
 def dump_state(state: dict[str, Any]) -> bytes:
     """``state``: integers, lists of them, and the detector's key, its only string."""
     data = {"v": FORMAT_VERSION, **state}
-    if _PLAIN.fullmatch(state.get("key", "")):
+    key = state.get("key", "")
+    # What both encoders write alike: ASCII short of DEL (control characters both escape as \u00XX).
+    if key.isascii() and "\x7f" not in key:
         try:
             return msgspec.json.encode(data)
         except (msgspec.EncodeError, OverflowError):  # whatever it cannot write, json can

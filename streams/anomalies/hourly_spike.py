@@ -270,9 +270,11 @@ class HourlySpend:
 
     def _evict(self, newest: int) -> None:
         oldest = newest - self.settings.weeks * HOURS_PER_WEEK
-        if any(h < oldest for h in self.hours):
+        # min() in C: most calls (a new detector's first event, a new hour) have nothing to drop.
+        if self.hours and min(self.hours) < oldest:
             self.hours = {h: s for h, s in self.hours.items() if h >= oldest}
-        self.fired = {h for h in self.fired if h >= oldest}
+        if self.fired and min(self.fired) < oldest:
+            self.fired = {h for h in self.fired if h >= oldest}
 
     def _baseline(self, hour: int) -> _Baseline | None:
         if self._cached is not None and self._cached[0] == hour:
@@ -292,8 +294,10 @@ class HourlySpend:
         return None
 
     def _same_hour(self, hour: int, period: int, periods: int) -> list[int]:
-        earlier = (hour - period * i for i in range(1, periods + 1))
-        return [self.hours.get(h, 0) for h in earlier if h >= self.first_hour]
+        # The earlier hours from the first observed on: the nearest few, so counted, not each tested.
+        known = min(periods, (hour - self.first_hour) // period)
+        hours = self.hours
+        return [hours.get(hour - period * i, 0) for i in range(1, known + 1)]
 
     def _robust(self, spends: list[int], basis: str) -> _Baseline:
         middle = Fraction(median(spends))

@@ -336,3 +336,17 @@ def test_absorbing_a_day_of_requests_or_tokens_leaves_the_detectors_as_judging_e
         assert drifts[1].to_bytes() == drifts[0].to_bytes()
     assert fired[0] == fired[1] and fired[0]
     assert fired[2] == fired[3] and fired[2]
+
+
+def test_hourly_baseline_reads_only_the_hours_since_the_first_observed() -> None:
+    settings = HourlySpikeSettings()
+    spend = HourlySpend("c", settings)
+    hour = 500_000
+    spend.first_hour = hour - 2 * 168 - 5
+    spend.hours = {hour - 168: 7, hour - 3 * 168: 9, hour - 24: 3}
+
+    assert spend._same_hour(hour, 168, settings.weeks) == [7, 0]  # the third week is before the first hour
+    # A week back is one of the seven days back too.
+    assert spend._same_hour(hour, 24, settings.fallback_days) == [3, 0, 0, 0, 0, 0, 7]
+    spend.first_hour = hour
+    assert spend._same_hour(hour, 168, settings.weeks) == []

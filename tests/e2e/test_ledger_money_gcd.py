@@ -1,0 +1,96 @@
+"""Migration 020 (sql/ddl/020_ledger_money_gcd.sql) on the real ClickHouse: a ledger with rows keeps
+every row, sum and daily value, and money and quantities of every size and sign come back exact from
+parts written with the new codecs, whatever factors a block's values share."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from costline import migrations
+from costline.clickhouse import open_client
+from costline.config import Settings
+from costline.migrations import migrate
+
+AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
+COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "sku", "quantity", "cost",
+           "source_partition", "source_offset", "ingested_at"]  # fmt: skip
+# Whole, fractional to the pico, negative (corrections), zero, and Decimal(38, 12)'s largest.
+LARGEST = Decimal("99999999999999999999999999.999999999999")
+AMOUNTS = [
+    Decimal("1500"),
+    Decimal("0.000000000001"),
+    Decimal("-0.0025"),
+    Decimal("0"),
+    Decimal("12.345678901234"),
+    LARGEST,
+    -LARGEST,
+    Decimal("7000000000000"),
+]
+EVERY_ROW = "SELECT event_id, quantity, cost, source_offset FROM ledger FINAL ORDER BY event_id"
+DAILY = "SELECT sum(events), sum(cost) FROM meter_days"
+
+
+def rows(amounts: list[Decimal], offset: int = 0) -> list[list[Any]]:
+    """acme's tool calls, each ``amount`` as both its quantity and its cost, at its own Kafka position."""
+    return [
+        [f"e-{offset + n}", AT, "acme", "bot", "tool", "tavily-search", amount, amount, 0, offset + n * 7, AT]
+        for n, amount in enumerate(amounts)
+    ]
+
+
+@pytest.fixture
+def database(services: Settings) -> Iterator[Settings]:
+    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_gcd_{secrets.token_hex(4)}"})
+    yield fresh
+    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
+
+
+def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_sum_and_daily_value(
+    database: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = migrations.ddl_files()
+    monkeypatch.setattr(migrations, "ddl_files", lambda: [p for p in every if p.name < "020_"])
+    migrate(database, log=lambda _: None)  # a database at 019
+    client = open_client(database)
+    small = [a for a in AMOUNTS if abs(a) < 1_000_000]  # meter_days sums: no row near the largest
+    client.insert("ledger", rows(small), column_names=COLUMNS)
+    client.insert("ledger", rows(small, offset=1_000), column_names=COLUMNS)  # two parts
+    before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
+
+    monkeypatch.setattr(migrations, "ddl_files", lambda: every)
+    assert "020_ledger_money_gcd.sql" in migrate(database, log=lambda _: None)
+    codecs = dict(
+        client.query(
+            "SELECT name, compression_codec FROM system.columns "
+            "WHERE database = currentDatabase() AND table = 'ledger'"
+        ).result_rows
+    )
+    assert codecs["cost"] == codecs["quantity"] == "CODEC(GCD, ZSTD(1))"
+    client.command("OPTIMIZE TABLE ledger FINAL")  # both parts rewritten with the new codecs
+    assert client.query(EVERY_ROW).result_rows == before
+    assert client.query(DAILY).result_rows == daily
+
+
+@pytest.mark.parametrize(
+    "amounts",
+    [AMOUNTS, [Decimal(n) for n in range(1, 500)], [Decimal(n) / 1000 for n in range(-300, 300)]],
+    ids=["every-size-and-sign", "whole-only", "thousandths-only"],
+)
+def test_money_and_quantities_come_back_exact_from_the_new_codecs(
+    database: Settings, amounts: list[Decimal]
+) -> None:
+    migrate(database, log=lambda _: None)
+    client = open_client(database)
+    # Wide parts, as every part of a real ledger is, so each column is compressed with its codec.
+    client.command("ALTER TABLE ledger MODIFY SETTING min_bytes_for_wide_part = 0")
+    client.insert("ledger", rows(amounts), column_names=COLUMNS)
+    client.command("OPTIMIZE TABLE ledger FINAL")
+    stored = client.query(EVERY_ROW).result_rows
+    assert sorted((q, c) for _, q, c, _ in stored) == sorted((a, a) for a in amounts)
+    assert sorted(offset for *_, offset in stored) == [n * 7 for n in range(len(amounts))]

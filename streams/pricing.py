@@ -12,7 +12,7 @@ to cents only on invoice lines, never here.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -124,19 +124,21 @@ class PricedEvent:
 
 def meter_sku(event: UsageEvent) -> str:
     """The SKU an event is priced by: a model, a tool, a provider or a SKU."""
-    match event:
-        case LlmCall() | Embedding():
-            return event.model
-        case ToolCall():
-            return event.tool
-        case VectorQuery():
-            return event.provider
-        case Compute() | Storage() | HumanReview():
-            return event.sku
-        case Outcome():
-            return event.outcome_type
-        case Correction():
-            return event.sku
+    # A dict of the final kinds, not a match: a miss of a class pattern costs an isinstance.
+    return event.__dict__[_SKU_FIELDS[type(event)]]  # type: ignore[no-any-return]
+
+
+_SKU_FIELDS: dict[type[Any], str] = {
+    LlmCall: "model",
+    Embedding: "model",
+    ToolCall: "tool",
+    VectorQuery: "provider",
+    Compute: "sku",
+    Storage: "sku",
+    HumanReview: "sku",
+    Outcome: "outcome_type",
+    Correction: "sku",
+}
 
 
 class PriceCatalog:
@@ -467,44 +469,64 @@ def _keep(cost: Decimal) -> Decimal:
 
 
 def _apply(event: UsageEvent, price: Price, version: str) -> PricedEvent:
-    match event, price:
-        case ToolCall(), ToolPrice():
-            qty = Decimal(event.calls)
-            return _simple(event, version, "", qty, "calls", qty * price.per_call)
-        case Embedding(), EmbeddingPrice():
-            cost = _per_mtok(event.tokens, price.per_mtok)
-            tokens = TokenUsage(input=event.tokens)
-            return PricedEvent(
-                event,
-                _keep(cost),
-                version,
-                event.model,
-                "",
-                Decimal(event.tokens),
-                "tokens",
-                tokens,
-            )
-        case VectorQuery(), VectorQueryPrice():
-            qty = Decimal(event.queries)
-            return _simple(event, version, event.provider, qty, "queries", qty * price.per_query)
-        case Compute(), ComputePrice():
-            cost = _WIDE.divide(_WIDE.multiply(event.seconds, price.per_hour), SECONDS_PER_HOUR)
-            return _simple(event, version, "", event.seconds, "seconds", cost)
-        case Storage(), StoragePrice():
-            gb_seconds = _WIDE.multiply(_WIDE.divide(Decimal(event.bytes), BYTES_PER_GB), event.seconds)
-            gb_months = _WIDE.divide(gb_seconds, SECONDS_PER_MONTH)
-            cost = _WIDE.multiply(gb_months, price.per_gb_month)
-            return _simple(event, version, "", _keep(gb_months), "gb_months", cost)
-        case HumanReview(), HumanReviewPrice():
-            cost = _WIDE.multiply(event.minutes, price.per_minute)
-            return _simple(event, version, "", event.minutes, "minutes", cost)
-    raise UnpriceableEventError(f"price for {price.meter} cannot price a {event.kind} event")
+    """An event of a unit-priced kind at ``price``, in Decimal."""
+    # Looked up by the event's (final) class: a match's class patterns cost an isinstance per
+    # miss, and compute, storage and reviews came after four of them.
+    kind = _UNIT_PRICED.get(type(event))
+    if kind is None or not isinstance(price, kind[0]):
+        raise UnpriceableEventError(f"price for {price.meter} cannot price a {event.kind} event")
+    return kind[1](event, price, version)
+
+
+def _tool(event: ToolCall, price: ToolPrice, version: str) -> PricedEvent:
+    qty = Decimal(event.calls)
+    return _simple(event, event.tool, version, "", qty, "calls", qty * price.per_call)
+
+
+def _embedding(event: Embedding, price: EmbeddingPrice, version: str) -> PricedEvent:
+    cost = _per_mtok(event.tokens, price.per_mtok)
+    tokens = TokenUsage(input=event.tokens)
+    return PricedEvent(event, _keep(cost), version, event.model, "", Decimal(event.tokens), "tokens", tokens)
+
+
+def _vector_query(event: VectorQuery, price: VectorQueryPrice, version: str) -> PricedEvent:
+    qty = Decimal(event.queries)
+    provider = event.provider
+    return _simple(event, provider, version, provider, qty, "queries", qty * price.per_query)
+
+
+def _compute(event: Compute, price: ComputePrice, version: str) -> PricedEvent:
+    cost = _WIDE.divide(_WIDE.multiply(event.seconds, price.per_hour), SECONDS_PER_HOUR)
+    return _simple(event, event.sku, version, "", event.seconds, "seconds", cost)
+
+
+def _storage(event: Storage, price: StoragePrice, version: str) -> PricedEvent:
+    gb_seconds = _WIDE.multiply(_WIDE.divide(Decimal(event.bytes), BYTES_PER_GB), event.seconds)
+    gb_months = _WIDE.divide(gb_seconds, SECONDS_PER_MONTH)
+    cost = _WIDE.multiply(gb_months, price.per_gb_month)
+    return _simple(event, event.sku, version, "", _keep(gb_months), "gb_months", cost)
+
+
+def _human_review(event: HumanReview, price: HumanReviewPrice, version: str) -> PricedEvent:
+    cost = _WIDE.multiply(event.minutes, price.per_minute)
+    return _simple(event, event.sku, version, "", event.minutes, "minutes", cost)
+
+
+# Per kind priced by _apply, the price class it takes and how.
+_UNIT_PRICED: dict[type[Any], tuple[type[Any], Callable[[Any, Any, str], PricedEvent]]] = {
+    ToolCall: (ToolPrice, _tool),
+    Embedding: (EmbeddingPrice, _embedding),
+    VectorQuery: (VectorQueryPrice, _vector_query),
+    Compute: (ComputePrice, _compute),
+    Storage: (StoragePrice, _storage),
+    HumanReview: (HumanReviewPrice, _human_review),
+}
 
 
 def _simple(
-    event: UsageEvent, version: str, provider: str, quantity: Decimal, unit: str, cost: Decimal
+    event: UsageEvent, sku: str, version: str, provider: str, quantity: Decimal, unit: str, cost: Decimal
 ) -> PricedEvent:
-    return PricedEvent(event, _keep(cost), version, meter_sku(event), provider, quantity, unit, TokenUsage())
+    return PricedEvent(event, _keep(cost), version, sku, provider, quantity, unit, TokenUsage())
 
 
 def _rate(rate: Decimal | TieredRate, prompt_tokens: int) -> Decimal:

@@ -1,0 +1,33 @@
+"""The parts of a Native block made once or a whole column at a time are the bytes made a value at a time."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from streams.sinks.native_block import WRITERS, column_header, leb128
+from streams.sinks.table_columns import units
+from tests.unit.streams.sinks.test_native_block import library
+
+
+def test_a_column_with_one_amount_past_int64_is_the_librarys_bytes() -> None:
+    amounts = [Decimal(n) for n in range(300)] + [Decimal("9223372.036854775808"), Decimal("-2.5")]
+    assert WRITERS["Decimal(38, 12)"](units(amounts)) == library("Decimal(38, 12)", amounts)
+
+
+def test_amounts_at_int128s_ends_are_each_their_own_sixteen_bytes() -> None:
+    ends = [2**127 - 1, -(2**127), 2**64, -(2**64), 2**63, -(2**63) - 1, -1, 0]
+    assert WRITERS["Decimal(38, 12)"](ends) == b"".join(u.to_bytes(16, "little", signed=True) for u in ends)
+
+
+@pytest.mark.parametrize("past", [2**127, -(2**127) - 1])
+def test_an_amount_past_int128_among_others_past_int64_is_refused(past: int) -> None:
+    with pytest.raises(OverflowError):
+        WRITERS["Decimal(38, 12)"]([2**64, past])
+
+
+def test_a_column_header_is_its_name_and_type_each_after_its_length() -> None:
+    long_name = "n" * 130
+    assert column_header(long_name, "UInt16") == leb128(130) + long_name.encode() + b"\x06UInt16"
+    assert column_header("ü", "String") == b"\x02\xc3\xbc\x06String"

@@ -36,7 +36,6 @@ import functools
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from typing import Any
 
 import numpy as np
@@ -140,12 +139,9 @@ def low_cardinality_strings(values: Sequence[str]) -> bytes:
         return _LOW_CARDINALITY_VERSION
     if constant(values):
         return _low_cardinality([values[0]], bytes(len(values)), len(values))
-    index = dict.fromkeys(values, 0)
-    for number, key in enumerate(index):
-        index[key] = number
-    dtype = _INDEX_TYPES[_index_width(len(index))]
-    positions = np.fromiter(map(index.__getitem__, values), dtype=dtype, count=len(values))
-    return _low_cardinality(list(index), positions.tobytes(), len(values))
+    numbers = Numbering()
+    positions = np.fromiter(map(numbers.__getitem__, values), dtype=np.int64, count=len(values))
+    return _low_cardinality(list(numbers), _narrowed(positions, len(numbers)), len(values))
 
 
 def low_cardinality_group(columns: Sequence[Sequence[str]]) -> list[bytes]:
@@ -155,19 +151,31 @@ def low_cardinality_group(columns: Sequence[Sequence[str]]) -> list[bytes]:
     rows = len(columns[0])
     if not rows:
         return [_LOW_CARDINALITY_VERSION] * len(columns)
-    # One pass: each row's combination as the row it first appeared in, then numbered in that order.
-    combination: dict[tuple[str, ...], int] = {}
-    first_rows = map(combination.setdefault, zip(*columns, strict=True), count())
-    _, which = np.unique(np.fromiter(first_rows, dtype=np.int64, count=rows), return_inverse=True)
+    combinations = Numbering()
+    which = np.fromiter(map(combinations.__getitem__, zip(*columns, strict=True)), dtype=np.int64, count=rows)
     written = []
-    for values in zip(*combination, strict=True):  # a column's value in each combination
-        index = dict.fromkeys(values, 0)
-        for number, key in enumerate(index):
-            index[key] = number
-        of_combination = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
-        positions = of_combination[which].astype(_INDEX_TYPES[_index_width(len(index))])
-        written.append(_low_cardinality(list(index), positions.tobytes(), rows))
+    for values in zip(*combinations, strict=True):  # a column's value in each combination
+        numbers = Numbering()
+        of_combination = np.fromiter(map(numbers.__getitem__, values), dtype=np.int64, count=len(values))
+        positions = _narrowed(of_combination[which], len(numbers))
+        written.append(_low_cardinality(list(numbers), positions, rows))
     return written
+
+
+class Numbering(dict[Any, int]):
+    """Each key numbered from 0 in order of first sight, as it is first looked up: a column's
+    numbers in one pass in C, the dictionary's own code running only for a new key."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: Any) -> int:
+        self[key] = number = len(self)
+        return number
+
+
+def _narrowed(positions: np.ndarray[Any, Any], keys: int) -> bytes:
+    """Each row's place in a dictionary of ``keys``, as the index the dictionary's size calls for."""
+    return positions.astype(_INDEX_TYPES[_index_width(keys)]).tobytes()
 
 
 def _index_width(keys: int) -> int:

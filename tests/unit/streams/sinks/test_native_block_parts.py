@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
 
-from streams.sinks.native_block import WRITERS, column_header, leb128
+from streams.sinks.native_block import WRITERS, Numbering, column_header, leb128, low_cardinality_group
 from streams.sinks.table_columns import units
 from tests.unit.streams.sinks.test_native_block import library
 
@@ -31,3 +32,19 @@ def test_a_column_header_is_its_name_and_type_each_after_its_length() -> None:
     long_name = "n" * 130
     assert column_header(long_name, "UInt16") == leb128(130) + long_name.encode() + b"\x06UInt16"
     assert column_header("ü", "String") == b"\x02\xc3\xbc\x06String"
+
+
+def test_keys_are_numbered_in_order_of_first_sight() -> None:
+    numbers = Numbering()
+    assert [numbers[key] for key in ["b", "a", "b", "c", "a"]] == [0, 1, 0, 2, 1]
+    assert list(numbers) == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize("distinct", [1, 3, 255, 256, 70_000])
+def test_a_column_of_many_or_few_strings_is_the_librarys_bytes(distinct: int) -> None:
+    picked = random.Random(distinct)
+    column = [f"k{picked.randrange(distinct)}" for _ in range(max(1_000, distinct * 2))]
+    other = [f"o{len(value) % 3}" for value in column]
+    expected = [library("LowCardinality(String)", values) for values in (column, other)]
+    assert WRITERS["LowCardinality(String)"](column) == expected[0]
+    assert low_cardinality_group([column, other]) == expected

@@ -245,10 +245,14 @@ def times(per_second: int) -> Writer:
     Ticks are whole fractions of a second down to the microsecond (DateTime to DateTime64(6))."""
     micros_a_tick = 1_000_000 // per_second
 
+    dtype = "<u4" if per_second == 1 else "<i8"  # DateTime is unsigned seconds
+    typecode = "I" if per_second == 1 else "q"
+
     def write(values: Sequence[Any]) -> bytes:
-        dtype = "<u4" if per_second == 1 else "<i8"  # DateTime is unsigned seconds
+        if isinstance(values, np.ndarray):
+            return values.astype(dtype).tobytes()
         if not len(values) or not isinstance(values[0], datetime):
-            return np.asarray(values, dtype=dtype).tobytes()
+            return _packed(typecode, values)  # ticks as Python ints (a window's start)
         first = values[0]
         if values.count(first) == len(values):  # one time for a whole column: ingested_at, updated_at
             ticks = (first - _EPOCH) // _MICROSECOND // micros_a_tick

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from streams.sinks.native_block import WRITERS, Numbering, column_header, leb128, low_cardinality_group
 from streams.sinks.table_columns import units
 from tests.unit.streams.sinks.test_native_block import library
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def test_a_column_with_one_amount_past_int64_is_the_librarys_bytes() -> None:
@@ -48,3 +52,20 @@ def test_a_column_of_many_or_few_strings_is_the_librarys_bytes(distinct: int) ->
     expected = [library("LowCardinality(String)", values) for values in (column, other)]
     assert WRITERS["LowCardinality(String)"](column) == expected[0]
     assert low_cardinality_group([column, other]) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_name", "per_second"), [("DateTime('UTC')", 1), ("DateTime64(6, 'UTC')", 10**6)]
+)
+def test_times_given_as_ticks_are_the_librarys_bytes_of_those_times(type_name: str, per_second: int) -> None:
+    times = [datetime(2026, 11, 20, 23, 59, tzinfo=UTC) - timedelta(seconds=n) for n in range(0, 7_200, 60)]
+    ticks = [(at - EPOCH) // timedelta(microseconds=10**6 // per_second) for at in times]
+    written = library(type_name, times)
+    assert WRITERS[type_name](ticks) == written
+    assert WRITERS[type_name](np.array(ticks, dtype=np.int64)) == written
+
+
+def test_ticks_a_datetime_cannot_hold_are_refused() -> None:
+    for ticks in ([-1], [2**32]):
+        with pytest.raises(OverflowError):
+            WRITERS["DateTime('UTC')"](ticks)

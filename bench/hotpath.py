@@ -164,6 +164,9 @@ class _NoChangelog:
     def add(self, partition: int, key: bytes, value: bytes | None) -> None:
         pass
 
+    def records_of(self, partition: int) -> list[tuple[bytes, bytes | None]]:
+        return []  # appended to, then dropped
+
     async def flush(self) -> None:
         pass
 

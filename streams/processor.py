@@ -32,7 +32,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -377,7 +378,7 @@ class BatchProcessor:
         against its first event's partition), so only those are looked up.
         """
         current = self.state.get_many(plan.raw_keys)
-        missing = np.fromiter(map(_is_none, current), np.bool_, len(current))
+        missing = np.fromiter(map(is_, current, repeat(None)), np.bool_, len(current))  # in C
         if not missing.any():
             return current
         kept = np.zeros(len(current), np.int64)  # each window's retention
@@ -510,10 +511,6 @@ def _unstorable(topic: str, item: Counted, reason: str, now: datetime) -> DeadLe
         f"ClickHouse refused this event's rows: {reason}",
         topic, partition, offset, event.customer_id.encode(), dump_event(event), now, index,
     )  # fmt: skip
-
-
-def _is_none(agg: WindowAggregate | None) -> bool:
-    return agg is None
 
 
 def _micros(at: datetime) -> int:

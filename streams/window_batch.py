@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import attrgetter, eq, is_, itemgetter
+from operator import attrgetter, eq, is_, is_not, itemgetter
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,7 @@ _PRICED_FIELDS = [attrgetter(name) for name in ("cost_pico", "events", "quantity
 # One pass a field: the tokens are visited already, and a pass is cheaper than tuples to transpose.
 _TOKEN_FIELDS = [attrgetter(name) for name in ("input", "cached_input", "cache_write", "output", "reasoning")]
 _START = itemgetter(4)
+_LAST_OFFSET = attrgetter("last_offset")
 _SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
 _INT64_MAX = 2**63 - 1
@@ -383,6 +384,18 @@ _new: Callable[..., WindowAggregate] = written_out(
 )
 
 
+def _marks(current: Sequence[WindowAggregate | None]) -> Ints:
+    """Each window's ``last_offset``, -1 where it is new: read in C, not a Python test a window."""
+    n = len(current)
+    stored = np.fromiter(map(is_not, current, repeat(None)), np.bool_, n)
+    if bool(stored.all()):
+        return np.fromiter(map(_LAST_OFFSET, current), np.int64, n)
+    marks = np.full(n, -1, np.int64)
+    if bool(stored.any()):
+        marks[stored] = np.fromiter(map(_LAST_OFFSET, compress(current, stored.tolist())), np.int64)
+    return marks
+
+
 def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> FoldResult | None:
     """The batch folded into ``current`` (each planned window's state before it, or None: new).
 
@@ -390,7 +403,7 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     """
     if not plan.exact:
         return None
-    marks = np.fromiter((-1 if agg is None else agg.last_offset for agg in current), np.int64, len(current))
+    marks = _marks(current)
     fresh = marks < plan.first
     done = marks >= plan.last
     if not bool(np.all(fresh | done)):

@@ -26,7 +26,9 @@ from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 _MARK_PREFIX = b"~"  # window keys start with a customer id, never with "~"
 _WATERMARK = b"~watermark\x1f"
 _EXPIRED_THROUGH = b"~expired-through\x1f"
-_PARTITION = list(AGGREGATE_FIELDS).index("partition")  # its place in WindowAggregate.encode()
+# The partition's place in WindowAggregate.encode(), counted from the end: rsplit reads only that far.
+_PARTITION_FROM_END = len(AGGREGATE_FIELDS) - list(AGGREGATE_FIELDS).index("partition")
+_KEY_SEP = b"\x1f"  # WindowKey.encode's separator; a window's size and start are its last two fields
 
 
 def _mark_key(kind: bytes, partition: int) -> bytes:
@@ -40,6 +42,14 @@ class ChangelogWriter:
 
     def add(self, partition: int, key: bytes, value: bytes | None) -> None:
         self._pending.setdefault(partition, []).append((key, value))
+
+    def records_of(self, partition: int) -> list[tuple[bytes, bytes | None]]:
+        """The records pending for ``partition``, to append to: for a loop over a batch's
+        windows, which looks a partition's list up once, not once a record."""
+        records = self._pending.get(partition)
+        if records is None:
+            records = self._pending[partition] = []
+        return records
 
     async def flush(self) -> None:
         """Hand every pending record to the producer, one batch per partition."""
@@ -90,15 +100,20 @@ class TableState:
         """
         data = self.table.data
         key_partition = getattr(data, "_key_partition", None)  # see _store
-        add, due, retention = self.changelog.add, self._due, self.retention
+        due, retention = self._due, self.retention
         encoded = raw_keys if raw_keys is not None else [key.encode() for key in windows]
+        # A batch's windows are of a few partitions: each one's records looked up once.
+        records: dict[int, list[tuple[bytes, bytes | None]]] = {}
         for (key, agg), raw_key in zip(windows.items(), encoded, strict=True):
             raw_value, partition = agg.encode(), agg.partition
             data[raw_key] = raw_value
             if key_partition is not None:
                 key_partition[raw_key] = partition
-            add(partition, raw_key, raw_value)
-            at = key[4] + key[3] + retention.get(key[3], 0)  # _due_at, inline
+            pending = records.get(partition)
+            if pending is None:
+                pending = records[partition] = self.changelog.records_of(partition)
+            pending.append((raw_key, raw_value))
+            at = key[4] + key[3] + retention.get(key[3], 0)  # its end, and its retention
             bucket = due.get(at)
             if bucket is None:
                 bucket = due[at] = {}
@@ -144,6 +159,11 @@ class TableState:
         dropped = 0
         for due in sorted(d for d in self._due if d < highest):
             keys = self._due[due]
+            partitions = set(keys.values())
+            if partitions <= marks.keys() and all(due < marks[p] for p in partitions):
+                del self._due[due]  # the whole bucket goes: no window of it is looked at twice
+                dropped += self._drop(keys)
+                continue
             for raw_key, partition in list(keys.items()):
                 if partition in marks and due < marks[partition]:
                     del keys[raw_key]
@@ -157,16 +177,33 @@ class TableState:
         await self.changelog.flush()
         return dropped
 
-    def _due_at(self, key: WindowKey) -> int:
-        return key.end + self.retention.get(key.size, 0)
+    def _drop(self, windows: Mapping[bytes, int]) -> int:
+        """Drop ``windows`` (encoded key: partition) from the store, a tombstone for each one
+        it held, in their order; how many it held."""
+        pop = self.table.data.pop
+        records: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        held = 0
+        for raw_key, partition in windows.items():
+            if pop(raw_key, None) is not None:
+                pending = records.get(partition)
+                if pending is None:
+                    pending = records[partition] = self.changelog.records_of(partition)
+                pending.append((raw_key, None))
+                held += 1
+        return held
 
     def _reindex(self) -> None:
         self._due.clear()
+        due, retention = self._due, self.retention
         for raw_key, raw_value in list(self.table.data.items()):
             if not raw_key.startswith(_MARK_PREFIX):
-                # The one field needed, not the whole aggregate: every stored window is read here.
-                partition = int(raw_value.split(b",")[_PARTITION])
-                self._due.setdefault(self._due_at(WindowKey.decode(raw_key)), {})[raw_key] = partition
+                # The fields needed, not the whole key and aggregate: every stored window is read here.
+                size, start = map(int, raw_key.rsplit(_KEY_SEP, 2)[1:])
+                at = start + size + retention.get(size, 0)  # the window's end, and its retention
+                bucket = due.get(at)
+                if bucket is None:
+                    bucket = due[at] = {}
+                bucket[raw_key] = int(raw_value.rsplit(b",", _PARTITION_FROM_END)[1])
         self._indexed = True
 
     def _store(self, raw_key: bytes, raw_value: bytes, partition: int) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, count, repeat
-from operator import attrgetter, eq, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -231,10 +231,13 @@ class _Lazy(Sequence[Any]):
 
 def _costs(priced: Sequence[PricedEvent], cost_pico: Sequence[int | None]) -> list[int]:
     """Pricing's own pico-dollar ints where it has them, else the Decimal's units."""
-    if None not in cost_pico:
-        return list(cost_pico)  # type: ignore[arg-type]  # no None here
-    converted = iter(units([e.cost for e, p in zip(priced, cost_pico, strict=True) if p is None]))
-    return [next(converted) if p is None else p for p in cost_pico]
+    costs = list(cost_pico)
+    if None in costs:  # only those rows are looked at again, found in C
+        missing = list(compress(count(), map(is_, costs, repeat(None))))
+        costs_of_missing = units([priced[row].cost for row in missing])
+        for row, unit in zip(missing, costs_of_missing, strict=True):
+            costs[row] = unit
+    return costs  # type: ignore[return-value]  # no None left
 
 
 def _positions(positions: Sequence[int] | np.ndarray[Any, Any]) -> Columns:
@@ -246,9 +249,19 @@ def _positions(positions: Sequence[int] | np.ndarray[Any, Any]) -> Columns:
     return {"source_offset": both >> np.uint64(16), "source_index": both & np.uint64(_INDEX_MASK)}
 
 
-def _rows_of(kind: Sequence[str], which: str) -> list[int]:
-    """The rows of events of one kind, found in C."""
-    return list(compress(count(), map(eq, kind, repeat(which))))
+class _RowsByKind:
+    """The rows of each kind of event, from one numbering of the rows' kinds in C."""
+
+    def __init__(self, kind: Sequence[str]) -> None:
+        self.numbers = native_block.Numbering()
+        self.codes = np.fromiter(map(self.numbers.__getitem__, kind), np.int64, len(kind))
+
+    def __contains__(self, which: str) -> bool:
+        return which in self.numbers
+
+    def __call__(self, which: str) -> list[int]:
+        rows: list[int] = np.flatnonzero(self.codes == self.numbers[which]).tolist()
+        return rows
 
 
 def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[str]) -> Columns:
@@ -257,26 +270,26 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
     Only the rows of those kinds are looked at, and of LLM calls only those
     that ran in a batch or a service tier (``fields``: each event's, where
     other kinds have no batch or tier)."""
-    rows, present = len(events), set(kind)
+    rows, of_kind = len(events), _RowsByKind(kind)
     batch, tier, outcome_type = [False] * rows, [""] * rows, [""] * rows
     value: list[int | None] = [None] * rows  # in units of 1e-12
     success, corrects, run = [True] * rows, [""] * rows, [""] * rows
-    if "llm" in present:
-        llm = _rows_of(kind, "llm")
+    if "llm" in of_kind:
+        llm = of_kind("llm")
         # Only an LLM call's fields hold these: one read of its dict, not a get of every event's.
         flags = list(map(_TIER_FIELDS, map(fields.__getitem__, llm)))
         if any(map(any, flags)):
             for row, (in_batch, _) in compress(zip(llm, flags, strict=True), map(any, flags)):
                 batch[row], tier[row] = bool(in_batch), events[row].tier or ""
-    if "outcome" in present:
-        outcomes = _rows_of(kind, "outcome")
+    if "outcome" in of_kind:
+        outcomes = of_kind("outcome")
         for row in outcomes:
             event = events[row]
             outcome_type[row], success[row] = event.outcome_type, event.success
         valued = [row for row in outcomes if events[row].value is not None]
         for row, unit in zip(valued, units([events[row].value for row in valued]), strict=True):
             value[row] = unit
-    for row in _rows_of(kind, "correction") if "correction" in present else ():
+    for row in of_kind("correction") if "correction" in of_kind else ():
         event = events[row]  # stands under the corrected event's kind, linked to it
         kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
     return {

@@ -1,0 +1,71 @@
+"""The parts of a Native block made once or a whole column at a time are the bytes made a value at a time."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from streams.sinks.native_block import WRITERS, Numbering, column_header, leb128, low_cardinality_group
+from streams.sinks.table_columns import units
+from tests.unit.streams.sinks.test_native_block import library
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_a_column_with_one_amount_past_int64_is_the_librarys_bytes() -> None:
+    amounts = [Decimal(n) for n in range(300)] + [Decimal("9223372.036854775808"), Decimal("-2.5")]
+    assert WRITERS["Decimal(38, 12)"](units(amounts)) == library("Decimal(38, 12)", amounts)
+
+
+def test_amounts_at_int128s_ends_are_each_their_own_sixteen_bytes() -> None:
+    ends = [2**127 - 1, -(2**127), 2**64, -(2**64), 2**63, -(2**63) - 1, -1, 0]
+    assert WRITERS["Decimal(38, 12)"](ends) == b"".join(u.to_bytes(16, "little", signed=True) for u in ends)
+
+
+@pytest.mark.parametrize("past", [2**127, -(2**127) - 1])
+def test_an_amount_past_int128_among_others_past_int64_is_refused(past: int) -> None:
+    with pytest.raises(OverflowError):
+        WRITERS["Decimal(38, 12)"]([2**64, past])
+
+
+def test_a_column_header_is_its_name_and_type_each_after_its_length() -> None:
+    long_name = "n" * 130
+    assert column_header(long_name, "UInt16") == leb128(130) + long_name.encode() + b"\x06UInt16"
+    assert column_header("ü", "String") == b"\x02\xc3\xbc\x06String"
+
+
+def test_keys_are_numbered_in_order_of_first_sight() -> None:
+    numbers = Numbering()
+    assert [numbers[key] for key in ["b", "a", "b", "c", "a"]] == [0, 1, 0, 2, 1]
+    assert list(numbers) == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize("distinct", [1, 3, 255, 256, 70_000])
+def test_a_column_of_many_or_few_strings_is_the_librarys_bytes(distinct: int) -> None:
+    picked = random.Random(distinct)
+    column = [f"k{picked.randrange(distinct)}" for _ in range(max(1_000, distinct * 2))]
+    other = [f"o{len(value) % 3}" for value in column]
+    expected = [library("LowCardinality(String)", values) for values in (column, other)]
+    assert WRITERS["LowCardinality(String)"](column) == expected[0]
+    assert low_cardinality_group([column, other]) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_name", "per_second"), [("DateTime('UTC')", 1), ("DateTime64(6, 'UTC')", 10**6)]
+)
+def test_times_given_as_ticks_are_the_librarys_bytes_of_those_times(type_name: str, per_second: int) -> None:
+    times = [datetime(2026, 11, 20, 23, 59, tzinfo=UTC) - timedelta(seconds=n) for n in range(0, 7_200, 60)]
+    ticks = [(at - EPOCH) // timedelta(microseconds=10**6 // per_second) for at in times]
+    written = library(type_name, times)
+    assert WRITERS[type_name](ticks) == written
+    assert WRITERS[type_name](np.array(ticks, dtype=np.int64)) == written
+
+
+def test_ticks_a_datetime_cannot_hold_are_refused() -> None:
+    for ticks in ([-1], [2**32]):
+        with pytest.raises(OverflowError):
+            WRITERS["DateTime('UTC')"](ticks)

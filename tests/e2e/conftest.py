@@ -10,18 +10,22 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from costline import migrations
+from costline.clickhouse import open_client
 from costline.config import KafkaSecurityProtocol, SaslMechanism, Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
 from costline.dev.servers.certificates import ThrowawayPki, make_throwaway_pki
 from costline.dev.servers.clickhouse_server import ClickHouseServer, HttpsListener
 from costline.dev.servers.kafka_broker import KafkaBroker, SaslSslListener
+from tests.e2e.migration_steps import MigrateOnly
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +33,27 @@ def services() -> Settings:
     settings = get_settings()
     local_servers.up(settings)
     return settings
+
+
+@pytest.fixture
+def database(services: Settings) -> Iterator[Settings]:
+    """A ClickHouse database of the test's own, dropped after it: migrations are tried on it from empty."""
+    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_db_{secrets.token_hex(4)}"})
+    yield fresh
+    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
+
+
+@pytest.fixture
+def migrate_only(monkeypatch: pytest.MonkeyPatch) -> MigrateOnly:
+    """Migrates a database with only the DDL files kept, as a database was before a later migration."""
+
+    def run(database: Settings, keep: Callable[[Path], bool]) -> None:
+        every = migrations.ddl_files()
+        monkeypatch.setattr(migrations, "ddl_files", lambda: [p for p in every if keep(p)])
+        migrations.migrate(database, log=lambda _: None)
+        monkeypatch.setattr(migrations, "ddl_files", lambda: every)
+
+    return run
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from costline import migrations
 from costline.clickhouse import open_async_client, open_client
 from costline.config import Settings
 from costline.migrations import migrate
@@ -22,6 +19,7 @@ from schemas.prices import load_price_dir
 from streams.aggregation import position
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import ClickHouseSink
+from tests.e2e.migration_steps import MigrateOnly
 from tests.factories import PRICES, event
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -62,26 +60,16 @@ def rows(count: int, offset: int = 0) -> list[list[Any]]:
     ]
 
 
-@pytest.fixture
-def database(services: Settings) -> Iterator[Settings]:
-    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_bytes_{secrets.token_hex(4)}"})
-    yield fresh
-    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
-
-
 def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_sum_and_daily_value(
-    database: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Settings, migrate_only: MigrateOnly
 ) -> None:
-    every = migrations.ddl_files()
-    monkeypatch.setattr(migrations, "ddl_files", lambda: [p for p in every if p.name < "019_"])
-    migrate(database, log=lambda _: None)  # a database at 018
+    migrate_only(database, lambda p: p.name < "019_")  # a database at 018
     client = open_client(database)
     client.insert("ledger", rows(30), column_names=COLUMNS)
     client.insert("ledger", rows(30, offset=1_000), column_names=COLUMNS)  # two parts
     before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
     assert daily == [(60, Decimal("0.000000000930"), 2)]
 
-    monkeypatch.setattr(migrations, "ddl_files", lambda: every)
     assert "019_ledger_bytes.sql" in migrate(database, log=lambda _: None)
     types = dict(
         client.query(

@@ -5,19 +5,15 @@ written twice is one row, and a ledger migrated with rows in it keeps every row 
 from __future__ import annotations
 
 import random
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from costline import migrations
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.event_id import new_event_id
 from costline.migrations import migrate
+from tests.e2e.migration_steps import MigrateOnly
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 V7 = new_event_id(AT, random.Random(1))
@@ -50,13 +46,6 @@ def rows(ids: list[str], offset: int = 0) -> list[list[Any]]:
     ]
 
 
-@pytest.fixture
-def database(services: Settings) -> Iterator[Settings]:
-    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_uuid_{secrets.token_hex(4)}"})
-    yield fresh
-    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
-
-
 def test_every_id_comes_back_as_sent_and_a_v7_id_keeps_only_its_random_high_bits(database: Settings) -> None:
     migrate(database, log=lambda _: None)
     client = open_client(database)
@@ -87,17 +76,14 @@ def test_the_same_event_written_twice_is_one_row(database: Settings) -> None:
 
 
 def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_id_and_daily_value(
-    database: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Settings, migrate_only: MigrateOnly
 ) -> None:
-    every = migrations.ddl_files()
-    monkeypatch.setattr(migrations, "ddl_files", lambda: [p for p in every if p.name < "018_"])
-    migrate(database, log=lambda _: None)  # a database at 017
+    migrate_only(database, lambda p: p.name < "018_")  # a database at 017
     client = open_client(database)
     client.insert("ledger", rows(EVERY_KIND), column_names=COLUMNS)
     daily = "SELECT sum(events), sum(cost), uniqExactIfMerge(user_ids) FROM meter_days"
     assert client.query(daily).result_rows == [(5, Decimal("0.05"), 2)]
 
-    monkeypatch.setattr(migrations, "ddl_files", lambda: every)
     applied = migrate(database, log=lambda _: None)
     assert "018_ledger_event_uuid_halves.sql" in [name.rsplit("/", 1)[-1] for name in applied]
     ids = client.query("SELECT event_id, cost FROM ledger FINAL").result_rows

@@ -4,19 +4,15 @@ id and daily value."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from costline import migrations
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import migrate
+from tests.e2e.migration_steps import MigrateOnly
 
 CANONICAL = "0b7e1f3c-5d2a-4f6e-9a1b-2c3d4e5f6a7b"
 UPPER = CANONICAL.upper()
@@ -45,15 +41,6 @@ def rows(id_column: str, ids: list[str], offset: int = 0) -> tuple[list[list[Any
     ], columns
 
 
-@pytest.fixture
-def database(services: Settings) -> Iterator[Settings]:
-    fresh = services.model_copy(
-        update={"clickhouse_database": f"costline_test_layout_{secrets.token_hex(4)}"}
-    )
-    yield fresh
-    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
-
-
 def test_an_id_comes_back_exactly_as_sent_and_a_uuid_is_kept_in_16_bytes(database: Settings) -> None:
     migrate(database, log=lambda _: None)
     client = open_client(database)
@@ -70,19 +57,16 @@ def test_an_id_comes_back_exactly_as_sent_and_a_uuid_is_kept_in_16_bytes(databas
 
 
 def test_a_ledger_with_rows_is_laid_out_again_and_keeps_every_row_id_and_daily_value(
-    database: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Settings, migrate_only: MigrateOnly
 ) -> None:
-    every = migrations.ddl_files()
-    before = [p for p in every if not p.name.startswith(("015_", "017_", "018_"))]
-    monkeypatch.setattr(migrations, "ddl_files", lambda: before)
-    migrate(database, log=lambda _: None)  # a database as it was before this layout: 016 applied, 015 not
+    # A database as it was before this layout: 016 applied, 015 not.
+    migrate_only(database, lambda p: not p.name.startswith(("015_", "017_", "018_")))
     client = open_client(database)
     written, columns = rows("event_id", [CANONICAL, UPPER, PLAIN])
     client.insert("ledger", written, column_names=columns)
     daily = "SELECT sum(events), sum(cost), uniqExactIfMerge(user_ids) FROM meter_days"
     assert client.query(daily).result_rows == [(3, Decimal("0.03"), 2)]
 
-    monkeypatch.setattr(migrations, "ddl_files", lambda: every)
     applied = migrate(database, log=lambda _: None)
     assert [Path(name).name[:3] for name in applied] == ["015", "017", "018"]
     ids = client.query("SELECT event_id, cost FROM ledger FINAL ORDER BY event_id").result_rows

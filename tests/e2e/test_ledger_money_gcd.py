@@ -4,18 +4,16 @@ parts written with the new codecs, whatever factors a block's values share."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from costline import migrations
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import migrate
+from tests.e2e.migration_steps import MigrateOnly
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "sku", "quantity", "cost",
@@ -44,26 +42,16 @@ def rows(amounts: list[Decimal], offset: int = 0) -> list[list[Any]]:
     ]
 
 
-@pytest.fixture
-def database(services: Settings) -> Iterator[Settings]:
-    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_gcd_{secrets.token_hex(4)}"})
-    yield fresh
-    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
-
-
 def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_sum_and_daily_value(
-    database: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Settings, migrate_only: MigrateOnly
 ) -> None:
-    every = migrations.ddl_files()
-    monkeypatch.setattr(migrations, "ddl_files", lambda: [p for p in every if p.name < "020_"])
-    migrate(database, log=lambda _: None)  # a database at 019
+    migrate_only(database, lambda p: p.name < "020_")  # a database at 019
     client = open_client(database)
     small = [a for a in AMOUNTS if abs(a) < 1_000_000]  # meter_days sums: no row near the largest
     client.insert("ledger", rows(small), column_names=COLUMNS)
     client.insert("ledger", rows(small, offset=1_000), column_names=COLUMNS)  # two parts
     before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
 
-    monkeypatch.setattr(migrations, "ddl_files", lambda: every)
     assert "020_ledger_money_gcd.sql" in migrate(database, log=lambda _: None)
     codecs = dict(
         client.query(

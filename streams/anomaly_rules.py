@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, compress
 from operator import attrgetter, ge, itemgetter
 from typing import Protocol, TypeVar, cast
 
@@ -221,7 +221,7 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
-        tokens, epochs, days = fold.events.tokens(), fold.events.epochs, fold.events.days
+        tokens, epochs = fold.events.tokens(), fold.events.epochs
         gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
         for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
             run_all = gathered_tokens[first : first + len(run)]
@@ -229,13 +229,16 @@ class AnomalyRules:
             if min(run_all) > 0:
                 counted: Sequence[int] = run
                 counted_tokens, counted_days, counted_epochs = gathered_tokens, gathered_days, gathered_epochs
-            else:  # the counted events' own columns
-                first = 0
-                counted = [i for i, t in zip(run, run_all, strict=True) if t > 0]
+            else:  # the counted events' own columns, picked from the run's stretch
+                keep = [t > 0 for t in run_all]
+                counted = list(compress(run, keep))
                 if not counted:
                     continue
-                counted_tokens, counted_days = take(tokens, counted), take(days, counted)
-                counted_epochs = take(epochs, counted)
+                end = first + len(run)
+                counted_tokens = list(compress(run_all, keep))
+                counted_days = list(compress(gathered_days[first:end], keep))
+                counted_epochs = list(compress(gathered_epochs[first:end], keep))
+                first = 0
             opened = fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
             if opened is None:
                 continue

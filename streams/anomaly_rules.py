@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, compress
 from operator import attrgetter, ge, itemgetter
 from typing import Protocol, TypeVar, cast
 
@@ -51,6 +51,7 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage
 from streams.spend_state import (
     DetectorRecord,
@@ -137,25 +138,36 @@ class AnomalyRules:
             return fired
         events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
+        agents = _Gathered(events, KeyRuns(by_agent.values()))
         if s.request_cost is not None:
             self._request_costs(
-                _Fold(fired, 0, records, before, events, emitted_at), by_agent, s.request_cost
+                _Fold(fired, 0, records, before, events, emitted_at), by_agent, agents, s.request_cost
             )
         if s.hourly is not None:
             hourly = s.hourly
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
-            for customer, run in by_customer.items():
+            customers = _Gathered(events, KeyRuns(by_customer.values()))
+            for (customer, run), at in zip(by_customer.items(), customers.runs.starts, strict=True):
                 fold = _Fold(fired, 1, records, before, events, emitted_at)
                 fold.hourly_spikes(
-                    anomaly_key(AlertRule.HOURLY_SPIKE, customer, ""), run, new, load, "", hourly
+                    anomaly_key(AlertRule.HOURLY_SPIKE, customer, ""),
+                    run,
+                    customers,
+                    at,
+                    new,
+                    load,
+                    "",
+                    hourly,
                 )
-            for (customer, agent), run in by_agent.items():
+            for ((customer, agent), run), at in zip(by_agent.items(), agents.runs.starts, strict=True):
                 fold = _Fold(fired, 2, records, before, events, emitted_at)
                 key = anomaly_key(AlertRule.HOURLY_SPIKE, customer, agent)
-                fold.hourly_spikes(key, run, new, load, agent, hourly)
+                fold.hourly_spikes(key, run, agents, at, new, load, agent, hourly)
         if s.token_drift is not None:
-            self._token_drifts(_Fold(fired, 3, records, before, events, emitted_at), by_agent, s.token_drift)
+            self._token_drifts(
+                _Fold(fired, 3, records, before, events, emitted_at), by_agent, agents, s.token_drift
+            )
         # The records in the order event by event first changed them: the changelog's order.
         firsts = sorted(events.firsts)
         records.update((key, records.pop(key)) for _, _, key in firsts)
@@ -163,12 +175,16 @@ class AnomalyRules:
 
     @staticmethod
     def _request_costs(
-        fold: _Fold, by_agent: dict[tuple[str, str], list[int]], request: RequestCostSettings
+        fold: _Fold,
+        by_agent: dict[tuple[str, str], list[int]],
+        agents: _Gathered,
+        request: RequestCostSettings,
     ) -> None:
         new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
-        units, epochs, days = fold.events.units, fold.events.epochs, fold.events.days
-        for (customer, agent), run in by_agent.items():
+        units, epochs = fold.events.units, fold.events.epochs
+        gathered_units, gathered_days, gathered_epochs = agents.units, agents.days(), agents.epochs
+        for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
             key = anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent)
             opened = fold.open(key, run, new, load)
             if opened is None:
@@ -181,7 +197,9 @@ class AnomalyRules:
                         fold.request_cost(history, request.k, request.window_days)
                 continue
             absorb = cast(RequestCostHistory, history).absorb
-            run_units, run_days = take(units, rest), take(days, rest)
+            end = first + len(run)  # rest: the run's last events, so a stretch of the gathered columns
+            begin = end - len(rest)
+            run_units, run_days = gathered_units[begin:end], gathered_days[begin:end]
             at, stop = 0, len(rest)
             while at < stop:
                 at = absorb(run_days, run_units, at, stop)  # most: neither fire nor need a verdict
@@ -192,24 +210,36 @@ class AnomalyRules:
                 if history.judge(epochs[i], units[i]) is Judgement.FIRED:
                     fold.request_cost(history, request.k, request.window_days)
                 at += 1
-            fold.entered_all(record, rest, max(record.last_seen, max(take(epochs, rest))))
+            fold.entered_all(record, rest, max(record.last_seen, max(gathered_epochs[begin:end])))
 
     @staticmethod
     def _token_drifts(
-        fold: _Fold, by_agent: dict[tuple[str, str], list[int]], drift: TokenDriftSettings
+        fold: _Fold,
+        by_agent: dict[tuple[str, str], list[int]],
+        agents: _Gathered,
+        drift: TokenDriftSettings,
     ) -> None:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
-        tokens, epochs, days = fold.events.tokens(), fold.events.epochs, fold.events.days
-        for (customer, agent), run in by_agent.items():
-            run_all = take(tokens, run)
+        tokens, epochs = fold.events.tokens(), fold.events.epochs
+        gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
+        for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
+            run_all = gathered_tokens[first : first + len(run)]
             # A tool call has no tokens to drift.
-            counted = run if min(run_all) > 0 else [i for i, t in zip(run, run_all, strict=True) if t > 0]
-            opened = (
-                fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
-                if counted
-                else None
-            )
+            if min(run_all) > 0:
+                counted: Sequence[int] = run
+                counted_tokens, counted_days, counted_epochs = gathered_tokens, gathered_days, gathered_epochs
+            else:  # the counted events' own columns, picked from the run's stretch
+                keep = [t > 0 for t in run_all]
+                counted = list(compress(run, keep))
+                if not counted:
+                    continue
+                end = first + len(run)
+                counted_tokens = list(compress(run_all, keep))
+                counted_days = list(compress(gathered_days[first:end], keep))
+                counted_epochs = list(compress(gathered_epochs[first:end], keep))
+                first = 0
+            opened = fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
             if opened is None:
                 continue
             record, detector = opened
@@ -220,14 +250,16 @@ class AnomalyRules:
                         fold.token_drift(record, detector, detector.judge(epochs[i], tokens[i]), drift)
                 continue
             absorb = cast(TokenDrift, detector).absorb
-            run_tokens, run_days = take(tokens, rest), take(days, rest)
+            begin = first + len(counted) - len(rest)  # rest: the last of counted
+            run_tokens = counted_tokens[begin : begin + len(rest)]
+            run_days = counted_days[begin : begin + len(rest)]
             last_seen = record.last_seen
             at, stop = 0, len(rest)
             while at < stop:
                 if record.episode < 0:  # then only a firing event does anything but count
                     done = absorb(run_days, run_tokens, at, stop)
                     if done > at:
-                        last_seen = max(last_seen, max(take(epochs, rest[at:done])))
+                        last_seen = max(last_seen, max(counted_epochs[begin + at : begin + done]))
                         at = done
                     if at == stop:
                         break
@@ -367,6 +399,42 @@ class BatchEvents:
         return by_agent, by_customer
 
 
+class _Gathered:
+    """The columns the detectors read, of a batch's events in the order of ``runs``: a run's
+    values are a slice of them (:mod:`streams.key_runs`)."""
+
+    __slots__ = ("_contributors", "_days", "_events", "_tokens", "epochs", "hours", "runs", "units")
+
+    def __init__(self, events: BatchEvents, runs: KeyRuns) -> None:
+        self._events, self.runs = events, runs
+        self.epochs, self.hours, self.units = (
+            runs.gather(events.epochs),
+            runs.gather(events.hours),
+            runs.gather(events.units),
+        )
+        self._days: Sequence[int] | None = None
+        self._tokens: Sequence[int] | None = None
+        self._contributors: _Contributors | None = None
+
+    def days(self) -> Sequence[int]:
+        if self._days is None:
+            self._days = self.runs.gather(self._events.days)
+        return self._days
+
+    def tokens(self) -> Sequence[int]:
+        if self._tokens is None:
+            self._tokens = self.runs.gather(self._events.tokens())
+        return self._tokens
+
+    def contributors(self) -> _Contributors:
+        """Each event's agent, model, task and cost."""
+        if self._contributors is None:
+            gather = self.runs.gather
+            agents, skus, tasks, costs = self._events.contributors_all()
+            self._contributors = gather(agents), gather(skus), gather(tasks), gather(costs)
+        return self._contributors
+
+
 @dataclass(slots=True)
 class _Fold:
     """One detector's events of a batch, key by key: their records, and the alerts they fire or resolve."""
@@ -450,6 +518,8 @@ class _Fold:
         self,
         key: bytes,
         run: Sequence[int],
+        runs: _Gathered,
+        first: int,
         new: Callable[[str], Detector],
         load: Callable[[bytes], Detector],
         subject: str,
@@ -461,14 +531,14 @@ class _Fold:
         record, spend = opened
         rest = self.entered(record, run) if len(run) >= FEW_HOURLY else None
         if rest is None:  # a few events, or positions out of order: each checked against the mark
-            self._hourly_one_by_one(record, spend, run, subject, settings)
+            self._hourly_one_by_one(record, spend, run, runs, subject, settings)
             return
-        events = self.events
-        epochs, units, hours = events.epochs, events.units, events.hours
+        units = self.events.units
         absorb = cast(HourlySpend, spend).absorb
         pending: list[int] = []  # the hour's events, their contributors not yet added
         last_seen = record.last_seen
-        run_hours = take(hours, rest)
+        begin = first + len(run) - len(rest)  # rest: the run's last events, a stretch of runs' columns
+        run_hours = runs.hours[begin : begin + len(rest)]
         start, stop = 0, len(rest)
         while start < stop:
             hour_n = run_hours[start]
@@ -479,10 +549,10 @@ class _Fold:
                 while end < stop and run_hours[end] == hour_n:
                     end += 1
             part = rest[start:end]
-            part_epochs = take(epochs, part)
+            part_epochs = runs.epochs[begin + start : begin + end]
             hour = hour_n * HOUR
             # Without an episode going, only an event that fires does anything but count.
-            if record.episode < 0 and absorb(hour_n, part_epochs, take(units, part)):
+            if record.episode < 0 and absorb(hour_n, part_epochs, runs.units[begin + start : begin + end]):
                 if hour > record.hour:
                     record.hour = hour
                     record.contributors.clear()
@@ -495,9 +565,9 @@ class _Fold:
                     self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen
                     if epoch_s > last_seen:
                         last_seen = epoch_s
-                    self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
+                    self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
             start = end
-        self._contribute(record, pending)
+        self._contribute(record, pending, runs)
         self.entered_all(record, rest, last_seen)
 
     def _hourly_one_by_one(
@@ -505,6 +575,7 @@ class _Fold:
         record: DetectorRecord,
         spend: Detector,
         run: Sequence[int],
+        runs: _Gathered,
         subject: str,
         settings: HourlySpikeSettings,
     ) -> None:
@@ -513,13 +584,26 @@ class _Fold:
         for i in run:
             if self.enter(record, i):
                 hour = self.epoch_s - self.epoch_s % HOUR
-                self._hourly_event(record, spend, pending, hour, units[i], subject, settings)
-        self._contribute(record, pending)
+                self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
+        self._contribute(record, pending, runs)
 
-    def _contribute(self, record: DetectorRecord, pending: list[int]) -> None:
-        """:func:`add_contributors` of these events: theirs, without their objects."""
+    def _contribute(self, record: DetectorRecord, pending: list[int], runs: _Gathered) -> None:
+        """:func:`add_contributors` of these events (of one run of ``runs``, in its order): theirs,
+        without their objects."""
         if len(pending) >= FEW:
-            add_contributor_columns(record.contributors, *self.events.contributors(pending))
+            span = runs.runs.span(pending)
+            if span is None:  # some of the run's events left out (late for the hour, folded before)
+                add_contributor_columns(record.contributors, *self.events.contributors(pending))
+            else:
+                begin, end = span
+                agents, skus, tasks, costs = runs.contributors()
+                add_contributor_columns(
+                    record.contributors,
+                    agents[begin:end],
+                    skus[begin:end],
+                    tasks[begin:end],
+                    costs[begin:end],
+                )
         else:  # read from the batch's columns: an event's fields are three lookups away
             agents, skus, tasks, costs = self.events.contributors_all()
             contributors = record.contributors
@@ -535,6 +619,7 @@ class _Fold:
         record: DetectorRecord,
         spend: Detector,
         pending: list[int],
+        runs: _Gathered,
         hour: int,
         units: int,
         subject: str,
@@ -549,7 +634,7 @@ class _Fold:
             pending.append(self.index)
         judgement = spend.judge(self.epoch_s, units)
         if _changes_episode(judgement, record.episode, self.newest):
-            self._contribute(record, pending)
+            self._contribute(record, pending, runs)
             self.hourly_spike(record, spend, judgement, hour, subject, settings.ratio)
 
     def request_cost(self, history: Detector, k: Decimal, window_days: int) -> None:

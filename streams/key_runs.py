@@ -1,0 +1,55 @@
+"""A batch's events grouped by key, each key's run one slice of a single order. Pure: no I/O.
+
+The detectors read a key's events' fields column by column. Gathering each
+field per key costs a call and a tuple per key and field, several times an
+event (each detector, each field); gathered once in the order of the runs,
+a column gives each run's values as a slice, copied in C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, chain
+from operator import itemgetter
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+class KeyRuns:
+    """Runs of event indices (each in source order), laid end to end: run ``n`` is the order's
+    ``starts[n]`` to ``starts[n] + len(run)``."""
+
+    __slots__ = ("_place", "order", "starts")
+
+    def __init__(self, runs: Iterable[Sequence[int]]) -> None:
+        runs = list(runs)
+        self.order: list[int] = list(chain.from_iterable(runs))
+        self.starts: list[int] = list(accumulate(map(len, runs), initial=0))[:-1]
+        self._place: list[int] | None = None
+
+    def gather(self, column: Sequence[T]) -> Sequence[T]:
+        """``column``'s values (one per event of the batch) in the runs' order."""
+        order = self.order
+        if len(order) < 2:
+            return [column[i] for i in order]
+        return itemgetter(*order)(column)  # type: ignore[no-any-return]
+
+    def span(self, indices: Sequence[int]) -> tuple[int, int] | None:
+        """Where ``indices`` lie in the order, as ``start, stop``, if they are one stretch of it
+        in its order; else None.
+
+        ``indices`` must come in the order of the runs (as a run's events are read), so they
+        are one stretch when their first and last are as far apart as they are many.
+        """
+        if not indices:
+            return None
+        place = self._place
+        if place is None:
+            where = np.empty(len(self.order), np.int64)
+            where[np.array(self.order, np.int64)] = np.arange(len(self.order), dtype=np.int64)
+            place = self._place = where.tolist()
+        start, last = place[indices[0]], place[indices[-1]]
+        return (start, last + 1) if last - start + 1 == len(indices) else None

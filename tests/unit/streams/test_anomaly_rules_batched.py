@@ -1,0 +1,75 @@
+"""The detectors fold a batch key by key to exactly what one event at a time gives.
+
+Each key's events are read as a stretch of columns gathered once per batch
+(:mod:`streams.key_runs`); an hour's contributors too where none of the key's
+events between them was left out (late for the hour), else one by one; an
+agent's tool calls (no tokens) are left out of its token drift.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from streams.aggregation import Counted
+from streams.anomalies import HourlySpikeSettings, RequestCostSettings, TokenDriftSettings
+from streams.anomaly_rules import AnomalyRules, AnomalySettings
+from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
+from tests.unit.streams.test_spend_rules import NOW, Records, run, spend
+
+START = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def watching() -> SpendRules:
+    return SpendRules(
+        BudgetBook(),
+        budget_rules(Decimal(20), Decimal(10), Decimal(20)),
+        LimitSettings(request_cost=None, task_tokens=None),
+        now=lambda: NOW,
+        anomalies=AnomalyRules(
+            AnomalySettings(
+                request_cost=RequestCostSettings(min_requests=10, min_days=1),
+                hourly=HourlySpikeSettings(),
+                token_drift=TokenDriftSettings(),
+            )
+        ),
+    )
+
+
+def traffic(seed: int, n: int) -> list[Counted]:
+    """Three agents over two weeks and a day, out of time order here and there, some hours
+    runaway, a third of the events tool calls, many tasks."""
+    rng = random.Random(seed)
+    events: list[Counted] = []
+    for i in range(n):
+        minute = i * 15 * 24 * 60 // n - (rng.randrange(90) if rng.random() < 0.2 else 0)
+        when = START + timedelta(minutes=max(minute, 0), seconds=rng.randrange(60))
+        runaway = when.hour == 10 and when.day % 7 == 0
+        cost = Decimal(rng.randrange(1, 400 if runaway else 40)).scaleb(-rng.choice([2, 4]))
+        events.append(
+            spend(i + 1, str(cost), f"{when:%Y-%m-%dT%H:%M:%SZ}",
+                  agent=rng.choice(("support-bot", "coder", "triage")),
+                  task=f"task-{rng.randrange(60)}" if rng.random() < 0.7 else None,
+                  tokens=0 if rng.random() < 0.3 else rng.randrange(100, 3000 if runaway else 600),
+                  request=f"r{i}")
+        )  # fmt: skip
+    return events
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_batch_fires_the_same_alerts_and_leaves_the_same_records_as_its_events_one_by_one(
+    seed: int,
+) -> None:
+    events = traffic(seed, 3000)
+    batched, batched_records = watching(), Records()
+    alerts = [a for first in range(0, len(events), 500) for a in
+              run(batched, batched_records, events[first : first + 500]).alerts]  # fmt: skip
+    one_by_one, records = watching(), Records()
+    expected = [a for event in events for a in run(one_by_one, records, [event]).alerts]
+
+    assert [a.payload() for a in alerts] == [a.payload() for a in expected]
+    assert alerts  # the traffic does fire
+    assert batched_records.raw == records.raw

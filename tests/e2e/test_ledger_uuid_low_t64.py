@@ -31,6 +31,7 @@ EDGES = [
     "0B7E1F3C-5D2A-4F6E-9A1B-2C3D4E5F6A7B",
     "req-81f3",
 ]
+SORTING_KEY = "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'ledger'"
 EVERY_ROW = "SELECT event_id, event_uuid, source_offset FROM ledger FINAL ORDER BY source_offset"
 DAILY = "SELECT sum(events), sum(cost) FROM meter_days"
 
@@ -59,7 +60,7 @@ def codecs(client: Any) -> dict[str, str]:
 
 @pytest.fixture
 def database(services: Settings) -> Iterator[Settings]:
-    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_uuid_low_{secrets.token_hex(4)}"})
+    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_low_{secrets.token_hex(4)}"})
     yield fresh
     open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
 
@@ -74,13 +75,12 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_id_and_daily_value(
     client.insert("ledger", rows(EDGES + v7_ids(50, 1)), column_names=COLUMNS)
     client.insert("ledger", rows(v7_ids(50, 2), offset=1_000), column_names=COLUMNS)  # two parts
     before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
-    sorting_key = "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'ledger'"
-    key = client.query(sorting_key).result_rows
+    key = client.query(SORTING_KEY).result_rows
 
     monkeypatch.setattr(migrations, "ddl_files", lambda: every)
     assert "022_ledger_uuid_low_t64.sql" in migrate(database, log=lambda _: None)
     assert codecs(client)["event_uuid_low"] == "CODEC(T64, ZSTD(1))"
-    assert client.query(sorting_key).result_rows == key
+    assert client.query(SORTING_KEY).result_rows == key
     client.command("OPTIMIZE TABLE ledger FINAL")  # both parts rewritten with the new codec
     assert client.query(EVERY_ROW).result_rows == before
     assert client.query(DAILY).result_rows == daily

@@ -11,7 +11,7 @@
 -- partition its key hashes to, positions rising with time, 100 events a
 -- message, ingested 0.1-2 s after they occurred.
 INSERT INTO {table:Identifier} (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
-                    sku, unit, quantity, input_tokens, cached_input_tokens, output_tokens, cost,
+                    sku, unit, input_tokens, cached_input_tokens, output_tokens, quantity, cost,
                     currency, price_version, source_partition, source_offset, source_index,
                     ingested_at)
 SELECT

@@ -1,0 +1,19 @@
+-- The low half of a UUID event id kept in fewer bytes (issue #12: ledger
+-- bytes per row), chosen on the generated ledger (python -m bench.ledger_bytes;
+-- figures in bench/RESULTS.md, session 10). Only the codec changes: every
+-- value, type and name is as before, so nothing that writes or reads the
+-- ledger does, and the sorting key keeps its values and order.
+--
+-- A UUID's low 64 bits are random but for its variant, the top two bits,
+-- always 10 in an RFC 9562 id (v4 and v7 alike). No codec found that in the
+-- raw bytes (NONE 8.00 bytes a row, ZSTD alone 8.00). T64 transposes each 64
+-- values into 64 words of one bit position each, so those two bits become two
+-- constant 8-byte words per 512 bytes, which ZSTD then codes as repeats:
+-- 8.00 -> 7.76, as much as storing the bits XORed away (session 9's
+-- measure), with no copy of the table. ZSTD(1): ZSTD(3) is no smaller.
+--
+-- A codec applies to parts written or merged from now on; no part is
+-- rewritten now, so this runs at once at any size. A part already merged
+-- for good keeps its old codec until OPTIMIZE TABLE ledger FINAL rewrites it.
+-- Naming only the codec keeps the column's type and DEFAULT as they are.
+ALTER TABLE ledger MODIFY COLUMN event_uuid_low CODEC(T64, ZSTD(1))

@@ -59,8 +59,8 @@ def test_an_id_comes_back_exactly_as_sent_and_a_uuid_is_kept_in_16_bytes(databas
 def test_a_ledger_with_rows_is_laid_out_again_and_keeps_every_row_id_and_daily_value(
     database: Settings, migrate_only: MigrateOnly
 ) -> None:
-    # A database as it was before this layout: 016 applied, 015 not.
-    migrate_only(database, lambda p: not p.name.startswith(("015_", "017_", "018_")))
+    # A database as it was before this layout: 016 applied, 015 and every later one not.
+    migrate_only(database, lambda p: p.name < "015_" or p.name.startswith("016_"))
     client = open_client(database)
     written, columns = rows("event_id", [CANONICAL, UPPER, PLAIN])
     client.insert("ledger", written, column_names=columns)
@@ -68,7 +68,7 @@ def test_a_ledger_with_rows_is_laid_out_again_and_keeps_every_row_id_and_daily_v
     assert client.query(daily).result_rows == [(3, Decimal("0.03"), 2)]
 
     applied = migrate(database, log=lambda _: None)
-    assert [Path(name).name[:3] for name in applied] == ["015", "017", "018"]
+    assert [Path(name).name[:3] for name in applied][:3] == ["015", "017", "018"]
     ids = client.query("SELECT event_id, cost FROM ledger FINAL ORDER BY event_id").result_rows
     assert ids == [(UPPER, Decimal("0.01")), (CANONICAL, Decimal("0.01")), (PLAIN, Decimal("0.01"))]
     assert client.query(daily).result_rows == [(3, Decimal("0.03"), 2)]

@@ -5,19 +5,15 @@ ids of every kind come back exactly as sent from parts written with the new code
 from __future__ import annotations
 
 import random
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from costline import migrations
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.event_id import new_event_id
 from costline.migrations import migrate
+from tests.e2e.migration_steps import MigrateOnly
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "sku", "cost",
@@ -58,26 +54,16 @@ def codecs(client: Any) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def database(services: Settings) -> Iterator[Settings]:
-    fresh = services.model_copy(update={"clickhouse_database": f"costline_test_low_{secrets.token_hex(4)}"})
-    yield fresh
-    open_client(fresh, database="").command(f"DROP DATABASE IF EXISTS `{fresh.clickhouse_database}`")
-
-
 def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_id_and_daily_value(
-    database: Settings, monkeypatch: pytest.MonkeyPatch
+    database: Settings, migrate_only: MigrateOnly
 ) -> None:
-    every = migrations.ddl_files()
-    monkeypatch.setattr(migrations, "ddl_files", lambda: [p for p in every if p.name < "022_"])
-    migrate(database, log=lambda _: None)  # a database at 021
+    migrate_only(database, lambda ddl: ddl.name < "022_")  # a database at 021
     client = open_client(database)
     client.insert("ledger", rows(EDGES + v7_ids(50, 1)), column_names=COLUMNS)
     client.insert("ledger", rows(v7_ids(50, 2), offset=1_000), column_names=COLUMNS)  # two parts
     before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
     key = client.query(SORTING_KEY).result_rows
 
-    monkeypatch.setattr(migrations, "ddl_files", lambda: every)
     assert "022_ledger_uuid_low_t64.sql" in migrate(database, log=lambda _: None)
     assert codecs(client)["event_uuid_low"] == "CODEC(T64, ZSTD(1))"
     assert client.query(SORTING_KEY).result_rows == key

@@ -25,7 +25,6 @@ last line is JSON.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import copy
 import inspect
@@ -39,13 +38,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bench.workload import events, pack
+from bench import priced_workload as priced
 from costline.clickhouse import open_async_client
 from costline.config import Settings
-from schemas.prices import load_price_dir
 from streams import processor
-from streams.aggregation import Counted, fold, position
-from streams.decoding import decode_message
+from streams.aggregation import Counted, fold
 from streams.dedup import DedupIndex
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
@@ -56,22 +53,19 @@ _SINK_MODULES = ("native_block", "table_columns", "clickhouse_sink")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = priced.stage_arguments(__doc__)
     parser.add_argument("--base", default="4727d31", help="the commit to compare with")
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=10_000, help="events a worker batch")
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args(argv)
 
     base = _base_modules(args.base)
     settings = Settings()
-    catalog = PriceCatalog(load_price_dir(settings.prices_dir))
-    messages = [value for _, value in pack(events(args.events, span_s=10.0), 100)]
-    usage = [item.event for value in messages for item in decode_message(value) if item.event is not None]
+    catalog = priced.catalog(settings)
+    usage = priced.decoded_usage(args.events)
     run = uuid.uuid4().hex[:8]  # ids no earlier run stored
     unique = [e.model_copy(update={"event_id": f"{e.event_id}-{run}"}) for e in usage]
-    counted = [(0, position(i, 0), catalog.price(event)) for i, event in enumerate(usage)]
-    fresh = [(0, position(i, 0), catalog.price(event)) for i, event in enumerate(unique)]
+    counted = priced.counted(usage, catalog)
+    fresh = priced.counted(unique, catalog)
     cut = range(0, len(counted), args.batch)
     sink_batches = [
         (counted[i : i + args.batch], fold(counted[i : i + args.batch], (60, 3600), {}).changed) for i in cut

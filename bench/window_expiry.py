@@ -17,7 +17,6 @@ window. The changelog each sends is compared, record for record. The last line i
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import subprocess
 import sys
@@ -27,30 +26,24 @@ from typing import Any
 
 import orjson
 
-from bench.workload import events, pack
+from bench import priced_workload as priced
 from costline.config import Settings
-from schemas.prices import load_price_dir
 from streams import window_state
-from streams.aggregation import WindowAggregate, WindowKey, fold, position
-from streams.decoding import decode_message
-from streams.pricing import PriceCatalog
+from streams.aggregation import WindowAggregate, WindowKey, fold
 
 _STAGES = ("put", "reindex", "expire")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = priced.stage_arguments(__doc__)
     parser.add_argument("--base", default="main", help="the commit to compare with")
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=10_000, help="events a worker batch")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
 
     settings = Settings()
-    catalog = PriceCatalog(load_price_dir(settings.prices_dir))
-    messages = [value for _, value in pack(events(args.events, span_s=10.0), 100)]
-    usage = [item.event for value in messages for item in decode_message(value) if item.event is not None]
-    counted = [(i % 8, position(i, 0), catalog.price(event)) for i, event in enumerate(usage)]
+    catalog = priced.catalog(settings)
+    usage = priced.decoded_usage(args.events)
+    counted = priced.counted(usage, catalog, partitions=8)
     batches = [
         fold(counted[first : first + args.batch], (60, 3600), {}).changed
         for first in range(0, len(counted), args.batch)

@@ -11,33 +11,26 @@ the rows it writes stay in the local ``cost_windows``. The last line is JSON.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
 import orjson
 
-from bench.workload import events, pack
+from bench import priced_workload as priced
 from costline.clickhouse import open_async_client
 from costline.config import Settings
-from schemas.prices import load_price_dir
-from streams.aggregation import WindowAggregate, WindowKey, fold, position
-from streams.decoding import decode_message
-from streams.pricing import PriceCatalog
+from streams.aggregation import WindowAggregate, WindowKey, fold
 from streams.sinks.clickhouse_sink import ClickHouseSink
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=10_000, help="events a worker batch")
+    parser = priced.stage_arguments(__doc__)
     args = parser.parse_args(argv)
 
     settings = Settings()
-    catalog = PriceCatalog(load_price_dir(settings.prices_dir))
-    messages = [value for _, value in pack(events(args.events, span_s=10.0), 100)]
-    usage = [item.event for value in messages for item in decode_message(value) if item.event is not None]
-    counted = [(0, position(i, 0), catalog.price(event)) for i, event in enumerate(usage)]
+    catalog = priced.catalog(settings)
+    usage = priced.decoded_usage(args.events)
+    counted = priced.counted(usage, catalog)
     batches = [
         fold(counted[first : first + args.batch], (60, 3600), {}).changed
         for first in range(0, len(counted), args.batch)

@@ -365,9 +365,7 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
         client.command(f"TRUNCATE TABLE {table}")
     client.command("DROP TABLE IF EXISTS ledger_generated")
     client.command("CREATE TABLE ledger_generated AS ledger")
-    generate = Template((BENCH_SQL / "generate_ledger.sql").read_text()).substitute(
-        ingested_column=ingested_column(client)
-    )
+    generate = generate_statement(ingested_column(client))
     fill = [q for q in (BENCH_SQL / "fill_views.sql").read_text().split(";") if q.strip()]
     chunk = 10_000_000
     for first in range(0, rows, chunk):
@@ -400,6 +398,12 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
     client.command("DROP TABLE ledger_generated")
     if views:
         check_views(client)
+
+
+def generate_statement(ingested_column: str) -> str:
+    """bench/sql/generate_ledger.sql, giving the ingestion time in ``ingested_column``."""
+    text = (BENCH_SQL / "generate_ledger.sql").read_text()
+    return Template(text).substitute(ingested_column=ingested_column)
 
 
 def ingested_column(client: Client) -> str:

@@ -19,16 +19,21 @@
 -- taken the same way both ways, so the sum is the time as sent. A writer
 -- naming no time gets 1970-01-01 00:00:00.000, as ingested_at had no DEFAULT.
 --
--- A column leaves the table, so as in 015 and 018 the rows are copied into
--- ledger_023 and the two tables swapped atomically (EXCHANGE TABLES): the
--- views on ledger follow the name, the copy feeds none of them, and rows a
--- running worker wrote to the old table during the copy are copied once more
--- after the swap (those not yet in the new one, by Kafka position); meter_days'
--- overlap check (016) sees them as a replay, so nothing is counted twice. A
--- worker of before this migration names ingested_at and is refused after the
--- swap (its batch is retried, not lost): stop workers, migrate, then start
--- the new ones. The copy takes the id's stored halves as they are, so no id
--- is parsed again.
+-- ALTER cannot turn the stored column into the ALIAS in one step (the lag's
+-- DEFAULT reads the column it replaces: a cycle), and several steps would
+-- leave readers and the event_ids view a ledger with no ingested_at between
+-- them. So as in 015 and 018 the rows are copied into ledger_023 and the two
+-- tables swapped atomically (EXCHANGE TABLES): the views on ledger follow
+-- the name, the copy feeds none of them, and rows a running worker wrote to
+-- the old table during the copy are copied once more after the swap (those
+-- not yet in the new one, by Kafka position); meter_days' overlap check
+-- (016) sees them as a replay, so nothing is counted twice. A
+-- worker of before this migration names ingested_at, which the swap leaves
+-- no insert can name: its stream waits for the operator with the batch
+-- uncommitted (a schema error, streams/sinks/errors.py), so stop workers,
+-- migrate, then start the new ones. The copy takes the id's stored halves as
+-- they are, so no id is parsed again. Copying takes about a minute per 10M
+-- rows here.
 CREATE TABLE ledger_023
 (
     event_id_sent             String EPHEMERAL,

@@ -40,7 +40,6 @@ COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "user_id",
            "source_partition", "source_offset", "ingested_at_sent"]  # fmt: skip
 # A writer's names before 023 (since, ingested_at is an ALIAS of a stored lag; writers name ingested_at_sent).
 COLUMNS_BEFORE_023 = [*COLUMNS[:-1], "ingested_at"]
-NOT_STORED = ("EPHEMERAL",)
 DAILY = (
     "SELECT customer_id, day, kind, sum(events), sum(cost), uniqExactIfMerge(user_ids) FROM meter_days "
     "GROUP BY customer_id, day, kind ORDER BY customer_id, day, kind"
@@ -85,7 +84,7 @@ def readable_columns(client: Client) -> list[str]:
             "SELECT name, default_kind FROM system.columns "
             "WHERE database = currentDatabase() AND table = 'ledger' ORDER BY position"
         ).result_rows
-        if kind not in NOT_STORED
+        if kind != "EPHEMERAL"  # written, never read
     ]
 
 

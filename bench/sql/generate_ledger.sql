@@ -9,11 +9,12 @@
 -- costline.event_id.new_event_id makes them; 'v4': random), the kind mix
 -- with each kind's own SKUs and units, tokens only on model calls, costs to the pico-dollar, a customer's events on the
 -- partition its key hashes to, positions rising with time, 100 events a
--- message, ingested 0.1-2 s after they occurred.
+-- message, ingested 0.1-2 s after they occurred (bench/run.py names the
+-- column a writer gives that time in: ingested_at_sent from migration 023 on).
 INSERT INTO {table:Identifier} (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
                     sku, unit, input_tokens, cached_input_tokens, output_tokens, quantity, cost,
                     currency, price_version, source_partition, source_offset, source_index,
-                    ingested_at)
+                    $ingested_column)
 SELECT
     -- v7: the v4 id's last 21 characters keep its variant and random bits
     if({ids:String} = 'v7',
@@ -48,7 +49,7 @@ SELECT
     if(kind = 'llm', 50 + rand(7) % 1950, 0) AS output_tokens,
     toDecimal128(multiIf(kind = 'llm', input_tokens + output_tokens, kind = 'embedding', 100 + rand(8) % 3900,
                          1 + rand(8) % 5), 12) AS quantity,
-    -- integer pico-dollars: model calls up to ~$0.1, the rest a few cents or less
+    -- integer pico-dollars: model calls up to ~10 cents, the rest a few cents or less
     toDecimal128(multiIf(kind = 'llm', (input_tokens * 2500 + output_tokens * 10000) * 1000,
                          kind = 'outcome', 0, (rand(10) % 5000000) * 1000), 12) / 1000000000000 AS cost,
     'USD' AS currency,

@@ -91,7 +91,7 @@ LEDGER_COLUMNS = (
     "source_partition",
     "source_offset",
     "source_index",
-    "ingested_at",
+    "ingested_at_sent",  # stored as a lag after occurred_at (sql/ddl/023_ledger_ingested_lag.sql)
     "service_tier",
     "corrects",
     "reprice_run",

@@ -38,7 +38,7 @@ from streams.window_batch import EventColumns
 # Each column a sequence or a NumPy array of its values.
 Columns = dict[str, Any]
 
-# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015, 019): the
+# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015, 019, 023): the
 # sink writes a table's block itself only while the server describes exactly these.
 LEDGER_TYPES = {
     "event_id_sent": "String",
@@ -70,7 +70,7 @@ LEDGER_TYPES = {
     "source_partition": "UInt16",
     "source_offset": "UInt64",
     "source_index": "UInt16",
-    "ingested_at": "DateTime64(3, 'UTC')",
+    "ingested_at_sent": "DateTime64(3, 'UTC')",
     "service_tier": "LowCardinality(String)",
     "corrects": "String",
     "reprice_run": "LowCardinality(String)",
@@ -207,7 +207,7 @@ def ledger_columns(
         cost=_costs(priced, cost_pico),
         currency=["USD"] * rows,
         source_partition=partitions,
-        ingested_at=[now] * rows,
+        ingested_at_sent=[now] * rows,
         **_kinds(events, fields, list(kind)),
         **_positions(positions),
     )

@@ -34,8 +34,10 @@ COLUMNS = [
     "cost",
     "source_partition",
     "source_offset",
-    "ingested_at",
+    "ingested_at_sent",
 ]
+# A writer's names before 023 (since, ingested_at is an ALIAS of a stored lag; writers name ingested_at_sent).
+COLUMNS_BEFORE_023 = [*COLUMNS[:-1], "ingested_at"]
 EVERY_ROW = "SELECT event_id, user_id, cost, ingested_at FROM ledger FINAL ORDER BY event_id"
 DAILY = "SELECT sum(events), sum(cost), uniqExactIfMerge(user_ids) FROM meter_days"
 
@@ -65,8 +67,8 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_sum_and_daily_value(
 ) -> None:
     migrate_only(database, lambda p: p.name < "019_")  # a database at 018
     client = open_client(database)
-    client.insert("ledger", rows(30), column_names=COLUMNS)
-    client.insert("ledger", rows(30, offset=1_000), column_names=COLUMNS)  # two parts
+    client.insert("ledger", rows(30), column_names=COLUMNS_BEFORE_023)
+    client.insert("ledger", rows(30, offset=1_000), column_names=COLUMNS_BEFORE_023)  # two parts
     before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
     assert daily == [(60, Decimal("0.000000000930"), 2)]
 

@@ -23,7 +23,9 @@ UPPER = V4.upper()
 PLAIN = "req-81f3"
 EVERY_KIND = [V7, V7_MADE_EARLIER, V4, UPPER, PLAIN]
 COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "user_id", "kind", "sku", "cost",
-           "source_partition", "source_offset", "ingested_at"]  # fmt: skip
+           "source_partition", "source_offset", "ingested_at_sent"]  # fmt: skip
+# A writer's names before 023 (since, ingested_at is an ALIAS of a stored lag; writers name ingested_at_sent).
+COLUMNS_BEFORE_023 = [*COLUMNS[:-1], "ingested_at"]
 
 
 def rows(ids: list[str], offset: int = 0) -> list[list[Any]]:
@@ -80,7 +82,7 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_id_and_daily_value(
 ) -> None:
     migrate_only(database, lambda p: p.name < "018_")  # a database at 017
     client = open_client(database)
-    client.insert("ledger", rows(EVERY_KIND), column_names=COLUMNS)
+    client.insert("ledger", rows(EVERY_KIND), column_names=COLUMNS_BEFORE_023)
     daily = "SELECT sum(events), sum(cost), uniqExactIfMerge(user_ids) FROM meter_days"
     assert client.query(daily).result_rows == [(5, Decimal("0.05"), 2)]
 

@@ -20,9 +20,12 @@ PLAIN = "bench-1-2"
 AT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
-def rows(id_column: str, ids: list[str], offset: int = 0) -> tuple[list[list[Any]], list[str]]:
+def rows(
+    id_column: str, ids: list[str], offset: int = 0, time_column: str = "ingested_at_sent"
+) -> tuple[list[list[Any]], list[str]]:
+    """``time_column``: ingested_at until 023 kept the time as a lag (writers name ingested_at_sent since)."""
     columns = [id_column, "occurred_at", "customer_id", "agent_id", "user_id", "kind", "sku", "cost",
-               "source_partition", "source_offset", "ingested_at"]  # fmt: skip
+               "source_partition", "source_offset", time_column]  # fmt: skip
     return [
         [
             event_id,
@@ -62,7 +65,7 @@ def test_a_ledger_with_rows_is_laid_out_again_and_keeps_every_row_id_and_daily_v
     # A database as it was before this layout: 016 applied, 015 and every later one not.
     migrate_only(database, lambda p: p.name < "015_" or p.name.startswith("016_"))
     client = open_client(database)
-    written, columns = rows("event_id", [CANONICAL, UPPER, PLAIN])
+    written, columns = rows("event_id", [CANONICAL, UPPER, PLAIN], time_column="ingested_at")
     client.insert("ledger", written, column_names=columns)
     daily = "SELECT sum(events), sum(cost), uniqExactIfMerge(user_ids) FROM meter_days"
     assert client.query(daily).result_rows == [(3, Decimal("0.03"), 2)]

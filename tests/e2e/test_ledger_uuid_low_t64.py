@@ -17,7 +17,9 @@ from tests.e2e.migration_steps import MigrateOnly
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "sku", "cost",
-           "source_partition", "source_offset", "ingested_at"]  # fmt: skip
+           "source_partition", "source_offset", "ingested_at_sent"]  # fmt: skip
+# A writer's names before 023 (since, ingested_at is an ALIAS of a stored lag; writers name ingested_at_sent).
+COLUMNS_BEFORE_023 = [*COLUMNS[:-1], "ingested_at"]
 # A low half of every extreme (all bits clear, all set, the variant alone) beside v7, v4 and other ids.
 EDGES = [
     "00000000-0000-7000-0000-000000000000",
@@ -59,8 +61,8 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_id_and_daily_value(
 ) -> None:
     migrate_only(database, lambda ddl: ddl.name < "022_")  # a database at 021
     client = open_client(database)
-    client.insert("ledger", rows(EDGES + v7_ids(50, 1)), column_names=COLUMNS)
-    client.insert("ledger", rows(v7_ids(50, 2), offset=1_000), column_names=COLUMNS)  # two parts
+    client.insert("ledger", rows(EDGES + v7_ids(50, 1)), column_names=COLUMNS_BEFORE_023)
+    client.insert("ledger", rows(v7_ids(50, 2), offset=1_000), column_names=COLUMNS_BEFORE_023)  # two parts
     before, daily = client.query(EVERY_ROW).result_rows, client.query(DAILY).result_rows
     key = client.query(SORTING_KEY).result_rows
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import cpu
 from bench.columnar import blocks
@@ -53,6 +53,7 @@ from costline.clickhouse import open_async_client, open_client
 from costline.config import Settings, get_settings
 from costline.dev import local_servers
 from costline.dev.harness import Pipeline
+from costline.kafka import changelog_topic, ensure_topics
 from costline.kafka_auth import client_security
 from costline.migrations import migrate
 from schemas.prices import load_price_dir
@@ -64,7 +65,7 @@ from streams.sinks.clickhouse_sink import ClickHouseSink
 from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES
 
 READY = "floor ready"
-STAGES = ("decode_price", "dedup", "windows", "spend", "encode", "insert", "commit")
+STAGES = ("decode_price", "dedup", "windows", "spend", "encode", "insert", "changelog", "commit")
 # An event may say it occurred this far after it was first counted (streams.processor's).
 _FUTURE_SLACK_S = 3600.0
 
@@ -72,9 +73,13 @@ _FUTURE_SLACK_S = 3600.0
 class Floor:
     """One batch at a time: the worker's stages, each over columns."""
 
-    def __init__(self, settings: Settings, sink: ClickHouseSink, catalog: PriceCatalog) -> None:
+    def __init__(
+        self, settings: Settings, sink: ClickHouseSink, catalog: PriceCatalog, producer: AIOKafkaProducer
+    ) -> None:
         self.settings = settings
         self.sink = sink
+        self.producer = producer
+        self.changelog_topic = changelog_topic(settings)
         self.book = RateBook(catalog)
         self.bounds = TimeBounds.from_settings(settings)
         self.dedup = DedupIndex(settings.dedup_horizon_s)
@@ -117,10 +122,28 @@ class Floor:
             if changed.keys:
                 await self._send("cost_windows", list(WINDOW_TYPES), windows)
             await self.sink.insert("dead_letters", [letter.row() for letter in decoded.dead])
+        with self.stage("changelog"):
+            await self.send_changelog(blocks.changelog_records(changed, self.windows))
         self.counted += len(batch)
         self.slow_messages += decoded.slow_messages
         self.dead_letters += len(decoded.dead)
         return len(batch)
+
+    async def send_changelog(self, records: dict[int, list[tuple[bytes, bytes]]]) -> None:
+        """The changed windows to the changelog, each on its partition, acknowledged before the commit
+        (as streams.window_state.ChangelogWriter sends them, and Faust flushes before committing)."""
+        sent = []
+        for partition, pairs in records.items():
+            batch = self.producer.create_batch()
+            for key, value in pairs:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    sent.append(
+                        await self.producer.send_batch(batch, self.changelog_topic, partition=partition)
+                    )
+                    batch = self.producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+            sent.append(await self.producer.send_batch(batch, self.changelog_topic, partition=partition))
+        await asyncio.gather(*sent)
 
     async def _send(self, table: str, columns: list[str], body: bytes) -> None:
         await self.sink.client.raw_insert(table, columns, insert_block=body, fmt="Native", compression="lz4")
@@ -177,7 +200,11 @@ async def run_floor(
 ) -> None:
     """The child: consume ``topic`` until ``target`` events are counted, write the stages to ``out``."""
     catalog = PriceCatalog(load_price_dir(settings.prices_dir))
-    floor = Floor(settings, ClickHouseSink(await open_async_client(settings)), catalog)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, **client_security(settings), acks="all", linger_ms=5
+    )
+    await producer.start()
+    floor = Floor(settings, ClickHouseSink(await open_async_client(settings)), catalog, producer)
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -217,15 +244,20 @@ async def run_floor(
     }
     out.write_text(json.dumps(figures))
     await consumer.stop()
+    await producer.stop()
     await asyncio.Event().wait()  # CPU is read from /proc by the parent; it ends this process
 
 
 def floor_end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int) -> dict[str, Any]:
     """The floor on ``p``'s topic, with a database and consumer group of its own; its figures."""
     settings = p.settings.model_copy(
-        update={"clickhouse_database": p.settings.clickhouse_database + "_floor"}
+        update={
+            "clickhouse_database": p.settings.clickhouse_database + "_floor",
+            "app_id": p.settings.app_id + "-floor",
+        }
     )
     migrate(settings, log=lambda _: None)
+    asyncio.run(ensure_topics(settings))  # the floor's own windows changelog
     client = open_client(settings)
     out = settings.home / f"{settings.clickhouse_database}.json"
     out.unlink(missing_ok=True)
@@ -243,6 +275,7 @@ def floor_end_to_end(p: Pipeline, n: int, expected: Decimal, batch_max: int) -> 
     env = {
         **os.environ,
         "COSTLINE_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "COSTLINE_APP_ID": settings.app_id,
         **{f"COSTLINE_{k.upper()}": str(v) for k, v in _bounds(settings).items()},
     }
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import lz4.frame
@@ -134,4 +135,32 @@ def window_block(changed: Changed, store: WindowStore, now: datetime) -> bytes:
 
 def body(*blocks: bytes) -> bytes:
     """An insert's body: its blocks, LZ4-framed as the worker sends them."""
-    return lz4.frame.compress(b"".join(blocks))
+    compressed: bytes = lz4.frame.compress(b"".join(blocks))
+    return compressed
+
+
+# Categories whose quantity pricing keeps at the ledger's scale (seconds, minutes, GB-months): their
+# windows' Decimal sums have its 12 places; every other quantity is a whole number (exponent 0).
+_SCALED_QUANTITIES = frozenset({"compute", "storage", "human_review"})
+_PICO = 10**12
+
+
+def changelog_records(changed: Changed, store: WindowStore) -> dict[int, list[tuple[bytes, bytes]]]:
+    """Each changed window's changelog record (``WindowKey.encode()``, ``WindowAggregate.encode()``'s
+    bytes), by the partition it is changelogged to: the worker's table, record for record."""
+    records: dict[int, list[tuple[bytes, bytes]]] = {}
+    sums = store.sums[changed.slots].tolist()
+    versions = store.version[changed.slots].tolist()
+    partitions = store.partition[changed.slots].tolist()
+    for key, values, version, partition in zip(changed.keys, sums, versions, partitions, strict=True):
+        customer, agent, category, size, start = key
+        quantity = values[2]
+        text = (
+            str(Decimal(quantity).scaleb(-12)) if category in _SCALED_QUANTITIES else str(quantity // _PICO)
+        )
+        value = b"p%d,%d,%b,%d,%d,%d,%d,%d,%d,%d,%d,%d" % (
+            values[0], values[1], text.encode(), *values[3:], version, partition,
+        )  # fmt: skip
+        raw_key = "\x1f".join((customer, agent, category, str(size), str(start))).encode()
+        records.setdefault(partition, []).append((raw_key, value))
+    return records

@@ -53,14 +53,14 @@ class Grouping:
         if not len(self.starts):
             return np.zeros(0, np.int64)
         ordered = values[self.order]
-        if ordered.dtype == object:
-            return np.add.reduceat(ordered, self.starts)
-        largest = max(int(ordered.max()), -int(ordered.min()))
-        if largest * len(ordered) <= _INT64_MAX:
-            return np.add.reduceat(ordered, self.starts)
+        largest = 0 if ordered.dtype == object else max(int(ordered.max()), -int(ordered.min()))
+        if ordered.dtype == object or largest * len(ordered) <= _INT64_MAX:
+            sums: Money = np.add.reduceat(ordered, self.starts)
+            return sums
         high = np.add.reduceat(ordered >> 32, self.starts).astype(object)
         low = np.add.reduceat(ordered & _LOW, self.starts).astype(object)
-        return high * (1 << 32) + low
+        joined: Money = high * (1 << 32) + low
+        return joined
 
     def max(self, values: Ints) -> Ints:
         return np.maximum.reduceat(values[self.order], self.starts) if len(self.starts) else values[:0]

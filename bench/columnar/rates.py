@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -47,6 +48,7 @@ Money = npt.NDArray[Any]  # int64, or object (Python ints) where a value may pas
 PICO = 10**12
 _INT64_MAX = 2**63 - 1
 _WIDE = Context(prec=50)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_SECONDS_UNITS = int(MAX_SECONDS) * PICO
 # The ledger's price columns, a combination a row: what LOW_CARDINALITY_GROUP writes.
 Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version
@@ -159,7 +161,8 @@ def _half_even(numerator: Money, denominator: int) -> Money:
     """``numerator / denominator`` rounded half-even (numerators are not negative)."""
     quotient, rest = numerator // denominator, numerator % denominator  # divmod has no object loop
     twice = rest * 2
-    return quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
+    rounded: Money = quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
+    return rounded
 
 
 def _put(priced: PricedColumns, rows: Ints, cost: Money, quantity: Money) -> None:
@@ -191,7 +194,8 @@ def _llm(
             priced.declined[kind.rows[mine]] = True
             continue
         for version, price, where in found:
-            rates = text_rates(price) if price.per_request is None else None  # type: ignore[union-attr]
+            assert isinstance(price, LlmPrice)  # _versions checked the class
+            rates = text_rates(price) if price.per_request is None else None
             chosen = mine[where]
             if rates is None:
                 priced.declined[kind.rows[chosen]] = True
@@ -228,9 +232,12 @@ def _per_unit(meter: str, sku_field: str, count_field: str, unit: str, price_typ
         at = wire.occurred_us[kind.rows]
         for sku, mine in _by_sku(kind.fields[sku_field]):
             found = _versions(book, meter, sku, at[mine], price_type)
-            for version, price_of, where in found or [("", None, mine)]:
-                chosen = mine[where] if found else mine
-                rate = None if price_of is None else _unit_rate(price_of)
+            if found is None:
+                priced.declined[kind.rows[mine]] = True
+                continue
+            for version, price_of, where in found:
+                chosen = mine[where]
+                rate = _unit_rate(price_of)
                 if rate is None:
                     priced.declined[kind.rows[chosen]] = True
                     continue
@@ -286,9 +293,12 @@ def _timed(meter: str, field: str, unit: str, price_type: type[Any], per: int) -
         at = wire.occurred_us[kind.rows]
         for sku, mine in _by_sku(kind.fields["sku"]):
             found = _versions(book, meter, sku, at[mine], price_type)
-            for version, price_of, where in found or [("", None, mine)]:
-                chosen = mine[where] if found else mine
-                rate = None if price_of is None else unit_rate_pico(getattr(price_of, _RATE[meter]))
+            if found is None:
+                priced.declined[kind.rows[mine]] = True
+                continue
+            for version, price_of, where in found:
+                chosen = mine[where]
+                rate = unit_rate_pico(getattr(price_of, _RATE[meter]))
                 if rate is None:
                     priced.declined[kind.rows[chosen]] = True
                     continue
@@ -333,7 +343,8 @@ def _storage(
 
 def _units(amount: Decimal) -> int:
     """An amount kept at the ledger's scale (pricing's ``_keep``) as units of 1e-12."""
-    return int(amount.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=_WIDE).scaleb(12, _WIDE))
+    units: int = int(amount.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=_WIDE).scaleb(12, _WIDE))
+    return units
 
 
 def _outcome(
@@ -348,8 +359,8 @@ def _outcome(
         priced.combo[kind.rows[mine]] = _combo(n, ("outcome", "", sku, "", "outcomes", ""))
 
 
-def _micros(at: Any) -> int:
-    return int(at.timestamp()) * 1_000_000 + at.microsecond
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 _PRICERS = {

@@ -39,7 +39,8 @@ def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
     ok = lengths >= _BASE + 1
 
     def at(offset: int | Ints) -> Ints:
-        return data[starts + offset].astype(np.int64)
+        found: Ints = data[starts + offset].astype(np.int64)
+        return found
 
     def digits(*offsets: int) -> Ints:
         value = np.zeros(n, np.int64)
@@ -52,15 +53,15 @@ def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
 
     year, month, day = digits(0, 1, 2, 3), digits(5, 6), digits(8, 9)
     hour, minute, second = digits(11, 12), digits(14, 15), digits(17, 18)
-    for offset, char in _FIXED.items():
-        ok &= at(offset) == ord(char)
+    for place, separator in _FIXED.items():
+        ok &= at(place) == ord(separator)
     last = data[np.maximum(ends - 1, 0)]
     zulu = last == ord("Z")
-    offset = np.ones(n, np.bool_)
-    for back, char in enumerate(reversed(_OFFSET), 1):
-        offset &= data[np.maximum(ends - back, 0)] == char
+    utc_offset = np.ones(n, np.bool_)
+    for back, code in enumerate(reversed(_OFFSET), 1):
+        utc_offset &= data[np.maximum(ends - back, 0)] == code
     fraction = lengths - _BASE - np.where(zulu, 1, 6)  # the point and its digits
-    ok &= (zulu | offset) & ((fraction == 0) | ((fraction >= 2) & (fraction <= 7)))
+    ok &= (zulu | utc_offset) & ((fraction == 0) | ((fraction >= 2) & (fraction <= 7)))
     micro = np.zeros(n, np.int64)
     has_fraction = fraction > 0
     ok &= ~has_fraction | (at(_BASE) == ord("."))

@@ -117,7 +117,7 @@ KINDS: dict[type[Any], str] = {
     HumanReview: "human_review",
     Outcome: "outcome",
 }
-_KIND_NUMBER = {cls: number for number, cls in enumerate(KINDS)}
+_KIND_NUMBER: dict[type[Any], int] = {cls: number for number, cls in enumerate(KINDS)}
 # Per kind: the fields of its own.
 _OWN: dict[type[Any], tuple[str, ...]] = {
     cls: tuple(f for f in cls.__struct_fields__ if f not in _Event.__struct_fields__) for cls in KINDS
@@ -128,7 +128,7 @@ _OPTIONAL: dict[type[Any], frozenset[str]] = {
 }
 _REQUIRED = {cls: frozenset(_OWN[cls]) - _OPTIONAL[cls] for cls in KINDS}
 # The JSON strings every event of a kind holds for its required fields: keys, and text values.
-_FIXED_STRINGS = {
+_FIXED_STRINGS: dict[type[Any], int] = {
     Llm: 6,
     Tool: 2,
     Embedding: 3,
@@ -183,17 +183,13 @@ def decode_batch(
     slow: set[int] = set()
     fast = [i for i, v in enumerate(values) if v[:1] == b"[" and b"\\" not in v]
     slow.update(set(range(len(values))) - set(fast))
-    lists = _read([values[i] for i in fast])
-    taken = [
-        i
-        for i, events in zip(fast, lists, strict=True)
-        if events is not None and 0 < len(events) <= MAX_EVENTS_PER_MESSAGE
-    ]
+    taken: list[int] = []
+    lists: list[list[Event]] = []
+    for i, events in zip(fast, _read([values[i] for i in fast]), strict=True):
+        if events is not None and 0 < len(events) <= MAX_EVENTS_PER_MESSAGE:
+            taken.append(i)
+            lists.append(events)
     slow.update(set(fast) - set(taken))
-    if len(taken) != len(fast):
-        lists = [
-            events for events in lists if events is not None and 0 < len(events) <= MAX_EVENTS_PER_MESSAGE
-        ]
     columns, bad = _columns(lists, np.array(taken, np.int64), values, keys, bounds_us)
     if len(bad):
         slow.update(bad.tolist())

@@ -76,8 +76,9 @@ def _worker_row(priced: Any) -> tuple[Any, ...]:
     occurred_us = (event.occurred_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     return (
         to_pico(priced.cost), to_pico(priced.quantity), priced.category, priced.provider, priced.sku,
-        priced.model_sent, priced.unit, priced.price_version, event.customer_id, event.agent_id, event.event_id,
-        occurred_us, (tokens.input, tokens.cached_input, tokens.cache_write, tokens.output, tokens.reasoning),
+        priced.model_sent, priced.unit, priced.price_version, event.customer_id, event.agent_id,
+        event.event_id, occurred_us,
+        (tokens.input, tokens.cached_input, tokens.cache_write, tokens.output, tokens.reasoning),
     )  # fmt: skip
 
 

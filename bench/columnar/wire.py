@@ -1,0 +1,428 @@
+"""A batch's JSON-array messages as columns: one msgspec read of the whole batch, checks a column at a time.
+
+Each event becomes a msgspec Struct (C, no pydantic), read into a list a field
+at a time; every check of the contract then runs over a column, or over its
+distinct values (customers, agents, SKUs). Only what the worker's fast path
+admits is admitted here (``streams.event_fast_path``): the common kinds with
+their plain fields, UTC times, plain-digit amounts, no escapes. A message with
+anything else (an odd field, a bad event, a wrong key, a duplicate key) is
+handed back whole as *slow*: the caller decodes it with the worker's own
+:func:`streams.intake.decode_and_price`, so its dead letters are the worker's,
+reasons and all. This module never rejects an event; it only declines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import attrgetter, is_not
+from typing import Annotated, Any, Literal
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from msgspec import UNSET, Meta, UnsetType
+
+from bench.columnar.times import parse_utc
+from schemas.events import (
+    MAX_ATTRIBUTE_KEY_CHARS,
+    MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES,
+    MAX_BYTES,
+    MAX_COUNT,
+    MAX_TOKENS,
+)
+from streams.decoding import MAX_EVENTS_PER_MESSAGE
+
+Ints = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
+
+Id = Annotated[str, Meta(min_length=1, max_length=256)]
+Sku = Annotated[str, Meta(min_length=1, max_length=128)]
+Tokens = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
+Amount = str | int  # seconds and minutes: plain digits as text, or a JSON integer
+
+
+class _Event(msgspec.Struct, tag_field="kind", forbid_unknown_fields=True, kw_only=True, gc=False):
+    event_id: Id
+    occurred_at: str
+    customer_id: Id
+    agent_id: Id
+    schema_version: Literal[1] | UnsetType = UNSET
+    user_id: Id | UnsetType | None = UNSET
+    task_id: Id | UnsetType | None = UNSET
+    request_id: Id | UnsetType | None = UNSET
+    attributes: dict[str, str] | UnsetType = UNSET
+
+
+class Llm(_Event, tag="llm"):
+    provider: Sku
+    model: Sku
+    input_tokens: Tokens
+    output_tokens: Tokens
+    cached_input_tokens: Tokens | UnsetType = UNSET
+    cache_write_tokens: Tokens | UnsetType = UNSET
+    reasoning_tokens: Tokens | UnsetType = UNSET
+
+
+class Tool(_Event, tag="tool"):
+    tool: Sku
+    calls: Count | UnsetType = UNSET
+
+
+class Embedding(_Event, tag="embedding"):
+    model: Sku
+    tokens: Tokens
+
+
+class VectorQuery(_Event, tag="vector_query"):
+    provider: Sku
+    queries: Count | UnsetType = UNSET
+
+
+class Compute(_Event, tag="compute"):
+    sku: Sku
+    seconds: Amount
+
+
+class Storage(_Event, tag="storage"):
+    sku: Sku
+    bytes: Annotated[int, Meta(ge=0, le=MAX_BYTES)]
+    seconds: Amount
+
+
+class HumanReview(_Event, tag="human_review"):
+    sku: Sku
+    minutes: Amount
+
+
+class Outcome(_Event, tag="outcome"):
+    outcome_type: Sku
+    quantity: Count | UnsetType = UNSET
+    currency: str | UnsetType = UNSET
+    success: bool | UnsetType = UNSET
+
+
+Event = Llm | Tool | Embedding | VectorQuery | Compute | Storage | HumanReview | Outcome
+KINDS: dict[type[Any], str] = {
+    Llm: "llm",
+    Tool: "tool",
+    Embedding: "embedding",
+    VectorQuery: "vector_query",
+    Compute: "compute",
+    Storage: "storage",
+    HumanReview: "human_review",
+    Outcome: "outcome",
+}
+_KIND_NUMBER: dict[type[Any], int] = {cls: number for number, cls in enumerate(KINDS)}
+# Per kind: the fields of its own.
+_OWN: dict[type[Any], tuple[str, ...]] = {
+    cls: tuple(f for f in cls.__struct_fields__ if f not in _Event.__struct_fields__) for cls in KINDS
+}
+# Per kind: its own fields that may be left out.
+_OPTIONAL: dict[type[Any], frozenset[str]] = {
+    cls: frozenset(cls.__struct_fields__[-len(cls.__struct_defaults__) :]) & set(_OWN[cls]) for cls in KINDS
+}
+_REQUIRED = {cls: frozenset(_OWN[cls]) - _OPTIONAL[cls] for cls in KINDS}
+# The JSON strings every event of a kind holds for its required fields: keys, and text values.
+_FIXED_STRINGS: dict[type[Any], int] = {
+    Llm: 6,
+    Tool: 2,
+    Embedding: 3,
+    VectorQuery: 2,
+    Compute: 3,
+    Storage: 4,
+    HumanReview: 3,
+    Outcome: 2,
+}
+_OPTIONAL_IDS = ("user_id", "task_id", "request_id")
+_BATCH = msgspec.json.Decoder(list[list[Event]])
+_MESSAGE = msgspec.json.Decoder(list[Event])
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_COMMON = [attrgetter(name) for name in ("event_id", "occurred_at", "customer_id", "agent_id")]
+
+
+@dataclass(slots=True)
+class KindRows:
+    """The events of one kind: their rows in the batch, and each of the kind's own fields as a list."""
+
+    rows: Ints
+    fields: dict[str, list[Any]]
+
+
+@dataclass(slots=True)
+class WireColumns:
+    """The events of a batch's fast messages, column by column, in message order."""
+
+    message: Ints  # each event's message, an index into the batch
+    index: Ints  # its place in the message
+    kind: Ints  # a number of KINDS' order
+    event_ids: list[str]
+    customers: list[str]
+    agents: list[str]
+    occurred_us: Ints
+    optional_ids: dict[str, list[str]]  # user_id, task_id, request_id: '' for none
+    attributes: list[dict[str, str]] | None  # None: no event has any
+    kinds: dict[str, KindRows] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.message)
+
+
+def decode_batch(
+    values: Sequence[bytes], keys: Sequence[bytes | None], bounds_us: tuple[Ints, Ints] | None
+) -> tuple[WireColumns, list[int]]:
+    """The events of every message this module admits as columns, and the other messages' indices.
+
+    ``bounds_us``: the earliest and latest ``occurred_at`` each message admits (from its broker time).
+    """
+    slow: set[int] = set()
+    fast = [i for i, v in enumerate(values) if v[:1] == b"[" and b"\\" not in v]
+    slow.update(set(range(len(values))) - set(fast))
+    taken: list[int] = []
+    lists: list[list[Event]] = []
+    for i, events in zip(fast, _read([values[i] for i in fast]), strict=True):
+        if events is not None and 0 < len(events) <= MAX_EVENTS_PER_MESSAGE:
+            taken.append(i)
+            lists.append(events)
+    slow.update(set(fast) - set(taken))
+    columns, bad = _columns(lists, np.array(taken, np.int64), values, keys, bounds_us)
+    if len(bad):
+        slow.update(bad.tolist())
+        keep = ~np.isin(columns.message, bad)
+        columns = select(columns, keep)
+    return columns, sorted(slow)
+
+
+def _read(values: list[bytes]) -> list[list[Event] | None]:
+    """Every message in one read; where that fails, each alone (None: msgspec refuses it)."""
+    if not values:
+        return []
+    try:
+        return list(_BATCH.decode(b"[" + b",".join(values) + b"]"))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    read: list[list[Event] | None] = []
+    for value in values:
+        try:
+            read.append(_MESSAGE.decode(value))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            read.append(None)
+    return read
+
+
+def _columns(
+    lists: list[list[Event]],
+    taken: Ints,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None],
+    bounds_us: tuple[Ints, Ints] | None,
+) -> tuple[WireColumns, Ints]:
+    """The columns of ``lists`` (messages ``taken``) and the messages a check declined."""
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    n = int(lengths.sum())
+    if n == 0:
+        return _empty(), np.zeros(0, np.int64)
+    events: list[Event] = list(chain.from_iterable(lists))
+    message = np.repeat(taken, lengths)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    index = np.arange(n, dtype=np.int64) - starts
+    sent_values = [values[i] for i in taken.tolist()]
+    # A field no message names is absent from every event: its column is not read.
+    text = b"".join(sent_values)
+    kind = np.fromiter(map(_KIND_NUMBER.__getitem__, map(type, events)), np.int64, n)
+    event_ids, times, customers, agents = (list(map(getter, events)) for getter in _COMMON)
+    occurred_us, ok = parse_utc(times)
+    strings = np.full(n, 10, np.int64)  # 5 keys, 5 text values: ids, time and kind
+    ok &= _unique_ids_ok(event_ids)
+    ok &= _ids_ok(agents, 256)
+    optional: dict[str, list[str]] = {}
+    for name in _OPTIONAL_IDS:
+        if f'"{name}"'.encode() not in text:
+            optional[name] = [""] * n
+            continue
+        optional[name], counted = _optional_ids(list(map(attrgetter(name), events)))
+        strings += counted
+        if counted.any():
+            ok &= _ids_ok(optional[name], 256, skip_empty=True)
+    if b'"schema_version"' in text:
+        versions = list(map(attrgetter("schema_version"), events))
+        strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
+    attributes: list[dict[str, str]] | None = None
+    if b'"attributes"' in text:
+        attributes_of = list(map(attrgetter("attributes"), events))
+        attributes = [{} if a is UNSET else a for a in attributes_of]
+        given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
+        strings += given + 2 * np.fromiter(map(len, attributes), np.int64, n)
+        ok &= np.fromiter(map(_attributes_ok, attributes), np.bool_, n)
+    # The key: every event of a message is its key's customer, compared as numbers of distinct names.
+    numbers: dict[str, int] = {}
+    customer = np.fromiter(map(numbers.setdefault, customers, range(n)), np.int64, n)
+    message_keys = [(keys[i] or b"").decode(errors="replace") for i in taken.tolist()]
+    key_number = np.array([numbers.get(k, -1) for k in message_keys], np.int64)
+    ok &= customer == np.repeat(key_number, lengths)
+    ok &= _ids_ok(list(numbers), 256).all()  # one customer a key: a bad name fails its messages
+    if bounds_us is not None:
+        low, high = bounds_us
+        ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
+    columns = WireColumns(
+        message, index, kind, event_ids, customers, agents, occurred_us, optional, attributes
+    )
+    for cls, name in KINDS.items():
+        rows = np.flatnonzero(kind == _KIND_NUMBER[cls])
+        if not len(rows):
+            continue
+        chosen = list(map(events.__getitem__, rows.tolist()))
+        fields = {
+            f: list(map(attrgetter(f), chosen))
+            if f in _REQUIRED[cls] or f'"{f}"'.encode() in text
+            else [UNSET] * len(chosen)
+            for f in _OWN[cls]
+        }
+        kind_ok, kind_strings = _kind_checks(cls, fields)
+        ok[rows] &= kind_ok
+        strings[rows] += kind_strings + _FIXED_STRINGS[cls]
+        columns.kinds[name] = KindRows(rows, fields)
+    # A key sent twice: msgspec kept one, so the message holds more strings than were read.
+    sent = np.fromiter(map(bytes.count, sent_values, repeat(b'"')), np.int64, len(taken))
+    read = np.add.reduceat(strings, np.cumsum(lengths) - lengths)
+    bad_messages = taken[sent != 2 * read]
+    return columns, np.union1d(bad_messages, np.unique(message[~ok]))
+
+
+def _kind_checks(cls: type[Any], fields: dict[str, list[Any]]) -> tuple[Mask, Ints]:
+    """Each event's checks of its kind's fields, and the JSON strings its optional fields added."""
+    n = len(next(iter(fields.values())))
+    ok = np.ones(n, np.bool_)
+    strings = np.zeros(n, np.int64)
+    for name, column in fields.items():
+        if name in ("provider", "model", "tool", "sku", "outcome_type"):
+            ok &= _ids_ok(column, 128)
+        elif name in ("seconds", "minutes"):
+            text = np.fromiter((type(v) is str for v in column), np.bool_, n)
+            strings += text
+            ok &= np.fromiter(map(_plain_amount, column), np.bool_, n)
+        elif name in _OPTIONAL[cls] and column.count(UNSET) != n:  # a key where sent
+            sent = np.fromiter(map(is_not, column, repeat(UNSET)), np.bool_, n)
+            strings += sent
+            if name == "currency":
+                strings += sent
+                ok &= np.fromiter(
+                    (v is UNSET or _CURRENCY.fullmatch(v) is not None for v in column), np.bool_, n
+                )
+    if cls is Llm:
+        cached, write, reasoning = (
+            ints(fields[f], 0) for f in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
+        )
+        ok &= cached + write <= np.array(fields["input_tokens"], np.int64)
+        ok &= reasoning <= np.array(fields["output_tokens"], np.int64)
+    return ok, strings
+
+
+def ints(column: list[Any], default: int) -> Ints:
+    """A column of ints (or UNSET, taken as ``default``) as an int64 array."""
+    missing = column.count(UNSET)
+    if missing == len(column):
+        return np.full(len(column), default, np.int64)
+    if not missing:
+        return np.array(column, np.int64)
+    return np.array([default if v is UNSET else v for v in column], np.int64)
+
+
+_PLAIN = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?")
+
+
+def _plain_amount(value: str | int) -> bool:
+    """The worker's fast path's amounts: plain digits as text, or a JSON integer (range: pricing's)."""
+    return type(value) is int or _PLAIN.fullmatch(value) is not None  # type: ignore[arg-type]
+
+
+def _optional_ids(values: list[Any]) -> tuple[list[str], Ints]:
+    """An optional id column with '' for none, and the JSON strings each event sent for it."""
+    n = len(values)
+    absent = values.count(UNSET)
+    if absent == n:
+        return [""] * n, np.zeros(n, np.int64)
+    sent = np.fromiter(map(is_not, values, repeat(UNSET)), np.int64, n)
+    text = np.fromiter((type(v) is str for v in values), np.int64, n)
+    return [v if type(v) is str else "" for v in values], sent + text
+
+
+def _identifier(value: str, limit: int) -> bool:
+    """streams.event_fast_path's identifier: stripped already, printable, within ``limit``."""
+    return (
+        0 < len(value) <= limit
+        and not value[0].isspace()
+        and not value[-1].isspace()
+        and (value.isprintable() or _CONTROL.search(value) is None)
+    )
+
+
+def _ids_ok(column: list[str], limit: int, skip_empty: bool = False) -> Mask:
+    """Each value's check, worked out once per distinct value (a batch has few customers and SKUs)."""
+    verdicts = {v: (skip_empty and v == "") or _identifier(v, limit) for v in set(column)}
+    if all(verdicts.values()):
+        return np.ones(len(column), np.bool_)
+    return np.fromiter(map(verdicts.__getitem__, column), np.bool_, len(column))
+
+
+def _unique_ids_ok(ids: list[str]) -> Mask | bool:
+    """Event ids, nearly all distinct: the whole column in one text where it is ASCII and printable."""
+    joined = "\x00".join(ids)
+    printable = joined.replace("\x00", "").isprintable() and joined.isascii()
+    if printable and not (
+        joined.startswith(" ") or joined.endswith(" ") or " \x00" in joined or "\x00 " in joined
+    ):
+        return True
+    return np.fromiter((_identifier(v, 256) for v in ids), np.bool_, len(ids))
+
+
+def _attributes_ok(value: dict[str, str]) -> bool:
+    if len(value) > MAX_ATTRIBUTES:
+        return False
+    return all(
+        1 <= len(key) <= MAX_ATTRIBUTE_KEY_CHARS
+        and len(text) <= MAX_ATTRIBUTE_VALUE_CHARS
+        and (key.isprintable() or _CONTROL.search(key) is None)
+        and (text.isprintable() or _CONTROL.search(text) is None)
+        for key, text in value.items()
+    )
+
+
+def _empty() -> WireColumns:
+    none = np.zeros(0, np.int64)
+    return WireColumns(none, none, none, [], [], [], none, {name: [] for name in _OPTIONAL_IDS}, None)
+
+
+def select(columns: WireColumns, keep: Mask) -> WireColumns:
+    """The events ``keep`` marks, every column cut alike."""
+    chosen = keep.tolist()
+    position = np.cumsum(keep) - 1  # each kept event's row after the cut
+
+    def cut(values: list[Any]) -> list[Any]:
+        return [v for v, k in zip(values, chosen, strict=True) if k]
+
+    selected = WireColumns(
+        columns.message[keep],
+        columns.index[keep],
+        columns.kind[keep],
+        cut(columns.event_ids),
+        cut(columns.customers),
+        cut(columns.agents),
+        columns.occurred_us[keep],
+        {name: cut(values) for name, values in columns.optional_ids.items()},
+        None if columns.attributes is None else cut(columns.attributes),
+    )
+    for name, rows in columns.kinds.items():
+        kept = keep[rows.rows]
+        if kept.any():
+            flags = kept.tolist()
+            fields = {
+                f: [v for v, k in zip(values, flags, strict=True) if k] for f, values in rows.fields.items()
+            }
+            selected.kinds[name] = KindRows(position[rows.rows[kept]], fields)
+    return selected

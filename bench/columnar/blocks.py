@@ -80,7 +80,7 @@ def ledger_block(batch: BatchColumns, now: datetime) -> bytes:
         source_partition=batch.partition[fast].astype("<u2").tobytes(),
         source_offset=(position >> np.uint64(16)).astype("<u8").tobytes(),
         source_index=(position & np.uint64(0xFFFF)).astype("<u2").tobytes(),
-        ingested_at=writers["DateTime64(3, 'UTC')"]([now] * rows),
+        ingested_at_sent=writers["DateTime64(3, 'UTC')"]([now] * rows),
         service_tier=native_block.low_cardinality_strings([""] * rows),
         corrects=native_block.strings([""] * rows),
         reprice_run=native_block.low_cardinality_strings([""] * rows),

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from bench.columnar.batch import BatchColumns, decode_and_price_columns
+from bench.columnar.blocks import ledger_block
 from bench.columnar.rates import RateBook
 from bench.workload import events, pack
 from schemas.money import to_pico
@@ -16,6 +17,8 @@ from streams.decoding import TimeBounds
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.processor import RawMessage
+from streams.sinks.native_block import column_header
+from streams.sinks.table_columns import LEDGER_TYPES
 from tests.factories import DAY, PRICES, usage
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -105,3 +108,9 @@ def test_odd_messages_take_the_worker_s_path_and_their_dead_letters_come_in_mess
         "wrong_key", "malformed_json", "empty_message", "invalid_event", "invalid_event", "invalid_event",
         "unpriceable", "malformed_json", "out_of_bounds",
     ]  # fmt: skip
+
+
+def test_the_fleet_s_ledger_block_names_every_column_the_worker_s_sink_writes() -> None:
+    floor = decode_and_price_columns(fleet(), RateBook(CATALOG), BOUNDS, NOW)
+    written = ledger_block(floor.columns, NOW)
+    assert all(column_header(name, kind) in written for name, kind in LEDGER_TYPES.items())

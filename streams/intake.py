@@ -24,7 +24,7 @@ from schemas.events import Correction, UsageEvent, dump_event
 from streams.aggregation import position
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns
+from streams.window_batch import CountedBatch, EventColumns, LedgerFacts
 
 
 class Message(Protocol):
@@ -129,6 +129,7 @@ def decode_and_price(
         np.fromiter(positions, np.int64, n),
         np.fromiter(map(datetime.timestamp, times), np.float64, n),
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+        LedgerFacts.of([priced for _, _, priced in counted]),
     )  # fmt: skip
     return counted, dead
 

@@ -22,8 +22,8 @@ in batch order, a window partly folded before, sums that might not fit in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat
@@ -87,6 +87,9 @@ class EventColumns:
     quantities: Sequence[Decimal]
     tokens: Sequence[Any]
     categories: Sequence[str]
+    # What only the ledger reads (:func:`streams.sinks.table_columns.ledger_columns`): filled as the
+    # events are decoded, so the sink never visits an event's objects again. See :class:`LedgerFacts`.
+    ledger: LedgerFacts = field(default_factory=lambda: LedgerFacts.of(()))
 
     @classmethod
     def of(cls, counted: list[Counted]) -> EventColumns:
@@ -103,17 +106,21 @@ class EventColumns:
         n = len(counted)
         if n == 0:
             none = np.zeros(0, np.int64)
-            return cls(counted, none, none, np.zeros(0), *([()] * 9))
+            return cls(counted, none, none, np.zeros(0), (), (), (), (), (), (), (), (), ())
         items = list(map(_ITEM, counted))
         events = list(map(_EVENT, items))
+        customers, event_ids, agents, kinds = (list(map(getter, events)) for getter in _EVENT_FIELDS)
+        costs, counts, quantities, tokens, categories = (
+            list(map(getter, items)) for getter in _PRICED_FIELDS
+        )
         return cls(
             counted,
             np.fromiter(map(_PARTITION, counted), np.int64, n),
             np.fromiter(map(_POSITION, counted), np.int64, n),
             np.fromiter(map(datetime.timestamp, map(_OCCURRED, events)), np.float64, n),
-            *(list(map(field, events)) for field in _EVENT_FIELDS),
-            *(list(map(field, items)) for field in _PRICED_FIELDS),
-        )
+            customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+            LedgerFacts.of(items),
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.counted)
@@ -124,13 +131,17 @@ class EventColumns:
         chosen = keep.tolist()
         lists = (self.customers, self.event_ids, self.agents, self.kinds, self.costs, self.counts)
         more = (self.quantities, self.tokens, self.categories)
+        customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
+            list(compress(column, chosen)) for column in (*lists, *more)
+        )
         return EventColumns(
             list(compress(self.counted, chosen)),
             self.partitions[keep],
             self.positions[keep],
             self.seconds[keep],
-            *(list(compress(column, chosen)) for column in (*lists, *more)),
-        )
+            customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+            self.ledger.select(chosen),
+        )  # fmt: skip
 
     def id_keys(self) -> list[bytes]:
         """:func:`streams.dedup.id_key` of each event, built in C."""
@@ -145,6 +156,83 @@ class EventColumns:
             highest = int(at[self.partitions == partition].max(initial=marks[partition]))
             marks[partition] = max(marks[partition], highest)
         return marks
+
+
+# LedgerFacts' fields, in order: each a column of the batch's rows.
+_FACTS = (
+    "user_ids", "task_ids", "request_ids", "attributes",  # '' for no id; {} for no attributes
+    "providers", "skus", "models_sent", "units", "price_versions",  # as pricing set them
+    "batched", "service_tiers",  # an LLM call's (False and '' for any other event)
+    "outcome_types", "outcome_values", "successes",  # an outcome's ('', None, True for others)
+    "corrects", "reprice_runs",  # a correction's ('' for others)
+)  # fmt: skip
+_OPTIONAL_IDS = [attrgetter(name) for name in ("user_id", "task_id", "request_id")]
+_PRICE_FIELDS = [attrgetter(name) for name in ("provider", "sku", "model_sent", "unit", "price_version")]
+_ATTRIBUTES = attrgetter("attributes")
+
+
+@dataclass(slots=True)
+class LedgerFacts:
+    """The ledger's columns of a batch's events that no other stage reads, one list a column.
+
+    Values as :func:`streams.sinks.table_columns.ledger_columns` writes them: an outcome's
+    value in units of 1e-12 (None where it has none), no id as ''.
+    """
+
+    user_ids: Sequence[str]
+    task_ids: Sequence[str]
+    request_ids: Sequence[str]
+    attributes: Sequence[dict[str, str]]
+    providers: Sequence[str]
+    skus: Sequence[str]
+    models_sent: Sequence[str]
+    units: Sequence[str]
+    price_versions: Sequence[str]
+    batched: Sequence[bool]
+    service_tiers: Sequence[str]
+    outcome_types: Sequence[str]
+    outcome_values: Sequence[int | None]
+    successes: Sequence[bool]
+    corrects: Sequence[str]
+    reprice_runs: Sequence[str]
+
+    @classmethod
+    def of(cls, priced: Sequence[Any]) -> LedgerFacts:
+        """The facts of these :class:`~streams.pricing.PricedEvent`, read from their objects."""
+        rows = len(priced)
+        events = list(map(_EVENT, priced))
+        users, tasks, requests = ([i or "" for i in map(getter, events)] for getter in _OPTIONAL_IDS)
+        providers, skus, models, units, versions = (list(map(getter, priced)) for getter in _PRICE_FIELDS)
+        batched, tiers, outcome_types = [False] * rows, [""] * rows, [""] * rows
+        values: list[int | None] = [None] * rows
+        successes, corrects, runs = [True] * rows, [""] * rows, [""] * rows
+        for row, event in enumerate(events):
+            kind = event.kind
+            if kind == "llm":
+                if event.batch or event.service_tier is not None:
+                    batched[row], tiers[row] = bool(event.batch), event.tier or ""
+            elif kind == "outcome":
+                outcome_types[row], successes[row] = event.outcome_type, event.success
+                if event.value is not None:
+                    values[row] = to_pico(event.value)
+            elif kind == "correction":
+                corrects[row], runs[row] = event.corrects, event.run_id
+        attributes = list(map(_ATTRIBUTES, events))
+        return cls(
+            users, tasks, requests, attributes, providers, skus, models, units, versions,
+            batched, tiers, outcome_types, values, successes, corrects, runs,
+        )  # fmt: skip
+
+    def select(self, chosen: list[bool]) -> LedgerFacts:
+        return LedgerFacts(*(list(compress(getattr(self, name), chosen)) for name in _FACTS))
+
+    def cut(self, where: slice) -> LedgerFacts:
+        """The facts of the rows ``where``."""
+        return LedgerFacts(*(getattr(self, name)[where] for name in _FACTS))
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        """Every column, in :data:`_FACTS`' order."""
+        return (getattr(self, name) for name in _FACTS)
 
 
 class CountedBatch(list[Counted]):

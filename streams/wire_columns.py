@@ -168,6 +168,7 @@ class WireColumns:
     optional_ids: dict[str, list[str]]  # user_id, task_id, request_id: '' for none
     attributes: list[dict[str, str]] | None  # None: no event has any
     kinds: dict[str, KindRows] = field(default_factory=dict)
+    structs: list[Event] = field(default_factory=list)  # each event as read, for its objects
 
     def __len__(self) -> int:
         return len(self.message)
@@ -270,7 +271,7 @@ def _columns(
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
     columns = WireColumns(
-        message, index, kind, event_ids, customers, agents, occurred_us, optional, attributes
+        message, index, kind, event_ids, customers, agents, occurred_us, optional, attributes, {}, events
     )
     for cls, name in KINDS.items():
         rows = np.flatnonzero(kind == _KIND_NUMBER[cls])
@@ -416,6 +417,8 @@ def select(columns: WireColumns, keep: Mask) -> WireColumns:
         columns.occurred_us[keep],
         {name: cut(values) for name, values in columns.optional_ids.items()},
         None if columns.attributes is None else cut(columns.attributes),
+        {},
+        cut(columns.structs),
     )
     for name, rows in columns.kinds.items():
         kept = keep[rows.rows]

@@ -1,0 +1,163 @@
+"""The objects of events decoded and priced as columns: the pydantic events and their PricedEvents.
+
+:mod:`streams.wire_columns` checked every field a column at a time and
+:mod:`streams.column_pricing` priced the events; what later stages still read
+per event (spend control, a fold event by event, dead letters of refused rows)
+takes these objects. They are built without checking anything again, equal to
+what the per-event path builds (:mod:`streams.event_fast_path`, then
+:meth:`streams.pricing.PriceCatalog.price`): the same fields, values, Decimal
+forms, fields set and integer costs (tests/unit/streams/test_intake_columns.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import msgspec
+from pydantic import BaseModel
+
+from schemas.events import (
+    Compute,
+    Embedding,
+    HumanReview,
+    LlmCall,
+    Outcome,
+    Storage,
+    ToolCall,
+    UsageEvent,
+    VectorQuery,
+)
+from schemas.events import _keep_amount as keep_amount
+from schemas.money import ZERO, from_pico
+from streams.column_pricing import PricedColumns
+from streams.pricing import PICO, PricedEvent, TokenUsage
+from streams.wire_columns import WireColumns
+
+_PICO_UNITS = 10**12
+_MODELS: dict[str, type[BaseModel]] = {
+    "llm": LlmCall,
+    "tool": ToolCall,
+    "embedding": Embedding,
+    "vector_query": VectorQuery,
+    "compute": Compute,
+    "storage": Storage,
+    "human_review": HumanReview,
+    "outcome": Outcome,
+}
+# Fields pydantic converts from what was sent: amounts as text or integers become kept Decimals.
+_AMOUNTS = {"compute": ("seconds",), "storage": ("seconds",), "human_review": ("minutes",)}
+# BaseModel's slots, set through their descriptors, as streams.event_fast_path sets them.
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+_new = object.__new__
+
+
+class _EventBuilder:
+    """Events of one kind from their fields as sent, which :mod:`streams.wire_columns` checked."""
+
+    def __init__(self, kind: str) -> None:
+        self.model = _MODELS[kind]
+        fields = self.model.model_fields
+        # The instance's __dict__: every field in the model's order, defaults first.
+        self.template = {name: kind if name == "kind" else info.default for name, info in fields.items()}
+        self.factories: list[tuple[str, Callable[[], Any]]] = [
+            (name, info.default_factory)  # type: ignore[misc]  # no factory takes the validated data
+            for name, info in fields.items()
+            if info.default_factory is not None
+        ]
+        self.amounts = _AMOUNTS.get(kind, ())
+
+    def __call__(self, sent: dict[str, Any]) -> UsageEvent:
+        values = {**self.template, **sent}
+        for name, factory in self.factories:
+            if name not in sent:
+                values[name] = factory()
+        values["occurred_at"] = datetime.fromisoformat(sent["occurred_at"])
+        for name in self.amounts:
+            values[name] = keep_amount(Decimal(sent[name]))  # plain digits or an int, checked
+        event = cast(UsageEvent, _new(self.model))
+        _SET_DICT(event, values)
+        _SET_FIELDS(event, set(sent))
+        _SET_EXTRA(event, None)
+        _SET_PRIVATE(event, None)
+        return event
+
+
+_BUILDERS = {kind: _EventBuilder(kind) for kind in _MODELS}
+
+
+def priced_events(wire: WireColumns, priced: PricedColumns) -> list[PricedEvent]:
+    """Each event of ``wire`` as the per-event path prices it, in ``wire``'s order."""
+    sent: list[dict[str, Any]] = msgspec.to_builtins(wire.structs)  # each event's fields, kind too
+    made: list[Any] = [None] * len(wire)
+    combos, combo = priced.combos, priced.combo
+    costs, quantities = priced.cost, priced.quantity
+    for kind, rows in wire.kinds.items():
+        build, price = _BUILDERS[kind], _PRICERS[kind]
+        chosen = rows.rows.tolist()
+        tokens = priced.tokens[rows.rows].tolist()
+        for row, usage in zip(chosen, tokens, strict=True):
+            event = build(sent[row])
+            made[row] = price(event, combos[combo[row]], int(costs[row]), int(quantities[row]), usage)
+    return made
+
+
+Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version
+Pricer = Callable[[Any, Combo, int, int, list[int]], PricedEvent]
+
+
+def _pico_cost(pico: int) -> Decimal:
+    return Decimal(pico) * PICO  # pricing's own form of an integer cost (exact below 1e28)
+
+
+def _llm(event: Any, combo: Combo, pico: int, quantity: int, usage: list[int]) -> PricedEvent:
+    _, provider, sku, model, unit, version = combo
+    return PricedEvent(
+        event, _pico_cost(pico), version, sku, provider, Decimal(quantity // _PICO_UNITS), unit,
+        TokenUsage(*usage), model, 1, pico,
+    )  # fmt: skip
+
+
+def _per_unit(event: Any, combo: Combo, pico: int, quantity: int, usage: list[int]) -> PricedEvent:
+    kind, provider, sku, _, unit, version = combo
+    tokens = TokenUsage(usage[0]) if kind == "embedding" else TokenUsage()
+    count = Decimal(quantity // _PICO_UNITS)
+    return PricedEvent(event, _pico_cost(pico), version, sku, provider, count, unit, tokens, cost_pico=pico)
+
+
+def _amount(field: str) -> Pricer:
+    """Compute and review: the event's own amount is the quantity; the cost kept at 12 places."""
+
+    def price(event: Any, combo: Combo, cost: int, quantity: int, usage: list[int]) -> PricedEvent:
+        _, _, sku, _, unit, version = combo
+        amount = event.__dict__[field]
+        return PricedEvent(event, from_pico(cost), version, sku, "", amount, unit, TokenUsage())
+
+    return price
+
+
+def _storage(event: Any, combo: Combo, cost: int, quantity: int, usage: list[int]) -> PricedEvent:
+    _, _, sku, _, unit, version = combo
+    return PricedEvent(event, from_pico(cost), version, sku, "", from_pico(quantity), unit, TokenUsage())
+
+
+def _outcome(event: Any, combo: Combo, cost: int, quantity: int, usage: list[int]) -> PricedEvent:
+    _, _, sku, _, unit, version = combo
+    return PricedEvent(event, ZERO, version, sku, "", Decimal(quantity // _PICO_UNITS), unit, TokenUsage())
+
+
+_PRICERS: dict[str, Pricer] = {
+    "llm": _llm,
+    "tool": _per_unit,
+    "embedding": _per_unit,
+    "vector_query": _per_unit,
+    "compute": _amount("seconds"),
+    "human_review": _amount("minutes"),
+    "storage": _storage,
+    "outcome": _outcome,
+}

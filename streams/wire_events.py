@@ -95,45 +95,48 @@ def priced_events(wire: WireColumns, priced: PricedColumns) -> list[PricedEvent]
     """Each event of ``wire`` as the per-event path prices it, in ``wire``'s order."""
     sent: list[dict[str, Any]] = msgspec.to_builtins(wire.structs)  # each event's fields, kind too
     made: list[Any] = [None] * len(wire)
-    combos, combo = priced.combos, priced.combo
-    costs, quantities = priced.cost, priced.quantity
+    combos = list(map(priced.combos.__getitem__, priced.combo.tolist()))
+    costs, quantities = priced.cost.tolist(), priced.quantity.tolist()
     for kind, rows in wire.kinds.items():
-        build, price = _BUILDERS[kind], _PRICERS[kind]
+        build = _BUILDERS[kind]
         chosen = rows.rows.tolist()
-        tokens = priced.tokens[rows.rows].tolist()
-        for row, usage in zip(chosen, tokens, strict=True):
-            event = build(sent[row])
-            made[row] = price(event, combos[combo[row]], int(costs[row]), int(quantities[row]), usage)
+        if kind == "llm":  # most events: their own loop, the pricer inline
+            tokens = priced.tokens[rows.rows].tolist()
+            for row, usage in zip(chosen, tokens, strict=True):
+                _, provider, sku, model, unit, version = combos[row]
+                pico = costs[row]
+                made[row] = PricedEvent(
+                    build(sent[row]), Decimal(pico) * PICO, version, sku, provider,
+                    Decimal(usage[0] + usage[3]), unit, TokenUsage(*usage), model, 1, pico,
+                )  # fmt: skip
+            continue
+        price = _PRICERS[kind]
+        for row in chosen:
+            made[row] = price(build(sent[row]), combos[row], costs[row], quantities[row])
     return made
 
 
 Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version
-Pricer = Callable[[Any, Combo, int, int, list[int]], PricedEvent]
+Pricer = Callable[[Any, Combo, int, int], PricedEvent]
 
 
 def _pico_cost(pico: int) -> Decimal:
     return Decimal(pico) * PICO  # pricing's own form of an integer cost (exact below 1e28)
 
 
-def _llm(event: Any, combo: Combo, pico: int, quantity: int, usage: list[int]) -> PricedEvent:
-    _, provider, sku, model, unit, version = combo
-    return PricedEvent(
-        event, _pico_cost(pico), version, sku, provider, Decimal(quantity // _PICO_UNITS), unit,
-        TokenUsage(*usage), model, 1, pico,
-    )  # fmt: skip
-
-
-def _per_unit(event: Any, combo: Combo, pico: int, quantity: int, usage: list[int]) -> PricedEvent:
+def _per_unit(event: Any, combo: Combo, pico: int, quantity: int) -> PricedEvent:
     kind, provider, sku, _, unit, version = combo
-    tokens = TokenUsage(usage[0]) if kind == "embedding" else TokenUsage()
-    count = Decimal(quantity // _PICO_UNITS)
-    return PricedEvent(event, _pico_cost(pico), version, sku, provider, count, unit, tokens, cost_pico=pico)
+    count = quantity // _PICO_UNITS
+    tokens = TokenUsage(count) if kind == "embedding" else TokenUsage()
+    return PricedEvent(
+        event, _pico_cost(pico), version, sku, provider, Decimal(count), unit, tokens, cost_pico=pico
+    )
 
 
 def _amount(field: str) -> Pricer:
     """Compute and review: the event's own amount is the quantity; the cost kept at 12 places."""
 
-    def price(event: Any, combo: Combo, cost: int, quantity: int, usage: list[int]) -> PricedEvent:
+    def price(event: Any, combo: Combo, cost: int, quantity: int) -> PricedEvent:
         _, _, sku, _, unit, version = combo
         amount = event.__dict__[field]
         return PricedEvent(event, from_pico(cost), version, sku, "", amount, unit, TokenUsage())
@@ -141,18 +144,17 @@ def _amount(field: str) -> Pricer:
     return price
 
 
-def _storage(event: Any, combo: Combo, cost: int, quantity: int, usage: list[int]) -> PricedEvent:
+def _storage(event: Any, combo: Combo, cost: int, quantity: int) -> PricedEvent:
     _, _, sku, _, unit, version = combo
     return PricedEvent(event, from_pico(cost), version, sku, "", from_pico(quantity), unit, TokenUsage())
 
 
-def _outcome(event: Any, combo: Combo, cost: int, quantity: int, usage: list[int]) -> PricedEvent:
+def _outcome(event: Any, combo: Combo, cost: int, quantity: int) -> PricedEvent:
     _, _, sku, _, unit, version = combo
     return PricedEvent(event, ZERO, version, sku, "", Decimal(quantity // _PICO_UNITS), unit, TokenUsage())
 
 
 _PRICERS: dict[str, Pricer] = {
-    "llm": _llm,
     "tool": _per_unit,
     "embedding": _per_unit,
     "vector_query": _per_unit,

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
-from operator import attrgetter
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
@@ -24,17 +23,16 @@ import numpy.typing as npt
 
 from schemas.dead_letters import DeadLetter, DeadLetterCode
 from schemas.events import Correction, UsageEvent, dump_event
-from streams.aggregation import position
+from streams.aggregation import Counted, position
 from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns, LedgerFacts
+from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units
 from streams.wire_columns import KINDS, WireColumns, decode_batch, select
-from streams.wire_events import priced_events
+from streams.wire_events import priced_events, value_columns
 
 Ints = npt.NDArray[np.int64]
 _KIND_NAMES = list(KINDS.values())  # by the numbers of streams.wire_columns' kind column
-_PRICED_FIELDS = [attrgetter(name) for name in ("cost_pico", "quantity", "tokens")]
 _LISTS = (
     "customers", "event_ids", "agents", "kinds", "costs", "counts", "quantities", "tokens", "categories",
 )  # fmt: skip
@@ -107,15 +105,17 @@ def _columnar(
     partitions = np.array([m.partition for m in messages], np.int64)[wire.message]
     bases = np.array([position(m.offset, 0) for m in messages], np.int64)[wire.message]
     positions = bases | wire.index
-    made = priced_events(wire, priced)
-    counted = CountedBatch(zip(partitions.tolist(), positions.tolist(), made, strict=True))
+    n = len(wire)
+
+    def made() -> list[Counted]:  # only for what reads the events' objects
+        return list(zip(partitions.tolist(), positions.tolist(), priced_events(wire, priced), strict=True))
+
     kinds = list(map(_KIND_NAMES.__getitem__, wire.kind.tolist()))
-    n = len(made)
-    costs, quantities, tokens = (list(map(getter, made)) for getter in _PRICED_FIELDS)
+    costs, units, quantities, tokens = value_columns(wire, priced)
     columns = EventColumns(
-        counted, partitions, positions, wire.occurred_us / 1e6,
+        CountedBatch(make=made, size=n), partitions, positions, wire.occurred_us / 1e6,
         wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
-        kinds.copy(), _facts(wire, priced, kinds),
+        kinds.copy(), _facts(wire, priced, kinds), units,
     )  # fmt: skip
     return columns, wire.message, slow
 
@@ -154,7 +154,7 @@ def _merged(fast: EventColumns, fast_sources: Ints, slow: EventColumns, slow_sou
         return np.concatenate((first, second))[order]
 
     facts = LedgerFacts(*(joined(a, b) for a, b in zip(fast.ledger, slow.ledger, strict=True)))
-    counted = CountedBatch(joined(fast.counted, slow.counted))
+    counted = CountedBatch(make=lambda: joined(fast.counted, slow.counted), size=len(picks))
     customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
         joined(getattr(fast, name), getattr(slow, name)) for name in _LISTS
     )
@@ -164,7 +164,7 @@ def _merged(fast: EventColumns, fast_sources: Ints, slow: EventColumns, slow_sou
         arrays(fast.positions, slow.positions),
         arrays(fast.seconds, slow.seconds),
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-        facts,
+        facts, joined(fast.cost_units, slow.cost_units),
     )  # fmt: skip
 
 
@@ -261,6 +261,7 @@ def _per_event(
             customers += repeat(keyed, added)
             sources += repeat(number, added)
     n = len(counted)
+    made = [priced for _, _, priced in counted]
     counts = [1] * n
     categories = kinds.copy()
     for row, priced in corrections:
@@ -271,7 +272,7 @@ def _per_event(
         np.fromiter(positions, np.int64, n),
         np.fromiter(map(datetime.timestamp, times), np.float64, n),
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-        LedgerFacts.of([priced for _, _, priced in counted]),
+        LedgerFacts.of(made), cost_units(costs, made),
     )  # fmt: skip
     return counted, dead, np.fromiter(sources, np.int64, n)
 

@@ -28,12 +28,11 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import attrgetter, eq, is_, is_not, itemgetter
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from schemas.events import Outcome
 from schemas.money import ZERO, to_pico
 from streams.aggregation import (
     ALL_AGENTS,
@@ -73,7 +72,7 @@ class EventColumns:
     cache miss per event each time.
     """
 
-    counted: list[Counted]
+    counted: Sequence[Counted]  # a CountedBatch whose objects may not be made yet
     partitions: Ints
     positions: Ints
     seconds: npt.NDArray[np.float64]  # occurred_at, epoch seconds
@@ -90,9 +89,11 @@ class EventColumns:
     # What only the ledger reads (:func:`streams.sinks.table_columns.ledger_columns`): filled as the
     # events are decoded, so the sink never visits an event's objects again. See :class:`LedgerFacts`.
     ledger: LedgerFacts = field(default_factory=lambda: LedgerFacts.of(()))
+    # Each event's cost in pico-dollars, also where pricing computed it in Decimal (``costs``' None).
+    cost_units: Sequence[int] = ()
 
     @classmethod
-    def of(cls, counted: list[Counted]) -> EventColumns:
+    def of(cls, counted: Sequence[Counted]) -> EventColumns:
         if (
             type(counted) is CountedBatch
             and counted.columns is not None
@@ -119,7 +120,7 @@ class EventColumns:
             np.fromiter(map(_POSITION, counted), np.int64, n),
             np.fromiter(map(datetime.timestamp, map(_OCCURRED, events)), np.float64, n),
             customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-            LedgerFacts.of(items),
+            LedgerFacts.of(items), cost_units(costs, items),
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -134,13 +135,14 @@ class EventColumns:
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
             list(compress(column, chosen)) for column in (*lists, *more)
         )
+        counted = self.counted
         return EventColumns(
-            list(compress(self.counted, chosen)),
+            counted.chosen(chosen) if type(counted) is CountedBatch else list(compress(counted, chosen)),
             self.partitions[keep],
             self.positions[keep],
             self.seconds[keep],
             customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-            self.ledger.select(chosen),
+            self.ledger.select(chosen), list(compress(self.cost_units, chosen)),
         )  # fmt: skip
 
     def id_keys(self) -> list[bytes]:
@@ -235,11 +237,77 @@ class LedgerFacts:
         return (getattr(self, name) for name in _FACTS)
 
 
-class CountedBatch(list[Counted]):
-    """A batch's counted events, and their columns where they were taken as the events were
-    priced (:func:`streams.intake.decode_and_price`). A slice or copy is a plain list."""
+def cost_units(costs: Sequence[int | None], priced: Sequence[Any]) -> list[int]:
+    """Pricing's pico-dollar ints, and where it has none (``costs``' None) its Decimal's."""
+    units = list(costs)
+    if None in units:  # priced in Decimal; a cache of conversions costs as much as converting
+        for i in compress(range(len(units)), map(is_, units, repeat(None))):
+            units[i] = to_pico(priced[i].cost)
+    return units  # type: ignore[return-value]  # no None left
 
-    columns: EventColumns | None = None
+
+class CountedBatch(Sequence[Counted]):
+    """A batch's counted events, and their columns where they were taken as the events were
+    priced (:func:`streams.intake.decode_and_price`). A slice or copy is a plain list.
+
+    The events' objects may be made only when first read (``make``): events read and priced
+    as columns (:mod:`streams.wire_columns`) need none for the stages that read columns (windows,
+    dedup, the ledger), only for what still reads objects (spend control, a fold event by event,
+    refused rows).
+    """
+
+    __slots__ = ("__weakref__", "_items", "_make", "_size", "columns")
+
+    def __init__(
+        self, items: Iterable[Counted] = (), make: Callable[[], list[Counted]] | None = None, size: int = 0
+    ) -> None:
+        self._items: list[Counted] | None = None if make is not None else list(items)
+        self._make = make
+        self._size = size if make is not None else len(self._items or ())
+        self.columns: EventColumns | None = None
+
+    @property
+    def made(self) -> bool:
+        """Whether the events' objects exist."""
+        return self._items is not None
+
+    def items(self) -> list[Counted]:
+        """The events, made now if they were not yet."""
+        if self._items is None:
+            assert self._make is not None
+            self._items, self._make = self._make(), None
+            assert len(self._items) == self._size
+        return self._items
+
+    def view(self, where: slice) -> CountedBatch:
+        """The events ``where`` (a slice with no step), made only when read."""
+        if self._items is not None:
+            return CountedBatch(self._items[where])
+        start, stop, _ = where.indices(self._size)
+        return CountedBatch(make=lambda: self.items()[where], size=max(stop - start, 0))
+
+    def chosen(self, keep: list[bool]) -> CountedBatch:
+        """The events ``keep`` marks, made only when read."""
+        if self._items is not None:
+            return CountedBatch(compress(self._items, keep))
+        return CountedBatch(make=lambda: list(compress(self.items(), keep)), size=sum(keep))
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Counted: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Counted]: ...
+    def __getitem__(self, index: int | slice) -> Counted | list[Counted]:
+        return self.items()[index]
+
+    def __iter__(self) -> Iterator[Counted]:
+        return iter(self.items())
+
+    def append(self, item: Counted) -> None:
+        self.items().append(item)
+        self._size += 1
 
 
 @dataclass(slots=True)
@@ -428,23 +496,19 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     """Per event, the integer fields it adds (as :func:`streams.aggregation.increment`), and
     whether every window's sums surely fit in 64 bits."""
     n = len(batch)
-    costs = list(batch.costs)
-    if None in costs:  # priced in Decimal; a cache of conversions costs as much as converting
-        for i in compress(range(n), map(is_, costs, repeat(None))):
-            costs[i] = to_pico(batch.counted[i][2].cost)
     array = np.zeros((n, _SUMS), np.int64)
     try:
-        array[:, 0] = np.fromiter(costs, np.int64, n)
+        array[:, 0] = np.fromiter(batch.cost_units, np.int64, n)
         array[:, 1] = np.fromiter(batch.counts, np.int64, n)
         # Straight from the objects, without a list of each column first.
         for column, field in enumerate(_TOKEN_FIELDS, 2):
             array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
+        facts = batch.ledger
         for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
-            event = batch.counted[i][2].event
-            assert isinstance(event, Outcome)  # its kind says so
-            if event.value is not None:
-                array[i, 7] = to_pico(event.value)
-            if not event.success:
+            value = facts.outcome_values[i]
+            if value is not None:
+                array[i, 7] = value
+            if not facts.successes[i]:
                 array[i, 8] = 1
     except OverflowError:
         return np.zeros((n, _SUMS), np.int64), False

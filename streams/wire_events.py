@@ -116,6 +116,44 @@ def priced_events(wire: WireColumns, priced: PricedColumns) -> list[PricedEvent]
     return made
 
 
+def value_columns(
+    wire: WireColumns, priced: PricedColumns
+) -> tuple[list[int | None], list[int], list[Decimal], list[TokenUsage]]:
+    """The columns the per-event path takes from its PricedEvents, without them: each event's
+    ``cost_pico`` (None where pricing computes in Decimal), cost in pico-dollars, quantity
+    (pricing's Decimal form) and tokens."""
+    n = len(wire)
+    units: list[int] = priced.cost.tolist()
+    amounts: list[int] = priced.quantity.tolist()
+    costs: list[int | None] = [None] * n
+    quantities: list[Decimal] = [ZERO] * n
+    tokens = [_NO_TOKENS] * n  # one object for every event without tokens: never changed
+    for kind, rows in wire.kinds.items():
+        chosen = rows.rows.tolist()
+        if kind in _PICO_KINDS:
+            for row in chosen:
+                costs[row] = units[row]
+        if kind in _AMOUNTS:  # the event's own amount, as the event holds it
+            sent = rows.fields[_AMOUNTS[kind][0]]
+            kept = (keep_amount(Decimal(value)) for value in sent)
+            quantities_of = list(kept) if kind != "storage" else [from_pico(amounts[row]) for row in chosen]
+        else:
+            quantities_of = [Decimal(amounts[row] // _PICO_UNITS) for row in chosen]
+        for row, quantity in zip(chosen, quantities_of, strict=True):
+            quantities[row] = quantity
+        if kind == "llm":
+            for row, usage in zip(chosen, priced.tokens[rows.rows].tolist(), strict=True):
+                tokens[row] = TokenUsage(*usage)
+        elif kind == "embedding":
+            for row in chosen:
+                tokens[row] = TokenUsage(amounts[row] // _PICO_UNITS)
+    return costs, units, quantities, tokens
+
+
+_PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers
+_NO_TOKENS = TokenUsage()
+
+
 Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version
 Pricer = Callable[[Any, Combo, int, int], PricedEvent]
 

@@ -207,7 +207,7 @@ def ledger_columns(
 
 def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns, where: slice) -> Columns:
     """:func:`ledger_columns` from the batch's columns alone: no event's objects are visited
-    (but a Decimal cost's, where pricing has no pico-dollar int, and a time's past 2038)."""
+    (but a time's past 2038)."""
     rows = len(counted)
     facts = batch.ledger.cut(where)
     columns: Columns = dict(
@@ -226,7 +226,7 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
         occurred_at=native_block.micros(_Times(counted), batch.seconds[where]),
         attributes=facts.attributes,
         quantity=units(batch.quantities[where]),
-        cost=_costs(_Priced(counted), batch.costs[where]),
+        cost=list(batch.cost_units[where]),
         currency=["USD"] * rows,
         source_partition=batch.partitions[where].tolist(),
         ingested_at_sent=[now] * rows,
@@ -241,21 +241,6 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
         **_positions(batch.positions[where]),
     )
     return columns
-
-
-class _Priced(Sequence[PricedEvent]):
-    """The priced events of ``counted``, each read only if asked for."""
-
-    def __init__(self, counted: Sequence[Counted]) -> None:
-        self.counted = counted
-
-    def __len__(self) -> int:
-        return len(self.counted)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [item[2] for item in self.counted[index]]
-        return self.counted[index][2]
 
 
 class _Times(Sequence[datetime]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 
 from bench.workload import events, pack
@@ -15,7 +16,7 @@ from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.processor import RawMessage
 from streams.sinks.table_columns import ledger_columns
-from streams.window_batch import EventColumns
+from streams.window_batch import CountedBatch, EventColumns, fold_plan, plan_windows
 from tests.factories import DAY, PRICES, usage
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -122,3 +123,14 @@ def _values(column: Any) -> list[Any]:
     if hasattr(column, "tolist"):
         return list(column.tolist())
     return [_values(c) for c in column] if type(column).__name__ == "LedgerFacts" else list(column)
+
+
+def test_windows_and_ledger_rows_of_admitted_events_need_none_of_their_objects() -> None:
+    counted, _ = decode_and_price(fleet(), catalog(), BOUNDS, NOW)
+    batch = EventColumns.of(counted).select(np.arange(len(counted)) % 3 != 0)  # as dedup cuts it
+    plan = plan_windows(batch, (60, 3600))
+    assert fold_plan(plan, [None] * len(plan.keys)) is not None
+    ledger_columns(batch.counted, NOW, batch)
+    assert type(batch.counted) is CountedBatch and not batch.counted.made
+    assert list(batch.counted) == [c for i, c in enumerate(per_event(fleet(), catalog())[0]) if i % 3]
+    assert batch.counted.made  # made once something reads them

@@ -44,7 +44,6 @@ from bench import cpu
 from bench.columnar import blocks
 from bench.columnar.batch import BatchColumns, decode_and_price_columns
 from bench.columnar.fold import WindowStore, cells_of, fold_windows, spend_inputs, window_step
-from bench.columnar.rates import RateBook
 from bench.counting import Counting
 from bench.run import end_to_end, first_event_time, print_results, publish
 from bench.services import service_pids
@@ -57,6 +56,7 @@ from costline.kafka import changelog_topic, ensure_topics
 from costline.kafka_auth import client_security
 from costline.migrations import migrate
 from schemas.prices import load_price_dir
+from streams.column_pricing import RateBook
 from streams.decoding import TimeBounds
 from streams.dedup import DedupIndex, IdPairs, id_keys, key_hashes
 from streams.pricing import PriceCatalog

@@ -186,7 +186,7 @@ def process_seconds(messages: list[bytes], catalog: PriceCatalog, per_batch: int
     decode_and_price = processor._decode_and_price
     priced_s = 0.0
 
-    def timed(batch: Sequence[RawMessage]) -> tuple[list[Counted], list[DeadLetter]]:
+    def timed(batch: Sequence[RawMessage]) -> tuple[Sequence[Counted], list[DeadLetter]]:
         nonlocal priced_s
         started = time.process_time()
         try:

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 import orjson
 from pydantic import ValidationError
 
@@ -47,6 +49,9 @@ _validate_event = cast(Callable[[Any], UsageEvent], usage_event_adapter.validato
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NO_BOUND = 2**62  # microseconds: past any time an event may carry, and far from int64's end
+Ints = npt.NDArray[np.int64]
 
 
 class Decoded(NamedTuple):
@@ -75,6 +80,19 @@ class TimeBounds:
     @classmethod
     def from_settings(cls, settings: Settings) -> TimeBounds:
         return cls(settings.event_max_age_s, settings.event_max_future_s)
+
+    def micros_around(self, stamps_ms: Sequence[int | None]) -> tuple[Ints, Ints]:
+        """Per broker time, the earliest and latest occurred_at it admits, in microseconds since the
+        epoch, as :meth:`around`; a message without a broker time is not bounded."""
+        stamps = np.array([-1 if s is None else s for s in stamps_ms], np.int64) * 1000
+        unknown = np.array([s is None for s in stamps_ms], np.bool_)
+        age, ahead = (
+            _NO_BOUND if delta is None else min(delta // _MICROSECOND, _NO_BOUND)
+            for delta in (self._age, self._ahead)
+        )
+        low = np.where(unknown, -_NO_BOUND, stamps - age)
+        high = np.where(unknown, _NO_BOUND, stamps + ahead)
+        return low, high
 
     def around(self, timestamp_ms: int) -> tuple[datetime, datetime, datetime]:
         """The broker time, and the earliest and latest occurred_at it admits."""

@@ -15,16 +15,30 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
-from typing import Protocol
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 import numpy as np
+import numpy.typing as npt
 
 from schemas.dead_letters import DeadLetter, DeadLetterCode
 from schemas.events import Correction, UsageEvent, dump_event
-from streams.aggregation import position
+from streams.aggregation import Counted, position
+from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns
+from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units
+from streams.wire_columns import KINDS, WireColumns, decode_batch, select
+from streams.wire_events import priced_events, value_columns
+
+Ints = npt.NDArray[np.int64]
+_KIND_NAMES = list(KINDS.values())  # by the numbers of streams.wire_columns' kind column
+_LISTS = (
+    "customers", "event_ids", "agents", "kinds", "costs", "counts", "quantities", "tokens", "categories",
+)  # fmt: skip
+_EXACT_PICO = 10**28  # pricing's integer costs stop here (streams.pricing._EXACT_PICO)
+# Each catalog's list prices indexed for columns, rebuilt when the catalog changes.
+_BOOKS: WeakKeyDictionary[PriceCatalog, tuple[int, RateBook]] = WeakKeyDictionary()
 
 
 class Message(Protocol):
@@ -47,12 +61,138 @@ class Message(Protocol):
 def decode_and_price(
     messages: Sequence[Message], catalog: PriceCatalog, bounds: TimeBounds | None, now: datetime
 ) -> tuple[CountedBatch, list[DeadLetter]]:
-    """The counted events of ``messages`` with their columns, and the dead letters (dated ``now``)."""
+    """The counted events of ``messages`` with their columns, and the dead letters (dated ``now``).
+
+    Messages :mod:`streams.wire_columns` admits whole are read and priced a column at a time;
+    the others take the per-event path, which writes every dead letter. Either way the
+    events come out in message order, as one path would give them."""
+    fast = _columnar(messages, catalog, bounds)
+    if fast is None:
+        counted, dead, _ = _per_event(messages, catalog, bounds, now)
+        return counted, dead
+    columns, sources, slow = fast
+    if not slow:
+        return _handed(columns), []
+    counted, dead, read = _per_event([messages[i] for i in slow], catalog, bounds, now)
+    assert counted.columns is not None  # the per-event path always takes them
+    slow_sources = np.array(slow, np.int64)[read] if len(read) else read
+    return _handed(_merged(columns, sources, counted.columns, slow_sources)), dead
+
+
+def _columnar(
+    messages: Sequence[Message], catalog: PriceCatalog, bounds: TimeBounds | None
+) -> tuple[EventColumns, Ints, list[int]] | None:
+    """The columns of the messages read and priced as columns, each row's message, and the
+    messages left to the per-event path; None where no message is admitted."""
+    values = [m.value or b"" for m in messages]
+    keys = [m.key for m in messages]
+    around = bounds.micros_around([m.timestamp_ms for m in messages]) if bounds is not None else None
+    wire, slow = decode_batch(values, keys, around)
+    if not len(wire):
+        return None
+    book = _book(catalog)
+    priced = price_columns(book, wire)
+    declined = priced.declined
+    if priced.cost.dtype == object:  # past pricing's exact integer costs: its Decimal path
+        declined = declined | (priced.cost >= _EXACT_PICO).astype(np.bool_)
+    if bool(declined.any()):
+        refused = np.unique(wire.message[declined])
+        wire = select(wire, ~np.isin(wire.message, refused))
+        slow = sorted({*slow, *refused.tolist()})
+        if not len(wire):
+            return None
+        priced = price_columns(book, wire)
+    partitions = np.array([m.partition for m in messages], np.int64)[wire.message]
+    bases = np.array([position(m.offset, 0) for m in messages], np.int64)[wire.message]
+    positions = bases | wire.index
+    n = len(wire)
+
+    def made() -> list[Counted]:  # only for what reads the events' objects
+        return list(zip(partitions.tolist(), positions.tolist(), priced_events(wire, priced), strict=True))
+
+    kinds = list(map(_KIND_NAMES.__getitem__, wire.kind.tolist()))
+    costs, units, quantities, tokens = value_columns(wire, priced)
+    columns = EventColumns(
+        CountedBatch(make=made, size=n), partitions, positions, wire.occurred_us / 1e6,
+        wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
+        kinds.copy(), _facts(wire, priced, kinds), units,
+    )  # fmt: skip
+    return columns, wire.message, slow
+
+
+def _facts(wire: WireColumns, priced: PricedColumns, kinds: list[str]) -> LedgerFacts:
+    """The ledger's facts of admitted events, from their columns: no tier, value or correction."""
+    n = len(wire)
+    combos = list(map(priced.combos.__getitem__, priced.combo.tolist()))
+    _, providers, skus, models, units, versions = (list(column) for column in zip(*combos, strict=True))
+    outcome_types = [""] * n
+    successes = [True] * n
+    if "outcome" in wire.kinds:
+        for row in wire.kinds["outcome"].rows.tolist():
+            outcome_types[row] = skus[row]
+            successes[row] = bool(priced.success[row])
+    ids = wire.optional_ids
+    return LedgerFacts(
+        ids["user_id"], ids["task_id"], ids["request_id"],
+        wire.attributes if wire.attributes is not None else [{} for _ in range(n)],
+        providers, skus, models, units, versions,
+        [False] * n, [""] * n, outcome_types, [None] * n, successes, [""] * n, [""] * n,
+    )  # fmt: skip
+
+
+def _merged(fast: EventColumns, fast_sources: Ints, slow: EventColumns, slow_sources: Ints) -> EventColumns:
+    """Both paths' rows in message order (``*_sources``: each row's message; each path's rows
+    are in message order already)."""
+    order = np.argsort(np.concatenate((fast_sources, slow_sources)), kind="stable")
+    picks = order.tolist()
+
+    def joined(first: Sequence[Any], second: Sequence[Any]) -> list[Any]:
+        both = [*first, *second]
+        return [both[i] for i in picks]
+
+    def arrays(first: npt.NDArray[Any], second: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.concatenate((first, second))[order]
+
+    facts = LedgerFacts(*(joined(a, b) for a, b in zip(fast.ledger, slow.ledger, strict=True)))
+    counted = CountedBatch(make=lambda: joined(fast.counted, slow.counted), size=len(picks))
+    customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
+        joined(getattr(fast, name), getattr(slow, name)) for name in _LISTS
+    )
+    return EventColumns(
+        counted,
+        arrays(fast.partitions, slow.partitions),
+        arrays(fast.positions, slow.positions),
+        arrays(fast.seconds, slow.seconds),
+        customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+        facts, joined(fast.cost_units, slow.cost_units),
+    )  # fmt: skip
+
+
+def _book(catalog: PriceCatalog) -> RateBook:
+    found = _BOOKS.get(catalog)
+    if found is None or found[0] != catalog.revision:
+        found = _BOOKS[catalog] = (catalog.revision, RateBook(catalog))
+    return found[1]
+
+
+def _handed(columns: EventColumns) -> CountedBatch:
+    counted = columns.counted
+    assert type(counted) is CountedBatch
+    counted.columns = columns
+    return counted
+
+
+def _per_event(
+    messages: Sequence[Message], catalog: PriceCatalog, bounds: TimeBounds | None, now: datetime
+) -> tuple[CountedBatch, list[DeadLetter], Ints]:
+    """The per-event path: each event decoded, checked against its key and priced alone; and
+    each counted event's message, an index into ``messages``."""
     counted = CountedBatch()
     dead: list[DeadLetter] = []
     price = catalog.price
     count = counted.append
     partitions: list[int] = []
+    sources: list[int] = []
     positions: list[int] = []
     customers: list[str] = []
     event_ids: list[str] = []
@@ -65,7 +205,7 @@ def decode_and_price(
     # Corrections, whose event count (none) and category (the corrected kind) are not the
     # 1 and the kind of every other event; only the strict path reads them.
     corrections: list[tuple[int, PricedEvent]] = []
-    for msg in messages:
+    for number, msg in enumerate(messages):
         events, decoded = decode_events(msg.value or b"", msg.timestamp_ms, bounds)
         strictly = not events
         # The common case without a Decoded per event; else each one, its error in its place.
@@ -115,10 +255,13 @@ def decode_and_price(
         if added == 1:  # one event a message: the common case of the strict path
             partitions.append(partition)
             customers.append(keyed)
+            sources.append(number)
         elif added:
             partitions += repeat(partition, added)
             customers += repeat(keyed, added)
+            sources += repeat(number, added)
     n = len(counted)
+    made = [priced for _, _, priced in counted]
     counts = [1] * n
     categories = kinds.copy()
     for row, priced in corrections:
@@ -129,8 +272,9 @@ def decode_and_price(
         np.fromiter(positions, np.int64, n),
         np.fromiter(map(datetime.timestamp, times), np.float64, n),
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+        LedgerFacts.of(made), cost_units(costs, made),
     )  # fmt: skip
-    return counted, dead
+    return counted, dead, np.fromiter(sources, np.int64, n)
 
 
 def _dead(msg: Message, item: Decoded, code: DeadLetterCode, reason: str, now: datetime) -> DeadLetter:

@@ -171,11 +171,14 @@ class PriceCatalog:
         self._listed: dict[tuple[str, str], _Listed] = {}
         # Per (provider, model) as sent: its SKU and that SKU's entry of _listed.
         self._llm_prices: dict[tuple[str, str], tuple[str, _Listed]] = {}
+        # Counts the versions added: whoever indexes the catalog (streams.column_pricing) sees a change.
+        self.revision = 0
         for version in versions:
             self.add(version)
 
     def add(self, version: PriceVersion) -> None:
         """Add or replace a version (same id: the newer publication wins)."""
+        self.revision += 1
         replacing = version.version in self._versions
         self._versions[version.version] = version
         if replacing:

@@ -225,14 +225,14 @@ class BatchProcessor:
 
     async def _store(
         self,
-        counted: list[Counted],
+        counted: Sequence[Counted],
         result: FoldResult,
         current: Mapping[WindowKey, WindowAggregate],
         dead: Sequence[DeadLetter],
         messages: Sequence[RawMessage],
         columns: EventColumns | None = None,
         meanwhile: Callable[[], object] | None = None,
-    ) -> tuple[list[Counted], FoldResult, list[DeadLetter]]:
+    ) -> tuple[Sequence[Counted], FoldResult, list[DeadLetter]]:
         """Write the batch; events whose rows ClickHouse refuses become dead letters instead.
 
         ``columns``: the batch's read of ``counted``, whose columns the sink takes as they are;
@@ -264,7 +264,7 @@ class BatchProcessor:
             result = fold(counted, self.window_sizes, current)
 
     async def _refused_events(
-        self, counted: list[Counted], result: FoldResult, exc: RejectedRowsError
+        self, counted: Sequence[Counted], result: FoldResult, exc: RejectedRowsError
     ) -> list[tuple[Counted, str]]:
         """The events to blame for ``exc``: first their ledger rows, then their windows."""
         log.warning("ClickHouse refused rows of %s (%s); finding which", self._where, exc)
@@ -286,12 +286,12 @@ class BatchProcessor:
     ) -> None:
         await self._with_retry(functools.partial(self.sink.probe, counted, windows), "probe")
 
-    def _decode_and_price(self, messages: Sequence[RawMessage]) -> tuple[list[Counted], list[DeadLetter]]:
+    def _decode_and_price(self, messages: Sequence[RawMessage]) -> tuple[Sequence[Counted], list[DeadLetter]]:
         """Every counted event of ``messages`` and the dead letters; the counted events carry
         their columns, which :meth:`EventColumns.of` then takes as they are (:mod:`streams.intake`)."""
         return decode_and_price(messages, self.catalog, self.bounds, datetime.now(UTC))
 
-    async def _drop_duplicates(self, priced: list[Counted], stats: BatchStats) -> EventColumns:
+    async def _drop_duplicates(self, priced: Sequence[Counted], stats: BatchStats) -> EventColumns:
         """Each (customer, event_id) once: the first version within the horizon wins.
 
         Repeats within the batch are caught here. An event is then a
@@ -536,7 +536,7 @@ class _Judgement:
     a batch ClickHouse stored only in part is judged again on what it stored.
     """
 
-    def __init__(self, spend: SpendHook | None, counted: list[Counted], columns: EventColumns) -> None:
+    def __init__(self, spend: SpendHook | None, counted: Sequence[Counted], columns: EventColumns) -> None:
         self.spend, self.counted, self.columns = spend, counted, columns
         self.result: Any = None
         self.error: BaseException | None = None
@@ -551,7 +551,7 @@ class _Judgement:
         except Exception as exc:  # the rules' failure, not the sink's: raised by of(), outside its retries
             self.error = exc
 
-    def of(self, stored: list[Counted]) -> Any:
+    def of(self, stored: Sequence[Counted]) -> Any:
         """The judgement of ``stored``, the events ClickHouse took."""
         assert self.spend is not None
         if stored is not self.counted:  # some refused: the rules must not count them

@@ -22,18 +22,17 @@ in batch order, a window partly folded before, sums that might not fit in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import attrgetter, eq, is_, is_not, itemgetter
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from schemas.events import Outcome
 from schemas.money import ZERO, to_pico
 from streams.aggregation import (
     ALL_AGENTS,
@@ -73,7 +72,7 @@ class EventColumns:
     cache miss per event each time.
     """
 
-    counted: list[Counted]
+    counted: Sequence[Counted]  # a CountedBatch whose objects may not be made yet
     partitions: Ints
     positions: Ints
     seconds: npt.NDArray[np.float64]  # occurred_at, epoch seconds
@@ -87,9 +86,14 @@ class EventColumns:
     quantities: Sequence[Decimal]
     tokens: Sequence[Any]
     categories: Sequence[str]
+    # What only the ledger reads (:func:`streams.sinks.table_columns.ledger_columns`): filled as the
+    # events are decoded, so the sink never visits an event's objects again. See :class:`LedgerFacts`.
+    ledger: LedgerFacts = field(default_factory=lambda: LedgerFacts.of(()))
+    # Each event's cost in pico-dollars, also where pricing computed it in Decimal (``costs``' None).
+    cost_units: Sequence[int] = ()
 
     @classmethod
-    def of(cls, counted: list[Counted]) -> EventColumns:
+    def of(cls, counted: Sequence[Counted]) -> EventColumns:
         if (
             type(counted) is CountedBatch
             and counted.columns is not None
@@ -103,17 +107,21 @@ class EventColumns:
         n = len(counted)
         if n == 0:
             none = np.zeros(0, np.int64)
-            return cls(counted, none, none, np.zeros(0), *([()] * 9))
+            return cls(counted, none, none, np.zeros(0), (), (), (), (), (), (), (), (), ())
         items = list(map(_ITEM, counted))
         events = list(map(_EVENT, items))
+        customers, event_ids, agents, kinds = (list(map(getter, events)) for getter in _EVENT_FIELDS)
+        costs, counts, quantities, tokens, categories = (
+            list(map(getter, items)) for getter in _PRICED_FIELDS
+        )
         return cls(
             counted,
             np.fromiter(map(_PARTITION, counted), np.int64, n),
             np.fromiter(map(_POSITION, counted), np.int64, n),
             np.fromiter(map(datetime.timestamp, map(_OCCURRED, events)), np.float64, n),
-            *(list(map(field, events)) for field in _EVENT_FIELDS),
-            *(list(map(field, items)) for field in _PRICED_FIELDS),
-        )
+            customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+            LedgerFacts.of(items), cost_units(costs, items),
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.counted)
@@ -124,13 +132,18 @@ class EventColumns:
         chosen = keep.tolist()
         lists = (self.customers, self.event_ids, self.agents, self.kinds, self.costs, self.counts)
         more = (self.quantities, self.tokens, self.categories)
+        customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
+            list(compress(column, chosen)) for column in (*lists, *more)
+        )
+        counted = self.counted
         return EventColumns(
-            list(compress(self.counted, chosen)),
+            counted.chosen(chosen) if type(counted) is CountedBatch else list(compress(counted, chosen)),
             self.partitions[keep],
             self.positions[keep],
             self.seconds[keep],
-            *(list(compress(column, chosen)) for column in (*lists, *more)),
-        )
+            customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
+            self.ledger.select(chosen), list(compress(self.cost_units, chosen)),
+        )  # fmt: skip
 
     def id_keys(self) -> list[bytes]:
         """:func:`streams.dedup.id_key` of each event, built in C."""
@@ -147,11 +160,154 @@ class EventColumns:
         return marks
 
 
-class CountedBatch(list[Counted]):
-    """A batch's counted events, and their columns where they were taken as the events were
-    priced (:func:`streams.intake.decode_and_price`). A slice or copy is a plain list."""
+# LedgerFacts' fields, in order: each a column of the batch's rows.
+_FACTS = (
+    "user_ids", "task_ids", "request_ids", "attributes",  # '' for no id; {} for no attributes
+    "providers", "skus", "models_sent", "units", "price_versions",  # as pricing set them
+    "batched", "service_tiers",  # an LLM call's (False and '' for any other event)
+    "outcome_types", "outcome_values", "successes",  # an outcome's ('', None, True for others)
+    "corrects", "reprice_runs",  # a correction's ('' for others)
+)  # fmt: skip
+_OPTIONAL_IDS = [attrgetter(name) for name in ("user_id", "task_id", "request_id")]
+_PRICE_FIELDS = [attrgetter(name) for name in ("provider", "sku", "model_sent", "unit", "price_version")]
+_ATTRIBUTES = attrgetter("attributes")
 
-    columns: EventColumns | None = None
+
+@dataclass(slots=True)
+class LedgerFacts:
+    """The ledger's columns of a batch's events that no other stage reads, one list a column.
+
+    Values as :func:`streams.sinks.table_columns.ledger_columns` writes them: an outcome's
+    value in units of 1e-12 (None where it has none), no id as ''.
+    """
+
+    user_ids: Sequence[str]
+    task_ids: Sequence[str]
+    request_ids: Sequence[str]
+    attributes: Sequence[dict[str, str]]
+    providers: Sequence[str]
+    skus: Sequence[str]
+    models_sent: Sequence[str]
+    units: Sequence[str]
+    price_versions: Sequence[str]
+    batched: Sequence[bool]
+    service_tiers: Sequence[str]
+    outcome_types: Sequence[str]
+    outcome_values: Sequence[int | None]
+    successes: Sequence[bool]
+    corrects: Sequence[str]
+    reprice_runs: Sequence[str]
+
+    @classmethod
+    def of(cls, priced: Sequence[Any]) -> LedgerFacts:
+        """The facts of these :class:`~streams.pricing.PricedEvent`, read from their objects."""
+        rows = len(priced)
+        events = list(map(_EVENT, priced))
+        users, tasks, requests = ([i or "" for i in map(getter, events)] for getter in _OPTIONAL_IDS)
+        providers, skus, models, units, versions = (list(map(getter, priced)) for getter in _PRICE_FIELDS)
+        batched, tiers, outcome_types = [False] * rows, [""] * rows, [""] * rows
+        values: list[int | None] = [None] * rows
+        successes, corrects, runs = [True] * rows, [""] * rows, [""] * rows
+        for row, event in enumerate(events):
+            kind = event.kind
+            if kind == "llm":
+                if event.batch or event.service_tier is not None:
+                    batched[row], tiers[row] = bool(event.batch), event.tier or ""
+            elif kind == "outcome":
+                outcome_types[row], successes[row] = event.outcome_type, event.success
+                if event.value is not None:
+                    values[row] = to_pico(event.value)
+            elif kind == "correction":
+                corrects[row], runs[row] = event.corrects, event.run_id
+        attributes = list(map(_ATTRIBUTES, events))
+        return cls(
+            users, tasks, requests, attributes, providers, skus, models, units, versions,
+            batched, tiers, outcome_types, values, successes, corrects, runs,
+        )  # fmt: skip
+
+    def select(self, chosen: list[bool]) -> LedgerFacts:
+        return LedgerFacts(*(list(compress(getattr(self, name), chosen)) for name in _FACTS))
+
+    def cut(self, where: slice) -> LedgerFacts:
+        """The facts of the rows ``where``."""
+        return LedgerFacts(*(getattr(self, name)[where] for name in _FACTS))
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        """Every column, in :data:`_FACTS`' order."""
+        return (getattr(self, name) for name in _FACTS)
+
+
+def cost_units(costs: Sequence[int | None], priced: Sequence[Any]) -> list[int]:
+    """Pricing's pico-dollar ints, and where it has none (``costs``' None) its Decimal's."""
+    units = list(costs)
+    if None in units:  # priced in Decimal; a cache of conversions costs as much as converting
+        for i in compress(range(len(units)), map(is_, units, repeat(None))):
+            units[i] = to_pico(priced[i].cost)
+    return units  # type: ignore[return-value]  # no None left
+
+
+class CountedBatch(Sequence[Counted]):
+    """A batch's counted events, and their columns where they were taken as the events were
+    priced (:func:`streams.intake.decode_and_price`). A slice or copy is a plain list.
+
+    The events' objects may be made only when first read (``make``): events read and priced
+    as columns (:mod:`streams.wire_columns`) need none for the stages that read columns (windows,
+    dedup, the ledger), only for what still reads objects (spend control, a fold event by event,
+    refused rows).
+    """
+
+    __slots__ = ("__weakref__", "_items", "_make", "_size", "columns")
+
+    def __init__(
+        self, items: Iterable[Counted] = (), make: Callable[[], list[Counted]] | None = None, size: int = 0
+    ) -> None:
+        self._items: list[Counted] | None = None if make is not None else list(items)
+        self._make = make
+        self._size = size if make is not None else len(self._items or ())
+        self.columns: EventColumns | None = None
+
+    @property
+    def made(self) -> bool:
+        """Whether the events' objects exist."""
+        return self._items is not None
+
+    def items(self) -> list[Counted]:
+        """The events, made now if they were not yet."""
+        if self._items is None:
+            assert self._make is not None
+            self._items, self._make = self._make(), None
+            assert len(self._items) == self._size
+        return self._items
+
+    def view(self, where: slice) -> CountedBatch:
+        """The events ``where`` (a slice with no step), made only when read."""
+        if self._items is not None:
+            return CountedBatch(self._items[where])
+        start, stop, _ = where.indices(self._size)
+        return CountedBatch(make=lambda: self.items()[where], size=max(stop - start, 0))
+
+    def chosen(self, keep: list[bool]) -> CountedBatch:
+        """The events ``keep`` marks, made only when read."""
+        if self._items is not None:
+            return CountedBatch(compress(self._items, keep))
+        return CountedBatch(make=lambda: list(compress(self.items(), keep)), size=sum(keep))
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Counted: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Counted]: ...
+    def __getitem__(self, index: int | slice) -> Counted | list[Counted]:
+        return self.items()[index]
+
+    def __iter__(self) -> Iterator[Counted]:
+        return iter(self.items())
+
+    def append(self, item: Counted) -> None:
+        self.items().append(item)
+        self._size += 1
 
 
 @dataclass(slots=True)
@@ -340,23 +496,19 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     """Per event, the integer fields it adds (as :func:`streams.aggregation.increment`), and
     whether every window's sums surely fit in 64 bits."""
     n = len(batch)
-    costs = list(batch.costs)
-    if None in costs:  # priced in Decimal; a cache of conversions costs as much as converting
-        for i in compress(range(n), map(is_, costs, repeat(None))):
-            costs[i] = to_pico(batch.counted[i][2].cost)
     array = np.zeros((n, _SUMS), np.int64)
     try:
-        array[:, 0] = np.fromiter(costs, np.int64, n)
+        array[:, 0] = np.fromiter(batch.cost_units, np.int64, n)
         array[:, 1] = np.fromiter(batch.counts, np.int64, n)
         # Straight from the objects, without a list of each column first.
         for column, field in enumerate(_TOKEN_FIELDS, 2):
             array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
+        facts = batch.ledger
         for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
-            event = batch.counted[i][2].event
-            assert isinstance(event, Outcome)  # its kind says so
-            if event.value is not None:
-                array[i, 7] = to_pico(event.value)
-            if not event.success:
+            value = facts.outcome_values[i]
+            if value is not None:
+                array[i, 7] = value
+            if not facts.successes[i]:
                 array[i, 8] = 1
     except OverflowError:
         return np.zeros((n, _SUMS), np.int64), False

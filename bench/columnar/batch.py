@@ -1,6 +1,6 @@
 """A batch of Kafka messages as priced columns; the worker's own path takes what the columns decline.
 
-Fast messages (:mod:`bench.columnar.wire`, :mod:`bench.columnar.rates`) become
+Fast messages (:mod:`streams.wire_columns`, :mod:`streams.column_pricing`) become
 rows of columns directly; the others go through the worker's own
 :func:`streams.intake.decode_and_price`, whose counted events are read into
 the same columns one by one (rare: bad or unusual events), and whose dead
@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.columnar.rates import Combo, PricedColumns, RateBook, price_columns
-from bench.columnar.wire import WireColumns, decode_batch, select
 from schemas.dead_letters import DeadLetter
 from schemas.money import to_pico
 from streams.aggregation import Counted, position
+from streams.column_pricing import Combo, PricedColumns, RateBook, price_columns
 from streams.decoding import TimeBounds
 from streams.intake import Message, decode_and_price
+from streams.wire_columns import WireColumns, decode_batch, select
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]

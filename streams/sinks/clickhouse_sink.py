@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from string import Template
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import lz4.frame
 import numpy as np
@@ -57,7 +57,7 @@ from streams.sinks.table_columns import (
     ledger_columns,
     window_columns,
 )
-from streams.window_batch import EventColumns
+from streams.window_batch import CountedBatch, EventColumns
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,25 @@ _BY_OCCURRED_AT: Partitioned[Counted] = ("occurred_at", 1_000_000, _occurred_at)
 _BY_WINDOW_START: Partitioned[tuple[WindowKey, WindowAggregate]] = ("window_start", 1, _window_start)
 
 
+class _Views(Sequence[Counted]):
+    """A batch whose slices are views (:meth:`CountedBatch.view`), its objects made only if read."""
+
+    def __init__(self, batch: CountedBatch) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    @overload
+    def __getitem__(self, index: int) -> Counted: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Counted]: ...
+    def __getitem__(self, index: int | slice) -> Counted | Sequence[Counted]:
+        if isinstance(index, slice) and index.step is None:
+            return self.batch.view(index)
+        return self.batch[index]
+
+
 async def _nothing() -> None:
     pass
 
@@ -350,7 +369,9 @@ class ClickHouseSink:
                 batch = None if where is None else columns
                 return ledger_columns(part, now, batch, where or slice(None))
 
-            bodies = await self._native_bodies(LEDGER_TYPES, counted, columns_of, _BY_OCCURRED_AT)
+            # Cut into blocks without making the events' objects: the columns have every row.
+            rows = _Views(counted) if type(counted) is CountedBatch and columns is not None else counted
+            bodies = await self._native_bodies(LEDGER_TYPES, rows, columns_of, _BY_OCCURRED_AT)
             await self._send_native("ledger" + suffix, LEDGER_TYPES, bodies)
         else:
             await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], suffix)

@@ -172,23 +172,14 @@ def ledger_columns(
     tokens: Sequence[Any]
     quantity: Sequence[Decimal]
     cost_pico: Sequence[int | None]
-    if batch is None:
-        partitions, positions, priced = zip(*counted, strict=True)
-        # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
-        *as_they_are, events, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
-        fields = list(map(_FIELDS_DICT, events))
-        *ids, attributes, user, task, request, occurred, kind = zip(*map(_EVENT, fields), strict=True)
-        occurred_at = native_block.micros(occurred)
-    else:
-        partitions, positions = batch.partitions[where].tolist(), batch.positions[where]
-        tokens, quantity, cost_pico = batch.tokens[where], batch.quantities[where], batch.costs[where]
-        ids = [batch.customers[where], batch.event_ids[where], batch.agents[where]]
-        kind = batch.kinds[where]
-        priced = tuple(map(_PRICED_EVENT, counted))
-        *as_they_are, events = zip(*map(_PRICED_OWN, priced), strict=True)
-        fields = list(map(_FIELDS_DICT, events))
-        attributes, user, task, request = zip(*map(_EVENT_OWN, fields), strict=True)
-        occurred_at = native_block.micros(_Lazy(fields, "occurred_at"), batch.seconds[where])
+    if batch is not None:
+        return _from_columns(counted, now, batch, where)
+    partitions, positions, priced = zip(*counted, strict=True)
+    # Each field a column in C: attrgetter/itemgetter a row, zip to transpose.
+    *as_they_are, events, tokens, quantity, cost_pico = zip(*map(_PRICED, priced), strict=True)
+    fields = list(map(_FIELDS_DICT, events))
+    *ids, attributes, user, task, request, occurred, kind = zip(*map(_EVENT, fields), strict=True)
+    occurred_at = native_block.micros(occurred)
     columns: Columns = dict(zip(_PRICED_AS_THEY_ARE, as_they_are, strict=True))
     columns.update(zip(("customer_id", "event_id_sent", "agent_id"), ids, strict=True))
     columns.update(
@@ -212,6 +203,59 @@ def ledger_columns(
         **_positions(positions),
     )
     return columns
+
+
+def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns, where: slice) -> Columns:
+    """:func:`ledger_columns` from the batch's columns alone: no event's objects are visited
+    (but a time's past 2038)."""
+    rows = len(counted)
+    facts = batch.ledger.cut(where)
+    columns: Columns = dict(
+        zip(_PRICED_AS_THEY_ARE, (facts.providers, facts.skus, facts.models_sent, facts.units,
+                                  facts.price_versions), strict=True)
+    )  # fmt: skip
+    columns.update(customer_id=batch.customers[where], event_id_sent=batch.event_ids[where])
+    columns.update(agent_id=batch.agents[where])
+    tokens = batch.tokens[where]
+    columns.update(
+        zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
+    )
+    for name, values in zip(_OPTIONAL_IDS, (facts.user_ids, facts.task_ids, facts.request_ids), strict=True):
+        columns[name] = values
+    columns.update(
+        occurred_at=native_block.micros(_Times(counted), batch.seconds[where]),
+        attributes=facts.attributes,
+        quantity=units(batch.quantities[where]),
+        cost=list(batch.cost_units[where]),
+        currency=["USD"] * rows,
+        source_partition=batch.partitions[where].tolist(),
+        ingested_at_sent=[now] * rows,
+        kind=list(batch.categories[where]),  # a correction stands under the corrected event's kind
+        batch=facts.batched,
+        service_tier=facts.service_tiers,
+        outcome_type=facts.outcome_types,
+        outcome_value=facts.outcome_values,
+        success=facts.successes,
+        corrects=facts.corrects,
+        reprice_run=facts.reprice_runs,
+        **_positions(batch.positions[where]),
+    )
+    return columns
+
+
+class _Times(Sequence[datetime]):
+    """The events' times, each read only if asked for (times past 2038, rare)."""
+
+    def __init__(self, counted: Sequence[Counted]) -> None:
+        self.counted = counted
+
+    def __len__(self) -> int:
+        return len(self.counted)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [item[2].event.occurred_at for item in self.counted[index]]
+        return self.counted[index][2].event.occurred_at
 
 
 class _Lazy(Sequence[Any]):

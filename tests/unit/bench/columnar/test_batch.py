@@ -9,10 +9,10 @@ import orjson
 
 from bench.columnar.batch import BatchColumns, decode_and_price_columns
 from bench.columnar.blocks import ledger_block
-from bench.columnar.rates import RateBook
 from bench.workload import events, pack
 from schemas.money import to_pico
 from schemas.prices import load_price_dir
+from streams.column_pricing import RateBook
 from streams.decoding import TimeBounds
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.columnar.wire import KindRows, WireColumns, ints
 from schemas.events import MAX_SECONDS
 from schemas.money import SCALE
 from schemas.prices import (
@@ -40,6 +39,7 @@ from schemas.prices import (
 )
 from streams.pico_rates import TextRates, text_rates, token_rate_pico, unit_rate_pico
 from streams.pricing import BYTES_PER_GB, SECONDS_PER_MONTH, PriceCatalog
+from streams.wire_columns import KindRows, WireColumns, ints
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]

@@ -6,9 +6,9 @@ distinct values (customers, agents, SKUs). Only what the worker's fast path
 admits is admitted here (``streams.event_fast_path``): the common kinds with
 their plain fields, UTC times, plain-digit amounts, no escapes. A message with
 anything else (an odd field, a bad event, a wrong key, a duplicate key) is
-handed back whole as *slow*: the caller decodes it with the worker's own
-:func:`streams.intake.decode_and_price`, so its dead letters are the worker's,
-reasons and all. This module never rejects an event; it only declines.
+handed back whole as *slow*: :mod:`streams.intake` decodes it event by event,
+so its dead letters are the per-event path's, reasons and all. This module
+never rejects an event; it only declines.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import numpy as np
 import numpy.typing as npt
 from msgspec import UNSET, Meta, UnsetType
 
-from bench.columnar.times import parse_utc
 from schemas.events import (
     MAX_ATTRIBUTE_KEY_CHARS,
     MAX_ATTRIBUTE_VALUE_CHARS,
@@ -35,6 +34,7 @@ from schemas.events import (
     MAX_TOKENS,
 )
 from streams.decoding import MAX_EVENTS_PER_MESSAGE
+from streams.iso_times import parse_utc
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -168,6 +168,7 @@ class WireColumns:
     optional_ids: dict[str, list[str]]  # user_id, task_id, request_id: '' for none
     attributes: list[dict[str, str]] | None  # None: no event has any
     kinds: dict[str, KindRows] = field(default_factory=dict)
+    structs: list[Event] = field(default_factory=list)  # each event as read, for its objects
 
     def __len__(self) -> int:
         return len(self.message)
@@ -270,7 +271,7 @@ def _columns(
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
     columns = WireColumns(
-        message, index, kind, event_ids, customers, agents, occurred_us, optional, attributes
+        message, index, kind, event_ids, customers, agents, occurred_us, optional, attributes, {}, events
     )
     for cls, name in KINDS.items():
         rows = np.flatnonzero(kind == _KIND_NUMBER[cls])
@@ -416,6 +417,8 @@ def select(columns: WireColumns, keep: Mask) -> WireColumns:
         columns.occurred_us[keep],
         {name: cut(values) for name, values in columns.optional_ids.items()},
         None if columns.attributes is None else cut(columns.attributes),
+        {},
+        cut(columns.structs),
     )
     for name, rows in columns.kinds.items():
         kept = keep[rows.rows]

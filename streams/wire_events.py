@@ -1,0 +1,203 @@
+"""The objects of events decoded and priced as columns: the pydantic events and their PricedEvents.
+
+:mod:`streams.wire_columns` checked every field a column at a time and
+:mod:`streams.column_pricing` priced the events; what later stages still read
+per event (spend control, a fold event by event, dead letters of refused rows)
+takes these objects. They are built without checking anything again, equal to
+what the per-event path builds (:mod:`streams.event_fast_path`, then
+:meth:`streams.pricing.PriceCatalog.price`): the same fields, values, Decimal
+forms, fields set and integer costs (tests/unit/streams/test_intake_columns.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import msgspec
+from pydantic import BaseModel
+
+from schemas.events import (
+    Compute,
+    Embedding,
+    HumanReview,
+    LlmCall,
+    Outcome,
+    Storage,
+    ToolCall,
+    UsageEvent,
+    VectorQuery,
+)
+from schemas.events import _keep_amount as keep_amount
+from schemas.money import ZERO, from_pico
+from streams.column_pricing import PricedColumns
+from streams.pricing import PICO, PricedEvent, TokenUsage
+from streams.wire_columns import WireColumns
+
+_PICO_UNITS = 10**12
+_MODELS: dict[str, type[BaseModel]] = {
+    "llm": LlmCall,
+    "tool": ToolCall,
+    "embedding": Embedding,
+    "vector_query": VectorQuery,
+    "compute": Compute,
+    "storage": Storage,
+    "human_review": HumanReview,
+    "outcome": Outcome,
+}
+# Fields pydantic converts from what was sent: amounts as text or integers become kept Decimals.
+_AMOUNTS = {"compute": ("seconds",), "storage": ("seconds",), "human_review": ("minutes",)}
+# BaseModel's slots, set through their descriptors, as streams.event_fast_path sets them.
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+_new = object.__new__
+
+
+class _EventBuilder:
+    """Events of one kind from their fields as sent, which :mod:`streams.wire_columns` checked."""
+
+    def __init__(self, kind: str) -> None:
+        self.model = _MODELS[kind]
+        fields = self.model.model_fields
+        # The instance's __dict__: every field in the model's order, defaults first.
+        self.template = {name: kind if name == "kind" else info.default for name, info in fields.items()}
+        self.factories: list[tuple[str, Callable[[], Any]]] = [
+            (name, info.default_factory)  # type: ignore[misc]  # no factory takes the validated data
+            for name, info in fields.items()
+            if info.default_factory is not None
+        ]
+        self.amounts = _AMOUNTS.get(kind, ())
+
+    def __call__(self, sent: dict[str, Any]) -> UsageEvent:
+        values = {**self.template, **sent}
+        for name, factory in self.factories:
+            if name not in sent:
+                values[name] = factory()
+        values["occurred_at"] = datetime.fromisoformat(sent["occurred_at"])
+        for name in self.amounts:
+            values[name] = keep_amount(Decimal(sent[name]))  # plain digits or an int, checked
+        event = cast(UsageEvent, _new(self.model))
+        _SET_DICT(event, values)
+        _SET_FIELDS(event, set(sent))
+        _SET_EXTRA(event, None)
+        _SET_PRIVATE(event, None)
+        return event
+
+
+_BUILDERS = {kind: _EventBuilder(kind) for kind in _MODELS}
+
+
+def priced_events(wire: WireColumns, priced: PricedColumns) -> list[PricedEvent]:
+    """Each event of ``wire`` as the per-event path prices it, in ``wire``'s order."""
+    sent: list[dict[str, Any]] = msgspec.to_builtins(wire.structs)  # each event's fields, kind too
+    made: list[Any] = [None] * len(wire)
+    combos = list(map(priced.combos.__getitem__, priced.combo.tolist()))
+    costs, quantities = priced.cost.tolist(), priced.quantity.tolist()
+    for kind, rows in wire.kinds.items():
+        build = _BUILDERS[kind]
+        chosen = rows.rows.tolist()
+        if kind == "llm":  # most events: their own loop, the pricer inline
+            tokens = priced.tokens[rows.rows].tolist()
+            for row, usage in zip(chosen, tokens, strict=True):
+                _, provider, sku, model, unit, version = combos[row]
+                pico = costs[row]
+                made[row] = PricedEvent(
+                    build(sent[row]), Decimal(pico) * PICO, version, sku, provider,
+                    Decimal(usage[0] + usage[3]), unit, TokenUsage(*usage), model, 1, pico,
+                )  # fmt: skip
+            continue
+        price = _PRICERS[kind]
+        for row in chosen:
+            made[row] = price(build(sent[row]), combos[row], costs[row], quantities[row])
+    return made
+
+
+def value_columns(
+    wire: WireColumns, priced: PricedColumns
+) -> tuple[list[int | None], list[int], list[Decimal], list[TokenUsage]]:
+    """The columns the per-event path takes from its PricedEvents, without them: each event's
+    ``cost_pico`` (None where pricing computes in Decimal), cost in pico-dollars, quantity
+    (pricing's Decimal form) and tokens."""
+    n = len(wire)
+    units: list[int] = priced.cost.tolist()
+    amounts: list[int] = priced.quantity.tolist()
+    costs: list[int | None] = [None] * n
+    quantities: list[Decimal] = [ZERO] * n
+    tokens = [_NO_TOKENS] * n  # one object for every event without tokens: never changed
+    for kind, rows in wire.kinds.items():
+        chosen = rows.rows.tolist()
+        if kind in _PICO_KINDS:
+            for row in chosen:
+                costs[row] = units[row]
+        if kind in _AMOUNTS:  # the event's own amount, as the event holds it
+            sent = rows.fields[_AMOUNTS[kind][0]]
+            kept = (keep_amount(Decimal(value)) for value in sent)
+            quantities_of = list(kept) if kind != "storage" else [from_pico(amounts[row]) for row in chosen]
+        else:
+            quantities_of = [Decimal(amounts[row] // _PICO_UNITS) for row in chosen]
+        for row, quantity in zip(chosen, quantities_of, strict=True):
+            quantities[row] = quantity
+        if kind == "llm":
+            for row, usage in zip(chosen, priced.tokens[rows.rows].tolist(), strict=True):
+                tokens[row] = TokenUsage(*usage)
+        elif kind == "embedding":
+            for row in chosen:
+                tokens[row] = TokenUsage(amounts[row] // _PICO_UNITS)
+    return costs, units, quantities, tokens
+
+
+_PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers
+_NO_TOKENS = TokenUsage()
+
+
+Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version
+Pricer = Callable[[Any, Combo, int, int], PricedEvent]
+
+
+def _pico_cost(pico: int) -> Decimal:
+    return Decimal(pico) * PICO  # pricing's own form of an integer cost (exact below 1e28)
+
+
+def _per_unit(event: Any, combo: Combo, pico: int, quantity: int) -> PricedEvent:
+    kind, provider, sku, _, unit, version = combo
+    count = quantity // _PICO_UNITS
+    tokens = TokenUsage(count) if kind == "embedding" else TokenUsage()
+    return PricedEvent(
+        event, _pico_cost(pico), version, sku, provider, Decimal(count), unit, tokens, cost_pico=pico
+    )
+
+
+def _amount(field: str) -> Pricer:
+    """Compute and review: the event's own amount is the quantity; the cost kept at 12 places."""
+
+    def price(event: Any, combo: Combo, cost: int, quantity: int) -> PricedEvent:
+        _, _, sku, _, unit, version = combo
+        amount = event.__dict__[field]
+        return PricedEvent(event, from_pico(cost), version, sku, "", amount, unit, TokenUsage())
+
+    return price
+
+
+def _storage(event: Any, combo: Combo, cost: int, quantity: int) -> PricedEvent:
+    _, _, sku, _, unit, version = combo
+    return PricedEvent(event, from_pico(cost), version, sku, "", from_pico(quantity), unit, TokenUsage())
+
+
+def _outcome(event: Any, combo: Combo, cost: int, quantity: int) -> PricedEvent:
+    _, _, sku, _, unit, version = combo
+    return PricedEvent(event, ZERO, version, sku, "", Decimal(quantity // _PICO_UNITS), unit, TokenUsage())
+
+
+_PRICERS: dict[str, Pricer] = {
+    "tool": _per_unit,
+    "embedding": _per_unit,
+    "vector_query": _per_unit,
+    "compute": _amount("seconds"),
+    "human_review": _amount("minutes"),
+    "storage": _storage,
+    "outcome": _outcome,
+}

@@ -1,0 +1,136 @@
+"""Messages read and priced as columns give what the per-event path gives, object for object."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+
+from bench.workload import events, pack
+from schemas.prices import PriceVersion, load_price_dir
+from streams import intake
+from streams.decoding import TimeBounds
+from streams.intake import decode_and_price
+from streams.pricing import PriceCatalog
+from streams.processor import RawMessage
+from streams.sinks.table_columns import ledger_columns
+from streams.window_batch import CountedBatch, EventColumns, fold_plan, plan_windows
+from tests.factories import DAY, PRICES, usage
+
+NOW = datetime(2026, 12, 5, tzinfo=UTC)
+BOUNDS = TimeBounds(max_age_s=3600.0, max_future_s=300.0)
+RECEIVED_MS = int((DAY + timedelta(minutes=30)).timestamp() * 1000)
+
+
+def message(offset: int, key: bytes, value: bytes | list[dict[str, Any]], partition: int = 3) -> RawMessage:
+    raw = value if isinstance(value, bytes) else orjson.dumps(value)
+    return RawMessage("usage", partition, offset, key, raw, RECEIVED_MS)
+
+
+def fleet(first: int = 0, partition: int = 3) -> list[RawMessage]:
+    packed = pack(events(300, customers=6, agents=3, span_s=600.0), 15)
+    return [message(first + i, key, value, partition) for i, (key, value) in enumerate(packed)]
+
+
+def odd(first: int) -> list[RawMessage]:
+    """Messages the columns decline (the per-event path reads them and writes their dead letters),
+    then one they admit, with optional ids and attributes."""
+    at = DAY + timedelta(minutes=5)
+    return [
+        message(first, b"acme", [usage("ok", at=at), usage("x", at=at, customer="globex")]),  # wrong key
+        message(first + 1, b"acme", b"{not json"),
+        message(first + 2, b"acme", [usage("tier", "llm", at=at, service_tier="flex")]),
+        message(first + 3, b"acme", [usage("late", at=DAY - timedelta(days=2))]),
+        message(first + 4, b"acme", [usage("pigeon", at=at, tool="carrier-pigeon")]),  # no price
+        message(
+            first + 5, b"acme", [usage("ids", at=at, user_id="u-1", task_id="t-1", attributes={"a": "b"})]
+        ),
+    ]
+
+
+def per_event(messages: list[RawMessage], catalog: PriceCatalog) -> tuple[list[Any], list[Any]]:
+    counted, dead, _ = intake._per_event(messages, catalog, BOUNDS, NOW)
+    return list(counted), dead
+
+
+def same_objects(left: list[Any], right: list[Any]) -> bool:
+    """Equal, and alike where equality does not look: Decimal forms (repr) and the fields sent."""
+    return left == right and all(
+        repr(a) == repr(b) and a[2].event.model_fields_set == b[2].event.model_fields_set
+        for a, b in zip(left, right, strict=True)
+    )
+
+
+def catalog() -> PriceCatalog:
+    return PriceCatalog(load_price_dir(PRICES))
+
+
+def test_a_fleet_is_read_as_columns_into_the_objects_the_per_event_path_builds() -> None:
+    messages = fleet()
+    prices = catalog()
+    found = intake._columnar(messages, prices, BOUNDS)
+    assert found is not None and found[2] == []  # every message admitted
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, expected_dead = per_event(messages, prices)
+    assert same_objects(list(counted), expected) and dead == expected_dead == []
+
+
+def test_declined_messages_keep_their_places_and_their_dead_letters() -> None:
+    messages = fleet(0)[:5] + odd(5) + fleet(11, partition=4)[:5]
+    prices = catalog()
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, expected_dead = per_event(messages, prices)
+    assert same_objects(list(counted), expected)
+    assert [(d.code, d.source_offset, d.source_index, d.reason) for d in dead] == [
+        (d.code, d.source_offset, d.source_index, d.reason) for d in expected_dead
+    ]
+    assert len(dead) == 4
+
+
+def test_the_columns_and_the_ledger_rows_are_those_read_from_the_objects() -> None:
+    messages = fleet(0)[:8] + odd(8)
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    taken = EventColumns.of(counted)
+    walked = EventColumns.of(list(counted))
+    for name in EventColumns.__slots__:
+        if name != "counted":
+            assert _values(getattr(taken, name)) == _values(getattr(walked, name)), name
+    from_columns = ledger_columns(taken.counted, NOW, taken)
+    from_objects = ledger_columns(list(counted), NOW)
+    assert from_columns.keys() == from_objects.keys()
+    for name, column in from_objects.items():
+        assert _values(from_columns[name]) == _values(column), name
+
+
+def test_a_negotiated_catalog_prices_every_event_the_per_event_way() -> None:
+    prices = catalog()
+    prices.add(
+        PriceVersion.model_validate(
+            {"version": "acme-15-off", "effective_from": "2026-01-01T00:00:00Z", "layer": "negotiated",
+             "prices": [], "discounts": {"anthropic": "0.15"}}
+        )
+    )  # fmt: skip
+    messages = fleet()
+    assert intake._columnar(messages, prices, BOUNDS) is None  # its discounts are the Decimal path's
+    counted, _ = decode_and_price(messages, prices, BOUNDS, NOW)
+    assert same_objects(list(counted), per_event(messages, prices)[0])
+
+
+def _values(column: Any) -> list[Any]:
+    """A column's values as a list; LedgerFacts' as a list of its columns'."""
+    if hasattr(column, "tolist"):
+        return list(column.tolist())
+    return [_values(c) for c in column] if type(column).__name__ == "LedgerFacts" else list(column)
+
+
+def test_windows_and_ledger_rows_of_admitted_events_need_none_of_their_objects() -> None:
+    counted, _ = decode_and_price(fleet(), catalog(), BOUNDS, NOW)
+    batch = EventColumns.of(counted).select(np.arange(len(counted)) % 3 != 0)  # as dedup cuts it
+    plan = plan_windows(batch, (60, 3600))
+    assert fold_plan(plan, [None] * len(plan.keys)) is not None
+    ledger_columns(batch.counted, NOW, batch)
+    assert type(batch.counted) is CountedBatch and not batch.counted.made
+    assert list(batch.counted) == [c for i, c in enumerate(per_event(fleet(), catalog())[0]) if i % 3]
+    assert batch.counted.made  # made once something reads them

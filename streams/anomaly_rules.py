@@ -52,7 +52,7 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.key_runs import KeyRuns
-from streams.pricing import TokenUsage
+from streams.pricing import _EXACT_PICO, PICO, TokenUsage
 from streams.spend_state import (
     DetectorRecord,
     add_contributor_columns,
@@ -314,6 +314,19 @@ _COST, _PICO, _TOKENS = attrgetter("cost"), attrgetter("cost_pico"), attrgetter(
 _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
 
 
+def _decimal_costs(batch: Sequence[Counted], picos: Sequence[int | None]) -> list[Decimal]:
+    """Each event's ``cost`` as pricing made it: from its integer cost, in pricing's own form,
+    where it has one below ``_EXACT_PICO``; else read from the event's object, made alone."""
+    costs: list[Decimal] = []
+    append = costs.append
+    for i, pico in enumerate(picos):
+        if pico is not None and pico < _EXACT_PICO:
+            append(Decimal(pico) * PICO)
+        else:
+            append(batch[i][2].cost)
+    return costs
+
+
 class BatchEvents:
     """A batch's events with what the rules and detectors read of each, worked out once per event.
 
@@ -327,14 +340,17 @@ class BatchEvents:
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
-        items = list(map(_PRICED, batch))
-        if columns is not None and columns.counted is batch:
+        if columns is not None and columns.counted is batch and len(columns.ledger.skus) == len(batch):
+            # Read from the columns alone: the events' objects may not be made (streams.intake),
+            # and making 80k of them costs more than judging them.
             self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
             self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
             tokens: Sequence[TokenUsage] = columns.tokens
-            tasks = list(map(_TASK, map(_EVENT, items)))
+            tasks: list[str | None] = [task or None for task in columns.ledger.task_ids]  # '' is none
+            skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos)
         else:
+            items = list(map(_PRICED, batch))
             # A pass a field into lists of existing objects: tuples of each event's fields, a batch
             # of them alive at once, would make the collector rescan the heap.
             events = list(map(_EVENT, items))
@@ -347,7 +363,7 @@ class BatchEvents:
                 list(map(_PICO, items)),
                 list(map(_TOKENS, items)),
             )
-        skus, costs = list(map(_SKU, items)), list(map(_COST, items))
+            skus, costs = list(map(_SKU, items)), list(map(_COST, items))
         self.epochs = whole.tolist()
         self.days = (whole // DAY).tolist()
         self.hours = (whole // HOUR).tolist()

@@ -29,7 +29,7 @@ from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
 from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units
 from streams.wire_columns import KINDS, WireColumns, decode_batch, select
-from streams.wire_events import priced_events, value_columns
+from streams.wire_events import priced_event, priced_events, value_columns
 
 Ints = npt.NDArray[np.int64]
 _KIND_NAMES = list(KINDS.values())  # by the numbers of streams.wire_columns' kind column
@@ -110,10 +110,13 @@ def _columnar(
     def made() -> list[Counted]:  # only for what reads the events' objects
         return list(zip(partitions.tolist(), positions.tolist(), priced_events(wire, priced), strict=True))
 
+    def one(row: int) -> Counted:  # an alert's or a task's event, the others left unmade
+        return int(partitions[row]), int(positions[row]), priced_event(wire, priced, row)
+
     kinds = list(map(_KIND_NAMES.__getitem__, wire.kind.tolist()))
     costs, units, quantities, tokens = value_columns(wire, priced)
     columns = EventColumns(
-        CountedBatch(make=made, size=n), partitions, positions, wire.occurred_us / 1e6,
+        CountedBatch(make=made, size=n, row=one), partitions, positions, wire.occurred_us / 1e6,
         wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
         kinds.copy(), _facts(wire, priced, kinds), units,
     )  # fmt: skip
@@ -154,7 +157,13 @@ def _merged(fast: EventColumns, fast_sources: Ints, slow: EventColumns, slow_sou
         return np.concatenate((first, second))[order]
 
     facts = LedgerFacts(*(joined(a, b) for a, b in zip(fast.ledger, slow.ledger, strict=True)))
-    counted = CountedBatch(make=lambda: joined(fast.counted, slow.counted), size=len(picks))
+    split = len(fast)
+
+    def one(row: int) -> Counted:  # made alone from the path that counted it
+        at: int = picks[row]
+        return fast.counted[at] if at < split else slow.counted[at - split]
+
+    counted = CountedBatch(make=lambda: joined(fast.counted, slow.counted), size=len(picks), row=one)
     customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
         joined(getattr(fast, name), getattr(slow, name)) for name in _LISTS
     )

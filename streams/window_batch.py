@@ -252,17 +252,25 @@ class CountedBatch(Sequence[Counted]):
 
     The events' objects may be made only when first read (``make``): events read and priced
     as columns (:mod:`streams.wire_columns`) need none for the stages that read columns (windows,
-    dedup, the ledger), only for what still reads objects (spend control, a fold event by event,
-    refused rows).
+    dedup, the ledger, spend control), only for what still reads objects (an alert's event, a
+    task's, a fold event by event, refused rows). One event read by its index is made alone
+    (``row``), once, where the batch can: an alert in a batch of 80k events needs one object,
+    not 80k.
     """
 
-    __slots__ = ("__weakref__", "_items", "_make", "_size", "columns")
+    __slots__ = ("__weakref__", "_items", "_make", "_row", "_rows", "_size", "columns")
 
     def __init__(
-        self, items: Iterable[Counted] = (), make: Callable[[], list[Counted]] | None = None, size: int = 0
+        self,
+        items: Iterable[Counted] = (),
+        make: Callable[[], list[Counted]] | None = None,
+        size: int = 0,
+        row: Callable[[int], Counted] | None = None,
     ) -> None:
         self._items: list[Counted] | None = None if make is not None else list(items)
         self._make = make
+        self._row = row if make is not None else None
+        self._rows: dict[int, Counted] = {}  # events made alone, by index
         self._size = size if make is not None else len(self._items or ())
         self.columns: EventColumns | None = None
 
@@ -275,22 +283,43 @@ class CountedBatch(Sequence[Counted]):
         """The events, made now if they were not yet."""
         if self._items is None:
             assert self._make is not None
-            self._items, self._make = self._make(), None
-            assert len(self._items) == self._size
+            items = self._make()
+            assert len(items) == self._size
+            for index, made in self._rows.items():  # one object per event, whichever way made
+                items[index] = made
+            self._items, self._make, self._row = items, None, None
         return self._items
+
+    def one(self, index: int) -> Counted:
+        """The event at ``index`` (not negative), made alone where the rest are not made."""
+        if self._items is not None or self._row is None:
+            return self.items()[index]
+        if not 0 <= index < self._size:
+            raise IndexError(index)
+        found = self._rows.get(index)
+        if found is None:
+            found = self._rows[index] = self._row(index)
+        return found
 
     def view(self, where: slice) -> CountedBatch:
         """The events ``where`` (a slice with no step), made only when read."""
         if self._items is not None:
             return CountedBatch(self._items[where])
         start, stop, _ = where.indices(self._size)
-        return CountedBatch(make=lambda: self.items()[where], size=max(stop - start, 0))
+        return CountedBatch(
+            make=lambda: self.items()[where], size=max(stop - start, 0), row=lambda i: self.one(start + i)
+        )
 
     def chosen(self, keep: list[bool]) -> CountedBatch:
         """The events ``keep`` marks, made only when read."""
         if self._items is not None:
             return CountedBatch(compress(self._items, keep))
-        return CountedBatch(make=lambda: list(compress(self.items(), keep)), size=sum(keep))
+        picked = list(compress(range(self._size), keep))
+        return CountedBatch(
+            make=lambda: list(compress(self.items(), keep)),
+            size=len(picked),
+            row=lambda i: self.one(picked[i]),
+        )
 
     def __len__(self) -> int:
         return self._size
@@ -300,6 +329,8 @@ class CountedBatch(Sequence[Counted]):
     @overload
     def __getitem__(self, index: slice) -> list[Counted]: ...
     def __getitem__(self, index: int | slice) -> Counted | list[Counted]:
+        if isinstance(index, int) and self._items is None:
+            return self.one(index + self._size if index < 0 else index)
         return self.items()[index]
 
     def __iter__(self) -> Iterator[Counted]:

@@ -100,20 +100,36 @@ def priced_events(wire: WireColumns, priced: PricedColumns) -> list[PricedEvent]
     for kind, rows in wire.kinds.items():
         build = _BUILDERS[kind]
         chosen = rows.rows.tolist()
-        if kind == "llm":  # most events: their own loop, the pricer inline
+        if kind == "llm":  # most events: their own loop
             tokens = priced.tokens[rows.rows].tolist()
             for row, usage in zip(chosen, tokens, strict=True):
-                _, provider, sku, model, unit, version = combos[row]
-                pico = costs[row]
-                made[row] = PricedEvent(
-                    build(sent[row]), Decimal(pico) * PICO, version, sku, provider,
-                    Decimal(usage[0] + usage[3]), unit, TokenUsage(*usage), model, 1, pico,
-                )  # fmt: skip
+                made[row] = _llm(build(sent[row]), combos[row], costs[row], usage)
             continue
         price = _PRICERS[kind]
         for row in chosen:
             made[row] = price(build(sent[row]), combos[row], costs[row], quantities[row])
     return made
+
+
+def priced_event(wire: WireColumns, priced: PricedColumns, row: int) -> PricedEvent:
+    """The event at ``row`` of ``wire`` alone, equal to :func:`priced_events`' at that row."""
+    sent: dict[str, Any] = msgspec.to_builtins(wire.structs[row])
+    kind = sent["kind"]
+    event = _BUILDERS[kind](sent)
+    combo = priced.combos[int(priced.combo[row])]
+    at = slice(row, row + 1)  # tolist() gives Python ints of int64 and object arrays alike
+    cost, quantity = priced.cost[at].tolist()[0], priced.quantity[at].tolist()[0]
+    if kind == "llm":
+        return _llm(event, combo, cost, priced.tokens[row].tolist())
+    return _PRICERS[kind](event, combo, cost, quantity)
+
+
+def _llm(event: Any, combo: Combo, pico: int, usage: list[int]) -> PricedEvent:
+    _, provider, sku, model, unit, version = combo
+    return PricedEvent(
+        event, Decimal(pico) * PICO, version, sku, provider,
+        Decimal(usage[0] + usage[3]), unit, TokenUsage(*usage), model, 1, pico,
+    )  # fmt: skip
 
 
 def value_columns(

@@ -1,0 +1,62 @@
+"""Spend control judges a batch read as columns exactly as it judges the same events' objects,
+and makes the objects of only the events it reports (an alert's, a task's), not the batch's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from streams.anomaly_rules import BatchEvents
+from streams.intake import decode_and_price
+from streams.window_batch import CountedBatch, EventColumns
+from tests.unit.streams.test_anomaly_rules_batched import watching
+from tests.unit.streams.test_intake_columns import BOUNDS, NOW, catalog, fleet, odd, per_event
+from tests.unit.streams.test_spend_rules import Records
+
+
+def two_partitions_and_odd_messages() -> list[Any]:
+    return fleet(0) + odd(30) + fleet(40, partition=4)
+
+
+def test_a_batch_read_as_columns_gives_the_rules_the_events_its_objects_give() -> None:
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    from_columns = BatchEvents(columns.counted, columns)
+    from_objects = BatchEvents(per_event(messages, catalog())[0])
+    for name in ("partitions", "positions", "customers", "epochs", "hours", "days", "ordered"):
+        assert getattr(from_columns, name) == getattr(from_objects, name), name
+    assert list(from_columns.units) == list(from_objects.units)
+    assert from_columns.tokens() == from_objects.tokens()
+    for mine, theirs in zip(from_columns.contributors_all(), from_objects.contributors_all(), strict=True):
+        assert list(map(repr, mine)) == list(map(repr, theirs))  # Decimal forms too
+    assert type(counted) is CountedBatch and not counted.made
+
+
+def test_the_judgement_of_columns_is_that_of_objects_and_makes_only_the_events_it_reports() -> None:
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    by_columns, by_objects = Records(), Records()
+    judged = watching().evaluate(columns.counted, by_columns, columns)
+    expected = watching().evaluate(per_event(messages, catalog())[0], by_objects)
+    by_columns.apply(judged)
+    by_objects.apply(expected)
+    assert [(a.alert_id, a.payload()) for a in judged.alerts] == [
+        (a.alert_id, a.payload()) for a in expected.alerts
+    ]
+    assert by_columns.raw == by_objects.raw and by_columns.marks.keys() == by_objects.marks.keys()
+    assert not counted.made
+
+
+def test_an_event_read_by_its_index_is_made_alone_and_is_the_object_the_batch_later_holds() -> None:
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    expected = per_event(messages, catalog())[0]
+    batch = EventColumns.of(counted).select(np.arange(len(expected)) % 2 == 1)
+    chosen = batch.counted
+    assert chosen[3] == expected[7] and counted[-1] == expected[-1]
+    assert not counted.made and type(chosen) is CountedBatch and not chosen.made
+    alone = chosen[3]
+    assert list(chosen)[3] is alone and list(counted)[7] is alone

@@ -15,15 +15,16 @@
 -- more turned sparse.
 --
 -- Larger compressed blocks: by default a block is closed once it holds 64 KiB
--- uncompressed, one granule of an 8-byte column; ZSTD then starts afresh each
--- granule. At 1 MiB (ClickHouse's own largest block) it finds more to reuse:
--- occurred_at 2.67 -> 2.20 bytes a row, task_id and the rest a little. A read
--- of one granule decompresses its whole block, up to 1 MiB of a column
--- instead of 64 KiB: the reads that matter here scan a customer's months.
+-- uncompressed, one granule of an 8-byte column, and ZSTD starts afresh each
+-- granule. At 256 KiB it finds more to reuse: occurred_at 2.62 -> 2.35 bytes
+-- a row, the rest a little. A read of one granule decompresses its whole
+-- block: at 1 MiB (occurred_at 2.20, 0.25 bytes a row less in all) a month
+-- of a small customer took twice the ClickHouse CPU to read; at 256 KiB as
+-- much as before (bench/RESULTS.md, session 12).
 --
 -- Settings apply to parts written or merged from now on; no part is
 -- rewritten now, so this runs at once at any size, with workers running. A
 -- part already merged for good keeps its old layout until OPTIMIZE TABLE
 -- ledger FINAL rewrites it (minutes per 100M rows).
 ALTER TABLE ledger MODIFY SETTING ratio_of_defaults_for_sparse_serialization = 0.5,
-                                  min_compress_block_size = 1048576
+                                  min_compress_block_size = 262144

@@ -62,7 +62,7 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_sum_daily_value_and_
     assert "024_ledger_sparse_blocks.sql" in migrate(database, log=lambda _: None)
     settings = client.query(SETTINGS).result_rows[0][0]
     assert "ratio_of_defaults_for_sparse_serialization = 0.5" in settings
-    assert "min_compress_block_size = 1048576" in settings
+    assert "min_compress_block_size = 262144" in settings
     assert client.query(SORTING_KEY).result_rows == key
     client.command("OPTIMIZE TABLE ledger FINAL")  # both parts merged into one with the new settings
     assert client.query(EVERY_ROW).result_rows == before

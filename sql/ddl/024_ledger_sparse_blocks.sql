@@ -1,0 +1,30 @@
+-- Token counts and every column's compressed blocks kept in fewer bytes
+-- (issue #12: ledger bytes per row), chosen on the generated ledger (python
+-- -m bench.ledger_bytes; figures in bench/RESULTS.md, session 12). Only two
+-- table settings change: every value, type, codec, name and the sorting key
+-- are as before, so nothing that writes or reads the ledger does.
+--
+-- Sparse token columns: only model calls carry tokens, so on most rows the
+-- counts are 0 (7 in 12 in the generated mix). A column whose part holds at
+-- least this share of defaults is written sparse: its other values and their
+-- positions alone, so T64 crops no run of zeros into its 64-value words and
+-- ZSTD packs only real counts (input, cached, output tokens: 3.33 -> 2.53
+-- bytes a row). ClickHouse decides per column and per part, from the part's
+-- own values, so a column mostly non-zero stays as it is; readers get the
+-- same values either way. 0.5: below the generated share, and at 0.2 nothing
+-- more turned sparse.
+--
+-- Larger compressed blocks: by default a block is closed once it holds 64 KiB
+-- uncompressed, one granule of an 8-byte column, and ZSTD starts afresh each
+-- granule. At 256 KiB it finds more to reuse: occurred_at 2.62 -> 2.34 bytes
+-- a row, most others a little (task_id 1.86 -> 1.90 alone grows). A read of one granule decompresses its whole
+-- block: at 1 MiB (occurred_at 2.20, 0.25 bytes a row less in all) a month
+-- of a small customer took twice the ClickHouse CPU to read; at 256 KiB as
+-- much as before (bench/RESULTS.md, session 12).
+--
+-- Settings apply to parts written or merged from now on; no part is
+-- rewritten now, so this runs at once at any size, with workers running. A
+-- part already merged for good keeps its old layout until OPTIMIZE TABLE
+-- ledger FINAL rewrites it (minutes per 100M rows).
+ALTER TABLE ledger MODIFY SETTING ratio_of_defaults_for_sparse_serialization = 0.5,
+                                  min_compress_block_size = 262144

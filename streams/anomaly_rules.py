@@ -314,14 +314,20 @@ _COST, _PICO, _TOKENS = attrgetter("cost"), attrgetter("cost_pico"), attrgetter(
 _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
 
 
-def _decimal_costs(batch: Sequence[Counted], picos: Sequence[int | None]) -> list[Decimal]:
+def _decimal_costs(
+    batch: Sequence[Counted], picos: Sequence[int | None], decimals: Sequence[Decimal | None]
+) -> list[Decimal]:
     """Each event's ``cost`` as pricing made it: from its integer cost, in pricing's own form,
-    where it has one below ``_EXACT_PICO``; else read from the event's object, made alone."""
+    where it has one below ``_EXACT_PICO``; else pricing's Decimal (``decimals``, where taken);
+    else read from the event's object, made alone."""
     costs: list[Decimal] = []
     append = costs.append
+    known = len(decimals) == len(picos)
     for i, pico in enumerate(picos):
         if pico is not None and pico < _EXACT_PICO:
             append(Decimal(pico) * PICO)
+        elif pico is None and known and (cost := decimals[i]) is not None:
+            append(cost)
         else:
             append(batch[i][2].cost)
     return costs
@@ -348,7 +354,7 @@ class BatchEvents:
             self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
             tokens: Sequence[TokenUsage] = columns.tokens
             tasks: list[str | None] = [task or None for task in columns.ledger.task_ids]  # '' is none
-            skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos)
+            skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos, columns.decimal_costs)
         else:
             items = list(map(_PRICED, batch))
             # A pass a field into lists of existing objects: tuples of each event's fields, a batch
@@ -474,13 +480,13 @@ class _Fold:
     ) -> tuple[DetectorRecord, Detector] | None:
         """The key's record and detector as of the batch; None if every event of ``run`` was folded before."""
         record = self.records.get(key) or self.before.detector(key)
-        batch = self.events.batch
+        positions = self.events.positions  # not the events' objects, which a batch of columns lacks
         if record is None:
             record, first = DetectorRecord(b""), run[0]
         else:
             folded = record.position
             for first in run:
-                if batch[first][1] > folded:
+                if positions[first] > folded:
                     break
             else:
                 return None  # counted before this batch was replayed
@@ -498,10 +504,11 @@ class _Fold:
 
     def enter(self, record: DetectorRecord, i: int) -> bool:
         """Make event ``i`` the one at hand; False if it was folded into ``record`` before."""
-        partition, pos, _ = self.events.batch[i]
+        events = self.events
+        partition, pos = events.partitions[i], events.positions[i]
         if pos <= record.position:
             return False
-        epoch_s = self.events.epochs[i]
+        epoch_s = events.epochs[i]
         self.index, self.epoch_s = i, epoch_s
         record.position, record.partition = pos, partition
         self.newest = epoch_s >= record.last_seen

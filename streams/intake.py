@@ -27,9 +27,9 @@ from streams.aggregation import Counted, position
 from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units
+from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units, decimal_costs
 from streams.wire_columns import KINDS, WireColumns, decode_batch, select
-from streams.wire_events import priced_event, priced_events, value_columns
+from streams.wire_events import decimal_costs_of, priced_event, priced_events, value_columns
 
 Ints = npt.NDArray[np.int64]
 _KIND_NAMES = list(KINDS.values())  # by the numbers of streams.wire_columns' kind column
@@ -118,7 +118,7 @@ def _columnar(
     columns = EventColumns(
         CountedBatch(make=made, size=n, row=one), partitions, positions, wire.occurred_us / 1e6,
         wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
-        kinds.copy(), _facts(wire, priced, kinds), units,
+        kinds.copy(), _facts(wire, priced, kinds), units, decimal_costs_of(wire, priced),
     )  # fmt: skip
     return columns, wire.message, slow
 
@@ -173,7 +173,7 @@ def _merged(fast: EventColumns, fast_sources: Ints, slow: EventColumns, slow_sou
         arrays(fast.positions, slow.positions),
         arrays(fast.seconds, slow.seconds),
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-        facts, joined(fast.cost_units, slow.cost_units),
+        facts, joined(fast.cost_units, slow.cost_units), joined(fast.decimal_costs, slow.decimal_costs),
     )  # fmt: skip
 
 
@@ -281,7 +281,7 @@ def _per_event(
         np.fromiter(positions, np.int64, n),
         np.fromiter(map(datetime.timestamp, times), np.float64, n),
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-        LedgerFacts.of(made), cost_units(costs, made),
+        LedgerFacts.of(made), cost_units(costs, made), decimal_costs(costs, made),
     )  # fmt: skip
     return counted, dead, np.fromiter(sources, np.int64, n)
 

@@ -86,11 +86,15 @@ class EventColumns:
     quantities: Sequence[Decimal]
     tokens: Sequence[Any]
     categories: Sequence[str]
-    # What only the ledger reads (:func:`streams.sinks.table_columns.ledger_columns`): filled as the
+    # What the ledger reads (:func:`streams.sinks.table_columns.ledger_columns`), spend control its SKUs
+    # and task ids (:class:`streams.anomaly_rules.BatchEvents`): filled as the
     # events are decoded, so the sink never visits an event's objects again. See :class:`LedgerFacts`.
     ledger: LedgerFacts = field(default_factory=lambda: LedgerFacts.of(()))
     # Each event's cost in pico-dollars, also where pricing computed it in Decimal (``costs``' None).
     cost_units: Sequence[int] = ()
+    # Pricing's Decimal cost where it has no integer one (``costs``' None), else None: spend control
+    # sums Decimal costs, in pricing's own form, without the events' objects.
+    decimal_costs: Sequence[Decimal | None] = ()
 
     @classmethod
     def of(cls, counted: Sequence[Counted]) -> EventColumns:
@@ -120,7 +124,7 @@ class EventColumns:
             np.fromiter(map(_POSITION, counted), np.int64, n),
             np.fromiter(map(datetime.timestamp, map(_OCCURRED, events)), np.float64, n),
             customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
-            LedgerFacts.of(items), cost_units(costs, items),
+            LedgerFacts.of(items), cost_units(costs, items), decimal_costs(costs, items),
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -143,6 +147,7 @@ class EventColumns:
             self.seconds[keep],
             customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
             self.ledger.select(chosen), list(compress(self.cost_units, chosen)),
+            list(compress(self.decimal_costs, chosen)),
         )  # fmt: skip
 
     def id_keys(self) -> list[bytes]:
@@ -175,7 +180,7 @@ _ATTRIBUTES = attrgetter("attributes")
 
 @dataclass(slots=True)
 class LedgerFacts:
-    """The ledger's columns of a batch's events that no other stage reads, one list a column.
+    """The ledger's columns of a batch's events that windows and dedup do not read, one list a column.
 
     Values as :func:`streams.sinks.table_columns.ledger_columns` writes them: an outcome's
     value in units of 1e-12 (None where it has none), no id as ''.
@@ -244,6 +249,15 @@ def cost_units(costs: Sequence[int | None], priced: Sequence[Any]) -> list[int]:
         for i in compress(range(len(units)), map(is_, units, repeat(None))):
             units[i] = to_pico(priced[i].cost)
     return units  # type: ignore[return-value]  # no None left
+
+
+def decimal_costs(costs: Sequence[int | None], priced: Sequence[Any]) -> list[Decimal | None]:
+    """Pricing's Decimal cost of each event it priced in Decimal (``costs``' None), else None."""
+    found: list[Decimal | None] = [None] * len(costs)
+    if None in costs:
+        for i in compress(range(len(costs)), map(is_, costs, repeat(None))):
+            found[i] = priced[i].cost
+    return found
 
 
 class CountedBatch(Sequence[Counted]):

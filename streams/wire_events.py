@@ -166,6 +166,20 @@ def value_columns(
     return costs, units, quantities, tokens
 
 
+def decimal_costs_of(wire: WireColumns, priced: PricedColumns) -> list[Decimal | None]:
+    """Each event's cost as :func:`priced_events` makes it where pricing computes it in Decimal
+    (compute, review, storage, outcome), else None (an integer cost: ``value_columns``' costs)."""
+    found: list[Decimal | None] = [None] * len(wire)
+    units: list[int] | None = None
+    for kind, rows in wire.kinds.items():
+        if kind in _PICO_KINDS:
+            continue
+        units = priced.cost.tolist() if units is None else units
+        for row in rows.rows.tolist():
+            found[row] = ZERO if kind == "outcome" else from_pico(units[row])
+    return found
+
+
 _PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers
 _NO_TOKENS = TokenUsage()
 

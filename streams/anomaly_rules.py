@@ -52,7 +52,7 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.key_runs import KeyRuns
-from streams.pricing import _EXACT_PICO, PICO, TokenUsage
+from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
     DetectorRecord,
     add_contributor_columns,
@@ -317,20 +317,15 @@ _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Deci
 def _decimal_costs(
     batch: Sequence[Counted], picos: Sequence[int | None], decimals: Sequence[Decimal | None]
 ) -> list[Decimal]:
-    """Each event's ``cost`` as pricing made it: from its integer cost, in pricing's own form,
-    where it has one below ``_EXACT_PICO``; else pricing's Decimal (``decimals``, where taken);
-    else read from the event's object, made alone."""
-    costs: list[Decimal] = []
-    append = costs.append
+    """Each event's ``cost`` as pricing made it: from its integer cost where it has one; else
+    pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone."""
     known = len(decimals) == len(picos)
-    for i, pico in enumerate(picos):
-        if pico is not None and pico < _EXACT_PICO:
-            append(Decimal(pico) * PICO)
-        elif pico is None and known and (cost := decimals[i]) is not None:
-            append(cost)
-        else:
-            append(batch[i][2].cost)
-    return costs
+    return [
+        cost_of_pico(pico) if pico is not None
+        else cost if known and (cost := decimals[i]) is not None
+        else batch[i][2].cost
+        for i, pico in enumerate(picos)
+    ]  # fmt: skip
 
 
 class BatchEvents:

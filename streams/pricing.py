@@ -67,6 +67,12 @@ _EXACT_PICO = 10**28
 PICO = Decimal("1E-12")
 
 
+def cost_of_pico(pico: int) -> Decimal:
+    """An integer cost as the Decimal ``cost`` pricing gives it, in pricing's own form: every path
+    that holds the integer (columns, spend control) makes the same Decimal from it."""
+    return Decimal(pico) * PICO if pico < _EXACT_PICO else from_pico(pico)
+
+
 class UnpriceableEventError(Exception):
     """No price covers this event; it goes to the dead-letter topic."""
 
@@ -606,7 +612,7 @@ def _price_llm_pico(event: LlmCall, rates: TextRates, version: str, sku: str) ->
         + reasoning * rates.reasoning
     )
     tokens = TokenUsage(total_in, cached, write, total_out, reasoning)
-    cost = Decimal(pico) * PICO if pico < _EXACT_PICO else from_pico(pico)
+    cost = cost_of_pico(pico)
     return PricedEvent(
         event, cost, version, sku, values["provider"], Decimal(total_in + total_out),
         "tokens", tokens, values["model"], 1, pico,

@@ -33,7 +33,7 @@ from schemas.events import (
 from schemas.events import _keep_amount as keep_amount
 from schemas.money import ZERO, from_pico
 from streams.column_pricing import PricedColumns
-from streams.pricing import PICO, PricedEvent, TokenUsage
+from streams.pricing import PricedEvent, TokenUsage, cost_of_pico
 from streams.wire_columns import WireColumns
 
 _PICO_UNITS = 10**12
@@ -127,7 +127,7 @@ def priced_event(wire: WireColumns, priced: PricedColumns, row: int) -> PricedEv
 def _llm(event: Any, combo: Combo, pico: int, usage: list[int]) -> PricedEvent:
     _, provider, sku, model, unit, version = combo
     return PricedEvent(
-        event, Decimal(pico) * PICO, version, sku, provider,
+        event, cost_of_pico(pico), version, sku, provider,
         Decimal(usage[0] + usage[3]), unit, TokenUsage(*usage), model, 1, pico,
     )  # fmt: skip
 
@@ -188,16 +188,12 @@ Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, 
 Pricer = Callable[[Any, Combo, int, int], PricedEvent]
 
 
-def _pico_cost(pico: int) -> Decimal:
-    return Decimal(pico) * PICO  # pricing's own form of an integer cost (exact below 1e28)
-
-
 def _per_unit(event: Any, combo: Combo, pico: int, quantity: int) -> PricedEvent:
     kind, provider, sku, _, unit, version = combo
     count = quantity // _PICO_UNITS
     tokens = TokenUsage(count) if kind == "embedding" else TokenUsage()
     return PricedEvent(
-        event, _pico_cost(pico), version, sku, provider, Decimal(count), unit, tokens, cost_pico=pico
+        event, cost_of_pico(pico), version, sku, provider, Decimal(count), unit, tokens, cost_pico=pico
     )
 
 

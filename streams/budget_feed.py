@@ -23,6 +23,11 @@ class BudgetFeed(CompactedFeed):
         super().__init__(settings)
         self.book = book
 
+    def _say(self, message: str, *args: object) -> None:
+        # Loading a topic of 10k budgets at start would be 10k lines (and a few CPU-seconds) of log:
+        # until caught up, one line says what is in force; every change after it is told.
+        log.log(logging.INFO if self.ready.is_set() else logging.DEBUG, message, *args)
+
     @property
     def topic(self) -> str:
         return self.settings.budgets_topic
@@ -38,7 +43,7 @@ class BudgetFeed(CompactedFeed):
         if raw is None:
             if key is not None:
                 self.book.remove(key.decode())
-                log.info("budget %s deleted", key.decode())
+                self._say("budget %s deleted", key.decode())
             return
         try:
             budget = Budget.model_validate_json(raw)
@@ -46,5 +51,5 @@ class BudgetFeed(CompactedFeed):
             log.error("ignoring an invalid budget on %s: %s", self.settings.budgets_topic, exc)
             return
         self.book.put(budget)
-        log.info("budget %s in force: %s %s %s", budget.budget_id, budget.scope_label,
-                 budget.period_label, budget.amount)  # fmt: skip
+        self._say("budget %s in force: %s %s %s", budget.budget_id, budget.scope_label,
+                  budget.period_label, budget.amount)  # fmt: skip

@@ -129,8 +129,9 @@ class TableSpend:
 
     def _read(self, key: bytes, decode: Callable[[bytes], R]) -> R | None:
         raw = self.table.data.get(key)
-        if raw is None:
-            return None
+        return None if raw is None else self._kept(key, raw, decode)
+
+    def _kept(self, key: bytes, raw: bytes, decode: Callable[[bytes], R]) -> R:
         kept = self._decoded.get(key)
         if kept is not None and kept[0] is raw:
             return cast(R, kept[1])
@@ -204,15 +205,17 @@ class TableSpend:
             if parts[0] == RULES_MARK_PREFIX:
                 continue
             if parts[0] == TASK_PREFIX:
-                tally = TaskTally.decode(raw)
+                tally = self._kept(raw_key, raw, TaskTally.decode)
                 partition, gone = (
                     tally.partition,
                     tally.last_seen < marks.get(tally.partition, 0) - task_idle_s,
                 )
             elif parts[0] == BUDGET_PREFIX:
-                partition, gone = BudgetSpend.decode(raw).partition, not budget_exists(parts[1])
+                if budget_exists(parts[1]):
+                    continue  # a budget's record lives as long as the budget: no need to decode it
+                partition, gone = self._kept(raw_key, raw, BudgetSpend.decode).partition, True
             elif parts[0] == ANOMALY_PREFIX:
-                record = DetectorRecord.decode(raw)
+                record = self._kept(raw_key, raw, DetectorRecord.decode)
                 partition = record.partition
                 gone = record.last_seen < marks.get(partition, 0) - DETECTOR_IDLE_S
             else:

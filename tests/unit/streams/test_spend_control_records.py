@@ -9,14 +9,17 @@ import orjson
 import pytest
 
 from schemas.alerts import AlertStatus
+from streams.anomaly_rules import DETECTOR_IDLE_S
 from streams.spend_control import TableSpend
 from streams.spend_state import (
     BudgetSpend,
     DetectorRecord,
     Fired,
+    RulesMark,
     TaskTally,
     anomaly_key,
     budget_key,
+    rules_mark_key,
     task_key,
 )
 
@@ -176,3 +179,38 @@ def test_a_contributor_of_any_decimal_and_any_name_encodes_as_before(cost: str) 
     record = DetectorRecord(b"s", 1, 2, 3, 4, 5, {"agent": {name: Decimal(cost)}, "task": {}})
 
     assert record.encode() == orjson_as_before([1, 2, 3, 4, 5, record.contributors]) + b"\ns"
+
+
+async def test_expiry_forgets_idle_tasks_idle_detectors_and_deleted_budgets_records() -> None:
+    """A live budget's record is left as it is without being read (it may be thousands of them)."""
+    now = 1_795_132_800
+    marks = {rules_mark_key(p): RulesMark(position=9, event_time=now).encode() for p in (0, 1)}
+    data = dict(marks)
+    records = TableSpend(Table(data))
+    idle_task = TaskTally(first_seen=1, last_seen=now - 3601, partition=0)
+    busy_task = TaskTally(first_seen=1, last_seen=now - 10, partition=0)
+    idle_detector = DetectorRecord(b"", position=1, partition=1, last_seen=now - DETECTOR_IDLE_S - 1)
+    elsewhere = TaskTally(first_seen=1, last_seen=0, partition=7)  # a partition this worker does not hold
+    records.put_records({task_key("acme", "idle"): idle_task, task_key("acme", "busy"): busy_task,
+                         task_key("zeta", "t"): elsewhere,
+                         anomaly_key("hourly_spike", "acme", "agent-1"): idle_detector,
+                         budget_key("deleted", "acme"): BudgetSpend(period_start=0, partition=1),
+                         })  # fmt: skip
+    data[budget_key("monthly", "acme")] = b"a live budget's record, never decoded by expiry"
+    records.changelog._pending.clear()
+    sent: list[dict[int, list[tuple[bytes, bytes | None]]]] = []
+
+    async def flush() -> None:
+        sent.append(records.changelog._pending)
+
+    records.changelog.flush = flush  # type: ignore[method-assign]
+
+    dropped = await records.expire([0, 1], task_idle_s=3600, budget_exists=lambda budget: budget == "monthly")
+
+    assert dropped == 3
+    assert sorted(data) == sorted(
+        [*marks, task_key("acme", "busy"), task_key("zeta", "t"), budget_key("monthly", "acme")]
+    )
+    assert sent == [{0: [(task_key("acme", "idle"), None)],
+                     1: [(anomaly_key("hourly_spike", "acme", "agent-1"), None),
+                         (budget_key("deleted", "acme"), None)]}]  # fmt: skip

@@ -20,16 +20,19 @@ per held partition says how far behind the worker is, so the gate can tell
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.budgets import Scoped
 from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, PartitionMark, live_spend_key, partition_mark_key
 from schemas.money import ZERO
 from streams.aggregation import Counted
+from streams.kafka_batches import KeyPartitions, send_batches
 from streams.metrics import PartitionSample
 from streams.spend_rules import BudgetBook
 from streams.spend_state import BudgetSpend, split_key
+from streams.window_batch import CountedBatch
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +41,7 @@ def live_records(
     book: BudgetBook, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted], at: datetime
 ) -> list[LiveSpend]:
     """The live spend of each changed budget record, with the reservations counted under it. Pure."""
-    reserved = [
-        (priced.event, rid)
-        for _, _, priced in counted
-        if (rid := priced.event.attributes.get(RESERVATION_ATTRIBUTE)) is not None
-    ]
+    reserved = [(counted_event(counted, i), rid) for i, rid in _reservations(counted)]
     records = []
     for key, record in changed.items():
         _, budget_id, subject = split_key(key)
@@ -51,7 +50,7 @@ def live_records(
             rid for event, rid in reserved if budget is not None and budget.subject(event) == subject
         )
         records.append(
-            LiveSpend(
+            LiveSpend.model_construct(  # the worker's own figures, and ids its budgets validated
                 budget_id=budget_id,
                 subject=subject,
                 period_start=datetime.fromtimestamp(record.period_start, UTC),
@@ -66,6 +65,23 @@ def live_records(
     return records
 
 
+def _reservations(counted: Sequence[Counted]) -> list[tuple[int, str]]:
+    """The index and reservation id of each event carrying one, from the columns where the batch has them."""
+    columns = counted.columns if isinstance(counted, CountedBatch) else None
+    attributes: Iterable[Mapping[str, str]] = (
+        columns.ledger.attributes if columns is not None and columns.ledger is not None
+        else (priced.event.attributes for _, _, priced in counted)
+    )  # fmt: skip
+    return [
+        (i, rid) for i, found in enumerate(attributes) if found and (rid := found.get(RESERVATION_ATTRIBUTE))
+    ]
+
+
+def counted_event(counted: Sequence[Counted], index: int) -> Scoped:
+    """The event at ``index``, made alone where the batch's objects are not made."""
+    return (counted.one(index) if isinstance(counted, CountedBatch) else counted[index])[2].event
+
+
 class LiveSpendOutlet:
     def __init__(
         self,
@@ -78,16 +94,23 @@ class LiveSpendOutlet:
         self.producer = producer  # the worker's aiokafka producer, once Faust has started it
         self.topic = topic
         self.now = now
+        self._partitions = KeyPartitions()
 
     async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None:
         if not changed:
             return
         producer = self.producer()
-        sent = [
-            await producer.send(
-                self.topic, key=live_spend_key(r.budget_id, r.subject), value=r.model_dump_json().encode()
+        partitions = await producer.partitions_for(self.topic)
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for r in live_records(self.book, changed, counted, self.now()):
+            key = live_spend_key(r.budget_id, r.subject)
+            by_partition.setdefault(self._partitions.of(key, partitions), []).append(
+                (key, r.model_dump_json().encode())
             )
-            for r in live_records(self.book, changed, counted, self.now())
+        sent = [
+            delivery
+            for partition, records in by_partition.items()
+            for delivery in await send_batches(producer, self.topic, partition, records)
         ]
         for delivery in sent:
             await delivery  # acknowledged before the records move on

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
+from streams.kafka_batches import send_batches
 
 _MARK_PREFIX = b"~"  # window keys start with a customer id, never with "~"
 _WATERMARK = b"~watermark\x1f"
@@ -60,13 +61,7 @@ class ChangelogWriter:
         producer = self.table.app.producer._ensure_producer()
         topic = self.table.changelog_topic.get_topic_name()
         for partition, records in pending.items():
-            batch = producer.create_batch()
-            for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    await producer.send_batch(batch, topic, partition=partition)
-                    batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)
-            await producer.send_batch(batch, topic, partition=partition)
+            await send_batches(producer, topic, partition, records)
 
 
 class TableState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,3 +140,43 @@ class DictState:
 
     async def flush(self) -> None:
         pass
+
+
+class FakeBatch:
+    """An aiokafka ``BatchBuilder`` holding at most ``room`` records."""
+
+    def __init__(self, room: int) -> None:
+        self.records: list[tuple[bytes, bytes | None]] = []
+        self.room = room
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None) -> object | None:
+        if len(self.records) >= self.room:
+            return None  # full, as aiokafka says it
+        self.records.append((key, value))
+        return object()
+
+
+class FakeProducer:
+    """The aiokafka producer's batch API: what was sent, to which partition, and whether it was acked."""
+
+    def __init__(self, partitions: Iterable[int] = range(8), batch_room: int = 1_000) -> None:
+        self.partitions = set(partitions)
+        self.batch_room = batch_room
+        self.sent: list[tuple[str, int, bytes, bytes | None]] = []
+        self.batches = 0
+        self.deliveries: list[Any] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return self.partitions
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.batch_room)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        assert partition in self.partitions
+        self.sent.extend((topic, partition, key, value) for key, value in batch.records)
+        self.batches += 1
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_result(None)
+        self.deliveries.append(delivery)
+        return delivery

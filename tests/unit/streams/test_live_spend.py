@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from schemas.budgets import Budget
 from schemas.events import usage_event_adapter
-from schemas.gate import RESERVATION_ATTRIBUTE, PartitionMark, partition_mark_key
+from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, PartitionMark, live_spend_key, partition_mark_key
 from streams.aggregation import Counted
 from streams.live_spend import LiveSpendOutlet, live_records
 from streams.metrics import PartitionSample
@@ -17,6 +19,7 @@ from streams.pricing import PricedEvent, TokenUsage
 from streams.spend_control import SpendControl
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
 from streams.spend_state import BudgetSpend
+from tests.fakes import FakeProducer
 from tests.unit.streams.test_spend_control import Outlet, Records, retry
 
 AT = datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
@@ -110,3 +113,27 @@ async def test_no_marks_while_no_budget_exists() -> None:
     producer = Producer()
     await LiveSpendOutlet(BudgetBook(), lambda: producer, "spend").mark({0: PartitionSample(1, 1, 0)})
     assert producer.sent == []
+
+
+async def test_each_changed_budget_is_sent_on_its_key_s_partition_and_acknowledged() -> None:
+    book = budgets()
+    batch = [used(1, "0.10", reservation="res_a"), used(2, "0.20", agent="writer")]
+    result = SpendRules(book, budget_rules(Decimal(20), Decimal(10)), LimitSettings()).evaluate(
+        batch, Records([])
+    )
+    producer = FakeProducer(partitions=range(6))
+    await LiveSpendOutlet(book, lambda: producer, "budget-spend", now=lambda: AT).publish(
+        result.budgets, batch
+    )
+
+    sent = {
+        key: (partition, LiveSpend.model_validate_json(value or b""))
+        for _, partition, key, value in producer.sent
+    }
+    assert sent.keys() == {live_spend_key("acme-day", ""), live_spend_key("writer-day", "writer")}
+    for key, (partition, record) in sent.items():
+        assert partition == DefaultPartitioner()(key, list(range(6)), [])  # as producer.send would choose
+        assert record.published_at == AT
+    assert sent[live_spend_key("acme-day", "")][1].spend == Decimal("0.30")
+    assert sent[live_spend_key("acme-day", "")][1].settled == ("res_a",)
+    assert all(delivery.done() for delivery in producer.deliveries)

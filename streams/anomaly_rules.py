@@ -606,7 +606,7 @@ class _Fold:
         self._contribute(record, pending, runs)
 
     def _contribute(self, record: DetectorRecord, pending: list[int], runs: _Gathered) -> None:
-        """:func:`add_contributors` of these events (of one run of ``runs``, in its order): theirs,
+        """:func:`add_contributor_columns` of these events (of one run of ``runs``, in its order): theirs,
         without their objects."""
         if len(pending) >= FEW:
             span = runs.runs.span(pending)

@@ -32,16 +32,22 @@ from streams.kafka_batches import KeyPartitions, send_batches
 from streams.metrics import PartitionSample
 from streams.spend_rules import BudgetBook
 from streams.spend_state import BudgetSpend, split_key
-from streams.window_batch import CountedBatch
+from streams.window_batch import CountedBatch, EventColumns
 
 log = logging.getLogger(__name__)
 
 
 def live_records(
-    book: BudgetBook, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted], at: datetime
+    book: BudgetBook,
+    changed: Mapping[bytes, BudgetSpend],
+    counted: Sequence[Counted],
+    at: datetime,
+    columns: EventColumns | None = None,
 ) -> list[LiveSpend]:
-    """The live spend of each changed budget record, with the reservations counted under it. Pure."""
-    reserved = [(counted_event(counted, i), rid) for i, rid in _reservations(counted)]
+    """The live spend of each changed budget record, with the reservations counted under it. Pure.
+
+    ``columns``: the batch's, if it has them; then only the events carrying a reservation are made."""
+    reserved = [(counted_event(counted, i), rid) for i, rid in _reservations(counted, columns)]
     records = []
     for key, record in changed.items():
         _, budget_id, subject = split_key(key)
@@ -65,11 +71,10 @@ def live_records(
     return records
 
 
-def _reservations(counted: Sequence[Counted]) -> list[tuple[int, str]]:
-    """The index and reservation id of each event carrying one, from the columns where the batch has them."""
-    columns = counted.columns if isinstance(counted, CountedBatch) else None
+def _reservations(counted: Sequence[Counted], columns: EventColumns | None) -> list[tuple[int, str]]:
+    """The index and reservation id of each event carrying one."""
     attributes: Iterable[Mapping[str, str]] = (
-        columns.ledger.attributes if columns is not None and columns.ledger is not None
+        columns.ledger.attributes if columns is not None and len(columns.ledger.attributes) == len(counted)
         else (priced.event.attributes for _, _, priced in counted)
     )  # fmt: skip
     return [
@@ -96,13 +101,18 @@ class LiveSpendOutlet:
         self.now = now
         self._partitions = KeyPartitions()
 
-    async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None:
+    async def publish(
+        self,
+        changed: Mapping[bytes, BudgetSpend],
+        counted: Sequence[Counted],
+        columns: EventColumns | None = None,
+    ) -> None:
         if not changed:
             return
         producer = self.producer()
         partitions = await producer.partitions_for(self.topic)
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
-        for r in live_records(self.book, changed, counted, self.now()):
+        for r in live_records(self.book, changed, counted, self.now(), columns):
             key = live_spend_key(r.budget_id, r.subject)
             by_partition.setdefault(self._partitions.of(key, partitions), []).append(
                 (key, r.model_dump_json().encode())

@@ -96,7 +96,9 @@ class ClickHouseKafkaOutlet:
 class LiveSpendSink(Protocol):
     """Where each batch's changed budget spend goes, for the gate (:mod:`streams.live_spend`)."""
 
-    async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None: ...
+    async def publish(
+        self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted], columns: EventColumns | None
+    ) -> None: ...
 
 
 R = TypeVar("R", BudgetSpend, TaskTally, DetectorRecord)
@@ -277,7 +279,7 @@ class SpendControl:
             for alert in alerts:  # debug: a busy fleet passes task limits every batch; they are on the topic
                 log.debug("alert %s %s", alert.alert_id, alert.reason)
         if self.live is not None and result.budgets:
-            await self.live.publish(result.budgets, counted)
+            await self.live.publish(result.budgets, counted, result.columns)
         self.records.put_records(result.budgets)
         self.records.put_records(result.tasks)
         self.records.put_records(result.detectors)

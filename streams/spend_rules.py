@@ -356,6 +356,9 @@ class Evaluation:
     tasks: dict[bytes, TaskTally] = field(default_factory=dict)
     marks: dict[int, RulesMark] = field(default_factory=dict)
     detectors: dict[bytes, DetectorRecord] = field(default_factory=dict)
+    # The batch's columns the rules read, if it had them: what reads the batch after the rules
+    # (live spend's reservations) reads them too rather than the events' objects.
+    columns: EventColumns | None = None
 
 
 @dataclass
@@ -386,7 +389,7 @@ class SpendRules:
         Budgets and detectors are folded record by record (a record's state depends on its own
         events alone), each record read once; the alerts are then put back in event order.
         """
-        out = Evaluation()
+        out = Evaluation(columns=columns if columns is not None and columns.counted is batch else None)
         emitted_at = self.now()
         events = BatchEvents(batch, columns)  # ``columns``: the worker's of this very batch, if it has them
         if not len(self.book):  # no budget: the marks and limits alone, from the batch's columns
@@ -400,26 +403,33 @@ class SpendRules:
                 return out
         cuts: list[int] = []  # how many limit alerts the events up to each one fired
         runs: dict[tuple[int, str, str], list[int] | int] = {}  # (rank, budget, subject) -> its events
-        ats: list[int] = []  # the events' times in microseconds, where a budget counts them
         if self._matched_version != self.book.version or len(self._matched) > 100_000:
             self._matched.clear()  # a cache of what budgets count which scope, kept between batches:
             self._uses.clear()
             self._matched_version = self.book.version  # fewer objects made (and collected) per batch
-        matched = self._matched
-        for i, (partition, pos, priced) in enumerate(batch):
-            event = priced.event
-            budgets = self.book.for_customer(event.customer_id)
-            ats.append(_micros_of(event.occurred_at) if budgets else 0)
+        matched, for_customer = self._matched, self.book.for_customer
+        # Read from the batch's columns (BatchEvents): an event's object is made only where an
+        # alert or a task needs it (an index into a CountedBatch makes that one event alone).
+        partitions, positions, epochs = events.partitions, events.positions, events.epochs
+        units = events.units
+        agents, _, tasks, _ = events.contributors_all()
+        users: Sequence[str | None] | None = None
+        ats = _event_micros(batch, out.columns)  # the events' times in µs
+        least: dict[Decimal, int] = {}  # a request cost limit in units: an event under it is under the limit
+        for i, customer in enumerate(events.customers):
+            budgets = for_customer(customer)
             if budgets:
-                uses = self._uses.get(event.customer_id)
+                uses = self._uses.get(customer)
                 if uses is None:
-                    uses = self._uses[event.customer_id] = _scope_fields(budgets)
-                scoped = (event.customer_id, event.agent_id if uses[0] else None,
-                          getattr(event, "user_id", None) if uses[1] else None,
-                          event.task_id if uses[2] else None)  # fmt: skip
+                    uses = self._uses[customer] = _scope_fields(budgets)
+                if uses[1] and users is None:
+                    users = _user_ids(batch, out.columns)
+                scoped = (customer, agents[i] if uses[0] else None,
+                          users[i] if uses[1] and users is not None else None,
+                          tasks[i] if uses[2] else None)  # fmt: skip
                 found = matched.get(scoped)
                 if found is None:
-                    found = matched[scoped] = self._match(budgets, event)
+                    found = matched[scoped] = self._match(budgets, _Scope(*scoped))
                 for record in found.runs:
                     run = runs.get(record)
                     if run is None:
@@ -431,23 +441,32 @@ class SpendRules:
                 limits, owners = found.limits
             else:
                 limits, owners = self._global, {}
+            partition, pos = partitions[i], positions[i]
             mark = out.marks.get(partition)
             if mark is None:
                 mark = out.marks[partition] = before.mark(partition)
             if pos > mark.position:
                 mark.position = pos
-                mark.event_time = max(mark.event_time, int(event.occurred_at.timestamp()))
+                mark.event_time = max(mark.event_time, epochs[i])
                 cost_limit, token_limit = limits.request_cost, limits.request_tokens
-                if (cost_limit is not None and priced.cost > cost_limit) or (
-                    token_limit is not None and _inference_tokens(priced) > token_limit
-                ):  # few do: the alerts are made for those alone
-                    out.alerts += _request_alerts(priced, limits, owners, emitted_at)
-            if event.task_id is not None:
-                self._fold_task(out, before, partition, pos, priced, limits, owners, emitted_at)
+                over = token_limit is not None and events.tokens()[i] > token_limit
+                if cost_limit is not None and not over:
+                    floor = least.get(cost_limit)
+                    if floor is None:  # a cost over the limit is over it in whole units too
+                        floor = least[cost_limit] = _floor_units(cost_limit)
+                    over = units[i] >= floor
+                if over:  # few are: their objects are made, and judged exactly
+                    priced = batch[i][2]
+                    if (cost_limit is not None and priced.cost > cost_limit) or (
+                        token_limit is not None and _inference_tokens(priced) > token_limit
+                    ):
+                        out.alerts += _request_alerts(priced, limits, owners, emitted_at)
+            if tasks[i] is not None:
+                self._fold_task(out, before, partition, pos, batch[i][2], limits, owners, emitted_at)
             cuts.append(len(out.alerts))
         tagged: list[tuple[int, int, Alert]] = []
         if runs:
-            self._fold_budgets(tagged, out, before, batch, ats, runs, emitted_at)
+            self._fold_budgets(tagged, out, before, batch, events, ats, runs, emitted_at)
         if self.anomalies is not None:
             tagged += self.anomalies.fold(batch, out.detectors, before, emitted_at, events)
         out.alerts = in_event_order(out.alerts, cuts, tagged)
@@ -489,7 +508,7 @@ class SpendRules:
         limits = self._global
         look = [i for i, task in enumerate(events.contributors_all()[2]) if task is not None]
         if limits.request_cost is not None:  # a cost over the limit is over it in whole units too
-            least = int(limits.request_cost.scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
+            least = _floor_units(limits.request_cost)
             look += [i for i, units in enumerate(events.units) if units >= least]
         if limits.request_tokens is not None:
             look += [i for i, tokens in enumerate(events.tokens()) if tokens > limits.request_tokens]
@@ -525,18 +544,19 @@ class SpendRules:
         out: Evaluation,
         before: SpendLookup,
         batch: Sequence[Counted],
+        events: BatchEvents,
         ats: Sequence[int],
         runs: dict[tuple[int, str, str], list[int] | int],
         emitted_at: datetime,
     ) -> None:
-        records = BudgetRuns(self, tagged, out, before, batch, ats, emitted_at)
+        records = BudgetRuns(self, tagged, out, before, batch, events, ats, emitted_at)
         moved: dict[tuple[int, str, str], int] = {}  # records whose first events were counted before
         for run_key, run in runs.items():
             budget = self.book.get(run_key[1])
             assert budget is not None
-            events = (run,) if isinstance(run, int) else run
-            first = records.fold(budget, run_key[0], run_key[2], events)
-            if first != events[0]:
+            indices = (run,) if isinstance(run, int) else run
+            first = records.fold(budget, run_key[0], run_key[2], indices)
+            if first != indices[0]:
                 moved[run_key] = first
         if moved:  # a replay: the records in the order event by event first changed them (the changelog's)
             firsts = sorted(
@@ -752,6 +772,38 @@ class SpendRules:
                     setattr(values, name, value)
                     owners[rule] = budget.budget_id
         return values, owners
+
+
+def _floor_units(limit: Decimal) -> int:
+    """The limit in whole units of 1e-12, rounded down: a cost over the limit has at least as many."""
+    return int(limit.scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What budgets tell an event apart by, as :class:`~schemas.budgets.Scoped` (a key of the cache)."""
+
+    customer_id: str
+    agent_id: str | None
+    user_id: str | None
+    task_id: str | None
+
+
+def _event_micros(batch: Sequence[Counted], columns: EventColumns | None) -> list[int]:
+    """Each event's ``occurred_at`` in microseconds since the epoch, as :func:`_micros_of` gives it."""
+    if columns is not None:
+        seconds = columns.seconds
+        # A float64 of epoch seconds holds the microsecond exactly within 2**52 µs of the epoch
+        # (until 2112): rounding seconds * 1e6 gives it back. Further out, the objects say it.
+        if not len(seconds) or float(np.abs(seconds).max()) < 2**52 / 1e6:
+            return cast(list[int], np.rint(seconds * 1e6).astype(np.int64).tolist())
+    return [_micros_of(priced.event.occurred_at) for _, _, priced in batch]
+
+
+def _user_ids(batch: Sequence[Counted], columns: EventColumns | None) -> list[str | None]:
+    if columns is not None:
+        return [user or None for user in columns.ledger.user_ids]  # '' is none in the ledger's column
+    return [getattr(priced.event, "user_id", None) for _, _, priced in batch]
 
 
 def _scope_fields(budgets: Sequence[Budget]) -> tuple[bool, bool, bool]:

@@ -18,16 +18,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import eq, itemgetter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import msgspec
 import orjson
 
 from schemas.alerts import AlertStatus, Contributor, ContributorKind
 from schemas.money import ZERO
-
-if TYPE_CHECKING:
-    from streams.pricing import PricedEvent
 
 _SEP = "\x1f"  # identifiers may not hold control characters
 BUDGET_PREFIX = "b"
@@ -87,25 +84,6 @@ def contribute(
         del costs[smallest]
 
 
-def add_contributors(contributors: dict[str, dict[str, Decimal]], pending: list[PricedEvent]) -> None:
-    """As :func:`contribute` for each event's agent, model and task in turn (then empties ``pending``)."""
-    if len(pending) < 4:  # a budget's usual: one event; the columns cost more than they save
-        for p in pending:
-            contribute(contributors, "agent", p.event.agent_id, p.cost)
-            contribute(contributors, "model", p.sku, p.cost)
-            contribute(contributors, "task", p.event.task_id, p.cost)
-        pending.clear()
-    else:
-        add_contributor_columns(
-            contributors,
-            [p.event.agent_id for p in pending],
-            [p.sku for p in pending],
-            [p.event.task_id for p in pending],
-            [p.cost for p in pending],
-        )
-        pending.clear()
-
-
 def add_contributor_columns(
     contributors: dict[str, dict[str, Decimal]],
     agents: Sequence[str | None],
@@ -113,7 +91,8 @@ def add_contributor_columns(
     tasks: Sequence[str | None],
     amounts: Sequence[Decimal],
 ) -> None:
-    """:func:`add_contributors` of the events whose agents, models, tasks and costs these are.
+    """As :func:`contribute` for each event's agent, model and task in turn, of the events whose
+    agents, models, tasks and costs these are.
 
     Summed per contributor first where the kind cannot overflow :data:`MAX_CONTRIBUTORS`: no
     eviction then, Decimal sums are exact, and new contributors keep their order of arrival.

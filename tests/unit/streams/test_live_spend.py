@@ -66,7 +66,9 @@ class Live:
         self.journal = journal
         self.published: list[Mapping[bytes, BudgetSpend]] = []
 
-    async def publish(self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted]) -> None:
+    async def publish(
+        self, changed: Mapping[bytes, BudgetSpend], counted: Sequence[Counted], columns: object = None
+    ) -> None:
         self.journal.append("live spend")
         self.published.append(dict(changed))
 

@@ -3,12 +3,17 @@ and makes the objects of only the events it reports (an alert's, a task's), not 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pytest
 
+from schemas.budgets import Budget
 from streams.anomaly_rules import BatchEvents
 from streams.intake import decode_and_price
+from streams.live_spend import live_records
+from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
 from streams.window_batch import CountedBatch, EventColumns
 from tests.unit.streams.test_anomaly_rules_batched import watching
 from tests.unit.streams.test_intake_columns import BOUNDS, NOW, catalog, fleet, odd, per_event
@@ -60,3 +65,62 @@ def test_an_event_read_by_its_index_is_made_alone_and_is_the_object_the_batch_la
     assert not counted.made and type(chosen) is CountedBatch and not chosen.made
     alone = chosen[3]
     assert list(chosen)[3] is alone and list(counted)[7] is alone
+
+
+def budgeted(request_limit: str = "0.01", token_limit: int = 2_000, rolling: bool = True) -> SpendRules:
+    """The fleet's customers with budgets of every period and scope, and request limits. A rolling
+    budget's events are folded one by one, their objects made."""
+    shapes: list[dict[str, Any]] = []
+    for c in range(6):
+        customer = f"cust-{c:04d}"
+        shapes += [
+            {"budget_id": f"{customer}-month", "customer_id": customer, "period": "month", "amount": "0.5",
+             "thresholds": [1, 50, 100], "revenue": "0.6", "min_margin_pct": 30},
+            {"budget_id": f"{customer}-agent-day", "customer_id": customer, "scope": "agent", "period": "day",
+             "amount": "0.05", "burn_rate_excess": 0, "limits": {"request_cost": request_limit}},
+        ]
+        if rolling:
+            shapes.append({"budget_id": f"{customer}-rolling", "customer_id": customer,
+                           "period": "rolling_hours", "hours": 2, "amount": "0.2", "thresholds": [50, 100]})
+    shapes += [
+        {"budget_id": "acme-user", "customer_id": "acme", "scope": "user", "period": "week",
+         "amount": "0.0001"},
+        {"budget_id": "acme-task", "customer_id": "acme", "scope": "task", "period": "day", "amount": "1",
+         "limits": {"task_cost": "0.00001", "request_tokens": 1}},
+    ]  # fmt: skip
+    return SpendRules(
+        BudgetBook([Budget.model_validate(shape) for shape in shapes]),
+        budget_rules(Decimal(20), Decimal(10), Decimal(20)),
+        LimitSettings(request_cost=Decimal(request_limit), request_tokens=token_limit),
+        now=lambda: NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_limit", "token_limit", "rolling", "made_at_most"),
+    [("0.001", 2_000, True, 603), ("0.5", 10**6, True, 603), ("0.5", 10**6, False, 80)],
+)
+def test_with_budgets_the_judgement_of_columns_is_that_of_objects_and_makes_only_the_events_it_reports(
+    request_limit: str, token_limit: int, rolling: bool, made_at_most: int
+) -> None:
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    by_columns, by_objects = Records(), Records()
+    objects = per_event(messages, catalog())[0]
+    rules = budgeted(request_limit, token_limit, rolling)
+    judged = rules.evaluate(columns.counted, by_columns, columns)
+    expected = budgeted(request_limit, token_limit, rolling).evaluate(objects, by_objects)
+
+    assert len(expected.alerts) > 20 and expected.budgets and expected.tasks
+    assert [(a.alert_id, a.payload()) for a in judged.alerts] == [
+        (a.alert_id, a.payload()) for a in expected.alerts
+    ]
+    by_columns.apply(judged)
+    by_objects.apply(expected)
+    assert by_columns.raw == by_objects.raw and by_columns.marks == by_objects.marks
+    assert live_records(rules.book, judged.budgets, counted, NOW, judged.columns) == live_records(
+        rules.book, expected.budgets, objects, NOW
+    )
+    assert not counted.made and len(counted._rows) <= made_at_most
+    assert not counted.made

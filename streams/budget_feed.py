@@ -16,17 +16,28 @@ from streams.compacted_feed import CompactedFeed
 from streams.spend_rules import BudgetBook
 
 log = logging.getLogger(__name__)
+NAMED_AT_LOAD = 100
 
 
 class BudgetFeed(CompactedFeed):
     def __init__(self, settings: Settings, book: BudgetBook) -> None:
         super().__init__(settings)
         self.book = book
+        self._named = 0  # budgets named in the log while loading
 
     def _say(self, message: str, *args: object) -> None:
         # Loading a topic of 10k budgets at start would be 10k lines (and a few CPU-seconds) of log:
-        # until caught up, one line says what is in force; every change after it is told.
-        log.log(logging.INFO if self.ready.is_set() else logging.DEBUG, message, *args)
+        # the first NAMED_AT_LOAD are named, the rest at debug, and the caught-up line says how many
+        # are in force. Every change once caught up is told.
+        if self.ready.is_set() or self._named < NAMED_AT_LOAD:
+            self._named += 0 if self.ready.is_set() else 1
+            log.info(message, *args)
+        else:
+            log.debug(message, *args)
+
+    def loaded(self) -> str:
+        more = f" ({self._named} named above)" if self._named >= NAMED_AT_LOAD else ""
+        return f"budgets loaded: {len(self.book)} in force{more}"
 
     @property
     def topic(self) -> str:
@@ -35,9 +46,6 @@ class BudgetFeed(CompactedFeed):
     @property
     def missing_topic_hint(self) -> str:
         return "`costline worker` creates it"
-
-    def loaded(self) -> str:
-        return f"budgets loaded: {len(self.book)} in force"
 
     def apply(self, key: bytes | None, raw: bytes | None) -> None:
         if raw is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import jiter
 from pydantic import (
@@ -395,6 +395,10 @@ UsageEvent = Annotated[
 ]
 
 usage_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)
+# Each kind's model, from the union above: its ``kind`` literal names it.
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    get_args(model.model_fields["kind"].annotation)[0]: model for model in get_args(get_args(UsageEvent)[0])
+}
 
 
 def load_json(raw: bytes | str) -> Any:

@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.events import (
+    EVENT_MODELS,
     MAX_ATTRIBUTE_KEY_CHARS,
     MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_ATTRIBUTES,
@@ -122,7 +123,7 @@ _FIELDS: dict[type[Any], dict[str, str]] = {
     Storage: {"sku": "sku", "bytes": "bytes", "seconds": "seconds"},
     HumanReview: {"sku": "sku", "minutes": "seconds"},
 }
-_MODELS = {model.model_fields["kind"].annotation.__args__[0]: model for model in _FIELDS}
+_MODELS = {kind: model for kind, model in EVENT_MODELS.items() if model in _FIELDS}
 # LlmCall._parts_fit_totals for a text-only call (no media, batch or tier:
 # those shapes are pydantic's): its parts within their totals.
 _PARTS_FIT = {

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter, is_not
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import numpy as np
@@ -107,16 +107,7 @@ class Outcome(_Event, tag="outcome"):
 
 
 Event = Llm | Tool | Embedding | VectorQuery | Compute | Storage | HumanReview | Outcome
-KINDS: dict[type[Any], str] = {
-    Llm: "llm",
-    Tool: "tool",
-    Embedding: "embedding",
-    VectorQuery: "vector_query",
-    Compute: "compute",
-    Storage: "storage",
-    HumanReview: "human_review",
-    Outcome: "outcome",
-}
+KINDS: dict[type[Any], str] = {cls: cls.__struct_config__.tag for cls in get_args(Event)}  # in Event's order
 _KIND_NUMBER: dict[type[Any], int] = {cls: number for number, cls in enumerate(KINDS)}
 # Per kind: the fields of its own.
 _OWN: dict[type[Any], tuple[str, ...]] = {

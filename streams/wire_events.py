@@ -19,34 +19,15 @@ from typing import Any, cast
 import msgspec
 from pydantic import BaseModel
 
-from schemas.events import (
-    Compute,
-    Embedding,
-    HumanReview,
-    LlmCall,
-    Outcome,
-    Storage,
-    ToolCall,
-    UsageEvent,
-    VectorQuery,
-)
+from schemas.events import EVENT_MODELS, UsageEvent
 from schemas.events import _keep_amount as keep_amount
 from schemas.money import ZERO, from_pico
 from streams.column_pricing import PricedColumns
 from streams.pricing import PricedEvent, TokenUsage, cost_of_pico
-from streams.wire_columns import WireColumns
+from streams.wire_columns import KINDS, WireColumns
 
 _PICO_UNITS = 10**12
-_MODELS: dict[str, type[BaseModel]] = {
-    "llm": LlmCall,
-    "tool": ToolCall,
-    "embedding": Embedding,
-    "vector_query": VectorQuery,
-    "compute": Compute,
-    "storage": Storage,
-    "human_review": HumanReview,
-    "outcome": Outcome,
-}
+_MODELS = {name: EVENT_MODELS[name] for name in KINDS.values()}  # the kinds read as columns
 # Fields pydantic converts from what was sent: amounts as text or integers become kept Decimals.
 _AMOUNTS = {"compute": ("seconds",), "storage": ("seconds",), "human_review": ("minutes",)}
 # BaseModel's slots, set through their descriptors, as streams.event_fast_path sets them.

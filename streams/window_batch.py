@@ -43,6 +43,7 @@ from streams.aggregation import (
     WindowKey,
 )
 from streams.column_groups import Grouping, combine
+from streams.stored_windows import StoredWindows
 from streams.window_changes import WindowChanges
 
 Ints = npt.NDArray[np.int64]
@@ -546,7 +547,8 @@ def _marks(current: Sequence[WindowAggregate | None]) -> Ints:
 
 
 def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> FoldResult | None:
-    """The batch folded into ``current`` (each planned window's state before it, or None: new).
+    """The batch folded into ``current`` (each planned window's state before it, or None: new;
+    read as columns where it is :class:`StoredWindows`).
 
     The changed windows come as columns (:class:`WindowChanges`), each field
     summed a column at a time: a stored window's field plus the batch's sum,
@@ -555,7 +557,7 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     """
     if not plan.exact:
         return None
-    marks = _marks(current)
+    marks = current.marks() if type(current) is StoredWindows else _marks(current)
     fresh = marks < plan.first
     done = marks >= plan.last
     if not bool(np.all(fresh | done)):
@@ -573,7 +575,12 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     stored = np.flatnonzero(marks[folding] >= 0)
     if len(stored):  # onto the windows' state: added as Python ints, exact at any size
         columns: list[list[Any]] = []
-        bases = list(zip(*map(_BASE_FIELDS, map(current.__getitem__, folding[stored].tolist())), strict=True))
+        bases: Sequence[Sequence[Any]]
+        if type(current) is StoredWindows:
+            bases = current.fields(folding[stored])[:-2]
+        else:
+            windows = map(current.__getitem__, folding[stored].tolist())
+            bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
         for field_sums, base in zip([*sums.T[:2], None, *sums.T[2:]], bases, strict=True):
             column = np.array(quantities if field_sums is None else field_sums, dtype=object)
             column[stored] += np.array(base, dtype=object)

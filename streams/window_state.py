@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
+from streams.stored_windows import StoredWindows
 from streams.window_changes import WindowChanges
 
 T = TypeVar("T")
@@ -120,6 +121,10 @@ class TableState:
         # The memory store's own dict where it has one: its get() in C, not Mapping.get in Python.
         data, decode = _dict_of(self.table.data), WindowAggregate.decode
         return [None if raw is None else decode(raw) for raw in map(data.get, raw_keys)]
+
+    def stored(self, raw_keys: Sequence[bytes]) -> StoredWindows:
+        """:meth:`get_many`'s windows, decoded only as read: in bulk as columns, or one by one."""
+        return StoredWindows(list(map(_dict_of(self.table.data).get, raw_keys)))
 
     def put(self, key: WindowKey, agg: WindowAggregate) -> None:
         self.put_many({key: agg})

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     batches: list[Batch] = []
     for first in range(0, len(counted), args.batch):
         part = counted[first : first + args.batch]
-        batches.append((part, fold(part, (60, 3600), {}).changed))
+        batches.append((part, dict(fold(part, (60, 3600), {}).changed)))
     tune_for_worker()  # as the worker runs: the default thresholds would time the collector
     seconds = asyncio.run(_write(settings, batches, args.passes))
     windows = sum(len(w) for _, w in batches)

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     usage = priced.decoded_usage(args.events)
     counted = priced.counted(usage, catalog)
     batches = [
-        fold(counted[first : first + args.batch], (60, 3600), {}).changed
+        dict(fold(counted[first : first + args.batch], (60, 3600), {}).changed)
         for first in range(0, len(counted), args.batch)
     ]
     rows = sum(map(len, batches))

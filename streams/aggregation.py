@@ -250,7 +250,8 @@ def increment(priced: PricedEvent, picos: dict[Decimal, int]) -> Increment:
 
 @dataclass(slots=True)
 class FoldResult:
-    changed: dict[WindowKey, WindowAggregate] = field(default_factory=dict)
+    # A dict where folded event by event; columns (streams.window_changes.WindowChanges) where whole.
+    changed: Mapping[WindowKey, WindowAggregate] = field(default_factory=dict)
     folded: int = 0  # events counted for the first time
     skipped: int = 0  # events at or below a window's mark: already counted
     # Each changed window's WindowKey.encode(), in ``changed``'s order, where the fold had them.
@@ -277,8 +278,8 @@ def fold(
         )
     else:
         with_keys = zip(batch, keys, strict=True)
-    result = FoldResult()
-    changed = result.changed
+    changed: dict[WindowKey, WindowAggregate] = {}
+    result = FoldResult(changed)
     picos: dict[Decimal, int] = {}  # one batch's: bounded by its events
     for (partition, offset, priced), event_keys in with_keys:
         cost, events, quantity, input_, cached, write, output, reasoning, value, failed = increment(

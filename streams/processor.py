@@ -32,8 +32,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import compress, repeat
-from operator import is_
+from itertools import compress
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -65,6 +64,7 @@ from streams.dedup import (
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.sinks.errors import RejectedRowsError, SinkConfigError, SinkError, TransientSinkError, classify
+from streams.stored_windows import StoredWindows
 from streams.window_batch import EventColumns, WindowPlan, fold_plan, plan_windows
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ class WindowState(Protocol):
     def get(self, key: WindowKey) -> WindowAggregate | None: ...
     def get_many(self, raw_keys: Sequence[bytes]) -> list[WindowAggregate | None]:
         """The windows under these ``WindowKey.encode()`` keys, None where there is none."""
+
+    def stored(self, raw_keys: Sequence[bytes]) -> StoredWindows:
+        """:meth:`get_many`'s windows as records, decoded only as read."""
 
     def put(self, key: WindowKey, agg: WindowAggregate) -> None: ...
     def put_many(
@@ -190,9 +193,11 @@ class BatchProcessor:
         previous = {p: self.state.watermark(p) for p in np.unique(batch.partitions).tolist()}
         plan = plan_windows(batch, self.window_sizes)
         before = await self._current_windows(plan)
-        current = {key: agg for key, agg in zip(plan.keys, before, strict=True) if agg is not None}
+        # The state as objects, for the event-by-event fold, here or after refused rows: most
+        # batches never read it.
+        current = functools.cache(lambda: _held(plan.keys, before))
         # Whole windows at once where the batch allows; else event by event, as exact.
-        result = fold_plan(plan, before) or fold(counted, self.window_sizes, current)
+        result = fold_plan(plan, before) or fold(counted, self.window_sizes, current())
 
         sink_started = time.perf_counter()
         judged = _Judgement(self.spend, counted, batch)
@@ -227,7 +232,7 @@ class BatchProcessor:
         self,
         counted: Sequence[Counted],
         result: FoldResult,
-        current: Mapping[WindowKey, WindowAggregate],
+        current: Callable[[], Mapping[WindowKey, WindowAggregate]],
         dead: Sequence[DeadLetter],
         messages: Sequence[RawMessage],
         columns: EventColumns | None = None,
@@ -261,7 +266,7 @@ class BatchProcessor:
             dropped = {(p, pos) for (p, pos, _), _ in poison}
             counted = [c for c in counted if (c[0], c[1]) not in dropped]
             columns = None  # of the events before
-            result = fold(counted, self.window_sizes, current)
+            result = fold(counted, self.window_sizes, current())
 
     async def _refused_events(
         self, counted: Sequence[Counted], result: FoldResult, exc: RejectedRowsError
@@ -367,7 +372,7 @@ class BatchProcessor:
         """Each partition's highest event time, including this batch."""
         return batch.watermarks(watermarks)
 
-    async def _current_windows(self, plan: WindowPlan) -> list[WindowAggregate | None]:
+    async def _current_windows(self, plan: WindowPlan) -> StoredWindows:
         """State before the batch of every window it touches, in the plan's order.
 
         A window missing from worker state is new, or was expired from it
@@ -377,8 +382,8 @@ class BatchProcessor:
         expired (:func:`streams.aggregation.is_expired`, here for all windows at once, each
         against its first event's partition), so only those are looked up.
         """
-        current = self.state.get_many(plan.raw_keys)
-        missing = np.fromiter(map(is_, current, repeat(None)), np.bool_, len(current))  # in C
+        current = self.state.stored(plan.raw_keys)
+        missing = current.missing()  # in C, no window decoded
         if not missing.any():
             return current
         kept = np.zeros(len(current), np.int64)  # each window's retention
@@ -392,7 +397,7 @@ class BatchProcessor:
             load = functools.partial(self.sink.load_windows, [plan.keys[i] for i in expired])
             found = await self._with_retry(load, "read of expired windows")
             for i in expired:
-                current[i] = found.get(plan.keys[i])
+                current.load(i, found.get(plan.keys[i]))
         return current
 
     async def _with_retry(self, call: Callable[[], Awaitable[T]], what: str = "write") -> T:
@@ -491,6 +496,11 @@ def _repeats(
         if any(_counted_before(c, partition, pos, since, occurred_us) for c in earlier):
             repeats.append(i)
     return repeats
+
+
+def _held(keys: Sequence[WindowKey], stored: StoredWindows) -> dict[WindowKey, WindowAggregate]:
+    """Each window that has state, and its state."""
+    return {key: window for key, window in zip(keys, stored, strict=True) if window is not None}
 
 
 def describe_batch(messages: Sequence[RawMessage]) -> str:

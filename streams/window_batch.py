@@ -35,13 +35,16 @@ import numpy.typing as npt
 
 from schemas.money import ZERO, to_pico
 from streams.aggregation import (
+    AGGREGATE_FIELDS,
     ALL_AGENTS,
     Counted,
     FoldResult,
     WindowAggregate,
     WindowKey,
-    written_out,
 )
+from streams.column_groups import Grouping, combine
+from streams.stored_windows import StoredWindows
+from streams.window_changes import WindowChanges
 
 Ints = npt.NDArray[np.int64]
 
@@ -57,6 +60,9 @@ _PRICED_FIELDS = [attrgetter(name) for name in ("cost_pico", "events", "quantity
 # One pass a field: the tokens are visited already, and a pass is cheaper than tuples to transpose.
 _TOKEN_FIELDS = [attrgetter(name) for name in ("input", "cached_input", "cache_write", "output", "reasoning")]
 _START = itemgetter(4)
+# The fields a window's state adds the batch's sums to: all but its mark and partition, which the
+# batch's replace.
+_BASE_FIELDS = attrgetter(*list(AGGREGATE_FIELDS)[:-2])
 _LAST_OFFSET = attrgetter("last_offset")
 _SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
@@ -368,100 +374,105 @@ class WindowPlan:
     ends: Ints  # and end, epoch seconds
     first: Ints  # each window's lowest event position
     last: Ints  # and highest
-    sums: list[list[int]]  # per window, the integer fields' sums
+    sums: Ints  # (windows, _SUMS): the integer fields' sums; meaningless where not ``exact``
     quantities: list[Decimal]
     event_windows: list[Ints]  # per window kind, each event's window
     exact: bool  # whether fold() may decide window by window
 
 
+class _Numbering(dict[str, int]):
+    """A number per distinct name, in order of first sight: names to codes in C."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> int:
+        self[key] = number = len(self)
+        return number
+
+
+def _coded(names: Sequence[str], rows: int) -> tuple[Ints, list[str]]:
+    numbering = _Numbering()
+    codes = np.fromiter(map(numbering.__getitem__, names), np.int64, rows)
+    return codes, list(numbering)
+
+
 def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
-    """Group ``batch`` into cells, cells into windows, and sum what each window gets."""
+    """Group ``batch`` into cells with one sort, cells into windows, and sum what each window gets.
+
+    A cell is a (customer, agent, category, smallest window): every window of
+    either size and level is a grouping of cells, so only the cells' grouping
+    reads each event. Sums run in rows' order within a group (a stable sort),
+    as :func:`streams.aggregation.fold` adds them.
+    """
     n = len(batch)
     if n == 0:
         return _empty(batch)
-    agents, categories = batch.agents, batch.categories
     at = batch.seconds.astype(np.int64)
     step = math.gcd(*sizes)
-    bases = (at - at % step).tolist()
-    cells: dict[tuple[str, str, str, int], int] = {}
-    first_seen = np.fromiter(
-        map(cells.setdefault, zip(batch.customers, agents, categories, bases, strict=True), range(n)),
-        np.int64,
-        n,
-    )
-    cell_first, cell_of = np.unique(first_seen, return_inverse=True)
-    cell_count = len(cell_first)
-    cell_last = np.full(cell_count, -1, np.int64)
-    np.maximum.at(cell_last, cell_of, np.arange(n, dtype=np.int64))
-
+    bases = at - at % step
+    customer, customers = _coded(batch.customers, n)
+    agent, agents = _coded(batch.agents, n)
+    category, categories = _coded(batch.categories, n)
+    cells = Grouping.by(combine(customer, agent, category, (bases - bases.min()) // step))
     values, exact = _increments(batch)
-    cell_sums = np.zeros((cell_count, _SUMS), np.int64)
-    np.add.at(cell_sums, cell_of, values)
-    cell_quantities = _sums_by(cell_of, batch.quantities, cell_count)
+    cell_sums = cells.add(values)
+    # Decimal has no NumPy dtype; an object array's reduceat adds them in C. ZERO first, as a new
+    # window's sum starts from it: its exponent is the sum's where every quantity's is above it.
+    quantities = np.empty(n + 1, dtype=object)
+    quantities[0] = ZERO
+    quantities[1:] = batch.quantities
+    cell_quantities = cells.add(quantities[1:]) + quantities[0]
+    cell_first, cell_last = cells.first, cells.last()  # rows
+    cell_customer, cell_agent, cell_category = customer[cell_first], agent[cell_first], category[cell_first]
+    cell_bases = bases[cell_first]
+    no_agent = np.zeros(len(cells), np.int64)
 
-    cell_keys = list(cells)
-    customers, cell_agents, cell_categories, cell_bases = (
-        list(column) for column in zip(*cell_keys, strict=True)
-    )
-    cell_bases_array = np.array(cell_bases, np.int64)
-    # Each cell's customer and (customer, category) as numbers, to group cells into windows in NumPy.
-    customer_codes = _codes(customers)
-    rollups = _combined(customer_codes, _codes(cell_categories))
-    agent_codes = _codes(cell_agents)
     keys: list[WindowKey] = []
     raw_keys: list[bytes] = []
-    cell_windows: list[Ints] = []
-    firsts: list[Ints] = []
     window_sizes: list[Ints] = []
-    # Each window's encoded key: its cell's (or rollup's) encoded prefix, then its time's.
-    agent_prefixes = _encoded_prefixes(customers, cell_agents, cell_categories)
-    rollup_prefixes = _encoded_prefixes(customers, repeat(ALL_AGENTS), cell_categories)
+    firsts: list[Ints] = []
+    lasts: list[Ints] = []
+    sums: list[Ints] = []
+    window_quantities: list[Decimal] = []
+    event_windows: list[Ints] = []
     for size in sizes:
-        starts = (cell_bases_array - cell_bases_array % size).tolist()
-        in_time = _combined(rollups, _codes(starts))
-        suffixes = {start: f"{size}{_SEP}{start}".encode() for start in set(starts)}
-        for agent_column in (cell_agents, repeat(ALL_AGENTS)):
-            if size == step and agent_column is cell_agents:  # a cell's own window: one each
-                local = first_cells = np.arange(cell_count, dtype=np.int64)
+        starts = cell_bases - cell_bases % size
+        offsets = (starts - starts.min()) // size
+        for per_agent in (True, False):
+            if size == step and per_agent:  # a cell's own window: one each
+                windows = Grouping.each(len(cells))
             else:
-                groups = in_time if agent_column is not cell_agents else _combined(in_time, agent_codes)
-                local, first_cells = _first_seen(groups)
-            chosen = first_cells.tolist()
+                agent_of = cell_agent if per_agent else no_agent
+                windows = Grouping.by(combine(cell_customer, agent_of, cell_category, offsets))
+            chosen = windows.first  # a cell of each window, to name it
+            window_customers = list(map(customers.__getitem__, cell_customer[chosen].tolist()))
             window_agents = (
-                map(cell_agents.__getitem__, chosen) if agent_column is cell_agents else agent_column
+                list(map(agents.__getitem__, cell_agent[chosen].tolist()))
+                if per_agent
+                else [ALL_AGENTS] * len(windows)
             )
-            window_starts = list(map(starts.__getitem__, chosen))
-            rows = zip(
-                map(customers.__getitem__, chosen),
-                window_agents,
-                map(cell_categories.__getitem__, chosen),
-                repeat(size),
-                window_starts,
-            )
+            window_categories = list(map(categories.__getitem__, cell_category[chosen].tolist()))
+            window_starts = starts[chosen].tolist()
+            rows = zip(window_customers, window_agents, window_categories, repeat(size), window_starts)
             kind_keys = list(map(tuple.__new__, repeat(WindowKey), rows))
-            cell_windows.append(local + len(keys))
-            # Cells are numbered in order of their first events: a window's first cell has its first.
-            firsts.append(cell_first[first_cells])
-            window_sizes.append(np.full(len(kind_keys), size, np.int64))
+            # WindowKey.encode() of each: UTF-8 of a join is the join of UTF-8s; a start's text once.
+            suffixes = {start: f"{size}{_SEP}{start}".encode() for start in set(window_starts)}
+            prefixes = map(
+                str.encode,
+                map(_SEP.join, zip(window_customers, window_agents, window_categories, repeat(""))),
+            )
+            raw_keys += map(bytes.__add__, prefixes, map(suffixes.__getitem__, window_starts))
+            event_windows.append(windows.group_of[cells.group_of] + len(keys))
+            window_sizes.append(np.full(len(windows), size, np.int64))
+            firsts.append(windows.min(cell_first))
+            lasts.append(windows.max(cell_last))
+            sums.append(windows.add(cell_sums))
+            window_quantities += windows.add(cell_quantities).tolist()
             keys += kind_keys
-            prefixes = agent_prefixes if agent_column is cell_agents else rollup_prefixes
-            prefix = map(prefixes.__getitem__, chosen)
-            raw_keys += map(bytes.__add__, prefix, map(suffixes.__getitem__, window_starts))
     count = len(keys)
     all_sizes = np.concatenate(window_sizes)
-    window_first = np.concatenate(firsts)
-    window_last = np.full(count, -1, np.int64)
-    sums = np.zeros((count, _SUMS), np.int64)
-    quantities: list[Decimal] = []
-    for windows in cell_windows:
-        np.maximum.at(window_last, windows, cell_last)
-        np.add.at(sums, windows, cell_sums)
-        # A kind's windows are numbered on from the previous kind's.
-        quantities += _sums_by(
-            windows - len(quantities), cell_quantities, int(windows.max()) + 1 - len(quantities)
-        )
-    event_windows = [windows[cell_of] for windows in cell_windows]
-    exact = exact and ALL_AGENTS not in cell_agents and _increasing(batch.positions, event_windows)
+    window_first, window_last = np.concatenate(firsts), np.concatenate(lasts)
+    exact = exact and ALL_AGENTS not in agents and _increasing(batch.positions, event_windows)
     return WindowPlan(
         batch,
         keys,
@@ -472,56 +483,18 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
         np.fromiter(map(_START, keys), np.int64, count) + all_sizes,
         batch.positions[window_first],
         batch.positions[window_last],
-        sums.tolist(),
-        quantities,
+        np.concatenate(sums),
+        window_quantities,
         event_windows,
         exact,
     )
 
 
-def _sums_by(group: Ints, values: Sequence[Decimal], groups: int) -> list[Decimal]:
-    """The sum of each group's ``values`` (``group`` numbers them 0..groups-1), from ZERO.
-
-    Decimal has no NumPy dtype; sorted slices through sum() cost as much as this loop.
-    """
-    sums = [ZERO] * groups
-    for g, value in zip(group.tolist(), values, strict=True):
-        sums[g] += value
-    return sums
-
-
 def _empty(batch: EventColumns) -> WindowPlan:
     none = np.zeros(0, np.int64)
-    return WindowPlan(batch, [], [], none, none, none, none, none, none, [], [], [], True)
-
-
-def _codes(values: Sequence[Any]) -> Ints:
-    """A number per value, the same for equal values (not consecutive)."""
-    numbers: dict[Any, int] = {}
-    return np.fromiter(map(numbers.setdefault, values, range(len(values))), np.int64, len(values))
-
-
-def _combined(first: Ints, second: Ints) -> Ints:
-    """A number per row of the two columns, the same for equal rows, below the rows' count."""
-    rows = first * (int(second.max(initial=0)) + 1) + second  # codes below the rows' count: no overflow
-    inverse: Ints = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    return inverse
-
-
-def _first_seen(groups: Ints) -> tuple[Ints, Ints]:
-    """Each row's group numbered in order of the groups' first rows, and those first rows."""
-    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    return rank[inverse.reshape(-1)], first[order].astype(np.int64)
-
-
-def _encoded_prefixes(customers: list[str], agents: Iterable[str], categories: list[str]) -> list[bytes]:
-    """The start of WindowKey.encode() of each cell's windows, to the size: UTF-8 of a join is
-    the join of UTF-8s."""
-    fields = zip(customers, agents, categories, repeat(""), strict=False)
-    return list(map(str.encode, map(_SEP.join, fields)))
+    return WindowPlan(
+        batch, [], [], none, none, none, none, none, none, np.zeros((0, _SUMS), np.int64), [], [], True
+    )
 
 
 def _increasing(positions: Ints, event_windows: list[Ints]) -> bool:
@@ -561,26 +534,6 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     return array, largest * n <= _INT64_MAX
 
 
-_plus: Callable[..., WindowAggregate] = written_out(
-    "plus",
-    "base, s, quantity, last, partition",
-    "WindowAggregate(base.cost + s[0], base.events + s[1], base.quantity + quantity, "
-    "base.input_tokens + s[2], base.cached_input_tokens + s[3], base.cache_write_tokens + s[4], "
-    "base.output_tokens + s[5], base.reasoning_tokens + s[6], base.outcome_value + s[7], "
-    "base.failed_outcomes + s[8], last, partition)",
-    {"WindowAggregate": WindowAggregate},
-)
-
-
-# A new window: quantity is already a sum from ZERO, as a new window's own would be.
-_new: Callable[..., WindowAggregate] = written_out(
-    "new",
-    "s, quantity, last, partition",
-    "WindowAggregate(s[0], s[1], quantity, s[2], s[3], s[4], s[5], s[6], s[7], s[8], last, partition)",
-    {"WindowAggregate": WindowAggregate},
-)
-
-
 def _marks(current: Sequence[WindowAggregate | None]) -> Ints:
     """Each window's ``last_offset``, -1 where it is new: read in C, not a Python test a window."""
     n = len(current)
@@ -594,35 +547,50 @@ def _marks(current: Sequence[WindowAggregate | None]) -> Ints:
 
 
 def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> FoldResult | None:
-    """The batch folded into ``current`` (each planned window's state before it, or None: new).
+    """The batch folded into ``current`` (each planned window's state before it, or None: new;
+    read as columns where it is :class:`StoredWindows`).
 
-    None where the windows cannot be folded whole (see the module's doc).
+    The changed windows come as columns (:class:`WindowChanges`), each field
+    summed a column at a time: a stored window's field plus the batch's sum,
+    quantity ``base + sum from ZERO`` as before. None where the windows cannot
+    be folded whole (see the module's doc).
     """
     if not plan.exact:
         return None
-    marks = _marks(current)
+    marks = current.marks() if type(current) is StoredWindows else _marks(current)
     fresh = marks < plan.first
     done = marks >= plan.last
     if not bool(np.all(fresh | done)):
         return None  # a window partly counted: decided event by event
-    result = FoldResult()
     n = len(plan.batch)
     if bool(fresh.all()):
-        result.folded = n
+        folded = n
     else:
         lowest = np.minimum.reduce([marks[windows] for windows in plan.event_windows])
-        result.folded = int(np.count_nonzero(plan.batch.positions > lowest))
-    result.skipped = n - result.folded
-    changed = result.changed
-    keys, sums, quantities = plan.keys, plan.sums, plan.quantities
-    last, partitions = plan.last.tolist(), plan.window_partitions.tolist()
-    folding = np.flatnonzero(fresh).tolist()
-    for i in folding:
-        base = current[i]
-        if base is None:
-            changed[keys[i]] = _new(sums[i], quantities[i], last[i], partitions[i])
+        folded = int(np.count_nonzero(plan.batch.positions > lowest))
+    folding = np.flatnonzero(fresh)
+    chosen = folding.tolist()
+    sums = plan.sums[folding]
+    quantities = list(map(plan.quantities.__getitem__, chosen))
+    stored = np.flatnonzero(marks[folding] >= 0)
+    if len(stored):  # onto the windows' state: added as Python ints, exact at any size
+        columns: list[list[Any]] = []
+        bases: Sequence[Sequence[Any]]
+        if type(current) is StoredWindows:
+            bases = current.fields(folding[stored])[:-2]
         else:
-            changed[keys[i]] = _plus(base, sums[i], quantities[i], last[i], partitions[i])
-    raw_keys = plan.raw_keys
-    result.raw_keys = [raw_keys[i] for i in folding]
-    return result
+            windows = map(current.__getitem__, folding[stored].tolist())
+            bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
+        for field_sums, base in zip([*sums.T[:2], None, *sums.T[2:]], bases, strict=True):
+            column = np.array(quantities if field_sums is None else field_sums, dtype=object)
+            column[stored] += np.array(base, dtype=object)
+            columns.append(column.tolist())
+    else:
+        columns = [*(column.tolist() for column in sums.T)]
+        columns.insert(2, quantities)
+    columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
+    keys, raw_keys = plan.keys, plan.raw_keys
+    changed = WindowChanges(
+        list(map(keys.__getitem__, chosen)), list(map(raw_keys.__getitem__, chosen)), columns
+    )
+    return FoldResult(changed, folded, n - folded, changed.raw_keys)

@@ -12,6 +12,7 @@ import numpy as np
 
 from streams.aggregation import Counted, WindowAggregate, WindowKey
 from streams.dedup import CountedId, Hashes, Seconds, id_hashes
+from streams.stored_windows import StoredWindows
 from streams.window_batch import EventColumns
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -120,6 +121,9 @@ class DictState:
 
     def get_many(self, raw_keys: Sequence[bytes]) -> list[WindowAggregate | None]:
         return [self.windows.get(WindowKey.decode(raw)) for raw in raw_keys]
+
+    def stored(self, raw_keys: Sequence[bytes]) -> StoredWindows:
+        return StoredWindows([None if w is None else w.encode() for w in self.get_many(raw_keys)])
 
     def put(self, key: WindowKey, agg: WindowAggregate) -> None:
         self.windows[key] = agg

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.columnar.batch import BatchColumns
-from bench.columnar.groups import Grouping, combine
 from streams.aggregation import ALL_AGENTS
+from streams.column_groups import Grouping, combine
 
 Ints = npt.NDArray[np.int64]
 Money = npt.NDArray[Any]

@@ -55,9 +55,11 @@ from streams.sinks.table_columns import (
     WINDOW_TYPES,
     Columns,
     ledger_columns,
+    window_change_columns,
     window_columns,
 )
 from streams.window_batch import CountedBatch, EventColumns
+from streams.window_changes import WindowChanges, WindowRows
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +392,12 @@ class ClickHouseSink:
         if await self._writes_natively("cost_windows", suffix, WINDOW_TYPES):
 
             def columns_of(part: Sequence[tuple[WindowKey, WindowAggregate]], _: slice | None) -> Columns:
+                if type(part) is WindowRows:
+                    return window_change_columns(part, now)
                 return window_columns(part, now)
 
-            rows = list(windows.items())
+            # Windows as columns are cut into blocks without making their aggregates.
+            rows = windows.rows() if type(windows) is WindowChanges else list(windows.items())
             # A pause a block, for the ledger's insert in flight meanwhile.
             bodies = await self._native_bodies(WINDOW_TYPES, rows, columns_of, _BY_WINDOW_START, pause=True)
             return functools.partial(self._send_native, "cost_windows" + suffix, WINDOW_TYPES, bodies)

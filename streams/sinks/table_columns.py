@@ -34,6 +34,7 @@ from streams.aggregation import (
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.window_batch import EventColumns
+from streams.window_changes import WindowRows
 
 # Each column a sequence or a NumPy array of its values.
 Columns = dict[str, Any]
@@ -346,6 +347,15 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
         "corrects": corrects,
         "reprice_run": run,
     }
+
+
+def window_change_columns(windows: WindowRows, now: datetime) -> Columns:
+    """:func:`window_columns` of windows held as columns, taken as they are: no aggregate made."""
+    starts = zip(*windows.window_keys(), strict=True)
+    columns = dict(zip(WINDOW_TYPES, [*starts, *windows.columns(), [now] * len(windows)], strict=True))
+    for name in _WINDOW_DECIMALS:
+        columns[name] = units(columns[name])
+    return columns
 
 
 def window_columns(windows: Sequence[tuple[WindowKey, WindowAggregate]], now: datetime) -> Columns:

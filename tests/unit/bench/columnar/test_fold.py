@@ -9,10 +9,10 @@ import numpy as np
 from bench.columnar.batch import decode_and_price_columns
 from bench.columnar.blocks import changelog_records
 from bench.columnar.fold import WindowStore, cells_of, fold_windows
-from bench.columnar.groups import Grouping
 from bench.workload import events, pack
 from schemas.prices import load_price_dir
 from streams.aggregation import fold
+from streams.column_groups import Grouping
 from streams.column_pricing import RateBook
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog

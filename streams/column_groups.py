@@ -1,4 +1,8 @@
-"""Exact group sums of int64 columns: one sort, then ``np.add.reduceat``.
+"""Rows grouped by a key with one sort, and exact group sums of int64 columns (``np.add.reduceat``).
+
+The worker's windows (:func:`streams.window_batch.plan_windows`) and the
+columnar floor (``bench/columnar``) group a batch's events into cells and
+cells into windows with it.
 
 Money and quantities are integers of 1e-12; a group's sum may pass int64
 where its values could (a month of a busy customer's token quantities).
@@ -45,8 +49,22 @@ class Grouping:
         group_of[order] = np.cumsum(group_sorted)
         return cls(order, starts, group_of, order[starts])
 
+    @classmethod
+    def each(cls, rows: int) -> Grouping:
+        """Every row a group of its own, in order: no sort."""
+        every = np.arange(rows, dtype=np.int64)
+        return cls(every, every, every, every)
+
     def __len__(self) -> int:
         return len(self.starts)
+
+    def last(self) -> Ints:
+        """Each group's last row (in ``order``: its highest where the sort kept rows in order)."""
+        ends = np.empty(len(self.starts), np.int64)
+        ends[:-1] = self.starts[1:]
+        if len(ends):
+            ends[-1] = len(self.order)
+        return self.order[ends - 1]
 
     def sum(self, values: Money) -> Money:
         """Each group's sum of ``values``, exactly (int64, or Python ints where it might not fit)."""
@@ -64,6 +82,14 @@ class Grouping:
 
     def max(self, values: Ints) -> Ints:
         return np.maximum.reduceat(values[self.order], self.starts) if len(self.starts) else values[:0]
+
+    def min(self, values: Ints) -> Ints:
+        return np.minimum.reduceat(values[self.order], self.starts) if len(self.starts) else values[:0]
+
+    def add(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Each group's sum of ``values`` (rows of any width, any dtype), in rows' order, as ``+`` adds them:
+        no check of int64's range (the caller's), Decimals summed in C, not a Python loop."""
+        return np.add.reduceat(values[self.order], self.starts, axis=0) if len(self.starts) else values[:0]
 
 
 def combine(*codes: Ints) -> Ints:

@@ -1,0 +1,107 @@
+"""A batch's changed windows as columns: a field a list, no :class:`WindowAggregate` per window.
+
+:func:`streams.window_batch.fold_plan` sums a batch's windows as columns;
+the table's store and changelog (:meth:`streams.window_state.TableState.put_many`)
+and the sink's Native block (:func:`streams.sinks.table_columns.window_change_columns`)
+read them as columns too. Objects cost a construction each and a read of
+every field again in each reader, for ~0.3-1.2 windows an event.
+
+It is still the mapping every other reader takes (window key to aggregate):
+the event-by-event fold's fallbacks, the probe of refused rows, tests. Its
+objects are made once, on the first such read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, overload
+
+from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
+
+# The changelog's form (WindowAggregate.encode()): the tag, every field as text in order; quantity
+# a Decimal's text (%b of its str()), every other field an int (%d).
+_RECORD = (b"p" + b",".join(b"%b" if name == "quantity" else b"%d" for name in AGGREGATE_FIELDS)).__mod__
+_QUANTITY = list(AGGREGATE_FIELDS).index("quantity")
+
+
+class WindowChanges(Mapping[WindowKey, WindowAggregate]):
+    """Windows and their new state: ``columns[i]`` is :data:`AGGREGATE_FIELDS`' i-th field of each
+    window, in ``window_keys``' order; ``raw_keys`` are the keys encoded (``WindowKey.encode()``)."""
+
+    __slots__ = ("_made", "columns", "raw_keys", "window_keys")
+
+    def __init__(self, keys: list[WindowKey], raw_keys: list[bytes], columns: list[list[Any]]) -> None:
+        assert len(columns) == len(AGGREGATE_FIELDS)
+        self.window_keys = keys
+        self.raw_keys = raw_keys
+        self.columns = columns
+        self._made: dict[WindowKey, WindowAggregate] | None = None
+
+    def __len__(self) -> int:
+        return len(self.window_keys)
+
+    def __iter__(self) -> Iterator[WindowKey]:
+        return iter(self.window_keys)
+
+    def __getitem__(self, key: WindowKey) -> WindowAggregate:
+        return self.objects()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.objects()
+
+    def objects(self) -> dict[WindowKey, WindowAggregate]:
+        """Every window's aggregate, made on the first call."""
+        if self._made is None:
+            self._made = dict(zip(self.window_keys, map(WindowAggregate, *self.columns), strict=True))
+        return self._made
+
+    def records(self) -> list[bytes]:
+        """``WindowAggregate.encode()`` of each window, from the columns: one format a window."""
+        columns = list(self.columns)
+        columns[_QUANTITY] = list(map(str.encode, map(str, columns[_QUANTITY])))
+        return list(map(_RECORD, zip(*columns, strict=True)))
+
+    def partitions(self) -> list[int]:
+        partitions: list[int] = self.columns[-1]
+        return partitions
+
+    def rows(self) -> WindowRows:
+        """The windows as (key, aggregate) rows, sliced without making the aggregates."""
+        return WindowRows(self, slice(None))
+
+
+assert list(AGGREGATE_FIELDS)[-1] == "partition"  # WindowChanges.partitions
+
+
+class WindowRows(Sequence[tuple[WindowKey, WindowAggregate]]):
+    """Some of a :class:`WindowChanges`' windows (``where``), as rows; a slice is another view."""
+
+    __slots__ = ("changes", "where")
+
+    def __init__(self, changes: WindowChanges, where: slice) -> None:
+        self.changes = changes
+        self.where = where
+
+    def __len__(self) -> int:
+        return len(range(*self.where.indices(len(self.changes))))
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[WindowKey, WindowAggregate]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[WindowKey, WindowAggregate]]: ...
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[WindowKey, WindowAggregate] | Sequence[tuple[WindowKey, WindowAggregate]]:
+        at = range(*self.where.indices(len(self.changes)))[index]
+        if isinstance(at, range):
+            if at.step != 1:
+                return [self.changes.rows()[i] for i in at]
+            return WindowRows(self.changes, slice(at.start, at.stop))
+        key = self.changes.window_keys[at]
+        return key, self.changes.objects()[key]
+
+    def window_keys(self) -> list[WindowKey]:
+        return self.changes.window_keys[self.where]
+
+    def columns(self) -> list[list[Any]]:
+        return [column[self.where] for column in self.changes.columns]

@@ -1,0 +1,43 @@
+"""Rows grouped by a key with one sort: groups in key order, rows in their own order within each."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from streams.column_groups import Grouping, combine
+
+
+def test_each_group_has_its_first_and_last_row_and_every_row_its_group() -> None:
+    groups = Grouping.by(np.array([5, 2, 5, 2, 9], np.int64))
+    assert groups.first.tolist() == [1, 0, 4]
+    assert groups.last().tolist() == [3, 2, 4]
+    assert groups.group_of.tolist() == [1, 0, 1, 0, 2]
+    values = np.array([10, 20, 30, 40, 50], np.int64)
+    assert groups.min(values).tolist() == [20, 10, 50] and groups.max(values).tolist() == [40, 30, 50]
+
+
+def test_rows_of_any_width_and_decimals_add_in_row_order() -> None:
+    groups = Grouping.by(np.array([1, 0, 1], np.int64))
+    rows = np.array([[1, 2], [3, 4], [5, 6]], np.int64)
+    assert groups.add(rows).tolist() == [[3, 4], [6, 8]]
+    amounts = np.array([Decimal("1.5"), Decimal("2"), Decimal("0.250")], dtype=object)
+    assert [str(total) for total in groups.add(amounts)] == ["2", "1.750"]
+
+
+def test_every_row_its_own_group_needs_no_sort() -> None:
+    groups = Grouping.each(3)
+    assert len(groups) == 3 and groups.last().tolist() == [0, 1, 2] and groups.group_of.tolist() == [0, 1, 2]
+
+
+def test_combined_codes_stay_distinct_past_int64() -> None:
+    wide = np.array([2**40, 2**40, 0], np.int64)
+    codes = combine(wide, wide, np.array([1, 2, 1], np.int64))
+    assert len(set(codes.tolist())) == 3 and int(codes.max()) < 2**63
+
+
+def test_group_sums_past_int64_are_exact() -> None:
+    values = np.array([2**62, 2**62, 2**62, -5, 7], np.int64)
+    groups = Grouping.by(np.array([1, 1, 1, 0, 0], np.int64))
+    assert groups.sum(values).tolist() == [2, 3 * 2**62]

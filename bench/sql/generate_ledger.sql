@@ -10,10 +10,11 @@
 -- with each kind's own SKUs and units, tokens only on model calls, costs to the pico-dollar, a customer's events on the
 -- partition its key hashes to, positions rising with time, 100 events a
 -- message, ingested 0.1-2 s after they occurred (bench/run.py names the
--- column a writer gives that time in: ingested_at_sent from migration 023 on).
-INSERT INTO {table:Identifier} (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, kind, provider,
-                    sku, unit, input_tokens, cached_input_tokens, output_tokens, quantity, cost,
-                    currency, price_version, source_partition, source_offset, source_index,
+-- columns a writer gives that time in, ingested_at_sent from migration 023 on,
+-- and the price, quantity and cost in, kind_sent ... cost_sent from 025 on).
+INSERT INTO {table:Identifier} (event_id_sent, occurred_at, customer_id, agent_id, user_id, task_id, $kind, $provider,
+                    $sku, $unit, input_tokens, cached_input_tokens, output_tokens, $quantity, $cost,
+                    currency, $price_version, source_partition, source_offset, source_index,
                     $ingested_column)
 SELECT
     -- v7: the v4 id's last 21 characters keep its variant and random bits

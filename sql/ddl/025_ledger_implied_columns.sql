@@ -99,8 +99,9 @@ CREATE TABLE ledger_025
     quantity_rest             Decimal(38, 12) DEFAULT
                               quantity_sent - toDecimal128(input_tokens, 0) - toDecimal128(output_tokens, 0)
                               CODEC(GCD, ZSTD(1)),
+    -- The two counts added as UInt128 (no sum of UInt64s overflows it), then made a Decimal once.
     quantity                  Decimal(38, 12) ALIAS
-                              quantity_rest + toDecimal128(input_tokens, 0) + toDecimal128(output_tokens, 0),
+                              quantity_rest + toDecimal128(toUInt128(input_tokens) + output_tokens, 0),
     batch                     Bool,
     service_tier              LowCardinality(String) DEFAULT '',
     cost_sent                 Decimal(38, 12) EPHEMERAL,

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -365,7 +365,7 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
         client.command(f"TRUNCATE TABLE {table}")
     client.command("DROP TABLE IF EXISTS ledger_generated")
     client.command("CREATE TABLE ledger_generated AS ledger")
-    generate = generate_statement(ingested_column(client))
+    generate = generate_statement(ingested_column(client), written_as(client))
     fill = [q for q in (BENCH_SQL / "fill_views.sql").read_text().split(";") if q.strip()]
     chunk = 10_000_000
     for first in range(0, rows, chunk):
@@ -400,10 +400,29 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
         check_views(client)
 
 
-def generate_statement(ingested_column: str) -> str:
-    """bench/sql/generate_ledger.sql, giving the ingestion time in ``ingested_column``."""
+# The price's columns, the quantity and the cost, which a writer names by EPHEMERAL "_sent" columns
+# from migration 025 on (ALIAS columns since, of a price key, the quantity past the tokens and picos).
+PRICE_QUANTITY_COST = ("kind", "provider", "sku", "unit", "price_version", "quantity", "cost")
+
+
+def generate_statement(ingested_column: str, written: Mapping[str, str] | None = None) -> str:
+    """bench/sql/generate_ledger.sql, giving the ingestion time in ``ingested_column`` and each of
+    :data:`PRICE_QUANTITY_COST` in the column ``written`` names for it (by default its own)."""
     text = (BENCH_SQL / "generate_ledger.sql").read_text()
-    return Template(text).substitute(ingested_column=ingested_column)
+    names = {name: (written or {}).get(name, name) for name in PRICE_QUANTITY_COST}
+    return Template(text).substitute(ingested_column=ingested_column, **names)
+
+
+def written_as(client: Client) -> dict[str, str]:
+    """The column a writer names each of :data:`PRICE_QUANTITY_COST` by in this ledger (either layout)."""
+    ephemeral = {
+        name
+        for (name,) in client.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'ledger' "
+            "AND default_kind = 'EPHEMERAL'"
+        ).result_rows
+    }
+    return {name: f"{name}_sent" if f"{name}_sent" in ephemeral else name for name in PRICE_QUANTITY_COST}
 
 
 def ingested_column(client: Client) -> str:

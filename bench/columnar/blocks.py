@@ -70,9 +70,9 @@ def ledger_block(batch: BatchColumns, now: datetime) -> bytes:
         user_id=native_block.low_cardinality_strings(batch.optional_ids["user_id"]),
         task_id=native_block.strings(batch.optional_ids["task_id"]),
         request_id=native_block.strings(batch.optional_ids["request_id"]),
-        quantity=decimals(batch.quantity[fast]),
+        quantity_sent=decimals(batch.quantity[fast]),
         batch=bytes(rows),
-        cost=decimals(batch.cost[fast]),
+        cost_sent=decimals(batch.cost[fast]),
         currency=native_block.low_cardinality_strings(["USD"] * rows),
         outcome_value=b"\x01" * rows + bytes(16 * rows),  # no value on the fast path
         success=(batch.failed[fast] == 0).astype(np.uint8).tobytes(),

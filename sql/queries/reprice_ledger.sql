@@ -11,7 +11,8 @@ SELECT
     u.attributes, u.cost + ifNull(c.corrected, toDecimal128(0, 12)) AS cost
 FROM
 (
-    SELECT *, event_id FROM ledger FINAL  -- event_id is an ALIAS, which * leaves out
+    -- ALIAS columns, which * leaves out: event_id (015), the price, quantity and cost (025)
+    SELECT *, event_id, kind, provider, sku, quantity, cost FROM ledger FINAL
     WHERE occurred_at >= {from:DateTime64(6, 'UTC')}
       AND occurred_at <  {to:DateTime64(6, 'UTC')}
       AND corrects = ''

@@ -39,8 +39,9 @@ from streams.window_changes import WindowRows
 # Each column a sequence or a NumPy array of its values.
 Columns = dict[str, Any]
 
-# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015, 019, 023): the
-# sink writes a table's block itself only while the server describes exactly these.
+# Each column's type as ClickHouse describes it after the migrations (sql/ddl, 015, 019, 023, 025): the
+# sink writes a table's block itself only while the server describes exactly these. A price's columns,
+# the quantity and the cost are written as the EPHEMERAL "_sent" columns 025 stores them from.
 LEDGER_TYPES = {
     "event_id_sent": "String",
     "occurred_at": "DateTime64(6, 'UTC')",
@@ -49,21 +50,21 @@ LEDGER_TYPES = {
     "user_id": "LowCardinality(String)",
     "task_id": "String",
     "request_id": "String",
-    "kind": "LowCardinality(String)",
-    "provider": "LowCardinality(String)",
-    "sku": "LowCardinality(String)",
+    "kind_sent": "LowCardinality(String)",
+    "provider_sent": "LowCardinality(String)",
+    "sku_sent": "LowCardinality(String)",
     "model_sent": "LowCardinality(String)",
-    "unit": "LowCardinality(String)",
-    "quantity": "Decimal(38, 12)",
+    "unit_sent": "LowCardinality(String)",
+    "quantity_sent": "Decimal(38, 12)",
     "input_tokens": "UInt64",
     "cached_input_tokens": "UInt64",
     "cache_write_tokens": "UInt64",
     "output_tokens": "UInt64",
     "reasoning_tokens": "UInt64",
     "batch": "Bool",
-    "cost": "Decimal(38, 12)",
+    "cost_sent": "Decimal(38, 12)",
     "currency": "LowCardinality(String)",
-    "price_version": "LowCardinality(String)",
+    "price_version_sent": "LowCardinality(String)",
     "outcome_type": "LowCardinality(String)",
     "outcome_value": "Nullable(Decimal(38, 12))",
     "success": "Bool",
@@ -80,7 +81,14 @@ LEDGER_TYPES = {
 
 # Ledger columns that follow from the price an event was priced by: a few combinations a batch,
 # written together (streams.sinks.native_block.low_cardinality_group).
-LOW_CARDINALITY_GROUP = ("kind", "provider", "sku", "model_sent", "unit", "price_version")
+LOW_CARDINALITY_GROUP = (
+    "kind_sent",
+    "provider_sent",
+    "sku_sent",
+    "model_sent",
+    "unit_sent",
+    "price_version_sent",
+)
 assert all(LEDGER_TYPES[name] == "LowCardinality(String)" for name in LOW_CARDINALITY_GROUP)
 
 # cost_windows' (002), derived from the window model as the sink's columns are.
@@ -113,6 +121,7 @@ _TOKEN_COLUMNS = (
 )
 # A priced event's fields the ledger takes as they are, then those its columns are made from.
 _PRICED_AS_THEY_ARE = ("provider", "sku", "model_sent", "unit", "price_version")
+_PRICED_COLUMNS = ("provider_sent", "sku_sent", "model_sent", "unit_sent", "price_version_sent")  # written as
 _PRICED_OWN = attrgetter(*_PRICED_AS_THEY_ARE, "event")  # what the processor's columns lack
 # The Decimal cost is read only where pricing has no pico-dollar int (_costs): rarely.
 _PRICED = attrgetter(*_PRICED_AS_THEY_ARE, "event", "tokens", "quantity", "cost_pico")
@@ -181,7 +190,7 @@ def ledger_columns(
     fields = list(map(_FIELDS_DICT, events))
     *ids, attributes, user, task, request, occurred, kind = zip(*map(_EVENT, fields), strict=True)
     occurred_at = native_block.micros(occurred)
-    columns: Columns = dict(zip(_PRICED_AS_THEY_ARE, as_they_are, strict=True))
+    columns: Columns = dict(zip(_PRICED_COLUMNS, as_they_are, strict=True))
     columns.update(zip(("customer_id", "event_id_sent", "agent_id"), ids, strict=True))
     columns.update(
         zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
@@ -195,8 +204,8 @@ def ledger_columns(
     columns.update(
         occurred_at=occurred_at,
         attributes=attributes,
-        quantity=units(quantity),
-        cost=_costs(priced, cost_pico),
+        quantity_sent=units(quantity),
+        cost_sent=_costs(priced, cost_pico),
         currency=["USD"] * rows,
         source_partition=partitions,
         ingested_at_sent=[now] * rows,
@@ -212,8 +221,8 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
     rows = len(counted)
     facts = batch.ledger.cut(where)
     columns: Columns = dict(
-        zip(_PRICED_AS_THEY_ARE, (facts.providers, facts.skus, facts.models_sent, facts.units,
-                                  facts.price_versions), strict=True)
+        zip(_PRICED_COLUMNS, (facts.providers, facts.skus, facts.models_sent, facts.units,
+                              facts.price_versions), strict=True)
     )  # fmt: skip
     columns.update(customer_id=batch.customers[where], event_id_sent=batch.event_ids[where])
     columns.update(agent_id=batch.agents[where])
@@ -226,12 +235,12 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
     columns.update(
         occurred_at=native_block.micros(_Times(counted), batch.seconds[where]),
         attributes=facts.attributes,
-        quantity=units(batch.quantities[where]),
-        cost=list(batch.cost_units[where]),
+        quantity_sent=units(batch.quantities[where]),
+        cost_sent=list(batch.cost_units[where]),
         currency=["USD"] * rows,
         source_partition=batch.partitions[where].tolist(),
         ingested_at_sent=[now] * rows,
-        kind=list(batch.categories[where]),  # a correction stands under the corrected event's kind
+        kind_sent=list(batch.categories[where]),  # a correction stands under the corrected event's kind
         batch=facts.batched,
         service_tier=facts.service_tiers,
         outcome_type=facts.outcome_types,
@@ -338,7 +347,7 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
         event = events[row]  # stands under the corrected event's kind, linked to it
         kind[row], corrects[row], run[row] = event.corrected_kind, event.corrects, event.run_id
     return {
-        "kind": kind,
+        "kind_sent": kind,
         "batch": batch,
         "service_tier": tier,
         "outcome_type": outcome_type,

@@ -78,7 +78,8 @@ BILLING = {
     ],
 }  # fmt: skip
 
-COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "task_id", "kind", "cost",
+# A writer names the kind and cost by their "_sent" columns (sql/ddl/025_ledger_implied_columns.sql).
+COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "task_id", "kind_sent", "cost_sent",
            "outcome_type", "success"]  # fmt: skip
 
 

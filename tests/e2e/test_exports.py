@@ -48,9 +48,10 @@ METERS = [
 ]
 CUSTOMERS = [Customer(customer_id="acme", stripe_customer_id="cus_Acme123")]  # globex has no Stripe id
 
+# A writer names the price, quantity and cost by "_sent" columns (sql/ddl/025_ledger_implied_columns.sql).
 LEDGER_COLUMNS = [
-    "event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "provider", "sku", "unit",
-    "quantity", "input_tokens", "cost", "currency",
+    "event_id_sent", "occurred_at", "customer_id", "agent_id", "kind_sent", "provider_sent", "sku_sent",
+    "unit_sent", "quantity_sent", "input_tokens", "cost_sent", "currency",
 ]  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from schemas.prices import load_price_dir
 from streams.aggregation import position
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import ClickHouseSink
-from tests.e2e.migration_steps import MigrateOnly
+from tests.e2e.migration_steps import MigrateOnly, since_025
 from tests.factories import PRICES, event
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -85,7 +85,9 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_sum_and_daily_value(
 
     # The views still add up a row written now: one more event, one more user.
     client.insert(
-        "ledger", [[*rows(1, offset=2_000)[0][:4], "user-new", *rows(1)[0][5:]]], column_names=COLUMNS
+        "ledger",
+        [[*rows(1, offset=2_000)[0][:4], "user-new", *rows(1)[0][5:]]],
+        column_names=since_025(COLUMNS),
     )
     assert client.query(DAILY).result_rows == [(61, Decimal("0.000000000931"), 3)]
 

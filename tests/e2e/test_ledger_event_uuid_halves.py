@@ -13,7 +13,7 @@ from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.event_id import new_event_id
 from costline.migrations import migrate
-from tests.e2e.migration_steps import MigrateOnly
+from tests.e2e.migration_steps import MigrateOnly, since_025
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 V7 = new_event_id(AT, random.Random(1))
@@ -51,7 +51,7 @@ def rows(ids: list[str], offset: int = 0) -> list[list[Any]]:
 def test_every_id_comes_back_as_sent_and_a_v7_id_keeps_only_its_random_high_bits(database: Settings) -> None:
     migrate(database, log=lambda _: None)
     client = open_client(database)
-    client.insert("ledger", rows(EVERY_KIND), column_names=COLUMNS)
+    client.insert("ledger", rows(EVERY_KIND), column_names=since_025(COLUMNS))
     stored = client.query(
         "SELECT event_id, toString(event_uuid), event_uuid_high FROM ledger FINAL"
     ).result_rows
@@ -71,8 +71,8 @@ def test_every_id_comes_back_as_sent_and_a_v7_id_keeps_only_its_random_high_bits
 def test_the_same_event_written_twice_is_one_row(database: Settings) -> None:
     migrate(database, log=lambda _: None)
     client = open_client(database)
-    client.insert("ledger", rows([V7, V4]), column_names=COLUMNS)
-    client.insert("ledger", rows([V7, V4]), column_names=COLUMNS)  # a batch replayed after a crash
+    client.insert("ledger", rows([V7, V4]), column_names=since_025(COLUMNS))
+    client.insert("ledger", rows([V7, V4]), column_names=since_025(COLUMNS))  # a batch replayed after a crash
     client.command("OPTIMIZE TABLE ledger FINAL")
     assert client.query("SELECT count(), sum(cost) FROM ledger").result_rows == [(2, Decimal("0.02"))]
 
@@ -93,7 +93,7 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_id_and_daily_value(
     assert client.query(daily).result_rows == [(5, Decimal("0.05"), 2)]
 
     # The views follow the new table: a row written now is counted once, everywhere.
-    client.insert("ledger", rows([new_event_id(AT)], offset=10), column_names=COLUMNS)
+    client.insert("ledger", rows([new_event_id(AT)], offset=10), column_names=since_025(COLUMNS))
     assert client.query(daily).result_rows == [(6, Decimal("0.06"), 2)]
     assert client.query("SELECT count() FROM event_ids FINAL").result_rows == [(6,)]
     assert "ledger_018" not in {r[0] for r in client.query("SHOW TABLES").result_rows}

@@ -22,7 +22,7 @@ from schemas.prices import load_price_dir
 from streams.aggregation import position
 from streams.pricing import PriceCatalog
 from streams.sinks.clickhouse_sink import ClickHouseSink
-from tests.e2e.migration_steps import MigrateOnly
+from tests.e2e.migration_steps import MigrateOnly, since_025
 from tests.factories import NINE_AM, PRICES, event
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_999, tzinfo=UTC)  # 999 microseconds past its millisecond
@@ -131,7 +131,7 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_time_daily_value_and
     assert "ledger_023" not in {r[0] for r in client.query("SHOW TABLES").result_rows}
 
     # The views follow the new table: a row written now is counted once, everywhere, at its time.
-    client.insert("ledger", rows([LAGS[4]], offset=3_000), column_names=COLUMNS)
+    client.insert("ledger", rows([LAGS[4]], offset=3_000), column_names=since_025(COLUMNS))
     assert client.query(DAILY).result_rows == [("acme", AT.date(), "tool", 9, Decimal("0.09"), 2)]
     counted = client.query(COUNTED).result_rows
     assert len(counted) == 8 and counted[-1][-1] == (AT_MS + LAGS[4]).replace(tzinfo=None)  # naive UTC
@@ -140,7 +140,7 @@ def test_a_ledger_with_rows_is_migrated_and_keeps_every_row_time_daily_value_and
 def test_a_time_written_with_no_name_is_the_epoch_as_before(database: Settings) -> None:
     migrate(database, log=lambda _: None)
     client = open_client(database)
-    client.insert("ledger", [row[:-1] for row in rows([timedelta(0)])], column_names=COLUMNS[:-1])
+    client.insert("ledger", [row[:-1] for row in rows([timedelta(0)])], column_names=since_025(COLUMNS[:-1]))
     assert client.query("SELECT ingested_at FROM ledger").result_rows == [(datetime(1970, 1, 1),)]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import migrate
-from tests.e2e.migration_steps import MigrateOnly
+from tests.e2e.migration_steps import MigrateOnly, since_025
 
 CANONICAL = "0b7e1f3c-5d2a-4f6e-9a1b-2c3d4e5f6a7b"
 UPPER = CANONICAL.upper()
@@ -48,7 +48,7 @@ def test_an_id_comes_back_exactly_as_sent_and_a_uuid_is_kept_in_16_bytes(databas
     migrate(database, log=lambda _: None)
     client = open_client(database)
     written, columns = rows("event_id_sent", [CANONICAL, UPPER, PLAIN, PLAIN])
-    client.insert("ledger", written, column_names=columns)
+    client.insert("ledger", written, column_names=since_025(columns))
     stored = client.query("SELECT event_id, event_uuid, event_id_other FROM ledger FINAL ORDER BY event_id")
     assert [(r[0], str(r[1]), r[2]) for r in stored.result_rows] == [
         (UPPER, CANONICAL, UPPER),  # the same UUID, kept apart from its lower-case twin
@@ -78,7 +78,7 @@ def test_a_ledger_with_rows_is_laid_out_again_and_keeps_every_row_id_and_daily_v
 
     # The views follow the new tables: a row written now is counted once, everywhere.
     later, columns = rows("event_id_sent", ["after-1"], offset=10)
-    client.insert("ledger", later, column_names=columns)
+    client.insert("ledger", later, column_names=since_025(columns))
     assert client.query(daily).result_rows == [(4, Decimal("0.04"), 2)]
     assert client.query("SELECT count() FROM event_ids FINAL").result_rows == [(4,)]
     tables = {r[0] for r in client.query("SHOW TABLES").result_rows}

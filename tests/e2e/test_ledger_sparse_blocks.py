@@ -11,7 +11,7 @@ from typing import Any
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.migrations import migrate
-from tests.e2e.migration_steps import MigrateOnly
+from tests.e2e.migration_steps import MigrateOnly, since_025
 
 OCTOBER = datetime(2026, 10, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 NOVEMBER = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -77,8 +77,8 @@ def test_token_counts_come_back_exact_from_sparse_parts_and_model_calls_alone_st
     # Wide parts, as every part of a real ledger is, so each column is written with its serialization.
     client.command("ALTER TABLE ledger MODIFY SETTING min_bytes_for_wide_part = 0")
     october, november = rows(1_200, OCTOBER), rows(300, NOVEMBER, offset=5_000, every_model_call=1)
-    client.insert("ledger", october, column_names=COLUMNS)  # 1 model call in 12
-    client.insert("ledger", november, column_names=COLUMNS)  # model calls alone
+    client.insert("ledger", october, column_names=since_025(COLUMNS))  # 1 model call in 12
+    client.insert("ledger", november, column_names=since_025(COLUMNS))  # model calls alone
     client.command("OPTIMIZE TABLE ledger FINAL")
 
     stored = client.query(f"SELECT event_id, {', '.join(TOKENS)} FROM ledger FINAL ORDER BY event_id")

@@ -13,7 +13,7 @@ from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.event_id import new_event_id
 from costline.migrations import migrate
-from tests.e2e.migration_steps import MigrateOnly
+from tests.e2e.migration_steps import MigrateOnly, since_025
 
 AT = datetime(2026, 11, 20, 12, 0, 0, 250_000, tzinfo=UTC)
 COLUMNS = ["event_id_sent", "occurred_at", "customer_id", "agent_id", "kind", "sku", "cost",
@@ -80,8 +80,8 @@ def test_ids_come_back_as_sent_from_the_new_codec_and_a_repeat_is_still_one_row(
     # Wide parts, as every part of a real ledger is, so the column is compressed with its codec.
     client.command("ALTER TABLE ledger MODIFY SETTING min_bytes_for_wide_part = 0")
     ids = EDGES + v7_ids(1_000, 3)
-    client.insert("ledger", rows(ids), column_names=COLUMNS)
-    client.insert("ledger", rows(ids[:10]), column_names=COLUMNS)  # the same events written again
+    client.insert("ledger", rows(ids), column_names=since_025(COLUMNS))
+    client.insert("ledger", rows(ids[:10]), column_names=since_025(COLUMNS))  # the same events written again
     client.command("OPTIMIZE TABLE ledger FINAL")
     stored = [event_id for event_id, _, _ in client.query(EVERY_ROW).result_rows]
     assert stored == ids

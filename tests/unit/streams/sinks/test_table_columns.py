@@ -23,7 +23,7 @@ from tests.unit.streams.sinks.test_clickhouse_sink import migrated_columns
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MONEY = {"quantity", "cost", "outcome_value"}
+MONEY = {"quantity_sent", "cost_sent", "outcome_value"}
 
 
 def a_mixed_batch() -> list[Any]:

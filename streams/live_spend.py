@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.budgets import Scoped
 from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, PartitionMark, live_spend_key, partition_mark_key
 from schemas.money import ZERO
 from streams.aggregation import Counted
@@ -32,7 +31,7 @@ from streams.kafka_batches import KeyPartitions, send_batches
 from streams.metrics import PartitionSample
 from streams.spend_rules import BudgetBook
 from streams.spend_state import BudgetSpend, split_key
-from streams.window_batch import CountedBatch, EventColumns
+from streams.window_batch import EventColumns
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,8 @@ def live_records(
     """The live spend of each changed budget record, with the reservations counted under it. Pure.
 
     ``columns``: the batch's, if it has them; then only the events carrying a reservation are made."""
-    reserved = [(counted_event(counted, i), rid) for i, rid in _reservations(counted, columns)]
+    # An index into a CountedBatch makes that one event alone: the batch's others stay unmade.
+    reserved = [(counted[i][2].event, rid) for i, rid in _reservations(counted, columns)]
     records = []
     for key, record in changed.items():
         _, budget_id, subject = split_key(key)
@@ -80,11 +80,6 @@ def _reservations(counted: Sequence[Counted], columns: EventColumns | None) -> l
     return [
         (i, rid) for i, found in enumerate(attributes) if found and (rid := found.get(RESERVATION_ATTRIBUTE))
     ]
-
-
-def counted_event(counted: Sequence[Counted], index: int) -> Scoped:
-    """The event at ``index``, made alone where the batch's objects are not made."""
-    return (counted.one(index) if isinstance(counted, CountedBatch) else counted[index])[2].event
 
 
 class LiveSpendOutlet:

@@ -15,6 +15,7 @@ from streams import web
 from streams.app import app, settings
 from streams.decoding import TimeBounds
 from streams.dedup import DedupIndex
+from streams.garbage_collection import between_batches
 from streams.metrics import PartitionSample, WorkerMetrics
 from streams.offset_commits import progress
 from streams.price_feed import PriceFeed
@@ -110,7 +111,8 @@ async def count_usage(stream: StreamT[bytes]) -> None:
             await _read_again(TP(topic, partition), offset)
         if not admitted:
             continue
-        stats = await processor.process(admitted)
+        with between_batches():
+            stats = await processor.process(admitted)
         progress.done(admitted)
         metrics.observe_batch(stats)
         log.info(

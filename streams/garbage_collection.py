@@ -4,11 +4,20 @@ The worker holds millions of small long-lived objects (window state, dedup
 ids) and a batch allocates a few million more; the default thresholds
 (700, 10, 10) rescan them every few thousand allocations, which cost more
 than the pricing itself (``bench.hotpath`` prints the batch path under both).
+
+A batch of 1,000 messages (~100k events) holds over a million tracked objects
+at its peak. A young-generation collection that falls inside it traverses all
+of them, 90-370 ms each, to find almost nothing: the batch's objects are freed
+by reference counting when it ends. So the worker never collects inside a batch
+(:func:`between_batches`); the collections it owes run once the batch is gone,
+over what survived it (bench/RESULTS.md, "Session 14, the collector").
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 THRESHOLDS = (200_000, 50, 1000)
 
@@ -17,3 +26,16 @@ def tune_for_worker() -> None:
     """Collect rarely, and never look again at what exists now (imports, the app)."""
     gc.set_threshold(*THRESHOLDS)
     gc.freeze()
+
+
+@contextmanager
+def between_batches() -> Iterator[None]:
+    """No automatic collection inside; the count it leaves triggers one after, if due."""
+    if not gc.isenabled():  # someone else owns the collector (a test, a profiler)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

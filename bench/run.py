@@ -380,7 +380,13 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
             },
             # Ids are unique: collapsing duplicates within each block (ReplacingMergeTree's
             # optimize_on_insert) finds none, and took 3/4 of the insert's time.
-            settings={"max_partitions_per_insert_block": 0, "optimize_on_insert": 0},
+            # The windows sort a chunk's 10M rows (several GB): past 1 GB a sort spills to disk rather than
+            # failing at the server's memory limit (5.3 GiB on the shared box).
+            settings={
+                "max_partitions_per_insert_block": 0,
+                "optimize_on_insert": 0,
+                "max_bytes_before_external_sort": 1_000_000_000,
+            },
         )
     months = [
         m

@@ -380,12 +380,14 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
             },
             # Ids are unique: collapsing duplicates within each block (ReplacingMergeTree's
             # optimize_on_insert) finds none, and took 3/4 of the insert's time.
-            # The windows sort a chunk's 10M rows (several GB): past 1 GB a sort spills to disk rather than
-            # failing at the server's memory limit (5.3 GiB on the shared box).
+            # The windows sort a chunk's 10M rows three times, ~5 GiB at once, past the server's memory
+            # limit when the shared box's other work holds RAM (it failed at 3.1-5.3 GiB): past 300 MB a
+            # sort spills to disk (peak 2.4 GiB), which the ratio setting, unless 0, overrides.
             settings={
                 "max_partitions_per_insert_block": 0,
                 "optimize_on_insert": 0,
-                "max_bytes_before_external_sort": 1_000_000_000,
+                "max_bytes_before_external_sort": 300_000_000,
+                "max_bytes_ratio_before_external_sort": 0,
             },
         )
     months = [

@@ -16,7 +16,9 @@ Either way the rows' count and sums (cost, quantity, tokens, unique users,
 hashes of every id and ingestion time) as generated are checked against the
 merged (and migrated) ledger's, and every row's cost and quantity against
 what the generator derives them from (its kind and tokens); the wall time and
-the ClickHouse server's CPU time of the fill and of each merge are given.
+the ClickHouse server's CPU time of the fill and of each merge are given
+(read from /proc: the local server's whole process, so any other work on
+that server meanwhile counts too).
 Prints one JSON line. ``--no-views``: the views' tables are left empty and
 not checked (their fill needs GBs of memory at 100M rows); the ledger's
 bytes are the same. ``--keep``: the database is left for trials.
@@ -46,8 +48,8 @@ WAIT_S = 4 * 3600.0
 
 SUMS = (
     "SELECT count(), sum(cost), sum(quantity), sum(input_tokens), sum(cached_input_tokens), "
-    "sum(output_tokens), "
-    "uniqExact(user_id), sum(cityHash64(event_id)), sum(cityHash64(ingested_at)) FROM ledger"
+    "sum(output_tokens), uniqExact(user_id), sum(cityHash64(event_id)), sum(cityHash64(ingested_at)) "
+    "FROM ledger"
 )
 # Rows whose cost or quantity is not what bench/sql/generate_ledger.sql makes of the row's kind and tokens
 # (a model call's quantity is its input plus output tokens and its cost 2,500 and 10,000 nano-dollars a token;
@@ -119,7 +121,8 @@ def merge(client: Client) -> None:
 
 
 def measured(client: Client, rows: int) -> dict[str, Any]:
-    """Bytes per row on disk of the active parts, and each column's compressed (and raw) bytes per row."""
+    """Bytes per row on disk of the active parts, and each column's compressed (and raw) bytes per row
+    (of wide parts: a compact part, under 10 MB, gives its columns no bytes of their own)."""
     where = "WHERE database = currentDatabase() AND table = 'ledger'"
     total = client.query(
         f"SELECT sum(bytes_on_disk) / sum(rows), sum(rows), count() FROM system.parts {where} AND active"

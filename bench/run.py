@@ -380,7 +380,15 @@ def fill_ledger(client: Client, rows: int, ids: str, views: bool = True) -> None
             },
             # Ids are unique: collapsing duplicates within each block (ReplacingMergeTree's
             # optimize_on_insert) finds none, and took 3/4 of the insert's time.
-            settings={"max_partitions_per_insert_block": 0, "optimize_on_insert": 0},
+            # The windows sort a chunk's 10M rows three times, ~5 GiB at once, past the server's memory
+            # limit when the shared box's other work holds RAM (it failed at 3.1-5.3 GiB): past 300 MB a
+            # sort spills to disk (peak 2.4 GiB), which the ratio setting, unless 0, overrides.
+            settings={
+                "max_partitions_per_insert_block": 0,
+                "optimize_on_insert": 0,
+                "max_bytes_before_external_sort": 300_000_000,
+                "max_bytes_ratio_before_external_sort": 0,
+            },
         )
     months = [
         m

@@ -48,13 +48,19 @@ def is_embedded(settings: Settings) -> bool:
     return settings.clickhouse_url.startswith("chdb:")
 
 
-def open_client(settings: Settings, database: str | None = None) -> Client:
-    """A sync client on the configured database (``database=''`` for none)."""
+def open_client(settings: Settings, database: str | None = None, wait_s: float | None = None) -> Client:
+    """A sync client on the configured database (``database=''`` for none).
+
+    ``wait_s``: how long a statement's answer is waited for (the client's own
+    default is 300 s, which a merge of 100M rows outlasts); ``None`` keeps it.
+    """
     db = settings.clickhouse_database if database is None else database
     if is_embedded(settings):
         return clickhouse_connect.get_client(dsn=settings.clickhouse_url, database=db or None)
+    waits: dict[str, Any] = {} if wait_s is None else {"send_receive_timeout": wait_s}
     return clickhouse_connect.get_client(
         **_connection(settings),
+        **waits,
         database=db or None,
         # Parameters are bound server-side, never formatted into SQL text.
         settings={"date_time_input_format": "best_effort"},

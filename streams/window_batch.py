@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat
@@ -208,6 +208,14 @@ class LedgerFacts:
     successes: Sequence[bool]
     corrects: Sequence[str]
     reprice_runs: Sequence[str]
+    # Not columns of their own (not in _FACTS), kept where pricing had them as numbers (streams.intake):
+    # each row's quantity in units of 1e-12, and its price combination, an index into ``price_combos``
+    # (each a row's kind, provider, SKU, model sent, unit and price version, ``kind`` as its category).
+    # The ledger's block writes them as they are, not from the lists. None where read from objects.
+    _: KW_ONLY
+    quantity_units: Sequence[int] | None = None
+    price_codes: Ints | None = None
+    price_combos: Sequence[tuple[str, ...]] = ()
 
     @classmethod
     def of(cls, priced: Sequence[Any]) -> LedgerFacts:
@@ -237,11 +245,22 @@ class LedgerFacts:
         )  # fmt: skip
 
     def select(self, chosen: list[bool]) -> LedgerFacts:
-        return LedgerFacts(*(list(compress(getattr(self, name), chosen)) for name in _FACTS))
+        selected = LedgerFacts(*(list(compress(getattr(self, name), chosen)) for name in _FACTS))
+        if self.quantity_units is not None:
+            selected.quantity_units = list(compress(self.quantity_units, chosen))
+        if self.price_codes is not None:
+            selected.price_codes = self.price_codes[np.array(chosen, np.bool_)]
+            selected.price_combos = self.price_combos
+        return selected
 
     def cut(self, where: slice) -> LedgerFacts:
         """The facts of the rows ``where``."""
-        return LedgerFacts(*(getattr(self, name)[where] for name in _FACTS))
+        cut = LedgerFacts(*(getattr(self, name)[where] for name in _FACTS))
+        if self.quantity_units is not None:
+            cut.quantity_units = self.quantity_units[where]
+        if self.price_codes is not None:
+            cut.price_codes, cut.price_combos = self.price_codes[where], self.price_combos
+        return cut
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         """Every column, in :data:`_FACTS`' order."""

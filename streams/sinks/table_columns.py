@@ -220,7 +220,7 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
     (but a time's past 2038)."""
     rows = len(counted)
     facts = batch.ledger.cut(where)
-    columns: Columns = dict(
+    columns = LedgerBlock(
         zip(_PRICED_COLUMNS, (facts.providers, facts.skus, facts.models_sent, facts.units,
                               facts.price_versions), strict=True)
     )  # fmt: skip
@@ -235,7 +235,9 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
     columns.update(
         occurred_at=native_block.micros(_Times(counted), batch.seconds[where]),
         attributes=facts.attributes,
-        quantity_sent=units(batch.quantities[where]),
+        quantity_sent=units(batch.quantities[where])
+        if facts.quantity_units is None
+        else facts.quantity_units,
         cost_sent=list(batch.cost_units[where]),
         currency=["USD"] * rows,
         source_partition=batch.partitions[where].tolist(),
@@ -250,7 +252,31 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
         reprice_run=facts.reprice_runs,
         **_positions(batch.positions[where]),
     )
+    if facts.price_codes is not None:
+        columns.price_codes, columns.price_combos = facts.price_codes, facts.price_combos
     return columns
+
+
+class LedgerBlock(dict[str, Any]):
+    """A block's ledger columns, and where pricing numbered them, each row's price combination
+    (:class:`streams.window_batch.LedgerFacts`' ``price_codes``): the LOW_CARDINALITY_GROUP columns
+    are then written from the combinations (:func:`native_block.low_cardinality_coded`), which the
+    columns hold row by row as well."""
+
+    __slots__ = ("price_codes", "price_combos")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.price_codes: np.ndarray[Any, np.dtype[np.int64]] | None = None
+        self.price_combos: Sequence[tuple[str, ...]] = ()
+
+
+def price_group(columns: Columns) -> list[bytes]:
+    """The LOW_CARDINALITY_GROUP columns of a ledger block, each in Native form."""
+    codes = getattr(columns, "price_codes", None)
+    if codes is not None:
+        return native_block.low_cardinality_coded(codes, columns.price_combos)  # type: ignore[attr-defined]
+    return native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
 
 
 class _Times(Sequence[datetime]):

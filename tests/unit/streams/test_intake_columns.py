@@ -15,7 +15,8 @@ from streams.decoding import TimeBounds
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.processor import RawMessage
-from streams.sinks.table_columns import ledger_columns
+from streams.sinks.clickhouse_sink import _written
+from streams.sinks.table_columns import LEDGER_TYPES, ledger_columns
 from streams.window_batch import CountedBatch, EventColumns, fold_plan, plan_windows
 from tests.factories import DAY, PRICES, usage
 
@@ -134,3 +135,26 @@ def test_windows_and_ledger_rows_of_admitted_events_need_none_of_their_objects()
     assert type(batch.counted) is CountedBatch and not batch.counted.made
     assert list(batch.counted) == [c for i, c in enumerate(per_event(fleet(), catalog())[0]) if i % 3]
     assert batch.counted.made  # made once something reads them
+
+
+def test_the_ledger_block_written_from_pricings_numbers_is_the_one_written_from_the_objects() -> None:
+    for messages in (fleet(), fleet(0)[:8] + odd(8)):
+        counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+        taken = EventColumns.of(counted)
+        objects = list(counted)
+        assert (taken.ledger.price_codes is not None) == (len(messages) == len(fleet()))  # merged: none
+        assert type(taken.counted) is CountedBatch
+        for where in (slice(0, len(objects)), slice(7, 150)):
+            from_columns = ledger_columns(taken.counted.view(where), NOW, taken, where)
+            from_objects = ledger_columns(objects[where], NOW)
+            assert _written(from_columns, LEDGER_TYPES) == _written(from_objects, LEDGER_TYPES)
+
+
+def test_the_ledger_block_of_events_dedup_kept_is_the_one_written_from_their_objects() -> None:
+    counted, _ = decode_and_price(fleet(), catalog(), BOUNDS, NOW)
+    kept = EventColumns.of(counted).select(np.arange(len(counted)) % 3 != 0)
+    assert kept.ledger.price_codes is not None and kept.ledger.quantity_units is not None
+    from_columns = ledger_columns(kept.counted, NOW, kept)
+    assert _written(from_columns, LEDGER_TYPES) == _written(
+        ledger_columns(list(kept.counted), NOW), LEDGER_TYPES
+    )

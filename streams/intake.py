@@ -27,7 +27,14 @@ from streams.aggregation import Counted, position
 from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units, decimal_costs
+from streams.window_batch import (
+    CountedBatch,
+    EventColumns,
+    LedgerFacts,
+    TokenColumns,
+    cost_units,
+    decimal_costs,
+)
 from streams.wire_columns import KINDS, WireColumns, decode_batch, select
 from streams.wire_events import decimal_costs_of, priced_event, priced_events, value_columns
 
@@ -114,7 +121,9 @@ def _columnar(
         return int(partitions[row]), int(positions[row]), priced_event(wire, priced, row)
 
     kinds = list(map(_KIND_NAMES.__getitem__, wire.kind.tolist()))
-    costs, units, quantities, tokens = value_columns(wire, priced)
+    costs, units, quantities = value_columns(wire, priced)
+    # An LLM call's tokens, an embedding's as its input, none for the other kinds: pricing's array.
+    tokens = TokenColumns(priced.tokens)
     columns = EventColumns(
         CountedBatch(make=made, size=n, row=one), partitions, positions, wire.occurred_us / 1e6,
         wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import compress, repeat
+from itertools import compress, repeat, starmap
 from operator import attrgetter, eq, is_, is_not, itemgetter
 from typing import Any, overload
 
@@ -43,6 +43,7 @@ from streams.aggregation import (
     WindowKey,
 )
 from streams.column_groups import Grouping, combine
+from streams.pricing import TokenUsage
 from streams.stored_windows import StoredWindows
 from streams.window_changes import WindowChanges
 
@@ -67,6 +68,44 @@ _LAST_OFFSET = attrgetter("last_offset")
 _SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
 _INT64_MAX = 2**63 - 1
+
+
+class TokenColumns(Sequence[TokenUsage]):
+    """Each event's :class:`TokenUsage` held as an (events, 5) int64 array: input, cached input,
+    cache write, output and reasoning tokens, no media tokens (what :mod:`streams.intake` prices as
+    columns). Windows and the ledger read the array; the objects are made only if something reads
+    them as objects, all at once."""
+
+    __slots__ = ("_made", "array")
+
+    def __init__(self, array: Ints) -> None:
+        self.array = array
+        self._made: list[TokenUsage] | None = None
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def _objects(self) -> list[TokenUsage]:
+        if self._made is None:
+            self._made = list(starmap(TokenUsage, self.array.tolist()))
+        return self._made
+
+    @overload
+    def __getitem__(self, index: int) -> TokenUsage: ...
+    @overload
+    def __getitem__(self, index: slice) -> TokenColumns: ...
+    def __getitem__(self, index: int | slice) -> TokenUsage | TokenColumns:
+        if isinstance(index, slice):
+            return TokenColumns(self.array[index])
+        return self._objects()[index]
+
+    def __iter__(self) -> Iterator[TokenUsage]:
+        return iter(self._objects())
+
+    def inference(self) -> list[int]:
+        """Each event's input plus output tokens."""
+        found: list[int] = (self.array[:, 0] + self.array[:, 3]).tolist()
+        return found
 
 
 @dataclass(slots=True)
@@ -140,10 +179,22 @@ class EventColumns:
         if keep.all():
             return self
         chosen = keep.tolist()
-        lists = (self.customers, self.event_ids, self.agents, self.kinds, self.costs, self.counts)
-        more = (self.quantities, self.tokens, self.categories)
-        customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
+        lists: tuple[Sequence[Any], ...] = (
+            self.customers,
+            self.event_ids,
+            self.agents,
+            self.kinds,
+            self.costs,
+            self.counts,
+        )
+        more: tuple[Sequence[Any], ...] = (self.quantities, self.categories)
+        customers, event_ids, agents, kinds, costs, counts, quantities, categories = (
             list(compress(column, chosen)) for column in (*lists, *more)
+        )
+        tokens: Sequence[Any] = (
+            TokenColumns(self.tokens.array[keep])
+            if type(self.tokens) is TokenColumns
+            else list(compress(self.tokens, chosen))
         )
         counted = self.counted
         return EventColumns(
@@ -537,9 +588,11 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     try:
         array[:, 0] = np.fromiter(batch.cost_units, np.int64, n)
         array[:, 1] = np.fromiter(batch.counts, np.int64, n)
-        # Straight from the objects, without a list of each column first.
-        for column, field in enumerate(_TOKEN_FIELDS, 2):
-            array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
+        if type(batch.tokens) is TokenColumns:
+            array[:, 2 : 2 + len(_TOKEN_FIELDS)] = batch.tokens.array
+        else:  # straight from the objects, without a list of each column first
+            for column, field in enumerate(_TOKEN_FIELDS, 2):
+                array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
         facts = batch.ledger
         for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
             value = facts.outcome_values[i]

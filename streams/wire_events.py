@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from itertools import starmap
 from typing import Any, cast
 
 import msgspec
@@ -118,17 +117,16 @@ def _llm(event: Any, combo: Combo, pico: int, usage: list[int]) -> PricedEvent:
 
 def value_columns(
     wire: WireColumns, priced: PricedColumns
-) -> tuple[list[int | None], list[int], list[Decimal], list[TokenUsage]]:
+) -> tuple[list[int | None], list[int], list[Decimal]]:
     """The columns the per-event path takes from its PricedEvents, without them: each event's
-    ``cost_pico`` (None where pricing computes in Decimal), cost in pico-dollars, quantity
-    (pricing's Decimal form) and tokens."""
+    ``cost_pico`` (None where pricing computes in Decimal), cost in pico-dollars and quantity
+    (pricing's Decimal form). Tokens are pricing's own array (:class:`TokenColumns`)."""
     n = len(wire)
     units: list[int] = priced.cost.tolist()
     amounts: list[int] = priced.quantity.tolist()
     costs: list[int | None] = list(units)  # None where pricing computes in Decimal: set below
-    # Each kind's values scattered to its rows in C (object arrays), not a row at a time.
+    # Each kind's values scattered to its rows in C (an object array), not a row at a time.
     quantities = np.full(n, ZERO, dtype=object)
-    tokens = np.full(n, _NO_TOKENS, dtype=object)  # one object for every event without tokens: never changed
     for kind, rows in wire.kinds.items():
         where = rows.rows
         if kind not in _PICO_KINDS:
@@ -142,11 +140,7 @@ def value_columns(
         else:
             quantities_of = list(map(Decimal, (priced.quantity[where] // _PICO_UNITS).tolist()))
         _scatter(quantities, where, quantities_of)
-        if kind == "llm":
-            _scatter(tokens, where, list(starmap(TokenUsage, priced.tokens[where].tolist())))
-        elif kind == "embedding":
-            _scatter(tokens, where, list(map(TokenUsage, (priced.quantity[where] // _PICO_UNITS).tolist())))
-    return costs, units, quantities.tolist(), tokens.tolist()
+    return costs, units, quantities.tolist()
 
 
 def _scatter(column: npt.NDArray[Any], rows: npt.NDArray[np.int64], values: list[Any]) -> None:
@@ -171,7 +165,6 @@ def decimal_costs_of(wire: WireColumns, priced: PricedColumns) -> list[Decimal |
 
 
 _PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers
-_NO_TOKENS = TokenUsage()
 
 
 Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version

@@ -33,7 +33,7 @@ from streams.aggregation import (
 )
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
-from streams.window_batch import EventColumns
+from streams.window_batch import EventColumns, TokenColumns
 from streams.window_changes import WindowRows
 
 # Each column a sequence or a NumPy array of its values.
@@ -227,9 +227,13 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
     columns.update(customer_id=batch.customers[where], event_id_sent=batch.event_ids[where])
     columns.update(agent_id=batch.agents[where])
     tokens = batch.tokens[where]
-    columns.update(
-        zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
-    )
+    if type(tokens) is TokenColumns:  # pricing's array: a column each, no media tokens
+        columns.update(zip(_TOKEN_COLUMNS, tokens.array.T, strict=True))
+        columns.update(dict.fromkeys(MEDIA_TOKENS, [0] * rows))
+    else:
+        columns.update(
+            zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
+        )
     for name, values in zip(_OPTIONAL_IDS, (facts.user_ids, facts.task_ids, facts.request_ids), strict=True):
         columns[name] = values
     columns.update(

@@ -13,11 +13,11 @@ from schemas.prices import PriceVersion, load_price_dir
 from streams import intake
 from streams.decoding import TimeBounds
 from streams.intake import decode_and_price
-from streams.pricing import PriceCatalog
+from streams.pricing import PriceCatalog, TokenUsage
 from streams.processor import RawMessage
 from streams.sinks.clickhouse_sink import _written
 from streams.sinks.table_columns import LEDGER_TYPES, ledger_columns
-from streams.window_batch import CountedBatch, EventColumns, fold_plan, plan_windows
+from streams.window_batch import CountedBatch, EventColumns, TokenColumns, fold_plan, plan_windows
 from tests.factories import DAY, PRICES, usage
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -158,3 +158,24 @@ def test_the_ledger_block_of_events_dedup_kept_is_the_one_written_from_their_obj
     assert _written(from_columns, LEDGER_TYPES) == _written(
         ledger_columns(list(kept.counted), NOW), LEDGER_TYPES
     )
+
+
+def test_windows_planned_from_pricings_token_array_are_those_planned_from_the_objects() -> None:
+    counted, _ = decode_and_price(fleet(), catalog(), BOUNDS, NOW)
+    taken = EventColumns.of(counted)
+    assert type(taken.tokens) is TokenColumns
+    walked = EventColumns.of(list(counted))
+    for left, right in ((taken, walked), (taken.select(np.arange(len(taken)) % 4 != 1), None)):
+        right = right or EventColumns.of(list(left.counted))
+        found, expected = plan_windows(left, (60, 3600)), plan_windows(right, (60, 3600))
+        assert found.keys == expected.keys and (found.sums == expected.sums).all()
+        assert [str(q) for q in found.quantities] == [str(q) for q in expected.quantities]
+
+
+def test_token_columns_are_the_token_usage_of_each_row() -> None:
+    array = np.array([[5, 1, 0, 7, 2], [0, 0, 0, 0, 0], [9, 0, 0, 0, 0]], np.int64)
+    tokens = TokenColumns(array)
+    assert list(tokens) == [TokenUsage(5, 1, 0, 7, 2), TokenUsage(), TokenUsage(9)]
+    assert tokens[2] == TokenUsage(9) and len(tokens) == 3
+    assert list(tokens[1:]) == [TokenUsage(), TokenUsage(9)] and type(tokens[1:]) is TokenColumns
+    assert tokens.inference() == [12, 0, 9]

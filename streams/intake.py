@@ -28,6 +28,7 @@ from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
 from streams.window_batch import (
+    Coded,
     CountedBatch,
     EventColumns,
     LedgerFacts,
@@ -135,10 +136,9 @@ def _columnar(
 def _facts(wire: WireColumns, priced: PricedColumns, quantity_units: list[int]) -> LedgerFacts:
     """The ledger's facts of admitted events, from their columns: no tier, value or correction."""
     n = len(wire)
-    codes = priced.combo.tolist()
-    # Each price column a value a combination, read by each row's combination in C.
+    # Each price column a value a combination, looked up by each row's combination where read.
     _, providers, skus, models, units, versions = (
-        list(map(values.__getitem__, codes)) for values in zip(*priced.combos, strict=True)
+        Coded(priced.combo, values) for values in zip(*priced.combos, strict=True)
     )
     outcome_types = [""] * n
     successes = [True] * n

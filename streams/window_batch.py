@@ -70,6 +70,37 @@ _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quant
 _INT64_MAX = 2**63 - 1
 
 
+class Coded(Sequence[Any]):
+    """A column of a few distinct values: each row a code into ``values``. A row is looked up where
+    it is read; the whole list is made once, where the column is read through."""
+
+    __slots__ = ("_made", "codes", "values")
+
+    def __init__(self, codes: Ints, values: Sequence[Any]) -> None:
+        self.codes, self.values = codes, values
+        self._made: list[Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _list(self) -> list[Any]:
+        if self._made is None:
+            self._made = list(map(self.values.__getitem__, self.codes.tolist()))
+        return self._made
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> Coded: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return Coded(self.codes[index], self.values)
+        return self.values[int(self.codes[index])]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._list())
+
+
 class TokenColumns(Sequence[TokenUsage]):
     """Each event's :class:`TokenUsage` held as an (events, 5) int64 array: input, cached input,
     cache write, output and reasoning tokens, no media tokens (what :mod:`streams.intake` prices as

@@ -17,7 +17,7 @@ from streams.pricing import PriceCatalog, TokenUsage
 from streams.processor import RawMessage
 from streams.sinks.clickhouse_sink import _written
 from streams.sinks.table_columns import LEDGER_TYPES, ledger_columns
-from streams.window_batch import CountedBatch, EventColumns, TokenColumns, fold_plan, plan_windows
+from streams.window_batch import Coded, CountedBatch, EventColumns, TokenColumns, fold_plan, plan_windows
 from tests.factories import DAY, PRICES, usage
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -179,3 +179,9 @@ def test_token_columns_are_the_token_usage_of_each_row() -> None:
     assert tokens[2] == TokenUsage(9) and len(tokens) == 3
     assert list(tokens[1:]) == [TokenUsage(), TokenUsage(9)] and type(tokens[1:]) is TokenColumns
     assert tokens.inference() == [12, 0, 9]
+
+
+def test_a_coded_column_is_its_values_row_by_row() -> None:
+    column = Coded(np.array([2, 0, 2, 1], np.int64), ("a", "b", "c"))
+    assert list(column) == ["c", "a", "c", "b"] and column[3] == "b" and len(column) == 4
+    assert list(column[1:3]) == ["a", "c"] and type(column[1:3]) is Coded

@@ -60,7 +60,7 @@ from streams.spend_state import (
     contribute,
     top_contributors,
 )
-from streams.window_batch import EventColumns
+from streams.window_batch import EventColumns, TokenColumns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -382,7 +382,9 @@ class BatchEvents:
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
-            self._tokens = [usage.input + usage.output for usage in self._usage]
+            usage = self._usage
+            found = usage.inference() if type(usage) is TokenColumns else None
+            self._tokens = found if found is not None else [u.input + u.output for u in usage]
         return self._tokens
 
     def contributors_all(self) -> _Columns:

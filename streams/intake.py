@@ -27,7 +27,15 @@ from streams.aggregation import Counted, position
 from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units, decimal_costs
+from streams.window_batch import (
+    Coded,
+    CountedBatch,
+    EventColumns,
+    LedgerFacts,
+    TokenColumns,
+    cost_units,
+    decimal_costs,
+)
 from streams.wire_columns import KINDS, WireColumns, decode_batch, select
 from streams.wire_events import decimal_costs_of, priced_event, priced_events, value_columns
 
@@ -114,20 +122,24 @@ def _columnar(
         return int(partitions[row]), int(positions[row]), priced_event(wire, priced, row)
 
     kinds = list(map(_KIND_NAMES.__getitem__, wire.kind.tolist()))
-    costs, units, quantities, tokens = value_columns(wire, priced)
+    costs, units, quantities = value_columns(wire, priced)
+    # An LLM call's tokens, an embedding's as its input, none for the other kinds: pricing's array.
+    tokens = TokenColumns(priced.tokens)
     columns = EventColumns(
         CountedBatch(make=made, size=n, row=one), partitions, positions, wire.occurred_us / 1e6,
         wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
-        kinds.copy(), _facts(wire, priced, kinds), units, decimal_costs_of(wire, priced),
+        kinds.copy(), _facts(wire, priced, priced.quantity.tolist()), units, decimal_costs_of(wire, priced),
     )  # fmt: skip
     return columns, wire.message, slow
 
 
-def _facts(wire: WireColumns, priced: PricedColumns, kinds: list[str]) -> LedgerFacts:
+def _facts(wire: WireColumns, priced: PricedColumns, quantity_units: list[int]) -> LedgerFacts:
     """The ledger's facts of admitted events, from their columns: no tier, value or correction."""
     n = len(wire)
-    combos = list(map(priced.combos.__getitem__, priced.combo.tolist()))
-    _, providers, skus, models, units, versions = (list(column) for column in zip(*combos, strict=True))
+    # Each price column a value a combination, looked up by each row's combination where read.
+    _, providers, skus, models, units, versions = (
+        Coded(priced.combo, values) for values in zip(*priced.combos, strict=True)
+    )
     outcome_types = [""] * n
     successes = [True] * n
     if "outcome" in wire.kinds:
@@ -135,12 +147,15 @@ def _facts(wire: WireColumns, priced: PricedColumns, kinds: list[str]) -> Ledger
             outcome_types[row] = skus[row]
             successes[row] = bool(priced.success[row])
     ids = wire.optional_ids
-    return LedgerFacts(
+    facts = LedgerFacts(
         ids["user_id"], ids["task_id"], ids["request_id"],
         wire.attributes if wire.attributes is not None else [{} for _ in range(n)],
         providers, skus, models, units, versions,
         [False] * n, [""] * n, outcome_types, [None] * n, successes, [""] * n, [""] * n,
     )  # fmt: skip
+    # A combination's kind is its events' (the kinds read here have no other category).
+    facts.quantity_units, facts.price_codes, facts.price_combos = quantity_units, priced.combo, priced.combos
+    return facts
 
 
 def _merged(fast: EventColumns, fast_sources: Ints, slow: EventColumns, slow_sources: Ints) -> EventColumns:

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import compress, repeat
+from itertools import compress, repeat, starmap
 from operator import attrgetter, eq, is_, is_not, itemgetter
 from typing import Any, overload
 
@@ -43,6 +43,7 @@ from streams.aggregation import (
     WindowKey,
 )
 from streams.column_groups import Grouping, combine
+from streams.pricing import TokenUsage
 from streams.stored_windows import StoredWindows
 from streams.window_changes import WindowChanges
 
@@ -67,6 +68,75 @@ _LAST_OFFSET = attrgetter("last_offset")
 _SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
 _INT64_MAX = 2**63 - 1
+
+
+class Coded(Sequence[Any]):
+    """A column of a few distinct values: each row a code into ``values``. A row is looked up where
+    it is read; the whole list is made once, where the column is read through."""
+
+    __slots__ = ("_made", "codes", "values")
+
+    def __init__(self, codes: Ints, values: Sequence[Any]) -> None:
+        self.codes, self.values = codes, values
+        self._made: list[Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _list(self) -> list[Any]:
+        if self._made is None:
+            self._made = list(map(self.values.__getitem__, self.codes.tolist()))
+        return self._made
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> Coded: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return Coded(self.codes[index], self.values)
+        return self.values[int(self.codes[index])]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._list())
+
+
+class TokenColumns(Sequence[TokenUsage]):
+    """Each event's :class:`TokenUsage` held as an (events, 5) int64 array: input, cached input,
+    cache write, output and reasoning tokens, no media tokens (what :mod:`streams.intake` prices as
+    columns). Windows and the ledger read the array; the objects are made only if something reads
+    them as objects, all at once."""
+
+    __slots__ = ("_made", "array")
+
+    def __init__(self, array: Ints) -> None:
+        self.array = array
+        self._made: list[TokenUsage] | None = None
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def _objects(self) -> list[TokenUsage]:
+        if self._made is None:
+            self._made = list(starmap(TokenUsage, self.array.tolist()))
+        return self._made
+
+    @overload
+    def __getitem__(self, index: int) -> TokenUsage: ...
+    @overload
+    def __getitem__(self, index: slice) -> TokenColumns: ...
+    def __getitem__(self, index: int | slice) -> TokenUsage | TokenColumns:
+        if isinstance(index, slice):
+            return TokenColumns(self.array[index])
+        return self._objects()[index]
+
+    def __iter__(self) -> Iterator[TokenUsage]:
+        return iter(self._objects())
+
+    def inference(self) -> list[int]:
+        """Each event's input plus output tokens."""
+        found: list[int] = (self.array[:, 0] + self.array[:, 3]).tolist()
+        return found
 
 
 @dataclass(slots=True)
@@ -140,10 +210,22 @@ class EventColumns:
         if keep.all():
             return self
         chosen = keep.tolist()
-        lists = (self.customers, self.event_ids, self.agents, self.kinds, self.costs, self.counts)
-        more = (self.quantities, self.tokens, self.categories)
-        customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
+        lists: tuple[Sequence[Any], ...] = (
+            self.customers,
+            self.event_ids,
+            self.agents,
+            self.kinds,
+            self.costs,
+            self.counts,
+        )
+        more: tuple[Sequence[Any], ...] = (self.quantities, self.categories)
+        customers, event_ids, agents, kinds, costs, counts, quantities, categories = (
             list(compress(column, chosen)) for column in (*lists, *more)
+        )
+        tokens: Sequence[Any] = (
+            TokenColumns(self.tokens.array[keep])
+            if type(self.tokens) is TokenColumns
+            else list(compress(self.tokens, chosen))
         )
         counted = self.counted
         return EventColumns(
@@ -208,6 +290,14 @@ class LedgerFacts:
     successes: Sequence[bool]
     corrects: Sequence[str]
     reprice_runs: Sequence[str]
+    # Not columns of their own (not in _FACTS), kept where pricing had them as numbers (streams.intake):
+    # each row's quantity in units of 1e-12, and its price combination, an index into ``price_combos``
+    # (each a row's kind, provider, SKU, model sent, unit and price version, ``kind`` as its category).
+    # The ledger's block writes them as they are, not from the lists. None where read from objects.
+    _: KW_ONLY
+    quantity_units: Sequence[int] | None = None
+    price_codes: Ints | None = None
+    price_combos: Sequence[tuple[str, ...]] = ()
 
     @classmethod
     def of(cls, priced: Sequence[Any]) -> LedgerFacts:
@@ -237,11 +327,22 @@ class LedgerFacts:
         )  # fmt: skip
 
     def select(self, chosen: list[bool]) -> LedgerFacts:
-        return LedgerFacts(*(list(compress(getattr(self, name), chosen)) for name in _FACTS))
+        selected = LedgerFacts(*(list(compress(getattr(self, name), chosen)) for name in _FACTS))
+        if self.quantity_units is not None:
+            selected.quantity_units = list(compress(self.quantity_units, chosen))
+        if self.price_codes is not None:
+            selected.price_codes = self.price_codes[np.array(chosen, np.bool_)]
+            selected.price_combos = self.price_combos
+        return selected
 
     def cut(self, where: slice) -> LedgerFacts:
         """The facts of the rows ``where``."""
-        return LedgerFacts(*(getattr(self, name)[where] for name in _FACTS))
+        cut = LedgerFacts(*(getattr(self, name)[where] for name in _FACTS))
+        if self.quantity_units is not None:
+            cut.quantity_units = self.quantity_units[where]
+        if self.price_codes is not None:
+            cut.price_codes, cut.price_combos = self.price_codes[where], self.price_combos
+        return cut
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         """Every column, in :data:`_FACTS`' order."""
@@ -518,9 +619,11 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     try:
         array[:, 0] = np.fromiter(batch.cost_units, np.int64, n)
         array[:, 1] = np.fromiter(batch.counts, np.int64, n)
-        # Straight from the objects, without a list of each column first.
-        for column, field in enumerate(_TOKEN_FIELDS, 2):
-            array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
+        if type(batch.tokens) is TokenColumns:
+            array[:, 2 : 2 + len(_TOKEN_FIELDS)] = batch.tokens.array
+        else:  # straight from the objects, without a list of each column first
+            for column, field in enumerate(_TOKEN_FIELDS, 2):
+                array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
         facts = batch.ledger
         for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
             value = facts.outcome_values[i]

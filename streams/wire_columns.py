@@ -221,36 +221,15 @@ def _columns(
         return _empty(), np.zeros(0, np.int64)
     events: list[Event] = list(chain.from_iterable(lists))
     message = np.repeat(taken, lengths)
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    index = np.arange(n, dtype=np.int64) - starts
+    firsts = np.cumsum(lengths) - lengths  # each message's first event
+    index = np.arange(n, dtype=np.int64) - np.repeat(firsts, lengths)
     sent_values = [values[i] for i in taken.tolist()]
-    # A field no message names is absent from every event: its column is not read.
-    text = b"".join(sent_values)
     kind = np.fromiter(map(_KIND_NUMBER.__getitem__, map(type, events)), np.int64, n)
     event_ids, times, customers, agents = (list(map(getter, events)) for getter in _COMMON)
     occurred_us, ok = parse_utc(times)
     strings = np.full(n, 10, np.int64)  # 5 keys, 5 text values: ids, time and kind
     ok &= _unique_ids_ok(event_ids)
     ok &= _ids_ok(agents, 256)
-    optional: dict[str, list[str]] = {}
-    for name in _OPTIONAL_IDS:
-        if f'"{name}"'.encode() not in text:
-            optional[name] = [""] * n
-            continue
-        optional[name], counted = _optional_ids(list(map(attrgetter(name), events)))
-        strings += counted
-        if counted.any():
-            ok &= _ids_ok(optional[name], 256, skip_empty=True)
-    if b'"schema_version"' in text:
-        versions = list(map(attrgetter("schema_version"), events))
-        strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
-    attributes: list[dict[str, str]] | None = None
-    if b'"attributes"' in text:
-        attributes_of = list(map(attrgetter("attributes"), events))
-        attributes = [{} if a is UNSET else a for a in attributes_of]
-        given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
-        strings += given + 2 * np.fromiter(map(len, attributes), np.int64, n)
-        ok &= np.fromiter(map(_attributes_ok, attributes), np.bool_, n)
     # The key: every event of a message is its key's customer, compared as numbers of distinct names.
     numbers: dict[str, int] = {}
     customer = np.fromiter(map(numbers.setdefault, customers, range(n)), np.int64, n)
@@ -261,29 +240,56 @@ def _columns(
     if bounds_us is not None:
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
+    optional: dict[str, list[str]] = {name: [""] * n for name in _OPTIONAL_IDS}
     columns = WireColumns(
-        message, index, kind, event_ids, customers, agents, occurred_us, optional, attributes, {}, events
+        message, index, kind, event_ids, customers, agents, occurred_us, optional, None, {}, events
     )
     for cls, name in KINDS.items():
         rows = np.flatnonzero(kind == _KIND_NUMBER[cls])
         if not len(rows):
             continue
         chosen = list(map(events.__getitem__, rows.tolist()))
-        fields = {
-            f: list(map(attrgetter(f), chosen))
-            if f in _REQUIRED[cls] or f'"{f}"'.encode() in text
-            else [UNSET] * len(chosen)
-            for f in _OWN[cls]
-        }
+        # Every field read, a kind's rows at a time: cheaper than looking for its key in the batch's text.
+        fields = {f: list(map(attrgetter(f), chosen)) for f in _OWN[cls]}
         kind_ok, kind_strings = _kind_checks(cls, fields)
         ok[rows] &= kind_ok
         strings[rows] += kind_strings + _FIXED_STRINGS[cls]
         columns.kinds[name] = KindRows(rows, fields)
     # A key sent twice: msgspec kept one, so the message holds more strings than were read.
     sent = np.fromiter(map(bytes.count, sent_values, repeat(b'"')), np.int64, len(taken))
-    read = np.add.reduceat(strings, np.cumsum(lengths) - lengths)
-    bad_messages = taken[sent != 2 * read]
+    unread = np.flatnonzero(sent != 2 * np.add.reduceat(strings, firsts))
+    if len(unread):
+        # Strings left over: a field every kind may have (read only where some message names it),
+        # or a key sent twice. Only those messages are looked at.
+        text = b"".join([sent_values[i] for i in unread.tolist()])
+        ok &= _common_optional(events, text, columns, strings)
+    bad_messages = taken[sent != 2 * np.add.reduceat(strings, firsts)]
     return columns, np.union1d(bad_messages, np.unique(message[~ok]))
+
+
+def _common_optional(events: list[Event], text: bytes, columns: WireColumns, strings: Ints) -> Mask | bool:
+    """The optional fields of every kind that ``text`` names, read into ``columns``: their checks,
+    and the strings they add to ``strings``. A field no message names is absent from every event."""
+    n = len(events)
+    ok: Mask | bool = True
+    for name in _OPTIONAL_IDS:
+        if f'"{name}"'.encode() not in text:
+            continue
+        columns.optional_ids[name], counted = _optional_ids(list(map(attrgetter(name), events)))
+        strings += counted
+        if counted.any():
+            ok &= _ids_ok(columns.optional_ids[name], 256, skip_empty=True)
+    if b'"schema_version"' in text:
+        versions = list(map(attrgetter("schema_version"), events))
+        strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
+    if b'"attributes"' in text:
+        attributes_of = list(map(attrgetter("attributes"), events))
+        attributes = [{} if a is UNSET else a for a in attributes_of]
+        given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
+        strings += given + 2 * np.fromiter(map(len, attributes), np.int64, n)
+        ok &= np.fromiter(map(_attributes_ok, attributes), np.bool_, n)
+        columns.attributes = attributes
+    return ok
 
 
 def _kind_checks(cls: type[Any], fields: dict[str, list[Any]]) -> tuple[Mask, Ints]:
@@ -365,12 +371,17 @@ def _ids_ok(column: list[str], limit: int, skip_empty: bool = False) -> Mask:
 def _unique_ids_ok(ids: list[str]) -> Mask | bool:
     """Event ids, nearly all distinct: the whole column in one text where it is ASCII and printable."""
     joined = "\x00".join(ids)
-    printable = joined.replace("\x00", "").isprintable() and joined.isascii()
-    if printable and not (
-        joined.startswith(" ") or joined.endswith(" ") or " \x00" in joined or "\x00 " in joined
+    # ASCII is a flag of the text (no pass); printable ASCII deleted, only the separators may be left.
+    if (
+        joined.isascii()
+        and len(joined.encode("ascii").translate(None, _PRINTABLE_ASCII)) == len(ids) - 1
+        and not (joined.startswith(" ") or joined.endswith(" ") or " \x00" in joined or "\x00 " in joined)
     ):
         return True
     return np.fromiter((_identifier(v, 256) for v in ids), np.bool_, len(ids))
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))  # str.isprintable's of ASCII
 
 
 def _attributes_ok(value: dict[str, str]) -> bool:

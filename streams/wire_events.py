@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel
 
 from schemas.events import EVENT_MODELS, UsageEvent
@@ -115,36 +117,37 @@ def _llm(event: Any, combo: Combo, pico: int, usage: list[int]) -> PricedEvent:
 
 def value_columns(
     wire: WireColumns, priced: PricedColumns
-) -> tuple[list[int | None], list[int], list[Decimal], list[TokenUsage]]:
+) -> tuple[list[int | None], list[int], list[Decimal]]:
     """The columns the per-event path takes from its PricedEvents, without them: each event's
-    ``cost_pico`` (None where pricing computes in Decimal), cost in pico-dollars, quantity
-    (pricing's Decimal form) and tokens."""
+    ``cost_pico`` (None where pricing computes in Decimal), cost in pico-dollars and quantity
+    (pricing's Decimal form). Tokens are pricing's own array (:class:`TokenColumns`)."""
     n = len(wire)
     units: list[int] = priced.cost.tolist()
     amounts: list[int] = priced.quantity.tolist()
-    costs: list[int | None] = [None] * n
-    quantities: list[Decimal] = [ZERO] * n
-    tokens = [_NO_TOKENS] * n  # one object for every event without tokens: never changed
+    costs: list[int | None] = list(units)  # None where pricing computes in Decimal: set below
+    # Each kind's values scattered to its rows in C (an object array), not a row at a time.
+    quantities = np.full(n, ZERO, dtype=object)
     for kind, rows in wire.kinds.items():
-        chosen = rows.rows.tolist()
-        if kind in _PICO_KINDS:
-            for row in chosen:
-                costs[row] = units[row]
+        where = rows.rows
+        if kind not in _PICO_KINDS:
+            for row in where.tolist():
+                costs[row] = None
         if kind in _AMOUNTS:  # the event's own amount, as the event holds it
             sent = rows.fields[_AMOUNTS[kind][0]]
             kept = (keep_amount(Decimal(value)) for value in sent)
-            quantities_of = list(kept) if kind != "storage" else [from_pico(amounts[row]) for row in chosen]
+            stored = kind == "storage"
+            quantities_of = [from_pico(amounts[row]) for row in where.tolist()] if stored else list(kept)
         else:
-            quantities_of = [Decimal(amounts[row] // _PICO_UNITS) for row in chosen]
-        for row, quantity in zip(chosen, quantities_of, strict=True):
-            quantities[row] = quantity
-        if kind == "llm":
-            for row, usage in zip(chosen, priced.tokens[rows.rows].tolist(), strict=True):
-                tokens[row] = TokenUsage(*usage)
-        elif kind == "embedding":
-            for row in chosen:
-                tokens[row] = TokenUsage(amounts[row] // _PICO_UNITS)
-    return costs, units, quantities, tokens
+            quantities_of = list(map(Decimal, (priced.quantity[where] // _PICO_UNITS).tolist()))
+        _scatter(quantities, where, quantities_of)
+    return costs, units, quantities.tolist()
+
+
+def _scatter(column: npt.NDArray[Any], rows: npt.NDArray[np.int64], values: list[Any]) -> None:
+    """``column[rows] = values``, each value an object as it is (never unpacked as a sequence)."""
+    found = np.empty(len(values), dtype=object)
+    found[:] = values
+    column[rows] = found
 
 
 def decimal_costs_of(wire: WireColumns, priced: PricedColumns) -> list[Decimal | None]:
@@ -162,7 +165,6 @@ def decimal_costs_of(wire: WireColumns, priced: PricedColumns) -> list[Decimal |
 
 
 _PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers
-_NO_TOKENS = TokenUsage()
 
 
 Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version

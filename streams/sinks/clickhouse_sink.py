@@ -55,6 +55,7 @@ from streams.sinks.table_columns import (
     WINDOW_TYPES,
     Columns,
     ledger_columns,
+    price_group,
     window_change_columns,
     window_columns,
 )
@@ -305,8 +306,7 @@ def _written(columns: Columns, types: Mapping[str, str]) -> list[bytes]:
     """Each column in Native form, in ``types``' order; the ledger's price columns as a group."""
     grouped = {}
     if LOW_CARDINALITY_GROUP[0] in types:
-        group = native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
-        grouped = dict(zip(LOW_CARDINALITY_GROUP, group, strict=True))
+        grouped = dict(zip(LOW_CARDINALITY_GROUP, price_group(columns), strict=True))
     writers = native_block.WRITERS
     return [
         grouped[name] if name in grouped else writers[kind](columns[name]) for name, kind in types.items()

@@ -153,6 +153,27 @@ def low_cardinality_group(columns: Sequence[Sequence[str]]) -> list[bytes]:
         return [_LOW_CARDINALITY_VERSION] * len(columns)
     combinations = Numbering()
     which = np.fromiter(map(combinations.__getitem__, zip(*columns, strict=True)), dtype=np.int64, count=rows)
+    return _group(list(combinations), which, rows)
+
+
+def low_cardinality_coded(
+    codes: np.ndarray[Any, np.dtype[np.int64]], combinations: Sequence[Sequence[str]]
+) -> list[bytes]:
+    """:func:`low_cardinality_group` of the columns ``combinations[code]`` for each of ``codes``,
+    with the same bytes, from the codes: the rows are never read one by one."""
+    rows = len(codes)
+    if not rows:
+        return [_LOW_CARDINALITY_VERSION] * len(combinations[0])
+    found, first = np.unique(codes, return_index=True)
+    seen = found[np.argsort(first)]  # the codes in order of first sight, as Numbering numbers them
+    renumbered = np.zeros(int(found[-1]) + 1, np.int64)
+    renumbered[seen] = np.arange(len(seen))
+    return _group([combinations[code] for code in seen.tolist()], renumbered[codes], rows)
+
+
+def _group(combinations: list[Any], which: np.ndarray[Any, np.dtype[np.int64]], rows: int) -> list[bytes]:
+    """Each column of ``combinations`` (distinct, in order of first sight), written for rows that
+    are each the combination ``which`` numbers."""
     written = []
     for values in zip(*combinations, strict=True):  # a column's value in each combination
         numbers = Numbering()

@@ -33,7 +33,7 @@ from streams.aggregation import (
 )
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
-from streams.window_batch import EventColumns
+from streams.window_batch import EventColumns, TokenColumns
 from streams.window_changes import WindowRows
 
 # Each column a sequence or a NumPy array of its values.
@@ -220,22 +220,28 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
     (but a time's past 2038)."""
     rows = len(counted)
     facts = batch.ledger.cut(where)
-    columns: Columns = dict(
+    columns = LedgerBlock(
         zip(_PRICED_COLUMNS, (facts.providers, facts.skus, facts.models_sent, facts.units,
                               facts.price_versions), strict=True)
     )  # fmt: skip
     columns.update(customer_id=batch.customers[where], event_id_sent=batch.event_ids[where])
     columns.update(agent_id=batch.agents[where])
     tokens = batch.tokens[where]
-    columns.update(
-        zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
-    )
+    if type(tokens) is TokenColumns:  # pricing's array: a column each, no media tokens
+        columns.update(zip(_TOKEN_COLUMNS, tokens.array.T, strict=True))
+        columns.update(dict.fromkeys(MEDIA_TOKENS, [0] * rows))
+    else:
+        columns.update(
+            zip((*_TOKEN_COLUMNS, *MEDIA_TOKENS), zip(*map(_TOKENS, tokens), strict=True), strict=True)
+        )
     for name, values in zip(_OPTIONAL_IDS, (facts.user_ids, facts.task_ids, facts.request_ids), strict=True):
         columns[name] = values
     columns.update(
         occurred_at=native_block.micros(_Times(counted), batch.seconds[where]),
         attributes=facts.attributes,
-        quantity_sent=units(batch.quantities[where]),
+        quantity_sent=units(batch.quantities[where])
+        if facts.quantity_units is None
+        else facts.quantity_units,
         cost_sent=list(batch.cost_units[where]),
         currency=["USD"] * rows,
         source_partition=batch.partitions[where].tolist(),
@@ -250,7 +256,31 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
         reprice_run=facts.reprice_runs,
         **_positions(batch.positions[where]),
     )
+    if facts.price_codes is not None:
+        columns.price_codes, columns.price_combos = facts.price_codes, facts.price_combos
     return columns
+
+
+class LedgerBlock(dict[str, Any]):
+    """A block's ledger columns, and where pricing numbered them, each row's price combination
+    (:class:`streams.window_batch.LedgerFacts`' ``price_codes``): the LOW_CARDINALITY_GROUP columns
+    are then written from the combinations (:func:`native_block.low_cardinality_coded`), which the
+    columns hold row by row as well."""
+
+    __slots__ = ("price_codes", "price_combos")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.price_codes: np.ndarray[Any, np.dtype[np.int64]] | None = None
+        self.price_combos: Sequence[tuple[str, ...]] = ()
+
+
+def price_group(columns: Columns) -> list[bytes]:
+    """The LOW_CARDINALITY_GROUP columns of a ledger block, each in Native form."""
+    codes = getattr(columns, "price_codes", None)
+    if codes is not None:
+        return native_block.low_cardinality_coded(codes, columns.price_combos)  # type: ignore[attr-defined]
+    return native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
 
 
 class _Times(Sequence[datetime]):

@@ -13,10 +13,11 @@ from schemas.prices import PriceVersion, load_price_dir
 from streams import intake
 from streams.decoding import TimeBounds
 from streams.intake import decode_and_price
-from streams.pricing import PriceCatalog
+from streams.pricing import PriceCatalog, TokenUsage
 from streams.processor import RawMessage
-from streams.sinks.table_columns import ledger_columns
-from streams.window_batch import CountedBatch, EventColumns, fold_plan, plan_windows
+from streams.sinks.clickhouse_sink import _written
+from streams.sinks.table_columns import LEDGER_TYPES, ledger_columns
+from streams.window_batch import Coded, CountedBatch, EventColumns, TokenColumns, fold_plan, plan_windows
 from tests.factories import DAY, PRICES, usage
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -134,3 +135,53 @@ def test_windows_and_ledger_rows_of_admitted_events_need_none_of_their_objects()
     assert type(batch.counted) is CountedBatch and not batch.counted.made
     assert list(batch.counted) == [c for i, c in enumerate(per_event(fleet(), catalog())[0]) if i % 3]
     assert batch.counted.made  # made once something reads them
+
+
+def test_the_ledger_block_written_from_pricings_numbers_is_the_one_written_from_the_objects() -> None:
+    for messages in (fleet(), fleet(0)[:8] + odd(8)):
+        counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+        taken = EventColumns.of(counted)
+        objects = list(counted)
+        assert (taken.ledger.price_codes is not None) == (len(messages) == len(fleet()))  # merged: none
+        assert type(taken.counted) is CountedBatch
+        for where in (slice(0, len(objects)), slice(7, 150)):
+            from_columns = ledger_columns(taken.counted.view(where), NOW, taken, where)
+            from_objects = ledger_columns(objects[where], NOW)
+            assert _written(from_columns, LEDGER_TYPES) == _written(from_objects, LEDGER_TYPES)
+
+
+def test_the_ledger_block_of_events_dedup_kept_is_the_one_written_from_their_objects() -> None:
+    counted, _ = decode_and_price(fleet(), catalog(), BOUNDS, NOW)
+    kept = EventColumns.of(counted).select(np.arange(len(counted)) % 3 != 0)
+    assert kept.ledger.price_codes is not None and kept.ledger.quantity_units is not None
+    from_columns = ledger_columns(kept.counted, NOW, kept)
+    assert _written(from_columns, LEDGER_TYPES) == _written(
+        ledger_columns(list(kept.counted), NOW), LEDGER_TYPES
+    )
+
+
+def test_windows_planned_from_pricings_token_array_are_those_planned_from_the_objects() -> None:
+    counted, _ = decode_and_price(fleet(), catalog(), BOUNDS, NOW)
+    taken = EventColumns.of(counted)
+    assert type(taken.tokens) is TokenColumns
+    walked = EventColumns.of(list(counted))
+    for left, right in ((taken, walked), (taken.select(np.arange(len(taken)) % 4 != 1), None)):
+        right = right or EventColumns.of(list(left.counted))
+        found, expected = plan_windows(left, (60, 3600)), plan_windows(right, (60, 3600))
+        assert found.keys == expected.keys and (found.sums == expected.sums).all()
+        assert [str(q) for q in found.quantities] == [str(q) for q in expected.quantities]
+
+
+def test_token_columns_are_the_token_usage_of_each_row() -> None:
+    array = np.array([[5, 1, 0, 7, 2], [0, 0, 0, 0, 0], [9, 0, 0, 0, 0]], np.int64)
+    tokens = TokenColumns(array)
+    assert list(tokens) == [TokenUsage(5, 1, 0, 7, 2), TokenUsage(), TokenUsage(9)]
+    assert tokens[2] == TokenUsage(9) and len(tokens) == 3
+    assert list(tokens[1:]) == [TokenUsage(), TokenUsage(9)] and type(tokens[1:]) is TokenColumns
+    assert tokens.inference() == [12, 0, 9]
+
+
+def test_a_coded_column_is_its_values_row_by_row() -> None:
+    column = Coded(np.array([2, 0, 2, 1], np.int64), ("a", "b", "c"))
+    assert list(column) == ["c", "a", "c", "b"] and column[3] == "b" and len(column) == 4
+    assert list(column[1:3]) == ["a", "c"] and type(column[1:3]) is Coded

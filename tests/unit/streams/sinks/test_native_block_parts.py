@@ -9,7 +9,14 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from streams.sinks.native_block import WRITERS, Numbering, column_header, leb128, low_cardinality_group
+from streams.sinks.native_block import (
+    WRITERS,
+    Numbering,
+    column_header,
+    leb128,
+    low_cardinality_coded,
+    low_cardinality_group,
+)
 from streams.sinks.table_columns import units
 from tests.unit.streams.sinks.test_native_block import library
 
@@ -69,3 +76,18 @@ def test_ticks_a_datetime_cannot_hold_are_refused() -> None:
     for ticks in ([-1], [2**32]):
         with pytest.raises(OverflowError):
             WRITERS["DateTime('UTC')"](ticks)
+
+
+@pytest.mark.parametrize("combinations", [3, 300])
+def test_a_group_written_from_its_combinations_codes_is_the_groups_bytes(combinations: int) -> None:
+    rng = random.Random(combinations)
+    combos = [
+        ("llm" if i % 2 else "tool", f"p{i % 5}", f"sku-{i}", "", "tokens", f"v{i % 7}")
+        for i in range(combinations)
+    ]
+    codes = np.array([rng.randrange(1, combinations) for _ in range(1000)], np.int64)  # one never seen
+    columns = [list(column) for column in zip(*(combos[c] for c in codes.tolist()), strict=True)]
+    assert low_cardinality_coded(codes, combos) == low_cardinality_group(columns)
+    one = codes[:1]
+    assert low_cardinality_coded(one, combos) == low_cardinality_group([c[:1] for c in columns])
+    assert low_cardinality_coded(codes[:0], combos) == low_cardinality_group([[] for _ in columns])

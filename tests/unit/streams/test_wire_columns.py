@@ -1,0 +1,78 @@
+"""What :func:`streams.wire_columns.decode_batch` admits and reads: optional fields found only where
+a message's strings are left over, event ids checked as one text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from streams.wire_columns import _identifier, _unique_ids_ok, decode_batch
+from tests.factories import usage
+
+
+def values(*messages: list[dict[str, Any]]) -> list[bytes]:
+    return [orjson.dumps(events) for events in messages]
+
+
+def test_optional_fields_are_read_where_a_message_names_them_and_a_key_sent_twice_declines() -> None:
+    plain = [usage("a1"), usage("a2", "llm")]
+    named = [usage("b1", user_id="u-1", attributes={"team": "x"}), usage("b2", "llm", task_id="t-1")]
+    # "user_id" only inside an attribute's value: the column is read, and every event has none.
+    quoted = [usage("c1", attributes={"note": "user_id"})]
+    sent = values(plain, named, quoted)
+    twice = orjson.dumps([usage("d1")]).replace(b'"agent_id"', b'"agent_id":"x","agent_id"', 1)
+    cached = orjson.dumps([usage("e1", "llm", cached_input_tokens=5)]).replace(
+        b'"cached_input_tokens"', b'"cached_input_tokens":5,"cached_input_tokens"', 1
+    )
+    columns, slow = decode_batch([*sent, twice, cached], [b"acme"] * 5, None)
+    assert slow == [3, 4]
+    assert columns.message.tolist() == [0, 0, 1, 1, 2]
+    assert columns.optional_ids["user_id"] == ["", "", "u-1", "", ""]
+    assert columns.optional_ids["task_id"] == ["", "", "", "t-1", ""]
+    assert columns.optional_ids["request_id"] == [""] * 5
+    assert columns.attributes == [{}, {}, {"team": "x"}, {}, {"note": "user_id"}]
+
+
+def test_a_batch_naming_no_optional_field_reads_none() -> None:
+    columns, slow = decode_batch(
+        values([usage("a1"), usage("a2", "llm")], [usage("b1")]), [b"acme"] * 2, None
+    )
+    assert slow == []
+    assert columns.attributes is None
+    assert all(ids == [""] * 3 for ids in columns.optional_ids.values())
+    assert (
+        columns.kinds["llm"].fields["cached_input_tokens"] == columns.kinds["llm"].fields["reasoning_tokens"]
+    )
+
+
+def test_a_bad_optional_id_declines_its_message_only() -> None:
+    columns, slow = decode_batch(
+        values([usage("a1")], [usage("b1", user_id=" padded")], [usage("c1", task_id="ok")]),
+        [b"acme"] * 3,
+        None,
+    )
+    assert slow == [1]
+    assert columns.optional_ids["task_id"] == ["", "ok"]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["a", "b c"],
+        ["a ", "b"],
+        [" a", "b"],
+        ["a", "b\x00"],
+        ["a", "é"],
+        ["a", "b\x7f"],
+        ["a\tb"],
+        ["x"],
+        ["a", "\u00a0b"],
+        ["01a1f640-bc00-7a82-9e9a-87b3d5838d2d", "bench-1-2"],
+    ],
+)
+def test_event_ids_checked_as_one_text_as_each_alone(ids: list[str]) -> None:
+    found = np.ones(len(ids), np.bool_) & _unique_ids_ok(ids)
+    assert found.tolist() == [_identifier(v, 256) for v in ids]

@@ -27,7 +27,14 @@ from streams.aggregation import Counted, position
 from streams.column_pricing import PricedColumns, RateBook, price_columns
 from streams.decoding import Decoded, TimeBounds, decode_events
 from streams.pricing import PriceCatalog, PricedEvent, TokenUsage, UnpriceableEventError
-from streams.window_batch import CountedBatch, EventColumns, LedgerFacts, cost_units, decimal_costs
+from streams.window_batch import (
+    CountedBatch,
+    EventColumns,
+    LedgerFacts,
+    TokenColumn,
+    cost_units,
+    decimal_costs,
+)
 from streams.wire_columns import KINDS, WireColumns, decode_batch, select
 from streams.wire_events import decimal_costs_of, priced_event, priced_events, value_columns
 
@@ -117,7 +124,8 @@ def _columnar(
     costs, units, quantities, tokens = value_columns(wire, priced)
     columns = EventColumns(
         CountedBatch(make=made, size=n, row=one), partitions, positions, wire.occurred_us / 1e6,
-        wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
+        wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities,
+        TokenColumn(tokens, priced.tokens),
         kinds.copy(), _facts(wire, priced, kinds), units, decimal_costs_of(wire, priced),
     )  # fmt: skip
     return columns, wire.message, slow

@@ -145,6 +145,8 @@ class EventColumns:
         customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories = (
             list(compress(column, chosen)) for column in (*lists, *more)
         )
+        if type(self.tokens) is TokenColumn:
+            tokens = TokenColumn(tokens, self.tokens.counts[keep])
         counted = self.counted
         return EventColumns(
             counted.chosen(chosen) if type(counted) is CountedBatch else list(compress(counted, chosen)),
@@ -169,6 +171,19 @@ class EventColumns:
             highest = int(at[self.partitions == partition].max(initial=marks[partition]))
             marks[partition] = max(marks[partition], highest)
         return marks
+
+
+class TokenColumn(list[Any]):
+    """Each event's TokenUsage (a list, read as one), and their fields as an (events, 5) array
+    in its order (input, cached input, cache write, output, reasoning), as pricing had them
+    (:mod:`streams.column_pricing`): windows sum the array, not the objects' fields."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, usages: Iterable[Any], counts: Ints) -> None:
+        super().__init__(usages)
+        assert counts.shape == (len(self), len(_TOKEN_FIELDS))
+        self.counts = counts
 
 
 # LedgerFacts' fields, in order: each a column of the batch's rows.
@@ -472,7 +487,11 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     count = len(keys)
     all_sizes = np.concatenate(window_sizes)
     window_first, window_last = np.concatenate(firsts), np.concatenate(lasts)
-    exact = exact and ALL_AGENTS not in agents and _increasing(batch.positions, event_windows)
+    exact = (
+        exact
+        and ALL_AGENTS not in agents
+        and _increasing(batch.positions, event_windows, batch.partitions, customer)
+    )
     return WindowPlan(
         batch,
         keys,
@@ -497,15 +516,36 @@ def _empty(batch: EventColumns) -> WindowPlan:
     )
 
 
-def _increasing(positions: Ints, event_windows: list[Ints]) -> bool:
+def _increasing(
+    positions: Ints, event_windows: list[Ints], partitions: Ints | None = None, customers: Ints | None = None
+) -> bool:
     """Are each window's positions increasing in batch order? Then a window's mark alone
-    says which of its events it has counted."""
+    says which of its events it has counted.
+
+    ``partitions`` and ``customers`` (codes), where given, decide it without a sort a window
+    kind where they can: a window is one customer's, so where each customer's events are on
+    one partition and each partition's positions increase, so do each window's."""
     if len(positions) < 2 or bool(np.all(np.diff(positions) > 0)):
+        return True
+    if partitions is not None and customers is not None and _by_partition(positions, partitions, customers):
         return True
     for windows in event_windows:
         order = np.argsort(windows, kind="stable")
         same = np.diff(windows[order]) == 0
         if bool(np.any(same & (np.diff(positions[order]) <= 0))):
+            return False
+    return True
+
+
+def _by_partition(positions: Ints, partitions: Ints, customers: Ints) -> bool:
+    """Is each customer's every event on one partition, and each partition's positions increasing
+    in batch order? (False: not known so.)"""
+    partition_of = np.empty(int(customers.max()) + 1, np.int64)
+    partition_of[customers] = partitions  # the last of each customer's
+    if not bool(np.all(partition_of[customers] == partitions)):
+        return False
+    for partition in np.unique(partitions).tolist():
+        if not bool(np.all(np.diff(positions[partitions == partition]) > 0)):
             return False
     return True
 
@@ -518,9 +558,11 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
     try:
         array[:, 0] = np.fromiter(batch.cost_units, np.int64, n)
         array[:, 1] = np.fromiter(batch.counts, np.int64, n)
-        # Straight from the objects, without a list of each column first.
-        for column, field in enumerate(_TOKEN_FIELDS, 2):
-            array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
+        if type(batch.tokens) is TokenColumn:  # as pricing counted them: no object read
+            array[:, 2:7] = batch.tokens.counts
+        else:  # straight from the objects, without a list of each column first
+            for column, field in enumerate(_TOKEN_FIELDS, 2):
+                array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
         facts = batch.ledger
         for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
             value = facts.outcome_values[i]

@@ -615,11 +615,16 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     sums = plan.sums[folding]
     quantities = list(map(plan.quantities.__getitem__, chosen))
     stored = np.flatnonzero(marks[folding] >= 0)
+    # Which windows the store holds already, under the partition they keep: its expiry index has them.
+    indexed = np.zeros(len(folding), np.bool_)
     if len(stored):  # onto the windows' state: added as Python ints, exact at any size
         columns: list[list[Any]] = []
         bases: Sequence[Sequence[Any]]
         if type(current) is StoredWindows:
-            bases = current.fields(folding[stored])[:-2]
+            fields = current.fields(folding[stored])
+            bases = fields[:-2]
+            same = np.array(fields[-1], np.int64) == plan.window_partitions[folding[stored]]
+            indexed[stored] = current.in_store()[folding[stored]] & same
         else:
             windows = map(current.__getitem__, folding[stored].tolist())
             bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
@@ -633,6 +638,11 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
     keys, raw_keys = plan.keys, plan.raw_keys
     changed = WindowChanges(
-        list(map(keys.__getitem__, chosen)), list(map(raw_keys.__getitem__, chosen)), columns
+        list(map(keys.__getitem__, chosen)),
+        list(map(raw_keys.__getitem__, chosen)),
+        columns,
+        plan.sizes[folding],
+        plan.ends[folding],
+        indexed,
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

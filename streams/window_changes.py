@@ -14,7 +14,11 @@ objects are made once, on the first such read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 
@@ -22,19 +26,36 @@ from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 # a Decimal's text (%b of its str()), every other field an int (%d).
 _RECORD = (b"p" + b",".join(b"%b" if name == "quantity" else b"%d" for name in AGGREGATE_FIELDS)).__mod__
 _QUANTITY = list(AGGREGATE_FIELDS).index("quantity")
+_SIZE, _START = itemgetter(3), itemgetter(4)  # a WindowKey's
+Ints = npt.NDArray[np.int64]
 
 
 class WindowChanges(Mapping[WindowKey, WindowAggregate]):
     """Windows and their new state: ``columns[i]`` is :data:`AGGREGATE_FIELDS`' i-th field of each
     window, in ``window_keys``' order; ``raw_keys`` are the keys encoded (``WindowKey.encode()``)."""
 
-    __slots__ = ("_made", "columns", "raw_keys", "window_keys")
+    __slots__ = ("_made", "columns", "ends", "indexed", "raw_keys", "sizes", "window_keys")
 
-    def __init__(self, keys: list[WindowKey], raw_keys: list[bytes], columns: list[list[Any]]) -> None:
+    def __init__(
+        self,
+        keys: list[WindowKey],
+        raw_keys: list[bytes],
+        columns: list[list[Any]],
+        sizes: Ints | None = None,
+        ends: Ints | None = None,
+        indexed: npt.NDArray[np.bool_] | None = None,
+    ) -> None:
+        """``sizes`` and ``ends``: the keys' (read from them where not given); ``indexed``: which
+        windows the store holds already under the partition they keep (None: not known)."""
         assert len(columns) == len(AGGREGATE_FIELDS)
         self.window_keys = keys
         self.raw_keys = raw_keys
         self.columns = columns
+        if sizes is None or ends is None:
+            sizes = np.fromiter(map(_SIZE, keys), np.int64, len(keys))
+            ends = np.fromiter(map(_START, keys), np.int64, len(keys)) + sizes
+        self.sizes, self.ends = sizes, ends
+        self.indexed = indexed
         self._made: dict[WindowKey, WindowAggregate] | None = None
 
     def __len__(self) -> int:

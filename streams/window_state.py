@@ -19,7 +19,6 @@ decision "this window may have been expired" survives a restart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from operator import itemgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -39,9 +38,6 @@ _EXPIRED_THROUGH = b"~expired-through\x1f"
 # The partition's place in WindowAggregate.encode(), counted from the end: rsplit reads only that far.
 _PARTITION_FROM_END = len(AGGREGATE_FIELDS) - list(AGGREGATE_FIELDS).index("partition")
 _KEY_SEP = b"\x1f"  # WindowKey.encode's separator; a window's size and start are its last two fields
-
-
-_SIZE, _START = itemgetter(3), itemgetter(4)  # a WindowKey's
 
 
 def _rows_by(values: npt.NDArray[np.int64]) -> Iterator[tuple[int, list[int] | None]]:
@@ -106,6 +102,10 @@ class TableState:
         # When each window may go (end + retention), for expiry without a scan.
         self._due: dict[int, dict[bytes, int]] = {}
         self._indexed = False
+        # Expiries and rebalances so far, and as of the last read of stored windows: a batch's
+        # windows the store held when read are in the index still, unless one came between.
+        self._changes = 0
+        self._changes_read = -1
 
     def get(self, key: WindowKey) -> WindowAggregate | None:
         raw = self.table.data.get(key.encode())
@@ -119,6 +119,7 @@ class TableState:
 
     def stored(self, raw_keys: Sequence[bytes]) -> StoredWindows:
         """:meth:`get_many`'s windows, decoded only as read: in bulk as columns, or one by one."""
+        self._changes_read = self._changes
         return StoredWindows(list(map(_dict_of(self.table.data).get, raw_keys)))
 
     def put(self, key: WindowKey, agg: WindowAggregate) -> None:
@@ -161,17 +162,25 @@ class TableState:
         the loop above runs a window at a time (a few hundred thousand a second of a busy fleet)."""
         raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
         data = self.table.data
-        data.update(zip(raw_keys, values, strict=True))
+        _dict_of(data).update(zip(raw_keys, values, strict=True))
         key_partition = getattr(data, "_key_partition", None)  # see _store
         if key_partition is not None:
             key_partition.update(zip(raw_keys, partitions, strict=True))
-        keys = windows.window_keys
-        sizes = np.fromiter(map(_SIZE, keys), np.int64, len(keys))
-        ends = np.fromiter(map(_START, keys), np.int64, len(keys)) + sizes
-        for size in np.unique(sizes).tolist():
-            ends[sizes == size] += self.retention.get(size, 0)  # when each may go
         for partition, chosen in _rows_by(np.array(partitions, np.int64)):
             self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
+        sizes, ends = windows.sizes, windows.ends.copy()
+        if windows.indexed is not None and self._indexed and self._changes == self._changes_read:
+            # The index has the windows the store held when read, and nothing dropped any since.
+            new = np.flatnonzero(~windows.indexed)
+            if not len(new):
+                return
+            if len(new) < len(raw_keys):
+                sizes, ends = sizes[new], ends[new]
+                chosen_rows = new.tolist()
+                raw_keys = list(map(raw_keys.__getitem__, chosen_rows))
+                partitions = list(map(partitions.__getitem__, chosen_rows))
+        for size in np.unique(sizes).tolist():
+            ends[sizes == size] += self.retention.get(size, 0)  # when each may go
         due = self._due
         for at, chosen in _rows_by(ends):
             bucket = due.get(at)
@@ -202,6 +211,7 @@ class TableState:
         """After a rebalance: the store changes under us, rebuild before expiring."""
         self._due.clear()
         self._indexed = False
+        self._changes += 1
 
     async def flush(self) -> None:
         await self.changelog.flush()
@@ -212,6 +222,7 @@ class TableState:
         Deletions are changelogged (tombstones) so a restore does not bring
         them back; a late event reloads its window from ClickHouse instead.
         """
+        self._changes += 1
         if not self._indexed:
             self._reindex()
         marks = {p: self.watermark(p) for p in assigned}

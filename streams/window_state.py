@@ -19,6 +19,8 @@ decision "this window may have been expired" survives a restart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -38,16 +40,28 @@ _EXPIRED_THROUGH = b"~expired-through\x1f"
 # The partition's place in WindowAggregate.encode(), counted from the end: rsplit reads only that far.
 _PARTITION_FROM_END = len(AGGREGATE_FIELDS) - list(AGGREGATE_FIELDS).index("partition")
 _KEY_SEP = b"\x1f"  # WindowKey.encode's separator; a window's size and start are its last two fields
+_SECOND, _THIRD = itemgetter(1), itemgetter(2)
 
 
 def _rows_by(values: npt.NDArray[np.int64]) -> Iterator[tuple[int, list[int] | None]]:
-    """Each distinct value and its rows, in order (None: every row)."""
-    distinct = np.unique(values)
-    if len(distinct) == 1:
-        yield int(distinct[0]), None
+    """Each distinct value and its rows, in order (None: every row): one sort, however many values
+    (a day's backfill has a window end a minute)."""
+    if not len(values):
         return
-    for value in distinct.tolist():
-        yield value, np.flatnonzero(values == value).tolist()
+    if bool(np.all(values == values[0])):
+        yield int(values[0]), None
+        return
+    order = np.argsort(values, kind="stable")  # each value's rows in their order
+    ordered = values[order]
+    starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    rows = order.tolist()
+    for value, start, stop in zip(
+        ordered[np.concatenate(([0], starts))].tolist(),
+        [0, *starts.tolist()],
+        [*starts.tolist(), len(rows)],
+        strict=True,
+    ):
+        yield value, rows[start:stop]
 
 
 def _picked(rows: list[int] | None, first: Sequence[T], second: Sequence[U]) -> Iterable[tuple[T, U]]:
@@ -264,17 +278,27 @@ class TableState:
         return held
 
     def _reindex(self) -> None:
+        """The index of every stored window, a field at a time over all of them: a store's keys and
+        values split and converted in C, not in a loop a window."""
         self._due.clear()
-        due, retention = self._due, self.retention
-        for raw_key, raw_value in list(self.table.data.items()):
-            if not raw_key.startswith(_MARK_PREFIX):
-                # The fields needed, not the whole key and aggregate: every stored window is read here.
-                size, start = map(int, raw_key.rsplit(_KEY_SEP, 2)[1:])
-                at = start + size + retention.get(size, 0)  # the window's end, and its retention
-                bucket = due.get(at)
-                if bucket is None:
-                    bucket = due[at] = {}
-                bucket[raw_key] = int(raw_value.rsplit(b",", _PARTITION_FROM_END)[1])
+        data = _dict_of(self.table.data)
+        keys, values = list(data), list(data.values())
+        marks = np.fromiter(map(bytes.startswith, keys, repeat(_MARK_PREFIX)), np.bool_, len(keys))
+        if bool(marks.any()):
+            chosen = np.flatnonzero(~marks).tolist()
+            keys, values = list(map(keys.__getitem__, chosen)), list(map(values.__getitem__, chosen))
+        # The fields needed, not the whole key and aggregate: every stored window is read here.
+        tails = list(map(bytes.rsplit, keys, repeat(_KEY_SEP), repeat(2)))
+        sizes = np.fromiter(map(int, map(_SECOND, tails)), np.int64, len(keys))
+        ends = np.fromiter(map(int, map(_THIRD, tails)), np.int64, len(keys)) + sizes
+        for size in np.unique(sizes).tolist():
+            ends[sizes == size] += self.retention.get(size, 0)  # the window's end, and its retention
+        partitions = list(
+            map(int, map(_SECOND, map(bytes.rsplit, values, repeat(b","), repeat(_PARTITION_FROM_END))))
+        )
+        due = self._due
+        for at, chosen_rows in _rows_by(ends):
+            due[at] = dict(_picked(chosen_rows, keys, partitions))
         self._indexed = True
 
     def _store(self, raw_key: bytes, raw_value: bytes, partition: int) -> None:

@@ -76,6 +76,10 @@ def _dict_of(store: Mapping[bytes, bytes]) -> Mapping[bytes, bytes]:
     return inner if type(inner) is dict else store
 
 
+def _is_window(raw_key: bytes) -> bool:
+    return not raw_key.startswith(_MARK_PREFIX)
+
+
 def _mark_key(kind: bytes, partition: int) -> bytes:
     return kind + str(partition).encode()
 
@@ -222,10 +226,14 @@ class TableState:
         self.changelog.add(partition, key, raw)
 
     def forget_index(self) -> None:
-        """After a rebalance: the store changes under us, rebuild before expiring."""
+        """After a rebalance: the store changes under us, rebuild before expiring.
+
+        Faust restores the store (:mod:`streams.changelog_store`) before it tells of the
+        assignment: a store holding no window then (a worker's first start) has the empty
+        index whole, and every put keeps it so, so no expiry needs to rebuild it."""
         self._due.clear()
-        self._indexed = False
         self._changes += 1
+        self._indexed = not any(map(_is_window, _dict_of(self.table.data)))
 
     async def flush(self) -> None:
         await self.changelog.flush()
@@ -288,9 +296,11 @@ class TableState:
             chosen = np.flatnonzero(~marks).tolist()
             keys, values = list(map(keys.__getitem__, chosen)), list(map(values.__getitem__, chosen))
         # The fields needed, not the whole key and aggregate: every stored window is read here.
-        tails = list(map(bytes.rsplit, keys, repeat(_KEY_SEP), repeat(2)))
-        sizes = np.fromiter(map(int, map(_SECOND, tails)), np.int64, len(keys))
-        ends = np.fromiter(map(int, map(_THIRD, tails)), np.int64, len(keys)) + sizes
+        # Split once a field, each split's list freed at once: a store's worth of them held at once
+        # would make the collector rescan them, at several times the cost of splitting twice.
+        tails = (map(bytes.rsplit, keys, repeat(_KEY_SEP), repeat(2)) for _ in range(2))
+        sizes = np.fromiter(map(int, map(_SECOND, next(tails))), np.int64, len(keys))
+        ends = np.fromiter(map(int, map(_THIRD, next(tails))), np.int64, len(keys)) + sizes
         for size in np.unique(sizes).tolist():
             ends[sizes == size] += self.retention.get(size, 0)  # the window's end, and its retention
         partitions = list(

@@ -435,7 +435,7 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     # window's sum starts from it: its exponent is the sum's where every quantity's is above it.
     quantities = np.empty(n + 1, dtype=object)
     quantities[0] = ZERO
-    quantities[1:] = batch.quantities
+    quantities[1:] = np.fromiter(batch.quantities, dtype=object, count=n)  # a list's items, copied in C
     cell_quantities = cells.add(quantities[1:]) + quantities[0]
     cell_first, cell_last = cells.first, cells.last()  # rows
     cell_customer, cell_agent, cell_category = customer[cell_first], agent[cell_first], category[cell_first]

@@ -181,22 +181,23 @@ class TableState:
         raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
         data = self.table.data
         _dict_of(data).update(zip(raw_keys, values, strict=True))
-        key_partition = getattr(data, "_key_partition", None)  # see _store
-        if key_partition is not None:
-            key_partition.update(zip(raw_keys, partitions, strict=True))
         for partition, chosen in _rows_by(np.array(partitions, np.int64)):
             self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
         sizes, ends = windows.sizes, windows.ends.copy()
         if windows.indexed is not None and self._indexed and self._changes == self._changes_read:
-            # The index has the windows the store held when read, and nothing dropped any since.
+            # The store held these windows when read, under the partitions they keep, and nothing
+            # dropped any since: the index and the store's partition map have them as they are.
             new = np.flatnonzero(~windows.indexed)
-            if not len(new):
-                return
             if len(new) < len(raw_keys):
                 sizes, ends = sizes[new], ends[new]
                 chosen_rows = new.tolist()
                 raw_keys = list(map(raw_keys.__getitem__, chosen_rows))
                 partitions = list(map(partitions.__getitem__, chosen_rows))
+        key_partition = getattr(data, "_key_partition", None)  # see _store
+        if key_partition is not None:
+            key_partition.update(zip(raw_keys, partitions, strict=True))
+        if not raw_keys:
+            return
         for size in np.unique(sizes).tolist():
             ends[sizes == size] += self.retention.get(size, 0)  # when each may go
         due = self._due

@@ -107,8 +107,17 @@ def _reindexed(data: dict[bytes, bytes]) -> dict[int, dict[bytes, int]]:
     return due
 
 
+class _Store(dict[bytes, bytes]):
+    """A memory store's dict with its map of each key's partition (Faust's ``_key_partition``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._key_partition: dict[bytes, int] = {}
+
+
 def test_the_index_kept_by_puts_is_the_index_rebuilt_from_the_store() -> None:
     table = FakeTable()
+    table.data = store = _Store()
     state = TableState(table, RETENTION)
     state.forget_index()  # an empty store: the empty index is whole
     assert state._indexed
@@ -116,6 +125,7 @@ def test_the_index_kept_by_puts_is_the_index_rebuilt_from_the_store() -> None:
         _run(state, table, batch_of(1500, span_s=300.0, first=first))
     kept = {at: dict(bucket) for at, bucket in state._due.items()}
     assert kept == _reindexed(table.data)
+    assert store._key_partition == {k: p for bucket in kept.values() for k, p in bucket.items()}
     state._reindex()
     assert state._due == kept
     assert all(list(state._due[at]) == list(kept[at]) for at in kept)  # each bucket in the store's order

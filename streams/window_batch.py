@@ -44,7 +44,7 @@ from streams.aggregation import (
 )
 from streams.column_groups import Grouping, combine
 from streams.stored_windows import StoredWindows
-from streams.window_changes import WindowChanges
+from streams.window_changes import KeyColumns, WindowChanges
 
 Ints = npt.NDArray[np.int64]
 
@@ -381,7 +381,7 @@ class WindowPlan:
     """Every window a batch touches and what the batch adds to each, before state is read."""
 
     batch: EventColumns
-    keys: list[WindowKey]
+    key_columns: KeyColumns
     raw_keys: list[bytes]  # WindowKey.encode() of each
     window_partitions: Ints  # the partition of each window's last event
     first_partitions: Ints  # and of its first
@@ -393,6 +393,14 @@ class WindowPlan:
     quantities: list[Decimal]
     event_windows: list[Ints]  # per window kind, each event's window
     exact: bool  # whether fold() may decide window by window
+    _keys: list[WindowKey] | None = None
+
+    @property
+    def keys(self) -> list[WindowKey]:
+        """Each window's key, made on the first read: most batches read only ``raw_keys``."""
+        if self._keys is None:
+            self._keys = self.key_columns.keys()
+        return self._keys
 
 
 class _Numbering(dict[str, int]):
@@ -442,14 +450,18 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     cell_bases = bases[cell_first]
     no_agent = np.zeros(len(cells), np.int64)
 
-    keys: list[WindowKey] = []
-    raw_keys: list[bytes] = []
+    all_agents = len(agents)  # the rollup's code: its name follows the agents'
+    key_customers: list[Ints] = []
+    key_agents: list[Ints] = []
+    key_categories: list[Ints] = []
+    window_starts: list[Ints] = []
     window_sizes: list[Ints] = []
     firsts: list[Ints] = []
     lasts: list[Ints] = []
     sums: list[Ints] = []
     window_quantities: list[Decimal] = []
     event_windows: list[Ints] = []
+    count = 0
     for size in sizes:
         starts = cell_bases - cell_bases % size
         offsets = (starts - starts.min()) // size
@@ -460,32 +472,24 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
                 agent_of = cell_agent if per_agent else no_agent
                 windows = Grouping.by(combine(cell_customer, agent_of, cell_category, offsets))
             chosen = windows.first  # a cell of each window, to name it
-            window_customers = list(map(customers.__getitem__, cell_customer[chosen].tolist()))
-            window_agents = (
-                list(map(agents.__getitem__, cell_agent[chosen].tolist()))
-                if per_agent
-                else [ALL_AGENTS] * len(windows)
+            key_customers.append(cell_customer[chosen])
+            key_agents.append(
+                cell_agent[chosen] if per_agent else np.full(len(windows), all_agents, np.int64)
             )
-            window_categories = list(map(categories.__getitem__, cell_category[chosen].tolist()))
-            window_starts = starts[chosen].tolist()
-            rows = zip(window_customers, window_agents, window_categories, repeat(size), window_starts)
-            kind_keys = list(map(tuple.__new__, repeat(WindowKey), rows))
-            # WindowKey.encode() of each: UTF-8 of a join is the join of UTF-8s; a start's text once.
-            suffixes = {start: f"{size}{_SEP}{start}".encode() for start in set(window_starts)}
-            prefixes = map(
-                str.encode,
-                map(_SEP.join, zip(window_customers, window_agents, window_categories, repeat(""))),
-            )
-            raw_keys += map(bytes.__add__, prefixes, map(suffixes.__getitem__, window_starts))
-            event_windows.append(windows.group_of[cells.group_of] + len(keys))
+            key_categories.append(cell_category[chosen])
+            window_starts.append(starts[chosen])
             window_sizes.append(np.full(len(windows), size, np.int64))
+            event_windows.append(windows.group_of[cells.group_of] + count)
             firsts.append(windows.min(cell_first))
             lasts.append(windows.max(cell_last))
             sums.append(windows.add(cell_sums))
             window_quantities += windows.add(cell_quantities).tolist()
-            keys += kind_keys
-    count = len(keys)
-    all_sizes = np.concatenate(window_sizes)
+            count += len(windows)
+    names = (customers, [*agents, ALL_AGENTS], categories)
+    key_columns = KeyColumns(
+        np.concatenate(key_customers), np.concatenate(key_agents), np.concatenate(key_categories),
+        np.concatenate(window_sizes), np.concatenate(window_starts), names,
+    )  # fmt: skip
     window_first, window_last = np.concatenate(firsts), np.concatenate(lasts)
     exact = (
         exact
@@ -494,12 +498,12 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     )
     return WindowPlan(
         batch,
-        keys,
-        raw_keys,
+        key_columns,
+        _raw_keys(key_columns),
         batch.partitions[window_last],
         batch.partitions[window_first],
-        all_sizes,
-        np.fromiter(map(_START, keys), np.int64, count) + all_sizes,
+        key_columns.sizes,
+        key_columns.starts + key_columns.sizes,
         batch.positions[window_first],
         batch.positions[window_last],
         np.concatenate(sums),
@@ -509,10 +513,45 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     )
 
 
+def _raw_keys(keys: KeyColumns) -> list[bytes]:
+    """``WindowKey.encode()`` of each window: UTF-8 of a join is the join of UTF-8s. A (customer, agent,
+    category)'s text is made once, for both sizes; a (size, start)'s once."""
+    customers, agents, categories = keys.names
+    width_agents, width_categories = len(agents), len(categories)
+    named = (keys.customers * width_agents + keys.agents) * width_categories + keys.categories
+    distinct, which = np.unique(named, return_inverse=True)
+    prefixes = [
+        f"{customers[c]}{_SEP}{agents[a]}{_SEP}{categories[k]}{_SEP}".encode()
+        for c, a, k in zip(
+            (distinct // (width_agents * width_categories)).tolist(),
+            (distinct // width_categories % width_agents).tolist(),
+            (distinct % width_categories).tolist(),
+            strict=True,
+        )
+    ]
+    lowest = int(keys.starts.min(initial=0))
+    timed = keys.sizes * (int(keys.starts.max(initial=0)) - lowest + 1) + (keys.starts - lowest)
+    times, when = np.unique(timed, return_inverse=True)
+    first = np.unique(when, return_index=True)[1]
+    suffixes = [
+        f"{size}{_SEP}{start}".encode()
+        for size, start in zip(keys.sizes[first].tolist(), keys.starts[first].tolist(), strict=True)
+    ]
+    assert len(suffixes) == len(times)
+    return list(
+        map(
+            bytes.__add__,
+            map(prefixes.__getitem__, which.reshape(-1).tolist()),
+            map(suffixes.__getitem__, when.reshape(-1).tolist()),
+        )
+    )
+
+
 def _empty(batch: EventColumns) -> WindowPlan:
     none = np.zeros(0, np.int64)
+    keys = KeyColumns(none, none, none, none, none, ([], [], []))
     return WindowPlan(
-        batch, [], [], none, none, none, none, none, none, np.zeros((0, _SUMS), np.int64), [], [], True
+        batch, keys, [], none, none, none, none, none, none, np.zeros((0, _SUMS), np.int64), [], [], True
     )
 
 
@@ -636,13 +675,13 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         columns = [*(column.tolist() for column in sums.T)]
         columns.insert(2, quantities)
     columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
-    keys, raw_keys = plan.keys, plan.raw_keys
     changed = WindowChanges(
-        list(map(keys.__getitem__, chosen)),
-        list(map(raw_keys.__getitem__, chosen)),
+        None,
+        list(map(plan.raw_keys.__getitem__, chosen)),
         columns,
         plan.sizes[folding],
         plan.ends[folding],
         indexed,
+        plan.key_columns.take(folding),
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

@@ -180,7 +180,7 @@ class TableState:
         the loop above runs a window at a time (a few hundred thousand a second of a busy fleet)."""
         raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
         data = self.table.data
-        _dict_of(data).update(zip(raw_keys, values, strict=True))
+        data.update(zip(raw_keys, values, strict=True))
         for partition, chosen in _rows_by(np.array(partitions, np.int64)):
             self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
         sizes, ends = windows.sizes, windows.ends.copy()

@@ -232,3 +232,23 @@ def test_records_into_the_record_builder_make_the_batches_append_makes() -> None
     assert _records(straight.built) == _records(appended.built)
     assert [r for batch in _records(straight.built) for r in batch][5][1:] == records[5]
     assert sum(map(len, _records(straight.built))) == len(records)
+
+
+def test_keys_as_codes_name_and_encode_the_windows_their_objects_do() -> None:
+    plan = plan_windows(columns_of(batch_of(3000, span_s=7200.0)), SIZES)
+    keys = plan.keys
+    assert len(set(keys)) == len(keys) == len(plan.raw_keys)
+    assert plan.raw_keys == [key.encode() for key in keys]
+    assert [plan.key_columns.key(i) for i in (0, len(keys) // 2, len(keys) - 1)] == [
+        keys[0],
+        keys[len(keys) // 2],
+        keys[-1],
+    ]
+    assert np.array_equal(plan.ends, [key.start + key.size for key in keys])
+    result = fold_plan(plan, [None] * len(keys))
+    assert result is not None
+    changes = result.changed
+    assert type(changes) is WindowChanges and changes._keys is None  # no key object made so far
+    rows = changes.rows()[10:50]
+    assert rows.key_texts() == [list(field) for field in zip(*keys[10:50], strict=True)]
+    assert changes.window_keys == keys and result.raw_keys == plan.raw_keys

@@ -14,6 +14,10 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+_NO_HEADERS: list[tuple[str, bytes]] = []  # never changed
 
 
 class KeyPartitions:
@@ -46,10 +50,48 @@ async def send_batches(
     """Hand ``records`` to ``producer`` for one partition; the futures say when each batch is acknowledged."""
     sent = []
     batch = producer.create_batch()
+    if _plain(batch):
+        return await _send_built(producer, topic, partition, records, batch)
     for key, value in records:
         if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
             sent.append(await producer.send_batch(batch, topic, partition=partition))
             batch = producer.create_batch()
             batch.append(key=key, value=value, timestamp=None)
+    sent.append(await producer.send_batch(batch, topic, partition=partition))
+    return sent
+
+
+def _plain(batch: Any) -> bool:
+    """Is ``batch`` aiokafka's own, new and without serializers? Then its records go straight to the
+    record builder under it (its ``append`` is a Python call a record around that one)."""
+    return (
+        type(batch) is BatchBuilder
+        and type(getattr(batch, "_builder", None)) is DefaultRecordBatchBuilder
+        and getattr(batch, "_relative_offset", None) == 0
+        and getattr(batch, "_key_serializer", True) is None
+        and getattr(batch, "_value_serializer", True) is None
+        and not batch.closed()
+    )
+
+
+async def _send_built(
+    producer: Any, topic: str, partition: int, records: Iterable[tuple[bytes, bytes | None]], batch: Any
+) -> list[asyncio.Future[Any]]:
+    """:func:`send_batches` through each batch's record builder, as ``BatchBuilder.append`` does:
+    a record's offset in its batch, no timestamp (the builder's clock), no headers; a full batch is
+    closed with its count and sent."""
+    sent = []
+    builder, count, headers = batch._builder, 0, _NO_HEADERS
+    for key, value in records:
+        if builder.append(count, None, key, value, headers) is None:  # full: send it, start another
+            batch._relative_offset = count
+            batch.close()
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = producer.create_batch()
+            builder, count = batch._builder, 0
+            if builder.append(count, None, key, value, headers) is None:
+                continue  # refused by an empty batch too, as BatchBuilder.append leaves it
+        count += 1
+    batch._relative_offset = count
     sent.append(await producer.send_batch(batch, topic, partition=partition))
     return sent

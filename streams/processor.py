@@ -394,10 +394,11 @@ class BatchProcessor:
             through[plan.first_partitions == partition] = self.state.expired_through(partition)
         expired = np.flatnonzero(missing & (plan.ends + kept < through)).tolist()
         if expired:
-            load = functools.partial(self.sink.load_windows, [plan.keys[i] for i in expired])
+            keys = {i: plan.key_columns.key(i) for i in expired}  # made alone: most windows need none
+            load = functools.partial(self.sink.load_windows, list(keys.values()))
             found = await self._with_retry(load, "read of expired windows")
             for i in expired:
-                current.load(i, found.get(plan.keys[i]))
+                current.load(i, found.get(keys[i]))
         return current
 
     async def _with_retry(self, call: Callable[[], Awaitable[T]], what: str = "write") -> T:

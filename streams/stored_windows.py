@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from itertools import repeat
-from operator import attrgetter, is_, itemgetter
+from operator import attrgetter, is_not, itemgetter
 from typing import Any, overload
 
 import numpy as np
@@ -34,12 +34,13 @@ _AFTER_TAG = itemgetter(slice(1, None))
 class StoredWindows(Sequence[WindowAggregate | None]):
     """Each window's stored record (``WindowAggregate.encode()``), None where it has none."""
 
-    __slots__ = ("_columns", "_loaded", "raws")
+    __slots__ = ("_columns", "_in_store", "_loaded", "raws")
 
     def __init__(self, raws: list[bytes | None]) -> None:
         self.raws = raws
         self._loaded: dict[int, WindowAggregate | None] = {}  # read elsewhere (a late window's snapshot)
         self._columns: tuple[Ints, list[list[Any]]] | None = None
+        self._in_store: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return len(self.raws)
@@ -61,9 +62,15 @@ class StoredWindows(Sequence[WindowAggregate | None]):
         self._loaded[index] = window
         self._columns = None
 
+    def in_store(self) -> npt.NDArray[np.bool_]:
+        """Which windows have a record (in C: no window decoded), whatever was loaded since."""
+        if self._in_store is None:
+            self._in_store = np.fromiter(map(is_not, self.raws, repeat(None)), np.bool_, len(self.raws))
+        return self._in_store
+
     def missing(self) -> npt.NDArray[np.bool_]:
         """Which windows have no record (in C: no window decoded)."""
-        absent = np.fromiter(map(is_, self.raws, repeat(None)), np.bool_, len(self.raws))
+        absent = ~self.in_store()
         for index, window in self._loaded.items():
             absent[index] = window is None
         return absent

@@ -45,7 +45,7 @@ from streams.aggregation import (
 from streams.column_groups import Grouping, combine
 from streams.pricing import TokenUsage
 from streams.stored_windows import StoredWindows
-from streams.window_changes import WindowChanges
+from streams.window_changes import KeyColumns, WindowChanges
 
 Ints = npt.NDArray[np.int64]
 
@@ -467,7 +467,7 @@ class WindowPlan:
     """Every window a batch touches and what the batch adds to each, before state is read."""
 
     batch: EventColumns
-    keys: list[WindowKey]
+    key_columns: KeyColumns
     raw_keys: list[bytes]  # WindowKey.encode() of each
     window_partitions: Ints  # the partition of each window's last event
     first_partitions: Ints  # and of its first
@@ -479,6 +479,14 @@ class WindowPlan:
     quantities: list[Decimal]
     event_windows: list[Ints]  # per window kind, each event's window
     exact: bool  # whether fold() may decide window by window
+    _keys: list[WindowKey] | None = None
+
+    @property
+    def keys(self) -> list[WindowKey]:
+        """Each window's key, made on the first read: most batches read only ``raw_keys``."""
+        if self._keys is None:
+            self._keys = self.key_columns.keys()
+        return self._keys
 
 
 class _Numbering(dict[str, int]):
@@ -521,21 +529,25 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     # window's sum starts from it: its exponent is the sum's where every quantity's is above it.
     quantities = np.empty(n + 1, dtype=object)
     quantities[0] = ZERO
-    quantities[1:] = batch.quantities
+    quantities[1:] = np.fromiter(batch.quantities, dtype=object, count=n)  # a list's items, copied in C
     cell_quantities = cells.add(quantities[1:]) + quantities[0]
     cell_first, cell_last = cells.first, cells.last()  # rows
     cell_customer, cell_agent, cell_category = customer[cell_first], agent[cell_first], category[cell_first]
     cell_bases = bases[cell_first]
     no_agent = np.zeros(len(cells), np.int64)
 
-    keys: list[WindowKey] = []
-    raw_keys: list[bytes] = []
+    all_agents = len(agents)  # the rollup's code: its name follows the agents'
+    key_customers: list[Ints] = []
+    key_agents: list[Ints] = []
+    key_categories: list[Ints] = []
+    window_starts: list[Ints] = []
     window_sizes: list[Ints] = []
     firsts: list[Ints] = []
     lasts: list[Ints] = []
     sums: list[Ints] = []
     window_quantities: list[Decimal] = []
     event_windows: list[Ints] = []
+    count = 0
     for size in sizes:
         starts = cell_bases - cell_bases % size
         offsets = (starts - starts.min()) // size
@@ -546,42 +558,38 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
                 agent_of = cell_agent if per_agent else no_agent
                 windows = Grouping.by(combine(cell_customer, agent_of, cell_category, offsets))
             chosen = windows.first  # a cell of each window, to name it
-            window_customers = list(map(customers.__getitem__, cell_customer[chosen].tolist()))
-            window_agents = (
-                list(map(agents.__getitem__, cell_agent[chosen].tolist()))
-                if per_agent
-                else [ALL_AGENTS] * len(windows)
+            key_customers.append(cell_customer[chosen])
+            key_agents.append(
+                cell_agent[chosen] if per_agent else np.full(len(windows), all_agents, np.int64)
             )
-            window_categories = list(map(categories.__getitem__, cell_category[chosen].tolist()))
-            window_starts = starts[chosen].tolist()
-            rows = zip(window_customers, window_agents, window_categories, repeat(size), window_starts)
-            kind_keys = list(map(tuple.__new__, repeat(WindowKey), rows))
-            # WindowKey.encode() of each: UTF-8 of a join is the join of UTF-8s; a start's text once.
-            suffixes = {start: f"{size}{_SEP}{start}".encode() for start in set(window_starts)}
-            prefixes = map(
-                str.encode,
-                map(_SEP.join, zip(window_customers, window_agents, window_categories, repeat(""))),
-            )
-            raw_keys += map(bytes.__add__, prefixes, map(suffixes.__getitem__, window_starts))
-            event_windows.append(windows.group_of[cells.group_of] + len(keys))
+            key_categories.append(cell_category[chosen])
+            window_starts.append(starts[chosen])
             window_sizes.append(np.full(len(windows), size, np.int64))
+            event_windows.append(windows.group_of[cells.group_of] + count)
             firsts.append(windows.min(cell_first))
             lasts.append(windows.max(cell_last))
             sums.append(windows.add(cell_sums))
             window_quantities += windows.add(cell_quantities).tolist()
-            keys += kind_keys
-    count = len(keys)
-    all_sizes = np.concatenate(window_sizes)
+            count += len(windows)
+    names = (customers, [*agents, ALL_AGENTS], categories)
+    key_columns = KeyColumns(
+        np.concatenate(key_customers), np.concatenate(key_agents), np.concatenate(key_categories),
+        np.concatenate(window_sizes), np.concatenate(window_starts), names,
+    )  # fmt: skip
     window_first, window_last = np.concatenate(firsts), np.concatenate(lasts)
-    exact = exact and ALL_AGENTS not in agents and _increasing(batch.positions, event_windows)
+    exact = (
+        exact
+        and ALL_AGENTS not in agents
+        and _increasing(batch.positions, event_windows, batch.partitions, customer)
+    )
     return WindowPlan(
         batch,
-        keys,
-        raw_keys,
+        key_columns,
+        _raw_keys(key_columns),
         batch.partitions[window_last],
         batch.partitions[window_first],
-        all_sizes,
-        np.fromiter(map(_START, keys), np.int64, count) + all_sizes,
+        key_columns.sizes,
+        key_columns.starts + key_columns.sizes,
         batch.positions[window_first],
         batch.positions[window_last],
         np.concatenate(sums),
@@ -591,22 +599,78 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     )
 
 
-def _empty(batch: EventColumns) -> WindowPlan:
-    none = np.zeros(0, np.int64)
-    return WindowPlan(
-        batch, [], [], none, none, none, none, none, none, np.zeros((0, _SUMS), np.int64), [], [], True
+def _raw_keys(keys: KeyColumns) -> list[bytes]:
+    """``WindowKey.encode()`` of each window: UTF-8 of a join is the join of UTF-8s. A (customer, agent,
+    category)'s text is made once, for both sizes; a (size, start)'s once."""
+    customers, agents, categories = keys.names
+    width_agents, width_categories = len(agents), len(categories)
+    named = (keys.customers * width_agents + keys.agents) * width_categories + keys.categories
+    distinct, which = np.unique(named, return_inverse=True)
+    prefixes = [
+        f"{customers[c]}{_SEP}{agents[a]}{_SEP}{categories[k]}{_SEP}".encode()
+        for c, a, k in zip(
+            (distinct // (width_agents * width_categories)).tolist(),
+            (distinct // width_categories % width_agents).tolist(),
+            (distinct % width_categories).tolist(),
+            strict=True,
+        )
+    ]
+    lowest = int(keys.starts.min(initial=0))
+    timed = keys.sizes * (int(keys.starts.max(initial=0)) - lowest + 1) + (keys.starts - lowest)
+    times, when = np.unique(timed, return_inverse=True)
+    first = np.unique(when, return_index=True)[1]
+    suffixes = [
+        f"{size}{_SEP}{start}".encode()
+        for size, start in zip(keys.sizes[first].tolist(), keys.starts[first].tolist(), strict=True)
+    ]
+    assert len(suffixes) == len(times)
+    return list(
+        map(
+            bytes.__add__,
+            map(prefixes.__getitem__, which.reshape(-1).tolist()),
+            map(suffixes.__getitem__, when.reshape(-1).tolist()),
+        )
     )
 
 
-def _increasing(positions: Ints, event_windows: list[Ints]) -> bool:
+def _empty(batch: EventColumns) -> WindowPlan:
+    none = np.zeros(0, np.int64)
+    keys = KeyColumns(none, none, none, none, none, ([], [], []))
+    return WindowPlan(
+        batch, keys, [], none, none, none, none, none, none, np.zeros((0, _SUMS), np.int64), [], [], True
+    )
+
+
+def _increasing(
+    positions: Ints, event_windows: list[Ints], partitions: Ints | None = None, customers: Ints | None = None
+) -> bool:
     """Are each window's positions increasing in batch order? Then a window's mark alone
-    says which of its events it has counted."""
+    says which of its events it has counted.
+
+    ``partitions`` and ``customers`` (codes), where given, decide it without a sort a window
+    kind where they can: a window is one customer's, so where each customer's events are on
+    one partition and each partition's positions increase, so do each window's."""
     if len(positions) < 2 or bool(np.all(np.diff(positions) > 0)):
+        return True
+    if partitions is not None and customers is not None and _by_partition(positions, partitions, customers):
         return True
     for windows in event_windows:
         order = np.argsort(windows, kind="stable")
         same = np.diff(windows[order]) == 0
         if bool(np.any(same & (np.diff(positions[order]) <= 0))):
+            return False
+    return True
+
+
+def _by_partition(positions: Ints, partitions: Ints, customers: Ints) -> bool:
+    """Is each customer's every event on one partition, and each partition's positions increasing
+    in batch order? (False: not known so.)"""
+    partition_of = np.empty(int(customers.max()) + 1, np.int64)
+    partition_of[customers] = partitions  # the last of each customer's
+    if not bool(np.all(partition_of[customers] == partitions)):
+        return False
+    for partition in np.unique(partitions).tolist():
+        if not bool(np.all(np.diff(positions[partitions == partition]) > 0)):
             return False
     return True
 
@@ -676,11 +740,16 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     sums = plan.sums[folding]
     quantities = list(map(plan.quantities.__getitem__, chosen))
     stored = np.flatnonzero(marks[folding] >= 0)
+    # Which windows the store holds already, under the partition they keep: its expiry index has them.
+    indexed = np.zeros(len(folding), np.bool_)
     if len(stored):  # onto the windows' state: added as Python ints, exact at any size
         columns: list[list[Any]] = []
         bases: Sequence[Sequence[Any]]
         if type(current) is StoredWindows:
-            bases = current.fields(folding[stored])[:-2]
+            fields = current.fields(folding[stored])
+            bases = fields[:-2]
+            same = np.array(fields[-1], np.int64) == plan.window_partitions[folding[stored]]
+            indexed[stored] = current.in_store()[folding[stored]] & same
         else:
             windows = map(current.__getitem__, folding[stored].tolist())
             bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
@@ -692,8 +761,13 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         columns = [*(column.tolist() for column in sums.T)]
         columns.insert(2, quantities)
     columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
-    keys, raw_keys = plan.keys, plan.raw_keys
     changed = WindowChanges(
-        list(map(keys.__getitem__, chosen)), list(map(raw_keys.__getitem__, chosen)), columns
+        None,
+        list(map(plan.raw_keys.__getitem__, chosen)),
+        columns,
+        plan.sizes[folding],
+        plan.ends[folding],
+        indexed,
+        plan.key_columns.take(folding),
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

@@ -14,7 +14,13 @@ objects are made once, on the first such read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 
@@ -22,23 +28,104 @@ from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 # a Decimal's text (%b of its str()), every other field an int (%d).
 _RECORD = (b"p" + b",".join(b"%b" if name == "quantity" else b"%d" for name in AGGREGATE_FIELDS)).__mod__
 _QUANTITY = list(AGGREGATE_FIELDS).index("quantity")
+_SIZE, _START = itemgetter(3), itemgetter(4)  # a WindowKey's
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class KeyColumns:
+    """Windows' keys as codes, a column a field: ``names[field][code]`` is the name; sizes and starts
+    as they are. A WindowKey a window is made only where one is read."""
+
+    customers: Ints
+    agents: Ints
+    categories: Ints
+    sizes: Ints
+    starts: Ints
+    names: tuple[list[str], list[str], list[str]]
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def take(self, rows: Ints | slice) -> KeyColumns:
+        return KeyColumns(
+            self.customers[rows], self.agents[rows], self.categories[rows], self.sizes[rows],
+            self.starts[rows], self.names,
+        )  # fmt: skip
+
+    def texts(self) -> list[list[Any]]:
+        """The keys' fields in WindowKey's order, a list a field (names as str)."""
+        named = (
+            list(map(names.__getitem__, codes.tolist()))
+            for names, codes in zip(self.names, (self.customers, self.agents, self.categories), strict=True)
+        )
+        return [*named, self.sizes.tolist(), self.starts.tolist()]
+
+    def keys(self) -> list[WindowKey]:
+        return list(map(tuple.__new__, repeat(WindowKey), zip(*self.texts(), strict=True)))
+
+    def key(self, index: int) -> WindowKey:
+        customers, agents, categories = self.names
+        return WindowKey(
+            customers[self.customers[index]], agents[self.agents[index]], categories[self.categories[index]],
+            int(self.sizes[index]), int(self.starts[index]),
+        )  # fmt: skip
 
 
 class WindowChanges(Mapping[WindowKey, WindowAggregate]):
     """Windows and their new state: ``columns[i]`` is :data:`AGGREGATE_FIELDS`' i-th field of each
     window, in ``window_keys``' order; ``raw_keys`` are the keys encoded (``WindowKey.encode()``)."""
 
-    __slots__ = ("_made", "columns", "raw_keys", "window_keys")
+    __slots__ = ("_keys", "_made", "columns", "ends", "indexed", "key_columns", "raw_keys", "sizes")
 
-    def __init__(self, keys: list[WindowKey], raw_keys: list[bytes], columns: list[list[Any]]) -> None:
+    def __init__(
+        self,
+        keys: list[WindowKey] | None,
+        raw_keys: list[bytes],
+        columns: list[list[Any]],
+        sizes: Ints | None = None,
+        ends: Ints | None = None,
+        indexed: npt.NDArray[np.bool_] | None = None,
+        key_columns: KeyColumns | None = None,
+    ) -> None:
+        """``keys`` or ``key_columns``: the windows' keys, as objects or as columns (their objects
+        made only where read); ``sizes`` and ``ends``: the keys' (read from them where not given);
+        ``indexed``: which windows the store holds already under the partition they keep (None:
+        not known)."""
         assert len(columns) == len(AGGREGATE_FIELDS)
-        self.window_keys = keys
+        assert keys is not None or key_columns is not None
+        self._keys = keys
+        self.key_columns = key_columns
         self.raw_keys = raw_keys
         self.columns = columns
+        if sizes is None or ends is None:
+            if key_columns is not None:
+                sizes, ends = key_columns.sizes, key_columns.starts + key_columns.sizes
+            else:
+                assert keys is not None
+                sizes = np.fromiter(map(_SIZE, keys), np.int64, len(keys))
+                ends = np.fromiter(map(_START, keys), np.int64, len(keys)) + sizes
+        self.sizes, self.ends = sizes, ends
+        self.indexed = indexed
         self._made: dict[WindowKey, WindowAggregate] | None = None
 
+    @property
+    def window_keys(self) -> list[WindowKey]:
+        """Each window's key, made on the first read where the keys came as columns."""
+        if self._keys is None:
+            assert self.key_columns is not None
+            self._keys = self.key_columns.keys()
+        return self._keys
+
+    def key_texts(self, where: slice = slice(None)) -> list[list[Any]]:
+        """The keys ``where`` a field at a time, in WindowKey's order (names as str)."""
+        if self._keys is None and self.key_columns is not None:
+            return self.key_columns.take(where).texts()
+        keys = self.window_keys[where]
+        return [list(field) for field in zip(*keys, strict=True)] if keys else [[] for _ in range(5)]
+
     def __len__(self) -> int:
-        return len(self.window_keys)
+        return len(self.raw_keys)
 
     def __iter__(self) -> Iterator[WindowKey]:
         return iter(self.window_keys)
@@ -102,6 +189,10 @@ class WindowRows(Sequence[tuple[WindowKey, WindowAggregate]]):
 
     def window_keys(self) -> list[WindowKey]:
         return self.changes.window_keys[self.where]
+
+    def key_texts(self) -> list[list[Any]]:
+        """The keys' fields, a list a field (:meth:`WindowChanges.key_texts`)."""
+        return self.changes.key_texts(self.where)
 
     def columns(self) -> list[list[Any]]:
         return [column[self.where] for column in self.changes.columns]

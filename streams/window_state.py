@@ -19,6 +19,7 @@ decision "this window may have been expired" survives a restart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -39,19 +40,28 @@ _EXPIRED_THROUGH = b"~expired-through\x1f"
 # The partition's place in WindowAggregate.encode(), counted from the end: rsplit reads only that far.
 _PARTITION_FROM_END = len(AGGREGATE_FIELDS) - list(AGGREGATE_FIELDS).index("partition")
 _KEY_SEP = b"\x1f"  # WindowKey.encode's separator; a window's size and start are its last two fields
-
-
-_SIZE, _START = itemgetter(3), itemgetter(4)  # a WindowKey's
+_SECOND, _THIRD = itemgetter(1), itemgetter(2)
 
 
 def _rows_by(values: npt.NDArray[np.int64]) -> Iterator[tuple[int, list[int] | None]]:
-    """Each distinct value and its rows, in order (None: every row)."""
-    distinct = np.unique(values)
-    if len(distinct) == 1:
-        yield int(distinct[0]), None
+    """Each distinct value and its rows, in order (None: every row): one sort, however many values
+    (a day's backfill has a window end a minute)."""
+    if not len(values):
         return
-    for value in distinct.tolist():
-        yield value, np.flatnonzero(values == value).tolist()
+    if bool(np.all(values == values[0])):
+        yield int(values[0]), None
+        return
+    order = np.argsort(values, kind="stable")  # each value's rows in their order
+    ordered = values[order]
+    starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    rows = order.tolist()
+    for value, start, stop in zip(
+        ordered[np.concatenate(([0], starts))].tolist(),
+        [0, *starts.tolist()],
+        [*starts.tolist(), len(rows)],
+        strict=True,
+    ):
+        yield value, rows[start:stop]
 
 
 def _picked(rows: list[int] | None, first: Sequence[T], second: Sequence[U]) -> Iterable[tuple[T, U]]:
@@ -64,6 +74,10 @@ def _dict_of(store: Mapping[bytes, bytes]) -> Mapping[bytes, bytes]:
     """The dict under a Faust memory store (a ``FastUserDict``: reads go straight to it)."""
     inner = getattr(store, "data", None)
     return inner if type(inner) is dict else store
+
+
+def _is_window(raw_key: bytes) -> bool:
+    return not raw_key.startswith(_MARK_PREFIX)
 
 
 def _mark_key(kind: bytes, partition: int) -> bytes:
@@ -106,6 +120,10 @@ class TableState:
         # When each window may go (end + retention), for expiry without a scan.
         self._due: dict[int, dict[bytes, int]] = {}
         self._indexed = False
+        # Expiries and rebalances so far, and as of the last read of stored windows: a batch's
+        # windows the store held when read are in the index still, unless one came between.
+        self._changes = 0
+        self._changes_read = -1
 
     def get(self, key: WindowKey) -> WindowAggregate | None:
         raw = self.table.data.get(key.encode())
@@ -119,6 +137,7 @@ class TableState:
 
     def stored(self, raw_keys: Sequence[bytes]) -> StoredWindows:
         """:meth:`get_many`'s windows, decoded only as read: in bulk as columns, or one by one."""
+        self._changes_read = self._changes
         return StoredWindows(list(map(_dict_of(self.table.data).get, raw_keys)))
 
     def put(self, key: WindowKey, agg: WindowAggregate) -> None:
@@ -162,16 +181,25 @@ class TableState:
         raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
         data = self.table.data
         data.update(zip(raw_keys, values, strict=True))
+        for partition, chosen in _rows_by(np.array(partitions, np.int64)):
+            self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
+        sizes, ends = windows.sizes, windows.ends.copy()
+        if windows.indexed is not None and self._indexed and self._changes == self._changes_read:
+            # The store held these windows when read, under the partitions they keep, and nothing
+            # dropped any since: the index and the store's partition map have them as they are.
+            new = np.flatnonzero(~windows.indexed)
+            if len(new) < len(raw_keys):
+                sizes, ends = sizes[new], ends[new]
+                chosen_rows = new.tolist()
+                raw_keys = list(map(raw_keys.__getitem__, chosen_rows))
+                partitions = list(map(partitions.__getitem__, chosen_rows))
         key_partition = getattr(data, "_key_partition", None)  # see _store
         if key_partition is not None:
             key_partition.update(zip(raw_keys, partitions, strict=True))
-        keys = windows.window_keys
-        sizes = np.fromiter(map(_SIZE, keys), np.int64, len(keys))
-        ends = np.fromiter(map(_START, keys), np.int64, len(keys)) + sizes
+        if not raw_keys:
+            return
         for size in np.unique(sizes).tolist():
             ends[sizes == size] += self.retention.get(size, 0)  # when each may go
-        for partition, chosen in _rows_by(np.array(partitions, np.int64)):
-            self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
         due = self._due
         for at, chosen in _rows_by(ends):
             bucket = due.get(at)
@@ -199,9 +227,14 @@ class TableState:
         self.changelog.add(partition, key, raw)
 
     def forget_index(self) -> None:
-        """After a rebalance: the store changes under us, rebuild before expiring."""
+        """After a rebalance: the store changes under us, rebuild before expiring.
+
+        Faust restores the store (:mod:`streams.changelog_store`) before it tells of the
+        assignment: a store holding no window then (a worker's first start) has the empty
+        index whole, and every put keeps it so, so no expiry needs to rebuild it."""
         self._due.clear()
-        self._indexed = False
+        self._changes += 1
+        self._indexed = not any(map(_is_window, _dict_of(self.table.data)))
 
     async def flush(self) -> None:
         await self.changelog.flush()
@@ -212,6 +245,7 @@ class TableState:
         Deletions are changelogged (tombstones) so a restore does not bring
         them back; a late event reloads its window from ClickHouse instead.
         """
+        self._changes += 1
         if not self._indexed:
             self._reindex()
         marks = {p: self.watermark(p) for p in assigned}
@@ -253,17 +287,29 @@ class TableState:
         return held
 
     def _reindex(self) -> None:
+        """The index of every stored window, a field at a time over all of them: a store's keys and
+        values split and converted in C, not in a loop a window."""
         self._due.clear()
-        due, retention = self._due, self.retention
-        for raw_key, raw_value in list(self.table.data.items()):
-            if not raw_key.startswith(_MARK_PREFIX):
-                # The fields needed, not the whole key and aggregate: every stored window is read here.
-                size, start = map(int, raw_key.rsplit(_KEY_SEP, 2)[1:])
-                at = start + size + retention.get(size, 0)  # the window's end, and its retention
-                bucket = due.get(at)
-                if bucket is None:
-                    bucket = due[at] = {}
-                bucket[raw_key] = int(raw_value.rsplit(b",", _PARTITION_FROM_END)[1])
+        data = _dict_of(self.table.data)
+        keys, values = list(data), list(data.values())
+        marks = np.fromiter(map(bytes.startswith, keys, repeat(_MARK_PREFIX)), np.bool_, len(keys))
+        if bool(marks.any()):
+            chosen = np.flatnonzero(~marks).tolist()
+            keys, values = list(map(keys.__getitem__, chosen)), list(map(values.__getitem__, chosen))
+        # The fields needed, not the whole key and aggregate: every stored window is read here.
+        # Split once a field, each split's list freed at once: a store's worth of them held at once
+        # would make the collector rescan them, at several times the cost of splitting twice.
+        tails = (map(bytes.rsplit, keys, repeat(_KEY_SEP), repeat(2)) for _ in range(2))
+        sizes = np.fromiter(map(int, map(_SECOND, next(tails))), np.int64, len(keys))
+        ends = np.fromiter(map(int, map(_THIRD, next(tails))), np.int64, len(keys)) + sizes
+        for size in np.unique(sizes).tolist():
+            ends[sizes == size] += self.retention.get(size, 0)  # the window's end, and its retention
+        partitions = list(
+            map(int, map(_SECOND, map(bytes.rsplit, values, repeat(b","), repeat(_PARTITION_FROM_END))))
+        )
+        due = self._due
+        for at, chosen_rows in _rows_by(ends):
+            due[at] = dict(_picked(chosen_rows, keys, partitions))
         self._indexed = True
 
     def _store(self, raw_key: bytes, raw_value: bytes, partition: int) -> None:

@@ -390,8 +390,8 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
 
 def window_change_columns(windows: WindowRows, now: datetime) -> Columns:
     """:func:`window_columns` of windows held as columns, taken as they are: no aggregate made."""
-    starts = zip(*windows.window_keys(), strict=True)
-    columns = dict(zip(WINDOW_TYPES, [*starts, *windows.columns(), [now] * len(windows)], strict=True))
+    keys = windows.key_texts()  # window_start stays epoch seconds: DateTime's own ticks
+    columns = dict(zip(WINDOW_TYPES, [*keys, *windows.columns(), [now] * len(windows)], strict=True))
     for name in _WINDOW_DECIMALS:
         columns[name] = units(columns[name])
     return columns

@@ -74,14 +74,36 @@ def budgeted(request_limit: str = "0.01", token_limit: int = 2_000, rolling: boo
     for c in range(6):
         customer = f"cust-{c:04d}"
         shapes += [
-            {"budget_id": f"{customer}-month", "customer_id": customer, "period": "month", "amount": "0.5",
-             "thresholds": [1, 50, 100], "revenue": "0.6", "min_margin_pct": 30},
-            {"budget_id": f"{customer}-agent-day", "customer_id": customer, "scope": "agent", "period": "day",
-             "amount": "0.05", "burn_rate_excess": 0, "limits": {"request_cost": request_limit}},
+            {
+                "budget_id": f"{customer}-month",
+                "customer_id": customer,
+                "period": "month",
+                "amount": "0.5",
+                "thresholds": [1, 50, 100],
+                "revenue": "0.6",
+                "min_margin_pct": 30,
+            },
+            {
+                "budget_id": f"{customer}-agent-day",
+                "customer_id": customer,
+                "scope": "agent",
+                "period": "day",
+                "amount": "0.05",
+                "burn_rate_excess": 0,
+                "limits": {"request_cost": request_limit},
+            },
         ]
         if rolling:
-            shapes.append({"budget_id": f"{customer}-rolling", "customer_id": customer,
-                           "period": "rolling_hours", "hours": 2, "amount": "0.2", "thresholds": [50, 100]})
+            shapes.append(
+                {
+                    "budget_id": f"{customer}-rolling",
+                    "customer_id": customer,
+                    "period": "rolling_hours",
+                    "hours": 2,
+                    "amount": "0.2",
+                    "thresholds": [50, 100],
+                }
+            )
     shapes += [
         {"budget_id": "acme-user", "customer_id": "acme", "scope": "user", "period": "week",
          "amount": "0.0001"},

@@ -35,6 +35,7 @@ from operator import attrgetter, ge, itemgetter
 from typing import Protocol, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from costline.config import Settings
 from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
@@ -298,12 +299,27 @@ def in_event_order(
 _Contributors = tuple[Sequence[str | None], Sequence[str | None], Sequence[str | None], Sequence[Decimal]]
 
 
-def _ordered(partitions: list[int], positions: list[int], customers: list[str]) -> bool:
-    """Whether each partition's positions increase in batch order, and each customer is of one partition."""
-    if len(set(partitions)) > 1 and len(set(zip(customers, partitions, strict=True))) != len(set(customers)):
-        return False
-    parts = np.fromiter(partitions, np.int64, len(partitions))
-    places = np.fromiter(positions, np.int64, len(positions))
+def _ordered(
+    partitions: list[int],
+    positions: list[int],
+    customers: list[str],
+    arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+) -> bool:
+    """Whether each partition's positions increase in batch order, and each customer is of one partition.
+
+    ``arrays``: the partitions and positions as the batch's columns hold them, if it has them.
+    """
+    if len(set(partitions)) > 1:
+        # Each customer's partition as its last event has it, against every event's: one pass in C,
+        # no (customer, partition) pair made and hashed per event.
+        last = dict(zip(customers, partitions, strict=True))
+        if list(map(last.__getitem__, customers)) != partitions:
+            return False
+    if arrays is None:
+        parts = np.fromiter(partitions, np.int64, len(partitions))
+        places = np.fromiter(positions, np.int64, len(positions))
+    else:
+        parts, places = arrays
     return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
 
 
@@ -345,6 +361,7 @@ class BatchEvents:
             # Read from the columns alone: the events' objects may not be made (streams.intake),
             # and making 80k of them costs more than judging them.
             self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
+            arrays = (columns.partitions, columns.positions)
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
             self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
             tokens: Sequence[TokenUsage] = columns.tokens
@@ -356,6 +373,7 @@ class BatchEvents:
             # of them alive at once, would make the collector rescan the heap.
             events = list(map(_EVENT, items))
             self.partitions, self.positions = list(map(_PARTITION, batch)), list(map(_POSITION, batch))
+            arrays = None
             seconds = list(map(datetime.timestamp, map(_OCCURRED, events)))
             whole = np.array(seconds, dtype=np.float64).astype(np.int64)  # int() of each: both truncate
             self.customers, agents = list(map(_CUSTOMER, events)), list(map(_AGENT, events))
@@ -374,7 +392,7 @@ class BatchEvents:
         ]
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
-        self.ordered = _ordered(self.partitions, self.positions, self.customers)
+        self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays)
         self._tokens: list[int] | None = None
         self._usage = tokens
         self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str

@@ -969,11 +969,14 @@ def _limit_alert(
 ) -> Alert:
     event = priced.event
     owner = f"{event.customer_id}\x1f{budget_id}"
-    contributors = [Contributor(kind="agent", id=event.agent_id, cost=priced.cost)]
-    contributors.append(Contributor(kind="model", id=priced.sku, cost=priced.cost))
+    # Constructed, not validated: every field is of its type already (a tested equality with the
+    # validated alert), and a busy fleet fires thousands of these a batch (~10 µs of validation each).
+    contributor = Contributor.model_construct
+    contributors = [contributor(kind="agent", id=event.agent_id, cost=priced.cost),
+                    contributor(kind="model", id=priced.sku, cost=priced.cost)]  # fmt: skip
     if event.task_id:
-        contributors.append(Contributor(kind="task", id=event.task_id, cost=priced.cost))
-    return Alert(
+        contributors.append(contributor(kind="task", id=event.task_id, cost=priced.cost))
+    return Alert.model_construct(
         alert_id=alert_id(rule, owner, subject, since, limit, AlertStatus.FIRING),
         rule=rule,
         status=AlertStatus.FIRING,

@@ -12,11 +12,12 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpikeSettings, RequestCostSettings, TokenDriftSettings
-from streams.anomaly_rules import AnomalyRules, AnomalySettings
+from streams.anomaly_rules import AnomalyRules, AnomalySettings, _ordered
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
 from tests.unit.streams.test_spend_rules import NOW, Records, run, spend
 
@@ -73,3 +74,19 @@ def test_a_batch_fires_the_same_alerts_and_leaves_the_same_records_as_its_events
     assert [a.payload() for a in alerts] == [a.payload() for a in expected]
     assert alerts  # the traffic does fire
     assert batched_records.raw == records.raw
+
+
+def test_ordered_needs_each_customer_on_one_partition_and_positions_increasing_in_each() -> None:
+    """:func:`_ordered`, from lists and from the columns' arrays alike."""
+    cases = [
+        ([0, 1, 0, 1], [1, 1, 2, 2], ["a", "b", "a", "b"], True),
+        ([0, 1, 0, 1], [1, 1, 2, 2], ["a", "b", "b", "a"], False),  # a and b on both partitions
+        ([0, 1, 1, 0], [1, 1, 2, 2], ["a", "b", "b", "a"], True),
+        ([0, 1, 0, 1], [2, 1, 1, 2], ["a", "b", "a", "b"], False),  # partition 0's positions fall
+        ([3, 3, 3], [5, 6, 7], ["a", "b", "a"], True),  # one partition: customers need no check
+        ([3, 3, 3], [5, 7, 7], ["a", "b", "a"], False),
+    ]
+    for partitions, positions, customers, expected in cases:
+        arrays = (np.array(partitions, np.int64), np.array(positions, np.int64))
+        assert _ordered(partitions, positions, customers) is expected
+        assert _ordered(partitions, positions, customers, arrays) is expected

@@ -214,3 +214,24 @@ def test_without_budgets_the_batch_folds_as_event_by_event() -> None:
     assert outcomes[0] == outcomes[1]
     fired = {str(alert.rule) for alert in (Alert.model_validate_json(raw) for _, raw in outcomes[0][0])}
     assert fired >= {"request_cost", "request_tokens", "task_tokens", "request_cost_anomaly", "hourly_spike"}
+
+
+def test_limit_alerts_constructed_unvalidated_equal_their_validated_form() -> None:
+    """The limits' alerts are built with ``model_construct`` (thousands a batch on a busy fleet): each
+    is the alert validation makes of the same fields, object, field set and payload alike."""
+    rules = engine(limits=LimitSettings(request_cost=Decimal("0.50"), request_tokens=1000,
+                                        task_cost=Decimal("0.70"), task_tokens=1100))  # fmt: skip
+    batch = [spend(1, "0.51", "2026-11-20T09:00:00Z", request="req-7", tokens=1200, task="t-1"),
+             spend(2, "0.60", "2026-11-20T09:00:01+02:00", agent="bot-2", task="t-1", tokens=40)]  # fmt: skip
+    alerts = run(rules, Records(), batch).alerts
+    assert {a.rule for a in alerts} == {AlertRule.REQUEST_COST, AlertRule.REQUEST_TOKENS, AlertRule.TASK_COST,
+                                        AlertRule.TASK_TOKENS}  # fmt: skip
+    for alert in alerts:
+        given = {name: value for name, value in alert if name not in ("schema_version", "currency")}
+        validated = Alert.model_validate(given)
+        assert alert == validated
+        assert alert.model_fields_set == validated.model_fields_set
+        assert alert.payload() == validated.payload()
+        assert [c.model_dump() for c in alert.top_contributors] == [
+            c.model_dump() for c in validated.top_contributors
+        ]

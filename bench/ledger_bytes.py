@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,28 +145,45 @@ def measured(client: Client, rows: int) -> dict[str, Any]:
     }
 
 
-def final_schema(settings: Settings, rows: int, ids: str, views: bool, keep: bool) -> dict[str, Any]:
-    """The last migration's ledger, filled with ``rows`` generated rows, merged and measured."""
-    db = settings.model_copy(
-        update={
-            "clickhouse_database": f"costline_bench_bytes_final_{rows}_{ids}",
-            "clickhouse_timeout_s": WAIT_S,
-        },
-    )
-    cpu = server_cpu(settings)
-    open_client(db, database="").command(f"DROP DATABASE IF EXISTS `{db.clickhouse_database}`")
-    applied = migrations.migrate(db, log=lambda _: None)
-    client = open_client(db, wait_s=WAIT_S)
+@contextmanager
+def scratch_database(settings: Settings, name: str, keep: bool) -> Iterator[Settings]:
+    """Settings for a database of the bench's own, made empty first; dropped after unless ``keep``
+    (or the measurement failed: it is left to look at)."""
+    db = settings.model_copy(update={"clickhouse_database": name, "clickhouse_timeout_s": WAIT_S})
+    open_client(db, database="").command(f"DROP DATABASE IF EXISTS `{name}`")
+    yield db
+    if not keep:
+        open_client(db, database="").command(f"DROP DATABASE `{name}`")
+
+
+def filled(
+    client: Client, cpu: Callable[[], float | None], rows: int, ids: str, views: bool
+) -> tuple[dict[str, float | None], Sequence[Any]]:
+    """The generated ledger loaded: the fill's wall and server CPU, and the sums as generated."""
     _, fill = timed(cpu, lambda: fill_ledger(client, rows, ids, views))
-    generated = client.query(SUMS).result_rows[0]
-    _, merged = timed(cpu, lambda: merge(client))
-    figures = measured(client, rows)
-    stored = client.query(SUMS).result_rows[0]
-    not_as_generated = client.query(NOT_AS_GENERATED).result_rows[0][0]
+    return fill, client.query(SUMS).result_rows[0]
+
+
+def rows_not_as_generated(client: Client, views: bool) -> int:
+    """Rows whose cost or quantity is not what the generator makes of their kind and tokens; the
+    views' tables are checked too where they were filled."""
+    count = int(client.query(NOT_AS_GENERATED).result_rows[0][0])
     if views:
         check_views(client)
-    if not keep:
-        open_client(db, database="").command(f"DROP DATABASE `{db.clickhouse_database}`")
+    return count
+
+
+def final_schema(settings: Settings, rows: int, ids: str, views: bool, keep: bool) -> dict[str, Any]:
+    """The last migration's ledger, filled with ``rows`` generated rows, merged and measured."""
+    cpu = server_cpu(settings)
+    with scratch_database(settings, f"costline_bench_bytes_final_{rows}_{ids}", keep) as db:
+        applied = migrations.migrate(db, log=lambda _: None)
+        client = open_client(db, wait_s=WAIT_S)
+        fill, generated = filled(client, cpu, rows, ids, views)
+        _, merged = timed(cpu, lambda: merge(client))
+        figures = measured(client, rows)
+        stored = client.query(SUMS).result_rows[0]
+        not_as_generated = rows_not_as_generated(client, views)
     return {
         "rows": rows,
         "ids": ids,
@@ -189,28 +206,20 @@ def before_and_after(
 
     The migrations' own statements wait as long as the client's default (300 s): at 100M rows use --final.
     """
-    db = settings.model_copy(
-        update={"clickhouse_database": f"costline_bench_bytes_{rows}_{ids}", "clickhouse_timeout_s": WAIT_S}
-    )
     cpu = server_cpu(settings)
-    open_client(db, database="").command(f"DROP DATABASE IF EXISTS `{db.clickhouse_database}`")
-    with migrations_before(before):
-        migrations.migrate(db, log=lambda _: None)
-    client = open_client(db, wait_s=WAIT_S)
-    _, fill = timed(cpu, lambda: fill_ledger(client, rows, ids, views))
-    generated = client.query(SUMS).result_rows[0]
-    _, merged_before = timed(cpu, lambda: merge(client))
-    old = measured(client, rows)
-    old_sums = client.query(SUMS).result_rows[0]
-    applied, migrated = timed(cpu, lambda: migrations.migrate(db, log=lambda _: None))
-    _, merged_after = timed(cpu, lambda: merge(client))
-    new = measured(client, rows)
-    new_sums = client.query(SUMS).result_rows[0]
-    not_as_generated = client.query(NOT_AS_GENERATED).result_rows[0][0]
-    if views:
-        check_views(client)
-    if not keep:
-        open_client(db, database="").command(f"DROP DATABASE `{db.clickhouse_database}`")
+    with scratch_database(settings, f"costline_bench_bytes_{rows}_{ids}", keep) as db:
+        with migrations_before(before):
+            migrations.migrate(db, log=lambda _: None)
+        client = open_client(db, wait_s=WAIT_S)
+        fill, generated = filled(client, cpu, rows, ids, views)
+        _, merged_before = timed(cpu, lambda: merge(client))
+        old = measured(client, rows)
+        old_sums = client.query(SUMS).result_rows[0]
+        applied, migrated = timed(cpu, lambda: migrations.migrate(db, log=lambda _: None))
+        _, merged_after = timed(cpu, lambda: merge(client))
+        new = measured(client, rows)
+        new_sums = client.query(SUMS).result_rows[0]
+        not_as_generated = rows_not_as_generated(client, views)
     return {
         "rows": rows,
         "ids": ids,

@@ -120,13 +120,17 @@ def strings(values: Sequence[str]) -> bytes:
     """str values."""
     if len(values) > 1 and constant(values):
         return strings(values[:1]) * len(values)
-    lengths = list(map(len, values))
     parts: list[Any] = [""] * (2 * len(values))
-    # The common case, all ASCII and short: one-character lengths interleaved into one text.
-    if max(lengths, default=0) < 128 and "".join(values).isascii():
-        parts[::2] = map(chr, lengths)
+    # The common case, all ASCII and short: one-character lengths interleaved into one text, one
+    # join. A length past 127 is a character past ASCII, as a value's own would be: either fails
+    # the ASCII encoding (a ValueError, as chr's of a length past U+10FFFF), and the column is
+    # written the long way.
+    try:
+        parts[::2] = map(chr, map(len, values))
         parts[1::2] = values
         return "".join(parts).encode("ascii")
+    except ValueError:
+        pass
     encoded = [value.encode() for value in values]
     parts[1::2] = encoded
     parts[::2] = [_ONE_BYTE_LENGTH[n] if n < 128 else leb128(n) for n in map(len, encoded)]
@@ -142,6 +146,24 @@ def low_cardinality_strings(values: Sequence[str]) -> bytes:
     numbers = Numbering()
     positions = np.fromiter(map(numbers.__getitem__, values), dtype=np.int64, count=len(values))
     return _low_cardinality(list(numbers), _narrowed(positions, len(numbers)), len(values))
+
+
+def low_cardinality_codes(codes: np.ndarray[Any, np.dtype[np.int64]], names: Sequence[str]) -> bytes:
+    """:func:`low_cardinality_strings` of ``names[code]`` for each of ``codes``, no row read as a str:
+    the dictionary holds the names the codes use, in the codes' order rather than in order of
+    first sight. Other bytes, the same rows (a dictionary's order is not part of the values)."""
+    rows = len(codes)
+    if not rows:
+        return _LOW_CARDINALITY_VERSION
+    if len(names) <= 4 * rows:  # a mark a name, then a running count: no sort
+        used = np.zeros(len(names), np.bool_)
+        used[codes] = True
+        present = np.flatnonzero(used)
+        positions = (np.cumsum(used) - 1)[codes]
+    else:
+        present, positions = np.unique(codes, return_inverse=True)
+    keys = list(map(names.__getitem__, present.tolist()))
+    return _low_cardinality(keys, _narrowed(positions, len(keys)), rows)
 
 
 def low_cardinality_group(columns: Sequence[Sequence[str]]) -> list[bytes]:

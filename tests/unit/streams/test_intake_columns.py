@@ -119,8 +119,11 @@ def test_a_negotiated_catalog_prices_every_event_the_per_event_way() -> None:
     assert same_objects(list(counted), per_event(messages, prices)[0])
 
 
-def _values(column: Any) -> list[Any]:
-    """A column's values as a list; LedgerFacts' as a list of its columns'."""
+def _values(column: Any) -> list[Any] | None:
+    """A column's values as a list; LedgerFacts' as a list of its columns'; None (codes a later stage
+    fills) as it is."""
+    if column is None:
+        return None
     if hasattr(column, "tolist"):
         return list(column.tolist())
     return [_values(c) for c in column] if type(column).__name__ == "LedgerFacts" else list(column)

@@ -193,6 +193,34 @@ def low_cardinality_coded(
     return _group([combinations[code] for code in seen.tolist()], renumbered[codes], rows)
 
 
+class CodedGroup:
+    """Columns of str values that follow from a code (a price's combination), each written from a
+    block's codes with a dictionary of every value of ``combinations``, used by the block or not:
+    the dictionaries and each combination's place in them are found once for all a batch's blocks,
+    a block's columns are then an index lookup each. Other bytes than
+    :func:`low_cardinality_coded`'s (keys no row uses), the same rows."""
+
+    __slots__ = ("columns", "combinations")
+
+    def __init__(self, combinations: Sequence[Sequence[str]]) -> None:
+        self.combinations = list(combinations)  # a copy: compared to find the group again
+        self.columns: list[tuple[bytes, np.ndarray[Any, Any]]] = []
+        for values in zip(*combinations, strict=True):  # a column's value in each combination
+            numbers = Numbering()
+            of_combination = np.fromiter(map(numbers.__getitem__, values), np.int64, len(values))
+            keys = list(numbers)
+            width = _index_width(len(keys))
+            head = _packed("Q", (1, _NEW_DICTIONARY | width, len(keys))) + strings(keys)
+            self.columns.append((head, of_combination.astype(_INDEX_TYPES[width])))
+
+    def written(self, codes: np.ndarray[Any, np.dtype[np.int64]]) -> list[bytes]:
+        """Each column of the rows whose combinations are ``codes``, in Native form."""
+        if not len(codes):
+            return [_LOW_CARDINALITY_VERSION] * len(self.columns)
+        rows = len(codes).to_bytes(8, "little")
+        return [b"".join((head, rows, index[codes].tobytes())) for head, index in self.columns]
+
+
 def _group(combinations: list[Any], which: np.ndarray[Any, np.dtype[np.int64]], rows: int) -> list[bytes]:
     """Each column of ``combinations`` (distinct, in order of first sight), written for rows that
     are each the combination ``which`` numbers."""

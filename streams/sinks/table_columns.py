@@ -280,11 +280,23 @@ class LedgerBlock(dict[str, Any]):
         self.price_combos: Sequence[tuple[str, ...]] = ()
 
 
+# A batch's few price combinations, whose dictionaries every block of the batch writes: one group
+# at a time, the last batch's (a batch's blocks are written one after the other), found again by its
+# combinations (equal: the same tuples, compared by identity first).
+_FEW_COMBINATIONS = 64
+_last_group: list[native_block.CodedGroup] = []
+
+
 def price_group(columns: Columns) -> list[bytes]:
     """The LOW_CARDINALITY_GROUP columns of a ledger block, each in Native form."""
     codes = getattr(columns, "price_codes", None)
     if codes is not None:
-        return native_block.low_cardinality_coded(codes, columns.price_combos)  # type: ignore[attr-defined]
+        combos = columns.price_combos  # type: ignore[attr-defined]
+        if len(combos) > _FEW_COMBINATIONS:  # each block's dictionaries of the combinations it uses
+            return native_block.low_cardinality_coded(codes, combos)
+        if not _last_group or _last_group[0].combinations != combos:
+            _last_group[:] = [native_block.CodedGroup(combos)]
+        return _last_group[0].written(codes)
     return native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
 
 

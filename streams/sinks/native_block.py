@@ -263,7 +263,9 @@ def decimal128(units: Sequence[int]) -> bytes:
     if constant(units) and -(2**63) <= units[0] < 2**63:  # a column of zeros, most often
         return units[0].to_bytes(16, "little", signed=True) * len(units)
     try:
-        low = np.array(units, dtype=np.int64)  # amounts pass 2**30: NumPy converts those faster
+        # Amounts pass 2**30: NumPy converts those faster than array.array, fromiter a fifth faster
+        # than np.array (no look at the values' types first); past int64 both raise OverflowError.
+        low = np.fromiter(units, np.int64, len(units))
     except OverflowError:
         return _wide_decimal128(units)
     wide = np.empty((len(low), 2), dtype="<i8")

@@ -143,10 +143,14 @@ def _outcome_types(priced: PricedColumns, rows: Ints, n: int) -> Sequence[str]:
     is_outcome = np.zeros(n, np.bool_)
     is_outcome[rows] = True
     if bool(np.array_equal(outcome_combos[combo], is_outcome)):
-        types = [
-            c[2] if outcome else "" for c, outcome in zip(priced.combos, outcome_combos.tolist(), strict=True)
+        # Each distinct type once ('' first), a combination's code renumbered to its type's: every
+        # other kind's row is the same code, as it is the same value.
+        types = {"": 0}
+        type_of = [
+            types.setdefault(c[2] if outcome else "", len(types))
+            for c, outcome in zip(priced.combos, outcome_combos.tolist(), strict=True)
         ]
-        return Coded(combo, types)
+        return Coded(np.array(type_of, np.int64)[combo], list(types))
     listed = [""] * n
     for row in rows.tolist():
         listed[row] = priced.combos[int(combo[row])][2]

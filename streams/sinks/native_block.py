@@ -149,9 +149,10 @@ def low_cardinality_strings(values: Sequence[str]) -> bytes:
 
 
 def low_cardinality_codes(codes: np.ndarray[Any, np.dtype[np.int64]], names: Sequence[str]) -> bytes:
-    """:func:`low_cardinality_strings` of ``names[code]`` for each of ``codes``, no row read as a str:
-    the dictionary holds the names the codes use, in the codes' order rather than in order of
-    first sight. Other bytes, the same rows (a dictionary's order is not part of the values)."""
+    """:func:`low_cardinality_strings` of ``names[code]`` for each of ``codes`` (``names`` distinct),
+    no row read as a str: the dictionary holds the names the codes use, in the codes' order rather
+    than in order of first sight. Other bytes, the same rows (a dictionary's order is not part of
+    the values)."""
     rows = len(codes)
     if not rows:
         return _LOW_CARDINALITY_VERSION

@@ -133,6 +133,30 @@ def _columnar(
     return columns, wire.message, slow
 
 
+def _outcome_types(priced: PricedColumns, rows: Ints, n: int) -> Sequence[str]:
+    """Each row's outcome type: an outcome's is its price's SKU, '' for other kinds. As codes into
+    a type a price combination (the sink writes the column from them) where no combination of an
+    outcome is also another kind's, else a list."""
+    combo = priced.combo
+    outcome_combos = np.zeros(len(priced.combos), np.bool_)
+    outcome_combos[combo[rows]] = True
+    is_outcome = np.zeros(n, np.bool_)
+    is_outcome[rows] = True
+    if bool(np.array_equal(outcome_combos[combo], is_outcome)):
+        # Each distinct type once ('' first), a combination's code renumbered to its type's: every
+        # other kind's row is the same code, as it is the same value.
+        types = {"": 0}
+        type_of = [
+            types.setdefault(c[2] if outcome else "", len(types))
+            for c, outcome in zip(priced.combos, outcome_combos.tolist(), strict=True)
+        ]
+        return Coded(np.array(type_of, np.int64)[combo], list(types))
+    listed = [""] * n
+    for row in rows.tolist():
+        listed[row] = priced.combos[int(combo[row])][2]
+    return listed
+
+
 def _facts(wire: WireColumns, priced: PricedColumns, quantity_units: list[int]) -> LedgerFacts:
     """The ledger's facts of admitted events, from their columns: no tier, value or correction."""
     n = len(wire)
@@ -140,11 +164,12 @@ def _facts(wire: WireColumns, priced: PricedColumns, quantity_units: list[int]) 
     _, providers, skus, models, units, versions = (
         Coded(priced.combo, values) for values in zip(*priced.combos, strict=True)
     )
-    outcome_types = [""] * n
+    outcome_types: Sequence[str] = [""] * n
     successes = [True] * n
     if "outcome" in wire.kinds:
-        for row in wire.kinds["outcome"].rows.tolist():
-            outcome_types[row] = skus[row]
+        rows = wire.kinds["outcome"].rows
+        outcome_types = _outcome_types(priced, rows, n)
+        for row in rows.tolist():
             successes[row] = bool(priced.success[row])
     ids = wire.optional_ids
     facts = LedgerFacts(

@@ -171,6 +171,10 @@ class EventColumns:
     # Pricing's Decimal cost where it has no integer one (``costs``' None), else None: spend control
     # sums Decimal costs, in pricing's own form, without the events' objects.
     decimal_costs: Sequence[Decimal | None] = ()
+    # ``customers`` and ``agents`` as codes into their distinct names (Coded's), once
+    # :func:`plan_windows` numbered them: the ledger's block writes those columns from the codes.
+    customer_codes: Coded | None = None
+    agent_codes: Coded | None = None
 
     @classmethod
     def of(cls, counted: Sequence[Counted]) -> EventColumns:
@@ -521,6 +525,7 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     bases = at - at % step
     customer, customers = _coded(batch.customers, n)
     agent, agents = _coded(batch.agents, n)
+    batch.customer_codes, batch.agent_codes = Coded(customer, customers), Coded(agent, agents)
     category, categories = _coded(batch.categories, n)
     cells = Grouping.by(combine(customer, agent, category, (bases - bases.min()) // step))
     values, exact = _increments(batch)

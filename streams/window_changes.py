@@ -196,3 +196,8 @@ class WindowRows(Sequence[tuple[WindowKey, WindowAggregate]]):
 
     def columns(self) -> list[list[Any]]:
         return [column[self.where] for column in self.changes.columns]
+
+    def key_columns(self) -> KeyColumns | None:
+        """The keys as codes (:class:`KeyColumns`), where the windows came with them."""
+        keys = self.changes.key_columns
+        return None if keys is None else keys.take(self.where)

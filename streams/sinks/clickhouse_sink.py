@@ -59,7 +59,7 @@ from streams.sinks.table_columns import (
     window_change_columns,
     window_columns,
 )
-from streams.window_batch import CountedBatch, EventColumns
+from streams.window_batch import Coded, CountedBatch, EventColumns
 from streams.window_changes import WindowChanges, WindowRows
 
 log = logging.getLogger(__name__)
@@ -307,10 +307,18 @@ def _written(columns: Columns, types: Mapping[str, str]) -> list[bytes]:
     grouped = {}
     if LOW_CARDINALITY_GROUP[0] in types:
         grouped = dict(zip(LOW_CARDINALITY_GROUP, price_group(columns), strict=True))
-    writers = native_block.WRITERS
     return [
-        grouped[name] if name in grouped else writers[kind](columns[name]) for name, kind in types.items()
+        grouped[name] if name in grouped else written_column(kind, columns[name])
+        for name, kind in types.items()
     ]
+
+
+def written_column(kind: str, values: Any) -> bytes:
+    """A column of ``kind`` in Native form; a LowCardinality column held as codes
+    (:class:`streams.window_batch.Coded`) from its codes, no row read as a str."""
+    if type(values) is Coded and kind == "LowCardinality(String)":
+        return native_block.low_cardinality_codes(values.codes, values.values)
+    return native_block.WRITERS[kind](values)
 
 
 class ClickHouseSink:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, count, repeat
-from operator import attrgetter, is_, itemgetter
+from operator import attrgetter, is_, itemgetter, mul
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from streams.aggregation import (
 )
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
-from streams.window_batch import EventColumns, TokenColumns
+from streams.window_batch import Coded, EventColumns, TokenColumns
 from streams.window_changes import WindowRows
 
 # Each column a sequence or a NumPy array of its values.
@@ -162,7 +162,9 @@ def units(amounts: Sequence[Decimal]) -> list[int]:
 
 
 def _converted(amounts: Sequence[Decimal]) -> list[int]:
-    return list(map(int, map(_WIDE.multiply, amounts, repeat(_PICO_FACTOR))))
+    # The operator under the wide context is _WIDE.multiply, without its call's own checks.
+    with decimal.localcontext(_WIDE):
+        return list(map(int, map(mul, amounts, repeat(_PICO_FACTOR))))
 
 
 def ledger_columns(
@@ -224,8 +226,11 @@ def _from_columns(counted: Sequence[Counted], now: datetime, batch: EventColumns
         zip(_PRICED_COLUMNS, (facts.providers, facts.skus, facts.models_sent, facts.units,
                               facts.price_versions), strict=True)
     )  # fmt: skip
-    columns.update(customer_id=batch.customers[where], event_id_sent=batch.event_ids[where])
-    columns.update(agent_id=batch.agents[where])
+    # As codes where the windows' plan numbered them (clickhouse_sink.written_column writes those).
+    customers = batch.customers if batch.customer_codes is None else batch.customer_codes
+    agents = batch.agents if batch.agent_codes is None else batch.agent_codes
+    columns.update(customer_id=customers[where], event_id_sent=batch.event_ids[where])
+    columns.update(agent_id=agents[where])
     tokens = batch.tokens[where]
     if type(tokens) is TokenColumns:  # pricing's array: a column each, no media tokens
         columns.update(zip(_TOKEN_COLUMNS, tokens.array.T, strict=True))
@@ -275,11 +280,23 @@ class LedgerBlock(dict[str, Any]):
         self.price_combos: Sequence[tuple[str, ...]] = ()
 
 
+# A batch's few price combinations, whose dictionaries every block of the batch writes: one group
+# at a time, the last batch's (a batch's blocks are written one after the other), found again by its
+# combinations (equal: the same tuples, compared by identity first).
+_FEW_COMBINATIONS = 64
+_last_group: list[native_block.CodedGroup] = []
+
+
 def price_group(columns: Columns) -> list[bytes]:
     """The LOW_CARDINALITY_GROUP columns of a ledger block, each in Native form."""
     codes = getattr(columns, "price_codes", None)
     if codes is not None:
-        return native_block.low_cardinality_coded(codes, columns.price_combos)  # type: ignore[attr-defined]
+        combos = columns.price_combos  # type: ignore[attr-defined]
+        if len(combos) > _FEW_COMBINATIONS:  # each block's dictionaries of the combinations it uses
+            return native_block.low_cardinality_coded(codes, combos)
+        if not _last_group or _last_group[0].combinations != combos:
+            _last_group[:] = [native_block.CodedGroup(combos)]
+        return _last_group[0].written(codes)
     return native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
 
 
@@ -390,7 +407,16 @@ def _kinds(events: Sequence[Any], fields: Sequence[dict[str, Any]], kind: list[s
 
 def window_change_columns(windows: WindowRows, now: datetime) -> Columns:
     """:func:`window_columns` of windows held as columns, taken as they are: no aggregate made."""
-    keys = windows.key_texts()  # window_start stays epoch seconds: DateTime's own ticks
+    coded = windows.key_columns()
+    keys: list[Any]
+    if coded is not None:  # names as codes, written from the codes (clickhouse_sink.written_column)
+        customers, agents, categories = coded.names
+        keys = [
+            Coded(coded.customers, customers), Coded(coded.agents, agents),
+            Coded(coded.categories, categories), coded.sizes.tolist(), coded.starts.tolist(),
+        ]  # fmt: skip
+    else:
+        keys = windows.key_texts()  # window_start stays epoch seconds: DateTime's own ticks
     columns = dict(zip(WINDOW_TYPES, [*keys, *windows.columns(), [now] * len(windows)], strict=True))
     for name in _WINDOW_DECIMALS:
         columns[name] = units(columns[name])

@@ -15,11 +15,17 @@ from costline.dev.harness import Pipeline
 from schemas.prices import load_price_dir
 from streams.aggregation import Counted, WindowAggregate, WindowKey, fold, position
 from streams.dedup import CountedId
+from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.processor import _micros
 from streams.sinks import clickhouse_sink
 from streams.sinks.clickhouse_sink import WINDOW_COLUMNS, ClickHouseSink
+from streams.window_batch import EventColumns, fold_plan, plan_windows
+from streams.window_changes import WindowChanges
 from tests.factories import PRICES, event, window_with_every_field
+from tests.unit.streams.test_intake_columns import BOUNDS
+from tests.unit.streams.test_intake_columns import NOW as INTAKE_NOW
+from tests.unit.streams.test_intake_columns import fleet as intake_fleet
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +193,43 @@ def test_a_table_laid_out_otherwise_is_written_through_the_library(migrated: Pip
     [(cost, failed)] = migrated.rows("SELECT cost, failed_outcomes FROM cost_windows_other")
     expected = window_with_every_field(7)
     assert cost == Decimal(expected.cost).scaleb(-12) and failed == expected.failed_outcomes
+
+
+@pytest.mark.parametrize("block_rows", [1_000, 64])
+def test_the_workers_columns_store_the_very_rows_the_library_stores(
+    migrated: Pipeline, block_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's path: the ledger block from intake's columns (the price group from its codes, with
+    every combination's values in each block's dictionaries; customers and agents from the plan's
+    codes) and the windows' from their key codes, against the library's insert of the same rows."""
+    monkeypatch.setattr(clickhouse_sink, "BLOCK_ROWS", block_rows)
+    now = datetime(2026, 12, 5, 9, 0, 0, 123_456, tzinfo=UTC)
+    messages = intake_fleet(0)  # 300 events: several blocks of 64, or one
+    counted, _ = decode_and_price(messages, PriceCatalog(load_price_dir(PRICES)), BOUNDS, INTAKE_NOW)
+    batch = EventColumns.of(counted)
+    plan = plan_windows(batch, (60, 3600))
+    result = fold_plan(plan, [None] * len(plan.keys))
+    assert result is not None and type(result.changed) is WindowChanges
+    assert batch.customer_codes is not None and batch.ledger.price_codes is not None
+    for table in ("ledger", "cost_windows"):
+        for way in ("library", "native"):
+            migrated.db.command(f"CREATE OR REPLACE TABLE {table}_{way} AS {table}")
+
+    async def write_both() -> None:
+        client = await open_async_client(migrated.settings)
+        native, library = ClickHouseSink(client), ClickHouseSink(client, native=False)
+        await native.write_ledger(counted, now, "_native", columns=batch)
+        await native.write_windows(result.changed, now, "_native")
+        await library.write_ledger(list(counted), now, "_library")
+        await library.write_windows(dict(result.changed.objects()), now, "_library")
+        await client.close()
+
+    asyncio.run(write_both())
+    ledger = "source_partition, source_offset, source_index"
+    assert migrated.scalar("SELECT count() FROM ledger_native") == len(counted)
+    assert stored(migrated, "ledger_native", ledger) == stored(migrated, "ledger_library", ledger)
+    windows_order = "customer_id, window_size, window_start, agent_id, category"
+    assert migrated.scalar("SELECT count() FROM cost_windows_native") == len(result.changed)
+    assert stored(migrated, "cost_windows_native", windows_order) == stored(
+        migrated, "cost_windows_library", windows_order
+    )

@@ -60,7 +60,9 @@ def odd_messages(first: int) -> list[RawMessage]:
 
 def column_values(columns: EventColumns) -> dict[str, Any]:
     return {
-        name: (value.tolist() if isinstance(value, np.ndarray) else list(value))
+        name: (
+            value.tolist() if isinstance(value, np.ndarray) else None if value is None else list(value)
+        )  # None: codes a later stage fills (plan_windows)
         for name in EventColumns.__slots__
         if name != "counted"
         for value in [getattr(columns, name)]

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
+from clickhouse_connect.driver.query import QueryContext
+from clickhouse_connect.driverc.buffer import ResponseBuffer
 
 from schemas.money import to_pico
 from streams.sinks.native_block import WRITERS, block, leb128, low_cardinality_group
@@ -48,6 +50,23 @@ def library(type_name: str, values: list[Any]) -> bytes:
     column_type = get_from_name(type_name)
     column_type.write_column(values, dest, InsertContext("t", ["c"], [column_type]))
     return bytes(dest)
+
+
+class _Chunks:
+    """A response of one chunk, as clickhouse-connect's reader takes one."""
+
+    def __init__(self, data: bytes) -> None:
+        self.gen = iter([data])
+        self.last_message = None
+
+    def close(self) -> None:
+        pass
+
+
+def decoded(type_name: str, data: bytes, rows: int) -> list[Any]:
+    """A Native column's values as clickhouse-connect's reader reads them (what ClickHouse would store)."""
+    column_type = get_from_name(type_name)
+    return list(column_type.read_column(ResponseBuffer(_Chunks(data)), rows, QueryContext()))
 
 
 @pytest.mark.parametrize("type_name", COLUMNS)

@@ -11,14 +11,17 @@ import pytest
 
 from streams.sinks.native_block import (
     WRITERS,
+    CodedGroup,
     Numbering,
     column_header,
     leb128,
     low_cardinality_coded,
+    low_cardinality_codes,
     low_cardinality_group,
+    low_cardinality_strings,
 )
-from streams.sinks.table_columns import units
-from tests.unit.streams.sinks.test_native_block import library
+from streams.sinks.table_columns import LedgerBlock, price_group, units
+from tests.unit.streams.sinks.test_native_block import decoded, library
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -91,3 +94,68 @@ def test_a_group_written_from_its_combinations_codes_is_the_groups_bytes(combina
     one = codes[:1]
     assert low_cardinality_coded(one, combos) == low_cardinality_group([c[:1] for c in columns])
     assert low_cardinality_coded(codes[:0], combos) == low_cardinality_group([[] for _ in columns])
+
+
+@pytest.mark.parametrize(("names", "rows"), [(5, 1000), (70_000, 1000), (300, 1), (3, 0)])
+def test_a_column_written_from_codes_reads_back_as_its_names(names: int, rows: int) -> None:
+    rng = random.Random(names)
+    table = [f"agent-{n}-ü" if n % 7 == 0 else f"agent-{n}" for n in range(names)]
+    codes = np.array([rng.randrange(names) for _ in range(rows)], np.int64)
+    written = low_cardinality_codes(codes, table)
+    expected = [table[c] for c in codes.tolist()]
+    assert decoded("LowCardinality(String)", written, rows) == expected
+    assert decoded("LowCardinality(String)", low_cardinality_strings(expected), rows) == expected
+
+
+def test_codes_first_seen_in_their_own_order_are_the_librarys_bytes() -> None:
+    """The dictionary is in the codes' order: where that is the order of first sight, the bytes are
+    the library's own too (the dictionary used, and each row's index, of the width it calls for)."""
+    table = [f"c{n}" for n in range(600)]
+    for codes in ([0, 0, 1, 0, 2, 1, 5, 5, 9], list(range(300)) * 2, [4] * 50):
+        expected = [table[c] for c in codes]
+        written = low_cardinality_codes(np.array(codes, np.int64), table)
+        assert written == library("LowCardinality(String)", expected) == low_cardinality_strings(expected)
+
+
+@pytest.mark.parametrize("combinations", [1, 3, 300])
+def test_a_group_written_with_every_combinations_values_reads_back_as_the_groups_rows(
+    combinations: int,
+) -> None:
+    rng = random.Random(combinations)
+    combos = [
+        ("llm" if i % 2 else "tool", f"p{i % 5}", f"sku-{i}-ü", "", f"v{i % 7}") for i in range(combinations)
+    ]
+    group = CodedGroup(combos)
+    for rows in (1000, 1, 0):
+        codes = np.array([rng.randrange(combinations) for _ in range(rows)], np.int64)
+        written = group.written(codes)
+        for column, (ours, theirs) in enumerate(
+            zip(written, low_cardinality_coded(codes, combos), strict=True)
+        ):
+            expected = [combos[code][column] for code in codes.tolist()]
+            assert decoded("LowCardinality(String)", ours, rows) == expected
+            assert decoded("LowCardinality(String)", theirs, rows) == expected
+
+
+def test_a_blocks_price_group_is_its_own_batchs_whichever_batch_came_before() -> None:
+    codes = np.array([1, 0, 1, 1], np.int64)
+    first = [("llm", "openai", "a"), ("tool", "search", "b")]
+    second = [("llm", "anthropic", "c"), ("tool", "search", "b")]
+    for combos in (first, second, first):
+        block = LedgerBlock()
+        block.price_codes, block.price_combos = codes, combos
+        written = price_group(block)
+        assert [decoded("LowCardinality(String)", w, 4) for w in written] == [
+            [combos[c][column] for c in codes.tolist()] for column in range(3)
+        ]
+    combos = list(first)
+    block = LedgerBlock()
+    block.price_codes, block.price_combos = codes, combos
+    price_group(block)
+    combos[1] = ("tool", "search", "changed")  # the same list, changed in place
+    assert decoded("LowCardinality(String)", price_group(block)[2], 4) == [
+        "changed",
+        "a",
+        "changed",
+        "changed",
+    ]

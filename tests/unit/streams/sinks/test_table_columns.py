@@ -15,11 +15,12 @@ from schemas.prices import load_price_dir
 from streams.aggregation import fold, position
 from streams.decoding import decode_message
 from streams.pricing import PriceCatalog
-from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, WINDOW_COLUMNS, ledger_row, window_row
+from streams.sinks.clickhouse_sink import LEDGER_COLUMNS, WINDOW_COLUMNS, _written, ledger_row, window_row
 from streams.sinks.table_columns import LEDGER_TYPES, WINDOW_TYPES, ledger_columns, units, window_columns
-from streams.window_batch import EventColumns
+from streams.window_batch import Coded, EventColumns, plan_windows
 from tests.factories import AUDIO_PRICES, PRICES, event, llm_call
 from tests.unit.streams.sinks.test_clickhouse_sink import migrated_columns
+from tests.unit.streams.sinks.test_native_block import decoded as read_back
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -61,13 +62,16 @@ def as_the_worker_decodes_them(counted: list[Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize("decoded", [False, True])
-@pytest.mark.parametrize("from_the_processors_columns", [False, True])
+@pytest.mark.parametrize("from_the_processors_columns", [False, True, "planned"])
 def test_the_ledgers_columns_are_its_rows_taken_apart(
-    decoded: bool, from_the_processors_columns: bool
+    decoded: bool, from_the_processors_columns: bool | str
 ) -> None:
     counted = as_the_worker_decodes_them(a_mixed_batch()) if decoded else a_mixed_batch()
     if from_the_processors_columns:  # rows 2 to 5 of the batch the processor read
         batch = EventColumns.of(counted)
+        if from_the_processors_columns == "planned":  # customers and agents numbered by the plan
+            plan_windows(batch, (60, 3600))
+            assert batch.customer_codes is not None and batch.agent_codes is not None
         counted = counted[2:6]
         columns = ledger_columns(counted, NOW, batch, slice(2, 6))
     else:
@@ -124,3 +128,20 @@ def test_an_amount_in_units_is_its_point_shifted_twelve_places_and_truncated(amo
     exact = int(decimal.Context(prec=60).scaleb(Decimal(amount), 12))
     assert units([Decimal(amount)]) == [exact]
     assert units([Decimal(amount)] * 3) == [exact] * 3  # a repeated amount, converted once
+
+
+def test_a_ledger_block_from_the_plans_codes_reads_back_as_the_one_from_its_rows() -> None:
+    """The customer and agent columns written from plan_windows' codes: other bytes (a dictionary in
+    the codes' order), the same rows as the block written from the objects."""
+    counted = a_mixed_batch()
+    batch = EventColumns.of(counted)
+    plan_windows(batch, (60, 3600))
+    columns = ledger_columns(counted[1:6], NOW, batch, slice(1, 6))
+    assert type(columns["customer_id"]) is Coded and type(columns["agent_id"]) is Coded
+    from_codes = _written(columns, LEDGER_TYPES)
+    from_rows = _written(ledger_columns(counted[1:6], NOW), LEDGER_TYPES)
+    for (name, kind), written, expected in zip(LEDGER_TYPES.items(), from_codes, from_rows, strict=True):
+        assert read_back(kind, written, 5) == read_back(kind, expected, 5), name
+    assert read_back("LowCardinality(String)", from_codes[3], 5) == [
+        priced.event.agent_id for _, _, priced in counted[1:6]
+    ]

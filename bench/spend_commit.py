@@ -1,10 +1,13 @@
 """CPU per event of spend control's commit (its records encoded and written), old against new.
 
 As :mod:`bench.spend_cost` (the same events, spend modules of ``--against``
-loaded from git beside this tree's, runs interleaved), timing also the part of
-each batch's apply that is :meth:`SpendControl._commit`. The last line is JSON.
+loaded from git beside this tree's, runs interleaved), timing also the parts of
+each batch's apply that are :meth:`SpendControl._commit` and (no budget is
+loaded) :meth:`SpendRules._limits_only`; each batch handed its columns as the
+worker does (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
+the same alerts and wrote the same records (as read back). The last line is JSON.
 
-    .venv/bin/python -m bench.spend_commit [--events 500000] [--span-s 5] [--against dcd6c19]
+    .venv/bin/python -m bench.spend_commit [--events 500000] [--span-s 5] [--against dcd6c19] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -12,22 +15,28 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import statistics
 import time
 from typing import Any
 
 import orjson
 
-from bench.spend_cost import counted_batches, load_spend_modules, run
+from bench.spend_cost import counted_batches, load_spend_modules, run, table_content
 from costline.config import Settings
 from schemas.prices import load_price_dir
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
+from streams.window_batch import EventColumns
 
 
-def _timed_run(modules: Any, settings: Settings, batches: list[Any]) -> tuple[float, float]:
-    """CPU seconds of every batch's apply, and of their commits."""
+def _timed_run(
+    modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None
+) -> tuple[float, float, float, Any]:
+    """CPU seconds of every batch's apply, of their commits and of their limits (no budget loaded:
+    :meth:`SpendRules._limits_only`), and the control after them."""
     control = importlib.import_module(f"{modules.__name__}.spend_control")
-    commit, spent = control.SpendControl._commit, [0.0]
+    rules = importlib.import_module(f"{modules.__name__}.spend_rules")
+    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0]
 
     async def timed(self: Any, *args: Any) -> Any:
         started = time.process_time()
@@ -36,13 +45,20 @@ def _timed_run(modules: Any, settings: Settings, batches: list[Any]) -> tuple[fl
         finally:
             spent[0] += time.process_time() - started
 
-    control.SpendControl._commit = timed
+    def timed_limits(self: Any, *args: Any) -> Any:
+        started = time.process_time()
+        try:
+            return limits(self, *args)
+        finally:
+            spent[1] += time.process_time() - started
+
+    control.SpendControl._commit, rules.SpendRules._limits_only = timed, timed_limits
     try:
         gc.collect()
-        total, _ = run(modules, settings, batches)
+        total, spend = run(modules, settings, batches, columns)
     finally:
-        control.SpendControl._commit = commit
-    return total, spent[0]
+        control.SpendControl._commit, rules.SpendRules._limits_only = commit, limits
+    return total, spent[0], spent[1], spend
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,23 +67,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--span-s", type=float, default=5.0)
     parser.add_argument("--against", default="dcd6c19")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--objects", action="store_true", help="the events' objects, not the batch's columns")
     args = parser.parse_args(argv)
     settings = Settings()
     catalog = PriceCatalog(load_price_dir(settings.prices_dir))
     batches = counted_batches(args.events, args.span_s, 100, 1000, catalog)
     n = sum(map(len, batches))
     tune_for_worker()
+    columns = None if args.objects else [EventColumns.of(batch) for batch in batches]  # as the worker's
     contenders = (("old", load_spend_modules(args.against)), ("new", importlib.import_module("streams")))
-    figures: dict[str, float] = {}
+    samples: dict[str, list[float]] = {}
+    outcomes: dict[str, Any] = {}
     for _ in range(args.rounds):  # interleaved: a noisy neighbour weighs on both
         for name, modules in contenders:
-            total, commit = _timed_run(modules, settings, batches)
-            for part, seconds in (("apply", total), ("commit", commit)):
-                key = f"{name}_{part}_us"
-                figures[key] = round(min(figures.get(key, float("inf")), seconds / n * 1e6), 3)
+            total, commit, limits, outcomes[name] = _timed_run(modules, settings, batches, columns)
+            for part, seconds in (("apply", total), ("commit", commit), ("limits", limits)):
+                samples.setdefault(f"{name}_{part}_us", []).append(seconds / n * 1e6)
+    figures: dict[str, Any] = {key: round(statistics.median(values), 3) for key, values in samples.items()}
+    old, new = outcomes["old"], outcomes["new"]
+    figures["same"] = [a.payload() for a in old.outlet.alerts] == [
+        a.payload() for a in new.outlet.alerts
+    ] and (table_content(old.records.table.data) == table_content(new.records.table.data))
     for key, value in figures.items():
         print(f"{key:16} {value}")
-    print(orjson.dumps({"events": n, **figures}).decode())
+    print(
+        orjson.dumps({"events": n, "rounds": args.rounds, "columns": columns is not None, **figures}).decode()
+    )
     return 0
 
 

@@ -13,7 +13,8 @@ worker does (read before, untimed: the worker has them anyway).
 ``--against COMMIT`` also times the spend modules as they were at that
 commit, loaded from git into a package of their own, on the same events in
 the same process (each twice, interleaved), and checks that
-they all fire the same alerts and write the same records. The last line is JSON.
+they all fire the same alerts and write the same records (read back: a detector's
+record is JSON before session 15, MessagePack since). The last line is JSON.
 
     .venv/bin/python -m bench.spend_cost [--events 200000] [--span-s 2] [--against 4727d31]
 """
@@ -40,11 +41,14 @@ import orjson
 
 from bench.workload import events, pack
 from costline.config import Settings
+from schemas.alerts import AlertRule
 from schemas.prices import load_price_dir
 from streams.aggregation import Counted, position
+from streams.anomalies import HourlySpend, RequestCostHistory, TokenDrift
 from streams.decoding import decode_message
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
+from streams.spend_state import ANOMALY_PREFIX, DetectorRecord, split_key
 from streams.window_batch import EventColumns
 
 PARTITIONS = 8
@@ -167,6 +171,28 @@ def run(
     return spent, spend
 
 
+def table_content(data: dict[bytes, bytes]) -> list[tuple[bytes, Any]]:
+    """The records, in the table's order, as they read: a detector's as :mod:`streams.spend_state`
+    decodes it, whichever format wrote it (before session 15 JSON, MessagePack since), the decimals
+    with their digits and exponents; any other record's bytes."""
+    loads: dict[str, Callable[[bytes], Any]] = {
+        AlertRule.HOURLY_SPIKE: HourlySpend.from_bytes,
+        AlertRule.REQUEST_COST_ANOMALY: RequestCostHistory.from_bytes,
+        AlertRule.TOKEN_DRIFT: TokenDrift.from_bytes,
+    }
+    content: list[tuple[bytes, Any]] = []
+    for key, raw in data.items():
+        parts = split_key(key)
+        if parts[0] != ANOMALY_PREFIX:
+            content.append((key, raw))
+            continue
+        r = DetectorRecord.decode(raw)
+        costs = {kind: {i: str(c) for i, c in v.items()} for kind, v in r.contributors.items()}
+        state = loads[parts[1]](r.state).to_json() if r.state else None
+        content.append((key, (r.position, r.partition, r.last_seen, r.episode, r.hour, costs, state)))
+    return content
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -201,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     first = outcomes["old" if "old" in outcomes else "new"]
     for name, spend in outcomes.items():
         same_alerts = [a.payload() for a in first.outlet.alerts] == [a.payload() for a in spend.outlet.alerts]
-        same_table = first.records.table.data == spend.records.table.data
+        same_table = table_content(first.records.table.data) == table_content(spend.records.table.data)
         figures[f"{name}_same"] = same_alerts and same_table
     figures["alerts"] = len(outcomes["new"].outlet.alerts)
     for name, value in figures.items():

@@ -29,6 +29,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar, cast
 
 from schemas.alerts import Alert
@@ -102,6 +103,7 @@ class LiveSpendSink(Protocol):
 
 
 R = TypeVar("R", BudgetSpend, TaskTally, DetectorRecord)
+_PARTITION = attrgetter("partition")
 
 
 class StoredRecord(Protocol):
@@ -170,23 +172,41 @@ class TableSpend:
     def put_records(self, records: Mapping[bytes, StoredRecord]) -> None:
         """:meth:`put` of each record's encoding, the record kept for the next read.
 
-        One loop for a batch's records (tens of thousands of detectors): the store,
-        its partition map and the changelog are looked up once, not once a record.
+        A batch's records (tens of thousands of detectors) a step at a time over them all: encoded,
+        then stored, mapped to their partitions and kept each in one call, in C (the store's own
+        ``update``: a Faust store's item assignment is a Python call a record); their changelog
+        records appended partition by partition.
         """
-        store, decoded, add = self.table.data, self._decoded, self.changelog.add
+        if not records:
+            return
+        store, decoded = self.table.data, self._decoded
+        keys, kept = list(records), list(records.values())
+        raws = [record.encode() for record in kept]
+        partitions = list(map(_PARTITION, kept))
+        store.update(zip(keys, raws, strict=True))
         key_partition = getattr(store, "_key_partition", None)
-        for key, record in records.items():
-            raw, partition = record.encode(), record.partition
-            store[key] = raw
-            if key_partition is not None:
-                key_partition[key] = partition
-            add(partition, key, raw)
-            if self._decoded_max <= 0:
+        if key_partition is not None:  # as streams.window_state.TableState._store
+            key_partition.update(zip(keys, partitions, strict=True))
+        first = partitions[0]
+        if partitions.count(first) == len(partitions):  # one partition: a worker's usual batch of it
+            self.changelog.records_of(first).extend(zip(keys, raws, strict=True))
+        else:
+            pending: dict[int, Callable[[tuple[bytes, bytes]], None]] = {}
+            for key, raw, partition in zip(keys, raws, partitions, strict=True):
+                append = pending.get(partition)
+                if append is None:
+                    append = pending[partition] = self.changelog.records_of(partition).append
+                append((key, raw))
+        if self._decoded_max <= 0:
+            for key in keys:
                 decoded.pop(key, None)
-                continue
-            if len(decoded) >= self._decoded_max:
-                decoded.clear()  # as put: a cache, not a memory
-            decoded[key] = (raw, record)
+        elif len(decoded) + len(keys) < self._decoded_max:  # no clearing on the way: all kept at once
+            decoded.update(zip(keys, zip(raws, kept, strict=True), strict=True))
+        else:
+            for key, raw, record in zip(keys, raws, kept, strict=True):
+                if len(decoded) >= self._decoded_max:
+                    decoded.clear()  # as put: a cache, not a memory
+                decoded[key] = (raw, record)
 
     def forget_decoded(self) -> None:
         """Read every record from its bytes again: the decoded ones may hold a failed batch's changes."""

@@ -7,8 +7,9 @@ counted and a replayed batch re-folds to the same record. The record also
 says which conditions have fired and which resolved, so a replay fires
 nothing twice.
 
-Records are JSON in the changelog (decimals as strings); they change only
-for events that match a budget or carry a task id.
+Records are JSON in the changelog (decimals as strings), detectors' MessagePack
+(:meth:`DetectorRecord.encode`); they change only for events that match a
+budget or carry a task id, or that a detector folds.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def split_key(raw: bytes) -> list[str]:
 
 
 _encode = msgspec.json.encode
+_pack = msgspec.msgpack.Encoder().encode  # a decimal as its str, as JSON's
+# DetectorRecord.encode's array: position, partition, last seen, episode, hour, contributors, state.
+_unpack_detector = msgspec.msgpack.Decoder(
+    tuple[int, int, int, int, int, dict[str, dict[str, Decimal]], bytes]
+).decode
 
 
 def _dumps(value: Any) -> bytes:
@@ -334,14 +340,21 @@ class DetectorRecord:
     detector: DetectorState | None = None  # decoded from ``state`` while a batch folds into it
 
     def encode(self) -> bytes:
+        """One MessagePack array: the header's fields, the contributors' costs as strings, the state's bytes.
+
+        A record older than session 15 is JSON, the header's array then a line of the state's
+        bytes: :meth:`decode` reads both (the JSON starts with ``[``, the array never does).
+        """
         if self.detector is not None:
             self.state = self.detector.to_bytes()
-        header = _dumps([self.position, self.partition, self.last_seen, self.episode, self.hour,
-                         self.contributors])  # fmt: skip
-        return header + b"\n" + self.state
+        return _pack((self.position, self.partition, self.last_seen, self.episode, self.hour,
+                      self.contributors, self.state))  # fmt: skip
 
     @classmethod
     def decode(cls, raw: bytes) -> DetectorRecord:
+        if raw[:1] != b"[":
+            position, partition, last_seen, episode, hour, costs, state = _unpack_detector(raw)
+            return cls(state, position, partition, last_seen, episode, hour, costs)
         header, _, state = raw.partition(b"\n")
         position, partition, last_seen, episode, hour, contributors = orjson.loads(header)
         costs = {k: {i: Decimal(c) for i, c in v.items()} for k, v in contributors.items()}

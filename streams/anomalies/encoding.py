@@ -1,11 +1,18 @@
-"""Detector state as changelog bytes: versioned JSON.
+"""Detector state as changelog bytes: MessagePack, or (older, and for integers past 64 bits) versioned JSON.
 
-Written by msgspec where its bytes are the standard library's (compact, every
-character of the key plain ASCII, integers of any size), else by the standard
-library's encoder: the same bytes either way. Not orjson: its bytes, kept in
-the table as these are, cost ~3 µs a detector against msgspec's ~0.8
-(bench/spend_records.py). Read by the standard library's decoder,
-which keeps such integers exact.
+Written as one MessagePack array, ``[2, key, ...]`` (the format's version
+first, then the detector's fields, its dictionaries and integers as they
+are): msgspec writes it in C, with none of the sorted copies and merged
+dictionaries JSON's shape took (bench/spend_commit.py). An integer that
+MessagePack cannot hold (past 64 bits: a sum of 1e-12 USD units past 9.2
+million USD) is written as before, as JSON.
+
+Both are read: the JSON object starts with ``{``, the MessagePack array never
+does. JSON, as every version before wrote it, is written by msgspec where its
+bytes are the standard library's (compact, every character of the key plain
+ASCII, integers of any size), else by the standard library's encoder: the
+same bytes either way; and read by the standard library's decoder, which
+keeps such integers exact.
 """
 
 from __future__ import annotations
@@ -15,11 +22,32 @@ from typing import Any
 
 import msgspec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the JSON object's "v"
+PACKED_VERSION = 2  # the MessagePack array's first item
+# What a detector's to_bytes catches to write JSON instead: an integer past 64 bits, or a key
+# MessagePack cannot write (a lone surrogate), which JSON escapes.
+PACK_ERRORS = (OverflowError, ValueError, msgspec.EncodeError)
+pack = msgspec.msgpack.Encoder().encode
 
 
 class StateFormatError(ValueError):
     """The bytes are not detector state this version can read; the key starts afresh."""
+
+
+def is_json(raw: bytes) -> bool:
+    """Whether ``raw`` is the JSON object of :func:`dump_state` (else :func:`pack` 's array)."""
+    return raw[:1] == b"{"
+
+
+def unpack_state(raw: bytes, decoder: msgspec.msgpack.Decoder[Any]) -> Any:
+    """``raw`` (:func:`pack` of ``[PACKED_VERSION, ...]``) as ``decoder`` reads it, its version checked."""
+    try:
+        data = decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise StateFormatError(f"not detector state of version {PACKED_VERSION}: {exc}") from exc
+    if data[0] != PACKED_VERSION:
+        raise StateFormatError(f"not detector state of version {PACKED_VERSION}")
+    return data
 
 
 def dump_state(state: dict[str, Any]) -> bytes:

@@ -45,8 +45,19 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from statistics import median
+from typing import Any, Literal
 
-from streams.anomalies.encoding import dump_state, load_state
+import msgspec
+
+from streams.anomalies.encoding import (
+    PACK_ERRORS,
+    PACKED_VERSION,
+    dump_state,
+    is_json,
+    load_state,
+    pack,
+    unpack_state,
+)
 from streams.anomalies.picodollars import ratio, to_units, to_usd, units_of
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
@@ -54,6 +65,8 @@ SECONDS_PER_HOUR = 3600
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 168
 MAD_TO_SIGMA = Fraction("1.4826")  # the MAD of a normal distribution is 0.6745 sigma
+# to_bytes' array: version, key, first hour, clock, hours, fired hours, minutes
+_PACKED = msgspec.msgpack.Decoder(tuple[Literal[2], str, int, int, dict[int, int], list[int], dict[int, int]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,19 +348,34 @@ class HourlySpend:
         )
 
     def to_bytes(self) -> bytes:
-        return dump_state(
-            {
-                "key": self.key,
-                "first_hour": self.first_hour,
-                "clock": self.clock,
-                "hours": sorted(self.hours.items()),
-                "fired": sorted(self.fired),
-                "minutes": sorted(self.minutes.items()),
-            }
-        )
+        try:
+            fired = sorted(self.fired)
+            return pack(
+                (PACKED_VERSION, self.key, self.first_hour, self.clock, self.hours, fired, self.minutes)
+            )
+        except PACK_ERRORS:  # an integer past 64 bits: JSON keeps it
+            return dump_state(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""
+        return {
+            "key": self.key,
+            "first_hour": self.first_hour,
+            "clock": self.clock,
+            "hours": sorted(self.hours.items()),
+            "fired": sorted(self.fired),
+            "minutes": sorted(self.minutes.items()),
+        }
 
     @classmethod
     def from_bytes(cls, raw: bytes, settings: HourlySpikeSettings | None = None) -> HourlySpend:
+        """Of :meth:`to_bytes`, or of JSON as versions before wrote it."""
+        if not is_json(raw):
+            _, key, first_hour, clock, hours, fired, minutes = unpack_state(raw, _PACKED)
+            state = cls(key, settings)
+            state.first_hour, state.clock, state.hours = first_hour, clock, hours
+            state.fired, state.minutes = set(fired), minutes
+            return state
         data = load_state(raw)
         state = cls(data["key"], settings)
         state.first_hour = data["first_hour"]

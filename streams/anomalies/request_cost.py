@@ -25,11 +25,25 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any, Literal
+
+import msgspec
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
-from streams.anomalies.encoding import dump_state, load_state
+from streams.anomalies.encoding import (
+    PACK_ERRORS,
+    PACKED_VERSION,
+    dump_state,
+    is_json,
+    load_state,
+    pack,
+    unpack_state,
+)
 from streams.anomalies.picodollars import fraction_of, ratio, to_units, to_usd
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
+
+# to_bytes' array: version, key, newest day, day -> [sum, count]
+_PACKED = msgspec.msgpack.Decoder(tuple[Literal[2], str, int, dict[int, list[int]]])
 
 
 class Subject(StrEnum):
@@ -155,10 +169,24 @@ class RequestCostHistory:
         )
 
     def to_bytes(self) -> bytes:
-        return dump_state({"key": self.key, "days": self._days.to_json()})
+        days = self._days
+        try:
+            return pack((PACKED_VERSION, self.key, days.newest_day, days.days))
+        except PACK_ERRORS:  # an integer past 64 bits: JSON keeps it
+            return dump_state(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""
+        return {"key": self.key, "days": self._days.to_json()}
 
     @classmethod
     def from_bytes(cls, raw: bytes, settings: RequestCostSettings | None = None) -> RequestCostHistory:
+        """Of :meth:`to_bytes`, or of JSON as versions before wrote it."""
+        if not is_json(raw):
+            _, key, newest, days = unpack_state(raw, _PACKED)
+            history = cls(key, settings)
+            history._days = DayBuckets(history.settings.window_days, newest, days)
+            return history
         data = load_state(raw)
         history = cls(data["key"], settings)
         history._days = DayBuckets.from_json(history.settings.window_days, data["days"])

@@ -19,11 +19,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any, Literal
+
+import msgspec
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
-from streams.anomalies.encoding import dump_state, load_state
+from streams.anomalies.encoding import (
+    PACK_ERRORS,
+    PACKED_VERSION,
+    dump_state,
+    is_json,
+    load_state,
+    pack,
+    unpack_state,
+)
 from streams.anomalies.picodollars import RATIO_PLACES, fraction_of, ratio
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
+
+# to_bytes' array: version, key, newest day, day -> [sum, count], fired days
+_PACKED = msgspec.msgpack.Decoder(tuple[Literal[2], str, int, dict[int, list[int]], list[int]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +160,25 @@ class TokenDrift:
         )
 
     def to_bytes(self) -> bytes:
-        return dump_state({"key": self.key, "days": self._days.to_json(), "fired": sorted(self.fired_days)})
+        days = self._days
+        try:
+            return pack((PACKED_VERSION, self.key, days.newest_day, days.days, sorted(self.fired_days)))
+        except PACK_ERRORS:  # an integer past 64 bits: JSON keeps it
+            return dump_state(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""
+        return {"key": self.key, "days": self._days.to_json(), "fired": sorted(self.fired_days)}
 
     @classmethod
     def from_bytes(cls, raw: bytes, settings: TokenDriftSettings | None = None) -> TokenDrift:
+        """Of :meth:`to_bytes`, or of JSON as versions before wrote it."""
+        if not is_json(raw):
+            _, key, newest, days, fired = unpack_state(raw, _PACKED)
+            drift = cls(key, settings)
+            drift._days = DayBuckets(drift._days.span_days, newest, days)
+            drift.fired_days = set(fired)
+            return drift
         data = load_state(raw)
         drift = cls(data["key"], settings)
         drift._days = DayBuckets.from_json(drift._days.span_days, data["days"])

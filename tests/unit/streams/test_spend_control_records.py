@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import orjson
 import pytest
 
@@ -128,28 +129,51 @@ def test_a_detector_record_reads_back_as_written() -> None:
         assert again.contributors == record.contributors
 
 
-def test_detector_records_are_written_as_older_and_newer_workers_read_them() -> None:
+# The records of detectors() as workers before session 15 wrote them (JSON): still read, to the same record.
+WRITTEN_BEFORE_SESSION_15 = [
+    b'[41,3,1795132804,-1,1795132800,{"agent":{"agent-1":"12345678901234567890.123456789012345678",'
+    b'"agent-\xc3\xa9\\n":"-1E-12"},"model":{"gpt-4o":"0E-12","claude":"1E+3","x":"-7.5"},"task":{}}]\n'
+    b'{"key":"acme"}',
+    b"[7,3,0,-1,-1,{}]\n",
+    b"[-1,0,0,1795000000,-1,{}]\nstate",
+]
+
+
+def same_record(a: DetectorRecord, b: DetectorRecord) -> bool:
+    """Equal fields, each decimal of the very digits and exponent (NaN as NaN)."""
+    fields = (a.state, a.position, a.partition, a.last_seen, a.episode, a.hour, a.detector)
+    exact = {k: {i: str(c) for i, c in v.items()} for k, v in a.contributors.items()}
+    other = {k: {i: str(c) for i, c in v.items()} for k, v in b.contributors.items()}
+    again = (b.state, b.position, b.partition, b.last_seen, b.episode, b.hour, b.detector)
+    return fields == again and exact == other and list(a.contributors) == list(b.contributors)
+
+
+def test_detector_records_are_one_messagepack_array_with_decimals_as_strings() -> None:
     records = TableSpend(Table({}))
     records.put_records(detectors())
 
-    assert list(records.table.data.values()) == [
-        b'[41,3,1795132804,-1,1795132800,{"agent":{"agent-1":"12345678901234567890.123456789012345678",'
-        b'"agent-\xc3\xa9\\n":"-1E-12"},"model":{"gpt-4o":"0E-12","claude":"1E+3","x":"-7.5"},"task":{}}]\n'
-        b'{"key":"acme"}',
-        b"[7,3,0,-1,-1,{}]\n",
-        b"[-1,0,0,1795000000,-1,{}]\nstate",
-    ]
+    assert [msgspec.msgpack.decode(raw) for raw in records.table.data.values()] == [
+        [41, 3, 1795132804, -1, 1795132800,
+         {"agent": {"agent-1": "12345678901234567890.123456789012345678", "agent-\u00e9\n": "-1E-12"},
+          "model": {"gpt-4o": "0E-12", "claude": "1E+3", "x": "-7.5"}, "task": {}},
+         b'{"key":"acme"}'],
+        [7, 3, 0, -1, -1, {}, b""],
+        [-1, 0, 0, 1795000000, -1, {}, b"state"],
+    ]  # fmt: skip
+
+
+def test_detector_records_written_before_session_15_still_read_as_they_were_written() -> None:
+    for raw, record in zip(WRITTEN_BEFORE_SESSION_15, detectors().values(), strict=True):
+        assert same_record(DetectorRecord.decode(raw), record)
+        assert same_record(DetectorRecord.decode(record.encode()), record)
 
 
 def orjson_as_before(value: object) -> bytes:
-    """How the records were encoded until session 8, and still must be."""
+    """How the records were encoded until session 8, and still must be (detectors' until session 15)."""
     return orjson.dumps(value, default=str)
 
 
-def test_every_record_encodes_as_orjson_with_decimals_as_strings_did() -> None:
-    for r in detectors().values():
-        header = [r.position, r.partition, r.last_seen, r.episode, r.hour, r.contributors]
-        assert r.encode() == orjson_as_before(header) + b"\n" + r.state
+def test_budget_and_task_records_encode_as_orjson_with_decimals_as_strings_did() -> None:
     for b in budgets().values():
         assert b.encode() == orjson_as_before(
             {
@@ -174,11 +198,13 @@ def test_every_record_encodes_as_orjson_with_decimals_as_strings_did() -> None:
     ["0", "-0", "0E-12", "-0E-12", "1E+3", "1.000E+5", "-1E-12", "NaN", "-Infinity", "0.058724700000",
      "12345678901234567890.123456789012345678", "-99999999999999999999999999.999999999999"],
 )  # fmt: skip
-def test_a_contributor_of_any_decimal_and_any_name_encodes_as_before(cost: str) -> None:
+def test_a_contributor_of_any_decimal_and_any_name_reads_back_as_written_now_and_before(cost: str) -> None:
     name = "".join(map(chr, range(0x80))) + "\u2028\u2029é😀"
     record = DetectorRecord(b"s", 1, 2, 3, 4, 5, {"agent": {name: Decimal(cost)}, "task": {}})
+    before = orjson_as_before([1, 2, 3, 4, 5, record.contributors]) + b"\ns"
 
-    assert record.encode() == orjson_as_before([1, 2, 3, 4, 5, record.contributors]) + b"\ns"
+    assert same_record(DetectorRecord.decode(record.encode()), record)
+    assert same_record(DetectorRecord.decode(before), record)
 
 
 async def test_expiry_forgets_idle_tasks_idle_detectors_and_deleted_budgets_records() -> None:

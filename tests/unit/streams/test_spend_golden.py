@@ -5,7 +5,9 @@ before the spend rules were batched: the same alert ids in the same order,
 the same payloads, the same records written after each batch (bytes and
 source positions), through a replayed batch, a batch that failed once, late
 events, month and day rollovers, price spikes, a runaway hour and token
-drift. Any change to what spend control decides shows up here first.
+drift. Any change to what spend control decides shows up here first. Detector
+records, MessagePack since session 15, are digested as the JSON they were
+recorded as (:func:`as_before`): what they hold must not change either.
 
 Regenerate (only for a deliberate change of behaviour) with
 ``COSTLINE_GOLDEN_WRITE=1 .venv/bin/python -m pytest tests/unit/streams/test_spend_golden.py``.
@@ -24,14 +26,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from schemas.alerts import Alert
+import orjson
+
+from schemas.alerts import Alert, AlertRule
 from schemas.budgets import Budget
 from schemas.events import usage_event_adapter
 from streams.aggregation import Counted
+from streams.anomalies import HourlySpend, RequestCostHistory, TokenDrift
+from streams.anomalies.encoding import dump_state
 from streams.anomaly_rules import AnomalyRules, AnomalySettings
 from streams.pricing import PricedEvent, TokenUsage
 from streams.spend_control import SpendControl, TableSpend
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
+from streams.spend_state import ANOMALY_PREFIX, DetectorRecord, split_key
 
 FIXTURE = Path(__file__).with_name("spend_golden.json")
 START = datetime(2026, 11, 14, 0, tzinfo=UTC)  # two weeks of history, then a month's end
@@ -155,6 +162,26 @@ async def _retry(call: Callable[[], Awaitable[Any]], what: str) -> Any:
     return await call()
 
 
+def as_before(key: bytes, raw: bytes | None) -> bytes | None:
+    """A record's bytes as spend control wrote them when the fixture was recorded: a detector's record
+    (MessagePack since session 15) as its JSON, read back and written as then, byte for byte the same
+    if what it holds is; any other record's bytes as they are."""
+    parts = split_key(key)
+    if raw is None or parts[0] != ANOMALY_PREFIX:
+        return raw
+    r = DetectorRecord.decode(raw)
+    loads: dict[str, Callable[[bytes], Any]] = {
+        AlertRule.HOURLY_SPIKE: HourlySpend.from_bytes,
+        AlertRule.REQUEST_COST_ANOMALY: RequestCostHistory.from_bytes,
+        AlertRule.TOKEN_DRIFT: TokenDrift.from_bytes,
+    }
+    state = dump_state(loads[parts[1]](r.state).to_json()) if r.state else b""
+    header = orjson.dumps(
+        [r.position, r.partition, r.last_seen, r.episode, r.hour, r.contributors], default=str
+    )
+    return header + b"\n" + state
+
+
 def _digest(*parts: bytes) -> str:
     return hashlib.sha256(b"\x00".join(parts)).hexdigest()[:20]
 
@@ -179,7 +206,9 @@ async def run_golden() -> dict[str, Any]:
             batch = events[max(0, start - size // 2) : start + size]
         records.written.clear()
         alerts = await control.apply(batch, _retry)
-        written = b"".join(b"%d\x1f%s\x1e%s\x1d" % (p, k, v or b"-") for p, k, v in records.written)
+        written = b"".join(
+            b"%d\x1f%s\x1e%s\x1d" % (p, k, as_before(k, v) or b"-") for p, k, v in records.written
+        )
         batches.append([
             start, len(batch), _digest(written),
             [[a.alert_id, str(a.rule), str(a.status), _digest(a.payload())] for a in alerts],
@@ -189,7 +218,7 @@ async def run_golden() -> dict[str, Any]:
     return {
         "events": len(events),
         "batches": batches,
-        "table": _digest(*(k + b"=" + v for k, v in table)),
+        "table": _digest(*(k + b"=" + as_before(k, v) for k, v in table)),
         "keys": len(table),
     }
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from operator import attrgetter, ge, itemgetter
 from typing import Protocol, TypeVar, cast
 
@@ -57,7 +57,8 @@ from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
     DetectorRecord,
     add_contributor_columns,
-    anomaly_key,
+    anomaly_keys,
+    anomaly_owners,
     contribute,
     top_contributors,
 )
@@ -140,34 +141,33 @@ class AnomalyRules:
         events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
         agents = _Gathered(events, KeyRuns(by_agent.values()))
+        owners = anomaly_owners(by_agent)  # each agent's part of its detectors' keys
         if s.request_cost is not None:
             self._request_costs(
-                _Fold(fired, 0, records, before, events, emitted_at), by_agent, agents, s.request_cost
+                _Fold(fired, 0, records, before, events, emitted_at), by_agent, owners, agents, s.request_cost
             )
         if s.hourly is not None:
             hourly = s.hourly
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
             customers = _Gathered(events, KeyRuns(by_customer.values()))
-            for (customer, run), at in zip(by_customer.items(), customers.runs.starts, strict=True):
-                fold = _Fold(fired, 1, records, before, events, emitted_at)
-                fold.hourly_spikes(
-                    anomaly_key(AlertRule.HOURLY_SPIKE, customer, ""),
-                    run,
-                    customers,
-                    at,
-                    new,
-                    load,
-                    "",
-                    hourly,
-                )
-            for ((customer, agent), run), at in zip(by_agent.items(), agents.runs.starts, strict=True):
-                fold = _Fold(fired, 2, records, before, events, emitted_at)
-                key = anomaly_key(AlertRule.HOURLY_SPIKE, customer, agent)
-                fold.hourly_spikes(key, run, agents, at, new, load, agent, hourly)
+            # One fold a detector, not one a key: what it holds of the event at hand is set anew
+            # before each read.
+            fold = _Fold(fired, 1, records, before, events, emitted_at)
+            spikes = fold.hourly_spikes
+            keys = anomaly_keys(AlertRule.HOURLY_SPIKE, anomaly_owners(zip(by_customer, repeat(""))))
+            for key, run, at in zip(keys, by_customer.values(), customers.runs.starts, strict=True):
+                spikes(key, run, customers, at, new, load, "", hourly)
+            fold = _Fold(fired, 2, records, before, events, emitted_at)
+            spikes = fold.hourly_spikes
+            keys = anomaly_keys(AlertRule.HOURLY_SPIKE, owners)
+            for key, (_, agent), run, at in zip(
+                keys, by_agent, by_agent.values(), agents.runs.starts, strict=True
+            ):
+                spikes(key, run, agents, at, new, load, agent, hourly)
         if s.token_drift is not None:
             self._token_drifts(
-                _Fold(fired, 3, records, before, events, emitted_at), by_agent, agents, s.token_drift
+                _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
             )
         # The records in the order event by event first changed them: the changelog's order.
         firsts = sorted(events.firsts)
@@ -178,6 +178,7 @@ class AnomalyRules:
     def _request_costs(
         fold: _Fold,
         by_agent: dict[tuple[str, str], list[int]],
+        owners: list[bytes],
         agents: _Gathered,
         request: RequestCostSettings,
     ) -> None:
@@ -185,8 +186,8 @@ class AnomalyRules:
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
         units, epochs = fold.events.units, fold.events.epochs
         gathered_units, gathered_days, gathered_epochs = agents.units, agents.days(), agents.epochs
-        for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
-            key = anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent)
+        keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
+        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
@@ -217,6 +218,7 @@ class AnomalyRules:
     def _token_drifts(
         fold: _Fold,
         by_agent: dict[tuple[str, str], list[int]],
+        owners: list[bytes],
         agents: _Gathered,
         drift: TokenDriftSettings,
     ) -> None:
@@ -224,7 +226,8 @@ class AnomalyRules:
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
         tokens, epochs = fold.events.tokens(), fold.events.epochs
         gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
-        for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
+        keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
+        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
             run_all = gathered_tokens[first : first + len(run)]
             # A tool call has no tokens to drift.
             if min(run_all) > 0:
@@ -240,7 +243,7 @@ class AnomalyRules:
                 counted_days = list(compress(gathered_days[first:end], keep))
                 counted_epochs = list(compress(gathered_epochs[first:end], keep))
                 first = 0
-            opened = fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
+            opened = fold.open(key, counted, new, load)
             if opened is None:
                 continue
             record, detector = opened
@@ -387,9 +390,11 @@ class BatchEvents:
         self.days = (whole // DAY).tolist()
         self.hours = (whole // HOUR).tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        self.units = [
-            to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)
-        ]
+        self.units: list[int] = (
+            [to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)]
+            if None in picos  # some priced in Decimal: a scan in C finds out
+            else list(picos)  # type: ignore[arg-type]  # no None
+        )
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
         self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays)
@@ -505,7 +510,7 @@ class _Fold:
                     break
             else:
                 return None  # counted before this batch was replayed
-        detector = cast(Detector | None, record.detector)
+        detector: Detector | None = record.detector  # type: ignore[assignment]  # a Detector when set
         if detector is None:
             try:
                 detector = load(record.state) if record.state else new(key.decode())
@@ -605,7 +610,8 @@ class _Fold:
                         last_seen = epoch_s
                     self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
             start = end
-        self._contribute(record, pending, runs)
+        # pending: some of rest, in its order; all of it (the usual) a stretch of runs' columns at begin.
+        self._contribute(record, pending, runs, begin if len(pending) == len(rest) else -1)
         self.entered_all(record, rest, last_seen)
 
     def _hourly_one_by_one(
@@ -625,11 +631,11 @@ class _Fold:
                 self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
         self._contribute(record, pending, runs)
 
-    def _contribute(self, record: DetectorRecord, pending: list[int], runs: _Gathered) -> None:
+    def _contribute(self, record: DetectorRecord, pending: list[int], runs: _Gathered, at: int = -1) -> None:
         """:func:`add_contributor_columns` of these events (of one run of ``runs``, in its order): theirs,
-        without their objects."""
+        without their objects. ``at``: where they lie in ``runs``' order if known to be a stretch of it."""
         if len(pending) >= FEW:
-            span = runs.runs.span(pending)
+            span = runs.runs.span(pending) if at < 0 else (at, at + len(pending))
             if span is None:  # some of the run's events left out (late for the hour, folded before)
                 add_contributor_columns(record.contributors, *self.events.contributors(pending))
             else:
@@ -649,7 +655,8 @@ class _Fold:
                 cost = costs[i]
                 contribute(contributors, "agent", agents[i], cost)
                 contribute(contributors, "model", skus[i], cost)
-                contribute(contributors, "task", tasks[i], cost)
+                if tasks[i]:  # most events have none: no call to find it out
+                    contribute(contributors, "task", tasks[i], cost)
         pending.clear()
 
     def _hourly_event(

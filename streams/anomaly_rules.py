@@ -171,7 +171,12 @@ class AnomalyRules:
             )
         # The records in the order event by event first changed them: the changelog's order.
         firsts = sorted(events.firsts)
-        records.update((key, records.pop(key)) for _, _, key in firsts)
+        if len(firsts) == len(records):  # all of them this batch's (the rules' own dict): made anew
+            ordered = {key: records[key] for _, _, key in firsts}
+            records.clear()
+            records.update(ordered)
+        else:
+            records.update((key, records.pop(key)) for _, _, key in firsts)
         return fired
 
     @staticmethod

@@ -140,7 +140,7 @@ class AnomalyRules:
             return fired
         events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
-        agents = _Gathered(events, KeyRuns(by_agent.values()))
+        agents = _Gathered(events, KeyRuns(by_agent.values()), [agent for _, agent in by_agent])
         owners = anomaly_owners(by_agent)  # each agent's part of its detectors' keys
         if s.request_cost is not None:
             self._request_costs(
@@ -360,8 +360,8 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "days", "epochs", "firsts", "hours",
-                 "ordered", "partitions", "positions", "units")  # fmt: skip
+    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts", "ordered",
+                 "partitions", "positions", "seconds", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
@@ -391,9 +391,9 @@ class BatchEvents:
                 list(map(_TOKENS, items)),
             )
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
+        # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
+        self.seconds = whole
         self.epochs = whole.tolist()
-        self.days = (whole // DAY).tolist()
-        self.hours = (whole // HOUR).tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
         self.units: list[int] = (
             [to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)]
@@ -407,6 +407,15 @@ class BatchEvents:
         self._usage = tokens
         self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
+
+    @property
+    def days(self) -> list[int]:
+        """Each event's day (the detectors take theirs from :attr:`seconds`)."""
+        return (self.seconds // DAY).tolist()  # type: ignore[no-any-return]
+
+    @property
+    def hours(self) -> list[int]:
+        return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
@@ -450,22 +459,27 @@ class _Gathered:
     """The columns the detectors read, of a batch's events in the order of ``runs``: a run's
     values are a slice of them (:mod:`streams.key_runs`)."""
 
-    __slots__ = ("_contributors", "_days", "_events", "_tokens", "epochs", "hours", "runs", "units")
+    __slots__ = ("_agents", "_contributors", "_days", "_events", "_seconds", "_tokens", "epochs", "hours",
+                 "runs", "units")  # fmt: skip
 
-    def __init__(self, events: BatchEvents, runs: KeyRuns) -> None:
-        self._events, self.runs = events, runs
+    def __init__(self, events: BatchEvents, runs: KeyRuns, agents: Sequence[str] | None = None) -> None:
+        """``agents``: each run's agent, if the runs are of one agent each."""
+        self._events, self.runs, self._agents = events, runs, agents
+        # From the array: ints made anew in order beat ints read where the batch left them.
+        seconds = runs.take(events.seconds)
         self.epochs, self.hours, self.units = (
-            runs.gather(events.epochs),
-            runs.gather(events.hours),
+            seconds.tolist(),
+            (seconds // HOUR).tolist(),
             runs.gather(events.units),
         )
+        self._seconds = seconds
         self._days: Sequence[int] | None = None
         self._tokens: Sequence[int] | None = None
         self._contributors: _Contributors | None = None
 
     def days(self) -> Sequence[int]:
         if self._days is None:
-            self._days = self.runs.gather(self._events.days)
+            self._days = (self._seconds // DAY).tolist()
         return self._days
 
     def tokens(self) -> Sequence[int]:
@@ -476,9 +490,22 @@ class _Gathered:
     def contributors(self) -> _Contributors:
         """Each event's agent, model, task and cost."""
         if self._contributors is None:
-            gather = self.runs.gather
+            runs = self.runs
+            gather = runs.gather
             agents, skus, tasks, costs = self._events.contributors_all()
-            self._contributors = gather(agents), gather(skus), gather(tasks), gather(costs)
+            # Made, not read where the batch left them, where that is known: each run's agent over
+            # and over, or no task at all (most batches).
+            ours = (
+                None
+                if self._agents is None
+                else list(chain.from_iterable(map(repeat, self._agents, runs.sizes())))
+            )
+            self._contributors = (
+                gather(agents) if ours is None else ours,
+                gather(skus),
+                gather(tasks) if any(tasks) else [None] * len(runs.order),
+                gather(costs),
+            )
         return self._contributors
 
 

@@ -47,7 +47,9 @@ class KeyRuns:
 
     def sizes(self) -> list[int]:
         """Each run's length."""
-        return [b - a for a, b in zip(self.starts, [*self.starts[1:], len(self.order)], strict=True)]
+        ends = self.starts[1:]
+        ends.append(len(self.order))
+        return [end - start for start, end in zip(self.starts, ends, strict=True)] if self.starts else []
 
     def take(self, column: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """:meth:`gather` of a column held as an array, into an array."""

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from operator import attrgetter, ge, itemgetter
 from typing import Protocol, TypeVar, cast
 
@@ -57,7 +57,8 @@ from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
     DetectorRecord,
     add_contributor_columns,
-    anomaly_key,
+    anomaly_keys,
+    anomaly_owners,
     contribute,
     top_contributors,
 )
@@ -139,45 +140,50 @@ class AnomalyRules:
             return fired
         events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
-        agents = _Gathered(events, KeyRuns(by_agent.values()))
+        agents = _Gathered(events, KeyRuns(by_agent.values()), [agent for _, agent in by_agent])
+        owners = anomaly_owners(by_agent)  # each agent's part of its detectors' keys
         if s.request_cost is not None:
             self._request_costs(
-                _Fold(fired, 0, records, before, events, emitted_at), by_agent, agents, s.request_cost
+                _Fold(fired, 0, records, before, events, emitted_at), by_agent, owners, agents, s.request_cost
             )
         if s.hourly is not None:
             hourly = s.hourly
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
             customers = _Gathered(events, KeyRuns(by_customer.values()))
-            for (customer, run), at in zip(by_customer.items(), customers.runs.starts, strict=True):
-                fold = _Fold(fired, 1, records, before, events, emitted_at)
-                fold.hourly_spikes(
-                    anomaly_key(AlertRule.HOURLY_SPIKE, customer, ""),
-                    run,
-                    customers,
-                    at,
-                    new,
-                    load,
-                    "",
-                    hourly,
-                )
-            for ((customer, agent), run), at in zip(by_agent.items(), agents.runs.starts, strict=True):
-                fold = _Fold(fired, 2, records, before, events, emitted_at)
-                key = anomaly_key(AlertRule.HOURLY_SPIKE, customer, agent)
-                fold.hourly_spikes(key, run, agents, at, new, load, agent, hourly)
+            # One fold a detector, not one a key: what it holds of the event at hand is set anew
+            # before each read.
+            fold = _Fold(fired, 1, records, before, events, emitted_at)
+            spikes = fold.hourly_spikes
+            keys = anomaly_keys(AlertRule.HOURLY_SPIKE, anomaly_owners(zip(by_customer, repeat(""))))
+            for key, run, at in zip(keys, by_customer.values(), customers.runs.starts, strict=True):
+                spikes(key, run, customers, at, new, load, "", hourly)
+            fold = _Fold(fired, 2, records, before, events, emitted_at)
+            spikes = fold.hourly_spikes
+            keys = anomaly_keys(AlertRule.HOURLY_SPIKE, owners)
+            for key, (_, agent), run, at in zip(
+                keys, by_agent, by_agent.values(), agents.runs.starts, strict=True
+            ):
+                spikes(key, run, agents, at, new, load, agent, hourly)
         if s.token_drift is not None:
             self._token_drifts(
-                _Fold(fired, 3, records, before, events, emitted_at), by_agent, agents, s.token_drift
+                _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
             )
         # The records in the order event by event first changed them: the changelog's order.
         firsts = sorted(events.firsts)
-        records.update((key, records.pop(key)) for _, _, key in firsts)
+        if len(firsts) == len(records):  # all of them this batch's (the rules' own dict): made anew
+            ordered = {key: records[key] for _, _, key in firsts}
+            records.clear()
+            records.update(ordered)
+        else:
+            records.update((key, records.pop(key)) for _, _, key in firsts)
         return fired
 
     @staticmethod
     def _request_costs(
         fold: _Fold,
         by_agent: dict[tuple[str, str], list[int]],
+        owners: list[bytes],
         agents: _Gathered,
         request: RequestCostSettings,
     ) -> None:
@@ -185,8 +191,8 @@ class AnomalyRules:
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
         units, epochs = fold.events.units, fold.events.epochs
         gathered_units, gathered_days, gathered_epochs = agents.units, agents.days(), agents.epochs
-        for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
-            key = anomaly_key(AlertRule.REQUEST_COST_ANOMALY, customer, agent)
+        keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
+        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
@@ -217,6 +223,7 @@ class AnomalyRules:
     def _token_drifts(
         fold: _Fold,
         by_agent: dict[tuple[str, str], list[int]],
+        owners: list[bytes],
         agents: _Gathered,
         drift: TokenDriftSettings,
     ) -> None:
@@ -224,7 +231,8 @@ class AnomalyRules:
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
         tokens, epochs = fold.events.tokens(), fold.events.epochs
         gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
-        for ((customer, agent), run), first in zip(by_agent.items(), agents.runs.starts, strict=True):
+        keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
+        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
             run_all = gathered_tokens[first : first + len(run)]
             # A tool call has no tokens to drift.
             if min(run_all) > 0:
@@ -240,7 +248,7 @@ class AnomalyRules:
                 counted_days = list(compress(gathered_days[first:end], keep))
                 counted_epochs = list(compress(gathered_epochs[first:end], keep))
                 first = 0
-            opened = fold.open(anomaly_key(AlertRule.TOKEN_DRIFT, customer, agent), counted, new, load)
+            opened = fold.open(key, counted, new, load)
             if opened is None:
                 continue
             record, detector = opened
@@ -352,8 +360,8 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "days", "epochs", "firsts", "hours",
-                 "ordered", "partitions", "positions", "units")  # fmt: skip
+    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts", "ordered",
+                 "partitions", "positions", "seconds", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
@@ -383,13 +391,15 @@ class BatchEvents:
                 list(map(_TOKENS, items)),
             )
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
+        # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
+        self.seconds = whole
         self.epochs = whole.tolist()
-        self.days = (whole // DAY).tolist()
-        self.hours = (whole // HOUR).tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        self.units = [
-            to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)
-        ]
+        self.units: list[int] = (
+            [to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)]
+            if None in picos  # some priced in Decimal: a scan in C finds out
+            else list(picos)  # type: ignore[arg-type]  # no None
+        )
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
         self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays)
@@ -397,6 +407,15 @@ class BatchEvents:
         self._usage = tokens
         self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
+
+    @property
+    def days(self) -> list[int]:
+        """Each event's day (the detectors take theirs from :attr:`seconds`)."""
+        return (self.seconds // DAY).tolist()  # type: ignore[no-any-return]
+
+    @property
+    def hours(self) -> list[int]:
+        return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
@@ -440,22 +459,27 @@ class _Gathered:
     """The columns the detectors read, of a batch's events in the order of ``runs``: a run's
     values are a slice of them (:mod:`streams.key_runs`)."""
 
-    __slots__ = ("_contributors", "_days", "_events", "_tokens", "epochs", "hours", "runs", "units")
+    __slots__ = ("_agents", "_contributors", "_days", "_events", "_seconds", "_tokens", "epochs", "hours",
+                 "runs", "units")  # fmt: skip
 
-    def __init__(self, events: BatchEvents, runs: KeyRuns) -> None:
-        self._events, self.runs = events, runs
+    def __init__(self, events: BatchEvents, runs: KeyRuns, agents: Sequence[str] | None = None) -> None:
+        """``agents``: each run's agent, if the runs are of one agent each."""
+        self._events, self.runs, self._agents = events, runs, agents
+        # From the array: ints made anew in order beat ints read where the batch left them.
+        seconds = runs.take(events.seconds)
         self.epochs, self.hours, self.units = (
-            runs.gather(events.epochs),
-            runs.gather(events.hours),
+            seconds.tolist(),
+            (seconds // HOUR).tolist(),
             runs.gather(events.units),
         )
+        self._seconds = seconds
         self._days: Sequence[int] | None = None
         self._tokens: Sequence[int] | None = None
         self._contributors: _Contributors | None = None
 
     def days(self) -> Sequence[int]:
         if self._days is None:
-            self._days = self.runs.gather(self._events.days)
+            self._days = (self._seconds // DAY).tolist()
         return self._days
 
     def tokens(self) -> Sequence[int]:
@@ -466,9 +490,22 @@ class _Gathered:
     def contributors(self) -> _Contributors:
         """Each event's agent, model, task and cost."""
         if self._contributors is None:
-            gather = self.runs.gather
+            runs = self.runs
+            gather = runs.gather
             agents, skus, tasks, costs = self._events.contributors_all()
-            self._contributors = gather(agents), gather(skus), gather(tasks), gather(costs)
+            # Made, not read where the batch left them, where that is known: each run's agent over
+            # and over, or no task at all (most batches).
+            ours = (
+                None
+                if self._agents is None
+                else list(chain.from_iterable(map(repeat, self._agents, runs.sizes())))
+            )
+            self._contributors = (
+                gather(agents) if ours is None else ours,
+                gather(skus),
+                gather(tasks) if any(tasks) else [None] * len(runs.order),
+                gather(costs),
+            )
         return self._contributors
 
 
@@ -505,7 +542,7 @@ class _Fold:
                     break
             else:
                 return None  # counted before this batch was replayed
-        detector = cast(Detector | None, record.detector)
+        detector: Detector | None = record.detector  # type: ignore[assignment]  # a Detector when set
         if detector is None:
             try:
                 detector = load(record.state) if record.state else new(key.decode())
@@ -605,7 +642,8 @@ class _Fold:
                         last_seen = epoch_s
                     self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
             start = end
-        self._contribute(record, pending, runs)
+        # pending: some of rest, in its order; all of it (the usual) a stretch of runs' columns at begin.
+        self._contribute(record, pending, runs, begin if len(pending) == len(rest) else -1)
         self.entered_all(record, rest, last_seen)
 
     def _hourly_one_by_one(
@@ -625,11 +663,11 @@ class _Fold:
                 self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
         self._contribute(record, pending, runs)
 
-    def _contribute(self, record: DetectorRecord, pending: list[int], runs: _Gathered) -> None:
+    def _contribute(self, record: DetectorRecord, pending: list[int], runs: _Gathered, at: int = -1) -> None:
         """:func:`add_contributor_columns` of these events (of one run of ``runs``, in its order): theirs,
-        without their objects."""
+        without their objects. ``at``: where they lie in ``runs``' order if known to be a stretch of it."""
         if len(pending) >= FEW:
-            span = runs.runs.span(pending)
+            span = runs.runs.span(pending) if at < 0 else (at, at + len(pending))
             if span is None:  # some of the run's events left out (late for the hour, folded before)
                 add_contributor_columns(record.contributors, *self.events.contributors(pending))
             else:
@@ -649,7 +687,8 @@ class _Fold:
                 cost = costs[i]
                 contribute(contributors, "agent", agents[i], cost)
                 contribute(contributors, "model", skus[i], cost)
-                contribute(contributors, "task", tasks[i], cost)
+                if tasks[i]:  # most events have none: no call to find it out
+                    contribute(contributors, "task", tasks[i], cost)
         pending.clear()
 
     def _hourly_event(

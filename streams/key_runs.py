@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 T = TypeVar("T")
 
@@ -22,13 +23,14 @@ class KeyRuns:
     """Runs of event indices (each in source order), laid end to end: run ``n`` is the order's
     ``starts[n]`` to ``starts[n] + len(run)``."""
 
-    __slots__ = ("_getter", "_place", "order", "starts")
+    __slots__ = ("_at", "_getter", "_place", "order", "starts")
 
     def __init__(self, runs: Iterable[Sequence[int]]) -> None:
         runs = list(runs)
         self.order: list[int] = list(chain.from_iterable(runs))
         self.starts: list[int] = list(accumulate(map(len, runs), initial=0))[:-1]
         self._place: list[int] | None = None
+        self._at: npt.NDArray[np.int64] | None = None
         # Made once for every column gathered: making it (a tuple of the batch's indices) costs
         # half of what a gather does.
         self._getter: itemgetter[Any] | None = None
@@ -43,6 +45,22 @@ class KeyRuns:
             getter = self._getter = itemgetter(*order)
         return getter(column)  # type: ignore[no-any-return]
 
+    def sizes(self) -> list[int]:
+        """Each run's length."""
+        ends = self.starts[1:]
+        ends.append(len(self.order))
+        return [end - start for start, end in zip(self.starts, ends, strict=True)] if self.starts else []
+
+    def take(self, column: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """:meth:`gather` of a column held as an array, into an array."""
+        return column[self._positions()]
+
+    def _positions(self) -> npt.NDArray[np.int64]:
+        at = self._at
+        if at is None:
+            at = self._at = np.array(self.order, np.int64)
+        return at
+
     def span(self, indices: Sequence[int]) -> tuple[int, int] | None:
         """Where ``indices`` lie in the order, as ``start, stop``, if they are one stretch of it
         in its order; else None.
@@ -55,7 +73,7 @@ class KeyRuns:
         place = self._place
         if place is None:
             where = np.empty(len(self.order), np.int64)
-            where[np.array(self.order, np.int64)] = np.arange(len(self.order), dtype=np.int64)
+            where[self._positions()] = np.arange(len(self.order), dtype=np.int64)
             place = self._place = where.tolist()
         start, last = place[indices[0]], place[indices[-1]]
         return (start, last + 1) if last - start + 1 == len(indices) else None

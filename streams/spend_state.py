@@ -14,7 +14,7 @@ budget or carry a task id, or that a detector folds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, repeat
@@ -53,6 +53,18 @@ def task_key(customer_id: str, task_id: str) -> bytes:
 def anomaly_key(kind: str, customer_id: str, agent_id: str) -> bytes:
     """One detector's state: ``agent_id`` "" for a detector of the whole customer."""
     return _SEP.join((ANOMALY_PREFIX, kind, customer_id, agent_id)).encode()
+
+
+def anomaly_owners(owners: Iterable[tuple[str, str]]) -> list[bytes]:
+    """Each ``(customer_id, agent_id)``'s part of its :func:`anomaly_key`, for :func:`anomaly_keys`."""
+    return [f"{customer}{_SEP}{agent}".encode() for customer, agent in owners]
+
+
+def anomaly_keys(kind: str, owners: Sequence[bytes]) -> list[bytes]:
+    """:func:`anomaly_key` of each of :func:`anomaly_owners`: a batch's keys of a kind in one pass,
+    each owner's part encoded once for all kinds."""
+    head = _SEP.join((ANOMALY_PREFIX, kind, "")).encode()
+    return [head + owner for owner in owners]
 
 
 def rules_mark_key(partition: int) -> bytes:

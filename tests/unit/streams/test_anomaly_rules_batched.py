@@ -15,10 +15,12 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from schemas.alerts import AlertRule
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpikeSettings, RequestCostSettings, TokenDriftSettings
 from streams.anomaly_rules import AnomalyRules, AnomalySettings, _ordered
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
+from streams.spend_state import anomaly_key, anomaly_keys, anomaly_owners
 from tests.unit.streams.test_spend_rules import NOW, Records, run, spend
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
@@ -90,3 +92,10 @@ def test_ordered_needs_each_customer_on_one_partition_and_positions_increasing_i
         arrays = (np.array(partitions, np.int64), np.array(positions, np.int64))
         assert _ordered(partitions, positions, customers) is expected
         assert _ordered(partitions, positions, customers, arrays) is expected
+
+
+def test_a_batch_s_detector_keys_are_each_one_s_anomaly_key() -> None:
+    """:func:`anomaly_keys` (a batch's keys of a kind, each owner encoded once) as :func:`anomaly_key`."""
+    owners = [("acme", "support-bot"), ("acme", ""), ("ünï", "c\u00f6der"), ("", "x")]
+    for kind in (*AlertRule, "custom"):
+        assert anomaly_keys(kind, anomaly_owners(owners)) == [anomaly_key(kind, c, a) for c, a in owners]

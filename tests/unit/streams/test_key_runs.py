@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from streams.key_runs import KeyRuns
 
 
@@ -29,3 +31,14 @@ def test_events_of_a_run_are_one_stretch_only_when_none_between_them_is_left_out
     assert laid.span([0, 2, 3, 6]) == (4, 8)
     assert laid.span([1, 5, 7]) is None  # 4 left out
     assert laid.span([]) is None
+
+
+def test_an_array_column_is_taken_in_the_runs_order_as_gather_reads_a_list() -> None:
+    runs = [[1, 4, 5], [0], [2, 3]]
+    column = [10, 11, 12, 13, 14, 15]
+    laid = KeyRuns(runs)
+
+    assert laid.take(np.array(column, np.int64)).tolist() == list(laid.gather(column))
+    assert laid.sizes() == [3, 1, 2]
+    assert KeyRuns([]).take(np.array([], np.int64)).tolist() == [] and KeyRuns([]).sizes() == []
+    assert KeyRuns([[0]]).take(np.array([7], np.int64)).tolist() == [7]

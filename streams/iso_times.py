@@ -41,7 +41,9 @@ _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _MONTH_START = np.array(
     [date(y, m, 1).toordinal() - _EPOCH_DAY for y in range(1970, 2100) for m in range(1, 13)], np.int64
 )
-_MONTH_DAYS = np.array([calendar.monthrange(y, m)[1] for y in range(1970, 2100) for m in range(1, 13)], np.int64)
+_MONTH_DAYS = np.array(
+    [calendar.monthrange(y, m)[1] for y in range(1970, 2100) for m in range(1, 13)], np.int64
+)
 
 
 def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
@@ -64,7 +66,7 @@ def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
     ok &= (places[_SEPARATORS] == _SEPARATOR_CODES).all(axis=0)
     ok &= (fraction == 0) | (places[_BASE] == ord("."))
     digits = places[_DIGITS] - np.uint8(ord("0"))  # uint8: a character below '0' wraps past 9
-    digits[-6:] *= _PLACES < fraction - 1  # places past the fraction's digits: 0
+    digits[-6:] *= fraction - 1 > _PLACES  # places past the fraction's digits: 0
     ok &= digits.max(axis=0) < 10
     d = digits.astype(np.int64)
     year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]

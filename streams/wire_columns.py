@@ -139,10 +139,18 @@ _COMMON = [attrgetter(name) for name in ("event_id", "occurred_at", "customer_id
 
 @dataclass(slots=True)
 class KindRows:
-    """The events of one kind: their rows in the batch, and each of the kind's own fields as a list."""
+    """The events of one kind: their rows in the batch, and each of the kind's own fields as a list.
+
+    ``arrays``: the integer fields every one of these events sent, as int64 (read once, by the checks)."""
 
     rows: Ints
     fields: dict[str, list[Any]]
+    arrays: dict[str, Ints] = field(default_factory=dict)
+
+    def ints(self, name: str, default: int) -> Ints:
+        """An integer field as int64, ``default`` where not sent."""
+        found = self.arrays.get(name)
+        return ints(self.fields[name], default) if found is None else found
 
 
 @dataclass(slots=True)
@@ -245,10 +253,11 @@ def _columns(
         chosen = list(map(events.__getitem__, rows.tolist()))
         # Every field read, a kind's rows at a time: cheaper than looking for its key in the batch's text.
         fields = {f: list(map(attrgetter(f), chosen)) for f in _OWN[cls]}
-        kind_ok, kind_strings = _kind_checks(cls, fields)
+        kind_rows = KindRows(rows, fields)
+        kind_ok, kind_strings = _kind_checks(cls, kind_rows)
         ok[rows] &= kind_ok
         strings[rows] += kind_strings + _FIXED_STRINGS[cls]
-        columns.kinds[name] = KindRows(rows, fields)
+        columns.kinds[name] = kind_rows
     # A key sent twice: msgspec kept one, so the message holds more strings than were read.
     sent = np.fromiter(map(_quotes, sent_values), np.int64, len(taken))
     unread = np.flatnonzero(sent != 2 * np.add.reduceat(strings, firsts))
@@ -294,19 +303,33 @@ def _common_optional(events: list[Event], text: bytes, columns: WireColumns, str
     return ok
 
 
-def _kind_checks(cls: type[Any], fields: dict[str, list[Any]]) -> tuple[Mask, Ints]:
-    """Each event's checks of its kind's fields, and the JSON strings its optional fields added."""
-    n = len(next(iter(fields.values())))
+def _kind_checks(cls: type[Any], kind: KindRows) -> tuple[Mask, Ints]:
+    """Each event's checks of its kind's fields, and the JSON strings its optional fields added.
+
+    An integer field every event sent is read into ``kind.arrays`` in one pass: NumPy refuses
+    ``UNSET``, so a column that converts was sent by every event (no count of ``UNSET`` needed)."""
+    fields = kind.fields
+    n = len(kind.rows)
     ok = np.ones(n, np.bool_)
     strings = np.zeros(n, np.int64)
     for name, column in fields.items():
         if name in ("provider", "model", "tool", "sku", "outcome_type"):
             ok &= _ids_ok(column, 128)
-        elif name in ("seconds", "minutes"):
+            continue
+        if name in ("seconds", "minutes"):
             text = np.fromiter((type(v) is str for v in column), np.bool_, n)
             strings += text
             ok &= np.fromiter(map(_plain_amount, column), np.bool_, n)
-        elif name in _OPTIONAL[cls] and column.count(UNSET) != n:  # a key where sent
+            continue
+        if name in _INTEGERS:
+            try:
+                kind.arrays[name] = np.fromiter(column, np.int64, n)
+            except TypeError:  # UNSET: some events left it out
+                pass
+            else:
+                strings += name in _OPTIONAL[cls]  # its key, in every event
+                continue
+        if name in _OPTIONAL[cls] and column.count(UNSET) != n:  # a key where sent
             sent = np.fromiter(map(is_not, column, repeat(UNSET)), np.bool_, n)
             strings += sent
             if name == "currency":
@@ -316,11 +339,28 @@ def _kind_checks(cls: type[Any], fields: dict[str, list[Any]]) -> tuple[Mask, In
                 )
     if cls is Llm:
         cached, write, reasoning = (
-            ints(fields[f], 0) for f in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
+            kind.ints(f, 0) for f in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
         )
-        ok &= cached + write <= np.array(fields["input_tokens"], np.int64)
-        ok &= reasoning <= np.array(fields["output_tokens"], np.int64)
+        ok &= cached + write <= kind.ints("input_tokens", 0)
+        ok &= reasoning <= kind.ints("output_tokens", 0)
     return ok, strings
+
+
+# The fields of type int (msgspec bounds each well inside int64) or bool: read as int64 where all sent.
+_INTEGERS = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "tokens",
+        "calls",
+        "queries",
+        "quantity",
+        "success",
+    }
+)
 
 
 def ints(column: list[Any], default: int) -> Ints:
@@ -427,5 +467,6 @@ def select(columns: WireColumns, keep: Mask) -> WireColumns:
             fields = {
                 f: [v for v, k in zip(values, flags, strict=True) if k] for f, values in rows.fields.items()
             }
-            selected.kinds[name] = KindRows(position[rows.rows[kept]], fields)
+            arrays = {f: values[kept] for f, values in rows.arrays.items()}
+            selected.kinds[name] = KindRows(position[rows.rows[kept]], fields, arrays)
     return selected

@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.wire_columns import _identifier, _unique_ids_ok, decode_batch
+from streams.wire_columns import _identifier, _unique_ids_ok, decode_batch, select
 from tests.factories import usage
 
 
@@ -76,3 +76,37 @@ def test_a_bad_optional_id_declines_its_message_only() -> None:
 def test_event_ids_checked_as_one_text_as_each_alone(ids: list[str]) -> None:
     found = np.ones(len(ids), np.bool_) & _unique_ids_ok(ids)
     assert found.tolist() == [_identifier(v, 256) for v in ids]
+
+
+def test_integer_fields_every_event_sent_are_read_once_and_the_others_default() -> None:
+    every = [usage("a1", "llm", cached_input_tokens=5), usage("a2", "llm", cached_input_tokens=0)]
+    left_out = {k: v for k, v in usage("b2", "tool").items() if k != "calls"}
+    some = [usage("b1", "tool", calls=3), left_out]
+    columns, slow = decode_batch(values(every, some), [b"acme"] * 2, None)
+    assert slow == []
+    llm, tool = columns.kinds["llm"], columns.kinds["tool"]
+    assert llm.arrays["cached_input_tokens"].tolist() == [5, 0]
+    assert "cache_write_tokens" not in llm.arrays  # sent by none
+    assert llm.ints("cache_write_tokens", 0).tolist() == [0, 0]
+    assert "calls" not in tool.arrays  # sent by some
+    assert tool.ints("calls", 1).tolist() == [3, 1]
+    # A key sent twice in a column every event sent: more strings than were read, declined.
+    twice = orjson.dumps(every).replace(
+        b'"cached_input_tokens"', b'"cached_input_tokens":7,"cached_input_tokens"', 1
+    )
+    columns, slow = decode_batch([twice, *values(some)], [b"acme"] * 2, None)
+    assert slow == [0]
+    assert list(columns.kinds) == ["tool"]
+
+
+def test_a_cut_keeps_each_kinds_arrays_row_for_row() -> None:
+    sent = values(
+        [usage("a1", "llm", input_tokens=10, cached_input_tokens=1)],
+        [usage("b1", "llm", input_tokens=20, cached_input_tokens=2)],
+        [usage("c1", "llm", input_tokens=30, cached_input_tokens=3)],
+    )
+    columns, _ = decode_batch(sent, [b"acme"] * 3, None)
+    kept = select(columns, columns.message != 1).kinds["llm"]
+    assert kept.rows.tolist() == [0, 1]
+    assert kept.arrays["input_tokens"].tolist() == kept.fields["input_tokens"] == [10, 30]
+    assert kept.arrays["cached_input_tokens"].tolist() == [1, 3]

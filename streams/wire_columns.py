@@ -295,7 +295,8 @@ def _common_optional(events: list[Event], text: bytes, columns: WireColumns, str
         strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
     if b'"attributes"' in text:
         attributes_of = list(map(attrgetter("attributes"), events))
-        attributes = [{} if a is UNSET else a for a in attributes_of]
+        none: dict[str, str] = {}  # one empty dict for every event that sent none: only read
+        attributes = [none if a is UNSET else a for a in attributes_of]
         given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
         strings += given + 2 * np.fromiter(map(len, attributes), np.int64, n)
         ok &= np.fromiter(map(_attributes_ok, attributes), np.bool_, n)

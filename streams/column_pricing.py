@@ -165,7 +165,16 @@ def _half_even(numerator: Money, denominator: int) -> Money:
     return rounded
 
 
+def _narrow(values: Money) -> Money:
+    """Python ints as int64 where they fit: one group priced past int64 (storage's Decimal, the
+    rounded products of compute and review) then leaves the batch's columns int64 when it can."""
+    if values.dtype == object and len(values) and 0 <= int(values.min()) and int(values.max()) <= _INT64_MAX:
+        return values.astype(np.int64)
+    return values
+
+
 def _put(priced: PricedColumns, rows: Ints, cost: Money, quantity: Money) -> None:
+    cost, quantity = _narrow(cost), _narrow(quantity)
     if cost.dtype == object and priced.cost.dtype != object:
         priced.cost = priced.cost.astype(object)
     if quantity.dtype == object and priced.quantity.dtype != object:

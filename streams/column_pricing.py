@@ -168,7 +168,7 @@ def _half_even(numerator: Money, denominator: int) -> Money:
 def _narrow(values: Money) -> Money:
     """Python ints as int64 where they fit: one group priced past int64 (storage's Decimal, the
     rounded products of compute and review) then leaves the batch's columns int64 when it can."""
-    if values.dtype == object and len(values) and 0 <= int(values.min()) and int(values.max()) <= _INT64_MAX:
+    if values.dtype == object and len(values) and int(values.min()) >= 0 and int(values.max()) <= _INT64_MAX:
         return values.astype(np.int64)
     return values
 

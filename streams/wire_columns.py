@@ -404,7 +404,10 @@ def _identifier(value: str, limit: int) -> bool:
 
 
 def _ids_ok(column: list[str], limit: int, skip_empty: bool = False) -> Mask:
-    """Each value's check, worked out once per distinct value (a batch has few customers and SKUs)."""
+    """Each value's check: the column at once where every character is printable ASCII other than a
+    space (msgspec's ``Id`` and ``Sku`` bounded each length), else once per distinct value."""
+    if _printable_ascii("".join(column)):
+        return np.ones(len(column), np.bool_)
     verdicts = {v: (skip_empty and v == "") or _identifier(v, limit) for v in set(column)}
     if all(verdicts.values()):
         return np.ones(len(column), np.bool_)
@@ -413,14 +416,19 @@ def _ids_ok(column: list[str], limit: int, skip_empty: bool = False) -> Mask:
 
 def _unique_ids_ok(ids: list[str]) -> Mask | bool:
     """Event ids, nearly all distinct: the whole column in one text where it is ASCII and printable."""
-    joined = "".join(ids)
-    # ASCII is a flag of the text (no pass); then every byte from '!' to '~' (NumPy's min and max): each
-    # id printable, no space at all so none at either end (msgspec checked the lengths).
-    if joined.isascii():
-        codes = np.frombuffer(joined.encode("ascii"), np.uint8)
-        if not len(codes) or (int(codes.min()) > ord(" ") and int(codes.max()) < 0x7F):
-            return True
+    if _printable_ascii("".join(ids)):
+        return True
     return np.fromiter((_identifier(v, 256) for v in ids), np.bool_, len(ids))
+
+
+def _printable_ascii(joined: str) -> bool:
+    """Every character of ``joined`` from '!' to '~': the values joined into it are printable, and
+    none starts or ends with whitespace. A pass in C over the text (ASCII is a flag of the text, then
+    NumPy's min and max of its bytes), not a hash a value: the values are new strings, out of cache."""
+    if not joined.isascii():
+        return False
+    codes = np.frombuffer(joined.encode("ascii"), np.uint8)
+    return not len(codes) or (int(codes.min()) > ord(" ") and int(codes.max()) < 0x7F)
 
 
 def _attributes_ok(value: dict[str, str]) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.wire_columns import _identifier, _unique_ids_ok, decode_batch, select
+from streams.wire_columns import _identifier, _ids_ok, _unique_ids_ok, decode_batch, select
 from tests.factories import usage
 
 
@@ -71,11 +71,17 @@ def test_a_bad_optional_id_declines_its_message_only() -> None:
         ["x"],
         ["a", "\u00a0b"],
         ["01a1f640-bc00-7a82-9e9a-87b3d5838d2d", "bench-1-2"],
+        ["!", "~", "gpt-4o"],
+        ["a", "b~\x7f"],
+        ["a", "\x1fb"],
     ],
 )
 def test_event_ids_checked_as_one_text_as_each_alone(ids: list[str]) -> None:
     found = np.ones(len(ids), np.bool_) & _unique_ids_ok(ids)
     assert found.tolist() == [_identifier(v, 256) for v in ids]
+    # Agents, SKUs and the other names: the same verdicts, also with the column's repeats.
+    assert _ids_ok(ids * 3, 256).tolist() == [_identifier(v, 256) for v in ids * 3]
+    assert _ids_ok(["", *ids], 256, skip_empty=True).tolist() == [True, *(_identifier(v, 256) for v in ids)]
 
 
 def test_integer_fields_every_event_sent_are_read_once_and_the_others_default() -> None:

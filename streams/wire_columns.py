@@ -232,13 +232,10 @@ def _columns(
     strings = np.full(n, 10, np.int64)  # 5 keys, 5 text values: ids, time and kind
     ok &= _unique_ids_ok(event_ids)
     ok &= _ids_ok(agents, 256)
-    # The key: every event of a message is its key's customer, compared as numbers of distinct names.
-    numbers: dict[str, int] = {}
-    customer = np.fromiter(map(numbers.setdefault, customers, range(n)), np.int64, n)
+    # The key: every event of a message is its key's customer (its message declined where not).
     message_keys = [(keys[i] or b"").decode(errors="replace") for i in taken.tolist()]
-    key_number = np.array([numbers.get(k, -1) for k in message_keys], np.int64)
-    ok &= customer == np.repeat(key_number, lengths)
-    ok &= _ids_ok(list(numbers), 256).all()  # one customer a key: a bad name fails its messages
+    ok &= np.repeat(_keyed(customers, message_keys, lengths.tolist()), lengths)
+    ok &= _ids_ok(customers, 256).all()  # a bad name fails every message
     if bounds_us is not None:
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
@@ -268,6 +265,19 @@ def _columns(
         ok &= _common_optional(events, text, columns, strings)
     bad_messages = taken[sent != 2 * np.add.reduceat(strings, firsts)]
     return columns, np.union1d(bad_messages, np.unique(message[~ok]))
+
+
+def _keyed(customers: list[str], keys: list[str], lengths: list[int]) -> Mask:
+    """Per message (``lengths`` events each, in order): is every event's customer its key? One text
+    per message compared with its key repeated, separated by NUL: no hash of each new string. A
+    customer holding a NUL could line up with the separators, so any NUL answers no."""
+    same = np.zeros(len(keys), np.bool_)
+    start = 0
+    for i, (key, length) in enumerate(zip(keys, lengths, strict=True)):
+        sent = "\x00".join(customers[start : start + length])
+        same[i] = sent == "\x00".join(repeat(key, length)) and "\x00" not in key
+        start += length
+    return same
 
 
 def _quotes(value: bytes) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.wire_columns import _identifier, _ids_ok, _unique_ids_ok, decode_batch, select
+from streams.wire_columns import _identifier, _ids_ok, _keyed, _unique_ids_ok, decode_batch, select
 from tests.factories import usage
 
 
@@ -116,3 +116,23 @@ def test_a_cut_keeps_each_kinds_arrays_row_for_row() -> None:
     assert kept.rows.tolist() == [0, 1]
     assert kept.arrays["input_tokens"].tolist() == kept.fields["input_tokens"] == [10, 30]
     assert kept.arrays["cached_input_tokens"].tolist() == [1, 3]
+
+
+def test_each_messages_customers_are_its_key() -> None:
+    customers = ["a", "a", "b", "a\x00a", "a", "ab", "a", "", "x\x00", "x\x00"]
+    keys = ["a", "b", "a", "a", "a", "a\x00", "x\x00", "x"]
+    lengths = [2, 1, 1, 1, 2, 1, 1, 1]  # the last message's one event: "x\x00"
+    customers = customers[: sum(lengths)]
+    found = _keyed(customers, keys, lengths)
+    start, expected = 0, []
+    for key, length in zip(keys, lengths, strict=True):
+        expected.append(all(c == key for c in customers[start : start + length]) and "\x00" not in key)
+        start += length
+    assert found.tolist() == expected == [True, True, False, True, False, False, False, False]
+
+
+def test_a_message_whose_events_are_not_all_its_keys_customer_is_declined() -> None:
+    sent = values([usage("a1"), usage("a2")], [usage("b1"), usage("b2", customer="other")], [usage("c1")])
+    columns, slow = decode_batch(sent, [b"acme", b"acme", b"other"], None)
+    assert slow == [1, 2]
+    assert columns.event_ids == ["a1", "a2"]

@@ -1,8 +1,9 @@
-"""A batch's JSON-array messages as columns: one msgspec read of the whole batch, checks a column at a time.
+"""A batch's JSON-array messages as columns: one msgspec read a message, checks a column at a time.
 
 Each event becomes a msgspec Struct (C, no pydantic), read into a list a field
-at a time; every check of the contract then runs over a column, or over its
-distinct values (customers, agents, SKUs). Only what the worker's fast path
+at a time; every check of the contract then runs over a column: names as one
+joined text (NumPy's min and max of its bytes), or over their distinct values
+where that text has anything unusual. Only what the worker's fast path
 admits is admitted here (``streams.event_fast_path``): the common kinds with
 their plain fields, UTC times, plain-digit amounts, no escapes. A message with
 anything else (an odd field, a bad event, a wrong key, a duplicate key) is
@@ -130,7 +131,6 @@ _FIXED_STRINGS: dict[type[Any], int] = {
     Outcome: 2,
 }
 _OPTIONAL_IDS = ("user_id", "task_id", "request_id")
-_BATCH = msgspec.json.Decoder(list[list[Event]])
 _MESSAGE = msgspec.json.Decoder(list[Event])
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -259,10 +259,11 @@ def _columns(
     sent = np.fromiter(map(_quotes, sent_values), np.int64, len(taken))
     unread = np.flatnonzero(sent != 2 * np.add.reduceat(strings, firsts))
     if len(unread):
-        # Strings left over: a field every kind may have (read only where some message names it),
-        # or a key sent twice. Only those messages are looked at.
-        text = b"".join([sent_values[i] for i in unread.tolist()])
-        ok &= _common_optional(events, text, columns, strings)
+        # Strings left over: a field every kind may have, or a key sent twice. Where few messages
+        # have them, only the fields their text names are read; where many, every such field is read
+        # (a pass over the events costs less than looking for a name in most of the batch's text).
+        few = [sent_values[i] for i in unread.tolist()] if len(unread) * 8 < len(taken) else None
+        ok &= _common_optional(events, None if few is None else b"".join(few), columns, strings)
     bad_messages = taken[sent != 2 * np.add.reduceat(strings, firsts)]
     return columns, np.union1d(bad_messages, np.unique(message[~ok]))
 
@@ -288,30 +289,58 @@ def _quotes(value: bytes) -> int:
 _QUOTE = ord('"')
 
 
-def _common_optional(events: list[Event], text: bytes, columns: WireColumns, strings: Ints) -> Mask | bool:
-    """The optional fields of every kind that ``text`` names, read into ``columns``: their checks,
-    and the strings they add to ``strings``. A field no message names is absent from every event."""
+def _common_optional(
+    events: list[Event], text: bytes | None, columns: WireColumns, strings: Ints
+) -> Mask | bool:
+    """The optional fields of every kind that ``text`` names (None: every one), read into ``columns``:
+    their checks, and the strings they add to ``strings``. A field ``text`` does not name is absent
+    from every event of the messages that left strings unread, and read as absent from all."""
     n = len(events)
     ok: Mask | bool = True
     for name in _OPTIONAL_IDS:
-        if f'"{name}"'.encode() not in text:
+        if text is not None and f'"{name}"'.encode() not in text:
             continue
-        columns.optional_ids[name], counted = _optional_ids(list(map(attrgetter(name), events)))
+        ids, counted, checked = _optional_ids(list(map(attrgetter(name), events)))
+        columns.optional_ids[name] = ids
         strings += counted
-        if counted.any():
-            ok &= _ids_ok(columns.optional_ids[name], 256, skip_empty=True)
-    if b'"schema_version"' in text:
+        if not checked:
+            ok &= _ids_ok(ids, 256, skip_empty=True)
+    if text is None or b'"schema_version"' in text:
         versions = list(map(attrgetter("schema_version"), events))
-        strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
-    if b'"attributes"' in text:
+        if versions.count(UNSET) != n:
+            strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
+    if text is None or b'"attributes"' in text:
         attributes_of = list(map(attrgetter("attributes"), events))
-        none: dict[str, str] = {}  # one empty dict for every event that sent none: only read
-        attributes = [none if a is UNSET else a for a in attributes_of]
-        given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
-        strings += given + 2 * np.fromiter(map(len, attributes), np.int64, n)
-        ok &= np.fromiter(map(_attributes_ok, attributes), np.bool_, n)
-        columns.attributes = attributes
+        if text is not None or attributes_of.count(UNSET) != n:
+            given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
+            none: dict[str, str] = {}  # one empty dict for every event that sent none: only read
+            attributes = [none if a is UNSET else a for a in attributes_of]
+            sent = [a for a in attributes_of if a is not UNSET]
+            pairs = np.zeros(n, np.int64)
+            pairs[given] = np.fromiter(map(len, sent), np.int64, len(sent))
+            strings += given + 2 * pairs
+            attributes_ok = np.ones(n, np.bool_)
+            attributes_ok[given] = _attributes_column_ok(sent)
+            ok &= attributes_ok
+            columns.attributes = attributes
     return ok
+
+
+def _attributes_column_ok(sent: list[dict[str, str]]) -> Mask:
+    """``_attributes_ok`` of each dict: at once where every key and value is printable ASCII (spaces
+    too), else a dict at a time."""
+    keys = list(chain.from_iterable(sent))
+    texts = list(chain.from_iterable(map(dict.values, sent)))
+    if not (_ascii_text("".join(keys)) and _ascii_text("".join(texts))):
+        return np.fromiter(map(_attributes_ok, sent), np.bool_, len(sent))
+    sizes = np.fromiter(map(len, sent), np.int64, len(sent))
+    key_chars = np.fromiter(map(len, keys), np.int64, len(keys))
+    text_chars = np.fromiter(map(len, texts), np.int64, len(texts))
+    bad = (key_chars < 1) | (key_chars > MAX_ATTRIBUTE_KEY_CHARS) | (text_chars > MAX_ATTRIBUTE_VALUE_CHARS)
+    bad_before = np.concatenate(([0], np.cumsum(bad)))  # each dict's pairs are a run of keys and texts
+    ends = np.cumsum(sizes)
+    dict_ok: Mask = (sizes <= MAX_ATTRIBUTES) & (bad_before[ends] == bad_before[ends - sizes])
+    return dict_ok
 
 
 def _kind_checks(cls: type[Any], kind: KindRows) -> tuple[Mask, Ints]:
@@ -392,15 +421,22 @@ def _plain_amount(value: str | int) -> bool:
     return type(value) is int or _PLAIN.fullmatch(value) is not None  # type: ignore[arg-type]
 
 
-def _optional_ids(values: list[Any]) -> tuple[list[str], Ints]:
-    """An optional id column with '' for none, and the JSON strings each event sent for it."""
+def _optional_ids(values: list[Any]) -> tuple[list[str], Ints, bool]:
+    """An optional id column with '' for none, the JSON strings each event sent for it, and whether
+    every id is known good already (each event sent one, printable ASCII with no space)."""
     n = len(values)
+    try:
+        joined = "".join(values)  # every event sent an id: the common case where any did
+    except TypeError:  # UNSET or None somewhere
+        pass
+    else:
+        return values, np.full(n, 2, np.int64), _printable_ascii(joined)
     absent = values.count(UNSET)
     if absent == n:
-        return [""] * n, np.zeros(n, np.int64)
+        return [""] * n, np.zeros(n, np.int64), True
     sent = np.fromiter(map(is_not, values, repeat(UNSET)), np.int64, n)
     text = np.fromiter((type(v) is str for v in values), np.int64, n)
-    return [v if type(v) is str else "" for v in values], sent + text
+    return [v if type(v) is str else "" for v in values], sent + text, False
 
 
 def _identifier(value: str, limit: int) -> bool:
@@ -429,6 +465,14 @@ def _unique_ids_ok(ids: list[str]) -> Mask | bool:
     if _printable_ascii("".join(ids)):
         return True
     return np.fromiter((_identifier(v, 256) for v in ids), np.bool_, len(ids))
+
+
+def _ascii_text(joined: str) -> bool:
+    """Every character of ``joined`` printable ASCII, space included: no control character in it."""
+    if not joined.isascii():
+        return False
+    codes = np.frombuffer(joined.encode("ascii"), np.uint8)
+    return not len(codes) or (int(codes.min()) >= ord(" ") and int(codes.max()) < 0x7F)
 
 
 def _printable_ascii(joined: str) -> bool:

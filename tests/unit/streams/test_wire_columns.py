@@ -9,7 +9,17 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.wire_columns import _identifier, _ids_ok, _keyed, _unique_ids_ok, decode_batch, select
+from schemas.events import MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES
+from streams.wire_columns import (
+    _attributes_column_ok,
+    _attributes_ok,
+    _identifier,
+    _ids_ok,
+    _keyed,
+    _unique_ids_ok,
+    decode_batch,
+    select,
+)
 from tests.factories import usage
 
 
@@ -136,3 +146,56 @@ def test_a_message_whose_events_are_not_all_its_keys_customer_is_declined() -> N
     columns, slow = decode_batch(sent, [b"acme", b"acme", b"other"], None)
     assert slow == [1, 2]
     assert columns.event_ids == ["a1", "a2"]
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_optional_fields_read_from_few_messages_or_many_give_the_same_columns(many: bool) -> None:
+    # Few messages with strings left over: their text is searched for names. Many: every field is read.
+    plain = [[usage(f"p{i}")] for i in range(2 if many else 20)]
+    named = [
+        [
+            usage("a1", task_id="t-1", request_id=None),
+            usage("a2", "llm", task_id="t-2", attributes={"k": "v w"}),
+        ],
+        [usage("b1", user_id="u-1", schema_version=1), usage("b2", user_id="u-2", task_id="t-3")],
+    ]
+    twice = orjson.dumps([usage("d1", task_id="t-9")]).replace(b'"task_id"', b'"task_id":"t-0","task_id"', 1)
+    bad = [usage("e1", request_id=" r")]
+    sent = [*values(*plain, *named, bad), twice]
+    columns, slow = decode_batch(sent, [b"acme"] * len(sent), None)
+    first = len(plain)
+    assert slow == [first + 2, first + 3]
+    assert columns.event_ids == [f"p{i}" for i in range(first)] + ["a1", "a2", "b1", "b2"]
+    none = [""] * first
+    assert columns.optional_ids["task_id"] == [*none, "t-1", "t-2", "", "t-3"]
+    assert columns.optional_ids["user_id"] == [*none, "", "", "u-1", "u-2"]
+    assert columns.optional_ids["request_id"] == [*none, "", "", "", ""]
+    assert columns.attributes == [*([{}] * first), {}, {"k": "v w"}, {}, {}]
+
+
+def test_every_event_sending_an_id_is_read_and_checked_at_once() -> None:
+    sent = values(*([usage(f"a{i}", task_id=f"t-{i}")] for i in range(3)), [usage("b", task_id="two words")])
+    columns, slow = decode_batch(sent, [b"acme"] * 4, None)
+    assert slow == []  # a space inside an id is the fast path's: checked a value at a time
+    assert columns.optional_ids["task_id"] == ["t-0", "t-1", "t-2", "two words"]
+    columns, slow = decode_batch([*sent, *values([usage("c", task_id=" lead")])], [b"acme"] * 5, None)
+    assert slow == [4]
+
+
+def test_attributes_checked_at_once_as_a_dict_at_a_time() -> None:
+    longest_key, longest_text = "k" * MAX_ATTRIBUTE_KEY_CHARS, "v" * MAX_ATTRIBUTE_VALUE_CHARS
+    ascii_dicts: list[dict[str, str]] = [
+        {},
+        {"a": ""},
+        {"a b": "c d", "e": "f"},
+        {"": "x"},
+        {longest_key: longest_text},
+        {longest_key + "k": "x"},
+        {"x": longest_text + "v"},
+        {f"k{i}": "v" for i in range(MAX_ATTRIBUTES)},
+        {f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)},
+        {" lead": "trail "},
+    ]
+    others: list[dict[str, str]] = [{"a": "b\x00"}, {"\x7f": "b"}, {"é": "ü"}, {"a": "\x85"}, {"a\tb": "c"}]
+    for dicts in (ascii_dicts, ascii_dicts + others, others):
+        assert _attributes_column_ok(dicts).tolist() == [_attributes_ok(d) for d in dicts]

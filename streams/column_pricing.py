@@ -39,7 +39,7 @@ from schemas.prices import (
 )
 from streams.pico_rates import TextRates, text_rates, token_rate_pico, unit_rate_pico
 from streams.pricing import BYTES_PER_GB, SECONDS_PER_MONTH, PriceCatalog
-from streams.wire_columns import KindRows, WireColumns, ints
+from streams.wire_columns import KindRows, WireColumns
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -165,7 +165,16 @@ def _half_even(numerator: Money, denominator: int) -> Money:
     return rounded
 
 
+def _narrow(values: Money) -> Money:
+    """Python ints as int64 where they fit: one group priced past int64 (storage's Decimal, the
+    rounded products of compute and review) then leaves the batch's columns int64 when it can."""
+    if values.dtype == object and len(values) and int(values.min()) >= 0 and int(values.max()) <= _INT64_MAX:
+        return values.astype(np.int64)
+    return values
+
+
 def _put(priced: PricedColumns, rows: Ints, cost: Money, quantity: Money) -> None:
+    cost, quantity = _narrow(cost), _narrow(quantity)
     if cost.dtype == object and priced.cost.dtype != object:
         priced.cost = priced.cost.astype(object)
     if quantity.dtype == object and priced.quantity.dtype != object:
@@ -178,9 +187,9 @@ def _llm(
     book: RateBook, wire: WireColumns, kind: KindRows, priced: PricedColumns, n: dict[Combo, int]
 ) -> None:
     f = kind.fields
-    total_in, total_out = np.array(f["input_tokens"], np.int64), np.array(f["output_tokens"], np.int64)
-    cached, write = ints(f["cached_input_tokens"], 0), ints(f["cache_write_tokens"], 0)
-    reasoning = ints(f["reasoning_tokens"], 0)
+    total_in, total_out = kind.ints("input_tokens", 0), kind.ints("output_tokens", 0)
+    cached, write = kind.ints("cached_input_tokens", 0), kind.ints("cache_write_tokens", 0)
+    reasoning = kind.ints("reasoning_tokens", 0)
     at = wire.occurred_us[kind.rows]
     pairs: dict[tuple[str, str], int] = {}
     codes = np.fromiter(
@@ -228,7 +237,7 @@ def _per_unit(meter: str, sku_field: str, count_field: str, unit: str, price_typ
     def price(
         book: RateBook, wire: WireColumns, kind: KindRows, priced: PricedColumns, n: dict[Combo, int]
     ) -> None:
-        counts = ints(kind.fields[count_field], 1)
+        counts = kind.ints(count_field, 1)
         at = wire.occurred_us[kind.rows]
         for sku, mine in _by_sku(kind.fields[sku_field]):
             found = _versions(book, meter, sku, at[mine], price_type)
@@ -351,7 +360,7 @@ def _outcome(
     book: RateBook, wire: WireColumns, kind: KindRows, priced: PricedColumns, n: dict[Combo, int]
 ) -> None:
     """Free; counted by quantity, failed where not a success."""
-    quantity = ints(kind.fields["quantity"], 1)
+    quantity = kind.ints("quantity", 1)
     _put(priced, kind.rows, np.zeros(len(kind.rows), np.int64), _times(quantity, PICO))
     success = kind.fields["success"]
     priced.success[kind.rows] = [s is not False for s in success]

@@ -174,7 +174,7 @@ def _facts(wire: WireColumns, priced: PricedColumns, quantity_units: list[int]) 
     ids = wire.optional_ids
     facts = LedgerFacts(
         ids["user_id"], ids["task_id"], ids["request_id"],
-        wire.attributes if wire.attributes is not None else [{} for _ in range(n)],
+        wire.attributes if wire.attributes is not None else [{}] * n,  # one empty dict, only read
         providers, skus, models, units, versions,
         [False] * n, [""] * n, outcome_types, [None] * n, successes, [""] * n, [""] * n,
     )  # fmt: skip

@@ -5,25 +5,45 @@ Only the forms the worker's fast path reads (``streams.event_fast_path._UTC_TIME
 ``+00:00``, years 1970 to 2099. Anything else is marked, never guessed at: its
 message takes the worker's own path, which decides it as the worker does.
 
-The column is joined into one buffer and each field read at its offset from
-every time's start, as bytes: no array of fixed-width text an event.
+The column is joined into one buffer, and each time's first 26 bytes are
+taken at its start in one gather (a window of the buffer a row), then turned
+so each character place is one contiguous array over the column: every
+check and field is a few NumPy operations on those, and days since the epoch
+come from a table of the months of 1970 to 2099.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
 _BASE = 19  # YYYY-MM-DDTHH:MM:SS
-_FIXED = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"}
+_SEPARATORS = np.array([4, 7, 10, 13, 16], np.intp)
+_SEPARATOR_CODES = np.frombuffer(b"--T::", np.uint8)[:, None]
 _OFFSET = b"+00:00"
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
-_ZERO = ord("0")
+# A time's last 8 bytes as one little-endian integer: its last 6 are the offset where it has one.
+_LAST_SIX = np.uint64(0xFFFF_FFFF_FFFF_0000)
+_OFFSET_BITS = np.frombuffer(bytes(2) + _OFFSET, "<u8")[0]
+# Where each digit is: year (4), month, day, hour, minute, second (2 each), then six of the fraction.
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, *range(_BASE + 1, _BASE + 7)], np.intp)
+_PLACES = np.arange(6)[:, None]  # the fraction's places
+_POWERS = 10 ** np.arange(5, -1, -1, dtype=np.int64)[:, None]  # their microseconds
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+# Per month of 1970 to 2099 ((year - 1970) * 12 + month - 1): its first day since the epoch, its days.
+_MONTH_START = np.array(
+    [date(y, m, 1).toordinal() - _EPOCH_DAY for y in range(1970, 2100) for m in range(1, 13)], np.int64
+)
+_MONTH_DAYS = np.array(
+    [calendar.monthrange(y, m)[1] for y in range(1970, 2100) for m in range(1, 13)], np.int64
+)
 
 
 def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
@@ -32,59 +52,28 @@ def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.bool_)
     # One byte a character either way: a character past ASCII becomes '?', which no check passes.
+    # Padded past the end, so every window from a start lands in the buffer.
     data = np.frombuffer("".join(texts).encode("ascii", errors="replace") + bytes(32), np.uint8)
     lengths = np.fromiter(map(len, texts), np.int64, n)
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    ok = lengths >= _BASE + 1
-
-    def at(offset: int | Ints) -> Ints:
-        found: Ints = data[starts + offset].astype(np.int64)
-        return found
-
-    def digits(*offsets: int) -> Ints:
-        value = np.zeros(n, np.int64)
-        nonlocal ok
-        for offset in offsets:
-            d = at(offset) - _ZERO
-            ok &= (d >= 0) & (d <= 9)
-            value = value * 10 + d
-        return value
-
-    year, month, day = digits(0, 1, 2, 3), digits(5, 6), digits(8, 9)
-    hour, minute, second = digits(11, 12), digits(14, 15), digits(17, 18)
-    for place, separator in _FIXED.items():
-        ok &= at(place) == ord(separator)
-    last = data[np.maximum(ends - 1, 0)]
-    zulu = last == ord("Z")
-    utc_offset = np.ones(n, np.bool_)
-    for back, code in enumerate(reversed(_OFFSET), 1):
-        utc_offset &= data[np.maximum(ends - back, 0)] == code
-    fraction = lengths - _BASE - np.where(zulu, 1, 6)  # the point and its digits
-    ok &= (zulu | utc_offset) & ((fraction == 0) | ((fraction >= 2) & (fraction <= 7)))
-    micro = np.zeros(n, np.int64)
-    has_fraction = fraction > 0
-    ok &= ~has_fraction | (at(_BASE) == ord("."))
-    for place in range(6):
-        inside = place < fraction - 1
-        d = np.where(inside, at(np.minimum(_BASE + 1 + place, lengths - 1)) - _ZERO, 0)
-        ok &= ~inside | ((d >= 0) & (d <= 9))
-        micro = micro * 10 + d
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
+    places = sliding_window_view(data, _BASE + 7)[starts].T  # places[i]: every time's character i
+    zulu = data[np.maximum(ends - 1, 0)] == ord("Z")
+    fraction = lengths - _BASE - np.where(zulu, 1, len(_OFFSET))  # the point and its digits
+    ok = (lengths > _BASE) & ((fraction == 0) | ((fraction >= 2) & (fraction <= 7)))
+    last_eight = sliding_window_view(data, 8)[np.maximum(ends - 8, 0)].view("<u8")[:, 0]
+    ok &= zulu | ((last_eight & _LAST_SIX) == _OFFSET_BITS)
+    ok &= (places[_SEPARATORS] == _SEPARATOR_CODES).all(axis=0)
+    ok &= (fraction == 0) | (places[_BASE] == ord("."))
+    digits = places[_DIGITS] - np.uint8(ord("0"))  # uint8: a character below '0' wraps past 9
+    digits[-6:] *= fraction - 1 > _PLACES  # places past the fraction's digits: 0
+    ok &= digits.max(axis=0) < 10
+    d = digits.astype(np.int64)
+    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    month, day, hour, minute, second = (d[i] * 10 + d[i + 1] for i in range(4, 14, 2))
+    micro = (d[-6:] * _POWERS).sum(axis=0)
     ok &= (year >= 1970) & (year <= 2099) & (month >= 1) & (month <= 12) & (day >= 1)
-    ok &= (day <= month_days) & (hour < 24) & (minute < 60) & (second < 60)
-    seconds = _days(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    month_index = np.where(ok, (year - 1970) * 12 + month - 1, 0)
+    ok &= (day <= _MONTH_DAYS[month_index]) & (hour < 24) & (minute < 60) & (second < 60)
+    seconds = (_MONTH_START[month_index] + day - 1) * 86_400 + hour * 3600 + minute * 60 + second
     return np.where(ok, seconds * 1_000_000 + micro, 0), ok
-
-
-def _days(year: Ints, month: Ints, day: Ints) -> Ints:
-    """Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil)."""
-    y = year - (month <= 2)
-    era = y // 400
-    of_era = y - era * 400
-    shifted = (month + 9) % 12
-    of_year = (153 * shifted + 2) // 5 + day - 1
-    of_cycle = of_era * 365 + of_era // 4 - of_era // 100 + of_year
-    days: Ints = era * 146_097 + of_cycle - 719_468
-    return days

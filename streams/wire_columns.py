@@ -1,8 +1,9 @@
-"""A batch's JSON-array messages as columns: one msgspec read of the whole batch, checks a column at a time.
+"""A batch's JSON-array messages as columns: one msgspec read a message, checks a column at a time.
 
 Each event becomes a msgspec Struct (C, no pydantic), read into a list a field
-at a time; every check of the contract then runs over a column, or over its
-distinct values (customers, agents, SKUs). Only what the worker's fast path
+at a time; every check of the contract then runs over a column: names as one
+joined text (NumPy's min and max of its bytes), or over their distinct values
+where that text has anything unusual. Only what the worker's fast path
 admits is admitted here (``streams.event_fast_path``): the common kinds with
 their plain fields, UTC times, plain-digit amounts, no escapes. A message with
 anything else (an odd field, a bad event, a wrong key, a duplicate key) is
@@ -130,7 +131,6 @@ _FIXED_STRINGS: dict[type[Any], int] = {
     Outcome: 2,
 }
 _OPTIONAL_IDS = ("user_id", "task_id", "request_id")
-_BATCH = msgspec.json.Decoder(list[list[Event]])
 _MESSAGE = msgspec.json.Decoder(list[Event])
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -139,10 +139,18 @@ _COMMON = [attrgetter(name) for name in ("event_id", "occurred_at", "customer_id
 
 @dataclass(slots=True)
 class KindRows:
-    """The events of one kind: their rows in the batch, and each of the kind's own fields as a list."""
+    """The events of one kind: their rows in the batch, and each of the kind's own fields as a list.
+
+    ``arrays``: the integer fields every one of these events sent, as int64 (read once, by the checks)."""
 
     rows: Ints
     fields: dict[str, list[Any]]
+    arrays: dict[str, Ints] = field(default_factory=dict)
+
+    def ints(self, name: str, default: int) -> Ints:
+        """An integer field as int64, ``default`` where not sent."""
+        found = self.arrays.get(name)
+        return ints(self.fields[name], default) if found is None else found
 
 
 @dataclass(slots=True)
@@ -191,13 +199,7 @@ def decode_batch(
 
 
 def _read(values: list[bytes]) -> list[list[Event] | None]:
-    """Every message in one read; where that fails, each alone (None: msgspec refuses it)."""
-    if not values:
-        return []
-    try:
-        return list(_BATCH.decode(b"[" + b",".join(values) + b"]"))
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        pass
+    """Each message read alone (None: msgspec refuses it): no copy of the batch joined into one text."""
     read: list[list[Event] | None] = []
     for value in values:
         try:
@@ -230,13 +232,10 @@ def _columns(
     strings = np.full(n, 10, np.int64)  # 5 keys, 5 text values: ids, time and kind
     ok &= _unique_ids_ok(event_ids)
     ok &= _ids_ok(agents, 256)
-    # The key: every event of a message is its key's customer, compared as numbers of distinct names.
-    numbers: dict[str, int] = {}
-    customer = np.fromiter(map(numbers.setdefault, customers, range(n)), np.int64, n)
+    # The key: every event of a message is its key's customer (its message declined where not).
     message_keys = [(keys[i] or b"").decode(errors="replace") for i in taken.tolist()]
-    key_number = np.array([numbers.get(k, -1) for k in message_keys], np.int64)
-    ok &= customer == np.repeat(key_number, lengths)
-    ok &= _ids_ok(list(numbers), 256).all()  # one customer a key: a bad name fails its messages
+    ok &= np.repeat(_keyed(customers, message_keys, lengths.tolist()), lengths)
+    ok &= _ids_ok(customers, 256).all()  # a bad name fails every message
     if bounds_us is not None:
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
@@ -251,60 +250,126 @@ def _columns(
         chosen = list(map(events.__getitem__, rows.tolist()))
         # Every field read, a kind's rows at a time: cheaper than looking for its key in the batch's text.
         fields = {f: list(map(attrgetter(f), chosen)) for f in _OWN[cls]}
-        kind_ok, kind_strings = _kind_checks(cls, fields)
+        kind_rows = KindRows(rows, fields)
+        kind_ok, kind_strings = _kind_checks(cls, kind_rows)
         ok[rows] &= kind_ok
         strings[rows] += kind_strings + _FIXED_STRINGS[cls]
-        columns.kinds[name] = KindRows(rows, fields)
+        columns.kinds[name] = kind_rows
     # A key sent twice: msgspec kept one, so the message holds more strings than were read.
-    sent = np.fromiter(map(bytes.count, sent_values, repeat(b'"')), np.int64, len(taken))
+    sent = np.fromiter(map(_quotes, sent_values), np.int64, len(taken))
     unread = np.flatnonzero(sent != 2 * np.add.reduceat(strings, firsts))
     if len(unread):
-        # Strings left over: a field every kind may have (read only where some message names it),
-        # or a key sent twice. Only those messages are looked at.
-        text = b"".join([sent_values[i] for i in unread.tolist()])
-        ok &= _common_optional(events, text, columns, strings)
+        # Strings left over: a field every kind may have, or a key sent twice. Where few messages
+        # have them, only the fields their text names are read; where many, every such field is read
+        # (a pass over the events costs less than looking for a name in most of the batch's text).
+        few = [sent_values[i] for i in unread.tolist()] if len(unread) * 8 < len(taken) else None
+        ok &= _common_optional(events, None if few is None else b"".join(few), columns, strings)
     bad_messages = taken[sent != 2 * np.add.reduceat(strings, firsts)]
     return columns, np.union1d(bad_messages, np.unique(message[~ok]))
 
 
-def _common_optional(events: list[Event], text: bytes, columns: WireColumns, strings: Ints) -> Mask | bool:
-    """The optional fields of every kind that ``text`` names, read into ``columns``: their checks,
-    and the strings they add to ``strings``. A field no message names is absent from every event."""
+def _keyed(customers: list[str], keys: list[str], lengths: list[int]) -> Mask:
+    """Per message (``lengths`` events each, in order): is every event's customer its key? One text
+    per message compared with its key repeated, separated by NUL: no hash of each new string. A
+    customer holding a NUL could line up with the separators, so any NUL answers no."""
+    same = np.zeros(len(keys), np.bool_)
+    start = 0
+    for i, (key, length) in enumerate(zip(keys, lengths, strict=True)):
+        sent = "\x00".join(customers[start : start + length])
+        same[i] = sent == "\x00".join(repeat(key, length)) and "\x00" not in key
+        start += length
+    return same
+
+
+def _quotes(value: bytes) -> int:
+    """The ``"`` in ``value``: NumPy's compare and count, a few times ``bytes.count``'s speed."""
+    return int(np.count_nonzero(np.frombuffer(value, np.uint8) == _QUOTE))
+
+
+_QUOTE = ord('"')
+
+
+def _common_optional(
+    events: list[Event], text: bytes | None, columns: WireColumns, strings: Ints
+) -> Mask | bool:
+    """The optional fields of every kind that ``text`` names (None: every one), read into ``columns``:
+    their checks, and the strings they add to ``strings``. A field ``text`` does not name is absent
+    from every event of the messages that left strings unread, and read as absent from all."""
     n = len(events)
     ok: Mask | bool = True
     for name in _OPTIONAL_IDS:
-        if f'"{name}"'.encode() not in text:
+        if text is not None and f'"{name}"'.encode() not in text:
             continue
-        columns.optional_ids[name], counted = _optional_ids(list(map(attrgetter(name), events)))
+        ids, counted, checked = _optional_ids(list(map(attrgetter(name), events)))
+        columns.optional_ids[name] = ids
         strings += counted
-        if counted.any():
-            ok &= _ids_ok(columns.optional_ids[name], 256, skip_empty=True)
-    if b'"schema_version"' in text:
+        if not checked:
+            ok &= _ids_ok(ids, 256, skip_empty=True)
+    if text is None or b'"schema_version"' in text:
         versions = list(map(attrgetter("schema_version"), events))
-        strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
-    if b'"attributes"' in text:
+        if versions.count(UNSET) != n:
+            strings += np.fromiter(map(is_not, versions, repeat(UNSET)), np.bool_, n)
+    if text is None or b'"attributes"' in text:
         attributes_of = list(map(attrgetter("attributes"), events))
-        attributes = [{} if a is UNSET else a for a in attributes_of]
-        given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
-        strings += given + 2 * np.fromiter(map(len, attributes), np.int64, n)
-        ok &= np.fromiter(map(_attributes_ok, attributes), np.bool_, n)
-        columns.attributes = attributes
+        if text is not None or attributes_of.count(UNSET) != n:
+            given = np.fromiter(map(is_not, attributes_of, repeat(UNSET)), np.bool_, n)
+            none: dict[str, str] = {}  # one empty dict for every event that sent none: only read
+            attributes = [none if a is UNSET else a for a in attributes_of]
+            sent = [a for a in attributes_of if a is not UNSET]
+            pairs = np.zeros(n, np.int64)
+            pairs[given] = np.fromiter(map(len, sent), np.int64, len(sent))
+            strings += given + 2 * pairs
+            attributes_ok = np.ones(n, np.bool_)
+            attributes_ok[given] = _attributes_column_ok(sent)
+            ok &= attributes_ok
+            columns.attributes = attributes
     return ok
 
 
-def _kind_checks(cls: type[Any], fields: dict[str, list[Any]]) -> tuple[Mask, Ints]:
-    """Each event's checks of its kind's fields, and the JSON strings its optional fields added."""
-    n = len(next(iter(fields.values())))
+def _attributes_column_ok(sent: list[dict[str, str]]) -> Mask:
+    """``_attributes_ok`` of each dict: at once where every key and value is printable ASCII (spaces
+    too), else a dict at a time."""
+    keys = list(chain.from_iterable(sent))
+    texts = list(chain.from_iterable(map(dict.values, sent)))
+    if not (_ascii_text("".join(keys)) and _ascii_text("".join(texts))):
+        return np.fromiter(map(_attributes_ok, sent), np.bool_, len(sent))
+    sizes = np.fromiter(map(len, sent), np.int64, len(sent))
+    key_chars = np.fromiter(map(len, keys), np.int64, len(keys))
+    text_chars = np.fromiter(map(len, texts), np.int64, len(texts))
+    bad = (key_chars < 1) | (key_chars > MAX_ATTRIBUTE_KEY_CHARS) | (text_chars > MAX_ATTRIBUTE_VALUE_CHARS)
+    bad_before = np.concatenate(([0], np.cumsum(bad)))  # each dict's pairs are a run of keys and texts
+    ends = np.cumsum(sizes)
+    dict_ok: Mask = (sizes <= MAX_ATTRIBUTES) & (bad_before[ends] == bad_before[ends - sizes])
+    return dict_ok
+
+
+def _kind_checks(cls: type[Any], kind: KindRows) -> tuple[Mask, Ints]:
+    """Each event's checks of its kind's fields, and the JSON strings its optional fields added.
+
+    An integer field every event sent is read into ``kind.arrays`` in one pass: NumPy refuses
+    ``UNSET``, so a column that converts was sent by every event (no count of ``UNSET`` needed)."""
+    fields = kind.fields
+    n = len(kind.rows)
     ok = np.ones(n, np.bool_)
     strings = np.zeros(n, np.int64)
     for name, column in fields.items():
         if name in ("provider", "model", "tool", "sku", "outcome_type"):
             ok &= _ids_ok(column, 128)
-        elif name in ("seconds", "minutes"):
+            continue
+        if name in ("seconds", "minutes"):
             text = np.fromiter((type(v) is str for v in column), np.bool_, n)
             strings += text
             ok &= np.fromiter(map(_plain_amount, column), np.bool_, n)
-        elif name in _OPTIONAL[cls] and column.count(UNSET) != n:  # a key where sent
+            continue
+        if name in _INTEGERS:
+            try:
+                kind.arrays[name] = np.fromiter(column, np.int64, n)
+            except TypeError:  # UNSET: some events left it out
+                pass
+            else:
+                strings += name in _OPTIONAL[cls]  # its key, in every event
+                continue
+        if name in _OPTIONAL[cls] and column.count(UNSET) != n:  # a key where sent
             sent = np.fromiter(map(is_not, column, repeat(UNSET)), np.bool_, n)
             strings += sent
             if name == "currency":
@@ -314,11 +379,28 @@ def _kind_checks(cls: type[Any], fields: dict[str, list[Any]]) -> tuple[Mask, In
                 )
     if cls is Llm:
         cached, write, reasoning = (
-            ints(fields[f], 0) for f in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
+            kind.ints(f, 0) for f in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
         )
-        ok &= cached + write <= np.array(fields["input_tokens"], np.int64)
-        ok &= reasoning <= np.array(fields["output_tokens"], np.int64)
+        ok &= cached + write <= kind.ints("input_tokens", 0)
+        ok &= reasoning <= kind.ints("output_tokens", 0)
     return ok, strings
+
+
+# The fields of type int (msgspec bounds each well inside int64) or bool: read as int64 where all sent.
+_INTEGERS = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "tokens",
+        "calls",
+        "queries",
+        "quantity",
+        "success",
+    }
+)
 
 
 def ints(column: list[Any], default: int) -> Ints:
@@ -339,15 +421,22 @@ def _plain_amount(value: str | int) -> bool:
     return type(value) is int or _PLAIN.fullmatch(value) is not None  # type: ignore[arg-type]
 
 
-def _optional_ids(values: list[Any]) -> tuple[list[str], Ints]:
-    """An optional id column with '' for none, and the JSON strings each event sent for it."""
+def _optional_ids(values: list[Any]) -> tuple[list[str], Ints, bool]:
+    """An optional id column with '' for none, the JSON strings each event sent for it, and whether
+    every id is known good already (each event sent one, printable ASCII with no space)."""
     n = len(values)
+    try:
+        joined = "".join(values)  # every event sent an id: the common case where any did
+    except TypeError:  # UNSET or None somewhere
+        pass
+    else:
+        return values, np.full(n, 2, np.int64), _printable_ascii(joined)
     absent = values.count(UNSET)
     if absent == n:
-        return [""] * n, np.zeros(n, np.int64)
+        return [""] * n, np.zeros(n, np.int64), True
     sent = np.fromiter(map(is_not, values, repeat(UNSET)), np.int64, n)
     text = np.fromiter((type(v) is str for v in values), np.int64, n)
-    return [v if type(v) is str else "" for v in values], sent + text
+    return [v if type(v) is str else "" for v in values], sent + text, False
 
 
 def _identifier(value: str, limit: int) -> bool:
@@ -361,7 +450,10 @@ def _identifier(value: str, limit: int) -> bool:
 
 
 def _ids_ok(column: list[str], limit: int, skip_empty: bool = False) -> Mask:
-    """Each value's check, worked out once per distinct value (a batch has few customers and SKUs)."""
+    """Each value's check: the column at once where every character is printable ASCII other than a
+    space (msgspec's ``Id`` and ``Sku`` bounded each length), else once per distinct value."""
+    if _printable_ascii("".join(column)):
+        return np.ones(len(column), np.bool_)
     verdicts = {v: (skip_empty and v == "") or _identifier(v, limit) for v in set(column)}
     if all(verdicts.values()):
         return np.ones(len(column), np.bool_)
@@ -370,18 +462,27 @@ def _ids_ok(column: list[str], limit: int, skip_empty: bool = False) -> Mask:
 
 def _unique_ids_ok(ids: list[str]) -> Mask | bool:
     """Event ids, nearly all distinct: the whole column in one text where it is ASCII and printable."""
-    joined = "\x00".join(ids)
-    # ASCII is a flag of the text (no pass); printable ASCII deleted, only the separators may be left.
-    if (
-        joined.isascii()
-        and len(joined.encode("ascii").translate(None, _PRINTABLE_ASCII)) == len(ids) - 1
-        and not (joined.startswith(" ") or joined.endswith(" ") or " \x00" in joined or "\x00 " in joined)
-    ):
+    if _printable_ascii("".join(ids)):
         return True
     return np.fromiter((_identifier(v, 256) for v in ids), np.bool_, len(ids))
 
 
-_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))  # str.isprintable's of ASCII
+def _ascii_text(joined: str) -> bool:
+    """Every character of ``joined`` printable ASCII, space included: no control character in it."""
+    if not joined.isascii():
+        return False
+    codes = np.frombuffer(joined.encode("ascii"), np.uint8)
+    return not len(codes) or (int(codes.min()) >= ord(" ") and int(codes.max()) < 0x7F)
+
+
+def _printable_ascii(joined: str) -> bool:
+    """Every character of ``joined`` from '!' to '~': the values joined into it are printable, and
+    none starts or ends with whitespace. A pass in C over the text (ASCII is a flag of the text, then
+    NumPy's min and max of its bytes), not a hash a value: the values are new strings, out of cache."""
+    if not joined.isascii():
+        return False
+    codes = np.frombuffer(joined.encode("ascii"), np.uint8)
+    return not len(codes) or (int(codes.min()) > ord(" ") and int(codes.max()) < 0x7F)
 
 
 def _attributes_ok(value: dict[str, str]) -> bool:
@@ -429,5 +530,6 @@ def select(columns: WireColumns, keep: Mask) -> WireColumns:
             fields = {
                 f: [v for v, k in zip(values, flags, strict=True) if k] for f, values in rows.fields.items()
             }
-            selected.kinds[name] = KindRows(position[rows.rows[kept]], fields)
+            arrays = {f: values[kept] for f, values in rows.arrays.items()}
+            selected.kinds[name] = KindRows(position[rows.rows[kept]], fields, arrays)
     return selected

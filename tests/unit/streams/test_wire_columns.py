@@ -9,7 +9,17 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.wire_columns import _identifier, _unique_ids_ok, decode_batch
+from schemas.events import MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES
+from streams.wire_columns import (
+    _attributes_column_ok,
+    _attributes_ok,
+    _identifier,
+    _ids_ok,
+    _keyed,
+    _unique_ids_ok,
+    decode_batch,
+    select,
+)
 from tests.factories import usage
 
 
@@ -71,8 +81,121 @@ def test_a_bad_optional_id_declines_its_message_only() -> None:
         ["x"],
         ["a", "\u00a0b"],
         ["01a1f640-bc00-7a82-9e9a-87b3d5838d2d", "bench-1-2"],
+        ["!", "~", "gpt-4o"],
+        ["a", "b~\x7f"],
+        ["a", "\x1fb"],
     ],
 )
 def test_event_ids_checked_as_one_text_as_each_alone(ids: list[str]) -> None:
     found = np.ones(len(ids), np.bool_) & _unique_ids_ok(ids)
     assert found.tolist() == [_identifier(v, 256) for v in ids]
+    # Agents, SKUs and the other names: the same verdicts, also with the column's repeats.
+    assert _ids_ok(ids * 3, 256).tolist() == [_identifier(v, 256) for v in ids * 3]
+    assert _ids_ok(["", *ids], 256, skip_empty=True).tolist() == [True, *(_identifier(v, 256) for v in ids)]
+
+
+def test_integer_fields_every_event_sent_are_read_once_and_the_others_default() -> None:
+    every = [usage("a1", "llm", cached_input_tokens=5), usage("a2", "llm", cached_input_tokens=0)]
+    left_out = {k: v for k, v in usage("b2", "tool").items() if k != "calls"}
+    some = [usage("b1", "tool", calls=3), left_out]
+    columns, slow = decode_batch(values(every, some), [b"acme"] * 2, None)
+    assert slow == []
+    llm, tool = columns.kinds["llm"], columns.kinds["tool"]
+    assert llm.arrays["cached_input_tokens"].tolist() == [5, 0]
+    assert "cache_write_tokens" not in llm.arrays  # sent by none
+    assert llm.ints("cache_write_tokens", 0).tolist() == [0, 0]
+    assert "calls" not in tool.arrays  # sent by some
+    assert tool.ints("calls", 1).tolist() == [3, 1]
+    # A key sent twice in a column every event sent: more strings than were read, declined.
+    twice = orjson.dumps(every).replace(
+        b'"cached_input_tokens"', b'"cached_input_tokens":7,"cached_input_tokens"', 1
+    )
+    columns, slow = decode_batch([twice, *values(some)], [b"acme"] * 2, None)
+    assert slow == [0]
+    assert list(columns.kinds) == ["tool"]
+
+
+def test_a_cut_keeps_each_kinds_arrays_row_for_row() -> None:
+    sent = values(
+        [usage("a1", "llm", input_tokens=10, cached_input_tokens=1)],
+        [usage("b1", "llm", input_tokens=20, cached_input_tokens=2)],
+        [usage("c1", "llm", input_tokens=30, cached_input_tokens=3)],
+    )
+    columns, _ = decode_batch(sent, [b"acme"] * 3, None)
+    kept = select(columns, columns.message != 1).kinds["llm"]
+    assert kept.rows.tolist() == [0, 1]
+    assert kept.arrays["input_tokens"].tolist() == kept.fields["input_tokens"] == [10, 30]
+    assert kept.arrays["cached_input_tokens"].tolist() == [1, 3]
+
+
+def test_each_messages_customers_are_its_key() -> None:
+    customers = ["a", "a", "b", "a\x00a", "a", "ab", "a", "", "x\x00", "x\x00"]
+    keys = ["a", "b", "a", "a", "a", "a\x00", "x\x00", "x"]
+    lengths = [2, 1, 1, 1, 2, 1, 1, 1]  # the last message's one event: "x\x00"
+    customers = customers[: sum(lengths)]
+    found = _keyed(customers, keys, lengths)
+    start, expected = 0, []
+    for key, length in zip(keys, lengths, strict=True):
+        expected.append(all(c == key for c in customers[start : start + length]) and "\x00" not in key)
+        start += length
+    assert found.tolist() == expected == [True, True, False, True, False, False, False, False]
+
+
+def test_a_message_whose_events_are_not_all_its_keys_customer_is_declined() -> None:
+    sent = values([usage("a1"), usage("a2")], [usage("b1"), usage("b2", customer="other")], [usage("c1")])
+    columns, slow = decode_batch(sent, [b"acme", b"acme", b"other"], None)
+    assert slow == [1, 2]
+    assert columns.event_ids == ["a1", "a2"]
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_optional_fields_read_from_few_messages_or_many_give_the_same_columns(many: bool) -> None:
+    # Few messages with strings left over: their text is searched for names. Many: every field is read.
+    plain = [[usage(f"p{i}")] for i in range(2 if many else 20)]
+    named = [
+        [
+            usage("a1", task_id="t-1", request_id=None),
+            usage("a2", "llm", task_id="t-2", attributes={"k": "v w"}),
+        ],
+        [usage("b1", user_id="u-1", schema_version=1), usage("b2", user_id="u-2", task_id="t-3")],
+    ]
+    twice = orjson.dumps([usage("d1", task_id="t-9")]).replace(b'"task_id"', b'"task_id":"t-0","task_id"', 1)
+    bad = [usage("e1", request_id=" r")]
+    sent = [*values(*plain, *named, bad), twice]
+    columns, slow = decode_batch(sent, [b"acme"] * len(sent), None)
+    first = len(plain)
+    assert slow == [first + 2, first + 3]
+    assert columns.event_ids == [f"p{i}" for i in range(first)] + ["a1", "a2", "b1", "b2"]
+    none = [""] * first
+    assert columns.optional_ids["task_id"] == [*none, "t-1", "t-2", "", "t-3"]
+    assert columns.optional_ids["user_id"] == [*none, "", "", "u-1", "u-2"]
+    assert columns.optional_ids["request_id"] == [*none, "", "", "", ""]
+    assert columns.attributes == [*([{}] * first), {}, {"k": "v w"}, {}, {}]
+
+
+def test_every_event_sending_an_id_is_read_and_checked_at_once() -> None:
+    sent = values(*([usage(f"a{i}", task_id=f"t-{i}")] for i in range(3)), [usage("b", task_id="two words")])
+    columns, slow = decode_batch(sent, [b"acme"] * 4, None)
+    assert slow == []  # a space inside an id is the fast path's: checked a value at a time
+    assert columns.optional_ids["task_id"] == ["t-0", "t-1", "t-2", "two words"]
+    columns, slow = decode_batch([*sent, *values([usage("c", task_id=" lead")])], [b"acme"] * 5, None)
+    assert slow == [4]
+
+
+def test_attributes_checked_at_once_as_a_dict_at_a_time() -> None:
+    longest_key, longest_text = "k" * MAX_ATTRIBUTE_KEY_CHARS, "v" * MAX_ATTRIBUTE_VALUE_CHARS
+    ascii_dicts: list[dict[str, str]] = [
+        {},
+        {"a": ""},
+        {"a b": "c d", "e": "f"},
+        {"": "x"},
+        {longest_key: longest_text},
+        {longest_key + "k": "x"},
+        {"x": longest_text + "v"},
+        {f"k{i}": "v" for i in range(MAX_ATTRIBUTES)},
+        {f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)},
+        {" lead": "trail "},
+    ]
+    others: list[dict[str, str]] = [{"a": "b\x00"}, {"\x7f": "b"}, {"é": "ü"}, {"a": "\x85"}, {"a\tb": "c"}]
+    for dicts in (ascii_dicts, ascii_dicts + others, others):
+        assert _attributes_column_ok(dicts).tolist() == [_attributes_ok(d) for d in dicts]

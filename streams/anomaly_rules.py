@@ -62,7 +62,7 @@ from streams.spend_state import (
     contribute,
     top_contributors,
 )
-from streams.window_batch import EventColumns, TokenColumns
+from streams.window_batch import Coded, EventColumns, TokenColumns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -360,11 +360,12 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts", "ordered",
-                 "partitions", "positions", "seconds", "units")  # fmt: skip
+    __slots__ = ("_codes", "_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts",
+                 "ordered", "partitions", "positions", "seconds", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
+        self._codes: tuple[Coded, Coded] | None = None
         if columns is not None and columns.counted is batch and len(columns.ledger.skus) == len(batch):
             # Read from the columns alone: the events' objects may not be made (streams.intake),
             # and making 80k of them costs more than judging them.
@@ -375,6 +376,8 @@ class BatchEvents:
             tokens: Sequence[TokenUsage] = columns.tokens
             tasks: list[str | None] = [task or None for task in columns.ledger.task_ids]  # '' is none
             skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos, columns.decimal_costs)
+            if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
+                self._codes = (columns.customer_codes, columns.agent_codes)
         else:
             items = list(map(_PRICED, batch))
             # A pass a field into lists of existing objects: tuples of each event's fields, a batch
@@ -439,6 +442,8 @@ class BatchEvents:
 
     def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
         """The events' indices per customer's agent and per customer, in source order."""
+        if self._codes is not None:
+            return _groups_of_codes(*self._codes)
         by_agent: dict[tuple[str, str], list[int]] = {}
         for i, key in enumerate(zip(self.customers, self._columns[0], strict=True)):
             run = by_agent.get(key)  # type: ignore[arg-type]  # every event has an agent
@@ -453,6 +458,39 @@ class BatchEvents:
         by_customer = {customer: runs[0] if len(runs) == 1 else sorted(chain.from_iterable(runs))
                        for customer, runs in parts.items()}  # fmt: skip
         return by_agent, by_customer
+
+
+def _groups_of_codes(
+    customers: Coded, agents: Coded
+) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
+    """:meth:`BatchEvents.groups` from the batch's codes: two stable sorts of integers and a slice of
+    one list per key, not a tuple made and hashed per event (a batch has ~100k events, ~16k keys)."""
+    customer, agent = customers.codes, agents.codes
+    if not len(customer):
+        return {}, {}
+    firsts, runs = _runs(customer * (int(agent.max()) + 1) + agent)
+    names, agent_names = customers.values, agents.values
+    pairs = zip(customer[firsts].tolist(), agent[firsts].tolist(), strict=True)
+    by_agent = {(names[c], agent_names[a]): run for (c, a), run in zip(pairs, runs, strict=True)}
+    firsts, runs = _runs(customer)
+    by_customer = {names[c]: run for c, run in zip(customer[firsts].tolist(), runs, strict=True)}
+    return by_agent, by_customer
+
+
+def _runs(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], list[list[int]]]:
+    """Each distinct ``key``'s first event and its events in source order (a stable sort keeps
+    them so), keys in the order of their first events."""
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(order))
+    firsts = order[starts]
+    seen = np.argsort(firsts, kind="stable")
+    events: list[int] = order.tolist()
+    runs = [
+        events[start:stop] for start, stop in zip(starts[seen].tolist(), ends[seen].tolist(), strict=True)
+    ]
+    return firsts[seen], runs
 
 
 class _Gathered:

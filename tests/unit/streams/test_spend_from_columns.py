@@ -14,7 +14,7 @@ from streams.anomaly_rules import BatchEvents
 from streams.intake import decode_and_price
 from streams.live_spend import live_records
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
-from streams.window_batch import CountedBatch, EventColumns
+from streams.window_batch import CountedBatch, EventColumns, plan_windows
 from tests.unit.streams.test_anomaly_rules_batched import watching
 from tests.unit.streams.test_intake_columns import BOUNDS, NOW, catalog, fleet, odd, per_event
 from tests.unit.streams.test_spend_rules import Records
@@ -53,6 +53,35 @@ def test_the_judgement_of_columns_is_that_of_objects_and_makes_only_the_events_i
     ]
     assert by_columns.raw == by_objects.raw and by_columns.marks.keys() == by_objects.marks.keys()
     assert not counted.made
+
+
+def test_the_window_plan_s_codes_group_the_events_as_their_names_do() -> None:
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    by_names = BatchEvents(columns.counted, columns).groups()
+    plan_windows(columns, (60, 3600))  # numbers the batch's customers and agents
+    assert columns.customer_codes is not None
+    by_codes = BatchEvents(columns.counted, columns).groups()
+    for mine, theirs in zip(by_codes, by_names, strict=True):
+        assert list(mine.items()) == list(theirs.items())  # keys in order of first event, too
+    assert len(by_names[0]) > 6 and len(by_names[1]) > 1
+
+
+def test_the_judgement_of_columns_with_the_window_plan_s_codes_is_that_of_objects() -> None:
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    plan_windows(columns, (60, 3600))
+    by_columns, by_objects = Records(), Records()
+    judged = watching().evaluate(columns.counted, by_columns, columns)
+    expected = watching().evaluate(per_event(messages, catalog())[0], by_objects)
+    by_columns.apply(judged)
+    by_objects.apply(expected)
+    assert [(a.alert_id, a.payload()) for a in judged.alerts] == [
+        (a.alert_id, a.payload()) for a in expected.alerts
+    ]
+    assert by_columns.raw == by_objects.raw
 
 
 def test_an_event_read_by_its_index_is_made_alone_and_is_the_object_the_batch_later_holds() -> None:

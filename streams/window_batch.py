@@ -42,7 +42,7 @@ from streams.aggregation import (
     WindowAggregate,
     WindowKey,
 )
-from streams.column_groups import Grouping, combine
+from streams.column_groups import Grouping, Numbering, combine
 from streams.pricing import TokenUsage
 from streams.stored_windows import StoredWindows
 from streams.window_changes import KeyColumns, WindowChanges
@@ -493,18 +493,8 @@ class WindowPlan:
         return self._keys
 
 
-class _Numbering(dict[str, int]):
-    """A number per distinct name, in order of first sight: names to codes in C."""
-
-    __slots__ = ()
-
-    def __missing__(self, key: str) -> int:
-        self[key] = number = len(self)
-        return number
-
-
 def _coded(names: Sequence[str], rows: int) -> tuple[Ints, list[str]]:
-    numbering = _Numbering()
+    numbering = Numbering()
     codes = np.fromiter(map(numbering.__getitem__, names), np.int64, rows)
     return codes, list(numbering)
 

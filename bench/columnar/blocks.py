@@ -22,6 +22,7 @@ import numpy.typing as npt
 from bench.columnar.batch import BatchColumns
 from bench.columnar.fold import Changed, WindowStore
 from schemas.events import MEDIA_TOKENS
+from streams.column_groups import Numbering
 from streams.sinks import native_block
 from streams.sinks.table_columns import LEDGER_TYPES, LOW_CARDINALITY_GROUP, WINDOW_TYPES, ledger_columns
 
@@ -41,7 +42,7 @@ def decimals(values: Money) -> bytes:
 
 def _coded(values: Sequence[str], codes: npt.NDArray[np.int64], rows: int) -> bytes:
     """LowCardinality(String) of a row's code into ``values`` (the combinations' column)."""
-    numbers = native_block.Numbering()
+    numbers = Numbering()
     of_combination = np.fromiter(map(numbers.__getitem__, values), np.int64, len(values))
     positions = native_block._narrowed(of_combination[codes], len(numbers))
     return native_block._low_cardinality(list(numbers), positions, rows)

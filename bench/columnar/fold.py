@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from bench.columnar.batch import BatchColumns
 from streams.aggregation import ALL_AGENTS
-from streams.column_groups import Grouping, combine
+from streams.column_groups import Grouping, Numbering, combine
 
 Ints = npt.NDArray[np.int64]
 Money = npt.NDArray[Any]
@@ -29,14 +29,6 @@ Money = npt.NDArray[Any]
 SUMS = 10
 HOUR = 3600
 DAY = 86_400
-
-
-class _Numbering(dict[Any, int]):
-    __slots__ = ()
-
-    def __missing__(self, key: Any) -> int:
-        self[key] = number = len(self)
-        return number
 
 
 @dataclass(slots=True)
@@ -60,7 +52,7 @@ class Cells:
 def cells_of(batch: BatchColumns, step: int) -> Cells:
     seconds = batch.occurred_us // 1_000_000
     base = seconds - seconds % step
-    customers, agents = _Numbering(), _Numbering()
+    customers, agents = Numbering(), Numbering()
     customer = np.fromiter(map(customers.__getitem__, batch.customers), np.int64, len(batch))
     agent = np.fromiter(map(agents.__getitem__, batch.agents), np.int64, len(batch))
     cells = Grouping.by(combine(customer, agent, batch.category, (base - base.min(initial=0)) // step))
@@ -86,7 +78,7 @@ class WindowStore:
     """Every window's running sums, a slot per window: arrays of Python ints, grown as windows come."""
 
     def __init__(self) -> None:
-        self.slots = _Numbering()
+        self.slots = Numbering()
         self.sums = np.zeros((0, SUMS), dtype=object)
         self.version = np.zeros(0, np.int64)
         self.partition = np.zeros(0, np.int64)

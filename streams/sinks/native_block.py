@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from streams.column_groups import Numbering
+
 Writer = Callable[[Sequence[Any]], bytes]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -232,17 +234,6 @@ def _group(combinations: list[Any], which: np.ndarray[Any, np.dtype[np.int64]], 
         positions = _narrowed(of_combination[which], len(numbers))
         written.append(_low_cardinality(list(numbers), positions, rows))
     return written
-
-
-class Numbering(dict[Any, int]):
-    """Each key numbered from 0 in order of first sight, as it is first looked up: a column's
-    numbers in one pass in C, the dictionary's own code running only for a new key."""
-
-    __slots__ = ()
-
-    def __missing__(self, key: Any) -> int:
-        self[key] = number = len(self)
-        return number
 
 
 def _narrowed(positions: np.ndarray[Any, Any], keys: int) -> bytes:

@@ -31,6 +31,7 @@ from streams.aggregation import (
     WindowKey,
     split_position,
 )
+from streams.column_groups import Numbering
 from streams.pricing import PricedEvent
 from streams.sinks import native_block
 from streams.window_batch import Coded, EventColumns, TokenColumns
@@ -354,7 +355,7 @@ class _RowsByKind:
     """The rows of each kind of event, from one numbering of the rows' kinds in C."""
 
     def __init__(self, kind: Sequence[str]) -> None:
-        self.numbers = native_block.Numbering()
+        self.numbers = Numbering()
         self.codes = np.fromiter(map(self.numbers.__getitem__, kind), np.int64, len(kind))
 
     def __contains__(self, which: str) -> bool:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from streams.column_groups import Grouping, combine
+from streams.column_groups import Grouping, Numbering, combine
 
 
 def test_each_group_has_its_first_and_last_row_and_every_row_its_group() -> None:
@@ -41,3 +41,9 @@ def test_group_sums_past_int64_are_exact() -> None:
     values = np.array([2**62, 2**62, 2**62, -5, 7], np.int64)
     groups = Grouping.by(np.array([1, 1, 1, 0, 0], np.int64))
     assert groups.sum(values).tolist() == [2, 3 * 2**62]
+
+
+def test_keys_are_numbered_in_order_of_first_sight() -> None:
+    numbers = Numbering()
+    assert [numbers[key] for key in ["b", "a", "b", "c", "a"]] == [0, 1, 0, 2, 1]
+    assert list(numbers) == ["b", "a", "c"]

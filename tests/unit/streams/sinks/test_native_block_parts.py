@@ -12,7 +12,6 @@ import pytest
 from streams.sinks.native_block import (
     WRITERS,
     CodedGroup,
-    Numbering,
     column_header,
     leb128,
     low_cardinality_coded,
@@ -46,12 +45,6 @@ def test_a_column_header_is_its_name_and_type_each_after_its_length() -> None:
     long_name = "n" * 130
     assert column_header(long_name, "UInt16") == leb128(130) + long_name.encode() + b"\x06UInt16"
     assert column_header("ü", "String") == b"\x02\xc3\xbc\x06String"
-
-
-def test_keys_are_numbered_in_order_of_first_sight() -> None:
-    numbers = Numbering()
-    assert [numbers[key] for key in ["b", "a", "b", "c", "a"]] == [0, 1, 0, 2, 1]
-    assert list(numbers) == ["b", "a", "c"]
 
 
 @pytest.mark.parametrize("distinct", [1, 3, 255, 256, 70_000])

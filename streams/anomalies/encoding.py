@@ -18,6 +18,7 @@ keeps such integers exact.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -48,6 +49,15 @@ def unpack_state(raw: bytes, decoder: msgspec.msgpack.Decoder[Any]) -> Any:
     if data[0] != PACKED_VERSION:
         raise StateFormatError(f"not detector state of version {PACKED_VERSION}")
     return data
+
+
+def packed(fields: tuple[Any, ...], as_json: Callable[[], dict[str, Any]]) -> bytes:
+    """``[PACKED_VERSION, *fields]`` as MessagePack; where it cannot hold them (:data:`PACK_ERRORS`:
+    an integer past 64 bits, a key with a lone surrogate), ``as_json()`` as :func:`dump_state` writes it."""
+    try:
+        return pack((PACKED_VERSION, *fields))
+    except PACK_ERRORS:
+        return dump_state(as_json())
 
 
 def dump_state(state: dict[str, Any]) -> bytes:

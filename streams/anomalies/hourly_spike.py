@@ -49,15 +49,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from streams.anomalies.encoding import (
-    PACK_ERRORS,
-    PACKED_VERSION,
-    dump_state,
-    is_json,
-    load_state,
-    pack,
-    unpack_state,
-)
+from streams.anomalies.encoding import is_json, load_state, packed, unpack_state
 from streams.anomalies.picodollars import ratio, to_units, to_usd, units_of
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
@@ -348,13 +340,8 @@ class HourlySpend:
         )
 
     def to_bytes(self) -> bytes:
-        try:
-            fired = sorted(self.fired)
-            return pack(
-                (PACKED_VERSION, self.key, self.first_hour, self.clock, self.hours, fired, self.minutes)
-            )
-        except PACK_ERRORS:  # an integer past 64 bits: JSON keeps it
-            return dump_state(self.to_json())
+        fields = (self.key, self.first_hour, self.clock, self.hours, sorted(self.fired), self.minutes)
+        return packed(fields, self.to_json)
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""

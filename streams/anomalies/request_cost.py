@@ -30,15 +30,7 @@ from typing import Any, Literal
 import msgspec
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
-from streams.anomalies.encoding import (
-    PACK_ERRORS,
-    PACKED_VERSION,
-    dump_state,
-    is_json,
-    load_state,
-    pack,
-    unpack_state,
-)
+from streams.anomalies.encoding import is_json, load_state, packed, unpack_state
 from streams.anomalies.picodollars import fraction_of, ratio, to_units, to_usd
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
@@ -170,10 +162,7 @@ class RequestCostHistory:
 
     def to_bytes(self) -> bytes:
         days = self._days
-        try:
-            return pack((PACKED_VERSION, self.key, days.newest_day, days.days))
-        except PACK_ERRORS:  # an integer past 64 bits: JSON keeps it
-            return dump_state(self.to_json())
+        return packed((self.key, days.newest_day, days.days), self.to_json)
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""

@@ -233,9 +233,13 @@ def _columns(
     ok &= _unique_ids_ok(event_ids)
     ok &= _ids_ok(agents, 256)
     # The key: every event of a message is its key's customer (its message declined where not).
-    message_keys = [(keys[i] or b"").decode(errors="replace") for i in taken.tolist()]
-    ok &= np.repeat(_keyed(customers, message_keys, lengths.tolist()), lengths)
+    message_keys = list(map(_key_text, map(keys.__getitem__, taken.tolist())))
+    counts = lengths.tolist()
+    ok &= np.repeat(_keyed(customers, message_keys, counts), lengths)
     ok &= _ids_ok(customers, 256).all()  # a bad name fails every message
+    # Each admitted event's customer is its message's key, equal text: one str a message, shared by
+    # its events, so later stages hash and compare a message's text once, not a new text an event.
+    customers = list(chain.from_iterable(map(repeat, message_keys, counts)))
     if bounds_us is not None:
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
@@ -266,6 +270,15 @@ def _columns(
         ok &= _common_optional(events, None if few is None else b"".join(few), columns, strings)
     bad_messages = taken[sent != 2 * np.add.reduceat(strings, firsts)]
     return columns, np.union1d(bad_messages, np.unique(message[~ok]))
+
+
+def _key_text(key: bytes | None) -> str:
+    """A message's key as text; NUL (which no customer holds, and ``_keyed`` never matches) where it
+    is not UTF-8: the per-event path compares the key's bytes with the customer's encoding."""
+    try:
+        return (key or b"").decode()
+    except UnicodeDecodeError:
+        return "\x00"
 
 
 def _keyed(customers: list[str], keys: list[str], lengths: list[int]) -> Mask:

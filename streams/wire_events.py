@@ -137,10 +137,29 @@ def value_columns(
             kept = (keep_amount(Decimal(value)) for value in sent)
             stored = kind == "storage"
             quantities_of = [from_pico(amounts[row]) for row in where.tolist()] if stored else list(kept)
+            _scatter(quantities, where, quantities_of)
         else:
-            quantities_of = list(map(Decimal, (priced.quantity[where] // _PICO_UNITS).tolist()))
-        _scatter(quantities, where, quantities_of)
+            quantities[where] = whole_decimals(priced.quantity[where] // _PICO_UNITS)
     return costs, units, quantities.tolist()
+
+
+# Decimal(i) for the small counts most events have (calls, queries, an LLM call's tokens): shared,
+# as a Decimal is immutable, and gathered by NumPy instead of a new Decimal an event.
+_SMALL_COUNTS = 1 << 15
+_WHOLE_DECIMALS = np.fromiter(map(Decimal, range(_SMALL_COUNTS)), dtype=object, count=_SMALL_COUNTS)
+
+
+def whole_decimals(counts: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``Decimal(c)`` of each whole count, as an object array: from the table for counts of 0 to
+    2**15 - 1 in an int64 array, each other made."""
+    if counts.dtype != np.int64:  # Python ints past int64
+        return np.fromiter(map(Decimal, counts.tolist()), dtype=object, count=len(counts))
+    small = (counts >= 0) & (counts < _SMALL_COUNTS)
+    found: npt.NDArray[Any] = _WHOLE_DECIMALS[np.where(small, counts, 0)]
+    large = np.flatnonzero(~small)
+    if len(large):
+        found[large] = np.fromiter(map(Decimal, counts[large].tolist()), dtype=object, count=len(large))
+    return found
 
 
 def _scatter(column: npt.NDArray[Any], rows: npt.NDArray[np.int64], values: list[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import orjson
 
 from bench.workload import events, pack
+from schemas.dead_letters import DeadLetterCode
 from schemas.prices import PriceVersion, load_price_dir
 from streams import intake
 from streams.decoding import TimeBounds
@@ -19,6 +21,7 @@ from streams.processor import RawMessage
 from streams.sinks.clickhouse_sink import _written
 from streams.sinks.table_columns import LEDGER_TYPES, ledger_columns
 from streams.window_batch import Coded, CountedBatch, EventColumns, TokenColumns, fold_plan, plan_windows
+from streams.wire_events import whole_decimals
 from tests.factories import DAY, PRICES, usage
 from tests.unit.streams.sinks.test_native_block import decoded as read_back
 
@@ -90,6 +93,48 @@ def test_declined_messages_keep_their_places_and_their_dead_letters() -> None:
         (d.code, d.source_offset, d.source_index, d.reason) for d in expected_dead
     ]
     assert len(dead) == 4
+
+
+def test_a_key_that_is_not_utf8_gives_the_per_event_paths_dead_letter() -> None:
+    at = DAY + timedelta(minutes=5)
+    messages = [
+        message(0, b"acme\xff", [usage("odd", at=at, customer="acme\ufffd")]),
+        *fleet(1)[:3],
+    ]
+    prices = catalog()
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, expected_dead = per_event(messages, prices)
+    assert same_objects(list(counted), expected)
+    assert [(d.code, d.source_offset, d.reason) for d in dead] == [
+        (d.code, d.source_offset, d.reason) for d in expected_dead
+    ]
+    assert [d.code for d in dead] == [DeadLetterCode.WRONG_KEY]
+
+
+def test_whole_counts_become_the_decimals_pricing_makes_from_the_table_and_past_it() -> None:
+    counts = [0, 1, 7, 2**15 - 1, 2**15, 40_000, 10**15, -1]
+    for column in (np.array(counts, np.int64), np.array([2**70, *counts], dtype=object)):
+        found = whole_decimals(column)
+        assert found.dtype == object
+        assert [repr(d) for d in found] == [repr(Decimal(int(c))) for c in column]
+    assert whole_decimals(np.zeros(0, np.int64)).tolist() == []
+
+
+def test_quantities_of_calls_past_the_decimal_table_are_the_per_event_paths() -> None:
+    at = DAY + timedelta(minutes=5)
+    sent = [
+        usage("small", "llm", at=at, input_tokens=100, output_tokens=20),
+        usage("large", "llm", at=at, input_tokens=40_000, output_tokens=2_000),
+        usage("tool", at=at, calls=3),
+    ]
+    messages = [message(0, b"acme", sent)]
+    prices = catalog()
+    counted, _ = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, _ = per_event(messages, prices)
+    assert same_objects(list(counted), expected)
+    columns = EventColumns.of(counted)
+    assert [repr(q) for q in columns.quantities] == [repr(p.quantity) for _, _, p in expected]
+    assert [repr(q) for q in columns.quantities] == ["Decimal('120')", "Decimal('42000')", "Decimal('3')"]
 
 
 def test_the_columns_and_the_ledger_rows_are_those_read_from_the_objects() -> None:

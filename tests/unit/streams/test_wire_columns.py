@@ -15,6 +15,7 @@ from streams.wire_columns import (
     _attributes_ok,
     _identifier,
     _ids_ok,
+    _key_text,
     _keyed,
     _unique_ids_ok,
     decode_batch,
@@ -146,6 +147,27 @@ def test_a_message_whose_events_are_not_all_its_keys_customer_is_declined() -> N
     columns, slow = decode_batch(sent, [b"acme", b"acme", b"other"], None)
     assert slow == [1, 2]
     assert columns.event_ids == ["a1", "a2"]
+
+
+def test_the_customer_column_is_each_messages_key_one_text_a_message() -> None:
+    sent = values([usage("a1"), usage("a2", "llm")], [usage("b1", customer="globex")], [usage("c1")])
+    columns, slow = decode_batch(sent, [b"acme", b"globex", b"acme"], None)
+    assert slow == []
+    assert columns.customers == ["acme", "acme", "globex", "acme"]
+    assert columns.customers == [event.customer_id for event in columns.structs]
+    first, second, _, third = columns.customers
+    assert first is second and first is not third  # shared within a message, not across
+    kept = select(columns, columns.message != 1)
+    assert kept.customers == ["acme", "acme", "acme"] and kept.customers[0] is kept.customers[1]
+
+
+def test_a_key_that_is_not_utf8_declines_its_message() -> None:
+    # The per-event path compares the key's bytes with the customer's encoding: never equal here.
+    sent = values([usage("a1", customer="acme\ufffd")], [usage("b1")])
+    assert _key_text(b"acme\xff") == "\x00" and _key_text(None) == "" and _key_text(b"acme") == "acme"
+    columns, slow = decode_batch(sent, [b"acme\xff", b"acme"], None)
+    assert slow == [0]
+    assert columns.event_ids == ["b1"]
 
 
 @pytest.mark.parametrize("many", [False, True])

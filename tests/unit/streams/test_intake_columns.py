@@ -137,6 +137,48 @@ def test_quantities_of_calls_past_the_decimal_table_are_the_per_event_paths() ->
     assert [repr(q) for q in columns.quantities] == ["Decimal('120')", "Decimal('42000')", "Decimal('3')"]
 
 
+def test_storage_priced_once_a_distinct_size_and_period_is_priced_as_each_alone() -> None:
+    at = DAY + timedelta(minutes=5)
+    sizes_and_seconds = [
+        (11 * 10**9, "3600"), (7, "1"), (11 * 10**9, "3600"), (10**16, "9000000"), (7, "1"),
+        (123_456_789, "0.000000000001"), (11 * 10**9, "3599.5"), (0, "60"), (123_456_789, 86_400),
+        (11 * 10**9, 3600),
+    ]  # fmt: skip
+    sent = [
+        usage(f"s{i}", "storage", at=at, sku="s3-standard", bytes=size, seconds=seconds)
+        for i, (size, seconds) in enumerate(sizes_and_seconds)
+    ]
+    messages = [message(0, b"acme", sent[:6]), message(1, b"acme", sent[6:])]
+    prices = catalog()
+    found = intake._columnar(messages, prices, BOUNDS)
+    assert found is not None and found[2] == []  # priced as columns
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, _ = per_event(messages, prices)
+    assert same_objects(list(counted), expected) and dead == []
+    columns = EventColumns.of(counted)
+    assert [repr(c) for c in columns.decimal_costs] == [repr(p.cost) for _, _, p in expected]
+    assert [repr(q) for q in columns.quantities] == [repr(p.quantity) for _, _, p in expected]
+
+
+def test_amounts_past_int64s_units_take_the_per_event_path_priced_as_it_prices_them() -> None:
+    # 10,000,000 s is 1e19 units of 1e-12: past int64, within the contract's 366 days.
+    at = DAY + timedelta(minutes=5)
+    messages = [
+        message(0, b"acme", [usage("c1", "compute", at=at, sku="fargate-1vcpu-2gb", seconds="10000000")]),
+        message(
+            1, b"acme", [usage("s1", "storage", at=at, sku="s3-standard", bytes=10**16, seconds=31_622_400)]
+        ),
+        message(2, b"acme", [usage("c2", "compute", at=at, sku="fargate-1vcpu-2gb", seconds="9000000")]),
+    ]
+    prices = catalog()
+    found = intake._columnar(messages, prices, BOUNDS)
+    assert found is not None and found[2] == [0, 1]  # left to the per-event path, not an error
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, expected_dead = per_event(messages, prices)
+    assert same_objects(list(counted), expected) and dead == expected_dead == []
+    assert [p.event.event_id for _, _, p in counted] == ["c1", "s1", "c2"]
+
+
 def test_the_columns_and_the_ledger_rows_are_those_read_from_the_objects() -> None:
     messages = fleet(0)[:8] + odd(8)
     counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)

@@ -123,7 +123,6 @@ def value_columns(
     (pricing's Decimal form). Tokens are pricing's own array (:class:`TokenColumns`)."""
     n = len(wire)
     units: list[int] = priced.cost.tolist()
-    amounts: list[int] = priced.quantity.tolist()
     costs: list[int | None] = list(units)  # None where pricing computes in Decimal: set below
     # Each kind's values scattered to its rows in C (an object array), not a row at a time.
     quantities = np.full(n, ZERO, dtype=object)
@@ -136,7 +135,7 @@ def value_columns(
             sent = rows.fields[_AMOUNTS[kind][0]]
             kept = (keep_amount(Decimal(value)) for value in sent)
             stored = kind == "storage"
-            quantities_of = [from_pico(amounts[row]) for row in where.tolist()] if stored else list(kept)
+            quantities_of = list(map(from_pico, priced.quantity[where].tolist())) if stored else list(kept)
             _scatter(quantities, where, quantities_of)
         else:
             quantities[where] = whole_decimals(priced.quantity[where] // _PICO_UNITS)
@@ -172,15 +171,14 @@ def _scatter(column: npt.NDArray[Any], rows: npt.NDArray[np.int64], values: list
 def decimal_costs_of(wire: WireColumns, priced: PricedColumns) -> list[Decimal | None]:
     """Each event's cost as :func:`priced_events` makes it where pricing computes it in Decimal
     (compute, review, storage, outcome), else None (an integer cost: ``value_columns``' costs)."""
-    found: list[Decimal | None] = [None] * len(wire)
-    units: list[int] | None = None
+    found = np.full(len(wire), None, dtype=object)
     for kind, rows in wire.kinds.items():
-        if kind in _PICO_KINDS:
-            continue
-        units = priced.cost.tolist() if units is None else units
-        for row in rows.rows.tolist():
-            found[row] = ZERO if kind == "outcome" else from_pico(units[row])
-    return found
+        if kind == "outcome":  # free: pricing's ZERO, the same object in every row
+            found[rows.rows] = ZERO
+        elif kind not in _PICO_KINDS:
+            _scatter(found, rows.rows, list(map(from_pico, priced.cost[rows.rows].tolist())))
+    costs: list[Decimal | None] = found.tolist()
+    return costs
 
 
 _PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers

@@ -50,6 +50,7 @@ _INT64_MAX = 2**63 - 1
 _WIDE = Context(prec=50)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_SECONDS_UNITS = int(MAX_SECONDS) * PICO
+_MAX_AMOUNT_UNITS = min(_MAX_SECONDS_UNITS, _INT64_MAX)  # an amount's units as int64, within the contract
 # The ledger's price columns, a combination a row: what LOW_CARDINALITY_GROUP writes.
 Combo = tuple[str, str, str, str, str, str]  # kind, provider, sku, model_sent, unit, price_version
 
@@ -271,7 +272,10 @@ def _unit_rate(price: Price) -> int | None:
 
 
 def amount_units(values: Sequence[str | int]) -> tuple[Money, Mask]:
-    """Seconds or minutes as units of 1e-12 (``_keep_amount`` of plain digits), and which are exact here."""
+    """Seconds or minutes as units of 1e-12 (``_keep_amount`` of plain digits), and which are exact here.
+
+    An amount past int64's units (over ~106 days of seconds; the contract allows 366) is left to the
+    worker's path, as one past the contract's bound: 0 here, not exact."""
     units: list[int] = []
     ok: list[bool] = []
     for value in values:
@@ -285,8 +289,9 @@ def amount_units(values: Sequence[str | int]) -> tuple[Money, Mask]:
             ok.append(False)
             continue
         amount = whole * PICO + (int(fraction.ljust(12, "0")) if fraction else 0)
-        units.append(amount)
-        ok.append(0 <= amount <= _MAX_SECONDS_UNITS)
+        fits = 0 <= amount <= _MAX_AMOUNT_UNITS
+        units.append(amount if fits else 0)
+        ok.append(fits)
     return np.array(units, dtype=np.int64), np.array(ok, np.bool_)
 
 
@@ -328,7 +333,7 @@ def _storage(
     units, exact = amount_units(kind.fields["seconds"])
     priced.declined[kind.rows[~exact]] = True
     at = wire.occurred_us[kind.rows]
-    sizes = kind.fields["bytes"]
+    sizes = kind.ints("bytes", 0)  # msgspec bounded each to MAX_BYTES: int64
     for sku, mine in _by_sku(kind.fields["sku"]):
         found = _versions(book, "storage", sku, at[mine], StoragePrice)
         if found is None:
@@ -337,17 +342,27 @@ def _storage(
         for version, price, where in found:
             chosen = mine[where]
             per_gb_month = price.per_gb_month  # type: ignore[union-attr]
+            # Each distinct (size, seconds) priced once: a fleet repeats a few sizes and periods.
+            pairs, each = np.unique(
+                np.stack((sizes[chosen], units[chosen]), axis=1), axis=0, return_inverse=True
+            )
             costs, months = [], []
-            for i in chosen.tolist():
-                seconds = Decimal(int(units[i])).scaleb(-12)
+            for size, amount in pairs.tolist():
+                seconds = Decimal(amount).scaleb(-12)
                 gb_months = _WIDE.divide(
-                    _WIDE.multiply(_WIDE.divide(Decimal(sizes[i]), BYTES_PER_GB), seconds), SECONDS_PER_MONTH
+                    _WIDE.multiply(_WIDE.divide(Decimal(size), BYTES_PER_GB), seconds), SECONDS_PER_MONTH
                 )
                 costs.append(_units(_WIDE.multiply(gb_months, per_gb_month)))
                 months.append(_units(gb_months))
             rows = kind.rows[chosen]
-            _put(priced, rows, np.array(costs, dtype=object), np.array(months, dtype=object))
+            picks = each.reshape(-1)
+            _put(priced, rows, _objects(costs)[picks], _objects(months)[picks])
             priced.combo[rows] = _combo(n, ("storage", "", sku, "", "gb_months", version))
+
+
+def _objects(values: list[int]) -> Money:
+    """Python ints as an object array, each kept as it is (a cost may pass int64)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _units(amount: Decimal) -> int:

@@ -165,12 +165,9 @@ def _facts(wire: WireColumns, priced: PricedColumns, quantity_units: list[int]) 
         Coded(priced.combo, values) for values in zip(*priced.combos, strict=True)
     )
     outcome_types: Sequence[str] = [""] * n
-    successes = [True] * n
+    successes: list[bool] = priced.success.tolist()  # True but where an outcome failed
     if "outcome" in wire.kinds:
-        rows = wire.kinds["outcome"].rows
-        outcome_types = _outcome_types(priced, rows, n)
-        for row in rows.tolist():
-            successes[row] = bool(priced.success[row])
+        outcome_types = _outcome_types(priced, wire.kinds["outcome"].rows, n)
     ids = wire.optional_ids
     facts = LedgerFacts(
         ids["user_id"], ids["task_id"], ids["request_id"],

@@ -5,7 +5,7 @@ Only the forms the worker's fast path reads (``streams.event_fast_path._UTC_TIME
 ``+00:00``, years 1970 to 2099. Anything else is marked, never guessed at: its
 message takes the worker's own path, which decides it as the worker does.
 
-The column is joined into one buffer, and each time's first 26 bytes are
+The column is joined into one buffer (NUL between texts), and each time's first 26 bytes are
 taken at its start in one gather (a window of the buffer a row), then turned
 so each character place is one contiguous array over the column: every
 check and field is a few NumPy operations on those, and days since the epoch
@@ -52,11 +52,18 @@ def parse_utc(texts: Sequence[str]) -> tuple[Ints, Mask]:
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.bool_)
     # One byte a character either way: a character past ASCII becomes '?', which no check passes.
+    # NUL between the texts: where none holds one, the separators are the ends, found in the
+    # buffer (asking each text its length reads every text object again, out of cache by now).
     # Padded past the end, so every window from a start lands in the buffer.
-    data = np.frombuffer("".join(texts).encode("ascii", errors="replace") + bytes(32), np.uint8)
-    lengths = np.fromiter(map(len, texts), np.int64, n)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
+    joined = "\x00".join(texts)
+    data = np.frombuffer(joined.encode("ascii", errors="replace") + bytes(32), np.uint8)
+    ends = np.flatnonzero(data[: len(joined)] == 0)
+    if len(ends) == n - 1:
+        ends = np.append(ends, len(joined))
+    else:  # a NUL in a text (no form read here holds one): each text's own length
+        ends = np.cumsum(np.fromiter(map(len, texts), np.int64, n) + 1) - 1
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts
     places = sliding_window_view(data, _BASE + 7)[starts].T  # places[i]: every time's character i
     zulu = data[np.maximum(ends - 1, 0)] == ord("Z")
     fraction = lengths - _BASE - np.where(zulu, 1, len(_OFFSET))  # the point and its digits

@@ -15,7 +15,7 @@ never rejects an event; it only declines.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter, is_not
@@ -135,6 +135,7 @@ _MESSAGE = msgspec.json.Decoder(list[Event])
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _COMMON = [attrgetter(name) for name in ("event_id", "occurred_at", "customer_id", "agent_id")]
+_OWN_GETTERS = {cls: [attrgetter(name) for name in names] for cls, names in _OWN.items()}
 
 
 @dataclass(slots=True)
@@ -227,15 +228,19 @@ def _columns(
     index = np.arange(n, dtype=np.int64) - np.repeat(firsts, lengths)
     sent_values = [values[i] for i in taken.tolist()]
     kind = np.fromiter(map(_KIND_NUMBER.__getitem__, map(type, events)), np.int64, n)
-    event_ids, times, customers, agents = (list(map(getter, events)) for getter in _COMMON)
+    event_ids, times, customers, agents = _gathered(events, _COMMON)
     occurred_us, ok = parse_utc(times)
     strings = np.full(n, 10, np.int64)  # 5 keys, 5 text values: ids, time and kind
     ok &= _unique_ids_ok(event_ids)
     ok &= _ids_ok(agents, 256)
     # The key: every event of a message is its key's customer (its message declined where not).
-    message_keys = [(keys[i] or b"").decode(errors="replace") for i in taken.tolist()]
-    ok &= np.repeat(_keyed(customers, message_keys, lengths.tolist()), lengths)
+    message_keys = list(map(_key_text, map(keys.__getitem__, taken.tolist())))
+    counts = lengths.tolist()
+    ok &= np.repeat(_keyed(customers, message_keys, counts), lengths)
     ok &= _ids_ok(customers, 256).all()  # a bad name fails every message
+    # Each admitted event's customer is its message's key, equal text: one str a message, shared by
+    # its events, so later stages hash and compare a message's text once, not a new text an event.
+    customers = list(chain.from_iterable(map(repeat, message_keys, counts)))
     if bounds_us is not None:
         low, high = bounds_us
         ok &= (occurred_us >= low[message]) & (occurred_us <= high[message])
@@ -249,7 +254,7 @@ def _columns(
             continue
         chosen = list(map(events.__getitem__, rows.tolist()))
         # Every field read, a kind's rows at a time: cheaper than looking for its key in the batch's text.
-        fields = {f: list(map(attrgetter(f), chosen)) for f in _OWN[cls]}
+        fields = dict(zip(_OWN[cls], _gathered(chosen, _OWN_GETTERS[cls]), strict=True))
         kind_rows = KindRows(rows, fields)
         kind_ok, kind_strings = _kind_checks(cls, kind_rows)
         ok[rows] &= kind_ok
@@ -266,6 +271,31 @@ def _columns(
         ok &= _common_optional(events, None if few is None else b"".join(few), columns, strings)
     bad_messages = taken[sent != 2 * np.add.reduceat(strings, firsts)]
     return columns, np.union1d(bad_messages, np.unique(message[~ok]))
+
+
+def _key_text(key: bytes | None) -> str:
+    """A message's key as text; NUL (which no customer holds, and ``_keyed`` never matches) where it
+    is not UTF-8: the per-event path compares the key's bytes with the customer's encoding."""
+    try:
+        return (key or b"").decode()
+    except UnicodeDecodeError:
+        return "\x00"
+
+
+def _gathered(objects: list[Any], getters: Sequence[Callable[[Any], Any]]) -> list[list[Any]]:
+    """Each getter's value of every object, a list a getter. Every getter's pass runs over a chunk
+    of objects before the next chunk: the chunk's Structs are still in cache for the later passes."""
+    if len(objects) <= _CHUNK:
+        return [list(map(getter, objects)) for getter in getters]
+    columns: list[list[Any]] = [[] for _ in getters]
+    for start in range(0, len(objects), _CHUNK):
+        part = objects[start : start + _CHUNK]
+        for column, getter in zip(columns, getters, strict=True):
+            column += map(getter, part)
+    return columns
+
+
+_CHUNK = 2048  # events of a chunk in _gathered: a few hundred kB of Structs
 
 
 def _keyed(customers: list[str], keys: list[str], lengths: list[int]) -> Mask:

@@ -123,7 +123,6 @@ def value_columns(
     (pricing's Decimal form). Tokens are pricing's own array (:class:`TokenColumns`)."""
     n = len(wire)
     units: list[int] = priced.cost.tolist()
-    amounts: list[int] = priced.quantity.tolist()
     costs: list[int | None] = list(units)  # None where pricing computes in Decimal: set below
     # Each kind's values scattered to its rows in C (an object array), not a row at a time.
     quantities = np.full(n, ZERO, dtype=object)
@@ -136,11 +135,30 @@ def value_columns(
             sent = rows.fields[_AMOUNTS[kind][0]]
             kept = (keep_amount(Decimal(value)) for value in sent)
             stored = kind == "storage"
-            quantities_of = [from_pico(amounts[row]) for row in where.tolist()] if stored else list(kept)
+            quantities_of = list(map(from_pico, priced.quantity[where].tolist())) if stored else list(kept)
+            _scatter(quantities, where, quantities_of)
         else:
-            quantities_of = list(map(Decimal, (priced.quantity[where] // _PICO_UNITS).tolist()))
-        _scatter(quantities, where, quantities_of)
+            quantities[where] = whole_decimals(priced.quantity[where] // _PICO_UNITS)
     return costs, units, quantities.tolist()
+
+
+# Decimal(i) for the small counts most events have (calls, queries, an LLM call's tokens): shared,
+# as a Decimal is immutable, and gathered by NumPy instead of a new Decimal an event.
+_SMALL_COUNTS = 1 << 15
+_WHOLE_DECIMALS = np.fromiter(map(Decimal, range(_SMALL_COUNTS)), dtype=object, count=_SMALL_COUNTS)
+
+
+def whole_decimals(counts: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``Decimal(c)`` of each whole count, as an object array: from the table for counts of 0 to
+    2**15 - 1 in an int64 array, each other made."""
+    if counts.dtype != np.int64:  # Python ints past int64
+        return np.fromiter(map(Decimal, counts.tolist()), dtype=object, count=len(counts))
+    small = (counts >= 0) & (counts < _SMALL_COUNTS)
+    found: npt.NDArray[Any] = _WHOLE_DECIMALS[np.where(small, counts, 0)]
+    large = np.flatnonzero(~small)
+    if len(large):
+        found[large] = np.fromiter(map(Decimal, counts[large].tolist()), dtype=object, count=len(large))
+    return found
 
 
 def _scatter(column: npt.NDArray[Any], rows: npt.NDArray[np.int64], values: list[Any]) -> None:
@@ -153,15 +171,14 @@ def _scatter(column: npt.NDArray[Any], rows: npt.NDArray[np.int64], values: list
 def decimal_costs_of(wire: WireColumns, priced: PricedColumns) -> list[Decimal | None]:
     """Each event's cost as :func:`priced_events` makes it where pricing computes it in Decimal
     (compute, review, storage, outcome), else None (an integer cost: ``value_columns``' costs)."""
-    found: list[Decimal | None] = [None] * len(wire)
-    units: list[int] | None = None
+    found = np.full(len(wire), None, dtype=object)
     for kind, rows in wire.kinds.items():
-        if kind in _PICO_KINDS:
-            continue
-        units = priced.cost.tolist() if units is None else units
-        for row in rows.rows.tolist():
-            found[row] = ZERO if kind == "outcome" else from_pico(units[row])
-    return found
+        if kind == "outcome":  # free: pricing's ZERO, the same object in every row
+            found[rows.rows] = ZERO
+        elif kind not in _PICO_KINDS:
+            _scatter(found, rows.rows, list(map(from_pico, priced.cost[rows.rows].tolist())))
+    costs: list[Decimal | None] = found.tolist()
+    return costs
 
 
 _PICO_KINDS = frozenset({"llm", "tool", "embedding", "vector_query"})  # priced in integers

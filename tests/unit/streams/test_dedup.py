@@ -93,6 +93,29 @@ def test_a_batchs_id_keys_are_each_pairs_key() -> None:
     assert id_keys([], []) == []
 
 
+def test_id_keys_of_runs_of_one_customer_object_are_each_pairs_key() -> None:
+    # The columnar decode's customers: one text object a message, shared by its events.
+    texts = ["acme", "globex", "acme", "initech"]
+    customers = [text for text, length in zip(texts, [40, 9, 1, 30], strict=True) for _ in range(length)]
+    event_ids = [f"evt-{i}" for i in range(len(customers))]
+    expected = [id_key(c, e) for c, e in zip(customers, event_ids, strict=True)]
+    assert id_keys(customers, event_ids) == expected
+    assert id_keys(tuple(customers), tuple(event_ids)) == expected
+    # Equal texts, each its own object: every row is a run of one, joined a pair at a time.
+    copies = ["".join(c) for c in customers]
+    assert id_keys(copies, event_ids) == expected
+    # A newline (which the contract refuses) in an id or a customer: still each pair's key.
+    odd_ids = [*event_ids[:-1], "evt\nlast"]
+    assert id_keys(customers, odd_ids) == [id_key(c, e) for c, e in zip(customers, odd_ids, strict=True)]
+    odd = "in\nitech"
+    odd_customers = [odd if c == "initech" else c for c in customers]
+    assert id_keys(odd_customers, event_ids) == [
+        id_key(c, e) for c, e in zip(odd_customers, event_ids, strict=True)
+    ]
+    with pytest.raises(ValueError):
+        id_keys(customers, event_ids[:-1])
+
+
 def test_id_pairs_are_the_pairs_their_keys_join_and_go_to_clickhouse_as_tab_separated_rows() -> None:
     pairs = [("acme", "req-1"), ("beta\\co", "ü-3")]
     asked = IdPairs([id_key(c, e) for c, e in pairs])

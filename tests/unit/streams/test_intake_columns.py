@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import orjson
 
 from bench.workload import events, pack
+from schemas.dead_letters import DeadLetterCode
 from schemas.prices import PriceVersion, load_price_dir
 from streams import intake
 from streams.decoding import TimeBounds
@@ -19,6 +21,7 @@ from streams.processor import RawMessage
 from streams.sinks.clickhouse_sink import _written
 from streams.sinks.table_columns import LEDGER_TYPES, ledger_columns
 from streams.window_batch import Coded, CountedBatch, EventColumns, TokenColumns, fold_plan, plan_windows
+from streams.wire_events import whole_decimals
 from tests.factories import DAY, PRICES, usage
 from tests.unit.streams.sinks.test_native_block import decoded as read_back
 
@@ -90,6 +93,90 @@ def test_declined_messages_keep_their_places_and_their_dead_letters() -> None:
         (d.code, d.source_offset, d.source_index, d.reason) for d in expected_dead
     ]
     assert len(dead) == 4
+
+
+def test_a_key_that_is_not_utf8_gives_the_per_event_paths_dead_letter() -> None:
+    at = DAY + timedelta(minutes=5)
+    messages = [
+        message(0, b"acme\xff", [usage("odd", at=at, customer="acme\ufffd")]),
+        *fleet(1)[:3],
+    ]
+    prices = catalog()
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, expected_dead = per_event(messages, prices)
+    assert same_objects(list(counted), expected)
+    assert [(d.code, d.source_offset, d.reason) for d in dead] == [
+        (d.code, d.source_offset, d.reason) for d in expected_dead
+    ]
+    assert [d.code for d in dead] == [DeadLetterCode.WRONG_KEY]
+
+
+def test_whole_counts_become_the_decimals_pricing_makes_from_the_table_and_past_it() -> None:
+    counts = [0, 1, 7, 2**15 - 1, 2**15, 40_000, 10**15, -1]
+    for column in (np.array(counts, np.int64), np.array([2**70, *counts], dtype=object)):
+        found = whole_decimals(column)
+        assert found.dtype == object
+        assert [repr(d) for d in found] == [repr(Decimal(int(c))) for c in column]
+    assert whole_decimals(np.zeros(0, np.int64)).tolist() == []
+
+
+def test_quantities_of_calls_past_the_decimal_table_are_the_per_event_paths() -> None:
+    at = DAY + timedelta(minutes=5)
+    sent = [
+        usage("small", "llm", at=at, input_tokens=100, output_tokens=20),
+        usage("large", "llm", at=at, input_tokens=40_000, output_tokens=2_000),
+        usage("tool", at=at, calls=3),
+    ]
+    messages = [message(0, b"acme", sent)]
+    prices = catalog()
+    counted, _ = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, _ = per_event(messages, prices)
+    assert same_objects(list(counted), expected)
+    columns = EventColumns.of(counted)
+    assert [repr(q) for q in columns.quantities] == [repr(p.quantity) for _, _, p in expected]
+    assert [repr(q) for q in columns.quantities] == ["Decimal('120')", "Decimal('42000')", "Decimal('3')"]
+
+
+def test_storage_priced_once_a_distinct_size_and_period_is_priced_as_each_alone() -> None:
+    at = DAY + timedelta(minutes=5)
+    sizes_and_seconds = [
+        (11 * 10**9, "3600"), (7, "1"), (11 * 10**9, "3600"), (10**16, "9000000"), (7, "1"),
+        (123_456_789, "0.000000000001"), (11 * 10**9, "3599.5"), (0, "60"), (123_456_789, 86_400),
+        (11 * 10**9, 3600),
+    ]  # fmt: skip
+    sent = [
+        usage(f"s{i}", "storage", at=at, sku="s3-standard", bytes=size, seconds=seconds)
+        for i, (size, seconds) in enumerate(sizes_and_seconds)
+    ]
+    messages = [message(0, b"acme", sent[:6]), message(1, b"acme", sent[6:])]
+    prices = catalog()
+    found = intake._columnar(messages, prices, BOUNDS)
+    assert found is not None and found[2] == []  # priced as columns
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, _ = per_event(messages, prices)
+    assert same_objects(list(counted), expected) and dead == []
+    columns = EventColumns.of(counted)
+    assert [repr(c) for c in columns.decimal_costs] == [repr(p.cost) for _, _, p in expected]
+    assert [repr(q) for q in columns.quantities] == [repr(p.quantity) for _, _, p in expected]
+
+
+def test_amounts_past_int64s_units_take_the_per_event_path_priced_as_it_prices_them() -> None:
+    # 10,000,000 s is 1e19 units of 1e-12: past int64, within the contract's 366 days.
+    at = DAY + timedelta(minutes=5)
+    messages = [
+        message(0, b"acme", [usage("c1", "compute", at=at, sku="fargate-1vcpu-2gb", seconds="10000000")]),
+        message(
+            1, b"acme", [usage("s1", "storage", at=at, sku="s3-standard", bytes=10**16, seconds=31_622_400)]
+        ),
+        message(2, b"acme", [usage("c2", "compute", at=at, sku="fargate-1vcpu-2gb", seconds="9000000")]),
+    ]
+    prices = catalog()
+    found = intake._columnar(messages, prices, BOUNDS)
+    assert found is not None and found[2] == [0, 1]  # left to the per-event path, not an error
+    counted, dead = decode_and_price(messages, prices, BOUNDS, NOW)
+    expected, expected_dead = per_event(messages, prices)
+    assert same_objects(list(counted), expected) and dead == expected_dead == []
+    assert [p.event.event_id for _, _, p in counted] == ["c1", "s1", "c2"]
 
 
 def test_the_columns_and_the_ledger_rows_are_those_read_from_the_objects() -> None:

@@ -105,3 +105,19 @@ def test_one_text_alone_and_none() -> None:
         assert expected is None or int(micros[0]) == expected
     micros, ok = parse_utc([])
     assert len(micros) == len(ok) == 0
+
+
+def test_texts_holding_nul_empty_or_short_are_each_read_alone() -> None:
+    good = ["2026-11-20T00:00:00Z", "2026-11-20T08:30:00.5+00:00", "2099-12-31T23:59:59.999999Z"]
+    columns = [
+        ["", *good, "", "Z", "2026"],  # ends found at the NULs between texts
+        [good[0], "2026-11-20T00:00:00\x00Z", good[1], "\x00", good[2]],  # a NUL inside: each length
+        ["\x00" + good[0], good[1]],
+        [""],
+        ["", ""],
+    ]
+    for texts in columns:
+        micros, ok = parse_utc(texts)
+        expected = [reference(t) for t in texts]
+        assert ok.tolist() == [e is not None for e in expected], texts
+        assert [int(m) if k else None for m, k in zip(micros.tolist(), ok.tolist(), strict=True)] == expected

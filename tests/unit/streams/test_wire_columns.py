@@ -3,6 +3,8 @@ a message's strings are left over, event ids checked as one text."""
 
 from __future__ import annotations
 
+from operator import attrgetter
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,8 +15,10 @@ from schemas.events import MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, M
 from streams.wire_columns import (
     _attributes_column_ok,
     _attributes_ok,
+    _gathered,
     _identifier,
     _ids_ok,
+    _key_text,
     _keyed,
     _unique_ids_ok,
     decode_batch,
@@ -148,6 +152,27 @@ def test_a_message_whose_events_are_not_all_its_keys_customer_is_declined() -> N
     assert columns.event_ids == ["a1", "a2"]
 
 
+def test_the_customer_column_is_each_messages_key_one_text_a_message() -> None:
+    sent = values([usage("a1"), usage("a2", "llm")], [usage("b1", customer="globex")], [usage("c1")])
+    columns, slow = decode_batch(sent, [b"acme", b"globex", b"acme"], None)
+    assert slow == []
+    assert columns.customers == ["acme", "acme", "globex", "acme"]
+    assert columns.customers == [event.customer_id for event in columns.structs]
+    first, second, _, third = columns.customers
+    assert first is second and first is not third  # shared within a message, not across
+    kept = select(columns, columns.message != 1)
+    assert kept.customers == ["acme", "acme", "acme"] and kept.customers[0] is kept.customers[1]
+
+
+def test_a_key_that_is_not_utf8_declines_its_message() -> None:
+    # The per-event path compares the key's bytes with the customer's encoding: never equal here.
+    sent = values([usage("a1", customer="acme\ufffd")], [usage("b1")])
+    assert _key_text(b"acme\xff") == "\x00" and _key_text(None) == "" and _key_text(b"acme") == "acme"
+    columns, slow = decode_batch(sent, [b"acme\xff", b"acme"], None)
+    assert slow == [0]
+    assert columns.event_ids == ["b1"]
+
+
 @pytest.mark.parametrize("many", [False, True])
 def test_optional_fields_read_from_few_messages_or_many_give_the_same_columns(many: bool) -> None:
     # Few messages with strings left over: their text is searched for names. Many: every field is read.
@@ -199,3 +224,31 @@ def test_attributes_checked_at_once_as_a_dict_at_a_time() -> None:
     others: list[dict[str, str]] = [{"a": "b\x00"}, {"\x7f": "b"}, {"é": "ü"}, {"a": "\x85"}, {"a\tb": "c"}]
     for dicts in (ascii_dicts, ascii_dicts + others, others):
         assert _attributes_column_ok(dicts).tolist() == [_attributes_ok(d) for d in dicts]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2047, 2048, 2049, 5000])
+def test_fields_gathered_a_chunk_at_a_time_are_each_getters_pass(size: int) -> None:
+    objects = [SimpleNamespace(a=i, b=str(i), c=-i) for i in range(size)]
+    getters = [attrgetter("a"), attrgetter("b"), attrgetter("c")]
+    assert _gathered(objects, getters) == [list(map(g, objects)) for g in getters]
+
+
+def test_a_batch_past_a_chunk_reads_every_events_fields() -> None:
+    sent = [
+        [
+            usage(f"m{m}-{i}", "llm" if i % 3 else "tool", input_tokens=i + 1, calls=1 + i % 2)
+            for i in range(100)
+        ]
+        for m in range(30)
+    ]
+    for events in sent:  # an LLM call has no calls, a tool call no tokens
+        for event in events:
+            event.pop("calls" if event["kind"] == "llm" else "input_tokens")
+    columns, slow = decode_batch(values(*sent), [b"acme"] * 30, None)
+    assert slow == [] and len(columns) == 3000
+    flat = [event for events in sent for event in events]
+    assert columns.event_ids == [e["event_id"] for e in flat]
+    assert columns.agents == [e["agent_id"] for e in flat]
+    llm = columns.kinds["llm"]
+    assert llm.fields["input_tokens"] == [e["input_tokens"] for e in flat if e["kind"] == "llm"]
+    assert columns.kinds["tool"].fields["calls"] == [e["calls"] for e in flat if e["kind"] == "tool"]

@@ -139,3 +139,22 @@ def test_columns_written_as_a_group_are_each_the_librarys_bytes() -> None:
     written = low_cardinality_group([providers, skus, names])
     assert written == [library("LowCardinality(String)", column) for column in (providers, skus, names)]
     assert low_cardinality_group([[], []]) == [library("LowCardinality(String)", [])] * 2
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["evt-1", "", "a" * 127, "x", ""],  # ASCII, each shorter than 128: the NUL-joined text's way
+        ["evt-1", "a" * 128, "b"],  # a length past 127
+        ["evt-1", "é-2", "c"],  # a character past ASCII
+        ["evt\x00-1", "d", ""],  # a NUL inside a value
+        ["\x00", "\x00\x00"],
+        [""],
+        ["only"],
+        [],
+    ],
+)
+def test_strings_are_each_values_length_then_its_bytes(values: list[str]) -> None:
+    expected = b"".join(leb128(len(v.encode())) + v.encode() for v in values)
+    assert WRITERS["String"](values) == expected
+    assert decoded("String", expected, len(values)) == values

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costline.config import Settings
-from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
+from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, ContributorKind, alert_id
 from streams.aggregation import Counted
 from streams.anomalies import (
     HourlySpend,
@@ -52,11 +52,14 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, loose_costs
 from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
     DetectorRecord,
+    _contribute_each,
     add_contributor_columns,
+    add_contributor_sums,
     anomaly_keys,
     anomaly_owners,
     contribute,
@@ -151,20 +154,25 @@ class AnomalyRules:
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
             customers = _Gathered(events, KeyRuns(by_customer.values()))
+            spend = _batch_spend(events)  # every key's sums at once, where a batch's fit int64
             # One fold a detector, not one a key: what it holds of the event at hand is set anew
             # before each read.
             fold = _Fold(fired, 1, records, before, events, emitted_at)
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, anomaly_owners(zip(by_customer, repeat(""))))
-            for key, run, at in zip(keys, by_customer.values(), customers.runs.starts, strict=True):
-                spikes(key, run, customers, at, new, load, "", hourly)
+            plan = _hourly_runs(spend, customers.runs, frozenset())
+            for n, (key, run, at) in enumerate(
+                zip(keys, by_customer.values(), customers.runs.starts, strict=True)
+            ):
+                spikes(key, run, customers, at, new, load, "", hourly, plan, n)
             fold = _Fold(fired, 2, records, before, events, emitted_at)
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, owners)
-            for key, (_, agent), run, at in zip(
+            plan = _hourly_runs(spend, agents.runs, frozenset(("agent",)))  # each run one agent's
+            for n, (key, (_, agent), run, at) in enumerate(zip(
                 keys, by_agent, by_agent.values(), agents.runs.starts, strict=True
-            ):
-                spikes(key, run, agents, at, new, load, agent, hourly)
+            )):  # fmt: skip
+                spikes(key, run, agents, at, new, load, agent, hourly, plan, n)
         if s.token_drift is not None:
             self._token_drifts(
                 _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
@@ -281,6 +289,40 @@ class AnomalyRules:
             fold.entered_all(record, rest, last_seen)
 
 
+def _batch_spend(events: BatchEvents) -> BatchSpend | None:
+    """What every hourly key's sums are made of (:mod:`streams.hourly_sums`), from the batch's codes
+    where it has them; None where they may not be exact (then each key folds its events as they come)."""
+    agents, skus, tasks, costs = events.contributors_all()
+    codes, source = events._codes, events.source
+    kinds: list[tuple[ContributorKind, Sequence[str | None] | tuple[Ints, Sequence[str | None]]]] = [
+        ("agent", agents if codes is None else (codes[1].codes, codes[1].values)),
+        ("model", _codes_of(source.ledger.skus) if source is not None else skus),
+    ]
+    if any(tasks):
+        kinds.append(("task", tasks))
+    loose = loose_costs(source.costs) if source is not None else None
+    return BatchSpend.of(events.seconds, events.units, costs, loose, kinds)
+
+
+def _codes_of(column: Sequence[str]) -> Sequence[str] | tuple[Ints, Sequence[str | None]]:
+    """A column's codes into its distinct values, where it is :class:`Coded` (distinct values may
+    repeat there: pricing's combinations); else the column."""
+    if type(column) is not Coded:
+        return column
+    values = column.values
+    distinct = {value: None for value in values}
+    if len(distinct) == len(values):
+        return column.codes, values
+    number = {value: code for code, value in enumerate(distinct)}
+    return np.array([number[value] for value in values], np.int64)[column.codes], list(distinct)
+
+
+def _hourly_runs(spend: BatchSpend | None, runs: KeyRuns, one_each: frozenset[str]) -> HourlyRuns | None:
+    if spend is None or not runs.order:
+        return None
+    return HourlyRuns(spend, runs.take(np.arange(len(runs.order), dtype=np.int64)), runs.starts, one_each)
+
+
 def in_event_order(
     alerts: list[Alert], cuts: Sequence[int], tagged: list[tuple[int, int, Alert]]
 ) -> list[Alert]:
@@ -361,14 +403,16 @@ class BatchEvents:
     """
 
     __slots__ = ("_codes", "_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts",
-                 "ordered", "partitions", "positions", "seconds", "units")  # fmt: skip
+                 "ordered", "partitions", "positions", "seconds", "source", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
         self._codes: tuple[Coded, Coded] | None = None
+        self.source: EventColumns | None = None  # the columns read, if read from them
         if columns is not None and columns.counted is batch and len(columns.ledger.skus) == len(batch):
             # Read from the columns alone: the events' objects may not be made (streams.intake),
             # and making 80k of them costs more than judging them.
+            self.source = columns
             self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
             arrays = (columns.partitions, columns.positions)
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
@@ -637,11 +681,20 @@ class _Fold:
         load: Callable[[bytes], Detector],
         subject: str,
         settings: HourlySpikeSettings,
+        plan: HourlyRuns | None = None,
+        n: int = -1,
     ) -> None:
+        """Key ``key``'s events (``run``, ``first`` in ``runs``' order; run ``n`` of ``plan``)."""
         opened = self.open(key, run, new, load)
         if opened is None:
             return
         record, spend = opened
+        if plan is not None and self.events.positions[run[0]] > record.position:
+            rest = self.entered(record, run) if len(run) > 1 else run
+            if rest is run:  # all of the run, in order: its stretches' sums as they are
+                self._hourly_summed(record, cast(HourlySpend, spend), run, runs, first, plan, n, subject,
+                                    settings)  # fmt: skip
+                return
         rest = self.entered(record, run) if len(run) >= FEW_HOURLY else None
         if rest is None:  # a few events, or positions out of order: each checked against the mark
             self._hourly_one_by_one(record, spend, run, runs, subject, settings)
@@ -683,6 +736,80 @@ class _Fold:
         # pending: some of rest, in its order; all of it (the usual) a stretch of runs' columns at begin.
         self._contribute(record, pending, runs, begin if len(pending) == len(rest) else -1)
         self.entered_all(record, rest, last_seen)
+
+    def _hourly_summed(
+        self,
+        record: DetectorRecord,
+        spend: HourlySpend,
+        run: Sequence[int],
+        runs: _Gathered,
+        first: int,
+        plan: HourlyRuns,
+        n: int,
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        """:meth:`hourly_spikes` of a whole run, a stretch of one hour at a time: the stretch's sums
+        where none of its events can fire (nor an episode is going), else each event in turn."""
+        last_seen = record.last_seen
+        starts, hours = plan.seg_starts, plan.seg_hours
+        for s in range(plan.bounds[n], plan.bounds[n + 1]):
+            hour_n = hours[s]
+            begin = starts[s]
+            # Without an episode going, only an event that fires does anything but count.
+            if record.episode < 0 and _absorbed(spend, plan, s, runs):
+                hour = hour_n * HOUR
+                if hour > record.hour:
+                    record.hour = hour
+                    record.contributors.clear()
+                if hour == record.hour:
+                    self._contribute_sums(record, plan, s, run, runs, first)
+                if plan.latest[s] > last_seen:
+                    last_seen = plan.latest[s]
+                continue
+            end = plan.seg_ends[s]
+            units = self.events.units
+            pending: list[int] = []
+            hour = hour_n * HOUR
+            part = run[begin - first : end - first]
+            for i, epoch_s in zip(part, runs.epochs[begin:end], strict=True):
+                self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen
+                if epoch_s > last_seen:
+                    last_seen = epoch_s
+                self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
+            self._contribute(record, pending, runs, begin if len(pending) == end - begin else -1)
+        self.entered_all(record, run, last_seen)
+
+    def _contribute_sums(
+        self,
+        record: DetectorRecord,
+        plan: HourlyRuns,
+        s: int,
+        run: Sequence[int],
+        runs: _Gathered,
+        first: int,
+    ) -> None:
+        """The hour's contributors plus stretch ``s``'s (no refund among them), by their sums."""
+        contributors = record.contributors
+        if not plan.unmixed[s]:  # an event without an agent or a model: each event in turn
+            begin, end = plan.seg_starts[s], plan.seg_ends[s]
+            self._contribute(record, list(run[begin - first : end - first]), runs, begin)
+            return
+        for sums in plan.kinds:
+            g0, g1 = sums.bounds[s], sums.bounds[s + 1]
+            if g0 == g1:
+                continue
+            names, totals, costliest = sums.names[g0:g1], sums.totals[g0:g1], sums.costliest[g0:g1]
+            if not add_contributor_sums(contributors, sums.kind, names, totals, costliest):
+                begin, end = plan.seg_starts[s], plan.seg_ends[s]
+                idents, amounts = self._kind_column(sums.kind, run[begin - first : end - first])
+                _contribute_each(contributors.setdefault(sums.kind, {}), idents, amounts)
+
+    def _kind_column(
+        self, kind: str, indices: Sequence[int]
+    ) -> tuple[Sequence[str | None], Sequence[Decimal]]:
+        agents, skus, tasks, costs = self.events.contributors(indices)
+        return (agents if kind == "agent" else skus if kind == "model" else tasks), costs
 
     def _hourly_one_by_one(
         self,
@@ -878,6 +1005,17 @@ class _Fold:
                 emitted_at=self.emitted_at,
             ),
         ))  # fmt: skip
+
+
+def _absorbed(spend: HourlySpend, plan: HourlyRuns, s: int, runs: _Gathered) -> bool:
+    """:meth:`HourlySpend.absorb` of stretch ``s``: by its sums where its minutes are (no refund,
+    times in order), else its events'."""
+    if plan.steady[s] and not plan.refund[s]:
+        low, high = plan.minute_bounds[s], plan.minute_bounds[s + 1]
+        return spend.absorb_sums(plan.seg_hours[s], plan.first[s], plan.latest[s], plan.spent[s],
+                                 plan.minutes[low:high], plan.minute_sums[low:high])  # fmt: skip
+    begin, end = plan.seg_starts[s], plan.seg_ends[s]
+    return spend.absorb(plan.seg_hours[s], runs.epochs[begin:end], runs.units[begin:end])
 
 
 def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:

@@ -56,6 +56,7 @@ from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, loose_costs
 from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
+    MAX_CONTRIBUTORS,
     DetectorRecord,
     _contribute_each,
     add_contributor_columns,
@@ -752,37 +753,36 @@ class _Fold:
         """:meth:`hourly_spikes` of a whole run, a stretch of one hour at a time: the stretch's sums
         where none of its events can fire (nor an episode is going), else each event in turn."""
         last_seen = record.last_seen
-        starts, hours = plan.seg_starts, plan.seg_hours
         for s in range(plan.bounds[n], plan.bounds[n + 1]):
-            hour_n = hours[s]
-            begin = starts[s]
             # Without an episode going, only an event that fires does anything but count.
             if record.episode < 0 and _absorbed(spend, plan, s, runs):
-                hour = hour_n * HOUR
-                if hour > record.hour:
-                    record.hour = hour
-                    record.contributors.clear()
-                if hour == record.hour:
-                    self._contribute_sums(record, plan, s, run, runs, first)
-                if plan.latest[s] > last_seen:
-                    last_seen = plan.latest[s]
+                hour = plan.seg_hours[s] * HOUR
+                if hour >= record.hour:
+                    if hour > record.hour:
+                        record.hour = hour
+                        record.contributors.clear()
+                    self._contribute_sums(record.contributors, plan, s, run, runs, first)
+                latest = plan.latest[s]
+                if latest > last_seen:
+                    last_seen = latest
                 continue
-            end = plan.seg_ends[s]
+            begin, end = plan.seg_starts[s], plan.seg_ends[s]
             units = self.events.units
             pending: list[int] = []
-            hour = hour_n * HOUR
-            part = run[begin - first : end - first]
-            for i, epoch_s in zip(part, runs.epochs[begin:end], strict=True):
+            hour = plan.seg_hours[s] * HOUR
+            for i, epoch_s in zip(run[begin - first : end - first], runs.epochs[begin:end], strict=True):
                 self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen
                 if epoch_s > last_seen:
                     last_seen = epoch_s
                 self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
             self._contribute(record, pending, runs, begin if len(pending) == end - begin else -1)
-        self.entered_all(record, run, last_seen)
+        last = run[-1]
+        record.position, record.partition = self.events.positions[last], self.events.partitions[last]
+        record.last_seen = last_seen
 
     def _contribute_sums(
         self,
-        record: DetectorRecord,
+        contributors: dict[str, dict[str, Decimal]],
         plan: HourlyRuns,
         s: int,
         run: Sequence[int],
@@ -790,20 +790,34 @@ class _Fold:
         first: int,
     ) -> None:
         """The hour's contributors plus stretch ``s``'s (no refund among them), by their sums."""
-        contributors = record.contributors
         if not plan.unmixed[s]:  # an event without an agent or a model: each event in turn
             begin, end = plan.seg_starts[s], plan.seg_ends[s]
-            self._contribute(record, list(run[begin - first : end - first]), runs, begin)
+            add_contributor_columns(contributors, *self.events.contributors(run[begin - first : end - first]))
             return
         for sums in plan.kinds:
-            g0, g1 = sums.bounds[s], sums.bounds[s + 1]
+            bounds = sums.bounds
+            g0, g1 = bounds[s], bounds[s + 1]
             if g0 == g1:
                 continue
+            kind = sums.kind
+            costs = contributors.get(kind)
+            if costs is None and g1 - g0 <= MAX_CONTRIBUTORS:  # each a first cost, as it comes
+                contributors[kind] = dict(zip(sums.names[g0:g1], sums.totals[g0:g1], strict=True))
+                continue
+            if costs is not None and g1 - g0 == 1:  # one contributor (an agent's own detector's agent)
+                ident = sums.names[g0]
+                had = costs.get(ident)
+                if had is not None:
+                    costs[ident] = had + sums.totals[g0]
+                    continue
+                if len(costs) < MAX_CONTRIBUTORS:
+                    costs[ident] = sums.totals[g0]
+                    continue
             names, totals, costliest = sums.names[g0:g1], sums.totals[g0:g1], sums.costliest[g0:g1]
-            if not add_contributor_sums(contributors, sums.kind, names, totals, costliest):
+            if not add_contributor_sums(contributors, kind, names, totals, costliest):
                 begin, end = plan.seg_starts[s], plan.seg_ends[s]
-                idents, amounts = self._kind_column(sums.kind, run[begin - first : end - first])
-                _contribute_each(contributors.setdefault(sums.kind, {}), idents, amounts)
+                idents, amounts = self._kind_column(kind, run[begin - first : end - first])
+                _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
 
     def _kind_column(
         self, kind: str, indices: Sequence[int]

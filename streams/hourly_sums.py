@@ -11,7 +11,8 @@ to end as :class:`streams.key_runs.KeyRuns` lays them:
   whether its event times never go back (then its minutes are summed too);
 - a stretch's **minutes**: its spend per minute in order of time, for the trailing window;
 - a stretch's **contributors** per kind (agent, model, task), in the order they first come: each
-  one's costs summed, and its costliest event in pico-dollars.
+  one's costs summed (from ``ZERO``, as a contributor's first cost is), and its costliest event in
+  pico-dollars.
 
 A contributor's sum is the Decimal that adding its events' Decimal costs in order makes: adding is
 exact (28 digits and more hold any realistic sum), so the sum is the pico-dollars' sum at the
@@ -55,9 +56,13 @@ def coded(names: Sequence[str | None]) -> tuple[Ints, list[str | None]]:
 
 
 def summed(total: int, exponent: int) -> Decimal:
-    """The Decimal sum of costs whose pico-dollars add to ``total``, the finest at ``exponent``."""
+    """``ZERO`` plus the Decimal sum of costs whose pico-dollars add to ``total``, the finest at
+    ``exponent``: a contributor's first cost, as :func:`streams.spend_state.contribute` makes it.
+    (A contributor's cost is at an exponent of 0 or less: adding ``ZERO`` to what is added to it
+    changes nothing.)"""
     if exponent == PICO_EXPONENT:
         return Decimal(total) * PICO
+    exponent = min(exponent, 0)
     return Decimal(total // 10 ** (exponent - PICO_EXPONENT)).scaleb(exponent)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from schemas.money import ZERO
 from streams import anomaly_rules
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpend, HourlySpikeSettings
@@ -86,10 +87,10 @@ def test_contributors_by_their_sums_are_those_added_one_by_one(seed: int) -> Non
         assert contributors == before and len(before.get("agent", {})) + len(first) > MAX_CONTRIBUTORS
 
 
-def test_a_contributor_s_sum_is_the_decimal_its_costs_add_to() -> None:
+def test_a_contributor_s_sum_is_the_decimal_its_costs_add_to_from_zero() -> None:
     for costs in (["0"], ["0", "0"], ["0", "1.5"], ["0.000000000001", "2"], ["1E+1", "0"], ["3.25", "0.10"]):
         decimals = list(map(Decimal, costs))
-        added = sum(decimals[1:], decimals[0])
+        added = sum(decimals, ZERO)
         exponent = min(d.as_tuple().exponent for d in decimals)  # type: ignore[type-var]
         got = summed(sum(map(to_units, decimals)), int(exponent))
         assert repr(got) == repr(added)

@@ -822,8 +822,10 @@ class _Fold:
     def _kind_column(
         self, kind: str, indices: Sequence[int]
     ) -> tuple[Sequence[str | None], Sequence[Decimal]]:
-        agents, skus, tasks, costs = self.events.contributors(indices)
-        return (agents if kind == "agent" else skus if kind == "model" else tasks), costs
+        """These events' contributors of ``kind``, and their costs."""
+        agents, skus, tasks, costs = self.events.contributors_all()
+        column = agents if kind == "agent" else skus if kind == "model" else tasks
+        return take(column, indices), take(costs, indices)
 
     def _hourly_one_by_one(
         self,

@@ -264,6 +264,9 @@ class HourlyRuns:
 
 def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
     """:func:`summed` of each."""
-    if exponents is None or bool((exponents == PICO_EXPONENT).all()):
-        return [Decimal(total) * PICO for total in totals.tolist()]
-    return list(map(summed, totals.tolist(), exponents.tolist()))
+    values = totals.tolist()
+    made = [Decimal(total) * PICO for total in values]
+    if exponents is not None:
+        for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost
+            made[at] = summed(values[at], int(exponents[at]))
+    return made

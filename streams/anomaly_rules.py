@@ -154,16 +154,18 @@ class AnomalyRules:
             hourly = s.hourly
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
-            customers = _Gathered(events, KeyRuns(by_customer.values()))
+            customer_runs = KeyRuns(by_customer.values())
+            # The customers' columns gathered only where a key's events are judged one by one.
+            customers = _gathered_when_read(events, customer_runs)
             spend = _batch_spend(events)  # every key's sums at once, where a batch's fit int64
             # One fold a detector, not one a key: what it holds of the event at hand is set anew
             # before each read.
             fold = _Fold(fired, 1, records, before, events, emitted_at)
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, anomaly_owners(zip(by_customer, repeat(""))))
-            plan = _hourly_runs(spend, customers.runs, frozenset())
+            plan = _hourly_runs(spend, customer_runs, frozenset())
             for n, (key, run, at) in enumerate(
-                zip(keys, by_customer.values(), customers.runs.starts, strict=True)
+                zip(keys, by_customer.values(), customer_runs.starts, strict=True)
             ):
                 spikes(key, run, customers, at, new, load, "", hourly, plan, n)
             fold = _Fold(fired, 2, records, before, events, emitted_at)
@@ -173,7 +175,7 @@ class AnomalyRules:
             for n, (key, (_, agent), run, at) in enumerate(zip(
                 keys, by_agent, by_agent.values(), agents.runs.starts, strict=True
             )):  # fmt: skip
-                spikes(key, run, agents, at, new, load, agent, hourly, plan, n)
+                spikes(key, run, lambda: agents, at, new, load, agent, hourly, plan, n)
         if s.token_drift is not None:
             self._token_drifts(
                 _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
@@ -316,6 +318,18 @@ def _codes_of(column: Sequence[str]) -> Sequence[str] | tuple[Ints, Sequence[str
         return column.codes, values
     number = {value: code for code, value in enumerate(distinct)}
     return np.array([number[value] for value in values], np.int64)[column.codes], list(distinct)
+
+
+def _gathered_when_read(events: BatchEvents, runs: KeyRuns) -> Callable[[], _Gathered]:
+    """The columns of ``runs``, gathered at the first call."""
+    made: list[_Gathered] = []
+
+    def gathered() -> _Gathered:
+        if not made:
+            made.append(_Gathered(events, runs))
+        return made[0]
+
+    return gathered
 
 
 def _hourly_runs(spend: BatchSpend | None, runs: KeyRuns, one_each: frozenset[str]) -> HourlyRuns | None:
@@ -676,7 +690,7 @@ class _Fold:
         self,
         key: bytes,
         run: Sequence[int],
-        runs: _Gathered,
+        gathered: Callable[[], _Gathered],
         first: int,
         new: Callable[[str], Detector],
         load: Callable[[bytes], Detector],
@@ -685,7 +699,8 @@ class _Fold:
         plan: HourlyRuns | None = None,
         n: int = -1,
     ) -> None:
-        """Key ``key``'s events (``run``, ``first`` in ``runs``' order; run ``n`` of ``plan``)."""
+        """Key ``key``'s events (``run``, ``first`` in the order of the runs ``gathered`` gives
+        the columns of; run ``n`` of ``plan``)."""
         opened = self.open(key, run, new, load)
         if opened is None:
             return
@@ -693,9 +708,10 @@ class _Fold:
         if plan is not None and self.events.positions[run[0]] > record.position:
             rest = self.entered(record, run) if len(run) > 1 else run
             if rest is run:  # all of the run, in order: its stretches' sums as they are
-                self._hourly_summed(record, cast(HourlySpend, spend), run, runs, first, plan, n, subject,
+                self._hourly_summed(record, cast(HourlySpend, spend), run, gathered, first, plan, n, subject,
                                     settings)  # fmt: skip
                 return
+        runs = gathered()
         rest = self.entered(record, run) if len(run) >= FEW_HOURLY else None
         if rest is None:  # a few events, or positions out of order: each checked against the mark
             self._hourly_one_by_one(record, spend, run, runs, subject, settings)
@@ -743,7 +759,7 @@ class _Fold:
         record: DetectorRecord,
         spend: HourlySpend,
         run: Sequence[int],
-        runs: _Gathered,
+        gathered: Callable[[], _Gathered],
         first: int,
         plan: HourlyRuns,
         n: int,
@@ -755,19 +771,19 @@ class _Fold:
         last_seen = record.last_seen
         for s in range(plan.bounds[n], plan.bounds[n + 1]):
             # Without an episode going, only an event that fires does anything but count.
-            if record.episode < 0 and _absorbed(spend, plan, s, runs):
+            if record.episode < 0 and _absorbed(spend, plan, s, gathered):
                 hour = plan.seg_hours[s] * HOUR
                 if hour >= record.hour:
                     if hour > record.hour:
                         record.hour = hour
                         record.contributors.clear()
-                    self._contribute_sums(record.contributors, plan, s, run, runs, first)
+                    self._contribute_sums(record.contributors, plan, s, run, first)
                 latest = plan.latest[s]
                 if latest > last_seen:
                     last_seen = latest
                 continue
             begin, end = plan.seg_starts[s], plan.seg_ends[s]
-            units = self.events.units
+            units, runs = self.events.units, gathered()
             pending: list[int] = []
             hour = plan.seg_hours[s] * HOUR
             for i, epoch_s in zip(run[begin - first : end - first], runs.epochs[begin:end], strict=True):
@@ -786,7 +802,6 @@ class _Fold:
         plan: HourlyRuns,
         s: int,
         run: Sequence[int],
-        runs: _Gathered,
         first: int,
     ) -> None:
         """The hour's contributors plus stretch ``s``'s (no refund among them), by their sums."""
@@ -1023,14 +1038,14 @@ class _Fold:
         ))  # fmt: skip
 
 
-def _absorbed(spend: HourlySpend, plan: HourlyRuns, s: int, runs: _Gathered) -> bool:
+def _absorbed(spend: HourlySpend, plan: HourlyRuns, s: int, gathered: Callable[[], _Gathered]) -> bool:
     """:meth:`HourlySpend.absorb` of stretch ``s``: by its sums where its minutes are (no refund,
     times in order), else its events'."""
     if plan.steady[s] and not plan.refund[s]:
         low, high = plan.minute_bounds[s], plan.minute_bounds[s + 1]
         return spend.absorb_sums(plan.seg_hours[s], plan.first[s], plan.latest[s], plan.spent[s],
                                  plan.minutes[low:high], plan.minute_sums[low:high])  # fmt: skip
-    begin, end = plan.seg_starts[s], plan.seg_ends[s]
+    begin, end, runs = plan.seg_starts[s], plan.seg_ends[s], gathered()
     return spend.absorb(plan.seg_hours[s], runs.epochs[begin:end], runs.units[begin:end])
 
 

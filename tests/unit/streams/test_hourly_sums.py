@@ -128,7 +128,7 @@ def test_a_batch_with_a_cost_finer_than_a_pico_dollar_or_past_int64_is_declined(
     assert BatchSpend.of(seconds, [0, 0], [Decimal("0"), Decimal(0)], None, []) is not None
 
 
-def crowd(seed: int, n: int) -> list[Counted]:
+def crowd(seed: int, n: int, finer: bool = False) -> list[Counted]:
     """One customer's 47 agents over three days and a half (more than a kind keeps in an hour: 32
     busy, 15 seldom, cheap and late in the hour), costs at 1e-12, 1e-2 and 0, refunds now and
     then, events late, tasks, a few runaway hours."""
@@ -145,15 +145,17 @@ def crowd(seed: int, n: int) -> list[Counted]:
         agent = f"busy-{rng.randrange(32)}"
         if when.minute >= 40 and rng.random() < 0.2:
             agent, cost = f"seldom-{rng.randrange(15)}", rng.choice(("0", "3E-12"))
+        if finer and i % 35 == 0:  # one in each batch of 70
+            cost = "7E-13"  # finer than pricing makes: such a batch folds each key as before
         events.append(spend(i + 1, cost, f"{when:%Y-%m-%dT%H:%M:%SZ}", agent=agent,
                             task=f"t{rng.randrange(50)}" if rng.random() < 0.3 else None,
                             tokens=rng.randrange(0, 500), request=f"r{i}"))  # fmt: skip
     return events
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("seed", "finer"), [(0, False), (1, False), (2, False), (3, True)])
 def test_a_crowd_of_agents_folds_by_sums_to_what_its_events_one_by_one_give(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, finer: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[bool] = []
     real = anomaly_rules.add_contributor_sums
@@ -163,14 +165,18 @@ def test_a_crowd_of_agents_folds_by_sums_to_what_its_events_one_by_one_give(
         return calls[-1]
 
     monkeypatch.setattr(anomaly_rules, "add_contributor_sums", counted)
-    events = crowd(seed, 8000)
+    events = crowd(seed, 8000, finer)
     batched, batched_records = watching(), Records()
     alerts = [a for first in range(0, len(events), 70) for a in
               run(batched, batched_records, events[first : first + 70]).alerts]  # fmt: skip
+    summed_or_not = list(calls)
     one_by_one, records = watching(), Records()
     expected = [a for event in events for a in run(one_by_one, records, [event]).alerts]
 
     assert [a.payload() for a in alerts] == [a.payload() for a in expected]
     assert any(a.rule == "hourly_spike" for a in alerts)
     assert batched_records.raw == records.raw
-    assert True in calls and False in calls  # summed, and where a kind is full, one by one
+    if finer:
+        assert not summed_or_not  # no batch summed
+    else:
+        assert True in summed_or_not and False in summed_or_not  # summed; where a kind is full, one by one

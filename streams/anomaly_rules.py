@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from costline.config import Settings
-from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, alert_id
+from schemas.alerts import Alert, AlertRule, AlertStatus, Contributor, ContributorKind, alert_id
 from streams.aggregation import Counted
 from streams.anomalies import (
     HourlySpend,
@@ -52,11 +52,15 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, loose_costs
 from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
+    MAX_CONTRIBUTORS,
     DetectorRecord,
+    _contribute_each,
     add_contributor_columns,
+    add_contributor_sums,
     anomaly_keys,
     anomaly_owners,
     contribute,
@@ -150,21 +154,28 @@ class AnomalyRules:
             hourly = s.hourly
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
-            customers = _Gathered(events, KeyRuns(by_customer.values()))
+            customer_runs = KeyRuns(by_customer.values())
+            # The customers' columns gathered only where a key's events are judged one by one.
+            customers = _gathered_when_read(events, customer_runs)
+            spend = _batch_spend(events)  # every key's sums at once, where a batch's fit int64
             # One fold a detector, not one a key: what it holds of the event at hand is set anew
             # before each read.
             fold = _Fold(fired, 1, records, before, events, emitted_at)
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, anomaly_owners(zip(by_customer, repeat(""))))
-            for key, run, at in zip(keys, by_customer.values(), customers.runs.starts, strict=True):
-                spikes(key, run, customers, at, new, load, "", hourly)
+            plan = _hourly_runs(spend, customer_runs, frozenset())
+            for n, (key, run, at) in enumerate(
+                zip(keys, by_customer.values(), customer_runs.starts, strict=True)
+            ):
+                spikes(key, run, customers, at, new, load, "", hourly, plan, n)
             fold = _Fold(fired, 2, records, before, events, emitted_at)
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, owners)
-            for key, (_, agent), run, at in zip(
+            plan = _hourly_runs(spend, agents.runs, frozenset(("agent",)))  # each run one agent's
+            for n, (key, (_, agent), run, at) in enumerate(zip(
                 keys, by_agent, by_agent.values(), agents.runs.starts, strict=True
-            ):
-                spikes(key, run, agents, at, new, load, agent, hourly)
+            )):  # fmt: skip
+                spikes(key, run, lambda: agents, at, new, load, agent, hourly, plan, n)
         if s.token_drift is not None:
             self._token_drifts(
                 _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
@@ -281,6 +292,52 @@ class AnomalyRules:
             fold.entered_all(record, rest, last_seen)
 
 
+def _batch_spend(events: BatchEvents) -> BatchSpend | None:
+    """What every hourly key's sums are made of (:mod:`streams.hourly_sums`), from the batch's codes
+    where it has them; None where they may not be exact (then each key folds its events as they come)."""
+    agents, skus, tasks, costs = events.contributors_all()
+    codes, source = events._codes, events.source
+    kinds: list[tuple[ContributorKind, Sequence[str | None] | tuple[Ints, Sequence[str | None]]]] = [
+        ("agent", agents if codes is None else (codes[1].codes, codes[1].values)),
+        ("model", _codes_of(source.ledger.skus) if source is not None else skus),
+    ]
+    if any(tasks):
+        kinds.append(("task", tasks))
+    loose = loose_costs(source.costs) if source is not None else None
+    return BatchSpend.of(events.seconds, events.units, costs, loose, kinds)
+
+
+def _codes_of(column: Sequence[str]) -> Sequence[str] | tuple[Ints, Sequence[str | None]]:
+    """A column's codes into its distinct values, where it is :class:`Coded` (distinct values may
+    repeat there: pricing's combinations); else the column."""
+    if type(column) is not Coded:
+        return column
+    values = column.values
+    distinct = {value: None for value in values}
+    if len(distinct) == len(values):
+        return column.codes, values
+    number = {value: code for code, value in enumerate(distinct)}
+    return np.array([number[value] for value in values], np.int64)[column.codes], list(distinct)
+
+
+def _gathered_when_read(events: BatchEvents, runs: KeyRuns) -> Callable[[], _Gathered]:
+    """The columns of ``runs``, gathered at the first call."""
+    made: list[_Gathered] = []
+
+    def gathered() -> _Gathered:
+        if not made:
+            made.append(_Gathered(events, runs))
+        return made[0]
+
+    return gathered
+
+
+def _hourly_runs(spend: BatchSpend | None, runs: KeyRuns, one_each: frozenset[str]) -> HourlyRuns | None:
+    if spend is None or not runs.order:
+        return None
+    return HourlyRuns(spend, runs.take(np.arange(len(runs.order), dtype=np.int64)), runs.starts, one_each)
+
+
 def in_event_order(
     alerts: list[Alert], cuts: Sequence[int], tagged: list[tuple[int, int, Alert]]
 ) -> list[Alert]:
@@ -361,14 +418,16 @@ class BatchEvents:
     """
 
     __slots__ = ("_codes", "_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts",
-                 "ordered", "partitions", "positions", "seconds", "units")  # fmt: skip
+                 "ordered", "partitions", "positions", "seconds", "source", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
         self._codes: tuple[Coded, Coded] | None = None
+        self.source: EventColumns | None = None  # the columns read, if read from them
         if columns is not None and columns.counted is batch and len(columns.ledger.skus) == len(batch):
             # Read from the columns alone: the events' objects may not be made (streams.intake),
             # and making 80k of them costs more than judging them.
+            self.source = columns
             self.partitions, self.positions = columns.partitions.tolist(), columns.positions.tolist()
             arrays = (columns.partitions, columns.positions)
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
@@ -631,17 +690,28 @@ class _Fold:
         self,
         key: bytes,
         run: Sequence[int],
-        runs: _Gathered,
+        gathered: Callable[[], _Gathered],
         first: int,
         new: Callable[[str], Detector],
         load: Callable[[bytes], Detector],
         subject: str,
         settings: HourlySpikeSettings,
+        plan: HourlyRuns | None = None,
+        n: int = -1,
     ) -> None:
+        """Key ``key``'s events (``run``, ``first`` in the order of the runs ``gathered`` gives
+        the columns of; run ``n`` of ``plan``)."""
         opened = self.open(key, run, new, load)
         if opened is None:
             return
         record, spend = opened
+        if plan is not None and self.events.positions[run[0]] > record.position:
+            rest = self.entered(record, run) if len(run) > 1 else run
+            if rest is run:  # all of the run, in order: its stretches' sums as they are
+                self._hourly_summed(record, cast(HourlySpend, spend), run, gathered, first, plan, n, subject,
+                                    settings)  # fmt: skip
+                return
+        runs = gathered()
         rest = self.entered(record, run) if len(run) >= FEW_HOURLY else None
         if rest is None:  # a few events, or positions out of order: each checked against the mark
             self._hourly_one_by_one(record, spend, run, runs, subject, settings)
@@ -683,6 +753,94 @@ class _Fold:
         # pending: some of rest, in its order; all of it (the usual) a stretch of runs' columns at begin.
         self._contribute(record, pending, runs, begin if len(pending) == len(rest) else -1)
         self.entered_all(record, rest, last_seen)
+
+    def _hourly_summed(
+        self,
+        record: DetectorRecord,
+        spend: HourlySpend,
+        run: Sequence[int],
+        gathered: Callable[[], _Gathered],
+        first: int,
+        plan: HourlyRuns,
+        n: int,
+        subject: str,
+        settings: HourlySpikeSettings,
+    ) -> None:
+        """:meth:`hourly_spikes` of a whole run, a stretch of one hour at a time: the stretch's sums
+        where none of its events can fire (nor an episode is going), else each event in turn."""
+        last_seen = record.last_seen
+        for s in range(plan.bounds[n], plan.bounds[n + 1]):
+            # Without an episode going, only an event that fires does anything but count.
+            if record.episode < 0 and _absorbed(spend, plan, s, gathered):
+                hour = plan.seg_hours[s] * HOUR
+                if hour >= record.hour:
+                    if hour > record.hour:
+                        record.hour = hour
+                        record.contributors.clear()
+                    self._contribute_sums(record.contributors, plan, s, run, first)
+                latest = plan.latest[s]
+                if latest > last_seen:
+                    last_seen = latest
+                continue
+            begin, end = plan.seg_starts[s], plan.seg_ends[s]
+            units, runs = self.events.units, gathered()
+            pending: list[int] = []
+            hour = plan.seg_hours[s] * HOUR
+            for i, epoch_s in zip(run[begin - first : end - first], runs.epochs[begin:end], strict=True):
+                self.index, self.epoch_s, self.newest = i, epoch_s, epoch_s >= last_seen
+                if epoch_s > last_seen:
+                    last_seen = epoch_s
+                self._hourly_event(record, spend, pending, runs, hour, units[i], subject, settings)
+            self._contribute(record, pending, runs, begin if len(pending) == end - begin else -1)
+        last = run[-1]
+        record.position, record.partition = self.events.positions[last], self.events.partitions[last]
+        record.last_seen = last_seen
+
+    def _contribute_sums(
+        self,
+        contributors: dict[str, dict[str, Decimal]],
+        plan: HourlyRuns,
+        s: int,
+        run: Sequence[int],
+        first: int,
+    ) -> None:
+        """The hour's contributors plus stretch ``s``'s (no refund among them), by their sums."""
+        if not plan.unmixed[s]:  # an event without an agent or a model: each event in turn
+            begin, end = plan.seg_starts[s], plan.seg_ends[s]
+            add_contributor_columns(contributors, *self.events.contributors(run[begin - first : end - first]))
+            return
+        for sums in plan.kinds:
+            bounds = sums.bounds
+            g0, g1 = bounds[s], bounds[s + 1]
+            if g0 == g1:
+                continue
+            kind = sums.kind
+            costs = contributors.get(kind)
+            if costs is None and g1 - g0 <= MAX_CONTRIBUTORS:  # each a first cost, as it comes
+                contributors[kind] = dict(zip(sums.names[g0:g1], sums.totals[g0:g1], strict=True))
+                continue
+            if costs is not None and g1 - g0 == 1:  # one contributor (an agent's own detector's agent)
+                ident = sums.names[g0]
+                had = costs.get(ident)
+                if had is not None:
+                    costs[ident] = had + sums.totals[g0]
+                    continue
+                if len(costs) < MAX_CONTRIBUTORS:
+                    costs[ident] = sums.totals[g0]
+                    continue
+            names, totals, costliest = sums.names[g0:g1], sums.totals[g0:g1], sums.costliest[g0:g1]
+            if not add_contributor_sums(contributors, kind, names, totals, costliest):
+                begin, end = plan.seg_starts[s], plan.seg_ends[s]
+                idents, amounts = self._kind_column(kind, run[begin - first : end - first])
+                _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
+
+    def _kind_column(
+        self, kind: str, indices: Sequence[int]
+    ) -> tuple[Sequence[str | None], Sequence[Decimal]]:
+        """These events' contributors of ``kind``, and their costs."""
+        agents, skus, tasks, costs = self.events.contributors_all()
+        column = agents if kind == "agent" else skus if kind == "model" else tasks
+        return take(column, indices), take(costs, indices)
 
     def _hourly_one_by_one(
         self,
@@ -878,6 +1036,17 @@ class _Fold:
                 emitted_at=self.emitted_at,
             ),
         ))  # fmt: skip
+
+
+def _absorbed(spend: HourlySpend, plan: HourlyRuns, s: int, gathered: Callable[[], _Gathered]) -> bool:
+    """:meth:`HourlySpend.absorb` of stretch ``s``: by its sums where its minutes are (no refund,
+    times in order), else its events'."""
+    if plan.steady[s] and not plan.refund[s]:
+        low, high = plan.minute_bounds[s], plan.minute_bounds[s + 1]
+        return spend.absorb_sums(plan.seg_hours[s], plan.first[s], plan.latest[s], plan.spent[s],
+                                 plan.minutes[low:high], plan.minute_sums[low:high])  # fmt: skip
+    begin, end, runs = plan.seg_starts[s], plan.seg_ends[s], gathered()
+    return spend.absorb(plan.seg_hours[s], runs.epochs[begin:end], runs.units[begin:end])
 
 
 def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:

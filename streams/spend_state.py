@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import compress, repeat
-from operator import eq, itemgetter
+from operator import eq, itemgetter, not_
 from typing import Any, Protocol
 
 import msgspec
@@ -152,6 +152,51 @@ def add_contributor_columns(
             costs = contributors[kind] = {}
         for ident, cost in _summed(idents, amounts, arrived).items():
             costs[ident] = costs.get(ident, ZERO) + cost
+
+
+def add_contributor_sums(
+    contributors: dict[str, dict[str, Decimal]],
+    kind: ContributorKind,
+    idents: Sequence[str],
+    totals: Sequence[Decimal],
+    costliest: Sequence[int],
+) -> bool:
+    """As :func:`contribute` of one kind for each of some events, none a refund, given per
+    contributor (in the order they first come): its costs summed in order and its costliest
+    event's cost in pico-dollars. False, and nothing changed, where that needs the events one by one.
+
+    Summed where no contributor is evicted on the way. Where the kind is full, a newcomer whose
+    every event costs less than the cheapest kept one (which only grows) would come and go at
+    each of its events: the kept ones take their sums, the newcomers nothing.
+    """
+    costs = contributors.get(kind)
+    if costs is None:
+        if len(idents) > MAX_CONTRIBUTORS:
+            return False
+        contributors[kind] = {ident: ZERO + total for ident, total in zip(idents, totals, strict=True)}
+        return True
+    if len(costs) + len(idents) > MAX_CONTRIBUTORS:
+        fresh = [ident not in costs for ident in idents]
+        if len(costs) + sum(fresh) > MAX_CONTRIBUTORS:
+            if len(costs) < MAX_CONTRIBUTORS:
+                return False  # some come in before the kind is full: one by one
+            least = to_pico_units(min(costs.items(), key=_COST_THEN_ID)[1])
+            # Each pico-dollar figure within half a unit of its Decimal's: below by more than one,
+            # surely below.
+            if max(compress(costliest, fresh)) >= least - 1:
+                return False
+            kept = list(map(not_, fresh))
+            for ident, total in zip(compress(idents, kept), compress(totals, kept), strict=True):
+                costs[ident] += total
+            return True
+    for ident, total in zip(idents, totals, strict=True):
+        costs[ident] = costs.get(ident, ZERO) + total
+    return True
+
+
+def to_pico_units(cost: Decimal) -> int:
+    """A cost in pico-dollars, to the nearest (as the detectors' ``to_units``)."""
+    return int(cost.scaleb(12).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def _contribute_each(

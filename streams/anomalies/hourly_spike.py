@@ -212,6 +212,55 @@ class HourlySpend:
             self.clock = latest
         return True
 
+    def absorb_sums(
+        self, hour: int, first: int, latest: int, added: int, minutes: Sequence[int], sums: Sequence[int]
+    ) -> bool:
+        """:meth:`absorb` of events of ``hour`` given by their sums, none of them a refund, their
+        times never going back: the first's and the latest time, their spend, and their spend per
+        minute (``minutes``, in order, and ``sums``)."""
+        s = self.settings
+        clock = self.clock
+        newest = clock // SECONDS_PER_HOUR
+        if clock >= 0 and hour < newest - s.weeks * HOURS_PER_WEEK:
+            return False
+        if self.first_hour < 0 or hour < self.first_hour:
+            self.first_hour = hour
+        if hour < newest:
+            self._cached = None
+        elif hour > newest:
+            self._evict(hour)
+        cached = self._cached
+        baseline = cached[1] if cached is not None and cached[0] == hour else self._baseline(hour)
+        if baseline is not None:
+            if baseline.num < 0:
+                return False
+            scaled = max(
+                min(SECONDS_PER_HOUR, max(max(clock, first) - hour * SECONDS_PER_HOUR, 0)), s.min_elapsed_s
+            )
+            if self._over(self.hours.get(hour, 0) + added, baseline, scaled):
+                return False
+            if s.trailing_s // 60 > 0:
+                recent = sum(u for u in self.minutes.values() if u > 0) + added
+                if self._over(recent, baseline, s.trailing_s):
+                    return False
+        self.hours[hour] = self.hours.get(hour, 0) + added
+        span = s.trailing_s // 60
+        if span > 0:
+            # _add_minutes, a minute at a time: in order of time, the clock's minute is each one's
+            # own (or the clock's, if later), and only a minute's first event can add a minute.
+            now = clock // 60
+            kept = self.minutes
+            for minute, amount in zip(minutes, sums, strict=True):
+                stale = max(now, minute) - span
+                if minute <= stale:
+                    continue
+                kept[minute] = kept.get(minute, 0) + amount
+                if len(kept) > span:
+                    kept = self.minutes = {m: u for m, u in kept.items() if m > stale}
+        if latest > clock:
+            self.clock = latest
+        return True
+
     def _add_minutes(self, epochs: Sequence[int], units: Sequence[int]) -> None:
         """:meth:`_recent` of each event in turn, the clock moving on with them."""
         span = self.settings.trailing_s // 60

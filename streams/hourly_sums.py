@@ -1,0 +1,272 @@
+"""A batch's hourly spend per key, summed for every key at once. Pure: no I/O.
+
+The hourly spike detector (:mod:`streams.anomalies.hourly_spike`) folds each key's events of a
+batch, and most of them change nothing but sums: the hour's spend, the trailing window's minutes,
+the hour's top contributors. Here those sums are worked out for all the keys of a batch in a few
+array passes (NumPy over the batch's integer costs and codes), each key's events in runs laid end
+to end as :class:`streams.key_runs.KeyRuns` lays them:
+
+- a run's **stretches**: its events of one hour in a row (a run is usually one stretch); for each,
+  the hour, its first and latest event time, its spend in pico-dollars, whether it holds a refund,
+  whether its event times never go back (then its minutes are summed too);
+- a stretch's **minutes**: its spend per minute in order of time, for the trailing window;
+- a stretch's **contributors** per kind (agent, model, task), in the order they first come: each
+  one's costs summed (from ``ZERO``, as a contributor's first cost is), and its costliest event in
+  pico-dollars.
+
+A contributor's sum is the Decimal that adding its events' Decimal costs in order makes: adding is
+exact (28 digits and more hold any realistic sum), so the sum is the pico-dollars' sum at the
+finest exponent among them (pricing's costs are at 1e-12; an outcome's cost is ``0``).
+:meth:`BatchSpend.of` declines a batch holding a cost finer than 1e-12 or a negative zero, and any
+batch whose pico-dollars could pass int64 summed.
+
+The detector's fold takes a stretch's sums where none of its events can fire (the judgement on
+bounds of :meth:`HourlySpend.absorb`), else goes event by event as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from itertools import compress, repeat
+from operator import is_, not_
+
+import numpy as np
+import numpy.typing as npt
+
+from schemas.alerts import ContributorKind
+
+Ints = npt.NDArray[np.int64]
+HOUR = 3600
+MINUTE = 60
+PICO_EXPONENT = -12
+PICO = Decimal("1E-12")
+_SUMMABLE = 2**62  # a batch's pico-dollars summed in int64 only below this, in absolute value
+
+
+def coded(names: Sequence[str | None]) -> tuple[Ints, list[str | None]]:
+    """Each name's code into the distinct names (in order of first coming)."""
+    numbers: dict[str | None, int] = {}
+    codes = np.fromiter(map(numbers.setdefault, names, range(len(names))), np.int64, len(names))
+    firsts = np.fromiter(numbers.values(), np.int64, len(numbers))
+    # setdefault gave each name the index of its first event: renumbered 0, 1, ... in that order.
+    renumber = np.zeros(len(names) + 1, np.int64)
+    renumber[firsts] = np.arange(len(firsts), dtype=np.int64)
+    return renumber[codes], list(numbers)
+
+
+def summed(total: int, exponent: int) -> Decimal:
+    """``ZERO`` plus the Decimal sum of costs whose pico-dollars add to ``total``, the finest at
+    ``exponent``: a contributor's first cost, as :func:`streams.spend_state.contribute` makes it.
+    (A contributor's cost is at an exponent of 0 or less: adding ``ZERO`` to what is added to it
+    changes nothing.)"""
+    if exponent == PICO_EXPONENT:
+        return Decimal(total) * PICO
+    exponent = min(exponent, 0)
+    return Decimal(total // 10 ** (exponent - PICO_EXPONENT)).scaleb(exponent)
+
+
+class BatchSpend:
+    """What every key's sums are made of, one column per batch event: its time, its pico-dollars,
+    its cost's exponent where not 1e-12's, and its contributors as codes (-1: none)."""
+
+    __slots__ = ("exponents", "kinds", "seconds", "units")
+
+    def __init__(
+        self,
+        seconds: Ints,
+        units: Ints,
+        exponents: Ints | None,
+        kinds: Sequence[tuple[ContributorKind, Ints, Sequence[str | None]]],
+    ) -> None:
+        self.seconds, self.units, self.exponents, self.kinds = seconds, units, exponents, kinds
+
+    @classmethod
+    def of(
+        cls,
+        seconds: Ints,
+        units: Sequence[int],
+        costs: Sequence[Decimal],
+        loose: Sequence[int] | None,
+        columns: Sequence[tuple[ContributorKind, Sequence[str | None] | tuple[Ints, Sequence[str | None]]]],
+    ) -> BatchSpend | None:
+        """From each event's time, pico-dollars and Decimal cost, and each kind's names per event
+        (or their codes into the names); None where the sums may not be exact (the module's doc).
+
+        ``loose``: the events whose costs may not be at 1e-12 (not priced in pico-dollars);
+        None: any of them.
+        """
+        n = len(units)
+        if n and not (-_SUMMABLE // n < min(units) and max(units) < _SUMMABLE // n):
+            return None
+        exponents: Ints | None = None
+        picked = costs if loose is None else [costs[i] for i in loose]
+        odd = list(compress(range(len(picked)), map(not_, map(PICO.same_quantum, picked))))
+        if odd:
+            exponents = np.full(n, PICO_EXPONENT, np.int64)
+            for at in odd:
+                cost = picked[at]
+                exponent = cost.as_tuple().exponent
+                if (
+                    type(exponent) is not int
+                    or exponent < PICO_EXPONENT
+                    or (cost.is_zero() and cost.is_signed())
+                ):
+                    return None
+                exponents[at if loose is None else loose[at]] = exponent
+        kinds: list[tuple[ContributorKind, Ints, Sequence[str | None]]] = []
+        for kind, names in columns:
+            codes, values = names if isinstance(names, tuple) else coded(names)
+            # An empty name is no contributor, as contribute takes it.
+            missing = [code for code, value in enumerate(values) if not value]
+            if missing:
+                codes = np.where(np.isin(codes, missing), -1, codes)
+            kinds.append((kind, codes, values))
+        return cls(seconds, np.fromiter(units, np.int64, n), exponents, kinds)
+
+
+def loose_costs(picos: Sequence[int | None]) -> list[int]:
+    """The events priced without pico-dollars (``None``): their Decimal costs may be at any exponent."""
+    return list(compress(range(len(picos)), map(is_, picos, repeat(None)))) if None in picos else []
+
+
+class KindSums:
+    """One kind's contributors of every stretch: stretch ``s``'s are ``bounds[s]`` to
+    ``bounds[s + 1]`` of the names, their summed costs and their costliest events (pico-dollars)."""
+
+    __slots__ = ("bounds", "costliest", "kind", "names", "totals")
+
+    def __init__(
+        self,
+        kind: ContributorKind,
+        names: list[str],
+        totals: list[Decimal],
+        costliest: list[int],
+        bounds: list[int],
+    ) -> None:
+        self.kind, self.names, self.totals = kind, names, totals
+        self.costliest, self.bounds = costliest, bounds
+
+
+class HourlyRuns:
+    """A batch's runs (one a key) cut into stretches of one hour, with their sums (the module's doc).
+
+    ``order``: the batch's events in the runs' order; ``starts``: where each run begins in it;
+    ``one_each``: the kinds whose contributor is the same for all of a run's events (an agent's own
+    detector's agent), summed per stretch without grouping. At least one event.
+    """
+
+    __slots__ = ("bounds", "first", "kinds", "latest", "minute_bounds", "minute_sums", "minutes", "refund",
+                 "seg_ends", "seg_hours", "seg_starts", "spent", "steady", "unmixed")  # fmt: skip
+
+    def __init__(
+        self, spend: BatchSpend, order: Ints, starts: Sequence[int], one_each: frozenset[str]
+    ) -> None:
+        n = len(order)
+        assert n, "no events"
+        seconds = spend.seconds[order]
+        units = spend.units[order]
+        exponents = spend.exponents[order] if spend.exponents is not None else None
+        hours = seconds // HOUR
+        begins = np.zeros(n, np.bool_)
+        begins[np.array(starts, np.int64)] = True
+        begins[1:] |= hours[1:] != hours[:-1]
+        seg_starts = np.flatnonzero(begins)
+        # Each run's stretches: run r's are bounds[r] to bounds[r + 1].
+        self.bounds: list[int] = np.searchsorted(seg_starts, np.array([*starts, n], np.int64)).tolist()
+        self.seg_starts: list[int] = seg_starts.tolist()
+        self.seg_ends: list[int] = [*self.seg_starts[1:], n]
+        self.seg_hours: list[int] = hours[seg_starts].tolist()
+        self.first: list[int] = seconds[seg_starts].tolist()
+        self.latest: list[int] = np.maximum.reduceat(seconds, seg_starts).tolist()
+        spent = np.add.reduceat(units, seg_starts)
+        self.spent: list[int] = spent.tolist()
+        self.refund: list[bool] = (np.minimum.reduceat(units, seg_starts) < 0).tolist()
+        back = np.zeros(n, np.bool_)
+        back[1:] = seconds[1:] < seconds[:-1]
+        back[seg_starts] = False
+        # A stretch whose times never go back: its minutes come in order, each summed.
+        self.steady: list[bool] = (~np.logical_or.reduceat(back, seg_starts)).tolist()
+        minutes = seconds // MINUTE
+        minute_begins = begins.copy()
+        minute_begins[1:] |= minutes[1:] != minutes[:-1]
+        minute_starts = np.flatnonzero(minute_begins)
+        self.minutes: list[int] = minutes[minute_starts].tolist()
+        self.minute_sums: list[int] = np.add.reduceat(units, minute_starts).tolist()
+        self.minute_bounds: list[int] = np.searchsorted(minute_starts, np.append(seg_starts, n)).tolist()
+        seg_of = np.cumsum(begins) - 1  # each event's stretch
+        self.kinds: list[KindSums] = []
+        unmixed = np.ones(len(seg_starts), np.bool_)
+        for kind, all_codes, values in spend.kinds:
+            codes = all_codes[order]
+            if kind in ("agent", "model"):
+                # An event without an agent or a model makes its kinds one by one: not summed.
+                unmixed &= ~np.logical_or.reduceat(codes < 0, seg_starts)
+            if kind in one_each:
+                sums = self._one_each(kind, codes, spent, units, exponents, seg_starts, values)
+            else:
+                sums = self._grouped(kind, codes, units, exponents, seg_of, len(seg_starts), values)
+            self.kinds.append(sums)
+        self.unmixed: list[bool] = unmixed.tolist()
+
+    @staticmethod
+    def _one_each(
+        kind: ContributorKind,
+        codes: Ints,
+        spent: Ints,
+        units: Ints,
+        exponents: Ints | None,
+        seg_starts: Ints,
+        values: Sequence[str | None],
+    ) -> KindSums:
+        """A stretch's one contributor (if it has one) and its costs summed."""
+        named = codes[seg_starts] >= 0
+        totals = _decimals(
+            spent[named], None if exponents is None else np.minimum.reduceat(exponents, seg_starts)[named]
+        )
+        costliest = np.maximum.reduceat(units, seg_starts)[named].tolist()
+        names = [values[c] for c in codes[seg_starts][named].tolist()]
+        bounds = np.concatenate(([0], np.cumsum(named))).tolist()
+        return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
+
+    @staticmethod
+    def _grouped(
+        kind: ContributorKind,
+        codes: Ints,
+        units: Ints,
+        exponents: Ints | None,
+        seg_of: Ints,
+        segs: int,
+        values: Sequence[str | None],
+    ) -> KindSums:
+        """Each stretch's contributors in the order they first come, their costs summed."""
+        named = np.flatnonzero(codes >= 0)
+        if not len(named):
+            return KindSums(kind, [], [], [], [0] * (segs + 1))
+        key = seg_of[named] * (int(codes.max()) + 1) + codes[named]
+        by_key = np.argsort(key, kind="stable")
+        ordered = key[by_key]
+        group_starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        at = named[by_key]  # the events in groups, each group's in order
+        firsts = at[group_starts]
+        arrival = np.argsort(firsts)  # stretches are stretches of the order: by stretch too
+        grouped_units = units[at]
+        totals = _decimals(
+            np.add.reduceat(grouped_units, group_starts)[arrival],
+            None if exponents is None else np.minimum.reduceat(exponents[at], group_starts)[arrival],
+        )
+        costliest = np.maximum.reduceat(grouped_units, group_starts)[arrival].tolist()
+        arrived = firsts[arrival]
+        names = [values[c] for c in codes[arrived].tolist()]
+        bounds = np.searchsorted(seg_of[arrived], np.arange(segs + 1, dtype=np.int64)).tolist()
+        return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
+
+
+def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
+    """:func:`summed` of each."""
+    values = totals.tolist()
+    made = [Decimal(total) * PICO for total in values]
+    if exponents is not None:
+        for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost
+            made[at] = summed(values[at], int(exponents[at]))
+    return made

@@ -1,0 +1,182 @@
+"""The hourly spike detector's sums for all of a batch's keys at once (:mod:`streams.hourly_sums`)
+fold to exactly what its events one at a time give: the detector's state, the hour's contributors
+(Decimal forms and order included), the alerts."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+
+from schemas.money import ZERO
+from streams import anomaly_rules
+from streams.aggregation import Counted
+from streams.anomalies import HourlySpend, HourlySpikeSettings
+from streams.anomalies.picodollars import to_units
+from streams.hourly_sums import BatchSpend, HourlyRuns, coded, summed
+from streams.spend_state import MAX_CONTRIBUTORS, _contribute_each, add_contributor_sums
+from tests.unit.streams.test_anomaly_rules_batched import watching
+from tests.unit.streams.test_spend_rules import Records, run, spend
+
+START = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def test_a_stretch_s_sums_absorb_as_its_events_do() -> None:
+    """:meth:`HourlySpend.absorb_sums` against :meth:`HourlySpend.absorb` of the same events (in
+    time order, no refund): the same answer and the same state, over weeks of history."""
+    rng = random.Random(7)
+    settings = HourlySpikeSettings(trailing_s=600)
+    by_lists, by_sums = HourlySpend("k", settings), HourlySpend("k", settings)
+    clock = int(START.timestamp())
+    answers = []
+    for _ in range(3000):
+        clock += rng.choice((0, 5, 60, 400, 3000, 20_000))
+        back = rng.choice((0, 0, 0, 90, 4000, 90_000))  # some stretches late, a few too late
+        hour = (clock - back) // 3600
+        first = max(hour * 3600, clock - back - rng.randrange(0, 300))
+        epochs = sorted(rng.randrange(first, hour * 3600 + 3600) for _ in range(rng.randrange(1, 9)))
+        units = [rng.choice((0, 1, 10**9, 3 * 10**11, 5 * 10**12)) for _ in epochs]
+        minutes: dict[int, int] = {}
+        for epoch, amount in zip(epochs, units, strict=True):
+            minutes[epoch // 60] = minutes.get(epoch // 60, 0) + amount
+        expected = by_lists.absorb(hour, epochs, units)
+        got = by_sums.absorb_sums(
+            hour, epochs[0], epochs[-1], sum(units), list(minutes), list(minutes.values())
+        )
+        answers.append(expected)
+        assert got == expected
+        if not expected:  # then each event is judged, as the fold does
+            for epoch, amount in zip(epochs, units, strict=True):
+                assert by_lists.judge(epoch, amount) is by_sums.judge(epoch, amount)
+        assert by_sums.to_json() == by_lists.to_json()
+    assert any(answers) and not all(answers)
+
+
+def _one_by_one(costs: dict[str, Decimal], idents: list[str], amounts: list[Decimal]) -> dict[str, Decimal]:
+    mine = dict(costs)
+    _contribute_each(mine, idents, amounts)
+    return mine
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_contributors_by_their_sums_are_those_added_one_by_one(seed: int) -> None:
+    """:func:`add_contributor_sums`, where it answers True, leaves what each event in turn leaves
+    (with the evictions past 32, the Decimal forms and the order of arrival); False changes nothing."""
+    rng = random.Random(seed)
+    kept = rng.choice((0, 5, 31, 32, 32))
+    costs = {f"c{i}": Decimal(rng.randrange(1, 10**6)).scaleb(-rng.choice((2, 12))) for i in range(kept)}
+    idents = [f"c{rng.randrange(45)}" for _ in range(rng.randrange(1, 60))]
+    amounts = [Decimal(rng.choice((0, 1, 7, 10**4, 10**7))).scaleb(rng.choice((-12, -6, 0))) for _ in idents]
+    first: dict[str, list[Decimal]] = {}
+    for ident, amount in zip(idents, amounts, strict=True):
+        first.setdefault(ident, []).append(amount)
+    totals = [sum(picked[1:], picked[0]) for picked in first.values()]
+    costliest = [max(map(to_units, picked)) for picked in first.values()]
+    contributors = {"agent": dict(costs)} if kept or rng.random() < 0.5 else {}
+    expected = _one_by_one(contributors.get("agent", {}), idents, amounts)
+    before = {kind: dict(c) for kind, c in contributors.items()}
+    if add_contributor_sums(contributors, "agent", list(first), totals, costliest):
+        assert list(contributors["agent"].items()) == list(expected.items())
+        assert list(map(repr, contributors["agent"].values())) == list(map(repr, expected.values()))
+        assert len(contributors["agent"]) <= MAX_CONTRIBUTORS
+    else:
+        assert contributors == before and len(before.get("agent", {})) + len(first) > MAX_CONTRIBUTORS
+
+
+def test_a_contributor_s_sum_is_the_decimal_its_costs_add_to_from_zero() -> None:
+    for costs in (["0"], ["0", "0"], ["0", "1.5"], ["0.000000000001", "2"], ["1E+1", "0"], ["3.25", "0.10"]):
+        decimals = list(map(Decimal, costs))
+        added = sum(decimals, ZERO)
+        exponent = min(d.as_tuple().exponent for d in decimals)  # type: ignore[type-var]
+        got = summed(sum(map(to_units, decimals)), int(exponent))
+        assert repr(got) == repr(added)
+
+
+def test_a_batch_s_stretches_and_their_contributors() -> None:
+    """Two keys' runs laid end to end: each cut where its hour changes, the contributors in the
+    order they first come within each stretch, each one's costs summed."""
+    hour = 3600 * 490_000
+    seconds = np.array([hour + 5, hour + 70, hour + 3599, hour + 3600, hour + 10, hour + 20], np.int64)
+    units = [10**12, 2, 3, 4, 5, 0]
+    costs = [Decimal(u) * Decimal("1E-12") for u in units[:-1]] + [Decimal(0)]
+    agents = ["a", "b", "a", "a", "c", "c"]
+    spend = BatchSpend.of(seconds, units, costs, None, [("agent", agents), ("model", coded(["m"] * 6))])
+    assert spend is not None
+    runs = HourlyRuns(spend, np.arange(6, dtype=np.int64), [0, 4], frozenset())
+    assert runs.bounds == [0, 2, 3]  # the first key: two hours; the second: one
+    assert runs.seg_starts == [0, 3, 4] and runs.seg_hours == [hour // 3600, hour // 3600 + 1, hour // 3600]
+    assert runs.spent == [10**12 + 5, 4, 5] and runs.latest == [hour + 3599, hour + 3600, hour + 20]
+    assert runs.minutes == [hour // 60, hour // 60 + 1, hour // 60 + 59, hour // 60 + 60, hour // 60]
+    assert runs.minute_sums == [10**12, 2, 3, 4, 5] and runs.minute_bounds == [0, 3, 4, 5]
+    agent_sums = runs.kinds[0]
+    assert agent_sums.names == ["a", "b", "a", "c"] and agent_sums.bounds == [0, 2, 3, 4]
+    assert list(map(repr, agent_sums.totals)) == list(map(repr, [Decimal("1.000000000003"),
+        Decimal("2E-12"), Decimal("4E-12"), Decimal("5E-12")]))  # fmt: skip
+    assert agent_sums.costliest == [10**12, 2, 4, 5]
+
+
+def test_a_batch_with_a_cost_finer_than_a_pico_dollar_or_past_int64_is_declined() -> None:
+    seconds = np.zeros(2, np.int64)
+    fine = [Decimal("1E-13"), Decimal(1)]
+    assert BatchSpend.of(seconds, [0, 10**12], fine, None, []) is None
+    assert BatchSpend.of(seconds, [0, 2**62], [Decimal(0), Decimal(2**62)], None, []) is None
+    assert BatchSpend.of(seconds, [0, 0], [Decimal("-0"), Decimal(0)], None, []) is None
+    assert BatchSpend.of(seconds, [0, 0], [Decimal("0"), Decimal(0)], None, []) is not None
+
+
+def crowd(seed: int, n: int, finer: bool = False) -> list[Counted]:
+    """One customer's 47 agents over three days and a half (more than a kind keeps in an hour: 32
+    busy, 15 seldom, cheap and late in the hour), costs at 1e-12, 1e-2 and 0, refunds now and
+    then, events late, tasks, a few runaway hours."""
+    rng = random.Random(seed)
+    events: list[Counted] = []
+    for i in range(n):
+        minute = i * 84 * 60 // n - (rng.randrange(200) if rng.random() < 0.05 else 0)
+        when = START + timedelta(minutes=max(minute, 0), seconds=rng.randrange(60))
+        cost = rng.choice((f"0.{rng.randrange(1, 99):02d}", f"{rng.randrange(10**3, 10**9)}E-12"))
+        if when.hour in (10, 11) and when.day == 5:
+            cost = f"{rng.randrange(1, 30)}.5"  # runaway
+        if rng.random() < 0.02:
+            cost = "-0.25"
+        agent = f"busy-{rng.randrange(32)}"
+        if when.minute >= 40 and rng.random() < 0.2:
+            agent, cost = f"seldom-{rng.randrange(15)}", rng.choice(("0", "3E-12"))
+        if finer and i % 35 == 0:  # one in each batch of 70
+            cost = "7E-13"  # finer than pricing makes: such a batch folds each key as before
+        events.append(spend(i + 1, cost, f"{when:%Y-%m-%dT%H:%M:%SZ}", agent=agent,
+                            task=f"t{rng.randrange(50)}" if rng.random() < 0.3 else None,
+                            tokens=rng.randrange(0, 500), request=f"r{i}"))  # fmt: skip
+    return events
+
+
+@pytest.mark.parametrize(("seed", "finer"), [(0, False), (1, False), (2, False), (3, True)])
+def test_a_crowd_of_agents_folds_by_sums_to_what_its_events_one_by_one_give(
+    seed: int, finer: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bool] = []
+    real = anomaly_rules.add_contributor_sums
+
+    def counted(*args: Any) -> bool:
+        calls.append(real(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(anomaly_rules, "add_contributor_sums", counted)
+    events = crowd(seed, 8000, finer)
+    batched, batched_records = watching(), Records()
+    alerts = [a for first in range(0, len(events), 70) for a in
+              run(batched, batched_records, events[first : first + 70]).alerts]  # fmt: skip
+    summed_or_not = list(calls)
+    one_by_one, records = watching(), Records()
+    expected = [a for event in events for a in run(one_by_one, records, [event]).alerts]
+
+    assert [a.payload() for a in alerts] == [a.payload() for a in expected]
+    assert any(a.rule == "hourly_spike" for a in alerts)
+    assert batched_records.raw == records.raw
+    if finer:
+        assert not summed_or_not  # no batch summed
+    else:
+        assert True in summed_or_not and False in summed_or_not  # summed; where a kind is full, one by one

@@ -26,7 +26,7 @@ its alerts are stored and acknowledged (:mod:`streams.spend_control`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,6 +52,7 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.day_sums import DaySums, day_sums
 from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage, cost_of_pico
 from streams.spend_state import (
@@ -192,7 +193,7 @@ class AnomalyRules:
         units, epochs = fold.events.units, fold.events.epochs
         gathered_units, gathered_days, gathered_epochs = agents.units, agents.days(), agents.epochs
         keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
-        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
+        for key, run, first in _left(fold, keys, by_agent, agents, agents.unit_sums, new, load):
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
@@ -232,7 +233,7 @@ class AnomalyRules:
         tokens, epochs = fold.events.tokens(), fold.events.epochs
         gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
         keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
-        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
+        for key, run, first in _left(fold, keys, by_agent, agents, agents.token_sums, new, load):
             run_all = gathered_tokens[first : first + len(run)]
             # A tool call has no tokens to drift.
             if min(run_all) > 0:
@@ -279,6 +280,28 @@ class AnomalyRules:
                 fold.token_drift(record, detector, detector.judge(epoch_s, tokens[i]), drift)
                 at += 1
             fold.entered_all(record, rest, last_seen)
+
+
+def _left(
+    fold: _Fold,
+    keys: list[bytes],
+    by_agent: dict[tuple[str, str], list[int]],
+    agents: _Gathered,
+    sums: Callable[[], DaySums | None],
+    new: Callable[[str], Detector],
+    load: Callable[[bytes], Detector],
+) -> Iterable[tuple[bytes, list[int], int]]:
+    """Each agent's key, run and place in ``agents`` left to fold event by event once :meth:`_Fold.quiet`
+    folded the keys that ``sums`` say cannot fire; all of them where the batch is not ordered."""
+    runs = by_agent.values()
+    summed = sums() if fold.events.ordered else None
+    if summed is None:
+        return zip(keys, runs, agents.runs.starts, strict=True)
+    left = fold.quiet(keys, summed, new, load)
+    if not left:
+        return ()
+    runs_list, starts = list(runs), agents.runs.starts
+    return [(keys[at], runs_list[at], starts[at]) for at in left]
 
 
 def in_event_order(
@@ -420,6 +443,14 @@ class BatchEvents:
     def hours(self) -> list[int]:
         return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
 
+    def token_array(self) -> npt.NDArray[np.int64]:
+        """:meth:`tokens` as an array."""
+        usage = self._usage
+        if type(usage) is TokenColumns:
+            array = usage.array
+            return cast(npt.NDArray[np.int64], array[:, 0] + array[:, 3])
+        return np.array(self.tokens(), dtype=np.int64)
+
     def tokens(self) -> list[int]:
         if self._tokens is None:
             usage = self._usage
@@ -525,6 +556,19 @@ class _Gathered:
             self._tokens = self.runs.gather(self._events.tokens())
         return self._tokens
 
+    def unit_sums(self) -> DaySums | None:
+        """Each run's costs summed (:func:`day_sums`)."""
+        return day_sums(self.runs.positions(), self.runs.starts, self._seconds, self._events.units)
+
+    def token_sums(self) -> DaySums | None:
+        """Each run's tokens summed (:func:`day_sums`), of its events with tokens (not tool calls)."""
+        try:
+            tokens = self._events.token_array()
+        except OverflowError:  # past 64 bits: event by event
+            return None
+        order = self.runs.positions()
+        return day_sums(order, self.runs.starts, self._seconds, tokens, tokens[order] > 0)
+
     def contributors(self) -> _Contributors:
         """Each event's agent, model, task and cost."""
         if self._contributors is None:
@@ -582,15 +626,54 @@ class _Fold:
                 return None  # counted before this batch was replayed
         detector: Detector | None = record.detector  # type: ignore[assignment]  # a Detector when set
         if detector is None:
-            try:
-                detector = load(record.state) if record.state else new(key.decode())
-            except (StateFormatError, ValueError, KeyError, TypeError) as exc:
-                log.warning("anomaly state %r unreadable (%s): it starts afresh", key, exc)
-                detector = new(key.decode())
-            record.detector = detector
+            detector = _detector(key, record, new, load)
         self.records[key] = record
         self.events.firsts.append((first, self.rank, key))
         return record, detector
+
+    def quiet(
+        self,
+        keys: Sequence[bytes],
+        sums: DaySums,
+        new: Callable[[str], Detector],
+        load: Callable[[bytes], Detector],
+    ) -> list[int]:
+        """Fold at once each key whose counted events (``sums``: of its run) are all new to its
+        record, of one day, and cannot fire (its detector's ``absorb_sums``), as :meth:`open`,
+        :meth:`enter` and the detector's judge each would; the places of the other keys with
+        events counted, to fold event by event. Only for a batch whose events are :attr:`BatchEvents.ordered`.
+        """
+        events = self.events
+        positions, partitions = events.positions, events.partitions
+        records, lookup = self.records, self.before.detector
+        firsts, rank = events.firsts, self.rank
+        left: list[int] = []
+        for at, (key, day, count, total, most, least, newest, first, last) in enumerate(
+            zip(keys, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest, sums.firsts,
+                sums.lasts, strict=True)  # fmt: skip
+        ):
+            if day < 0:  # none counted (not opened), or of several days
+                if count:
+                    left.append(at)
+                continue
+            record = records.get(key) or lookup(key)
+            if record is None:
+                record = DetectorRecord(b"")
+            elif positions[first] <= record.position or record.episode >= 0:
+                left.append(at)  # a replay's, or an episode going: each event may resolve it
+                continue
+            detector = record.detector
+            if detector is None:
+                detector = _detector(key, record, new, load)
+            if not detector.absorb_sums(day, total, count, most, least):  # type: ignore[attr-defined]
+                left.append(at)
+                continue
+            records[key] = record
+            firsts.append((first, rank, key))
+            record.position, record.partition = positions[last], partitions[last]
+            if newest > record.last_seen:
+                record.last_seen = newest
+        return left
 
     def enter(self, record: DetectorRecord, i: int) -> bool:
         """Make event ``i`` the one at hand; False if it was folded into ``record`` before."""
@@ -878,6 +961,19 @@ class _Fold:
                 emitted_at=self.emitted_at,
             ),
         ))  # fmt: skip
+
+
+def _detector(
+    key: bytes, record: DetectorRecord, new: Callable[[str], Detector], load: Callable[[bytes], Detector]
+) -> Detector:
+    """The record's detector, read from its state (or made anew) and kept in it."""
+    try:
+        detector = load(record.state) if record.state else new(key.decode())
+    except (StateFormatError, ValueError, KeyError, TypeError) as exc:
+        log.warning("anomaly state %r unreadable (%s): it starts afresh", key, exc)
+        detector = new(key.decode())
+    record.detector = detector
+    return detector
 
 
 def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:

@@ -26,7 +26,7 @@ its alerts are stored and acknowledged (:mod:`streams.spend_control`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -190,10 +190,13 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
+        keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
+        left = _left(fold, keys, by_agent, agents, agents.unit_sums, new, load)
+        if not left:  # every key folded at once (the usual)
+            return
         units, epochs = fold.events.units, fold.events.epochs
         gathered_units, gathered_days, gathered_epochs = agents.units, agents.days(), agents.epochs
-        keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
-        for key, run, first in _left(fold, keys, by_agent, agents, agents.unit_sums, new, load):
+        for key, run, first in left:
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
@@ -230,10 +233,13 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
+        keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
+        left = _left(fold, keys, by_agent, agents, agents.token_sums, new, load)
+        if not left:  # every key folded at once (the usual)
+            return
         tokens, epochs = fold.events.tokens(), fold.events.epochs
         gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
-        keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
-        for key, run, first in _left(fold, keys, by_agent, agents, agents.token_sums, new, load):
+        for key, run, first in left:
             run_all = gathered_tokens[first : first + len(run)]
             # A tool call has no tokens to drift.
             if min(run_all) > 0:
@@ -290,18 +296,15 @@ def _left(
     sums: Callable[[], DaySums | None],
     new: Callable[[str], Detector],
     load: Callable[[bytes], Detector],
-) -> Iterable[tuple[bytes, list[int], int]]:
+) -> list[tuple[bytes, list[int], int]]:
     """Each agent's key, run and place in ``agents`` left to fold event by event once :meth:`_Fold.quiet`
     folded the keys that ``sums`` say cannot fire; all of them where the batch is not ordered."""
-    runs = by_agent.values()
+    runs = list(by_agent.values())
     summed = sums() if fold.events.ordered else None
     if summed is None:
-        return zip(keys, runs, agents.runs.starts, strict=True)
-    left = fold.quiet(keys, summed, new, load)
-    if not left:
-        return ()
-    runs_list, starts = list(runs), agents.runs.starts
-    return [(keys[at], runs_list[at], starts[at]) for at in left]
+        return list(zip(keys, runs, agents.runs.starts, strict=True))
+    starts = agents.runs.starts
+    return [(keys[at], runs[at], starts[at]) for at in fold.quiet(keys, summed, new, load)]
 
 
 def in_event_order(
@@ -397,7 +400,10 @@ class BatchEvents:
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
             self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
             tokens: Sequence[TokenUsage] = columns.tokens
-            tasks: list[str | None] = [task or None for task in columns.ledger.task_ids]  # '' is none
+            task_ids = columns.ledger.task_ids
+            tasks: list[str | None] = (
+                [task or None for task in task_ids] if any(task_ids) else [None] * len(task_ids)
+            )  # '' is none
             skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos, columns.decimal_costs)
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
@@ -645,18 +651,20 @@ class _Fold:
         """
         events = self.events
         positions, partitions = events.positions, events.partitions
-        records, lookup = self.records, self.before.detector
+        records, before = self.records, self.before
         firsts, rank = events.firsts, self.rank
+        read_all = getattr(before, "detectors", None)  # a table's: all keys at once
+        found = read_all(keys) if read_all is not None else list(map(before.detector, keys))
         left: list[int] = []
-        for at, (key, day, count, total, most, least, newest, first, last) in enumerate(
-            zip(keys, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest, sums.firsts,
-                sums.lasts, strict=True)  # fmt: skip
+        for at, (key, stored, day, count, total, most, least, newest, first, last) in enumerate(
+            zip(keys, found, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest,
+                sums.firsts, sums.lasts, strict=True)  # fmt: skip
         ):
             if day < 0:  # none counted (not opened), or of several days
                 if count:
                     left.append(at)
                 continue
-            record = records.get(key) or lookup(key)
+            record = records.get(key) or stored
             if record is None:
                 record = DetectorRecord(b"")
             elif positions[first] <= record.position or record.episode >= 0:

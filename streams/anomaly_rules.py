@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain, compress, repeat
 from operator import attrgetter, ge, itemgetter
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -656,10 +656,9 @@ class _Fold:
         read_all = getattr(before, "detectors", None)  # a table's: all keys at once
         found = read_all(keys) if read_all is not None else list(map(before.detector, keys))
         left: list[int] = []
-        for at, (key, stored, day, count, total, most, least, newest, first, last) in enumerate(
-            zip(keys, found, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest,
-                sums.firsts, sums.lasts, strict=True)  # fmt: skip
-        ):
+        rows = zip(keys, found, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest,
+                   sums.firsts, sums.lasts, strict=True)  # fmt: skip
+        for at, (key, stored, day, count, total, most, least, newest, first, last) in enumerate(rows):
             if day < 0:  # none counted (not opened), or of several days
                 if count:
                     left.append(at)
@@ -670,10 +669,10 @@ class _Fold:
             elif positions[first] <= record.position or record.episode >= 0:
                 left.append(at)  # a replay's, or an episode going: each event may resolve it
                 continue
-            detector = record.detector
+            detector: Any = record.detector  # a detector of days (RequestCostHistory, TokenDrift)
             if detector is None:
                 detector = _detector(key, record, new, load)
-            if not detector.absorb_sums(day, total, count, most, least):  # type: ignore[attr-defined]
+            if not detector.absorb_sums(day, total, count, most, least):
                 left.append(at)
                 continue
             records[key] = record

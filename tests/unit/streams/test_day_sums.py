@@ -28,7 +28,7 @@ def test_each_run_s_day_count_sum_extremes_newest_and_ends_are_its_events(seed: 
     n = 400
     keys = [rng.randrange(40) for _ in range(n)]
     seconds = [DAY * 20_000 + rng.choice((0, 0, 0, DAY)) + rng.randrange(DAY) - DAY // 2 for _ in range(n)]
-    values = [rng.randrange(-10**12, 10**15) for _ in range(n)]
+    values = [rng.randrange(-(10**12), 10**15) for _ in range(n)]
     counted = [rng.random() < 0.7 for _ in range(n)] if some else [True] * n
     runs: dict[int, list[int]] = {}
     for i, key in enumerate(keys):

@@ -123,7 +123,9 @@ def _absorbs_alike(
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-@pytest.mark.parametrize(("min_requests", "min_days", "k"), [(50, 3, "2"), (1, 0, "1.5"), (5, 1, "1.1"), (20, 2, "3")])
+@pytest.mark.parametrize(
+    ("min_requests", "min_days", "k"), [(50, 3, "2"), (1, 0, "1.5"), (5, 1, "1.1"), (20, 2, "3")]
+)
 def test_a_request_cost_run_absorbed_at_once_is_its_requests_judged_in_turn(
     seed: int, min_requests: int, min_days: int, k: str
 ) -> None:

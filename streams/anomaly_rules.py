@@ -54,7 +54,7 @@ from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.day_sums import DaySums, day_sums
 from streams.key_runs import KeyRuns
-from streams.pricing import TokenUsage, cost_of_pico
+from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
     DetectorRecord,
     add_contributor_columns,
@@ -338,12 +338,25 @@ def _ordered(
     positions: list[int],
     customers: list[str],
     arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    codes: npt.NDArray[np.int64] | None = None,
 ) -> bool:
     """Whether each partition's positions increase in batch order, and each customer is of one partition.
 
-    ``arrays``: the partitions and positions as the batch's columns hold them, if it has them.
+    ``arrays``: the partitions and positions as the batch's columns hold them, if it has them; ``codes``:
+    each event's customer as a number (0 up, :func:`streams.window_batch.plan_windows`'), with them.
     """
-    if len(set(partitions)) > 1:
+    if arrays is not None and codes is not None and len(codes):
+        parts = arrays[0]
+        if int(parts.min()) != int(parts.max()):
+            # Each customer's lowest and highest partition, in two passes in C: the same where each has one.
+            size = int(codes.max()) + 1
+            low = np.full(size, np.iinfo(np.int64).max, np.int64)
+            high = np.full(size, np.iinfo(np.int64).min, np.int64)
+            np.minimum.at(low, codes, parts)
+            np.maximum.at(high, codes, parts)
+            if not bool((low[codes] == high[codes]).all()):
+                return False
+    elif len(set(partitions)) > 1:
         # Each customer's partition as its last event has it, against every event's: one pass in C,
         # no (customer, partition) pair made and hashed per event.
         last = dict(zip(customers, partitions, strict=True))
@@ -369,6 +382,8 @@ def _decimal_costs(
 ) -> list[Decimal]:
     """Each event's ``cost`` as pricing made it: from its integer cost where it has one; else
     pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone."""
+    if type(picos) is list and None not in picos:  # every cost an integer (a scan in C): made in C
+        return costs_of_pico(picos)  # type: ignore[arg-type]  # no None
     known = len(decimals) == len(picos)
     return [
         cost_of_pico(pico) if pico is not None
@@ -434,7 +449,8 @@ class BatchEvents:
         )
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
-        self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays)
+        codes = self._codes[0].codes if self._codes is not None else None
+        self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays, codes)
         self._tokens: list[int] | None = None
         self._usage = tokens
         self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str

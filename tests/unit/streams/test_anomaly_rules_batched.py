@@ -123,3 +123,19 @@ def test_short_batches_whose_keys_are_folded_at_once_give_what_one_by_one_gives_
 
     assert [a.payload() for a in alerts] == [a.payload() for a in expected]
     assert batched_records.raw == records.raw
+
+
+def test_ordered_from_the_customers_codes_is_ordered_from_their_names() -> None:
+    """:func:`_ordered` handed the window plan's customer codes answers as from the names."""
+    rng = random.Random(5)
+    for _ in range(300):
+        n = rng.randrange(1, 12)
+        customers = [rng.choice("abcd") for _ in range(n)]
+        home = {c: rng.randrange(3) for c in "abcd"}
+        partitions = [home[c] if rng.random() < 0.9 else rng.randrange(3) for c in customers]
+        positions = [i if rng.random() < 0.9 else rng.randrange(n) for i in range(n)]
+        numbered: dict[str, int] = {}
+        codes = np.array([numbered.setdefault(c, len(numbered)) for c in customers], np.int64)
+        arrays = (np.array(partitions, np.int64), np.array(positions, np.int64))
+        expected = _ordered(partitions, positions, customers)
+        assert _ordered(partitions, positions, customers, arrays, codes) is expected

@@ -378,12 +378,25 @@ _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Deci
 
 
 def _decimal_costs(
-    batch: Sequence[Counted], picos: Sequence[int | None], decimals: Sequence[Decimal | None]
+    batch: Sequence[Counted],
+    picos: Sequence[int | None],
+    decimals: Sequence[Decimal | None],
+    missing: list[int],
 ) -> list[Decimal]:
     """Each event's ``cost`` as pricing made it: from its integer cost where it has one; else
-    pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone."""
-    if type(picos) is list and None not in picos:  # every cost an integer (a scan in C): made in C
-        return costs_of_pico(picos)  # type: ignore[arg-type]  # no None
+    pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone.
+    ``missing``: where ``picos`` has None (:func:`_missing`)."""
+    if type(picos) is list:  # each integer cost multiplied in C, the few others put in after
+        if not missing:
+            return costs_of_pico(picos)  # type: ignore[arg-type]  # no None
+        filled = np.array(picos, dtype=object)
+        filled[missing] = 0
+        made = costs_of_pico(filled.tolist())
+        known = len(decimals) == len(picos)
+        for i in missing:
+            cost = decimals[i] if known else None
+            made[i] = cost if cost is not None else batch[i][2].cost
+        return made
     known = len(decimals) == len(picos)
     return [
         cost_of_pico(pico) if pico is not None
@@ -391,6 +404,14 @@ def _decimal_costs(
         else batch[i][2].cost
         for i, pico in enumerate(picos)
     ]  # fmt: skip
+
+
+def _missing(picos: Sequence[int | None]) -> list[int]:
+    """Where ``picos`` has no integer cost (None): a scan in C, then a comparison a value in C."""
+    if None not in picos:
+        return []
+    found: list[int] = np.flatnonzero(np.array(picos, dtype=object) == None).tolist()  # noqa: E711  # per value
+    return found
 
 
 class BatchEvents:
@@ -419,7 +440,11 @@ class BatchEvents:
             tasks: list[str | None] = (
                 [task or None for task in task_ids] if any(task_ids) else [None] * len(task_ids)
             )  # '' is none
-            skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos, columns.decimal_costs)
+            missing = _missing(picos)
+            skus, costs = (
+                list(columns.ledger.skus),
+                _decimal_costs(batch, picos, columns.decimal_costs, missing),
+            )
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
         else:
@@ -438,15 +463,15 @@ class BatchEvents:
                 list(map(_TOKENS, items)),
             )
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
+            missing = _missing(picos)
         # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
         self.seconds = whole
         self.epochs = whole.tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        self.units: list[int] = (
-            [to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)]
-            if None in picos  # some priced in Decimal: a scan in C finds out
-            else list(picos)  # type: ignore[arg-type]  # no None
-        )
+        units: list[int] = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
+        for i in missing:  # some priced in Decimal
+            units[i] = to_units(costs[i])
+        self.units = units
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
         codes = self._codes[0].codes if self._codes is not None else None

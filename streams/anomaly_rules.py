@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain, compress, repeat
 from operator import attrgetter, ge, itemgetter
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -52,9 +52,10 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.day_sums import DaySums, day_sums
 from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, loose_costs
 from streams.key_runs import KeyRuns
-from streams.pricing import TokenUsage, cost_of_pico
+from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
     MAX_CONTRIBUTORS,
     DetectorRecord,
@@ -200,10 +201,13 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
+        keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
+        left = _left(fold, keys, by_agent, agents, agents.unit_sums, new, load)
+        if not left:  # every key folded at once (the usual)
+            return
         units, epochs = fold.events.units, fold.events.epochs
         gathered_units, gathered_days, gathered_epochs = agents.units, agents.days(), agents.epochs
-        keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
-        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
+        for key, run, first in left:
             opened = fold.open(key, run, new, load)
             if opened is None:
                 continue
@@ -240,10 +244,13 @@ class AnomalyRules:
     ) -> None:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
+        keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
+        left = _left(fold, keys, by_agent, agents, agents.token_sums, new, load)
+        if not left:  # every key folded at once (the usual)
+            return
         tokens, epochs = fold.events.tokens(), fold.events.epochs
         gathered_tokens, gathered_days, gathered_epochs = agents.tokens(), agents.days(), agents.epochs
-        keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
-        for key, run, first in zip(keys, by_agent.values(), agents.runs.starts, strict=True):
+        for key, run, first in left:
             run_all = gathered_tokens[first : first + len(run)]
             # A tool call has no tokens to drift.
             if min(run_all) > 0:
@@ -338,6 +345,25 @@ def _hourly_runs(spend: BatchSpend | None, runs: KeyRuns, one_each: frozenset[st
     return HourlyRuns(spend, runs.take(np.arange(len(runs.order), dtype=np.int64)), runs.starts, one_each)
 
 
+def _left(
+    fold: _Fold,
+    keys: list[bytes],
+    by_agent: dict[tuple[str, str], list[int]],
+    agents: _Gathered,
+    sums: Callable[[], DaySums | None],
+    new: Callable[[str], Detector],
+    load: Callable[[bytes], Detector],
+) -> list[tuple[bytes, list[int], int]]:
+    """Each agent's key, run and place in ``agents`` left to fold event by event once :meth:`_Fold.quiet`
+    folded the keys that ``sums`` say cannot fire; all of them where the batch is not ordered."""
+    runs = list(by_agent.values())
+    summed = sums() if fold.events.ordered else None
+    if summed is None:
+        return list(zip(keys, runs, agents.runs.starts, strict=True))
+    starts = agents.runs.starts
+    return [(keys[at], runs[at], starts[at]) for at in fold.quiet(keys, summed, new, load)]
+
+
 def in_event_order(
     alerts: list[Alert], cuts: Sequence[int], tagged: list[tuple[int, int, Alert]]
 ) -> list[Alert]:
@@ -369,12 +395,25 @@ def _ordered(
     positions: list[int],
     customers: list[str],
     arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    codes: npt.NDArray[np.int64] | None = None,
 ) -> bool:
     """Whether each partition's positions increase in batch order, and each customer is of one partition.
 
-    ``arrays``: the partitions and positions as the batch's columns hold them, if it has them.
+    ``arrays``: the partitions and positions as the batch's columns hold them, if it has them; ``codes``:
+    each event's customer as a number (0 up, :func:`streams.window_batch.plan_windows`'), with them.
     """
-    if len(set(partitions)) > 1:
+    if arrays is not None and codes is not None and len(codes):
+        parts = arrays[0]
+        if int(parts.min()) != int(parts.max()):
+            # Each customer's lowest and highest partition, in two passes in C: the same where each has one.
+            size = int(codes.max()) + 1
+            low = np.full(size, np.iinfo(np.int64).max, np.int64)
+            high = np.full(size, np.iinfo(np.int64).min, np.int64)
+            np.minimum.at(low, codes, parts)
+            np.maximum.at(high, codes, parts)
+            if not bool((low[codes] == high[codes]).all()):
+                return False
+    elif len(set(partitions)) > 1:
         # Each customer's partition as its last event has it, against every event's: one pass in C,
         # no (customer, partition) pair made and hashed per event.
         last = dict(zip(customers, partitions, strict=True))
@@ -396,10 +435,25 @@ _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Deci
 
 
 def _decimal_costs(
-    batch: Sequence[Counted], picos: Sequence[int | None], decimals: Sequence[Decimal | None]
+    batch: Sequence[Counted],
+    picos: Sequence[int | None],
+    decimals: Sequence[Decimal | None],
+    missing: list[int],
 ) -> list[Decimal]:
     """Each event's ``cost`` as pricing made it: from its integer cost where it has one; else
-    pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone."""
+    pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone.
+    ``missing``: where ``picos`` has None (:func:`_missing`)."""
+    if type(picos) is list:  # each integer cost multiplied in C, the few others put in after
+        if not missing:
+            return costs_of_pico(picos)  # type: ignore[arg-type]  # no None
+        filled = np.array(picos, dtype=object)
+        filled[missing] = 0
+        made = costs_of_pico(filled.tolist())
+        known = len(decimals) == len(picos)
+        for i in missing:
+            cost = decimals[i] if known else None
+            made[i] = cost if cost is not None else batch[i][2].cost
+        return made
     known = len(decimals) == len(picos)
     return [
         cost_of_pico(pico) if pico is not None
@@ -407,6 +461,14 @@ def _decimal_costs(
         else batch[i][2].cost
         for i, pico in enumerate(picos)
     ]  # fmt: skip
+
+
+def _missing(picos: Sequence[int | None]) -> list[int]:
+    """Where ``picos`` has no integer cost (None): a scan in C, then a comparison a value in C."""
+    if None not in picos:
+        return []
+    found: list[int] = np.flatnonzero(np.array(picos, dtype=object) == None).tolist()  # noqa: E711  # per value
+    return found
 
 
 class BatchEvents:
@@ -433,8 +495,15 @@ class BatchEvents:
             whole = columns.seconds.astype(np.int64)  # int() of each: both truncate
             self.customers, agents, picos = list(columns.customers), list(columns.agents), columns.costs
             tokens: Sequence[TokenUsage] = columns.tokens
-            tasks: list[str | None] = [task or None for task in columns.ledger.task_ids]  # '' is none
-            skus, costs = list(columns.ledger.skus), _decimal_costs(batch, picos, columns.decimal_costs)
+            task_ids = columns.ledger.task_ids
+            tasks: list[str | None] = (
+                [task or None for task in task_ids] if any(task_ids) else [None] * len(task_ids)
+            )  # '' is none
+            missing = _missing(picos)
+            skus, costs = (
+                list(columns.ledger.skus),
+                _decimal_costs(batch, picos, columns.decimal_costs, missing),
+            )
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
         else:
@@ -453,18 +522,19 @@ class BatchEvents:
                 list(map(_TOKENS, items)),
             )
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
+            missing = _missing(picos)
         # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
         self.seconds = whole
         self.epochs = whole.tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        self.units: list[int] = (
-            [to_units(cost) if pico is None else pico for cost, pico in zip(costs, picos, strict=True)]
-            if None in picos  # some priced in Decimal: a scan in C finds out
-            else list(picos)  # type: ignore[arg-type]  # no None
-        )
+        units: list[int] = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
+        for i in missing:  # some priced in Decimal
+            units[i] = to_units(costs[i])
+        self.units = units
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
-        self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays)
+        codes = self._codes[0].codes if self._codes is not None else None
+        self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays, codes)
         self._tokens: list[int] | None = None
         self._usage = tokens
         self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str
@@ -478,6 +548,14 @@ class BatchEvents:
     @property
     def hours(self) -> list[int]:
         return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
+
+    def token_array(self) -> npt.NDArray[np.int64]:
+        """:meth:`tokens` as an array."""
+        usage = self._usage
+        if type(usage) is TokenColumns:
+            array = usage.array
+            return cast(npt.NDArray[np.int64], array[:, 0] + array[:, 3])
+        return np.array(self.tokens(), dtype=np.int64)
 
     def tokens(self) -> list[int]:
         if self._tokens is None:
@@ -584,6 +662,19 @@ class _Gathered:
             self._tokens = self.runs.gather(self._events.tokens())
         return self._tokens
 
+    def unit_sums(self) -> DaySums | None:
+        """Each run's costs summed (:func:`day_sums`)."""
+        return day_sums(self.runs.positions(), self.runs.starts, self._seconds, self._events.units)
+
+    def token_sums(self) -> DaySums | None:
+        """Each run's tokens summed (:func:`day_sums`), of its events with tokens (not tool calls)."""
+        try:
+            tokens = self._events.token_array()
+        except OverflowError:  # past 64 bits: event by event
+            return None
+        order = self.runs.positions()
+        return day_sums(order, self.runs.starts, self._seconds, tokens, tokens[order] > 0)
+
     def contributors(self) -> _Contributors:
         """Each event's agent, model, task and cost."""
         if self._contributors is None:
@@ -641,15 +732,55 @@ class _Fold:
                 return None  # counted before this batch was replayed
         detector: Detector | None = record.detector  # type: ignore[assignment]  # a Detector when set
         if detector is None:
-            try:
-                detector = load(record.state) if record.state else new(key.decode())
-            except (StateFormatError, ValueError, KeyError, TypeError) as exc:
-                log.warning("anomaly state %r unreadable (%s): it starts afresh", key, exc)
-                detector = new(key.decode())
-            record.detector = detector
+            detector = _detector(key, record, new, load)
         self.records[key] = record
         self.events.firsts.append((first, self.rank, key))
         return record, detector
+
+    def quiet(
+        self,
+        keys: Sequence[bytes],
+        sums: DaySums,
+        new: Callable[[str], Detector],
+        load: Callable[[bytes], Detector],
+    ) -> list[int]:
+        """Fold at once each key whose counted events (``sums``: of its run) are all new to its
+        record, of one day, and cannot fire (its detector's ``absorb_sums``), as :meth:`open`,
+        :meth:`enter` and the detector's judge each would; the places of the other keys with
+        events counted, to fold event by event. Only for a batch whose events are :attr:`BatchEvents.ordered`.
+        """
+        events = self.events
+        positions, partitions = events.positions, events.partitions
+        records, before = self.records, self.before
+        firsts, rank = events.firsts, self.rank
+        read_all = getattr(before, "detectors", None)  # a table's: all keys at once
+        found = read_all(keys) if read_all is not None else list(map(before.detector, keys))
+        left: list[int] = []
+        rows = zip(keys, found, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest,
+                   sums.firsts, sums.lasts, strict=True)  # fmt: skip
+        for at, (key, stored, day, count, total, most, least, newest, first, last) in enumerate(rows):
+            if day < 0:  # none counted (not opened), or of several days
+                if count:
+                    left.append(at)
+                continue
+            record = records.get(key) or stored
+            if record is None:
+                record = DetectorRecord(b"")
+            elif positions[first] <= record.position or record.episode >= 0:
+                left.append(at)  # a replay's, or an episode going: each event may resolve it
+                continue
+            detector: Any = record.detector  # a detector of days (RequestCostHistory, TokenDrift)
+            if detector is None:
+                detector = _detector(key, record, new, load)
+            if not detector.absorb_sums(day, total, count, most, least):
+                left.append(at)
+                continue
+            records[key] = record
+            firsts.append((first, rank, key))
+            record.position, record.partition = positions[last], partitions[last]
+            if newest > record.last_seen:
+                record.last_seen = newest
+        return left
 
     def enter(self, record: DetectorRecord, i: int) -> bool:
         """Make event ``i`` the one at hand; False if it was folded into ``record`` before."""
@@ -1047,6 +1178,19 @@ def _absorbed(spend: HourlySpend, plan: HourlyRuns, s: int, gathered: Callable[[
                                  plan.minutes[low:high], plan.minute_sums[low:high])  # fmt: skip
     begin, end, runs = plan.seg_starts[s], plan.seg_ends[s], gathered()
     return spend.absorb(plan.seg_hours[s], runs.epochs[begin:end], runs.units[begin:end])
+
+
+def _detector(
+    key: bytes, record: DetectorRecord, new: Callable[[str], Detector], load: Callable[[bytes], Detector]
+) -> Detector:
+    """The record's detector, read from its state (or made anew) and kept in it."""
+    try:
+        detector = load(record.state) if record.state else new(key.decode())
+    except (StateFormatError, ValueError, KeyError, TypeError) as exc:
+        log.warning("anomaly state %r unreadable (%s): it starts afresh", key, exc)
+        detector = new(key.decode())
+    record.detector = detector
+    return detector
 
 
 def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:

@@ -55,6 +55,10 @@ class KeyRuns:
         """:meth:`gather` of a column held as an array, into an array."""
         return column[self._positions()]
 
+    def positions(self) -> npt.NDArray[np.int64]:
+        """Each place's event index, as an array (made once)."""
+        return self._positions()
+
     def _positions(self) -> npt.NDArray[np.int64]:
         at = self._at
         if at is None:

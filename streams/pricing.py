@@ -73,6 +73,14 @@ def cost_of_pico(pico: int) -> Decimal:
     return Decimal(pico) * PICO if pico < _EXACT_PICO else from_pico(pico)
 
 
+def costs_of_pico(picos: list[int]) -> list[Decimal]:
+    """:func:`cost_of_pico` of each: the multiplication of each by :data:`PICO` in C where all are
+    below ``_EXACT_PICO`` (no call a value)."""
+    if picos and max(picos) >= _EXACT_PICO:
+        return list(map(cost_of_pico, picos))
+    return list(map(PICO.__rmul__, picos))
+
+
 class UnpriceableEventError(Exception):
     """No price covers this event; it goes to the dead-letter topic."""
 

@@ -134,6 +134,49 @@ class RequestCostHistory:
             self._window = (day, total, count, active_days)
         return i
 
+    def absorb_sums(self, day: int, units: int, count: int, most: int, least: int) -> bool:
+        """:meth:`judge` of ``count`` events all of ``day``, costing ``units`` together (each between
+        ``least`` and ``most``), at once, where none of them can fire: True then, else False and
+        nothing changed (each is to be judged in turn).
+
+        None can fire while the key warms up, or while its biggest cost is within k times the
+        average before them all (no refund among them: the average only grows). As :meth:`absorb`,
+        the last verdict is not kept."""
+        s = self.settings
+        num, den = self._k.numerator, self._k.denominator
+        window = self._window
+        days = self._days
+        if window is None:
+            if days.newest_day == day:  # read back: the window as judge works it out
+                window = self._window = (day, *days.totals(day - s.window_days + 1, day))
+            elif days.newest_day >= 0 or days.days:
+                return False
+            else:
+                # A new key: its first event is judged on nothing (never fires), the rest as of
+                # a window of that day, its first active day.
+                if s.min_days <= 1 and count - 1 >= s.min_requests:
+                    return False
+                days.newest_day = day
+                days.days[day] = [units, count]
+                self._window = (day, units, count, 1)
+                return True
+        newest, total, seen, active_days = window
+        if newest != day or day != days.newest_day:
+            return False
+        bucket = days.days.get(day)
+        if bucket is None:
+            return False
+        if not (
+            active_days < s.min_days
+            or seen + count - 1 < s.min_requests
+            or (least >= 0 and num > 0 and most * (seen + count - 1) * den <= num * total)
+        ):
+            return False
+        bucket[0] += units
+        bucket[1] += count
+        self._window = (day, total + units, seen + count, active_days)
+        return True
+
     def verdict(self, at: datetime) -> Verdict:
         """The verdict on the last observation, ``at`` its time."""
         return self._verdict(at, *self._last)

@@ -131,6 +131,58 @@ class TokenDrift:
             self._sums = (newest, recent_sum, recent_n, base_sum, base_n, base_days)
         return i
 
+    def absorb_sums(self, day: int, tokens: int, count: int, most: int, least: int) -> bool:
+        """:meth:`judge` of ``count`` events all of ``day``, of ``tokens`` together (each between
+        ``least`` and ``most``), at once, where none of them can fire: True then, else False and
+        nothing changed (each is to be judged in turn).
+
+        None can fire without a baseline, once the day has fired, or while the recent mean and
+        every one of them are within the ratio of the baseline's mean (a mean of means, each
+        within, is within). As :meth:`absorb`, the last verdict is not kept."""
+        sums = self._sums
+        days = self._days
+        s = self.settings
+        if least < 0:  # not tokens: judged in turn
+            return False
+        if sums is None:
+            if days.newest_day == day and not (self.fired_days and min(self.fired_days) < days.oldest_kept()):
+                # read back: the sums as judge works them out
+                recent = days.totals(day - s.recent_days + 1, day)[:2]
+                base = days.totals(day - s.recent_days - s.baseline_days + 1, day - s.recent_days)
+                sums = self._sums = (day, *recent, *base)
+            elif days.newest_day >= 0 or days.days:
+                return False
+            else:
+                # A new key: no baseline (its sum 0), so every event of its first day warms up.
+                days.newest_day = day
+                days.days[day] = [tokens, count]
+                self._sums = (day, tokens, count, 0, 0, 0)
+                return True
+        newest, recent_sum, recent_n, base_sum, base_n, base_days = sums
+        if newest != day or day != days.newest_day:
+            return False
+        bucket = days.days.get(day)
+        if bucket is None:
+            return False
+        ratio = self._ratio
+        num, den = ratio.numerator, ratio.denominator
+        if not (
+            base_days < s.min_baseline_days
+            or base_sum == 0
+            or newest in self.fired_days
+            or recent_n + count < s.min_recent_requests
+            or (
+                num > 0
+                and recent_sum * base_n * den <= num * base_sum * recent_n
+                and most * base_n * den <= num * base_sum
+            )
+        ):
+            return False
+        bucket[0] += tokens
+        bucket[1] += count
+        self._sums = (newest, recent_sum + tokens, recent_n + count, base_sum, base_n, base_days)
+        return True
+
     def verdict(self, at: datetime) -> Verdict:
         """The verdict on the last observation, ``at`` its time."""
         judgement, recent_sum, recent_n, base_sum, base_n = self._last

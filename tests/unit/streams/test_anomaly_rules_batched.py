@@ -99,3 +99,43 @@ def test_a_batch_s_detector_keys_are_each_one_s_anomaly_key() -> None:
     owners = [("acme", "support-bot"), ("acme", ""), ("ünï", "c\u00f6der"), ("", "x")]
     for kind in (*AlertRule, "custom"):
         assert anomaly_keys(kind, anomaly_owners(owners)) == [anomaly_key(kind, c, a) for c, a in owners]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("size", [7, 40])
+def test_short_batches_whose_keys_are_folded_at_once_give_what_one_by_one_gives_and_replay_to_nothing(
+    seed: int, size: int
+) -> None:
+    """Batches of a few events (each key's run within a day, most keys unable to fire: taken whole by
+    their detectors' ``absorb_sums``), some replayed: the alerts and records of one event at a time."""
+    events = traffic(seed, 3000)
+    batched, batched_records = watching(), Records()
+    alerts = []
+    for first in range(0, len(events), size):
+        batch = events[first : first + size]
+        alerts += run(batched, batched_records, batch).alerts
+        if first % (size * 5) == 0:  # replayed after a crash: nothing fires again, nothing changes
+            raw = dict(batched_records.raw)
+            assert run(batched, batched_records, batch).alerts == []
+            assert batched_records.raw == raw
+    one_by_one, records = watching(), Records()
+    expected = [a for event in events for a in run(one_by_one, records, [event]).alerts]
+
+    assert [a.payload() for a in alerts] == [a.payload() for a in expected]
+    assert batched_records.raw == records.raw
+
+
+def test_ordered_from_the_customers_codes_is_ordered_from_their_names() -> None:
+    """:func:`_ordered` handed the window plan's customer codes answers as from the names."""
+    rng = random.Random(5)
+    for _ in range(300):
+        n = rng.randrange(1, 12)
+        customers = [rng.choice("abcd") for _ in range(n)]
+        home = {c: rng.randrange(3) for c in "abcd"}
+        partitions = [home[c] if rng.random() < 0.9 else rng.randrange(3) for c in customers]
+        positions = [i if rng.random() < 0.9 else rng.randrange(n) for i in range(n)]
+        numbered: dict[str, int] = {}
+        codes = np.array([numbered.setdefault(c, len(numbered)) for c in customers], np.int64)
+        arrays = (np.array(partitions, np.int64), np.array(positions, np.int64))
+        expected = _ordered(partitions, positions, customers)
+        assert _ordered(partitions, positions, customers, arrays, codes) is expected

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from streams.anomalies import (
     TokenDrift,
     TokenDriftSettings,
 )
+from streams.anomalies.verdict import Judgement
 
 START = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
 
@@ -78,3 +80,72 @@ def test_hourly_spend_judges_alike_kept_or_read_back(seed: int) -> None:
     _same(
         lambda: HourlySpend("k", settings), lambda raw: HourlySpend.from_bytes(raw, settings), traffic(seed)
     )
+
+
+def _runs(rng: random.Random, events: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The events cut into runs of 1-30, each cut short where its day changes (a key's run in a batch)."""
+    runs: list[list[tuple[int, int]]] = []
+    at = 0
+    while at < len(events):
+        run = [events[at]]
+        size = rng.randint(1, 30)
+        while at + len(run) < len(events) and len(run) < size:
+            run.append(events[at + len(run)])
+        at += len(run)
+        runs.append(run)
+    return runs
+
+
+def _absorbs_alike(
+    make: Callable[[], Any], load: Callable[[bytes], Any], events: list[tuple[int, int]], seed: int
+) -> tuple[int, int]:
+    """Each run of one day absorbed at once (``absorb_sums``) where the detector takes it, else judged event
+    by event: the same bytes as every event judged in turn, and never a run with a firing event taken."""
+    rng = random.Random(seed)
+    whole, single = make(), make()
+    taken = refused = 0
+    for run in _runs(rng, events):
+        if rng.random() < 0.2:
+            whole = load(whole.to_bytes())  # read back: no running sums
+        before = whole.to_bytes()
+        days = {epoch_s // 86_400 for epoch_s, _ in run}
+        values = [value for _, value in run]
+        judged = [single.judge(epoch_s, value) for epoch_s, value in run]
+        if len(days) == 1 and whole.absorb_sums(days.pop(), sum(values), len(run), max(values), min(values)):
+            taken += 1
+            assert Judgement.FIRED not in judged
+        else:
+            refused += 1
+            assert whole.to_bytes() == before  # nothing changed
+            assert [whole.judge(epoch_s, value) for epoch_s, value in run] == judged
+        assert whole.to_bytes() == single.to_bytes()
+    return taken, refused
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize(
+    ("min_requests", "min_days", "k"), [(50, 3, "2"), (1, 0, "1.5"), (5, 1, "1.1"), (20, 2, "3")]
+)
+def test_a_request_cost_run_absorbed_at_once_is_its_requests_judged_in_turn(
+    seed: int, min_requests: int, min_days: int, k: str
+) -> None:
+    settings = RequestCostSettings(k=Decimal(k), min_requests=min_requests, min_days=min_days)
+    events = [(at, amount if random.Random(at).random() > 0.01 else -amount) for at, amount in traffic(seed)]
+    taken, refused = _absorbs_alike(
+        lambda: RequestCostHistory("k", settings), lambda raw: RequestCostHistory.from_bytes(raw, settings),
+        events, seed,
+    )  # fmt: skip
+    assert taken and refused
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize(("recent", "baseline_days"), [(100, 14), (1, 1), (20, 5)])
+def test_a_token_drift_run_absorbed_at_once_is_its_requests_judged_in_turn(
+    seed: int, recent: int, baseline_days: int
+) -> None:
+    settings = TokenDriftSettings(min_recent_requests=recent, min_baseline_days=baseline_days)
+    events = [(at, 500 + (at - START) // 3000 + amount // 10**9) for at, amount in traffic(seed)]
+    taken, refused = _absorbs_alike(
+        lambda: TokenDrift("k", settings), lambda raw: TokenDrift.from_bytes(raw, settings), events, seed
+    )
+    assert taken and refused

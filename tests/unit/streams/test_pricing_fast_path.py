@@ -22,7 +22,7 @@ import pytest
 from schemas.events import LlmCall, UsageEvent
 from schemas.money import to_pico
 from schemas.prices import EmbeddingPrice, LlmPrice, PriceVersion, ToolPrice, VectorQueryPrice
-from streams.pricing import PriceCatalog, PricedEvent, _apply, _price_llm
+from streams.pricing import PriceCatalog, PricedEvent, _apply, _price_llm, cost_of_pico, costs_of_pico
 from tests.factories import event
 from tests.unit.streams.test_pricing import shipped_and_demo
 
@@ -180,3 +180,17 @@ def test_rates_too_fine_or_too_large_for_exact_integers_price_in_decimal_alike(
     catalog = PriceCatalog([version])
     for item in events_for(meter, "pricey", datetime(2026, 6, 1, tzinfo=UTC), random.Random(7)):
         assert_same_cost(catalog.price(item), decimal_priced(catalog, item))
+
+
+@pytest.mark.parametrize("huge", [False, True])
+def test_a_column_of_integer_costs_makes_each_decimal_as_cost_of_pico_does(huge: bool) -> None:
+    """:func:`costs_of_pico`: the same digits and exponent as :func:`cost_of_pico`, event by event."""
+    rng = random.Random(7)
+    picos = [
+        rng.choice((0, 1, -1, rng.randrange(-(10**15), 10**15), rng.randrange(10**27))) for _ in range(2000)
+    ]
+    if huge:
+        picos += [10**28, 10**40 + 3, -(10**30)]
+    made = costs_of_pico(picos)
+    assert [str(cost) for cost in made] == [str(cost_of_pico(pico)) for pico in picos]
+    assert costs_of_pico([]) == []

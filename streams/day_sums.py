@@ -1,0 +1,98 @@
+"""A batch's runs (one key's events each, :mod:`streams.key_runs`) summed per key at once. Pure: no I/O.
+
+The daily detectors (request cost, token drift) keep per-day sums and counts.
+Most keys' events in a batch are of one day and cannot fire (a key warming up,
+or every value within its threshold): such a key takes its run's sum and count
+in one step (``absorb_sums``), and only the rest are judged event by event.
+:func:`day_sums` works out what that step reads, for every run in a few NumPy
+passes over the batch: a run's day (or that it has several), how many events
+it counts, their sum, largest and smallest value, newest time, and its first
+and last counted event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+DAY = 86_400
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_INT64_MIN = int(np.iinfo(np.int64).min)
+
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class DaySums:
+    """Per run, of its counted events: each a list, a run an item."""
+
+    days: list[int]  # their day if all are of one, else -1
+    counts: list[int]  # how many (0: none counted)
+    sums: list[int]
+    most: list[int]
+    least: list[int]
+    newest: list[int]  # the latest epoch second
+    firsts: list[int]  # the first one's index in the batch (a run without any: its first event's)
+    lasts: list[int]  # the last one's
+
+
+def day_sums(
+    order: Ints,
+    starts: Sequence[int],
+    seconds: Ints,
+    values: Sequence[int] | Ints,
+    counted: npt.NDArray[np.bool_] | None = None,
+) -> DaySums | None:
+    """:class:`DaySums` of runs laid end to end (run ``n`` from ``starts[n]``; ``order``: each place's
+    event index in the batch, ``seconds`` its epoch second, both in the runs' order), of ``values``
+    (one per event of the batch, in the batch's order) of the events ``counted`` (in the runs' order;
+    None: all of them). None where a sum might pass 64 bits: then every key is judged event by event.
+    """
+    if not len(starts):
+        return DaySums([], [], [], [], [], [], [], [])
+    try:
+        gathered = np.asarray(values, dtype=np.int64)[order]
+    except OverflowError:  # a value past 64 bits: Python's integers take it, event by event
+        return None
+    cuts = np.asarray(starts, dtype=np.int64)
+    sizes = np.diff(np.append(cuts, len(order)))
+    if len(gathered):
+        bound = max(-int(gathered.min()), int(gathered.max()))
+        if bound >= _INT64_MAX // int(sizes.max()):
+            return None
+    days = seconds // DAY
+    if counted is None:
+        counts = sizes
+        low, high = np.minimum.reduceat(days, cuts), np.maximum.reduceat(days, cuts)
+        sums = np.add.reduceat(gathered, cuts)
+        most, least = np.maximum.reduceat(gathered, cuts), np.minimum.reduceat(gathered, cuts)
+        newest = np.maximum.reduceat(seconds, cuts)
+        firsts, lasts = order[cuts], order[cuts + sizes - 1]
+    else:
+        counts = np.add.reduceat(counted.astype(np.int64), cuts)
+        low = np.minimum.reduceat(np.where(counted, days, _INT64_MAX), cuts)
+        high = np.maximum.reduceat(np.where(counted, days, -1), cuts)
+        sums = np.add.reduceat(np.where(counted, gathered, 0), cuts)
+        most = np.maximum.reduceat(np.where(counted, gathered, _INT64_MIN), cuts)
+        least = np.minimum.reduceat(np.where(counted, gathered, _INT64_MAX), cuts)
+        newest = np.maximum.reduceat(np.where(counted, seconds, _INT64_MIN), cuts)
+        place = np.arange(len(order), dtype=np.int64)
+        first = np.minimum.reduceat(np.where(counted, place, _INT64_MAX), cuts)
+        last = np.maximum.reduceat(np.where(counted, place, -1), cuts)
+        some = counts > 0
+        firsts = order[np.where(some, first, cuts)]
+        lasts = order[np.where(some, last, cuts)]
+    one_day = np.where((low == high) & (counts > 0), low, -1)
+    return DaySums(
+        one_day.tolist(),
+        counts.tolist(),
+        sums.tolist(),
+        most.tolist(),
+        least.tolist(),
+        newest.tolist(),
+        firsts.tolist(),
+        lasts.tolist(),
+    )

@@ -1,0 +1,55 @@
+"""A batch's runs summed per key at once, as a loop over each run's events gives them."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from streams.day_sums import DAY, day_sums
+from streams.key_runs import KeyRuns
+
+
+def _expected(run: list[int], seconds: list[int], values: list[int], counted: list[bool]) -> tuple[int, ...]:
+    picked = [i for i in run if counted[i]]
+    if not picked:
+        return (-1, 0)
+    days = {seconds[i] // DAY for i in picked}
+    vals = [values[i] for i in picked]
+    return (days.pop() if len(days) == 1 else -1, len(picked), sum(vals), max(vals), min(vals),
+            max(seconds[i] for i in picked), picked[0], picked[-1])  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("some", [False, True])
+def test_each_run_s_day_count_sum_extremes_newest_and_ends_are_its_events(seed: int, some: bool) -> None:
+    rng = random.Random(seed)
+    n = 400
+    keys = [rng.randrange(40) for _ in range(n)]
+    seconds = [DAY * 20_000 + rng.choice((0, 0, 0, DAY)) + rng.randrange(DAY) - DAY // 2 for _ in range(n)]
+    values = [rng.randrange(-(10**12), 10**15) for _ in range(n)]
+    counted = [rng.random() < 0.7 for _ in range(n)] if some else [True] * n
+    runs: dict[int, list[int]] = {}
+    for i, key in enumerate(keys):
+        runs.setdefault(key, []).append(i)
+    laid = KeyRuns(runs.values())
+    order = laid.positions()
+    gathered_seconds = laid.take(np.array(seconds, np.int64))
+    mask = np.array(counted)[order] if some else None
+    sums = day_sums(order, laid.starts, gathered_seconds, values, mask)
+    assert sums is not None
+    for at, run in enumerate(runs.values()):
+        expected = _expected(run, seconds, values, counted)
+        got = (sums.days[at], sums.counts[at], sums.sums[at], sums.most[at], sums.least[at],
+               sums.newest[at], sums.firsts[at], sums.lasts[at])  # fmt: skip
+        assert got[: len(expected)] == expected
+
+
+def test_values_whose_sums_might_pass_64_bits_are_left_to_python() -> None:
+    laid = KeyRuns([[0, 1], [2]])
+    seconds = laid.take(np.array([DAY, DAY, DAY], np.int64))
+    assert day_sums(laid.positions(), laid.starts, seconds, [2**62, 2**62, 1]) is None
+    assert day_sums(laid.positions(), laid.starts, seconds, [2**64, 1, 1]) is None
+    fits = day_sums(laid.positions(), laid.starts, seconds, [2**61, 2**61, -(2**61)])
+    assert fits is not None and fits.sums == [2**62, -(2**61)]

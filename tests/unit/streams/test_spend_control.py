@@ -7,10 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.alerts import Alert, AlertRule
-from streams.spend_control import SpendControl, TableSpend
+from streams.spend_control import ClickHouseKafkaOutlet, SpendControl, TableSpend
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
+from tests.fakes import FakeProducer
 from tests.unit.streams.test_spend_rules import engine, monthly, spend
 
 
@@ -114,3 +116,37 @@ async def test_a_batch_that_failed_is_judged_again_from_the_records_as_they_were
     [alert] = await SpendControl(budget, records, Outlet(journal)).apply(crossing, retry)
 
     assert alert.alert_id == down.stored[0].alert_id and alert.rule is AlertRule.BUDGET_THRESHOLD
+
+
+class ClickHouse:
+    """clickhouse-connect's async insert: the rows it was given."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+
+    async def insert(self, table: str, rows: list[list[Any]], column_names: list[str]) -> None:
+        assert table == "alerts"
+        self.rows += rows
+
+
+async def test_each_alert_is_published_on_its_id_s_partition_with_the_json_it_is_stored_as() -> None:
+    rules = SpendRules(BudgetBook(), budget_rules(Decimal(20), Decimal(10)), LimitSettings())
+    batch = [spend(n, "0.80", f"2026-11-20T09:00:{n:02d}Z", request=f"r{n}") for n in range(1, 13)]
+    alerts = rules.evaluate(batch, Records([])).alerts
+    assert len(alerts) == 12
+    producer, clickhouse = FakeProducer(partitions=range(6)), ClickHouse()
+    outlet = ClickHouseKafkaOutlet(clickhouse, lambda: producer, "alerts")
+
+    await outlet.publish(alerts)
+    await outlet.store(alerts)
+
+    keys = [a.alert_id.encode() for a in alerts]
+    on = {key: DefaultPartitioner()(key, list(range(6)), []) for key in keys}  # as producer.send puts it
+    for partition in set(on.values()):  # each partition's alerts in the order they fired
+        sent_on = [key for _, p, key, _ in producer.sent if p == partition]
+        assert sent_on == [key for key in keys if on[key] == partition]
+    assert {key: value for _, _, key, value in producer.sent} == {
+        key: alert.payload() for key, alert in zip(keys, alerts, strict=True)
+    }
+    assert [row[-1] for row in clickhouse.rows] == [a.payload().decode() for a in alerts]
+    assert all(delivery.done() for delivery in producer.deliveries)

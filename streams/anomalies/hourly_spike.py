@@ -177,33 +177,12 @@ class HourlySpend:
         the first of them. Most events of a batch are far from their hour's threshold, or have no
         baseline yet. Their verdicts are not kept: :meth:`verdict` is for the last :meth:`judge`.
         """
-        s = self.settings
-        clock = self.clock
-        newest = clock // SECONDS_PER_HOUR
-        if clock >= 0 and hour < newest - s.weeks * HOURS_PER_WEEK:
-            return False
-        added = sum(units)
         if min(units) < 0:  # a refund: the bounds below assume spend only grows
             return False
-        if self.first_hour < 0 or hour < self.first_hour:
-            self.first_hour = hour  # as the first of them does, before its baseline
-        if hour < newest:
-            self._cached = None
-        elif hour > newest:
-            self._evict(hour)  # as the first of them does: later ones are of the newest hour
-        cached = self._cached
-        baseline = cached[1] if cached is not None and cached[0] == hour else self._baseline(hour)
-        if baseline is not None:
-            if baseline.num < 0:
-                return False
-            first = max(clock, epochs[0])
-            scaled = max(min(SECONDS_PER_HOUR, max(first - hour * SECONDS_PER_HOUR, 0)), s.min_elapsed_s)
-            if self._over(self.hours.get(hour, 0) + added, baseline, scaled):
-                return False
-            if s.trailing_s // 60 > 0:
-                recent = sum(u for u in self.minutes.values() if u > 0) + added
-                if self._over(recent, baseline, s.trailing_s):
-                    return False
+        added = sum(units)
+        if not self._cannot_fire(hour, epochs[0], added):
+            return False
+        s, clock = self.settings, self.clock
         latest = max(epochs)
         self.hours[hour] = self.hours.get(hour, 0) + added
         if s.trailing_s // 60 > 0:
@@ -218,31 +197,9 @@ class HourlySpend:
         """:meth:`absorb` of events of ``hour`` given by their sums, none of them a refund, their
         times never going back: the first's and the latest time, their spend, and their spend per
         minute (``minutes``, in order, and ``sums``)."""
-        s = self.settings
-        clock = self.clock
-        newest = clock // SECONDS_PER_HOUR
-        if clock >= 0 and hour < newest - s.weeks * HOURS_PER_WEEK:
+        if not self._cannot_fire(hour, first, added):
             return False
-        if self.first_hour < 0 or hour < self.first_hour:
-            self.first_hour = hour
-        if hour < newest:
-            self._cached = None
-        elif hour > newest:
-            self._evict(hour)
-        cached = self._cached
-        baseline = cached[1] if cached is not None and cached[0] == hour else self._baseline(hour)
-        if baseline is not None:
-            if baseline.num < 0:
-                return False
-            scaled = max(
-                min(SECONDS_PER_HOUR, max(max(clock, first) - hour * SECONDS_PER_HOUR, 0)), s.min_elapsed_s
-            )
-            if self._over(self.hours.get(hour, 0) + added, baseline, scaled):
-                return False
-            if s.trailing_s // 60 > 0:
-                recent = sum(u for u in self.minutes.values() if u > 0) + added
-                if self._over(recent, baseline, s.trailing_s):
-                    return False
+        s, clock = self.settings, self.clock
         self.hours[hour] = self.hours.get(hour, 0) + added
         span = s.trailing_s // 60
         if span > 0:
@@ -259,6 +216,38 @@ class HourlySpend:
                     kept = self.minutes = {m: u for m, u in kept.items() if m > stale}
         if latest > clock:
             self.clock = latest
+        return True
+
+    def _cannot_fire(self, hour: int, first: int, added: int) -> bool:
+        """Can no event of ``hour`` adding ``added`` in all, the first at ``first``, fire (nor be too
+        late)? The hour is set up as the first of them sets it (its first hour, an eviction) either way
+        once they are not too late."""
+        s = self.settings
+        clock = self.clock
+        newest = clock // SECONDS_PER_HOUR
+        if clock >= 0 and hour < newest - s.weeks * HOURS_PER_WEEK:
+            return False
+        if self.first_hour < 0 or hour < self.first_hour:
+            self.first_hour = hour  # as the first of them does, before its baseline
+        if hour < newest:
+            self._cached = None
+        elif hour > newest:
+            self._evict(hour)  # as the first of them does: later ones are of the newest hour
+        cached = self._cached
+        baseline = cached[1] if cached is not None and cached[0] == hour else self._baseline(hour)
+        if baseline is None:
+            return True
+        if baseline.num < 0:
+            return False
+        scaled = max(
+            min(SECONDS_PER_HOUR, max(max(clock, first) - hour * SECONDS_PER_HOUR, 0)), s.min_elapsed_s
+        )
+        if self._over(self.hours.get(hour, 0) + added, baseline, scaled):
+            return False
+        if s.trailing_s // 60 > 0:
+            recent = sum(u for u in self.minutes.values() if u > 0) + added
+            if self._over(recent, baseline, s.trailing_s):
+                return False
         return True
 
     def _add_minutes(self, epochs: Sequence[int], units: Sequence[int]) -> None:

@@ -86,7 +86,7 @@ class ClickHouseKafkaOutlet:
         self.client = client
         self.producer = producer  # the worker's aiokafka producer, once Faust has started it
         self.topic = topic
-        self._partitions = KeyPartitions()
+        self._partitions = KeyPartitions(kept_max=10_000)  # ids seldom repeat: a small cache
         # The last alerts' payloads: stored and published side by side (and stored again on a
         # retry), each alert's JSON is made once.
         self._made: tuple[Sequence[Alert], list[bytes]] | None = None

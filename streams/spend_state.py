@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from itertools import compress, repeat
 from operator import eq, itemgetter, not_
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ import orjson
 
 from schemas.alerts import AlertStatus, Contributor, ContributorKind
 from schemas.money import ZERO
+from streams.anomalies.picodollars import to_units
 
 _SEP = "\x1f"  # identifiers may not hold control characters
 BUDGET_PREFIX = "b"
@@ -180,7 +181,7 @@ def add_contributor_sums(
         if len(costs) + sum(fresh) > MAX_CONTRIBUTORS:
             if len(costs) < MAX_CONTRIBUTORS:
                 return False  # some come in before the kind is full: one by one
-            least = to_pico_units(min(costs.items(), key=_COST_THEN_ID)[1])
+            least = to_units(min(costs.items(), key=_COST_THEN_ID)[1])
             # Each pico-dollar figure within half a unit of its Decimal's: below by more than one,
             # surely below.
             if max(compress(costliest, fresh)) >= least - 1:
@@ -192,11 +193,6 @@ def add_contributor_sums(
     for ident, total in zip(idents, totals, strict=True):
         costs[ident] = costs.get(ident, ZERO) + total
     return True
-
-
-def to_pico_units(cost: Decimal) -> int:
-    """A cost in pico-dollars, to the nearest (as the detectors' ``to_units``)."""
-    return int(cost.scaleb(12).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def _contribute_each(

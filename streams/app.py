@@ -42,6 +42,7 @@ app = faust.App(
     processing_guarantee="at_least_once",
     producer_acks=-1,
     producer_linger_ms=5,
+    producer_max_batch_size=1024 * 1024,
     producer_compression_type=settings.kafka_compression.producer_setting,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,

@@ -27,7 +27,7 @@ from typing import Any
 from schemas.gate import RESERVATION_ATTRIBUTE, LiveSpend, PartitionMark, live_spend_key, partition_mark_key
 from schemas.money import ZERO
 from streams.aggregation import Counted
-from streams.kafka_batches import KeyPartitions, send_batches
+from streams.kafka_batches import KeyPartitions, send_partitions
 from streams.metrics import PartitionSample
 from streams.spend_rules import BudgetBook
 from streams.spend_state import BudgetSpend, split_key
@@ -112,12 +112,7 @@ class LiveSpendOutlet:
             by_partition.setdefault(self._partitions.of(key, partitions), []).append(
                 (key, r.model_dump_json().encode())
             )
-        sent = [
-            delivery
-            for partition, records in by_partition.items()
-            for delivery in await send_batches(producer, self.topic, partition, records)
-        ]
-        for delivery in sent:
+        for delivery in await send_partitions(producer, self.topic, by_partition):
             await delivery  # acknowledged before the records move on
 
     async def mark(self, samples: Mapping[int, PartitionSample]) -> None:

@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar, cast
 from schemas.alerts import Alert
 from streams.aggregation import Counted
 from streams.anomaly_rules import DETECTOR_IDLE_S
-from streams.kafka_batches import KeyPartitions, send_batches
+from streams.kafka_batches import KeyPartitions, send_partitions
 from streams.spend_rules import Evaluation, SpendRules
 from streams.spend_state import (
     ANOMALY_PREFIX,
@@ -109,12 +109,7 @@ class ClickHouseKafkaOutlet:
         for alert, payload in zip(alerts, self._payloads(alerts), strict=True):
             key = alert.alert_id.encode()
             by_partition.setdefault(self._partitions.of(key, partitions), []).append((key, payload))
-        sent = [
-            delivery
-            for partition, records in by_partition.items()
-            for delivery in await send_batches(producer, self.topic, partition, records)
-        ]
-        for delivery in sent:
+        for delivery in await send_partitions(producer, self.topic, by_partition):
             await delivery  # acknowledged before the records say it fired
 
 

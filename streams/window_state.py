@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
-from streams.kafka_batches import send_batches
+from streams.kafka_batches import send_partitions
 from streams.stored_windows import StoredWindows
 from streams.window_changes import WindowChanges
 
@@ -108,8 +108,7 @@ class ChangelogWriter:
         # The aiokafka producer under Faust's; Faust flushes it before each commit.
         producer = self.table.app.producer._ensure_producer()
         topic = self.table.changelog_topic.get_topic_name()
-        for partition, records in pending.items():
-            await send_batches(producer, topic, partition, records)
+        await send_partitions(producer, topic, pending)
 
 
 class TableState:

@@ -167,6 +167,7 @@ class FakeProducer:
         self.partitions = set(partitions)
         self.batch_room = batch_room
         self.sent: list[tuple[str, int, bytes, bytes | None]] = []
+        self.sent_batches: list[tuple[int, list[tuple[bytes, bytes | None]]]] = []  # (partition, records)
         self.batches = 0
         self.deliveries: list[Any] = []
 
@@ -179,6 +180,7 @@ class FakeProducer:
     async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
         assert partition in self.partitions
         self.sent.extend((topic, partition, key, value) for key, value in batch.records)
+        self.sent_batches.append((partition, batch.records))
         self.batches += 1
         delivery = asyncio.get_running_loop().create_future()
         delivery.set_result(None)

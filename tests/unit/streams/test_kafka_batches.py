@@ -69,10 +69,6 @@ def test_a_topic_of_one_partition_takes_every_key_unhashed() -> None:
     assert not partitions._of  # nothing hashed, nothing kept
 
 
-def _records(built: bytes) -> list[tuple[bytes | None, bytes | None]]:
-    return [(r.key, r.value) for r in DefaultRecordBatch(built)]
-
-
 def _records(built: Any) -> list[tuple[bytes | None, bytes | None]]:
     return [(r.key, r.value) for r in DefaultRecordBatch(bytes(built))]
 

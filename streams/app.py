@@ -42,9 +42,6 @@ app = faust.App(
     processing_guarantee="at_least_once",
     producer_acks=-1,
     producer_linger_ms=5,
-    # A batch a partition goes in each produce request, one request in flight: at aiokafka's 16 KiB,
-    # a batch's ~20 MB of changelogs were ~1,150 requests one after another (6,312 for 500k events;
-    # 70 at 1 MiB with streams.kafka_batches' rounds). Under the broker's default message.max.bytes.
     producer_max_batch_size=1024 * 1024,
     producer_compression_type=settings.kafka_compression.producer_setting,
     consumer_auto_offset_reset="earliest",
@@ -55,12 +52,7 @@ app = faust.App(
     broker_heartbeat_interval=settings.session_timeout_s / 4,
     stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
     broker_max_poll_records=max(settings.batch_max, 500),
-    # Per partition, so a fetch of 8 partitions is at most 16 MiB (aiokafka's cap is 50 MB): past
-    # glibc's 32 MiB mmap threshold every response's buffers are fresh pages, faulted in and zeroed.
-    # Reading 1M events: 0.47 CPU-s and ~10k page faults, against 0.69 and ~110-170k at 16 MiB a
-    # partition (bench/RESULTS.md, session 17). Still twice the largest batch the broker takes by
-    # default (message.max.bytes, ~1 MiB).
-    consumer_max_fetch_size=2 * 1024 * 1024,
+    consumer_max_fetch_size=16 * 1024 * 1024,
     # /healthz, /readyz and /metrics (streams/web.py), on loopback unless configured
     # otherwise; the pages that would show or route to table contents stay off.
     web_enabled=True,

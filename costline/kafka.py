@@ -94,6 +94,26 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
+def is_app_topic(settings: Settings, topic: str) -> bool:
+    """Whether ``topic`` belongs to ``settings.app_id``: its own (``app_id.usage``, ...) or one Faust
+    names after it (``app_id-cost-windows-changelog``, ``app_id-__assignor-__leader``)."""
+    return topic.startswith((f"{settings.app_id}.", f"{settings.app_id}-"))
+
+
+async def delete_app_topics(settings: Settings) -> list[str]:
+    """Delete every topic of ``settings.app_id`` (see :func:`is_app_topic`); the names deleted.
+    The broker deletes asynchronously: a topic of the same name may not be creatable at once."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if is_app_topic(settings, t)]
+        if topics:
+            await admin.delete_topics(topics)
+        return topics
+    finally:
+        await admin.close()
+
+
 async def topic_overrides(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
     """The configs set on ``topic`` itself (not inherited from the broker's defaults)."""
     responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])

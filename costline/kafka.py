@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -85,8 +84,7 @@ async def ensure_topics(settings: Settings) -> None:
         ]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
-                await admin.create_topics(missing)
+            existing |= _already_there(await admin.create_topics(missing))
         for topic, config in compacted.items():
             if topic in existing:
                 await align_topic_config(admin, topic, config)
@@ -112,6 +110,20 @@ async def delete_app_topics(settings: Settings) -> list[str]:
         return topics
     finally:
         await admin.close()
+
+
+def _already_there(response: Any) -> set[str]:
+    """The topics a CreateTopics response says exist already: created meanwhile, or not yet in
+    the metadata the broker listed (just after a create). They are existing topics, whose config
+    may be an older version's, so they are aligned as listed ones are. Any other refusal is raised."""
+    found: set[str] = set()
+    for topic, error_code, *message in response.topic_errors:
+        if error_code == TopicAlreadyExistsError.errno:
+            found.add(topic)
+        elif error_code != 0:
+            detail = message[0] if message and message[0] else "no message"
+            raise RuntimeError(f"creating topic {topic!r} failed: {detail} (code {error_code})")
+    return found
 
 
 async def topic_overrides(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:

@@ -708,6 +708,20 @@ def _marks(current: Sequence[WindowAggregate | None]) -> Ints:
     return marks
 
 
+def _added(sums: Ints, rows: Ints, bases: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``sums`` with ``bases`` added to its ``rows``: in int64 where no sum can pass it (its bounds
+    added in Python ints), else as Python ints (an object array), exact at any size."""
+    if bases.dtype == np.int64 and len(sums):
+        bound = max(int(sums.max()), -int(sums.min())) + max(int(bases.max()), -int(bases.min()))
+        if bound <= _INT64_MAX:
+            added = sums.copy()
+            added[rows] += bases
+            return added
+    added = sums.astype(object)
+    added[rows] += bases.astype(object)
+    return added
+
+
 def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> FoldResult | None:
     """The batch folded into ``current`` (each planned window's state before it, or None: new;
     read as columns where it is :class:`StoredWindows`).
@@ -737,17 +751,18 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     stored = np.flatnonzero(marks[folding] >= 0)
     # Which windows the store holds already, under the partition they keep: its expiry index has them.
     indexed = np.zeros(len(folding), np.bool_)
-    if len(stored):  # onto the windows' state: added as Python ints, exact at any size
-        columns: list[list[Any]] = []
-        bases: Sequence[Sequence[Any]]
-        if type(current) is StoredWindows:
-            fields = current.fields(folding[stored])
-            bases = fields[:-2]
-            same = np.array(fields[-1], np.int64) == plan.window_partitions[folding[stored]]
-            indexed[stored] = current.in_store()[folding[stored]] & same
-        else:
-            windows = map(current.__getitem__, folding[stored].tolist())
-            bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
+    if len(stored) and type(current) is StoredWindows:  # onto the records' fields, read as arrays
+        base_sums, base_quantities, base_partitions = current.bases(folding[stored])
+        same = base_partitions == plan.window_partitions[folding[stored]]
+        indexed[stored] = current.in_store()[folding[stored]] & same
+        columns = [*(column.tolist() for column in _added(sums, stored, base_sums).T)]
+        quantity = np.array(quantities, dtype=object)
+        quantity[stored] += np.array(base_quantities, dtype=object)
+        columns.insert(2, quantity.tolist())
+    elif len(stored):  # onto the windows' state: added as Python ints, exact at any size
+        columns = []
+        windows = map(current.__getitem__, folding[stored].tolist())
+        bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
         for field_sums, base in zip([*sums.T[:2], None, *sums.T[2:]], bases, strict=True):
             column = np.array(quantities if field_sums is None else field_sums, dtype=object)
             column[stored] += np.array(base, dtype=object)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-from itertools import repeat
+from itertools import compress, repeat
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, overload
 
@@ -152,7 +152,8 @@ class StoredWindows(Sequence[WindowAggregate | None]):
         if self._fields is None:
             absent = self.missing()
             held = np.flatnonzero(~absent)
-            fields = _parsed([self.raws[i] for i in held.tolist()]) if not self._loaded else None
+            held_raws = list(compress(self.raws, (~absent).tolist()))
+            fields = _parsed(held_raws) if not self._loaded else None
             if fields is None:  # a window read elsewhere, or a record of the first form
                 windows = list(map(self.__getitem__, held.tolist()))
                 columns = [list(column) for column in zip(*map(_ALL_FIELDS, windows), strict=True)]
@@ -199,23 +200,17 @@ def _read_fast(joined: bytes, records: int) -> StoredFields | None:
     starts[1:] = commas[_FIELDS - 1 :: _FIELDS] + 1
     if not bool(np.all(text[starts] == _TAG)):
         return None
-    # Pieces as the reader sees them: fields, and a quantity's parts between "." and "E".
-    parts = [commas]
+    # A quantity's "." and "E" part it for the reader (its parts' values are not used: Decimal
+    # reads its text); they may be in no other field.
     extra = joined.count(b".") + joined.count(b"E")
     if extra:
         marks = np.flatnonzero((text == _POINT) | (text == _EXPONENT))
         record = np.searchsorted(starts, marks, "right") - 1
         if not bool(np.all(np.searchsorted(commas, marks) == record * _FIELDS + _QUANTITY)):
             return None  # in an integer field
-        parts.append(marks)
-    bounds = (
-        np.sort(np.concatenate([[-1], *parts, [len(text)]]))
-        if extra
-        else np.concatenate(([-1], commas, [len(text)]))
-    )
-    lengths = np.diff(bounds) - 1
-    if int(lengths.min()) < 1 or int(lengths.max()) > _LONGEST:
-        return None  # an empty piece, or one the reader might not hold exactly
+    lengths = (np.diff(np.concatenate(([-1], commas, [len(text)]))) - 1).reshape(records, _FIELDS)
+    if int(lengths.min()) < 1 or int(lengths[:, _INT_FIELDS].max()) > _LONGEST:
+        return None  # an empty field, or one the reader might not hold exactly
     if not _digit_after(text, starts + 1, _MINUS):
         return None  # a tag not followed by a number
     if b"-" in joined:

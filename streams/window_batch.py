@@ -750,9 +750,10 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         lowest = np.minimum.reduce([marks[windows] for windows in plan.event_windows])
         folded = int(np.count_nonzero(plan.batch.positions > lowest))
     folding = np.flatnonzero(fresh)
+    every = len(folding) == len(fresh)  # most batches: no window was counted before (no replay)
     chosen = folding.tolist()
-    sums = plan.sums[folding]
-    quantities = list(map(plan.quantities.__getitem__, chosen))
+    sums = plan.sums if every else plan.sums[folding]
+    quantities = list(plan.quantities) if every else list(map(plan.quantities.__getitem__, chosen))
     stored = np.flatnonzero(marks[folding] >= 0)
     # Which windows the store holds already, under the partition they keep: its expiry index has them.
     indexed = np.zeros(len(folding), np.bool_)
@@ -786,12 +787,12 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         arrays.update(zip(_SUM_FIELDS, added.T, strict=True))
     changed = WindowChanges(
         None,
-        list(map(plan.raw_keys.__getitem__, chosen)),
+        list(plan.raw_keys) if every else list(map(plan.raw_keys.__getitem__, chosen)),
         columns,
-        plan.sizes[folding],
-        plan.ends[folding],
+        plan.sizes if every else plan.sizes[folding],
+        plan.ends if every else plan.ends[folding],
         indexed,
-        plan.key_columns.take(folding),
+        plan.key_columns if every else plan.key_columns.take(folding),
         arrays,
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

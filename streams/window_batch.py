@@ -27,7 +27,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat, starmap
-from operator import attrgetter, eq, is_, is_not, itemgetter
+from operator import attrgetter, eq, is_, is_not, itemgetter, not_
 from typing import Any, overload
 
 import numpy as np
@@ -689,12 +689,12 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
             for column, field in enumerate(_TOKEN_FIELDS, 2):
                 array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
         facts = batch.ledger
-        for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
-            value = facts.outcome_values[i]
-            if value is not None:
-                array[i, 7] = value
-            if not facts.successes[i]:
-                array[i, 8] = 1
+        outcomes = list(compress(range(n), map(eq, batch.kinds, repeat("outcome"))))
+        if outcomes:  # an outcome's value where it has one, and whether it failed: a column each
+            values = list(map(facts.outcome_values.__getitem__, outcomes))
+            valued = list(map(is_not, values, repeat(None)))
+            array[list(compress(outcomes, valued)), 7] = np.fromiter(compress(values, valued), np.int64)
+            array[list(compress(outcomes, map(not_, map(facts.successes.__getitem__, outcomes)))), 8] = 1
     except OverflowError:
         return np.zeros((n, _SUMS), np.int64), False
     largest = max(int(array.max(initial=0)), -int(array.min(initial=0)))  # in Python ints: exact

@@ -6,16 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import numpy as np
-import pytest
-
 from streams.aggregation import WindowAggregate, WindowKey, fold
 from streams.sinks.clickhouse_sink import written_column
 from streams.sinks.native_block import WRITERS
 from streams.sinks.table_columns import WINDOW_TYPES, window_change_columns, window_columns
-from streams.stored_windows import StoredWindows
 from streams.window_batch import EventColumns, fold_plan, plan_windows
-from streams.window_changes import WindowChanges, WindowRows
+from streams.window_changes import WindowChanges
 from streams.window_state import TableState
 from tests.unit.streams.sinks.test_native_block import decoded
 from tests.unit.streams.test_window_batch import SIZES, fleet
@@ -86,32 +82,3 @@ def test_the_native_columns_of_windows_as_columns_are_those_of_their_rows() -> N
                 assert decoded(kind, written, len(part)) == list(expected[name]), name
             else:
                 assert written == of_rows, name
-
-
-def _written_as_rows(rows: WindowRows) -> None:
-    columns, expected = window_change_columns(rows, NOW), window_columns(list(rows), NOW)
-    for name, kind in WINDOW_TYPES.items():
-        if kind != "LowCardinality(String)":
-            assert written_column(kind, columns[name]) == WRITERS[kind](expected[name]), name
-
-
-def test_windows_folded_onto_records_write_their_integers_from_arrays_as_from_their_rows() -> None:
-    earlier = fold(fleet(300, 7200.0), SIZES, {}).changed
-    plan = plan_windows(EventColumns.of(fleet(300, 7200.0, first_offset=300)), SIZES)
-    stored = StoredWindows([None if (w := earlier.get(key)) is None else w.encode() for key in plan.keys])
-    result = fold_plan(plan, stored)
-    assert result is not None and type(result.changed) is WindowChanges
-    assert len(result.changed.arrays) == 11  # every integer field: int64 all along
-    for part in (result.changed.rows(), result.changed.rows()[5:70]):
-        _written_as_rows(part)
-
-
-def test_a_column_its_writer_refuses_from_a_list_is_not_given_as_an_array() -> None:
-    key = WindowKey("acme", "bot", "llm", 60, 0)
-    columns: list[list[object]] = [[7], [1], [Decimal(3)], [-4], [0], [0], [0], [0], [0], [0], [9], [2]]
-    arrays = {i: np.array(column, np.int64) for i, column in enumerate(columns) if i != 2}
-    changes = WindowChanges([key], [key.encode()], columns, arrays=arrays)
-    written = window_change_columns(changes.rows(), NOW)
-    assert type(written["input_tokens"]) is list and type(written["events"]) is np.ndarray
-    with pytest.raises(OverflowError):  # as the rows' own writer refuses it
-        written_column(WINDOW_TYPES["input_tokens"], written["input_tokens"])

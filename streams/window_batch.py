@@ -67,11 +67,6 @@ _BASE_FIELDS = attrgetter(*list(AGGREGATE_FIELDS)[:-2])
 _LAST_OFFSET = attrgetter("last_offset")
 _SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
-_SUM_FIELDS = [i for i, kind in enumerate(AGGREGATE_FIELDS.values()) if kind is not Decimal][:_SUMS]
-_LAST_FIELD, _PARTITION_FIELD = (
-    list(AGGREGATE_FIELDS).index("last_offset"),
-    list(AGGREGATE_FIELDS).index("partition"),
-)
 _INT64_MAX = 2**63 - 1
 
 
@@ -761,13 +756,11 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         base_sums, base_quantities, base_partitions = current.bases(folding[stored])
         same = base_partitions == plan.window_partitions[folding[stored]]
         indexed[stored] = current.in_store()[folding[stored]] & same
-        added = _added(sums, stored, base_sums)
-        columns = [*(column.tolist() for column in added.T)]
+        columns = [*(column.tolist() for column in _added(sums, stored, base_sums).T)]
         quantity = np.array(quantities, dtype=object)
         quantity[stored] += np.array(base_quantities, dtype=object)
         columns.insert(2, quantity.tolist())
     elif len(stored):  # onto the windows' state: added as Python ints, exact at any size
-        added = None
         columns = []
         windows = map(current.__getitem__, folding[stored].tolist())
         bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
@@ -776,15 +769,9 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
             column[stored] += np.array(base, dtype=object)
             columns.append(column.tolist())
     else:
-        added = sums
         columns = [*(column.tolist() for column in sums.T)]
         columns.insert(2, quantities)
-    last, partitions = plan.last[folding], plan.window_partitions[folding]
-    columns += [last.tolist(), partitions.tolist()]
-    # The same integers as arrays, for the sink's block (where they are int64 all along).
-    arrays = {_LAST_FIELD: last, _PARTITION_FIELD: partitions}
-    if added is not None and added.dtype == np.int64:
-        arrays.update(zip(_SUM_FIELDS, added.T, strict=True))
+    columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
     changed = WindowChanges(
         None,
         list(plan.raw_keys) if every else list(map(plan.raw_keys.__getitem__, chosen)),
@@ -793,6 +780,5 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         plan.ends if every else plan.ends[folding],
         indexed,
         plan.key_columns if every else plan.key_columns.take(folding),
-        arrays,
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

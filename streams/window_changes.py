@@ -76,7 +76,7 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
     """Windows and their new state: ``columns[i]`` is :data:`AGGREGATE_FIELDS`' i-th field of each
     window, in ``window_keys``' order; ``raw_keys`` are the keys encoded (``WindowKey.encode()``)."""
 
-    __slots__ = ("_keys", "_made", "arrays", "columns", "ends", "indexed", "key_columns", "raw_keys", "sizes")
+    __slots__ = ("_keys", "_made", "columns", "ends", "indexed", "key_columns", "raw_keys", "sizes")
 
     def __init__(
         self,
@@ -87,13 +87,11 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         ends: Ints | None = None,
         indexed: npt.NDArray[np.bool_] | None = None,
         key_columns: KeyColumns | None = None,
-        arrays: dict[int, Ints] | None = None,
     ) -> None:
         """``keys`` or ``key_columns``: the windows' keys, as objects or as columns (their objects
         made only where read); ``sizes`` and ``ends``: the keys' (read from them where not given);
         ``indexed``: which windows the store holds already under the partition they keep (None:
-        not known); ``arrays``: some integer fields (by their place in ``columns``) also as int64
-        arrays, the same values, for the sink's block."""
+        not known)."""
         assert len(columns) == len(AGGREGATE_FIELDS)
         assert keys is not None or key_columns is not None
         self._keys = keys
@@ -109,7 +107,6 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
                 ends = np.fromiter(map(_START, keys), np.int64, len(keys)) + sizes
         self.sizes, self.ends = sizes, ends
         self.indexed = indexed
-        self.arrays = arrays or {}
         self._made: dict[WindowKey, WindowAggregate] | None = None
 
     @property
@@ -199,10 +196,6 @@ class WindowRows(Sequence[tuple[WindowKey, WindowAggregate]]):
 
     def columns(self) -> list[list[Any]]:
         return [column[self.where] for column in self.changes.columns]
-
-    def arrays(self) -> dict[int, Ints]:
-        """The integer fields held as int64 arrays too (:attr:`WindowChanges.arrays`), by field."""
-        return {field: array[self.where] for field, array in self.changes.arrays.items()}
 
     def key_columns(self) -> KeyColumns | None:
         """The keys as codes (:class:`KeyColumns`), where the windows came with them."""

@@ -39,7 +39,6 @@ _WATERMARK = b"~watermark\x1f"
 _EXPIRED_THROUGH = b"~expired-through\x1f"
 # The partition's place in WindowAggregate.encode(), counted from the end: rsplit reads only that far.
 _PARTITION_FROM_END = len(AGGREGATE_FIELDS) - list(AGGREGATE_FIELDS).index("partition")
-_PARTITION_FIELD = list(AGGREGATE_FIELDS).index("partition")
 _KEY_SEP = b"\x1f"  # WindowKey.encode's separator; a window's size and start are its last two fields
 _SECOND, _THIRD = itemgetter(1), itemgetter(2)
 
@@ -182,10 +181,7 @@ class TableState:
         raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
         data = self.table.data
         data.update(zip(raw_keys, values, strict=True))
-        by_partition = windows.arrays.get(_PARTITION_FIELD)  # the column as an array, where fold_plan kept it
-        if by_partition is None:
-            by_partition = np.array(partitions, np.int64)
-        for partition, chosen in _rows_by(by_partition):
+        for partition, chosen in _rows_by(np.array(partitions, np.int64)):
             self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
         sizes, ends = windows.sizes, windows.ends.copy()
         if windows.indexed is not None and self._indexed and self._changes == self._changes_read:

@@ -274,13 +274,7 @@ def _low_cardinality(keys: list[str], positions: bytes, rows: int) -> bytes:
 
 
 def decimal128(units: Sequence[int]) -> bytes:
-    """ints (or an int64 array), each the value in units of the column's scale; past int128 raises
-    OverflowError."""
-    if isinstance(units, np.ndarray):
-        low = units.astype(np.int64)
-        wide = np.empty((len(low), 2), dtype="<i8")
-        wide[:, 0], wide[:, 1] = low, low >> 63
-        return wide.tobytes()
+    """ints, each the value in units of the column's scale; past int128 raises OverflowError."""
     if constant(units) and -(2**63) <= units[0] < 2**63:  # a column of zeros, most often
         return units[0].to_bytes(16, "little", signed=True) * len(units)
     try:

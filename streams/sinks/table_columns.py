@@ -113,15 +113,6 @@ _WINDOW_DECIMALS = [
     c for c, k in zip(AGGREGATE_COLUMNS, AGGREGATE_FIELDS.values(), strict=True) if k is Decimal
 ]
 
-# Each integer field's column: the values its writer takes from a list (array.array refuses the rest
-# with OverflowError), so that an array (whose astype would wrap them) is given only those.
-_ARRAY_RANGES = {
-    field: {"UInt64": (0, 2**63 - 1), "UInt16": (0, 2**16 - 1)}.get(
-        WINDOW_TYPES[column], (-(2**63), 2**63 - 1)
-    )
-    for field, column in enumerate(AGGREGATE_COLUMNS)
-}
-
 _TOKEN_COLUMNS = (
     "input_tokens",
     "cached_input_tokens",
@@ -423,27 +414,14 @@ def window_change_columns(windows: WindowRows, now: datetime) -> Columns:
         customers, agents, categories = coded.names
         keys = [
             Coded(coded.customers, customers), Coded(coded.agents, agents),
-            Coded(coded.categories, categories), *map(_in_uint32, (coded.sizes, coded.starts)),
+            Coded(coded.categories, categories), coded.sizes.tolist(), coded.starts.tolist(),
         ]  # fmt: skip
     else:
         keys = windows.key_texts()  # window_start stays epoch seconds: DateTime's own ticks
-    fields: list[Any] = windows.columns()
-    for field, array in windows.arrays().items():  # as arrays where the writer takes every value
-        low, high = _ARRAY_RANGES[field]
-        if len(array) and low <= int(array.min()) and int(array.max()) <= high:
-            fields[field] = array
-    columns = dict(zip(WINDOW_TYPES, [*keys, *fields, [now] * len(windows)], strict=True))
+    columns = dict(zip(WINDOW_TYPES, [*keys, *windows.columns(), [now] * len(windows)], strict=True))
     for name in _WINDOW_DECIMALS:
         columns[name] = units(columns[name])
     return columns
-
-
-def _in_uint32(values: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
-    """``values`` as they are where UInt32 and DateTime's writers take each (from a list, array.array
-    refuses the rest with OverflowError; an array's astype would wrap them), else as a list."""
-    if not len(values) or (int(values.min()) >= 0 and int(values.max()) < 2**32):
-        return values
-    return values.tolist()
 
 
 def window_columns(windows: Sequence[tuple[WindowKey, WindowAggregate]], now: datetime) -> Columns:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -85,13 +84,46 @@ async def ensure_topics(settings: Settings) -> None:
         ]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
-                await admin.create_topics(missing)
+            existing |= _already_there(await admin.create_topics(missing))
         for topic, config in compacted.items():
             if topic in existing:
                 await align_topic_config(admin, topic, config)
     finally:
         await admin.close()
+
+
+def is_app_topic(settings: Settings, topic: str) -> bool:
+    """Whether ``topic`` belongs to ``settings.app_id``: its own (``app_id.usage``, ...) or one Faust
+    names after it (``app_id-cost-windows-changelog``, ``app_id-__assignor-__leader``)."""
+    return topic.startswith((f"{settings.app_id}.", f"{settings.app_id}-"))
+
+
+async def delete_app_topics(settings: Settings) -> list[str]:
+    """Delete every topic of ``settings.app_id`` (see :func:`is_app_topic`); the names deleted.
+    The broker deletes asynchronously: a topic of the same name may not be creatable at once."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if is_app_topic(settings, t)]
+        if topics:
+            await admin.delete_topics(topics)
+        return topics
+    finally:
+        await admin.close()
+
+
+def _already_there(response: Any) -> set[str]:
+    """The topics a CreateTopics response says exist already: created meanwhile, or not yet in
+    the metadata the broker listed (just after a create). They are existing topics, whose config
+    may be an older version's, so they are aligned as listed ones are. Any other refusal is raised."""
+    found: set[str] = set()
+    for topic, error_code, *message in response.topic_errors:
+        if error_code == TopicAlreadyExistsError.errno:
+            found.add(topic)
+        elif error_code != 0:
+            detail = message[0] if message and message[0] else "no message"
+            raise RuntimeError(f"creating topic {topic!r} failed: {detail} (code {error_code})")
+    return found
 
 
 async def topic_overrides(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:

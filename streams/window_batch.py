@@ -27,7 +27,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress, repeat, starmap
-from operator import attrgetter, eq, is_, is_not, itemgetter
+from operator import attrgetter, eq, is_, is_not, itemgetter, not_
 from typing import Any, overload
 
 import numpy as np
@@ -684,12 +684,12 @@ def _increments(batch: EventColumns) -> tuple[Ints, bool]:
             for column, field in enumerate(_TOKEN_FIELDS, 2):
                 array[:, column] = np.fromiter(map(field, batch.tokens), np.int64, n)
         facts = batch.ledger
-        for i in compress(range(n), map(eq, batch.kinds, repeat("outcome"))):
-            value = facts.outcome_values[i]
-            if value is not None:
-                array[i, 7] = value
-            if not facts.successes[i]:
-                array[i, 8] = 1
+        outcomes = list(compress(range(n), map(eq, batch.kinds, repeat("outcome"))))
+        if outcomes:  # an outcome's value where it has one, and whether it failed: a column each
+            values = list(map(facts.outcome_values.__getitem__, outcomes))
+            valued = list(map(is_not, values, repeat(None)))
+            array[list(compress(outcomes, valued)), 7] = np.fromiter(compress(values, valued), np.int64)
+            array[list(compress(outcomes, map(not_, map(facts.successes.__getitem__, outcomes)))), 8] = 1
     except OverflowError:
         return np.zeros((n, _SUMS), np.int64), False
     largest = max(int(array.max(initial=0)), -int(array.min(initial=0)))  # in Python ints: exact
@@ -706,6 +706,20 @@ def _marks(current: Sequence[WindowAggregate | None]) -> Ints:
     if bool(stored.any()):
         marks[stored] = np.fromiter(map(_LAST_OFFSET, compress(current, stored.tolist())), np.int64)
     return marks
+
+
+def _added(sums: Ints, rows: Ints, bases: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``sums`` with ``bases`` added to its ``rows``: in int64 where no sum can pass it (its bounds
+    added in Python ints), else as Python ints (an object array), exact at any size."""
+    if bases.dtype == np.int64 and len(sums):
+        bound = max(int(sums.max()), -int(sums.min())) + max(int(bases.max()), -int(bases.min()))
+        if bound <= _INT64_MAX:
+            added = sums.copy()
+            added[rows] += bases
+            return added
+    added = sums.astype(object)
+    added[rows] += bases.astype(object)
+    return added
 
 
 def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> FoldResult | None:
@@ -731,23 +745,25 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         lowest = np.minimum.reduce([marks[windows] for windows in plan.event_windows])
         folded = int(np.count_nonzero(plan.batch.positions > lowest))
     folding = np.flatnonzero(fresh)
+    every = len(folding) == len(fresh)  # most batches: no window was counted before (no replay)
     chosen = folding.tolist()
-    sums = plan.sums[folding]
-    quantities = list(map(plan.quantities.__getitem__, chosen))
+    sums = plan.sums if every else plan.sums[folding]
+    quantities = list(plan.quantities) if every else list(map(plan.quantities.__getitem__, chosen))
     stored = np.flatnonzero(marks[folding] >= 0)
     # Which windows the store holds already, under the partition they keep: its expiry index has them.
     indexed = np.zeros(len(folding), np.bool_)
-    if len(stored):  # onto the windows' state: added as Python ints, exact at any size
-        columns: list[list[Any]] = []
-        bases: Sequence[Sequence[Any]]
-        if type(current) is StoredWindows:
-            fields = current.fields(folding[stored])
-            bases = fields[:-2]
-            same = np.array(fields[-1], np.int64) == plan.window_partitions[folding[stored]]
-            indexed[stored] = current.in_store()[folding[stored]] & same
-        else:
-            windows = map(current.__getitem__, folding[stored].tolist())
-            bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
+    if len(stored) and type(current) is StoredWindows:  # onto the records' fields, read as arrays
+        base_sums, base_quantities, base_partitions = current.bases(folding[stored])
+        same = base_partitions == plan.window_partitions[folding[stored]]
+        indexed[stored] = current.in_store()[folding[stored]] & same
+        columns = [*(column.tolist() for column in _added(sums, stored, base_sums).T)]
+        quantity = np.array(quantities, dtype=object)
+        quantity[stored] += np.array(base_quantities, dtype=object)
+        columns.insert(2, quantity.tolist())
+    elif len(stored):  # onto the windows' state: added as Python ints, exact at any size
+        columns = []
+        windows = map(current.__getitem__, folding[stored].tolist())
+        bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
         for field_sums, base in zip([*sums.T[:2], None, *sums.T[2:]], bases, strict=True):
             column = np.array(quantities if field_sums is None else field_sums, dtype=object)
             column[stored] += np.array(base, dtype=object)
@@ -758,11 +774,11 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
     changed = WindowChanges(
         None,
-        list(map(plan.raw_keys.__getitem__, chosen)),
+        list(plan.raw_keys) if every else list(map(plan.raw_keys.__getitem__, chosen)),
         columns,
-        plan.sizes[folding],
-        plan.ends[folding],
+        plan.sizes if every else plan.sizes[folding],
+        plan.ends if every else plan.ends[folding],
         indexed,
-        plan.key_columns.take(folding),
+        plan.key_columns if every else plan.key_columns.take(folding),
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

@@ -17,8 +17,6 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from billing.costs import cost_summary
 from billing.render import costs_table
 from costline.api import key_store
@@ -27,7 +25,7 @@ from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.dev import api_process, local_servers, worker_process
 from costline.dev.sample_day import DAY, sample_day
-from costline.kafka_auth import client_security
+from costline.kafka import delete_app_topics
 from costline.migrations import migrate
 from costline.price_versions import publish_and_record
 from costline.publisher import UsagePublisher
@@ -40,6 +38,11 @@ DEMO = {
     "usage_topic": "costline-demo.usage",
     "prices_topic": "costline-demo.prices",
     "dead_letter_topic": "costline-demo.usage.dlq",
+    # Its own budgets, alerts and live spend too: a demo worker must not read a real worker's
+    # budgets, nor post the sample day's alerts where a real receiver listens.
+    "budgets_topic": "costline-demo.budgets",
+    "alerts_topic": "costline-demo.alerts",
+    "budget_spend_topic": "costline-demo.budget_spend",
     "clickhouse_database": "costline_demo",
     # The sample day is a fixed date; it stays countable however long ago it was.
     "event_max_age_s": 100 * 365 * 86400,
@@ -56,15 +59,8 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 async def _reset_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
-    await admin.start()
-    try:
-        prefix_topics = [t for t in await admin.list_topics() if t.startswith(settings.app_id)]
-        if prefix_topics:
-            await admin.delete_topics(prefix_topics)
-            await asyncio.sleep(2)  # deletion is asynchronous on the broker
-    finally:
-        await admin.close()
+    if await delete_app_topics(settings):
+        await asyncio.sleep(2)  # deletion is asynchronous on the broker
 
 
 def _step(text: str) -> None:

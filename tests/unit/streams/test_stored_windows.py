@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pytest
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, fold
-from streams.stored_windows import StoredWindows
+from streams.stored_windows import StoredWindows, _read_fast
 from streams.window_batch import EventColumns, fold_plan, plan_windows
 from tests.unit.streams.test_window_batch import SIZES, fleet
 
@@ -54,3 +55,36 @@ def test_a_batch_folds_onto_stored_records_as_onto_their_windows() -> None:
     assert by_records is not None and by_objects is not None
     assert by_records.changed == by_objects.changed and any(objects)
     assert by_records.changed.records() == by_objects.changed.records()
+
+
+def _read_as_decoded(records: list[bytes]) -> None:
+    """Every field of ``records`` read as columns is what ``WindowAggregate.decode`` reads."""
+    stored = StoredWindows(list(records))
+    decoded = [WindowAggregate.decode(record) for record in records]
+    columns = as_columns(stored, list(range(len(records))))
+    assert columns == [list(field) for field in zip(*(w.values() for w in decoded), strict=True)]
+    assert [str(q) for q in columns[2]] == [str(w.quantity) for w in decoded]  # the same exponents
+    assert stored.marks().tolist() == [w.last_offset for w in decoded]
+
+
+def test_integer_fields_read_by_numpy_are_what_int_reads() -> None:
+    odd = [
+        WindowAggregate(-5, 1, Decimal("0E-12"), -3, 0, 0, 0, 0, -(10**16), 1, last_offset=7, partition=3),
+        WindowAggregate(10**17 - 1, 2, Decimal("123456789.000000000000"), last_offset=0, partition=0),
+        WindowAggregate(0, 0, Decimal("-1.5"), last_offset=-1, partition=-1),
+        SMALL,
+    ]
+    _read_as_decoded([w.encode() for w in odd])
+    assert _read_fast(b",".join(w.encode() for w in odd), len(odd)) is not None  # not one by one
+    _read_as_decoded([SMALL.encode(), BIG.encode()])  # past int64: Python ints
+    _read_as_decoded([SMALL.encode(), WindowAggregate(10**18, 1, Decimal("1")).encode()])  # 19 digits
+    _read_as_decoded([WindowAggregate(1, 2, Decimal("12345678901234567890.5")).encode(), SMALL.encode()])
+    _read_as_decoded([b"p0007,-0,1,0,0,0,0,0,0,0,5,1", b"p1,2,3E+2,4,5,6,7,8,9,10,11,12"])
+
+
+def test_records_int_would_read_otherwise_are_converted_one_by_one() -> None:
+    _read_as_decoded([b"p 5,1,1,0,0,0,0,0,0,0,5,1", SMALL.encode()])  # int() takes the space
+    _read_as_decoded([b"p1_000,1,1.5,0,0,0,0,0,0,0,5,1"])
+    for bad in (b"p1,-,1,0,0,0,0,0,0,0,5,1", b"p1,2-3,1,0,0,0,0,0,0,0,5,1", b"p1,1.5,1,0,0,0,0,0,0,0,5,1"):
+        with pytest.raises(ValueError):
+            StoredWindows([bad, SMALL.encode()]).marks()

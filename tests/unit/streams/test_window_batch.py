@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import numpy as np
+import orjson
 import pytest
 
 from bench.workload import events
@@ -13,7 +15,7 @@ from schemas.prices import load_price_dir
 from streams.aggregation import Counted, WindowAggregate, WindowKey, fold, position
 from streams.pricing import PriceCatalog
 from streams.window_batch import EventColumns, fold_plan, plan_windows
-from tests.factories import PRICES
+from tests.factories import PRICES, usage
 
 SIZES = (60, 3600)
 
@@ -104,3 +106,22 @@ def test_windows_of_any_sizes_fold_as_event_by_event(sizes: tuple[int, ...]) -> 
     expected = fold(batch, sizes, {})
     assert result.changed == expected.changed
     assert plan.keys == list(dict.fromkeys(plan.keys))  # each window once
+
+
+def test_outcomes_values_and_failures_fold_as_event_by_event() -> None:
+    catalog = PriceCatalog(load_price_dir(PRICES))
+    outcomes = [
+        usage(f"o-{i}", "outcome", outcome_type="ticket_resolved", success=i % 3 != 0, customer=f"c{i % 4}")
+        | ({"value": f"{i}.25"} if i % 2 else {})
+        for i in range(40)
+    ]
+    batch = [
+        (0, position(i, 0), catalog.price(parse_event(orjson.dumps(value))))
+        for i, value in enumerate(outcomes)
+    ]
+    found = by_window(batch, {})
+    assert found is not None and found == by_event(batch, {})
+    windows = found[0]
+    assert isinstance(windows, Mapping)
+    assert max(w.outcome_value for w in windows.values()) > 0
+    assert max(w.failed_outcomes for w in windows.values()) > 0

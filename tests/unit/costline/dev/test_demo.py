@@ -1,4 +1,5 @@
-"""The demo stops what it started, last first, however it ends; with --keep-running, nothing."""
+"""The demo stops what it started, last first, however it ends; with --keep-running, nothing. Its
+topics are its own."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from functools import partial
 
 import pytest
 
-from costline.dev.demo import stopped_at_exit
+from costline.config import Settings
+from costline.dev.demo import demo_settings, stopped_at_exit
+from costline.kafka import is_app_topic
 
 
 def test_the_demo_stops_what_it_started_last_first() -> None:
@@ -30,3 +33,15 @@ def test_keep_running_leaves_everything_up() -> None:
     with stopped_at_exit(keep_running=True) as started:
         started.append(("the API", lambda: stopped.append("the API")))
     assert stopped == []
+
+
+def test_every_topic_of_the_demo_is_its_own() -> None:
+    """A demo worker reads no real budgets and posts no alerts where a real receiver listens; its
+    reset deletes every one of them."""
+    real = Settings()
+    demo = demo_settings(real)
+    topics = {name: getattr(demo, name) for name in Settings.model_fields if name.endswith("_topic")}
+    assert len(topics) == 6
+    for name, topic in topics.items():
+        assert is_app_topic(demo, topic), name
+        assert topic != getattr(real, name), name

@@ -157,6 +157,34 @@ struct Message<'a> {
     twice: bool, // a key sent twice somewhere: msgspec keeps one, the Python path declines it
 }
 
+/// The first byte from `at` that is '"' or below 0x20 (a string's end, or a control character),
+/// eight bytes at a time.
+#[inline]
+fn string_end(b: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = ONES * b'"' as u64;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let q = x ^ QUOTES;
+        // Bytes equal to '"' (zero in q), and bytes below 0x20: the lowest flag is exact.
+        let found = ((q.wrapping_sub(ONES) & !q) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGH;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    while let Some(&c) = b.get(at) {
+        if c == b'"' || c < 0x20 {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
 struct Parser<'a> {
     b: &'a [u8],
     s: &'a str,
@@ -197,16 +225,12 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> R<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        loop {
-            match self.b.get(self.i) {
-                None => return Err(()),
-                Some(b'"') => break,
-                Some(&c) if c < 0x20 || c == b'\\' => return Err(()),
-                _ => self.i += 1,
-            }
+        let end = string_end(self.b, start).ok_or(())?;
+        if self.b[end] != b'"' {
+            return Err(()); // a control character: msgspec refuses it (a backslash is never here)
         }
-        let text = self.s.get(start..self.i).ok_or(())?;
-        self.i += 1;
+        let text = self.s.get(start..end).ok_or(())?;
+        self.i = end + 1;
         Ok(text)
     }
 
@@ -721,68 +745,65 @@ fn scan<'py>(
             _ => slow.push(at),
         }
     }
-    // What the Python path decides over every message msgspec read (declined ones too).
-    let unread: Vec<&Message<'_>> = taken
-        .iter()
-        .filter(|m| m.twice || m.events.iter().any(|e| e.seen & COMMON_OPTIONAL != 0))
-        .collect();
-    let few = unread.len() * 8 < taken.len();
-    let mut with_attributes = taken
-        .iter()
-        .any(|m| m.events.iter().any(|e| e.attributes.is_some()));
-    if !with_attributes && few {
-        with_attributes = unread.iter().any(|m| {
-            values[m.at]
+    // One pass over every event msgspec read (declined messages' too): what the Python path decides
+    // over the whole batch, and each message's verdict with its events' times.
+    let mut unread: Vec<usize> = Vec::new(); // messages with strings the base count leaves over
+    let mut with_attributes = false;
+    let mut names_ok = true; // a bad customer name fails every message
+                             // Per kind, per own field: whether every event of the kind sent it (its int64 array is read).
+    let mut of_kind = [false; 8];
+    let mut missing = [[false; MAX_OWN]; 8];
+    let mut verdicts: Vec<Option<Vec<i64>>> = Vec::with_capacity(taken.len());
+    for message in &taken {
+        let key = e_key(&keys, message.at);
+        let (lo, hi) = (bound_of(low, message.at), bound_of(high, message.at));
+        let mut good = !message.twice && !key.contains('\0');
+        let mut optional = message.twice;
+        let mut times = Vec::with_capacity(message.events.len());
+        for event in &message.events {
+            optional |= event.seen & COMMON_OPTIONAL != 0;
+            with_attributes |= event.attributes.is_some();
+            names_ok &= identifier(event.customer_id, 256);
+            of_kind[event.kind] = true;
+            for (place, value) in event.own.iter().enumerate() {
+                if let OwnVal::Unset = value {
+                    missing[event.kind][place] = true;
+                }
+            }
+            if good {
+                let checked =
+                    catch_unwind(AssertUnwindSafe(|| event_ok(event, &limits))).unwrap_or(None);
+                match checked {
+                    Some(micros)
+                        if event.customer_id == key
+                            && lo.is_none_or(|l| micros >= l)
+                            && hi.is_none_or(|h| micros <= h) =>
+                    {
+                        times.push(micros)
+                    }
+                    _ => good = false,
+                }
+            }
+        }
+        if optional {
+            unread.push(message.at);
+        }
+        verdicts.push(good.then_some(times));
+    }
+    if !with_attributes && unread.len() * 8 < taken.len() {
+        // Few messages left strings over: the Python path reads attributes where their text names them.
+        with_attributes = unread.iter().any(|&at| {
+            values[at]
                 .as_bytes()
                 .windows(12)
                 .any(|w| w == b"\"attributes\"")
         });
     }
-    // A bad customer name fails every message.
-    let names_ok = taken
-        .iter()
-        .all(|m| m.events.iter().all(|e| identifier(e.customer_id, 256)));
-    // Per kind, per own field: whether every event of the kind sent it (its int64 array is read).
-    let mut of_kind = [false; 8];
-    let mut missing = [[false; MAX_OWN]; 8];
-    for event in taken.iter().flat_map(|m| m.events.iter()) {
-        of_kind[event.kind] = true;
-        for (place, value) in event.own.iter().enumerate() {
-            if let OwnVal::Unset = value {
-                missing[event.kind][place] = true;
-            }
-        }
-    }
-    // Each message's verdict, and the admitted events' times.
     let mut admitted: Vec<(&Message<'_>, Vec<i64>)> = Vec::new();
-    for message in &taken {
-        let key = key_text(
-            keys.get(message.at)
-                .and_then(|k| k.as_ref())
-                .map(|k| k.as_bytes()),
-        );
-        let (lo, hi) = (bound_of(low, message.at), bound_of(high, message.at));
-        let good = names_ok && !message.twice && !key.contains('\0');
-        let times: Option<Vec<i64>> = if good {
-            catch_unwind(AssertUnwindSafe(|| {
-                message
-                    .events
-                    .iter()
-                    .map(|e| {
-                        let micros = event_ok(e, &limits)?;
-                        let inside =
-                            lo.is_none_or(|l| micros >= l) && hi.is_none_or(|h| micros <= h);
-                        (e.customer_id == key && inside).then_some(micros)
-                    })
-                    .collect()
-            }))
-            .unwrap_or(None)
-        } else {
-            None
-        };
-        match times {
-            Some(times) => admitted.push((message, times)),
-            None => slow.push(message.at),
+    for (message, verdict) in taken.iter().zip(verdicts) {
+        match verdict {
+            Some(times) if names_ok => admitted.push((message, times)),
+            _ => slow.push(message.at),
         }
     }
     slow.sort_unstable();
@@ -802,6 +823,19 @@ fn scan<'py>(
     // Names repeat across a batch (agents, SKUs, models, amounts): one str each, shared by its rows.
     let mut texts = Texts::new(py);
     let mut kind_rows: [Vec<i64>; 8] = Default::default();
+    // Each kind's own fields as lists, and the integers among them: filled in the same pass.
+    let mut lists: [Vec<Vec<Bound<'py, PyAny>>>; 8] = Default::default();
+    let mut ints: [Vec<Vec<i64>>; 8] = Default::default();
+    for kind in 0..8 {
+        lists[kind] = OWN[kind].iter().map(|_| Vec::new()).collect();
+        ints[kind] = OWN[kind].iter().map(|_| Vec::new()).collect();
+    }
+    for column in optional.iter_mut() {
+        column.reserve(n);
+    }
+    if with_attributes {
+        attributes.reserve(n);
+    }
     for (message, times) in &admitted {
         let customer = PyString::new(py, e_key(&keys, message.at).as_str()).into_any();
         for (place, event) in message.events.iter().enumerate() {
@@ -814,37 +848,40 @@ fn scan<'py>(
             event_ids.push(PyString::new(py, event.event_id).into_any());
             customers.push(customer.clone());
             agents.push(texts.get(event.agent_id));
-        }
-    }
-    for (slot, column) in optional.iter_mut().enumerate() {
-        if !admitted
-            .iter()
-            .any(|(m, _)| m.events.iter().any(|e| e.ids[slot].is_some()))
-        {
-            column.resize(n, empty.clone());
-            continue;
-        }
-        column.reserve(n);
-        for event in admitted.iter().flat_map(|(m, _)| m.events.iter()) {
-            column.push(match event.ids[slot] {
-                Some(Some(text)) => PyString::new(py, text).into_any(),
-                _ => empty.clone(),
-            });
-        }
-    }
-    if with_attributes {
-        attributes.reserve(n);
-        for event in admitted.iter().flat_map(|(m, _)| m.events.iter()) {
-            attributes.push(match &event.attributes {
-                Some(pairs) => {
-                    let dict = PyDict::new(py);
-                    for (k, v) in pairs {
-                        dict.set_item(PyString::new(py, k), PyString::new(py, v))?;
+            for (slot, column) in optional.iter_mut().enumerate() {
+                column.push(match event.ids[slot] {
+                    Some(Some(text)) => PyString::new(py, text).into_any(),
+                    _ => empty.clone(),
+                });
+            }
+            if with_attributes {
+                attributes.push(match &event.attributes {
+                    Some(pairs) => {
+                        let dict = PyDict::new(py);
+                        for (k, v) in pairs {
+                            dict.set_item(PyString::new(py, k), PyString::new(py, v))?;
+                        }
+                        dict.into_any()
                     }
-                    dict.into_any()
-                }
-                None => none_sent.clone(),
-            });
+                    None => none_sent.clone(),
+                });
+            }
+            let (kind_lists, kind_ints) = (&mut lists[event.kind], &mut ints[event.kind]);
+            for (place, list) in kind_lists.iter_mut().enumerate() {
+                list.push(match event.own[place] {
+                    OwnVal::Unset => unset.clone(),
+                    OwnVal::Str(text) => texts.get(text),
+                    OwnVal::Int(number) => {
+                        kind_ints[place].push(number);
+                        number.into_pyobject(py)?.into_any()
+                    }
+                    OwnVal::BigInt(raw) => py.get_type::<pyo3::types::PyInt>().call1((raw,))?,
+                    OwnVal::Bool(flag) => {
+                        kind_ints[place].push(flag as i64);
+                        pyo3::types::PyBool::new(py, flag).to_owned().into_any()
+                    }
+                });
+            }
         }
     }
     let optional_ids = PyTuple::new(
@@ -859,45 +896,21 @@ fn scan<'py>(
         if kind_rows[kind].is_empty() {
             continue;
         }
-        let fields = OWN[kind];
-        let size = kind_rows[kind].len();
-        let mut lists: Vec<Vec<Bound<'py, PyAny>>> =
-            fields.iter().map(|_| Vec::with_capacity(size)).collect();
-        let mut ints: Vec<Vec<i64>> = fields.iter().map(|_| Vec::with_capacity(size)).collect();
-        for (message, _) in &admitted {
-            for event in message.events.iter().filter(|e| e.kind == kind) {
-                for (place, list) in lists.iter_mut().enumerate() {
-                    list.push(match event.own[place] {
-                        OwnVal::Unset => unset.clone(),
-                        OwnVal::Str(text) => texts.get(text),
-                        OwnVal::Int(number) => {
-                            ints[place].push(number);
-                            number.into_pyobject(py)?.into_any()
-                        }
-                        OwnVal::BigInt(raw) => py.get_type::<pyo3::types::PyInt>().call1((raw,))?,
-                        OwnVal::Bool(flag) => {
-                            ints[place].push(flag as i64);
-                            pyo3::types::PyBool::new(py, flag).to_owned().into_any()
-                        }
-                    });
-                }
-            }
-        }
         let arrays = PyList::empty(py);
-        for (place, field) in fields.iter().enumerate() {
+        for (place, field) in OWN[kind].iter().enumerate() {
             let integer = matches!(field.ty, Ty::Tokens | Ty::Count | Ty::Bool); // _INTEGERS: not bytes
             if integer && of_kind[kind] && !missing[kind][place] {
-                arrays.append((place, int64s(py, &ints[place])))?;
+                arrays.append((place, int64s(py, &ints[kind][place])))?;
             }
         }
-        let lists = lists
+        let fields = std::mem::take(&mut lists[kind])
             .into_iter()
             .map(|list| PyList::new(py, list))
             .collect::<PyResult<Vec<_>>>()?;
         kinds.append((
             kind,
             int64s(py, &kind_rows[kind]),
-            PyList::new(py, lists)?,
+            PyList::new(py, fields)?,
             arrays,
         ))?;
     }

@@ -18,6 +18,7 @@ def scan(
     list[str],  # customers: each message's key, one str a message
     list[str],  # agents
     bytearray,  # occurred_us
+    bytearray,  # spans: each event's start and end in its message, two int64 a row
     tuple[list[str], list[str], list[str]],  # user_id, task_id, request_id: '' for none
     list[dict[str, str]] | None,  # attributes
     list[tuple[int, bytearray, list[list[Any]], list[tuple[int, bytearray]]]],  # kinds

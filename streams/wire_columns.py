@@ -178,32 +178,32 @@ class WireColumns:
 
 
 class LazyStructs:
-    """The events' Structs, each message read with msgspec only when one of its events is asked for:
-    the native decoder builds none, and only a few rows' objects are ever made (streams.wire_events)."""
+    """The events' Structs, each read alone with msgspec from its bytes in its message only when
+    asked for: the native decoder builds none, and only some rows' objects are ever made
+    (streams.wire_events). ``spans``: each event's start and end in its message."""
 
-    __slots__ = ("_index", "_message", "_read", "_values")
+    __slots__ = ("_message", "_spans", "_values")
 
-    def __init__(self, values: Sequence[bytes], message: Ints, index: Ints) -> None:
+    def __init__(self, values: Sequence[bytes], message: Ints, spans: Ints) -> None:
         self._values = values
         self._message = message
-        self._index = index
-        self._read: dict[int, list[Event]] = {}
+        self._spans = spans
 
     def __len__(self) -> int:
         return len(self._message)
 
     def __getitem__(self, row: int) -> Event:
-        at = int(self._message[row])
-        events = self._read.get(at)
-        if events is None:
-            events = self._read[at] = _MESSAGE.decode(self._values[at])
-        return events[int(self._index[row])]
+        start, end = self._spans[row].tolist()
+        return _EVENT.decode(memoryview(self._values[int(self._message[row])])[start:end])
 
     def __iter__(self) -> Iterator[Event]:
         return map(self.__getitem__, range(len(self._message)))
 
     def cut(self, keep: Mask) -> LazyStructs:
-        return LazyStructs(self._values, self._message[keep], self._index[keep])
+        return LazyStructs(self._values, self._message[keep], self._spans[keep])
+
+
+_EVENT: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
 
 
 def _load_native() -> ModuleType | None:
@@ -252,7 +252,7 @@ def _decode_native(
     low = high = None
     if bounds_us is not None:
         low, high = (np.ascontiguousarray(b, np.int64).tobytes() for b in bounds_us)
-    slow, message, index, kind, event_ids, customers, agents, occurred, optional, attributes, kinds = (
+    slow, message, index, kind, event_ids, customers, agents, occurred, spans, optional, attributes, kinds = (
         native.scan(values, list(keys), low, high, UNSET, _LIMITS)
     )
     message = np.frombuffer(message, np.int64)
@@ -260,7 +260,7 @@ def _decode_native(
     columns = WireColumns(
         message, index, np.frombuffer(kind, np.int64), event_ids, customers, agents,
         np.frombuffer(occurred, np.int64), dict(zip(_OPTIONAL_IDS, optional, strict=True)), attributes,
-        {}, LazyStructs(values, message, index),
+        {}, LazyStructs(values, message, np.frombuffer(spans, np.int64).reshape(-1, 2)),
     )  # fmt: skip
     for number, rows, lists, arrays in kinds:
         cls = _KIND_CLASSES[number]

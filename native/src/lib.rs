@@ -149,6 +149,7 @@ struct Event<'a> {
     attributes: Option<Vec<(&'a str, &'a str)>>,
     own: [OwnVal<'a>; MAX_OWN],
     seen: u32,
+    span: (usize, usize), // the event's object in its message: where its '{' is, after its '}'
 }
 
 struct Message<'a> {
@@ -297,6 +298,7 @@ impl<'a> Parser<'a> {
     }
 
     fn event(&mut self, limits: &Limits, twice: &mut bool) -> R<Event<'a>> {
+        let start = self.i;
         self.eat(b'{')?;
         self.ws();
         let mut pairs: Vec<(&'a str, Val<'a>)> = Vec::with_capacity(12);
@@ -319,7 +321,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.i += 1;
-        event_of(pairs, limits, twice)
+        let mut event = event_of(pairs, limits, twice)?;
+        event.span = (start, self.i);
+        Ok(event)
     }
 
     fn message(&mut self, limits: &Limits) -> R<(Vec<Event<'a>>, bool)> {
@@ -411,6 +415,7 @@ fn event_of<'a>(pairs: Vec<(&'a str, Val<'a>)>, limits: &Limits, twice: &mut boo
         attributes: None,
         own: [OwnVal::Unset; MAX_OWN],
         seen: 0,
+        span: (0, 0),
     };
     for (key, value) in pairs {
         let bit = match key {
@@ -698,7 +703,7 @@ fn key_text(key: Option<&[u8]>) -> String {
 }
 
 /// The batch read as `streams.wire_columns.decode_batch` reads it. Returns
-/// `(slow, message, index, kind, event_ids, customers, agents, occurred_us, optional_ids,
+/// `(slow, message, index, kind, event_ids, customers, agents, occurred_us, spans, optional_ids,
 /// attributes, kinds)`: int64 columns as bytearrays, `kinds` a list of
 /// `(kind number, rows, own fields' lists, [(own field place, int64 array)])`.
 #[pyfunction]
@@ -813,6 +818,7 @@ fn scan<'py>(
     let mut index_col = Vec::with_capacity(n);
     let mut kind_col = Vec::with_capacity(n);
     let mut occurred = Vec::with_capacity(n);
+    let mut spans = Vec::with_capacity(2 * n);
     let mut event_ids: Vec<Bound<'py, PyAny>> = Vec::with_capacity(n);
     let mut customers: Vec<Bound<'py, PyAny>> = Vec::with_capacity(n);
     let mut agents: Vec<Bound<'py, PyAny>> = Vec::with_capacity(n);
@@ -844,6 +850,7 @@ fn scan<'py>(
             index_col.push(place as i64);
             kind_col.push(event.kind as i64);
             occurred.push(times[place]);
+            spans.extend([event.span.0 as i64, event.span.1 as i64]);
             kind_rows[event.kind].push(row);
             event_ids.push(PyString::new(py, event.event_id).into_any());
             customers.push(customer.clone());
@@ -928,6 +935,7 @@ fn scan<'py>(
         PyList::new(py, customers)?.into_any(),
         PyList::new(py, agents)?.into_any(),
         int64s(py, &occurred).into_any(),
+        int64s(py, &spans).into_any(),
         optional_ids.into_any(),
         attributes_out,
         kinds.into_any(),

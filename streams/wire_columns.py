@@ -302,8 +302,10 @@ def _read(values: list[bytes]) -> list[list[Event] | None]:
     for value in values:
         try:
             read.append(_MESSAGE.decode(value))
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
-            read.append(None)  # msgspec raises UnicodeDecodeError for a string that is not UTF-8
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            # msgspec raises UnicodeDecodeError for a string that is not UTF-8, RecursionError for
+            # objects nested too deep: declined as the others, never raised out of the batch.
+            read.append(None)
     return read
 
 

@@ -368,6 +368,14 @@ def test_text_that_is_not_utf8_declines_its_message_alike(native: ModuleType) ->
         assert slow == [1]
 
 
+def test_objects_nested_too_deep_decline_their_message_alike(native: ModuleType) -> None:
+    # msgspec raises RecursionError past its depth: declined, not raised.
+    good = orjson.dumps([usage("a1")])
+    for deep in (b"[" + b'{"a":' * 5000, b'[{"attributes":' + b'{"a":' * 5000, b"[" * 100_000):
+        _, slow = check(native, [good, deep], [b"acme", b"acme"])
+        assert slow == [1]
+
+
 @pytest.mark.parametrize("extra", [0, 1])
 def test_messages_past_the_event_limit_decline_alike(
     native: ModuleType, monkeypatch: pytest.MonkeyPatch, extra: int

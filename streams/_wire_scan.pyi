@@ -8,7 +8,7 @@ def scan(
     low: bytes | None,
     high: bytes | None,
     unset: Any,
-    limits: tuple[int, int, int, int, int, int, int],
+    limits: tuple[int, int, int, int, int, int, int, int],  # the last: sys.get_int_max_str_digits()
 ) -> tuple[
     list[int],  # the messages declined (slow), sorted
     bytearray,  # message: int64 a row

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -253,7 +254,7 @@ def _decode_native(
     if bounds_us is not None:
         low, high = (np.ascontiguousarray(b, np.int64).tobytes() for b in bounds_us)
     slow, message, index, kind, event_ids, customers, agents, occurred, spans, optional, attributes, kinds = (
-        native.scan(values, list(keys), low, high, UNSET, _LIMITS)
+        native.scan(values, list(keys), low, high, UNSET, (*_LIMITS, sys.get_int_max_str_digits()))
     )
     message = np.frombuffer(message, np.int64)
     index = np.frombuffer(index, np.int64)

@@ -109,6 +109,7 @@ struct Limits {
     max_attributes: usize,
     max_key_chars: usize,
     max_value_chars: usize,
+    max_str_digits: usize,
 }
 
 impl Limits {
@@ -486,6 +487,15 @@ fn event_of<'a>(pairs: Vec<(&'a str, Val<'a>)>, limits: &Limits, twice: &mut boo
                     }
                     (Ty::Amount, Val::Int(raw)) => match raw.parse::<i64>() {
                         Ok(number) => OwnVal::Int(number),
+                        // msgspec refuses a number of more than 4300 characters, and Python's int
+                        // one of more digits than sys.get_int_max_str_digits() (0: no limit).
+                        Err(_) if raw.len() > 4300 => return Err(()),
+                        Err(_)
+                            if limits.max_str_digits > 0
+                                && raw.trim_start_matches('-').len() > limits.max_str_digits =>
+                        {
+                            return Err(())
+                        }
                         Err(_) => OwnVal::BigInt(raw),
                     },
                     (Ty::Bool, Val::Bool(flag)) => OwnVal::Bool(flag),
@@ -716,7 +726,7 @@ fn scan<'py>(
     low: Option<&[u8]>,
     high: Option<&[u8]>,
     unset: Bound<'py, PyAny>,
-    limits: (u64, u64, u64, usize, usize, usize, usize),
+    limits: (u64, u64, u64, usize, usize, usize, usize, usize),
 ) -> PyResult<Bound<'py, PyTuple>> {
     let limits = Limits {
         max_tokens: limits.0,
@@ -726,6 +736,7 @@ fn scan<'py>(
         max_attributes: limits.4,
         max_key_chars: limits.5,
         max_value_chars: limits.6,
+        max_str_digits: limits.7,
     };
     let bound_of = |raw: Option<&[u8]>, at: usize| -> Option<i64> {
         let bytes = raw?.get(at * 8..at * 8 + 8)?;

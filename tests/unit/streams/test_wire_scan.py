@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -366,6 +367,27 @@ def test_text_that_is_not_utf8_declines_its_message_alike(native: ModuleType) ->
                 orjson.dumps([usage("b1", attributes={"k": "v"})]).replace(b'"k"', b'"\xc3"')):  # fmt: skip
         _, slow = check(native, [good, bad], [b"acme", b"acme"])
         assert slow == [1]
+
+
+@pytest.mark.parametrize(
+    ("amount", "declined"),
+    [(b"9" * 4300, False), (b"9" * 4301, True), (b"-" + b"9" * 4299, False), (b"-" + b"9" * 4300, True)],
+)
+@pytest.mark.parametrize("max_digits", [None, 640])
+def test_huge_integer_amounts_read_or_decline_alike(
+    native: ModuleType, amount: bytes, declined: bool, max_digits: int | None
+) -> None:
+    # msgspec refuses more than 4300 characters, and more digits than Python's int takes from text.
+    before = sys.get_int_max_str_digits()
+    if max_digits is not None:
+        sys.set_int_max_str_digits(max_digits)
+    try:
+        sent = orjson.dumps([usage("a1", "compute", sku="x", seconds=1)])
+        value = sent.replace(b'"seconds":1', b'"seconds":' + amount)
+        _, slow = check(native, [value], [b"acme"])
+    finally:
+        sys.set_int_max_str_digits(before)
+    assert slow == ([0] if declined or max_digits is not None else [])
 
 
 def test_objects_nested_too_deep_decline_their_message_alike(native: ModuleType) -> None:

@@ -253,8 +253,11 @@ def _decode_native(
     low = high = None
     if bounds_us is not None:
         low, high = (np.ascontiguousarray(b, np.int64).tobytes() for b in bounds_us)
+    scanned = native.scan(values, list(keys), low, high, UNSET, (*_LIMITS, sys.get_int_max_str_digits()))
+    if scanned is None:  # the native scan panicked (a bug): this batch in Python, the same answers
+        return decode_batch_python(values, keys, bounds_us)
     slow, message, index, kind, event_ids, customers, agents, occurred, spans, optional, attributes, kinds = (
-        native.scan(values, list(keys), low, high, UNSET, (*_LIMITS, sys.get_int_max_str_digits()))
+        scanned
     )
     message = np.frombuffer(message, np.int64)
     index = np.frombuffer(index, np.int64)

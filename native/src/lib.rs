@@ -716,10 +716,30 @@ fn key_text(key: Option<&[u8]>) -> String {
 /// `(slow, message, index, kind, event_ids, customers, agents, occurred_us, spans, optional_ids,
 /// attributes, kinds)`: int64 columns as bytearrays, `kinds` a list of
 /// `(kind number, rows, own fields' lists, [(own field place, int64 array)])`.
+/// None where the scan panicked (it never should): the caller decodes the batch in Python.
 #[pyfunction]
 #[pyo3(signature = (values, keys, low, high, unset, limits))]
 #[allow(clippy::too_many_arguments)]
 fn scan<'py>(
+    py: Python<'py>,
+    values: Vec<Bound<'py, PyBytes>>,
+    keys: Vec<Option<Bound<'py, PyBytes>>>,
+    low: Option<&[u8]>,
+    high: Option<&[u8]>,
+    unset: Bound<'py, PyAny>,
+    limits: (u64, u64, u64, usize, usize, usize, usize, usize),
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let scanned = catch_unwind(AssertUnwindSafe(|| {
+        scan_batch(py, values, keys, low, high, unset, limits)
+    }));
+    match scanned {
+        Ok(result) => result.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_batch<'py>(
     py: Python<'py>,
     values: Vec<Bound<'py, PyBytes>>,
     keys: Vec<Option<Bound<'py, PyBytes>>>,

@@ -418,3 +418,14 @@ def test_the_native_decoder_never_raises_on_random_bytes(native: ModuleType) -> 
     alphabet = b'[]{}",:0123456789-.eE tfnrulasxkind\xff\xc3\x00\n'
     values = [b"[" + bytes(rng.choice(alphabet) for _ in range(rng.randrange(40))) for _ in range(2000)]
     check(native, values, [b"acme"] * len(values))
+
+
+def test_a_native_scan_that_panicked_decodes_the_batch_in_python() -> None:
+    # The scan answers None where it caught a panic of its own (a bug): the batch is decoded in Python.
+    values = [orjson.dumps([usage("a1")]), b"[", orjson.dumps([usage("b1", "llm")])]
+    panicked = ModuleType("panicked")
+    panicked.scan = lambda *_: None  # type: ignore[attr-defined]
+    found, slow = wire_columns._decode_native(panicked, values, [b"acme"] * 3, None)
+    expected, expected_slow = decode_batch_python(values, [b"acme"] * 3, None)
+    assert slow == expected_slow == [1]
+    assert_same(found, expected)

@@ -11,7 +11,7 @@ from faust.types import TP, StreamT
 from costline.clickhouse import open_async_client
 from costline.kafka import max_message_bytes
 from schemas.dead_letters import DeadLetter
-from streams import web
+from streams import web, wire_columns
 from streams.app import app, settings
 from streams.decoding import TimeBounds
 from streams.dedup import DedupIndex
@@ -182,6 +182,12 @@ web.register(app, metrics, not_ready)
 async def log_web_url() -> None:
     url = web.bound_url(app, settings.web_host)
     log.info("worker web: %s (%s)", url, " ".join(web.PAGES))
+
+
+@app.task
+async def log_wire_decoder() -> None:
+    # Native where streams._wire_scan was built (cargo at install), else Python: the same answers.
+    log.info("wire decoder: %s", wire_columns.DECODER)
 
 
 @app.timer(interval=5.0)

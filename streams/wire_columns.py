@@ -14,11 +14,14 @@ never rejects an event; it only declines.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter, is_not
+from types import ModuleType
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
@@ -168,10 +171,60 @@ class WireColumns:
     optional_ids: dict[str, list[str]]  # user_id, task_id, request_id: '' for none
     attributes: list[dict[str, str]] | None  # None: no event has any
     kinds: dict[str, KindRows] = field(default_factory=dict)
-    structs: list[Event] = field(default_factory=list)  # each event as read, for its objects
+    # Each event as read, for its objects: the native decoder reads them from the message when asked.
+    structs: list[Event] | LazyStructs = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.message)
+
+
+class LazyStructs:
+    """The events' Structs, each read alone with msgspec from its bytes in its message only when
+    asked for: the native decoder builds none, and only some rows' objects are ever made
+    (streams.wire_events). ``spans``: each event's start and end in its message."""
+
+    __slots__ = ("_message", "_spans", "_values")
+
+    def __init__(self, values: Sequence[bytes], message: Ints, spans: Ints) -> None:
+        self._values = values
+        self._message = message
+        self._spans = spans
+
+    def __len__(self) -> int:
+        return len(self._message)
+
+    def __getitem__(self, row: int) -> Event:
+        start, end = self._spans[row].tolist()
+        return _EVENT.decode(memoryview(self._values[int(self._message[row])])[start:end])
+
+    def __iter__(self) -> Iterator[Event]:
+        return map(self.__getitem__, range(len(self._message)))
+
+    def cut(self, keep: Mask) -> LazyStructs:
+        return LazyStructs(self._values, self._message[keep], self._spans[keep])
+
+
+_EVENT: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
+
+
+def _load_native() -> ModuleType | None:
+    """The native decoder (streams._wire_scan, built from native/ where cargo was found), unless
+    COSTLINE_WIRE_DECODER=python asks for this module's own."""
+    if os.environ.get("COSTLINE_WIRE_DECODER", "").lower() == "python":
+        return None
+    try:
+        from streams import _wire_scan
+    except ImportError:
+        return None
+    return _wire_scan
+
+
+_native = _load_native()
+DECODER = "native (streams._wire_scan)" if _native is not None else "python (msgspec)"
+_LIMITS = (
+    MAX_TOKENS, MAX_COUNT, MAX_BYTES, MAX_EVENTS_PER_MESSAGE,
+    MAX_ATTRIBUTES, MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS,
+)  # fmt: skip
 
 
 def decode_batch(
@@ -180,7 +233,55 @@ def decode_batch(
     """The events of every message this module admits as columns, and the other messages' indices.
 
     ``bounds_us``: the earliest and latest ``occurred_at`` each message admits (from its broker time).
+    The native decoder where it was built, else :func:`decode_batch_python`: the same answers.
     """
+    if _native is None:
+        return decode_batch_python(values, keys, bounds_us)
+    return _decode_native(_native, values, keys, bounds_us)
+
+
+_KIND_CLASSES = list(KINDS)
+
+
+def _decode_native(
+    native: ModuleType,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None],
+    bounds_us: tuple[Ints, Ints] | None,
+) -> tuple[WireColumns, list[int]]:
+    values = list(values)
+    low = high = None
+    if bounds_us is not None:
+        low, high = (np.ascontiguousarray(b, np.int64).tobytes() for b in bounds_us)
+    scanned = native.scan(values, list(keys), low, high, UNSET, (*_LIMITS, sys.get_int_max_str_digits()))
+    if scanned is None:  # the native scan panicked (a bug): this batch in Python, the same answers
+        return decode_batch_python(values, keys, bounds_us)
+    slow, message, index, kind, event_ids, customers, agents, occurred, spans, optional, attributes, kinds = (
+        scanned
+    )
+    message = np.frombuffer(message, np.int64)
+    index = np.frombuffer(index, np.int64)
+    columns = WireColumns(
+        message, index, np.frombuffer(kind, np.int64), event_ids, customers, agents,
+        np.frombuffer(occurred, np.int64), dict(zip(_OPTIONAL_IDS, optional, strict=True)), attributes,
+        {}, LazyStructs(values, message, np.frombuffer(spans, np.int64).reshape(-1, 2)),
+    )  # fmt: skip
+    for number, rows, lists, arrays in kinds:
+        cls = _KIND_CLASSES[number]
+        names = _OWN[cls]
+        columns.kinds[KINDS[cls]] = KindRows(
+            np.frombuffer(rows, np.int64),
+            dict(zip(names, lists, strict=True)),
+            {names[place]: np.frombuffer(array, np.int64) for place, array in arrays},
+        )
+    return columns, slow
+
+
+def decode_batch_python(
+    values: Sequence[bytes], keys: Sequence[bytes | None], bounds_us: tuple[Ints, Ints] | None
+) -> tuple[WireColumns, list[int]]:
+    """:func:`decode_batch` in Python: msgspec reads each message, then the checks run a column at a
+    time. The reference the native decoder is tested against."""
     slow: set[int] = set()
     fast = [i for i, v in enumerate(values) if v[:1] == b"[" and b"\\" not in v]
     slow.update(set(range(len(values))) - set(fast))
@@ -205,7 +306,9 @@ def _read(values: list[bytes]) -> list[list[Event] | None]:
     for value in values:
         try:
             read.append(_MESSAGE.decode(value))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            # msgspec raises UnicodeDecodeError for a string that is not UTF-8, RecursionError for
+            # objects nested too deep: declined as the others, never raised out of the batch.
             read.append(None)
     return read
 
@@ -551,7 +654,7 @@ def select(columns: WireColumns, keep: Mask) -> WireColumns:
         {name: cut(values) for name, values in columns.optional_ids.items()},
         None if columns.attributes is None else cut(columns.attributes),
         {},
-        cut(columns.structs),
+        columns.structs.cut(keep) if isinstance(columns.structs, LazyStructs) else cut(columns.structs),
     )
     for name, rows in columns.kinds.items():
         kept = keep[rows.rows]

@@ -76,7 +76,7 @@ _BUILDERS = {kind: _EventBuilder(kind) for kind in _MODELS}
 
 def priced_events(wire: WireColumns, priced: PricedColumns) -> list[PricedEvent]:
     """Each event of ``wire`` as the per-event path prices it, in ``wire``'s order."""
-    sent: list[dict[str, Any]] = msgspec.to_builtins(wire.structs)  # each event's fields, kind too
+    sent: list[dict[str, Any]] = msgspec.to_builtins(list(wire.structs))  # each event's fields, kind too
     made: list[Any] = [None] * len(wire)
     combos = list(map(priced.combos.__getitem__, priced.combo.tolist()))
     costs, quantities = priced.cost.tolist(), priced.quantity.tolist()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 
 from bench.workload import events, pack
 from schemas.prices import load_price_dir
@@ -18,6 +19,9 @@ from streams.pricing import PriceCatalog
 from streams.processor import RawMessage
 from streams.window_batch import CountedBatch, EventColumns
 from tests.factories import DAY, PRICES, usage
+
+# Every test runs against the Python decoder and the native one (tests/unit/streams/conftest.py).
+pytestmark = pytest.mark.usefixtures("wire_decoder")
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 BOUNDS = TimeBounds(max_age_s=3600.0, max_future_s=300.0)

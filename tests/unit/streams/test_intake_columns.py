@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 
 from bench.workload import events, pack
 from schemas.dead_letters import DeadLetterCode
@@ -24,6 +25,9 @@ from streams.window_batch import Coded, CountedBatch, EventColumns, TokenColumns
 from streams.wire_events import whole_decimals
 from tests.factories import DAY, PRICES, usage
 from tests.unit.streams.sinks.test_native_block import decoded as read_back
+
+# Every test runs against the Python decoder and the native one (tests/unit/streams/conftest.py).
+pytestmark = pytest.mark.usefixtures("wire_decoder")
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 BOUNDS = TimeBounds(max_age_s=3600.0, max_future_s=300.0)

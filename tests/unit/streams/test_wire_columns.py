@@ -26,6 +26,9 @@ from streams.wire_columns import (
 )
 from tests.factories import usage
 
+# Every test runs against the Python decoder and the native one (tests/unit/streams/conftest.py).
+pytestmark = pytest.mark.usefixtures("wire_decoder")
+
 
 def values(*messages: list[dict[str, Any]]) -> list[bytes]:
     return [orjson.dumps(events) for events in messages]

@@ -1,0 +1,28 @@
+"""The native decoder (native/src/lib.rs), built by setuptools-rust where cargo is found."""
+
+from typing import Any
+
+def scan(
+    values: list[bytes],
+    keys: list[bytes | None],
+    low: bytes | None,
+    high: bytes | None,
+    unset: Any,
+    limits: tuple[int, int, int, int, int, int, int, int],  # the last: sys.get_int_max_str_digits()
+) -> (
+    tuple[
+        list[int],  # the messages declined (slow), sorted
+        bytearray,  # message: int64 a row
+        bytearray,  # index
+        bytearray,  # kind
+        list[str],  # event_ids
+        list[str],  # customers: each message's key, one str a message
+        list[str],  # agents
+        bytearray,  # occurred_us
+        bytearray,  # spans: each event's start and end in its message, two int64 a row
+        tuple[list[str], list[str], list[str]],  # user_id, task_id, request_id: '' for none
+        list[dict[str, str]] | None,  # attributes
+        list[tuple[int, bytearray, list[list[Any]], list[tuple[int, bytearray]]]],  # kinds
+    ]
+    | None  # the scan panicked (a bug): decode the batch in Python
+): ...

@@ -414,7 +414,7 @@ class SpendRules:
         # alert or a task needs it (an index into a CountedBatch makes that one event alone).
         partitions, positions, epochs = events.partitions, events.positions, events.epochs
         units = events.units
-        agents, _, tasks, _ = events.contributors_all()
+        agents, _, tasks = events.names()
         users: Sequence[str | None] | None = None
         ats = _event_micros(batch, out.columns)  # the events' times in µs
         least: dict[Decimal, int] = {}  # a request cost limit in units: an event under it is under the limit
@@ -515,7 +515,7 @@ class SpendRules:
                 mark.event_time = max(mark.event_time, int(epochs[fresh].max()))
         limits, every = self._global, range(len(batch))
         # The events to look at one by one, picked in C: those of a task, over a request limit.
-        look = list(compress(every, map(is_not, events.contributors_all()[2], repeat(None))))
+        look = list(compress(every, map(is_not, events.names()[2], repeat(None))))
         if limits.request_cost is not None:  # a cost over the limit is over it in whole units too
             look += compress(every, map(le, repeat(_floor_units(limits.request_cost)), events.units))
         if limits.request_tokens is not None:

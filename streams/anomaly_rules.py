@@ -477,7 +477,7 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_all", "_codes", "_columns", "_costs", "_tokens", "_usage", "batch", "customers",
+    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_tokens", "_usage", "batch", "customers",
                  "epochs", "firsts", "missing", "ordered", "partitions", "positions", "seconds", "source",
                  "units")  # fmt: skip
 
@@ -544,6 +544,7 @@ class BatchEvents:
         self._usage = tokens
         self._columns: _Names = (agents, skus, tasks)  # type: ignore[assignment]  # agents: str
         self._all: _Columns | None = None
+        self._asked = 0  # costs made alone (costs_at) so far
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
     @property
@@ -579,16 +580,21 @@ class BatchEvents:
         return made
 
     def costs_at(self, indices: Sequence[int]) -> Sequence[Decimal]:
-        """:meth:`costs` of these events, made alone where the batch's are not made yet."""
+        """:meth:`costs` of these events, made alone (as :meth:`costs` makes them: in C) where the batch's
+        are not made yet, until as many were asked as the batch holds."""
         made = self._costs
-        if not isinstance(made, tuple):
-            return take(made, indices)
+        if not isinstance(made, tuple) or self._asked > len(self.units):
+            return take(self.costs(), indices)
+        self._asked += len(indices)
         picos, decimals = made
-        missing = self.missing
-        return [
-            cost_of_pico(pico) if (pico := picos[i]) is not None else decimals[bisect_left(missing, i)]
-            for i in indices
-        ]
+        picked = list(take(picos, indices))
+        holes = loose_costs(picked)  # events priced in Decimal: their costs put in after
+        for j in holes:
+            picked[j] = 0
+        costs = costs_of_pico(cast(list[int], picked))  # None no more
+        for j in holes:
+            costs[j] = decimals[bisect_left(self.missing, indices[j])]
+        return costs
 
     def missing_costs(self) -> list[Decimal]:
         """The costs of the events :attr:`missing` names, in its order."""

@@ -57,6 +57,11 @@ def test_the_decimal_costs_are_made_where_read_each_in_pricing_s_form() -> None:
         assert list(map(repr, costs[0])) == [repr(expected[i]) for i in some]
         assert list(map(repr, costs[1])) == [repr(expected[i]) for i in events.missing]
     assert events.names() == events.contributors_all()[:3]
+    every = list(range(len(expected)))
+    again = BatchEvents(columns.counted, columns)
+    for _ in range(3):  # made alone until as many as the batch holds were asked, then the batch's
+        assert list(map(repr, again.costs_at(every))) == list(map(repr, expected))
+    assert not isinstance(again._costs, tuple)
 
 
 @pytest.mark.parametrize("planned", [False, True], ids=["names", "window plan codes"])

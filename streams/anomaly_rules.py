@@ -556,6 +556,13 @@ class BatchEvents:
     def hours(self) -> list[int]:
         return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
 
+    def unit_array(self) -> npt.NDArray[np.int64] | None:
+        """:attr:`units` as an array; None where one is past int64."""
+        try:
+            return np.fromiter(self.units, np.int64, len(self.units))
+        except OverflowError:
+            return None
+
     def token_array(self) -> npt.NDArray[np.int64]:
         """:meth:`tokens` as an array."""
         usage = self._usage

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from itertools import compress, repeat
-from operator import is_not, le, lt
+from operator import is_not, le
 from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
@@ -516,11 +516,18 @@ class SpendRules:
                 mark.event_time = max(mark.event_time, int(epochs[fresh].max()))
         limits, every = self._global, range(len(batch))
         # The events to look at one by one, picked in C: those of a task, over a request limit.
-        look = list(compress(every, map(is_not, events.names()[2], repeat(None))))
+        tasks = events.names()[2]
+        look = (
+            list(compress(every, map(is_not, tasks, repeat(None)))) if tasks.count(None) < len(tasks) else []
+        )
         if limits.request_cost is not None:  # a cost over the limit is over it in whole units too
-            look += compress(every, map(le, repeat(_floor_units(limits.request_cost)), events.units))
+            floor, units = _floor_units(limits.request_cost), events.unit_array()
+            if units is not None:
+                look += np.flatnonzero(units >= floor).tolist()
+            else:  # a cost past int64 pico-dollars
+                look += compress(every, map(le, repeat(floor), events.units))
         if limits.request_tokens is not None:
-            look += compress(every, map(lt, repeat(limits.request_tokens), events.tokens()))
+            look += np.flatnonzero(events.token_array() > limits.request_tokens).tolist()
         made = np.zeros(len(batch), dtype=np.int64)
         for i in sorted(set(look)):
             partition, pos, priced = batch[i]

@@ -216,6 +216,19 @@ def test_without_budgets_the_batch_folds_as_event_by_event() -> None:
     assert fired >= {"request_cost", "request_tokens", "task_tokens", "request_cost_anomaly", "hourly_spike"}
 
 
+def test_a_request_costing_past_int64_pico_dollars_is_over_the_request_limit_as_any_other() -> None:
+    """The limits pick the events over them from an int64 array of their pico-dollars, or, where a cost
+    is past int64 (9.2 million USD), from the Python ints."""
+    rules = engine(limits=LimitSettings(request_cost=Decimal("0.50"), request_tokens=1000))
+    batch = [spend(1, "10000000.25", "2026-11-20T09:00:00Z", request="req-big"),
+             spend(2, "0.10", "2026-11-20T09:00:01Z", request="req-small"),
+             spend(3, "0.60", "2026-11-20T09:00:02Z", request="req-over", tokens=1001)]  # fmt: skip
+    alerts = run(rules, Records(), batch).alerts
+    assert [(a.rule, a.subject) for a in alerts] == [
+        (AlertRule.REQUEST_COST, "req-big"), (AlertRule.REQUEST_COST, "req-over"),
+        (AlertRule.REQUEST_TOKENS, "req-over")]  # fmt: skip
+
+
 def test_limit_alerts_constructed_unvalidated_equal_their_validated_form() -> None:
     """The limits' alerts are built without validation (thousands a batch on a busy fleet; not even
     ``model_construct``'s look at each field): each is the alert validation makes of the same fields,

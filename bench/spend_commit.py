@@ -2,9 +2,10 @@
 
 As :mod:`bench.spend_cost` (the same events, spend modules of ``--against``
 loaded from git beside this tree's, runs interleaved), timing also the parts of
-each batch's apply that are :meth:`SpendControl._commit` and (no budget is
-loaded) :meth:`SpendRules._limits_only`; each batch handed its columns as the
-worker does (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
+each batch's apply that are :meth:`SpendControl._commit`, (no budget is
+loaded) :meth:`SpendRules._limits_only` and :class:`BatchEvents`; each batch
+handed its columns as the worker does, customers and agents numbered as its
+window plan leaves them (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
 the same alerts and wrote the same records (as read back). The last line is JSON.
 
     .venv/bin/python -m bench.spend_commit [--events 500000] [--span-s 5] [--against dcd6c19] [--rounds 3]
@@ -26,17 +27,26 @@ from costline.config import Settings
 from schemas.prices import load_price_dir
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
-from streams.window_batch import EventColumns
+from streams.window_batch import Coded, EventColumns, _coded
 
 
 def _timed_run(
     modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None
-) -> tuple[float, float, float, Any]:
-    """CPU seconds of every batch's apply, of their commits and of their limits (no budget loaded:
-    :meth:`SpendRules._limits_only`), and the control after them."""
+) -> tuple[float, float, float, float, Any]:
+    """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
+    :meth:`SpendRules._limits_only`) and of their :class:`BatchEvents`, and the control after them."""
     control = importlib.import_module(f"{modules.__name__}.spend_control")
     rules = importlib.import_module(f"{modules.__name__}.spend_rules")
-    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0]
+    anomaly = importlib.import_module(f"{modules.__name__}.anomaly_rules")
+    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0, 0.0]
+    events = anomaly.BatchEvents.__init__
+
+    def timed_events(self: Any, *args: Any) -> None:
+        started = time.process_time()
+        try:
+            events(self, *args)
+        finally:
+            spent[2] += time.process_time() - started
 
     async def timed(self: Any, *args: Any) -> Any:
         started = time.process_time()
@@ -53,12 +63,22 @@ def _timed_run(
             spent[1] += time.process_time() - started
 
     control.SpendControl._commit, rules.SpendRules._limits_only = timed, timed_limits
+    anomaly.BatchEvents.__init__ = timed_events
     try:
         gc.collect()
         total, spend = run(modules, settings, batches, columns)
     finally:
         control.SpendControl._commit, rules.SpendRules._limits_only = commit, limits
-    return total, spent[0], spent[1], spend
+        anomaly.BatchEvents.__init__ = events
+    return total, spent[0], spent[1], spent[2], spend
+
+
+def _as_planned(columns: EventColumns) -> EventColumns:
+    """``columns`` as the worker hands them to spend control: plan_windows numbered their customers and
+    agents (the detectors group the events by those codes)."""
+    columns.customer_codes = Coded(*_coded(columns.customers, len(columns)))
+    columns.agent_codes = Coded(*_coded(columns.agents, len(columns)))
+    return columns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     batches = counted_batches(args.events, args.span_s, 100, 1000, catalog)
     n = sum(map(len, batches))
     tune_for_worker()
-    columns = None if args.objects else [EventColumns.of(batch) for batch in batches]  # as the worker's
+    columns = None if args.objects else [_as_planned(EventColumns.of(batch)) for batch in batches]
     contenders = (("old", load_spend_modules(args.against)), ("new", importlib.import_module("streams")))
     samples: dict[str, list[float]] = {}
     outcomes: dict[str, Any] = {}
     for _ in range(args.rounds):  # interleaved: a noisy neighbour weighs on both
         for name, modules in contenders:
-            total, commit, limits, outcomes[name] = _timed_run(modules, settings, batches, columns)
-            for part, seconds in (("apply", total), ("commit", commit), ("limits", limits)):
+            total, commit, limits, events, outcomes[name] = _timed_run(modules, settings, batches, columns)
+            for part, seconds in (
+                ("apply", total),
+                ("commit", commit),
+                ("limits", limits),
+                ("events", events),
+            ):
                 samples.setdefault(f"{name}_{part}_us", []).append(seconds / n * 1e6)
     figures: dict[str, Any] = {key: round(statistics.median(values), 3) for key, values in samples.items()}
     old, new = outcomes["old"], outcomes["new"]

@@ -26,6 +26,7 @@ its alerts are stored and acknowledged (:mod:`streams.spend_control`).
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -302,7 +303,7 @@ class AnomalyRules:
 def _batch_spend(events: BatchEvents) -> BatchSpend | None:
     """What every hourly key's sums are made of (:mod:`streams.hourly_sums`), from the batch's codes
     where it has them; None where they may not be exact (then each key folds its events as they come)."""
-    agents, skus, tasks, costs = events.contributors_all()
+    agents, skus, tasks = events.names()
     codes, source = events._codes, events.source
     kinds: list[tuple[ContributorKind, Sequence[str | None] | tuple[Ints, Sequence[str | None]]]] = [
         ("agent", agents if codes is None else (codes[1].codes, codes[1].values)),
@@ -310,8 +311,9 @@ def _batch_spend(events: BatchEvents) -> BatchSpend | None:
     ]
     if any(tasks):
         kinds.append(("task", tasks))
-    loose = loose_costs(source.costs) if source is not None else None
-    return BatchSpend.of(events.seconds, events.units, costs, loose, kinds)
+    if source is not None:  # the Decimal costs of the events not in pico-dollars alone
+        return BatchSpend.of(events.seconds, events.units, events.missing_costs(), events.missing, kinds)
+    return BatchSpend.of(events.seconds, events.units, events.costs(), None, kinds)
 
 
 def _codes_of(column: Sequence[str]) -> Sequence[str] | tuple[Ints, Sequence[str | None]]:
@@ -432,43 +434,39 @@ _EVENT, _OCCURRED, _CUSTOMER = attrgetter("event"), attrgetter("occurred_at"), a
 _AGENT, _TASK, _SKU = attrgetter("agent_id"), attrgetter("task_id"), attrgetter("sku")
 _COST, _PICO, _TOKENS = attrgetter("cost"), attrgetter("cost_pico"), attrgetter("tokens")
 _Columns = tuple[list[str | None], list[str | None], list[str | None], list[Decimal]]
+_Names = tuple[list[str | None], list[str | None], list[str | None]]
+
+
+def _missing_costs(
+    batch: Sequence[Counted], decimals: Sequence[Decimal | None], missing: list[int]
+) -> list[Decimal]:
+    """The costs of the events without an integer cost (``missing``: :func:`_missing`), as pricing
+    made them: its Decimal (``decimals``, where taken), else read from the event's object, made alone."""
+    known = len(decimals) == len(batch)
+    return [cost if known and (cost := decimals[i]) is not None else batch[i][2].cost for i in missing]
 
 
 def _decimal_costs(
-    batch: Sequence[Counted],
-    picos: Sequence[int | None],
-    decimals: Sequence[Decimal | None],
-    missing: list[int],
+    picos: Sequence[int | None], decimals: Sequence[Decimal], missing: list[int]
 ) -> list[Decimal]:
-    """Each event's ``cost`` as pricing made it: from its integer cost where it has one; else
-    pricing's Decimal (``decimals``, where taken); else read from the event's object, made alone.
-    ``missing``: where ``picos`` has None (:func:`_missing`)."""
+    """Each event's ``cost`` as pricing made it: from its integer cost where it has one, else
+    ``decimals`` (:func:`_missing_costs`, of the events ``missing`` names, in order)."""
     if type(picos) is list:  # each integer cost multiplied in C, the few others put in after
         if not missing:
             return costs_of_pico(picos)  # type: ignore[arg-type]  # no None
         filled = np.array(picos, dtype=object)
         filled[missing] = 0
         made = costs_of_pico(filled.tolist())
-        known = len(decimals) == len(picos)
-        for i in missing:
-            cost = decimals[i] if known else None
-            made[i] = cost if cost is not None else batch[i][2].cost
+        for i, cost in zip(missing, decimals, strict=True):
+            made[i] = cost
         return made
-    known = len(decimals) == len(picos)
-    return [
-        cost_of_pico(pico) if pico is not None
-        else cost if known and (cost := decimals[i]) is not None
-        else batch[i][2].cost
-        for i, pico in enumerate(picos)
-    ]  # fmt: skip
+    given = iter(decimals)
+    return [cost_of_pico(pico) if pico is not None else next(given) for pico in picos]
 
 
 def _missing(picos: Sequence[int | None]) -> list[int]:
-    """Where ``picos`` has no integer cost (None): a scan in C, then a comparison a value in C."""
-    if None not in picos:
-        return []
-    found: list[int] = np.flatnonzero(np.array(picos, dtype=object) == None).tolist()  # noqa: E711  # per value
-    return found
+    """Where ``picos`` has no integer cost (None): a scan in C, then an identity test a value in C."""
+    return loose_costs(picos)
 
 
 class BatchEvents:
@@ -479,8 +477,9 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_codes", "_columns", "_tokens", "_usage", "batch", "customers", "epochs", "firsts",
-                 "ordered", "partitions", "positions", "seconds", "source", "units")  # fmt: skip
+    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_tokens", "_usage", "batch", "customers",
+                 "epochs", "firsts", "missing", "ordered", "partitions", "positions", "seconds", "source",
+                 "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
@@ -500,10 +499,11 @@ class BatchEvents:
                 [task or None for task in task_ids] if any(task_ids) else [None] * len(task_ids)
             )  # '' is none
             missing = _missing(picos)
-            skus, costs = (
-                list(columns.ledger.skus),
-                _decimal_costs(batch, picos, columns.decimal_costs, missing),
-            )
+            skus = list(columns.ledger.skus)
+            # Each event's Decimal cost is made where first read (:meth:`costs`: a Decimal product an
+            # event), most batches reading none: the detectors and limits sum pico-dollars (units).
+            costs: list[Decimal] | None = None
+            decimals = _missing_costs(batch, columns.decimal_costs, missing)
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
         else:
@@ -523,21 +523,28 @@ class BatchEvents:
             )
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
             missing = _missing(picos)
+            decimals = [costs[i] for i in missing]
         # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
         self.seconds = whole
         self.epochs = whole.tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
         units: list[int] = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
-        for i in missing:  # some priced in Decimal
-            units[i] = to_units(costs[i])
+        for i, cost in zip(missing, decimals, strict=True):  # some priced in Decimal
+            units[i] = to_units(cost)
         self.units = units
+        self.missing = missing  # the events without an integer cost (None in pricing's), in order
+        self._costs: list[Decimal] | tuple[Sequence[int | None], list[Decimal]] = (
+            costs if costs is not None else (picos, decimals)
+        )
         # Each partition's positions increase in batch order, each customer on one partition: then
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
         codes = self._codes[0].codes if self._codes is not None else None
         self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays, codes)
         self._tokens: list[int] | None = None
         self._usage = tokens
-        self._columns: _Columns = (agents, skus, tasks, costs)  # type: ignore[assignment]  # agents: str
+        self._columns: _Names = (agents, skus, tasks)  # type: ignore[assignment]  # agents: str
+        self._all: _Columns | None = None
+        self._asked = 0  # costs made alone (costs_at) so far
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
 
     @property
@@ -548,6 +555,13 @@ class BatchEvents:
     @property
     def hours(self) -> list[int]:
         return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
+
+    def unit_array(self) -> npt.NDArray[np.int64] | None:
+        """:attr:`units` as an array; None where one is past int64."""
+        try:
+            return np.fromiter(self.units, np.int64, len(self.units))
+        except OverflowError:
+            return None
 
     def token_array(self) -> npt.NDArray[np.int64]:
         """:meth:`tokens` as an array."""
@@ -564,9 +578,49 @@ class BatchEvents:
             self._tokens = found if found is not None else [u.input + u.output for u in usage]
         return self._tokens
 
+    def costs(self) -> list[Decimal]:
+        """Every event's cost, in pricing's Decimal form: made at the first call."""
+        made = self._costs
+        if isinstance(made, tuple):
+            picos, decimals = made
+            made = self._costs = _decimal_costs(picos, decimals, self.missing)
+        return made
+
+    def costs_at(self, indices: Sequence[int]) -> Sequence[Decimal]:
+        """:meth:`costs` of these events, made alone (as :meth:`costs` makes them: in C) where the batch's
+        are not made yet, until as many were asked as the batch holds."""
+        made = self._costs
+        if not isinstance(made, tuple) or self._asked > len(self.units):
+            return take(self.costs(), indices)
+        self._asked += len(indices)
+        picos, decimals = made
+        picked = list(take(picos, indices))
+        holes = loose_costs(picked)  # events priced in Decimal: their costs put in after
+        for j in holes:
+            picked[j] = 0
+        costs = costs_of_pico(cast(list[int], picked))  # None no more
+        for j in holes:
+            costs[j] = decimals[bisect_left(self.missing, indices[j])]
+        return costs
+
+    def missing_costs(self) -> list[Decimal]:
+        """The costs of the events :attr:`missing` names, in its order."""
+        made = self._costs
+        if isinstance(made, tuple):
+            return made[1]
+        return [made[i] for i in self.missing]
+
+    def names(self) -> _Names:
+        """Every event's agent, model and task (:meth:`contributors_all` without the costs)."""
+        return self._columns
+
     def contributors_all(self) -> _Columns:
         """Every event's agent, model, task and cost."""
-        return self._columns
+        made = self._all
+        if made is None:
+            agents, skus, tasks = self._columns
+            made = self._all = (agents, skus, tasks, self.costs())
+        return made
 
     def contributors(self, indices: Sequence[int]) -> _Contributors:
         """The agents, models, tasks and costs of these events."""
@@ -969,9 +1023,9 @@ class _Fold:
         self, kind: str, indices: Sequence[int]
     ) -> tuple[Sequence[str | None], Sequence[Decimal]]:
         """These events' contributors of ``kind``, and their costs."""
-        agents, skus, tasks, costs = self.events.contributors_all()
+        agents, skus, tasks = self.events.names()
         column = agents if kind == "agent" else skus if kind == "model" else tasks
-        return take(column, indices), take(costs, indices)
+        return take(column, indices), self.events.costs_at(indices)
 
     def _hourly_one_by_one(
         self,

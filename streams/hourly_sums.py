@@ -93,14 +93,14 @@ class BatchSpend:
         """From each event's time, pico-dollars and Decimal cost, and each kind's names per event
         (or their codes into the names); None where the sums may not be exact (the module's doc).
 
-        ``loose``: the events whose costs may not be at 1e-12 (not priced in pico-dollars);
-        None: any of them.
+        ``loose``: the events whose costs may not be at 1e-12 (not priced in pico-dollars), and
+        ``costs`` theirs alone, in that order; None: any of them (``costs`` every event's).
         """
         n = len(units)
         if n and not (-_SUMMABLE // n < min(units) and max(units) < _SUMMABLE // n):
             return None
         exponents: Ints | None = None
-        picked = costs if loose is None else [costs[i] for i in loose]
+        picked = costs
         odd = list(compress(range(len(picked)), map(not_, map(PICO.same_quantum, picked))))
         if odd:
             exponents = np.full(n, PICO_EXPONENT, np.int64)

@@ -40,12 +40,12 @@ from streams.spend_rules import Evaluation, SpendRules
 from streams.spend_state import (
     ANOMALY_PREFIX,
     BUDGET_PREFIX,
-    RULES_MARK_PREFIX,
     TASK_PREFIX,
     BudgetSpend,
     DetectorRecord,
     RulesMark,
     TaskTally,
+    key_head,
     rules_mark_key,
     split_key,
 )
@@ -132,6 +132,13 @@ class StoredRecord(Protocol):
     def partition(self) -> int: ...
 
     def encode(self) -> bytes: ...
+
+
+_ANOMALY_HEAD, _TASK_HEAD, _BUDGET_HEAD = (
+    key_head(ANOMALY_PREFIX),
+    key_head(TASK_PREFIX),
+    key_head(BUDGET_PREFIX),
+)
 
 
 def _dict_of(store: Any) -> Mapping[bytes, bytes]:
@@ -256,31 +263,43 @@ class TableSpend:
         self, assigned: Iterable[int], task_idle_s: float, budget_exists: Callable[[str], bool]
     ) -> int:
         """Forget tasks idle past ``task_idle_s`` (event time), records of deleted budgets, and
-        anomaly detectors idle past the longest window they keep."""
+        anomaly detectors idle past the longest window they keep.
+
+        Every record of the table is looked at (each 30 s): a record's kind is told by its key's first
+        bytes, not its key decoded and split, and a record this worker wrote is read as it was kept.
+        """
         marks = {p: self.mark(p).event_time for p in assigned}
-        dropped = 0
-        for raw_key, raw in list(self.table.data.items()):
-            parts = split_key(raw_key)
-            if parts[0] == RULES_MARK_PREFIX:
-                continue
-            if parts[0] == TASK_PREFIX:
-                tally = self._kept(raw_key, raw, TaskTally.decode)
-                partition, gone = (
-                    tally.partition,
-                    tally.last_seen < marks.get(tally.partition, 0) - task_idle_s,
-                )
-            elif parts[0] == BUDGET_PREFIX:
-                if budget_exists(parts[1]):
-                    continue  # a budget's record lives as long as the budget: no need to decode it
-                partition, gone = self._kept(raw_key, raw, BudgetSpend.decode).partition, True
-            elif parts[0] == ANOMALY_PREFIX:
-                record = self._kept(raw_key, raw, DetectorRecord.decode)
+        idle_before = {p: (mark - task_idle_s, mark - DETECTOR_IDLE_S) for p, mark in marks.items()}
+        data, decoded = self.table.data, self._decoded
+        gone: list[tuple[bytes, int]] = []
+        for raw_key, raw in list(data.items()):
+            head = raw_key[:2]
+            if head == _ANOMALY_HEAD:
+                kept = decoded.get(raw_key)
+                record = kept[1] if kept is not None and kept[0] is raw else DetectorRecord.decode(raw)
                 partition = record.partition
-                gone = record.last_seen < marks.get(partition, 0) - DETECTOR_IDLE_S
-            else:
+                before = idle_before.get(partition)
+                if before is None or record.last_seen >= before[1]:
+                    continue
+            elif head == _TASK_HEAD:
+                tally = self._kept(raw_key, raw, TaskTally.decode)
+                partition = tally.partition
+                before = idle_before.get(partition)
+                if before is None or tally.last_seen >= before[0]:
+                    continue
+            elif head == _BUDGET_HEAD:
+                if budget_exists(split_key(raw_key)[1]):
+                    continue  # a budget's record lives as long as the budget: no need to decode it
+                partition = self._kept(raw_key, raw, BudgetSpend.decode).partition
+                if partition not in marks:
+                    continue
+            else:  # the rules' marks
                 continue
-            if partition in marks and gone and self.table.data.pop(raw_key, None) is not None:
-                self._decoded.pop(raw_key, None)
+            gone.append((raw_key, partition))
+        dropped = 0
+        for raw_key, partition in gone:
+            if data.pop(raw_key, None) is not None:
+                decoded.pop(raw_key, None)
                 self.changelog.add(partition, raw_key, None)
                 dropped += 1
         await self.changelog.flush()

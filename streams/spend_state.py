@@ -72,6 +72,11 @@ def rules_mark_key(partition: int) -> bytes:
     return f"{RULES_MARK_PREFIX}{_SEP}{partition}".encode()
 
 
+def key_head(prefix: str) -> bytes:
+    """The first bytes of every key of a kind (its prefix and the separator)."""
+    return f"{prefix}{_SEP}".encode()
+
+
 def split_key(raw: bytes) -> list[str]:
     return raw.decode().split(_SEP)
 

@@ -18,15 +18,14 @@ keeps such integers exact.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 FORMAT_VERSION = 1  # the JSON object's "v"
 PACKED_VERSION = 2  # the MessagePack array's first item
-# What a detector's to_bytes catches to write JSON instead: an integer past 64 bits, or a key
-# MessagePack cannot write (a lone surrogate), which JSON escapes.
+# What a detector's to_bytes catches to write JSON instead (``dump_state``): an integer past 64
+# bits, or a key MessagePack cannot write (a lone surrogate), which JSON escapes.
 PACK_ERRORS = (OverflowError, ValueError, msgspec.EncodeError)
 pack = msgspec.msgpack.Encoder().encode
 
@@ -49,15 +48,6 @@ def unpack_state(raw: bytes, decoder: msgspec.msgpack.Decoder[Any]) -> Any:
     if data[0] != PACKED_VERSION:
         raise StateFormatError(f"not detector state of version {PACKED_VERSION}")
     return data
-
-
-def packed(fields: tuple[Any, ...], as_json: Callable[[], dict[str, Any]]) -> bytes:
-    """``[PACKED_VERSION, *fields]`` as MessagePack; where it cannot hold them (:data:`PACK_ERRORS`:
-    an integer past 64 bits, a key with a lone surrogate), ``as_json()`` as :func:`dump_state` writes it."""
-    try:
-        return pack((PACKED_VERSION, *fields))
-    except PACK_ERRORS:
-        return dump_state(as_json())
 
 
 def dump_state(state: dict[str, Any]) -> bytes:

@@ -240,3 +240,29 @@ async def test_expiry_forgets_idle_tasks_idle_detectors_and_deleted_budgets_reco
     assert sent == [{0: [(task_key("acme", "idle"), None)],
                      1: [(anomaly_key("hourly_spike", "acme", "agent-1"), None),
                          (budget_key("deleted", "acme"), None)]}]  # fmt: skip
+
+
+async def test_expiry_reads_restored_records_from_their_bytes_and_keeps_those_at_the_horizon() -> None:
+    """Records the worker did not write itself (restored) are decoded; idle means older than the horizon."""
+    now = 1_795_132_800
+    data: dict[bytes, bytes] = {rules_mark_key(0): RulesMark(position=9, event_time=now).encode()}
+    restored = {
+        task_key("acme", "edge"): TaskTally(first_seen=1, last_seen=now - 3600, partition=0),
+        task_key("acme", "idle"): TaskTally(first_seen=1, last_seen=now - 3601, partition=0),
+        anomaly_key("token_drift", "acme", "a"): DetectorRecord(b"", 1, 0, now - DETECTOR_IDLE_S),
+        anomaly_key("token_drift", "acme", "b"): DetectorRecord(b"", 1, 0, now - DETECTOR_IDLE_S - 1),
+    }
+    data.update((key, record.encode()) for key, record in restored.items())
+    records = TableSpend(Table(data))
+
+    async def flush() -> None:
+        records.changelog._pending.clear()
+
+    records.changelog.flush = flush  # type: ignore[method-assign]
+
+    dropped = await records.expire([0], task_idle_s=3600, budget_exists=lambda budget: True)
+
+    assert dropped == 2
+    assert sorted(data) == sorted(
+        [rules_mark_key(0), task_key("acme", "edge"), anomaly_key("token_drift", "acme", "a")]
+    )

@@ -39,6 +39,31 @@ def test_a_batch_read_as_columns_gives_the_rules_the_events_its_objects_give() -
     assert type(counted) is CountedBatch and not counted.made
 
 
+def test_the_decimal_costs_are_made_where_read_each_in_pricing_s_form() -> None:
+    """The columns' Decimal cost column is made at the first read of it; the costs of some events, and
+    those priced without pico-dollars, are the same Decimals (forms too) read before or after."""
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    expected = [priced.cost for _, _, priced in per_event(messages, catalog())[0]]
+    events = BatchEvents(columns.counted, columns)
+    assert events.missing, "some of the fleet's events are priced in Decimal"
+    some = list(range(0, len(expected), 3)) + events.missing[:2]
+    before = (events.costs_at(some), events.missing_costs())
+    assert isinstance(events._costs, tuple)  # not made yet
+    assert list(map(repr, events.costs())) == list(map(repr, expected))
+    after = (events.costs_at(some), events.missing_costs())
+    for costs in (before, after):
+        assert list(map(repr, costs[0])) == [repr(expected[i]) for i in some]
+        assert list(map(repr, costs[1])) == [repr(expected[i]) for i in events.missing]
+    assert events.names() == events.contributors_all()[:3]
+    every = list(range(len(expected)))
+    again = BatchEvents(columns.counted, columns)
+    for _ in range(3):  # made alone until as many as the batch holds were asked, then the batch's
+        assert list(map(repr, again.costs_at(every))) == list(map(repr, expected))
+    assert not isinstance(again._costs, tuple)
+
+
 @pytest.mark.parametrize("planned", [False, True], ids=["names", "window plan codes"])
 def test_the_judgement_of_columns_is_that_of_objects_and_makes_only_the_events_it_reports(
     planned: bool,

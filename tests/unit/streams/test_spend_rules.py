@@ -12,7 +12,7 @@ from schemas.events import usage_event_adapter
 from streams.aggregation import Counted
 from streams.anomaly_rules import AnomalyRules, AnomalySettings
 from streams.pricing import PricedEvent, TokenUsage
-from streams.spend_rules import BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
+from streams.spend_rules import _PLAIN, BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
 from streams.spend_state import BudgetSpend, DetectorRecord, RulesMark, TaskTally
 from tests.unit.streams.test_spend_golden import traffic as golden_traffic
 
@@ -216,9 +216,24 @@ def test_without_budgets_the_batch_folds_as_event_by_event() -> None:
     assert fired >= {"request_cost", "request_tokens", "task_tokens", "request_cost_anomaly", "hourly_spike"}
 
 
+def test_a_request_costing_past_int64_pico_dollars_is_over_the_request_limit_as_any_other() -> None:
+    """The limits pick the events over them from an int64 array of their pico-dollars, or, where a cost
+    is past int64 (9.2 million USD), from the Python ints."""
+    rules = engine(limits=LimitSettings(request_cost=Decimal("0.50"), request_tokens=1000))
+    batch = [spend(1, "10000000.25", "2026-11-20T09:00:00Z", request="req-big"),
+             spend(2, "0.10", "2026-11-20T09:00:01Z", request="req-small"),
+             spend(3, "0.60", "2026-11-20T09:00:02Z", request="req-over", tokens=1001)]  # fmt: skip
+    alerts = run(rules, Records(), batch).alerts
+    assert [(a.rule, a.subject) for a in alerts] == [
+        (AlertRule.REQUEST_COST, "req-big"), (AlertRule.REQUEST_COST, "req-over"),
+        (AlertRule.REQUEST_TOKENS, "req-over")]  # fmt: skip
+
+
 def test_limit_alerts_constructed_unvalidated_equal_their_validated_form() -> None:
-    """The limits' alerts are built with ``model_construct`` (thousands a batch on a busy fleet): each
-    is the alert validation makes of the same fields, object, field set and payload alike."""
+    """The limits' alerts are built without validation (thousands a batch on a busy fleet; not even
+    ``model_construct``'s look at each field): each is the alert validation makes of the same fields,
+    object, field set and payload alike."""
+    assert _PLAIN  # the models are ones their objects can be made for straight away
     rules = engine(limits=LimitSettings(request_cost=Decimal("0.50"), request_tokens=1000,
                                         task_cost=Decimal("0.70"), task_tokens=1100))  # fmt: skip
     batch = [spend(1, "0.51", "2026-11-20T09:00:00Z", request="req-7", tokens=1200, task="t-1"),
@@ -231,6 +246,11 @@ def test_limit_alerts_constructed_unvalidated_equal_their_validated_form() -> No
         validated = Alert.model_validate(given)
         assert alert == validated
         assert alert.model_fields_set == validated.model_fields_set
+        assert list(alert.__dict__) == list(validated.__dict__)  # the fields in the model's order
+        assert (alert.__pydantic_extra__, alert.__pydantic_private__) == (
+            validated.__pydantic_extra__, validated.__pydantic_private__)  # fmt: skip
+        for mine, theirs in zip(alert.top_contributors, validated.top_contributors, strict=True):
+            assert mine == theirs and mine.model_fields_set == theirs.model_fields_set
         assert alert.payload() == validated.payload()
         assert [c.model_dump() for c in alert.top_contributors] == [
             c.model_dump() for c in validated.top_contributors

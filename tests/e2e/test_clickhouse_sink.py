@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -233,3 +234,44 @@ def test_the_workers_columns_store_the_very_rows_the_library_stores(
     assert stored(migrated, "cost_windows_native", windows_order) == stored(
         migrated, "cost_windows_library", windows_order
     )
+
+
+def test_a_batch_past_one_inserts_rows_goes_in_as_several_inserts_of_its_blocks(
+    migrated: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More rows than an insert takes (a batch of many-event messages): the blocks already built go
+    in a run at a time, never cut again row by row (which built every row's event object)."""
+    monkeypatch.setattr(clickhouse_sink, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(clickhouse_sink, "MAX_ROWS_PER_INSERT", 128)  # 300 events: 3 inserts
+
+    def row_by_row(item: object) -> datetime:
+        raise AssertionError("a batch within the months an insert spans was cut row by row")
+
+    occurred_at = clickhouse_sink._BY_OCCURRED_AT
+    monkeypatch.setattr(clickhouse_sink, "_BY_OCCURRED_AT", (*occurred_at[:2], row_by_row))
+    now = datetime(2026, 12, 5, 9, 0, 0, 123_456, tzinfo=UTC)
+    counted, _ = decode_and_price(intake_fleet(0), PriceCatalog(load_price_dir(PRICES)), BOUNDS, INTAKE_NOW)
+    batch = EventColumns.of(counted)
+    for way in ("library", "native"):
+        migrated.db.command(f"CREATE OR REPLACE TABLE ledger_{way} AS ledger")
+    inserts: list[int] = []
+
+    async def write_both() -> None:
+        client = await open_async_client(migrated.settings)
+        native = ClickHouseSink(client)
+        send = native._send_native
+
+        async def counting(table: str, types: Any, bodies: Any) -> None:
+            inserts.append(len(bodies))
+            await send(table, types, bodies)
+
+        monkeypatch.setattr(native, "_send_native", counting)
+        await native.write_ledger(counted, now, "_native", columns=batch)
+        await ClickHouseSink(client, native=False).write_ledger(list(counted), now, "_library")
+        await client.close()
+
+    asyncio.run(write_both())
+    assert inserts == [3]
+    ledger = "source_partition, source_offset, source_index"
+    assert migrated.scalar("SELECT count() FROM ledger_native") == len(counted) == 300
+    assert stored(migrated, "ledger_native", ledger) == stored(migrated, "ledger_library", ledger)

@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# rustup installs cargo in ~/.cargo/bin and adds it to PATH in login shells only: look there too
+# (after the PATH's own), so a non-login shell builds the native decoder as a login shell does.
+export PATH := $(PATH):$(HOME)/.cargo/bin
 
 .PHONY: setup demo test unit e2e services down status lint bench soak clean
 

@@ -49,15 +49,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from streams.anomalies.encoding import (
-    PACK_ERRORS,
-    PACKED_VERSION,
-    dump_state,
-    is_json,
-    load_state,
-    pack,
-    unpack_state,
-)
+from streams.anomalies.encoding import PACKED_VERSION, is_json, load_state, packed, unpack_state
 from streams.anomalies.picodollars import ratio, to_units, to_usd, units_of
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
@@ -386,15 +378,10 @@ class HourlySpend:
         )
 
     def to_bytes(self) -> bytes:
-        """``[PACKED_VERSION, ...fields]`` as MessagePack, or JSON where it cannot hold them
-        (:mod:`streams.anomalies.encoding`): in one call, a batch encoding tens of thousands."""
-        try:
-            fired = sorted(self.fired)
-            return pack(
-                (PACKED_VERSION, self.key, self.first_hour, self.clock, self.hours, fired, self.minutes)
-            )
-        except PACK_ERRORS:
-            return dump_state(self.to_json())
+        fired = sorted(self.fired)
+        return packed(
+            (PACKED_VERSION, self.key, self.first_hour, self.clock, self.hours, fired, self.minutes), self
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""

@@ -24,15 +24,7 @@ from typing import Any, Literal
 import msgspec
 
 from streams.anomalies.day_buckets import DayBuckets, day_of
-from streams.anomalies.encoding import (
-    PACK_ERRORS,
-    PACKED_VERSION,
-    dump_state,
-    is_json,
-    load_state,
-    pack,
-    unpack_state,
-)
+from streams.anomalies.encoding import PACKED_VERSION, is_json, load_state, packed, unpack_state
 from streams.anomalies.picodollars import RATIO_PLACES, fraction_of, ratio
 from streams.anomalies.verdict import AnomalyKind, Judgement, Unit, Verdict
 
@@ -212,13 +204,8 @@ class TokenDrift:
         )
 
     def to_bytes(self) -> bytes:
-        """``[PACKED_VERSION, ...fields]`` as MessagePack, or JSON where it cannot hold them
-        (:mod:`streams.anomalies.encoding`): in one call, a batch encoding tens of thousands."""
         days = self._days
-        try:
-            return pack((PACKED_VERSION, self.key, days.newest_day, days.days, sorted(self.fired_days)))
-        except PACK_ERRORS:
-            return dump_state(self.to_json())
+        return packed((PACKED_VERSION, self.key, days.newest_day, days.days, sorted(self.fired_days)), self)
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON wrote it (before session 15; past 64 bits still), every item sorted."""

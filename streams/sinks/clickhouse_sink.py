@@ -297,6 +297,14 @@ def _settled(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
+# Every block the sink writes holds one row a key of its table's engine (a batch's repeats are
+# dropped before it is written, a window is one row, meter_days' view groups its block), so
+# ClickHouse's merge of the block on insert (``optimize_on_insert``) finds nothing to fold and only
+# costs: without it, ClickHouse's CPU per 1M events went from ~7.9 to ~6.8 (bench/RESULTS.md,
+# session 18). Rows it would have folded (none expected) are folded by background merges and FINAL.
+INSERT_SETTINGS: dict[str, Any] = {"optimize_on_insert": 0}
+
+
 def _lz4_frames(bodies: list[bytes]) -> list[bytes]:
     return [lz4.frame.compress(body) for body in bodies]
 
@@ -497,7 +505,12 @@ class ClickHouseSink:
         for body in await packed:
             try:
                 await self.client.raw_insert(
-                    table, list(types), insert_block=body, fmt="Native", compression=self.compression
+                    table,
+                    list(types),
+                    insert_block=body,
+                    fmt="Native",
+                    compression=self.compression,
+                    settings=INSERT_SETTINGS,
                 )
             except Exception:
                 self._types.forget(table)  # the next write describes the table again
@@ -512,7 +525,12 @@ class ClickHouseSink:
             columns = [datetime_ticks(t, column) for t, column in zip(types, transposed, strict=True)]
             try:
                 await self.client.insert(
-                    table + suffix, columns, column_names=names, column_types=types, column_oriented=True
+                    table + suffix,
+                    columns,
+                    column_names=names,
+                    column_types=types,
+                    column_oriented=True,
+                    settings=INSERT_SETTINGS,
                 )
             except Exception:
                 self._types.forget(table + suffix)  # a retry describes the table again

@@ -26,3 +26,19 @@ def scan(
     ]
     | None  # the scan panicked (a bug): decode the batch in Python
 ): ...
+
+# native/src/windows.rs: a batch's window keys and changelog records as bytes (streams.window_changes).
+def window_records(
+    ints: Any,  # a C-contiguous int64 buffer: width fields a row, the quantity aside
+    width: int,
+    quantities: list[Any],  # a row's quantity, written as its str()
+    quantity_at: int,  # the quantity's place among the fields
+) -> list[bytes]: ...
+def window_keys(
+    customers: Any,  # int64 buffers: codes into names' lists, then sizes and starts
+    agents: Any,
+    categories: Any,
+    sizes: Any,
+    starts: Any,
+    names: tuple[list[str], list[str], list[str]],
+) -> list[bytes]: ...

@@ -180,7 +180,8 @@ class TableState:
         raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
         data = self.table.data
         data.update(zip(raw_keys, values, strict=True))
-        for partition, chosen in _rows_by(np.array(partitions, np.int64)):
+        ints = windows.ints  # the partitions its last column, where given
+        for partition, chosen in _rows_by(np.array(partitions, np.int64) if ints is None else ints[:, -1]):
             self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
         sizes, ends = windows.sizes, windows.ends.copy()
         if windows.indexed is not None and self._indexed and self._changes == self._changes_read:

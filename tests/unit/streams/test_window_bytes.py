@@ -87,14 +87,14 @@ def _key_columns(rows: int, rng: random.Random) -> KeyColumns:
 def test_native_keys_are_the_python_keys(seed: int) -> None:
     rng = random.Random(seed)
     keys = _key_columns(rng.choice([0, 1, 3, 200]), rng)
-    assert keys.encoded() == keys.encoded_here() == [key.encode() for key in keys.keys()]
+    assert keys.encoded() == keys.encoded_here() == list(map(WindowKey.encode, keys.keys()))
 
 
 @needs_native
 def test_native_keys_of_a_slice_and_refused_codes() -> None:
     keys = _key_columns(50, random.Random(3))
     part = keys.take(slice(5, 40, 3))  # not contiguous: copied for the native call
-    assert part.encoded() == [key.encode() for key in part.keys()]
+    assert part.encoded() == list(map(WindowKey.encode, part.keys()))
     broken = KeyColumns(
         np.array([9], np.int64), np.array([0], np.int64), np.array([0], np.int64),
         np.array([60], np.int64), np.array([0], np.int64), (["c"], ["a"], ["k"]),

@@ -718,7 +718,7 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     # Which windows the store holds already, under the partition they keep: its expiry index has them.
     indexed = np.zeros(len(folding), np.bool_)
     added: npt.NDArray[Any] | None = sums
-    columns: list[list[Any]] | None
+    columns: list[list[Any]]
     if len(stored) and type(current) is StoredWindows:  # onto the records' fields, read as arrays
         base_sums, base_quantities, base_partitions = current.bases(folding[stored])
         same = base_partitions == plan.window_partitions[folding[stored]]
@@ -742,7 +742,8 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         ints[:, :_SUMS] = added
         ints[:, _SUMS] = plan.last[folding]
         ints[:, _SUMS + 1] = plan.window_partitions[folding]
-        columns = None  # made from ints where read
+        columns = np.ascontiguousarray(ints.T).tolist()
+        columns.insert(2, quantities)
     elif added is not None:  # sums past int64, as Python ints
         columns = [*(column.tolist() for column in added.T)]
         columns.insert(2, quantities)
@@ -756,6 +757,5 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         indexed,
         plan.key_columns if every else plan.key_columns.take(folding),
         ints,
-        quantities,
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

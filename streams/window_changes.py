@@ -142,41 +142,30 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
     """Windows and their new state: ``columns[i]`` is :data:`AGGREGATE_FIELDS`' i-th field of each
     window, in ``window_keys``' order; ``raw_keys`` are the keys encoded (``WindowKey.encode()``)."""
 
-    __slots__ = (
-        "_columns", "_keys", "_made", "_quantities", "ends", "indexed", "ints", "key_columns",
-        "raw_keys", "sizes",
-    )  # fmt: skip
+    __slots__ = ("_keys", "_made", "columns", "ends", "indexed", "ints", "key_columns", "raw_keys", "sizes")
 
     def __init__(
         self,
         keys: list[WindowKey] | None,
         raw_keys: list[bytes],
-        columns: list[list[Any]] | None,
+        columns: list[list[Any]],
         sizes: Ints | None = None,
         ends: Ints | None = None,
         indexed: npt.NDArray[np.bool_] | None = None,
         key_columns: KeyColumns | None = None,
         ints: Ints | None = None,
-        quantities: list[Any] | None = None,
     ) -> None:
         """``keys`` or ``key_columns``: the windows' keys, as objects or as columns (their objects
         made only where read); ``sizes`` and ``ends``: the keys' (read from them where not given);
         ``indexed``: which windows the store holds already under the partition they keep (None:
-        not known); ``ints``: where given, ``columns``' integer fields as one (windows, 11) int64
-        array, C-contiguous, in their order (quantity aside); with ``quantities`` (each window's),
-        ``columns`` may be None: its lists are made from them only where read (the sink and the
-        records read the array)."""
-        if columns is None:
-            assert ints is not None and quantities is not None and len(ints) == len(quantities)
-        else:
-            assert len(columns) == len(AGGREGATE_FIELDS)
-            quantities = columns[_QUANTITY]
+        not known); ``ints``: where given, ``columns``' integer fields again as one (windows, 11)
+        int64 array, C-contiguous, in their order (quantity aside), for :meth:`records`."""
+        assert len(columns) == len(AGGREGATE_FIELDS)
         assert keys is not None or key_columns is not None
         self._keys = keys
         self.key_columns = key_columns
         self.raw_keys = raw_keys
-        self._columns = columns
-        self._quantities = quantities
+        self.columns = columns
         if sizes is None or ends is None:
             if key_columns is not None:
                 sizes, ends = key_columns.sizes, key_columns.starts + key_columns.sizes
@@ -188,21 +177,6 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         self.indexed = indexed
         self.ints = ints
         self._made: dict[WindowKey, WindowAggregate] | None = None
-
-    @property
-    def columns(self) -> list[list[Any]]:
-        """A list a field, :data:`AGGREGATE_FIELDS`' order; made from ``ints`` on the first read
-        where the windows came as an array."""
-        if self._columns is None:
-            assert self.ints is not None and self._quantities is not None
-            columns: list[list[Any]] = np.ascontiguousarray(self.ints.T).tolist()
-            columns.insert(_QUANTITY, self._quantities)
-            self._columns = columns
-        return self._columns
-
-    def quantities(self) -> list[Any]:
-        """Each window's quantity (its column, without the other lists made)."""
-        return self.columns[_QUANTITY] if self._quantities is None else self._quantities
 
     @property
     def window_keys(self) -> list[WindowKey]:
@@ -242,7 +216,7 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         there, else by :meth:`records_here`."""
         if _native is None or self.ints is None:
             return self.records_here()
-        quantities = self.quantities()
+        quantities = self.columns[_QUANTITY]
         found: list[bytes] = _native.window_records(
             self.ints.reshape(-1),
             _FIELDS - 1,
@@ -258,9 +232,6 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         return list(map(_RECORD, zip(*columns, strict=True)))
 
     def partitions(self) -> list[int]:
-        if self._columns is None and self.ints is not None:
-            made: list[int] = self.ints[:, -1].tolist()
-            return made
         partitions: list[int] = self.columns[-1]
         return partitions
 
@@ -306,16 +277,8 @@ class WindowRows(Sequence[tuple[WindowKey, WindowAggregate]]):
         """The keys' fields, a list a field (:meth:`WindowChanges.key_texts`)."""
         return self.changes.key_texts(self.where)
 
-    def columns(self) -> list[Sequence[Any]]:
-        """The fields ``where``, a column a field: lists, or int64 arrays (the quantity a list) where
-        the windows came as an array and no list was made."""
-        changes = self.changes
-        if changes._columns is None and changes.ints is not None:
-            ints = changes.ints[self.where]
-            columns: list[Sequence[Any]] = list(ints.T)  # a view a field
-            columns.insert(_QUANTITY, changes.quantities()[self.where])
-            return columns
-        return [column[self.where] for column in changes.columns]
+    def columns(self) -> list[list[Any]]:
+        return [column[self.where] for column in self.changes.columns]
 
     def key_columns(self) -> KeyColumns | None:
         """The keys as codes (:class:`KeyColumns`), where the windows came with them."""

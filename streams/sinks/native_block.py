@@ -274,10 +274,7 @@ def _low_cardinality(keys: list[str], positions: bytes, rows: int) -> bytes:
 
 
 def decimal128(units: Sequence[int]) -> bytes:
-    """ints (or an int64 array), each the value in units of the column's scale; past int128 raises
-    OverflowError."""
-    if isinstance(units, np.ndarray) and units.dtype == np.int64:
-        return _int64_decimal128(units)
+    """ints, each the value in units of the column's scale; past int128 raises OverflowError."""
     if constant(units) and -(2**63) <= units[0] < 2**63:  # a column of zeros, most often
         return units[0].to_bytes(16, "little", signed=True) * len(units)
     try:
@@ -286,10 +283,6 @@ def decimal128(units: Sequence[int]) -> bytes:
         low = np.fromiter(units, np.int64, len(units))
     except OverflowError:
         return _wide_decimal128(units)
-    return _int64_decimal128(low)
-
-
-def _int64_decimal128(low: np.ndarray[Any, np.dtype[np.int64]]) -> bytes:
     wide = np.empty((len(low), 2), dtype="<i8")
     wide[:, 0] = low
     wide[:, 1] = low >> 63  # the high half: the low half's sign

@@ -421,19 +421,7 @@ def window_change_columns(windows: WindowRows, now: datetime) -> Columns:
     columns = dict(zip(WINDOW_TYPES, [*keys, *windows.columns(), [now] * len(windows)], strict=True))
     for name in _WINDOW_DECIMALS:
         columns[name] = units(columns[name])
-    for name, kind in _WINDOW_UNSIGNED.items():  # int64 arrays where the fold left them so
-        values = columns[name]
-        if type(values) is np.ndarray and len(values) and (values.min() < 0 or values.max() > kind):
-            columns[name] = values.tolist()  # the lists' writer refuses it, as it always did
     return columns
-
-
-# The windows' unsigned columns, each with its type's largest value.
-_WINDOW_UNSIGNED = {
-    name: {"UInt16": 2**16 - 1, "UInt32": 2**32 - 1, "UInt64": 2**63 - 1}[kind]
-    for name, kind in WINDOW_TYPES.items()
-    if kind.startswith("UInt")
-}
 
 
 def window_columns(windows: Sequence[tuple[WindowKey, WindowAggregate]], now: datetime) -> Columns:

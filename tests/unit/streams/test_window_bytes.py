@@ -4,7 +4,6 @@ bytes, which are ``WindowKey.encode()``'s and ``WindowAggregate.encode()``'s."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,14 +12,11 @@ import pytest
 
 from streams import window_changes
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
-from streams.sinks.clickhouse_sink import written_column
-from streams.sinks.table_columns import WINDOW_TYPES, window_change_columns
 from streams.window_batch import EventColumns, fold_plan, plan_windows
 from streams.window_changes import KeyColumns, WindowChanges
 from tests.unit.streams.test_window_batch import SIZES, fleet
 
 native = window_changes._native
-NOW = datetime(2026, 12, 7, tzinfo=UTC)
 needs_native = pytest.mark.skipif(native is None, reason="the native extension is not built")
 _INT_FIELDS = [name for name in AGGREGATE_FIELDS if name != "quantity"]
 _EDGES = [0, 1, -1, 9, 10, -10, 2**31, 2**32 - 1, 10**17, 10**18 - 1, 10**18, 2**63 - 1, -(2**63)]
@@ -120,44 +116,3 @@ def test_a_folded_batch_has_the_same_bytes_either_way(monkeypatch: pytest.Monkey
     assert made[0] == made[1]
     assert made[1][0] == [key.encode() for key in plan.keys]
     assert made[1][1] == [result.changed[key].encode() for key in plan.keys]
-
-
-def _array_and_lists(ints: np.ndarray[Any, np.dtype[np.int64]]) -> tuple[WindowChanges, WindowChanges]:
-    """The same windows: as the fold leaves them (an array, no lists) and as lists."""
-    rows = len(ints)
-    keys = KeyColumns(*(np.zeros(rows, np.int64) for _ in range(3)), np.full(rows, 60, np.int64),
-                      np.arange(rows, dtype=np.int64) * 60, (["c"], ["a"], ["k"]))  # fmt: skip
-    quantities = [Decimal(i) / 4 for i in range(rows)]
-    raw = keys.encoded_here()
-    arrays = WindowChanges(None, raw, None, key_columns=keys, ints=ints, quantities=quantities)
-    columns: list[list[Any]] = ints.T.tolist()
-    columns.insert(list(AGGREGATE_FIELDS).index("quantity"), quantities)
-    return arrays, WindowChanges(None, raw, columns, key_columns=keys)
-
-
-def test_windows_as_an_array_make_the_lists_records_and_sink_columns_of_their_lists() -> None:
-    ints = _ints(300, random.Random(5))
-    ints[ints < 0] = 0  # unsigned fields (and the pico ones too, here)
-    ints[:, -1] %= 2**16  # a partition
-    ints[:7] = 0
-    arrays, lists = _array_and_lists(ints)
-    assert arrays.records() == lists.records() == lists.records_here()
-    assert arrays.partitions() == lists.partitions()
-    for where in (slice(None), slice(10, 250)):
-        from_arrays = window_change_columns(arrays.rows()[where], NOW)
-        from_lists = window_change_columns(lists.rows()[where], NOW)
-        for name, kind in WINDOW_TYPES.items():
-            assert written_column(kind, from_arrays[name]) == written_column(kind, from_lists[name]), name
-    assert arrays.columns == lists.columns
-    assert arrays.objects() == lists.objects()
-
-
-@pytest.mark.parametrize("field", ["events", "partition"])
-def test_an_unsigned_field_out_of_its_range_is_refused_from_an_array_as_from_a_list(field: str) -> None:
-    ints = np.ones((5, len(_INT_FIELDS)), np.int64)
-    ints[3, _INT_FIELDS.index(field)] = -1 if field == "events" else 2**16
-    column = {"events": "events", "partition": "source_partition"}[field]
-    for changes in _array_and_lists(ints):
-        values = window_change_columns(changes.rows(), NOW)[column]
-        with pytest.raises(OverflowError):
-            written_column(WINDOW_TYPES[column], values)

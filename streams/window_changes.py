@@ -225,6 +225,21 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         )
         return found
 
+    def pairs(self) -> list[tuple[bytes, bytes]]:
+        """Each window's ``(raw key, record)``, for the store and the changelog at once: made
+        natively where :meth:`records` is, else its records zipped with ``raw_keys``."""
+        if _native is None or self.ints is None:
+            return list(zip(self.raw_keys, self.records_here(), strict=True))
+        quantities, keys = self.columns[_QUANTITY], self.raw_keys
+        found: list[tuple[bytes, bytes]] = _native.window_records(
+            self.ints.reshape(-1),
+            _FIELDS - 1,
+            quantities if type(quantities) is list else list(quantities),
+            _QUANTITY,
+            keys if type(keys) is list else list(keys),
+        )
+        return found
+
     def records_here(self) -> list[bytes]:
         """:meth:`records` in Python (the reference), from the columns: one format a window."""
         columns = list(self.columns)

@@ -6,7 +6,7 @@
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 /// `%d` of an int: its decimal digits, a leading minus where negative.
 fn push_int(out: &mut Vec<u8>, value: i64) {
@@ -40,20 +40,26 @@ fn int64s(buffer: &PyBuffer<i64>, py: Python<'_>) -> PyResult<Vec<i64>> {
 /// `WindowAggregate.encode()` of each row: `p`, then the row's fields comma-separated, the
 /// quantity's `str()` at `quantity_at` among them. `ints` holds every other field, `width` a row
 /// (the fields' order, quantity aside), flat and C-contiguous; `quantities` one object a row.
+/// With `keys` (one a row), each row's `(key, record)` pair instead of its record.
 #[pyfunction]
+#[pyo3(signature = (ints, width, quantities, quantity_at, keys=None))]
 pub fn window_records<'py>(
     py: Python<'py>,
     ints: PyBuffer<i64>,
     width: usize,
     quantities: &Bound<'py, PyList>,
     quantity_at: usize,
+    keys: Option<&Bound<'py, PyList>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let values = int64s(&ints, py)?;
     let rows = quantities.len();
     if width == 0 || quantity_at > width || values.len() != rows * width {
         return Err(PyValueError::new_err("ints do not hold width fields for every quantity"));
     }
-    let mut records: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(rows);
+    if keys.is_some_and(|keys| keys.len() != rows) {
+        return Err(PyValueError::new_err("a key a row"));
+    }
+    let mut records: Vec<Bound<'py, PyAny>> = Vec::with_capacity(rows);
     let mut out: Vec<u8> = Vec::with_capacity(256);
     for (row, quantity) in quantities.iter().enumerate() {
         let text = quantity.str()?;
@@ -74,7 +80,11 @@ pub fn window_records<'py>(
             out.push(b',');
             out.extend_from_slice(text.to_str()?.as_bytes());
         }
-        records.push(PyBytes::new(py, &out));
+        let record = PyBytes::new(py, &out).into_any();
+        records.push(match keys {
+            None => record,
+            Some(keys) => PyTuple::new(py, [keys.get_item(row)?, record])?.into_any(),
+        });
     }
     PyList::new(py, records)
 }

@@ -55,6 +55,20 @@ def test_native_records_are_the_python_records(seed: int) -> None:
 
 
 @needs_native
+@pytest.mark.parametrize("seed", range(5))
+def test_native_pairs_are_the_keys_with_the_python_records(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = rng.choice([0, 1, 60])
+    changes = _changes(_ints(rows, rng), [rng.choice(_QUANTITIES) for _ in range(rows)])
+    pairs = changes.pairs()
+    assert pairs == list(zip(changes.raw_keys, changes.records_here(), strict=True))
+    assert all(type(pair) is tuple for pair in pairs)
+    assert changes.ints is not None
+    with pytest.raises(ValueError):
+        native.window_records(changes.ints.reshape(-1), 11, changes.columns[2], 2, [b"k"] * (rows + 1))
+
+
+@needs_native
 def test_native_records_are_the_aggregates_encodings() -> None:
     rng = random.Random(7)
     ints = _ints(len(_QUANTITIES), rng)

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod windows;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -1032,5 +1034,7 @@ fn e_key(keys: &[Option<Bound<'_, PyBytes>>], at: usize) -> String {
 #[pymodule]
 fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;
+    m.add_function(wrap_pyfunction!(windows::window_keys, m)?)?;
     Ok(())
 }

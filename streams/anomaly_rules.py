@@ -407,13 +407,11 @@ def _ordered(
     if arrays is not None and codes is not None and len(codes):
         parts = arrays[0]
         if int(parts.min()) != int(parts.max()):
-            # Each customer's lowest and highest partition, in two passes in C: the same where each has one.
-            size = int(codes.max()) + 1
-            low = np.full(size, np.iinfo(np.int64).max, np.int64)
-            high = np.full(size, np.iinfo(np.int64).min, np.int64)
-            np.minimum.at(low, codes, parts)
-            np.maximum.at(high, codes, parts)
-            if not bool((low[codes] == high[codes]).all()):
+            # A partition a customer, written by each of its events (whichever is left), against every
+            # event's: all the same where each customer has one, else some event's differs.
+            kept = np.empty(int(codes.max()) + 1, np.int64)
+            kept[codes] = parts
+            if not bool((kept[codes] == parts).all()):
                 return False
     elif len(set(partitions)) > 1:
         # Each customer's partition as its last event has it, against every event's: one pass in C,
@@ -426,7 +424,11 @@ def _ordered(
         places = np.fromiter(positions, np.int64, len(positions))
     else:
         parts, places = arrays
-    return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
+    # The events by partition, each partition's in batch order (a stable sort): positions must rise
+    # wherever the partition stays the same.
+    order = stable_order(parts)
+    by_part, rising = parts[order], places[order]
+    return bool(((rising[1:] > rising[:-1]) | (by_part[1:] != by_part[:-1])).all())
 
 
 _PARTITION, _POSITION, _PRICED = itemgetter(0), itemgetter(1), itemgetter(2)
@@ -477,9 +479,9 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_groups", "_tokens", "_usage", "batch",
-                 "customers", "epochs", "firsts", "missing", "ordered", "partitions", "positions", "seconds",
-                 "source", "units")  # fmt: skip
+    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_groups", "_tokens", "_unit_array",
+                 "_usage", "batch", "customers", "epochs", "firsts", "missing", "ordered", "partitions",
+                 "positions", "seconds", "source", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
@@ -542,6 +544,7 @@ class BatchEvents:
         codes = self._codes[0].codes if self._codes is not None else None
         self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays, codes)
         self._tokens: list[int] | None = None
+        self._unit_array: tuple[npt.NDArray[np.int64] | None] | None = None  # made at the first call
         self._usage = tokens
         self._columns: _Names = (agents, skus, tasks)  # type: ignore[assignment]  # agents: str
         self._all: _Columns | None = None
@@ -558,11 +561,16 @@ class BatchEvents:
         return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
 
     def unit_array(self) -> npt.NDArray[np.int64] | None:
-        """:attr:`units` as an array; None where one is past int64."""
-        try:
-            return np.fromiter(self.units, np.int64, len(self.units))
-        except OverflowError:
-            return None
+        """:attr:`units` as an array (made once: the limits, the detectors' sums and gathers read it);
+        None where one is past int64. Not to be written to."""
+        made = self._unit_array
+        if made is None:
+            try:
+                array: npt.NDArray[np.int64] | None = np.fromiter(self.units, np.int64, len(self.units))
+            except OverflowError:
+                array = None
+            made = self._unit_array = (array,)
+        return made[0]
 
     def token_array(self) -> npt.NDArray[np.int64]:
         """:meth:`tokens` as an array."""
@@ -719,10 +727,12 @@ class _Gathered:
         self._events, self.runs, self._agents = events, runs, agents
         # From the array: ints made anew in order beat ints read where the batch left them.
         seconds = runs.take(events.seconds)
+        units = events.unit_array()
         self.epochs, self.hours, self.units = (
             seconds.tolist(),
             (seconds // HOUR).tolist(),
-            runs.gather(events.units),
+            # Ints made anew from the array beat a gather of the list's (and making its getter).
+            runs.take(units).tolist() if units is not None else runs.gather(events.units),
         )
         self._seconds = seconds
         self._days: Sequence[int] | None = None
@@ -741,7 +751,9 @@ class _Gathered:
 
     def unit_sums(self) -> DaySums | None:
         """Each run's costs summed (:func:`day_sums`)."""
-        return day_sums(self.runs.positions(), self.runs.starts, self._seconds, self._events.units)
+        units = self._events.unit_array()  # None: one past int64, as day_sums would find
+        return day_sums(self.runs.positions(), self.runs.starts, self._seconds,
+                        units if units is not None else self._events.units)  # fmt: skip
 
     def token_sums(self) -> DaySums | None:
         """Each run's tokens summed (:func:`day_sums`), of its events with tokens (not tool calls)."""

@@ -311,9 +311,11 @@ def _batch_spend(events: BatchEvents) -> BatchSpend | None:
     ]
     if any(tasks):
         kinds.append(("task", tasks))
+    array = events.unit_array()  # the same numbers, read at once (None: one past int64)
+    units = array if array is not None else events.units
     if source is not None:  # the Decimal costs of the events not in pico-dollars alone
-        return BatchSpend.of(events.seconds, events.units, events.missing_costs(), events.missing, kinds)
-    return BatchSpend.of(events.seconds, events.units, events.costs(), None, kinds)
+        return BatchSpend.of(events.seconds, units, events.missing_costs(), events.missing, kinds)
+    return BatchSpend.of(events.seconds, units, events.costs(), None, kinds)
 
 
 def _codes_of(column: Sequence[str]) -> Sequence[str] | tuple[Ints, Sequence[str | None]]:

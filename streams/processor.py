@@ -188,10 +188,14 @@ class BatchProcessor:
         started = time.perf_counter()
         self._where = describe_batch(messages)
         priced, dead = self._decode_and_price(messages)
-        batch = await self._drop_duplicates(priced, stats)
+        # Planned while ClickHouse looks the batch's suspect ids up; kept unless the lookup drops some.
+        ahead: list[tuple[EventColumns, WindowPlan]] = []
+        batch = await self._drop_duplicates(
+            priced, stats, lambda columns: ahead.append((columns, plan_windows(columns, self.window_sizes)))
+        )
         counted = batch.counted
         previous = {p: self.state.watermark(p) for p in np.unique(batch.partitions).tolist()}
-        plan = plan_windows(batch, self.window_sizes)
+        plan = ahead[0][1] if ahead and ahead[0][0] is batch else plan_windows(batch, self.window_sizes)
         before = await self._current_windows(plan)
         # The state as objects, for the event-by-event fold, here or after refused rows: most
         # batches never read it.
@@ -296,7 +300,12 @@ class BatchProcessor:
         their columns, which :meth:`EventColumns.of` then takes as they are (:mod:`streams.intake`)."""
         return decode_and_price(messages, self.catalog, self.bounds, datetime.now(UTC))
 
-    async def _drop_duplicates(self, priced: Sequence[Counted], stats: BatchStats) -> EventColumns:
+    async def _drop_duplicates(
+        self,
+        priced: Sequence[Counted],
+        stats: BatchStats,
+        meanwhile: Callable[[EventColumns], object] | None = None,
+    ) -> EventColumns:
         """Each (customer, event_id) once: the first version within the horizon wins.
 
         Repeats within the batch are caught here. An event is then a
@@ -312,7 +321,8 @@ class BatchProcessor:
         give or take the future slack) that their first version may have
         left the filter.
 
-        The batch's columns are read here once, for every later stage.
+        The batch's columns are read here once, for every later stage. ``meanwhile``: work on the
+        batch's columns before the lookup's answer drops any, done while ClickHouse looks them up.
         """
         batch = EventColumns.of(priced)
         keys = id_keys(batch.customers, batch.event_ids)
@@ -338,7 +348,17 @@ class BatchProcessor:
         if checked:
             # The ids as their keys: the sink joins those into its query, no pair made an id.
             asked = IdPairs(keys if len(checked) == len(keys) else [keys[i] for i in checked])
-            found = await self._with_retry(lambda: self.sink.counted_ids(asked), "read of counted ids")
+            lookup = asyncio.ensure_future(
+                self._with_retry(lambda: self.sink.counted_ids(asked), "read of counted ids")
+            )
+            try:
+                await asyncio.sleep(0)  # the query on its way before the work meanwhile holds the loop
+                if meanwhile is not None:
+                    meanwhile(batch)
+            except BaseException:
+                lookup.cancel()  # no lookup outlives the batch that asked
+                raise
+            found = await lookup
             for i in _repeats(batch, asked.keys, checked, found, now - self.dedup.horizon_s):
                 counted[i] = False
                 stats.duplicates += 1

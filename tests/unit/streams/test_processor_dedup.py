@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from schemas.dead_letters import DeadLetter
 from streams.processor import BatchStats, RawMessage
+from streams.window_batch import plan_windows
 from tests.factories import batch, hour_total, processor, sms
 from tests.fakes import DictState, FakeSink
 
@@ -88,3 +92,37 @@ def test_after_the_horizon_a_repeat_with_the_same_time_is_still_dropped_as_the_l
     stats = asyncio.run(p.process(batch([sms("sms-1", calls=2)], first_offset=1)))
     assert (stats.counted, stats.duplicates, stats.dedup_checked) == (0, 1, 1)
     assert hour_total(sink)[1] == 1
+
+
+def test_the_windows_are_planned_while_clickhouse_looks_the_suspects_up_and_again_if_it_drops_some(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    seen: list[str] = []
+    lookup = sink.counted_ids
+
+    async def slow_lookup(pairs: Any) -> Any:
+        seen.append("asked")
+        await asyncio.sleep(0.01)  # ClickHouse at work
+        seen.append("answered")
+        return await lookup(pairs)
+
+    def planning(*args: Any) -> Any:
+        seen.append("planned")
+        return plan_windows(*args)
+
+    monkeypatch.setattr(sink, "counted_ids", slow_lookup)
+    monkeypatch.setattr("streams.processor.plan_windows", planning)
+    asyncio.run(p.process(batch([sms("sms-1"), sms("sms-2")])))
+    sink.clock.advance(3 * DAY)  # every event now old enough to be looked up
+
+    seen.clear()
+    stats = asyncio.run(p.process(batch([sms("sms-3"), sms("sms-4")], first_offset=2)))
+    assert seen == ["asked", "planned", "answered"]  # nothing dropped: the plan made meanwhile is folded
+    assert (stats.counted, hour_total(sink)[1]) == (2, 4)
+
+    seen.clear()
+    stats = asyncio.run(p.process(batch([sms("sms-5"), sms("sms-1")], first_offset=4)))
+    assert seen == ["asked", "planned", "answered", "planned"]  # sms-1 dropped: planned again without it
+    assert (stats.counted, stats.duplicates, hour_total(sink)[1]) == (1, 1, 5)

@@ -143,7 +143,11 @@ class _NoSink:
     async def probe(self, counted: Sequence[Counted] = (), windows: Any = None) -> None:
         pass
 
-    async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
+    async def counted_ids(
+        self, pairs: Iterable[tuple[str, str]], meanwhile: Callable[[], object] | None = None
+    ) -> dict[tuple[str, str], list[CountedId]]:
+        if meanwhile is not None:
+            meanwhile()
         return {}
 
     async def counted_id_hashes(self, partition: int, since: float) -> tuple[Hashes, Seconds]:

@@ -105,8 +105,11 @@ class Sink(Protocol):
     ) -> None:
         """Raise as ``write`` would for these rows, storing nothing."""
 
-    async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
-        """Where each (customer, event_id) was counted."""
+    async def counted_ids(
+        self, pairs: Iterable[tuple[str, str]], meanwhile: Callable[[], object] | None = None
+    ) -> dict[tuple[str, str], list[CountedId]]:
+        """Where each (customer, event_id) was counted; ``meanwhile``: work to do while the query
+        is under way (at most once a call)."""
 
     async def counted_id_hashes(self, partition: int, since: float) -> tuple[Hashes, Seconds]:
         """The hashes of the ids ``partition`` counted since ``since``, and when."""
@@ -190,9 +193,12 @@ class BatchProcessor:
         priced, dead = self._decode_and_price(messages)
         # Planned while ClickHouse looks the batch's suspect ids up; kept unless the lookup drops some.
         ahead: list[tuple[EventColumns, WindowPlan]] = []
-        batch = await self._drop_duplicates(
-            priced, stats, lambda columns: ahead.append((columns, plan_windows(columns, self.window_sizes)))
-        )
+
+        def plan_ahead(columns: EventColumns) -> None:
+            if not ahead:  # once, whatever the lookup's retries
+                ahead.append((columns, plan_windows(columns, self.window_sizes)))
+
+        batch = await self._drop_duplicates(priced, stats, plan_ahead)
         counted = batch.counted
         previous = {p: self.state.watermark(p) for p in np.unique(batch.partitions).tolist()}
         plan = ahead[0][1] if ahead and ahead[0][0] is batch else plan_windows(batch, self.window_sizes)
@@ -348,17 +354,8 @@ class BatchProcessor:
         if checked:
             # The ids as their keys: the sink joins those into its query, no pair made an id.
             asked = IdPairs(keys if len(checked) == len(keys) else [keys[i] for i in checked])
-            lookup = asyncio.ensure_future(
-                self._with_retry(lambda: self.sink.counted_ids(asked), "read of counted ids")
-            )
-            try:
-                await asyncio.sleep(0)  # the query on its way before the work meanwhile holds the loop
-                if meanwhile is not None:
-                    meanwhile(batch)
-            except BaseException:
-                lookup.cancel()  # no lookup outlives the batch that asked
-                raise
-            found = await lookup
+            ahead = functools.partial(meanwhile, batch) if meanwhile is not None else None
+            found = await self._with_retry(lambda: self.sink.counted_ids(asked, ahead), "read of counted ids")
             for i in _repeats(batch, asked.keys, checked, found, now - self.dedup.horizon_s):
                 counted[i] = False
                 stats.duplicates += 1

@@ -86,7 +86,11 @@ class FakeSink:
     ) -> None:
         """Takes every row, as the real tables do unless a test says otherwise."""
 
-    async def counted_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[CountedId]]:
+    async def counted_ids(
+        self, pairs: Iterable[tuple[str, str]], meanwhile: Callable[[], object] | None = None
+    ) -> dict[tuple[str, str], list[CountedId]]:
+        if meanwhile is not None:
+            meanwhile()
         wanted = list(pairs)
         self.id_lookups.append(wanted)
         found: dict[tuple[str, str], list[CountedId]] = {}

@@ -70,12 +70,17 @@ def test_ledger_rows_read_back_exactly_and_their_ids_are_found_again(migrated: P
         (e.event_id, _micros(e.occurred_at), p.cost) for (_, _, p), e in zip(counted, events, strict=True)
     }
 
+    meanwhile: list[str] = []
+
     async def write_and_find() -> dict[tuple[str, str], list[CountedId]]:
         sink = ClickHouseSink(await open_async_client(migrated.settings))
         await sink.write(counted, {})
-        return await sink.counted_ids([("acme", i) for i in [*ids, "never-sent"]])
+        return await sink.counted_ids(
+            [("acme", i) for i in [*ids, "never-sent"]], lambda: meanwhile.append("planned")
+        )
 
     found = asyncio.run(write_and_find())
+    assert meanwhile == ["planned"]  # the work meanwhile, once, while ClickHouse answered
     assert set(found) == {("acme", i) for i in ids}
     assert [c.occurred_at_us for i in ids for c in found[("acme", i)]] == [_micros(events[0].occurred_at)] * 5
     rows = migrated.rows(

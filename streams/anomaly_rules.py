@@ -54,7 +54,7 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.day_sums import DaySums, day_sums
-from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, loose_costs
+from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, contribute_units, loose_costs
 from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
@@ -1015,17 +1015,30 @@ class _Fold:
                     continue
             names, totals, costliest = sums.names[g0:g1], sums.totals[g0:g1], sums.costliest[g0:g1]
             if not add_contributor_sums(contributors, kind, names, totals, costliest):
+                # A full kind's newcomers one by one, in pico-dollars (else in Decimal).
                 begin, end = plan.seg_starts[s], plan.seg_ends[s]
-                idents, amounts = self._kind_column(kind, run[begin - first : end - first])
-                _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
+                indices = run[begin - first : end - first]
+                kept = contributors.setdefault(kind, {})
+                exponents = plan.exponents
+                if not contribute_units(
+                    kept,
+                    self._kind_names(kind, indices),
+                    take(self.events.units, indices),
+                    None if exponents is None else exponents[begin:end].tolist(),
+                ):
+                    idents, amounts = self._kind_column(kind, indices)
+                    _contribute_each(kept, idents, amounts)
 
     def _kind_column(
         self, kind: str, indices: Sequence[int]
     ) -> tuple[Sequence[str | None], Sequence[Decimal]]:
         """These events' contributors of ``kind``, and their costs."""
+        return self._kind_names(kind, indices), self.events.costs_at(indices)
+
+    def _kind_names(self, kind: str, indices: Sequence[int]) -> Sequence[str | None]:
+        """These events' contributors of ``kind``."""
         agents, skus, tasks = self.events.names()
-        column = agents if kind == "agent" else skus if kind == "model" else tasks
-        return take(column, indices), self.events.costs_at(indices)
+        return take(agents if kind == "agent" else skus if kind == "model" else tasks, indices)
 
     def _hourly_one_by_one(
         self,

@@ -29,18 +29,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import is_, not_
+from operator import is_, itemgetter, not_
 
 import numpy as np
 import numpy.typing as npt
 
 from schemas.alerts import ContributorKind
+from streams.spend_state import MAX_CONTRIBUTORS
 
 Ints = npt.NDArray[np.int64]
 HOUR = 3600
 MINUTE = 60
 PICO_EXPONENT = -12
 PICO = Decimal("1E-12")
+_COST_THEN_ID = itemgetter(1, 0)  # contribute's order of eviction: smallest cost, then name
+_DIGITS = 18  # a kept cost summed in integers up to this many digits: its sums stay exact in Decimal
 _SUMMABLE = 2**62  # a batch's pico-dollars summed in int64 only below this, in absolute value
 
 
@@ -156,8 +159,8 @@ class HourlyRuns:
     detector's agent), summed per stretch without grouping. At least one event.
     """
 
-    __slots__ = ("bounds", "first", "kinds", "latest", "minute_bounds", "minute_sums", "minutes", "refund",
-                 "seg_ends", "seg_hours", "seg_starts", "spent", "steady", "unmixed")  # fmt: skip
+    __slots__ = ("bounds", "exponents", "first", "kinds", "latest", "minute_bounds", "minute_sums", "minutes",
+                 "refund", "seg_ends", "seg_hours", "seg_starts", "spent", "steady", "unmixed")  # fmt: skip
 
     def __init__(
         self, spend: BatchSpend, order: Ints, starts: Sequence[int], one_each: frozenset[str]
@@ -167,6 +170,8 @@ class HourlyRuns:
         seconds = spend.seconds[order]
         units = spend.units[order]
         exponents = spend.exponents[order] if spend.exponents is not None else None
+        # Each event's cost's exponent in the runs' order, where not all at 1e-12.
+        self.exponents: Ints | None = exponents
         hours = seconds // HOUR
         begins = np.zeros(n, np.bool_)
         begins[np.array(starts, np.int64)] = True
@@ -270,3 +275,64 @@ def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
         for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost
             made[at] = summed(values[at], int(exponents[at]))
     return made
+
+
+def contribute_units(
+    costs: dict[str, Decimal],
+    idents: Sequence[str | None],
+    units: Sequence[int],
+    exponents: Sequence[int] | None,
+) -> bool:
+    """:func:`streams.spend_state._contribute_each` of events given by their pico-dollars (``exponents``:
+    their Decimal costs' exponents, each at least -12; None: all at -12), summed in integers: a
+    Decimal is made only for a contributor whose cost changed. False, and nothing changed, where a
+    kept cost is not at an exponent from -12 to 0 or is a negative zero (then the Decimals' way).
+
+    Exact: a sum of Decimals at exponents from -12 to 0 is the integer sum at the finest of them
+    (:func:`summed`), their order (by cost, then name) that of the integers.
+    """
+    held: dict[str, int] = {}
+    finest: dict[str, int] = {}  # each contributor's exponent, as Decimal adding leaves it
+    for ident, cost in costs.items():
+        _, digits, exponent = cost.as_tuple()
+        if (
+            type(exponent) is not int
+            or not PICO_EXPONENT <= exponent <= 0
+            or len(digits) > _DIGITS
+            or (cost.is_zero() and cost.is_signed())
+        ):
+            return False
+        held[ident] = int(cost.scaleb(-PICO_EXPONENT))
+        finest[ident] = exponent
+    changed: set[str] = set()
+    smallest: tuple[int, str] | None = None  # held's smallest while full; None: not known
+    each = [PICO_EXPONENT] * len(units) if exponents is None else exponents
+    for name, amount, exponent in zip(idents, units, each, strict=True):
+        if not name:
+            continue
+        had = held.get(name)
+        if had is not None:
+            total = held[name] = had + amount
+            if exponent < finest[name]:
+                finest[name] = exponent
+            changed.add(name)
+            if smallest is not None and (name == smallest[1] or (total, name) < smallest):
+                smallest = None
+            continue
+        if len(held) >= MAX_CONTRIBUTORS:
+            if smallest is None:
+                least = min(held.items(), key=_COST_THEN_ID)
+                smallest = (least[1], least[0])
+            if (amount, name) < smallest:
+                continue  # it would come in and go out again
+            gone = smallest[1]
+            del held[gone], finest[gone]
+            smallest = None
+        held[name] = amount
+        finest[name] = min(exponent, 0)  # ZERO plus the cost
+        changed.add(name)
+    kept = dict(costs)
+    costs.clear()
+    for ident, total in held.items():
+        costs[ident] = summed(total, finest[ident]) if ident in changed else kept[ident]
+    return True

@@ -17,7 +17,7 @@ from streams import anomaly_rules
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpend, HourlySpikeSettings
 from streams.anomalies.picodollars import to_units
-from streams.hourly_sums import BatchSpend, HourlyRuns, coded, contribute_units, summed
+from streams.hourly_sums import BatchSpend, HourlyRuns, coded, contribute_coded, contribute_units, summed
 from streams.spend_state import MAX_CONTRIBUTORS, _contribute_each, add_contributor_sums
 from tests.unit.streams.test_anomaly_rules_batched import watching
 from tests.unit.streams.test_spend_rules import Records, run, spend
@@ -98,7 +98,7 @@ def test_a_full_kind_summed_in_pico_dollars_is_what_its_decimals_one_by_one_give
              for i in range(kept)}  # fmt: skip
     odd = rng.random() < 0.2 and kept
     if odd:  # a kept cost the integers cannot take
-        costs[f"c{rng.randrange(kept)}"] = Decimal(rng.choice(("1E-13", "-0", "1E+1", "1" * 19)))
+        costs[f"c{rng.randrange(kept)}"] = Decimal(rng.choice(("1E-13", "-0", "1E+1", "1" * 19, "5000000")))
     idents: list[str | None] = [rng.choice((f"c{rng.randrange(45)}", f"c{rng.randrange(5)}", None))
                                 for _ in range(rng.randrange(1, 80))]  # fmt: skip
     exponents = [rng.choice((-12, -12, -12, -6, 0, 1)) for _ in idents]
@@ -115,6 +115,52 @@ def test_a_full_kind_summed_in_pico_dollars_is_what_its_decimals_one_by_one_give
         assert list(map(repr, mine.values())) == list(map(repr, expected.values()))
     else:
         assert odd and list(mine.items()) == list(costs.items())
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_a_full_kind_in_array_passes_is_what_its_decimals_one_by_one_give(seed: int) -> None:
+    """:func:`contribute_coded` leaves what :func:`_contribute_each` of the events' Decimal costs
+    leaves (fill, evictions, newcomers coming back, ties by name, Decimal forms, order, kept ones
+    without events here); False changes nothing, and comes only where a kept cost cannot be summed
+    in integers or an event is a refund."""
+    rng = random.Random(seed)
+    values: list[str | None] = [f"c{i}" for i in range(rng.choice((3, 40, 60)))]
+    if rng.random() < 0.3:
+        values.append(None)
+    kept = rng.choice((0, 0, 5, 31, 32, 32))
+    pool = [*(v for v in values if v), *(f"gone{i}" for i in range(10))]
+    costs = {name: Decimal(rng.choice((0, 1, 5, rng.randrange(1, 10**6)))).scaleb(-rng.choice((0, 2, 12)))
+             for name in rng.sample(pool, min(kept, len(pool)))}  # fmt: skip
+    odd = bool(costs) and rng.random() < 0.15
+    if odd:  # a kept cost the integers cannot take
+        costs[rng.choice(list(costs))] = Decimal(rng.choice(("1E-13", "-0", "1E+1", "1" * 19, "5000000")))
+    n = rng.choice((1, 5, 100, 600))
+    codes = [rng.choice((rng.randrange(len(values)), rng.randrange(min(4, len(values))), -1))
+             for _ in range(n)]  # fmt: skip
+    exponents = [rng.choice((-12, -12, -12, -6, 0, 1)) for _ in codes]
+    small = rng.random() < 0.5
+    picked = [rng.choice((0, 1, 5, 7, 10**4, rng.randrange(10 if small else 10**7))) for _ in exponents]
+    # each below 1e15 pico-dollars
+    amounts = [Decimal(k % 10 ** (3 - e)).scaleb(e) for k, e in zip(picked, exponents, strict=True)]
+    if rng.random() < 0.5:  # all at 1e-12: given as None
+        amounts = [Decimal(to_units(a)).scaleb(-12) for a in amounts]
+        exponents = [-12] * n
+    refund = rng.random() < 0.1
+    if refund:
+        amounts[rng.randrange(n)] = Decimal(-5).scaleb(-12)
+    idents = [values[c] if c >= 0 else None for c in codes]
+    expected = _one_by_one(costs, idents, amounts)
+    mine = dict(costs)
+    number = {value: code for code, value in enumerate(values)}
+    given = None if set(exponents) == {-12} else np.array(exponents, np.int64)
+    coded_names = np.array([c if c >= 0 and values[c] else -1 for c in codes], np.int64)
+    picos = np.array(list(map(to_units, amounts)), np.int64)
+    if contribute_coded(mine, coded_names, values, number, picos, given):
+        assert not odd and not refund
+        assert list(mine.items()) == list(expected.items())
+        assert list(map(repr, mine.values())) == list(map(repr, expected.values()))
+    else:
+        assert (odd or refund) and list(mine.items()) == list(costs.items())
 
 
 def test_a_contributor_s_sum_is_the_decimal_its_costs_add_to_from_zero() -> None:

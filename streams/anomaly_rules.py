@@ -54,7 +54,16 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.day_sums import DaySums, day_sums
-from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, contribute_coded, contribute_units, loose_costs
+from streams.hourly_sums import (
+    NATIVE,
+    BatchSpend,
+    HourlyRuns,
+    Ints,
+    contribute_coded,
+    contribute_native,
+    contribute_units,
+    loose_costs,
+)
 from streams.key_runs import KeyRuns
 from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
@@ -1027,6 +1036,11 @@ class _Fold:
                 begin, end = plan.seg_starts[s], plan.seg_ends[s]
                 kept = contributors.setdefault(kind, {})
                 exponents = plan.exponents
+                if NATIVE:  # each event in turn, in native code (native/src/hourly.rs)
+                    codes, units = plan.codes[kind][0][begin:end], plan.units[begin:end]
+                    if contribute_native(kept, codes, plan.names(kind), plan.numbers(kind), units,
+                                         None if exponents is None else exponents[begin:end]):  # fmt: skip
+                        continue
                 if end - begin >= _ARRAY_PASSES:
                     codes, values = plan.codes[kind]
                     numbers, units = plan.numbers(kind), plan.units[begin:end]

@@ -26,7 +26,8 @@ bounds of :meth:`HourlySpend.absorb`), else goes event by event as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import is_, itemgetter, not_
@@ -158,9 +159,9 @@ class HourlyRuns:
     detector's agent), summed per stretch without grouping. At least one event.
     """
 
-    __slots__ = ("_numbers", "bounds", "codes", "exponents", "first", "kinds", "latest", "minute_bounds",
-                 "minute_sums", "minutes", "refund", "seg_ends", "seg_hours", "seg_starts", "spent", "steady",
-                 "units", "unmixed")  # fmt: skip
+    __slots__ = ("_names", "_numbers", "bounds", "codes", "exponents", "first", "kinds", "latest",
+                 "minute_bounds", "minute_sums", "minutes", "refund", "seg_ends", "seg_hours", "seg_starts",
+                 "spent", "steady", "units", "unmixed")  # fmt: skip
 
     def __init__(
         self, spend: BatchSpend, order: Ints, starts: Sequence[int], one_each: frozenset[str]
@@ -176,6 +177,7 @@ class HourlyRuns:
         # Each kind's codes (-1: none) in the runs' order, into its names.
         self.codes: dict[str, tuple[Ints, Sequence[str | None]]] = {}
         self._numbers: dict[str, dict[str | None, int]] = {}
+        self._names: dict[str, list[str]] = {}
         hours = seconds // HOUR
         begins = np.zeros(n, np.bool_)
         begins[np.array(starts, np.int64)] = True
@@ -218,6 +220,13 @@ class HourlyRuns:
                 sums = self._grouped(kind, codes, units, exponents, seg_of, len(seg_starts), values)
             self.kinds.append(sums)
         self.unmixed: list[bool] = unmixed.tolist()
+
+    def names(self, kind: str) -> list[str]:
+        """``kind``'s names of its codes, "" for none (made at the first call)."""
+        made = self._names.get(kind)
+        if made is None:
+            made = self._names[kind] = [value or "" for value in self.codes[kind][1]]
+        return made
 
     def numbers(self, kind: str) -> dict[str | None, int]:
         """Each name of ``kind``'s codes, its code (made at the first call)."""
@@ -464,3 +473,75 @@ def _cheapest(order: list[int], held: Ints, names: dict[int, str]) -> tuple[int,
 
 def _negative_zero(cost: Decimal) -> bool:
     return cost.is_zero() and cost.is_signed()
+
+
+# A kind's names as the native sums take them: past this many, each event in turn in Python.
+_NATIVE_NAMES = 4096
+
+
+def _native() -> Callable[..., list[tuple[int, int, int, bool]]] | None:
+    """The native sums (``streams._wire_scan.contribute_full``, built from native/src/hourly.rs where
+    cargo was found), unless ``COSTLINE_HOURLY_SUMS=python`` asks for :func:`contribute_units`."""
+    if os.environ.get("COSTLINE_HOURLY_SUMS", "").lower() == "python":
+        return None
+    try:
+        from streams._wire_scan import contribute_full  # optional
+    except ImportError:
+        return None
+    return contribute_full
+
+
+_contribute_full = _native()
+NATIVE = _contribute_full is not None
+
+
+def contribute_native(
+    costs: dict[str, Decimal],
+    codes: Ints,
+    names: Sequence[str],
+    number: dict[str | None, int],
+    units: Ints,
+    exponents: Ints | None,
+) -> bool:
+    """:func:`contribute_units` of events given by their contributors' codes (-1: none) into
+    ``names`` (``number``: each name's code), in native code; False, and nothing changed, where the
+    native sums are not built, there are too many names, or :func:`contribute_units` would decline."""
+    if _contribute_full is None or len(names) > _NATIVE_NAMES or len(number) != len(names):
+        return False
+    kept_codes: list[int] = []
+    kept_units: list[int] = []
+    kept_exponents: list[int] = []
+    extra: list[str] = []  # kept ones without a code: codes past the names'
+    for ident, cost in costs.items():
+        exponent = cost.as_tuple().exponent
+        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+            return False
+        total = int(cost.scaleb(-PICO_EXPONENT))
+        if not -_SUMMABLE < total < _SUMMABLE:
+            return False
+        code = number.get(ident)
+        if code is None:
+            code = len(names) + len(extra)
+            extra.append(ident)
+        kept_codes.append(code)
+        kept_units.append(total)
+        kept_exponents.append(exponent)
+    every = [*names, *extra] if extra else names
+    try:
+        after = _contribute_full(
+            kept_codes,
+            kept_units,
+            kept_exponents,
+            every,
+            codes.tobytes(),
+            units.tobytes(),
+            b"" if exponents is None else exponents.tobytes(),
+        )
+    except ValueError:  # a sum past int64 (never with a batch's sums and kept costs below 2**62)
+        return False
+    before = list(costs.values())
+    by_code = dict(zip(kept_codes, before, strict=True))
+    costs.clear()
+    for code, total, exponent, changed in after:
+        costs[every[code]] = summed(total, exponent) if changed else by_code[code]
+    return True

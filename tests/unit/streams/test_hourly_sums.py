@@ -13,11 +13,19 @@ import numpy as np
 import pytest
 
 from schemas.money import ZERO
-from streams import anomaly_rules
+from streams import anomaly_rules, hourly_sums
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpend, HourlySpikeSettings
 from streams.anomalies.picodollars import to_units
-from streams.hourly_sums import BatchSpend, HourlyRuns, coded, contribute_coded, contribute_units, summed
+from streams.hourly_sums import (
+    BatchSpend,
+    HourlyRuns,
+    coded,
+    contribute_coded,
+    contribute_native,
+    contribute_units,
+    summed,
+)
 from streams.spend_state import MAX_CONTRIBUTORS, _contribute_each, add_contributor_sums
 from tests.unit.streams.test_anomaly_rules_batched import watching
 from tests.unit.streams.test_spend_rules import Records, run, spend
@@ -123,6 +131,24 @@ def test_a_full_kind_in_array_passes_is_what_its_decimals_one_by_one_give(seed: 
     leaves (fill, evictions, newcomers coming back, ties by name, Decimal forms, order, kept ones
     without events here); False changes nothing, and comes only where a kept cost cannot be summed
     in integers or an event is a refund."""
+    _full_kind_case(seed, contribute_coded, refunds_decline=True)
+
+
+@pytest.mark.skipif(not hourly_sums.NATIVE, reason="streams._wire_scan not built (no cargo)")
+@pytest.mark.parametrize("seed", range(120))
+def test_a_full_kind_in_native_code_is_what_its_decimals_one_by_one_give(seed: int) -> None:
+    """:func:`contribute_native` (native/src/hourly.rs) leaves what :func:`_contribute_each` of the
+    events' Decimal costs leaves, refunds too; False only where a kept cost cannot be summed in
+    integers."""
+    _full_kind_case(seed, contribute_native, refunds_decline=False)
+
+
+def test_the_native_sums_are_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLINE_HOURLY_SUMS", "python")
+    assert hourly_sums._native() is None
+
+
+def _full_kind_case(seed: int, contribute: Any, refunds_decline: bool) -> None:
     rng = random.Random(seed)
     values: list[str | None] = [f"c{i}" for i in range(rng.choice((3, 40, 60)))]
     if rng.random() < 0.3:
@@ -155,12 +181,13 @@ def test_a_full_kind_in_array_passes_is_what_its_decimals_one_by_one_give(seed: 
     given = None if set(exponents) == {-12} else np.array(exponents, np.int64)
     coded_names = np.array([c if c >= 0 and values[c] else -1 for c in codes], np.int64)
     picos = np.array(list(map(to_units, amounts)), np.int64)
-    if contribute_coded(mine, coded_names, values, number, picos, given):
-        assert not odd and not refund
+    names = [value or "" for value in values] if contribute is contribute_native else values
+    if contribute(mine, coded_names, names, number, picos, given):
+        assert not odd and not (refund and refunds_decline)
         assert list(mine.items()) == list(expected.items())
         assert list(map(repr, mine.values())) == list(map(repr, expected.values()))
     else:
-        assert (odd or refund) and list(mine.items()) == list(costs.items())
+        assert (odd or (refund and refunds_decline)) and list(mine.items()) == list(costs.items())
 
 
 def test_a_contributor_s_sum_is_the_decimal_its_costs_add_to_from_zero() -> None:
@@ -258,17 +285,23 @@ def test_a_crowd_of_agents_folds_by_sums_to_what_its_events_one_by_one_give(
         assert True in summed_or_not and False in summed_or_not  # summed; where a kind is full, one by one
 
 
-def test_a_crowd_s_full_kinds_in_pico_dollars_fold_as_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The customer's full kinds taken in pico-dollars (:func:`contribute_units`) in a batched fold:
-    alerts and records equal to one event at a time."""
+@pytest.mark.parametrize("native", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not hourly_sums.NATIVE, reason="streams._wire_scan not built (no cargo)"))])  # fmt: skip
+def test_a_crowd_s_full_kinds_in_pico_dollars_fold_as_one_by_one(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customer's full kinds taken in pico-dollars (:func:`contribute_units`, or
+    :func:`contribute_native`) in a batched fold: alerts and records equal to one event at a time."""
     calls: list[bool] = []
-    real = anomaly_rules.contribute_units
+    name = "contribute_native" if native else "contribute_units"
+    real = getattr(anomaly_rules, name)
 
     def counted(*args: Any) -> bool:
         calls.append(real(*args))
-        return calls[-1]
+        return bool(calls[-1])
 
-    monkeypatch.setattr(anomaly_rules, "contribute_units", counted)
+    monkeypatch.setattr(anomaly_rules, "NATIVE", native)
+    monkeypatch.setattr(anomaly_rules, name, counted)
     events = crowd(5, 8000, False)
     batched, batched_records = watching(), Records()
     alerts = [a for first in range(0, len(events), 70) for a in

@@ -47,19 +47,27 @@ pub fn contribute_full(
         || kept_codes.iter().any(|&c| c >= names.len())
         || codes.iter().any(|&c| c >= names.len() as i64)
     {
-        return Err(PyValueError::new_err("contribute_full: columns of unequal length or codes out of range"));
+        return Err(PyValueError::new_err(
+            "contribute_full: columns of unequal length or codes out of range",
+        ));
     }
     let mut held: Vec<Kept> = kept_codes
         .iter()
         .zip(kept_units.iter().zip(kept_exponents.iter()))
-        .map(|(&code, (&units, &exponent))| Kept { code, units, exponent, changed: false })
+        .map(|(&code, (&units, &exponent))| Kept {
+            code,
+            units,
+            exponent,
+            changed: false,
+        })
         .collect();
     // Each code's place in `held` (usize::MAX: not kept).
     let mut place = vec![usize::MAX; names.len()];
     for (at, k) in held.iter().enumerate() {
         place[k.code] = at;
     }
-    let less = |a: (i64, usize), b: (i64, usize)| a.0 < b.0 || (a.0 == b.0 && names[a.1] < names[b.1]);
+    let less =
+        |a: (i64, usize), b: (i64, usize)| a.0 < b.0 || (a.0 == b.0 && names[a.1] < names[b.1]);
     // The cheapest kept one while full, as (units, code); None: not known.
     let mut smallest: Option<(i64, usize)> = None;
     for (i, &code) in codes.iter().enumerate() {
@@ -72,7 +80,10 @@ pub fn contribute_full(
         let at = place[code];
         if at != usize::MAX {
             let k = &mut held[at];
-            k.units = k.units.checked_add(amount).ok_or_else(|| PyValueError::new_err("overflow"))?;
+            k.units = k
+                .units
+                .checked_add(amount)
+                .ok_or_else(|| PyValueError::new_err("overflow"))?;
             k.exponent = k.exponent.min(exponent);
             k.changed = true;
             if let Some(s) = smallest {
@@ -108,7 +119,15 @@ pub fn contribute_full(
             smallest = None;
         }
         place[code] = held.len();
-        held.push(Kept { code, units: amount, exponent: exponent.min(0), changed: true });
+        held.push(Kept {
+            code,
+            units: amount,
+            exponent: exponent.min(0),
+            changed: true,
+        });
     }
-    Ok(held.into_iter().map(|k| (k.code, k.units, k.exponent, k.changed)).collect())
+    Ok(held
+        .into_iter()
+        .map(|k| (k.code, k.units, k.exponent, k.changed))
+        .collect())
 }

@@ -1,6 +1,6 @@
 """The native decoder (native/src/lib.rs), built by setuptools-rust where cargo is found."""
 
-from typing import Any
+from typing import Any, overload
 
 def scan(
     values: list[bytes],
@@ -37,3 +37,25 @@ def contribute_full(
     units: bytes,
     exponents: bytes,  # empty: all at -12
 ) -> list[tuple[int, int, int, bool]]: ...  # code, pico-dollars, exponent, changed
+
+# native/src/windows.rs: a batch's window keys and changelog records as bytes (streams.window_changes).
+@overload
+def window_records(
+    ints: Any,  # a C-contiguous int64 buffer: width fields a row, the quantity aside
+    width: int,
+    quantities: list[Any],  # a row's quantity, written as its str()
+    quantity_at: int,  # the quantity's place among the fields
+    keys: None = None,
+) -> list[bytes]: ...
+@overload
+def window_records(
+    ints: Any, width: int, quantities: list[Any], quantity_at: int, keys: list[bytes]
+) -> list[tuple[bytes, bytes]]: ...  # (key, record) a row
+def window_keys(
+    customers: Any,  # int64 buffers: codes into names' lists, then sizes and starts
+    agents: Any,
+    categories: Any,
+    sizes: Any,
+    starts: Any,
+    names: tuple[list[str], list[str], list[str]],
+) -> list[bytes]: ...

@@ -64,7 +64,7 @@ from streams.hourly_sums import (
     contribute_units,
     loose_costs,
 )
-from streams.key_runs import KeyRuns
+from streams.key_runs import KeyRuns, stable_order
 from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
     MAX_CONTRIBUTORS,
@@ -155,7 +155,8 @@ class AnomalyRules:
             return fired
         events = events or BatchEvents(batch)
         by_agent, by_customer = events.groups()
-        agents = _Gathered(events, KeyRuns(by_agent.values()), [agent for _, agent in by_agent])
+        agent_runs, customer_runs = events.key_runs()
+        agents = _Gathered(events, agent_runs, [agent for _, agent in by_agent])
         owners = anomaly_owners(by_agent)  # each agent's part of its detectors' keys
         if s.request_cost is not None:
             self._request_costs(
@@ -165,7 +166,6 @@ class AnomalyRules:
             hourly = s.hourly
             new: Callable[[str], Detector] = lambda key: HourlySpend(key, hourly)  # noqa: E731
             load: Callable[[bytes], Detector] = lambda raw: HourlySpend.from_bytes(raw, hourly)  # noqa: E731
-            customer_runs = KeyRuns(by_customer.values())
             # The customers' columns gathered only where a key's events are judged one by one.
             customers = _gathered_when_read(events, customer_runs)
             spend = _batch_spend(events)  # every key's sums at once, where a batch's fit int64
@@ -327,9 +327,11 @@ def _batch_spend(events: BatchEvents) -> BatchSpend | None:
     ]
     if any(tasks):
         kinds.append(("task", tasks))
+    array = events.unit_array()  # the same numbers, read at once (None: one past int64)
+    units = array if array is not None else events.units
     if source is not None:  # the Decimal costs of the events not in pico-dollars alone
-        return BatchSpend.of(events.seconds, events.units, events.missing_costs(), events.missing, kinds)
-    return BatchSpend.of(events.seconds, events.units, events.costs(), None, kinds)
+        return BatchSpend.of(events.seconds, units, events.missing_costs(), events.missing, kinds)
+    return BatchSpend.of(events.seconds, units, events.costs(), None, kinds)
 
 
 def _codes_of(column: Sequence[str]) -> Sequence[str] | tuple[Ints, Sequence[str | None]]:
@@ -423,13 +425,11 @@ def _ordered(
     if arrays is not None and codes is not None and len(codes):
         parts = arrays[0]
         if int(parts.min()) != int(parts.max()):
-            # Each customer's lowest and highest partition, in two passes in C: the same where each has one.
-            size = int(codes.max()) + 1
-            low = np.full(size, np.iinfo(np.int64).max, np.int64)
-            high = np.full(size, np.iinfo(np.int64).min, np.int64)
-            np.minimum.at(low, codes, parts)
-            np.maximum.at(high, codes, parts)
-            if not bool((low[codes] == high[codes]).all()):
+            # A partition a customer, written by each of its events (whichever is left), against every
+            # event's: all the same where each customer has one, else some event's differs.
+            kept = np.empty(int(codes.max()) + 1, np.int64)
+            kept[codes] = parts
+            if not bool((kept[codes] == parts).all()):
                 return False
     elif len(set(partitions)) > 1:
         # Each customer's partition as its last event has it, against every event's: one pass in C,
@@ -442,7 +442,11 @@ def _ordered(
         places = np.fromiter(positions, np.int64, len(positions))
     else:
         parts, places = arrays
-    return all(bool((np.diff(places[parts == p]) > 0).all()) for p in np.unique(parts).tolist())
+    # The events by partition, each partition's in batch order (a stable sort): positions must rise
+    # wherever the partition stays the same.
+    order = stable_order(parts)
+    by_part, rising = parts[order], places[order]
+    return bool(((rising[1:] > rising[:-1]) | (by_part[1:] != by_part[:-1])).all())
 
 
 _PARTITION, _POSITION, _PRICED = itemgetter(0), itemgetter(1), itemgetter(2)
@@ -493,13 +497,14 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_tokens", "_usage", "batch", "customers",
-                 "epochs", "firsts", "missing", "ordered", "partitions", "positions", "seconds", "source",
-                 "units")  # fmt: skip
+    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_groups", "_tokens", "_unit_array",
+                 "_usage", "batch", "customers", "epochs", "firsts", "missing", "ordered", "partitions",
+                 "positions", "seconds", "source", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
         self._codes: tuple[Coded, Coded] | None = None
+        self._groups: _Groups | None = None
         self.source: EventColumns | None = None  # the columns read, if read from them
         if columns is not None and columns.counted is batch and len(columns.ledger.skus) == len(batch):
             # Read from the columns alone: the events' objects may not be made (streams.intake),
@@ -557,6 +562,7 @@ class BatchEvents:
         codes = self._codes[0].codes if self._codes is not None else None
         self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays, codes)
         self._tokens: list[int] | None = None
+        self._unit_array: tuple[npt.NDArray[np.int64] | None] | None = None  # made at the first call
         self._usage = tokens
         self._columns: _Names = (agents, skus, tasks)  # type: ignore[assignment]  # agents: str
         self._all: _Columns | None = None
@@ -573,11 +579,16 @@ class BatchEvents:
         return (self.seconds // HOUR).tolist()  # type: ignore[no-any-return]
 
     def unit_array(self) -> npt.NDArray[np.int64] | None:
-        """:attr:`units` as an array; None where one is past int64."""
-        try:
-            return np.fromiter(self.units, np.int64, len(self.units))
-        except OverflowError:
-            return None
+        """:attr:`units` as an array (made once: the limits, the detectors' sums and gathers read it);
+        None where one is past int64. Not to be written to."""
+        made = self._unit_array
+        if made is None:
+            try:
+                array: npt.NDArray[np.int64] | None = np.fromiter(self.units, np.int64, len(self.units))
+            except OverflowError:
+                array = None
+            made = self._unit_array = (array,)
+        return made[0]
 
     def token_array(self) -> npt.NDArray[np.int64]:
         """:meth:`tokens` as an array."""
@@ -648,9 +659,25 @@ class BatchEvents:
         return take(columns[0]), take(columns[1]), take(columns[2]), take(columns[3])
 
     def groups(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
-        """The events' indices per customer's agent and per customer, in source order."""
-        if self._codes is not None:
-            return _groups_of_codes(*self._codes)
+        """The events' indices per customer's agent and per customer, in source order (made once)."""
+        if self._groups is None:
+            if self._codes is not None:
+                self._groups = _groups_of_codes(*self._codes)
+            else:
+                by_agent, by_customer = self._groups_of_names()
+                self._groups = (by_agent, by_customer, None)
+        return self._groups[0], self._groups[1]
+
+    def key_runs(self) -> tuple[KeyRuns, KeyRuns]:
+        """:meth:`groups`' runs laid end to end (:class:`KeyRuns`): the agents', the customers'."""
+        self.groups()
+        by_agent, by_customer, laid = cast(_Groups, self._groups)
+        if laid is None:
+            laid = (KeyRuns(by_agent.values()), KeyRuns(by_customer.values()))
+            self._groups = (by_agent, by_customer, laid)
+        return laid
+
+    def _groups_of_names(self) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
         by_agent: dict[tuple[str, str], list[int]] = {}
         for i, key in enumerate(zip(self.customers, self._columns[0], strict=True)):
             run = by_agent.get(key)  # type: ignore[arg-type]  # every event has an agent
@@ -667,37 +694,43 @@ class BatchEvents:
         return by_agent, by_customer
 
 
-def _groups_of_codes(
-    customers: Coded, agents: Coded
-) -> tuple[dict[tuple[str, str], list[int]], dict[str, list[int]]]:
+# By customer's agent, by customer, and their runs laid end to end (None: not made yet).
+_Groups = tuple[dict[tuple[str, str], list[int]], dict[str, list[int]], tuple[KeyRuns, KeyRuns] | None]
+
+
+def _groups_of_codes(customers: Coded, agents: Coded) -> _Groups:
     """:meth:`BatchEvents.groups` from the batch's codes: two stable sorts of integers and a slice of
-    one list per key, not a tuple made and hashed per event (a batch has ~100k events, ~16k keys)."""
+    one list per key, not a tuple made and hashed per event (a batch has ~100k events, ~16k keys);
+    with each grouping's runs laid end to end (:meth:`BatchEvents.key_runs`), made from the same sort."""
     customer, agent = customers.codes, agents.codes
     if not len(customer):
-        return {}, {}
-    firsts, runs = _runs(customer * (int(agent.max()) + 1) + agent)
+        return {}, {}, None
+    firsts, runs, agent_runs = _runs(customer * (int(agent.max()) + 1) + agent)
     names, agent_names = customers.values, agents.values
     pairs = zip(customer[firsts].tolist(), agent[firsts].tolist(), strict=True)
     by_agent = {(names[c], agent_names[a]): run for (c, a), run in zip(pairs, runs, strict=True)}
-    firsts, runs = _runs(customer)
+    firsts, runs, customer_runs = _runs(customer)
     by_customer = {names[c]: run for c, run in zip(customer[firsts].tolist(), runs, strict=True)}
-    return by_agent, by_customer
+    return by_agent, by_customer, (agent_runs, customer_runs)
 
 
-def _runs(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], list[list[int]]]:
+def _runs(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], list[list[int]], KeyRuns]:
     """Each distinct ``key``'s first event and its events in source order (a stable sort keeps
-    them so), keys in the order of their first events."""
-    order = np.argsort(key, kind="stable")
+    them so), keys in the order of their first events; and those runs laid end to end."""
+    order = stable_order(key)
     ordered = key[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], len(order))
+    sizes = np.diff(np.append(starts, len(order)))
     firsts = order[starts]
-    seen = np.argsort(firsts, kind="stable")
-    events: list[int] = order.tolist()
-    runs = [
-        events[start:stop] for start, stop in zip(starts[seen].tolist(), ends[seen].tolist(), strict=True)
-    ]
-    return firsts[seen], runs
+    seen = stable_order(firsts)  # distinct: any sort is the stable one
+    # The runs in the order of their first events, end to end: each place's event, in one gather.
+    sizes = sizes[seen]
+    laid_starts = np.cumsum(sizes) - sizes
+    at = order[np.repeat(starts[seen] - laid_starts, sizes) + np.arange(len(order))]
+    events: list[int] = at.tolist()
+    begins = laid_starts.tolist()
+    runs = [events[start:stop] for start, stop in zip(begins, (laid_starts + sizes).tolist(), strict=True)]
+    return firsts[seen], runs, KeyRuns.laid(at, events, begins)
 
 
 class _Gathered:
@@ -712,10 +745,12 @@ class _Gathered:
         self._events, self.runs, self._agents = events, runs, agents
         # From the array: ints made anew in order beat ints read where the batch left them.
         seconds = runs.take(events.seconds)
+        units = events.unit_array()
         self.epochs, self.hours, self.units = (
             seconds.tolist(),
             (seconds // HOUR).tolist(),
-            runs.gather(events.units),
+            # Ints made anew from the array beat a gather of the list's (and making its getter).
+            runs.take(units).tolist() if units is not None else runs.gather(events.units),
         )
         self._seconds = seconds
         self._days: Sequence[int] | None = None
@@ -734,7 +769,9 @@ class _Gathered:
 
     def unit_sums(self) -> DaySums | None:
         """Each run's costs summed (:func:`day_sums`)."""
-        return day_sums(self.runs.positions(), self.runs.starts, self._seconds, self._events.units)
+        units = self._events.unit_array()  # None: one past int64, as day_sums would find
+        return day_sums(self.runs.positions(), self.runs.starts, self._seconds,
+                        units if units is not None else self._events.units)  # fmt: skip
 
     def token_sums(self) -> DaySums | None:
         """Each run's tokens summed (:func:`day_sums`), of its events with tokens (not tool calls)."""

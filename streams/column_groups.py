@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.key_runs import stable_order
+
 Ints = npt.NDArray[np.int64]
 Money = npt.NDArray[Any]
 
@@ -37,7 +39,7 @@ class Grouping:
 
     @classmethod
     def by(cls, key: Ints) -> Grouping:
-        order = np.argsort(key, kind="stable").astype(np.int64)
+        order = stable_order(key).astype(np.int64)  # a cell's rows in their order, by radix passes
         ordered = key[order]
         starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1)).astype(np.int64)
         if not len(key):

@@ -72,19 +72,29 @@ def day_sums(
         newest = np.maximum.reduceat(seconds, cuts)
         firsts, lasts = order[cuts], order[cuts + sizes - 1]
     else:
+        # Over the counted events alone, laid as their runs are: a run with none keeps what the
+        # masked passes over the whole run would give it (no day, 0, the extremes' identities, its
+        # first event for both ends).
         counts = np.add.reduceat(counted.astype(np.int64), cuts)
-        low = np.minimum.reduceat(np.where(counted, days, _INT64_MAX), cuts)
-        high = np.maximum.reduceat(np.where(counted, days, -1), cuts)
-        sums = np.add.reduceat(np.where(counted, gathered, 0), cuts)
-        most = np.maximum.reduceat(np.where(counted, gathered, _INT64_MIN), cuts)
-        least = np.minimum.reduceat(np.where(counted, gathered, _INT64_MAX), cuts)
-        newest = np.maximum.reduceat(np.where(counted, seconds, _INT64_MIN), cuts)
-        place = np.arange(len(order), dtype=np.int64)
-        first = np.minimum.reduceat(np.where(counted, place, _INT64_MAX), cuts)
-        last = np.maximum.reduceat(np.where(counted, place, -1), cuts)
+        keep = np.flatnonzero(counted)
         some = counts > 0
-        firsts = order[np.where(some, first, cuts)]
-        lasts = order[np.where(some, last, cuts)]
+        inner = (np.cumsum(counts) - counts)[some]  # each such run's first counted, in keep
+        k = len(cuts)
+        low, high = np.full(k, _INT64_MAX, np.int64), np.full(k, -1, np.int64)
+        sums = np.zeros(k, np.int64)
+        most, least = np.full(k, _INT64_MIN, np.int64), np.full(k, _INT64_MAX, np.int64)
+        newest = np.full(k, _INT64_MIN, np.int64)
+        firsts, lasts = order[cuts], order[cuts]
+        if len(inner):
+            kept_days, kept_values = days[keep], gathered[keep]
+            low[some] = np.minimum.reduceat(kept_days, inner)
+            high[some] = np.maximum.reduceat(kept_days, inner)
+            sums[some] = np.add.reduceat(kept_values, inner)
+            most[some] = np.maximum.reduceat(kept_values, inner)
+            least[some] = np.minimum.reduceat(kept_values, inner)
+            newest[some] = np.maximum.reduceat(seconds[keep], inner)
+            firsts[some] = order[keep[inner]]
+            lasts[some] = order[keep[inner + counts[some] - 1]]
     one_day = np.where((low == high) & (counts > 0), low, -1)
     return DaySums(
         one_day.tolist(),

@@ -88,7 +88,7 @@ class BatchSpend:
     def of(
         cls,
         seconds: Ints,
-        units: Sequence[int],
+        units: Sequence[int] | Ints,
         costs: Sequence[Decimal],
         loose: Sequence[int] | None,
         columns: Sequence[tuple[ContributorKind, Sequence[str | None] | tuple[Ints, Sequence[str | None]]]],
@@ -98,10 +98,17 @@ class BatchSpend:
 
         ``loose``: the events whose costs may not be at 1e-12 (not priced in pico-dollars), and
         ``costs`` theirs alone, in that order; None: any of them (``costs`` every event's).
+        ``units`` may be an int64 array of them (read, not kept).
         """
         n = len(units)
-        if n and not (-_SUMMABLE // n < min(units) and max(units) < _SUMMABLE // n):
-            return None
+        array = units if isinstance(units, np.ndarray) else None
+        if n:
+            if array is not None:
+                low, high = int(array.min()), int(array.max())
+            else:
+                low, high = min(units), max(units)
+            if not (-_SUMMABLE // n < low and high < _SUMMABLE // n):
+                return None
         exponents: Ints | None = None
         picked = costs
         odd = list(compress(range(len(picked)), map(not_, map(PICO.same_quantum, picked))))
@@ -125,7 +132,8 @@ class BatchSpend:
             if missing:
                 codes = np.where(np.isin(codes, missing), -1, codes)
             kinds.append((kind, codes, values))
-        return cls(seconds, np.fromiter(units, np.int64, n), exponents, kinds)
+        made = array.copy() if array is not None else np.fromiter(units, np.int64, n)
+        return cls(seconds, made, exponents, kinds)
 
 
 def loose_costs(picos: Sequence[int | None]) -> list[int]:

@@ -52,6 +52,17 @@ class KeyPartitions:
 Record = tuple[bytes, bytes | None]
 
 
+class UnbatchableRecordError(ValueError):
+    """A record even an empty batch refuses. aiokafka's own batches take any first record, so this
+    would be another batch type's limit: failing the write keeps the record, where skipping it
+    would lose it without a word."""
+
+    def __init__(self, record: Record) -> None:
+        key, value = record
+        size = len(key) + len(value or b"")
+        super().__init__(f"a record of {size} bytes (key {key[:60]!r}) fits in no batch of the producer")
+
+
 async def send_batches(
     producer: Any, topic: str, partition: int, records: Iterable[Record]
 ) -> list[asyncio.Future[Any]]:
@@ -100,19 +111,19 @@ def _filled(batch: Any, records: Iterable[Record]) -> tuple[int, Record | None]:
         builder, headers = batch._builder, _NO_HEADERS
         for key, value in records:
             if builder.append(count, None, key, value, headers) is None:
-                if count:
-                    batch._relative_offset = count
-                    batch.close()
-                    return count, (key, value)
-                continue  # refused by an empty batch too, as BatchBuilder.append leaves it
+                if not count:
+                    raise UnbatchableRecordError((key, value))
+                batch._relative_offset = count
+                batch.close()
+                return count, (key, value)
             count += 1
         batch._relative_offset = count
         return count, None
     for key, value in records:
         if batch.append(key=key, value=value, timestamp=None) is None:
-            if count:
-                return count, (key, value)
-            continue
+            if not count:
+                raise UnbatchableRecordError((key, value))
+            return count, (key, value)
         count += 1
     return count, None
 

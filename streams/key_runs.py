@@ -19,6 +19,28 @@ import numpy.typing as npt
 T = TypeVar("T")
 
 
+Ints = npt.NDArray[np.int64]
+_U16 = 1 << 16
+
+
+def stable_order(key: Ints) -> Ints:
+    """``np.argsort(key, kind="stable")``, the same permutation, in NumPy's radix sort where it can:
+    keys within 16 bits of their least (a batch's customer and agent codes, mostly) in one pass of
+    it, within 32 bits in two (low half, then high half: a stable sort by both); else the merge sort.
+    Over 100k codes of a batch the radix pass takes about a seventh of the merge sort's time."""
+    if len(key) < 2:
+        return np.argsort(key, kind="stable")
+    low = int(key.min())
+    span = int(key.max()) - low
+    if span < _U16:
+        return np.argsort((key - low).astype(np.uint16), kind="stable")
+    if span < _U16 * _U16:
+        shifted = key - low
+        first = np.argsort((shifted & (_U16 - 1)).astype(np.uint16), kind="stable")
+        return first[np.argsort((shifted[first] >> 16).astype(np.uint16), kind="stable")]
+    return np.argsort(key, kind="stable")
+
+
 class KeyRuns:
     """Runs of event indices (each in source order), laid end to end: run ``n`` is the order's
     ``starts[n]`` to ``starts[n] + len(run)``."""
@@ -34,6 +56,14 @@ class KeyRuns:
         # Made once for every column gathered: making it (a tuple of the batch's indices) costs
         # half of what a gather does.
         self._getter: itemgetter[Any] | None = None
+
+    @classmethod
+    def laid(cls, at: Ints, order: list[int], starts: list[int]) -> KeyRuns:
+        """The runs already laid end to end: ``order`` (``at`` as an array: each place's event index)
+        from ``starts``; as :class:`KeyRuns` of the runs would lay them."""
+        runs = cls(())
+        runs.order, runs.starts, runs._at = order, starts, at
+        return runs
 
     def gather(self, column: Sequence[T]) -> Sequence[T]:
         """``column``'s values (one per event of the batch) in the runs' order."""

@@ -65,7 +65,6 @@ _START = itemgetter(4)
 # batch's replace.
 _BASE_FIELDS = attrgetter(*list(AGGREGATE_FIELDS)[:-2])
 _LAST_OFFSET = attrgetter("last_offset")
-_SEP = "\x1f"  # WindowKey.encode's separator
 _SUMS = 9  # the integer fields a window adds, in WindowAggregate's order, quantity aside
 _INT64_MAX = 2**63 - 1
 
@@ -580,7 +579,7 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     return WindowPlan(
         batch,
         key_columns,
-        _raw_keys(key_columns),
+        key_columns.encoded(),
         batch.partitions[window_last],
         batch.partitions[window_first],
         key_columns.sizes,
@@ -591,40 +590,6 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
         window_quantities,
         event_windows,
         exact,
-    )
-
-
-def _raw_keys(keys: KeyColumns) -> list[bytes]:
-    """``WindowKey.encode()`` of each window: UTF-8 of a join is the join of UTF-8s. A (customer, agent,
-    category)'s text is made once, for both sizes; a (size, start)'s once."""
-    customers, agents, categories = keys.names
-    width_agents, width_categories = len(agents), len(categories)
-    named = (keys.customers * width_agents + keys.agents) * width_categories + keys.categories
-    distinct, which = np.unique(named, return_inverse=True)
-    prefixes = [
-        f"{customers[c]}{_SEP}{agents[a]}{_SEP}{categories[k]}{_SEP}".encode()
-        for c, a, k in zip(
-            (distinct // (width_agents * width_categories)).tolist(),
-            (distinct // width_categories % width_agents).tolist(),
-            (distinct % width_categories).tolist(),
-            strict=True,
-        )
-    ]
-    lowest = int(keys.starts.min(initial=0))
-    timed = keys.sizes * (int(keys.starts.max(initial=0)) - lowest + 1) + (keys.starts - lowest)
-    times, when = np.unique(timed, return_inverse=True)
-    first = np.unique(when, return_index=True)[1]
-    suffixes = [
-        f"{size}{_SEP}{start}".encode()
-        for size, start in zip(keys.sizes[first].tolist(), keys.starts[first].tolist(), strict=True)
-    ]
-    assert len(suffixes) == len(times)
-    return list(
-        map(
-            bytes.__add__,
-            map(prefixes.__getitem__, which.reshape(-1).tolist()),
-            map(suffixes.__getitem__, when.reshape(-1).tolist()),
-        )
     )
 
 
@@ -752,26 +717,37 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
     stored = np.flatnonzero(marks[folding] >= 0)
     # Which windows the store holds already, under the partition they keep: its expiry index has them.
     indexed = np.zeros(len(folding), np.bool_)
+    added: npt.NDArray[Any] | None = sums
+    columns: list[list[Any]]
     if len(stored) and type(current) is StoredWindows:  # onto the records' fields, read as arrays
         base_sums, base_quantities, base_partitions = current.bases(folding[stored])
         same = base_partitions == plan.window_partitions[folding[stored]]
         indexed[stored] = current.in_store()[folding[stored]] & same
-        columns = [*(column.tolist() for column in _added(sums, stored, base_sums).T)]
+        added = _added(sums, stored, base_sums)
         quantity = np.array(quantities, dtype=object)
         quantity[stored] += np.array(base_quantities, dtype=object)
-        columns.insert(2, quantity.tolist())
+        quantities = quantity.tolist()
     elif len(stored):  # onto the windows' state: added as Python ints, exact at any size
-        columns = []
+        added, columns = None, []
         windows = map(current.__getitem__, folding[stored].tolist())
         bases = list(zip(*map(_BASE_FIELDS, windows), strict=True))
         for field_sums, base in zip([*sums.T[:2], None, *sums.T[2:]], bases, strict=True):
             column = np.array(quantities if field_sums is None else field_sums, dtype=object)
             column[stored] += np.array(base, dtype=object)
             columns.append(column.tolist())
-    else:
-        columns = [*(column.tolist() for column in sums.T)]
+        columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
+    ints: Ints | None = None
+    if added is not None and added.dtype == np.int64:  # every integer field in one array, then lists
+        ints = np.empty((len(folding), _SUMS + 2), np.int64)
+        ints[:, :_SUMS] = added
+        ints[:, _SUMS] = plan.last[folding]
+        ints[:, _SUMS + 1] = plan.window_partitions[folding]
+        columns = np.ascontiguousarray(ints.T).tolist()
         columns.insert(2, quantities)
-    columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
+    elif added is not None:  # sums past int64, as Python ints
+        columns = [*(column.tolist() for column in added.T)]
+        columns.insert(2, quantities)
+        columns += [plan.last[folding].tolist(), plan.window_partitions[folding].tolist()]
     changed = WindowChanges(
         None,
         list(plan.raw_keys) if every else list(map(plan.raw_keys.__getitem__, chosen)),
@@ -780,5 +756,6 @@ def fold_plan(plan: WindowPlan, current: Sequence[WindowAggregate | None]) -> Fo
         plan.ends if every else plan.ends[folding],
         indexed,
         plan.key_columns if every else plan.key_columns.take(folding),
+        ints,
     )
     return FoldResult(changed, folded, n - folded, changed.raw_keys)

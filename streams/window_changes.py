@@ -13,10 +13,12 @@ objects are made once, on the first such read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
+from types import ModuleType
 from typing import Any, overload
 
 import numpy as np
@@ -28,8 +30,26 @@ from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
 # a Decimal's text (%b of its str()), every other field an int (%d).
 _RECORD = (b"p" + b",".join(b"%b" if name == "quantity" else b"%d" for name in AGGREGATE_FIELDS)).__mod__
 _QUANTITY = list(AGGREGATE_FIELDS).index("quantity")
+_FIELDS = len(AGGREGATE_FIELDS)
 _SIZE, _START = itemgetter(3), itemgetter(4)  # a WindowKey's
 Ints = npt.NDArray[np.int64]
+_SEP = "\x1f"  # WindowKey.encode's separator
+
+
+def _load_native() -> ModuleType | None:
+    """The native keys' and records' bytes (``window_keys``, ``window_records`` of streams._wire_scan,
+    built from native/src/windows.rs where cargo was found), unless COSTLINE_WINDOW_BYTES=python asks
+    for this module's own (the reference)."""
+    if os.environ.get("COSTLINE_WINDOW_BYTES", "").lower() == "python":
+        return None
+    try:
+        from streams import _wire_scan
+    except ImportError:
+        return None
+    return _wire_scan if hasattr(_wire_scan, "window_records") else None
+
+
+_native = _load_native()
 
 
 @dataclass(slots=True)
@@ -64,6 +84,52 @@ class KeyColumns:
     def keys(self) -> list[WindowKey]:
         return list(map(tuple.__new__, repeat(WindowKey), zip(*self.texts(), strict=True)))
 
+    def encoded(self) -> list[bytes]:
+        """``WindowKey.encode()`` of each window: made natively where the extension is built,
+        else by :meth:`encoded_here`."""
+        if _native is None:
+            return self.encoded_here()
+        found: list[bytes] = _native.window_keys(
+            *(np.ascontiguousarray(column, np.int64) for column in self._columns()), self.names
+        )
+        return found
+
+    def _columns(self) -> tuple[Ints, Ints, Ints, Ints, Ints]:
+        return self.customers, self.agents, self.categories, self.sizes, self.starts
+
+    def encoded_here(self) -> list[bytes]:
+        """:meth:`encoded` in Python (the reference): UTF-8 of a join is the join of UTF-8s. A
+        (customer, agent, category)'s text is made once, for both sizes; a (size, start)'s once."""
+        customers, agents, categories = self.names
+        width_agents, width_categories = len(agents), len(categories)
+        named = (self.customers * width_agents + self.agents) * width_categories + self.categories
+        distinct, which = np.unique(named, return_inverse=True)
+        prefixes = [
+            f"{customers[c]}{_SEP}{agents[a]}{_SEP}{categories[k]}{_SEP}".encode()
+            for c, a, k in zip(
+                (distinct // (width_agents * width_categories)).tolist(),
+                (distinct // width_categories % width_agents).tolist(),
+                (distinct % width_categories).tolist(),
+                strict=True,
+            )
+        ]
+        lowest = int(self.starts.min(initial=0))
+        timed = self.sizes * (int(self.starts.max(initial=0)) - lowest + 1) + (self.starts - lowest)
+        times, when = np.unique(timed, return_inverse=True)
+        first = np.unique(when, return_index=True)[1]
+        suffixes = [
+            f"{size}{_SEP}{start}".encode()
+            for size, start in zip(self.sizes[first].tolist(), self.starts[first].tolist(), strict=True)
+        ]
+        assert len(suffixes) == len(times)
+        return list(
+            map(
+                bytes.__add__,
+                map(prefixes.__getitem__, which.reshape(-1).tolist()),
+                map(suffixes.__getitem__, when.reshape(-1).tolist()),
+            )
+        )
+
     def key(self, index: int) -> WindowKey:
         customers, agents, categories = self.names
         return WindowKey(
@@ -76,7 +142,7 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
     """Windows and their new state: ``columns[i]`` is :data:`AGGREGATE_FIELDS`' i-th field of each
     window, in ``window_keys``' order; ``raw_keys`` are the keys encoded (``WindowKey.encode()``)."""
 
-    __slots__ = ("_keys", "_made", "columns", "ends", "indexed", "key_columns", "raw_keys", "sizes")
+    __slots__ = ("_keys", "_made", "columns", "ends", "indexed", "ints", "key_columns", "raw_keys", "sizes")
 
     def __init__(
         self,
@@ -87,11 +153,13 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         ends: Ints | None = None,
         indexed: npt.NDArray[np.bool_] | None = None,
         key_columns: KeyColumns | None = None,
+        ints: Ints | None = None,
     ) -> None:
         """``keys`` or ``key_columns``: the windows' keys, as objects or as columns (their objects
         made only where read); ``sizes`` and ``ends``: the keys' (read from them where not given);
         ``indexed``: which windows the store holds already under the partition they keep (None:
-        not known)."""
+        not known); ``ints``: where given, ``columns``' integer fields again as one (windows, 11)
+        int64 array, C-contiguous, in their order (quantity aside), for :meth:`records`."""
         assert len(columns) == len(AGGREGATE_FIELDS)
         assert keys is not None or key_columns is not None
         self._keys = keys
@@ -107,6 +175,7 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
                 ends = np.fromiter(map(_START, keys), np.int64, len(keys)) + sizes
         self.sizes, self.ends = sizes, ends
         self.indexed = indexed
+        self.ints = ints
         self._made: dict[WindowKey, WindowAggregate] | None = None
 
     @property
@@ -143,7 +212,36 @@ class WindowChanges(Mapping[WindowKey, WindowAggregate]):
         return self._made
 
     def records(self) -> list[bytes]:
-        """``WindowAggregate.encode()`` of each window, from the columns: one format a window."""
+        """``WindowAggregate.encode()`` of each window: made natively from ``ints`` where both are
+        there, else by :meth:`records_here`."""
+        if _native is None or self.ints is None:
+            return self.records_here()
+        quantities = self.columns[_QUANTITY]
+        found: list[bytes] = _native.window_records(
+            self.ints.reshape(-1),
+            _FIELDS - 1,
+            quantities if type(quantities) is list else list(quantities),
+            _QUANTITY,
+        )
+        return found
+
+    def pairs(self) -> list[tuple[bytes, bytes]]:
+        """Each window's ``(raw key, record)``, for the store and the changelog at once: made
+        natively where :meth:`records` is, else its records zipped with ``raw_keys``."""
+        if _native is None or self.ints is None:
+            return list(zip(self.raw_keys, self.records_here(), strict=True))
+        quantities, keys = self.columns[_QUANTITY], self.raw_keys
+        found: list[tuple[bytes, bytes]] = _native.window_records(
+            self.ints.reshape(-1),
+            _FIELDS - 1,
+            quantities if type(quantities) is list else list(quantities),
+            _QUANTITY,
+            keys if type(keys) is list else list(keys),
+        )
+        return found
+
+    def records_here(self) -> list[bytes]:
+        """:meth:`records` in Python (the reference), from the columns: one format a window."""
         columns = list(self.columns)
         columns[_QUANTITY] = list(map(str.encode, map(str, columns[_QUANTITY])))
         return list(map(_RECORD, zip(*columns, strict=True)))

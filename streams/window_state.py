@@ -177,11 +177,14 @@ class TableState:
     def _put_columns(self, windows: WindowChanges) -> None:
         """:meth:`put_many` of windows as columns: each step a call over all of them, in C, where
         the loop above runs a window at a time (a few hundred thousand a second of a busy fleet)."""
-        raw_keys, values, partitions = windows.raw_keys, windows.records(), windows.partitions()
+        raw_keys, pairs, partitions = windows.raw_keys, windows.pairs(), windows.partitions()
         data = self.table.data
-        data.update(zip(raw_keys, values, strict=True))
-        for partition, chosen in _rows_by(np.array(partitions, np.int64)):
-            self.changelog.records_of(partition).extend(_picked(chosen, raw_keys, values))
+        data.update(pairs)
+        ints = windows.ints  # the partitions its last column, where given
+        for partition, chosen in _rows_by(np.array(partitions, np.int64) if ints is None else ints[:, -1]):
+            self.changelog.records_of(partition).extend(
+                pairs if chosen is None else map(pairs.__getitem__, chosen)
+            )
         sizes, ends = windows.sizes, windows.ends.copy()
         if windows.indexed is not None and self._indexed and self._changes == self._changes_read:
             # The store held these windows when read, under the partitions they keep, and nothing

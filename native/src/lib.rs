@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod windows;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -1035,5 +1037,7 @@ mod hourly;
 fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(hourly::contribute_full, m)?)?;
+    m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;
+    m.add_function(wrap_pyfunction!(windows::window_keys, m)?)?;
     Ok(())
 }

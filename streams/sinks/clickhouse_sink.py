@@ -291,10 +291,22 @@ async def _nothing() -> None:
     pass
 
 
-def _settled(task: asyncio.Future[None]) -> None:
+def _settled(task: asyncio.Future[Any]) -> None:
     """Take a task's outcome, which an error raised meanwhile replaces (no "never retrieved" log)."""
     if not task.cancelled():
         task.exception()
+
+
+# Every block the sink writes holds one row a key of its table's engine (a batch's repeats are
+# dropped before it is written, a window is one row, meter_days' view groups its block), so
+# ClickHouse's merge of the block on insert (``optimize_on_insert``) finds nothing to fold and only
+# costs: without it, ClickHouse's CPU per 1M events went from ~7.9 to ~6.8 (bench/RESULTS.md,
+# session 18). Rows it would have folded (none expected) are folded by background merges and FINAL.
+INSERT_SETTINGS: dict[str, Any] = {"optimize_on_insert": 0}
+
+
+def _lz4_frames(bodies: list[bytes]) -> list[bytes]:
+    return [lz4.frame.compress(body) for body in bodies]
 
 
 def _written(columns: Columns, types: Mapping[str, str]) -> list[bytes]:
@@ -377,7 +389,9 @@ class ClickHouseSink:
             # Cut into blocks without making the events' objects: the columns have every row.
             rows = _Views(counted) if type(counted) is CountedBatch and columns is not None else counted
             bodies = await self._native_bodies(LEDGER_TYPES, rows, columns_of, _BY_OCCURRED_AT)
-            await self._send_native("ledger" + suffix, LEDGER_TYPES, bodies)
+            # Packed here and now: the insert under way sooner is worth more than the CPU packing takes
+            # (the rules are judged meanwhile, once it is sent).
+            await self._send_native("ledger" + suffix, LEDGER_TYPES, self._packed(bodies, in_thread=False))
         else:
             await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], suffix)
 
@@ -403,7 +417,10 @@ class ClickHouseSink:
             rows = windows.rows() if type(windows) is WindowChanges else list(windows.items())
             # A pause a block, for the ledger's insert in flight meanwhile.
             bodies = await self._native_bodies(WINDOW_TYPES, rows, columns_of, _BY_WINDOW_START, pause=True)
-            return functools.partial(self._send_native, "cost_windows" + suffix, WINDOW_TYPES, bodies)
+            # Packed while the rules judge the batch, sent once the ledger's insert succeeded.
+            packed = self._packed(bodies, in_thread=True)
+            packed.add_done_callback(_settled)  # a write that fails before sending never reads it
+            return functools.partial(self._send_native, "cost_windows" + suffix, WINDOW_TYPES, packed)
         values = [window_row(k, a, now) for k, a in windows.items()]
         return functools.partial(self.insert, "cost_windows", values, suffix)
 
@@ -470,13 +487,30 @@ class ClickHouseSink:
         # object to find its month, and encode every block again (2.3 times the worker's CPU).
         per_insert = max(1, MAX_ROWS_PER_INSERT // BLOCK_ROWS)
         bodies = [b"".join(blocks[i : i + per_insert]) for i in range(0, len(blocks), per_insert)] or [b""]
-        return [lz4.frame.compress(body) if self.compression == "lz4" else body for body in bodies]
+        return bodies
 
-    async def _send_native(self, table: str, types: Mapping[str, str], bodies: Sequence[bytes]) -> None:
-        for body in bodies:
+    def _packed(self, bodies: list[bytes], in_thread: bool) -> asyncio.Future[list[bytes]]:
+        """``bodies`` as the inserts send them: LZ4 frames. ``in_thread``: compressed in a thread of
+        the loop's executor; LZ4 lets go of the GIL, so the loop's thread goes on with the batch
+        meanwhile (the rules' judgement, on the other core)."""
+        if self.compression == "lz4" and in_thread:
+            return asyncio.ensure_future(asyncio.to_thread(_lz4_frames, bodies))
+        done: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        done.set_result(_lz4_frames(bodies) if self.compression == "lz4" else bodies)
+        return done
+
+    async def _send_native(
+        self, table: str, types: Mapping[str, str], packed: Awaitable[list[bytes]]
+    ) -> None:
+        for body in await packed:
             try:
                 await self.client.raw_insert(
-                    table, list(types), insert_block=body, fmt="Native", compression=self.compression
+                    table,
+                    list(types),
+                    insert_block=body,
+                    fmt="Native",
+                    compression=self.compression,
+                    settings=INSERT_SETTINGS,
                 )
             except Exception:
                 self._types.forget(table)  # the next write describes the table again
@@ -491,7 +525,12 @@ class ClickHouseSink:
             columns = [datetime_ticks(t, column) for t, column in zip(types, transposed, strict=True)]
             try:
                 await self.client.insert(
-                    table + suffix, columns, column_names=names, column_types=types, column_oriented=True
+                    table + suffix,
+                    columns,
+                    column_names=names,
+                    column_types=types,
+                    column_oriented=True,
+                    settings=INSERT_SETTINGS,
                 )
             except Exception:
                 self._types.forget(table + suffix)  # a retry describes the table again

@@ -261,9 +261,9 @@ def test_a_batch_past_one_inserts_rows_goes_in_as_several_inserts_of_its_blocks(
         native = ClickHouseSink(client)
         send = native._send_native
 
-        async def counting(table: str, types: Any, bodies: Any) -> None:
-            inserts.append(len(bodies))
-            await send(table, types, bodies)
+        async def counting(table: str, types: Any, packed: Any) -> None:
+            inserts.append(len(await packed))
+            await send(table, types, packed)
 
         monkeypatch.setattr(native, "_send_native", counting)
         await native.write_ledger(counted, now, "_native", columns=batch)

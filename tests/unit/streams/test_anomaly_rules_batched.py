@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -138,4 +139,27 @@ def test_ordered_from_the_customers_codes_is_ordered_from_their_names() -> None:
         codes = np.array([numbered.setdefault(c, len(numbered)) for c in customers], np.int64)
         arrays = (np.array(partitions, np.int64), np.array(positions, np.int64))
         expected = _ordered(partitions, positions, customers)
+        assert _ordered(partitions, positions, customers, arrays, codes) is expected
+
+
+def test_ordered_answers_as_checking_each_customer_and_partition_in_turn() -> None:
+    """:func:`_ordered` (one sort by partition, a partition written a customer) against the plain rule."""
+    rng = random.Random(18)
+    for _ in range(500):
+        n = rng.randrange(0, 30)
+        customers = [rng.choice("abcdef") for _ in range(n)]
+        home = {c: rng.randrange(4) for c in "abcdef"}
+        partitions = [home[c] if rng.random() < 0.95 else rng.randrange(4) for c in customers]
+        positions = [3 * i if rng.random() < 0.95 else rng.randrange(3 * n) for i in range(n)]
+        one_each = all(len({p for c2, p in zip(customers, partitions, strict=True) if c2 == c}) == 1
+                       for c in set(customers))  # fmt: skip
+        by_partition: dict[int, list[int]] = {}
+        for p, q in zip(partitions, positions, strict=True):
+            by_partition.setdefault(p, []).append(q)
+        rising = all(a < b for mine in by_partition.values() for a, b in pairwise(mine))
+        expected = one_each and rising
+        numbered: dict[str, int] = {}
+        codes = np.array([numbered.setdefault(c, len(numbered)) for c in customers], np.int64)
+        arrays = (np.array(partitions, np.int64), np.array(positions, np.int64))
+        assert _ordered(partitions, positions, customers) is expected
         assert _ordered(partitions, positions, customers, arrays, codes) is expected

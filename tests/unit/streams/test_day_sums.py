@@ -53,3 +53,31 @@ def test_values_whose_sums_might_pass_64_bits_are_left_to_python() -> None:
     assert day_sums(laid.positions(), laid.starts, seconds, [2**64, 1, 1]) is None
     fits = day_sums(laid.positions(), laid.starts, seconds, [2**61, 2**61, -(2**61)])
     assert fits is not None and fits.sums == [2**62, -(2**61)]
+
+
+@pytest.mark.parametrize("share", [0.0, 0.05, 0.5])
+def test_runs_with_few_or_no_events_counted_sum_only_those(share: float) -> None:
+    """Sparse masks: many runs with none counted (no day, none counted, their first event for both ends),
+    the others summed over their counted events alone."""
+    rng = random.Random(int(share * 100))
+    n = 300
+    keys = [rng.randrange(60) for _ in range(n)]
+    seconds = [DAY * 20_000 + rng.randrange(2 * DAY) for _ in range(n)]
+    values = [rng.randrange(0, 10**9) for _ in range(n)]
+    counted = [rng.random() < share for _ in range(n)]
+    runs: dict[int, list[int]] = {}
+    for i, key in enumerate(keys):
+        runs.setdefault(key, []).append(i)
+    laid = KeyRuns(runs.values())
+    order = laid.positions()
+    gathered_seconds = laid.take(np.array(seconds, np.int64))
+    sums = day_sums(order, laid.starts, gathered_seconds, values, np.array(counted)[order])
+    assert sums is not None
+    for at, run in enumerate(runs.values()):
+        expected = _expected(run, seconds, values, counted)
+        got = (sums.days[at], sums.counts[at], sums.sums[at], sums.most[at], sums.least[at],
+               sums.newest[at], sums.firsts[at], sums.lasts[at])  # fmt: skip
+        if expected[1]:
+            assert got == expected
+        else:
+            assert got[:2] == (-1, 0) and got[6] == got[7] == run[0]

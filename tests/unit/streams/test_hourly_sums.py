@@ -312,3 +312,29 @@ def test_a_crowd_s_full_kinds_in_pico_dollars_fold_as_one_by_one(
     assert True in calls
     assert [a.payload() for a in alerts] == [a.payload() for a in expected]
     assert batched_records.raw == records.raw
+
+
+def test_a_batch_s_costs_as_an_int64_array_give_what_their_list_gives() -> None:
+    """:meth:`BatchSpend.of` handed the costs as an array (the batch's, made once) as handed the list."""
+    seconds = np.arange(4, dtype=np.int64) * 3600
+    agents = ["a", "b", "a", ""]
+    edge = 2**62 // 4  # the bound of four costs
+    for units in (
+        [10**12, -2, 3, 0],
+        [0, edge, 1, 1],
+        [0, edge - 1, 1, 1],
+        [-edge, 0, 0, 0],
+        [1 - edge, 0, 0, 0],
+    ):
+        costs = [Decimal(u) * Decimal("1E-12") for u in units]
+        kinds: list[Any] = [("agent", agents)]
+        from_list = BatchSpend.of(seconds, units, costs, None, kinds)
+        array = np.array(units, np.int64)
+        from_array = BatchSpend.of(seconds, array, costs, None, kinds)
+        assert (from_list is None) == (from_array is None), units
+        if from_list is not None and from_array is not None:
+            assert from_array.units.tolist() == from_list.units.tolist() and from_array.units is not array
+            assert from_array.exponents is None and from_list.exponents is None
+            assert [(k, c.tolist(), v) for k, c, v in from_array.kinds] == [
+                (k, c.tolist(), v) for k, c, v in from_list.kinds
+            ]

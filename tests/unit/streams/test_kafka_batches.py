@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import MessageAccumulator
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
 
-from streams.kafka_batches import KeyPartitions, send_batches, send_partitions
+from streams.kafka_batches import KeyPartitions, UnbatchableRecordError, send_batches, send_partitions
 from tests.fakes import FakeProducer
 
 
@@ -61,6 +62,15 @@ async def test_partitions_go_a_batch_of_each_at_a_time_each_in_order() -> None:
         (0, by_partition[0][4:5]),
     ]
     assert len(deliveries) == 6 and all(d.done() for d in deliveries)
+
+
+async def test_a_record_no_batch_takes_fails_the_send_instead_of_being_skipped() -> None:
+    producer = FakeProducer(partitions={0}, batch_room=0)  # even an empty batch refuses
+
+    with pytest.raises(UnbatchableRecordError, match=r"a record of 5 bytes \(key b'big'\) fits in no batch"):
+        await send_partitions(producer, "changelog", {0: [(b"big", b"va")]})
+
+    assert producer.sent == []
 
 
 def test_a_topic_of_one_partition_takes_every_key_unhashed() -> None:

@@ -12,6 +12,7 @@ import pytest
 from schemas.budgets import Budget
 from streams.anomaly_rules import BatchEvents
 from streams.intake import decode_and_price
+from streams.key_runs import KeyRuns
 from streams.live_spend import live_records
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
 from streams.window_batch import CountedBatch, EventColumns, plan_windows
@@ -92,10 +93,16 @@ def test_the_window_plan_s_codes_group_the_events_as_their_names_do() -> None:
     by_names = BatchEvents(columns.counted, columns).groups()
     plan_windows(columns, (60, 3600))  # numbers the batch's customers and agents
     assert columns.customer_codes is not None
-    by_codes = BatchEvents(columns.counted, columns).groups()
+    of_codes = BatchEvents(columns.counted, columns)
+    by_codes = of_codes.groups()
     for mine, theirs in zip(by_codes, by_names, strict=True):
         assert list(mine.items()) == list(theirs.items())  # keys in order of first event, too
     assert len(by_names[0]) > 6 and len(by_names[1]) > 1
+    # The runs laid end to end from the codes' sort are those laid from the groups' lists.
+    for laid, groups in zip(of_codes.key_runs(), by_names, strict=True):
+        made = KeyRuns(groups.values())
+        assert (laid.order, laid.starts, laid.sizes()) == (made.order, made.starts, made.sizes())
+        assert laid.positions().tolist() == made.positions().tolist()
 
 
 def test_an_event_read_by_its_index_is_made_alone_and_is_the_object_the_batch_later_holds() -> None:

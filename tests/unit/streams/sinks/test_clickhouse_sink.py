@@ -133,12 +133,16 @@ class _Server:
         self.seconds, self.refused = seconds, refused
         self.seen: list[str] = []
         self.bodies: list[bytes] = []
+        self.settings: list[dict[str, Any]] = []
 
     async def create_insert_context(self, table: str, columns: list[str]) -> SimpleNamespace:
         types = WINDOW_TYPES if table == "cost_windows" else LEDGER_TYPES
         return SimpleNamespace(column_types=[get_from_name(types[name]) for name in columns])
 
-    async def raw_insert(self, table: str, columns: list[str], insert_block: bytes, **_: object) -> None:
+    async def raw_insert(
+        self, table: str, columns: list[str], insert_block: bytes, settings: dict[str, Any], **_: object
+    ) -> None:
+        self.settings.append(settings)
         self.seen.append(f"{table} sent")
         self.bodies.append(insert_block)
         await asyncio.sleep(self.seconds)
@@ -172,6 +176,13 @@ async def test_the_windows_are_encoded_while_the_ledgers_insert_is_under_way_and
         "cost_windows sent",
         "cost_windows stored",
     ]
+
+
+async def test_inserts_leave_folding_rows_to_the_background_merges() -> None:
+    # Each block holds one row a key, so a merge of the block on insert would only cost CPU.
+    server = _Server(seconds=0)
+    await ClickHouseSink(server).write(*_a_batch())  # type: ignore[arg-type]
+    assert server.settings == [{"optimize_on_insert": 0}] * 2  # the ledger's insert and the windows'
 
 
 async def test_no_window_is_sent_when_the_ledger_refuses_the_batchs_rows() -> None:

@@ -27,6 +27,17 @@ def scan(
     | None  # the scan panicked (a bug): decode the batch in Python
 ): ...
 
+# native/src/hourly.rs: streams.hourly_sums.contribute_native's sums (a kind's contributors event by event).
+def contribute_full(
+    kept_codes: list[int],
+    kept_units: list[int],
+    kept_exponents: list[int],
+    names: list[str],
+    codes: bytes,  # int64 a row
+    units: bytes,
+    exponents: bytes,  # empty: all at -12
+) -> list[tuple[int, int, int, bool]]: ...  # code, pico-dollars, exponent, changed
+
 # native/src/windows.rs: a batch's window keys and changelog records as bytes (streams.window_changes).
 @overload
 def window_records(

@@ -54,7 +54,16 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.day_sums import DaySums, day_sums
-from streams.hourly_sums import BatchSpend, HourlyRuns, Ints, loose_costs
+from streams.hourly_sums import (
+    NATIVE,
+    BatchSpend,
+    HourlyRuns,
+    Ints,
+    contribute_coded,
+    contribute_native,
+    contribute_units,
+    loose_costs,
+)
 from streams.key_runs import KeyRuns, stable_order
 from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
@@ -298,6 +307,13 @@ class AnomalyRules:
                 fold.token_drift(record, detector, detector.judge(epoch_s, tokens[i]), drift)
                 at += 1
             fold.entered_all(record, rest, last_seen)
+
+
+# A full kind's stretch of this many events or more is summed in array passes (contribute_coded); fewer,
+# each event in turn (contribute_units): each newcomer judged alone costs ~20 us there (array passes
+# and the cheapest kept one found anew), so only a long stretch gains (on the bench, a customer's
+# first stretch of a batch, ~4x faster).
+_ARRAY_PASSES = 1000
 
 
 def _batch_spend(events: BatchEvents) -> BatchSpend | None:
@@ -1052,17 +1068,42 @@ class _Fold:
                     continue
             names, totals, costliest = sums.names[g0:g1], sums.totals[g0:g1], sums.costliest[g0:g1]
             if not add_contributor_sums(contributors, kind, names, totals, costliest):
+                # A full kind's newcomers one by one: in pico-dollars, in array passes between the
+                # newcomers that may come in (many events) or each in turn (a few); else in Decimal.
                 begin, end = plan.seg_starts[s], plan.seg_ends[s]
-                idents, amounts = self._kind_column(kind, run[begin - first : end - first])
-                _contribute_each(contributors.setdefault(kind, {}), idents, amounts)
+                kept = contributors.setdefault(kind, {})
+                exponents = plan.exponents
+                if NATIVE:  # each event in turn, in native code (native/src/hourly.rs)
+                    codes, units = plan.codes[kind][0][begin:end], plan.units[begin:end]
+                    if contribute_native(kept, codes, plan.names(kind), plan.numbers(kind), units,
+                                         None if exponents is None else exponents[begin:end]):  # fmt: skip
+                        continue
+                if end - begin >= _ARRAY_PASSES:
+                    codes, values = plan.codes[kind]
+                    numbers, units = plan.numbers(kind), plan.units[begin:end]
+                    if contribute_coded(kept, codes[begin:end], values, numbers, units,
+                                        None if exponents is None else exponents[begin:end]):  # fmt: skip
+                        continue
+                indices = run[begin - first : end - first]
+                if not contribute_units(
+                    kept,
+                    self._kind_names(kind, indices),
+                    take(self.events.units, indices),
+                    None if exponents is None else exponents[begin:end].tolist(),
+                ):
+                    idents, amounts = self._kind_column(kind, indices)
+                    _contribute_each(kept, idents, amounts)
 
     def _kind_column(
         self, kind: str, indices: Sequence[int]
     ) -> tuple[Sequence[str | None], Sequence[Decimal]]:
         """These events' contributors of ``kind``, and their costs."""
+        return self._kind_names(kind, indices), self.events.costs_at(indices)
+
+    def _kind_names(self, kind: str, indices: Sequence[int]) -> Sequence[str | None]:
+        """These events' contributors of ``kind``."""
         agents, skus, tasks = self.events.names()
-        column = agents if kind == "agent" else skus if kind == "model" else tasks
-        return take(column, indices), self.events.costs_at(indices)
+        return take(agents if kind == "agent" else skus if kind == "model" else tasks, indices)
 
     def _hourly_one_by_one(
         self,

@@ -26,21 +26,24 @@ bounds of :meth:`HourlySpend.absorb`), else goes event by event as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import is_, not_
+from operator import is_, itemgetter, not_
 
 import numpy as np
 import numpy.typing as npt
 
 from schemas.alerts import ContributorKind
+from streams.spend_state import MAX_CONTRIBUTORS
 
 Ints = npt.NDArray[np.int64]
 HOUR = 3600
 MINUTE = 60
 PICO_EXPONENT = -12
 PICO = Decimal("1E-12")
+_COST_THEN_ID = itemgetter(1, 0)  # contribute's order of eviction: smallest cost, then name
 _SUMMABLE = 2**62  # a batch's pico-dollars summed in int64 only below this, in absolute value
 
 
@@ -164,8 +167,9 @@ class HourlyRuns:
     detector's agent), summed per stretch without grouping. At least one event.
     """
 
-    __slots__ = ("bounds", "first", "kinds", "latest", "minute_bounds", "minute_sums", "minutes", "refund",
-                 "seg_ends", "seg_hours", "seg_starts", "spent", "steady", "unmixed")  # fmt: skip
+    __slots__ = ("_names", "_numbers", "bounds", "codes", "exponents", "first", "kinds", "latest",
+                 "minute_bounds", "minute_sums", "minutes", "refund", "seg_ends", "seg_hours", "seg_starts",
+                 "spent", "steady", "units", "unmixed")  # fmt: skip
 
     def __init__(
         self, spend: BatchSpend, order: Ints, starts: Sequence[int], one_each: frozenset[str]
@@ -175,6 +179,13 @@ class HourlyRuns:
         seconds = spend.seconds[order]
         units = spend.units[order]
         exponents = spend.exponents[order] if spend.exponents is not None else None
+        # Each event's pico-dollars, and its cost's exponent (where not all at 1e-12), in the runs' order.
+        self.units: Ints = units
+        self.exponents: Ints | None = exponents
+        # Each kind's codes (-1: none) in the runs' order, into its names.
+        self.codes: dict[str, tuple[Ints, Sequence[str | None]]] = {}
+        self._numbers: dict[str, dict[str | None, int]] = {}
+        self._names: dict[str, list[str]] = {}
         hours = seconds // HOUR
         begins = np.zeros(n, np.bool_)
         begins[np.array(starts, np.int64)] = True
@@ -207,6 +218,7 @@ class HourlyRuns:
         unmixed = np.ones(len(seg_starts), np.bool_)
         for kind, all_codes, values in spend.kinds:
             codes = all_codes[order]
+            self.codes[kind] = (codes, values)
             if kind in ("agent", "model"):
                 # An event without an agent or a model makes its kinds one by one: not summed.
                 unmixed &= ~np.logical_or.reduceat(codes < 0, seg_starts)
@@ -216,6 +228,21 @@ class HourlyRuns:
                 sums = self._grouped(kind, codes, units, exponents, seg_of, len(seg_starts), values)
             self.kinds.append(sums)
         self.unmixed: list[bool] = unmixed.tolist()
+
+    def names(self, kind: str) -> list[str]:
+        """``kind``'s names of its codes, "" for none (made at the first call)."""
+        made = self._names.get(kind)
+        if made is None:
+            made = self._names[kind] = [value or "" for value in self.codes[kind][1]]
+        return made
+
+    def numbers(self, kind: str) -> dict[str | None, int]:
+        """Each name of ``kind``'s codes, its code (made at the first call)."""
+        number = self._numbers.get(kind)
+        if number is None:
+            values = self.codes[kind][1]
+            number = self._numbers[kind] = dict(zip(values, range(len(values)), strict=True))
+        return number
 
     @staticmethod
     def _one_each(
@@ -278,3 +305,251 @@ def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
         for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost
             made[at] = summed(values[at], int(exponents[at]))
     return made
+
+
+def contribute_units(
+    costs: dict[str, Decimal],
+    idents: Sequence[str | None],
+    units: Sequence[int],
+    exponents: Sequence[int] | None,
+) -> bool:
+    """:func:`streams.spend_state._contribute_each` of events given by their pico-dollars (``exponents``:
+    their Decimal costs' exponents, each at least -12; None: all at -12), summed in integers: a
+    Decimal is made only for a contributor whose cost changed. False, and nothing changed, where a
+    kept cost is not at an exponent from -12 to 0, is a negative zero or is 2**62 pico-dollars or more
+    (then the Decimals' way).
+
+    Exact: a sum of Decimals at exponents from -12 to 0 is the integer sum at the finest of them
+    (:func:`summed`), their order (by cost, then name) that of the integers.
+    """
+    held: dict[str, int] = {}
+    finest: dict[str, int] = {}  # each contributor's exponent, as Decimal adding leaves it
+    for ident, cost in costs.items():
+        exponent = cost.as_tuple().exponent
+        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+            return False
+        total = int(cost.scaleb(-PICO_EXPONENT))
+        if not -_SUMMABLE < total < _SUMMABLE:  # then its sums with a batch's fit int64 (and 19 digits)
+            return False
+        held[ident] = total
+        finest[ident] = exponent
+    changed: set[str] = set()
+    smallest: tuple[int, str] | None = None  # held's smallest while full; None: not known
+    each = [PICO_EXPONENT] * len(units) if exponents is None else exponents
+    for name, amount, exponent in zip(idents, units, each, strict=True):
+        if not name:
+            continue
+        had = held.get(name)
+        if had is not None:
+            total = held[name] = had + amount
+            if exponent < finest[name]:
+                finest[name] = exponent
+            changed.add(name)
+            if smallest is not None and (name == smallest[1] or (total, name) < smallest):
+                smallest = None
+            continue
+        if len(held) >= MAX_CONTRIBUTORS:
+            if smallest is None:
+                least = min(held.items(), key=_COST_THEN_ID)
+                smallest = (least[1], least[0])
+            if (amount, name) < smallest:
+                continue  # it would come in and go out again
+            gone = smallest[1]
+            del held[gone], finest[gone]
+            smallest = None
+        held[name] = amount
+        finest[name] = min(exponent, 0)  # ZERO plus the cost
+        changed.add(name)
+    kept = dict(costs)
+    costs.clear()
+    for ident, total in held.items():
+        costs[ident] = summed(total, finest[ident]) if ident in changed else kept[ident]
+    return True
+
+
+def contribute_coded(
+    costs: dict[str, Decimal],
+    codes: Ints,
+    values: Sequence[str | None],
+    number: dict[str | None, int],
+    units: Ints,
+    exponents: Ints | None,
+) -> bool:
+    """:func:`contribute_units` of events given by their contributors' codes into ``values`` (-1:
+    none; ``number``: each value's code), in array passes; False, and nothing changed, where it
+    declines (as :func:`contribute_units` does, or a refund among the events).
+
+    While the kind has room every event adds, the newcomers coming in at their first events, up to
+    the event of the first newcomer past :data:`MAX_CONTRIBUTORS`. Once full, an event of a kept
+    contributor adds, and a newcomer below the cheapest kept one goes at once; the cheapest kept one
+    only grows (no cost is negative, and a newcomer comes in only above it), so the events up to the
+    next newcomer not below it as it last stood are summed at once, and that newcomer judged alone.
+    """
+    if len(costs) > MAX_CONTRIBUTORS or len(number) != len(values) or (len(units) and int(units.min()) < 0):
+        return False
+    named = np.flatnonzero(codes >= 0)
+    if len(named) < len(codes):
+        codes, units = codes[named], units[named]
+        exponents = exponents[named] if exponents is not None else None
+    size = len(values) + len(costs)  # a kept contributor without events here: a code past the values'
+    held = np.zeros(size, np.int64)  # each one's pico-dollars
+    finest = np.zeros(size, np.int64)  # and its exponent, as Decimal adding leaves it
+    kept = np.zeros(size, np.bool_)
+    changed = np.zeros(size, np.bool_)
+    order: list[int] = []  # the kept ones' codes, in the dict's order
+    names: dict[int, str] = {}  # the kept ones' names
+    before: dict[int, Decimal] = {}
+    for ident, cost in costs.items():
+        exponent = cost.as_tuple().exponent
+        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+            return False
+        total = int(cost.scaleb(-PICO_EXPONENT))
+        if not -_SUMMABLE < total < _SUMMABLE:  # then its sums with a batch's fit int64 (and 19 digits)
+            return False
+        code = number.get(ident)
+        if code is None:
+            code = len(values) + len(order)
+        held[code] = total
+        finest[code] = exponent
+        kept[code] = True
+        order.append(code)
+        names[code] = ident
+        before[code] = cost
+    n, at = len(codes), 0
+    room = MAX_CONTRIBUTORS - len(order)
+    if room > 0 and n:
+        newcomer = np.flatnonzero(~kept[codes])
+        fresh, firsts = np.unique(codes[newcomer], return_index=True)
+        arrival = np.argsort(firsts)
+        came = fresh[arrival][:room]  # the newcomers that come in, in order
+        at = n if len(fresh) <= room else int(newcomer[firsts[arrival[room]]])
+        held[came] = 0  # ZERO, plus their costs
+        finest[came] = 0
+        kept[came] = True
+        for code in came.tolist():
+            order.append(code)
+            names[code] = values[code]  # type: ignore[assignment]  # named
+        _add(held, finest, changed, codes[:at], units[:at], None if exponents is None else exponents[:at])
+    if at < n:
+        least = _cheapest(order, held, names)
+        while True:
+            judged = np.flatnonzero(~kept[codes[at:]] & (units[at:] >= least[0]))
+            stop = n if not len(judged) else at + int(judged[0])
+            part = kept[codes[at:stop]]
+            _add(held, finest, changed, codes[at:stop][part], units[at:stop][part],
+                 None if exponents is None else exponents[at:stop][part])  # fmt: skip
+            if stop == n:
+                break
+            least = _cheapest(order, held, names)
+            code, amount = int(codes[stop]), int(units[stop])
+            name: str = values[code]  # type: ignore[assignment]  # named
+            if (amount, name) >= least[:2]:  # it comes in, the cheapest goes
+                gone = least[2]
+                kept[gone] = False
+                order.remove(gone)
+                held[code] = amount
+                finest[code] = min(int(exponents[stop]), 0) if exponents is not None else PICO_EXPONENT
+                kept[code] = changed[code] = True
+                order.append(code)
+                names[code] = name
+                least = _cheapest(order, held, names)
+            at = stop + 1
+    totals, exps, moved = held.tolist(), finest.tolist(), changed.tolist()
+    made = {names[code]: summed(totals[code], exps[code]) if moved[code] else before[code] for code in order}
+    costs.clear()
+    costs.update(made)
+    return True
+
+
+def _add(held: Ints, finest: Ints, changed: npt.NDArray[np.bool_], codes: Ints, units: Ints,
+         exponents: Ints | None) -> None:  # fmt: skip
+    """Each event's pico-dollars added to its contributor's, its exponent to theirs."""
+    if not len(codes):
+        return
+    np.add.at(held, codes, units)
+    changed[codes] = True
+    if exponents is None:
+        finest[codes] = PICO_EXPONENT  # the finest there is
+    else:
+        np.minimum.at(finest, codes, exponents)
+
+
+def _cheapest(order: list[int], held: Ints, names: dict[int, str]) -> tuple[int, str, int]:
+    """The cheapest kept contributor (by cost, then name: the one contribute evicts), and its code."""
+    return min(zip(held[order].tolist(), map(names.__getitem__, order), order, strict=True))
+
+
+def _negative_zero(cost: Decimal) -> bool:
+    return cost.is_zero() and cost.is_signed()
+
+
+# A kind's names as the native sums take them: past this many, each event in turn in Python.
+_NATIVE_NAMES = 4096
+
+
+def _native() -> Callable[..., list[tuple[int, int, int, bool]]] | None:
+    """The native sums (``streams._wire_scan.contribute_full``, built from native/src/hourly.rs where
+    cargo was found), unless ``COSTLINE_HOURLY_SUMS=python`` asks for :func:`contribute_units`."""
+    if os.environ.get("COSTLINE_HOURLY_SUMS", "").lower() == "python":
+        return None
+    try:
+        from streams._wire_scan import contribute_full  # optional
+    except ImportError:
+        return None
+    return contribute_full
+
+
+_contribute_full = _native()
+NATIVE = _contribute_full is not None
+
+
+def contribute_native(
+    costs: dict[str, Decimal],
+    codes: Ints,
+    names: Sequence[str],
+    number: dict[str | None, int],
+    units: Ints,
+    exponents: Ints | None,
+) -> bool:
+    """:func:`contribute_units` of events given by their contributors' codes (-1: none) into
+    ``names`` (``number``: each name's code), in native code; False, and nothing changed, where the
+    native sums are not built, there are too many names, or :func:`contribute_units` would decline."""
+    if _contribute_full is None or len(names) > _NATIVE_NAMES or len(number) != len(names):
+        return False
+    kept_codes: list[int] = []
+    kept_units: list[int] = []
+    kept_exponents: list[int] = []
+    extra: list[str] = []  # kept ones without a code: codes past the names'
+    for ident, cost in costs.items():
+        exponent = cost.as_tuple().exponent
+        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+            return False
+        total = int(cost.scaleb(-PICO_EXPONENT))
+        if not -_SUMMABLE < total < _SUMMABLE:
+            return False
+        code = number.get(ident)
+        if code is None:
+            code = len(names) + len(extra)
+            extra.append(ident)
+        kept_codes.append(code)
+        kept_units.append(total)
+        kept_exponents.append(exponent)
+    every = [*names, *extra] if extra else names
+    try:
+        after = _contribute_full(
+            kept_codes,
+            kept_units,
+            kept_exponents,
+            every,
+            codes.tobytes(),
+            units.tobytes(),
+            b"" if exponents is None else exponents.tobytes(),
+        )
+    except ValueError:  # a sum past int64 (never with a batch's sums and kept costs below 2**62)
+        return False
+    before = list(costs.values())
+    by_code = dict(zip(kept_codes, before, strict=True))
+    costs.clear()
+    for code, total, exponent, changed in after:
+        costs[every[code]] = summed(total, exponent) if changed else by_code[code]
+    return True

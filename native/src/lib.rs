@@ -1031,9 +1031,12 @@ fn e_key(keys: &[Option<Bound<'_, PyBytes>>], at: usize) -> String {
     key_text(keys.get(at).and_then(|k| k.as_ref()).map(|k| k.as_bytes()))
 }
 
+mod hourly;
+
 #[pymodule]
 fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(hourly::contribute_full, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_keys, m)?)?;
     Ok(())

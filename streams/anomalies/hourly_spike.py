@@ -328,11 +328,14 @@ class HourlySpend:
 
     def _seasonal(self, hour: int) -> _Baseline | None:
         s = self.settings
-        weekly = self._same_hour(hour, HOURS_PER_WEEK, s.weeks)
-        if len(weekly) >= s.min_weeks:
+        # As many earlier hours as _same_hour gives, counted first: a young key (most of a fresh
+        # worker's) has too few of either, and no list need be made to find that out.
+        since = hour - self.first_hour
+        if max(0, min(s.weeks, since // HOURS_PER_WEEK)) >= s.min_weeks:
+            weekly = self._same_hour(hour, HOURS_PER_WEEK, s.weeks)
             return self._robust(weekly, f"same hour of the week, {len(weekly)} weeks")
-        daily = self._same_hour(hour, HOURS_PER_DAY, s.fallback_days)
-        if len(daily) >= s.min_fallback_days:
+        if max(0, min(s.fallback_days, since // HOURS_PER_DAY)) >= s.min_fallback_days:
+            daily = self._same_hour(hour, HOURS_PER_DAY, s.fallback_days)
             return self._robust(daily, f"same hour of the day, {len(daily)} days (fewer weeks)")
         return None
 

@@ -13,11 +13,19 @@ import numpy as np
 import pytest
 
 from schemas.money import ZERO
-from streams import anomaly_rules
+from streams import anomaly_rules, hourly_sums
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpend, HourlySpikeSettings
 from streams.anomalies.picodollars import to_units
-from streams.hourly_sums import BatchSpend, HourlyRuns, coded, summed
+from streams.hourly_sums import (
+    BatchSpend,
+    HourlyRuns,
+    coded,
+    contribute_coded,
+    contribute_native,
+    contribute_units,
+    summed,
+)
 from streams.spend_state import MAX_CONTRIBUTORS, _contribute_each, add_contributor_sums
 from tests.unit.streams.test_anomaly_rules_batched import watching
 from tests.unit.streams.test_spend_rules import Records, run, spend
@@ -85,6 +93,101 @@ def test_contributors_by_their_sums_are_those_added_one_by_one(seed: int) -> Non
         assert len(contributors["agent"]) <= MAX_CONTRIBUTORS
     else:
         assert contributors == before and len(before.get("agent", {})) + len(first) > MAX_CONTRIBUTORS
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_full_kind_summed_in_pico_dollars_is_what_its_decimals_one_by_one_give(seed: int) -> None:
+    """:func:`contribute_units` leaves what :func:`_contribute_each` of the events' Decimal costs
+    leaves (evictions, ties by name, Decimal forms, order); False changes nothing, and comes only
+    where a kept cost is outside exponents -12 to 0, longer than 18 digits or a negative zero."""
+    rng = random.Random(seed)
+    kept = rng.choice((0, 5, 31, 32, 32, 32))
+    costs = {f"c{i}": Decimal(rng.choice((0, 1, 5, rng.randrange(1, 10**6)))).scaleb(-rng.choice((0, 2, 12)))
+             for i in range(kept)}  # fmt: skip
+    odd = rng.random() < 0.2 and kept
+    if odd:  # a kept cost the integers cannot take
+        costs[f"c{rng.randrange(kept)}"] = Decimal(rng.choice(("1E-13", "-0", "1E+1", "1" * 19, "5000000")))
+    idents: list[str | None] = [rng.choice((f"c{rng.randrange(45)}", f"c{rng.randrange(5)}", None))
+                                for _ in range(rng.randrange(1, 80))]  # fmt: skip
+    exponents = [rng.choice((-12, -12, -12, -6, 0, 1)) for _ in idents]
+    amounts = [Decimal(rng.choice((0, 1, 5, 7, 10**4, rng.randrange(10**7)))).scaleb(e) for e in exponents]
+    if rng.random() < 0.5:  # all at 1e-12: given as None
+        amounts = [Decimal(to_units(a)).scaleb(-12) for a in amounts]
+        exponents = [-12] * len(amounts)
+    expected = _one_by_one(costs, idents, amounts)
+    mine = dict(costs)
+    given = None if set(exponents) == {-12} else exponents
+    if contribute_units(mine, idents, [to_units(a) for a in amounts], given):
+        assert not odd
+        assert list(mine.items()) == list(expected.items())
+        assert list(map(repr, mine.values())) == list(map(repr, expected.values()))
+    else:
+        assert odd and list(mine.items()) == list(costs.items())
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_a_full_kind_in_array_passes_is_what_its_decimals_one_by_one_give(seed: int) -> None:
+    """:func:`contribute_coded` leaves what :func:`_contribute_each` of the events' Decimal costs
+    leaves (fill, evictions, newcomers coming back, ties by name, Decimal forms, order, kept ones
+    without events here); False changes nothing, and comes only where a kept cost cannot be summed
+    in integers or an event is a refund."""
+    _full_kind_case(seed, contribute_coded, refunds_decline=True)
+
+
+@pytest.mark.skipif(not hourly_sums.NATIVE, reason="streams._wire_scan not built (no cargo)")
+@pytest.mark.parametrize("seed", range(120))
+def test_a_full_kind_in_native_code_is_what_its_decimals_one_by_one_give(seed: int) -> None:
+    """:func:`contribute_native` (native/src/hourly.rs) leaves what :func:`_contribute_each` of the
+    events' Decimal costs leaves, refunds too; False only where a kept cost cannot be summed in
+    integers."""
+    _full_kind_case(seed, contribute_native, refunds_decline=False)
+
+
+def test_the_native_sums_are_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLINE_HOURLY_SUMS", "python")
+    assert hourly_sums._native() is None
+
+
+def _full_kind_case(seed: int, contribute: Any, refunds_decline: bool) -> None:
+    rng = random.Random(seed)
+    values: list[str | None] = [f"c{i}" for i in range(rng.choice((3, 40, 60)))]
+    if rng.random() < 0.3:
+        values.append(None)
+    kept = rng.choice((0, 0, 5, 31, 32, 32))
+    pool = [*(v for v in values if v), *(f"gone{i}" for i in range(10))]
+    costs = {name: Decimal(rng.choice((0, 1, 5, rng.randrange(1, 10**6)))).scaleb(-rng.choice((0, 2, 12)))
+             for name in rng.sample(pool, min(kept, len(pool)))}  # fmt: skip
+    odd = bool(costs) and rng.random() < 0.15
+    if odd:  # a kept cost the integers cannot take
+        costs[rng.choice(list(costs))] = Decimal(rng.choice(("1E-13", "-0", "1E+1", "1" * 19, "5000000")))
+    n = rng.choice((1, 5, 100, 600))
+    codes = [rng.choice((rng.randrange(len(values)), rng.randrange(min(4, len(values))), -1))
+             for _ in range(n)]  # fmt: skip
+    exponents = [rng.choice((-12, -12, -12, -6, 0, 1)) for _ in codes]
+    small = rng.random() < 0.5
+    picked = [rng.choice((0, 1, 5, 7, 10**4, rng.randrange(10 if small else 10**7))) for _ in exponents]
+    # each below 1e15 pico-dollars
+    amounts = [Decimal(k % 10 ** (3 - e)).scaleb(e) for k, e in zip(picked, exponents, strict=True)]
+    if rng.random() < 0.5:  # all at 1e-12: given as None
+        amounts = [Decimal(to_units(a)).scaleb(-12) for a in amounts]
+        exponents = [-12] * n
+    refund = rng.random() < 0.1
+    if refund:
+        amounts[rng.randrange(n)] = Decimal(-5).scaleb(-12)
+    idents = [values[c] if c >= 0 else None for c in codes]
+    expected = _one_by_one(costs, idents, amounts)
+    mine = dict(costs)
+    number = {value: code for code, value in enumerate(values)}
+    given = None if set(exponents) == {-12} else np.array(exponents, np.int64)
+    coded_names = np.array([c if c >= 0 and values[c] else -1 for c in codes], np.int64)
+    picos = np.array(list(map(to_units, amounts)), np.int64)
+    names = [value or "" for value in values] if contribute is contribute_native else values
+    if contribute(mine, coded_names, names, number, picos, given):
+        assert not odd and not (refund and refunds_decline)
+        assert list(mine.items()) == list(expected.items())
+        assert list(map(repr, mine.values())) == list(map(repr, expected.values()))
+    else:
+        assert (odd or (refund and refunds_decline)) and list(mine.items()) == list(costs.items())
 
 
 def test_a_contributor_s_sum_is_the_decimal_its_costs_add_to_from_zero() -> None:
@@ -180,6 +283,35 @@ def test_a_crowd_of_agents_folds_by_sums_to_what_its_events_one_by_one_give(
         assert not summed_or_not  # no batch summed
     else:
         assert True in summed_or_not and False in summed_or_not  # summed; where a kind is full, one by one
+
+
+@pytest.mark.parametrize("native", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not hourly_sums.NATIVE, reason="streams._wire_scan not built (no cargo)"))])  # fmt: skip
+def test_a_crowd_s_full_kinds_in_pico_dollars_fold_as_one_by_one(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customer's full kinds taken in pico-dollars (:func:`contribute_units`, or
+    :func:`contribute_native`) in a batched fold: alerts and records equal to one event at a time."""
+    calls: list[bool] = []
+    name = "contribute_native" if native else "contribute_units"
+    real = getattr(anomaly_rules, name)
+
+    def counted(*args: Any) -> bool:
+        calls.append(real(*args))
+        return bool(calls[-1])
+
+    monkeypatch.setattr(anomaly_rules, "NATIVE", native)
+    monkeypatch.setattr(anomaly_rules, name, counted)
+    events = crowd(5, 8000, False)
+    batched, batched_records = watching(), Records()
+    alerts = [a for first in range(0, len(events), 70) for a in
+              run(batched, batched_records, events[first : first + 70]).alerts]  # fmt: skip
+    one_by_one, records = watching(), Records()
+    expected = [a for event in events for a in run(one_by_one, records, [event]).alerts]
+
+    assert True in calls
+    assert [a.payload() for a in alerts] == [a.payload() for a in expected]
+    assert batched_records.raw == records.raw
 
 
 def test_a_batch_s_costs_as_an_int64_array_give_what_their_list_gives() -> None:

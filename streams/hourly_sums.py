@@ -325,12 +325,10 @@ def contribute_units(
     held: dict[str, int] = {}
     finest: dict[str, int] = {}  # each contributor's exponent, as Decimal adding leaves it
     for ident, cost in costs.items():
-        exponent = cost.as_tuple().exponent
-        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+        summable = _summable(cost)
+        if summable is None:
             return False
-        total = int(cost.scaleb(-PICO_EXPONENT))
-        if not -_SUMMABLE < total < _SUMMABLE:  # then its sums with a batch's fit int64 (and 19 digits)
-            return False
+        total, exponent = summable
         held[ident] = total
         finest[ident] = exponent
     changed: set[str] = set()
@@ -400,12 +398,10 @@ def contribute_coded(
     names: dict[int, str] = {}  # the kept ones' names
     before: dict[int, Decimal] = {}
     for ident, cost in costs.items():
-        exponent = cost.as_tuple().exponent
-        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+        summable = _summable(cost)
+        if summable is None:
             return False
-        total = int(cost.scaleb(-PICO_EXPONENT))
-        if not -_SUMMABLE < total < _SUMMABLE:  # then its sums with a batch's fit int64 (and 19 digits)
-            return False
+        total, exponent = summable
         code = number.get(ident)
         if code is None:
             code = len(values) + len(order)
@@ -479,8 +475,19 @@ def _cheapest(order: list[int], held: Ints, names: dict[int, str]) -> tuple[int,
     return min(zip(held[order].tolist(), map(names.__getitem__, order), order, strict=True))
 
 
-def _negative_zero(cost: Decimal) -> bool:
-    return cost.is_zero() and cost.is_signed()
+def _summable(cost: Decimal) -> tuple[int, int] | None:
+    """A kept cost as pico-dollars and its exponent, where summing integers is exact for it: an
+    exponent from -12 to 0, not -0, and small enough that its sums with a batch's fit int64 (and 19
+    digits). None: the Decimals' way."""
+    exponent = cost.as_tuple().exponent
+    if (
+        type(exponent) is not int
+        or not PICO_EXPONENT <= exponent <= 0
+        or (cost.is_zero() and cost.is_signed())
+    ):
+        return None
+    total = int(cost.scaleb(-PICO_EXPONENT))
+    return (total, exponent) if -_SUMMABLE < total < _SUMMABLE else None
 
 
 # A kind's names as the native sums take them: past this many, each event in turn in Python.
@@ -521,12 +528,10 @@ def contribute_native(
     kept_exponents: list[int] = []
     extra: list[str] = []  # kept ones without a code: codes past the names'
     for ident, cost in costs.items():
-        exponent = cost.as_tuple().exponent
-        if type(exponent) is not int or not PICO_EXPONENT <= exponent <= 0 or _negative_zero(cost):
+        summable = _summable(cost)
+        if summable is None:
             return False
-        total = int(cost.scaleb(-PICO_EXPONENT))
-        if not -_SUMMABLE < total < _SUMMABLE:
-            return False
+        total, exponent = summable
         code = number.get(ident)
         if code is None:
             code = len(names) + len(extra)

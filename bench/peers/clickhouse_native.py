@@ -60,6 +60,19 @@ def price_rows(versions: Iterable[PriceVersion]) -> list[list[Any]]:
     return rows
 
 
+def _totals(client: Any, settle_s: float = 10.0) -> tuple[int, int]:
+    """The ledger's and the windows' totals, once they agree (or ``settle_s`` passed). The windows'
+    view writes a block's rows just after the ledger's: a count that saw the last block's ledger rows
+    may come before its windows (one run read a block short). Timed and measured before this wait."""
+    query = "SELECT (SELECT sum(cost_pico) FROM peer_ledger), (SELECT sum(cost_pico) FROM peer_windows)"
+    deadline = time.perf_counter() + settle_s
+    while True:
+        total, windowed = client.query(query).result_rows[0]
+        if total == windowed or time.perf_counter() > deadline:
+            return int(total), int(windowed)
+        time.sleep(0.1)
+
+
 def run(
     settings: Settings, topic: str, events: int, expected: Decimal, versions: list[PriceVersion]
 ) -> dict[str, Any]:
@@ -91,9 +104,7 @@ def run(
             lambda: int(client.query("SELECT count() FROM peer_ledger").result_rows[0][0]), lambda: None
         )
         after = cpu.snapshot(pids)
-        total, windowed = client.query(
-            "SELECT (SELECT sum(cost_pico) FROM peer_ledger), (SELECT sum(cost_pico) FROM peer_windows)"
-        ).result_rows[0]
+        total, windowed = _totals(client)
         figures: dict[str, Any] = {
             "peer_clickhouse_native_events_per_s": watch.rate,
             "peer_clickhouse_native_steady_events_per_s": watch.steady_rate,

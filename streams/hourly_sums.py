@@ -26,7 +26,6 @@ bounds of :meth:`HourlySpend.absorb`), else goes event by event as before.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import compress, repeat
@@ -36,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.alerts import ContributorKind
+from streams.native_extension import native_extension
 from streams.spend_state import MAX_CONTRIBUTORS
 
 Ints = npt.NDArray[np.int64]
@@ -497,12 +497,10 @@ _NATIVE_NAMES = 4096
 def _native() -> Callable[..., list[tuple[int, int, int, bool]]] | None:
     """The native sums (``streams._wire_scan.contribute_full``, built from native/src/hourly.rs where
     cargo was found), unless ``COSTLINE_HOURLY_SUMS=python`` asks for :func:`contribute_units`."""
-    if os.environ.get("COSTLINE_HOURLY_SUMS", "").lower() == "python":
+    native = native_extension("COSTLINE_HOURLY_SUMS", "contribute_full")
+    if native is None:
         return None
-    try:
-        from streams._wire_scan import contribute_full  # optional
-    except ImportError:
-        return None
+    contribute_full: Callable[..., list[tuple[int, int, int, bool]]] = native.contribute_full
     return contribute_full
 
 

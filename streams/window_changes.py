@@ -13,7 +13,6 @@ objects are made once, on the first such read.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -25,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.aggregation import AGGREGATE_FIELDS, WindowAggregate, WindowKey
+from streams.native_extension import native_extension
 
 # The changelog's form (WindowAggregate.encode()): the tag, every field as text in order; quantity
 # a Decimal's text (%b of its str()), every other field an int (%d).
@@ -40,13 +40,7 @@ def _load_native() -> ModuleType | None:
     """The native keys' and records' bytes (``window_keys``, ``window_records`` of streams._wire_scan,
     built from native/src/windows.rs where cargo was found), unless COSTLINE_WINDOW_BYTES=python asks
     for this module's own (the reference)."""
-    if os.environ.get("COSTLINE_WINDOW_BYTES", "").lower() == "python":
-        return None
-    try:
-        from streams import _wire_scan
-    except ImportError:
-        return None
-    return _wire_scan if hasattr(_wire_scan, "window_records") else None
+    return native_extension("COSTLINE_WINDOW_BYTES", "window_records")
 
 
 _native = _load_native()

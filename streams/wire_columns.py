@@ -14,7 +14,6 @@ never rejects an event; it only declines.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +38,7 @@ from schemas.events import (
 )
 from streams.decoding import MAX_EVENTS_PER_MESSAGE
 from streams.iso_times import parse_utc
+from streams.native_extension import native_extension
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -210,13 +210,7 @@ _EVENT: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
 def _load_native() -> ModuleType | None:
     """The native decoder (streams._wire_scan, built from native/ where cargo was found), unless
     COSTLINE_WIRE_DECODER=python asks for this module's own."""
-    if os.environ.get("COSTLINE_WIRE_DECODER", "").lower() == "python":
-        return None
-    try:
-        from streams import _wire_scan
-    except ImportError:
-        return None
-    return _wire_scan
+    return native_extension("COSTLINE_WIRE_DECODER", "scan")
 
 
 _native = _load_native()

@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import RequestTimedOutError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from costline.config import Settings
 from costline.kafka_auth import client_security
@@ -98,18 +98,41 @@ def is_app_topic(settings: Settings, topic: str) -> bool:
     return topic.startswith((f"{settings.app_id}.", f"{settings.app_id}-"))
 
 
-async def delete_app_topics(settings: Settings) -> list[str]:
-    """Delete every topic of ``settings.app_id`` (see :func:`is_app_topic`); the names deleted.
-    The broker deletes asynchronously: a topic of the same name may not be creatable at once."""
+async def delete_app_topics(settings: Settings, gone_within_s: float = 60.0) -> list[str]:
+    """Delete every topic of ``settings.app_id`` (see :func:`is_app_topic`); the names deleted,
+    once the broker no longer lists them.
+
+    The broker deletes asynchronously: on a loaded box its answer may be a timeout (code 7) while the
+    deletion goes on, and the topics stay listed for a while after it. A topic of the same name may
+    not be creatable at once even then."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_security(settings))
     await admin.start()
     try:
         topics = [t for t in await admin.list_topics() if is_app_topic(settings, t)]
         if topics:
-            await admin.delete_topics(topics)
+            _check_deleted(await admin.delete_topics(topics))
+            await _until_unlisted(admin, set(topics), gone_within_s)
         return topics
     finally:
         await admin.close()
+
+
+# DeleteTopics answers that leave the topic deleted or on its way: none, unknown topic, timed out.
+_DELETING = frozenset((0, UnknownTopicOrPartitionError.errno, RequestTimedOutError.errno))
+
+
+def _check_deleted(response: Any) -> None:
+    for topic, error_code, *_ in response.topic_error_codes:
+        if error_code not in _DELETING:
+            raise RuntimeError(f"deleting topic {topic!r} failed (code {error_code})")
+
+
+async def _until_unlisted(admin: AIOKafkaAdminClient, topics: set[str], within_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while left := topics & set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"topics still listed {within_s:.0f} s after their deletion: {sorted(left)}")
+        await asyncio.sleep(0.2)
 
 
 def _already_there(response: Any) -> set[str]:

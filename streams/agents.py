@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any, cast
 
+from clickhouse_connect.driver.asyncclient import AsyncClient
 from faust.types import TP, StreamT
 
 from costline.clickhouse import open_async_client
@@ -35,6 +36,7 @@ dedup = DedupIndex(settings.dedup_horizon_s)
 state = TableState(windows_table, settings.retention_by_size)
 metrics = WorkerMetrics()
 _processor: BatchProcessor | None = None
+_clickhouse: list[AsyncClient] = []  # the processor's clients, closed as the worker stops
 _assigned_at: float | None = None  # monotonic; set at each assignment until it is restored
 
 
@@ -60,9 +62,11 @@ async def get_processor() -> BatchProcessor:
     global _processor
     if _processor is None:
         broker_limit = await max_message_bytes(settings, settings.dead_letter_topic)
+        # One for the batch's writes, one for its alerts, which are stored side by side with them.
+        _clickhouse.extend([await open_async_client(settings), await open_async_client(settings)])
         _processor = BatchProcessor(
             catalog=catalog,
-            sink=ClickHouseSink(await open_async_client(settings)),
+            sink=ClickHouseSink(_clickhouse[0]),
             state=state,
             dedup=dedup,
             window_sizes=settings.window_sizes,
@@ -73,7 +77,7 @@ async def get_processor() -> BatchProcessor:
             call_timeout_s=settings.clickhouse_timeout_s + 5,
             bounds=TimeBounds.from_settings(settings),
             on_sink_error=metrics.observe_sink_error,
-            spend=await spend_control(),
+            spend=spend_control(_clickhouse[1]),
         )
     return _processor
 
@@ -208,6 +212,15 @@ def _end_offset(tp: TP) -> int | None:
         return cast(int | None, app.consumer.highwater(tp))
     except Exception:  # aiokafka asserts the partition is assigned: revoked meanwhile, no sample
         return None
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def close_clickhouse(sender: Any, **kwargs: Any) -> None:
+    """Close the processor's ClickHouse clients: Faust sends this once its streams are empty, so no
+    batch is in flight; left open, their sessions were reported at every stop ("Unclosed client
+    session", at ERROR) as the loop closed."""
+    while _clickhouse:
+        await _clickhouse.pop().close()
 
 
 @app.on_rebalance_complete.connect  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from costline.clickhouse import open_async_client
+from clickhouse_connect.driver.asyncclient import AsyncClient
+
 from streams.anomaly_rules import AnomalyRules, anomaly_settings
 from streams.app import app, settings
 from streams.budget_feed import BudgetFeed
@@ -27,7 +28,8 @@ def _producer() -> Any:
 live_spend = LiveSpendOutlet(book, _producer, settings.budget_spend_topic)
 
 
-async def spend_control() -> SpendControl:
+def spend_control(client: AsyncClient) -> SpendControl:
+    """``client``: where the alerts are stored."""
     rules = SpendRules(
         book,
         budget_rules(
@@ -41,5 +43,5 @@ async def spend_control() -> SpendControl:
         ),
         anomalies=AnomalyRules(anomaly_settings(settings)),
     )
-    outlet = ClickHouseKafkaOutlet(await open_async_client(settings), _producer, settings.alerts_topic)
+    outlet = ClickHouseKafkaOutlet(client, _producer, settings.alerts_topic)
     return SpendControl(rules, spend_records, outlet, live_spend)

@@ -1,0 +1,74 @@
+"""A String column made natively (native/src/native_block.rs) is the Python reference's bytes,
+``native_block.strings_here``'s: each value's UTF-8 length as LEB128, then its bytes."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from streams.sinks import native_block
+from streams.sinks.native_block import leb128, strings, strings_here
+
+native = native_block._native_strings_or_none
+needs_native = pytest.mark.skipif(native is None, reason="the native extension is not built")
+_TEXTS = ["evt-1", "", "a" * 127, "a" * 128, "b" * 20_000, "é-2", "客户", "emoji-😀", "evt\x00-1", "\x00"]
+
+
+def _expected(values: list[str]) -> bytes:
+    return b"".join(leb128(len(v.encode())) + v.encode() for v in values)
+
+
+def _columns() -> list[list[str]]:
+    rng = random.Random(19)
+    ascii_ids = [f"{rng.getrandbits(128):032x}-{i}" for i in range(1000)]
+    return [
+        [],
+        [""],
+        ["USD"],
+        _TEXTS,
+        ascii_ids,  # past the few values the reference joins as chars: its NUL-joined text
+        [*ascii_ids[:300], "a" * 128],  # one length past 127 there
+        [*ascii_ids[:300], "é"],  # one character past ASCII there
+        [*ascii_ids[:300], "evt\x00-1"],  # one NUL inside a value there
+        [rng.choice(_TEXTS) for _ in range(2000)],
+    ]
+
+
+@pytest.mark.parametrize("values", _columns(), ids=lambda values: f"{len(values)} values")
+def test_the_reference_writes_each_values_length_then_its_bytes(values: list[str]) -> None:
+    assert strings_here(values) == _expected(values)
+    assert strings(values) == _expected(values)
+
+
+@needs_native
+@pytest.mark.parametrize("values", _columns(), ids=lambda values: f"{len(values)} values")
+def test_the_native_column_is_the_references_bytes_from_a_list_or_a_tuple(values: list[str]) -> None:
+    assert native is not None
+    assert native(values) == strings_here(values)
+    assert native(tuple(values)) == strings_here(values)
+
+
+@needs_native
+@pytest.mark.parametrize("values", [["a", 1], ["a", b"b"], ["a", None]])
+def test_a_value_that_is_not_a_str_is_refused_as_the_reference_refuses_it(values: list[object]) -> None:
+    assert native is not None
+    with pytest.raises(TypeError):
+        strings_here(values)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(values)  # type: ignore[arg-type]
+
+
+@needs_native
+def test_a_text_utf8_cannot_encode_is_refused_as_the_reference_refuses_it() -> None:
+    assert native is not None
+    values = ["a", "\ud800"]  # a lone surrogate
+    with pytest.raises(UnicodeEncodeError):
+        strings_here(values)
+    with pytest.raises(UnicodeEncodeError):
+        native(values)
+
+
+def test_the_switch_set_to_python_leaves_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLINE_NATIVE_BLOCK", "python")
+    assert native_block._native_strings() is None

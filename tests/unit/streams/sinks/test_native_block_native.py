@@ -1,16 +1,20 @@
-"""A String column made natively (native/src/native_block.rs) is the Python reference's bytes,
-``native_block.strings_here``'s: each value's UTF-8 length as LEB128, then its bytes."""
+"""Columns made natively (native/src/native_block.rs) are the Python references' bytes: a String
+column ``native_block.strings_here``'s (each value's UTF-8 length as LEB128, then its bytes), a
+LowCardinality(String) column from codes ``native_block.low_cardinality_codes_here``'s."""
 
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from streams.sinks import native_block
-from streams.sinks.native_block import leb128, strings, strings_here
+from streams.sinks.native_block import leb128, low_cardinality_codes_here, strings, strings_here
+from tests.unit.streams.sinks.test_native_block import decoded
 
-native = native_block._native_strings_or_none
+extension = native_block._native
+native = None if extension is None else extension.strings
 needs_native = pytest.mark.skipif(native is None, reason="the native extension is not built")
 _TEXTS = ["evt-1", "", "a" * 127, "a" * 128, "b" * 20_000, "é-2", "客户", "emoji-😀", "evt\x00-1", "\x00"]
 
@@ -71,4 +75,42 @@ def test_a_text_utf8_cannot_encode_is_refused_as_the_reference_refuses_it() -> N
 
 def test_the_switch_set_to_python_leaves_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSTLINE_NATIVE_BLOCK", "python")
-    assert native_block._native_strings() is None
+    assert native_block._native_part() is None
+
+
+def _coded() -> list[tuple[np.ndarray, list[str]]]:
+    rng = random.Random(12)
+    names = [f"agent-{i}" for i in range(70_000)]
+    return [
+        (np.array([0]), ["only"]),
+        (np.array([1, 1, 0, 1]), ["unused-or-not", "客户-😀"]),
+        (np.array([rng.randrange(3, 8) for _ in range(1000)]), names[:10]),  # some names unused
+        (np.array([rng.randrange(255) for _ in range(5000)]), names[:255]),  # 1-byte places
+        (np.arange(300)[::-1].copy(), names[:300]),  # 2-byte places, codes out of order
+        (np.array([7, 69_999, 7, 3]), names),  # names far past the rows (the reference's np.unique)
+        (np.arange(70_000), names),  # 4-byte places
+        (np.array([0, 1]), ["", "a" * 300]),
+    ]
+
+
+@needs_native
+@pytest.mark.parametrize("codes, names", _coded(), ids=lambda value: f"{len(value)}")
+def test_a_low_cardinality_column_from_codes_is_the_references_bytes(
+    codes: np.ndarray, names: list[str]
+) -> None:
+    assert extension is not None
+    written = extension.low_cardinality_codes(codes, names)
+    assert written == low_cardinality_codes_here(codes, names)
+    assert extension.low_cardinality_codes(codes, tuple(names)) == written
+    assert native_block.low_cardinality_codes(codes, names) == written
+    assert decoded("LowCardinality(String)", written, len(codes)) == [names[code] for code in codes.tolist()]
+
+
+@needs_native
+def test_a_code_outside_the_names_is_refused_as_the_reference_refuses_it() -> None:
+    assert extension is not None
+    codes, names = np.array([0, 2]), ["a", "b"]
+    with pytest.raises(IndexError):
+        low_cardinality_codes_here(codes, names)
+    with pytest.raises(IndexError):
+        extension.low_cardinality_codes(codes, names)

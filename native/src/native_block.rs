@@ -101,3 +101,90 @@ pub fn low_cardinality_codes<'py>(
     }
     Ok(PyBytes::new(py, &out))
 }
+
+/// The most significant digits an amount may have here: past them it may not fit an int128 in
+/// units, and the reference's context (50 digits) could round it; the caller converts those.
+const MAX_DIGITS: u32 = 38;
+
+/// `int(amount * 10**scale)` of each Decimal of `amounts` (truncated toward zero, as the
+/// reference `streams.sinks.table_columns._converted_here` does), read from the amount's `str()`;
+/// None where an amount is no Decimal, not finite, or has more than 38 significant digits, or
+/// its units pass an int128: the reference converts those (and raises what it raises).
+#[pyfunction]
+pub fn decimal_units<'py>(
+    py: Python<'py>,
+    amounts: &Bound<'py, PyList>,
+    scale: i64,
+) -> PyResult<Option<Bound<'py, PyList>>> {
+    let decimal = py.import("decimal")?.getattr("Decimal")?;
+    let mut found: Vec<i128> = Vec::with_capacity(amounts.len());
+    for amount in amounts.iter() {
+        if !amount.get_type().is(&decimal) {
+            return Ok(None);
+        }
+        let text = amount.str()?;
+        match units_of(text.to_str()?.as_bytes(), scale) {
+            Some(units) => found.push(units),
+            None => return Ok(None),
+        }
+    }
+    if found.iter().all(|&units| i64::try_from(units).is_ok()) {
+        return PyList::new(py, found.iter().map(|&units| units as i64)).map(Some);
+    }
+    PyList::new(py, found).map(Some)
+}
+
+/// A Decimal's `str()` (`[-]digits[.digits][E[+-]digits]`) times 10**scale, truncated toward zero.
+fn units_of(text: &[u8], scale: i64) -> Option<i128> {
+    let (negative, rest) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match rest.iter().position(|&c| c == b'E') {
+        Some(at) => (&rest[..at], exponent_of(&rest[at + 1..])?),
+        None => (rest, 0),
+    };
+    let (mut coefficient, mut digits, mut fraction, mut dot) = (0i128, 0u32, 0i64, false);
+    for &c in mantissa {
+        if c == b'.' && !dot {
+            dot = true;
+            continue;
+        }
+        if !c.is_ascii_digit() {
+            return None; // NaN, Infinity
+        }
+        if digits > 0 || c != b'0' {
+            digits += 1;
+            if digits > MAX_DIGITS {
+                return None;
+            }
+        }
+        coefficient = coefficient * 10 + i128::from(c - b'0');
+        fraction += i64::from(dot);
+    }
+    if mantissa.is_empty() || mantissa == b"." {
+        return None;
+    }
+    let shift = exponent.checked_sub(fraction)?.checked_add(scale)?;
+    let magnitude = if shift >= 0 {
+        coefficient.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)?
+    } else if shift < -(MAX_DIGITS as i64) {
+        0 // fewer than 39 digits, all past the scale
+    } else {
+        coefficient / 10i128.pow(shift.unsigned_abs() as u32)
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+fn exponent_of(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 12 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = std::str::from_utf8(digits).ok()?.parse::<i64>().ok()?;
+    Some(if negative { -value } else { value })
+}

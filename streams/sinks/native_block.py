@@ -126,8 +126,9 @@ def unsigned(dtype: type[np.unsignedinteger[Any]]) -> Writer:
 
 def _native_part() -> ModuleType | None:
     """The extension, whose ``strings`` and ``low_cardinality_codes`` are :func:`strings_here`'s
-    and :func:`low_cardinality_codes_here`'s bytes made natively; None where
-    ``COSTLINE_NATIVE_BLOCK=python`` or the build lacks them."""
+    and :func:`low_cardinality_codes_here`'s bytes made natively (and ``decimal_units``
+    :func:`streams.sinks.table_columns.units`'); None where ``COSTLINE_NATIVE_BLOCK=python`` or the
+    build lacks them."""
     return native_extension("COSTLINE_NATIVE_BLOCK", "low_cardinality_codes")
 
 

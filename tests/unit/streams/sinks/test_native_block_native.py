@@ -1,15 +1,18 @@
 """Columns made natively (native/src/native_block.rs) are the Python references' bytes: a String
 column ``native_block.strings_here``'s (each value's UTF-8 length as LEB128, then its bytes), a
-LowCardinality(String) column from codes ``native_block.low_cardinality_codes_here``'s."""
+LowCardinality(String) column from codes ``native_block.low_cardinality_codes_here``'s; amounts in
+units are ``table_columns._converted_here``'s."""
 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from streams.sinks import native_block
+from schemas.money import PICO_DIGITS
+from streams.sinks import native_block, table_columns
 from streams.sinks.native_block import leb128, low_cardinality_codes_here, strings, strings_here
 from tests.unit.streams.sinks.test_native_block import decoded
 
@@ -114,3 +117,43 @@ def test_a_code_outside_the_names_is_refused_as_the_reference_refuses_it() -> No
         low_cardinality_codes_here(codes, names)
     with pytest.raises(IndexError):
         extension.low_cardinality_codes(codes, names)
+
+
+def _amounts() -> list[Decimal]:
+    rng = random.Random(7)
+    edges = [
+        "0", "-0", "0E-12", "0E+5", "1", "-1", "1.5", "-2.25", "1E+3", "-7E+2", "1E-12", "-1E-12", "1E-13",
+        "9.999999999999999", "-9.999999999999999", "0.000000001234567", "1.000000000000", "26697",
+        "123456789012345678901234.123456789012", "99999999999999999999999999.999999999999",
+        "-99999999999999999999999999.999999999999", "12345678901234567890123456789012345678E-30",
+        "1E-40", "5E+13",
+    ]  # fmt: skip
+    drawn = [Decimal(rng.randrange(-(10**20), 10**20)).scaleb(rng.randrange(-20, 5)) for _ in range(3000)]
+    return [Decimal(text) for text in edges] + drawn
+
+
+@needs_native
+def test_amounts_in_units_natively_are_the_references_truncated_units() -> None:
+    native_units = table_columns._native
+    assert native_units is not None
+    amounts = _amounts()
+    assert native_units.decimal_units(amounts, PICO_DIGITS) == table_columns._converted_here(amounts)
+    assert table_columns.units(amounts) == table_columns._converted_here(amounts)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        [Decimal(1), Decimal("NaN")],
+        [Decimal("Infinity")],
+        [Decimal(1), 2],  # not a Decimal
+        [Decimal("1" * 39)],  # past 38 digits: the reference's context decides
+        [Decimal("1E+30")],  # units past int128: the reference raises at the writer
+        [Decimal("1" * 45 + "E-40")],
+    ],
+)
+def test_amounts_the_native_conversion_leaves_go_to_the_reference(amounts: list[Decimal]) -> None:
+    native_units = table_columns._native
+    assert native_units is not None
+    assert native_units.decimal_units(amounts, PICO_DIGITS) is None

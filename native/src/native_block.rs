@@ -60,24 +60,27 @@ pub fn low_cardinality_codes<'py>(
     let Some(cells) = codes.as_slice(py) else {
         return Err(PyValueError::new_err("codes must be an int64 buffer"));
     };
-    let texts: Vec<Bound<'py, PyAny>> = if let Ok(list) = names.downcast::<PyList>() {
-        list.iter().collect()
-    } else {
-        names.downcast::<PyTuple>()?.iter().collect()
+    // Only the used names are read: a batch's names may far outnumber a block's.
+    let list = names.downcast::<PyList>().ok();
+    let tuple = if list.is_none() { Some(names.downcast::<PyTuple>()?) } else { None };
+    let count = list.map_or_else(|| tuple.map_or(0, |t| t.len()), |l| l.len());
+    let name = |code: usize| -> PyResult<Bound<'py, PyAny>> {
+        match list {
+            Some(l) => l.get_item(code),
+            None => tuple.expect("a list or a tuple").get_item(code),
+        }
     };
     if cells.is_empty() {
         return Err(PyValueError::new_err("no rows: the column is its version alone"));
     }
     // Each used name's place in the dictionary: marked, then numbered in the codes' order.
-    let mut place: Vec<u64> = vec![0; texts.len()];
-    let mut rows: Vec<usize> = Vec::with_capacity(cells.len());
+    let mut place: Vec<u64> = vec![0; count];
     for cell in cells {
         let code = cell.get();
-        if code < 0 || code as usize >= texts.len() {
-            return Err(PyIndexError::new_err(format!("code {code} outside {} names", texts.len())));
+        if code < 0 || code as usize >= count {
+            return Err(PyIndexError::new_err(format!("code {code} outside {count} names")));
         }
         place[code as usize] = 1;
-        rows.push(code as usize);
     }
     let mut keys: u64 = 0;
     let mut dictionary: Vec<u8> = Vec::new();
@@ -85,19 +88,23 @@ pub fn low_cardinality_codes<'py>(
         if *used == 1 {
             *used = keys;
             keys += 1;
-            push(&mut dictionary, texts[code].downcast::<PyString>()?.to_str()?);
+            push(&mut dictionary, name(code)?.downcast::<PyString>()?.to_str()?);
         }
     }
     let width = (63 - keys.leading_zeros()) >> 3; // the library's: log2 of the dictionary's size, in bytes
-    let bytes = 1usize << width;
-    let mut out: Vec<u8> = Vec::with_capacity(32 + dictionary.len() + rows.len() * bytes);
+    let mut out: Vec<u8> = Vec::with_capacity(32 + dictionary.len() + (cells.len() << width));
     for word in [LOW_CARDINALITY_VERSION, NEW_DICTIONARY | u64::from(width), keys] {
         out.extend_from_slice(&word.to_le_bytes());
     }
     out.extend_from_slice(&dictionary);
-    out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-    for code in rows {
-        out.extend_from_slice(&place[code].to_le_bytes()[..bytes]);
+    out.extend_from_slice(&(cells.len() as u64).to_le_bytes());
+    // Each row's place, as wide as the width says (every code was checked above).
+    let places = cells.iter().map(|cell| place[cell.get() as usize]);
+    match width {
+        0 => out.extend(places.map(|at| at as u8)),
+        1 => places.for_each(|at| out.extend_from_slice(&(at as u16).to_le_bytes())),
+        2 => places.for_each(|at| out.extend_from_slice(&(at as u32).to_le_bytes())),
+        _ => places.for_each(|at| out.extend_from_slice(&at.to_le_bytes())),
     }
     Ok(PyBytes::new(py, &out))
 }

@@ -12,7 +12,10 @@ kept), by the sink modules of ``--against`` (``git show``, loaded beside
 this tree's, as :mod:`bench.ingest_stages` does) and by this tree's, in
 turn (either first in turn), round after round, under the worker's collector settings.
 
-Both versions' bodies are checked byte for byte first. Per table,
+Both versions share this tree's build of the native extension: a commit whose modules call
+its parts runs this build's, so a change to ``native/`` alone shows against a commit before
+the part, or with ``COSTLINE_NATIVE_BLOCK=python`` (both versions' reference, where the old
+one reads that switch). Both versions' bodies are checked byte for byte first. Per table,
 microseconds of process CPU per event (the median round of each). The last
 line is JSON.
 """

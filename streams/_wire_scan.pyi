@@ -67,3 +67,4 @@ def low_cardinality_codes(
     names: list[str] | tuple[str, ...],
 ) -> bytes: ...  # LowCardinality(String) of the names the codes use
 def decimal_units(amounts: list[Any], scale: int) -> list[int] | None: ...  # None: the reference's to do
+def decimal128(units: list[int]) -> bytes | None: ...  # None: a unit past int64, the reference's to do

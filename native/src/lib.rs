@@ -1043,5 +1043,6 @@ fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_block::strings, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::low_cardinality_codes, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::decimal_units, m)?)?;
+    m.add_function(wrap_pyfunction!(native_block::decimal128, m)?)?;
     Ok(())
 }

@@ -195,3 +195,18 @@ fn exponent_of(text: &[u8]) -> Option<i64> {
     let value = std::str::from_utf8(digits).ok()?.parse::<i64>().ok()?;
     Some(if negative { -value } else { value })
 }
+
+/// A Decimal(38, S) column of ints already in units (`streams.sinks.native_block.decimal128`'s
+/// reference): each a little-endian int128, its high half the sign of its low. None where a value
+/// is no int that fits an int64 (past it, the reference splits the halves or raises).
+#[pyfunction]
+pub fn decimal128<'py>(py: Python<'py>, units: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let mut out: Vec<u8> = Vec::with_capacity(units.len() * 16);
+    for value in units.iter() {
+        let Ok(unit) = value.extract::<i64>() else {
+            return Ok(None);
+        };
+        out.extend_from_slice(&i128::from(unit).to_le_bytes());
+    }
+    Ok(Some(PyBytes::new(py, &out)))
+}

@@ -125,11 +125,11 @@ def unsigned(dtype: type[np.unsignedinteger[Any]]) -> Writer:
 
 
 def _native_part() -> ModuleType | None:
-    """The extension, whose ``strings`` and ``low_cardinality_codes`` are :func:`strings_here`'s
-    and :func:`low_cardinality_codes_here`'s bytes made natively (and ``decimal_units``
-    :func:`streams.sinks.table_columns.units`'); None where ``COSTLINE_NATIVE_BLOCK=python`` or the
-    build lacks them."""
-    return native_extension("COSTLINE_NATIVE_BLOCK", "low_cardinality_codes")
+    """The extension, whose ``strings``, ``low_cardinality_codes`` and ``decimal128`` are
+    :func:`strings_here`'s, :func:`low_cardinality_codes_here`'s and :func:`decimal128_here`'s bytes
+    made natively (and ``decimal_units`` :func:`streams.sinks.table_columns.units`'); None where
+    ``COSTLINE_NATIVE_BLOCK=python`` or the build lacks them."""
+    return native_extension("COSTLINE_NATIVE_BLOCK", "decimal128")
 
 
 _native = _native_part()
@@ -322,6 +322,15 @@ def decimal128(units: Sequence[int]) -> bytes:
     """ints, each the value in units of the column's scale; past int128 raises OverflowError."""
     if constant(units) and -(2**63) <= units[0] < 2**63:  # a column of zeros, most often
         return units[0].to_bytes(16, "little", signed=True) * len(units)
+    if _native is not None and type(units) is list:  # natively, where every unit fits an int64
+        written: bytes | None = _native.decimal128(units)
+        if written is not None:
+            return written
+    return decimal128_here(units)
+
+
+def decimal128_here(units: Sequence[int]) -> bytes:
+    """:func:`decimal128` in Python (the reference)."""
     try:
         # Amounts pass 2**30: NumPy converts those faster than array.array, fromiter a fifth faster
         # than np.array (no look at the values' types first); past int64 both raise OverflowError.

@@ -157,3 +157,28 @@ def test_amounts_the_native_conversion_leaves_go_to_the_reference(amounts: list[
     native_units = table_columns._native
     assert native_units is not None
     assert native_units.decimal_units(amounts, PICO_DIGITS) is None
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "units",
+    [
+        [],
+        [0],
+        [1, -1, 2**63 - 1, -(2**63), 10**18, -(10**15), 12345],
+        [random.Random(3).randrange(-(2**63), 2**63) for _ in range(2000)],
+        [True, False, 5],  # bools are ints, here and to NumPy
+    ],
+    ids=lambda units: f"{len(units)} units",
+)
+def test_a_decimal_column_of_int64_units_is_the_references_bytes(units: list[int]) -> None:
+    assert extension is not None
+    assert extension.decimal128(units) == native_block.decimal128_here(units)
+    assert native_block.decimal128(units) == native_block.decimal128_here(units)
+
+
+@needs_native
+@pytest.mark.parametrize("units", [[1, 2**63], [-(2**63) - 1], [1, 2**127], [1, 1.5], [1, Decimal(2)]])
+def test_units_past_an_int64_or_not_ints_go_to_the_reference(units: list[int]) -> None:
+    assert extension is not None
+    assert extension.decimal128(units) is None

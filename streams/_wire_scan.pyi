@@ -59,3 +59,12 @@ def window_keys(
     starts: Any,
     names: tuple[list[str], list[str], list[str]],
 ) -> list[bytes]: ...
+
+# native/src/native_block.rs: ClickHouse Native columns (streams.sinks.native_block, table_columns).
+def strings(values: list[str] | tuple[str, ...]) -> bytes: ...  # String: a LEB128 length, the bytes
+def low_cardinality_codes(
+    codes: Any,  # a C-contiguous int64 buffer, at least one row, each a place in names
+    names: list[str] | tuple[str, ...],
+) -> bytes: ...  # LowCardinality(String) of the names the codes use
+def decimal_units(amounts: list[Any], scale: int) -> list[int] | None: ...  # None: the reference's to do
+def decimal128(units: list[int]) -> bytes | None: ...  # None: a unit past int64, the reference's to do

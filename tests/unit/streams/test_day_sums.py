@@ -21,6 +21,16 @@ def _expected(run: list[int], seconds: list[int], values: list[int], counted: li
             max(seconds[i] for i in picked), picked[0], picked[-1])  # fmt: skip
 
 
+def _runs(keys: list[int], seconds: list[int]) -> tuple[list[list[int]], KeyRuns, np.ndarray, np.ndarray]:
+    """The events' runs by key (each run's positions, in order), laid out as the detectors lay them,
+    with the laid order and the seconds in it."""
+    runs: dict[int, list[int]] = {}
+    for i, key in enumerate(keys):
+        runs.setdefault(key, []).append(i)
+    laid = KeyRuns(runs.values())
+    return list(runs.values()), laid, laid.positions(), laid.take(np.array(seconds, np.int64))
+
+
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("some", [False, True])
 def test_each_run_s_day_count_sum_extremes_newest_and_ends_are_its_events(seed: int, some: bool) -> None:
@@ -30,16 +40,11 @@ def test_each_run_s_day_count_sum_extremes_newest_and_ends_are_its_events(seed: 
     seconds = [DAY * 20_000 + rng.choice((0, 0, 0, DAY)) + rng.randrange(DAY) - DAY // 2 for _ in range(n)]
     values = [rng.randrange(-(10**12), 10**15) for _ in range(n)]
     counted = [rng.random() < 0.7 for _ in range(n)] if some else [True] * n
-    runs: dict[int, list[int]] = {}
-    for i, key in enumerate(keys):
-        runs.setdefault(key, []).append(i)
-    laid = KeyRuns(runs.values())
-    order = laid.positions()
-    gathered_seconds = laid.take(np.array(seconds, np.int64))
+    runs, laid, order, gathered_seconds = _runs(keys, seconds)
     mask = np.array(counted)[order] if some else None
     sums = day_sums(order, laid.starts, gathered_seconds, values, mask)
     assert sums is not None
-    for at, run in enumerate(runs.values()):
+    for at, run in enumerate(runs):
         expected = _expected(run, seconds, values, counted)
         got = (sums.days[at], sums.counts[at], sums.sums[at], sums.most[at], sums.least[at],
                sums.newest[at], sums.firsts[at], sums.lasts[at])  # fmt: skip
@@ -65,15 +70,10 @@ def test_runs_with_few_or_no_events_counted_sum_only_those(share: float) -> None
     seconds = [DAY * 20_000 + rng.randrange(2 * DAY) for _ in range(n)]
     values = [rng.randrange(0, 10**9) for _ in range(n)]
     counted = [rng.random() < share for _ in range(n)]
-    runs: dict[int, list[int]] = {}
-    for i, key in enumerate(keys):
-        runs.setdefault(key, []).append(i)
-    laid = KeyRuns(runs.values())
-    order = laid.positions()
-    gathered_seconds = laid.take(np.array(seconds, np.int64))
+    runs, laid, order, gathered_seconds = _runs(keys, seconds)
     sums = day_sums(order, laid.starts, gathered_seconds, values, np.array(counted)[order])
     assert sums is not None
-    for at, run in enumerate(runs.values()):
+    for at, run in enumerate(runs):
         expected = _expected(run, seconds, values, counted)
         got = (sums.days[at], sums.counts[at], sums.sums[at], sums.most[at], sums.least[at],
                sums.newest[at], sums.firsts[at], sums.lasts[at])  # fmt: skip

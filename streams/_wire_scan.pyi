@@ -59,3 +59,6 @@ def window_keys(
     starts: Any,
     names: tuple[list[str], list[str], list[str]],
 ) -> list[bytes]: ...
+
+# native/src/ids.rs: streams.dedup.batch_id_hashes (XXH64 of each id key; whether all differ).
+def id_hashes(customers: list[str], event_ids: list[str]) -> tuple[bytearray, bool]: ...  # uint64 a row

@@ -32,6 +32,8 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from streams.native_extension import native_extension
+
 HORIZON_MIN_S = 3600.0
 HORIZON_MAX_S = 35 * 86_400.0
 # ``event_ids`` keeps rows this long (its TTL): the longest horizon and a day.
@@ -136,6 +138,25 @@ def id_hashes(pairs: Iterable[tuple[str, str]]) -> Hashes:
 def key_hashes(keys: Sequence[bytes]) -> Hashes:
     """:func:`id_hashes` of pairs already joined by :func:`id_key`."""
     return np.fromiter(map(xxhash.xxh64_intdigest, keys), dtype=np.uint64, count=len(keys))
+
+
+def batch_id_hashes(customers: Sequence[str], event_ids: Sequence[str]) -> tuple[Hashes, bool]:
+    """:func:`key_hashes` of the :func:`id_keys` of a batch's ids, and whether no two are equal
+    (then no two ids are). Native where built (native/src/ids.rs): no key made, ~10x cheaper; the
+    processor makes keys only for the ids it looks up, and for a batch with a hash twice."""
+    if _native is None:
+        hashes = key_hashes(id_keys(customers, event_ids))
+        return hashes, len(np.unique(hashes)) == len(hashes)
+    raw, distinct = _native.id_hashes(_listed(customers), _listed(event_ids))
+    return np.frombuffer(raw, np.uint64), distinct
+
+
+def _listed(texts: Sequence[str]) -> list[str]:
+    return texts if type(texts) is list else list(texts)
+
+
+# COSTLINE_ID_HASHES=python asks for batch_id_hashes' reference.
+_native = native_extension("COSTLINE_ID_HASHES", "id_hashes")
 
 
 def _probe_masks(hashes: Hashes) -> Hashes:

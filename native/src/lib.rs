@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod ids;
 mod windows;
 
 use pyo3::prelude::*;
@@ -1039,5 +1040,6 @@ fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hourly::contribute_full, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(ids::id_hashes, m)?)?;
     Ok(())
 }

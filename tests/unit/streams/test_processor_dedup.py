@@ -10,8 +10,10 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 
+import streams.processor as processor_module
 from schemas.dead_letters import DeadLetter
 from streams.processor import BatchStats, RawMessage
 from streams.window_batch import plan_windows
@@ -41,6 +43,21 @@ def test_a_repeat_within_one_batch_is_dropped_before_any_lookup() -> None:
     stats = run(sink, state, batch([sms("sms-1"), sms("sms-2"), sms("sms-1", calls=9)]))
     assert (stats.counted, stats.duplicates, stats.dedup_checked) == (2, 1, 0)
     assert sink.id_lookups == []  # new ids of the last day: the filter alone decides
+
+
+def test_ids_whose_hashes_are_equal_are_told_apart_by_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # XXH64 may give two ids one hash: the batch's keys then decide, and both events count.
+    def colliding(customers: Any, event_ids: Any) -> tuple[Any, bool]:
+        return np.zeros(len(event_ids), np.uint64), False
+
+    monkeypatch.setattr(processor_module, "batch_id_hashes", colliding)
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    stats = asyncio.run(p.process(batch([sms("sms-1"), sms("sms-2"), sms("sms-1", calls=9)])))
+    assert (stats.counted, stats.duplicates) == (2, 1)
+    stats = asyncio.run(p.process(batch([sms("sms-3"), sms("sms-4")], first_offset=3)))
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (2, 0, 2)  # the filter knows hash 0
+    assert sink.id_lookups[-1] == [("acme", "sms-3"), ("acme", "sms-4")]
 
 
 def test_the_same_id_for_two_customers_is_two_events() -> None:

@@ -50,6 +50,7 @@ MODULES = [
     "streams.decoding",
     "streams.pricing",
     "streams.aggregation",
+    "streams.column_groups",
     "streams.window_batch",
     "streams.intake",
     "streams.processor",

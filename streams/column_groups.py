@@ -91,7 +91,19 @@ class Grouping:
     def add(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """Each group's sum of ``values`` (rows of any width, any dtype), in rows' order, as ``+`` adds them:
         no check of int64's range (the caller's), Decimals summed in C, not a Python loop."""
-        return np.add.reduceat(values[self.order], self.starts, axis=0) if len(self.starts) else values[:0]
+        if not len(self.starts):
+            return values[:0]
+        if len(self.starts) == len(values):  # a row a group: its sum is the row
+            return values[self.order]
+        if values.dtype != np.int64:  # objects (Decimals) add in rows' order, as the sort keeps them
+            return np.add.reduceat(values[self.order], self.starts, axis=0)
+        # int64s add alike in any order (wrapping alike too): scattered a column at a time into their
+        # groups' sums, in C, without the sort's gather of every row (a third of the time for 100k rows).
+        columns = np.ascontiguousarray(values.reshape(len(values), -1).T)
+        sums = np.zeros((len(columns), len(self.starts)), values.dtype)
+        for column, into in zip(columns, sums, strict=True):
+            np.add.at(into, self.group_of, column)
+        return np.ascontiguousarray(sums.T).reshape(len(self.starts), *values.shape[1:])
 
 
 def combine(*codes: Ints) -> Ints:

@@ -62,3 +62,6 @@ def window_keys(
 
 # native/src/ids.rs: streams.dedup.batch_id_hashes (XXH64 of each id key; whether all differ).
 def id_hashes(customers: list[str], event_ids: list[str]) -> tuple[bytearray, bool]: ...  # uint64 a row
+
+# native/src/codes.rs: streams.column_groups.codes (names numbered in order of first sight).
+def name_codes(names: list[str]) -> tuple[bytearray, list[str]]: ...  # int64 a row; each name's first object

@@ -13,6 +13,7 @@ and joined as Python ints, a group at a time, not an event at a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.key_runs import stable_order
+from streams.native_extension import native_extension
 
 Ints = npt.NDArray[np.int64]
 Money = npt.NDArray[Any]
@@ -115,6 +117,26 @@ def combine(*codes: Ints) -> Ints:
             combined = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
         combined = combined * width + column
     return combined
+
+
+def codes(names: Sequence[str]) -> tuple[Ints, list[str]]:
+    """Each row's name numbered in order of first sight, and the names so numbered (each one's
+    first object): :class:`Numbering`'s, natively where built (native/src/codes.rs: rows that are one
+    object numbered by pointer, ~5x cheaper for a batch's customers, agents and categories)."""
+    if _native is not None and type(names) is list:
+        try:
+            raw, distinct = _native.name_codes(names)
+        except (TypeError, UnicodeEncodeError):  # not all str, or a lone surrogate: Python's dict decides
+            pass
+        else:
+            return np.frombuffer(raw, np.int64), distinct
+    numbering = Numbering()
+    numbered = np.fromiter(map(numbering.__getitem__, names), np.int64, len(names))
+    return numbered, list(numbering)
+
+
+# COSTLINE_NAME_CODES=python asks for codes' reference.
+_native = native_extension("COSTLINE_NAME_CODES", "name_codes")
 
 
 class Numbering(dict[Any, int]):

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod codes;
 mod ids;
 mod windows;
 
@@ -1002,7 +1003,7 @@ impl<'a, 'py> Texts<'a, 'py> {
 
 /// FxHash (rustc's): short texts hashed in a few instructions.
 #[derive(Default)]
-struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl Hasher for Fx {
     fn finish(&self) -> u64 {
@@ -1041,5 +1042,6 @@ fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_keys, m)?)?;
     m.add_function(wrap_pyfunction!(ids::id_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(codes::name_codes, m)?)?;
     Ok(())
 }

@@ -24,6 +24,7 @@ from streams.key_runs import stable_order
 from streams.native_extension import native_extension
 
 Ints = npt.NDArray[np.int64]
+_SUMMED_AS_IS = (np.dtype(np.int64), np.dtype(object))
 Money = npt.NDArray[Any]
 
 _INT64_MAX = 2**63 - 1
@@ -95,8 +96,8 @@ class Grouping:
         no check of int64's range (the caller's), Decimals summed in C, not a Python loop."""
         if not len(self.starts):
             return values[:0]
-        if len(self.starts) == len(values):  # a row a group: its sum is the row
-            return values[self.order]
+        if len(self.starts) == len(values) and values.dtype in _SUMMED_AS_IS:
+            return values[self.order]  # a row a group: its sum is the row (reduceat widens narrower ints)
         if values.dtype != np.int64:  # objects (Decimals) add in rows' order, as the sort keeps them
             return np.add.reduceat(values[self.order], self.starts, axis=0)
         # int64s add alike in any order (wrapping alike too): scattered a column at a time into their

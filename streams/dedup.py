@@ -144,11 +144,15 @@ def batch_id_hashes(customers: Sequence[str], event_ids: Sequence[str]) -> tuple
     """:func:`key_hashes` of the :func:`id_keys` of a batch's ids, and whether no two are equal
     (then no two ids are). Native where built (native/src/ids.rs): no key made, ~10x cheaper; the
     processor makes keys only for the ids it looks up, and for a batch with a hash twice."""
-    if _native is None:
-        hashes = key_hashes(id_keys(customers, event_ids))
-        return hashes, len(np.unique(hashes)) == len(hashes)
-    raw, distinct = _native.id_hashes(_listed(customers), _listed(event_ids))
-    return np.frombuffer(raw, np.uint64), distinct
+    if _native is not None:
+        try:
+            raw, distinct = _native.id_hashes(_listed(customers), _listed(event_ids))
+        except (TypeError, UnicodeEncodeError):  # not all exactly str, or a lone surrogate: id_key decides
+            pass
+        else:
+            return np.frombuffer(raw, np.uint64), distinct
+    hashes = key_hashes(id_keys(customers, event_ids))
+    return hashes, len(np.unique(hashes)) == len(hashes)
 
 
 def _listed(texts: Sequence[str]) -> list[str]:

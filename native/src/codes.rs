@@ -12,8 +12,8 @@ use pyo3::types::{PyByteArray, PyList, PyString};
 use crate::Fx;
 
 /// `(codes, names)`: each row's code as int64 bytes, and each distinct text's first object, in order
-/// of first sight. A row that is not a str, or not UTF-8 (a lone surrogate), raises: the caller
-/// numbers such a column in Python.
+/// of first sight. A row that is not exactly a str (a subclass may compare its own way), or not UTF-8
+/// (a lone surrogate), raises: the caller numbers such a column in Python.
 #[pyfunction]
 pub fn name_codes<'py>(
     py: Python<'py>,
@@ -33,7 +33,7 @@ pub fn name_codes<'py>(
             last_code = match by_object.get(&at) {
                 Some(&code) => code,
                 None => {
-                    let text = name.downcast::<PyString>()?.to_str()?;
+                    let text = name.downcast_exact::<PyString>()?.to_str()?;
                     let code = match by_text.get(text) {
                         Some(&code) => code,
                         None => {

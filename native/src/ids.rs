@@ -83,7 +83,8 @@ pub fn xxh64(b: &[u8]) -> u64 {
 
 /// `(hashes, distinct)`: each row's XXH64 of `customer \0 event_id` as uint64 bytes, and whether no
 /// two rows share a hash (then no two share an id). A run of rows with one customer object (the
-/// native decoder's: one a message) reads its text once.
+/// native decoder's: one a message) reads its text once. An id that is not exactly a str (a
+/// subclass may format itself its own way), or not UTF-8, raises: the caller hashes in Python.
 #[pyfunction]
 pub fn id_hashes<'py>(
     py: Python<'py>,
@@ -106,12 +107,12 @@ pub fn id_hashes<'py>(
         if customer.as_ptr() != last {
             last = customer.as_ptr();
             key.clear();
-            key.extend_from_slice(customer.downcast::<PyString>()?.to_str()?.as_bytes());
+            key.extend_from_slice(customer.downcast_exact::<PyString>()?.to_str()?.as_bytes());
             key.push(0);
             prefix = key.len();
         }
         key.truncate(prefix);
-        key.extend_from_slice(event_id.downcast::<PyString>()?.to_str()?.as_bytes());
+        key.extend_from_slice(event_id.downcast_exact::<PyString>()?.to_str()?.as_bytes());
         hashes.push(xxh64(&key));
     }
     let raw: Vec<u8> = hashes.iter().flat_map(|h| h.to_ne_bytes()).collect();

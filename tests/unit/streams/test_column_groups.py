@@ -65,4 +65,7 @@ def test_integer_rows_sum_to_what_adding_them_in_order_gives_wrapping_alike() ->
         assert np.array_equal(summed, expected)
     each = Grouping.each(4)
     assert np.array_equal(each.add(np.arange(8).reshape(4, 2)), np.arange(8).reshape(4, 2))
+    for narrow in (np.arange(4, dtype=np.uint32), np.arange(4, dtype=np.int8), np.ones(4, np.bool_)):
+        summed, expected = each.add(narrow), np.add.reduceat(narrow, np.arange(4))
+        assert summed.dtype == expected.dtype and summed.tolist() == expected.tolist()  # widened alike
     assert Grouping.by(np.zeros(0, np.int64)).add(np.zeros((0, 9), np.int64)).shape == (0, 9)

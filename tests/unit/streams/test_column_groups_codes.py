@@ -51,3 +51,23 @@ def test_columns_the_native_part_declines_are_numbered_in_python() -> None:
     surrogate = "\ud800"  # no UTF-8: read by the dict's equality
     numbered, names = codes(["a", surrogate, "".join(surrogate)])
     assert numbered.tolist() == [0, 1, 1] and names == ["a", surrogate]
+
+
+class Folded(str):
+    """A str equal to any other of its letters in either case: the dict's equality, not the text's."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.casefold() == other.casefold()
+
+    def __hash__(self) -> int:
+        return hash(self.casefold())
+
+
+@pytest.mark.parametrize("module", [native, None], ids=["native", "python"])
+def test_a_str_subclass_is_numbered_by_its_own_equality(
+    module: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(column_groups, "_native", module)
+    column: list[str] = ["a", Folded("A"), "b", Folded("B")]
+    numbered, names = codes(column)
+    assert (numbered.tolist(), names) == reference(list(column)) == ([0, 0, 1, 1], ["a", "b"])

@@ -69,3 +69,28 @@ def test_a_repeated_id_is_reported_and_an_empty_batch_has_no_hashes(
 def test_native_hashes_refuse_columns_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="customers for"):
         batch_id_hashes(["acme"], ["e1", "e2"])
+
+
+class Shouting(str):
+    """A str that prints itself its own way: ``id_keys`` joins its text, and so must the hashes."""
+
+    def __str__(self) -> str:
+        return self.upper()
+
+
+@pytest.mark.parametrize(
+    "module",
+    [None, *[m for m in [native] if m is not None]],
+    ids=["python", "native"][: 1 + (native is not None)],
+)
+def test_ids_that_are_not_plain_texts_are_hashed_as_id_keys_makes_them_or_refused_alike(
+    module: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dedup, "_native", module)
+    customers, event_ids = ["acme", Shouting("acme")], [Shouting("e1"), "e1"]
+    hashes, distinct = batch_id_hashes(customers, event_ids)
+    assert hashes.tolist() == key_hashes([b"acme\x00e1"] * 2).tolist() and not distinct
+    with pytest.raises(TypeError):
+        batch_id_hashes(["acme", 7], ["e1", "e2"])  # type: ignore[list-item]
+    with pytest.raises(UnicodeEncodeError):
+        batch_id_hashes(["acme"], ["\ud800"])

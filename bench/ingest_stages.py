@@ -46,6 +46,7 @@ from streams.processor import RawMessage
 
 # In import order: each may import the ones before it.
 MODULES = [
+    "streams.dedup",
     "streams.event_fast_path",
     "streams.decoding",
     "streams.pricing",

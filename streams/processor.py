@@ -469,12 +469,14 @@ async def _refused(
 
 def first_ids(batch: EventColumns, stats: BatchStats) -> tuple[EventColumns, Hashes, list[bytes] | None]:
     """``batch`` without later repeats of an id (counted as duplicates), each event's id hash, and
-    the :func:`id_key` of each where made: only for a batch with a hash twice (the keys decide).
-    Most batches' keys are made for the ids looked up alone (:func:`_keys_of`)."""
-    hashes, distinct = batch_id_hashes(batch.customers, batch.event_ids)
+    the :func:`id_key` of each where made: natively only for a batch with a hash twice (the keys
+    decide), so most batches' keys are made for the ids looked up alone (:func:`_keys_of`); the
+    reference hashes every key, and they are kept."""
+    hashes, distinct, keys = batch_id_hashes(batch.customers, batch.event_ids)
     if distinct:
-        return batch, hashes, None
-    keys = id_keys(batch.customers, batch.event_ids)
+        return batch, hashes, keys
+    if keys is None:
+        keys = id_keys(batch.customers, batch.event_ids)
     first = _first_in_batch(keys, stats)
     if first is None:  # equal hashes of different ids
         return batch, hashes, keys

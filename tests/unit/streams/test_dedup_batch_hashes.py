@@ -36,11 +36,15 @@ def random_batch(seed: int, rows: int) -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("seed", range(20))
 def test_native_hashes_are_the_reference_hashes(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     customers, event_ids = random_batch(seed, 0)
-    hashes, distinct = batch_id_hashes(customers, event_ids)
-    assert (hashes.tolist(), distinct) == reference(customers, event_ids)
+    hashes, distinct, no_keys = batch_id_hashes(customers, event_ids)
+    assert (hashes.tolist(), distinct, no_keys) == (*reference(customers, event_ids), None)
     monkeypatch.setattr(dedup, "_native", None)
-    python, python_distinct = batch_id_hashes(customers, event_ids)
-    assert (python.tolist(), python_distinct) == (hashes.tolist(), distinct)
+    python, python_distinct, keys = batch_id_hashes(customers, event_ids)
+    assert (python.tolist(), python_distinct, keys) == (
+        hashes.tolist(),
+        distinct,
+        id_keys(customers, event_ids),
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,14 +57,14 @@ def test_a_repeated_id_is_reported_and_an_empty_batch_has_no_hashes(
 ) -> None:
     monkeypatch.setattr(dedup, "_native", module)
     customers, event_ids = ["acme", "acme", "globex", "acme"], ["e1", "e2", "e1", "e1"]
-    hashes, distinct = batch_id_hashes(customers, event_ids)
-    assert not distinct and hashes.dtype == np.uint64
+    hashes, distinct, keys = batch_id_hashes(customers, event_ids)
+    assert not distinct and hashes.dtype == np.uint64 and keys in (None, id_keys(customers, event_ids))
     assert (
         hashes.tolist()
         == key_hashes([id_key(c, e) for c, e in zip(customers, event_ids, strict=True)]).tolist()
     )
     assert batch_id_hashes(customers[:3], event_ids[:3])[1]
-    empty, none_twice = batch_id_hashes([], [])
+    empty, none_twice, _ = batch_id_hashes([], [])
     assert len(empty) == 0 and none_twice
     assert batch_id_hashes(tuple(customers), tuple(event_ids))[0].tolist() == hashes.tolist()
 
@@ -88,7 +92,7 @@ def test_ids_that_are_not_plain_texts_are_hashed_as_id_keys_makes_them_or_refuse
 ) -> None:
     monkeypatch.setattr(dedup, "_native", module)
     customers, event_ids = ["acme", Shouting("acme")], [Shouting("e1"), "e1"]
-    hashes, distinct = batch_id_hashes(customers, event_ids)
+    hashes, distinct, _ = batch_id_hashes(customers, event_ids)
     assert hashes.tolist() == key_hashes([b"acme\x00e1"] * 2).tolist() and not distinct
     with pytest.raises(TypeError):
         batch_id_hashes(["acme", 7], ["e1", "e2"])  # type: ignore[list-item]

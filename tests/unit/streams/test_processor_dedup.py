@@ -48,8 +48,8 @@ def test_a_repeat_within_one_batch_is_dropped_before_any_lookup() -> None:
 
 def test_ids_whose_hashes_are_equal_are_told_apart_by_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     # XXH64 may give two ids one hash: the batch's keys then decide, and both events count.
-    def colliding(customers: Any, event_ids: Any) -> tuple[Any, bool]:
-        return np.zeros(len(event_ids), np.uint64), False
+    def colliding(customers: Any, event_ids: Any) -> tuple[Any, bool, None]:
+        return np.zeros(len(event_ids), np.uint64), False, None
 
     monkeypatch.setattr(processor_module, "batch_id_hashes", colliding)
     sink, state = FakeSink(), DictState()

@@ -68,3 +68,9 @@ def low_cardinality_codes(
 ) -> bytes: ...  # LowCardinality(String) of the names the codes use
 def decimal_units(amounts: list[Any], scale: int) -> list[int] | None: ...  # None: the reference's to do
 def decimal128(units: list[int]) -> bytes | None: ...  # None: a unit past int64, the reference's to do
+
+# native/src/ids.rs: streams.dedup.batch_id_hashes (XXH64 of each id key; whether all differ).
+def id_hashes(customers: list[str], event_ids: list[str]) -> tuple[bytearray, bool]: ...  # uint64 a row
+
+# native/src/codes.rs: streams.column_groups.codes (names numbered in order of first sight).
+def name_codes(names: list[str]) -> tuple[bytearray, list[str]]: ...  # int64 a row; each name's first object

@@ -13,6 +13,7 @@ and joined as Python ints, a group at a time, not an event at a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.key_runs import stable_order
+from streams.native_extension import native_extension
 
 Ints = npt.NDArray[np.int64]
+_SUMMED_AS_IS = (np.dtype(np.int64), np.dtype(object))
 Money = npt.NDArray[Any]
 
 _INT64_MAX = 2**63 - 1
@@ -91,7 +94,19 @@ class Grouping:
     def add(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """Each group's sum of ``values`` (rows of any width, any dtype), in rows' order, as ``+`` adds them:
         no check of int64's range (the caller's), Decimals summed in C, not a Python loop."""
-        return np.add.reduceat(values[self.order], self.starts, axis=0) if len(self.starts) else values[:0]
+        if not len(self.starts):
+            return values[:0]
+        if len(self.starts) == len(values) and values.dtype in _SUMMED_AS_IS:
+            return values[self.order]  # a row a group: its sum is the row (reduceat widens narrower ints)
+        if values.dtype != np.int64:  # objects (Decimals) add in rows' order, as the sort keeps them
+            return np.add.reduceat(values[self.order], self.starts, axis=0)
+        # int64s add alike in any order (wrapping alike too): scattered a column at a time into their
+        # groups' sums, in C, without the sort's gather of every row (a third of the time for 100k rows).
+        columns = np.ascontiguousarray(values.reshape(len(values), -1).T)
+        sums = np.zeros((len(columns), len(self.starts)), values.dtype)
+        for column, into in zip(columns, sums, strict=True):
+            np.add.at(into, self.group_of, column)
+        return np.ascontiguousarray(sums.T).reshape(len(self.starts), *values.shape[1:])
 
 
 def combine(*codes: Ints) -> Ints:
@@ -103,6 +118,26 @@ def combine(*codes: Ints) -> Ints:
             combined = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
         combined = combined * width + column
     return combined
+
+
+def codes(names: Sequence[str]) -> tuple[Ints, list[str]]:
+    """Each row's name numbered in order of first sight, and the names so numbered (each one's
+    first object): :class:`Numbering`'s, natively where built (native/src/codes.rs: rows that are one
+    object numbered by pointer, ~5x cheaper for a batch's customers, agents and categories)."""
+    if _native is not None and type(names) is list:
+        try:
+            raw, distinct = _native.name_codes(names)
+        except (TypeError, UnicodeEncodeError):  # not all str, or a lone surrogate: Python's dict decides
+            pass
+        else:
+            return np.frombuffer(raw, np.int64), distinct
+    numbering = Numbering()
+    numbered = np.fromiter(map(numbering.__getitem__, names), np.int64, len(names))
+    return numbered, list(numbering)
+
+
+# COSTLINE_NAME_CODES=python asks for codes' reference.
+_native = native_extension("COSTLINE_NAME_CODES", "name_codes")
 
 
 class Numbering(dict[Any, int]):

@@ -3,7 +3,8 @@
 ``make setup`` builds it from ``native/`` where cargo is found; without it every part runs its
 Python reference, with the same results. Each part also has an environment switch that asks for
 the reference (``COSTLINE_WIRE_DECODER``, ``COSTLINE_WINDOW_BYTES``, ``COSTLINE_HOURLY_SUMS``,
-``COSTLINE_NATIVE_BLOCK`` set to ``python``), read when the part is loaded.
+``COSTLINE_NATIVE_BLOCK``, ``COSTLINE_ID_HASHES``, ``COSTLINE_NAME_CODES`` set to ``python``), read when
+the part is loaded.
 """
 
 from __future__ import annotations

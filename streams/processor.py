@@ -57,9 +57,9 @@ from streams.dedup import (
     IdFilter,
     IdPairs,
     Seconds,
+    batch_id_hashes,
     id_key,
     id_keys,
-    key_hashes,
 )
 from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
@@ -330,16 +330,10 @@ class BatchProcessor:
         The batch's columns are read here once, for every later stage. ``meanwhile``: work on the
         batch's columns before the lookup's answer drops any, done while ClickHouse looks them up.
         """
-        batch = EventColumns.of(priced)
-        keys = id_keys(batch.customers, batch.event_ids)
-        first = _first_in_batch(keys, stats)
-        if first is not None:
-            batch = batch.select(first)
-            keys = list(compress(keys, first.tolist()))
+        batch, hashes, keys = first_ids(EventColumns.of(priced), stats)
         if not len(batch):
             return batch
         now = self.dedup.clock()
-        hashes = key_hashes(keys)
         partitions = batch.partitions
         suspects = batch.seconds < now - self.dedup.horizon_s + _FUTURE_SLACK_S
         filters: dict[int, IdFilter] = {}
@@ -353,7 +347,7 @@ class BatchProcessor:
         stats.dedup_checked = len(checked)
         if checked:
             # The ids as their keys: the sink joins those into its query, no pair made an id.
-            asked = IdPairs(keys if len(checked) == len(keys) else [keys[i] for i in checked])
+            asked = IdPairs(_keys_of(batch, keys, checked))
             ahead = functools.partial(meanwhile, batch) if meanwhile is not None else None
             found = await self._with_retry(lambda: self.sink.counted_ids(asked, ahead), "read of counted ids")
             for i in _repeats(batch, asked.keys, checked, found, now - self.dedup.horizon_s):
@@ -471,6 +465,32 @@ async def _refused(
             return [(items[0], str(exc))]
     middle = len(items) // 2
     return [*await _refused(items[:middle], attempt), *await _refused(items[middle:], attempt)]
+
+
+def first_ids(batch: EventColumns, stats: BatchStats) -> tuple[EventColumns, Hashes, list[bytes] | None]:
+    """``batch`` without later repeats of an id (counted as duplicates), each event's id hash, and
+    the :func:`id_key` of each where made: natively only for a batch with a hash twice (the keys
+    decide), so most batches' keys are made for the ids looked up alone (:func:`_keys_of`); the
+    reference hashes every key, and they are kept."""
+    hashes, distinct, keys = batch_id_hashes(batch.customers, batch.event_ids)
+    if distinct:
+        return batch, hashes, keys
+    if keys is None:
+        keys = id_keys(batch.customers, batch.event_ids)
+    first = _first_in_batch(keys, stats)
+    if first is None:  # equal hashes of different ids
+        return batch, hashes, keys
+    return batch.select(first), hashes[first], list(compress(keys, first.tolist()))
+
+
+def _keys_of(batch: EventColumns, keys: list[bytes] | None, rows: list[int]) -> list[bytes]:
+    """The :func:`id_key` of ``batch``'s ``rows`` (increasing), from ``keys`` where made."""
+    if len(rows) == len(batch):
+        return keys if keys is not None else id_keys(batch.customers, batch.event_ids)
+    if keys is not None:
+        return [keys[i] for i in rows]
+    customers, event_ids = batch.customers, batch.event_ids
+    return id_keys([customers[i] for i in rows], [event_ids[i] for i in rows])
 
 
 def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.bool_] | None:

@@ -42,7 +42,7 @@ from streams.aggregation import (
     WindowAggregate,
     WindowKey,
 )
-from streams.column_groups import Grouping, Numbering, combine
+from streams.column_groups import Grouping, codes, combine
 from streams.pricing import TokenUsage
 from streams.stored_windows import StoredWindows
 from streams.window_changes import KeyColumns, WindowChanges
@@ -493,9 +493,8 @@ class WindowPlan:
 
 
 def _coded(names: Sequence[str], rows: int) -> tuple[Ints, list[str]]:
-    numbering = Numbering()
-    codes = np.fromiter(map(numbering.__getitem__, names), np.int64, rows)
-    return codes, list(numbering)
+    assert len(names) == rows
+    return codes(names)
 
 
 def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:

@@ -11,6 +11,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod native_block;
+mod codes;
+mod ids;
 mod windows;
 
 use pyo3::prelude::*;
@@ -1002,7 +1004,7 @@ impl<'a, 'py> Texts<'a, 'py> {
 
 /// FxHash (rustc's): short texts hashed in a few instructions.
 #[derive(Default)]
-struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl Hasher for Fx {
     fn finish(&self) -> u64 {
@@ -1044,5 +1046,7 @@ fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_block::low_cardinality_codes, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::decimal_units, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::decimal128, m)?)?;
+    m.add_function(wrap_pyfunction!(ids::id_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(codes::name_codes, m)?)?;
     Ok(())
 }

@@ -47,3 +47,25 @@ def test_keys_are_numbered_in_order_of_first_sight() -> None:
     numbers = Numbering()
     assert [numbers[key] for key in ["b", "a", "b", "c", "a"]] == [0, 1, 0, 2, 1]
     assert list(numbers) == ["b", "a", "c"]
+
+
+def test_integer_rows_sum_to_what_adding_them_in_order_gives_wrapping_alike() -> None:
+    rng = np.random.default_rng(7)
+    key = rng.integers(0, 300, 5_000)
+    groups = Grouping.by(key)
+    for values in (
+        rng.integers(-(2**40), 2**40, (5_000, 9)),
+        rng.integers(0, 2**62, 5_000),  # sums past int64: int64's wrap, as reduceat's
+        rng.integers(0, 2**31, (5_000, 2)).astype(np.uint32),  # widened as reduceat widens it
+        np.asfortranarray(rng.integers(-5, 5, (5_000, 3))),
+    ):
+        expected = np.add.reduceat(values[groups.order], groups.starts, axis=0)
+        summed = groups.add(values)
+        assert summed.dtype == expected.dtype and summed.flags.c_contiguous
+        assert np.array_equal(summed, expected)
+    each = Grouping.each(4)
+    assert np.array_equal(each.add(np.arange(8).reshape(4, 2)), np.arange(8).reshape(4, 2))
+    for narrow in (np.arange(4, dtype=np.uint32), np.arange(4, dtype=np.int8), np.ones(4, np.bool_)):
+        summed, expected = each.add(narrow), np.add.reduceat(narrow, np.arange(4))
+        assert summed.dtype == expected.dtype and summed.tolist() == expected.tolist()  # widened alike
+    assert Grouping.by(np.zeros(0, np.int64)).add(np.zeros((0, 9), np.int64)).shape == (0, 9)

@@ -10,8 +10,11 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 
+import streams.dedup as dedup
+import streams.processor as processor_module
 from schemas.dead_letters import DeadLetter
 from streams.processor import BatchStats, RawMessage
 from streams.window_batch import plan_windows
@@ -41,6 +44,21 @@ def test_a_repeat_within_one_batch_is_dropped_before_any_lookup() -> None:
     stats = run(sink, state, batch([sms("sms-1"), sms("sms-2"), sms("sms-1", calls=9)]))
     assert (stats.counted, stats.duplicates, stats.dedup_checked) == (2, 1, 0)
     assert sink.id_lookups == []  # new ids of the last day: the filter alone decides
+
+
+def test_ids_whose_hashes_are_equal_are_told_apart_by_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # XXH64 may give two ids one hash: the batch's keys then decide, and both events count.
+    def colliding(customers: Any, event_ids: Any) -> tuple[Any, bool, None]:
+        return np.zeros(len(event_ids), np.uint64), False, None
+
+    monkeypatch.setattr(processor_module, "batch_id_hashes", colliding)
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    stats = asyncio.run(p.process(batch([sms("sms-1"), sms("sms-2"), sms("sms-1", calls=9)])))
+    assert (stats.counted, stats.duplicates) == (2, 1)
+    stats = asyncio.run(p.process(batch([sms("sms-3"), sms("sms-4")], first_offset=3)))
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (2, 0, 2)  # the filter knows hash 0
+    assert sink.id_lookups[-1] == [("acme", "sms-3"), ("acme", "sms-4")]
 
 
 def test_the_same_id_for_two_customers_is_two_events() -> None:
@@ -126,3 +144,25 @@ def test_the_windows_are_planned_while_clickhouse_looks_the_suspects_up_and_agai
     stats = asyncio.run(p.process(batch([sms("sms-5"), sms("sms-1")], first_offset=4)))
     assert seen == ["asked", "planned", "answered", "planned"]  # sms-1 dropped: planned again without it
     assert (stats.counted, stats.duplicates, hour_total(sink)[1]) == (1, 1, 5)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native-hashes", "python-hashes"])
+def test_only_the_old_ids_of_a_batch_with_a_repeat_are_looked_up_by_their_keys(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not native:
+        monkeypatch.setattr(dedup, "_native", None)
+    elif dedup._native is None:
+        pytest.skip("the native extension is not built")
+    sink, state = FakeSink(), DictState()
+    p = processor(sink, state, [])
+    asyncio.run(p.process(batch([sms("sms-1"), sms("sms-2")])))
+    sink.clock.advance(3 * DAY)
+    recent = "2026-11-23T11:00:00Z"
+    again = [sms("sms-9", at=recent), sms("sms-1"), sms("sms-8", at=recent), sms("sms-9", at=recent)]
+    stats = asyncio.run(p.process(batch(again, first_offset=2)))
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (2, 2, 1)
+    assert sink.id_lookups[-1] == [("acme", "sms-1")]
+    stats = asyncio.run(p.process(batch([sms("sms-2"), sms("sms-7", at=recent)], first_offset=6)))
+    assert (stats.counted, stats.duplicates, stats.dedup_checked) == (1, 1, 1)  # no repeat: no key made ahead
+    assert sink.id_lookups[-1] == [("acme", "sms-2")]

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-mod native_block;
 mod codes;
 mod ids;
+mod native_block;
 mod windows;
 
 use pyo3::prelude::*;

@@ -62,7 +62,11 @@ pub fn low_cardinality_codes<'py>(
     };
     // Only the used names are read: a batch's names may far outnumber a block's.
     let list = names.downcast::<PyList>().ok();
-    let tuple = if list.is_none() { Some(names.downcast::<PyTuple>()?) } else { None };
+    let tuple = if list.is_none() {
+        Some(names.downcast::<PyTuple>()?)
+    } else {
+        None
+    };
     let count = list.map_or_else(|| tuple.map_or(0, |t| t.len()), |l| l.len());
     let name = |code: usize| -> PyResult<Bound<'py, PyAny>> {
         match list {
@@ -71,14 +75,18 @@ pub fn low_cardinality_codes<'py>(
         }
     };
     if cells.is_empty() {
-        return Err(PyValueError::new_err("no rows: the column is its version alone"));
+        return Err(PyValueError::new_err(
+            "no rows: the column is its version alone",
+        ));
     }
     // Each used name's place in the dictionary: marked, then numbered in the codes' order.
     let mut place: Vec<u64> = vec![0; count];
     for cell in cells {
         let code = cell.get();
         if code < 0 || code as usize >= count {
-            return Err(PyIndexError::new_err(format!("code {code} outside {count} names")));
+            return Err(PyIndexError::new_err(format!(
+                "code {code} outside {count} names"
+            )));
         }
         place[code as usize] = 1;
     }
@@ -88,12 +96,19 @@ pub fn low_cardinality_codes<'py>(
         if *used == 1 {
             *used = keys;
             keys += 1;
-            push(&mut dictionary, name(code)?.downcast::<PyString>()?.to_str()?);
+            push(
+                &mut dictionary,
+                name(code)?.downcast::<PyString>()?.to_str()?,
+            );
         }
     }
     let width = (63 - keys.leading_zeros()) >> 3; // the library's: log2 of the dictionary's size, in bytes
     let mut out: Vec<u8> = Vec::with_capacity(32 + dictionary.len() + (cells.len() << width));
-    for word in [LOW_CARDINALITY_VERSION, NEW_DICTIONARY | u64::from(width), keys] {
+    for word in [
+        LOW_CARDINALITY_VERSION,
+        NEW_DICTIONARY | u64::from(width),
+        keys,
+    ] {
         out.extend_from_slice(&word.to_le_bytes());
     }
     out.extend_from_slice(&dictionary);
@@ -200,7 +215,10 @@ fn exponent_of(text: &[u8]) -> Option<i64> {
 /// reference): each a little-endian int128, its high half the sign of its low. None where a value
 /// is no int that fits an int64 (past it, the reference splits the halves or raises).
 #[pyfunction]
-pub fn decimal128<'py>(py: Python<'py>, units: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+pub fn decimal128<'py>(
+    py: Python<'py>,
+    units: &Bound<'py, PyList>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
     let mut out: Vec<u8> = Vec::with_capacity(units.len() * 16);
     for value in units.iter() {
         let Ok(unit) = value.extract::<i64>() else {

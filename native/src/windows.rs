@@ -54,7 +54,9 @@ pub fn window_records<'py>(
     let values = int64s(&ints, py)?;
     let rows = quantities.len();
     if width == 0 || quantity_at > width || values.len() != rows * width {
-        return Err(PyValueError::new_err("ints do not hold width fields for every quantity"));
+        return Err(PyValueError::new_err(
+            "ints do not hold width fields for every quantity",
+        ));
     }
     if keys.is_some_and(|keys| keys.len() != rows) {
         return Err(PyValueError::new_err("a key a row"));

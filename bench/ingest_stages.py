@@ -25,7 +25,6 @@ import argparse
 import functools
 import gc
 import statistics
-import subprocess
 import sys
 import time
 import types
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from bench.commit_modules import modules_at
 from bench.workload import DAY, events, pack
 from costline.config import Settings
 from schemas.prices import load_price_dir
@@ -57,29 +57,6 @@ MODULES = [
     "streams.processor",
 ]
 SIZES = (60, 3600)
-
-
-def old_modules(commit: str) -> dict[str, types.ModuleType]:
-    """The hot-path modules at ``commit``, as modules named ``_old_<name>`` (those it has)."""
-    loaded: dict[str, types.ModuleType] = {}
-    for name in MODULES:
-        path = name.replace(".", "/") + ".py"
-        shown = subprocess.run(["git", "show", f"{commit}:{path}"], capture_output=True, text=True)
-        if shown.returncode != 0:
-            continue
-        source = shown.stdout
-        for earlier in loaded:
-            source = source.replace(f"from {earlier} import", f"from {_old(earlier)} import")
-        module = types.ModuleType(_old(name))
-        module.__file__ = f"{commit}:{path}"
-        sys.modules[module.__name__] = module
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
-        loaded[name] = module
-    return loaded
-
-
-def _old(name: str) -> str:
-    return "_old_" + name.replace(".", "_")
 
 
 class Version:
@@ -143,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     packed = pack(events(args.events, span_s=args.span_s), args.per_message)
     messages = [RawMessage("usage", 0, i, key, value, received_ms) for i, (key, value) in enumerate(packed)]
     batches = [messages[i : i + args.batch] for i in range(0, len(messages), args.batch)]
-    old = old_modules(args.against)
+    old = modules_at(args.against, MODULES, missing_ok=True)
     prices = load_price_dir(Settings().prices_dir)
     new_modules = {name: sys.modules[name] for name in MODULES if name in sys.modules}
     versions = {

@@ -26,8 +26,6 @@ import argparse
 import asyncio
 import gc
 import statistics
-import subprocess
-import sys
 import time
 import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from bench.commit_modules import modules_at
 from bench.hotpath import _NoChangelog, _NoSink, _Store
 from bench.workload import events, pack
 from costline.config import Settings
@@ -56,30 +55,6 @@ RETENTION = {60: 600, 3600: 7200}
 # The time every version writes as ingested_at and updated_at: the same bytes from both.
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 Batch = tuple[Sequence[Counted], Mapping[WindowKey, WindowAggregate], EventColumns | None]
-
-
-def old_modules(commit: str) -> dict[str, types.ModuleType]:
-    """The sink's modules at ``commit``, as modules named ``_old_<name>``."""
-    loaded: dict[str, types.ModuleType] = {}
-    for name in MODULES:
-        path = name.replace(".", "/") + ".py"
-        source = subprocess.run(
-            ["git", "show", f"{commit}:{path}"], capture_output=True, text=True, check=True
-        ).stdout
-        for earlier in loaded:
-            package, _, leaf = earlier.rpartition(".")
-            source = source.replace(f"from {earlier} import", f"from {_old(earlier)} import")
-            source = source.replace(f"from {package} import {leaf}\n", f"import {_old(earlier)} as {leaf}\n")
-        module = types.ModuleType(_old(name))
-        module.__file__ = f"{commit}:{path}"
-        sys.modules[module.__name__] = module
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
-        loaded[name] = module
-    return loaded
-
-
-def _old(name: str) -> str:
-    return "_old_" + name.replace(".", "_")
 
 
 class _Kept(_NoSink):
@@ -171,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kept = batches(args.events, args.span_s, args.per_message, args.batch)
     rows = sum(len(counted) for counted, _, _ in kept)
-    old = old_modules(args.against)
+    old = modules_at(args.against, MODULES)
     sinks = {
         "old": encoder(old["streams.sinks.clickhouse_sink"]),
         "new": encoder(clickhouse_sink),

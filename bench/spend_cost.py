@@ -11,7 +11,8 @@ is 500k events at 100k events/s, as ``bench.run``'s end-to-end phase.
 worker does (read before, untimed: the worker has them anyway).
 
 ``--against COMMIT`` also times the spend modules as they were at that
-commit, loaded from git into a package of their own, on the same events in
+commit (and the alerts' schema, where their ids are made), loaded from git
+into a package of their own, on the same events in
 the same process (each twice, interleaved), and checks that
 they all fire the same alerts and write the same records (read back: a detector's
 record is JSON before session 15, MessagePack since). The last line is JSON.
@@ -91,6 +92,8 @@ def load_spend_modules(commit: str) -> ModuleType:
         text=True,
     ).stdout.split()
     pattern = re.compile(r"\bstreams\.(" + "|".join(SPEND_MODULES) + r")\b")
+    # The alerts' schema too (its ids and payloads are made there), as ``schemas_alerts`` of the package.
+    schema = re.compile(r"\bschemas\.alerts\b")
     for name in names:
         relative = Path(name).relative_to("streams")
         if relative.parts[0].removesuffix(".py") not in SPEND_MODULES:
@@ -100,7 +103,13 @@ def load_spend_modules(commit: str) -> ModuleType:
         )
         target = root / package / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(pattern.sub(rf"{package}.\1", source.stdout))
+        target.write_text(
+            schema.sub(f"{package}.schemas_alerts", pattern.sub(rf"{package}.\1", source.stdout))
+        )
+    alerts = subprocess.run(
+        ["git", "show", f"{commit}:schemas/alerts.py"], check=True, capture_output=True, text=True
+    )
+    (root / package / "schemas_alerts.py").write_text(alerts.stdout)
     (root / package / "__init__.py").touch()
     sys.path.insert(0, str(root))
     return importlib.import_module(package)

@@ -14,11 +14,12 @@ amounts in it are decimal strings, never floats.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 ALERT_SCHEMA_VERSION: Literal[1] = 1
@@ -88,5 +89,12 @@ def alert_id(
     rule: AlertRule, owner: str, subject: str, period_start: datetime, threshold: Decimal, status: AlertStatus
 ) -> str:
     """The deterministic id: the same condition changing the same way gives the same id."""
-    parts = (str(rule), owner, subject, period_start.isoformat(), str(threshold.normalize()), str(status))
+    parts = (str(rule), owner, subject, _isoformat(period_start), str(threshold.normalize()), str(status))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _isoformat(at: datetime) -> str:
+    """``at.isoformat()``; in UTC, as orjson writes it (the same text, a quarter of the time)."""
+    if type(at) is datetime and at.tzinfo is UTC:
+        return orjson.dumps(at)[1:-1].decode()
+    return at.isoformat()

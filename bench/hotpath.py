@@ -126,6 +126,10 @@ def decode_and_price_seconds(messages: list[bytes], catalog: PriceCatalog) -> tu
     return decode_s, time.process_time() - started, priced
 
 
+# What a sink's write is handed: the counted events, the windows they changed, their columns.
+Written = tuple[Sequence[Counted], Mapping[WindowKey, WindowAggregate], EventColumns | None]
+
+
 class _NoSink:
     """Stores nothing and has counted nothing."""
 
@@ -138,7 +142,10 @@ class _NoSink:
         columns: EventColumns | None = None,
         meanwhile: Callable[[], object] | None = None,
     ) -> None:
-        pass
+        self.handed((counted, windows, columns), meanwhile)
+
+    def handed(self, written: Written, meanwhile: Callable[[], object] | None) -> None:
+        """What a write was handed, for a sink that keeps it: nothing kept here."""
 
     async def probe(self, counted: Sequence[Counted] = (), windows: Any = None) -> None:
         pass

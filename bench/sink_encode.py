@@ -28,24 +28,22 @@ import gc
 import statistics
 import time
 import types
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from bench.commit_modules import modules_at
-from bench.hotpath import _NoChangelog, _NoSink, _Store
+from bench.hotpath import Written, _NoChangelog, _NoSink, _Store
 from bench.workload import events, pack
 from costline.config import Settings
 from schemas.prices import load_price_dir
-from streams.aggregation import Counted, WindowAggregate, WindowKey
 from streams.dedup import DedupIndex
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
 from streams.processor import BatchProcessor, RawMessage
 from streams.sinks import clickhouse_sink
-from streams.window_batch import EventColumns
 from streams.window_state import TableState
 
 # In import order: each may import the ones before it.
@@ -54,7 +52,7 @@ SIZES = (60, 3600)
 RETENTION = {60: 600, 3600: 7200}
 # The time every version writes as ingested_at and updated_at: the same bytes from both.
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-Batch = tuple[Sequence[Counted], Mapping[WindowKey, WindowAggregate], EventColumns | None]
+Batch = Written
 
 
 class _Kept(_NoSink):
@@ -63,16 +61,8 @@ class _Kept(_NoSink):
     def __init__(self) -> None:
         self.batches: list[Batch] = []
 
-    async def write(
-        self,
-        counted: Sequence[Counted],
-        windows: Mapping[WindowKey, WindowAggregate],
-        dead: Any = (),
-        *,
-        columns: EventColumns | None = None,
-        meanwhile: Callable[[], object] | None = None,
-    ) -> None:
-        self.batches.append((counted, windows, columns))
+    def handed(self, written: Written, meanwhile: Callable[[], object] | None) -> None:
+        self.batches.append(written)
         if meanwhile is not None:
             meanwhile()
 

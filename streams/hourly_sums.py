@@ -300,8 +300,8 @@ class HourlyRuns:
 def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
     """:func:`summed` of each."""
     values = totals.tolist()
-    # Each multiplied in C, no call a value: int * PICO is Decimal(int) * PICO, exact below 28 digits
-    # (a batch's sums are below 2**62).
+    # Each multiplied in C, no frame a value: int * PICO converts the int exactly, then multiplies under
+    # the context as Decimal(int) * PICO does (a third cheaper).
     made = list(map(PICO.__rmul__, values))
     if exponents is not None:
         for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost

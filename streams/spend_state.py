@@ -58,14 +58,14 @@ def anomaly_key(kind: str, customer_id: str, agent_id: str) -> bytes:
 
 def anomaly_owners(owners: Iterable[tuple[str, str]]) -> list[bytes]:
     """Each ``(customer_id, agent_id)``'s part of its :func:`anomaly_key`, for :func:`anomaly_keys`."""
-    return list(map(str.encode, map(_SEP.join, owners)))  # in C: no frame an owner
+    return [f"{customer}{_SEP}{agent}".encode() for customer, agent in owners]
 
 
 def anomaly_keys(kind: str, owners: Sequence[bytes]) -> list[bytes]:
     """:func:`anomaly_key` of each of :func:`anomaly_owners`: a batch's keys of a kind in one pass,
     each owner's part encoded once for all kinds."""
     head = _SEP.join((ANOMALY_PREFIX, kind, "")).encode()
-    return list(map(head.__add__, owners))
+    return [head + owner for owner in owners]
 
 
 def rules_mark_key(partition: int) -> bytes:

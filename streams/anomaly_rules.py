@@ -192,13 +192,13 @@ class AnomalyRules:
                 _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
             )
         # The records in the order event by event first changed them: the changelog's order.
-        firsts = sorted(events.firsts)
-        if len(firsts) == len(records):  # all of them this batch's (the rules' own dict): made anew
-            ordered = {key: records[key] for _, _, key in firsts}
+        keys = list(map(_KEY, sorted(events.firsts)))
+        if len(keys) == len(records):  # all of them this batch's (the rules' own dict): made anew
+            ordered = dict(zip(keys, map(records.__getitem__, keys), strict=True))  # in C: no frame a record
             records.clear()
             records.update(ordered)
         else:
-            records.update((key, records.pop(key)) for _, _, key in firsts)
+            records.update(zip(keys, map(records.pop, keys), strict=True))
         return fired
 
     @staticmethod
@@ -450,6 +450,7 @@ def _ordered(
 
 
 _PARTITION, _POSITION, _PRICED = itemgetter(0), itemgetter(1), itemgetter(2)
+_KEY = itemgetter(2)  # of a record's (first event, rank, key) in BatchEvents.firsts
 _EVENT, _OCCURRED, _CUSTOMER = attrgetter("event"), attrgetter("occurred_at"), attrgetter("customer_id")
 _AGENT, _TASK, _SKU = attrgetter("agent_id"), attrgetter("task_id"), attrgetter("sku")
 _COST, _PICO, _TOKENS = attrgetter("cost"), attrgetter("cost_pico"), attrgetter("tokens")
@@ -737,25 +738,43 @@ class _Gathered:
     """The columns the detectors read, of a batch's events in the order of ``runs``: a run's
     values are a slice of them (:mod:`streams.key_runs`)."""
 
-    __slots__ = ("_agents", "_contributors", "_days", "_events", "_seconds", "_tokens", "epochs", "hours",
-                 "runs", "units")  # fmt: skip
+    __slots__ = ("_agents", "_contributors", "_days", "_epochs", "_events", "_hours", "_seconds", "_tokens",
+                 "_units", "runs")  # fmt: skip
 
     def __init__(self, events: BatchEvents, runs: KeyRuns, agents: Sequence[str] | None = None) -> None:
         """``agents``: each run's agent, if the runs are of one agent each."""
         self._events, self.runs, self._agents = events, runs, agents
-        # From the array: ints made anew in order beat ints read where the batch left them.
-        seconds = runs.take(events.seconds)
-        units = events.unit_array()
-        self.epochs, self.hours, self.units = (
-            seconds.tolist(),
-            (seconds // HOUR).tolist(),
-            # Ints made anew from the array beat a gather of the list's (and making its getter).
-            runs.take(units).tolist() if units is not None else runs.gather(events.units),
-        )
-        self._seconds = seconds
+        self._seconds = runs.take(events.seconds)
+        # The lists made at the first read: only keys folded event by event read them (most
+        # batches' keys are folded from their sums), and each is a list of the batch's size.
+        self._epochs: Sequence[int] | None = None
+        self._hours: Sequence[int] | None = None
+        self._units: Sequence[int] | None = None
         self._days: Sequence[int] | None = None
         self._tokens: Sequence[int] | None = None
         self._contributors: _Contributors | None = None
+
+    # From the array: ints made anew in order beat ints read where the batch left them.
+    @property
+    def epochs(self) -> Sequence[int]:
+        if self._epochs is None:
+            self._epochs = self._seconds.tolist()
+        return self._epochs
+
+    @property
+    def hours(self) -> Sequence[int]:
+        if self._hours is None:
+            self._hours = (self._seconds // HOUR).tolist()
+        return self._hours
+
+    @property
+    def units(self) -> Sequence[int]:
+        if self._units is None:
+            events, runs = self._events, self.runs
+            array = events.unit_array()
+            # Ints made anew from the array beat a gather of the list's (and making its getter).
+            self._units = runs.take(array).tolist() if array is not None else runs.gather(events.units)
+        return self._units
 
     def days(self) -> Sequence[int]:
         if self._days is None:
@@ -960,6 +979,7 @@ class _Fold:
         last_seen = record.last_seen
         begin = first + len(run) - len(rest)  # rest: the run's last events, a stretch of runs' columns
         run_hours = runs.hours[begin : begin + len(rest)]
+        epochs, laid_units = runs.epochs, runs.units
         start, stop = 0, len(rest)
         while start < stop:
             hour_n = run_hours[start]
@@ -970,10 +990,10 @@ class _Fold:
                 while end < stop and run_hours[end] == hour_n:
                     end += 1
             part = rest[start:end]
-            part_epochs = runs.epochs[begin + start : begin + end]
+            part_epochs = epochs[begin + start : begin + end]
             hour = hour_n * HOUR
             # Without an episode going, only an event that fires does anything but count.
-            if record.episode < 0 and absorb(hour_n, part_epochs, runs.units[begin + start : begin + end]):
+            if record.episode < 0 and absorb(hour_n, part_epochs, laid_units[begin + start : begin + end]):
                 if hour > record.hour:
                     record.hour = hour
                     record.contributors.clear()
@@ -1055,7 +1075,11 @@ class _Fold:
             kind = sums.kind
             costs = contributors.get(kind)
             if costs is None and g1 - g0 <= MAX_CONTRIBUTORS:  # each a first cost, as it comes
-                contributors[kind] = dict(zip(sums.names[g0:g1], sums.totals[g0:g1], strict=True))
+                contributors[kind] = (
+                    {sums.names[g0]: sums.totals[g0]}  # most: an agent's one model, its own name
+                    if g1 - g0 == 1
+                    else dict(zip(sums.names[g0:g1], sums.totals[g0:g1], strict=True))
+                )
                 continue
             if costs is not None and g1 - g0 == 1:  # one contributor (an agent's own detector's agent)
                 ident = sums.names[g0]

@@ -300,7 +300,9 @@ class HourlyRuns:
 def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
     """:func:`summed` of each."""
     values = totals.tolist()
-    made = [Decimal(total) * PICO for total in values]
+    # Each multiplied in C, no frame a value: int * PICO converts the int exactly, then multiplies under
+    # the context as Decimal(int) * PICO does (a third cheaper).
+    made = list(map(PICO.__rmul__, values))
     if exponents is not None:
         for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost
             made[at] = summed(values[at], int(exponents[at]))

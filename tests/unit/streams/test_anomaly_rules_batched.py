@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
+from itertools import pairwise, repeat
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ import pytest
 from schemas.alerts import AlertRule
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpikeSettings, RequestCostSettings, TokenDriftSettings
-from streams.anomaly_rules import AnomalyRules, AnomalySettings, _ordered
+from streams.anomaly_rules import AnomalyRules, AnomalySettings, BatchEvents, _Gathered, _ordered
 from streams.spend_rules import BudgetBook, LimitSettings, SpendRules, budget_rules
 from streams.spend_state import anomaly_key, anomaly_keys, anomaly_owners
 from tests.unit.streams.test_spend_rules import NOW, Records, run, spend
@@ -100,6 +100,25 @@ def test_a_batch_s_detector_keys_are_each_one_s_anomaly_key() -> None:
     owners = [("acme", "support-bot"), ("acme", ""), ("ünï", "c\u00f6der"), ("", "x")]
     for kind in (*AlertRule, "custom"):
         assert anomaly_keys(kind, anomaly_owners(owners)) == [anomaly_key(kind, c, a) for c, a in owners]
+    customers = [c for c, _ in owners]  # a customer's own keys: its owners made as the rules make them
+    assert anomaly_owners(zip(customers, repeat(""))) == [f"{c}\x1f".encode() for c in customers]
+
+
+def test_a_batch_s_gathered_columns_are_its_events_columns_in_the_runs_order() -> None:
+    """:class:`_Gathered`'s epochs, hours, days and units (lists made at the first read) are the
+    events' own, key run after key run; each made once."""
+    past_int64 = spend(401, "10000000000", "2026-11-05T10:00:00Z", agent="coder")  # units: from the list
+    for events in (BatchEvents(traffic(1, 400)), BatchEvents([*traffic(2, 50), past_int64])):
+        assert (events.unit_array() is None) is (len(events.units) == 51)
+        for runs in events.key_runs():
+            gathered = _Gathered(events, runs)
+            order = list(runs.order)
+            assert gathered.epochs == [events.epochs[i] for i in order]
+            assert gathered.hours == [events.hours[i] for i in order]
+            assert gathered.days() == [events.days[i] for i in order]
+            assert list(gathered.units) == [events.units[i] for i in order]
+            assert gathered.epochs is gathered.epochs and gathered.hours is gathered.hours
+            assert gathered.units is gathered.units
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from streams.anomalies.picodollars import to_units
 from streams.hourly_sums import (
     BatchSpend,
     HourlyRuns,
+    _decimals,
     coded,
     contribute_coded,
     contribute_native,
@@ -338,3 +339,22 @@ def test_a_batch_s_costs_as_an_int64_array_give_what_their_list_gives() -> None:
             assert [(k, c.tolist(), v) for k, c, v in from_array.kinds] == [
                 (k, c.tolist(), v) for k, c, v in from_list.kinds
             ]
+
+
+def test_each_total_in_pico_dollars_is_the_decimal_summed_makes_of_it() -> None:
+    """:func:`_decimals` (multiplied in C) gives what :func:`summed` gives, digits and exponent alike:
+    negatives, zeros and int64's ends included, under a narrower context too (both round alike)."""
+    totals = [0, 1, -1, 7, -(10**12), 10**12 + 1, 123_456_789_012_345, 2**62, -(2**62), 2**63 - 1, -(2**63)]
+    rng = random.Random(5)
+    totals += [rng.randrange(-(2**63), 2**63) for _ in range(200)]
+    array = np.array(totals, np.int64)
+    for precision in (28, 5):
+        with localcontext() as context:
+            context.prec = precision
+            made = _decimals(array, None)
+            expected = [summed(total, -12) for total in totals]
+        assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]
+    exponents = np.array([-12, -2, 0, -12] * (len(totals) // 4) + [-3] * (len(totals) % 4), np.int64)
+    made = _decimals(array, exponents)
+    expected = [summed(t, int(e)) for t, e in zip(totals, exponents.tolist(), strict=True)]
+    assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]

@@ -25,9 +25,10 @@ import orjson
 from bench.spend_cost import counted_batches, load_spend_modules, run, table_content
 from costline.config import Settings
 from schemas.prices import load_price_dir
+from streams.column_groups import codes
 from streams.garbage_collection import tune_for_worker
 from streams.pricing import PriceCatalog
-from streams.window_batch import Coded, EventColumns, _coded
+from streams.window_batch import Coded, EventColumns
 
 
 def _timed_run(
@@ -76,8 +77,8 @@ def _timed_run(
 def _as_planned(columns: EventColumns) -> EventColumns:
     """``columns`` as the worker hands them to spend control: plan_windows numbered their customers and
     agents (the detectors group the events by those codes)."""
-    columns.customer_codes = Coded(*_coded(columns.customers, len(columns)))
-    columns.agent_codes = Coded(*_coded(columns.agents, len(columns)))
+    columns.customer_codes = Coded(*codes(columns.customers))
+    columns.agent_codes = Coded(*codes(columns.agents))
     return columns
 
 

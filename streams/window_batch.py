@@ -492,11 +492,6 @@ class WindowPlan:
         return self._keys
 
 
-def _coded(names: Sequence[str], rows: int) -> tuple[Ints, list[str]]:
-    assert len(names) == rows
-    return codes(names)
-
-
 def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     """Group ``batch`` into cells with one sort, cells into windows, and sum what each window gets.
 
@@ -511,10 +506,10 @@ def plan_windows(batch: EventColumns, sizes: Sequence[int]) -> WindowPlan:
     at = batch.seconds.astype(np.int64)
     step = math.gcd(*sizes)
     bases = at - at % step
-    customer, customers = _coded(batch.customers, n)
-    agent, agents = _coded(batch.agents, n)
+    customer, customers = codes(batch.customers)
+    agent, agents = codes(batch.agents)
     batch.customer_codes, batch.agent_codes = Coded(customer, customers), Coded(agent, agents)
-    category, categories = _coded(batch.categories, n)
+    category, categories = codes(batch.categories)
     cells = Grouping.by(combine(customer, agent, category, (bases - bases.min()) // step))
     values, exact = _increments(batch)
     cell_sums = cells.add(values)

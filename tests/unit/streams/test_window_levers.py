@@ -16,6 +16,7 @@ from bench.workload import events, pack
 from schemas.prices import load_price_dir
 from streams import window_batch
 from streams.aggregation import WindowAggregate, WindowKey
+from streams.column_groups import codes
 from streams.intake import decode_and_price
 from streams.kafka_batches import send_batches
 from streams.pricing import PriceCatalog
@@ -69,7 +70,7 @@ def test_window_order_decided_per_partition_agrees_with_the_sort_a_window_kind()
     columns = columns_of(batch_of(3000))
     plan = plan_windows(columns, SIZES)
     assert not bool(np.all(np.diff(columns.positions) > 0))  # partitions interleave: not the first shortcut
-    customers = window_batch._coded(columns.customers, len(columns))[0]
+    customers = codes(columns.customers)[0]
     assert window_batch._by_partition(columns.positions, columns.partitions, customers)
     assert window_batch._increasing(columns.positions, plan.event_windows)  # the long way agrees
     assert plan.exact

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     event_max_future_s: float = Field(default=300.0, ge=0)
 
     session_timeout_s: float = 10.0
+    # Workers that also keep another worker's tables up to date from its changelog, so a takeover
+    # needs no restore. Faust's default is 1; 0 here, as Kafka Streams' num.standby.replicas: a
+    # standby applies every changelog record its peer writes, which doubled the tables' CPU with two
+    # workers (bench/RESULTS.md), while a restore from the changelog takes seconds (bench.restart).
+    table_standby_replicas: int = Field(default=0, ge=0)
     batch_max: int = 1000  # messages; a message may carry many events
     batch_within_s: float = 0.2
     # The worker's /healthz, /readyz and /metrics; port 0: a free one, picked and logged at start.

@@ -38,6 +38,7 @@ app = faust.App(
     broker_credentials=faust_credentials(settings),
     # Tables restore from their changelog topics on start; see README.
     store="memory://",
+    table_standby_replicas=settings.table_standby_replicas,
     topic_partitions=settings.partitions,
     processing_guarantee="at_least_once",
     producer_acks=-1,

@@ -39,3 +39,11 @@ def test_every_compression_a_worker_may_be_set_to_has_its_codec_installed() -> N
 def test_a_worker_compresses_with_snappy_unless_told_otherwise() -> None:
     assert Settings().kafka_compression.producer_setting == "snappy"
     assert Settings(kafka_compression="none").kafka_compression.producer_setting is None
+
+
+def test_a_worker_keeps_no_standby_copy_of_another_workers_tables_unless_told() -> None:
+    from streams.app import app
+
+    assert Settings().table_standby_replicas == 0
+    assert app.conf.table_standby_replicas == 0
+    assert Settings(table_standby_replicas=1).table_standby_replicas == 1

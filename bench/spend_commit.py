@@ -5,10 +5,14 @@ loaded from git beside this tree's, runs interleaved), timing also the parts of
 each batch's apply that are :meth:`SpendControl._commit`, (no budget is
 loaded) :meth:`SpendRules._limits_only` and :class:`BatchEvents`; each batch
 handed its columns as the worker does, customers and agents numbered as its
-window plan leaves them (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
-the same alerts and wrote the same records (as read back). The last line is JSON.
+window plan leaves them (``--objects``: not). ``--wire``: each batch read from its messages as
+the worker reads them (:func:`streams.intake.decode_and_price`, afresh for each run, untimed),
+its events' objects made only where read, and applied with the collector held off as the worker
+applies it. Medians of ``--rounds``; ``same``: both fired the same alerts and wrote the same
+records (as read back). The last line is JSON.
 
     .venv/bin/python -m bench.spend_commit [--events 500000] [--span-s 5] [--against dcd6c19] [--rounds 3]
+        [--wire]
 """
 
 from __future__ import annotations
@@ -18,21 +22,27 @@ import gc
 import importlib
 import statistics
 import time
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from bench.spend_cost import counted_batches, load_spend_modules, run, table_content
+from bench.spend_cost import EMITTED_AT, PARTITIONS, counted_batches, load_spend_modules, run, table_content
+from bench.workload import DAY, events, pack
 from costline.config import Settings
 from schemas.prices import load_price_dir
 from streams.column_groups import codes
+from streams.decoding import TimeBounds
 from streams.garbage_collection import tune_for_worker
+from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
+from streams.processor import RawMessage
 from streams.window_batch import Coded, EventColumns
 
 
 def _timed_run(
-    modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None
+    modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None, between: bool
 ) -> tuple[float, float, float, float, Any]:
     """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
     :meth:`SpendRules._limits_only`) and of their :class:`BatchEvents`, and the control after them."""
@@ -67,7 +77,7 @@ def _timed_run(
     anomaly.BatchEvents.__init__ = timed_events
     try:
         gc.collect()
-        total, spend = run(modules, settings, batches, columns)
+        total, spend = run(modules, settings, batches, columns, between)
     finally:
         control.SpendControl._commit, rules.SpendRules._limits_only = commit, limits
         anomaly.BatchEvents.__init__ = events
@@ -82,6 +92,24 @@ def _as_planned(columns: EventColumns) -> EventColumns:
     return columns
 
 
+def _wire_batches(n: int, span_s: float, catalog: PriceCatalog) -> Callable[[], list[EventColumns]]:
+    """The fleet's messages, a thousand a batch on 8 partitions, and what reads each batch's columns
+    afresh (no event's object made yet) as the worker hands them over."""
+    received_ms = int((DAY.timestamp() + span_s + 60) * 1000)
+    offsets = [0] * PARTITIONS
+    messages = []
+    for key, value in pack(events(n, span_s=span_s), 100):
+        partition = zlib.crc32(key) % PARTITIONS
+        messages.append(RawMessage("usage", partition, offsets[partition], key, value, received_ms))
+        offsets[partition] += 1
+    bounds = TimeBounds.from_settings(Settings())
+    batches = [messages[i : i + 1000] for i in range(0, len(messages), 1000)]
+    return lambda: [
+        _as_planned(EventColumns.of(decode_and_price(batch, catalog, bounds, EMITTED_AT)[0]))
+        for batch in batches
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=500_000)
@@ -89,19 +117,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", default="dcd6c19")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--objects", action="store_true", help="the events' objects, not the batch's columns")
+    parser.add_argument("--wire", action="store_true", help="the batches read from messages, as the worker")
     args = parser.parse_args(argv)
     settings = Settings()
     catalog = PriceCatalog(load_price_dir(settings.prices_dir))
-    batches = counted_batches(args.events, args.span_s, 100, 1000, catalog)
+    wire = _wire_batches(args.events, args.span_s, catalog) if args.wire else None
+    columns = wire() if wire is not None else None
+    batches: list[Any] = (
+        [c.counted for c in columns]
+        if columns is not None
+        else counted_batches(args.events, args.span_s, 100, 1000, catalog)
+    )
     n = sum(map(len, batches))
     tune_for_worker()
-    columns = None if args.objects else [_as_planned(EventColumns.of(batch)) for batch in batches]
+    if columns is None and not args.objects:
+        columns = [_as_planned(EventColumns.of(batch)) for batch in batches]
     contenders = (("old", load_spend_modules(args.against)), ("new", importlib.import_module("streams")))
     samples: dict[str, list[float]] = {}
     outcomes: dict[str, Any] = {}
     for _ in range(args.rounds):  # interleaved: a noisy neighbour weighs on both
         for name, modules in contenders:
-            total, commit, limits, events, outcomes[name] = _timed_run(modules, settings, batches, columns)
+            if wire is not None:  # no event's object made by the run before
+                columns = wire()
+                batches = [c.counted for c in columns]
+            total, commit, limits, events, outcomes[name] = _timed_run(
+                modules, settings, batches, columns, wire is not None
+            )
             for part, seconds in (
                 ("apply", total),
                 ("commit", commit),
@@ -117,7 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in figures.items():
         print(f"{key:16} {value}")
     print(
-        orjson.dumps({"events": n, "rounds": args.rounds, "columns": columns is not None, **figures}).decode()
+        orjson.dumps(
+            {
+                "events": n,
+                "rounds": args.rounds,
+                "columns": columns is not None,
+                "wire": wire is not None,
+                **figures,
+            }
+        ).decode()
     )
     return 0
 

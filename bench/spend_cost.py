@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib
 import re
@@ -47,7 +48,7 @@ from schemas.prices import load_price_dir
 from streams.aggregation import Counted, position
 from streams.anomalies import HourlySpend, RequestCostHistory, TokenDrift
 from streams.decoding import decode_message
-from streams.garbage_collection import tune_for_worker
+from streams.garbage_collection import between_batches, tune_for_worker
 from streams.pricing import PriceCatalog
 from streams.spend_state import ANOMALY_PREFIX, DetectorRecord, split_key
 from streams.window_batch import EventColumns
@@ -163,10 +164,16 @@ def control(modules: Any, settings: Settings) -> Any:
 
 
 def run(
-    modules: Any, settings: Settings, batches: list[list[Counted]], columns: list[EventColumns] | None = None
+    modules: Any,
+    settings: Settings,
+    batches: Sequence[Sequence[Counted]],
+    columns: list[EventColumns] | None = None,
+    between: bool = False,
 ) -> tuple[float, Any]:
     """CPU seconds of every batch's apply, and the control (its alerts and table) after them;
-    ``columns``: each batch's, as the worker hands them over (read before, untimed)."""
+    ``columns``: each batch's, as the worker hands them over (read before, untimed); ``between``:
+    each batch applied with the collector held off, as the worker processes a batch (its owed
+    collection runs after, untimed)."""
     spend = control(modules, settings)
     spent = 0.0
 
@@ -174,9 +181,10 @@ def run(
         nonlocal spent
         for n, batch in enumerate(batches):
             given = {"columns": columns[n]} if columns is not None else {}
-            started = time.process_time()
-            await spend.apply(batch, _retry, **given)
-            spent += time.process_time() - started
+            with between_batches() if between else contextlib.nullcontext():
+                started = time.process_time()
+                await spend.apply(batch, _retry, **given)
+                spent += time.process_time() - started
 
     asyncio.run(go())
     return spent, spend

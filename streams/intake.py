@@ -129,6 +129,7 @@ def _columnar(
         CountedBatch(make=made, size=n, row=one), partitions, positions, wire.occurred_us / 1e6,
         wire.customers, wire.event_ids, wire.agents, kinds, costs, [1] * n, quantities, tokens,
         kinds.copy(), _facts(wire, priced, priced.quantity.tolist()), units, decimal_costs_of(wire, priced),
+        utc_times=True,  # parse_utc admitted only times in UTC
     )  # fmt: skip
     return columns, wire.message, slow
 

@@ -52,7 +52,7 @@ from schemas.money import SCALE, ZERO, to_cents
 from streams.aggregation import Counted
 from streams.anomaly_rules import AnomalyRules, BatchEvents, in_event_order
 from streams.budget_runs import BudgetRuns, Triggers
-from streams.pricing import PricedEvent
+from streams.pricing import PricedEvent, cost_of_pico
 from streams.spend_state import (
     BudgetSpend,
     DetectorRecord,
@@ -529,16 +529,26 @@ class SpendRules:
         if limits.request_tokens is not None:
             look += np.flatnonzero(events.token_array() > limits.request_tokens).tolist()
         made = np.zeros(len(batch), dtype=np.int64)
-        for i in sorted(set(look)):
-            partition, pos, priced = batch[i]
+        # An event of no task read for a cost limit alone: its alert's fields from the columns, where
+        # they hold them (no event's object made: most of what such an alert cost).
+        facts = _RequestFacts.of(columns) if columns is not None and limits.request_tokens is None else None
+        picked = sorted(set(look))
+        read = facts.rows(picked, tasks) if facts is not None else [None] * len(picked)
+        cost_limit, token_limit = limits.request_cost, limits.request_tokens
+        priced: PricedEvent | _PricedFacts
+        for i, fresh, told in zip(picked, new[picked].tolist(), read, strict=True):
+            if told is None:
+                partition, pos, priced = batch[i]
+            else:
+                priced = told
             had = len(out.alerts)
-            if new[i]:
-                cost_limit, token_limit = limits.request_cost, limits.request_tokens
-                if (cost_limit is not None and priced.cost > cost_limit) or (
-                    token_limit is not None and _inference_tokens(priced) > token_limit
-                ):
-                    out.alerts += _request_alerts(priced, limits, {}, emitted_at)
+            if fresh and (
+                (cost_limit is not None and priced.cost > cost_limit)
+                or (token_limit is not None and _inference_tokens(cast(PricedEvent, priced)) > token_limit)
+            ):
+                out.alerts += _request_alerts(priced, limits, {}, emitted_at)
             if priced.event.task_id is not None:
+                assert isinstance(priced, PricedEvent)  # an event of a task is read from its object
                 self._fold_task(out, before, partition, pos, priced, limits, {}, emitted_at)
             made[i] = len(out.alerts) - had
         return cast(list[int], np.cumsum(made).tolist())
@@ -948,8 +958,72 @@ def _fold_rolling(
     return _at(window_start), _at(newest + HOUR)
 
 
+# Not frozen: a frozen dataclass sets each field through object.__setattr__ (five times the cost).
+@dataclass(slots=True)
+class _EventFacts:
+    """What a request limit's alert reads of an event of no task, as its object holds them."""
+
+    event_id: str
+    request_id: str | None
+    occurred_at: datetime
+    customer_id: str
+    agent_id: str
+    task_id: None = None
+
+
+@dataclass(slots=True)
+class _PricedFacts:
+    """What a request cost limit's alert reads of a priced event, as :class:`PricedEvent` holds them."""
+
+    event: _EventFacts
+    cost: Decimal
+    sku: str
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestFacts:
+    """A batch's columns read as the priced events a request cost limit's alert reads."""
+
+    columns: EventColumns
+    seconds_exact: bool  # every time's microsecond is exact in its float64 seconds (_event_micros)
+
+    @classmethod
+    def of(cls, columns: EventColumns) -> _RequestFacts | None:
+        """None where the columns do not tell an event's ``occurred_at`` (a time sent with an offset
+        other than UTC's keeps it) or its cost."""
+        n, ledger = len(columns), columns.ledger
+        if not columns.utc_times or {len(columns.costs), len(columns.decimal_costs), len(ledger.skus),
+                                     len(ledger.request_ids)} != {n}:  # fmt: skip
+            return None
+        seconds = columns.seconds
+        return cls(columns, not len(seconds) or float(np.abs(seconds).max()) < 2**52 / 1e6)
+
+    def rows(self, picked: list[int], tasks: Sequence[str | None]) -> list[_PricedFacts | None]:
+        """The events at ``picked`` as their alerts read them; None for an event of a task (its object
+        is read), or where the columns do not tell its time or cost."""
+        if not self.seconds_exact:
+            return [None] * len(picked)
+        columns, ledger = self.columns, self.columns.ledger
+        # As _event_micros: the microsecond exact in the float64 seconds, rounded back in C.
+        micros = np.rint(columns.seconds[picked] * 1e6).astype(np.int64).tolist()
+        decimal_costs, costs, request_ids = columns.decimal_costs, columns.costs, ledger.request_ids
+        found: list[_PricedFacts | None] = []
+        for i, at_us in zip(picked, micros, strict=True):
+            decimal_cost, pico = decimal_costs[i], costs[i]
+            if tasks[i] is not None or (decimal_cost is None and pico is None):
+                found.append(None)
+                continue
+            event = _EventFacts(
+                columns.event_ids[i], request_ids[i] or None,  # '' is none in the ledger's column
+                _EPOCH + timedelta(microseconds=at_us), columns.customers[i], columns.agents[i],
+            )  # fmt: skip
+            cost = decimal_cost if decimal_cost is not None else cost_of_pico(cast(int, pico))
+            found.append(_PricedFacts(event, cost, ledger.skus[i]))
+        return found
+
+
 def _request_alerts(
-    priced: PricedEvent, limits: _Limits, owners: dict[AlertRule, str], emitted_at: datetime
+    priced: PricedEvent | _PricedFacts, limits: _Limits, owners: dict[AlertRule, str], emitted_at: datetime
 ) -> list[Alert]:
     event = priced.event
     request = event.request_id or event.event_id
@@ -967,6 +1041,7 @@ def _request_alerts(
         )  # fmt: skip
     token_limit = limits.request_tokens
     if token_limit is not None:
+        assert isinstance(priced, PricedEvent)  # an event read for a token limit is read from its object
         tokens = _inference_tokens(priced)
         if tokens > token_limit:
             alerts.append(
@@ -1023,7 +1098,7 @@ _PLAIN = _plain(Alert) and _plain(Contributor)
 
 def _limit_alert(
     rule: AlertRule,
-    priced: PricedEvent,
+    priced: PricedEvent | _PricedFacts,
     budget_id: str,
     scope: str,
     subject: str,

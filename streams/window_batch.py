@@ -174,6 +174,9 @@ class EventColumns:
     # :func:`plan_windows` numbered them: the ledger's block writes those columns from the codes.
     customer_codes: Coded | None = None
     agent_codes: Coded | None = None
+    # Whether every event's ``occurred_at`` was sent in UTC (``Z`` or ``+00:00``, all the wire columns
+    # admit): its datetime is then its microsecond in UTC, and what reads it needs not the event's object.
+    utc_times: bool = False
 
     @classmethod
     def of(cls, counted: Sequence[Counted]) -> EventColumns:
@@ -238,7 +241,7 @@ class EventColumns:
             self.seconds[keep],
             customers, event_ids, agents, kinds, costs, counts, quantities, tokens, categories,
             self.ledger.select(chosen), list(compress(self.cost_units, chosen)),
-            list(compress(self.decimal_costs, chosen)),
+            list(compress(self.decimal_costs, chosen)), utc_times=self.utc_times,
         )  # fmt: skip
 
     def id_keys(self) -> list[bytes]:

@@ -68,7 +68,7 @@ def column_values(columns: EventColumns) -> dict[str, Any]:
             value.tolist() if isinstance(value, np.ndarray) else None if value is None else list(value)
         )  # None: codes a later stage fills (plan_windows)
         for name in EventColumns.__slots__
-        if name != "counted"
+        if name not in ("counted", "utc_times")  # the batch's, not a column
         for value in [getattr(columns, name)]
     }
 

@@ -189,8 +189,9 @@ def test_the_columns_and_the_ledger_rows_are_those_read_from_the_objects() -> No
     taken = EventColumns.of(counted)
     walked = EventColumns.of(list(counted))
     for name in EventColumns.__slots__:
-        if name != "counted":
+        if name not in ("counted", "utc_times"):
             assert _values(getattr(taken, name)) == _values(getattr(walked, name)), name
+    assert not taken.utc_times  # some messages took the per-event path, whose times may have any offset
     from_columns = ledger_columns(taken.counted, NOW, taken)
     from_objects = ledger_columns(list(counted), NOW)
     assert from_columns.keys() == from_objects.keys()

@@ -3,7 +3,8 @@
 As :mod:`bench.spend_cost` (the same events, spend modules of ``--against``
 loaded from git beside this tree's, runs interleaved), timing also the parts of
 each batch's apply that are :meth:`SpendControl._commit`, (no budget is
-loaded) :meth:`SpendRules._limits_only` and :class:`BatchEvents`; each batch
+loaded) :meth:`SpendRules._limits_only`, :class:`BatchEvents` and the hourly spike detector's
+fold (``hourly``: its batch sums, its plans of stretches and its keys' folds); each batch
 handed its columns as the worker does, customers and agents numbered as its
 window plan leaves them (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
 the same alerts and wrote the same records (as read back). The last line is JSON.
@@ -33,14 +34,28 @@ from streams.window_batch import Coded, EventColumns
 
 def _timed_run(
     modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None
-) -> tuple[float, float, float, float, Any]:
+) -> tuple[float, float, float, float, float, Any]:
     """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
-    :meth:`SpendRules._limits_only`) and of their :class:`BatchEvents`, and the control after them."""
+    :meth:`SpendRules._limits_only`), of their :class:`BatchEvents` and of the hourly spike detector's
+    fold, and the control after them."""
     control = importlib.import_module(f"{modules.__name__}.spend_control")
     rules = importlib.import_module(f"{modules.__name__}.spend_rules")
     anomaly = importlib.import_module(f"{modules.__name__}.anomaly_rules")
-    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0, 0.0]
+    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0, 0.0, 0.0]
     events = anomaly.BatchEvents.__init__
+    # The hourly detector's parts (fold looks the functions up as it calls them).
+    hourly = {"_batch_spend": anomaly, "_hourly_runs": anomaly, "hourly_spikes": anomaly._Fold}
+    originals = {name: getattr(owner, name) for name, owner in hourly.items()}
+
+    def timed_hourly(call: Any) -> Any:
+        def timed_part(*args: Any) -> Any:
+            started = time.process_time()
+            try:
+                return call(*args)
+            finally:
+                spent[3] += time.process_time() - started
+
+        return timed_part
 
     def timed_events(self: Any, *args: Any) -> None:
         started = time.process_time()
@@ -65,13 +80,17 @@ def _timed_run(
 
     control.SpendControl._commit, rules.SpendRules._limits_only = timed, timed_limits
     anomaly.BatchEvents.__init__ = timed_events
+    for name, owner in hourly.items():
+        setattr(owner, name, timed_hourly(originals[name]))
     try:
         gc.collect()
         total, spend = run(modules, settings, batches, columns)
     finally:
         control.SpendControl._commit, rules.SpendRules._limits_only = commit, limits
         anomaly.BatchEvents.__init__ = events
-    return total, spent[0], spent[1], spent[2], spend
+        for name, owner in hourly.items():
+            setattr(owner, name, originals[name])
+    return total, spent[0], spent[1], spent[2], spent[3], spend
 
 
 def _as_planned(columns: EventColumns) -> EventColumns:
@@ -101,12 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: dict[str, Any] = {}
     for _ in range(args.rounds):  # interleaved: a noisy neighbour weighs on both
         for name, modules in contenders:
-            total, commit, limits, events, outcomes[name] = _timed_run(modules, settings, batches, columns)
+            total, commit, limits, events, hourly, outcomes[name] = _timed_run(
+                modules, settings, batches, columns
+            )
             for part, seconds in (
                 ("apply", total),
                 ("commit", commit),
                 ("limits", limits),
                 ("events", events),
+                ("hourly", hourly),
             ):
                 samples.setdefault(f"{name}_{part}_us", []).append(seconds / n * 1e6)
     figures: dict[str, Any] = {key: round(statistics.median(values), 3) for key, values in samples.items()}

@@ -4,7 +4,8 @@ As :mod:`bench.spend_cost` (the same events, spend modules of ``--against``
 loaded from git beside this tree's, runs interleaved), timing also the parts of
 each batch's apply that are :meth:`SpendControl._commit`, (no budget is
 loaded) :meth:`SpendRules._limits_only`, :class:`BatchEvents` and the hourly spike detector's
-fold (``hourly``: its batch sums, its plans of stretches and its keys' folds); each batch
+fold (``hourly``: its batch sums, its plans of stretches and its keys' folds; ``plans``: the plans
+alone); each batch
 handed its columns as the worker does, customers and agents numbered as its
 window plan leaves them (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
 the same alerts and wrote the same records (as read back). The last line is JSON.
@@ -34,26 +35,29 @@ from streams.window_batch import Coded, EventColumns
 
 def _timed_run(
     modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None
-) -> tuple[float, float, float, float, float, Any]:
+) -> tuple[float, float, float, float, float, float, Any]:
     """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
-    :meth:`SpendRules._limits_only`), of their :class:`BatchEvents` and of the hourly spike detector's
-    fold, and the control after them."""
+    :meth:`SpendRules._limits_only`), of their :class:`BatchEvents`, of the hourly spike detector's
+    fold and of its plans, and the control after them."""
     control = importlib.import_module(f"{modules.__name__}.spend_control")
     rules = importlib.import_module(f"{modules.__name__}.spend_rules")
     anomaly = importlib.import_module(f"{modules.__name__}.anomaly_rules")
-    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0, 0.0, 0.0]
+    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0] * 5
     events = anomaly.BatchEvents.__init__
     # The hourly detector's parts (fold looks the functions up as it calls them).
     hourly = {"_batch_spend": anomaly, "_hourly_runs": anomaly, "hourly_spikes": anomaly._Fold}
     originals = {name: getattr(owner, name) for name, owner in hourly.items()}
 
-    def timed_hourly(call: Any) -> Any:
+    def timed_hourly(call: Any, plans: bool) -> Any:
         def timed_part(*args: Any) -> Any:
             started = time.process_time()
             try:
                 return call(*args)
             finally:
-                spent[3] += time.process_time() - started
+                took = time.process_time() - started
+                spent[3] += took
+                if plans:
+                    spent[4] += took
 
         return timed_part
 
@@ -81,7 +85,7 @@ def _timed_run(
     control.SpendControl._commit, rules.SpendRules._limits_only = timed, timed_limits
     anomaly.BatchEvents.__init__ = timed_events
     for name, owner in hourly.items():
-        setattr(owner, name, timed_hourly(originals[name]))
+        setattr(owner, name, timed_hourly(originals[name], name == "_hourly_runs"))
     try:
         gc.collect()
         total, spend = run(modules, settings, batches, columns)
@@ -90,7 +94,7 @@ def _timed_run(
         anomaly.BatchEvents.__init__ = events
         for name, owner in hourly.items():
             setattr(owner, name, originals[name])
-    return total, spent[0], spent[1], spent[2], spent[3], spend
+    return total, *spent, spend
 
 
 def _as_planned(columns: EventColumns) -> EventColumns:
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: dict[str, Any] = {}
     for _ in range(args.rounds):  # interleaved: a noisy neighbour weighs on both
         for name, modules in contenders:
-            total, commit, limits, events, hourly, outcomes[name] = _timed_run(
+            total, commit, limits, events, hourly, plans, outcomes[name] = _timed_run(
                 modules, settings, batches, columns
             )
             for part, seconds in (
@@ -129,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("limits", limits),
                 ("events", events),
                 ("hourly", hourly),
+                ("plans", plans),
             ):
                 samples.setdefault(f"{name}_{part}_us", []).append(seconds / n * 1e6)
     figures: dict[str, Any] = {key: round(statistics.median(values), 3) for key, values in samples.items()}

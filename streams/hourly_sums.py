@@ -289,8 +289,12 @@ def _grouped(
     except ValueError:  # a sum past int64 (never with a batch's pico-dollars below 2**62 summed)
         return _grouped_here(kind, codes, units, exponents, seg_of, len(seg_starts), values)
     made = list(map(PICO.__rmul__, totals))
-    for at, exponent in odd:  # a few: zeros, as outcomes cost
-        made[at] = summed(totals[at], exponent)
+    # Some: mostly an outcome's alone (0 at 10**0), the same Decimal each time (immutable: shared).
+    alike: dict[tuple[int, int], Decimal] = {}
+    for at, exponent in odd:
+        key = (totals[at], exponent)
+        same = alike.get(key)
+        made[at] = same if same is not None else alike.setdefault(key, summed(*key))
     names = list(map(values.__getitem__, named))
     return KindSums(kind, names, made, costliest, bounds)  # type: ignore[arg-type]  # named: str
 

@@ -7,10 +7,12 @@ loaded) :meth:`SpendRules._limits_only`, :class:`BatchEvents` and the hourly spi
 fold (``hourly``: its batch sums, its plans of stretches and its keys' folds; ``plans``: the plans
 alone); each batch
 handed its columns as the worker does, customers and agents numbered as its
-window plan leaves them (``--objects``: not). Medians of ``--rounds``; ``same``: both fired
+window plan leaves them (``--objects``: not; ``--between-batches``: the collector off inside a batch,
+as the worker has it). Medians of ``--rounds``; ``same``: both fired
 the same alerts and wrote the same records (as read back). The last line is JSON.
 
     .venv/bin/python -m bench.spend_commit [--events 500000] [--span-s 5] [--against dcd6c19] [--rounds 3]
+        [--between-batches]
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from streams.window_batch import Coded, EventColumns
 
 
 def _timed_run(
-    modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None
+    modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None, between: bool
 ) -> tuple[float, float, float, float, float, float, Any]:
     """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
     :meth:`SpendRules._limits_only`), of their :class:`BatchEvents`, of the hourly spike detector's
@@ -88,7 +90,7 @@ def _timed_run(
         setattr(owner, name, timed_hourly(originals[name], name == "_hourly_runs"))
     try:
         gc.collect()
-        total, spend = run(modules, settings, batches, columns)
+        total, spend = run(modules, settings, batches, columns, between)
     finally:
         control.SpendControl._commit, rules.SpendRules._limits_only = commit, limits
         anomaly.BatchEvents.__init__ = events
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", default="dcd6c19")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--objects", action="store_true", help="the events' objects, not the batch's columns")
+    parser.add_argument(
+        "--between-batches", action="store_true", help="no collection inside a batch, as the worker runs it"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     catalog = PriceCatalog(load_price_dir(settings.prices_dir))
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):  # interleaved: a noisy neighbour weighs on both
         for name, modules in contenders:
             total, commit, limits, events, hourly, plans, outcomes[name] = _timed_run(
-                modules, settings, batches, columns
+                modules, settings, batches, columns, args.between_batches
             )
             for part, seconds in (
                 ("apply", total),
@@ -143,9 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ] and (table_content(old.records.table.data) == table_content(new.records.table.data))
     for key, value in figures.items():
         print(f"{key:16} {value}")
-    print(
-        orjson.dumps({"events": n, "rounds": args.rounds, "columns": columns is not None, **figures}).decode()
-    )
+    given = {"events": n, "rounds": args.rounds, "columns": columns is not None}
+    print(orjson.dumps({**given, "between_batches": args.between_batches, **figures}).decode())
     return 0
 
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -47,7 +48,7 @@ from schemas.prices import load_price_dir
 from streams.aggregation import Counted, position
 from streams.anomalies import HourlySpend, RequestCostHistory, TokenDrift
 from streams.decoding import decode_message
-from streams.garbage_collection import tune_for_worker
+from streams.garbage_collection import between_batches, tune_for_worker
 from streams.pricing import PriceCatalog
 from streams.spend_state import ANOMALY_PREFIX, DetectorRecord, split_key
 from streams.window_batch import EventColumns
@@ -163,10 +164,15 @@ def control(modules: Any, settings: Settings) -> Any:
 
 
 def run(
-    modules: Any, settings: Settings, batches: list[list[Counted]], columns: list[EventColumns] | None = None
+    modules: Any,
+    settings: Settings,
+    batches: list[list[Counted]],
+    columns: list[EventColumns] | None = None,
+    between: bool = False,
 ) -> tuple[float, Any]:
     """CPU seconds of every batch's apply, and the control (its alerts and table) after them;
-    ``columns``: each batch's, as the worker hands them over (read before, untimed)."""
+    ``columns``: each batch's, as the worker hands them over (read before, untimed); ``between``: each
+    apply under :func:`between_batches` as the worker runs it (no collection inside a batch)."""
     spend = control(modules, settings)
     spent = 0.0
 
@@ -175,7 +181,8 @@ def run(
         for n, batch in enumerate(batches):
             given = {"columns": columns[n]} if columns is not None else {}
             started = time.process_time()
-            await spend.apply(batch, _retry, **given)
+            with between_batches() if between else nullcontext():
+                await spend.apply(batch, _retry, **given)
             spent += time.process_time() - started
 
     asyncio.run(go())

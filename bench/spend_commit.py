@@ -3,16 +3,19 @@
 As :mod:`bench.spend_cost` (the same events, spend modules of ``--against``
 loaded from git beside this tree's, runs interleaved), timing also the parts of
 each batch's apply that are :meth:`SpendControl._commit`, (no budget is
-loaded) :meth:`SpendRules._limits_only` and :class:`BatchEvents`; each batch
+loaded) :meth:`SpendRules._limits_only`, :class:`BatchEvents` and the hourly spike detector's
+fold (``hourly``: its batch sums, its plans of stretches and its keys' folds; ``plans``: the plans
+alone); each batch
 handed its columns as the worker does, customers and agents numbered as its
-window plan leaves them (``--objects``: not). ``--wire``: each batch read from its messages as
+window plan leaves them (``--objects``: not; ``--between-batches``: the collector off inside a batch,
+as the worker has it). ``--wire``: each batch read from its messages as
 the worker reads them (:func:`streams.intake.decode_and_price`, afresh for each run, untimed),
 its events' objects made only where read, and applied with the collector held off as the worker
 applies it. Medians of ``--rounds``; ``same``: both fired the same alerts and wrote the same
 records (as read back). The last line is JSON.
 
     .venv/bin/python -m bench.spend_commit [--events 500000] [--span-s 5] [--against dcd6c19] [--rounds 3]
-        [--wire]
+        [--between-batches] [--wire]
 """
 
 from __future__ import annotations
@@ -43,14 +46,31 @@ from streams.window_batch import Coded, EventColumns
 
 def _timed_run(
     modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None, between: bool
-) -> tuple[float, float, float, float, Any]:
+) -> tuple[float, float, float, float, float, float, Any]:
     """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
-    :meth:`SpendRules._limits_only`) and of their :class:`BatchEvents`, and the control after them."""
+    :meth:`SpendRules._limits_only`), of their :class:`BatchEvents`, of the hourly spike detector's
+    fold and of its plans, and the control after them."""
     control = importlib.import_module(f"{modules.__name__}.spend_control")
     rules = importlib.import_module(f"{modules.__name__}.spend_rules")
     anomaly = importlib.import_module(f"{modules.__name__}.anomaly_rules")
-    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0, 0.0, 0.0]
+    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0] * 5
     events = anomaly.BatchEvents.__init__
+    # The hourly detector's parts (fold looks the functions up as it calls them).
+    hourly = {"_batch_spend": anomaly, "_hourly_runs": anomaly, "hourly_spikes": anomaly._Fold}
+    originals = {name: getattr(owner, name) for name, owner in hourly.items()}
+
+    def timed_hourly(call: Any, plans: bool) -> Any:
+        def timed_part(*args: Any) -> Any:
+            started = time.process_time()
+            try:
+                return call(*args)
+            finally:
+                took = time.process_time() - started
+                spent[3] += took
+                if plans:
+                    spent[4] += took
+
+        return timed_part
 
     def timed_events(self: Any, *args: Any) -> None:
         started = time.process_time()
@@ -75,13 +95,17 @@ def _timed_run(
 
     control.SpendControl._commit, rules.SpendRules._limits_only = timed, timed_limits
     anomaly.BatchEvents.__init__ = timed_events
+    for name, owner in hourly.items():
+        setattr(owner, name, timed_hourly(originals[name], name == "_hourly_runs"))
     try:
         gc.collect()
         total, spend = run(modules, settings, batches, columns, between)
     finally:
         control.SpendControl._commit, rules.SpendRules._limits_only = commit, limits
         anomaly.BatchEvents.__init__ = events
-    return total, spent[0], spent[1], spent[2], spend
+        for name, owner in hourly.items():
+            setattr(owner, name, originals[name])
+    return total, *spent, spend
 
 
 def _as_planned(columns: EventColumns) -> EventColumns:
@@ -117,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", default="dcd6c19")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--objects", action="store_true", help="the events' objects, not the batch's columns")
+    parser.add_argument(
+        "--between-batches", action="store_true", help="no collection inside a batch, as the worker runs it"
+    )
     parser.add_argument("--wire", action="store_true", help="the batches read from messages, as the worker")
     args = parser.parse_args(argv)
     settings = Settings()
@@ -140,14 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             if wire is not None:  # no event's object made by the run before
                 columns = wire()
                 batches = [c.counted for c in columns]
-            total, commit, limits, events, outcomes[name] = _timed_run(
-                modules, settings, batches, columns, wire is not None
+            total, commit, limits, events, hourly, plans, outcomes[name] = _timed_run(
+                modules, settings, batches, columns, args.between_batches or wire is not None
             )
             for part, seconds in (
                 ("apply", total),
                 ("commit", commit),
                 ("limits", limits),
                 ("events", events),
+                ("hourly", hourly),
+                ("plans", plans),
             ):
                 samples.setdefault(f"{name}_{part}_us", []).append(seconds / n * 1e6)
     figures: dict[str, Any] = {key: round(statistics.median(values), 3) for key, values in samples.items()}
@@ -157,17 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ] and (table_content(old.records.table.data) == table_content(new.records.table.data))
     for key, value in figures.items():
         print(f"{key:16} {value}")
-    print(
-        orjson.dumps(
-            {
-                "events": n,
-                "rounds": args.rounds,
-                "columns": columns is not None,
-                "wire": wire is not None,
-                **figures,
-            }
-        ).decode()
-    )
+    given = {"events": n, "rounds": args.rounds, "columns": columns is not None, "wire": wire is not None}
+    print(orjson.dumps({**given, "between_batches": args.between_batches, **figures}).decode())
     return 0
 
 

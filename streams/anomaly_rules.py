@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain, compress, repeat
 from operator import attrgetter, ge, itemgetter
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -175,18 +175,18 @@ class AnomalyRules:
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, anomaly_owners(zip(by_customer, repeat(""))))
             plan = _hourly_runs(spend, customer_runs, frozenset())
-            for n, (key, run, at) in enumerate(
-                zip(keys, by_customer.values(), customer_runs.starts, strict=True)
+            for n, (key, run, at, stored) in enumerate(
+                zip(keys, by_customer.values(), customer_runs.starts, fold.stored(keys), strict=True)
             ):
-                spikes(key, run, customers, at, new, load, "", hourly, plan, n)
+                spikes(key, run, customers, at, new, load, "", hourly, plan, n, stored)
             fold = _Fold(fired, 2, records, before, events, emitted_at)
             spikes = fold.hourly_spikes
             keys = anomaly_keys(AlertRule.HOURLY_SPIKE, owners)
             plan = _hourly_runs(spend, agents.runs, frozenset(("agent",)))  # each run one agent's
-            for n, (key, (_, agent), run, at) in enumerate(zip(
-                keys, by_agent, by_agent.values(), agents.runs.starts, strict=True
+            for n, (key, (_, agent), run, at, stored) in enumerate(zip(
+                keys, by_agent, by_agent.values(), agents.runs.starts, fold.stored(keys), strict=True
             )):  # fmt: skip
-                spikes(key, run, lambda: agents, at, new, load, agent, hourly, plan, n)
+                spikes(key, run, lambda: agents, at, new, load, agent, hourly, plan, n, stored)
         if s.token_drift is not None:
             self._token_drifts(
                 _Fold(fired, 3, records, before, events, emitted_at), by_agent, owners, agents, s.token_drift
@@ -843,9 +843,11 @@ class _Fold:
         run: Sequence[int],
         new: Callable[[str], Detector],
         load: Callable[[bytes], Detector],
+        stored: DetectorRecord | Literal[False] | None = False,
     ) -> tuple[DetectorRecord, Detector] | None:
-        """The key's record and detector as of the batch; None if every event of ``run`` was folded before."""
-        record = self.records.get(key) or self.before.detector(key)
+        """The key's record and detector as of the batch; None if every event of ``run`` was folded before.
+        ``stored``: the key's record before the batch, where :meth:`stored` read it (False: not read)."""
+        record = self.records.get(key) or (self.before.detector(key) if stored is False else stored)
         positions = self.events.positions  # not the events' objects, which a batch of columns lacks
         if record is None:
             record, first = DetectorRecord(b""), run[0]
@@ -863,6 +865,11 @@ class _Fold:
         self.events.firsts.append((first, self.rank, key))
         return record, detector
 
+    def stored(self, keys: Sequence[bytes]) -> Sequence[DetectorRecord | None]:
+        """Each key's record before the batch: read at once where the store can (a table's, in C)."""
+        read_all = getattr(self.before, "detectors", None)
+        return read_all(keys) if read_all is not None else list(map(self.before.detector, keys))  # type: ignore[no-any-return]
+
     def quiet(
         self,
         keys: Sequence[bytes],
@@ -877,10 +884,9 @@ class _Fold:
         """
         events = self.events
         positions, partitions = events.positions, events.partitions
-        records, before = self.records, self.before
+        records = self.records
         firsts, rank = events.firsts, self.rank
-        read_all = getattr(before, "detectors", None)  # a table's: all keys at once
-        found = read_all(keys) if read_all is not None else list(map(before.detector, keys))
+        found = self.stored(keys)
         left: list[int] = []
         rows = zip(keys, found, sums.days, sums.counts, sums.sums, sums.most, sums.least, sums.newest,
                    sums.firsts, sums.lasts, strict=True)  # fmt: skip
@@ -955,10 +961,11 @@ class _Fold:
         settings: HourlySpikeSettings,
         plan: HourlyRuns | None = None,
         n: int = -1,
+        stored: DetectorRecord | Literal[False] | None = False,
     ) -> None:
         """Key ``key``'s events (``run``, ``first`` in the order of the runs ``gathered`` gives
-        the columns of; run ``n`` of ``plan``)."""
-        opened = self.open(key, run, new, load)
+        the columns of; run ``n`` of ``plan``; ``stored``: as :meth:`open` takes it)."""
+        opened = self.open(key, run, new, load, stored)
         if opened is None:
             return
         record, spend = opened

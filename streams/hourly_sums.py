@@ -225,7 +225,7 @@ class HourlyRuns:
             if kind in one_each:
                 sums = self._one_each(kind, codes, spent, units, exponents, seg_starts, values)
             else:
-                sums = self._grouped(kind, codes, units, exponents, seg_of, len(seg_starts), values)
+                sums = _grouped(kind, codes, units, exponents, seg_starts, seg_of, values)
             self.kinds.append(sums)
         self.unmixed: list[bool] = unmixed.tolist()
 
@@ -264,37 +264,71 @@ class HourlyRuns:
         bounds = np.concatenate(([0], np.cumsum(named))).tolist()
         return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
 
-    @staticmethod
-    def _grouped(
-        kind: ContributorKind,
-        codes: Ints,
-        units: Ints,
-        exponents: Ints | None,
-        seg_of: Ints,
-        segs: int,
-        values: Sequence[str | None],
-    ) -> KindSums:
-        """Each stretch's contributors in the order they first come, their costs summed."""
-        named = np.flatnonzero(codes >= 0)
-        if not len(named):
-            return KindSums(kind, [], [], [], [0] * (segs + 1))
-        key = seg_of[named] * (int(codes.max()) + 1) + codes[named]
-        by_key = np.argsort(key, kind="stable")
-        ordered = key[by_key]
-        group_starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        at = named[by_key]  # the events in groups, each group's in order
-        firsts = at[group_starts]
-        arrival = np.argsort(firsts)  # stretches are stretches of the order: by stretch too
-        grouped_units = units[at]
-        totals = _decimals(
-            np.add.reduceat(grouped_units, group_starts)[arrival],
-            None if exponents is None else np.minimum.reduceat(exponents[at], group_starts)[arrival],
+
+def _grouped(
+    kind: ContributorKind,
+    codes: Ints,
+    units: Ints,
+    exponents: Ints | None,
+    seg_starts: Ints,
+    seg_of: Ints,
+    values: Sequence[str | None],
+) -> KindSums:
+    """Each stretch's contributors in the order they first come, their costs summed: in one native
+    pass where built (``streams._wire_scan.stretch_groups``), else :func:`_grouped_here`."""
+    if _stretch_groups is None:
+        return _grouped_here(kind, codes, units, exponents, seg_of, len(seg_starts), values)
+    try:
+        named, totals, costliest, odd, bounds = _stretch_groups(
+            codes.tobytes(),
+            units.tobytes(),
+            b"" if exponents is None else exponents.tobytes(),
+            seg_starts.tobytes(),
+            len(values),
         )
-        costliest = np.maximum.reduceat(grouped_units, group_starts)[arrival].tolist()
-        arrived = firsts[arrival]
-        names = [values[c] for c in codes[arrived].tolist()]
-        bounds = np.searchsorted(seg_of[arrived], np.arange(segs + 1, dtype=np.int64)).tolist()
-        return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
+    except ValueError:  # a sum past int64 (never with a batch's pico-dollars below 2**62 summed)
+        return _grouped_here(kind, codes, units, exponents, seg_of, len(seg_starts), values)
+    made = list(map(PICO.__rmul__, totals))
+    # Some: mostly an outcome's alone (0 at 10**0), the same Decimal each time (immutable: shared).
+    alike: dict[tuple[int, int], Decimal] = {}
+    for at, exponent in odd:
+        key = (totals[at], exponent)
+        same = alike.get(key)
+        made[at] = same if same is not None else alike.setdefault(key, summed(*key))
+    names = list(map(values.__getitem__, named))
+    return KindSums(kind, names, made, costliest, bounds)  # type: ignore[arg-type]  # named: str
+
+
+def _grouped_here(
+    kind: ContributorKind,
+    codes: Ints,
+    units: Ints,
+    exponents: Ints | None,
+    seg_of: Ints,
+    segs: int,
+    values: Sequence[str | None],
+) -> KindSums:
+    """:func:`_grouped` in array passes (the reference): the events sorted by stretch and code."""
+    named = np.flatnonzero(codes >= 0)
+    if not len(named):
+        return KindSums(kind, [], [], [], [0] * (segs + 1))
+    key = seg_of[named] * (int(codes.max()) + 1) + codes[named]
+    by_key = np.argsort(key, kind="stable")
+    ordered = key[by_key]
+    group_starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    at = named[by_key]  # the events in groups, each group's in order
+    firsts = at[group_starts]
+    arrival = np.argsort(firsts)  # stretches are stretches of the order: by stretch too
+    grouped_units = units[at]
+    totals = _decimals(
+        np.add.reduceat(grouped_units, group_starts)[arrival],
+        None if exponents is None else np.minimum.reduceat(exponents[at], group_starts)[arrival],
+    )
+    costliest = np.maximum.reduceat(grouped_units, group_starts)[arrival].tolist()
+    arrived = firsts[arrival]
+    names = [values[c] for c in codes[arrived].tolist()]
+    bounds = np.searchsorted(seg_of[arrived], np.arange(segs + 1, dtype=np.int64)).tolist()
+    return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
 
 
 def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
@@ -508,6 +542,21 @@ def _native() -> Callable[..., list[tuple[int, int, int, bool]]] | None:
 
 _contribute_full = _native()
 NATIVE = _contribute_full is not None
+
+
+# What the native grouping gives: each group's code, pico-dollars and costliest event, the groups not at
+# -12 (place, exponent), each stretch's first group.
+_Groups = tuple[list[int], list[int], list[int], list[tuple[int, int]], list[int]]
+
+
+def _native_groups() -> Callable[..., _Groups] | None:
+    """The native grouping (``streams._wire_scan.stretch_groups``, native/src/hourly.rs), unless
+    ``COSTLINE_HOURLY_SUMS=python`` asks for :func:`_grouped_here`."""
+    native = native_extension("COSTLINE_HOURLY_SUMS", "stretch_groups")
+    return None if native is None else native.stretch_groups  # type: ignore[no-any-return]
+
+
+_stretch_groups = _native_groups()
 
 
 def contribute_native(

@@ -131,3 +131,79 @@ pub fn contribute_full(
         .map(|k| (k.code, k.units, k.exponent, k.changed))
         .collect())
 }
+
+/// The groups of `stretch_groups`: each one's contributor code, summed pico-dollars and costliest
+/// event, the groups whose finest exponent is not -12 (their place and exponent), and each
+/// stretch's first group (one more: the groups' count).
+type Groups = (Vec<i64>, Vec<i64>, Vec<i64>, Vec<(usize, i64)>, Vec<usize>);
+
+/// `streams.hourly_sums.HourlyRuns._grouped` in one pass (the reference sorts by stretch and code):
+/// each stretch's contributors in the order they first come, their pico-dollars summed, their
+/// costliest event and the finest exponent among their events. `codes`, `units`, `exponents` (empty:
+/// all at -12) and `starts` (each stretch's first event, from 0, increasing) are int64 bytes; a code
+/// below 0 is no contributor, `size` one past the largest.
+#[pyfunction]
+pub fn stretch_groups(
+    codes: &[u8],
+    units: &[u8],
+    exponents: &[u8],
+    starts: &[u8],
+    size: usize,
+) -> PyResult<Groups> {
+    let (codes, units, exponents, starts) = (
+        int64s(codes),
+        int64s(units),
+        int64s(exponents),
+        int64s(starts),
+    );
+    let n = codes.len();
+    let given = !exponents.is_empty();
+    if units.len() != n
+        || (given && exponents.len() != n)
+        || codes.iter().any(|&c| c >= size as i64)
+        || starts.first().is_some_and(|&s| s != 0)
+        || starts.windows(2).any(|w| w[0] >= w[1])
+        || starts.last().is_some_and(|&s| s as usize >= n)
+    {
+        return Err(PyValueError::new_err(
+            "stretch_groups: columns of unequal length, codes or stretches out of range",
+        ));
+    }
+    // Each code's group in the stretch at hand, and the stretch it was last grouped in.
+    let mut group = vec![0usize; size];
+    let mut stretch = vec![usize::MAX; size];
+    let (mut named, mut totals, mut costliest, mut finest) = (vec![], vec![], vec![], vec![]);
+    let mut bounds = Vec::with_capacity(starts.len() + 1);
+    for (s, &begin) in starts.iter().enumerate() {
+        bounds.push(named.len());
+        let end = starts.get(s + 1).map_or(n, |&e| e as usize);
+        for i in begin as usize..end {
+            let Ok(code) = usize::try_from(codes[i]) else {
+                continue; // no contributor
+            };
+            let exponent = if given { exponents[i] } else { PICO_EXPONENT };
+            if stretch[code] == s {
+                let g = group[code];
+                totals[g] = i64::checked_add(totals[g], units[i])
+                    .ok_or_else(|| PyValueError::new_err("overflow"))?;
+                costliest[g] = i64::max(costliest[g], units[i]);
+                finest[g] = i64::min(finest[g], exponent);
+            } else {
+                stretch[code] = s;
+                group[code] = named.len();
+                named.push(code as i64);
+                totals.push(units[i]);
+                costliest.push(units[i]);
+                finest.push(exponent);
+            }
+        }
+    }
+    bounds.push(named.len());
+    let odd = finest
+        .iter()
+        .enumerate()
+        .filter(|(_, &e)| e != PICO_EXPONENT)
+        .map(|(g, &e)| (g, e))
+        .collect();
+    Ok((named, totals, costliest, odd, bounds))
+}

@@ -21,6 +21,8 @@ from streams.hourly_sums import (
     BatchSpend,
     HourlyRuns,
     _decimals,
+    _grouped,
+    _grouped_here,
     coded,
     contribute_coded,
     contribute_native,
@@ -147,6 +149,39 @@ def test_a_full_kind_in_native_code_is_what_its_decimals_one_by_one_give(seed: i
 def test_the_native_sums_are_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSTLINE_HOURLY_SUMS", "python")
     assert hourly_sums._native() is None
+
+
+@pytest.mark.skipif(not hourly_sums.NATIVE, reason="streams._wire_scan not built (no cargo)")
+@pytest.mark.parametrize("seed", range(60))
+def test_a_kind_s_stretches_grouped_natively_are_what_the_array_passes_give(seed: int) -> None:
+    """:func:`_grouped` (one native pass) gives :func:`_grouped_here`'s contributors, their order,
+    their sums (Decimal forms too), their costliest events and each stretch's bounds: events without
+    a contributor, exponents other than -12 (or none given), one-event stretches and long ones."""
+    rng = random.Random(seed)
+    n = rng.choice((1, 2, 7, 100, 3000))
+    values: list[str | None] = [f"c{i}" for i in range(rng.choice((1, 3, 40, 500)))]
+    codes = np.array([rng.choice((rng.randrange(len(values)), 0, -1)) for _ in range(n)], np.int64)
+    if rng.random() < 0.2:
+        codes[:] = -1
+    picked = [rng.choice((0, 1, 7, rng.randrange(10**15), -rng.randrange(10**6))) for _ in range(n)]
+    units = np.array(picked, np.int64)
+    exponents = (
+        None if rng.random() < 0.5 else np.array([rng.choice((-12, -12, -6, 0)) for _ in range(n)], np.int64)
+    )
+    cuts = sorted(rng.sample(range(1, n), rng.randrange(min(n, 40)))) if n > 1 else []
+    seg_starts = np.array([0, *cuts], np.int64)
+    begins = np.zeros(n, np.bool_)
+    begins[seg_starts] = True
+    seg_of = np.cumsum(begins) - 1
+    native = _grouped("model", codes, units, exponents, seg_starts, seg_of, values)
+    here = _grouped_here("model", codes, units, exponents, seg_of, len(seg_starts), values)
+    assert native.names == here.names and native.bounds == here.bounds and native.costliest == here.costliest
+    assert list(map(repr, native.totals)) == list(map(repr, here.totals))
+
+
+def test_the_native_grouping_is_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLINE_HOURLY_SUMS", "python")
+    assert hourly_sums._native_groups() is None
 
 
 def _full_kind_case(seed: int, contribute: Any, refunds_decline: bool) -> None:

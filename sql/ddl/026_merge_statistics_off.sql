@@ -1,14 +1,14 @@
 -- Merges stop building column statistics on the tables the worker writes
 -- (issue #12: ClickHouse's CPU per event). ClickHouse 26 computes
 -- statistics (auto_statistics_types: basic, uniq_v2) on every column of
--- every part a merge writes; on the ledger that was a fifth of its merges'
--- CPU, and the merges as much CPU as the inserts themselves
--- (bench/RESULTS.md, session 21). No query here is planned by them: the
--- billing and dedup reads go by sorting keys, partitions and the
--- ingested_at index, so their plans and results stay as they were. Parts
--- merged before keep the statistics they have. A server without column
--- statistics (before 25) has this setting as a no-op or refuses it as
--- unknown: drop these lines there.
+-- every part a merge writes: a third of the CPU of merging 800k ledger
+-- rows, a fifth of event_ids', and the merges cost as much CPU as the
+-- inserts themselves (bench/RESULTS.md, session 21). No query here is
+-- planned by them: the billing and dedup reads go by sorting keys,
+-- partitions and the ingested_at index, so their plans and results stay as
+-- they were. Parts merged before keep the statistics they have. A server
+-- before 26.1 does not know the setting and builds no statistics: the
+-- migration skips these statements there (costline/migrations.py).
 ALTER TABLE ledger MODIFY SETTING materialize_statistics_on_merge = 0;
 ALTER TABLE event_ids MODIFY SETTING materialize_statistics_on_merge = 0;
 ALTER TABLE meter_days MODIFY SETTING materialize_statistics_on_merge = 0;

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from costline.clickhouse import SQL_DIR, open_client
 from costline.config import Settings
@@ -14,6 +16,22 @@ from costline.config import Settings
 
 class MigrationError(Exception):
     pass
+
+
+# A table setting that tunes how a newer server works (026's materialize_statistics_on_merge, ClickHouse
+# 26.1 on) is refused as unknown by an older one, which has nothing for it to tune (docker-compose runs 25.8).
+_UNKNOWN_SETTING = 115
+_TUNING = re.compile(r"ALTER TABLE \S+ MODIFY SETTING [^;]+", re.DOTALL)
+
+
+def _run(client: Client, statement: str, name: str, log: Callable[[str], None]) -> None:
+    """``statement`` run; a table's setting the server does not know skipped, and said so."""
+    try:
+        client.command(statement)
+    except DatabaseError as error:
+        if error.code != _UNKNOWN_SETTING or _TUNING.fullmatch(statement) is None:
+            raise
+        log(f"{name}: this server does not know a setting of {statement!r}; skipped")
 
 
 def ddl_files(directory: Path = SQL_DIR / "ddl") -> list[Path]:
@@ -53,7 +71,7 @@ def _apply(client: Client, database: str, log: Callable[[str], None]) -> list[st
                 raise MigrationError(f"{path.name} changed after it was applied; add a new migration instead")
             continue
         for statement in _statements(text):
-            client.command(statement)
+            _run(client, statement, path.name, log)
         client.insert(
             f"`{database}`.schema_migrations",
             [[path.name, checksum]],

@@ -13,9 +13,15 @@ process CPU per event (the best round of each, or with ``--statistic median`` th
 - ``dedup_ids``: the dedup's in-batch repeats dropped and each id's hash
   (:func:`streams.processor.first_ids`, or where the commit has none its
   ``id_keys``, ``_first_in_batch`` and ``key_hashes``);
-- ``plan``: :func:`streams.window_batch.plan_windows` of those columns.
+- ``plan``: :func:`streams.window_batch.plan_windows` of those columns;
+- ``fold``: :func:`streams.window_batch.fold_plan` of that plan onto its windows' records
+  (:class:`streams.stored_windows.StoredWindows`) in a store of the run's own that every batch's
+  changed windows are written to (``WindowChanges.pairs``, not timed), as the worker's table; the
+  batches after the first find their windows there (``--batch`` below the workload's messages);
+- ``coded_lists``: each column the batch holds as codes (:class:`streams.window_batch.Coded`: the
+  plan's customers and agents, the ledger's price columns) read whole, as spend control reads them.
 
-Both versions' windows and counted events are checked equal first. The last
+Both versions' windows, changed windows and counted events are checked equal first. The last
 line is JSON.
 """
 
@@ -76,6 +82,8 @@ class Version:
         self.decode_and_price: Callable[..., Any] = processor._decode_and_price
         self.columns_of: Callable[..., Any] = window_batch.EventColumns.of
         self.plan_windows: Callable[..., Any] = window_batch.plan_windows
+        self.fold_plan: Callable[..., Any] = window_batch.fold_plan
+        self.stored_windows: Callable[..., Any] = window_batch.StoredWindows
         self.first_ids: Callable[..., Any] = getattr(
             processor_module, "first_ids", None
         ) or functools.partial(_first_ids_by_keys, processor_module)
@@ -83,6 +91,7 @@ class Version:
 
     def run(self, batches: list[list[Any]], seconds: dict[str, float]) -> list[Any]:
         plans = []
+        store: dict[bytes, bytes] = {}
         for batch in batches:
             started = time.process_time()
             counted, dead = self.decode_and_price(batch)
@@ -93,11 +102,20 @@ class Version:
             deduped = time.process_time()
             plan = self.plan_windows(columns, SIZES)
             planned = time.process_time()
+            folded = self.fold_plan(plan, self.stored_windows(list(map(store.get, plan.raw_keys))))
+            done = time.process_time()
+            if folded is not None:
+                store.update(folded.changed.pairs())
+            listing = time.process_time()
+            lists = [list(column) for column in _coded(columns)]
+            listed = time.process_time()
             seconds["decode_and_price"] += priced - started
             seconds["columns"] += taken - priced
             seconds["dedup_ids"] += deduped - taken
             seconds["plan"] += planned - deduped
-            plans.append((counted, dead, plan, hashes))
+            seconds["fold"] += done - planned
+            seconds["coded_lists"] += listed - listing
+            plans.append((counted, dead, plan, hashes, folded, lists))
         return plans
 
 
@@ -173,14 +191,23 @@ def _catalog(modules: dict[str, types.ModuleType], prices: Any) -> Any:
 
 
 def _zero() -> dict[str, float]:
-    return {"decode_and_price": 0.0, "columns": 0.0, "dedup_ids": 0.0, "plan": 0.0}
+    stages = ("decode_and_price", "columns", "dedup_ids", "plan", "fold", "coded_lists")
+    return dict.fromkeys(stages, 0.0)
 
 
 def _check_same(old: list[Any], new: list[Any]) -> None:
     """The same counted events (positions, costs, every field), dead letters and windows."""
-    for (old_counted, old_dead, old_plan, old_hashes), (new_counted, new_dead, new_plan, new_hashes) in zip(
-        old, new, strict=True
-    ):
+    for (old_counted, old_dead, old_plan, old_hashes, old_folded, old_lists), (
+        new_counted,
+        new_dead,
+        new_plan,
+        new_hashes,
+        new_folded,
+        new_lists,
+    ) in zip(old, new, strict=True):
+        assert old_lists == new_lists and [list(map(type, x)) for x in old_lists] == [
+            list(map(type, x)) for x in new_lists
+        ]
         assert old_hashes.tolist() == new_hashes.tolist()
         assert [(p, pos, _fields(e)) for p, pos, e in old_counted] == [
             (p, pos, _fields(e)) for p, pos, e in new_counted
@@ -191,6 +218,24 @@ def _check_same(old: list[Any], new: list[Any]) -> None:
         assert [str(q) for q in old_plan.quantities] == [str(q) for q in new_plan.quantities]
         assert old_plan.exact == new_plan.exact
         assert (old_plan.last == new_plan.last).all() and (old_plan.first == new_plan.first).all()
+        assert (old_folded is None) == (new_folded is None)
+        if old_folded is not None:
+            assert (old_folded.folded, old_folded.skipped) == (new_folded.folded, new_folded.skipped)
+            assert old_folded.changed.pairs() == new_folded.changed.pairs()
+            assert _texts(old_folded.changed.columns) == _texts(new_folded.changed.columns)
+            assert (old_folded.changed.indexed == new_folded.changed.indexed).all()
+
+
+def _coded(columns: Any) -> list[Any]:
+    """The columns of ``columns`` (EventColumns, its LedgerFacts) held as codes, of either version."""
+    held = [getattr(columns, name) for name in columns.__slots__ if hasattr(columns, name)]
+    held += [getattr(columns.ledger, name) for name in columns.ledger.__slots__]
+    return [column for column in held if type(column).__name__ == "Coded"]
+
+
+def _texts(columns: list[list[Any]]) -> list[list[str]]:
+    """Each value as its type and text: a Decimal's exponent counts."""
+    return [[f"{type(value).__name__}:{value}" for value in column] for column in columns]
 
 
 def _fields(priced: Any) -> tuple[Any, ...]:

@@ -297,6 +297,14 @@ def test_a_coded_column_is_its_values_row_by_row() -> None:
     assert list(column[1:3]) == ["a", "c"] and type(column[1:3]) is Coded
 
 
+def test_a_coded_column_read_whole_holds_its_values_objects_whatever_they_are() -> None:
+    names, pairs = ["x" * 30, "y" * 30], (("a", 1), ("b", 2))
+    named = list(Coded(np.array([1, 1, 0], np.int64), names))
+    assert named == [names[1], names[1], names[0]] and named[0] is names[1]
+    assert list(Coded(np.array([1, 0], np.int64), pairs)) == [("b", 2), ("a", 1)]  # not split as rows
+    assert list(Coded(np.zeros(0, np.int64), ())) == []
+
+
 def test_outcome_types_are_codes_of_the_price_combinations_where_no_combination_is_shared() -> None:
     combos = [("llm", "openai", "gpt-4o"), ("outcome", "", "ticket_resolved"), ("tool", "x", "search")]
     codes = np.array([0, 1, 2, 1, 0], np.int64)

@@ -86,8 +86,7 @@ class Coded(Sequence[Any]):
         if self._made is None:
             # Each row's value taken by NumPy from the values as objects: a Python lookup a row
             # cost three times it.
-            values = np.fromiter(self.values, dtype=object, count=len(self.values))
-            self._made = values[self.codes].tolist()
+            self._made = _objects(self.values)[self.codes].tolist()
         return self._made
 
     @overload
@@ -687,7 +686,7 @@ def _added(sums: Ints, rows: Ints, bases: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return added
 
 
-def _objects(values: list[Decimal]) -> npt.NDArray[Any]:
+def _objects(values: Sequence[Any]) -> npt.NDArray[Any]:
     """``values`` as an object array, copied in C: ``np.array`` of a list looks into each item for a
     nested sequence first, five times the copy's cost."""
     return np.fromiter(values, dtype=object, count=len(values))

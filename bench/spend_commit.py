@@ -5,7 +5,7 @@ loaded from git beside this tree's, runs interleaved), timing also the parts of
 each batch's apply that are :meth:`SpendControl._commit`, (no budget is
 loaded) :meth:`SpendRules._limits_only`, :class:`BatchEvents` and the hourly spike detector's
 fold (``hourly``: its batch sums, its plans of stretches and its keys' folds; ``plans``: the plans
-alone); each batch
+alone; ``keys``: the keys' folds alone); each batch
 handed its columns as the worker does, customers and agents numbered as its
 window plan leaves them (``--objects``: not; ``--between-batches``: the collector off inside a batch,
 as the worker has it). ``--wire``: each batch read from its messages as
@@ -46,20 +46,20 @@ from streams.window_batch import Coded, EventColumns
 
 def _timed_run(
     modules: Any, settings: Settings, batches: list[Any], columns: list[EventColumns] | None, between: bool
-) -> tuple[float, float, float, float, float, float, Any]:
+) -> tuple[float, float, float, float, float, float, float, Any]:
     """CPU seconds of every batch's apply, of their commits, of their limits (no budget loaded:
     :meth:`SpendRules._limits_only`), of their :class:`BatchEvents`, of the hourly spike detector's
-    fold and of its plans, and the control after them."""
+    fold, of its plans and of its keys' folds, and the control after them."""
     control = importlib.import_module(f"{modules.__name__}.spend_control")
     rules = importlib.import_module(f"{modules.__name__}.spend_rules")
     anomaly = importlib.import_module(f"{modules.__name__}.anomaly_rules")
-    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0] * 5
+    commit, limits, spent = control.SpendControl._commit, rules.SpendRules._limits_only, [0.0] * 6
     events = anomaly.BatchEvents.__init__
     # The hourly detector's parts (fold looks the functions up as it calls them).
     hourly = {"_batch_spend": anomaly, "_hourly_runs": anomaly, "hourly_spikes": anomaly._Fold}
     originals = {name: getattr(owner, name) for name, owner in hourly.items()}
 
-    def timed_hourly(call: Any, plans: bool) -> Any:
+    def timed_hourly(call: Any, part: int) -> Any:
         def timed_part(*args: Any) -> Any:
             started = time.process_time()
             try:
@@ -67,8 +67,8 @@ def _timed_run(
             finally:
                 took = time.process_time() - started
                 spent[3] += took
-                if plans:
-                    spent[4] += took
+                if part:
+                    spent[part] += took
 
         return timed_part
 
@@ -96,7 +96,8 @@ def _timed_run(
     control.SpendControl._commit, rules.SpendRules._limits_only = timed, timed_limits
     anomaly.BatchEvents.__init__ = timed_events
     for name, owner in hourly.items():
-        setattr(owner, name, timed_hourly(originals[name], name == "_hourly_runs"))
+        part = 4 if name == "_hourly_runs" else 5 if name == "hourly_spikes" else 0
+        setattr(owner, name, timed_hourly(originals[name], part))
     try:
         gc.collect()
         total, spend = run(modules, settings, batches, columns, between)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             if wire is not None:  # no event's object made by the run before
                 columns = wire()
                 batches = [c.counted for c in columns]
-            total, commit, limits, events, hourly, plans, outcomes[name] = _timed_run(
+            total, commit, limits, events, hourly, plans, keys, outcomes[name] = _timed_run(
                 modules, settings, batches, columns, args.between_batches or wire is not None
             )
             for part, seconds in (
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("events", events),
                 ("hourly", hourly),
                 ("plans", plans),
+                ("keys", keys),
             ):
                 samples.setdefault(f"{name}_{part}_us", []).append(seconds / n * 1e6)
     figures: dict[str, Any] = {key: round(statistics.median(values), 3) for key, values in samples.items()}

@@ -1034,9 +1034,22 @@ class _Fold:
         """:meth:`hourly_spikes` of a whole run, a stretch of one hour at a time: the stretch's sums
         where none of its events can fire (nor an episode is going), else each event in turn."""
         last_seen = record.last_seen
+        steady, refund, minute_bounds = plan.steady, plan.refund, plan.minute_bounds
         for s in range(plan.bounds[n], plan.bounds[n + 1]):
-            # Without an episode going, only an event that fires does anything but count.
-            if record.episode < 0 and _absorbed(spend, plan, s, gathered):
+            # Without an episode going, only an event that fires does anything but count. A stretch
+            # without a refund, its times in order (most): by its sums, read here (one call a key).
+            if record.episode < 0 and (
+                _absorbed(spend, plan, s, gathered)
+                if refund[s] or not steady[s]
+                else spend.absorb_sums(
+                    plan.seg_hours[s],
+                    plan.first[s],
+                    plan.latest[s],
+                    plan.spent[s],
+                    plan.minutes[minute_bounds[s] : minute_bounds[s + 1]],
+                    plan.minute_sums[minute_bounds[s] : minute_bounds[s + 1]],
+                )
+            ):
                 hour = plan.seg_hours[s] * HOUR
                 if hour >= record.hour:
                     if hour > record.hour:
@@ -1333,12 +1346,8 @@ class _Fold:
 
 
 def _absorbed(spend: HourlySpend, plan: HourlyRuns, s: int, gathered: Callable[[], _Gathered]) -> bool:
-    """:meth:`HourlySpend.absorb` of stretch ``s``: by its sums where its minutes are (no refund,
-    times in order), else its events'."""
-    if plan.steady[s] and not plan.refund[s]:
-        low, high = plan.minute_bounds[s], plan.minute_bounds[s + 1]
-        return spend.absorb_sums(plan.seg_hours[s], plan.first[s], plan.latest[s], plan.spent[s],
-                                 plan.minutes[low:high], plan.minute_sums[low:high])  # fmt: skip
+    """:meth:`HourlySpend.absorb` of stretch ``s`` by its events' (a refund among them, or times going
+    back: :meth:`_Fold._hourly_summed` takes the others' sums)."""
     begin, end, runs = plan.seg_starts[s], plan.seg_ends[s], gathered()
     return spend.absorb(plan.seg_hours[s], runs.epochs[begin:end], runs.units[begin:end])
 

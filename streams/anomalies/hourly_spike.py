@@ -87,6 +87,13 @@ class _Baseline:
     den: int = 1
 
 
+# A new detector's last observation: made once (an enum member's lookup is slow), as each batch makes
+# detectors by the thousand.
+_NOTHING_JUDGED: tuple[Judgement, int, _Baseline | None, int, int, int] = (
+    Judgement.WARMING_UP, 0, None, 0, 0, -1
+)  # fmt: skip
+
+
 class HourlySpend:
     """One key's hourly spend over the last weeks; serializable for a changelogged table."""
 
@@ -109,9 +116,7 @@ class HourlySpend:
         self._floor = units_of(self.settings.floor)
         # The last observation, for its verdict: judgement, spend judged, baseline, the seconds its
         # threshold is scaled to, seconds elapsed, the trailing window's seconds (-1: the hour's).
-        self._last: tuple[Judgement, int, _Baseline | None, int, int, int] = (
-            Judgement.WARMING_UP, 0, None, 0, 0, -1
-        )  # fmt: skip
+        self._last: tuple[Judgement, int, _Baseline | None, int, int, int] = _NOTHING_JUDGED
         self.first_hour = -1  # the first hour observed: before it, spend is unknown, not zero
         self.clock = -1  # the latest event time observed, epoch seconds
         self.hours: dict[int, int] = {}  # hour -> spend, units; hours without spend absent
@@ -197,6 +202,8 @@ class HourlySpend:
         """:meth:`absorb` of events of ``hour`` given by their sums, none of them a refund, their
         times never going back: the first's and the latest time, their spend, and their spend per
         minute (``minutes``, in order, and ``sums``)."""
+        if self.first_hour < 0 and self._first_sums(hour, latest, added, minutes, sums):
+            return True
         if not self._cannot_fire(hour, first, added):
             return False
         s, clock = self.settings, self.clock
@@ -215,6 +222,33 @@ class HourlySpend:
                 if len(kept) > span:
                     kept = self.minutes = {m: u for m, u in kept.items() if m > stale}
         if latest > clock:
+            self.clock = latest
+        return True
+
+    def _first_sums(
+        self, hour: int, latest: int, added: int, minutes: Sequence[int], sums: Sequence[int]
+    ) -> bool:
+        """:meth:`absorb_sums` of a detector that has seen no event (most keys of a young worker's
+        batch); False, and nothing done, where that takes the general path. Nothing to evict or go
+        stale, and no baseline: the hour is its first, so no earlier week or day is known
+        (:meth:`_seasonal`), and none of these events can fire."""
+        s = self.settings
+        if (
+            self.clock >= 0
+            or self.hours
+            or self.minutes
+            or self.fired
+            or s.min_weeks <= 0
+            or s.min_fallback_days <= 0
+            or len(minutes) > s.trailing_s // 60
+        ):
+            return False
+        self.first_hour = hour
+        self._cached = (hour, None)  # as _baseline leaves it
+        self.hours[hour] = added
+        # The minutes, distinct and in order, all within the window ending at the last of them.
+        self.minutes = dict(zip(minutes, sums, strict=True))
+        if latest > self.clock:
             self.clock = latest
         return True
 

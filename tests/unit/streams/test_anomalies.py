@@ -350,3 +350,32 @@ def test_hourly_baseline_reads_only_the_hours_since_the_first_observed() -> None
     assert spend._same_hour(hour, 24, settings.fallback_days) == [3, 0, 0, 0, 0, 0, 7]
     spend.first_hour = hour
     assert spend._same_hour(hour, 168, settings.weeks) == []
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("trailing_s", [900, 60, 0])
+def test_a_new_hourly_detector_s_first_events_by_their_sums_leave_it_as_judging_each(
+    seed: int, trailing_s: int
+) -> None:
+    rng = random.Random(seed)
+    settings = HourlySpikeSettings(trailing_s=trailing_s)
+    hour = int(MONDAY.timestamp()) // 3600 + rng.randrange(1000)
+    first = hour * 3600 + rng.randrange(3600)
+    times = sorted(
+        rng.randrange(first, min(first + rng.choice((5, 600, 1800)), hour * 3600 + 3600))
+        for _ in range(rng.randrange(1, 40))
+    )
+    units = [rng.randrange(1, 10**12) for _ in times]
+    minutes = sorted({t // 60 for t in times})
+    sums = [sum(u for t, u in zip(times, units, strict=True) if t // 60 == m) for m in minutes]
+    judged, summed = HourlySpend("k", settings), HourlySpend("k", settings)
+    for epoch_s, amount in zip(times, units, strict=True):
+        assert judged.judge(epoch_s, amount) is Judgement.WARMING_UP
+
+    assert summed.absorb_sums(hour, times[0], max(times), sum(units), minutes, sums)
+
+    assert summed.to_bytes() == judged.to_bytes()
+    later = [(times[-1] + rng.randrange(7200), rng.randrange(1, 10**12)) for _ in range(5)]
+    for epoch_s, amount in sorted(later):  # and what comes next is judged alike
+        assert summed.judge(epoch_s, amount) is judged.judge(epoch_s, amount)
+    assert summed.to_bytes() == judged.to_bytes()

@@ -56,11 +56,12 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from costline.kafka import ensure_topics
-    from streams import offset_commits
+    from streams import fetch_wait, offset_commits
 
     asyncio.run(ensure_topics(settings))
     asyncio.run(offset_commits.seed_committed_offsets(settings))
     offset_commits.install({settings.usage_topic})
+    fetch_wait.install()
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
     from streams.garbage_collection import tune_for_worker

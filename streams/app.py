@@ -68,4 +68,5 @@ app = faust.App(
     web_tables_enabled=False,
     datadir=str(settings.worker_data_dir),
     autodiscover=False,
+    TableManager="streams.table_manager:DeclaredTablesManager",
 )

@@ -11,6 +11,7 @@ left after compaction, and the ids of the dedup rebuild.
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,36 @@ def log_mark_time(p: Pipeline, index: int, mark: str, started: float, timeout: f
     return time.monotonic() - started
 
 
+# A worker's log lines as it starts, in order: where the time of a start goes.
+_PHASE_MARKS = (
+    ("starting", "[^Worker]: Starting..."),
+    ("tables", "Waiting for tables to be registered"),
+    ("joined", "Joined group"),
+    ("restored", "generation id"),  # logged once the tables' own restore is done
+    ("ready", worker_process.READY),
+)
+_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
+
+
+def start_phases(log: str, ready_s: float) -> dict[str, float]:
+    """How a worker's start to ready splits, from its log: before Faust starts (imports, topics),
+    Faust's start to joining the group, the tables' restore, and Faust's recovery after it."""
+    at: dict[str, float] = {}
+    for line in log.splitlines():
+        stamp = _STAMP.match(line)
+        for name, mark in _PHASE_MARKS:
+            if stamp and name not in at and mark in line:
+                at[name] = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    if len(at) < len(_PHASE_MARKS):
+        return {}
+    return {
+        "restart_before_faust_s": ready_s - (at["ready"] - at["starting"]),
+        "restart_to_joined_s": at["joined"] - at["starting"],
+        "restart_restore_s": at["restored"] - at["joined"],
+        "restart_recovery_s": at["ready"] - at["restored"],
+    }
+
+
 def probe_event(n: int, at: datetime) -> tuple[bytes, bytes]:
     event = {
         "kind": "tool",
@@ -169,6 +200,7 @@ def restart_after_history(
             **changelog,
             "restart_since_kill_s": started - killed,
             "restart_ready_s": ready_s,
+            **start_phases(p.worker_log(-1), ready_s),
             "restart_counting_s": counting_s,
             "restart_first_batch": first_batch.split("batch: ", 1)[-1],
             "restart_dedup_rebuild_ids": rebuild_ids,

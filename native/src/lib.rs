@@ -1047,6 +1047,7 @@ fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_block::low_cardinality_codes, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::decimal_units, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::decimal128, m)?)?;
+    m.add_function(wrap_pyfunction!(native_block::uuid_halves, m)?)?;
     m.add_function(wrap_pyfunction!(ids::id_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(codes::name_codes, m)?)?;
     Ok(())

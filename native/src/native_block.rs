@@ -228,3 +228,67 @@ pub fn decimal128<'py>(
     }
     Ok(Some(PyBytes::new(py, &out)))
 }
+
+/// Each id's UUID as its two 64-bit halves, the high then the low, as native-endian words: the
+/// halves `streams.sinks.ledger_stored.uuid_halves` (the reference) reads, for ids that are all
+/// UUIDs in canonical form, 36 characters of lowercase hex digits with dashes at 8, 13, 18 and 23.
+/// None where any id is in no such form, or is not exactly a str: the reference then says why.
+#[pyfunction]
+pub fn uuid_halves<'py>(py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let list = ids.downcast::<PyList>()?;
+    let mut out: Vec<u8> = Vec::with_capacity(list.len() * 16);
+    for id in list.iter() {
+        let Ok(text) = id.downcast_exact::<PyString>() else {
+            return Ok(None);
+        };
+        let Ok(text) = text.to_str() else {
+            return Ok(None);
+        };
+        let Some(halves) = canonical_uuid(text.as_bytes()) else {
+            return Ok(None);
+        };
+        for half in halves {
+            out.extend_from_slice(&half.to_ne_bytes());
+        }
+    }
+    Ok(Some(PyBytes::new(py, &out)))
+}
+
+/// Where a canonical UUID's text has its digits: the high half's 16, then the low half's.
+const UUID_DIGITS: [[usize; 16]; 2] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17],
+    [19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35],
+];
+
+/// Each byte's value as a lowercase hex digit; 0xFF for any other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut n = 0;
+    while n < 10 {
+        table[b'0' as usize + n] = n as u8;
+        n += 1;
+    }
+    n = 0;
+    while n < 6 {
+        table[b'a' as usize + n] = 10 + n as u8;
+        n += 1;
+    }
+    table
+};
+
+/// The UUID a canonical text spells, as its high and low 64 bits; None for any other text.
+fn canonical_uuid(text: &[u8]) -> Option<[u64; 2]> {
+    if text.len() != 36 || text[8] != b'-' || text[13] != b'-' || text[18] != b'-' || text[23] != b'-' {
+        return None;
+    }
+    let mut halves = [0u64; 2];
+    let mut seen = 0u8; // any byte that is no digit sets its high bits
+    for (half, positions) in halves.iter_mut().zip(UUID_DIGITS.iter()) {
+        for &at in positions {
+            let value = HEX_DIGIT[text[at] as usize];
+            seen |= value;
+            *half = (*half << 4) | u64::from(value & 0x0F);
+        }
+    }
+    (seen < 16).then_some(halves)
+}

@@ -47,8 +47,9 @@ from streams.aggregation import (
 )
 from streams.dedup import CountedId, Hashes, IdPairs, Seconds
 from streams.pricing import PricedEvent
-from streams.sinks import native_block
+from streams.sinks import ledger_stored, native_block
 from streams.sinks.column_types import TableTypes, datetime_ticks
+from streams.sinks.ledger_stored import LEDGER_STORED_TYPES, STORED_PRICE_GROUP
 from streams.sinks.table_columns import (
     LEDGER_TYPES,
     LOW_CARDINALITY_GROUP,
@@ -316,8 +317,9 @@ def _lz4_frames(bodies: list[bytes]) -> list[bytes]:
 def _written(columns: Columns, types: Mapping[str, str]) -> list[bytes]:
     """Each column in Native form, in ``types``' order; the ledger's price columns as a group."""
     grouped = {}
-    if LOW_CARDINALITY_GROUP[0] in types:
-        grouped = dict(zip(LOW_CARDINALITY_GROUP, price_group(columns), strict=True))
+    for names in (LOW_CARDINALITY_GROUP, STORED_PRICE_GROUP):
+        if names[0] in types:
+            grouped = dict(zip(names, price_group(columns, names), strict=True))
     return [
         grouped[name] if name in grouped else written_column(kind, columns[name])
         for name, kind in types.items()
@@ -384,18 +386,32 @@ class ClickHouseSink:
             return
         if columns is not None and columns.counted is not counted:
             columns = None  # of other events (a list made again): reading the events is always right
-        if await self._writes_natively("ledger", suffix, LEDGER_TYPES):
+        # Cut into blocks without making the events' objects: the columns have every row.
+        rows = _Views(counted) if type(counted) is CountedBatch and columns is not None else counted
 
-            def columns_of(part: Sequence[Counted], where: slice | None) -> Columns:
-                batch = None if where is None else columns
-                return ledger_columns(part, now, batch, where or slice(None))
+        def columns_of(part: Sequence[Counted], where: slice | None) -> Columns:
+            batch = None if where is None else columns
+            return ledger_columns(part, now, batch, where or slice(None))
 
-            # Cut into blocks without making the events' objects: the columns have every row.
-            rows = _Views(counted) if type(counted) is CountedBatch and columns is not None else counted
+        def stored_of(part: Sequence[Counted], where: slice | None) -> Columns:
+            return ledger_stored.stored(columns_of(part, where), now)
+
+        types: Mapping[str, str] | None = None
+        bodies: list[bytes] = []
+        if await self._writes_natively("ledger", suffix, LEDGER_STORED_TYPES, quietly=True):
+            # The stored columns themselves: the server's DEFAULTs have nothing left to evaluate.
+            try:
+                bodies = await self._native_bodies(LEDGER_STORED_TYPES, rows, stored_of, _BY_OCCURRED_AT)
+                types = LEDGER_STORED_TYPES
+            except ledger_stored.NotDerived:  # an id in no canonical form: the server derives the batch's
+                pass
+        if types is None and await self._writes_natively("ledger", suffix, LEDGER_TYPES):
             bodies = await self._native_bodies(LEDGER_TYPES, rows, columns_of, _BY_OCCURRED_AT)
+            types = LEDGER_TYPES
+        if types is not None:
             # Packed here and now: the insert under way sooner is worth more than the CPU packing takes
             # (the rules are judged meanwhile, once it is sent).
-            await self._send_native("ledger" + suffix, LEDGER_TYPES, self._packed(bodies, in_thread=False))
+            await self._send_native("ledger" + suffix, types, self._packed(bodies, in_thread=False))
         else:
             await self.insert("ledger", [ledger_row(p, o, priced, now) for p, o, priced in counted], suffix)
 
@@ -428,16 +444,26 @@ class ClickHouseSink:
         values = [window_row(k, a, now) for k, a in windows.items()]
         return functools.partial(self.insert, "cost_windows", values, suffix)
 
-    async def _writes_natively(self, table: str, suffix: str, types: Mapping[str, str]) -> bool:
-        """Does the server describe ``table`` with exactly the types the Native writers write?"""
+    async def _writes_natively(
+        self, table: str, suffix: str, types: Mapping[str, str], quietly: bool = False
+    ) -> bool:
+        """Does the server describe ``table`` with exactly the types the Native writers write?
+        ``quietly``: a layout the sink has another for, so no warning if not."""
         if not self.native:
             return False
         # Described as insert() describes it, so that either finds the other's types in the cache.
-        names = _COLUMNS[table]
-        described = await self._types.get(table + suffix, names, _PICO.get(table, frozenset()))
+        names = _COLUMNS[table] if table in _COLUMNS and set(types) == set(_COLUMNS[table]) else tuple(types)
+        try:
+            described = await self._types.get(table + suffix, names, _PICO.get(table, frozenset()))
+        except Exception:
+            if quietly:  # a column the table lacks (a layout before 025): the other layout is tried
+                return False
+            raise
         found = [t.name for t in described]
         if found == [types[name] for name in names]:
             return True
+        if quietly:
+            return False
         if table not in self._slow_tables:
             # Correct either way, but several times the CPU: say so once, for whoever reads a profile.
             self._slow_tables.add(table)

@@ -124,6 +124,13 @@ def unsigned(dtype: type[np.unsignedinteger[Any]]) -> Writer:
     return write
 
 
+def signed64(values: Sequence[int]) -> bytes:
+    """ints (or a NumPy array), as Int64; past int64 raises OverflowError."""
+    if isinstance(values, np.ndarray):
+        return values.astype("<i8").tobytes()
+    return _packed("q", values)
+
+
 def _native_part() -> ModuleType | None:
     """The extension, whose ``strings``, ``low_cardinality_codes`` and ``decimal128`` are
     :func:`strings_here`'s, :func:`low_cardinality_codes_here`'s and :func:`decimal128_here`'s bytes
@@ -319,7 +326,10 @@ def _low_cardinality(keys: list[str], positions: bytes, rows: int) -> bytes:
 
 
 def decimal128(units: Sequence[int]) -> bytes:
-    """ints, each the value in units of the column's scale; past int128 raises OverflowError."""
+    """ints (or an int64 NumPy array), each the value in units of the column's scale; past int128
+    raises OverflowError."""
+    if isinstance(units, np.ndarray):
+        return _int64_decimal128(units)
     if constant(units) and -(2**63) <= units[0] < 2**63:  # a column of zeros, most often
         return units[0].to_bytes(16, "little", signed=True) * len(units)
     if _native is not None and type(units) is list:  # natively, where every unit fits an int64
@@ -337,9 +347,13 @@ def decimal128_here(units: Sequence[int]) -> bytes:
         low = np.fromiter(units, np.int64, len(units))
     except OverflowError:
         return _wide_decimal128(units)
+    return _int64_decimal128(low)
+
+
+def _int64_decimal128(low: np.ndarray[Any, Any]) -> bytes:
     wide = np.empty((len(low), 2), dtype="<i8")
-    wide[:, 0] = low
-    wide[:, 1] = low >> 63  # the high half: the low half's sign
+    wide[:, 0] = low.astype(np.int64, casting="safe")
+    wide[:, 1] = wide[:, 0] >> 63  # the high half: the low half's sign
     return wide.tobytes()
 
 
@@ -423,6 +437,7 @@ WRITERS: dict[str, Writer] = {
     "UInt16": unsigned(np.uint16),
     "UInt32": unsigned(np.uint32),
     "UInt64": unsigned(np.uint64),
+    "Int64": signed64,
     "Bool": booleans,
     "Decimal(38, 12)": decimal128,
     "Nullable(Decimal(38, 12))": nullable_decimal128,

@@ -34,7 +34,7 @@ from streams.aggregation import (
 from streams.column_groups import Numbering
 from streams.native_extension import native_extension
 from streams.pricing import PricedEvent
-from streams.sinks import native_block
+from streams.sinks import ledger_stored, native_block
 from streams.window_batch import Coded, EventColumns, TokenColumns
 from streams.window_changes import WindowRows
 
@@ -295,23 +295,42 @@ class LedgerBlock(dict[str, Any]):
 
 
 # A batch's few price combinations, whose dictionaries every block of the batch writes: one group
-# at a time, the last batch's (a batch's blocks are written one after the other), found again by its
-# combinations (equal: the same tuples, compared by identity first).
+# at a time a layout, the last batch's (a batch's blocks are written one after the other), found
+# again by its combinations (equal: the same tuples, compared by identity first).
 _FEW_COMBINATIONS = 64
-_last_group: list[native_block.CodedGroup] = []
+_last_group: dict[tuple[str, ...], tuple[list[tuple[str, ...]], native_block.CodedGroup]] = {}
 
 
-def price_group(columns: Columns) -> list[bytes]:
-    """The LOW_CARDINALITY_GROUP columns of a ledger block, each in Native form."""
+def price_group(columns: Columns, names: tuple[str, ...] = LOW_CARDINALITY_GROUP) -> list[bytes]:
+    """The price's columns of a ledger block, each in Native form: ``names`` either
+    LOW_CARDINALITY_GROUP (as sent) or :data:`ledger_stored.STORED_PRICE_GROUP` (price_key as 025's
+    DEFAULT joins it, and model_sent)."""
     codes = getattr(columns, "price_codes", None)
-    if codes is not None:
-        combos = columns.price_combos  # type: ignore[attr-defined]
-        if len(combos) > _FEW_COMBINATIONS:  # each block's dictionaries of the combinations it uses
-            return native_block.low_cardinality_coded(codes, combos)
-        if not _last_group or _last_group[0].combinations != combos:
-            _last_group[:] = [native_block.CodedGroup(combos)]
-        return _last_group[0].written(codes)
-    return native_block.low_cardinality_group([columns[name] for name in LOW_CARDINALITY_GROUP])
+    if codes is None:
+        sent = [columns[name] for name in LOW_CARDINALITY_GROUP]
+        if names == LOW_CARDINALITY_GROUP:
+            return native_block.low_cardinality_group(sent)
+        # The rows' combinations numbered here, as low_cardinality_group does.
+        combinations = Numbering()
+        which = np.fromiter(map(combinations.__getitem__, zip(*sent, strict=True)), np.int64, len(sent[0]))
+        return native_block.low_cardinality_coded(which, _as_stored(list(combinations)))
+    combos = columns.price_combos  # type: ignore[attr-defined]
+    if len(combos) > _FEW_COMBINATIONS:  # each block's dictionaries of the combinations it uses
+        stored = combos if names == LOW_CARDINALITY_GROUP else _as_stored(combos)
+        return native_block.low_cardinality_coded(codes, stored)
+    last = _last_group.get(names)
+    if last is None or last[0] != combos:
+        written = combos if names == LOW_CARDINALITY_GROUP else _as_stored(combos)
+        last = _last_group[names] = (list(combos), native_block.CodedGroup(written))
+    return last[1].written(codes)
+
+
+def _as_stored(combinations: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
+    """Combinations of LOW_CARDINALITY_GROUP's columns as STORED_PRICE_GROUP's."""
+    return [
+        (ledger_stored.price_key(kind, provider, sku, unit, version), model)
+        for kind, provider, sku, model, unit, version in combinations
+    ]
 
 
 class _Times(Sequence[datetime]):

@@ -8,7 +8,8 @@ process: a consumer with the worker's fetch settings (``streams/app.py``), its
 faults) of the reads alone, connections made beforehand. Medians; ``same``:
 both read the same (partition, offset, key, value, timestamp) records.
 ``--faust-rounds``: as many runs a side through a Faust agent as the worker's
-(:mod:`bench.kafka_read_faust`, a process each). ``--limit``: a third side,
+(:mod:`bench.kafka_read_faust`, a process each; ``pieces`` the read alone, ``new``
+also the hand-over of messages to the stream). ``--limit``: a third side,
 aiokafka's reading with a 16 MiB ``READER_LIMIT``. The last line is JSON.
 
     .venv/bin/python -m bench.kafka_read [--events 1000000] [--events-per-message 100] [--rounds 5]
@@ -209,9 +210,8 @@ def main() -> None:
     )
     result["consumer"] = consumer
     if args.faust_rounds:
-        runs = {
-            name: partial(faust_run, name, topic, args.partitions, len(messages)) for name in ("old", "new")
-        }
+        faust_sides = ("old", "pieces", "new")
+        runs = {name: partial(faust_run, name, topic, args.partitions, len(messages)) for name in faust_sides}
         result["faust"] = alternate(args.faust_rounds, runs, "faust")
     for path in ("consumer", "faust"):
         for name, figures in result.get(path, {}).items():

@@ -6,7 +6,10 @@ event's message to a :class:`streams.processor.RawMessage`), until ``count``
 are taken. Prints one JSON object: process CPU seconds from the agent's start to
 its last message, minor page faults, and a digest of the messages; then exits.
 
-    .venv/bin/python -m bench.kafka_read_faust {old,new} TOPIC PARTITIONS COUNT
+``pieces``: reading as the worker reads (:mod:`streams.kafka_reads`); ``new``: also handing
+messages over as the worker does (:mod:`streams.message_handover`); ``old``: Faust's and aiokafka's own.
+
+    .venv/bin/python -m bench.kafka_read_faust {old,pieces,new} TOPIC PARTITIONS COUNT
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ import orjson
 from costline.config import get_settings
 from costline.kafka_auth import faust_credentials
 from streams.kafka_reads import read_large_frames_in_pieces
+from streams.message_handover import hand_over_without_tasks
 from streams.processor import RawMessage
 
 
 def main() -> None:
     side, topic_name, partitions, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    if side == "new":
+    if side in ("pieces", "new"):
         read_large_frames_in_pieces()
+    if side == "new":
+        hand_over_without_tasks()
     settings = get_settings()
     app = faust.App(
         f"bench-kafka-read-{uuid.uuid4().hex[:8]}",

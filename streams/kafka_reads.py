@@ -10,7 +10,7 @@ resumed for each piece. Here a frame larger than :data:`WHOLE_READ_MAX` is
 taken as it comes, ``StreamReader.read`` of what is buffered (never more than
 ~256 KiB, so the buffer stays small), and joined into the frame's bytes once.
 The frame and what aiokafka makes of it are the same bytes; only the copies
-differ (``bench.kafka_read``: about 30 % less CPU reading the fleet's messages).
+differ (``bench.kafka_read``: about 20 % less CPU reading the fleet's messages).
 
 aiokafka has no option for this: :func:`read_large_frames_in_pieces` replaces
 ``AIOKafkaConnection._read``, its reading task, with :func:`read_frames`, the

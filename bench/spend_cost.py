@@ -169,16 +169,26 @@ def run(
     batches: Sequence[Sequence[Counted]],
     columns: list[EventColumns] | None = None,
     between: bool = False,
+    history: Sequence[tuple[Sequence[Counted], EventColumns | None]] = (),
+    warmed: Callable[[], None] | None = None,
 ) -> tuple[float, Any]:
     """CPU seconds of every batch's apply, and the control (its alerts and table) after them;
     ``columns``: each batch's, as the worker hands them over (read before, untimed); ``between``:
     each batch applied with the collector held off, as the worker processes a batch (its owed
-    collection runs after, untimed)."""
+    collection runs after, untimed). ``history``: batches (and their columns) applied first, untimed,
+    so that the timed ones find their keys' records stored, as a worker at steady state does;
+    ``warmed`` is called after them."""
     spend = control(modules, settings)
     spent = 0.0
 
     async def go() -> None:
         nonlocal spent
+        for batch, read in history:
+            with between_batches() if between else contextlib.nullcontext():
+                await spend.apply(batch, _retry, **({} if read is None else {"columns": read}))
+        gc.collect()
+        if warmed is not None:
+            warmed()
         for n, batch in enumerate(batches):
             given = {"columns": columns[n]} if columns is not None else {}
             with between_batches() if between else contextlib.nullcontext():

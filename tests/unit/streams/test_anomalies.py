@@ -379,3 +379,38 @@ def test_a_new_hourly_detector_s_first_events_by_their_sums_leave_it_as_judging_
     for epoch_s, amount in sorted(later):  # and what comes next is judged alike
         assert summed.judge(epoch_s, amount) is judged.judge(epoch_s, amount)
     assert summed.to_bytes() == judged.to_bytes()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_detector_with_weeks_of_history_folded_by_its_stretches_sums_is_as_judging_each(seed: int) -> None:
+    """A worker's keys at steady state: weeks of hours kept, a baseline, loops that fire. A stretch of
+    one hour, in order and without a refund, is taken by its sums where none of it can fire, else each
+    event is judged: the same bytes and the same alerts as every event judged."""
+    one_by_one, summing = HourlySpend("k"), HourlySpend("k")
+    fired: list[set[int]] = [set(), set()]
+    by_sums_with_baseline = 0
+    n = 0
+    for batch in _in_batches(_traffic(seed), seed):
+        for epoch_s, amount in batch:
+            if one_by_one.judge(epoch_s, amount) is Judgement.FIRED:
+                fired[0].add(n)
+            n += 1
+        at = n - len(batch)
+        while batch:
+            hour = batch[0][0] // 3600
+            size = next((i for i, (e, _) in enumerate(batch) if e // 3600 != hour), len(batch))
+            run, batch = batch[:size], batch[size:]
+            times, units = [e for e, _ in run], [u for _, u in run]
+            minutes = sorted({t // 60 for t in times})
+            sums = [sum(u for t, u in run if t // 60 == m) for m in minutes]
+            in_order = times == sorted(times) and min(units) >= 0
+            if in_order and summing.absorb_sums(hour, times[0], times[-1], sum(units), minutes, sums):
+                by_sums_with_baseline += summing._cached is not None and summing._cached[1] is not None
+            else:
+                fired[1].update(
+                    at + i for i, (e, u) in enumerate(run) if summing.judge(e, u) is Judgement.FIRED
+                )
+            at += size
+        assert summing.to_bytes() == one_by_one.to_bytes()
+    assert fired[0] == fired[1] and fired[0]
+    assert by_sums_with_baseline > 100

@@ -65,17 +65,7 @@ def main() -> None:
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         started = time.process_time()
         async for events in cast(Any, stream).take_events(settings.batch_max, within=settings.batch_within_s):
-            taken.extend(
-                RawMessage(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                    None if e.message.timestamp is None else round(e.message.timestamp * 1000),
-                )
-                for e in events
-            )
+            taken.extend(RawMessage.of(e.message) for e in events)
             if len(taken) >= count:
                 break
         spent = time.process_time() - started

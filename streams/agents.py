@@ -99,17 +99,7 @@ async def count_usage(stream: StreamT[bytes]) -> None:
     await budget_feed.ready.wait()
     # take_events is faust-streaming's; StreamT's stubs predate it.
     async for events in cast(Any, stream).take_events(settings.batch_max, within=settings.batch_within_s):
-        batch = [
-            RawMessage(
-                e.message.topic,
-                e.message.partition,
-                e.message.offset,
-                e.message.key,
-                e.message.value,
-                None if e.message.timestamp is None else round(e.message.timestamp * 1000),
-            )
-            for e in events
-        ]
+        batch = [RawMessage.of(e.message) for e in events]
         admitted, holes = progress.admit(batch)
         for (topic, partition), offset in holes.items():
             await _read_again(TP(topic, partition), offset)

@@ -84,6 +84,19 @@ class RawMessage:
     value: bytes | None
     timestamp_ms: int | None = None  # the broker's; occurred_at is bounded against it
 
+    @classmethod
+    def of(cls, message: Any) -> RawMessage:
+        """A Faust message (an event's ``message``) as the processor reads it."""
+        stamp = message.timestamp
+        return cls(
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+            None if stamp is None else round(stamp * 1000),
+        )
+
 
 class Sink(Protocol):
     """Where counted events, window snapshots and dead letters are stored."""

@@ -49,10 +49,11 @@ from streams.dedup import CountedId, Hashes, IdPairs, Seconds
 from streams.pricing import PricedEvent
 from streams.sinks import ledger_stored, native_block
 from streams.sinks.column_types import TableTypes, datetime_ticks
-from streams.sinks.ledger_stored import LEDGER_STORED_TYPES, STORED_PRICE_GROUP
 from streams.sinks.table_columns import (
+    LEDGER_STORED_TYPES,
     LEDGER_TYPES,
     LOW_CARDINALITY_GROUP,
+    STORED_PRICE_GROUP,
     WINDOW_TYPES,
     Columns,
     ledger_columns,

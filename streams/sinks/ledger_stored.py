@@ -24,51 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from schemas.events import MEDIA_TOKENS
 from schemas.money import PICO_DIGITS
 from streams.native_extension import native_extension
-
-# Each column's type as the server describes the stored columns (025's ledger): what the sink writes
-# while the server describes exactly these, in place of streams.sinks.table_columns.LEDGER_TYPES.
-LEDGER_STORED_TYPES = {
-    "event_uuid_high": "Int64",
-    "event_uuid_low": "UInt64",
-    "event_id_other": "String",
-    "occurred_at": "DateTime64(6, 'UTC')",
-    "customer_id": "LowCardinality(String)",
-    "agent_id": "LowCardinality(String)",
-    "user_id": "LowCardinality(String)",
-    "task_id": "String",
-    "request_id": "String",
-    "price_key": "LowCardinality(String)",
-    "model_sent": "LowCardinality(String)",
-    "quantity_rest": "Decimal(38, 12)",
-    "input_tokens": "UInt64",
-    "cached_input_tokens": "UInt64",
-    "cache_write_tokens": "UInt64",
-    "output_tokens": "UInt64",
-    "reasoning_tokens": "UInt64",
-    "batch": "Bool",
-    "cost_pico": "Int64",
-    "cost_over": "Decimal(38, 12)",
-    "currency": "LowCardinality(String)",
-    "outcome_type": "LowCardinality(String)",
-    "outcome_value": "Nullable(Decimal(38, 12))",
-    "success": "Bool",
-    "attributes": "Map(String, String)",
-    "source_partition": "UInt16",
-    "source_offset": "UInt64",
-    "source_index": "UInt16",
-    "ingested_lag_ms": "Int64",
-    "service_tier": "LowCardinality(String)",
-    "corrects": "String",
-    "reprice_run": "LowCardinality(String)",
-    **dict.fromkeys(MEDIA_TOKENS, "UInt64"),
-}
-# The stored columns that follow from a row's price combination, written together
-# (streams.sinks.table_columns.price_group).
-STORED_PRICE_GROUP = ("price_key", "model_sent")
-assert all(LEDGER_STORED_TYPES[name] == "LowCardinality(String)" for name in STORED_PRICE_GROUP)
 
 _SEPARATOR = "\x1f"  # 025's price_key joins kind, provider, SKU, unit and price version by it
 _UUID_CHARS = 36

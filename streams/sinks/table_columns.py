@@ -93,6 +93,30 @@ LOW_CARDINALITY_GROUP = (
 )
 assert all(LEDGER_TYPES[name] == "LowCardinality(String)" for name in LOW_CARDINALITY_GROUP)
 
+# The EPHEMERAL columns the ledger's DEFAULTs read, each with the stored columns the sink writes in its
+# place when it derives them (streams.sinks.ledger_stored); the price's other names go into price_key.
+_STORED_IN_PLACE_OF_SENT: dict[str, dict[str, str]] = {
+    "event_id_sent": {"event_uuid_high": "Int64", "event_uuid_low": "UInt64", "event_id_other": "String"},
+    "kind_sent": {"price_key": "LowCardinality(String)"},
+    "provider_sent": {},
+    "sku_sent": {},
+    "unit_sent": {},
+    "quantity_sent": {"quantity_rest": "Decimal(38, 12)"},
+    "cost_sent": {"cost_pico": "Int64", "cost_over": "Decimal(38, 12)"},
+    "price_version_sent": {},
+    "ingested_at_sent": {"ingested_lag_ms": "Int64"},
+}
+# Each column's type as the server describes the stored columns (025's ledger): what the sink writes
+# while the server describes exactly these, in place of LEDGER_TYPES.
+LEDGER_STORED_TYPES = {
+    stored: kind
+    for name, sent_kind in LEDGER_TYPES.items()
+    for stored, kind in _STORED_IN_PLACE_OF_SENT.get(name, {name: sent_kind}).items()
+}
+# The stored columns that follow from a row's price combination, written together (price_group).
+STORED_PRICE_GROUP = ("price_key", "model_sent")
+assert all(LEDGER_STORED_TYPES[name] == "LowCardinality(String)" for name in STORED_PRICE_GROUP)
+
 # cost_windows' (002), derived from the window model as the sink's columns are.
 WINDOW_TYPES = {
     "customer_id": "LowCardinality(String)",
@@ -303,7 +327,7 @@ _last_group: dict[tuple[str, ...], tuple[list[tuple[str, ...]], native_block.Cod
 
 def price_group(columns: Columns, names: tuple[str, ...] = LOW_CARDINALITY_GROUP) -> list[bytes]:
     """The price's columns of a ledger block, each in Native form: ``names`` either
-    LOW_CARDINALITY_GROUP (as sent) or :data:`ledger_stored.STORED_PRICE_GROUP` (price_key as 025's
+    LOW_CARDINALITY_GROUP (as sent) or :data:`STORED_PRICE_GROUP` (price_key as 025's
     DEFAULT joins it, and model_sent)."""
     codes = getattr(columns, "price_codes", None)
     if codes is None:

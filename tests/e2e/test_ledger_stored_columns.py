@@ -22,8 +22,7 @@ from streams.intake import decode_and_price
 from streams.pricing import PriceCatalog
 from streams.sinks import clickhouse_sink
 from streams.sinks.clickhouse_sink import ClickHouseSink
-from streams.sinks.ledger_stored import LEDGER_STORED_TYPES
-from streams.sinks.table_columns import LEDGER_TYPES
+from streams.sinks.table_columns import LEDGER_STORED_TYPES, LEDGER_TYPES
 from streams.window_batch import EventColumns
 from tests.e2e.test_clickhouse_sink import odd_batch
 from tests.factories import PRICES

@@ -128,3 +128,13 @@ def test_a_replay_cut_into_other_batches_than_the_first_attempt_counts_each_even
     assert (stats.counted, stats.replayed) == (3, 2)
     hour = next(agg for key, agg in state.windows.items() if key.agent_id == "*" and key.size == 3600)
     assert hour.events == 5 and hour.last_offset == position(messages[-1].offset, 0)
+
+
+def test_a_faust_message_becomes_the_raw_message_the_processor_reads() -> None:
+    from types import SimpleNamespace
+
+    message = SimpleNamespace(
+        topic="costline.usage", partition=3, offset=41, key=b"acme", value=b"{}", timestamp=1764633600.1234
+    )
+    assert RawMessage.of(message) == RawMessage("costline.usage", 3, 41, b"acme", b"{}", 1764633600123)
+    assert RawMessage.of(SimpleNamespace(**{**vars(message), "timestamp": None})).timestamp_ms is None

@@ -17,8 +17,6 @@ from costline.event_id import new_event_id
 from streams.sinks import ledger_stored
 from streams.sinks.clickhouse_sink import _written
 from streams.sinks.ledger_stored import (
-    LEDGER_STORED_TYPES,
-    STORED_PRICE_GROUP,
     NotDerived,
     cost_parts,
     quantity_rest,
@@ -26,7 +24,13 @@ from streams.sinks.ledger_stored import (
     uuid_halves,
     uuid_halves_here,
 )
-from streams.sinks.table_columns import LedgerBlock, ledger_columns, price_group
+from streams.sinks.table_columns import (
+    LEDGER_STORED_TYPES,
+    STORED_PRICE_GROUP,
+    LedgerBlock,
+    ledger_columns,
+    price_group,
+)
 from streams.window_batch import EventColumns
 from tests.unit.streams.sinks.test_native_block import decoded
 from tests.unit.streams.sinks.test_table_columns import a_mixed_batch

@@ -58,7 +58,7 @@ from costline.migrations import migrate
 from schemas.prices import load_price_dir
 from streams.column_pricing import RateBook
 from streams.decoding import TimeBounds
-from streams.dedup import DedupIndex, IdPairs, id_keys, key_hashes
+from streams.dedup import DedupIndex, IdColumns, id_keys, key_hashes
 from streams.pricing import PriceCatalog
 from streams.processor import RawMessage
 from streams.sinks.clickhouse_sink import ClickHouseSink
@@ -175,7 +175,10 @@ class Floor:
         checked = np.flatnonzero(suspects).tolist()
         if checked:
             asked = [keys[i] for i in checked]
-            found = await self.sink.counted_ids(IdPairs(asked))
+            customers, event_ids = batch.customers, batch.event_ids
+            found = await self.sink.counted_ids(
+                IdColumns([customers[i] for i in checked], [event_ids[i] for i in checked])
+            )
             where = dict(zip(asked, checked, strict=True))
             since = now - self.dedup.horizon_s
             for pair, earlier in found.items():

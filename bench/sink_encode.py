@@ -48,7 +48,13 @@ from streams.sinks import clickhouse_sink, ledger_stored
 from streams.window_state import TableState
 
 # In import order: each may import the ones before it.
-MODULES = ["streams.sinks.native_block", "streams.sinks.table_columns", "streams.sinks.clickhouse_sink"]
+# streams.dedup first: a sink imports its id types from the same commit.
+MODULES = [
+    "streams.dedup",
+    "streams.sinks.native_block",
+    "streams.sinks.table_columns",
+    "streams.sinks.clickhouse_sink",
+]
 SIZES = (60, 3600)
 RETENTION = {60: 600, 3600: 7200}
 # The time every version writes as ingested_at and updated_at: the same bytes from both.

@@ -23,7 +23,7 @@ xxHash64 as :func:`id_hashes`) before its first batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress
 from operator import is_not
 from typing import NamedTuple, overload
@@ -94,39 +94,40 @@ def id_keys(customers: Sequence[str], event_ids: Sequence[str]) -> list[bytes]:
     return keys
 
 
-class IdPairs(Sequence[tuple[str, str]]):
-    """(customer, event_id) pairs held as their :func:`id_key` bytes.
+class IdColumns(Sequence[tuple[str, str]]):
+    """(customer, event_id) pairs held as two columns, as the batch reads them.
 
-    The sink sends the keys as ClickHouse's candidate rows with a few joins
-    (:meth:`tab_separated`); a pair is made only when one is asked for,
-    which for a lookup is the few ids found counted before.
+    The sink sends them to ClickHouse as a Native block of the two columns
+    (:func:`streams.sinks.clickhouse_sink.candidates_block`); no pair, key or
+    text row is made for an id, and a pair is made only when one is asked for.
     """
 
-    __slots__ = ("keys",)
+    __slots__ = ("customers", "event_ids")
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
-        self.keys = keys
+    def __init__(self, customers: Sequence[str], event_ids: Sequence[str]) -> None:
+        if len(customers) != len(event_ids):
+            raise ValueError(f"{len(customers)} customers for {len(event_ids)} event ids")
+        self.customers, self.event_ids = customers, event_ids
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> IdColumns:
+        pairs = list(pairs)
+        return cls([c for c, _ in pairs], [e for _, e in pairs])
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.customers)
 
     @overload
     def __getitem__(self, index: int) -> tuple[str, str]: ...
     @overload
-    def __getitem__(self, index: slice) -> IdPairs: ...
-    def __getitem__(self, index: int | slice) -> tuple[str, str] | IdPairs:
+    def __getitem__(self, index: slice) -> IdColumns: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | IdColumns:
         if isinstance(index, slice):
-            return IdPairs(self.keys[index])
-        customer, event_id = self.keys[index].decode().split("\x00")
-        return customer, event_id
+            return IdColumns(self.customers[index], self.event_ids[index])
+        return self.customers[index], self.event_ids[index]
 
-    def tab_separated(self) -> bytes:
-        """The pairs as TabSeparated rows: no id holds a control character (schemas.events.Identifier),
-        so NUL becomes the tab; a backslash is TabSeparated's escape and is doubled."""
-        text = b"\n".join(self.keys)
-        if b"\\" in text:
-            text = text.replace(b"\\", b"\\\\")
-        return text.replace(b"\x00", b"\t")
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return zip(self.customers, self.event_ids, strict=True)
 
 
 def id_hashes(pairs: Iterable[tuple[str, str]]) -> Hashes:

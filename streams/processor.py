@@ -54,11 +54,10 @@ from streams.dedup import (
     CountedId,
     DedupIndex,
     Hashes,
+    IdColumns,
     IdFilter,
-    IdPairs,
     Seconds,
     batch_id_hashes,
-    id_key,
     id_keys,
 )
 from streams.intake import decode_and_price
@@ -343,7 +342,7 @@ class BatchProcessor:
         The batch's columns are read here once, for every later stage. ``meanwhile``: work on the
         batch's columns before the lookup's answer drops any, done while ClickHouse looks them up.
         """
-        batch, hashes, keys = first_ids(EventColumns.of(priced), stats)
+        batch, hashes, _ = first_ids(EventColumns.of(priced), stats)
         if not len(batch):
             return batch
         now = self.dedup.clock()
@@ -359,11 +358,10 @@ class BatchProcessor:
         checked = np.flatnonzero(suspects).tolist()
         stats.dedup_checked = len(checked)
         if checked:
-            # The ids as their keys: the sink joins those into its query, no pair made an id.
-            asked = IdPairs(_keys_of(batch, keys, checked))
+            asked = _ids_of(batch, checked)
             ahead = functools.partial(meanwhile, batch) if meanwhile is not None else None
             found = await self._with_retry(lambda: self.sink.counted_ids(asked, ahead), "read of counted ids")
-            for i in _repeats(batch, asked.keys, checked, found, now - self.dedup.horizon_s):
+            for i in _repeats(batch, asked, checked, found, now - self.dedup.horizon_s):
                 counted[i] = False
                 stats.duplicates += 1
         for partition, ids in filters.items():
@@ -483,8 +481,7 @@ async def _refused(
 def first_ids(batch: EventColumns, stats: BatchStats) -> tuple[EventColumns, Hashes, list[bytes] | None]:
     """``batch`` without later repeats of an id (counted as duplicates), each event's id hash, and
     the :func:`id_key` of each where made: natively only for a batch with a hash twice (the keys
-    decide), so most batches' keys are made for the ids looked up alone (:func:`_keys_of`); the
-    reference hashes every key, and they are kept."""
+    decide); the reference hashes every key."""
     hashes, distinct, keys = batch_id_hashes(batch.customers, batch.event_ids)
     if distinct:
         return batch, hashes, keys
@@ -496,14 +493,12 @@ def first_ids(batch: EventColumns, stats: BatchStats) -> tuple[EventColumns, Has
     return batch.select(first), hashes[first], list(compress(keys, first.tolist()))
 
 
-def _keys_of(batch: EventColumns, keys: list[bytes] | None, rows: list[int]) -> list[bytes]:
-    """The :func:`id_key` of ``batch``'s ``rows`` (increasing), from ``keys`` where made."""
-    if len(rows) == len(batch):
-        return keys if keys is not None else id_keys(batch.customers, batch.event_ids)
-    if keys is not None:
-        return [keys[i] for i in rows]
+def _ids_of(batch: EventColumns, rows: list[int]) -> IdColumns:
+    """The (customer, event_id) of ``batch``'s ``rows``, as the batch's own columns where all are."""
     customers, event_ids = batch.customers, batch.event_ids
-    return id_keys([customers[i] for i in rows], [event_ids[i] for i in rows])
+    if len(rows) == len(batch):
+        return IdColumns(customers, event_ids)
+    return IdColumns([customers[i] for i in rows], [event_ids[i] for i in rows])
 
 
 def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.bool_] | None:
@@ -523,23 +518,22 @@ def _first_in_batch(keys: Sequence[bytes], stats: BatchStats) -> npt.NDArray[np.
 
 def _repeats(
     batch: EventColumns,
-    keys: Sequence[bytes],
+    asked: IdColumns,
     checked: list[int],
     found: dict[tuple[str, str], list[CountedId]],
     since: float,
 ) -> list[int]:
-    """The events (``checked[j]`` in ``batch``, its :func:`id_key` ``keys[j]``) ``found`` shows
-    counted before.
+    """The events (``checked[j]`` in ``batch``, its ids ``asked[j]``) ``found`` shows counted before.
 
     Only ids ``event_ids`` holds are looked at: the suspects of a backfill
     of old events are nearly all found nowhere.
     """
     if not found:
         return []
-    asked = dict(zip(keys, checked, strict=True))
+    where = dict(zip(asked, checked, strict=True))
     repeats = []
     for pair, earlier in found.items():
-        i = asked.get(id_key(*pair))
+        i = where.get(pair)
         if i is None or not earlier:
             continue
         partition, pos, item = batch.counted[i]

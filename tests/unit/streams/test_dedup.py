@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from costline.config import Settings
-from streams.dedup import DedupIndex, IdFilter, IdPairs, id_hashes, id_key, id_keys, key_hashes
-from streams.sinks.clickhouse_sink import candidate_rows
+from streams.dedup import DedupIndex, IdColumns, IdFilter, id_hashes, id_key, id_keys, key_hashes
+from streams.sinks.clickhouse_sink import candidates_block
 from tests.fakes import Clock
 
 DAY = 86_400.0
@@ -116,10 +116,21 @@ def test_id_keys_of_runs_of_one_customer_object_are_each_pairs_key() -> None:
         id_keys(customers, event_ids[:-1])
 
 
-def test_id_pairs_are_the_pairs_their_keys_join_and_go_to_clickhouse_as_tab_separated_rows() -> None:
+def test_id_columns_are_the_pairs_of_the_batch_s_columns_and_go_to_clickhouse_as_a_native_block() -> None:
     pairs = [("acme", "req-1"), ("beta\\co", "ü-3")]
-    asked = IdPairs([id_key(c, e) for c, e in pairs])
+    asked = IdColumns(["acme", "beta\\co"], ["req-1", "ü-3"])
     assert list(asked) == pairs and len(asked) == 2 and asked[1] == pairs[1]
-    assert list(asked[1:]) == pairs[1:]
-    # TabSeparated: a backslash is its escape, doubled as candidate_rows doubles it
-    assert asked.tab_separated() == candidate_rows(pairs) == "acme\treq-1\nbeta\\\\co\tü-3".encode()
+    assert list(asked[1:]) == pairs[1:] and list(IdColumns.of(pairs)) == pairs
+    # Two String columns, each value as its UTF-8 bytes after its length: no escape, no separator.
+    assert candidates_block(asked) == (
+        b"\x02\x02"
+        + b"\x0bcustomer_id\x06String"
+        + b"\x04acme"
+        + b"\x07beta\\co"
+        + b"\x08event_id\x06String"
+        + b"\x05req-1"
+        + b"\x04"
+        + "ü-3".encode()
+    )
+    with pytest.raises(ValueError):
+        IdColumns(["acme"], [])

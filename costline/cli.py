@@ -168,12 +168,13 @@ def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     from billing.costs import CostQuery, costs
+    from billing.inputs import EARLIEST, LATEST
     from billing.render import render_costs
     from costline.clickhouse import open_client
 
     group_by: list[str] = args.group_by
-    start = args.start or cli_arguments.EARLIEST
-    end = args.end or cli_arguments.LATEST
+    start = args.start or EARLIEST
+    end = args.end or LATEST
     if start >= end:
         raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     query = CostQuery(
@@ -570,7 +571,7 @@ def _economics_command(sub: argparse._SubParsersAction[CliParser]) -> None:
     p.add_argument(
         "--infra-cost-per-hour",
         type=cli_arguments.amount,
-        default=cli_arguments.amount("0"),
+        default="0",  # argparse reads a string default with the type, when the command runs
         help="fixed infrastructure cost per hour",
     )
     p.add_argument(

@@ -55,6 +55,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.garbage_collection import collect_rarely, tune_for_worker
+
+    collect_rarely()  # before the worker's imports, which the default thresholds collect ~170 times
     from costline.kafka import ensure_topics
     from streams import fetch_wait, offset_commits
 
@@ -64,7 +67,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     fetch_wait.install()
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
-    from streams.garbage_collection import tune_for_worker
 
     tune_for_worker()
     sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--with-web"]

@@ -55,6 +55,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.garbage_collection import collect_rarely, tune_for_worker
+
+    collect_rarely()  # before the worker's imports, which the default thresholds collect ~170 times
     from costline.kafka import ensure_topics
     from streams import fetch_wait, offset_commits
 
@@ -64,7 +67,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     fetch_wait.install()
     import streams.agents  # noqa: F401 - registers the agents with the app
     from streams.app import app
-    from streams.garbage_collection import tune_for_worker
 
     tune_for_worker()
     sys.argv = ["costline", "worker", "--loglevel", args.loglevel, "--with-web"]
@@ -168,12 +170,13 @@ def _sync_prices(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     from billing.costs import CostQuery, costs
+    from billing.inputs import EARLIEST, LATEST
     from billing.render import render_costs
     from costline.clickhouse import open_client
 
     group_by: list[str] = args.group_by
-    start = args.start or cli_arguments.EARLIEST
-    end = args.end or cli_arguments.LATEST
+    start = args.start or EARLIEST
+    end = args.end or LATEST
     if start >= end:
         raise UsageError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     query = CostQuery(
@@ -570,7 +573,7 @@ def _economics_command(sub: argparse._SubParsersAction[CliParser]) -> None:
     p.add_argument(
         "--infra-cost-per-hour",
         type=cli_arguments.amount,
-        default=cli_arguments.amount("0"),
+        default="0",  # argparse reads a string default with the type, when the command runs
         help="fixed infrastructure cost per hour",
     )
     p.add_argument(

@@ -1,7 +1,9 @@
 """Argument types for ``costline``: each checks its value when the command line is parsed.
 
 A bad value is refused before anything connects to Kafka or ClickHouse,
-with one line naming the option and what it expects.
+with one line naming the option and what it expects. The read side (billing)
+loads only when a value is checked: every command builds the whole parser,
+and ``costline worker`` has no use for billing's modules and schemas.
 """
 
 from __future__ import annotations
@@ -10,15 +12,14 @@ import argparse
 from datetime import datetime
 from decimal import Decimal
 
-from billing import inputs
-from billing.exceptions import BillingError
-from billing.inputs import EARLIEST, LATEST
-
-__all__ = ["EARLIEST", "LATEST", "amount", "groupings", "instant", "period", "window"]
+__all__ = ["amount", "groupings", "instant", "period", "window"]
 
 
 def instant(text: str) -> datetime:
     """An ISO 8601 instant (``2026-11-03T10:00:00Z``, ``2026-11-03``); without an offset it is UTC."""
+    from billing import inputs
+    from billing.exceptions import BillingError
+
     try:
         return inputs.instant(text)
     except BillingError as exc:
@@ -27,6 +28,9 @@ def instant(text: str) -> datetime:
 
 def period(text: str) -> str:
     """A UTC month, ``YYYY-MM``, between 1970-01 and 2099-12; returned as its label."""
+    from billing import inputs
+    from billing.exceptions import BillingError
+
     try:
         return inputs.period(text).label
     except BillingError as exc:
@@ -60,6 +64,9 @@ def window(text: str) -> str:
 
 def amount(text: str) -> Decimal:
     """Money as a plain decimal, ``12.50``: finite, not negative, below 10^15."""
+    from billing import inputs
+    from billing.exceptions import BillingError
+
     try:
         return inputs.amount(text)
     except BillingError as exc:

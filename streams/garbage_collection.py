@@ -11,6 +11,12 @@ of them, 90-370 ms each, to find almost nothing: the batch's objects are freed
 by reference counting when it ends. So the worker never collects inside a batch
 (:func:`between_batches`); the collections it owes run once the batch is gone,
 over what survived it (bench/RESULTS.md, "Session 14, the collector").
+
+Its imports (~1,060 modules) are most of a restarted worker's start before Faust's. At the default
+thresholds they ran ~170 collections of a growing heap, ~0.1 s of CPU, to free ~2,000 objects; so
+``costline worker`` sets the thresholds before it imports the worker (:func:`collect_rarely`), and what
+the imports leave, a few thousand objects of garbage too, is frozen with them (bench/RESULTS.md,
+"Session 23, the worker's imports").
 """
 
 from __future__ import annotations
@@ -22,9 +28,14 @@ from contextlib import contextmanager
 THRESHOLDS = (200_000, 50, 1000)
 
 
+def collect_rarely() -> None:
+    """The worker's thresholds, without the freeze: for its imports, before there is an app to freeze."""
+    gc.set_threshold(*THRESHOLDS)
+
+
 def tune_for_worker() -> None:
     """Collect rarely, and never look again at what exists now (imports, the app)."""
-    gc.set_threshold(*THRESHOLDS)
+    collect_rarely()
     gc.freeze()
 
 

@@ -13,8 +13,9 @@ each run on a processor, tables and spend control of its own, ``--rounds`` inter
 in turn). Per run: its
 batches' CPU, its collections (``gc.callbacks``: how many, their CPU) and, after its last batch, the
 objects the collector tracks and the process's RSS. Medians of the rounds; ``same``: both fired the same
-alerts and wrote the same records and windows. The alerts are kept as their payloads, not as objects:
-the worker keeps none past its next batch. The last line is JSON.
+alerts and wrote the same records and windows. The alerts go to the worker's outlet (each version's own),
+stored to a table that keeps their payloads' text and published to a producer that keeps nothing. The
+last line is JSON.
 
     .venv/bin/python -m bench.batch_collections [--events 1000000] [--against 3a53910] [--rounds 3]
 """
@@ -52,17 +53,34 @@ SIZES = (60, 3600)
 RETENTION = {60: 600, 3600: 7200}
 
 
-class _Payloads:
-    """An alert outlet that keeps what it was handed as bytes (to compare), as no object outlives a batch."""
+class _AlertsTable:
+    """ClickHouse's ``alerts``, as the worker's outlet inserts: each row's payload kept, to compare."""
 
     def __init__(self) -> None:
-        self.payloads: list[bytes] = []
+        self.payloads: list[str] = []
 
-    async def store(self, alerts: Sequence[Any]) -> None:
-        self.payloads += [alert.payload() for alert in alerts]
+    async def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
+        self.payloads += [row[-1] for row in rows]
 
-    async def publish(self, alerts: Sequence[Any]) -> None:
-        pass
+
+class _Batch:
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None) -> bool:
+        return True
+
+
+class _Producer:
+    """aiokafka's batch API, every batch acknowledged at once, nothing kept."""
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(PARTITIONS))
+
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_result(None)
+        return delivery
 
 
 def messages(n: int, span_s: float, per_message: int, batch_messages: int) -> list[list[RawMessage]]:
@@ -90,7 +108,9 @@ def run(
     state = TableState(_Store(), RETENTION)
     state.changelog = _NoChangelog()  # type: ignore[assignment]
     spend = control(modules, settings)
-    spend.outlet = _Payloads()
+    alerts, producer = _AlertsTable(), _Producer()
+    outlet = importlib.import_module(f"{modules.__name__}.spend_control").ClickHouseKafkaOutlet
+    spend.outlet = outlet(alerts, lambda: producer, "alerts")  # the worker's, as it holds its alerts
 
     async def no_letters(letter: DeadLetter) -> None:
         pass
@@ -130,9 +150,9 @@ def run(
         "rss_mb": _rss_mb(),
         # As a digest: a run's records kept whole would weigh on the next run's collections.
         "outcome": hashlib.sha256(
-            repr((spend.outlet.payloads, table_content(spend.records.table.data), state.table.data)).encode()
+            repr((alerts.payloads, table_content(spend.records.table.data), state.table.data)).encode()
         ).hexdigest(),
-        "alerts": len(spend.outlet.payloads),
+        "alerts": len(alerts.payloads),
         "records": len(spend.records.table.data),
     }
 

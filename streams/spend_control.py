@@ -88,18 +88,29 @@ class ClickHouseKafkaOutlet:
         self.topic = topic
         self._partitions = KeyPartitions(kept_max=10_000)  # ids seldom repeat: a small cache
         # The last alerts' payloads: stored and published side by side (and stored again on a
-        # retry), each alert's JSON is made once.
-        self._made: tuple[Sequence[Alert], list[bytes]] | None = None
+        # retry), each alert's JSON is made once. Dropped once both are done: kept until the next
+        # batch, a batch's alerts (some ten tracked objects each) would outlive it, and the collection
+        # it owes would traverse them (bench/RESULTS.md, "Session 23, the collector after batches").
+        self._made: tuple[Sequence[Alert], list[bytes], set[str]] | None = None
 
     def _payloads(self, alerts: Sequence[Alert]) -> list[bytes]:
         made = self._made
         if made is None or made[0] is not alerts:
-            made = self._made = (alerts, [a.payload() for a in alerts])
+            made = self._made = (alerts, [a.payload() for a in alerts], {"store", "publish"})
         return made[1]
+
+    def _done(self, alerts: Sequence[Alert], use: str) -> None:
+        """``alerts`` are through ``use`` (stored, or published and acknowledged)."""
+        made = self._made
+        if made is not None and made[0] is alerts:
+            made[2].discard(use)
+            if not made[2]:
+                self._made = None
 
     async def store(self, alerts: Sequence[Alert]) -> None:
         rows = list(map(alert_row, alerts, self._payloads(alerts)))
         await self.client.insert("alerts", rows, column_names=list(ALERT_COLUMNS))
+        self._done(alerts, "store")
 
     async def publish(self, alerts: Sequence[Alert]) -> None:
         producer = self.producer()
@@ -111,6 +122,7 @@ class ClickHouseKafkaOutlet:
             by_partition.setdefault(self._partitions.of(key, partitions), []).append((key, payload))
         for delivery in await send_partitions(producer, self.topic, by_partition):
             await delivery  # acknowledged before the records say it fired
+        self._done(alerts, "publish")
 
 
 class LiveSpendSink(Protocol):

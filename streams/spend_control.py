@@ -171,8 +171,8 @@ class TableSpend:
 
     The bytes and the record are kept in two dicts under the key, not as a pair: a pair per
     record written is a tracked object that outlives its batch, which the collection the batch
-    owes then traverses (a third of what it traverses; bench/RESULTS.md, "Session 23, the
-    collector after batches"). Bytes are not tracked; the two dicts always hold the same keys.
+    owes then traverses (a quarter of its objects, over a third of its time; bench/RESULTS.md,
+    "Session 23, the collector after batches"). Bytes are not tracked; both dicts hold the same keys.
     """
 
     def __init__(self, table: Any, decoded_max: int = 500_000) -> None:

@@ -88,18 +88,29 @@ class ClickHouseKafkaOutlet:
         self.topic = topic
         self._partitions = KeyPartitions(kept_max=10_000)  # ids seldom repeat: a small cache
         # The last alerts' payloads: stored and published side by side (and stored again on a
-        # retry), each alert's JSON is made once.
-        self._made: tuple[Sequence[Alert], list[bytes]] | None = None
+        # retry), each alert's JSON is made once. Dropped once both are done: kept until the next
+        # batch, a batch's alerts (some ten tracked objects each) would outlive it, and the collection
+        # it owes would traverse them (bench/RESULTS.md, "Session 23, the collector after batches").
+        self._made: tuple[Sequence[Alert], list[bytes], set[str]] | None = None
 
     def _payloads(self, alerts: Sequence[Alert]) -> list[bytes]:
         made = self._made
         if made is None or made[0] is not alerts:
-            made = self._made = (alerts, [a.payload() for a in alerts])
+            made = self._made = (alerts, [a.payload() for a in alerts], {"store", "publish"})
         return made[1]
+
+    def _done(self, alerts: Sequence[Alert], use: str) -> None:
+        """``alerts`` are through ``use`` (stored, or published and acknowledged)."""
+        made = self._made
+        if made is not None and made[0] is alerts:
+            made[2].discard(use)
+            if not made[2]:
+                self._made = None
 
     async def store(self, alerts: Sequence[Alert]) -> None:
         rows = list(map(alert_row, alerts, self._payloads(alerts)))
         await self.client.insert("alerts", rows, column_names=list(ALERT_COLUMNS))
+        self._done(alerts, "store")
 
     async def publish(self, alerts: Sequence[Alert]) -> None:
         producer = self.producer()
@@ -111,6 +122,7 @@ class ClickHouseKafkaOutlet:
             by_partition.setdefault(self._partitions.of(key, partitions), []).append((key, payload))
         for delivery in await send_partitions(producer, self.topic, by_partition):
             await delivery  # acknowledged before the records say it fired
+        self._done(alerts, "publish")
 
 
 class LiveSpendSink(Protocol):
@@ -156,12 +168,18 @@ class TableSpend:
     above all) when the table still holds those very bytes (not after a
     rebalance or a restore). The rules change the records they read in place,
     so a batch that fails forgets them all (:meth:`SpendControl.apply`).
+
+    The bytes and the record are kept in two dicts under the key, not as a pair: a pair per
+    record written is a tracked object that outlives its batch, which the collection the batch
+    owes then traverses (a quarter of its objects, over a third of its time; bench/RESULTS.md,
+    "Session 23, the collector after batches"). Bytes are not tracked; both dicts hold the same keys.
     """
 
     def __init__(self, table: Any, decoded_max: int = 500_000) -> None:
         self.table = table
         self.changelog = ChangelogWriter(table)
-        self._decoded: dict[bytes, tuple[bytes, Any]] = {}
+        self._decoded: dict[bytes, Any] = {}  # key -> the record its kept bytes decode to
+        self._decoded_raw: dict[bytes, bytes] = {}  # key -> the bytes its record was kept as
         self._decoded_max = decoded_max
 
     def _read(self, key: bytes, decode: Callable[[bytes], R]) -> R | None:
@@ -169,9 +187,8 @@ class TableSpend:
         return None if raw is None else self._kept(key, raw, decode)
 
     def _kept(self, key: bytes, raw: bytes, decode: Callable[[bytes], R]) -> R:
-        kept = self._decoded.get(key)
-        if kept is not None and kept[0] is raw:
-            return cast(R, kept[1])
+        if self._decoded_raw.get(key) is raw:
+            return cast(R, self._decoded[key])
         return decode(raw)
 
     def budget(self, key: bytes) -> BudgetSpend | None:
@@ -191,11 +208,11 @@ class TableSpend:
         """:meth:`detector` of each of ``keys``: a batch's keys of a detector read in two passes in C
         (the store's dict, the decoded ones), not three calls a key."""
         raws = list(map(_dict_of(self.table.data).get, keys))
-        kept = list(map(self._decoded.get, keys))
-        decode = DetectorRecord.decode
+        kept = list(map(self._decoded_raw.get, keys))
+        decoded, decode = self._decoded, DetectorRecord.decode
         return [
-            None if raw is None else was[1] if was is not None and was[0] is raw else decode(raw)
-            for raw, was in zip(raws, kept, strict=True)
+            None if raw is None else decoded[key] if was is raw else decode(raw)
+            for key, raw, was in zip(keys, raws, kept, strict=True)
         ]
 
     def put(self, key: bytes, raw: bytes, partition: int, record: object = None) -> None:
@@ -208,10 +225,12 @@ class TableSpend:
         self.changelog.add(partition, key, raw)
         if record is None or self._decoded_max <= 0:
             self._decoded.pop(key, None)
+            self._decoded_raw.pop(key, None)
             return
         if len(self._decoded) >= self._decoded_max:
-            self._decoded.clear()  # a cache, not a memory: the table has everything
-        self._decoded[key] = (raw, record)
+            self.forget_decoded()  # a cache, not a memory: the table has everything
+        self._decoded[key] = record
+        self._decoded_raw[key] = raw
 
     def put_records(self, records: Mapping[bytes, StoredRecord]) -> None:
         """:meth:`put` of each record's encoding, the record kept for the next read.
@@ -223,7 +242,7 @@ class TableSpend:
         """
         if not records:
             return
-        store, decoded = self.table.data, self._decoded
+        store, decoded, decoded_raw = self.table.data, self._decoded, self._decoded_raw
         keys, kept = list(records), list(records.values())
         raws = [record.encode() for record in kept]
         partitions = list(map(_PARTITION, kept))
@@ -244,17 +263,21 @@ class TableSpend:
         if self._decoded_max <= 0:
             for key in keys:
                 decoded.pop(key, None)
+                decoded_raw.pop(key, None)
         elif len(decoded) + len(keys) < self._decoded_max:  # no clearing on the way: all kept at once
-            decoded.update(zip(keys, zip(raws, kept, strict=True), strict=True))
+            decoded.update(zip(keys, kept, strict=True))
+            decoded_raw.update(zip(keys, raws, strict=True))
         else:
             for key, raw, record in zip(keys, raws, kept, strict=True):
                 if len(decoded) >= self._decoded_max:
-                    decoded.clear()  # as put: a cache, not a memory
-                decoded[key] = (raw, record)
+                    self.forget_decoded()  # as put: a cache, not a memory
+                decoded[key] = record
+                decoded_raw[key] = raw
 
     def forget_decoded(self) -> None:
         """Read every record from its bytes again: the decoded ones may hold a failed batch's changes."""
         self._decoded.clear()
+        self._decoded_raw.clear()
 
     async def flush(self) -> None:
         await self.changelog.flush()
@@ -270,13 +293,12 @@ class TableSpend:
         """
         marks = {p: self.mark(p).event_time for p in assigned}
         idle_before = {p: (mark - task_idle_s, mark - DETECTOR_IDLE_S) for p, mark in marks.items()}
-        data, decoded = self.table.data, self._decoded
+        data, decoded, decoded_raw = self.table.data, self._decoded, self._decoded_raw
         gone: list[tuple[bytes, int]] = []
         for raw_key, raw in list(data.items()):
             head = raw_key[:2]
             if head == _ANOMALY_HEAD:
-                kept = decoded.get(raw_key)
-                record = kept[1] if kept is not None and kept[0] is raw else DetectorRecord.decode(raw)
+                record = decoded[raw_key] if decoded_raw.get(raw_key) is raw else DetectorRecord.decode(raw)
                 partition = record.partition
                 before = idle_before.get(partition)
                 if before is None or record.last_seen >= before[1]:
@@ -300,6 +322,7 @@ class TableSpend:
         for raw_key, partition in gone:
             if data.pop(raw_key, None) is not None:
                 decoded.pop(raw_key, None)
+                decoded_raw.pop(raw_key, None)
                 self.changelog.add(partition, raw_key, None)
                 dropped += 1
         await self.changelog.flush()

@@ -150,3 +150,40 @@ async def test_each_alert_is_published_on_its_id_s_partition_with_the_json_it_is
     }
     assert [row[-1] for row in clickhouse.rows] == [a.payload().decode() for a in alerts]
     assert all(delivery.done() for delivery in producer.deliveries)
+
+
+class FailingOnce(ClickHouse):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def insert(self, table: str, rows: list[list[Any]], column_names: list[str]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("ClickHouse is away")
+        await super().insert(table, rows, column_names)
+
+
+async def test_each_alert_s_json_is_made_once_and_the_outlet_holds_no_alert_once_stored_and_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stored again on a retry with the JSON published; kept past its batch, a batch's alerts would be
+    traversed by the collection the batch owes."""
+    rules = SpendRules(BudgetBook(), budget_rules(Decimal(20), Decimal(10)), LimitSettings())
+    alerts = rules.evaluate([spend(n, "0.80", f"2026-11-20T09:00:{n:02d}Z", request=f"r{n}") for n in (1, 2)],
+                            Records([])).alerts  # fmt: skip
+    made: list[str] = []
+    payload = Alert.payload
+    monkeypatch.setattr(Alert, "payload", lambda alert: made.append(alert.alert_id) or payload(alert))
+    producer, clickhouse = FakeProducer(partitions=range(6)), FailingOnce()
+    outlet = ClickHouseKafkaOutlet(clickhouse, lambda: producer, "alerts")
+
+    with pytest.raises(ConnectionError):
+        await outlet.store(alerts)
+    await outlet.publish(alerts)
+    assert outlet._made is not None  # not stored yet
+    await outlet.store(alerts)
+
+    assert made == [a.alert_id for a in alerts]
+    assert sorted(row[-1] for row in clickhouse.rows) == sorted(value.decode() for *_, value in producer.sent)
+    assert outlet._made is None

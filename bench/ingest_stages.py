@@ -98,7 +98,7 @@ class Version:
             priced = time.process_time()
             columns = self.columns_of(counted)
             taken = time.process_time()
-            columns, hashes, _ = self.first_ids(columns, self.stats())
+            columns, hashes = self.first_ids(columns, self.stats())[:2]  # a commit's may add the keys
             deduped = time.process_time()
             plan = self.plan_windows(columns, SIZES)
             planned = time.process_time()

@@ -32,7 +32,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import compress
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -342,7 +341,7 @@ class BatchProcessor:
         The batch's columns are read here once, for every later stage. ``meanwhile``: work on the
         batch's columns before the lookup's answer drops any, done while ClickHouse looks them up.
         """
-        batch, hashes, _ = first_ids(EventColumns.of(priced), stats)
+        batch, hashes = first_ids(EventColumns.of(priced), stats)
         if not len(batch):
             return batch
         now = self.dedup.clock()
@@ -478,19 +477,19 @@ async def _refused(
     return [*await _refused(items[:middle], attempt), *await _refused(items[middle:], attempt)]
 
 
-def first_ids(batch: EventColumns, stats: BatchStats) -> tuple[EventColumns, Hashes, list[bytes] | None]:
-    """``batch`` without later repeats of an id (counted as duplicates), each event's id hash, and
-    the :func:`id_key` of each where made: natively only for a batch with a hash twice (the keys
-    decide); the reference hashes every key."""
+def first_ids(batch: EventColumns, stats: BatchStats) -> tuple[EventColumns, Hashes]:
+    """``batch`` without later repeats of an id (counted as duplicates), and each event's id hash.
+    Natively, the ids' keys are made only for a batch with a hash twice (the keys decide); the
+    reference hashes every key."""
     hashes, distinct, keys = batch_id_hashes(batch.customers, batch.event_ids)
     if distinct:
-        return batch, hashes, keys
+        return batch, hashes
     if keys is None:
         keys = id_keys(batch.customers, batch.event_ids)
     first = _first_in_batch(keys, stats)
     if first is None:  # equal hashes of different ids
-        return batch, hashes, keys
-    return batch.select(first), hashes[first], list(compress(keys, first.tolist()))
+        return batch, hashes
+    return batch.select(first), hashes[first]
 
 
 def _ids_of(batch: EventColumns, rows: list[int]) -> IdColumns:

@@ -11,13 +11,13 @@ a copy of that ledger (``CREATE TABLE ... AS ledger``) with its own ``event_ids`
 Per round, every table emptied and merges stopped: the ledger's rows are inserted ``--batch`` at a
 time (its stored columns) into every copy, in an order rotating with the batch and the round. Then
 each layout's parts are merged ``--merges`` times in turn, in a copy (the parts attached as hard
-links; ``OPTIMIZE ... FINAL``: all into one). Then each ``event_ids`` is merged and asked
-``--merges`` times in turn, as the worker asks (candidates as a Native block of two String columns,
-``streams.sinks.clickhouse_sink.candidates_block``): a live batch's suspects (300 ids, 290 never
-counted), a backfill batch of stored ids (``--batch``, all counted), a backfill batch of new ones
-(none counted), and the filter rebuild of a source partition (every row). Every layout must find
-the same rows. CPU is the ClickHouse server process's (/proc), so work of other clients of that
-server counts too: the medians are given, with their spreads (max - min).
+links; ``OPTIMIZE ... FINAL``: all into one). Then each ``event_ids`` is asked ``--merges`` times in
+turn as the batches left it (a part each), then merged and asked again. It is asked as the worker
+asks (candidates as a Native block of two String columns, ``clickhouse_sink.candidates_block``): a
+live batch's suspects (300 ids, 290 never counted), a backfill batch of stored ids (``--batch``, all
+counted), a backfill batch of new ones (none counted); and the filter rebuild of a source partition
+(every row). Every layout must find the same rows. CPU is the ClickHouse server process's (/proc),
+so work of other clients of that server counts too: the medians are given, with their spreads.
 
 Per 1M events, the e2e mix: the view and merges once per event, and either ten backfill lookups of 100k
 (the e2e benchmark's batches: every id asked) or live lookups (one 300-id batch per 100k events).
@@ -287,14 +287,15 @@ def insert_round(
     return inserts
 
 
-def lookup_trial(client: Client, cpu: Cpu, name: str, asks: Asks, spent: Spent) -> Found:
+def lookup_trial(client: Client, cpu: Cpu, name: str, asks: Asks, spent: Spent, state: str) -> Found:
+    """Each lookup and the filter rebuild of layout ``name``, its CPU kept under ``state``."""
     layout, table = LAYOUTS[name], f"ids_{name}"
     found: Found = {}
     for what, (customers, ids) in asks.items():
         found[what], took = measured(cpu, partial(ask, client, layout, table, customers, ids))
-        spent[name].setdefault(what, []).append(took)
+        spent[name].setdefault(f"{what}_{state}", []).append(took)
     found["rebuild"], took = measured(cpu, lambda: rebuild(client, layout, table))
-    spent[name].setdefault("rebuild", []).append(took)
+    spent[name].setdefault(f"rebuild_{state}", []).append(took)
     return found
 
 
@@ -317,12 +318,14 @@ def run(
         for trial in range(merges):
             for name in rotated(names, r * merges + trial):
                 spent[name].setdefault("merge", []).append(merge_copy(client, cpu, f"ids_{name}"))
-        for name in names:
-            client.command(f"SYSTEM START MERGES ids_{name}")
-            client.command(f"OPTIMIZE TABLE ids_{name} FINAL")
-        for trial in range(merges):
-            for name in rotated(names, r * merges + trial):
-                answers.setdefault(name, lookup_trial(client, cpu, name, asks, spent))
+        # Asked first as a backfill finds the table, its batches' parts not merged yet; then merged.
+        for state in ("parts", "merged"):
+            for trial in range(merges):
+                for name in rotated(names, r * merges + trial):
+                    answers.setdefault(name, lookup_trial(client, cpu, name, asks, spent, state))
+            for name in names:
+                client.command(f"SYSTEM START MERGES ids_{name}")
+                client.command(f"OPTIMIZE TABLE ids_{name} FINAL")
         inserted = ", ".join(f"{n} insert {spent[n]['insert'][-1]:.2f}" for n in every)
         print(f"round {r}: {inserted}", flush=True)
     reference = answers[names[0]]
@@ -348,15 +351,18 @@ def run(
 def summary(spent: dict[str, list[float]], bare: list[float], rows: int, batch: int) -> dict[str, Any]:
     """A layout's medians and spreads, and per 1M events at the e2e's mix: the view (its ledger
     inserts less ``bare``, the same rows' inserts with no view), merges, and ten lookups of ``batch``
-    ids (a backfill: every id asked, none found) or ten live batches' 300 suspects."""
+    ids (a backfill: every id asked, none found) or ten live batches' 300 suspects, of the table in
+    its batches' parts (totals) or merged."""
     med = {what: statistics.median(v) for what, v in spent.items()}
     view = [a - b for a, b in zip(spent["insert"], bare, strict=True)]
     scale, lookups = 1_000_000 / rows, 1_000_000 / batch
     per_1m = {
         "view": statistics.median(view) * scale,
         "merge": med["merge"] * scale,
-        "backfill_lookups": med["backfill_new"] * lookups,
-        "live_lookups": med["live"] * lookups,
+        "backfill_lookups": med["backfill_new_parts"] * lookups,
+        "backfill_lookups_merged": med["backfill_new_merged"] * lookups,
+        "live_lookups": med["live_parts"] * lookups,
+        "live_lookups_merged": med["live_merged"] * lookups,
     }
     per_1m["total_backfill"] = per_1m["view"] + per_1m["merge"] + per_1m["backfill_lookups"]
     per_1m["total_live"] = per_1m["view"] + per_1m["merge"] + per_1m["live_lookups"]

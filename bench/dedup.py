@@ -24,7 +24,9 @@ _FILL = """
 INSERT INTO event_ids
 SELECT
     concat('cust-', leftPad(toString(number % 1000), 4, '0')),
-    toString(generateUUIDv4(number)),
+    toUInt64(bitShiftRight(toUInt128(generateUUIDv4(number)), 64)),
+    toUInt64(toUInt128(generateUUIDv4(number))),
+    '',
     now64(6) - toIntervalSecond(number % 86400),
     0,
     number,

@@ -7,8 +7,9 @@ default 24 h, at most 35 days) is dropped.
 
 ClickHouse is the truth: the ``event_ids`` table, fed from ``ledger`` by a
 materialized view (``sql/ddl/008_event_ids.sql``), holds every counted id
-with its source position and ingestion time. The worker keeps, per assigned
-partition, an :class:`IdFilter`: a Bloom filter of the ids counted within
+with its source position and ingestion time, the id kept as the ledger keeps
+it (a UUID's halves, any other id's text: ``027_event_ids_uuid_halves.sql``).
+The worker keeps, per assigned partition, an :class:`IdFilter`: a Bloom filter of the ids counted within
 the horizon, in time buckets so whole buckets expire by the clock. Only
 ids the filter may have seen (about 1 in 60 of new ids are false alarms, 3 bytes an id)
 are confirmed against ``event_ids``, in one query per batch. The filter has

@@ -19,6 +19,7 @@ from billing.periods import Period
 from costline.clickhouse import open_client
 from costline.config import Settings
 from costline.dev.harness import Pipeline
+from costline.event_id import new_event_id
 from schemas.events import UsageEvent
 from schemas.plans import BillingFile
 from schemas.prices import load_price_dir
@@ -90,8 +91,8 @@ def test_a_repeat_after_the_old_ten_minute_window_with_a_later_time_is_counted_o
     pipeline.wait_for("SELECT count() FROM ledger WHERE customer_id = 'bluebird'", 1)
     # As if it was counted 11 minutes ago, and the worker restarted since.
     pipeline.db.command(
-        "INSERT INTO event_ids SELECT customer_id, event_id, occurred_at, source_partition, source_offset, "
-        "source_index, ingested_at - INTERVAL 11 MINUTE FROM event_ids WHERE customer_id = 'bluebird'"
+        "INSERT INTO event_ids SELECT * REPLACE (ingested_at - INTERVAL 11 MINUTE AS ingested_at) "
+        "FROM event_ids WHERE customer_id = 'bluebird'"
     )
     pipeline.db.command(
         "DELETE FROM event_ids WHERE customer_id = 'bluebird' AND ingested_at > now64(3) - INTERVAL 10 MINUTE"
@@ -127,6 +128,31 @@ def test_a_republished_id_is_dropped_by_a_running_worker_and_after_a_sigkill(pip
 
     assert ledger(pipeline, "corvid") == [("lookup-7", 20, Decimal("1"))]
     assert pipeline.customer_totals()["corvid"] == Decimal("1")
+    assert pipeline.windows_match_ledger()
+
+
+def test_uuid_ids_are_dropped_after_a_sigkill_and_an_upper_case_uuid_is_not_its_lower_case_twin(
+    pipeline: Pipeline,
+) -> None:
+    # event_ids keeps a canonical UUID as its halves and any other id as text (sql/ddl/027): the filter
+    # rebuilt after the kill and the lookup must still know each id exactly as it was sent.
+    v7, upper = new_event_id(AN_HOUR_AGO), "0B7E1F3C-5D2A-4F6E-9A1B-2C3D4E5F6A7B"
+    pipeline.wait_until_ready()
+    pipeline.publish([lookups("egret", v7, calls=10), lookups("egret", upper, calls=20)])
+    pipeline.wait_for("SELECT count() FROM ledger WHERE customer_id = 'egret'", 2)
+
+    pipeline.kill_worker()
+    pipeline.start_worker()
+    pipeline.wait_until_ready()
+    later = AN_HOUR_AGO + timedelta(minutes=1)
+    republish_then_wait(pipeline, lookups("egret", v7, calls=11, at=later), counted=3)  # the marker
+    republish_then_wait(pipeline, lookups("egret", upper, calls=21, at=later), counted=4)
+    twin = lookups("egret", upper.lower(), calls=30, at=later)
+    republish_then_wait(pipeline, twin, counted=6)  # another id: counted, and its marker
+
+    assert sorted(ledger(pipeline, "egret")) == sorted(
+        [(v7, 10, Decimal("0.5")), (upper, 20, Decimal("1")), (upper.lower(), 30, Decimal("1.5"))]
+    )
     assert pipeline.windows_match_ledger()
 
 

@@ -526,6 +526,9 @@ class BatchEvents:
             # event), most batches reading none: the detectors and limits sum pico-dollars (units).
             costs: list[Decimal] | None = None
             decimals = _missing_costs(batch, columns.decimal_costs, missing)
+            # The columns' pico-dollars of every event, those priced in Decimal too (each made from its
+            # cost, exactly: a finer cost has no columns), where they hold them: none converted again.
+            given_units = columns.cost_units if len(columns.cost_units) == len(batch) else None
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
         else:
@@ -546,13 +549,17 @@ class BatchEvents:
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
             missing = _missing(picos)
             decimals = [costs[i] for i in missing]
+            given_units = None
         # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
         self.seconds = whole
         self.epochs = whole.tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        units: list[int] = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
-        for i, cost in zip(missing, decimals, strict=True):  # some priced in Decimal
-            units[i] = to_units(cost)
+        if given_units is not None and missing:
+            units = list(given_units)
+        else:
+            units = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
+            for i, cost in zip(missing, decimals, strict=True):  # some priced in Decimal
+                units[i] = to_units(cost)
         self.units = units
         self.missing = missing  # the events without an integer cost (None in pricing's), in order
         self._costs: list[Decimal] | tuple[Sequence[int | None], list[Decimal]] = (

@@ -53,6 +53,7 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.column_groups import codes as numbered_names
 from streams.day_sums import DaySums, day_sums
 from streams.hourly_sums import (
     NATIVE,
@@ -531,6 +532,9 @@ class BatchEvents:
             given_units = columns.cost_units if len(columns.cost_units) == len(batch) else None
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
+            else:  # numbered here as plan_windows numbers them (natively where built): the groups and the
+                # ordering from two sorts of integers, not a tuple made and hashed an event
+                self._codes = (Coded(*numbered_names(self.customers)), Coded(*numbered_names(agents)))
         else:
             items = list(map(_PRICED, batch))
             # A pass a field into lists of existing objects: tuples of each event's fields, a batch

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.alerts import ContributorKind
+from streams.column_groups import codes as numbered_names
 from streams.native_extension import native_extension
 from streams.spend_state import MAX_CONTRIBUTORS
 
@@ -48,7 +49,16 @@ _SUMMABLE = 2**62  # a batch's pico-dollars summed in int64 only below this, in 
 
 
 def coded(names: Sequence[str | None]) -> tuple[Ints, list[str | None]]:
-    """Each name's code into the distinct names (in order of first coming)."""
+    """Each name's code into the distinct names (in order of first coming): a list as
+    :func:`streams.column_groups.codes` numbers it (natively where built: a batch's models, ~10x
+    cheaper), else :func:`coded_here`."""
+    if type(names) is list:
+        return numbered_names(names)  # type: ignore[arg-type,return-value]  # None is a name there too
+    return coded_here(names)
+
+
+def coded_here(names: Sequence[str | None]) -> tuple[Ints, list[str | None]]:
+    """:func:`coded` in Python (the reference)."""
     numbers: dict[str | None, int] = {}
     codes = np.fromiter(map(numbers.setdefault, names, range(len(names))), np.int64, len(names))
     firsts = np.fromiter(numbers.values(), np.int64, len(numbers))

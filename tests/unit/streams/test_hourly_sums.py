@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from schemas.money import ZERO
-from streams import anomaly_rules, hourly_sums
+from streams import anomaly_rules, column_groups, hourly_sums
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpend, HourlySpikeSettings
 from streams.anomalies.picodollars import to_units
@@ -24,6 +24,7 @@ from streams.hourly_sums import (
     _grouped,
     _grouped_here,
     coded,
+    coded_here,
     contribute_coded,
     contribute_native,
     contribute_units,
@@ -393,3 +394,21 @@ def test_each_total_in_pico_dollars_is_the_decimal_summed_makes_of_it() -> None:
     made = _decimals(array, exponents)
     expected = [summed(t, int(e)) for t, e in zip(totals, exponents.tolist(), strict=True)]
     assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native codes", "python numbering"])
+def test_a_list_of_names_is_coded_as_the_reference_codes_it(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """:func:`coded` numbers a list through :func:`streams.column_groups.codes` (natively where built):
+    the codes and names of :func:`coded_here`, None and "" (no contributor) and equal texts held by
+    different objects included."""
+    if not native:
+        monkeypatch.setattr(column_groups, "_native", None)
+    rng = random.Random(7)
+    pool: list[str | None] = [None, "", "gpt-4o", "claude", "".join(["gpt", "-4o"]), "m" * 40]
+    for names in ([], ["x"], [None, None], [rng.choice(pool) for _ in range(500)], ["a", "b", "a", "c", "b"]):
+        codes, values = coded(names)
+        expected_codes, expected_values = coded_here(names)
+        assert codes.tolist() == expected_codes.tolist() and values == expected_values
+    assert coded(("a", "b", "a"))[0].tolist() == [0, 1, 0]  # not a list: the reference's

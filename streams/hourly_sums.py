@@ -124,16 +124,10 @@ class BatchSpend:
         odd = list(compress(range(len(picked)), map(not_, map(PICO.same_quantum, picked))))
         if odd:
             exponents = np.full(n, PICO_EXPONENT, np.int64)
-            for at in odd:
-                cost = picked[at]
-                exponent = cost.as_tuple().exponent
-                if (
-                    type(exponent) is not int
-                    or exponent < PICO_EXPONENT
-                    or (cost.is_zero() and cost.is_signed())
-                ):
-                    return None
-                exponents[at if loose is None else loose[at]] = exponent
+            found = _exponents([picked[at] for at in odd])
+            if found is None:
+                return None
+            exponents[odd if loose is None else [loose[at] for at in odd]] = found
         kinds: list[tuple[ContributorKind, Ints, Sequence[str | None]]] = []
         for kind, names in columns:
             codes, values = names if isinstance(names, tuple) else coded(names)
@@ -144,6 +138,22 @@ class BatchSpend:
             kinds.append((kind, codes, values))
         made = array.copy() if array is not None else np.fromiter(units, np.int64, n)
         return cls(seconds, made, exponents, kinds)
+
+
+def _exponents(costs: list[Decimal]) -> Ints | None:
+    """Each cost's exponent; None where one is finer than 1e-12, not finite, or a negative zero (the
+    sums may not be exact). Each object looked at once: most are one object over and over (an
+    outcome's cost is pricing's ``ZERO`` in every row), told apart by identity (``costs`` holds them)."""
+    ids = np.fromiter(map(id, costs), np.uint64, len(costs))
+    distinct, first, each = np.unique(ids, return_index=True, return_inverse=True)
+    made = np.empty(len(distinct), np.int64)
+    for place, at in enumerate(first.tolist()):
+        cost = costs[at]
+        exponent = cost.as_tuple().exponent
+        if type(exponent) is not int or exponent < PICO_EXPONENT or (cost.is_zero() and cost.is_signed()):
+            return None
+        made[place] = exponent
+    return made[each.reshape(-1)]
 
 
 def loose_costs(picos: Sequence[int | None]) -> list[int]:

@@ -268,6 +268,24 @@ def test_a_batch_with_a_cost_finer_than_a_pico_dollar_or_past_int64_is_declined(
     assert BatchSpend.of(seconds, [0, 0], [Decimal("0"), Decimal(0)], None, []) is not None
 
 
+def test_the_exponents_of_costs_not_at_a_pico_dollar_are_each_cost_s_own() -> None:
+    """One object read once however many rows hold it (an outcome's ``ZERO``), equal costs of other
+    forms each their own; the loose events' exponents in their rows, the others' at 1e-12."""
+    shared, rng = ZERO, random.Random(3)
+    forms = [shared, Decimal("0"), Decimal("0.00"), Decimal("1.5"), Decimal("1.50"), Decimal("2E+3"), shared]
+    costs = [rng.choice(forms) for _ in range(300)]
+    loose = sorted(rng.sample(range(1000), 300))
+    seconds, units = np.zeros(1000, np.int64), [0] * 1000
+    spend = BatchSpend.of(seconds, units, costs, loose, [])
+    assert spend is not None and spend.exponents is not None
+    expected = [-12] * 1000
+    for at, cost in zip(loose, costs, strict=True):
+        expected[at] = cost.as_tuple().exponent
+    assert spend.exponents.tolist() == expected
+    for bad in (Decimal("-0"), Decimal("1E-13"), Decimal("Infinity")):
+        assert BatchSpend.of(seconds, units, [*costs[:-1], bad], loose, []) is None
+
+
 def crowd(seed: int, n: int, finer: bool = False) -> list[Counted]:
     """One customer's 47 agents over three days and a half (more than a kind keeps in an hour: 32
     busy, 15 seldom, cheap and late in the hour), costs at 1e-12, 1e-2 and 0, refunds now and

@@ -157,8 +157,27 @@ def _exponents(costs: list[Decimal]) -> Ints | None:
 
 
 def loose_costs(picos: Sequence[int | None]) -> list[int]:
-    """The events priced without pico-dollars (``None``): their Decimal costs may be at any exponent."""
+    """The events priced without pico-dollars (``None``): their Decimal costs may be at any exponent.
+    A list's natively where built (``streams._wire_scan.none_rows``: each row's pointer against None's,
+    ~50x cheaper over a batch), else :func:`loose_costs_here`."""
+    if _none_rows is not None and type(picos) is list:
+        return np.frombuffer(_none_rows(picos), np.int64).tolist()  # type: ignore[no-any-return]
+    return loose_costs_here(picos)
+
+
+def loose_costs_here(picos: Sequence[int | None]) -> list[int]:
+    """:func:`loose_costs` in Python (the reference)."""
     return list(compress(range(len(picos)), map(is_, picos, repeat(None)))) if None in picos else []
+
+
+def _native_none_rows() -> Callable[[list[int | None]], bytearray] | None:
+    """``streams._wire_scan.none_rows`` (native/src/hourly.rs), unless ``COSTLINE_HOURLY_SUMS=python``
+    asks for :func:`loose_costs_here`."""
+    native = native_extension("COSTLINE_HOURLY_SUMS", "none_rows")
+    return None if native is None else native.none_rows  # type: ignore[no-any-return]
+
+
+_none_rows = _native_none_rows()
 
 
 class KindSums:

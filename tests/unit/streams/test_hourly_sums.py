@@ -28,6 +28,8 @@ from streams.hourly_sums import (
     contribute_coded,
     contribute_native,
     contribute_units,
+    loose_costs,
+    loose_costs_here,
     summed,
 )
 from streams.spend_state import MAX_CONTRIBUTORS, _contribute_each, add_contributor_sums
@@ -430,3 +432,21 @@ def test_a_list_of_names_is_coded_as_the_reference_codes_it(
         expected_codes, expected_values = coded_here(names)
         assert codes.tolist() == expected_codes.tolist() and values == expected_values
     assert coded(("a", "b", "a"))[0].tolist() == [0, 1, 0]  # not a list: the reference's
+
+
+@pytest.mark.skipif(hourly_sums._none_rows is None, reason="streams._wire_scan not built (no cargo)")
+@pytest.mark.parametrize("seed", range(20))
+def test_the_events_without_pico_dollars_are_found_natively_as_the_reference_finds_them(seed: int) -> None:
+    """:func:`loose_costs` of a list (native/src/hourly.rs ``none_rows``) is :func:`loose_costs_here`:
+    the rows that are None, in order; a zero, an empty or a false value is a cost, not a None."""
+    rng = random.Random(seed)
+    share = rng.choice((0.0, 0.01, 0.14, 0.9, 1.0))
+    size = rng.choice((0, 1, 999))
+    picos = [None if rng.random() < share else rng.choice((0, 1, 10**15, -3, False)) for _ in range(size)]
+    assert loose_costs(picos) == loose_costs_here(picos)
+    assert loose_costs(tuple(picos)) == loose_costs_here(picos)  # not a list: the reference's
+
+
+def test_the_native_scan_for_none_is_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLINE_HOURLY_SUMS", "python")
+    assert hourly_sums._native_none_rows() is None

@@ -558,8 +558,8 @@ class BatchEvents:
         self.seconds = whole
         self.epochs = whole.tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        if given_units is not None and missing:
-            units = list(given_units)
+        if given_units is not None:  # the columns' own list where it is one: read, never written
+            units = given_units if type(given_units) is list else list(given_units)
         else:
             units = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
             for i, cost in zip(missing, decimals, strict=True):  # some priced in Decimal

@@ -128,6 +128,7 @@ def test_the_units_of_events_priced_in_decimal_are_the_columns_pico_dollars(
     monkeypatch.setattr(anomaly_rules, "to_units", lambda cost: converted.append(cost) or 0)
     from_columns = BatchEvents(columns.counted, columns)
     assert not converted and from_columns.units == expected.units
+    assert from_columns.units is columns.cost_units  # read where the columns hold them, not copied
     assert from_columns.missing == expected.missing
     # Columns without the pico-dollars (made by hand): each cost converted, as before.
     columns.cost_units = ()

@@ -13,7 +13,8 @@ worker does (read before, untimed: the worker has them anyway).
 ``--against COMMIT`` also times the spend modules as they were at that
 commit (and the alerts' schema, where their ids are made), loaded from git
 into a package of their own, on the same events in
-the same process (each twice, interleaved), and checks that
+the same process (each twice, interleaved; ``old_columns``: handed the columns,
+as ``new_columns``), and checks that
 they all fire the same alerts and write the same records (read back: a detector's
 record is JSON before session 15, MessagePack since). The last line is JSON.
 
@@ -243,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         ("new_columns", new, columns),
     ]
     if args.against:
-        contenders.insert(0, ("old", load_spend_modules(args.against), None))
+        old = load_spend_modules(args.against)
+        contenders[:0] = [("old", old, None), ("old_columns", old, columns)]
     figures: dict[str, Any] = {"events": n, "batches": len(batches), "span_s": args.span_s}
     outcomes: dict[str, Any] = {}
     for _ in range(2):  # twice each, interleaved: a noisy neighbour then weighs on both

@@ -38,6 +38,9 @@ def contribute_full(
     exponents: bytes,  # empty: all at -12
 ) -> list[tuple[int, int, int, bool]]: ...  # code, pico-dollars, exponent, changed
 
+# native/src/hourly.rs: streams.hourly_sums.loose_costs' rows of a list that are None, int64 a row.
+def none_rows(column: list[Any]) -> bytearray: ...
+
 # native/src/windows.rs: a batch's window keys and changelog records as bytes (streams.window_changes).
 @overload
 def window_records(

@@ -53,6 +53,7 @@ from streams.anomalies import (
 )
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
+from streams.column_groups import codes as numbered_names
 from streams.day_sums import DaySums, day_sums
 from streams.hourly_sums import (
     NATIVE,
@@ -526,8 +527,14 @@ class BatchEvents:
             # event), most batches reading none: the detectors and limits sum pico-dollars (units).
             costs: list[Decimal] | None = None
             decimals = _missing_costs(batch, columns.decimal_costs, missing)
+            # The columns' pico-dollars of every event, those priced in Decimal too (each made from its
+            # cost, exactly: a finer cost has no columns), where they hold them: none converted again.
+            given_units = columns.cost_units if len(columns.cost_units) == len(batch) else None
             if columns.customer_codes is not None and columns.agent_codes is not None:  # plan_windows' codes
                 self._codes = (columns.customer_codes, columns.agent_codes)
+            else:  # numbered here as plan_windows numbers them (natively where built): the groups and the
+                # ordering from two sorts of integers, not a tuple made and hashed an event
+                self._codes = (Coded(*numbered_names(self.customers)), Coded(*numbered_names(agents)))
         else:
             items = list(map(_PRICED, batch))
             # A pass a field into lists of existing objects: tuples of each event's fields, a batch
@@ -546,13 +553,17 @@ class BatchEvents:
             skus, costs = list(map(_SKU, items)), list(map(_COST, items))
             missing = _missing(picos)
             decimals = [costs[i] for i in missing]
+            given_units = None
         # The epochs as an array too: the detectors take theirs, and their hours and days, from it.
         self.seconds = whole
         self.epochs = whole.tolist()
         # Pricing's integer cost where it has one: to_units of the cost, without converting it.
-        units: list[int] = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
-        for i, cost in zip(missing, decimals, strict=True):  # some priced in Decimal
-            units[i] = to_units(cost)
+        if given_units is not None:  # the columns' own list where it is one: read, never written
+            units = given_units if type(given_units) is list else list(given_units)
+        else:
+            units = list(picos)  # type: ignore[arg-type]  # None only where missing: set below
+            for i, cost in zip(missing, decimals, strict=True):  # some priced in Decimal
+                units[i] = to_units(cost)
         self.units = units
         self.missing = missing  # the events without an integer cost (None in pricing's), in order
         self._costs: list[Decimal] | tuple[Sequence[int | None], list[Decimal]] = (

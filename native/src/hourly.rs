@@ -5,6 +5,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyList};
 
 const MAX_CONTRIBUTORS: usize = 32;
 const PICO_EXPONENT: i64 = -12;
@@ -206,4 +207,19 @@ pub fn stretch_groups(
         .map(|(g, &e)| (g, e))
         .collect();
     Ok((named, totals, costliest, odd, bounds))
+}
+
+/// The rows of `column` that are None, in order, as int64 bytes: `streams.hourly_sums.loose_costs`'
+/// scan (the events pricing costed without pico-dollars), each row told by its pointer, no comparison
+/// made (the reference's `is` a row, a call each).
+#[pyfunction]
+pub fn none_rows<'py>(py: Python<'py>, column: &Bound<'py, PyList>) -> Bound<'py, PyByteArray> {
+    let none = py.None();
+    let mut raw: Vec<u8> = Vec::new();
+    for (i, item) in column.iter().enumerate() {
+        if item.is(&none) {
+            raw.extend_from_slice(&(i as i64).to_ne_bytes());
+        }
+    }
+    PyByteArray::new(py, &raw)
 }

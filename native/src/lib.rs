@@ -1041,6 +1041,7 @@ fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(hourly::contribute_full, m)?)?;
     m.add_function(wrap_pyfunction!(hourly::stretch_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(hourly::none_rows, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_keys, m)?)?;
     m.add_function(wrap_pyfunction!(native_block::strings, m)?)?;

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from schemas.money import ZERO
-from streams import anomaly_rules, hourly_sums
+from streams import anomaly_rules, column_groups, hourly_sums
 from streams.aggregation import Counted
 from streams.anomalies import HourlySpend, HourlySpikeSettings
 from streams.anomalies.picodollars import to_units
@@ -24,9 +24,12 @@ from streams.hourly_sums import (
     _grouped,
     _grouped_here,
     coded,
+    coded_here,
     contribute_coded,
     contribute_native,
     contribute_units,
+    loose_costs,
+    loose_costs_here,
     summed,
 )
 from streams.spend_state import MAX_CONTRIBUTORS, _contribute_each, add_contributor_sums
@@ -267,6 +270,24 @@ def test_a_batch_with_a_cost_finer_than_a_pico_dollar_or_past_int64_is_declined(
     assert BatchSpend.of(seconds, [0, 0], [Decimal("0"), Decimal(0)], None, []) is not None
 
 
+def test_the_exponents_of_costs_not_at_a_pico_dollar_are_each_cost_s_own() -> None:
+    """One object read once however many rows hold it (an outcome's ``ZERO``), equal costs of other
+    forms each their own; the loose events' exponents in their rows, the others' at 1e-12."""
+    shared, rng = ZERO, random.Random(3)
+    forms = [shared, Decimal("0"), Decimal("0.00"), Decimal("1.5"), Decimal("1.50"), Decimal("2E+3"), shared]
+    costs = [rng.choice(forms) for _ in range(300)]
+    loose = sorted(rng.sample(range(1000), 300))
+    seconds, units = np.zeros(1000, np.int64), [0] * 1000
+    spend = BatchSpend.of(seconds, units, costs, loose, [])
+    assert spend is not None and spend.exponents is not None
+    expected = [-12] * 1000
+    for at, cost in zip(loose, costs, strict=True):
+        expected[at] = cost.as_tuple().exponent
+    assert spend.exponents.tolist() == expected
+    for bad in (Decimal("-0"), Decimal("1E-13"), Decimal("Infinity")):
+        assert BatchSpend.of(seconds, units, [*costs[:-1], bad], loose, []) is None
+
+
 def crowd(seed: int, n: int, finer: bool = False) -> list[Counted]:
     """One customer's 47 agents over three days and a half (more than a kind keeps in an hour: 32
     busy, 15 seldom, cheap and late in the hour), costs at 1e-12, 1e-2 and 0, refunds now and
@@ -393,3 +414,39 @@ def test_each_total_in_pico_dollars_is_the_decimal_summed_makes_of_it() -> None:
     made = _decimals(array, exponents)
     expected = [summed(t, int(e)) for t, e in zip(totals, exponents.tolist(), strict=True)]
     assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native codes", "python numbering"])
+def test_a_list_of_names_is_coded_as_the_reference_codes_it(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """:func:`coded` numbers a list through :func:`streams.column_groups.codes` (natively where built):
+    the codes and names of :func:`coded_here`, None and "" (no contributor) and equal texts held by
+    different objects included."""
+    if not native:
+        monkeypatch.setattr(column_groups, "_native", None)
+    rng = random.Random(7)
+    pool: list[str | None] = [None, "", "gpt-4o", "claude", "".join(["gpt", "-4o"]), "m" * 40]
+    for names in ([], ["x"], [None, None], [rng.choice(pool) for _ in range(500)], ["a", "b", "a", "c", "b"]):
+        codes, values = coded(names)
+        expected_codes, expected_values = coded_here(names)
+        assert codes.tolist() == expected_codes.tolist() and values == expected_values
+    assert coded(("a", "b", "a"))[0].tolist() == [0, 1, 0]  # not a list: the reference's
+
+
+@pytest.mark.skipif(hourly_sums._none_rows is None, reason="streams._wire_scan not built (no cargo)")
+@pytest.mark.parametrize("seed", range(20))
+def test_the_events_without_pico_dollars_are_found_natively_as_the_reference_finds_them(seed: int) -> None:
+    """:func:`loose_costs` of a list (native/src/hourly.rs ``none_rows``) is :func:`loose_costs_here`:
+    the rows that are None, in order; a zero, an empty or a false value is a cost, not a None."""
+    rng = random.Random(seed)
+    share = rng.choice((0.0, 0.01, 0.14, 0.9, 1.0))
+    size = rng.choice((0, 1, 999))
+    picos = [None if rng.random() < share else rng.choice((0, 1, 10**15, -3, False)) for _ in range(size)]
+    assert loose_costs(picos) == loose_costs_here(picos)
+    assert loose_costs(tuple(picos)) == loose_costs_here(picos)  # not a list: the reference's
+
+
+def test_the_native_scan_for_none_is_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLINE_HOURLY_SUMS", "python")
+    assert hourly_sums._native_none_rows() is None

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from schemas.budgets import Budget
+from streams import anomaly_rules
 from streams.anomaly_rules import BatchEvents
 from streams.intake import decode_and_price
 from streams.key_runs import KeyRuns
@@ -86,23 +87,53 @@ def test_the_judgement_of_columns_is_that_of_objects_and_makes_only_the_events_i
     assert not counted.made
 
 
-def test_the_window_plan_s_codes_group_the_events_as_their_names_do() -> None:
+@pytest.mark.parametrize("planned", [True, False], ids=["window plan codes", "numbered by the rules"])
+def test_the_codes_group_the_events_as_their_names_do(planned: bool) -> None:
+    """Columns are grouped by their customers' and agents' codes: a window plan's, or (handed without
+    one) numbered as a plan numbers them; as the events' objects, grouped by their names, are."""
     messages = two_partitions_and_odd_messages()
     counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
     columns = EventColumns.of(counted)
-    by_names = BatchEvents(columns.counted, columns).groups()
-    plan_windows(columns, (60, 3600))  # numbers the batch's customers and agents
-    assert columns.customer_codes is not None
+    of_names = BatchEvents(per_event(messages, catalog())[0])
+    by_names = of_names.groups()
+    assert of_names._codes is None  # the objects' own grouping: by names
+    if planned:
+        plan_windows(columns, (60, 3600))  # numbers the batch's customers and agents
+        assert columns.customer_codes is not None
     of_codes = BatchEvents(columns.counted, columns)
+    assert of_codes._codes is not None and (columns.customer_codes is not None) is planned
     by_codes = of_codes.groups()
     for mine, theirs in zip(by_codes, by_names, strict=True):
         assert list(mine.items()) == list(theirs.items())  # keys in order of first event, too
     assert len(by_names[0]) > 6 and len(by_names[1]) > 1
+    assert of_codes.ordered == of_names.ordered
     # The runs laid end to end from the codes' sort are those laid from the groups' lists.
     for laid, groups in zip(of_codes.key_runs(), by_names, strict=True):
         made = KeyRuns(groups.values())
         assert (laid.order, laid.starts, laid.sizes()) == (made.order, made.starts, made.sizes())
         assert laid.positions().tolist() == made.positions().tolist()
+
+
+def test_the_units_of_events_priced_in_decimal_are_the_columns_pico_dollars(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Columns hold every event's pico-dollars (``cost_units``), those priced in Decimal too: the rules
+    take them, none converted from its Decimal again, and they are what converting gives."""
+    messages = two_partitions_and_odd_messages()
+    counted, _ = decode_and_price(messages, catalog(), BOUNDS, NOW)
+    columns = EventColumns.of(counted)
+    expected = BatchEvents(per_event(messages, catalog())[0])
+    assert expected.missing, "some of the fleet's events are priced in Decimal"
+    converted: list[Decimal] = []
+    monkeypatch.setattr(anomaly_rules, "to_units", lambda cost: converted.append(cost) or 0)
+    from_columns = BatchEvents(columns.counted, columns)
+    assert not converted and from_columns.units == expected.units
+    assert from_columns.units is columns.cost_units  # read where the columns hold them, not copied
+    assert from_columns.missing == expected.missing
+    # Columns without the pico-dollars (made by hand): each cost converted, as before.
+    columns.cost_units = ()
+    monkeypatch.undo()
+    assert BatchEvents(columns.counted, columns).units == expected.units
 
 
 def test_an_event_read_by_its_index_is_made_alone_and_is_the_object_the_batch_later_holds() -> None:

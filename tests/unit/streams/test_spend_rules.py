@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
+import pytest
 
 from schemas.alerts import Alert, AlertRule, AlertStatus
 from schemas.budgets import Budget
@@ -12,7 +16,15 @@ from schemas.events import usage_event_adapter
 from streams.aggregation import Counted
 from streams.anomaly_rules import AnomalyRules, AnomalySettings
 from streams.pricing import PricedEvent, TokenUsage
-from streams.spend_rules import _PLAIN, BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
+from streams.spend_rules import (
+    _PLAIN,
+    BudgetBook,
+    Evaluation,
+    LimitSettings,
+    SpendRules,
+    _first_seen,
+    budget_rules,
+)
 from streams.spend_state import BudgetSpend, DetectorRecord, RulesMark, TaskTally
 from tests.unit.streams.test_spend_golden import traffic as golden_traffic
 
@@ -255,3 +267,13 @@ def test_limit_alerts_constructed_unvalidated_equal_their_validated_form() -> No
         assert [c.model_dump() for c in alert.top_contributors] == [
             c.model_dump() for c in validated.top_contributors
         ]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_batch_s_partitions_are_marked_in_the_order_they_first_come(seed: int) -> None:
+    """The limits' marks are made partition by partition as the events first name them: the heads of
+    the partitions' runs say that order, as all the events do."""
+    rng = random.Random(seed)
+    runs = [[rng.randrange(8)] * rng.choice((1, 2, 500)) for _ in range(rng.choice((0, 1, 5, 40)))]
+    partitions = [p for run in runs for p in run]
+    assert _first_seen(np.array(partitions, np.int64)) == list(dict.fromkeys(partitions))

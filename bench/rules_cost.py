@@ -29,7 +29,7 @@ from streams.anomaly_rules import AnomalyRules, AnomalySettings
 from streams.pricing import PricedEvent, TokenUsage
 from streams.spend_control import TableSpend
 from streams.spend_rules import BudgetBook, Evaluation, LimitSettings, SpendRules, budget_rules
-from streams.spend_state import BudgetSpend, DetectorRecord, TaskTally, rules_mark_key
+from streams.spend_state import BudgetSpend, DetectorRecord, EncodedRecord, TaskTally, rules_mark_key
 
 START = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ class Records(TableSpend):
         super().__init__(_Table())
 
     def apply(self, result: Evaluation) -> None:
-        changed: list[tuple[bytes, BudgetSpend | TaskTally | DetectorRecord]] = [
+        changed: list[tuple[bytes, BudgetSpend | TaskTally | DetectorRecord | EncodedRecord]] = [
             *result.budgets.items(), *result.tasks.items(), *result.detectors.items()
         ]  # fmt: skip
         for key, record in changed:

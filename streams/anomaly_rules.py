@@ -54,6 +54,7 @@ from streams.anomalies import (
 from streams.anomalies.picodollars import to_units
 from streams.anomalies.verdict import Judgement
 from streams.column_groups import codes as numbered_names
+from streams.day_folds import DayFold, request_cost_fold, token_drift_fold
 from streams.day_sums import DaySums, day_sums
 from streams.hourly_sums import (
     NATIVE,
@@ -69,7 +70,9 @@ from streams.key_runs import KeyRuns, stable_order
 from streams.pricing import TokenUsage, cost_of_pico, costs_of_pico
 from streams.spend_state import (
     MAX_CONTRIBUTORS,
+    ChangedDetector,
     DetectorRecord,
+    EncodedRecord,
     _contribute_each,
     add_contributor_columns,
     add_contributor_sums,
@@ -138,7 +141,7 @@ class AnomalyRules:
     def fold(
         self,
         batch: Sequence[Counted],
-        records: dict[bytes, DetectorRecord],
+        records: dict[bytes, ChangedDetector],
         before: DetectorLookup,
         emitted_at: datetime,
         events: BatchEvents | None = None,
@@ -213,7 +216,7 @@ class AnomalyRules:
         new: Callable[[str], Detector] = lambda key: RequestCostHistory(key, request)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: RequestCostHistory.from_bytes(raw, request)  # noqa: E731
         keys = anomaly_keys(AlertRule.REQUEST_COST_ANOMALY, owners)
-        left = _left(fold, keys, by_agent, agents, agents.unit_sums, new, load)
+        left = _left(fold, keys, by_agent, agents, agents.unit_sums, new, load, request_cost_fold(request))
         if not left:  # every key folded at once (the usual)
             return
         units, epochs = fold.events.units, fold.events.epochs
@@ -256,7 +259,7 @@ class AnomalyRules:
         new: Callable[[str], Detector] = lambda key: TokenDrift(key, drift)  # noqa: E731
         load: Callable[[bytes], Detector] = lambda raw: TokenDrift.from_bytes(raw, drift)  # noqa: E731
         keys = anomaly_keys(AlertRule.TOKEN_DRIFT, owners)
-        left = _left(fold, keys, by_agent, agents, agents.token_sums, new, load)
+        left = _left(fold, keys, by_agent, agents, agents.token_sums, new, load, token_drift_fold(drift))
         if not left:  # every key folded at once (the usual)
             return
         tokens, epochs = fold.events.tokens(), fold.events.epochs
@@ -374,15 +377,17 @@ def _left(
     sums: Callable[[], DaySums | None],
     new: Callable[[str], Detector],
     load: Callable[[bytes], Detector],
+    native: DayFold | None = None,
 ) -> list[tuple[bytes, list[int], int]]:
     """Each agent's key, run and place in ``agents`` left to fold event by event once :meth:`_Fold.quiet`
-    folded the keys that ``sums`` say cannot fire; all of them where the batch is not ordered."""
+    folded the keys that ``sums`` say cannot fire (``native``: natively, where it can); all of them
+    where the batch is not ordered."""
     runs = list(by_agent.values())
     summed = sums() if fold.events.ordered else None
     if summed is None:
         return list(zip(keys, runs, agents.runs.starts, strict=True))
     starts = agents.runs.starts
-    return [(keys[at], runs[at], starts[at]) for at in fold.quiet(keys, summed, new, load)]
+    return [(keys[at], runs[at], starts[at]) for at in fold.quiet(keys, summed, new, load, native)]
 
 
 def in_event_order(
@@ -499,9 +504,9 @@ class BatchEvents:
     event each time.
     """
 
-    __slots__ = ("_all", "_asked", "_codes", "_columns", "_costs", "_groups", "_tokens", "_unit_array",
-                 "_usage", "batch", "customers", "epochs", "firsts", "missing", "ordered", "partitions",
-                 "positions", "seconds", "source", "units")  # fmt: skip
+    __slots__ = ("_all", "_arrays", "_asked", "_codes", "_columns", "_costs", "_groups", "_tokens",
+                 "_unit_array", "_usage", "batch", "customers", "epochs", "firsts", "missing", "ordered",
+                 "partitions", "positions", "seconds", "source", "units")  # fmt: skip
 
     def __init__(self, batch: Sequence[Counted], columns: EventColumns | None = None) -> None:
         self.batch = batch
@@ -573,6 +578,7 @@ class BatchEvents:
         # the events of any customer's key increase too, as a replay or a batch of the worker's do.
         codes = self._codes[0].codes if self._codes is not None else None
         self.ordered = _ordered(self.partitions, self.positions, self.customers, arrays, codes)
+        self._arrays = arrays
         self._tokens: list[int] | None = None
         self._unit_array: tuple[npt.NDArray[np.int64] | None] | None = None  # made at the first call
         self._usage = tokens
@@ -580,6 +586,14 @@ class BatchEvents:
         self._all: _Columns | None = None
         self._asked = 0  # costs made alone (costs_at) so far
         self.firsts: list[tuple[int, int, bytes]] = []  # per record: the first event folded into it, the rank
+
+    def position_arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """:attr:`partitions` and :attr:`positions` as arrays: the columns' own, else made once."""
+        if self._arrays is None:
+            n = len(self.positions)
+            partitions = np.fromiter(self.partitions, np.int64, n)
+            self._arrays = (partitions, np.fromiter(self.positions, np.int64, n))
+        return self._arrays
 
     @property
     def days(self) -> list[int]:
@@ -840,7 +854,7 @@ class _Fold:
 
     alerts: list[tuple[int, int, Alert]]
     rank: int  # the detector's place among an event's alerts
-    records: dict[bytes, DetectorRecord]
+    records: dict[bytes, ChangedDetector]
     before: DetectorLookup
     events: BatchEvents
     emitted_at: datetime
@@ -858,7 +872,7 @@ class _Fold:
     ) -> tuple[DetectorRecord, Detector] | None:
         """The key's record and detector as of the batch; None if every event of ``run`` was folded before.
         ``stored``: the key's record before the batch, where :meth:`stored` read it (False: not read)."""
-        record = self.records.get(key) or (self.before.detector(key) if stored is False else stored)
+        record = _decoded(self.records.get(key)) or (self.before.detector(key) if stored is False else stored)
         positions = self.events.positions  # not the events' objects, which a batch of columns lacks
         if record is None:
             record, first = DetectorRecord(b""), run[0]
@@ -887,12 +901,20 @@ class _Fold:
         sums: DaySums,
         new: Callable[[str], Detector],
         load: Callable[[bytes], Detector],
+        native: DayFold | None = None,
     ) -> list[int]:
         """Fold at once each key whose counted events (``sums``: of its run) are all new to its
         record, of one day, and cannot fire (its detector's ``absorb_sums``), as :meth:`open`,
         :meth:`enter` and the detector's judge each would; the places of the other keys with
         events counted, to fold event by event. Only for a batch whose events are :attr:`BatchEvents.ordered`.
+
+        ``native``: the keys' stored bytes folded to the bytes to store in one call, where the store
+        hands out its bytes (``detector_raws``) and no key has a record of this batch yet.
         """
+        raws_of, array = getattr(self.before, "detector_raws", None), sums.array
+        fresh = self.records.keys().isdisjoint(keys)
+        if native is not None and array is not None and raws_of is not None and fresh:
+            return self._quiet_native(keys, array, native, raws_of(keys))
         events = self.events
         positions, partitions = events.positions, events.partitions
         records = self.records
@@ -906,7 +928,7 @@ class _Fold:
                 if count:
                     left.append(at)
                 continue
-            record = records.get(key) or stored
+            record = _decoded(records.get(key)) or stored
             if record is None:
                 record = DetectorRecord(b"")
             elif positions[first] <= record.position or record.episode >= 0:
@@ -923,6 +945,25 @@ class _Fold:
             record.position, record.partition = positions[last], partitions[last]
             if newest > record.last_seen:
                 record.last_seen = newest
+        return left
+
+    def _quiet_native(
+        self, keys: Sequence[bytes], sums: npt.NDArray[np.int64], native: DayFold, raws: list[bytes | None]
+    ) -> list[int]:
+        """:meth:`quiet` natively: the folded keys' records kept as the bytes made for them."""
+        partitions, positions = self.events.position_arrays()
+        firsts, lasts = sums[6], sums[7]
+        columns = np.empty((len(keys), 9), np.int64)  # a row a key, as the fold reads them
+        columns[:, :6] = sums[:6].T
+        columns[:, 6], columns[:, 7], columns[:, 8] = positions[firsts], positions[lasts], partitions[lasts]
+        folded, made, left = native(list(keys), raws, columns)
+        if folded:
+            chosen = take(keys, folded)
+            partitions_made = columns[folded, 8].tolist()
+            self.records.update(zip(chosen, map(EncodedRecord, made, partitions_made), strict=True))
+            self.events.firsts.extend(
+                zip(firsts[folded].tolist(), repeat(self.rank, len(folded)), chosen, strict=True)
+            )
         return left
 
     def enter(self, record: DetectorRecord, i: int) -> bool:
@@ -1374,6 +1415,12 @@ def _detector(
         detector = new(key.decode())
     record.detector = detector
     return detector
+
+
+def _decoded(record: ChangedDetector | None) -> DetectorRecord | None:
+    """A record of the batch as the reference folds into it (none is natively folded twice a batch: one
+    detector's keys are folded once each)."""
+    return record.decoded() if type(record) is EncodedRecord else record  # type: ignore[return-value]
 
 
 def take(column: Sequence[T], indices: Sequence[int]) -> Sequence[T]:

@@ -29,7 +29,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, not_
 from typing import Any, Protocol, TypeVar, cast
 
 from schemas.alerts import Alert
@@ -43,6 +44,7 @@ from streams.spend_state import (
     TASK_PREFIX,
     BudgetSpend,
     DetectorRecord,
+    EncodedRecord,
     RulesMark,
     TaskTally,
     key_head,
@@ -204,6 +206,11 @@ class TableSpend:
     def detector(self, key: bytes) -> DetectorRecord | None:
         return self._read(key, DetectorRecord.decode)
 
+    def detector_raws(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """The bytes stored under each of ``keys`` (None: none), for a fold that reads them itself
+        (:mod:`streams.day_folds`)."""
+        return list(map(_dict_of(self.table.data).get, keys))
+
     def detectors(self, keys: Sequence[bytes]) -> list[DetectorRecord | None]:
         """:meth:`detector` of each of ``keys``: a batch's keys of a detector read in two passes in C
         (the store's dict, the decoded ones), not three calls a key."""
@@ -223,7 +230,7 @@ class TableSpend:
         if key_partition is not None:  # as streams.window_state.TableState._store
             key_partition[key] = partition
         self.changelog.add(partition, key, raw)
-        if record is None or self._decoded_max <= 0:
+        if record is None or type(record) is EncodedRecord or self._decoded_max <= 0:
             self._decoded.pop(key, None)
             self._decoded_raw.pop(key, None)
             return
@@ -260,6 +267,12 @@ class TableSpend:
                 if append is None:
                     append = pending[partition] = self.changelog.records_of(partition).append
                 append((key, raw))
+        if EncodedRecord in set(map(type, kept)):
+            # Kept as bytes alone, decoded when read. A decoded record kept for such a key before is
+            # left: it is kept with the bytes it was, which the store no longer holds, so never read.
+            kept_decoded = list(map(not_, map(isinstance, kept, repeat(EncodedRecord))))
+            keys, kept = list(compress(keys, kept_decoded)), list(compress(kept, kept_decoded))
+            raws = list(compress(raws, kept_decoded))
         if self._decoded_max <= 0:
             for key in keys:
                 decoded.pop(key, None)

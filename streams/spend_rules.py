@@ -55,6 +55,7 @@ from streams.budget_runs import BudgetRuns, Triggers
 from streams.pricing import PricedEvent, cost_of_pico
 from streams.spend_state import (
     BudgetSpend,
+    ChangedDetector,
     DetectorRecord,
     Fired,
     RulesMark,
@@ -358,7 +359,7 @@ class Evaluation:
     budgets: dict[bytes, BudgetSpend] = field(default_factory=dict)  # changed records
     tasks: dict[bytes, TaskTally] = field(default_factory=dict)
     marks: dict[int, RulesMark] = field(default_factory=dict)
-    detectors: dict[bytes, DetectorRecord] = field(default_factory=dict)
+    detectors: dict[bytes, ChangedDetector] = field(default_factory=dict)
     # The batch's columns the rules read, if it had them: what reads the batch after the rules
     # (live spend's reservations) reads them too rather than the events' objects.
     columns: EventColumns | None = None

@@ -417,3 +417,24 @@ class DetectorRecord:
         position, partition, last_seen, episode, hour, contributors = orjson.loads(header)
         costs = {k: {i: Decimal(c) for i, c in v.items()} for k, v in contributors.items()}
         return cls(state, position, partition, last_seen, episode, hour, costs)
+
+
+class EncodedRecord:
+    """A detector's record as a native fold wrote it (:mod:`streams.day_folds`): the bytes to store and
+    their partition, nothing decoded. Read again as a :class:`DetectorRecord` (:meth:`decoded`)."""
+
+    __slots__ = ("partition", "raw")
+
+    def __init__(self, raw: bytes, partition: int) -> None:
+        self.raw = raw
+        self.partition = partition
+
+    def encode(self) -> bytes:
+        return self.raw
+
+    def decoded(self) -> DetectorRecord:
+        return DetectorRecord.decode(self.raw)
+
+
+# A batch's changed detector records: decoded, or as a native fold wrote them.
+ChangedDetector = DetectorRecord | EncodedRecord

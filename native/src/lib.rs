@@ -1035,11 +1035,13 @@ fn e_key(keys: &[Option<Bound<'_, PyBytes>>], at: usize) -> String {
 }
 
 mod hourly;
+mod days;
 
 #[pymodule]
 fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(hourly::contribute_full, m)?)?;
+    m.add_function(wrap_pyfunction!(days::fold_quiet_days, m)?)?;
     m.add_function(wrap_pyfunction!(hourly::stretch_groups, m)?)?;
     m.add_function(wrap_pyfunction!(hourly::none_rows, m)?)?;
     m.add_function(wrap_pyfunction!(windows::window_records, m)?)?;

@@ -53,6 +53,9 @@ class Records:
         raw = self.raw.get(key)
         return DetectorRecord.decode(raw) if raw is not None else None
 
+    def detector_raws(self, keys: list[bytes]) -> list[bytes | None]:
+        return list(map(self.raw.get, keys))
+
     def apply(self, result: Evaluation) -> None:
         for key, record in [*result.budgets.items(), *result.tasks.items(), *result.detectors.items()]:
             self.raw[key] = record.encode()

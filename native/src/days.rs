@@ -41,7 +41,11 @@ impl<'a> Reader<'a> {
     }
 
     fn be(&mut self, n: usize) -> Option<u64> {
-        Some(self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Some(
+            self.take(n)?
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        )
     }
 
     fn int(&mut self) -> Option<i128> {
@@ -202,7 +206,13 @@ struct Record {
     hour: i128,
 }
 
-const NEW_RECORD: Record = Record { position: -1, partition: -1, last_seen: 0, episode: -1, hour: -1 };
+const NEW_RECORD: Record = Record {
+    position: -1,
+    partition: -1,
+    last_seen: 0,
+    episode: -1,
+    hour: -1,
+};
 
 /// The record's header and its state's bytes; None where the reference must read it (an older JSON
 /// record, contributors, anything else).
@@ -247,8 +257,23 @@ impl Days<'_> {
         (total, count, days)
     }
 
-    fn bucket(&mut self, day: i128) -> Option<&mut (i128, i128, i128)> {
-        self.days.iter_mut().find(|bucket| bucket.0 == day)
+    /// The run's sum and count added to its day's bucket; false where the day has none.
+    fn add(&mut self, run: &Run) -> bool {
+        match self.days.iter_mut().find(|bucket| bucket.0 == run.day) {
+            Some(bucket) => {
+                bucket.1 += run.sum;
+                bucket.2 += run.count;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A new key's first day: the run's.
+    fn start(&mut self, run: &Run) -> bool {
+        self.newest = run.day;
+        self.days = vec![(run.day, run.sum, run.count)];
+        true
     }
 }
 
@@ -277,7 +302,12 @@ fn read_days(raw: &[u8], kind: u8) -> Option<Days<'_>> {
         fired.sort_unstable();
         fired.dedup(); // a set in the reference
     }
-    r.done().then_some(Days { key, newest, days, fired })
+    r.done().then_some(Days {
+        key,
+        newest,
+        days,
+        fired,
+    })
 }
 
 fn write_days(out: &mut Vec<u8>, state: &Days<'_>, kind: u8) -> Option<()> {
@@ -324,12 +354,7 @@ fn absorb_request_costs(state: &mut Days<'_>, run: &Run, s: &[i128]) -> Option<b
             return Some(false);
         }
         // A new key: its first event is judged on nothing, the rest as of its first active day.
-        if min_days <= 1 && run.count - 1 >= min_requests {
-            return Some(false);
-        }
-        state.newest = day;
-        state.days = vec![(day, run.sum, run.count)];
-        return Some(true);
+        return Some(!(min_days <= 1 && run.count > min_requests) && state.start(run));
     }
     let (total, seen, active_days) = state.totals(day - window_days + 1, day);
     let quiet = active_days < min_days
@@ -341,15 +366,7 @@ fn absorb_request_costs(state: &mut Days<'_>, run: &Run, s: &[i128]) -> Option<b
                 .checked_mul(seen + run.count - 1)?
                 .checked_mul(den)?
                 <= num.checked_mul(total)?);
-    let Some(bucket) = state.bucket(day) else {
-        return Some(false);
-    };
-    if !quiet {
-        return Some(false);
-    }
-    bucket.1 += run.sum;
-    bucket.2 += run.count;
-    Some(true)
+    Some(quiet && state.add(run))
 }
 
 /// `TokenDrift.absorb_sums` of a drift read from bytes. Settings: recent days, baseline days,
@@ -362,14 +379,17 @@ fn absorb_token_drift(state: &mut Days<'_>, run: &Run, s: &[i128]) -> Option<boo
         return Some(false); // not tokens: judged in turn
     }
     let oldest_kept = state.newest - (recent_days + baseline_days) + 1;
-    if state.newest != day || state.fired.first().is_some_and(|&first| first < oldest_kept) {
+    if state.newest != day
+        || state
+            .fired
+            .first()
+            .is_some_and(|&first| first < oldest_kept)
+    {
         if state.newest >= 0 || !state.days.is_empty() {
             return Some(false);
         }
         // A new key: no baseline (its sum 0), so every event of its first day warms up.
-        state.newest = day;
-        state.days = vec![(day, run.sum, run.count)];
-        return Some(true);
+        return Some(state.start(run));
     }
     let (recent_sum, recent_n, _) = state.totals(day - recent_days + 1, day);
     let (base_sum, base_n, base_days) =
@@ -382,19 +402,17 @@ fn absorb_token_drift(state: &mut Days<'_>, run: &Run, s: &[i128]) -> Option<boo
             && recent_sum.checked_mul(base_n)?.checked_mul(den)?
                 <= num.checked_mul(base_sum)?.checked_mul(recent_n)?
             && run.most.checked_mul(base_n)?.checked_mul(den)? <= num.checked_mul(base_sum)?);
-    let Some(bucket) = state.bucket(day) else {
-        return Some(false);
-    };
-    if !quiet {
-        return Some(false);
-    }
-    bucket.1 += run.sum;
-    bucket.2 += run.count;
-    Some(true)
+    Some(quiet && state.add(run))
 }
 
 /// One key folded: its new record's bytes; None where the reference must fold it.
-fn fold_one(kind: u8, settings: &[i128], key: &[u8], raw: Option<&[u8]>, run: &Run) -> Option<Vec<u8>> {
+fn fold_one(
+    kind: u8,
+    settings: &[i128],
+    key: &[u8],
+    raw: Option<&[u8]>,
+    run: &Run,
+) -> Option<Vec<u8>> {
     let (mut record, state_raw) = match raw {
         None => (NEW_RECORD, &b""[..]),
         Some(raw) => read_record(raw)?,
@@ -404,7 +422,12 @@ fn fold_one(kind: u8, settings: &[i128], key: &[u8], raw: Option<&[u8]>, run: &R
     }
     let mut state = if state_raw.is_empty() {
         std::str::from_utf8(key).ok()?;
-        Days { key, newest: -1, days: Vec::new(), fired: Vec::new() }
+        Days {
+            key,
+            newest: -1,
+            days: Vec::new(),
+            fired: Vec::new(),
+        }
     } else {
         read_days(state_raw, kind)?
     };
@@ -425,7 +448,13 @@ fn fold_one(kind: u8, settings: &[i128], key: &[u8], raw: Option<&[u8]>, run: &R
     write_days(&mut state_out, &state, kind)?;
     let mut out = Vec::with_capacity(state_out.len() + 48);
     write_array(&mut out, 7);
-    for value in [record.position, record.partition, record.last_seen, record.episode, record.hour] {
+    for value in [
+        record.position,
+        record.partition,
+        record.last_seen,
+        record.episode,
+        record.hour,
+    ] {
         write_int(&mut out, value)?;
     }
     write_map(&mut out, 0);
@@ -454,18 +483,24 @@ pub fn fold_quiet_days<'py>(
         _ => return Err(PyValueError::new_err("fold_quiet_days: kind is 0 or 1")),
     };
     if settings.len() != wanted {
-        return Err(PyValueError::new_err("fold_quiet_days: settings of the wrong length"));
+        return Err(PyValueError::new_err(
+            "fold_quiet_days: settings of the wrong length",
+        ));
     }
     let settings: Vec<i128> = settings.into_iter().map(i128::from).collect();
     if !columns.is_c_contiguous() {
-        return Err(PyValueError::new_err("fold_quiet_days: columns must be C-contiguous"));
+        return Err(PyValueError::new_err(
+            "fold_quiet_days: columns must be C-contiguous",
+        ));
     }
     let cells = columns
         .as_slice(py)
         .ok_or_else(|| PyValueError::new_err("fold_quiet_days: columns not int64"))?;
     let n = keys.len();
     if raws.len() != n || cells.len() != n * FIELDS {
-        return Err(PyValueError::new_err("fold_quiet_days: keys, raws and columns of unequal length"));
+        return Err(PyValueError::new_err(
+            "fold_quiet_days: keys, raws and columns of unequal length",
+        ));
     }
     let (mut folded, mut made, mut left) = (Vec::new(), Vec::new(), Vec::new());
     for at in 0..n {

@@ -61,6 +61,7 @@ from streams.hourly_sums import (
     BatchSpend,
     HourlyRuns,
     Ints,
+    add_contributor_units,
     contribute_coded,
     contribute_native,
     contribute_units,
@@ -75,7 +76,6 @@ from streams.spend_state import (
     EncodedRecord,
     _contribute_each,
     add_contributor_columns,
-    add_contributor_sums,
     anomaly_keys,
     anomaly_owners,
     contribute,
@@ -1146,24 +1146,19 @@ class _Fold:
                 continue
             kind = sums.kind
             costs = contributors.get(kind)
-            if costs is None and g1 - g0 <= MAX_CONTRIBUTORS:  # each a first cost, as it comes
-                contributors[kind] = (
-                    {sums.names[g0]: sums.totals[g0]}  # most: an agent's one model, its own name
-                    if g1 - g0 == 1
-                    else dict(zip(sums.names[g0:g1], sums.totals[g0:g1], strict=True))
-                )
-                continue
-            if costs is not None and g1 - g0 == 1:  # one contributor (an agent's own detector's agent)
+            if g1 - g0 == 1:  # most: an agent's one model, or an agent's own detector's agent
                 ident = sums.names[g0]
+                if costs is None:  # a first cost, as it comes
+                    contributors[kind] = {ident: sums.total(g0)}
+                    continue
                 had = costs.get(ident)
                 if had is not None:
-                    costs[ident] = had + sums.totals[g0]
+                    costs[ident] = sums.added(g0, had)
                     continue
                 if len(costs) < MAX_CONTRIBUTORS:
-                    costs[ident] = sums.totals[g0]
+                    costs[ident] = sums.total(g0)
                     continue
-            names, totals, costliest = sums.names[g0:g1], sums.totals[g0:g1], sums.costliest[g0:g1]
-            if not add_contributor_sums(contributors, kind, names, totals, costliest):
+            if not add_contributor_units(contributors, sums, g0, g1):
                 # A full kind's newcomers one by one: in pico-dollars, in array passes between the
                 # newcomers that may come in (many events) or each in turn (a few); else in Decimal.
                 begin, end = plan.seg_starts[s], plan.seg_ends[s]

@@ -16,7 +16,11 @@ to end as :class:`streams.key_runs.KeyRuns` lays them:
 
 A contributor's sum is the Decimal that adding its events' Decimal costs in order makes: adding is
 exact (28 digits and more hold any realistic sum), so the sum is the pico-dollars' sum at the
-finest exponent among them (pricing's costs are at 1e-12; an outcome's cost is ``0``).
+finest exponent among them (pricing's costs are at 1e-12; an outcome's cost is ``0``). A batch's sums
+are kept so, in pico-dollars with that exponent (:class:`KindSums`): nearly every one is added to a
+record's contributors (at a steady state, to a cost kept there), and adding it in one operation
+(``PICO.fma``) makes the same Decimal without making the sum's first (making a Decimal for every
+contributor of a batch was ~40% of the runs' time).
 :meth:`BatchSpend.of` declines a batch holding a cost finer than 1e-12 or a negative zero, and any
 batch whose pico-dollars could pass int64 summed.
 
@@ -27,7 +31,7 @@ bounds of :meth:`HourlySpend.absorb`), else goes event by event as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import Decimal, getcontext
 from itertools import compress, repeat
 from operator import is_, itemgetter, not_
 
@@ -35,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.alerts import ContributorKind
+from streams.anomalies.picodollars import to_units
 from streams.column_groups import codes as numbered_names
 from streams.native_extension import native_extension
 from streams.spend_state import MAX_CONTRIBUTORS
@@ -182,20 +187,110 @@ _none_rows = _native_none_rows()
 
 class KindSums:
     """One kind's contributors of every stretch: stretch ``s``'s are ``bounds[s]`` to
-    ``bounds[s + 1]`` of the names, their summed costs and their costliest events (pico-dollars)."""
+    ``bounds[s + 1]`` of the names, their costs summed in pico-dollars (``units``; ``odd``: the places
+    whose finest exponent is not -12, that exponent) and their costliest events (pico-dollars).
 
-    __slots__ = ("bounds", "costliest", "kind", "names", "totals")
+    A sum's Decimal is made where a record takes it (:meth:`total`, :meth:`added`), not for every
+    contributor of the batch: where the record holds the contributor already (most, once its hour is
+    under way), the sum is added to its cost in one operation and no Decimal of the sum is made.
+    """
+
+    __slots__ = ("bounds", "costliest", "fused", "kind", "names", "odd", "units")
 
     def __init__(
         self,
         kind: ContributorKind,
         names: list[str],
-        totals: list[Decimal],
+        units: list[int],
+        odd: dict[int, int],
         costliest: list[int],
         bounds: list[int],
     ) -> None:
-        self.kind, self.names, self.totals = kind, names, totals
+        self.kind, self.names, self.units, self.odd = kind, names, units, odd
         self.costliest, self.bounds = costliest, bounds
+        # PICO.fma(total, cost) is cost + PICO * total rounded once: the same Decimal where the product
+        # is exact, as it is for any int64 total (19 digits) at a precision of 19 or more.
+        self.fused = getcontext().prec >= _INT64_DIGITS
+
+    @property
+    def totals(self) -> list[Decimal]:
+        """Each contributor's sum as a Decimal (:meth:`total` of each)."""
+        return list(map(self.total, range(len(self.units))))
+
+    def total(self, at: int) -> Decimal:
+        """Contributor ``at``'s costs summed: :func:`summed` of its pico-dollars."""
+        if self.odd:
+            exponent = self.odd.get(at)
+            if exponent is not None:
+                return _summed_odd(self.units[at], exponent)
+        return PICO * self.units[at]
+
+    def added(self, at: int, cost: Decimal) -> Decimal:
+        """``cost + self.total(at)``, without the sum's Decimal where it is at 1e-12."""
+        if self.fused and not (self.odd and at in self.odd):
+            return PICO.fma(self.units[at], cost)
+        return cost + self.total(at)
+
+
+def _summed_odd(total: int, exponent: int) -> Decimal:
+    """:func:`summed` of a sum not at 1e-12, shared where it is a zero (an outcome's cost alone,
+    the usual one: immutable, so one object serves every record)."""
+    if total:
+        return summed(total, exponent)
+    made = _ZEROS.get(exponent)
+    if made is None:
+        made = _ZEROS[exponent] = summed(0, exponent)
+    return made
+
+
+_ZEROS: dict[int, Decimal] = {}  # summed(0, exponent) by exponent: at most 13 (exponents -12 to 0)
+_INT64_DIGITS = 19
+
+
+def add_contributor_units(
+    contributors: dict[str, dict[str, Decimal]], sums: KindSums, begin: int, end: int
+) -> bool:
+    """:func:`streams.spend_state.add_contributor_sums` of ``sums``' contributors ``begin`` to ``end``
+    (those of one stretch), given in pico-dollars: the same Decimals (value and exponent), each sum's
+    made only where it comes in new (:meth:`KindSums.added` where it adds to a kept cost). False, and
+    nothing changed, where that needs the events one by one."""
+    kind, names = sums.kind, sums.names
+    costs = contributors.get(kind)
+    if costs is None:
+        if end - begin > MAX_CONTRIBUTORS:
+            return False
+        # ZERO plus a sum is the sum (summed makes it so).
+        contributors[kind] = dict(zip(names[begin:end], map(sums.total, range(begin, end)), strict=True))
+        return True
+    idents = names[begin:end]
+    if len(costs) + len(idents) > MAX_CONTRIBUTORS:
+        fresh = [ident not in costs for ident in idents]
+        if len(costs) + sum(fresh) > MAX_CONTRIBUTORS:
+            if len(costs) < MAX_CONTRIBUTORS:
+                return False  # some come in before the kind is full: one by one
+            least = to_units(min(costs.items(), key=_COST_THEN_ID)[1])
+            # Each pico-dollar figure within half a unit of its Decimal's: below by more than one,
+            # surely below.
+            if max(compress(sums.costliest[begin:end], fresh)) >= least - 1:
+                return False
+            added = sums.added
+            for at, new in enumerate(fresh, begin):
+                if not new:
+                    ident = names[at]
+                    costs[ident] = added(at, costs[ident])
+            return True
+    if not sums.odd and sums.fused:  # the usual: each at 1e-12, added to a kept cost in one operation
+        units, fma = sums.units, PICO.fma
+        for at in range(begin, end):
+            ident = names[at]
+            had = costs.get(ident)
+            costs[ident] = PICO * units[at] if had is None else fma(units[at], had)
+        return True
+    for at in range(begin, end):
+        ident = names[at]
+        had = costs.get(ident)
+        costs[ident] = sums.total(at) if had is None else sums.added(at, had)
+    return True
 
 
 class HourlyRuns:
@@ -295,13 +390,11 @@ class HourlyRuns:
     ) -> KindSums:
         """A stretch's one contributor (if it has one) and its costs summed."""
         named = codes[seg_starts] >= 0
-        totals = _decimals(
-            spent[named], None if exponents is None else np.minimum.reduceat(exponents, seg_starts)[named]
-        )
+        odd = _odd(None if exponents is None else np.minimum.reduceat(exponents, seg_starts)[named])
         costliest = np.maximum.reduceat(units, seg_starts)[named].tolist()
         names = [values[c] for c in codes[seg_starts][named].tolist()]
         bounds = np.concatenate(([0], np.cumsum(named))).tolist()
-        return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
+        return KindSums(kind, names, spent[named].tolist(), odd, costliest, bounds)  # type: ignore[arg-type]
 
 
 def _grouped(
@@ -327,15 +420,8 @@ def _grouped(
         )
     except ValueError:  # a sum past int64 (never with a batch's pico-dollars below 2**62 summed)
         return _grouped_here(kind, codes, units, exponents, seg_of, len(seg_starts), values)
-    made = list(map(PICO.__rmul__, totals))
-    # Some: mostly an outcome's alone (0 at 10**0), the same Decimal each time (immutable: shared).
-    alike: dict[tuple[int, int], Decimal] = {}
-    for at, exponent in odd:
-        key = (totals[at], exponent)
-        same = alike.get(key)
-        made[at] = same if same is not None else alike.setdefault(key, summed(*key))
     names = list(map(values.__getitem__, named))
-    return KindSums(kind, names, made, costliest, bounds)  # type: ignore[arg-type]  # named: str
+    return KindSums(kind, names, totals, dict(odd), costliest, bounds)  # type: ignore[arg-type]  # named: str
 
 
 def _grouped_here(
@@ -350,7 +436,7 @@ def _grouped_here(
     """:func:`_grouped` in array passes (the reference): the events sorted by stretch and code."""
     named = np.flatnonzero(codes >= 0)
     if not len(named):
-        return KindSums(kind, [], [], [], [0] * (segs + 1))
+        return KindSums(kind, [], [], {}, [], [0] * (segs + 1))
     key = seg_of[named] * (int(codes.max()) + 1) + codes[named]
     by_key = np.argsort(key, kind="stable")
     ordered = key[by_key]
@@ -359,27 +445,21 @@ def _grouped_here(
     firsts = at[group_starts]
     arrival = np.argsort(firsts)  # stretches are stretches of the order: by stretch too
     grouped_units = units[at]
-    totals = _decimals(
-        np.add.reduceat(grouped_units, group_starts)[arrival],
-        None if exponents is None else np.minimum.reduceat(exponents[at], group_starts)[arrival],
-    )
+    totals = np.add.reduceat(grouped_units, group_starts)[arrival].tolist()
+    odd = _odd(None if exponents is None else np.minimum.reduceat(exponents[at], group_starts)[arrival])
     costliest = np.maximum.reduceat(grouped_units, group_starts)[arrival].tolist()
     arrived = firsts[arrival]
     names = [values[c] for c in codes[arrived].tolist()]
     bounds = np.searchsorted(seg_of[arrived], np.arange(segs + 1, dtype=np.int64)).tolist()
-    return KindSums(kind, names, totals, costliest, bounds)  # type: ignore[arg-type]  # named: str
+    return KindSums(kind, names, totals, odd, costliest, bounds)  # type: ignore[arg-type]  # named: str
 
 
-def _decimals(totals: Ints, exponents: Ints | None) -> list[Decimal]:
-    """:func:`summed` of each."""
-    values = totals.tolist()
-    # Each multiplied in C, no frame a value: int * PICO converts the int exactly, then multiplies under
-    # the context as Decimal(int) * PICO does (a third cheaper).
-    made = list(map(PICO.__rmul__, values))
-    if exponents is not None:
-        for at in np.flatnonzero(exponents != PICO_EXPONENT).tolist():  # a few: zeros, as outcomes cost
-            made[at] = summed(values[at], int(exponents[at]))
-    return made
+def _odd(exponents: Ints | None) -> dict[int, int]:
+    """The places whose exponent is not 1e-12's, and that exponent (a few: zeros, as outcomes cost)."""
+    if exponents is None:
+        return {}
+    places = np.flatnonzero(exponents != PICO_EXPONENT)
+    return dict(zip(places.tolist(), exponents[places].tolist(), strict=True))
 
 
 def contribute_units(

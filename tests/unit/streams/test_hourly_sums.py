@@ -20,9 +20,10 @@ from streams.anomalies.picodollars import to_units
 from streams.hourly_sums import (
     BatchSpend,
     HourlyRuns,
-    _decimals,
+    KindSums,
     _grouped,
     _grouped_here,
+    add_contributor_units,
     coded,
     coded_here,
     contribute_coded,
@@ -318,13 +319,13 @@ def test_a_crowd_of_agents_folds_by_sums_to_what_its_events_one_by_one_give(
     seed: int, finer: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[bool] = []
-    real = anomaly_rules.add_contributor_sums
+    real = anomaly_rules.add_contributor_units
 
     def counted(*args: Any) -> bool:
         calls.append(real(*args))
         return calls[-1]
 
-    monkeypatch.setattr(anomaly_rules, "add_contributor_sums", counted)
+    monkeypatch.setattr(anomaly_rules, "add_contributor_units", counted)
     events = crowd(seed, 8000, finer)
     batched, batched_records = watching(), Records()
     alerts = [a for first in range(0, len(events), 70) for a in
@@ -398,22 +399,116 @@ def test_a_batch_s_costs_as_an_int64_array_give_what_their_list_gives() -> None:
 
 
 def test_each_total_in_pico_dollars_is_the_decimal_summed_makes_of_it() -> None:
-    """:func:`_decimals` (multiplied in C) gives what :func:`summed` gives, digits and exponent alike:
-    negatives, zeros and int64's ends included, under a narrower context too (both round alike)."""
+    """:meth:`KindSums.total` gives what :func:`summed` gives, and :meth:`KindSums.added` what adding
+    that Decimal to a cost gives, digits and exponent alike: negatives, zeros and int64's ends
+    included, under a narrower context too (where the sum is rounded before it is added, as before)."""
     totals = [0, 1, -1, 7, -(10**12), 10**12 + 1, 123_456_789_012_345, 2**62, -(2**62), 2**63 - 1, -(2**63)]
     rng = random.Random(5)
     totals += [rng.randrange(-(2**63), 2**63) for _ in range(200)]
-    array = np.array(totals, np.int64)
-    for precision in (28, 5):
-        with localcontext() as context:
-            context.prec = precision
-            made = _decimals(array, None)
-            expected = [summed(total, -12) for total in totals]
-        assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]
-    exponents = np.array([-12, -2, 0, -12] * (len(totals) // 4) + [-3] * (len(totals) % 4), np.int64)
-    made = _decimals(array, exponents)
-    expected = [summed(t, int(e)) for t, e in zip(totals, exponents.tolist(), strict=True)]
-    assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]
+    kept = [Decimal(c) for c in ("0", "-0", "0E-12", "-0E-3", "1E+1", "1.5", "-2.25", "1E-13", "1" * 19,
+                                 "9" * 28, "-7E-12", "Infinity", "123456789.123456789012")]  # fmt: skip
+    exponent_of = [-12, -2, 0, -12, -12] * (len(totals) // 5) + [-3] * (len(totals) % 5)
+    for precision in (28, 19, 18, 5):
+        for odd in ({}, {at: e for at, e in enumerate(exponent_of) if e != -12}):
+            with localcontext() as context:
+                context.prec = precision
+                sums = KindSums("agent", [f"c{i}" for i in range(len(totals))], totals, odd, totals,
+                                [0, len(totals)])  # fmt: skip
+                made = [sums.total(at) for at in range(len(totals))]
+                expected = [summed(t, odd.get(at, -12)) for at, t in enumerate(totals)]
+                cost = [rng.choice(kept) for _ in totals]
+                added = [sums.added(at, c) for at, c in enumerate(cost)]
+                expected_added = [c + e for c, e in zip(cost, expected, strict=True)]
+                listed = sums.totals
+            assert sums.fused == (precision >= 19)
+            assert [(str(d), d.as_tuple()) for d in made] == [(str(d), d.as_tuple()) for d in expected]
+            assert [(str(d), d.as_tuple()) for d in added] == [(str(d), d.as_tuple()) for d in expected_added]
+            assert [d.as_tuple() for d in listed] == [d.as_tuple() for d in made]
+
+
+def _adversarial_batch(
+    rng: random.Random, n: int
+) -> tuple[list[Decimal], list[str | None], list[str | None]]:
+    """``n`` events' Decimal costs (at 1e-12, or an outcome's or a flat fee's without pico-dollars:
+    ``0``, ``ZERO`` itself, ``0.00``, ``1.5``, ``2E+3``, refunds now and then) and their agents and
+    models (some without one: None or "")."""
+    loose = (ZERO, Decimal("0"), Decimal("0.00"), Decimal("1.5"), Decimal("0.10"), Decimal("2E+3"),
+             Decimal("-0.25"), Decimal("3E-6"))  # fmt: skip
+    costs = [rng.choice(loose) if rng.random() < 0.3 else
+             Decimal(rng.choice((0, 1, 7, rng.randrange(10**13)))).scaleb(-12) for _ in range(n)]  # fmt: skip
+    pool = [f"c{i}" for i in range(rng.choice((1, 3, 12, 50)))]
+    agents = [rng.choice((*pool, None, "")) if rng.random() < 0.1 else rng.choice(pool) for _ in range(n)]
+    models = [rng.choice(pool[:4]) if rng.random() < 0.9 else None for _ in range(n)]
+    return costs, agents, models
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_a_batch_s_sums_in_pico_dollars_add_to_a_record_as_their_decimals_do(seed: int) -> None:
+    """A batch's sums in pico-dollars (:class:`HourlyRuns`, natively grouped where built) added to a
+    record's contributors (:func:`add_contributor_units`) leave what
+    :func:`streams.spend_state.add_contributor_sums` of the Decimals leaves that adding each
+    contributor's costs in event order (from ``ZERO``) makes: value, exponent and order of every cost,
+    evictions, the same answer (False: nothing changed). The costs at mixed exponents (outcomes and
+    flat fees priced as Decimals without pico-dollars among them), events without a contributor, kept
+    costs the integers cannot take (``-0``, ``1E+1``, ``1E-13``, 19 digits)."""
+    rng = random.Random(seed)
+    n = rng.choice((1, 3, 40, 300))
+    costs, agents, models = _adversarial_batch(rng, n)
+    hour = 3600 * 490_000
+    seconds = np.array(sorted(hour + rng.randrange(3 * 3600) for _ in range(n)), np.int64)
+    loose = [at for at, cost in enumerate(costs) if not cost.same_quantum(Decimal("1E-12"))]
+    units = [to_units(cost) for cost in costs]
+    one_agent = rng.random() < 0.3
+    if one_agent:  # an agent's own detector: one agent for every event, summed per stretch
+        agents = ["solo"] * n
+    kinds: list[Any] = [("agent", agents), ("model", models)]
+    spend = BatchSpend.of(seconds, units, [costs[at] for at in loose], loose, kinds)
+    assert spend is not None
+    runs = HourlyRuns(spend, np.arange(n, dtype=np.int64), [0], frozenset({"agent"} if one_agent else ()))
+    kept_forms = ("0", "-0", "1E+1", "1E-13", "1" * 19, "0.5", "3E-12", "2.00")
+    record_ref: dict[str, dict[str, Decimal]] = {}
+    if rng.random() < 0.7:
+        for kind in ("agent", "model"):
+            record_ref[kind] = {f"c{i}": Decimal(rng.choice(kept_forms)) if rng.random() < 0.3 else
+                                Decimal(rng.randrange(10**9)).scaleb(-rng.choice((12, 2, 0)))
+                                for i in rng.sample(range(60), rng.choice((1, 5, 31, 32)))}  # fmt: skip
+    record = {kind: dict(c) for kind, c in record_ref.items()}
+    answers = []
+    for s in range(len(runs.seg_starts)):
+        begin, end = runs.seg_starts[s], runs.seg_ends[s]
+        for sums, names in zip(runs.kinds, (agents, models), strict=True):
+            # Each contributor's costs added in event order, from ZERO, in the order they first come.
+            expected: dict[str, Decimal] = {}
+            costliest: dict[str, int] = {}
+            for at in range(begin, end):
+                if names[at]:
+                    ident = names[at]
+                    assert ident is not None
+                    expected[ident] = expected.get(ident, ZERO) + costs[at]
+                    costliest[ident] = max(costliest.get(ident, units[at]), units[at])
+            g0, g1 = sums.bounds[s], sums.bounds[s + 1]
+            assert sums.names[g0:g1] == list(expected)
+            assert [(str(d), d.as_tuple()) for d in sums.totals[g0:g1]] == [
+                (str(d), d.as_tuple()) for d in expected.values()
+            ]
+            assert sums.costliest[g0:g1] == list(costliest.values())
+            if g0 == g1:
+                continue
+            before = {kind: dict(c) for kind, c in record.items()}
+            answer = add_contributor_sums(record_ref, sums.kind, list(expected), list(expected.values()),
+                                          list(costliest.values()))  # fmt: skip
+            assert add_contributor_units(record, sums, g0, g1) is answer
+            answers.append(answer)
+            if not answer:
+                assert record == before
+                record_ref = {kind: dict(c) for kind, c in before.items()}
+            assert list(record) == list(record_ref)
+            for kind, kept in record.items():
+                assert list(kept) == list(record_ref[kind])
+                assert [(str(d), d.as_tuple()) for d in kept.values()] == [
+                    (str(d), d.as_tuple()) for d in record_ref[kind].values()
+                ]
+    assert answers or n < 40
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native codes", "python numbering"])

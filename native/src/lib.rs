@@ -1034,8 +1034,8 @@ fn e_key(keys: &[Option<Bound<'_, PyBytes>>], at: usize) -> String {
     key_text(keys.get(at).and_then(|k| k.as_ref()).map(|k| k.as_bytes()))
 }
 
-mod hourly;
 mod days;
+mod hourly;
 
 #[pymodule]
 fn _wire_scan(m: &Bound<'_, PyModule>) -> PyResult<()> {

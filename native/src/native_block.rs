@@ -234,7 +234,10 @@ pub fn decimal128<'py>(
 /// UUIDs in canonical form, 36 characters of lowercase hex digits with dashes at 8, 13, 18 and 23.
 /// None where any id is in no such form, or is not exactly a str: the reference then says why.
 #[pyfunction]
-pub fn uuid_halves<'py>(py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+pub fn uuid_halves<'py>(
+    py: Python<'py>,
+    ids: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
     let list = ids.downcast::<PyList>()?;
     let mut out: Vec<u8> = Vec::with_capacity(list.len() * 16);
     for id in list.iter() {
@@ -257,7 +260,9 @@ pub fn uuid_halves<'py>(py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Op
 /// Where a canonical UUID's text has its digits: the high half's 16, then the low half's.
 const UUID_DIGITS: [[usize; 16]; 2] = [
     [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17],
-    [19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35],
+    [
+        19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+    ],
 ];
 
 /// Each byte's value as a lowercase hex digit; 0xFF for any other byte.
@@ -278,7 +283,12 @@ const HEX_DIGIT: [u8; 256] = {
 
 /// The UUID a canonical text spells, as its high and low 64 bits; None for any other text.
 fn canonical_uuid(text: &[u8]) -> Option<[u64; 2]> {
-    if text.len() != 36 || text[8] != b'-' || text[13] != b'-' || text[18] != b'-' || text[23] != b'-' {
+    if text.len() != 36
+        || text[8] != b'-'
+        || text[13] != b'-'
+        || text[18] != b'-'
+        || text[23] != b'-'
+    {
         return None;
     }
     let mut halves = [0u64; 2];

@@ -912,8 +912,12 @@ class _Fold:
         hands out its bytes (``detector_raws``) and no key has a record of this batch yet.
         """
         raws_of, array = getattr(self.before, "detector_raws", None), sums.array
-        fresh = self.records.keys().isdisjoint(keys)
-        if native is not None and array is not None and raws_of is not None and fresh:
+        if (
+            native is not None
+            and array is not None
+            and raws_of is not None
+            and self.records.keys().isdisjoint(keys)  # else the batch's own records are the ones to read
+        ):
             return self._quiet_native(keys, array, native, raws_of(keys))
         events = self.events
         positions, partitions = events.positions, events.partitions
@@ -956,7 +960,7 @@ class _Fold:
         columns = np.empty((len(keys), 9), np.int64)  # a row a key, as the fold reads them
         columns[:, :6] = sums[:6].T
         columns[:, 6], columns[:, 7], columns[:, 8] = positions[firsts], positions[lasts], partitions[lasts]
-        folded, made, left = native(list(keys), raws, columns)
+        folded, made, left = native(keys if type(keys) is list else list(keys), raws, columns)
         if folded:
             chosen = take(keys, folded)
             partitions_made = columns[folded, 8].tolist()

@@ -39,10 +39,9 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.alerts import ContributorKind
-from streams.anomalies.picodollars import to_units
 from streams.column_groups import codes as numbered_names
 from streams.native_extension import native_extension
-from streams.spend_state import MAX_CONTRIBUTORS
+from streams.spend_state import MAX_CONTRIBUTORS, newcomers_kept_out
 
 Ints = npt.NDArray[np.int64]
 HOUR = 3600
@@ -266,13 +265,8 @@ def add_contributor_units(
     if len(costs) + len(idents) > MAX_CONTRIBUTORS:
         fresh = [ident not in costs for ident in idents]
         if len(costs) + sum(fresh) > MAX_CONTRIBUTORS:
-            if len(costs) < MAX_CONTRIBUTORS:
-                return False  # some come in before the kind is full: one by one
-            least = to_units(min(costs.items(), key=_COST_THEN_ID)[1])
-            # Each pico-dollar figure within half a unit of its Decimal's: below by more than one,
-            # surely below.
-            if max(compress(sums.costliest[begin:end], fresh)) >= least - 1:
-                return False
+            if not newcomers_kept_out(costs, fresh, sums.costliest[begin:end]):
+                return False  # one by one
             added = sums.added
             for at, new in enumerate(fresh, begin):
                 if not new:

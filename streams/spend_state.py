@@ -160,6 +160,18 @@ def add_contributor_columns(
             costs[ident] = costs.get(ident, ZERO) + cost
 
 
+def newcomers_kept_out(costs: dict[str, Decimal], fresh: Sequence[bool], costliest: Iterable[int]) -> bool:
+    """Whether a kind whose contributors ``fresh`` marks as new would pass :data:`MAX_CONTRIBUTORS` keeps
+    every newcomer out: the kind is full already, and each newcomer's costliest event (``costliest``, in
+    pico-dollars) costs less than the cheapest kept contributor (which only grows), so each would come
+    and go at each of its events. False: some come in before the kind is full, or may stay."""
+    if len(costs) < MAX_CONTRIBUTORS:
+        return False
+    least = to_units(min(costs.items(), key=_COST_THEN_ID)[1])
+    # Each pico-dollar figure within half a unit of its Decimal's: below by more than one, surely below.
+    return bool(max(compress(costliest, fresh)) < least - 1)
+
+
 def add_contributor_sums(
     contributors: dict[str, dict[str, Decimal]],
     kind: ContributorKind,
@@ -184,13 +196,8 @@ def add_contributor_sums(
     if len(costs) + len(idents) > MAX_CONTRIBUTORS:
         fresh = [ident not in costs for ident in idents]
         if len(costs) + sum(fresh) > MAX_CONTRIBUTORS:
-            if len(costs) < MAX_CONTRIBUTORS:
-                return False  # some come in before the kind is full: one by one
-            least = to_units(min(costs.items(), key=_COST_THEN_ID)[1])
-            # Each pico-dollar figure within half a unit of its Decimal's: below by more than one,
-            # surely below.
-            if max(compress(costliest, fresh)) >= least - 1:
-                return False
+            if not newcomers_kept_out(costs, fresh, costliest):
+                return False  # one by one
             kept = list(map(not_, fresh))
             for ident, total in zip(compress(idents, kept), compress(totals, kept), strict=True):
                 costs[ident] += total
